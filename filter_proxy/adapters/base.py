@@ -1,0 +1,92 @@
+"""What every backend adapter provides: read a response's results, remove some, build an empty page.
+
+One module per backend response shape; each subclass knows its backend's usual search and suggest routes.
+Adapters edit the parsed JSON document in place and return it; they never re-encode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+class AdapterError(ValueError):
+    """The upstream document does not have the shape this adapter expects (the middleware fails closed: 502)."""
+
+
+@dataclass(slots=True)
+class ResultView:
+    """The parts of one search result that are screened. ``index`` is its position in the result list."""
+
+    index: int
+    title: str = ""
+    snippet: str = ""
+    url: str | None = None
+    image_url: str | None = None
+    image_hashes: dict[str, str] = field(default_factory=dict)  # algorithm -> hex, precomputed by the backend
+    extra_text: list[str] = field(default_factory=list)  # further configured text fields
+
+    def texts(self) -> list[str]:
+        return [t for t in (self.title, self.snippet, *self.extra_text) if t]
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMapping:
+    """Which document fields hold the screened parts. Dotted paths inside one result's source document
+    (for the generic adapter: JSON pointers)."""
+
+    title: tuple[str, ...] = ("title",)
+    snippet: tuple[str, ...] = ("snippet", "description", "content", "body", "text")
+    url: tuple[str, ...] = ("url", "link")
+    image_url: tuple[str, ...] = ("thumbnail", "image", "img_src", "thumbnail_src", "image_url")
+    image_hash: Mapping[str, str] = field(default_factory=dict)  # algorithm -> field holding its hex
+    extra_text: tuple[str, ...] = ()
+
+
+class Adapter:
+    """Base class. Subclasses set ``name`` and the default routes and implement the methods."""
+
+    name: ClassVar[str] = ""
+    # Path patterns; "*" matches exactly one path segment ("/*/_search" matches "/books/_search").
+    default_search_paths: ClassVar[tuple[str, ...]] = ()
+    default_suggest_paths: ClassVar[tuple[str, ...]] = ()
+    query_param: ClassVar[str] = "q"
+
+    def __init__(self, fields: FieldMapping | None = None) -> None:
+        self.fields = fields or FieldMapping()
+
+    # --- the query -------------------------------------------------------------------------------
+    def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
+        """Every text the user asked for in this request (query parameter, form field, JSON body)."""
+        raise NotImplementedError
+
+    # --- search responses ------------------------------------------------------------------------
+    def results(self, doc: Any) -> list[ResultView]:
+        """The screened views of the response's results. Raises AdapterError on a malformed document."""
+        raise NotImplementedError
+
+    def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        """Drop the results at ``indices`` and adjust totals; return the document."""
+        raise NotImplementedError
+
+    def hide_image(self, doc: Any, index: int) -> None:
+        """Remove the thumbnail of result ``index`` (the result stays)."""
+        raise NotImplementedError
+
+    def empty(self, params: Sequence[tuple[str, str]]) -> Any:
+        """The backend's own response shape with no results, for a blocked query (upstream never called)."""
+        raise NotImplementedError
+
+    # --- suggestions (autocomplete) --------------------------------------------------------------
+    def suggestions(self, doc: Any) -> list[str]:
+        """Suggestion strings in a response (a suggest route's response, or suggestions embedded in a search
+        response). Empty when the shape has none."""
+        return []
+
+    def remove_suggestions(self, doc: Any, indices: set[int]) -> Any:
+        return doc
+
+    def empty_suggestions(self, params: Sequence[tuple[str, str]]) -> Any:
+        """A suggest response with no suggestions, for a blocked prefix."""
+        return self.empty(params)

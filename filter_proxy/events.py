@@ -1,0 +1,75 @@
+"""What the filter tells the outside world about its work: counters, the report sink, logs.
+
+The middleware calls one FilterObserver; operations code (metrics, transparency counts, the report sink)
+implements it. Nothing passed here carries query text or who asked.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from filter_proxy.verdict import Verdict
+
+
+class FilterObserver(Protocol):
+    def request(self, route: str, action: str) -> None:
+        """One screened request. route: "search" | "suggest"; action: the query verdict's action or "allow"."""
+
+    def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
+        """A result (or suggestion) was removed. url / image_hash describe the removed content, not the user."""
+
+    def warning_shown(self, kind: str, lang: str) -> None:
+        """A warning of ``kind`` ("deterrence", "support") was shown in language ``lang``."""
+
+    def upstream(self, seconds: float, outcome: str) -> None:
+        """One upstream call: outcome "ok" | "timeout" | "error" | "malformed"."""
+
+    def image_fetch(self, outcome: str) -> None:
+        """One thumbnail: "cached" | "precomputed" | "fetched" | "refused" | "timeout" | "too-large" |
+        "bad-type" | "undecodable" | "error" | "over-budget"."""
+
+
+class NullObserver:
+    """The default: observes nothing."""
+
+    def request(self, route: str, action: str) -> None:
+        pass
+
+    def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
+        pass
+
+    def warning_shown(self, kind: str, lang: str) -> None:
+        pass
+
+    def upstream(self, seconds: float, outcome: str) -> None:
+        pass
+
+    def image_fetch(self, outcome: str) -> None:
+        pass
+
+
+class MultiObserver:
+    """Fans one event out to several observers."""
+
+    def __init__(self, *observers: FilterObserver) -> None:
+        self.observers = observers
+
+    def request(self, route: str, action: str) -> None:
+        for o in self.observers:
+            o.request(route, action)
+
+    def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
+        for o in self.observers:
+            o.removed(verdict, url, image_hash)
+
+    def warning_shown(self, kind: str, lang: str) -> None:
+        for o in self.observers:
+            o.warning_shown(kind, lang)
+
+    def upstream(self, seconds: float, outcome: str) -> None:
+        for o in self.observers:
+            o.upstream(seconds, outcome)
+
+    def image_fetch(self, outcome: str) -> None:
+        for o in self.observers:
+            o.image_fetch(outcome)

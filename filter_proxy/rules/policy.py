@@ -1,0 +1,160 @@
+"""policy.toml: categories, actions, warning kinds, image thresholds and failure policies."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any
+
+from filter_proxy.rules.errors import Problem
+from filter_proxy.verdict import ACTIONS
+
+ON_UNVERIFIED = ("hide-thumbnail", "drop-result", "show")
+IMAGE_ALGORITHMS = ("phash", "dhash", "pdq", "md5", "sha1", "sha256")
+PERCEPTUAL_ALGORITHMS = ("phash", "dhash", "pdq")
+DEFAULT_THRESHOLDS = {"phash": 10, "dhash": 10, "pdq": 31}
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryPolicy:
+    name: str
+    action: str = "block"  # "block" | "warn" | "strip"
+    warning: str | None = None  # warning kind shown for this category; None for "strip"
+    report: bool = False  # send matched content to the report sink
+    # Per-category override of the perceptual thresholds (algorithm -> max Hamming distance).
+    thresholds: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePolicy:
+    algorithms: tuple[str, ...] = ("phash", "dhash")  # what `hashes add` computes and screening checks
+    thresholds: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    on_unverified: str = "hide-thumbnail"
+    fetch_timeout: float = 2.0  # seconds per thumbnail
+    page_budget: float = 1.5  # seconds for all thumbnails of one page
+    max_bytes: int = 2_000_000
+    max_pixels: int = 25_000_000
+    max_redirects: int = 3
+    concurrency: int = 8
+    allow_networks: tuple[str, ...] = ()  # CIDRs thumbnails may be fetched from despite being internal
+    min_pdq_quality: int = 50
+    cache_size: int = 10_000
+    cache_ttl: float = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    categories: dict[str, CategoryPolicy]
+    images: ImagePolicy = field(default_factory=ImagePolicy)
+    default_locale: str = "en"
+
+    def category(self, name: str) -> CategoryPolicy:
+        return self.categories[name]
+
+    def threshold(self, category: str, algorithm: str) -> int:
+        cat = self.categories.get(category)
+        if cat and algorithm in cat.thresholds:
+            return cat.thresholds[algorithm]
+        return self.images.thresholds.get(algorithm, DEFAULT_THRESHOLDS.get(algorithm, 0))
+
+
+def parse_policy(data: dict[str, Any], path: str, warning_kinds: set[str] | None = None) -> tuple[Policy, list[Problem]]:
+    """Validate a parsed policy.toml. Problems carry line 0 (tomllib gives no line numbers for values);
+    the reason names the TOML key so a policy team can find it."""
+    problems: list[Problem] = []
+
+    def err(reason: str) -> None:
+        problems.append(Problem(path, 0, reason))
+
+    known_top = {"categories", "images", "locales"}
+    for key in data:
+        if key not in known_top:
+            err(f"unknown section [{key}] (expected one of {', '.join(sorted(known_top))})")
+
+    categories: dict[str, CategoryPolicy] = {}
+    for name, raw in (data.get("categories") or {}).items():
+        if not isinstance(raw, dict):
+            err(f"[categories.{name}] must be a table")
+            continue
+        for key in raw:
+            if key not in {"action", "warning", "report", "thresholds"}:
+                err(f"[categories.{name}]: unknown key {key!r}")
+        action = raw.get("action", "block")
+        if action not in ACTIONS or action == "allow":
+            err(f"[categories.{name}]: unknown action {action!r} (expected block, warn or strip)")
+            continue
+        warning = raw.get("warning")
+        if warning is not None and not isinstance(warning, str):
+            err(f"[categories.{name}]: warning must be a string")
+            warning = None
+        if action in ("block", "warn") and warning is None:
+            err(f"[categories.{name}]: action {action!r} needs a warning kind (e.g. warning = \"deterrence\")")
+        if warning is not None and warning_kinds is not None and warning not in warning_kinds:
+            err(f"[categories.{name}]: unknown warning kind {warning!r} (known: {', '.join(sorted(warning_kinds))})")
+        report = raw.get("report", False)
+        if not isinstance(report, bool):
+            err(f"[categories.{name}]: report must be true or false")
+            report = False
+        thresholds = _thresholds(raw.get("thresholds", {}), f"[categories.{name}.thresholds]", err)
+        categories[name] = CategoryPolicy(name, action, warning, report, thresholds)
+
+    images = ImagePolicy()
+    raw_images = data.get("images") or {}
+    if isinstance(raw_images, dict):
+        kwargs: dict[str, Any] = {}
+        fields = ImagePolicy.__dataclass_fields__
+        for key, value in raw_images.items():
+            if key == "thresholds":
+                kwargs["thresholds"] = {**DEFAULT_THRESHOLDS, **_thresholds(value, "[images.thresholds]", err)}
+            elif key == "on_unverified":
+                if value not in ON_UNVERIFIED:
+                    err(f"[images]: on_unverified {value!r} is not one of {', '.join(ON_UNVERIFIED)}")
+                else:
+                    kwargs[key] = value
+            elif key == "algorithms":
+                bad = [a for a in value if a not in IMAGE_ALGORITHMS] if isinstance(value, list) else [value]
+                if bad:
+                    err(f"[images]: unknown algorithm(s) {bad} (known: {', '.join(IMAGE_ALGORITHMS)})")
+                else:
+                    kwargs[key] = tuple(value)
+            elif key == "allow_networks":
+                nets = []
+                for cidr in value if isinstance(value, list) else [value]:
+                    try:
+                        nets.append(str(ipaddress.ip_network(cidr, strict=False)))
+                    except ValueError:
+                        err(f"[images]: allow_networks entry {cidr!r} is not a network (e.g. 10.0.0.0/8)")
+                kwargs[key] = tuple(nets)
+            elif key in fields:
+                default = getattr(images, key)
+                if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                    err(f"[images]: {key} must be a positive number")
+                else:
+                    kwargs[key] = type(default)(value)
+            else:
+                err(f"[images]: unknown key {key!r}")
+        images = ImagePolicy(**kwargs)
+    else:
+        err("[images] must be a table")
+
+    locales = data.get("locales") or {}
+    default_locale = locales.get("default", "en") if isinstance(locales, dict) else "en"
+    return Policy(categories, images, default_locale), problems
+
+
+def _thresholds(raw: Any, where: str, err: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    if not isinstance(raw, dict):
+        err(f"{where} must be a table")
+        return out
+    for algo, value in raw.items():
+        if algo not in DEFAULT_THRESHOLDS:
+            err(f"{where}: {algo!r} is not a perceptual algorithm (phash, dhash, pdq)")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            err(f"{where}: {algo} threshold must be a whole number >= 0")
+        else:
+            out[algo] = value
+    return out
+
+# Hex digits of each algorithm's hash, for validating hash lists.
+HASH_HEX_LENGTH = {"phash": 16, "dhash": 16, "pdq": 64, "md5": 32, "sha1": 40, "sha256": 64}
