@@ -1,0 +1,413 @@
+"""Image hashes (imagehash phash/dhash, optional PDQ, exact digests) and the known-hash index.
+
+Near matching uses multi-index hashing (MIH, Norouzi et al.): a b-bit hash is cut into m chunks; by the
+pigeonhole principle two hashes within Hamming distance T agree within floor(T/m) bits on at least one chunk.
+Each chunk has a bucket table (CSR offsets over all 2^w chunk values) so a query probes every chunk value
+within that radius, gathers the candidates and verifies them with an exact popcount. Recall is exact (no
+trade-off), for 64-bit phash/dhash and for 256-bit PDQ alike; chunk width follows log2(n), the optimum.
+
+Dihedral variants (flips, 90° rotations) are matched by hashing the *query* image 8 ways
+(`compute_query_hashes`), not by storing 8 variants per listed hash: 8x the index memory for 10M hashes
+would break the 256 MB budget, while 8x hashing of a thumbnail costs a few milliseconds, once per thumbnail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import json
+import math
+import re
+import struct
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import imagehash
+import numpy as np
+from PIL import Image
+from pybloom_live import BloomFilter
+
+from filter_proxy.rules.policy import HASH_HEX_LENGTH
+
+EXACT_ALGORITHMS = ("md5", "sha1", "sha256")
+PERCEPTUAL_BITS = {"phash": 64, "dhash": 64, "pdq": 256}
+_ORDER = {a: i for i, a in enumerate(("sha256", "sha1", "md5", "pdq", "phash", "dhash"))}
+_VARIANT_SIDE = 256  # variants are hashed from a copy no larger than this (thumbnails usually are)
+_MAGIC = b"FPIMGIX1"
+
+
+@dataclass(frozen=True, slots=True)
+class ImageEntry:
+    algorithm: str
+    hex: str
+    category: str
+    rule_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageMatch:
+    category: str
+    rule_id: str
+    algorithm: str
+    distance: int
+
+
+class ImageDecodeError(ValueError):
+    """The bytes are not a decodable image, or the image is over the pixel limit (decompression bomb)."""
+
+
+def validate_image_hash(algorithm: str, hex: str) -> str | None:
+    """The reason a hash-list entry is invalid, or None when it is valid (case-insensitive hex)."""
+    if algorithm not in HASH_HEX_LENGTH:
+        return f"unknown image hash algorithm {algorithm!r} (known: {', '.join(HASH_HEX_LENGTH)})"
+    want = HASH_HEX_LENGTH[algorithm]
+    if len(hex) != want:
+        return f"{algorithm} hash must be {want} hex digits, got {len(hex)}"
+    if re.fullmatch(r"[0-9a-fA-F]+", hex) is None:
+        return f"{algorithm} hash is not hexadecimal"
+    return None
+
+
+# --- hashing ---------------------------------------------------------------------------------------------
+def decode_image(data: bytes, max_pixels: int = 25_000_000) -> Image.Image:
+    """Decode ``data``; the pixel count is checked from the header before any pixel is decompressed."""
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageDecodeError(f"image is {width}x{height}, over the limit of {max_pixels} pixels")
+        image.load()
+    except ImageDecodeError:
+        raise
+    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError ...)
+        raise ImageDecodeError(f"cannot decode image: {type(exc).__name__}") from exc
+    return image
+
+
+def _pdq(image: Image.Image, min_quality: int, dihedral: bool) -> list[str]:
+    import pdqhash  # optional extra [pdq]
+
+    pixels = np.asarray(image.convert("RGB"))
+    if dihedral:
+        hashes, quality = pdqhash.compute_dihedral(pixels)
+    else:
+        first, quality = pdqhash.compute(pixels)
+        hashes = [first]
+    if quality < min_quality:
+        return []  # flat or tiny images give unreliable PDQ hashes
+    return [np.packbits(np.asarray(h, dtype=np.uint8)).tobytes().hex() for h in hashes]
+
+
+def _variants(image: Image.Image) -> list[Image.Image]:
+    """The 7 non-identity dihedral transforms of a (shrunk) grey copy of ``image``."""
+    grey = image.convert("L")
+    if max(grey.size) > _VARIANT_SIDE:
+        grey.thumbnail((_VARIANT_SIDE, _VARIANT_SIDE), Image.Resampling.LANCZOS)
+    t = Image.Transpose
+    ops = (t.FLIP_LEFT_RIGHT, t.FLIP_TOP_BOTTOM, t.ROTATE_90, t.ROTATE_180, t.ROTATE_270, t.TRANSPOSE, t.TRANSVERSE)
+    return [grey.transpose(op) for op in ops]
+
+
+def _hash_all(data: bytes, algorithms: Iterable[str], max_pixels: int, min_pdq_quality: int,
+              dihedral: bool) -> dict[str, list[str]]:
+    algos = list(dict.fromkeys(algorithms))
+    for algo in algos:
+        if algo not in HASH_HEX_LENGTH:
+            raise ValueError(f"unknown image hash algorithm {algo!r}")
+    out: dict[str, list[str]] = {a: [hashlib.new(a, data).hexdigest()] for a in algos if a in EXACT_ALGORITHMS}
+    perceptual = [a for a in algos if a in PERCEPTUAL_BITS]
+    if not perceptual:
+        return out
+    image = decode_image(data, max_pixels)
+    if image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")  # palette/alpha/16-bit modes hash inconsistently otherwise
+    variants = _variants(image) if dihedral and any(a != "pdq" for a in perceptual) else []
+    funcs = {"phash": imagehash.phash, "dhash": imagehash.dhash}
+    for algo in perceptual:
+        if algo == "pdq":
+            found = _pdq(image, min_pdq_quality, dihedral)
+            if found:
+                out[algo] = found
+            continue
+        func = funcs[algo]
+        hashes = [str(func(image))] + [str(func(v)) for v in variants]
+        out[algo] = list(dict.fromkeys(hashes))
+    return out
+
+
+def compute_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
+                   min_pdq_quality: int = 50) -> dict[str, str]:
+    """algorithm -> lowercase hex of the image as it is. PDQ is left out below ``min_pdq_quality``.
+    Raises ImageDecodeError (undecodable, over ``max_pixels``), ValueError (unknown algorithm)."""
+    found = _hash_all(data, algorithms, max_pixels, min_pdq_quality, dihedral=False)
+    return {a: hashes[0] for a, hashes in found.items()}
+
+
+def compute_query_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
+                         min_pdq_quality: int = 50) -> dict[str, tuple[str, ...]]:
+    """Like compute_hashes, but each perceptual algorithm also hashes the 8 dihedral variants (flips and
+    rotations); the identity hash comes first. Feed the result to ImageIndex.match."""
+    found = _hash_all(data, algorithms, max_pixels, min_pdq_quality, dihedral=True)
+    return {a: tuple(hashes) for a, hashes in found.items()}
+
+
+# --- the index -------------------------------------------------------------------------------------------
+if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+    def _popcount(words: np.ndarray) -> np.ndarray:
+        return np.bitwise_count(words).sum(axis=-1, dtype=np.int64)
+else:  # pragma: no cover - numpy 1.x
+    _BYTE_POP = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+
+    def _popcount(words: np.ndarray) -> np.ndarray:
+        as_bytes = np.ascontiguousarray(words).view(np.uint8).reshape(words.shape[0], -1)
+        return _BYTE_POP[as_bytes].sum(axis=-1, dtype=np.int64)
+
+
+@lru_cache(maxsize=64)
+def _masks(width: int, radius: int) -> np.ndarray:
+    """Every ``width``-bit value with at most ``radius`` bits set (XOR masks for probing one chunk)."""
+    masks = [0]
+    for r in range(1, min(radius, width) + 1):
+        masks.extend(sum(1 << b for b in bits) for bits in itertools.combinations(range(width), r))
+    return np.array(masks, dtype=np.int64)
+
+
+def _plan(bits: int, n: int) -> list[tuple[int, int]]:
+    """Chunks (start bit, width): width ~ log2(n) (the MIH optimum), 8..22 bits, as even as possible."""
+    width = int(min(max(math.log2(max(n, 2)), 8), 22))
+    m = math.ceil(bits / width)
+    widths = [bits // m + (1 if i < bits % m else 0) for i in range(m)]
+    starts = [sum(widths[:i]) for i in range(m)]
+    return list(zip(starts, widths, strict=True))
+
+
+def _chunk(codes: np.ndarray, start: int, width: int) -> np.ndarray:
+    """Chunk values of all rows of ``codes`` (n, words) uint64; bit 0 is the most significant of word 0."""
+    word, off = divmod(start, 64)
+    if off + width <= 64:
+        return (codes[:, word] >> np.uint64(64 - off - width)) & np.uint64((1 << width) - 1)
+    low_bits = off + width - 64
+    high = codes[:, word] & np.uint64((1 << (64 - off)) - 1)
+    return (high << np.uint64(low_bits)) | (codes[:, word + 1] >> np.uint64(64 - low_bits))
+
+
+def _words(hexes: Sequence[str], bits: int) -> np.ndarray:
+    raw = bytes.fromhex("".join(hexes))
+    return np.frombuffer(raw, dtype=">u8").astype(np.uint64).reshape(len(hexes), bits // 64)
+
+
+class _Table:
+    """One algorithm's hashes and, per row, the (category, rule file) group and line of its entry."""
+
+    def __init__(self, algorithm: str, arrays: dict[str, np.ndarray], chunks: list[tuple[int, int]],
+                 bloom: BloomFilter | None = None) -> None:
+        self.algorithm = algorithm
+        self.arrays = arrays
+        self.codes, self.group, self.line = arrays["codes"], arrays["group"], arrays["line"]
+        self.chunks = chunks
+        self.bloom = bloom
+        self.exact = algorithm in EXACT_ALGORITHMS
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def find(self, hexes: Sequence[str], radius: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows within ``radius`` of any of ``hexes`` and their distances (0 for exact algorithms)."""
+        found_rows, found_dist = [], []
+        for hex_ in hexes:
+            if self.exact:
+                rows = self._find_exact(hex_)
+                found_rows.append(rows)
+                found_dist.append(np.zeros(len(rows), dtype=np.int64))
+            else:
+                rows, dist = self._find_near(hex_, radius)
+                found_rows.append(rows)
+                found_dist.append(dist)
+        return np.concatenate(found_rows), np.concatenate(found_dist)
+
+    def _find_exact(self, hex_: str) -> np.ndarray:
+        key = hex_.lower()
+        if self.bloom is not None and key not in self.bloom:
+            return np.empty(0, dtype=np.int64)  # the common case: a cheap "no" without touching the array
+        needle = np.frombuffer(bytes.fromhex(key), dtype=self.codes.dtype)
+        lo, hi = np.searchsorted(self.codes, needle, "left")[0], np.searchsorted(self.codes, needle, "right")[0]
+        return np.arange(lo, hi, dtype=np.int64)
+
+    def _find_near(self, hex_: str, radius: int) -> tuple[np.ndarray, np.ndarray]:
+        bits = PERCEPTUAL_BITS[self.algorithm]
+        query = _words([hex_.lower()], bits)
+        q = int(hex_, 16)
+        sub_radius = radius // len(self.chunks)
+        probes = sum(len(_masks(w, sub_radius)) for _, w in self.chunks)
+        if probes >= len(self.codes):  # tiny list or huge radius: a scan is cheaper than probing
+            rows = np.arange(len(self.codes), dtype=np.int64)
+        else:
+            parts = []
+            for i, (start, width) in enumerate(self.chunks):
+                value = (q >> (bits - start - width)) & ((1 << width) - 1)
+                probe = _masks(width, sub_radius) ^ value
+                offsets = self.arrays[f"off{i}"]
+                lo, hi = offsets[probe].astype(np.int64), offsets[probe + 1].astype(np.int64)
+                lens = hi - lo
+                total = int(lens.sum())
+                if not total:
+                    continue
+                # positions lo[k] .. hi[k]-1 for every probe, in one vectorised step
+                pos = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(total, dtype=np.int64)
+                parts.append(self.arrays[f"perm{i}"][pos].astype(np.int64) if i else pos)
+            rows = np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        dist = _popcount(self.codes[rows] ^ query)
+        keep = dist <= radius
+        return rows[keep], dist[keep]
+
+
+def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.ndarray) -> _Table:
+    if algorithm in EXACT_ALGORITHMS:
+        size = HASH_HEX_LENGTH[algorithm] // 2
+        keys = np.frombuffer(bytes.fromhex("".join(hexes)), dtype=f"S{size}")
+        order = np.argsort(keys, kind="stable")
+        bloom = BloomFilter(capacity=max(len(hexes), 1), error_rate=0.001)
+        for h in hexes:
+            bloom.add(h)
+        arrays = {"codes": keys[order], "group": group[order], "line": line[order]}
+        return _Table(algorithm, arrays, [], bloom)
+    bits = PERCEPTUAL_BITS[algorithm]
+    codes = _words(hexes, bits)
+    chunks = _plan(bits, len(hexes))
+    first = _chunk(codes, *chunks[0])
+    order = np.argsort(first, kind="stable")  # rows sorted by chunk 0, so chunk 0 needs no permutation
+    codes = np.ascontiguousarray(codes[order])
+    arrays = {"codes": codes, "group": group[order], "line": line[order]}
+    for i, (start, width) in enumerate(chunks):
+        values = _chunk(codes, start, width).astype(np.int64)
+        counts = np.bincount(values, minlength=1 << width)
+        arrays[f"off{i}"] = np.concatenate(([0], np.cumsum(counts))).astype(np.uint32)
+        if i:
+            arrays[f"perm{i}"] = np.argsort(values, kind="stable").astype(np.uint32)
+    return _Table(algorithm, arrays, chunks)
+
+
+_RULE_LINE = re.compile(r"^(.*):(\d+)$")
+
+
+class ImageIndex:
+    """Known image hashes of all categories, one table per algorithm."""
+
+    def __init__(self, groups: list[tuple[str, str]], tables: dict[str, _Table]) -> None:
+        self.groups = groups  # (category, rule file); a row's rule_id is "<file>:<line>"
+        self.tables = tables
+
+    @classmethod
+    def build(cls, entries: Iterable[ImageEntry]) -> ImageIndex:
+        group_ids: dict[tuple[str, str], int] = {}
+        per_algo: dict[str, tuple[list[str], list[int], list[int]]] = {}
+        for e in entries:
+            reason = validate_image_hash(e.algorithm, e.hex)
+            if reason:
+                raise ValueError(f"{e.rule_id}: {reason}")
+            m = _RULE_LINE.match(e.rule_id)
+            prefix, line = (m.group(1), int(m.group(2))) if m else (e.rule_id, 0)
+            gid = group_ids.setdefault((e.category, prefix), len(group_ids))
+            hexes, groups, lines = per_algo.setdefault(e.algorithm, ([], [], []))
+            hexes.append(e.hex.lower())
+            groups.append(gid)
+            lines.append(line)
+        tables = {
+            algo: _build_table(algo, hexes, np.array(groups, dtype=np.uint32), np.array(lines, dtype=np.uint32))
+            for algo, (hexes, groups, lines) in per_algo.items()
+        }
+        return cls(list(group_ids), tables)
+
+    @property
+    def algorithms(self) -> set[str]:
+        return set(self.tables)
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self.tables.values())
+
+    def _rule_id(self, table: _Table, row: int) -> tuple[str, str]:
+        category, prefix = self.groups[int(table.group[row])]
+        line = int(table.line[row])
+        return category, f"{prefix}:{line}" if line else prefix
+
+    def matches(self, hashes: Mapping[str, str | Sequence[str]],
+                threshold: Callable[[str, str], int]) -> list[ImageMatch]:
+        """The closest match per category (closest first). ``hashes`` maps algorithm -> hex, or -> several
+        hexes (dihedral variants from compute_query_hashes). Unknown algorithms are ignored."""
+        best: dict[str, tuple[tuple[int, int, int], ImageMatch]] = {}
+        categories = {c for c, _ in self.groups}
+        for algo, value in hashes.items():
+            table = self.tables.get(algo)
+            if table is None or not value:
+                continue
+            hexes = [value] if isinstance(value, str) else list(value)
+            hexes = [h for h in hexes if validate_image_hash(algo, h) is None]
+            limits = {c: (0 if table.exact else threshold(c, algo)) for c in categories}
+            radius = max(limits.values(), default=0)
+            if not hexes or radius < 0:
+                continue
+            rows, dists = table.find(hexes, radius)
+            for row, dist in zip(rows.tolist(), dists.tolist(), strict=True):
+                category, rule_id = self._rule_id(table, row)
+                if dist > limits[category]:
+                    continue
+                key = (dist, _ORDER.get(algo, 99), row)
+                if category not in best or key < best[category][0]:
+                    best[category] = (key, ImageMatch(category, rule_id, algo, dist))
+        return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
+
+    def match(self, hashes: Mapping[str, str | Sequence[str]],
+              threshold: Callable[[str, str], int]) -> ImageMatch | None:
+        """The best match (smallest distance; exact digests win ties), or None."""
+        found = self.matches(hashes, threshold)
+        return found[0] if found else None
+
+    # --- serialisation: a JSON header and 8-byte aligned raw arrays, read back with np.frombuffer ---------
+    def to_bytes(self) -> bytes:
+        blobs: list[bytes] = []
+        offset = 0
+        meta = []
+
+        def put(raw: bytes) -> list[int]:
+            nonlocal offset
+            pad = (-len(raw)) % 8
+            blobs.append(raw + b"\0" * pad)
+            at, offset = offset, offset + len(raw) + pad
+            return [at, len(raw)]
+
+        for algo, table in self.tables.items():
+            arrays = {k: [*put(a.tobytes()), a.dtype.str, list(a.shape)] for k, a in table.arrays.items()}
+            bloom = None
+            if table.bloom is not None:
+                buf = io.BytesIO()
+                table.bloom.tofile(buf)
+                bloom = put(buf.getvalue())
+            meta.append({"algorithm": algo, "chunks": table.chunks, "arrays": arrays, "bloom": bloom})
+        header = json.dumps({"groups": self.groups, "tables": meta}).encode()
+        header += b" " * ((-len(header) - len(_MAGIC) - 4) % 8)
+        return b"".join([_MAGIC, struct.pack("<I", len(header)), header, *blobs])
+
+    @classmethod
+    def from_bytes(cls, data: bytes | memoryview) -> ImageIndex:
+        """Arrays are views into ``data`` (no copy): pass a memoryview of an mmap to load lazily."""
+        view = memoryview(data)
+        if bytes(view[: len(_MAGIC)]) != _MAGIC:
+            raise ValueError("not an image index (bad magic)")
+        (size,) = struct.unpack_from("<I", view, len(_MAGIC))
+        base = len(_MAGIC) + 4 + size
+        header = json.loads(bytes(view[len(_MAGIC) + 4 : base]))
+        tables = {}
+        for t in header["tables"]:
+            arrays = {}
+            for key, (at, length, dtype, shape) in t["arrays"].items():
+                dt = np.dtype(dtype)
+                arr = np.frombuffer(view, dtype=dt, count=length // dt.itemsize, offset=base + at)
+                arrays[key] = arr.reshape(shape)
+            bloom = None
+            if t["bloom"]:
+                at, length = t["bloom"]
+                bloom = BloomFilter.fromfile(io.BytesIO(bytes(view[base + at : base + at + length])))
+            tables[t["algorithm"]] = _Table(t["algorithm"], arrays, [tuple(c) for c in t["chunks"]], bloom)
+        return cls([tuple(g) for g in header["groups"]], tables)
