@@ -1,0 +1,49 @@
+"""`filter-proxy demo`: serve the embedded demo search engine behind the filter on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from filter_proxy.rules.errors import RulesError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="serve a small synthetic search engine behind the filter",
+        description="Serve the embedded demo: a SQLite FTS5 search backend over a synthetic corpus, wrapped in "
+        "FilterMiddleware, with an HTML search page at / and the filtered JSON API at /search.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
+    parser.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory or compiled bundle")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    rules_path: Path = args.rules
+    if not rules_path.exists():
+        print(f"filter-proxy demo: rules not found at {rules_path} "
+              "(pass --rules DIR, e.g. the rules/ directory of the source tree)", file=sys.stderr)
+        return 2
+    # Imported here so that `filter-proxy --help` stays fast and works without the demo's dependencies.
+    import uvicorn
+
+    from filter_proxy.demo.app import create_demo_app
+
+    try:
+        app = create_demo_app(rules_path)
+    except RulesError as exc:
+        print(f"filter-proxy demo: the rules at {rules_path} are invalid:", file=sys.stderr)
+        for problem in exc.problems or [exc]:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f'filter-proxy demo: serving on http://{host}:{args.port} — try "bread recipe" or "zqxblocked" '
+          "(Ctrl+C to stop)", flush=True)
+    # No access log: request lines carry the raw query, which is never logged.
+    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    return 0

@@ -1,0 +1,113 @@
+"""The demo app: the FTS5 backend behind FilterMiddleware (mode A, mounted in process), plus a plain HTML
+search page that is itself a client of the filtered JSON API, so what a person sees is exactly what the
+filter lets through.
+
+Thumbnails: the demo serves its own thumbnails on loopback, which the thumbnail fetcher refuses by default
+(SSRF guard). The demo therefore gives its ImageScreener ``allow_networks`` for loopback only, so listed
+thumbnails are fetched, hashed and near-matched like any real thumbnail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import httpx
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+
+from filter_proxy.demo.backend import PAGE_SIZE, create_backend
+from filter_proxy.middleware import FilterMiddleware
+from filter_proxy.rules import RuleSet, load_rules
+from filter_proxy.rules.holder import RuleHolder
+
+SEARCH_PATH = "/search"
+SUGGEST_PATH = "/autocompleter"
+LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+)
+
+
+def _image_screener(rules: RuleSet) -> Any:
+    """An ImageScreener that may fetch from loopback (where the demo serves its thumbnails)."""
+    from filter_proxy.images_screen import ImageScreener
+
+    policy = rules.policy.images
+    allowed = tuple(dict.fromkeys((*policy.allow_networks, *LOOPBACK_NETWORKS)))
+    return ImageScreener(dataclasses.replace(policy, allow_networks=allowed))
+
+
+def create_filtered_backend(rules: RuleSet | RuleHolder, *, screen_thumbnails: bool = True) -> Any:
+    """The demo backend wrapped in FilterMiddleware with the SearXNG adapter: the filtered JSON API."""
+    current = rules.current if isinstance(rules, RuleHolder) else rules
+    return FilterMiddleware(
+        create_backend(),
+        rules=rules,
+        adapter="searxng",
+        search_paths=[SEARCH_PATH],
+        suggest_paths=[SUGGEST_PATH],
+        query_param="q",
+        image_screener=_image_screener(current) if screen_thumbnails else None,
+    )
+
+
+class SearchPage:
+    """``GET /``: the HTML search page, rendered on the server from the filtered JSON API (works without JS)."""
+
+    def __init__(self, api: Any) -> None:
+        self.api = api  # the filtered ASGI app, called in process
+
+    async def __call__(self, request: Request) -> Response:
+        query = request.query_params.get("q", "").strip()
+        context: dict[str, Any] = {"query": query, "results": [], "suggestions": [], "safety": None,
+                                   "removed": 0, "total": 0, "error": None, "page": _page(request)}
+        if query:
+            context.update(await self._search(request, query, context["page"]))
+        if context["safety"] and context["safety"].get("action") == "block":
+            context["query"] = ""  # never echo a blocked query back into the page
+        html = TEMPLATES.get_template("search.html").render(**context, page_size=PAGE_SIZE)
+        return HTMLResponse(html)
+
+    async def _search(self, request: Request, query: str, page: int) -> dict[str, Any]:
+        # The base URL is the one the browser used, so result thumbnails point back at this server.
+        headers = {"accept": "application/json"}
+        if "accept-language" in request.headers:
+            headers["accept-language"] = request.headers["accept-language"]
+        transport = httpx.ASGITransport(app=self.api)
+        async with httpx.AsyncClient(transport=transport, base_url=str(request.base_url)) as client:
+            response = await client.get(SEARCH_PATH, params={"q": query, "format": "json", "pageno": str(page)},
+                                        headers=headers)
+        if response.status_code != 200:
+            return {"error": f"The search service answered {response.status_code}; please try again."}
+        doc = response.json()
+        return {
+            "results": doc.get("results") or [],
+            "suggestions": doc.get("suggestions") or [],
+            "safety": doc.get("safety"),
+            "total": doc.get("number_of_results") or 0,
+            "removed": int(response.headers.get("x-filter-removed", "0") or 0),
+        }
+
+
+def _page(request: Request) -> int:
+    try:
+        return min(max(int(request.query_params.get("pageno", "1")), 1), 1000)
+    except ValueError:
+        return 1
+
+
+def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, screen_thumbnails: bool = True) -> Starlette:
+    """The whole demo: ``/`` (HTML page), ``/search`` and ``/autocompleter`` (filtered JSON), ``/thumbs/``.
+
+    ``rules`` is a rules directory, a compiled bundle, or already loaded rules (RulesError if bad).
+    """
+    if isinstance(rules, str | Path):
+        rules = load_rules(rules)
+    api = create_filtered_backend(rules, screen_thumbnails=screen_thumbnails)
+    return Starlette(routes=[Route("/", SearchPage(api), methods=["GET"]), Mount("/", app=api)])
