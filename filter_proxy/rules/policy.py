@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from filter_proxy.rules.errors import Problem
+from filter_proxy.rules.parse import locate_toml
 from filter_proxy.verdict import ACTIONS
 
 ON_UNVERIFIED = ("hide-thumbnail", "drop-result", "show")
@@ -58,44 +59,49 @@ class Policy:
         return self.images.thresholds.get(algorithm, DEFAULT_THRESHOLDS.get(algorithm, 0))
 
 
-def parse_policy(data: dict[str, Any], path: str, warning_kinds: set[str] | None = None) -> tuple[Policy, list[Problem]]:
-    """Validate a parsed policy.toml. Problems carry line 0 (tomllib gives no line numbers for values);
-    the reason names the TOML key so a policy team can find it."""
+def parse_policy(
+    data: dict[str, Any], path: str, warning_kinds: set[str] | None = None, text: str | None = None
+) -> tuple[Policy, list[Problem]]:
+    """Validate a parsed policy.toml. tomllib gives no line numbers for values, so when the source ``text``
+    is given each problem is located at its table or key line (best effort, else line 0); the reason
+    always names the TOML key so a policy team can find it."""
     problems: list[Problem] = []
 
-    def err(reason: str) -> None:
-        problems.append(Problem(path, 0, reason))
+    def err(reason: str, table: str | None = None, key: str | None = None) -> None:
+        line = locate_toml(text, table, key) if text is not None and table is not None else 0
+        problems.append(Problem(path, line, reason))
 
     known_top = {"categories", "images", "locales"}
     for key in data:
         if key not in known_top:
-            err(f"unknown section [{key}] (expected one of {', '.join(sorted(known_top))})")
+            err(f"unknown section [{key}] (expected one of {', '.join(sorted(known_top))})", key)
 
     categories: dict[str, CategoryPolicy] = {}
     for name, raw in (data.get("categories") or {}).items():
         if not isinstance(raw, dict):
-            err(f"[categories.{name}] must be a table")
+            err(f"[categories.{name}] must be a table", f"categories.{name}")
             continue
         for key in raw:
             if key not in {"action", "warning", "report", "thresholds"}:
-                err(f"[categories.{name}]: unknown key {key!r}")
+                err(f"[categories.{name}]: unknown key {key!r}", f"categories.{name}", key)
         action = raw.get("action", "block")
         if action not in ACTIONS or action == "allow":
-            err(f"[categories.{name}]: unknown action {action!r} (expected block, warn or strip)")
+            err(f"[categories.{name}]: unknown action {action!r} (expected block, warn or strip)", f"categories.{name}", "action")
             continue
         warning = raw.get("warning")
         if warning is not None and not isinstance(warning, str):
-            err(f"[categories.{name}]: warning must be a string")
+            err(f"[categories.{name}]: warning must be a string", f"categories.{name}", "warning")
             warning = None
         if action in ("block", "warn") and warning is None:
-            err(f"[categories.{name}]: action {action!r} needs a warning kind (e.g. warning = \"deterrence\")")
+            err(f"[categories.{name}]: action {action!r} needs a warning kind (e.g. warning = \"deterrence\")", f"categories.{name}")
         if warning is not None and warning_kinds is not None and warning not in warning_kinds:
-            err(f"[categories.{name}]: unknown warning kind {warning!r} (known: {', '.join(sorted(warning_kinds))})")
+            known = ", ".join(sorted(warning_kinds)) or "none: rules/warnings/ is missing or defines no kinds"
+            err(f"[categories.{name}]: unknown warning kind {warning!r} (known: {known})", f"categories.{name}", "warning")
         report = raw.get("report", False)
         if not isinstance(report, bool):
-            err(f"[categories.{name}]: report must be true or false")
+            err(f"[categories.{name}]: report must be true or false", f"categories.{name}", "report")
             report = False
-        thresholds = _thresholds(raw.get("thresholds", {}), f"[categories.{name}.thresholds]", err)
+        thresholds = _thresholds(raw.get("thresholds", {}), f"categories.{name}.thresholds", err)
         categories[name] = CategoryPolicy(name, action, warning, report, thresholds)
 
     images = ImagePolicy()
@@ -105,16 +111,16 @@ def parse_policy(data: dict[str, Any], path: str, warning_kinds: set[str] | None
         fields = ImagePolicy.__dataclass_fields__
         for key, value in raw_images.items():
             if key == "thresholds":
-                kwargs["thresholds"] = {**DEFAULT_THRESHOLDS, **_thresholds(value, "[images.thresholds]", err)}
+                kwargs["thresholds"] = {**DEFAULT_THRESHOLDS, **_thresholds(value, "images.thresholds", err)}
             elif key == "on_unverified":
                 if value not in ON_UNVERIFIED:
-                    err(f"[images]: on_unverified {value!r} is not one of {', '.join(ON_UNVERIFIED)}")
+                    err(f"[images]: on_unverified {value!r} is not one of {', '.join(ON_UNVERIFIED)}", "images", key)
                 else:
                     kwargs[key] = value
             elif key == "algorithms":
                 bad = [a for a in value if a not in IMAGE_ALGORITHMS] if isinstance(value, list) else [value]
                 if bad:
-                    err(f"[images]: unknown algorithm(s) {bad} (known: {', '.join(IMAGE_ALGORITHMS)})")
+                    err(f"[images]: unknown algorithm(s) {bad} (known: {', '.join(IMAGE_ALGORITHMS)})", "images", key)
                 else:
                     kwargs[key] = tuple(value)
             elif key == "allow_networks":
@@ -123,35 +129,36 @@ def parse_policy(data: dict[str, Any], path: str, warning_kinds: set[str] | None
                     try:
                         nets.append(str(ipaddress.ip_network(cidr, strict=False)))
                     except ValueError:
-                        err(f"[images]: allow_networks entry {cidr!r} is not a network (e.g. 10.0.0.0/8)")
+                        err(f"[images]: allow_networks entry {cidr!r} is not a network (e.g. 10.0.0.0/8)", "images", key)
                 kwargs[key] = tuple(nets)
             elif key in fields:
                 default = getattr(images, key)
                 if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                    err(f"[images]: {key} must be a positive number")
+                    err(f"[images]: {key} must be a positive number", "images", key)
                 else:
                     kwargs[key] = type(default)(value)
             else:
-                err(f"[images]: unknown key {key!r}")
+                err(f"[images]: unknown key {key!r}", "images", key)
         images = ImagePolicy(**kwargs)
     else:
-        err("[images] must be a table")
+        err("[images] must be a table", "images")
 
     locales = data.get("locales") or {}
     default_locale = locales.get("default", "en") if isinstance(locales, dict) else "en"
     return Policy(categories, images, default_locale), problems
 
 
-def _thresholds(raw: Any, where: str, err: Any) -> dict[str, int]:
+def _thresholds(raw: Any, table: str, err: Any) -> dict[str, int]:
     out: dict[str, int] = {}
+    where = f"[{table}]"
     if not isinstance(raw, dict):
-        err(f"{where} must be a table")
+        err(f"{where} must be a table", table.rpartition(".")[0], "thresholds")
         return out
     for algo, value in raw.items():
         if algo not in DEFAULT_THRESHOLDS:
-            err(f"{where}: {algo!r} is not a perceptual algorithm (phash, dhash, pdq)")
+            err(f"{where}: {algo!r} is not a perceptual algorithm (phash, dhash, pdq)", table, algo)
         elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            err(f"{where}: {algo} threshold must be a whole number >= 0")
+            err(f"{where}: {algo} threshold must be a whole number >= 0", table, algo)
         else:
             out[algo] = value
     return out
