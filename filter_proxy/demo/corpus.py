@@ -17,6 +17,8 @@ SIZE = 320
 # Placeholders that the shipped example rules list (rules/terms/*.txt, rules/urls/*.txt); tests check that
 # each one really is listed, so a change to the rules that drops one fails loudly.
 LISTED_TERMS: tuple[str, ...] = ("zqxblocked", "forbidden phrase alpha")
+# A listed term of a "strip" category: results carrying it vanish without any warning.
+STRIPPED_TERMS: tuple[str, ...] = ("zqxspam",)
 LISTED_URL_PREFIXES: tuple[str, ...] = ("https://blocked.example.invalid/",)
 # Number of distinct listed pictures; each is planted once as-is and once as an edited copy (near match).
 LISTED_PICTURES = 2
@@ -40,7 +42,7 @@ class Document:
     body: str
     url: str
     picture: str  # what /thumbs/<id>.png shows: "gen:<seed>", "listed:<k>" or "listed:<k>:edited"
-    planted: str | None = None  # "term", "url" or "image" when a listed placeholder was planted (tests, docs)
+    planted: str | None = None  # "term", "spam", "url" or "image" when a listed placeholder was planted (tests, docs)
 
 
 # topic -> (site, subjects, qualities, aspects, sentences); sentences use {s} (subject) and {q} (quality).
@@ -134,6 +136,9 @@ def _plant(rng: random.Random, doc: Document, kind: str, k: int) -> Document:
         if k % 2:  # half in the title, half in the snippet: both fields are screened
             return _replace(doc, title=f"{doc.title} {term}", planted="term")
         return _replace(doc, body=f"{doc.body} See also {term}.", planted="term")
+    if kind == "spam":
+        return _replace(doc, body=f"{doc.body} Cheap {STRIPPED_TERMS[k % len(STRIPPED_TERMS)]} offers here.",
+                        planted="spam")
     if kind == "url":
         prefix = LISTED_URL_PREFIXES[k % len(LISTED_URL_PREFIXES)]
         return _replace(doc, url=f"{prefix}{doc.topic}/{doc.id}", planted="url")
@@ -153,9 +158,10 @@ def build_corpus(size: int = SIZE, seed: int = SEED) -> tuple[Document, ...]:
     rng = random.Random(seed)
     topics = sorted(_TOPICS)
     docs = [_plain(rng, i, topics[i % len(topics)]) for i in range(1, size + 1)]
-    # Plant listed placeholders in a few documents of every topic: about 4 % terms, 2 % URLs, 4 images.
+    # Plant listed placeholders in a few documents of every topic: ~4 % terms, ~1 % spam, ~2 % URLs, 4 images.
     order = rng.sample(range(size), size)
-    plan = ["term"] * max(2, size // 25) + ["url"] * max(2, size // 50) + ["image"] * (2 * LISTED_PICTURES)
+    plan = (["term"] * max(2, size // 25) + ["spam"] * max(2, size // 80) + ["url"] * max(2, size // 50)
+            + ["image"] * (2 * LISTED_PICTURES))
     counts: dict[str, int] = {}
     for index, kind in zip(order, plan, strict=False):
         k = counts.get(kind, 0)
