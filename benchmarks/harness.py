@@ -1,0 +1,148 @@
+"""Shared plumbing: progress lines, timing helpers, machine info and the DESIGN §8 targets."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+_START = time.monotonic()
+
+
+def log(message: str) -> None:
+    """A progress line on stderr with the elapsed time since the run started."""
+    print(f"[{time.monotonic() - _START:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def time_per_call(fn: Callable[[], Any], rounds: int, number: int) -> list[float]:
+    """Seconds per call of ``fn``, one figure per round of ``number`` calls (take the median)."""
+    out = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(number):
+            fn()
+        out.append((time.perf_counter() - start) / number)
+    return out
+
+
+def rss_kib() -> int:
+    """Resident set size of this process in KiB, from /proc/self/status (no psutil needed)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def machine_info() -> dict[str, Any]:
+    """What the figures were measured on; load average tells how busy the shared machine was."""
+    import numpy
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
+    return {
+        "date": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": numpy.__version__,
+        "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in load],
+        "commit": commit,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One row of DESIGN §8: ``higher`` means bigger is better (throughput, recall)."""
+
+    key: str
+    what: str
+    unit: str
+    minimum: float
+    goal: float
+    higher: bool
+
+    def status(self, value: float | None) -> str:
+        if value is None or value != value:  # None or NaN: not measured
+            return "not measured"
+        def ok(limit: float) -> bool:
+            return value >= limit if self.higher else value <= limit
+        if ok(self.goal):
+            return "met (goal met)"
+        if ok(self.minimum):
+            return "met (goal not met)"
+        return "not met"
+
+
+_T = Target
+TARGETS: dict[str, Target] = {t.key: t for t in (
+    _T("overhead_ratio", "filtered / pass-through requests/s (10-result page, 100k terms)", "ratio", 0.85, 0.90, True),
+    _T("cpu_per_page_ms", "added CPU per 10-result page (text and URLs), median", "ms", 0.3, 0.15, False),
+    _T("url_checks_per_s", "URL checks per second on one core (canonicalise + match)", "checks/s", 60_000, 100_000, True),
+    _T("terms_1m_load_s", "1M terms: compiled bundle load time", "s", 1.0, 0.3, False),
+    _T("terms_1m_memory_mb", "1M terms: resident memory after load", "MB", 64, 32, False),
+    _T("hashes_10m_load_s", "10M perceptual hashes: load time", "s", 3.0, 1.0, False),
+    _T("hashes_10m_memory_mb", "10M perceptual hashes: resident memory", "MB", 256, 160, False),
+    _T("hashes_10m_query_ms", "10M perceptual hashes: median near-match query", "ms", 0.5, 0.25, False),
+    _T("term_recall", "recall on obfuscated variants of listed terms", "%", 99.0, 100.0, True),
+    _T("benign_false_match", "false matches on benign text", "% of queries", 0.1, 0.0, False),
+    _T("image_tpr", "image near-match TPR on common edits at <= 0.01 % false matches", "%", 95.0, 99.0, True),
+)}
+
+
+@dataclass
+class SuiteResult:
+    """What one suite measured: tables of figures, target checks, notes and plots."""
+
+    suite: str
+    quick: bool
+    machine: dict[str, Any] = field(default_factory=machine_info)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)  # title -> {"headers": [...], "rows": [...]}
+    targets: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    plots: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def table(self, title: str, headers: list[str], rows: list[list[Any]]) -> None:
+        self.tables[title] = {"headers": headers, "rows": rows}
+
+    def target(self, key: str, value: float | None, note: str = "") -> None:
+        """Record a measured value against its DESIGN §8 target ("met"/"not met" for minimum and goal)."""
+        t = TARGETS[key]
+        self.targets.append({
+            "key": key, "what": t.what, "unit": t.unit, "value": value, "minimum": t.minimum,
+            "goal": t.goal, "higher_is_better": t.higher, "status": t.status(value), "note": note,
+        })
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

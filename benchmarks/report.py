@@ -1,0 +1,138 @@
+"""Writing results: JSON per suite, a Markdown summary per suite, SUMMARY.md over all, and console tables."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import SuiteResult
+
+
+def fmt(value: Any) -> str:
+    """Human-sized numbers: 3 significant figures, thousands separators for big ones."""
+    if isinstance(value, bool) or value is None:
+        return "-" if value is None else str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if value == 0:
+            return "0"
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 100:
+            return f"{value:.1f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], markdown: bool = False) -> str:
+    """An aligned plain-text table, or a Markdown one (numbers right-aligned)."""
+    cells = [[fmt(c) for c in row] for row in rows]
+    if markdown:
+        head = "| " + " | ".join(headers) + " |"
+        align = "|" + "|".join("---:" if _numeric(rows, i) else "---" for i in range(len(headers))) + "|"
+        body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
+        return "\n".join([head, align, *body])
+    widths = [max([len(h)] + [len(r[i]) for r in cells if i < len(r)]) for i, h in enumerate(headers)]
+    def line(row: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if _numeric(rows, i) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+        ).rstrip()
+    return "\n".join([line(list(headers)), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+def _numeric(rows: Sequence[Sequence[Any]], index: int) -> bool:
+    values = [r[index] for r in rows if index < len(r) and r[index] is not None]
+    return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+
+
+TARGET_HEADERS = ["target", "measured", "unit", "minimum", "goal", "status"]
+
+
+def target_rows(result: SuiteResult) -> list[list[Any]]:
+    rows = []
+    for t in result.targets:
+        bound = ">=" if t["higher_is_better"] else "<="
+        rows.append([t["what"], t["value"], t["unit"], f"{bound} {fmt(t['minimum'])}", f"{bound} {fmt(t['goal'])}",
+                     t["status"] + (f" ({t['note']})" if t["note"] else "")])
+    return rows
+
+
+def to_markdown(result: SuiteResult) -> str:
+    m = result.machine
+    out = [f"# Benchmark: {result.suite}{' (quick)' if result.quick else ''}", "",
+           f"Measured {m['date']} on {m['cpu_count']} CPUs, Python {m['python']}, numpy {m['numpy']}, "
+           f"load average {m['load_average']} at start, commit {m['commit'] or '?'}; took {result.seconds:.0f} s.", ""]
+    if result.targets:
+        out += ["## DESIGN §8 targets", "", format_table(TARGET_HEADERS, target_rows(result), markdown=True), ""]
+    for title, table in result.tables.items():
+        out += [f"## {title}", "", format_table(table["headers"], table["rows"], markdown=True), ""]
+    if result.notes:
+        out += ["## Notes", "", *(f"- {n}" for n in result.notes), ""]
+    if result.plots:
+        out += ["## Plots", "", *(f"![{Path(p).stem}]({Path(p).name})" for p in result.plots), ""]
+    return "\n".join(out)
+
+
+def to_console(result: SuiteResult) -> str:
+    out = [f"=== {result.suite}{' (quick)' if result.quick else ''} ==="]
+    if result.targets:
+        out += [format_table(TARGET_HEADERS, target_rows(result)), ""]
+    for title, table in result.tables.items():
+        out += [f"-- {title}", format_table(table["headers"], table["rows"]), ""]
+    out += [f"note: {n}" for n in result.notes]
+    return "\n".join(out)
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)
+
+
+def write_results(result: SuiteResult, out_dir: Path) -> tuple[Path, Path]:
+    """Write ``<suite>.json`` and ``<suite>.md``; NaN becomes null so the JSON stays standard."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = out_dir / f"{result.suite}.json"
+    md_path = out_dir / f"{result.suite}.md"
+    data = _clean(result.to_dict())
+    json_path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    md_path.write_text(to_markdown(result), encoding="utf-8")
+    return json_path, md_path
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_summary(out_dir: Path) -> Path:
+    """SUMMARY.md: every target from every suite JSON present in ``out_dir`` (latest run of each)."""
+    rows: list[list[Any]] = []
+    runs = []
+    for path in sorted(out_dir.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "suite" not in data:
+            continue
+        m = data["machine"]
+        runs.append(f"- `{data['suite']}`{' (quick)' if data['quick'] else ''}: {m['date']}, {m['cpu_count']} CPUs, "
+                    f"load {m['load_average']}, Python {m['python']}, numpy {m['numpy']}, commit {m['commit'] or '?'}")
+        for t in data["targets"]:
+            bound = ">=" if t["higher_is_better"] else "<="
+            rows.append([t["what"], t["value"], t["unit"], f"{bound} {fmt(t['minimum'])}", f"{bound} {fmt(t['goal'])}",
+                         t["status"] + (f" ({t['note']})" if t["note"] else "")])
+    text = ["# Benchmark summary: DESIGN §8 targets", "", format_table(TARGET_HEADERS, rows, markdown=True), "",
+            "## Runs", "", *runs, ""]
+    path = out_dir / "SUMMARY.md"
+    path.write_text("\n".join(text), encoding="utf-8")
+    return path

@@ -1,0 +1,75 @@
+"""Smoke tests of the benchmark harness pieces (small inputs only; no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import random
+import unicodedata
+
+import numpy as np
+
+from benchmarks import disguise, report
+from benchmarks.baselines import AhoCorasickTerms, LinearHashScan, SetTerms, SubstringScan
+from benchmarks.harness import TARGETS, SuiteResult
+from benchmarks.synth import placeholder_terms, placeholder_urls
+
+
+def test_every_disguise_class_changes_the_term_and_keeps_its_letters() -> None:
+    rng = random.Random(3)
+    term = "zqxbalo tesimo"
+    for name in disguise.all_names():
+        out = disguise.disguise(term, name, rng)
+        assert out != term, name
+    assert any(unicodedata.name(c).startswith("CYRILLIC") for c in disguise.disguise(term, "cyrillic look-alikes", rng))
+    assert any(unicodedata.name(c).startswith("GREEK") for c in disguise.disguise(term, "greek look-alikes", rng))
+    assert all(ord(c) >= 0x3000 for c in disguise.disguise(term, "full-width", rng))
+    assert "z.q.x.b.a.l.o" in disguise.disguise("zqxbalo", "dotted letters", rng)
+    assert "z-q-x-b-a-l-o" in disguise.disguise("zqxbalo", "dashed letters", rng)
+    assert disguise.disguise("zqxbalo", "spaced letters", rng) == "z q x b a l o"
+    zw = disguise.disguise("zqxbalotesimo", "zero-width inserted", rng)
+    assert any(c in disguise.ZERO_WIDTH for c in zw) and "".join(c for c in zw if c not in disguise.ZERO_WIDTH) == "zqxbalotesimo"
+    assert len(disguise.disguise("zqxbalo", "repeated letters", rng)) > len("zqxbalo")
+    stripped = unicodedata.normalize("NFKD", disguise.disguise("zqxbalo", "accents", rng))
+    assert "".join(c for c in stripped if not unicodedata.combining(c)) == "zqxbalo"
+    assert any(c.isdigit() for c in disguise.disguise("zqxbalo tesimo", "leetspeak", rng))
+    assert disguise.disguise("zqxbalo", "case changes", rng).lower() == "zqxbalo"
+
+
+def test_placeholder_generators_are_unique_nonsense() -> None:
+    terms = placeholder_terms(500, avoid={"bale"})
+    assert len(set(terms)) == 500 and "bale" not in {w for t in terms for w in t.split()}
+    assert all(u.startswith("https://") or u.endswith(".example.invalid") for u in placeholder_urls(30))
+    assert all(".example.invalid" in u for u in placeholder_urls(30))
+
+
+def test_baselines_agree_on_whole_word_matches() -> None:
+    phrases = ["zqxbalo", "tesimo kavu"]
+    for cls in (SetTerms, SubstringScan, AhoCorasickTerms):
+        m = cls(phrases)
+        assert m.match_words(["find", "zqxbalo", "now"]), cls
+        assert m.match_words(["tesimo", "kavu"]), cls
+        assert not m.match_words(["prezqxbalo", "tesimo"]), cls
+    scan = LinearHashScan(np.array([0, 0xFF, 2**63], dtype=np.uint64))
+    assert scan.near(0b111, 4).tolist() == [0, 2]  # distances 3, 5, 4
+
+
+def test_result_writer_and_table_formatter(tmp_path) -> None:
+    result = SuiteResult("speed", quick=True)
+    result.table("figures", ["what", "value"], [["a", 1234567], ["b", 0.000123], ["c", float("nan")]])
+    result.target("overhead_ratio", 0.87)
+    result.target("cpu_per_page_ms", 0.1)
+    result.target("term_recall", 90.0)
+    result.target("url_checks_per_s", None)
+    statuses = [t["status"] for t in result.targets]
+    assert statuses == ["met (goal not met)", "met (goal met)", "not met", "not measured"]
+    json_path, md_path = report.write_results(result, tmp_path)
+    data = json.loads(json_path.read_text())
+    assert data["suite"] == "speed" and data["tables"]["figures"]["rows"][2][1] is None
+    assert data["machine"]["cpu_count"] >= 1 and data["machine"]["python"]
+    md = md_path.read_text()
+    assert "| a | 1,234,567 |" in md and "not met" in md and TARGETS["overhead_ratio"].what in md
+    summary = report.write_summary(tmp_path).read_text()
+    assert "met (goal met)" in summary and "speed" in summary
+    text = report.format_table(["x", "y"], [["long name", 1.5], ["b", 22]])
+    lines = text.splitlines()
+    assert lines[0].startswith("x") and lines[2].endswith("1.5") and len({len(line) for line in lines}) == 1
