@@ -10,6 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from filter_proxy.adapters.routes import match_any, match_path
+
+__all__ = ["Adapter", "AdapterError", "FieldMapping", "ResultView", "match_any", "match_path"]
+
 
 class AdapterError(ValueError):
     """The upstream document does not have the shape this adapter expects (the middleware fails closed: 502)."""
@@ -26,9 +30,16 @@ class ResultView:
     image_url: str | None = None
     image_hashes: dict[str, str] = field(default_factory=dict)  # algorithm -> hex, precomputed by the backend
     extra_text: list[str] = field(default_factory=list)  # further configured text fields
+    # Further URLs shown with the result (a second link field, a full-size image beside the thumbnail,
+    # an infobox's links): check them with check_url like ``url``.
+    extra_urls: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:
         return [t for t in (self.title, self.snippet, *self.extra_text) if t]
+
+    def urls(self) -> list[str]:
+        """Every URL of the result to check against the URL rules (link, image and further URLs)."""
+        return [u for u in (self.url, self.image_url, *self.extra_urls) if u]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +62,20 @@ class Adapter:
     # Path patterns; "*" matches exactly one path segment ("/*/_search" matches "/books/_search").
     default_search_paths: ClassVar[tuple[str, ...]] = ()
     default_suggest_paths: ClassVar[tuple[str, ...]] = ()
-    query_param: ClassVar[str] = "q"
+    query_param: str = "q"  # the class default; an instance may be given another
+    # The backend's usual document fields; used when no FieldMapping is given.
+    default_fields: ClassVar[FieldMapping] = FieldMapping()
 
-    def __init__(self, fields: FieldMapping | None = None) -> None:
-        self.fields = fields or FieldMapping()
+    def __init__(self, fields: FieldMapping | None = None, *, query_param: str | None = None) -> None:
+        self.fields = fields or self.default_fields
+        if query_param:
+            self.query_param = query_param
+
+    def is_search_path(self, path: str) -> bool:
+        return match_any(self.default_search_paths, path)
+
+    def is_suggest_path(self, path: str) -> bool:
+        return match_any(self.default_suggest_paths, path)
 
     # --- the query -------------------------------------------------------------------------------
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:

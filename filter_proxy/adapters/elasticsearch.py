@@ -1,0 +1,173 @@
+"""Elasticsearch / OpenSearch ``_search`` responses and query DSL requests.
+
+Results: ``hits.hits[]`` with ``_source``, ``fields`` (when ``_source`` is off), ``highlight`` fragments and
+``inner_hits`` all screened as one result. Totals: ``hits.total`` as ``{"value", "relation"}`` or as a number
+(``rest_total_hits_as_int``). Suggestions: the ``suggest`` section of a search response
+(term / phrase / completion suggesters: ``suggest.<name>[].options[].text``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.request import dsl_texts, param_values, read_body, unique
+
+ES_FIELDS = FieldMapping(
+    title=("title", "name", "headline"),
+    snippet=("snippet", "description", "summary", "content", "body", "text"),
+    url=("url", "link", "href"),
+    image_url=("thumbnail", "thumbnail_url", "image", "image_url", "img_src"),
+)
+
+
+def _hits(doc: Any) -> list[Any]:
+    if not isinstance(doc, dict):
+        raise AdapterError("search response is not a JSON object")
+    hits = doc.get("hits")
+    if not isinstance(hits, dict):
+        raise AdapterError("search response has no 'hits' object")
+    items = hits.get("hits", [])
+    if not isinstance(items, list):
+        raise AdapterError("'hits.hits' is not a list")
+    return items
+
+
+def _sources(hit: Any) -> list[Any]:
+    """The parts of one hit that are shown: _source, fields, and the sources of its inner hits."""
+    if not isinstance(hit, dict):
+        raise AdapterError("an entry of 'hits.hits' is not an object")
+    sources: list[Any] = []
+    for key in ("_source", "fields"):
+        part = hit.get(key)
+        if part is not None:
+            if not isinstance(part, dict):
+                raise AdapterError(f"a hit's {key!r} is not an object")
+            sources.append(part)
+    inner = hit.get("inner_hits")
+    if isinstance(inner, dict):
+        for group in inner.values():
+            if isinstance(group, dict):
+                for inner_hit in _hits(group):
+                    sources.extend(_sources(inner_hit))
+    return sources
+
+
+def _highlights(hit: dict[str, Any]) -> list[str]:
+    found = hit.get("highlight")
+    if found is None:
+        return []
+    if not isinstance(found, dict):
+        raise AdapterError("a hit's 'highlight' is not an object")
+    out: list[str] = []
+    for fragments in found.values():
+        if isinstance(fragments, str):
+            out.append(fragments)
+        elif isinstance(fragments, list):
+            out.extend(f for f in fragments if isinstance(f, str))
+    return out
+
+
+def _suggest_options(doc: Any) -> list[tuple[list[Any], int]]:
+    """(options list, position) for every suggestion option, in document order."""
+    if not isinstance(doc, dict) or doc.get("suggest") is None:
+        return []
+    suggest = doc["suggest"]
+    if not isinstance(suggest, dict):
+        raise AdapterError("'suggest' is not an object")
+    out: list[tuple[list[Any], int]] = []
+    for entries in suggest.values():
+        if not isinstance(entries, list):
+            raise AdapterError("a 'suggest' section is not a list")
+        for entry in entries:
+            options = entry.get("options", []) if isinstance(entry, dict) else None
+            if not isinstance(options, list):
+                raise AdapterError("a suggest entry has no 'options' list")
+            out.extend((options, i) for i in range(len(options)))
+    return out
+
+
+class ElasticsearchAdapter(Adapter):
+    name = "elasticsearch"
+    default_search_paths = (
+        "/_search",
+        "/*/_search",
+        "/_search/template",
+        "/*/_search/template",
+        "/_search/scroll",
+        "/_search/scroll/*",
+    )
+    default_suggest_paths = ()  # suggestions arrive inside _search responses
+    default_fields = ES_FIELDS
+
+    def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
+        texts = param_values(params, [self.query_param])
+        for source in param_values(params, ["source"]):  # the request body passed as a parameter
+            try:
+                texts.extend(dsl_texts(orjson.loads(source)))
+            except orjson.JSONDecodeError as exc:
+                raise AdapterError("'source' parameter is not JSON") from exc
+        kind, data = read_body(body, content_type)
+        if kind == "form":
+            raise AdapterError("a search body must be JSON")
+        if kind == "json":
+            texts.extend(dsl_texts(data))
+        return unique(texts)
+
+    def results(self, doc: Any) -> list[ResultView]:
+        views = []
+        for i, hit in enumerate(_hits(doc)):
+            sources = _sources(hit)
+            views.append(build_view(i, sources, self.fields, _highlights(hit)))
+        return views
+
+    def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        items = _hits(doc)
+        kept = [hit for i, hit in enumerate(items) if i not in indices]
+        removed = len(items) - len(kept)
+        doc["hits"]["hits"] = kept
+        if removed:
+            total = doc["hits"].get("total")
+            if isinstance(total, dict) and isinstance(total.get("value"), int):
+                total["value"] = max(0, total["value"] - removed)
+            elif isinstance(total, int) and not isinstance(total, bool):
+                doc["hits"]["total"] = max(0, total - removed)
+            if not kept and "max_score" in doc["hits"]:
+                doc["hits"]["max_score"] = None
+        return doc
+
+    def hide_image(self, doc: Any, index: int) -> None:
+        items = _hits(doc)
+        if 0 <= index < len(items):
+            hide_images(_sources(items[index]), self.fields)
+
+    def empty(self, params: Sequence[tuple[str, str]]) -> Any:
+        return {
+            "took": 0,
+            "timed_out": False,
+            "_shards": {"total": 0, "successful": 0, "skipped": 0, "failed": 0},
+            "hits": {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []},
+        }
+
+    def suggestions(self, doc: Any) -> list[str]:
+        out = []
+        for options, i in _suggest_options(doc):
+            option = options[i]
+            text = option.get("text") if isinstance(option, dict) else None
+            if not isinstance(text, str):
+                raise AdapterError("a suggest option has no 'text'")
+            out.append(text)
+        return out
+
+    def remove_suggestions(self, doc: Any, indices: set[int]) -> Any:
+        drop: dict[int, tuple[list[Any], set[int]]] = {}
+        for n, (options, i) in enumerate(_suggest_options(doc)):
+            if n in indices:
+                drop.setdefault(id(options), (options, set()))[1].add(i)
+        for options, positions in drop.values():
+            options[:] = [o for i, o in enumerate(options) if i not in positions]
+        return doc

@@ -1,0 +1,73 @@
+"""OpenSearch suggestions (the browser search-bar format): ``["prefix", [completions], [descriptions], [urls]]``.
+
+The descriptions and URLs arrays, when present, run parallel to the completions and are kept in step when
+suggestions are removed. A suggestion's text for screening is its completion, plus its description when
+there is one (joined by a newline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
+from filter_proxy.adapters.request import param_values, read_body, unique
+
+
+def _check(doc: Any) -> list[Any]:
+    if not (isinstance(doc, list) and len(doc) >= 2 and isinstance(doc[1], list)):
+        raise AdapterError("not an OpenSearch suggestions array ([prefix, [completions], ...])")
+    if not all(isinstance(s, str) for s in doc[1]):
+        raise AdapterError("an OpenSearch completion is not a string")
+    return doc
+
+
+def remove_parallel(doc: list[Any], indices: set[int]) -> list[Any]:
+    """Drop positions ``indices`` from the completions and from every parallel array after them."""
+    for k in range(1, len(doc)):
+        if isinstance(doc[k], list):
+            doc[k] = [x for i, x in enumerate(doc[k]) if i not in indices]
+    return doc
+
+
+class OpenSearchSuggestionsAdapter(Adapter):
+    name = "opensearch-suggestions"
+    default_search_paths = ()
+    default_suggest_paths = ("/suggest", "/autocomplete", "/complete/search")
+
+    def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
+        texts = param_values(params, [self.query_param])
+        kind, data = read_body(body, content_type)
+        if kind == "form":
+            texts.extend(param_values(data, [self.query_param]))
+        elif kind == "json" and isinstance(data, dict) and isinstance(data.get(self.query_param), str):
+            texts.append(data[self.query_param])
+        return unique(texts)
+
+    # A suggestions endpoint has no results; these keep the adapter usable on any route.
+    def results(self, doc: Any) -> list[ResultView]:
+        _check(doc)
+        return []
+
+    def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        return doc
+
+    def hide_image(self, doc: Any, index: int) -> None:
+        return None
+
+    def empty(self, params: Sequence[tuple[str, str]]) -> Any:
+        # The format requires the prefix as the first element.
+        prefix = next(iter(param_values(params, [self.query_param])), "")
+        return [prefix, []]
+
+    def suggestions(self, doc: Any) -> list[str]:
+        doc = _check(doc)
+        descriptions = doc[2] if len(doc) > 2 and isinstance(doc[2], list) else []
+        out = []
+        for i, completion in enumerate(doc[1]):
+            extra = descriptions[i] if i < len(descriptions) else None
+            out.append(f"{completion}\n{extra}" if isinstance(extra, str) and extra.strip() else completion)
+        return out
+
+    def remove_suggestions(self, doc: Any, indices: set[int]) -> Any:
+        return remove_parallel(_check(doc), indices)

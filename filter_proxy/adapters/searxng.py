@@ -1,0 +1,170 @@
+"""SearXNG ``/search?format=json`` responses and ``/autocompleter`` suggestions.
+
+Besides ``results[]``, a SearXNG page shows ``answers`` and ``infoboxes``: they are screened too, as views
+numbered after the results (``len(results) + i`` for answers, then infoboxes), so removing one of those
+indices removes that answer or infobox. ``number_of_results`` counts only ``results``.
+Suggestions are ``suggestions`` then ``corrections``; the autocompleter answers either the OpenSearch
+suggestions array ``["prefix", [...]]`` or a plain list of strings, and both are read.
+Only the JSON format can be screened: an HTML page on a filtered route must be refused by the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.opensearch_suggestions import remove_parallel
+from filter_proxy.adapters.request import param_values, read_body, string_leaves, unique
+
+SEARXNG_FIELDS = FieldMapping(
+    title=("title",),
+    snippet=("content",),
+    url=("url", "iframe_src", "audio_src"),
+    image_url=("thumbnail_src", "thumbnail", "img_src"),
+    extra_text=("author",),
+)
+# Answers are strings (older releases) or objects; infoboxes are objects. Their every string is screened.
+ANSWER_FIELDS = FieldMapping(title=("answer",), snippet=("content",), url=("url",), image_url=("img_src", "thumbnail"))
+INFOBOX_FIELDS = FieldMapping(
+    title=("infobox",), snippet=("content",), url=("id", "urls.url"), image_url=("img_src", "attributes.image.src")
+)
+SECTIONS = (("answers", ANSWER_FIELDS), ("infoboxes", INFOBOX_FIELDS))
+SUGGESTION_LISTS = ("suggestions", "corrections")
+
+
+def _list(doc: dict[str, Any], key: str, required: bool = False) -> list[Any]:
+    value = doc.get(key)
+    if value is None and not required:
+        return []
+    if not isinstance(value, list):
+        raise AdapterError(f"SearXNG response: {key!r} is not a list")
+    return value
+
+
+def _doc(doc: Any) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise AdapterError("SearXNG response is not a JSON object (was format=json asked for?)")
+    return doc
+
+
+def _looks_like_url(text: str) -> bool:
+    return text.startswith(("http://", "https://", "//"))
+
+
+class SearxngAdapter(Adapter):
+    name = "searxng"
+    default_search_paths = ("/search",)
+    default_suggest_paths = ("/autocompleter",)
+    default_fields = SEARXNG_FIELDS
+
+    def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
+        texts = param_values(params, [self.query_param])
+        kind, data = read_body(body, content_type)
+        if kind == "form":
+            texts.extend(param_values(data, [self.query_param]))
+        elif kind == "json" and isinstance(data, dict) and isinstance(data.get(self.query_param), str):
+            texts.append(data[self.query_param])
+        return unique(texts)
+
+    def _entries(self, doc: Any) -> list[tuple[list[Any], int, FieldMapping | None]]:
+        """(list, position, fields) for each view index: results, then answers, then infoboxes.
+        ``fields`` is None for the results (the adapter's own mapping)."""
+        doc = _doc(doc)
+        out: list[tuple[list[Any], int, FieldMapping | None]] = []
+        results = _list(doc, "results", required=True)
+        out.extend((results, i, None) for i in range(len(results)))
+        for key, fields in SECTIONS:
+            items = _list(doc, key)
+            out.extend((items, i, fields) for i in range(len(items)))
+        return out
+
+    def results(self, doc: Any) -> list[ResultView]:
+        views = []
+        for n, (items, i, fields) in enumerate(self._entries(doc)):
+            item = items[i]
+            if fields is None:
+                if not isinstance(item, dict):
+                    raise AdapterError("SearXNG response: a result is not an object")
+                views.append(build_view(n, [item], self.fields))
+            elif isinstance(item, str):
+                views.append(ResultView(index=n, title=item))
+            elif isinstance(item, dict):
+                view = build_view(n, [item], fields)
+                # Screen everything an answer or infobox can show, not only the mapped fields.
+                known = {view.title, view.snippet, *view.extra_text, *view.urls()}
+                for text in string_leaves(item):
+                    if text not in known:
+                        known.add(text)
+                        (view.extra_urls if _looks_like_url(text) else view.extra_text).append(text)
+                views.append(view)
+            else:
+                raise AdapterError("SearXNG response: an answer or infobox is neither text nor an object")
+        return views
+
+    def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        drop: dict[int, tuple[list[Any], set[int]]] = {}
+        for n, (items, i, _) in enumerate(self._entries(doc)):
+            if n in indices:
+                drop.setdefault(id(items), (items, set()))[1].add(i)
+        results = doc["results"]
+        for items, positions in drop.values():
+            items[:] = [x for i, x in enumerate(items) if i not in positions]
+            if items is results:
+                count = doc.get("number_of_results")
+                if isinstance(count, int | float) and not isinstance(count, bool):
+                    doc["number_of_results"] = type(count)(max(0, count - len(positions)))
+        return doc
+
+    def hide_image(self, doc: Any, index: int) -> None:
+        entries = self._entries(doc)
+        if 0 <= index < len(entries):
+            items, i, fields = entries[index]
+            if isinstance(items[i], dict):
+                hide_images([items[i]], fields or self.fields)
+
+    def empty(self, params: Sequence[tuple[str, str]]) -> Any:
+        # The query is not echoed back.
+        return {
+            "query": "",
+            "number_of_results": 0,
+            "results": [],
+            "answers": [],
+            "corrections": [],
+            "infoboxes": [],
+            "suggestions": [],
+            "unresponsive_engines": [],
+        }
+
+    # --- suggestions: a search page's suggestions + corrections, or an autocompleter array ----------
+    def _suggestion_lists(self, doc: Any) -> list[list[Any]]:
+        if isinstance(doc, list):
+            if len(doc) >= 2 and isinstance(doc[0], str) and isinstance(doc[1], list):
+                return [doc[1]]  # OpenSearch suggestions: ["prefix", [...], ...]
+            return [doc]
+        doc = _doc(doc)
+        return [_list(doc, key) for key in SUGGESTION_LISTS]
+
+    def suggestions(self, doc: Any) -> list[str]:
+        out = []
+        for items in self._suggestion_lists(doc):
+            for item in items:
+                if not isinstance(item, str):
+                    raise AdapterError("SearXNG response: a suggestion is not a string")
+                out.append(item)
+        return out
+
+    def remove_suggestions(self, doc: Any, indices: set[int]) -> Any:
+        if isinstance(doc, list) and len(doc) >= 2 and isinstance(doc[0], str) and isinstance(doc[1], list):
+            return remove_parallel(doc, indices)
+        n = 0
+        for items in self._suggestion_lists(doc):
+            kept = [x for i, x in enumerate(items) if n + i not in indices]
+            n += len(items)
+            items[:] = kept
+        return doc
+
+    def empty_suggestions(self, params: Sequence[tuple[str, str]]) -> Any:
+        # A plain empty list: SearXNG's own page reads it, and a browser bar shows nothing.
+        return []
