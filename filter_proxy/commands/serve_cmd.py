@@ -1,0 +1,104 @@
+"""`filter-proxy serve`: the reverse proxy in front of a search API, under uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from filter_proxy.config import CONFIG_ENV, Config, ConfigError, load_config, to_env
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the filtering reverse proxy in front of a search API",
+        description="Run the filtering reverse proxy. Settings: defaults < --config file < FILTER_PROXY_* "
+        "environment variables < these flags. See filter-proxy.example.toml.",
+    )
+    p.add_argument("--config", metavar="FILE", help="filter-proxy.toml")
+    p.add_argument("--upstream", metavar="URL", help="the search API, e.g. http://127.0.0.1:9200")
+    p.add_argument("--adapter", metavar="NAME", help="backend response shape (elasticsearch, solr, ...)")
+    p.add_argument("--rules", metavar="PATH", help="rules directory or compiled bundle")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8080)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes (default 1)")
+    p.set_defaults(func=run)
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "upstream.url": args.upstream,
+        "upstream.adapter": args.adapter,
+        "rules.path": args.rules,
+        "server.host": args.host,
+        "server.port": args.port,
+        "server.workers": args.workers,
+    }
+
+
+def prepare_multiprocess(config: Config) -> str | None:
+    """Point prometheus_client at a shared directory (before it is imported) when metrics are enabled
+    and there are several workers or a directory is configured. Stale files of a previous run are removed."""
+    if not config.metrics.enabled:
+        return None
+    directory = config.metrics.multiprocess_dir or os.environ.get(MULTIPROC_ENV)
+    if not directory and config.server.workers > 1:
+        directory = tempfile.mkdtemp(prefix="filter-proxy-metrics-")
+    if not directory:
+        return None
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    return str(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = overrides_from_args(args)
+    try:
+        config = load_config(args.config, overrides=overrides, require_upstream=True)
+        config.admin.resolve_token()  # fail now on an unreadable token file
+    except ConfigError as exc:
+        print(f"filter-proxy serve: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+    import uvicorn
+
+    from filter_proxy.logs import configure_logging
+
+    configure_logging(config.logging.level, config.logging.json)
+    prepare_multiprocess(config)
+    common = {
+        "host": config.server.host,
+        "port": config.server.port,
+        "log_config": None,  # keep our JSON logging and scrubbers
+        "access_log": config.logging.access_log,
+        "lifespan": "on",
+        "proxy_headers": False,
+        "server_header": False,
+    }
+    if config.server.workers > 1:
+        # Workers are separate processes: they rebuild the app from the same config file and the flags,
+        # passed as FILTER_PROXY_* variables (which rank just below flags, so precedence is unchanged).
+        if config.source:
+            os.environ[CONFIG_ENV] = str(Path(config.source).resolve())
+        os.environ.update(to_env(overrides))
+        uvicorn.run("filter_proxy.ops:app_from_env", factory=True, workers=config.server.workers, **common)
+        return 0
+
+    from filter_proxy.ops import build_app
+    from filter_proxy.rules.errors import RulesError
+
+    try:
+        app = build_app(config)
+    except RulesError as exc:
+        print(f"filter-proxy serve: rules refused: {exc}", file=sys.stderr)
+        return 2
+    uvicorn.run(app, **common)
+    return 0

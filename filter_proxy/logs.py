@@ -1,0 +1,120 @@
+"""Structured logs: one JSON object per line, a request id on every record, and no user data.
+
+Raw queries are never logged. Our own code never logs them; uvicorn's access log would (it prints the
+request line with its query string and the client address), so ``AccessLogScrubber`` strips both.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+request_id_var: ContextVar[str | None] = ContextVar("filter_proxy_request_id", default=None)
+
+# A client-supplied id is echoed only when it is short and plain, so it cannot smuggle text into logs.
+_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+# Attributes every LogRecord has; anything else was passed via ``extra=`` and is emitted as a field.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+
+
+def request_id_from_header(value: str | None) -> str:
+    """The client's X-Request-Id when well-formed, else a fresh random id."""
+    if value and _REQUEST_ID_RE.match(value):
+        return value
+    return uuid.uuid4().hex
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``record.request_id`` (None outside a request) so formatters can rely on it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class AccessLogScrubber(logging.Filter):
+    """Removes the query string and the client address from uvicorn access records.
+
+    uvicorn logs ``'%s - "%s %s HTTP/%s" %d'`` with args (client_addr, method, full_path, http_version,
+    status); full_path includes ``?q=...``, which is exactly what must never be written down.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5:
+            _client, method, full_path, version, status = args
+            path = str(full_path).split("?", 1)[0]
+            record.args = ("-", method, path, version, status)
+        elif args:
+            # An unknown shape: keep the line but drop its arguments rather than risk leaking them.
+            record.msg = "access log record (arguments withheld)"
+            record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per record: time, level, logger, message, request_id and any ``extra=`` fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = getattr(record, "request_id", None) or request_id_var.get()
+        if rid:
+            out["request_id"] = rid
+        for key, value in vars(record).items():
+            if key not in _STANDARD_ATTRS and key != "request_id" and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(out, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        if not hasattr(record, "request_id"):
+            record.request_id = request_id_var.get()
+        return super().format(record)
+
+
+def install_scrubbers() -> None:
+    """Attach the access-log scrubber to uvicorn's access logger (idempotent)."""
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, AccessLogScrubber) for f in access.filters):
+        access.addFilter(AccessLogScrubber())
+
+
+def configure_logging(level: str = "INFO", json: bool = True, stream: Any = None) -> logging.Handler:
+    """Root logging for `serve`: one handler on stderr; uvicorn's loggers propagate to it.
+
+    Run uvicorn with ``log_config=None`` so it does not replace this set-up.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if json else TextFormatter())
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_filter_proxy", False)]:
+        root.removeHandler(old)
+    handler._filter_proxy = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+    install_scrubbers()
+    return handler

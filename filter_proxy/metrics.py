@@ -1,0 +1,119 @@
+"""Prometheus metrics: a FilterObserver that counts what the filter does, on its own CollectorRegistry.
+
+Labels are bounded sets (routes, actions, categories from policy.toml, warning kinds, outcomes): never
+query text, URLs or client data. With several workers set PROMETHEUS_MULTIPROC_DIR before this module is
+imported (``filter-proxy serve --workers N`` does); ``exposition()`` then merges every worker's files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess as _multiprocess
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from filter_proxy.verdict import Verdict
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# Upstream calls are tens of milliseconds to seconds; image fetches are counted only.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+
+
+def multiprocess_enabled() -> bool:
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+class Metrics:
+    """Counters, histograms and gauges for one process. Implements FilterObserver."""
+
+    def __init__(self, registry: CollectorRegistry | None = None, namespace: str = "filter_proxy") -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r, ns = self.registry, namespace
+        self.requests = Counter("requests", "Screened requests by route and query verdict action.",
+                                ["route", "action"], namespace=ns, registry=r)
+        self.removed_results = Counter("results_removed", "Results or suggestions removed, by category and "
+                                       "signal (term, url, image).", ["category", "signal", "action"],
+                                       namespace=ns, registry=r)
+        self.warnings = Counter("warnings_shown", "Warnings shown, by kind and language.", ["kind", "lang"],
+                                namespace=ns, registry=r)
+        self.upstream_seconds = Histogram("upstream_seconds", "Upstream call latency by outcome.", ["outcome"],
+                                          namespace=ns, registry=r, buckets=LATENCY_BUCKETS)
+        self.image_fetches = Counter("image_fetches", "Thumbnail screening outcomes.", ["outcome"],
+                                     namespace=ns, registry=r)
+        # One series per loaded version; summed over live workers it says how many serve each version.
+        self.rules_info = Gauge("rules_info", "The rule set in force (value 1), by version and source.",
+                                ["version", "source"], namespace=ns, registry=r, multiprocess_mode="livesum")
+        self.rules_entries = Gauge("rules_entries", "Entries in the rule set in force, by kind.", ["kind"],
+                                   namespace=ns, registry=r, multiprocess_mode="livemax")
+        self.rules_load_seconds = Gauge("rules_load_seconds", "Seconds the last successful rule load took.",
+                                        namespace=ns, registry=r, multiprocess_mode="livemax")
+        self.reloads = Counter("rules_reloads", "Rule reloads by result (success, failure).", ["result"],
+                               namespace=ns, registry=r)
+        self.sink_records = Counter("sink_records", "Report-sink records by outcome (queued, written, "
+                                    "duplicate, dropped, failed).", ["outcome"], namespace=ns, registry=r)
+        self._rules_labels: tuple[str, str] | None = None
+        for result in ("success", "failure"):  # so a dashboard sees 0, not "no data"
+            self.reloads.labels(result)
+
+    # --- FilterObserver ------------------------------------------------------------------------------
+    def request(self, route: str, action: str) -> None:
+        self.requests.labels(route, action).inc()
+
+    def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
+        self.removed_results.labels(verdict.category or "unknown", verdict.signal or "unknown",
+                                    verdict.action).inc()
+
+    def warning_shown(self, kind: str, lang: str) -> None:
+        self.warnings.labels(kind, lang).inc()
+
+    def upstream(self, seconds: float, outcome: str) -> None:
+        self.upstream_seconds.labels(outcome).observe(seconds)
+
+    def image_fetch(self, outcome: str) -> None:
+        self.image_fetches.labels(outcome).inc()
+
+    # --- operations -----------------------------------------------------------------------------------
+    def rules_loaded(self, rules: Any, seconds: float | None = None) -> None:
+        """A rule set came into force (at start or by reload)."""
+        labels = (str(getattr(rules, "version", "")), str(getattr(rules, "source", "")))
+        if self._rules_labels and self._rules_labels != labels:
+            self.rules_info.labels(*self._rules_labels).set(0)  # zero first: multiprocess files keep values
+            self.rules_info.remove(*self._rules_labels)
+        self.rules_info.labels(*labels).set(1)
+        self._rules_labels = labels
+        stats = rules.stats() if callable(getattr(rules, "stats", None)) else {}
+        if isinstance(stats, Mapping):
+            for kind, value in stats.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    self.rules_entries.labels(str(kind)).set(value)
+        if seconds is not None:
+            self.rules_load_seconds.set(seconds)
+
+    def reload(self, ok: bool) -> None:
+        self.reloads.labels("success" if ok else "failure").inc()
+
+    def sink_event(self, outcome: str) -> None:
+        self.sink_records.labels(outcome).inc()
+
+    def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
+        """A sample's current value in this process (0.0 when absent); for tests and the ready check."""
+        value = self.registry.get_sample_value(name, dict(labels or {}))
+        return float(value or 0.0)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The /metrics body and content type; merges all workers' files in multiprocess mode."""
+        if multiprocess_enabled():
+            registry = CollectorRegistry()
+            _multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """Let the live* gauges of a finished worker go (called on worker shutdown in multiprocess mode)."""
+    if multiprocess_enabled():
+        _multiprocess.mark_process_dead(pid)

@@ -1,0 +1,309 @@
+"""Transparency report (principle 10): counts of what was screened, per time bucket, in SQLite.
+
+``ReportCounter`` is a FilterObserver that adds to in-memory counts and flushes them as additive upserts,
+so counts survive restarts and several workers can share one database. The schema has no column that
+could hold a query, an address or a user id, and CHECK constraints keep every column to a closed
+vocabulary or a plain identifier: it can't store what a person typed or who they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import io
+import logging
+import re
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from filter_proxy.verdict import Verdict
+
+log = logging.getLogger("filter_proxy.report")
+
+EVENTS = ("request", "removed", "warning")
+BUCKETS = ("hour", "day")
+_IDENT_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS counts (
+    bucket   TEXT NOT NULL CHECK (bucket GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:00'),
+    event    TEXT NOT NULL CHECK (event IN ('request', 'removed', 'warning')),
+    route    TEXT NOT NULL CHECK (route IN ('', 'search', 'suggest', 'other')),
+    category TEXT NOT NULL CHECK (length(category) <= 64 AND category NOT GLOB '*[^A-Za-z0-9_.-]*'),
+    action   TEXT NOT NULL CHECK (action IN ('', 'allow', 'strip', 'warn', 'block')),
+    signal   TEXT NOT NULL CHECK (signal IN ('', 'term', 'url', 'image', 'other')),
+    warning  TEXT NOT NULL CHECK (length(warning) <= 64 AND warning NOT GLOB '*[^A-Za-z0-9_.-]*'),
+    n        INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (bucket, event, route, category, action, signal, warning)
+) WITHOUT ROWID;
+"""
+
+Key = tuple[str, str, str, str, str, str, str]  # bucket, event, route, category, action, signal, warning
+
+
+def _ident(value: str | None) -> str:
+    """A category or warning kind as stored: a plain identifier, else "other" (never free text)."""
+    if not value:
+        return ""
+    return value if _IDENT_RE.match(value) else "other"
+
+
+def bucket_of(ts: float, size: str = "hour") -> str:
+    moment = datetime.fromtimestamp(ts, UTC)
+    if size == "day":
+        moment = moment.replace(hour=0)
+    return moment.strftime("%Y-%m-%dT%H:00")
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open (and create) the report database. WAL + busy timeout let several workers write."""
+    db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA)
+    return db
+
+
+class ReportCounter:
+    """Counts screened requests, removals and warnings per (bucket, category, action, signal, kind)."""
+
+    def __init__(self, database: str | Path, bucket: str = "hour", clock: Callable[[], float] = time.time) -> None:
+        if bucket not in BUCKETS:
+            raise ValueError(f"bucket must be one of {BUCKETS}")
+        self.database = Path(database)
+        self.bucket = bucket
+        self._clock = clock
+        self._lock = threading.Lock()  # increments (event loop) vs flushes (a worker thread)
+        self._counts: defaultdict[Key, int] = defaultdict(int)
+        self._flush_lock = threading.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    def _add(self, event: str, route: str = "", category: str = "", action: str = "", signal: str = "",
+             warning: str = "") -> None:
+        key = (bucket_of(self._clock(), self.bucket), event, route, category, action, signal, warning)
+        with self._lock:
+            self._counts[key] += 1
+
+    # --- FilterObserver ------------------------------------------------------------------------------
+    def request(self, route: str, action: str) -> None:
+        self._add("request", route if route in ("search", "suggest") else "other",
+                  action=action if action in ("allow", "strip", "warn", "block") else "allow")
+
+    def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
+        # url and image_hash are deliberately not counted: the report is aggregate numbers only.
+        signal = verdict.signal if verdict.signal in ("term", "url", "image") else "other"
+        self._add("removed", category=_ident(verdict.category) or "other", action=verdict.action,
+                  signal=signal, warning=_ident(verdict.warning))
+
+    def warning_shown(self, kind: str, lang: str) -> None:
+        self._add("warning", warning=_ident(kind) or "other")
+
+    def upstream(self, seconds: float, outcome: str) -> None:
+        pass  # operational, not transparency data: see metrics
+
+    def image_fetch(self, outcome: str) -> None:
+        pass
+
+    # --- persistence ---------------------------------------------------------------------------------
+    def pending(self) -> dict[Key, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def flush(self) -> int:
+        """Add the in-memory counts to the database; returns how many rows were upserted. Blocking: call
+        it from a thread when an event loop is running. Counts are put back if the write fails."""
+        with self._flush_lock:
+            with self._lock:
+                counts, self._counts = self._counts, defaultdict(int)
+            if not counts:
+                return 0
+            try:
+                db = connect(self.database)
+                try:
+                    db.execute("BEGIN IMMEDIATE")
+                    db.executemany(
+                        "INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                        [(*key, n) for key, n in counts.items()],
+                    )
+                    db.execute("COMMIT")
+                finally:
+                    db.close()
+            except sqlite3.Error:
+                with self._lock:
+                    for key, n in counts.items():
+                        self._counts[key] += n
+                raise
+            return len(counts)
+
+    async def _snapshots(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await asyncio.to_thread(self.flush)
+            except sqlite3.Error as exc:
+                log.error("transparency report flush failed, counts kept in memory: %s", exc)
+
+    async def start(self, interval: float = 60.0) -> None:
+        await asyncio.to_thread(lambda: connect(self.database).close())  # fail at start, not an hour later
+        self._task = asyncio.create_task(self._snapshots(interval))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await asyncio.to_thread(self.flush)
+
+
+# --- reading --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    bucket: str
+    event: str
+    route: str
+    category: str
+    action: str
+    signal: str
+    warning: str
+    n: int
+
+
+def parse_when(text: str, end: bool = False) -> datetime:
+    """``YYYY-MM-DD`` or ``YYYY-MM-DDTHH:MM`` (UTC). A bare date as an end bound includes that whole day."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a date: {text!r} (expected YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    if end and len(text) == 10:
+        moment += timedelta(days=1)
+    return moment
+
+
+def read_rows(database: str | Path, since: datetime, until: datetime | None = None) -> list[Row]:
+    """Rows whose bucket starts in [since, until)."""
+    if not Path(database).exists():
+        raise FileNotFoundError(f"no report database at {database}")
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        lo = since.strftime("%Y-%m-%dT%H:00")
+        hi = until.strftime("%Y-%m-%dT%H:%M") if until else "9999-12-31T23:59"
+        cur = db.execute("SELECT * FROM counts WHERE bucket >= ? AND bucket < ? ORDER BY bucket", (lo, hi))
+        return [Row(*r) for r in cur.fetchall()]
+    finally:
+        db.close()
+
+
+def _totals(rows: Iterable[Row], event: str, key: Callable[[Row], str]) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for r in rows:
+        if r.event == event:
+            out[key(r)] += r.n
+    return dict(sorted(out.items()))
+
+
+def summarize(rows: list[Row], since: datetime, until: datetime | None) -> dict[str, Any]:
+    removed = [r for r in rows if r.event == "removed"]
+    return {
+        "since": since.isoformat(),
+        "until": until.isoformat() if until else None,
+        "requests": {
+            "total": sum(r.n for r in rows if r.event == "request"),
+            "by_action": _totals(rows, "request", lambda r: r.action),
+            "by_route": _totals(rows, "request", lambda r: r.route),
+        },
+        "removed": {
+            "total": sum(r.n for r in removed),
+            "by_category": _totals(removed, "removed", lambda r: r.category),
+            "by_action": _totals(removed, "removed", lambda r: r.action),
+            "by_signal": _totals(removed, "removed", lambda r: r.signal),
+        },
+        "warnings": {
+            "total": sum(r.n for r in rows if r.event == "warning"),
+            "by_kind": _totals(rows, "warning", lambda r: r.warning),
+        },
+    }
+
+
+_SECTIONS = (
+    ("Screened requests by query action", "requests", "by_action", "action"),
+    ("Screened requests by route", "requests", "by_route", "route"),
+    ("Removed results by category", "removed", "by_category", "category"),
+    ("Removed results by action", "removed", "by_action", "action"),
+    ("Removed results by signal", "removed", "by_signal", "signal"),
+    ("Warnings shown by kind", "warnings", "by_kind", "kind"),
+)
+
+
+def format_report(summary: dict[str, Any], fmt: str) -> str:
+    if fmt == "json":
+        return orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["section", "dimension", "key", "count"])
+        for section in ("requests", "removed", "warnings"):
+            writer.writerow([section, "total", "", summary[section]["total"]])
+        for _title, section, group, dim in _SECTIONS:
+            for key, n in summary[section][group].items():
+                writer.writerow([section, dim, key, n])
+        return buf.getvalue()
+    if fmt == "md":
+        until = summary["until"] or "now"
+        lines = [f"# Transparency report: {summary['since']} to {until}", ""]
+        lines.append(f"- Screened requests: {summary['requests']['total']}")
+        lines.append(f"- Removed results and suggestions: {summary['removed']['total']}")
+        lines.append(f"- Warnings shown: {summary['warnings']['total']}")
+        for title, section, group, dim in _SECTIONS:
+            lines += ["", f"## {title}", "", f"| {dim} | count |", "|---|---:|"]
+            items = summary[section][group]
+            lines += [f"| {k or '-'} | {n} |" for k, n in items.items()] or ["| (none) | 0 |"]
+        return "\n".join(lines) + "\n"
+    raise ValueError(f"unknown format {fmt!r} (md, json or csv)")
+
+
+def plot_report(rows: list[Row], out: str | Path) -> None:
+    """Counts over time as a PNG: blocked/warned queries, removals per category, warnings per kind."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise RuntimeError("--plot needs matplotlib: pip install 'filter-proxy[plot]'") from None
+    matplotlib.use("Agg")  # no display on servers
+    import matplotlib.pyplot as plt
+
+    series: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for r in rows:
+        if r.event == "request" and r.action in ("block", "warn"):
+            series[f"queries {r.action}ed"][r.bucket] += r.n
+        elif r.event == "removed":
+            series[f"removed: {r.category}"][r.bucket] += r.n
+        elif r.event == "warning":
+            series[f"warnings: {r.warning}"][r.bucket] += r.n
+    buckets = sorted({r.bucket for r in rows})
+    xs = [datetime.strptime(b, "%Y-%m-%dT%H:%M") for b in buckets]
+    fig, ax = plt.subplots(figsize=(10, 5))
+    try:
+        for name, counts in sorted(series.items()):
+            ax.plot(xs, [counts.get(b, 0) for b in buckets], marker="o", label=name)
+        ax.set_title("filter-proxy transparency report")
+        ax.set_xlabel("time (UTC)")
+        ax.set_ylabel("count per bucket")
+        if series:
+            ax.legend(loc="upper left", fontsize="small")
+        fig.autofmt_xdate()
+        fig.savefig(str(out), dpi=100)
+    finally:
+        plt.close(fig)
