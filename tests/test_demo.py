@@ -3,16 +3,22 @@ example rules agreeing with the demo corpus, and the filtered demo end to end ov
 
 from __future__ import annotations
 
+import html
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 from PIL import Image
 
+from filter_proxy.cli import main as cli_main
+from filter_proxy.demo.app import create_demo_app, thumbnail_mode
 from filter_proxy.demo.backend import SearchIndex, create_backend, fts_query
-from filter_proxy.demo.corpus import LISTED_TERMS, build_corpus
-from filter_proxy.demo.images import draw_picture, picture_png
+from filter_proxy.demo.corpus import LISTED_TERMS, STRIPPED_TERMS, build_corpus
+from filter_proxy.demo.images import LISTED_CATEGORY, draw_picture, picture_png, rules_csv, rules_file
+from filter_proxy.rules import RuleSet, load_rules
+from tests.support.server import serve
 
 pytestmark = pytest.mark.anyio
 
@@ -109,3 +115,186 @@ async def test_thumbnails_are_served(backend: httpx.AsyncClient) -> None:
     assert response.headers["content-type"] == "image/png"
     assert response.content == picture_png(doc.picture)
     assert (await backend.get("/thumbs/99999.png")).status_code == 404
+
+
+# --- the shipped example rules agree with the demo --------------------------------------------------------
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+
+
+@pytest.fixture(scope="module")
+def rules() -> RuleSet:
+    return load_rules(RULES_DIR)
+
+
+def test_every_planted_placeholder_is_listed(rules: RuleSet) -> None:
+    for term in LISTED_TERMS:
+        assert rules.check_text(term).action == "block", term
+    for term in STRIPPED_TERMS:
+        assert rules.check_text(term).action == "strip", term
+    for doc in build_corpus():
+        if doc.planted == "url":
+            assert rules.check_url(doc.url).matched, doc.url
+        else:
+            assert not rules.check_url(doc.url).matched, doc.url
+        if doc.planted not in ("term", "spam"):
+            assert not rules.check_texts([doc.title, doc.body]).matched, doc.title
+
+
+def test_image_rules_file_is_up_to_date(rules: RuleSet) -> None:
+    # Regenerate with `python -m filter_proxy.demo.images --write-rules rules/` when the pictures change.
+    assert rules_file(RULES_DIR).read_text(encoding="utf-8") == rules_csv()
+    assert rules.policy.category(LISTED_CATEGORY).action == "block"
+
+
+def test_listed_pictures_match_and_ordinary_ones_do_not(rules: RuleSet) -> None:
+    for doc in build_corpus():
+        verdict = rules.check_image(picture_png(doc.picture))
+        if doc.planted == "image":  # drawn as listed, or edited (resized and brightened): near match
+            assert verdict.matched and verdict.category == LISTED_CATEGORY, doc.picture
+        else:
+            assert not verdict.matched, doc.picture
+
+
+# --- the filtered demo, end to end over real HTTP -----------------------------------------------------
+@pytest.fixture(scope="module")
+def demo_url(rules: RuleSet) -> Iterator[str]:
+    assert thumbnail_mode() == "fetch"  # the image screener is installed: thumbnails are fetched and hashed
+    with serve(create_demo_app(rules, thumbnails="fetch")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def precomputed_url(rules: RuleSet) -> Iterator[str]:
+    with serve(create_demo_app(rules, thumbnails="precomputed")) as url:
+        yield url
+
+
+@pytest.fixture
+async def demo(demo_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=demo_url, headers={"accept": "application/json"}) as client:
+        yield client
+
+
+def _without_terms(text: str) -> str:
+    for term in LISTED_TERMS:
+        text = text.replace(term, " ")
+    return " ".join(text.split())
+
+
+async def test_ordinary_query_returns_results_without_listed_content(
+    demo: httpx.AsyncClient, backend: httpx.AsyncClient, rules: RuleSet
+) -> None:
+    response = await demo.get("/search", params={"q": "bread recipe", "format": "json"})
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["results"] and "safety" not in doc
+    for result in doc["results"]:
+        assert not rules.check_texts([result["title"], result["content"]]).matched
+        assert not rules.check_url(result["url"]).matched
+    assert not any(rules.check_text(s).matched for s in doc["suggestions"])
+    assert "bread zqxblocked" in (await backend.get("/search", params={"q": "bread recipe"})).json()["suggestions"]
+
+
+@pytest.mark.parametrize("kind", ["term", "spam", "url", "image"])
+async def test_planted_results_are_removed_and_the_rest_kept(
+    kind: str, demo: httpx.AsyncClient, backend: httpx.AsyncClient
+) -> None:
+    await _assert_planted_removed(kind, demo, backend)
+
+
+async def test_listed_thumbnails_are_removed_with_precomputed_hashes(
+    precomputed_url: str, backend: httpx.AsyncClient
+) -> None:
+    async with httpx.AsyncClient(base_url=precomputed_url, headers={"accept": "application/json"}) as demo:
+        raw = (await demo.get("/search", params={"q": "bread", "format": "json"})).json()["results"]
+        assert raw and all(len(r["thumbnail_phash"]) == 16 for r in raw)  # the backend supplied the hashes
+        await _assert_planted_removed("image", demo, backend)
+
+
+async def _assert_planted_removed(kind: str, demo: httpx.AsyncClient, backend: httpx.AsyncClient) -> None:
+    by_url = {d.url: d for d in build_corpus()}
+    for planted in [d for d in build_corpus() if d.planted == kind][:3]:
+        params = {"q": _without_terms(planted.title), "format": "json"}
+        raw = (await backend.get("/search", params=params)).json()["results"]
+        assert planted.url in [r["url"] for r in raw]  # the backend alone would show it
+        response = await demo.get("/search", params=params)
+        filtered = response.json()
+        expected = [r["url"] for r in raw if by_url[r["url"]].planted is None]
+        assert [r["url"] for r in filtered["results"]] == expected
+        assert int(response.headers["x-filter-removed"]) == len(raw) - len(expected)
+
+
+@pytest.mark.parametrize("query", ["zqxblocked", "Forbidden Phrase Alpha recipes", "bread z.q.x.b.l.o.c.k.e.d"])
+async def test_listed_query_gets_the_warning_and_no_results(query: str, demo: httpx.AsyncClient) -> None:
+    response = await demo.get("/search", params={"q": query, "format": "json"})
+    assert response.status_code == 200
+    assert response.headers["x-filter-action"] == "block"
+    doc = response.json()
+    assert doc["results"] == [] and doc["number_of_results"] == 0
+    assert doc["safety"]["action"] == "block"
+    warning = doc["safety"]["warning"]
+    assert warning["title"] and warning["body"] and warning["links"]
+
+
+@pytest.mark.parametrize("prefix", ["bre", "z", "zqx", "forb", "bread z", "apple"])
+async def test_autocompleter_never_returns_listed_suggestions(
+    prefix: str, demo: httpx.AsyncClient, rules: RuleSet
+) -> None:
+    response = await demo.get("/autocompleter", params={"q": prefix})
+    assert response.status_code == 200
+    echoed, suggestions = response.json()
+    assert not any(rules.check_text(s).matched for s in suggestions)
+    if prefix == "bre":
+        assert "bread recipe" in suggestions and echoed == "bre"
+    if prefix == "apple":
+        assert suggestions
+
+
+@pytest.mark.parametrize("query", ['"', 'bread" OR title:*', "NEAR((", "^^^", "-", "bread AND (pie"])
+async def test_fts_syntax_through_the_filter_does_not_crash(query: str, demo: httpx.AsyncClient) -> None:
+    response = await demo.get("/search", params={"q": query, "format": "json"})
+    assert response.status_code == 200
+    assert isinstance(response.json()["results"], list)
+
+
+async def test_html_page_shows_filtered_results(demo: httpx.AsyncClient) -> None:
+    response = await demo.get("/", params={"q": "apple pie"}, headers={"accept": "text/html"})
+    assert response.status_code == 200
+    page = response.text
+    assert '<label for="q">' in page and 'id="q"' in page
+    assert "<img src=" in page and "/thumbs/" in page
+    assert "removed from this page by the filter" in page
+    assert "apple pie" in page.lower()
+    main = page.split("<main>", 1)[1].split("</main>", 1)[0].lower()
+    assert not any(term in main for term in LISTED_TERMS)
+    assert 'href="/search?q=apple%20pie&amp;format=json"' in page
+
+
+async def test_html_page_shows_the_warning_for_a_listed_query(
+    demo: httpx.AsyncClient, rules: RuleSet
+) -> None:
+    response = await demo.get("/", params={"q": "zqxblocked"}, headers={"accept": "text/html"})
+    assert response.status_code == 200
+    page = response.text
+    verdict = rules.check_text("zqxblocked")
+    warning = rules.warnings.safety_object(verdict, rules.warnings.default_language)["warning"]
+    assert 'class="warning"' in page and html.escape(warning["title"]) in page
+    assert 'class="results"' not in page
+    assert 'value="zqxblocked"' not in page  # the blocked query is not echoed back
+
+
+async def test_empty_page_renders(demo: httpx.AsyncClient) -> None:
+    page = (await demo.get("/", headers={"accept": "text/html"})).text
+    assert "<form" in page and 'class="results"' not in page
+
+
+# --- the command ----------------------------------------------------------------------------------------
+def test_demo_command_refuses_a_missing_rules_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["demo", "--rules", str(tmp_path / "nowhere")]) == 2
+    assert "rules not found" in capsys.readouterr().err
+
+
+def test_demo_command_reports_invalid_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "policy.toml").write_text("[categories.x]\naction = 'explode'\n", encoding="utf-8")
+    assert cli_main(["demo", "--rules", str(tmp_path)]) == 2
+    assert "invalid" in capsys.readouterr().err

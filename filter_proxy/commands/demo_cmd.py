@@ -20,6 +20,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
     parser.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory or compiled bundle")
+    parser.add_argument("--thumbnails", choices=("auto", "fetch", "precomputed"), default="auto",
+                        help="screen thumbnails by fetching them (loopback allowed for the demo only) or by "
+                        "hashes the backend precomputes; auto: fetch when the image screener is installed")
     parser.set_defaults(func=run)
 
 
@@ -32,10 +35,10 @@ def run(args: argparse.Namespace) -> int:
     # Imported here so that `filter-proxy --help` stays fast and works without the demo's dependencies.
     import uvicorn
 
-    from filter_proxy.demo.app import create_demo_app
+    from filter_proxy.demo.app import create_demo_app, thumbnail_mode
 
     try:
-        app = create_demo_app(rules_path)
+        app = create_demo_app(rules_path, thumbnails=args.thumbnails)
     except RulesError as exc:
         print(f"filter-proxy demo: the rules at {rules_path} are invalid:", file=sys.stderr)
         for problem in exc.problems or [exc]:
@@ -43,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f'filter-proxy demo: serving on http://{host}:{args.port} — try "bread recipe" or "zqxblocked" '
-          "(Ctrl+C to stop)", flush=True)
+          f"(thumbnails: {thumbnail_mode(args.thumbnails)}; Ctrl+C to stop)", flush=True)
     # No access log: request lines carry the raw query, which is never logged.
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
     return 0

@@ -2,14 +2,21 @@
 search page that is itself a client of the filtered JSON API, so what a person sees is exactly what the
 filter lets through.
 
-Thumbnails: the demo serves its own thumbnails on loopback, which the thumbnail fetcher refuses by default
-(SSRF guard). The demo therefore gives its ImageScreener ``allow_networks`` for loopback only, so listed
-thumbnails are fetched, hashed and near-matched like any real thumbnail.
+Thumbnails are screened in one of two ways (``thumbnails=``):
+
+- ``"fetch"``: the ImageScreener fetches each thumbnail, hashes it and near-matches it, as for any
+  real backend. The demo serves its thumbnails on loopback, which the fetcher refuses by default (SSRF
+  guard), so the demo's screener is given ``allow_networks`` for loopback only.
+- ``"auto"`` (the default): ``"fetch"`` when the ImageScreener is installed, else ``"precomputed"``.
+- ``"precomputed"``: the backend puts each thumbnail's phash/dhash in the result (``thumbnail_phash``,
+  ``thumbnail_dhash``) and the adapter's field mapping reads them; nothing is fetched.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +27,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount, Route
 
-from filter_proxy.demo.backend import PAGE_SIZE, create_backend
+from filter_proxy.adapters.searxng import SEARXNG_FIELDS
+from filter_proxy.demo.backend import HASH_FIELDS, PAGE_SIZE, create_backend
 from filter_proxy.middleware import FilterMiddleware
 from filter_proxy.rules import RuleSet, load_rules
 from filter_proxy.rules.holder import RuleHolder
@@ -28,6 +36,7 @@ from filter_proxy.rules.holder import RuleHolder
 SEARCH_PATH = "/search"
 SUGGEST_PATH = "/autocompleter"
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
+THUMBNAIL_MODES = ("auto", "fetch", "precomputed")
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -43,17 +52,35 @@ def _image_screener(rules: RuleSet) -> Any:
     return ImageScreener(dataclasses.replace(policy, allow_networks=allowed))
 
 
-def create_filtered_backend(rules: RuleSet | RuleHolder, *, screen_thumbnails: bool = True) -> Any:
-    """The demo backend wrapped in FilterMiddleware with the SearXNG adapter: the filtered JSON API."""
-    current = rules.current if isinstance(rules, RuleHolder) else rules
+def thumbnail_mode(requested: str = "auto") -> str:
+    """``"fetch"`` or ``"precomputed"``: what ``requested`` means on this installation."""
+    if requested not in THUMBNAIL_MODES:
+        raise ValueError(f"thumbnails must be one of {', '.join(THUMBNAIL_MODES)}, not {requested!r}")
+    if requested != "auto":
+        return requested
+    try:
+        import filter_proxy.images_screen  # noqa: F401
+    except ImportError:
+        return "precomputed"
+    return "fetch"
+
+
+def create_filtered_backend(rules: RuleSet | RuleHolder, *, thumbnails: str = "auto",
+                            image_screener: Any | None = None) -> Any:
+    """The demo backend wrapped in FilterMiddleware with the SearXNG adapter: the filtered JSON API.
+    In ``fetch`` mode an ImageScreener allowed onto loopback is made unless ``image_screener`` is given."""
+    precomputed = thumbnail_mode(thumbnails) == "precomputed"
+    if not precomputed and image_screener is None:
+        image_screener = _image_screener(rules.current if isinstance(rules, RuleHolder) else rules)
     return FilterMiddleware(
-        create_backend(),
+        create_backend(precomputed_hashes=precomputed),
         rules=rules,
         adapter="searxng",
         search_paths=[SEARCH_PATH],
         suggest_paths=[SUGGEST_PATH],
         query_param="q",
-        image_screener=_image_screener(current) if screen_thumbnails else None,
+        fields=dataclasses.replace(SEARXNG_FIELDS, image_hash=HASH_FIELDS) if precomputed else None,
+        image_screener=None if precomputed else image_screener,
     )
 
 
@@ -102,12 +129,24 @@ def _page(request: Request) -> int:
         return 1
 
 
-def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, screen_thumbnails: bool = True) -> Starlette:
+def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumbnails: str = "auto") -> Starlette:
     """The whole demo: ``/`` (HTML page), ``/search`` and ``/autocompleter`` (filtered JSON), ``/thumbs/``.
 
     ``rules`` is a rules directory, a compiled bundle, or already loaded rules (RulesError if bad).
     """
     if isinstance(rules, str | Path):
         rules = load_rules(rules)
-    api = create_filtered_backend(rules, screen_thumbnails=screen_thumbnails)
-    return Starlette(routes=[Route("/", SearchPage(api), methods=["GET"]), Mount("/", app=api)])
+    screener = None
+    if thumbnail_mode(thumbnails) == "fetch":
+        screener = _image_screener(rules.current if isinstance(rules, RuleHolder) else rules)
+    api = create_filtered_backend(rules, thumbnails=thumbnails, image_screener=screener)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:  # the screener owns a pooled httpx client
+            if screener is not None:
+                await screener.aclose()
+
+    return Starlette(routes=[Route("/", SearchPage(api), methods=["GET"]), Mount("/", app=api)], lifespan=lifespan)

@@ -11,6 +11,7 @@ import re
 import sqlite3
 import threading
 from bisect import bisect_left
+from functools import lru_cache
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -21,6 +22,8 @@ from filter_proxy.demo.corpus import Document, build_corpus, suggestion_pool
 from filter_proxy.demo.images import picture_png
 
 PAGE_SIZE = 10
+# Result fields holding precomputed thumbnail hashes (when the backend is asked to supply them).
+HASH_FIELDS = {"phash": "thumbnail_phash", "dhash": "thumbnail_dhash"}
 MAX_SUGGESTIONS = 8
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
@@ -85,27 +88,39 @@ def _page_number(request: Request) -> int:
         return 1
 
 
-def create_backend(docs: tuple[Document, ...] | None = None) -> Starlette:
-    """The unfiltered backend app over ``docs`` (default: the demo corpus)."""
+def thumbnail_hashes(picture: str) -> dict[str, str]:
+    """Perceptual hashes of a picture, as a backend that indexes its images would store them."""
+    from filter_proxy.matchers.images import compute_hashes
+
+    return compute_hashes(picture_png(picture), tuple(HASH_FIELDS))
+
+
+def create_backend(docs: tuple[Document, ...] | None = None, *, precomputed_hashes: bool = False) -> Starlette:
+    """The unfiltered backend app over ``docs`` (default: the demo corpus). With ``precomputed_hashes``
+    every result also carries its thumbnail's hashes (``thumbnail_phash``, ``thumbnail_dhash``)."""
     index = SearchIndex(docs if docs is not None else build_corpus())
+    hashes = lru_cache(maxsize=None)(thumbnail_hashes)
+
+    def result(doc: Document, base: str) -> dict[str, object]:
+        out: dict[str, object] = {
+            "title": doc.title,
+            "content": doc.body,
+            "url": doc.url,
+            "thumbnail": f"{base}/thumbs/{doc.id}.png",
+            "engine": "demo",
+            "engines": ["demo"],
+            "category": "general",
+            "score": 1.0,
+        }
+        if precomputed_hashes:
+            out.update({HASH_FIELDS[algo]: hexdigest for algo, hexdigest in hashes(doc.picture).items()})
+        return out
 
     async def search(request: Request) -> Response:
         query = request.query_params.get("q", "")
         total, hits = index.search(query, _page_number(request))
         base = str(request.base_url).rstrip("/")
-        results = [
-            {
-                "title": d.title,
-                "content": d.body,
-                "url": d.url,
-                "thumbnail": f"{base}/thumbs/{d.id}.png",
-                "engine": "demo",
-                "engines": ["demo"],
-                "category": "general",
-                "score": 1.0,
-            }
-            for d in hits
-        ]
+        results = [result(d, base) for d in hits]
         related = [s for s in index.suggest(query.split()[0] if query.split() else "") if s != query.lower()]
         return JSONResponse({
             "query": query,
