@@ -1,0 +1,442 @@
+"""FilterMiddleware: pure ASGI middleware that screens a search app's queries, results and suggestions.
+
+Only the configured search and suggest routes are touched; every other path, websocket and lifespan
+message goes straight to the app. On a screened route the request body is buffered (and replayed to the
+app), the query is checked before the app is called, and the app's JSON response is buffered, screened and
+re-encoded. Anything that cannot be screened is answered with 502: the unfiltered body never leaves.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+import zlib
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import orjson
+
+from filter_proxy.adapters.base import Adapter, FieldMapping
+from filter_proxy.adapters.routes import match_any
+from filter_proxy.events import FilterObserver, NullObserver
+from filter_proxy.rules.holder import RuleHolder
+from filter_proxy.screening import ImageScreenerLike, prefers_html, screen_page
+from filter_proxy.verdict import ALLOW, Verdict
+
+if TYPE_CHECKING:
+    from filter_proxy.rules.ruleset import RuleSet
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+logger = logging.getLogger("filter_proxy.middleware")
+
+SEARCH = "search"
+SUGGEST = "suggest"
+# Responses that never end cannot be screened as one page: refuse them at once instead of buffering.
+STREAMING_TYPES = (b"text/event-stream", b"application/x-ndjson", b"multipart/x-mixed-replace")
+# Headers of the app's response that no longer describe the re-encoded body.
+_STALE_HEADERS = frozenset({b"content-length", b"content-encoding", b"etag", b"content-md5", b"accept-ranges"})
+_NO_CACHE = frozenset({b"cache-control"})  # replaced by no-store on a response that carries a warning
+_JSON = b"application/json"
+_KNOWN_PATHS = 4096
+
+
+class _Abort(Exception):
+    """Raised inside the wrapped ``send`` to stop an app whose response cannot be screened."""
+
+
+class _Capture:
+    """Collects the app's response on a screened route (status, headers, body), within a size limit."""
+
+    __slots__ = ("status", "headers", "chunks", "size", "limit", "done", "refused")
+
+    def __init__(self, limit: int) -> None:
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.done = False
+        self.refused: str | None = None  # why the response was refused ("oversize", "streaming")
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            body = message.get("body", b"")
+            if body:
+                self.size += len(body)
+                if self.size > self.limit:
+                    self.refused = "oversize"
+                    raise _Abort
+                self.chunks.append(body)
+            if not message.get("more_body", False):
+                self.done = True
+        elif kind == "http.response.start":
+            self.status = message["status"]
+            self.headers = list(message.get("headers", ()))
+            for name, value in self.headers:
+                name = name.lower()
+                if name == b"content-type" and value.lower().startswith(STREAMING_TYPES):
+                    self.refused = "streaming"
+                    raise _Abort
+                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                    self.refused = "oversize"  # refused before a byte of the body is read
+                    raise _Abort
+
+    def body(self) -> bytes:
+        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
+
+
+class FilterMiddleware:
+    """Screen a search app's queries, results and suggestions (see the module docstring).
+
+    ``rules`` is a RuleSet or a RuleHolder (hot reload: each request takes ``holder.current`` once).
+    ``adapter`` is a name for ``get_adapter`` or an Adapter instance. ``search_paths`` / ``suggest_paths``
+    are route patterns ("*" one segment, "**" any); None means the adapter's defaults. ``query_param``
+    overrides the adapter's query parameter name, ``fields`` its field mapping.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rules: RuleSet | RuleHolder,
+        adapter: str | Adapter = "generic",
+        search_paths: Sequence[str] | None = None,
+        suggest_paths: Sequence[str] | None = None,
+        query_param: str | None = None,
+        fields: FieldMapping | None = None,
+        observer: FilterObserver | None = None,
+        image_screener: ImageScreenerLike | None = None,
+        max_body_bytes: int = 1_000_000,
+        max_response_bytes: int = 10_000_000,
+    ) -> None:
+        self.app = app
+        self.holder = rules if isinstance(rules, RuleHolder) else RuleHolder(rules)
+        self.adapter = _make_adapter(adapter, fields, query_param)
+        self.observer: FilterObserver = observer or NullObserver()
+        self.image_screener = image_screener
+        self.max_body_bytes = max_body_bytes
+        self.max_response_bytes = max_response_bytes
+        search = tuple(self.adapter.default_search_paths if search_paths is None else search_paths)
+        suggest = tuple(self.adapter.default_suggest_paths if suggest_paths is None else suggest_paths)
+        self._search = search
+        self._suggest = suggest
+        # Known paths resolve with one dict lookup: exact patterns up front, other paths as first seen
+        # (bounded, so a stream of junk paths cannot grow it; past the bound paths are matched each time).
+        self._known: dict[str, str | None] = {}
+        for route, patterns in ((SEARCH, search), (SUGGEST, suggest)):
+            for pattern in patterns:
+                if "*" not in pattern:
+                    self._known.setdefault("/" + "/".join(s for s in pattern.split("/") if s), route)
+
+    def route(self, path: str) -> str | None:
+        """"search", "suggest" or None (not screened) for a request path."""
+        try:
+            return self._known[path]
+        except KeyError:
+            pass
+        route = SEARCH if match_any(self._search, path) else SUGGEST if match_any(self._suggest, path) else None
+        if len(self._known) < _KNOWN_PATHS:
+            self._known[path] = route
+        return route
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = self.route(scope["path"])
+        if route is None or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        await self._screen(route, scope, receive, send)
+
+    # -- one screened request -----------------------------------------------------------------------
+
+    async def _screen(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+        rules = self.holder.current  # once: a reload mid-request never mixes two rule sets
+        adapter = self.adapter
+        content_type = accept = accept_language = ""
+        has_body = compressed = False
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type = value.decode("latin-1")
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+            elif name == b"accept-language":
+                accept_language = value.decode("latin-1")
+            elif name == b"content-length":
+                has_body = value != b"0"
+            elif name == b"transfer-encoding":
+                has_body = True
+            elif name == b"accept-encoding":
+                compressed = True
+        query_string: bytes = scope["query_string"]
+        params = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if query_string else []
+
+        body = b""
+        if has_body:
+            read = await _read_body(receive, self.max_body_bytes)
+            if read is None:
+                await _send_json(send, 413, {"error": "request body too large"})
+                return
+            body = read
+            receive = _replay(body, receive)
+
+        try:
+            texts = adapter.query_texts(params, body, content_type)
+        except Exception:
+            # A query that cannot be read cannot be screened: it never reaches the app.
+            await _send_json(send, 400, {"error": "request cannot be screened"})
+            return
+        verdict = rules.check_texts(texts) if texts else ALLOW
+        self.observer.request(route, verdict.action)
+        if verdict.action == "block":
+            await self._send_blocked(route, verdict, rules, params, accept, accept_language, send)
+            return
+        if scope["method"] == "HEAD":  # no body to screen; the query was
+            await self.app(scope, receive, send)
+            return
+
+        if compressed:
+            # Ask for an uncompressed body: screening needs the JSON, and decoding it costs CPU.
+            scope = dict(scope)
+            scope["headers"] = [h for h in scope["headers"] if h[0] != b"accept-encoding"]
+            scope["headers"].append((b"accept-encoding", b"identity"))
+        capture = _Capture(self.max_response_bytes)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, capture.send)
+        except _Abort:
+            pass
+        except Exception:
+            if capture.refused is None and capture.done:
+                raise  # the app failed after a complete response: let the server log it
+            if capture.refused is None:
+                logger.exception("search app failed on a screened route")
+                capture.refused = "error"
+        elapsed = time.perf_counter() - started
+        if capture.refused is not None or not capture.done:
+            outcome = "error" if capture.refused == "error" else "malformed"
+            too_large = capture.refused == "oversize"
+            reason = "upstream response too large" if too_large else "upstream response cannot be screened"
+            await self._fail(send, elapsed, outcome, reason)
+            return
+        await self._finish(route, verdict, rules, capture, elapsed, accept_language, send)
+
+    async def _finish(
+        self,
+        route: str,
+        verdict: Verdict,
+        rules: RuleSet,
+        capture: _Capture,
+        elapsed: float,
+        accept_language: str,
+        send: Send,
+    ) -> None:
+        status = capture.status
+        body = capture.body()
+        headers = capture.headers
+        observer = self.observer
+        rewritten = False
+        encoding = _header(headers, b"content-encoding")
+        if encoding is not None and encoding.strip().lower() != b"identity":
+            decoded = _decode(body, encoding, self.max_response_bytes)
+            if decoded is None:
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+                return
+            body, rewritten = decoded, True
+        ok = 200 <= status < 300
+        if status >= 500:
+            observer.upstream(elapsed, "timeout" if status == 504 else "error")
+        if not body or status in (204, 304):
+            if status < 500:
+                observer.upstream(elapsed, "ok")
+            await _send_raw(send, status, headers, body, rewritten, None, 0)
+            return
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            if ok:
+                await self._fail(send, elapsed, "malformed", "upstream response is not valid JSON")
+            else:  # an error page carries no results: keep the app's status and body
+                await _send_raw(send, status, headers, body, rewritten, None, 0)
+            return
+        try:
+            doc, outcome = await screen_page(
+                doc, self.adapter, rules, results=route == SEARCH, image_screener=self.image_screener
+            )
+        except Exception as exc:
+            if not ok:  # e.g. a backend's error JSON: it has no results to leak
+                await _send_raw(send, status, headers, body, rewritten, None, 0)
+                return
+            # Only the exception type: its message may quote result text.
+            logger.warning("%s adapter cannot read the upstream response (%s)", self.adapter.name, type(exc).__name__)
+            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            return
+        if status < 500:
+            observer.upstream(elapsed, "ok")
+        for removal in outcome.removed:
+            observer.removed(removal.verdict, removal.url, removal.image_hash)
+        action = None
+        if verdict.action == "warn" and verdict.warning:
+            action = "warn"
+            if isinstance(doc, dict):
+                lang = rules.warnings.choose_language(accept_language or None)
+                doc["safety"] = rules.warnings.safety_object(verdict, lang)
+                observer.warning_shown(verdict.warning, lang)
+        if outcome.changed or action is not None:
+            body, rewritten = orjson.dumps(doc), True
+        # else: nothing changed, so the app's own bytes go out (no re-encoding on the common path)
+        await _send_raw(send, status, headers, body, rewritten, action, len(outcome.removed))
+
+    async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str) -> None:
+        self.observer.upstream(elapsed, outcome)
+        await _send_json(send, 502, {"error": reason})
+
+    async def _send_blocked(
+        self,
+        route: str,
+        verdict: Verdict,
+        rules: RuleSet,
+        params: list[tuple[str, str]],
+        accept: str,
+        accept_language: str,
+        send: Send,
+    ) -> None:
+        """The query is blocked: the app is never called. A warning page for browsers, else the backend's
+        own empty shape with a ``safety`` object. The rule id is never included."""
+        catalog = rules.warnings
+        lang = catalog.choose_language(accept_language or None)
+        if route == SEARCH and prefers_html(accept):
+            body = catalog.render_html(verdict, lang).encode("utf-8")
+            content_type = b"text/html; charset=utf-8"
+        else:
+            doc = self.adapter.empty(params) if route == SEARCH else self.adapter.empty_suggestions(params)
+            if isinstance(doc, dict) and verdict.warning:
+                doc["safety"] = catalog.safety_object(verdict, lang)
+            body = orjson.dumps(doc)
+            content_type = _JSON
+        if verdict.warning and (content_type != _JSON or isinstance(doc, dict)):
+            self.observer.warning_shown(verdict.warning, lang)
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(body)).encode()),
+            (b"cache-control", b"no-store"),
+            (b"x-filter-action", b"block"),
+            (b"x-filter-removed", b"0"),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+def _make_adapter(adapter: str | Adapter, fields: FieldMapping | None, query_param: str | None) -> Adapter:
+    if isinstance(adapter, str):
+        from filter_proxy.adapters import get_adapter
+
+        return get_adapter(adapter, fields, query_param=query_param) if query_param else get_adapter(adapter, fields)
+    if query_param is not None:
+        adapter = copy.copy(adapter)  # never change the caller's instance
+        adapter.query_param = query_param
+    return adapter
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None when it is larger than ``limit``."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # client went away
+            break
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the buffered body to the app once, then defers to the real one."""
+    pending = True
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _decode(body: bytes, encoding: bytes, limit: int) -> bytes | None:
+    """gzip / deflate bodies (an upstream that ignored ``accept-encoding: identity``); None when unknown,
+    corrupt or larger than ``limit`` once decoded."""
+    enc = encoding.strip().lower()
+    if enc in (b"gzip", b"x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif enc == b"deflate":
+        wbits = zlib.MAX_WBITS
+    else:
+        return None
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        return None
+    if len(out) > limit or inflater.unconsumed_tail:
+        return None
+    return out
+
+
+async def _send_raw(
+    send: Send,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+    rewritten: bool,
+    action: str | None,
+    removed: int,
+) -> None:
+    """Send a buffered response; when the body was rewritten, drop headers that described the old one."""
+    if rewritten or action is not None:
+        stale = (_STALE_HEADERS if rewritten else frozenset()) | (_NO_CACHE if action is not None else frozenset())
+        out = [(k, v) for k, v in headers if k.lower() not in stale]
+        if rewritten:
+            out.append((b"content-length", str(len(body)).encode()))
+    else:
+        out = list(headers)
+    out.append((b"x-filter-removed", str(removed).encode()))
+    if action is not None:
+        out.append((b"x-filter-action", action.encode()))
+        out.append((b"cache-control", b"no-store"))
+    await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(send: Send, status: int, doc: dict[str, Any]) -> None:
+    body = orjson.dumps(doc)
+    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,257 @@
+"""Reverse proxy: forward requests to an upstream search API over one pooled httpx client, wrapped in
+FilterMiddleware so that the configured search and suggest routes are screened.
+
+Failure policy (DESIGN §7): upstream timeout → 504, connection error or 5xx → 502; the middleware adds
+malformed or oversize responses on screened routes → 502. Other routes are streamed, never buffered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+
+from filter_proxy.adapters.base import Adapter, FieldMapping
+from filter_proxy.events import FilterObserver
+from filter_proxy.middleware import FilterMiddleware, Receive, Scope, Send
+from filter_proxy.rules.holder import RuleHolder
+from filter_proxy.screening import ImageScreenerLike
+
+if TYPE_CHECKING:
+    from filter_proxy.rules.ruleset import RuleSet
+
+logger = logging.getLogger("filter_proxy.proxy")
+
+# RFC 9110 §7.6.1: meaningful for one connection only, never forwarded. Host is rewritten to the upstream's.
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-connection",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
+DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
+
+
+class ReverseProxy:
+    """Pure ASGI reverse proxy to ``upstream`` (``http(s)://host[:port][/prefix]``).
+
+    The client is created on lifespan startup (or on first use when the server runs no lifespan) and
+    closed on shutdown; a client passed in is used as is and never closed here.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+        client: httpx.AsyncClient | None = None,
+    ) -> None:
+        base = httpx.URL(upstream)
+        if base.scheme not in ("http", "https") or not base.host:
+            raise ValueError(f"upstream must be an http(s) URL with a host, not {upstream!r}")
+        self.upstream = base
+        self._prefix = base.raw_path.split(b"?", 1)[0].rstrip(b"/")
+        self.timeout = timeout
+        self._timeout = timeout.as_dict()
+        self.limits = limits
+        self._client = client
+        self._owns_client = client is None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            # trust_env=False: never route through a proxy named in the environment.
+            self._client = httpx.AsyncClient(
+                timeout=self.timeout, limits=self.limits, follow_redirects=False, trust_env=False
+            )
+        return self._client
+
+    async def aclose(self) -> None:
+        if self._client is not None and self._owns_client:
+            await self._client.aclose()
+            self._client = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._forward(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":  # not proxied: refuse the handshake (HTTP 403)
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                _ = self.client
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers, has_body = _request_headers(scope)
+        raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
+        query = scope.get("query_string", b"")
+        target = self._prefix + raw_path + (b"?" + query if query else b"")
+        request = httpx.Request(
+            scope["method"],
+            self.upstream.copy_with(raw_path=target),
+            headers=headers,
+            content=_body(receive) if has_body else None,
+            extensions={"timeout": self._timeout},
+        )
+        try:
+            response = await self.client.send(request, stream=True)
+        except httpx.TimeoutException:
+            await _error(send, 504, "upstream timed out")
+            return
+        except httpx.HTTPError as exc:
+            logger.warning("upstream %s unreachable: %s", self.upstream.host, type(exc).__name__)
+            await _error(send, 502, "upstream unreachable")
+            return
+        try:
+            if response.status_code >= 500:
+                # The upstream's own error page may say anything: a clear 502 instead.
+                await _error(send, 502, f"upstream error {response.status_code}")
+                return
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status_code,
+                    "headers": _response_headers(response.headers.raw),
+                }
+            )
+            # Raw bytes: a pass-through route keeps the upstream's content-encoding and length as they are.
+            async for chunk in response.aiter_raw():
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await response.aclose()
+
+
+def create_proxy_app(
+    upstream: str,
+    rules: RuleSet | RuleHolder,
+    adapter: str | Adapter = "generic",
+    *,
+    search_paths: Sequence[str] | None = None,
+    suggest_paths: Sequence[str] | None = None,
+    query_param: str | None = None,
+    fields: FieldMapping | None = None,
+    observer: FilterObserver | None = None,
+    image_screener: ImageScreenerLike | None = None,
+    timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    max_response_bytes: int = 10_000_000,
+    max_body_bytes: int = 1_000_000,
+    client: httpx.AsyncClient | None = None,
+    limits: httpx.Limits = DEFAULT_LIMITS,
+) -> FilterMiddleware:
+    """A filtering reverse proxy in front of ``upstream``: FilterMiddleware around a ReverseProxy.
+
+    The returned app's ``.app`` is the ReverseProxy (its ``aclose()`` closes the pooled client).
+    """
+    proxy = ReverseProxy(upstream, timeout=timeout, limits=limits, client=client)
+    return FilterMiddleware(
+        proxy,
+        rules=rules,
+        adapter=adapter,
+        search_paths=search_paths,
+        suggest_paths=suggest_paths,
+        query_param=query_param,
+        fields=fields,
+        observer=observer,
+        image_screener=image_screener,
+        max_body_bytes=max_body_bytes,
+        max_response_bytes=max_response_bytes,
+    )
+
+
+def _request_headers(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """End-to-end request headers plus X-Forwarded-*, and whether the request has a body."""
+    raw: list[tuple[bytes, bytes]] = scope["headers"]
+    named = _connection_tokens(raw)
+    out: list[tuple[bytes, bytes]] = []
+    forwarded_for = host = b""
+    has_body = False
+    for name, value in raw:
+        name = name.lower()
+        if name in HOP_BY_HOP or name in named or name.startswith(b"proxy-"):
+            if name == b"transfer-encoding":
+                has_body = True
+            continue
+        if name == b"host":
+            host = value
+        elif name == b"x-forwarded-for":
+            forwarded_for = value
+        elif name in (b"x-forwarded-proto", b"x-forwarded-host"):
+            continue  # replaced below with what this hop saw
+        else:
+            if name == b"content-length":
+                has_body = value != b"0"
+            out.append((name, value))
+    client = scope.get("client")
+    if client:
+        ip = client[0].encode("latin-1")
+        out.append((b"x-forwarded-for", forwarded_for + b", " + ip if forwarded_for else ip))
+    elif forwarded_for:
+        out.append((b"x-forwarded-for", forwarded_for))
+    out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
+    if host:
+        out.append((b"x-forwarded-host", host))
+    return out, has_body
+
+
+def _response_headers(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    named = _connection_tokens(raw)
+    out = []
+    for name, value in raw:
+        name = name.lower()
+        if name in HOP_BY_HOP or name in named:
+            continue
+        out.append((name, value))
+    return out
+
+
+def _connection_tokens(headers: Sequence[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """Header names listed in Connection are hop-by-hop too."""
+    tokens: set[bytes] = set()
+    for name, value in headers:
+        if name.lower() == b"connection":
+            tokens.update(t.strip().lower() for t in value.split(b","))
+    return frozenset(tokens)
+
+
+async def _body(receive: Receive) -> Any:
+    """The request body as it arrives (streamed, never buffered here)."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        chunk = message.get("body", b"")
+        if chunk:
+            yield chunk
+        if not message.get("more_body", False):
+            return
+
+
+async def _error(send: Send, status: int, reason: str) -> None:
+    body = orjson.dumps({"error": reason})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,168 @@
+"""Screening one buffered page: which results and suggestions go, which thumbnails are hidden.
+
+Pure logic shared by both modes (mounted middleware and reverse proxy). Nothing here touches ASGI or the
+network except the optional image screener, which is awaited by ``screen_page``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from filter_proxy.adapters.base import Adapter, ResultView
+from filter_proxy.verdict import Verdict
+
+if TYPE_CHECKING:
+    from filter_proxy.rules.ruleset import RuleSet
+
+
+class ImageScreenerLike(Protocol):
+    async def screen(self, views: list[ResultView], rules: RuleSet) -> dict[int, Verdict | None]: ...
+
+
+@dataclass(slots=True)
+class Removal:
+    """One removed result or suggestion, for the observer (never the query, never who asked)."""
+
+    verdict: Verdict
+    url: str | None = None
+    image_hash: str | None = None
+
+
+@dataclass(slots=True)
+class PageOutcome:
+    removed: list[Removal] = field(default_factory=list)
+    hidden_images: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.removed) or self.hidden_images > 0
+
+
+def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Removal]:
+    """Text fields, every URL (link, thumbnail, further links) and backend-supplied hashes of each result.
+
+    Any matched verdict (block, warn or strip) removes the result: the action only decides what happens
+    to a *query*; matching content is never shown.
+    """
+    removals: dict[int, Removal] = {}
+    check_texts = rules.check_texts
+    check_url = rules.check_url
+    for view in views:
+        verdict = check_texts(view.texts())
+        if verdict.matched:
+            removals[view.index] = Removal(verdict, view.url)
+            continue
+        for url in view.urls():
+            verdict = check_url(url)
+            if verdict.matched:
+                removals[view.index] = Removal(verdict, url)
+                break
+        else:
+            if view.image_hashes:
+                verdict = rules.check_image_hashes(view.image_hashes)
+                if verdict.matched:
+                    algorithm, hexdigest = next(iter(view.image_hashes.items()))
+                    removals[view.index] = Removal(verdict, view.url, f"{algorithm}:{hexdigest}")
+    return removals
+
+
+async def screen_page(
+    doc: Any,
+    adapter: Adapter,
+    rules: RuleSet,
+    *,
+    results: bool,
+    image_screener: ImageScreenerLike | None = None,
+) -> tuple[Any, PageOutcome]:
+    """Screen a parsed page: drop matching results and suggestions, hide unverified thumbnails. Returns the
+    (possibly new) document, as the adapter's ``remove_*`` methods return it.
+
+    ``results`` is False on suggest routes (their documents carry suggestions only). Adapter errors
+    propagate: the caller fails closed.
+    """
+    outcome = PageOutcome()
+    if results:
+        views = adapter.results(doc)
+        if views:
+            removals = screen_results(views, rules)
+            hide: list[int] = []
+            if image_screener is not None:
+                await _screen_images(views, rules, image_screener, removals, hide)
+            for index in hide:  # before removal: indices refer to the original order
+                adapter.hide_image(doc, index)
+            outcome.hidden_images = len(hide)
+            if removals:
+                doc = adapter.remove_results(doc, set(removals))
+                outcome.removed.extend(removals.values())
+    suggestions = adapter.suggestions(doc)
+    if suggestions:
+        check_text = rules.check_text
+        dropped: set[int] = set()
+        for i, text in enumerate(suggestions):
+            verdict = check_text(text)
+            if verdict.matched:
+                dropped.add(i)
+                outcome.removed.append(Removal(verdict))
+        if dropped:
+            doc = adapter.remove_suggestions(doc, dropped)
+    return doc, outcome
+
+
+async def _screen_images(
+    views: Sequence[ResultView],
+    rules: RuleSet,
+    screener: ImageScreenerLike,
+    removals: dict[int, Removal],
+    hide: list[int],
+) -> None:
+    # Results already removed need no thumbnail check; backend-supplied hashes were checked above.
+    candidates = [v for v in views if v.image_url and not v.image_hashes and v.index not in removals]
+    if not candidates:
+        return
+    verdicts = await screener.screen(candidates, rules)
+    on_unverified = rules.policy.images.on_unverified
+    by_index = {v.index: v for v in candidates}
+    for index, verdict in verdicts.items():
+        view = by_index.get(index)
+        if view is None:
+            continue
+        if verdict is None:  # could not be checked in time: the policy decides
+            if on_unverified == "drop-result":
+                removals[index] = Removal(Verdict("strip", signal="image"), view.url)
+            elif on_unverified == "hide-thumbnail":
+                hide.append(index)
+        elif verdict.matched:
+            removals[index] = Removal(verdict, view.url)
+    # A candidate the screener did not answer for is unverified too (fail closed).
+    for view in candidates:
+        if view.index not in verdicts and view.index not in removals:
+            if on_unverified == "drop-result":
+                removals[view.index] = Removal(Verdict("strip", signal="image"), view.url)
+            elif on_unverified == "hide-thumbnail":
+                hide.append(view.index)
+
+
+def prefers_html(accept: str) -> bool:
+    """True when the Accept header ranks text/html above JSON (a browser), False for API clients and */*."""
+    if "html" not in accept:
+        return False
+    html_q = json_q = 0.0
+    for part in accept.split(","):
+        media, _, params = part.partition(";")
+        media = media.strip().lower()
+        q = 1.0
+        if params:
+            for param in params.split(";"):
+                name, _, value = param.partition("=")
+                if name.strip() == "q":
+                    try:
+                        q = float(value)
+                    except ValueError:
+                        q = 0.0
+        if media in ("text/html", "application/xhtml+xml"):
+            html_q = max(html_q, q)
+        elif media in ("application/json", "application/*", "*/*"):
+            json_q = max(json_q, q)
+    return html_q > 0 and html_q > json_q
