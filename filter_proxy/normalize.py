@@ -1,0 +1,180 @@
+"""Text normalisation and tokenising shared by rule entries and screened text (DESIGN §4).
+
+Rule entries and screened text go through the *same* function, so a disguise is undone identically on both
+sides and matching is a plain comparison of normalised words. Steps, one small pure function each:
+
+1. ``fold_unicode``: NFKC (full-width and mathematical letters become ASCII), case-fold, strip accents
+   (NFD, drop combining marks), drop format characters (category Cf: zero-width space/joiners, word
+   joiner, BOM, soft hyphen, tag characters) and variation selectors.
+2. ``map_confusables``: Cyrillic and Greek look-alikes and a few letters without a decomposition
+   (``ø``, ``ł``, ``ı``, ``đ`` ...) become the Latin letter they imitate. ``l`` and ``i`` are *one* letter
+   here (both become ``i``): ``1``, ``|`` and ``!`` stand for either, and a skeleton that merges them is the
+   only way to undo that disguise deterministically.
+3. ``tokens``: split on everything that is neither alphanumeric nor a leetspeak symbol (``@ $ ! | €``).
+   A leading ``@``/``|`` and a trailing ``!``/``|`` are punctuation, not letters (``@name``, ``wow!``,
+   ``|x|``); a token of digits and symbols only keeps its digits (``$100`` -> ``100``). So a term that
+   *starts* with ``i``/``l`` disguised as ``|``, or *ends* with ``i``/``l`` disguised as ``!``/``|``, is
+   read as punctuation there: a known limit, accepted so that ordinary punctuation never glues letters on.
+4. ``map_leet``: *only inside a token that has a letter* digits and symbols become letters
+   (``0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g, @ a, $ s, ! i, | i, € e``). Numbers in ordinary
+   text ("2024", "10 000") stay numbers, so benign numbers never turn into listed words.
+5. ``collapse_repeats``: runs of the same letter become one (``fooo`` -> ``fo``); digits are not collapsed.
+6. ``join_spelled``: a maximal run of >= 3 consecutive one-character tokens, at least two of them letters,
+   is one spelled-out word: ``f.o.o``, ``f o o``, ``f-o-o``, ``f_o_o`` -> ``foo``. Runs of two are left
+   alone, so ordinary text such as "plan b c" or "I am" is untouched; the price is that "vitamin a b c"
+   becomes "vitamin abc" on both sides, which only matters if "abc" were a listed word.
+   Joined words then go through steps 4 and 5 again.
+
+``normalize`` never raises on any ``str`` and is idempotent. Only fixed translate tables and compiled
+patterns are kept; nothing is cached per input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["normalize", "words", "fold_unicode", "map_confusables", "tokens", "join_spelled", "map_leet",
+           "collapse_repeats"]
+
+
+def _build_drop_table() -> dict[int, None]:
+    """Code points removed after NFD: combining marks (Mn, Me) and format characters (Cf)."""
+    drop: dict[int, None] = {}
+    # Scanning the BMP and the supplementary planes that hold marks/format chars keeps import fast.
+    ranges = (range(0x80, 0x30000), range(0xE0000, 0xE1000))
+    for block in ranges:
+        for cp in block:
+            if unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf"):
+                drop[cp] = None
+    return drop
+
+
+_DROP = _build_drop_table()
+
+# Look-alikes, written as (letters, Latin letter). Applied after case folding, so lower case suffices.
+_CONFUSABLE_GROUPS: tuple[tuple[str, str], ...] = (
+    ("аαɑ", "a"), ("вβЬьъ", "b"), ("сϲς", "c"), ("ԁđð", "d"), ("еєεэ", "e"), ("ƒ", "f"), ("ɡ", "g"),
+    ("һнђћħ", "h"), ("іїιıɩӏlłľĺ", "i"), ("ј", "j"), ("кκ", "k"), ("мμ", "m"), ("пηռ", "n"),
+    ("оοσøɵ", "o"), ("рρþ", "p"), ("ԛ", "q"), ("гɾ", "r"), ("ѕ", "s"), ("тτŧ", "t"), ("υµ", "u"),
+    ("ѵν", "v"), ("ԝωѡ", "w"), ("хχ", "x"), ("уγ", "y"), ("ᴢ", "z"), ("æ", "ae"), ("œ", "oe"),
+    ("ĳ", "ij"),
+)
+_CONFUSABLES = str.maketrans({c: latin for group, latin in _CONFUSABLE_GROUPS for c in group})
+
+_LEET = str.maketrans({"0": "o", "1": "i", "2": "z", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t",
+                       "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"})
+# Symbols that are punctuation at a token's edge (@name, wow!, |x|); elsewhere they are letters.
+_LEADING_PUNCT = "@|"
+_TRAILING_PUNCT = "!|"
+
+
+def _mc_class() -> str:
+    """Spacing combining marks (Mc, e.g. Indic vowel signs) belong inside words, but are not ``\\w``."""
+    return "".join(re.escape(chr(cp)) for cp in range(0x80, 0x30000) if unicodedata.category(chr(cp)) == "Mc")
+
+
+# "_" is turned into a space first, so \w here means letters and digits (one char class: fast).
+_TOKEN = re.compile(r"[\w@$!|€]+")
+_TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower: only for non-ASCII text
+_SYMBOL = re.compile(r"[@$!|€]")
+_LEET_CHAR = re.compile(r"[\d@$!|€]")
+_HAS_ALPHA = re.compile(r"[^\W\d_]")
+_NON_DIGIT = re.compile(r"\D+")
+_REPEAT = re.compile(r"(\w)\1+")
+_SINGLES = re.compile(r"(?:^|\s)\S(?:\s\S){2,}(?:\s|$)")
+
+
+def fold_unicode(text: str) -> str:
+    """NFKC, case-fold, strip accents and format characters. ASCII takes a fast path."""
+    if text.isascii():
+        return text.lower()
+    text = unicodedata.normalize("NFKC", text).casefold()
+    # NFKC again: case folding can produce compatibility characters; NFD exposes accents as marks.
+    text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text)).translate(_DROP)
+    return unicodedata.normalize("NFC", text)
+
+
+def map_confusables(text: str) -> str:
+    """Look-alike letters to the Latin letter they imitate; ``l`` joins ``i`` (see module docstring)."""
+    if text.isascii():
+        return text.replace("l", "i")
+    return text.translate(_CONFUSABLES)
+
+
+def tokens(text: str) -> list[str]:
+    """Raw tokens: runs of alphanumerics and leetspeak symbols, edge punctuation trimmed."""
+    found = (_TOKEN if text.isascii() else _TOKEN_MC).findall(text.replace("_", " "))
+    if not _SYMBOL.search(text):
+        return found
+    out = []
+    for token in found:
+        if not token.isalnum():
+            token = token.lstrip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
+            if not token:
+                continue
+        out.append(token)
+    return out
+
+
+def join_spelled(toks: list[str]) -> list[str]:
+    """Join maximal runs of >= 3 one-character tokens (at least two letters) into one word."""
+    out: list[str] = []
+    run: list[str] = []
+    for token in (*toks, ""):  # "" flushes the last run
+        if len(token) == 1:
+            run.append(token)
+            continue
+        if run:
+            letters = sum(1 for c in run if c.isalpha())
+            if len(run) >= 3 and letters >= 2:
+                out.append("".join(run))
+            else:
+                out.extend(run)
+            run = []
+        if token:
+            out.append(token)
+    return out
+
+
+def map_leet(token: str) -> str:
+    """Leetspeak digits/symbols to letters, only in a token that has a letter; else keep the digits."""
+    if token.isalpha():
+        return token
+    if _HAS_ALPHA.search(token):
+        return token.translate(_LEET)
+    return "".join(_NON_DIGIT.split(token))  # "$100" -> "100"; symbols alone are dropped
+
+
+def _collapse(match: re.Match[str]) -> str:
+    run = match.group()
+    return run if run[0].isdigit() else run[0]
+
+
+def collapse_repeats(text: str) -> str:
+    """Runs of the same letter become one letter (digits are kept as they are)."""
+    return _REPEAT.sub(_collapse, text)
+
+
+def words(text: str) -> list[str]:
+    """The normalised words of ``text``; never raises."""
+    if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
+        text = "" if text is None else str(text)
+    folded = map_confusables(fold_unicode(text))
+    toks = tokens(folded)
+    if not toks:
+        return []
+    # Leet and join steps only run when the text can need them (rare in ordinary text). Joining comes
+    # after leet/collapse so that it sees final tokens: that is what makes normalize idempotent.
+    line = " ".join(toks)
+    if _LEET_CHAR.search(line):
+        line = " ".join([mapped for t in toks if (mapped := map_leet(t))])  # "$" alone maps to nothing
+    line = collapse_repeats(line)
+    if _SINGLES.search(line):
+        line = collapse_repeats(" ".join(map_leet(t) for t in join_spelled(line.split())))
+    return line.split()
+
+
+def normalize(text: str) -> str:
+    """Normalised words joined by single spaces (DESIGN §4)."""
+    return " ".join(words(text))

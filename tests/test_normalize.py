@@ -1,0 +1,125 @@
+"""Normalisation: each disguise class is undone, benign text stays benign, never raises, idempotent."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from filter_proxy.normalize import (
+    collapse_repeats,
+    join_spelled,
+    map_leet,
+    normalize,
+    tokens,
+    words,
+)
+
+# Synthetic placeholder terms only (CONTRIBUTING: content safety).
+PLACEHOLDER = st.text(alphabet="abcdefghijkmnopqrstuvwxyz", min_size=4, max_size=12).map(lambda s: "zq" + s)
+
+LEET = {"o": "0", "i": "1", "e": "3", "a": "4", "s": "5", "t": "7", "b": "8", "g": "9", "l": "1"}
+CYRILLIC = {"a": "а", "e": "е", "o": "о", "p": "р", "c": "с", "y": "у", "x": "х", "i": "і", "k": "к"}
+GREEK = {"a": "α", "o": "ο", "p": "ρ", "i": "ι", "k": "κ", "t": "τ", "x": "χ", "v": "ν"}
+ACCENTS = {"a": "á", "e": "é", "i": "ï", "o": "ö", "u": "ü", "c": "ç", "n": "ñ", "z": "ž", "s": "š"}
+
+
+def _sub(term: str, table: dict[str, str]) -> str:
+    return "".join(table.get(c, c) for c in term)
+
+
+DISGUISES = {
+    "leetspeak": lambda t: _sub(t, LEET),
+    "cyrillic": lambda t: _sub(t, CYRILLIC),
+    "greek": lambda t: _sub(t, GREEK),
+    "accents": lambda t: _sub(t, ACCENTS),
+    "combining": lambda t: "".join(c + "\u0301" for c in t),
+    "spaced": lambda t: " ".join(t),
+    "dotted": lambda t: ".".join(t),
+    "dashed": lambda t: "-".join(t),
+    "underscored": lambda t: "_".join(t),
+    "zero-width": lambda t: "\u200b".join(t),
+    "soft-hyphen": lambda t: "\u00ad".join(t),
+    "joiners": lambda t: "\u200d\u2060".join(t) + "\ufeff",
+    "repeated": lambda t: "".join(c * 3 for c in t),
+    "upper": str.upper,
+    "title": str.title,
+    "full-width": lambda t: "".join(chr(ord(c) + 0xFEE0) for c in t),
+    "math-bold": lambda t: "".join(chr(0x1D41A + ord(c) - ord("a")) for c in t),
+    # Edges keep their letter: a leading "|" or trailing "!" is read as punctuation (documented limit).
+    "symbols": lambda t: t[0] + t[1:-1].replace("a", "@").replace("s", "$").replace("i", "!") + t[-1],
+    "symbol-edges": lambda t: "$" + t[1:-1] + "@" if t[0] == "s" else t.replace("a", "@"),
+    "combo": lambda t: ".".join(_sub(_sub(t.upper(), {"A": "4", "O": "0"}), {"E": "Е"})),
+}
+
+
+@pytest.mark.parametrize("disguise", sorted(DISGUISES))
+@settings(max_examples=60, deadline=None)
+@given(term=PLACEHOLDER)
+def test_every_disguise_normalises_to_the_term(disguise: str, term: str) -> None:
+    disguised = DISGUISES[disguise](term)
+    assert normalize(disguised) == normalize(term), disguised
+    # In running text too: the disguised term is one word among ordinary words.
+    assert normalize(f"find {disguised} now!") == f"find {normalize(term)} now"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text())
+def test_never_raises_and_is_idempotent(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
+    assert words(text) == once.split()
+    assert "  " not in once and once == once.strip()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab1 0.-_:@$!|zq\u200bé¼ßς4lI")))
+def test_idempotent_on_dense_disguise_alphabet(text: str) -> None:
+    once = normalize(text)
+    assert normalize(once) == once
+
+
+def test_non_string_input_does_not_raise() -> None:
+    assert normalize(None) == ""  # type: ignore[arg-type]
+    assert normalize(42) == "42"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Fresh Bread Recipe", "fresh bread recipe"),
+        ("the year 2024 costs $100", "the year 2024 costs 100"),  # numbers stay numbers
+        ("10 000 1000", "10 000 1000"),  # digits never collapse
+        ("plan b c", "pian b c"),  # two single letters are not joined
+        ("I am here", "i am here"),
+        ("@handle wow! |x|", "handie wow x"),  # edge symbols are punctuation
+        ("e-mail: user@example.invalid", "e mai useraexampie invaid"),  # l->i, then ii->i
+        ("", ""),
+        ("   \t\n ", ""),
+        ("!!! ??? ...", ""),
+    ],
+)
+def test_benign_text(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+def test_scunthorpe_words_stay_separate() -> None:
+    # Normalisation never glues ordinary words together, so whole-word matching stays whole-word.
+    assert normalize("zqxab zqxabulous") == "zqxab zqxabuious"
+    assert normalize("zqxab, ulous") == "zqxab uious"
+
+
+def test_steps_are_small_pure_functions() -> None:
+    assert tokens("@abc wow! c$sh |x| !dea zq@") == ["abc", "wow", "c$sh", "x", "!dea", "zq@"]
+    assert join_spelled(["f", "o", "o", "bar"]) == ["foo", "bar"]
+    assert join_spelled(["1", "2", "3"]) == ["1", "2", "3"]  # no letters: a number list, not a word
+    assert join_spelled(["a", "b"]) == ["a", "b"]
+    assert map_leet("h3ll0") == "hello"
+    assert map_leet("2024") == "2024"
+    assert map_leet("$100") == "100"
+    assert collapse_repeats("fooo 1000") == "fo 1000"
+
+
+def test_i_and_l_share_one_letter() -> None:
+    # "1", "|" and "!" can stand for either letter, so both rule and text fold them together.
+    assert normalize("b1ocked") == normalize("blocked") == normalize("b|ocked") == normalize("biocked")
