@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 
@@ -37,7 +38,8 @@ async def image(request: Request) -> Response:
 
 
 async def slow(request: Request) -> Response:
-    await asyncio.sleep(30)
+    while not RELEASE.is_set():  # held until the module's server shuts down, so teardown is quick
+        await asyncio.sleep(0.02)
     return Response(png_bytes(), media_type="image/png")
 
 
@@ -70,6 +72,7 @@ async def missing(request: Request) -> Response:
     return JSONResponse({"error": "no"}, status_code=404)
 
 
+RELEASE = threading.Event()
 APP = Starlette(routes=[
     Route("/img.png", image), Route("/slow", slow), Route("/big", big), Route("/big-stream", big_stream),
     Route("/page", page), Route("/hop/{n}", hop), Route("/to-internal", to_internal), Route("/missing", missing),
@@ -78,8 +81,10 @@ APP = Starlette(routes=[
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
+    RELEASE.clear()
     with serve(APP) as url:
         yield url
+        RELEASE.set()
 
 
 class StubResolver:
