@@ -12,7 +12,11 @@ from filter_proxy.adapters.routes import match_any, match_path
 _ADAPTERS: dict[str, str] = {
     "elasticsearch": "elasticsearch:ElasticsearchAdapter",
     "opensearch": "elasticsearch:ElasticsearchAdapter",
+    "solr": "solr:SolrAdapter",
+    "meilisearch": "meilisearch:MeilisearchAdapter",
+    "typesense": "typesense:TypesenseAdapter",
     "searxng": "searxng:SearxngAdapter",
+    "generic": "generic:GenericAdapter",
     "opensearch-suggestions": "opensearch_suggestions:OpenSearchSuggestionsAdapter",
 }
 

@@ -94,6 +94,9 @@ def build_view(index: int, sources: Sequence[Any], fields: FieldMapping, highlig
         for source in sources:
             extra.extend(string_leaves(source))
     extra.extend(strip_tags(h) for h in highlights)
+    # Markup inside a field ("<em>zqx</em>blocked" in a formatted copy) would split words: screen the
+    # text without tags as well, keeping the original in case "<" was just a character.
+    extra.extend(s for t in (*titles, *snippets, *extra) if "<" in t and (s := strip_tags(t)) != t)
     urls = collect(sources, fields.url)
     images = collect(sources, fields.image_url)
     hashes: dict[str, str] = {}

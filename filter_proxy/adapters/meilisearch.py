@@ -1,0 +1,94 @@
+"""Meilisearch ``/indexes/{uid}/search`` and ``/multi-search`` responses.
+
+A hit is screened with its ``_formatted`` copy (highlighted / cropped fields); hiding a thumbnail removes
+it from both. Totals: ``estimatedTotalHits`` (offset/limit paging) or ``totalHits`` (page/hitsPerPage
+paging). A ``/multi-search`` response (``results[]`` of search responses) is read as one result list, in
+order; a federated multi-search has the ordinary single-search shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.request import param_values, read_body, unique
+
+MEILI_FIELDS = FieldMapping(
+    title=("title", "name"),
+    snippet=("overview", "description", "summary", "content", "text", "body"),
+    url=("url", "link"),
+    image_url=("poster", "thumbnail", "image", "image_url", "cover"),
+)
+TOTAL_KEYS = ("estimatedTotalHits", "totalHits")
+
+
+def _pages(doc: Any) -> list[dict[str, Any]]:
+    """The search responses in ``doc``: itself, or each of a multi-search's ``results``."""
+    if not isinstance(doc, dict):
+        raise AdapterError("Meilisearch response is not a JSON object")
+    multi = "hits" not in doc and isinstance(doc.get("results"), list)
+    pages = doc["results"] if multi else [doc]
+    for page in pages:
+        if not isinstance(page, dict) or not isinstance(page.get("hits"), list):
+            raise AdapterError("Meilisearch response has no 'hits' list")
+        if not all(isinstance(h, dict) for h in page["hits"]):
+            raise AdapterError("a Meilisearch hit is not an object")
+    return pages
+
+
+def _sources(hit: dict[str, Any]) -> list[Any]:
+    formatted = hit.get("_formatted")
+    if formatted is None:
+        return [hit]
+    if not isinstance(formatted, dict):
+        raise AdapterError("a hit's '_formatted' is not an object")
+    return [hit, formatted]
+
+
+class MeilisearchAdapter(Adapter):
+    name = "meilisearch"
+    default_search_paths = ("/indexes/*/search", "/multi-search")
+    default_suggest_paths = ()
+    default_fields = MEILI_FIELDS
+
+    def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
+        texts = param_values(params, [self.query_param])
+        kind, data = read_body(body, content_type)
+        if kind == "form":
+            raise AdapterError("a Meilisearch search body must be JSON")
+        if kind == "json" and isinstance(data, dict):
+            queries = data.get("queries") if isinstance(data.get("queries"), list) else [data]
+            for query in queries:
+                if isinstance(query, dict) and isinstance(query.get(self.query_param), str):
+                    texts.append(query[self.query_param])
+        return unique(t for t in texts if t)
+
+    def _slots(self, doc: Any) -> list[tuple[dict[str, Any], int]]:
+        return [(page, i) for page in _pages(doc) for i in range(len(page["hits"]))]
+
+    def results(self, doc: Any) -> list[ResultView]:
+        return [build_view(n, _sources(page["hits"][i]), self.fields) for n, (page, i) in enumerate(self._slots(doc))]
+
+    def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        drop: dict[int, tuple[dict[str, Any], set[int]]] = {}
+        for n, (page, i) in enumerate(self._slots(doc)):
+            if n in indices:
+                drop.setdefault(id(page), (page, set()))[1].add(i)
+        for page, positions in drop.values():
+            page["hits"] = [h for i, h in enumerate(page["hits"]) if i not in positions]
+            for key in TOTAL_KEYS:
+                total = page.get(key)
+                if isinstance(total, int) and not isinstance(total, bool):
+                    page[key] = max(0, total - len(positions))
+        return doc
+
+    def hide_image(self, doc: Any, index: int) -> None:
+        slots = self._slots(doc)
+        if 0 <= index < len(slots):
+            page, i = slots[index]
+            hide_images(_sources(page["hits"][i]), self.fields)
+
+    def empty(self, params: Sequence[tuple[str, str]]) -> Any:
+        return {"hits": [], "query": "", "processingTimeMs": 0, "limit": 20, "offset": 0, "estimatedTotalHits": 0}

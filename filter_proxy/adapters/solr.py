@@ -1,0 +1,176 @@
+"""Apache Solr JSON responses (``wt=json``): ``/select`` and ``/query`` search, ``/suggest`` suggestions.
+
+Results: ``response.docs[]``; ``response.numFound`` is adjusted; a result's ``highlighting`` entry (keyed by
+the unique key, ``id`` unless configured) is screened with it and removed with it. Spellcheck suggestions
+and collations in a search response are suggestions. The Suggester component answers
+``suggest.<dictionary>.<query>.suggestions[].term`` with a ``numFound`` each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.request import dsl_texts, param_values, read_body, string_leaves, unique
+
+SOLR_FIELDS = FieldMapping(
+    title=("title", "name"),
+    snippet=("description", "summary", "content", "text", "features"),
+    url=("url", "link"),
+    image_url=("thumbnail", "image", "image_url"),
+)
+# Parameters that carry user text (q, filter queries, the spellcheck / suggester inputs).
+TEXT_PARAMS = ("fq", "spellcheck.q", "suggest.q", "q.alt")
+
+
+def _docs(doc: Any) -> list[Any]:
+    if not isinstance(doc, dict):
+        raise AdapterError("Solr response is not a JSON object (was wt=json asked for?)")
+    response = doc.get("response")
+    if not isinstance(response, dict):
+        # Grouped or otherwise shaped responses cannot be screened: refuse rather than pass them on.
+        raise AdapterError("Solr response has no 'response' object")
+    docs = response.get("docs")
+    if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+        raise AdapterError("'response.docs' is not a list of objects")
+    return docs
+
+
+class SolrAdapter(Adapter):
+    name = "solr"
+    default_search_paths = ("/solr/*/select", "/solr/*/query")
+    default_suggest_paths = ("/solr/*/suggest",)
+    default_fields = SOLR_FIELDS
+
+    def __init__(self, fields: FieldMapping | None = None, *, query_param: str | None = None,
+                 unique_key: str = "id") -> None:
+        super().__init__(fields, query_param=query_param)
+        self.unique_key = unique_key
+
+    def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
+        texts = param_values(params, [self.query_param, *TEXT_PARAMS])
+        raw_json = param_values(params, ["json"])
+        requests: list[Any] = []
+        kind, data = read_body(body, content_type)
+        if kind == "form":  # Solr reads a form body as more parameters
+            texts.extend(param_values(data, [self.query_param, *TEXT_PARAMS]))
+            raw_json.extend(param_values(data, ["json"]))
+        elif kind == "json":
+            requests.append(data)
+        for raw in raw_json:
+            try:
+                requests.append(orjson.loads(raw))
+            except orjson.JSONDecodeError as exc:
+                raise AdapterError("'json' parameter is not JSON") from exc
+        for request in requests:  # JSON Request API: query (string or JSON query DSL), filter, params
+            if isinstance(request, dict):
+                for key in ("query", "filter"):
+                    texts.extend(dsl_texts(request.get(key)))
+                extra = request.get("params")
+                if isinstance(extra, dict):
+                    names = {self.query_param, *TEXT_PARAMS}
+                    texts.extend(string_leaves([v for k, v in extra.items() if k in names]))
+        return unique(t for t in texts if isinstance(t, str))
+
+    def _highlights(self, doc: dict[str, Any], item: dict[str, Any]) -> list[str]:
+        table = doc.get("highlighting")
+        if not isinstance(table, dict) or self.unique_key not in item:
+            return []
+        entry = table.get(str(item[self.unique_key]))
+        if not isinstance(entry, dict):
+            return []
+        out: list[str] = []
+        for fragments in entry.values():
+            out.extend(f for f in (fragments if isinstance(fragments, list) else [fragments]) if isinstance(f, str))
+        return out
+
+    def results(self, doc: Any) -> list[ResultView]:
+        return [build_view(i, [d], self.fields, self._highlights(doc, d)) for i, d in enumerate(_docs(doc))]
+
+    def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        docs = _docs(doc)
+        removed = [d for i, d in enumerate(docs) if i in indices]
+        if not removed:
+            return doc
+        doc["response"]["docs"] = [d for i, d in enumerate(docs) if i not in indices]
+        found = doc["response"].get("numFound")
+        if isinstance(found, int) and not isinstance(found, bool):
+            doc["response"]["numFound"] = max(0, found - len(removed))
+        table = doc.get("highlighting")
+        if isinstance(table, dict):  # a removed document's snippets must go with it
+            for d in removed:
+                table.pop(str(d.get(self.unique_key)), None)
+        return doc
+
+    def hide_image(self, doc: Any, index: int) -> None:
+        docs = _docs(doc)
+        if 0 <= index < len(docs):
+            hide_images([docs[index]], self.fields)
+
+    def empty(self, params: Sequence[tuple[str, str]]) -> Any:
+        return {
+            "responseHeader": {"status": 0, "QTime": 0, "params": {}},
+            "response": {"numFound": 0, "start": 0, "numFoundExact": True, "docs": []},
+        }
+
+    # --- suggestions ---------------------------------------------------------------------------------
+    def _slots(self, doc: Any) -> list[tuple[list[Any], int, dict[str, Any] | None]]:
+        """(list, position, owner-with-numFound) for every suggestion, in document order."""
+        if not isinstance(doc, dict):
+            raise AdapterError("Solr response is not a JSON object")
+        slots: list[tuple[list[Any], int, dict[str, Any] | None]] = []
+        suggest = doc.get("suggest")
+        if suggest is not None:  # the Suggester component
+            if not isinstance(suggest, dict) or not all(isinstance(d, dict) for d in suggest.values()):
+                raise AdapterError("'suggest' is not an object of dictionaries")
+            for per_query in suggest.values():
+                for entry in per_query.values():
+                    items = entry.get("suggestions") if isinstance(entry, dict) else None
+                    if not isinstance(items, list):
+                        raise AdapterError("a Solr suggest entry has no 'suggestions' list")
+                    slots.extend((items, i, entry) for i in range(len(items)))
+        spell = doc.get("spellcheck")
+        if isinstance(spell, dict):  # spellcheck in a search response (json.nl=flat: name, value, ...)
+            pairs = spell.get("suggestions", [])
+            if isinstance(pairs, list):
+                for value in pairs[1::2]:
+                    items = value.get("suggestion") if isinstance(value, dict) else None
+                    if isinstance(items, list):
+                        slots.extend((items, i, value) for i in range(len(items)))
+            collations = spell.get("collations", [])
+            if isinstance(collations, list):
+                slots.extend((collations, i, None) for i in range(1, len(collations), 2))
+        return slots
+
+    @staticmethod
+    def _text(item: Any) -> str:
+        if isinstance(item, str):
+            return item
+        if isinstance(item, dict):
+            for key in ("term", "word", "collationQuery"):
+                if isinstance(item.get(key), str):
+                    return str(item[key])
+        raise AdapterError("a Solr suggestion has no text")
+
+    def suggestions(self, doc: Any) -> list[str]:
+        return [self._text(items[i]) for items, i, _ in self._slots(doc)]
+
+    def remove_suggestions(self, doc: Any, indices: set[int]) -> Any:
+        drop: dict[int, tuple[list[Any], set[int], dict[str, Any] | None]] = {}
+        for n, (items, i, owner) in enumerate(self._slots(doc)):
+            if n in indices:
+                drop.setdefault(id(items), (items, set(), owner))[1].add(i)
+        for items, positions, owner in drop.values():
+            if owner is None:  # collations: a flat ["collation", text, ...] list, drop name and value
+                positions |= {i - 1 for i in positions}
+            items[:] = [x for i, x in enumerate(items) if i not in positions]
+            if owner is not None and isinstance(owner.get("numFound"), int):
+                owner["numFound"] = len(items)
+        return doc
+
+    def empty_suggestions(self, params: Sequence[tuple[str, str]]) -> Any:
+        return {"responseHeader": {"status": 0, "QTime": 0}, "suggest": {}}

@@ -1,0 +1,128 @@
+"""Typesense ``/collections/{c}/documents/search`` and ``/multi_search`` responses.
+
+A hit is ``{"document": {...}, "highlights": [...], "highlight": {...}}``; highlight snippets are screened
+with the document. ``found`` is adjusted (``out_of`` is the collection size and stays). Grouped results
+(``grouped_hits[].hits[]``) are read in order: a group's ``found`` and the response's ``found_docs`` are
+adjusted, and a group left empty is removed (with ``found``, which counts groups there). A multi_search
+response (``results[]`` of search responses) is read as one result list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.request import param_values, read_body, string_leaves, unique
+
+TYPESENSE_FIELDS = FieldMapping(
+    title=("title", "name"),
+    snippet=("description", "summary", "content", "text", "body"),
+    url=("url", "link"),
+    image_url=("thumbnail", "image", "image_url", "poster"),
+)
+_HIGHLIGHT_SKIP = frozenset({"field", "matched_tokens", "indices"})
+
+
+def _check_hits(hits: Any) -> list[dict[str, Any]]:
+    if not isinstance(hits, list):
+        raise AdapterError("Typesense response: 'hits' is not a list")
+    for hit in hits:
+        if not isinstance(hit, dict) or not isinstance(hit.get("document"), dict):
+            raise AdapterError("Typesense response: a hit has no 'document' object")
+    return hits
+
+
+def _pages(doc: Any) -> list[dict[str, Any]]:
+    if not isinstance(doc, dict):
+        raise AdapterError("Typesense response is not a JSON object")
+    pages = doc["results"] if "hits" not in doc and "grouped_hits" not in doc and isinstance(doc.get("results"), list) else [doc]
+    for page in pages:
+        if not isinstance(page, dict) or ("hits" not in page and "grouped_hits" not in page):
+            raise AdapterError("Typesense response has no 'hits'")
+    return pages
+
+
+class TypesenseAdapter(Adapter):
+    name = "typesense"
+    default_search_paths = ("/collections/*/documents/search", "/multi_search")
+    default_suggest_paths = ()
+    default_fields = TYPESENSE_FIELDS
+
+    def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
+        texts = param_values(params, [self.query_param])
+        kind, data = read_body(body, content_type)
+        if kind == "form":
+            raise AdapterError("a Typesense search body must be JSON")
+        if kind == "json" and isinstance(data, dict):
+            searches = data.get("searches") if isinstance(data.get("searches"), list) else [data]
+            for search in searches:
+                if isinstance(search, dict) and isinstance(search.get(self.query_param), str):
+                    texts.append(search[self.query_param])
+        return unique(t for t in texts if t)
+
+    def _slots(self, doc: Any) -> list[tuple[dict[str, Any], dict[str, Any] | None, int]]:
+        """(page, group or None, position in that hits list) per result, in order."""
+        out: list[tuple[dict[str, Any], dict[str, Any] | None, int]] = []
+        for page in _pages(doc):
+            if "grouped_hits" in page:
+                groups = page["grouped_hits"]
+                if not isinstance(groups, list) or not all(isinstance(g, dict) for g in groups):
+                    raise AdapterError("Typesense response: 'grouped_hits' is not a list of groups")
+                for group in groups:
+                    out.extend((page, group, i) for i in range(len(_check_hits(group.get("hits")))))
+            if "hits" in page:
+                out.extend((page, None, i) for i in range(len(_check_hits(page["hits"]))))
+        return out
+
+    @staticmethod
+    def _hit(page: dict[str, Any], group: dict[str, Any] | None, i: int) -> dict[str, Any]:
+        hit: dict[str, Any] = (page if group is None else group)["hits"][i]
+        return hit
+
+    def results(self, doc: Any) -> list[ResultView]:
+        views = []
+        for n, slot in enumerate(self._slots(doc)):
+            hit = self._hit(*slot)
+            marks = string_leaves([hit.get("highlights"), hit.get("highlight")], _HIGHLIGHT_SKIP)
+            views.append(build_view(n, [hit["document"]], self.fields, marks))
+        return views
+
+    def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        drop: dict[int, tuple[dict[str, Any], dict[str, Any] | None, set[int]]] = {}
+        for n, (page, group, i) in enumerate(self._slots(doc)):
+            if n in indices:
+                drop.setdefault(id(page if group is None else group), (page, group, set()))[2].add(i)
+        for page, group, positions in drop.values():
+            holder = page if group is None else group
+            holder["hits"] = [h for i, h in enumerate(holder["hits"]) if i not in positions]
+            _decrement(holder, "found", len(positions))
+            if group is not None:
+                _decrement(page, "found_docs", len(positions))
+                if not group["hits"]:
+                    page["grouped_hits"] = [g for g in page["grouped_hits"] if g is not group]
+                    _decrement(page, "found", 1)
+        return doc
+
+    def hide_image(self, doc: Any, index: int) -> None:
+        slots = self._slots(doc)
+        if 0 <= index < len(slots):
+            hide_images([self._hit(*slots[index])["document"]], self.fields)
+
+    def empty(self, params: Sequence[tuple[str, str]]) -> Any:
+        return {
+            "facet_counts": [],
+            "found": 0,
+            "hits": [],
+            "out_of": 0,
+            "page": 1,
+            "request_params": {"collection_name": "", "per_page": 0, "q": ""},
+            "search_time_ms": 0,
+        }
+
+
+def _decrement(holder: dict[str, Any], key: str, by: int) -> None:
+    value = holder.get(key)
+    if isinstance(value, int) and not isinstance(value, bool):
+        holder[key] = max(0, value - by)
