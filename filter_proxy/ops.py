@@ -183,6 +183,7 @@ class OpsApp:
             except BaseException:
                 for service in reversed(started):
                     await service.stop()
+                await self._inner_lifespan.shutdown()
                 raise
         except Exception as exc:
             log.exception("startup failed")
@@ -262,6 +263,8 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     counts, sink) -> reverse proxy -> this wrapper. Loads the rules now: bad rules refuse to start."""
     import time
 
+    import httpx
+
     from filter_proxy.adapters.base import FieldMapping
     from filter_proxy.events import MultiObserver
     from filter_proxy.proxy import create_proxy_app
@@ -314,7 +317,8 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         config.upstream.url or "", holder, config.upstream.adapter,
         search_paths=config.routes.search_paths or None, suggest_paths=config.routes.suggest_paths or None,
         fields=FieldMapping(**overrides) if overrides else None, observer=observer, image_screener=screener,
-        timeout=config.upstream.timeout, max_response_bytes=config.upstream.max_response_bytes, **options,
+        timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
+        max_response_bytes=config.upstream.max_response_bytes, **options,
     )
     reloader = Reloader(holder, config.rules.path, metrics=metrics, debounce_ms=config.rules.debounce_ms)
     services.insert(0, CallbackService(lambda: reloader.start(watch=config.rules.watch), reloader.stop))
@@ -327,10 +331,12 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
 
 
 def _ready_check(inner: Any) -> Callable[[], bool] | None:
-    ready = getattr(inner, "ready", None)
-    if ready is None:
-        return None
-    return ready if callable(ready) else (lambda: bool(getattr(inner, "ready", False)))
+    """The inner app's own readiness (a ``ready`` attribute or method on it or on the proxy it wraps).
+    Without one, readiness is "its lifespan startup completed", which is when the proxy opens its client."""
+    for obj in (inner, getattr(inner, "app", None)):
+        if obj is not None and hasattr(type(obj), "ready"):
+            return lambda obj=obj: bool(obj.ready() if callable(obj.ready) else obj.ready)
+    return None
 
 
 def app_from_env() -> OpsApp:
