@@ -1,0 +1,230 @@
+"""`filter-proxy hashes add | import | check`: maintain rules/images/<category>.csv hash lists."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from filter_proxy.matchers.images import (
+    EXACT_ALGORITHMS,
+    ImageDecodeError,
+    compute_hashes,
+    compute_query_hashes,
+    validate_image_hash,
+)
+from filter_proxy.rules.policy import (
+    HASH_HEX_LENGTH,
+    PERCEPTUAL_ALGORITHMS,
+    ImagePolicy,
+    Policy,
+    parse_policy,
+)
+
+CATEGORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+HEADER = ("# Known image hashes of category {c}: algorithm,hash[,note], one per line (see rules/README.md).\n"
+          "# Maintained with `filter-proxy hashes add` and `filter-proxy hashes import`.\n")
+
+
+def register(subparsers: Any) -> None:
+    hashes = subparsers.add_parser("hashes", help="add, import and check known image hashes")
+    sub = hashes.add_subparsers(dest="hashes_command", required=True)
+
+    add = sub.add_parser("add", help="hash images and append them to rules/images/<category>.csv")
+    add.add_argument("images", nargs="+", type=Path, help="image files")
+    add.add_argument("--category", required=True, help="category (file name under rules/images/)")
+    add.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory (default: rules)")
+    add.add_argument("--note", default="", help="note written in the third column")
+    add.set_defaults(func=add_command)
+
+    imp = sub.add_parser("import", help="validate and import a hash list (one hash per line, or CSV)")
+    imp.add_argument("file", type=Path, help="hash list: one hash per line, or CSV with the hash in column 1 or 2")
+    imp.add_argument("--category", required=True)
+    imp.add_argument("--algorithm", required=True, choices=sorted(HASH_HEX_LENGTH))
+    imp.add_argument("--rules", type=Path, default=Path("rules"))
+    imp.add_argument("--skip-bad", action="store_true", help="import the good lines even when some are bad")
+    imp.set_defaults(func=import_command)
+
+    check = sub.add_parser("check", help="print each image's verdict and nearest distance per algorithm")
+    check.add_argument("images", nargs="+", type=Path)
+    check.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory or bundle")
+    check.set_defaults(func=check_command)
+
+
+def _policy(rules: Path) -> Policy | None:
+    path = rules / "policy.toml"
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    policy, _ = parse_policy(tomllib.loads(text), str(path))
+    return policy
+
+
+def _target(rules: Path, category: str, policy: Policy | None) -> Path | None:
+    if not CATEGORY.match(category):
+        print(f"error: category {category!r} must be letters, digits, '_', '-' or '.'", file=sys.stderr)
+        return None
+    if policy is not None and category not in policy.categories:
+        print(f"warning: category {category!r} is not declared in {rules / 'policy.toml'}; "
+              f"add [categories.{category}] or the rule set will be refused", file=sys.stderr)
+    return rules / "images" / f"{category}.csv"
+
+
+def _existing(path: Path) -> set[tuple[str, str]]:
+    """(algorithm, lowercase hex) pairs already in a hash list."""
+    if not path.is_file():
+        return set()
+    found = set()
+    for line in path.read_text(encoding="utf-8-sig").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            row = next(csv.reader([line], skipinitialspace=True), [])
+            if len(row) >= 2:
+                found.add((row[0].strip().lower(), row[1].strip().lower()))
+    return found
+
+
+def _append(path: Path, category: str, rows: list[tuple[str, str, str]]) -> None:
+    """Write old content + new rows to a temporary file and rename it: never a half-written list."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else HEADER.format(c=category)
+    if old and not old.endswith("\n"):
+        old += "\n"
+    new = "".join(f"{a},{h},{n}\n" if n else f"{a},{h}\n" for a, h, n in rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(old + new)
+    os.replace(tmp, path)
+
+
+def add_command(args: argparse.Namespace) -> int:
+    policy = _policy(args.rules)
+    target = _target(args.rules, args.category, policy)
+    if target is None:
+        return 2
+    images = policy.images if policy else ImagePolicy()
+    algorithms = list(dict.fromkeys([*images.algorithms, "sha256"]))
+    note = args.note.replace("\n", " ").replace(",", ";")
+    rows: list[tuple[str, str, str]] = []
+    failed = 0
+    for image in args.images:
+        try:
+            hashes = compute_hashes(image.read_bytes(), algorithms, images.max_pixels, images.min_pdq_quality)
+        except (OSError, ImageDecodeError) as exc:
+            print(f"{image}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        rows += [(a, h, note) for a, h in hashes.items()]
+    if failed:  # all or nothing, like `hashes import`
+        print(f"nothing added: {failed} image(s) could not be hashed", file=sys.stderr)
+        return 1
+    seen = _existing(target)
+    fresh = []
+    for algo, hex_, n in rows:
+        if (algo, hex_) not in seen:
+            seen.add((algo, hex_))
+            fresh.append((algo, hex_, n))
+    if fresh:
+        _append(target, args.category, fresh)
+    print(f"{target}: added {len(fresh)} hash(es), {len(rows) - len(fresh)} already present")
+    return 0
+
+
+def _parse_import_line(line: str, algorithm: str) -> tuple[str | None, str]:
+    """(hash, "") or (None, reason). The hash is the only column, or CSV column 1 or 2."""
+    row = [c.strip() for c in next(csv.reader([line], skipinitialspace=True), [])]
+    columns = row[:2] if len(row) > 1 else row
+    reasons = []
+    for value in columns:
+        reason = validate_image_hash(algorithm, value)
+        if reason is None:
+            return value.lower(), ""
+        reasons.append(reason)
+    where = "the line" if len(columns) == 1 else "column 1 or 2"
+    return None, f"no valid {algorithm} hash in {where} ({reasons[0]})"
+
+
+def import_command(args: argparse.Namespace) -> int:
+    policy = _policy(args.rules)
+    target = _target(args.rules, args.category, policy)
+    if target is None:
+        return 2
+    try:
+        lines = args.file.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{args.file}: cannot read: {exc}", file=sys.stderr)
+        return 2
+    good: list[tuple[int, str]] = []
+    bad = 0
+    first_content = True
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        hex_, reason = _parse_import_line(line, args.algorithm)
+        header = first_content and hex_ is None and re.search(r"[g-zG-Z]", line) is not None
+        first_content = False
+        if header:  # a CSV header such as "md5,name": not a hash, not an error
+            continue
+        if hex_ is None:
+            print(f"{args.file}:{number}: {reason}", file=sys.stderr)
+            bad += 1
+        else:
+            good.append((number, hex_))
+    if bad and not args.skip_bad:
+        print(f"nothing imported: {bad} bad line(s); fix them or pass --skip-bad", file=sys.stderr)
+        return 1
+    seen = _existing(target)
+    fresh = []
+    for _, hex_ in good:
+        if (args.algorithm, hex_) not in seen:
+            seen.add((args.algorithm, hex_))
+            fresh.append((args.algorithm, hex_, f"imported from {args.file.name}"))
+    if fresh:
+        _append(target, args.category, fresh)
+    print(f"{target}: imported {len(fresh)} hash(es), {len(good) - len(fresh)} already present, {bad} bad")
+    return 1 if bad else 0
+
+
+def check_command(args: argparse.Namespace) -> int:
+    from filter_proxy.rules import RulesError, load_rules
+
+    try:
+        rules = load_rules(args.rules)
+    except RulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    index, images = rules.images, rules.policy.images
+    algorithms = sorted(index.algorithms | set(EXACT_ALGORITHMS))
+    status = 0
+    for image in args.images:
+        try:
+            data = image.read_bytes()
+            verdict = rules.check_image(data)
+            hashes = compute_query_hashes(data, algorithms, images.max_pixels, images.min_pdq_quality)
+        except (OSError, ImageDecodeError) as exc:
+            print(f"{image}: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        detail = f" (category {verdict.category}, {verdict.rule_id})" if verdict.matched else ""
+        print(f"{image}: {verdict.action}{detail}")
+        for algo in algorithms:
+            if algo not in hashes:
+                continue  # e.g. PDQ skipped for a low-quality image
+            # look further than the threshold so a near miss shows how near it was
+            limit = 0 if algo in EXACT_ALGORITHMS else 2 * max(
+                [rules.policy.threshold(c, algo) for c in rules.policy.categories] or [0])
+            found = index.match({algo: hashes[algo]}, lambda c, a, limit=limit: limit) \
+                if algo in index.algorithms else None
+            if found is None:
+                print(f"  {algo:<7} {'no match' if algo in EXACT_ALGORITHMS else f'none within {limit}'}")
+            else:
+                near = "" if algo in EXACT_ALGORITHMS or algo not in PERCEPTUAL_ALGORITHMS else \
+                    f" (threshold {rules.policy.threshold(found.category, algo)})"
+                print(f"  {algo:<7} distance {found.distance}{near}  {found.category}  {found.rule_id}")
+    return status

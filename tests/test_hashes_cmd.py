@@ -1,0 +1,114 @@
+"""`filter-proxy hashes add | import | check` on sample photographs and a temporary rules directory."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from skimage import data
+
+from filter_proxy.cli import main
+from filter_proxy.matchers.images import compute_hashes
+
+POLICY = """
+[categories.listed]
+action = "block"
+warning = "deterrence"
+
+[images]
+algorithms = ["phash", "dhash"]
+"""
+
+
+def save(path: Path, name: str, flip: bool = False) -> Path:
+    image = Image.fromarray(getattr(data, name)()).convert("RGB")
+    if flip:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    path.write_bytes(buf.getvalue())
+    return path
+
+
+@pytest.fixture
+def rules(tmp_path: Path) -> Path:
+    root = tmp_path / "rules"
+    root.mkdir()
+    (root / "policy.toml").write_text(POLICY)
+    return root
+
+
+def content_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+
+
+def test_add_appends_configured_algorithms_and_sha256_once(rules: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    img = save(tmp_path / "astronaut.png", "astronaut")
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    target = rules / "images" / "listed.csv"
+    assert target.read_text().startswith("# Known image hashes of category listed")
+    expected = compute_hashes(img.read_bytes(), ["phash", "dhash", "sha256"])
+    assert content_lines(target) == [f"{a},{h}" for a, h in expected.items()]
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    assert len(content_lines(target)) == 3  # no duplicates
+    assert "0 hash(es), 3 already present" in capsys.readouterr().out
+
+
+def test_add_refuses_undecodable_images_and_writes_nothing(rules: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    good = save(tmp_path / "coffee.png", "coffee")
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert main(["hashes", "add", str(good), str(bad), "--category", "listed", "--rules", str(rules)]) == 1
+    assert not (rules / "images" / "listed.csv").exists()
+    assert f"{bad}: cannot decode image" in capsys.readouterr().err
+    assert main(["hashes", "add", str(good), "--category", "../evil", "--rules", str(rules)]) == 2
+
+
+def test_import_plain_and_csv_lists(rules: Path, tmp_path: Path) -> None:
+    plain = tmp_path / "list.txt"
+    plain.write_text("# md5 list\n" + "0" * 32 + "\n\n" + "A" * 32 + "\n" + "0" * 32 + "\n")
+    assert main(["hashes", "import", str(plain), "--category", "listed", "--algorithm", "md5",
+                 "--rules", str(rules)]) == 0
+    shared = tmp_path / "shared.csv"
+    shared.write_text("name,md5\nfile one," + "b" * 32 + "\nfile two," + "a" * 32 + "\n")
+    assert main(["hashes", "import", str(shared), "--category", "listed", "--algorithm", "md5",
+                 "--rules", str(rules)]) == 0
+    hashes = [line.split(",")[1] for line in content_lines(rules / "images" / "listed.csv")]
+    assert hashes == ["0" * 32, "a" * 32, "b" * 32]  # lowercased, deduplicated, header skipped
+
+
+def test_import_reports_bad_lines_and_imports_nothing(rules: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    listed = tmp_path / "list.txt"
+    listed.write_text("c" * 40 + "\nnot-a-hash\n" + "d" * 39 + "\n")
+    args = ["hashes", "import", str(listed), "--category", "listed", "--algorithm", "sha1", "--rules", str(rules)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert f"{listed}:2: no valid sha1 hash" in err and f"{listed}:3: no valid sha1 hash" in err
+    assert "nothing imported" in err and not (rules / "images" / "listed.csv").exists()
+    assert main([*args, "--skip-bad"]) == 1  # still non-zero: some lines were bad
+    assert content_lines(rules / "images" / "listed.csv") == ["sha1," + "c" * 40 + ",imported from list.txt"]
+
+
+def test_check_prints_verdict_and_distances(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("filter_proxy.matchers.terms")  # the full rule loader (engineer B) needs it
+    pytest.importorskip("filter_proxy.warnings")
+    rules = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "rules", rules)
+    listed = save(tmp_path / "astronaut.png", "astronaut")
+    assert main(["hashes", "add", str(listed), "--category", "zqx-abuse", "--rules", str(rules)]) == 0
+    capsys.readouterr()
+    flipped = save(tmp_path / "flipped.png", "astronaut", flip=True)
+    other = save(tmp_path / "camera.png", "camera")
+    assert main(["hashes", "check", str(listed), str(flipped), str(other), "--rules", str(rules)]) == 0
+    out = capsys.readouterr().out
+    blocks = out.split(f"{tmp_path}/")
+    assert blocks[1].startswith("astronaut.png: block (category zqx-abuse, rules/images/zqx-abuse.csv:")
+    assert "sha256  distance 0" in blocks[1]
+    assert blocks[2].startswith("flipped.png: block") and "phash   distance" in blocks[2]
+    assert blocks[3].startswith("camera.png: allow") and "sha256  no match" in blocks[3]
