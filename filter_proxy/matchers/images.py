@@ -97,6 +97,8 @@ def _pdq(image: Image.Image, min_quality: int, dihedral: bool) -> list[str]:
         hashes = [first]
     if quality < min_quality:
         return []  # flat or tiny images give unreliable PDQ hashes
+    # Hex = pdqhash's 256-bit vector packed MSB first. Other PDQ tools may order bits differently: check
+    # one known sample before importing a foreign PDQ list.
     return [np.packbits(np.asarray(h, dtype=np.uint8)).tobytes().hex() for h in hashes]
 
 
