@@ -19,10 +19,13 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    (``0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g, @ a, $ s, ! i, | i, € e``). Numbers in ordinary
    text ("2024", "10 000") stay numbers, so benign numbers never turn into listed words.
 5. ``collapse_repeats``: runs of the same letter become one (``fooo`` -> ``fo``); digits are not collapsed.
-6. ``join_spelled``: a maximal run of >= 3 consecutive one-character tokens, at least two of them letters,
-   is one spelled-out word: ``f.o.o``, ``f o o``, ``f-o-o``, ``f_o_o`` -> ``foo``. Runs of two are left
-   alone, so ordinary text such as "plan b c" or "I am" is untouched; the price is that "vitamin a b c"
-   becomes "vitamin abc" on both sides, which only matters if "abc" were a listed word.
+6. Spelled-out words. ``join_chains`` (before step 3): single characters chained by punctuation
+   (``. - _ * · • ' / \\``) are one word: ``f.o.o``, ``f-o-o``, ``f_o_o`` -> ``foo`` (also "U.S.A." ->
+   "usa"). ``join_spelled`` (after step 5): a maximal run of >= 3 one-character tokens,
+   at least two of them letters, is one word: ``f o o`` -> ``foo``. Runs of two are left alone, so "plan
+   b c" or "I am" is untouched; "vitamin a b c" becomes "vitamin abc" on both sides, which only matters if
+   "abc" were listed. Known limit: a word spelled out with *spaces* right after a one-letter word is glued
+   to it ("a f o o" -> "afo"); spelled out with punctuation it is not ("a f.o.o" -> "a fo").
    Joined words then go through steps 4 and 5 again.
 
 ``normalize`` never raises on any ``str`` and is idempotent. Only fixed translate tables and compiled
@@ -34,7 +37,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["normalize", "words", "fold_unicode", "map_confusables", "tokens", "join_spelled", "map_leet",
+__all__ = ["normalize", "words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
            "collapse_repeats"]
 
 
@@ -77,6 +80,10 @@ def _mc_class() -> str:
 # "_" is turned into a space first, so \w here means letters and digits (one char class: fast).
 _TOKEN = re.compile(r"[\w@$!|€]+")
 _TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower: only for non-ASCII text
+# Single letters/digits chained by punctuation ("f.o.o", "f-o-o", "f_o_o", "f*o*o") are one word.
+_CHAIN = re.compile(r"(?<![^\W_])[^\W_](?:[._\-*·•'/\\]+[^\W_])+(?![^\W_])")
+_CHAIN_SEP = re.compile(r"[._\-*·•'/\\]")
+_CHAIN_DROP = re.compile(r"[._\-*·•'/\\]+")
 _SYMBOL = re.compile(r"[@$!|€]")
 _LEET_CHAR = re.compile(r"[\d@$!|€]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
@@ -100,6 +107,13 @@ def map_confusables(text: str) -> str:
     if text.isascii():
         return text.replace("l", "i")
     return text.translate(_CONFUSABLES)
+
+
+def join_chains(text: str) -> str:
+    """Drop the punctuation inside chains of single characters: "f.o.o" -> "foo", "U.S.A." -> "USA"."""
+    if not _CHAIN_SEP.search(text):
+        return text
+    return _CHAIN.sub(lambda m: _CHAIN_DROP.sub("", m.group()), text)
 
 
 def tokens(text: str) -> list[str]:
@@ -161,7 +175,7 @@ def words(text: str) -> list[str]:
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
         text = "" if text is None else str(text)
     folded = map_confusables(fold_unicode(text))
-    toks = tokens(folded)
+    toks = tokens(join_chains(folded))
     if not toks:
         return []
     # Leet and join steps only run when the text can need them (rare in ordinary text). Joining comes

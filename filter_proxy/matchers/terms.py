@@ -1,0 +1,332 @@
+"""Blocked terms and phrases: entry syntax, validation and a compact, fast index.
+
+Entry syntax (one per line in ``rules/terms/<category>.txt``; the loader strips comments and blanks):
+
+- ``forbidden phrase alpha``: a phrase, matched on whole normalised words (``filter_proxy.normalize``), so
+  disguises are undone and ``zqxab`` never matches inside ``zqxabulous``. At most 12 words / 200 chars.
+- ``~zqxcoined``: a substring entry, matched inside longer words too. It must normalise to one word of at
+  least 5 characters (shorter ones would hit ordinary words).
+- ``sha256:<64 hex>``: a hashed phrase, the SHA-256 of the UTF-8 of the *normalised* phrase (``filter-proxy
+  rules hash "..."`` prints it). Hashed phrases of up to ``HASHED_MAX_WORDS`` words are matched. Hashed
+  substring entries (``~sha256:``) are refused: matching them would mean hashing every substring.
+
+Allow-list phrases (``rules/allow/*.txt``) are normalised the same way; an allow-phrase occurrence whose
+words cover a match's words cancels that match.
+
+Index design (DESIGN §10, chosen by measurement on a 2-core box):
+
+- Every plain phrase has a 64-bit key, ``xxh64`` of its normalised form (~0.2 µs per key). The exact stage
+  is a sorted ``uint64`` array of those keys with co-sorted category/file/line arrays: 16 bytes per entry,
+  loaded zero-copy with ``np.frombuffer``. A 64-bit collision with 1M entries has odds ~1e-13 per n-gram.
+- The first stage is a two-probe bloom bitmap over the phrase keys *and all their proper word prefixes*,
+  whose probe positions are two slices of the key itself. A pybloom-live lookup re-hashes in Python
+  (~1.5-4 µs); this probe costs ~0.1 µs, so the hot path walks the text word by word, extends an n-gram
+  only while the bitmap says "maybe a prefix", and confirms the few survivors with one vectorised
+  ``np.searchsorted``. A clean field costs about one key and one probe per word.
+- Hashed phrases cannot be walked by prefix: every n-gram up to ``HASHED_MAX_WORDS`` is SHA-256'd and
+  searched in a sorted array of the hashes' first 8 bytes (slower; only when hashed entries exist).
+- Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
+  window of every word. They are meant for a few distinctive coined terms, not for bulk lists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from xxhash import xxh64_intdigest
+
+from filter_proxy.normalize import normalize
+
+__all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
+           "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
+
+MAX_WORDS = 12
+MAX_CHARS = 200
+MIN_SUBSTRING = 5
+HASHED_MAX_WORDS = 4
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
+_MAGIC = b"FPTERMS1"
+
+
+@dataclass(frozen=True, slots=True)
+class TermEntry:
+    text: str  # as written: a phrase, or "sha256:<64 hex>" of the normalised phrase
+    category: str
+    rule_id: str  # "rules/terms/x.txt:12"
+    substring: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TermMatch:
+    category: str
+    rule_id: str
+
+
+def term_key(phrase: str) -> int:
+    """The 64-bit key of an already-normalised phrase."""
+    return xxh64_intdigest(phrase.encode())
+
+
+def _sha_key(phrase: str) -> int:
+    return int.from_bytes(hashlib.sha256(phrase.encode()).digest()[:8], "big")
+
+
+def parse_term_line(line: str) -> tuple[str, bool, str | None]:
+    """Validate one entry line: ``(text, substring, reason)``; ``reason`` is None when the line is valid.
+
+    ``text`` is the entry without the ``~`` marker, ready for ``TermEntry(text, ..., substring=...)``.
+    """
+    text = line.strip()
+    substring = text.startswith("~")
+    if substring:
+        text = text[1:].strip()
+    if text[:7].lower() == "sha256:":
+        if substring:
+            return text, True, "hashed entries cannot be substring entries; list the plain term or drop '~'"
+        digest = text[7:].strip()
+        if not _HEX64.fullmatch(digest):
+            return text, False, "sha256: must be followed by exactly 64 hex digits"
+        return "sha256:" + digest.lower(), False, None
+    if len(text) > MAX_CHARS:
+        return text, substring, f"entry is longer than {MAX_CHARS} characters"
+    normal = normalize(text)
+    if not normal:
+        return text, substring, "entry is empty after normalisation (only punctuation or symbols?)"
+    count = normal.count(" ") + 1
+    if count > MAX_WORDS:
+        return text, substring, f"entry has {count} words; at most {MAX_WORDS} are allowed"
+    if substring and (count > 1 or len(normal) < MIN_SUBSTRING):
+        return text, True, (f"substring entry must normalise to one word of at least {MIN_SUBSTRING} "
+                            f"characters (got {normal!r})")
+    return text, substring, None
+
+
+def validate_term(line: str) -> tuple[tuple[str, bool] | None, str | None]:
+    """ARCHITECTURE form of ``parse_term_line``: ``((text, substring), None)`` or ``(None, reason)``."""
+    text, substring, reason = parse_term_line(line)
+    return (None, reason) if reason else ((text, substring), None)
+
+
+def _split_rule_id(rule_id: str) -> tuple[str, int]:
+    path, sep, line = rule_id.rpartition(":")
+    return (path, int(line)) if sep and line.isdigit() and path else (rule_id, 0)
+
+
+def _bitmap_bits(count: int, error_rate: float) -> int:
+    """Power-of-two bit count for a two-probe bitmap with ``count`` keys at ``error_rate``."""
+    rate = min(max(error_rate, 1e-6), 0.5)
+    want = -2.0 * max(count, 1) / np.log(1.0 - np.sqrt(rate))
+    return 1 << max(10, int(np.ceil(np.log2(want))))
+
+
+class _Table:
+    """Sorted keys with co-sorted category / file / line columns (16 bytes per entry)."""
+
+    __slots__ = ("keys", "cat", "file", "line")
+
+    def __init__(self, keys: np.ndarray, cat: np.ndarray, file: np.ndarray, line: np.ndarray) -> None:
+        self.keys, self.cat, self.file, self.line = keys, cat, file, line
+
+    @classmethod
+    def build(cls, rows: list[tuple[int, int, int, int]]) -> _Table:
+        rows.sort()
+        arr = np.array(rows, dtype=np.uint64).reshape(-1, 4)
+        return cls(arr[:, 0].copy(), arr[:, 1].astype(np.uint16), arr[:, 2].astype(np.uint32),
+                   arr[:, 3].astype(np.uint32))
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.keys, self.cat, self.file, self.line]
+
+    def lookup(self, keys: list[int]) -> list[tuple[int, int]]:
+        """(query index, row) for every row whose key equals a query key."""
+        if not keys or not self.keys.size:
+            return []
+        query = np.array(keys, dtype=np.uint64)
+        left = np.searchsorted(self.keys, query, "left")
+        right = np.searchsorted(self.keys, query, "right")
+        return [(q, row) for q in np.flatnonzero(right > left).tolist()
+                for row in range(int(left[q]), int(right[q]))]
+
+
+class TermIndex:
+    """Whole-word phrase, hashed phrase and substring matching with allow-list cancellation."""
+
+    def __init__(self, meta: dict, plain: _Table, hashed: _Table, bitmap: np.ndarray) -> None:
+        self._meta = meta
+        self._categories: list[str] = meta["categories"]
+        self._files: list[str] = meta["files"]
+        self._max_words: int = meta["max_words"]
+        self._plain, self._hashed = plain, hashed
+        self._bitmap = bitmap.tobytes() if bitmap.size <= (1 << 16) else memoryview(bitmap)
+        self._mask = int(bitmap.size * 8 - 1)
+        self._substrings: dict[str, list[tuple[str, int]]] = {}
+        for text, row in meta["substrings"]:
+            self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
+        self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
+        self._allow: dict[int, set[str]] = {}
+        for phrase in meta["allow"]:
+            self._allow.setdefault(phrase.count(" ") + 1, set()).add(phrase)
+
+    # -- building -------------------------------------------------------------------------------------
+
+    @classmethod
+    def build(cls, entries: Sequence[TermEntry], allow: Sequence[str] = (),
+              error_rate: float = 0.001) -> TermIndex:
+        """Index ``entries``; ValueError names the rule id of an invalid entry."""
+        categories: dict[str, int] = {}
+        files: dict[str, int] = {}
+        plain_rows: list[tuple[int, int, int, int]] = []
+        hashed_rows: list[tuple[int, int, int, int]] = []
+        prefixes: set[int] = set()
+        substrings: list[tuple[str, int]] = []
+        substring_rows: list[tuple[int, int, int]] = []
+        max_words = 1
+        for entry in entries:
+            marked = ("~" if entry.substring else "") + entry.text
+            text, substring, reason = parse_term_line(marked)
+            if reason:
+                raise ValueError(f"{entry.rule_id}: {reason}")
+            cat = categories.setdefault(entry.category, len(categories))
+            path, line = _split_rule_id(entry.rule_id)
+            file = files.setdefault(path, len(files))
+            if text.startswith("sha256:"):
+                hashed_rows.append((int(text[7:23], 16), cat, file, line))
+            elif substring:
+                substrings.append((normalize(text), len(substring_rows)))
+                substring_rows.append((cat, file, line))
+            else:
+                words = normalize(text).split(" ")
+                max_words = max(max_words, len(words))
+                plain_rows.append((term_key(" ".join(words)), cat, file, line))
+                prefixes.update(term_key(" ".join(words[:n])) for n in range(1, len(words)))
+        plain, hashed = _Table.build(plain_rows), _Table.build(hashed_rows)
+        probe_keys = np.concatenate([plain.keys, np.fromiter(prefixes, np.uint64, len(prefixes))])
+        nbits = _bitmap_bits(probe_keys.size, error_rate)
+        bits = np.zeros(nbits, dtype=bool)
+        mask = np.uint64(nbits - 1)
+        bits[(probe_keys & mask).astype(np.int64)] = True
+        bits[((probe_keys >> np.uint64(32)) & mask).astype(np.int64)] = True
+        meta = {"categories": list(categories), "files": list(files), "max_words": max_words,
+                "substrings": substrings, "substring_rows": substring_rows,
+                "allow": sorted({p for p in map(normalize, allow) if p}), "error_rate": error_rate}
+        return cls(meta, plain, hashed, np.packbits(bits, bitorder="little"))
+
+    # -- matching -------------------------------------------------------------------------------------
+
+    def match(self, text: str) -> list[TermMatch]:
+        return self.match_words(normalize(text).split())
+
+    def match_words(self, words: list[str]) -> list[TermMatch]:
+        """Matches among already-normalised ``words`` (``normalize.words(text)``)."""
+        found: list[tuple[int, int, int, int, int]] = []  # (start, end, cat, file, line)
+        count = len(words)
+        if not count:
+            return []
+        bitmap, mask, max_words = self._bitmap, self._mask, self._max_words
+        cands: list[int] = []
+        spans: list[tuple[int, int]] = []
+        for i in range(count):
+            gram = words[i]
+            for j in range(i + 1, min(count, i + max_words) + 1):
+                if j > i + 1:
+                    gram = gram + " " + words[j - 1]
+                key = xxh64_intdigest(gram.encode())
+                p = key & mask
+                if not (bitmap[p >> 3] >> (p & 7)) & 1:
+                    break
+                p = (key >> 32) & mask
+                if not (bitmap[p >> 3] >> (p & 7)) & 1:
+                    break
+                cands.append(key)
+                spans.append((i, j))
+        for q, row in self._plain.lookup(cands):
+            found.append((*spans[q], *self._row(self._plain, row)))
+        if self._hashed.keys.size:
+            found.extend(self._match_hashed(words))
+        if self._substrings:
+            found.extend(self._match_substrings(words))
+        if found and self._allow:
+            found = self._cancel_allowed(words, found)
+        return self._to_matches(found)
+
+    def _row(self, table: _Table, row: int) -> tuple[int, int, int]:
+        return int(table.cat[row]), int(table.file[row]), int(table.line[row])
+
+    def _match_hashed(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
+        keys: list[int] = []
+        spans: list[tuple[int, int]] = []
+        for i in range(len(words)):
+            for j in range(i + 1, min(len(words), i + HASHED_MAX_WORDS) + 1):
+                keys.append(_sha_key(" ".join(words[i:j])))
+                spans.append((i, j))
+        return [(*spans[q], *self._row(self._hashed, row)) for q, row in self._hashed.lookup(keys)]
+
+    def _match_substrings(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
+        out = []
+        subs = self._substrings
+        for i, word in enumerate(words):
+            for start in range(len(word) - MIN_SUBSTRING + 1):
+                for text, row in subs.get(word[start:start + MIN_SUBSTRING], ()):
+                    if word.startswith(text, start):
+                        out.append((i, i + 1, *self._sub_rows[row]))
+        return out
+
+    def _cancel_allowed(self, words: list[str], found: list[tuple[int, int, int, int, int]]
+                        ) -> list[tuple[int, int, int, int, int]]:
+        covers = [(a, a + n) for n, phrases in self._allow.items()
+                  for a in range(len(words) - n + 1) if " ".join(words[a:a + n]) in phrases]
+        return [m for m in found if not any(a <= m[0] and m[1] <= b for a, b in covers)]
+
+    def _to_matches(self, found: list[tuple[int, int, int, int, int]]) -> list[TermMatch]:
+        seen: dict[tuple[int, int, int], None] = dict.fromkeys((cat, file, line) for _, _, cat, file, line in found)
+        return [TermMatch(self._categories[cat], f"{self._files[file]}:{line}" if line else self._files[file])
+                for cat, file, line in seen]
+
+    # -- size and (de)serialisation -------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return int(self._plain.keys.size + self._hashed.keys.size + len(self._sub_rows))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for t in (self._plain, self._hashed) for a in t.arrays()) + self._mask // 8 + 1
+
+    def to_bytes(self) -> bytes:
+        """``FPTERMS1`` + header (JSON length, counts) + JSON meta + 8-byte-aligned arrays."""
+        meta = json.dumps(self._meta, separators=(",", ":")).encode()
+        meta += b" " * (-len(meta) % 8)
+        arrays = [*self._plain.arrays(), *self._hashed.arrays(), np.frombuffer(self._bitmap, np.uint8)]
+        parts = [_MAGIC, struct.pack("<QQQQ", len(meta), self._plain.keys.size, self._hashed.keys.size,
+                                     self._mask // 8 + 1), meta]
+        for arr in arrays:
+            raw = np.ascontiguousarray(arr).tobytes()
+            parts.append(raw + b"\0" * (-len(raw) % 8))
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | memoryview) -> TermIndex:
+        """Load without copying the arrays (they view ``data``); ValueError on a damaged buffer."""
+        view = memoryview(data).cast("B")
+        if bytes(view[:8]) != _MAGIC:
+            raise ValueError("not a term index (bad magic)")
+        try:
+            meta_len, n_plain, n_hashed, n_bitmap = struct.unpack_from("<QQQQ", view, 8)
+            offset = 40
+            meta = json.loads(bytes(view[offset:offset + meta_len]))
+            offset += meta_len
+            out = []
+            for count, dtype in ((n_plain, np.uint64), (n_plain, np.uint16), (n_plain, np.uint32),
+                                 (n_plain, np.uint32), (n_hashed, np.uint64), (n_hashed, np.uint16),
+                                 (n_hashed, np.uint32), (n_hashed, np.uint32), (n_bitmap, np.uint8)):
+                arr = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
+                offset += -(-arr.nbytes // 8) * 8
+                out.append(arr)
+        except (ValueError, struct.error, json.JSONDecodeError, KeyError) as exc:
+            raise ValueError(f"damaged term index: {exc}") from exc
+        return cls(meta, _Table(*out[0:4]), _Table(*out[4:8]), out[8])
