@@ -66,9 +66,9 @@ def check_command(args: argparse.Namespace) -> int:
     assert stats is not None
     counts = ", ".join(
         [
-            _plural(sum(stats["terms"].values()), "term"),
-            _plural(sum(stats["urls"].values()), "URL"),
-            _plural(sum(stats["images"].values()), "image hash", "image hashes"),
+            _plural(stats["terms"], "term"),
+            _plural(stats["urls"], "URL"),
+            _plural(stats["images"], "image hash", "image hashes"),
             _plural(stats["allow"], "allow phrase"),
         ]
     )

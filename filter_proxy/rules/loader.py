@@ -232,7 +232,7 @@ def _term(text: str, category: str, rule_id: str) -> EntryResult:
     fields, reason = validate_term(text)
     if fields is None:
         return reason or "not a valid term"
-    entry = TermEntry(fields["text"], category, rule_id, fields.get("substring", False))
+    entry = TermEntry(fields[0], category, rule_id, fields[1])
     return entry, (entry.substring, _term_digest(entry.text))
 
 

@@ -132,19 +132,25 @@ class RuleSet:
         e.g. supplied by the backend with a result. Unknown algorithms and malformed hexes are ignored."""
         if not hashes or len(self.images) == 0:
             return ALLOW
-        match = self.images.match(hashes, self.policy.threshold)
-        if match is None:
+        # The closest match per category, closest first; the strongest category wins, then the closest.
+        matches = self.images.matches(hashes, self.policy.threshold)
+        if not matches:
             return ALLOW
-        rank, action, warning, report = self._category_policy(match.category)
-        return Verdict(action, match.category, match.rule_id, warning, "image", match.distance, report)
+        return self._resolve(matches, "image")
 
     # -- introspection ----------------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
-        """Entry counts: ``{"terms": {category: n}, "urls": {...}, "images": {...}, "allow": n, "total": n}``."""
-        out: dict[str, Any] = {kind: dict(self._stats.get(kind, {})) for kind in ("terms", "urls", "images")}
+        """Entry counts per kind (flat numbers, as metrics want them) and per kind and category::
+
+            {"terms": 5, "urls": 3, "images": 6, "allow": 1, "total": 14,
+             "by_category": {"terms": {"zqx-abuse": 4, ...}, "urls": {...}, "images": {...}}}
+        """
+        by_category = {kind: dict(self._stats.get(kind, {})) for kind in ("terms", "urls", "images")}
+        out: dict[str, Any] = {kind: sum(counts.values()) for kind, counts in by_category.items()}
         out["allow"] = int(self._stats.get("allow", len(self.allow)))
-        out["total"] = sum(sum(v.values()) for v in (out["terms"], out["urls"], out["images"]))
+        out["total"] = out["terms"] + out["urls"] + out["images"]
+        out["by_category"] = by_category
         return out
 
     # -- internals --------------------------------------------------------------------------------
@@ -167,4 +173,5 @@ class RuleSet:
                 best, best_policy = match, policy
         assert best is not None and best_policy is not None
         _, action, warning, report = best_policy
-        return Verdict(action, best.category, best.rule_id, warning, signal, None, report)
+        distance = getattr(best, "distance", None)  # image matches carry their Hamming distance
+        return Verdict(action, best.category, best.rule_id, warning, signal, distance, report)
