@@ -3,6 +3,7 @@ example rules agreeing with the demo corpus, and the filtered demo end to end ov
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import io
 from collections.abc import AsyncIterator, Iterator
@@ -13,10 +14,11 @@ import pytest
 from PIL import Image
 
 from filter_proxy.cli import main as cli_main
-from filter_proxy.demo.app import create_demo_app, thumbnail_mode
+from filter_proxy.demo.app import LOOPBACK_NETWORKS, demo_image_screener, create_demo_app, thumbnail_mode
 from filter_proxy.demo.backend import SearchIndex, create_backend, fts_query
 from filter_proxy.demo.corpus import LISTED_TERMS, STRIPPED_TERMS, build_corpus
 from filter_proxy.demo.images import LISTED_CATEGORY, draw_picture, picture_png, rules_csv, rules_file
+from filter_proxy.images_screen import ImageScreener
 from filter_proxy.rules import RuleSet, load_rules
 from tests.support.server import serve
 
@@ -159,7 +161,12 @@ def test_listed_pictures_match_and_ordinary_ones_do_not(rules: RuleSet) -> None:
 @pytest.fixture(scope="module")
 def demo_url(rules: RuleSet) -> Iterator[str]:
     assert thumbnail_mode() == "fetch"  # the image screener is installed: thumbnails are fetched and hashed
-    with serve(create_demo_app(rules, thumbnails="fetch")) as url:
+    # As the demo's own screener (loopback allowed), with a generous page budget: the test machine may be
+    # busy, and an unverified thumbnail is hidden rather than matched, which would make the tests flaky.
+    policy = dataclasses.replace(rules.policy.images, allow_networks=LOOPBACK_NETWORKS, page_budget=60.0,
+                                 fetch_timeout=60.0)
+    app = create_demo_app(rules, thumbnails="fetch", image_screener=ImageScreener(policy))
+    with serve(app) as url:
         yield url
 
 
@@ -298,3 +305,16 @@ def test_demo_command_reports_invalid_rules(tmp_path: Path, capsys: pytest.Captu
     (tmp_path / "policy.toml").write_text("[categories.x]\naction = 'explode'\n", encoding="utf-8")
     assert cli_main(["demo", "--rules", str(tmp_path)]) == 2
     assert "invalid" in capsys.readouterr().err
+
+
+async def test_default_demo_app_screens_thumbnails_from_loopback_only(rules: RuleSet) -> None:
+    screener = demo_image_screener(rules)
+    assert set(LOOPBACK_NETWORKS) <= set(screener.policy.allow_networks)
+    assert set(screener.policy.allow_networks) - set(LOOPBACK_NETWORKS) == set(rules.policy.images.allow_networks)
+    await screener.aclose()
+    app = create_demo_app(RULES_DIR)  # the app `filter-proxy demo` serves, in process this time
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as client:
+        blocked = (await client.get("/search", params={"q": "zqxblocked", "format": "json"})).json()
+        assert blocked["results"] == [] and blocked["safety"]["action"] == "block"
+        _, suggestions = (await client.get("/autocompleter", params={"q": "bread"})).json()
+        assert "bread recipe" in suggestions and "bread zqxblocked" not in suggestions

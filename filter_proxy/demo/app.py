@@ -43,7 +43,7 @@ TEMPLATES = Environment(
 )
 
 
-def _image_screener(rules: RuleSet) -> Any:
+def demo_image_screener(rules: RuleSet) -> Any:
     """An ImageScreener that may fetch from loopback (where the demo serves its thumbnails)."""
     from filter_proxy.images_screen import ImageScreener
 
@@ -71,7 +71,7 @@ def create_filtered_backend(rules: RuleSet | RuleHolder, *, thumbnails: str = "a
     In ``fetch`` mode an ImageScreener allowed onto loopback is made unless ``image_screener`` is given."""
     precomputed = thumbnail_mode(thumbnails) == "precomputed"
     if not precomputed and image_screener is None:
-        image_screener = _image_screener(rules.current if isinstance(rules, RuleHolder) else rules)
+        image_screener = demo_image_screener(rules.current if isinstance(rules, RuleHolder) else rules)
     return FilterMiddleware(
         create_backend(precomputed_hashes=precomputed),
         rules=rules,
@@ -129,16 +129,18 @@ def _page(request: Request) -> int:
         return 1
 
 
-def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumbnails: str = "auto") -> Starlette:
+def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumbnails: str = "auto",
+                    image_screener: Any | None = None) -> Starlette:
     """The whole demo: ``/`` (HTML page), ``/search`` and ``/autocompleter`` (filtered JSON), ``/thumbs/``.
 
     ``rules`` is a rules directory, a compiled bundle, or already loaded rules (RulesError if bad).
+    ``image_screener`` replaces the default loopback-allowed one in ``fetch`` mode; the app closes it.
     """
     if isinstance(rules, str | Path):
         rules = load_rules(rules)
-    screener = None
-    if thumbnail_mode(thumbnails) == "fetch":
-        screener = _image_screener(rules.current if isinstance(rules, RuleHolder) else rules)
+    screener = image_screener
+    if screener is None and thumbnail_mode(thumbnails) == "fetch":
+        screener = demo_image_screener(rules.current if isinstance(rules, RuleHolder) else rules)
     api = create_filtered_backend(rules, thumbnails=thumbnails, image_screener=screener)
 
     @asynccontextmanager
