@@ -1,7 +1,8 @@
 """Structured logs: one JSON object per line, a request id on every record, and no user data.
 
 Raw queries are never logged. Our own code never logs them; uvicorn's access log would (it prints the
-request line with its query string and the client address), so ``AccessLogScrubber`` strips both.
+request line with its query string and the client address), so ``AccessLogScrubber`` strips both, and
+httpx logs each upstream request's full URL, so ``UrlQueryScrubber`` strips query strings there.
 """
 
 from __future__ import annotations
@@ -60,6 +61,31 @@ class AccessLogScrubber(logging.Filter):
         return True
 
 
+class UrlQueryScrubber(logging.Filter):
+    """Removes query strings from URLs in a record's arguments. httpx logs every request at INFO as
+    ``HTTP Request: GET http://upstream/search?q=... "HTTP/1.1 200 OK"``: in the reverse proxy that
+    URL carries the user's query to the upstream."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(_strip_query(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _strip_query(v) for k, v in record.args.items()}
+        if isinstance(record.msg, str) and "?" in record.msg:
+            record.msg = _QUERY_RE.sub("", record.msg)
+        return True
+
+
+_QUERY_RE = re.compile(r"\?[^\s\"']*")
+
+
+def _strip_query(value: Any) -> Any:
+    if isinstance(value, str | bytes) or type(value).__name__ == "URL":
+        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        return _QUERY_RE.sub("", text) if "?" in text else value
+    return value
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record: time, level, logger, message, request_id and any ``extra=`` fields."""
 
@@ -91,11 +117,20 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
+# Loggers of libraries we run that may write a request's URL (and so a query) into a record.
+# (Logger filters do not apply to child loggers, so each one is named.)
+URL_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
+
+
 def install_scrubbers() -> None:
-    """Attach the access-log scrubber to uvicorn's access logger (idempotent)."""
+    """Attach the scrubbers to uvicorn's access logger and to the HTTP client loggers (idempotent)."""
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(f, AccessLogScrubber) for f in access.filters):
         access.addFilter(AccessLogScrubber())
+    for name in URL_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, UrlQueryScrubber) for f in logger.filters):
+            logger.addFilter(UrlQueryScrubber())
 
 
 def configure_logging(level: str = "INFO", json: bool = True, stream: Any = None) -> logging.Handler:
