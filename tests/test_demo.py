@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from filter_proxy.cli import main as cli_main
-from filter_proxy.demo.app import LOOPBACK_NETWORKS, demo_image_screener, create_demo_app, thumbnail_mode
+from filter_proxy.demo.app import LOOPBACK_NETWORKS, create_demo_app, demo_image_screener, thumbnail_mode
 from filter_proxy.demo.backend import SearchIndex, create_backend, fts_query
 from filter_proxy.demo.corpus import LISTED_TERMS, STRIPPED_TERMS, build_corpus
 from filter_proxy.demo.images import LISTED_CATEGORY, draw_picture, picture_png, rules_csv, rules_file
