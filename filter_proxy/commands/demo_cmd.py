@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,13 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
 def run(args: argparse.Namespace) -> int:
     rules_path: Path = args.rules
     if not rules_path.exists():
@@ -37,8 +45,12 @@ def run(args: argparse.Namespace) -> int:
 
     from filter_proxy.demo.app import create_demo_app, thumbnail_mode
 
+    thumbnails = args.thumbnails
+    if thumbnails == "auto" and not _is_loopback(args.host):
+        # Browsers would reach the thumbnails on a non-loopback address, which the fetcher rightly refuses.
+        thumbnails = "precomputed"
     try:
-        app = create_demo_app(rules_path, thumbnails=args.thumbnails)
+        app = create_demo_app(rules_path, thumbnails=thumbnails)
     except RulesError as exc:
         print(f"filter-proxy demo: the rules at {rules_path} are invalid:", file=sys.stderr)
         for problem in exc.problems or [exc]:
@@ -46,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f'filter-proxy demo: serving on http://{host}:{args.port} — try "bread recipe" or "zqxblocked" '
-          f"(thumbnails: {thumbnail_mode(args.thumbnails)}; Ctrl+C to stop)", flush=True)
+          f"(thumbnails: {thumbnail_mode(thumbnails)}; Ctrl+C to stop)", flush=True)
     # No access log: request lines carry the raw query, which is never logged.
     uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
     return 0
