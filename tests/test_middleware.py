@@ -8,6 +8,9 @@ are shared with tests/test_proxy.py and the end-to-end tests.
 from __future__ import annotations
 
 import gzip
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,6 +27,8 @@ from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.verdict import Verdict
 
 pytestmark = pytest.mark.anyio
+
+SHIPPED_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 # -- shared helpers -------------------------------------------------------------------------------------
@@ -75,51 +80,44 @@ def searx_page(clean: bool = False) -> dict[str, Any]:
     return {"query": "garden", "number_of_results": 1230, "results": results, "suggestions": suggestions}
 
 
-def build_rules(directory: Any, extra_terms: list[str] | None = None) -> Any:
-    """TEMPORARY edge fake until the rule loader's matchers land; replaced by load_rules on a real dir."""
-    return _FakeRules(["zqxblocked", "forbidden phrase alpha", *(extra_terms or [])])
+POLICY = """
+[categories.zqx-abuse]
+action = "block"
+warning = "deterrence"
+report = true
+
+[categories.zqx-support]
+action = "warn"
+warning = "support"
+
+[categories.zqx-spam]
+action = "strip"
+
+[images]
+on_unverified = "hide-thumbnail"
+"""
 
 
-class _FakeCatalog:
-    def choose_language(self, accept_language: str | None) -> str:
-        return "en"
+def build_rules(directory: Path, extra_terms: Sequence[str] = (), image_rows: Sequence[tuple[str, str]] = ()) -> Any:
+    """A real rule set (load_rules) over a placeholder rules directory written under ``directory``; the
+    warning texts are the shipped ones."""
+    from filter_proxy.rules import load_rules
 
-    def safety_object(self, verdict: Verdict, lang: str) -> dict[str, Any]:
-        return {"action": verdict.action, "category": verdict.category,
-                "warning": {"title": "t", "body": "b", "links": []}}
-
-    def render_html(self, verdict: Verdict, lang: str) -> str:
-        return "<html><body>warning</body></html>"
-
-
-class _FakeRules:
-    def __init__(self, blocked: list[str]) -> None:
-        from filter_proxy.rules.policy import CategoryPolicy, Policy
-
-        self.blocked = blocked
-        self.policy = Policy({"abuse": CategoryPolicy("abuse", "block", "deterrence")})
-        self.warnings = _FakeCatalog()
-
-    def check_text(self, text: str) -> Verdict:
-        low = text.lower()
-        if any(b in low for b in self.blocked):
-            return Verdict("block", "abuse", "rules/terms/abuse.txt:1", "deterrence", "term")
-        if "zqxwarn" in low:
-            return Verdict("warn", "support", "rules/terms/support.txt:1", "support", "term")
-        return Verdict()
-
-    def check_texts(self, texts: Any) -> Verdict:
-        from filter_proxy.verdict import strongest
-
-        return strongest(self.check_text(t) for t in texts)
-
-    def check_url(self, url: str) -> Verdict:
-        if "bad.example.invalid" in url:
-            return Verdict("block", "abuse", "rules/urls/abuse.txt:1", "deterrence", "url")
-        return Verdict()
-
-    def check_image_hashes(self, hashes: Any) -> Verdict:
-        return Verdict()
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "policy.toml").write_text(POLICY, encoding="utf-8")
+    shutil.copytree(SHIPPED_RULES / "warnings", directory / "warnings", dirs_exist_ok=True)
+    files = {
+        "terms/zqx-abuse.txt": ["zqxblocked", "forbidden phrase alpha", *extra_terms],
+        "terms/zqx-support.txt": ["zqxwarn"],
+        "terms/zqx-spam.txt": ["zqxspam"],
+        "urls/zqx-abuse.txt": ["bad.example.invalid", "blocked.example.invalid"],
+    }
+    if image_rows:
+        files["images/zqx-abuse.csv"] = [f"{algo},{hex_}" for algo, hex_ in image_rows]
+    for name, lines in files.items():
+        (directory / name).parent.mkdir(exist_ok=True)
+        (directory / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return load_rules(directory)
 
 
 class Backend:
@@ -225,7 +223,7 @@ async def test_blocked_query_never_reaches_the_app(rules: Any) -> None:
     assert doc["results"] == [] and doc["number_of_results"] == 0
     assert doc["safety"]["action"] == "block"
     assert doc["safety"]["warning"]["title"]
-    assert "terms/abuse.txt" not in r.text and ".txt:" not in r.text  # no rule id
+    assert "zqx-abuse.txt" not in r.text and ".txt:" not in r.text  # no rule id
     assert "zqxblocked" not in r.text.lower()  # the query is not echoed
     assert observer.requests == [("search", "block")]
     assert observer.warnings == [("deterrence", "en")]
@@ -337,7 +335,7 @@ async def test_results_removed_and_totals_fixed(rules: Any) -> None:
     assert "x-filter-action" not in r.headers
     assert ".txt:" not in r.text
     assert backend.accept_encodings == ["identity"]  # asked for a body it can screen
-    assert sorted(v.category for v, _, _ in observer.removals) == ["abuse", "abuse", "abuse"]
+    assert sorted(v.category for v, _, _ in observer.removals) == ["zqx-abuse"] * 3
     assert observer.upstreams == ["ok"]
 
 
