@@ -1,0 +1,49 @@
+"""``python -m benchmarks [speed|scale|quality ...] [--quick] [--out DIR]``: run suites, print tables, write
+``<suite>.json``, ``<suite>.md``, PNG plots and ``SUMMARY.md``."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import time
+from pathlib import Path
+
+from benchmarks import report
+from benchmarks.harness import log
+
+SUITES = ("speed", "scale", "quality")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("suites", nargs="*", metavar="suite", help=f"any of {', '.join(SUITES)} (default: all)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (under two minutes)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
+                        help="directory for JSON, Markdown and PNG results (default: benchmarks/results)")
+    args = parser.parse_args(argv)
+    suites = args.suites or list(SUITES)
+    unknown = [s for s in suites if s not in SUITES]
+    if unknown:
+        parser.error(f"unknown suite(s) {', '.join(unknown)} (choose from {', '.join(SUITES)})")
+    started = time.monotonic()
+    failed = False
+    for name in suites:
+        log(f"suite {name}{' (quick)' if args.quick else ''}: start")
+        module = importlib.import_module(f"benchmarks.{name}")
+        try:
+            result = module.run(args.quick, args.out)
+        except Exception as exc:  # one broken suite must not hide the others' figures
+            log(f"suite {name} failed: {type(exc).__name__}: {exc}")
+            failed = True
+            continue
+        json_path, md_path = report.write_results(result, args.out)
+        print(report.to_console(result), flush=True)
+        log(f"suite {name}: done in {result.seconds:.0f} s -> {json_path}, {md_path}")
+    summary = report.write_summary(args.out)
+    log(f"all done in {time.monotonic() - started:.0f} s; summary {summary}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
