@@ -127,7 +127,7 @@ def _hashes(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
         mem["numpy array"].append((n, scan["rss_load_mb"]))
         query["filter-proxy MIH"].append((n, read["near_ms"]))
         query["linear numpy scan"].append((n, scan["near_ms"]))
-        result.note(f"{n:,} hashes: linear scan / MIH query time = {scan["near_ms"] / read["near_ms"]:.1f}x; "
+        result.note(f"{n:,} hashes: linear scan / MIH query time = {scan['near_ms'] / read['near_ms']:.1f}x; "
                     f"memory {read['rss_queried_mb'] / max(scan['rss_load_mb'], 0.01):.1f}x the bare numpy array")
         top = {"n": n, **read}
     result.table("Perceptual hashes (phash, threshold 10): build, load, memory, query (fresh process per load)",
