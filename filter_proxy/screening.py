@@ -46,25 +46,37 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     Any matched verdict (block, warn or strip) removes the result: the action only decides what happens
     to a *query*; matching content is never shown.
     """
+    # The hot loop of a screened page: plain attribute tests, no per-result lists beyond texts().
     removals: dict[int, Removal] = {}
     check_texts = rules.check_texts
     check_url = rules.check_url
     for view in views:
         verdict = check_texts(view.texts())
-        if verdict.matched:
+        if verdict.action != "allow":
             removals[view.index] = Removal(verdict, view.url)
             continue
-        for url in view.urls():
-            verdict = check_url(url)
-            if verdict.matched:
-                removals[view.index] = Removal(verdict, url)
-                break
-        else:
-            if view.image_hashes:
-                verdict = rules.check_image_hashes(view.image_hashes)
-                if verdict.matched:
-                    algorithm, hexdigest = next(iter(view.image_hashes.items()))
-                    removals[view.index] = Removal(verdict, view.url, f"{algorithm}:{hexdigest}")
+        hit = None
+        if view.url:
+            verdict = check_url(view.url)
+            if verdict.action != "allow":
+                hit = view.url
+        if hit is None and view.image_url:
+            verdict = check_url(view.image_url)
+            if verdict.action != "allow":
+                hit = view.image_url
+        if hit is None and view.extra_urls:
+            for url in view.extra_urls:
+                verdict = check_url(url)
+                if verdict.action != "allow":
+                    hit = url
+                    break
+        if hit is not None:
+            removals[view.index] = Removal(verdict, hit)
+        elif view.image_hashes:
+            verdict = rules.check_image_hashes(view.image_hashes)
+            if verdict.action != "allow":
+                algorithm, hexdigest = next(iter(view.image_hashes.items()))
+                removals[view.index] = Removal(verdict, view.url, f"{algorithm}:{hexdigest}")
     return removals
 
 
