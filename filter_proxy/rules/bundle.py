@@ -228,4 +228,4 @@ def _json_bytes(value: Any) -> bytes:
 
 
 def _json_value(view: memoryview) -> Any:
-    return str(view, "utf-8")
+    return json.loads(bytes(view))

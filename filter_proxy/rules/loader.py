@@ -145,20 +145,31 @@ def read_sources(root: Path) -> Sources:
                 problems.append(Problem(rel(path), 0, f"ignored: only *{suffix} files are read here", "warning"))
         return found
 
-    # Warnings first: the policy's warning kinds are checked against the catalog.
-    warnings_dir = root / "warnings"
+    # The policy's TOML first (it names the default language), then the warnings, then the policy's
+    # validation, which checks each category's warning kind against the catalog.
+    policy_path = root / "policy.toml"
+    raw: dict[str, Any] | None = None
+    if policy_path.is_file():
+        data = policy_path.read_bytes()
+        digest.update(rel(policy_path).encode() + b"\0" + data + b"\0")
+        sources.policy_text, raw = _read_toml(data, rel(policy_path), problems)
+    else:
+        problems.append(Problem(rel(policy_path), 0, "missing: every rule set needs a policy.toml declaring its categories"))
+
     files("warnings", ".toml")
-    catalog, warning_problems = load_warnings(warnings_dir)
+    locales = (raw or {}).get("locales")
+    default_language = locales.get("default") if isinstance(locales, dict) else None
+    catalog, warning_problems = load_warnings(root / "warnings", **(
+        {"default_language": default_language} if isinstance(default_language, str) else {}
+    ))
     sources.warnings = catalog
     problems.extend(_relocate(p, root, sources.name) for p in warning_problems)
 
-    policy_path = root / "policy.toml"
-    if policy_path.is_file():
-        data = policy_path.read_bytes()
-        digest.update(b"policy.toml\0" + data + b"\0")
-        sources.policy_text, sources.policy = _read_policy(data, rel(policy_path), catalog.kinds, problems)
-    else:
-        problems.append(Problem(rel(policy_path), 0, "missing: every rule set needs a policy.toml declaring its categories"))
+    if raw is not None:
+        sources.policy, policy_problems = parse_policy(
+            raw, rel(policy_path), warning_kinds=set(catalog.kinds), text=sources.policy_text
+        )
+        problems.extend(policy_problems)
     declared = set(sources.policy.categories) if sources.policy else set()
 
     for path in files("terms", ".txt"):
@@ -174,18 +185,15 @@ def read_sources(root: Path) -> Sources:
     return sources
 
 
-def _read_policy(data: bytes, rel: str, kinds: set[str], problems: list[Problem]) -> tuple[str, Policy | None]:
+def _read_toml(data: bytes, rel: str, problems: list[Problem]) -> tuple[str, dict[str, Any] | None]:
     text = decode_text(data, rel, problems)
     if text is None:
         return "", None
     try:
-        raw = tomllib.loads(text)
+        return text, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         problems.append(Problem(rel, toml_error_line(str(exc)), f"not valid TOML: {exc}"))
         return text, None
-    policy, policy_problems = parse_policy(raw, rel, warning_kinds=set(kinds), text=text)
-    problems.extend(policy_problems)
-    return text, policy
 
 
 def _relocate(problem: Problem, root: Path, name: str) -> Problem:
