@@ -29,13 +29,14 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    Joined words then go through steps 4 and 5 again.
 
 ``normalize`` never raises on any ``str`` and is idempotent. Only fixed translate tables and compiled
-patterns are kept; nothing is cached per input.
+patterns are kept, plus a bounded LRU cache (65536 entries) of the per-token leet/collapse step.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 __all__ = ["normalize", "words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
            "collapse_repeats"]
@@ -79,17 +80,15 @@ def _mc_class() -> str:
 
 # "_" is turned into a space first, so \w here means letters and digits (one char class: fast).
 _TOKEN = re.compile(r"[\w@$!|€]+")
-_TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower: only for non-ASCII text
+_TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower; spacing marks start at U+0903
 # Single letters/digits chained by punctuation ("f.o.o", "f-o-o", "f_o_o", "f*o*o") are one word.
 _CHAIN = re.compile(r"(?<![^\W_])[^\W_](?:[._\-*·•'/\\]+[^\W_])+(?![^\W_])")
 _CHAIN_SEP = re.compile(r"[._\-*·•'/\\]")
 _CHAIN_DROP = re.compile(r"[._\-*·•'/\\]+")
 _SYMBOL = re.compile(r"[@$!|€]")
-_LEET_CHAR = re.compile(r"[\d@$!|€]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _NON_DIGIT = re.compile(r"\D+")
 _REPEAT = re.compile(r"(\w)\1+")
-_SINGLES = re.compile(r"(?:^|\s)\S(?:\s\S){2,}(?:\s|$)")
 
 
 def fold_unicode(text: str) -> str:
@@ -109,6 +108,11 @@ def map_confusables(text: str) -> str:
     return text.translate(_CONFUSABLES)
 
 
+# ASCII fast path of ``tokens``: one C-level translate turns every non-token byte into a space.
+_ASCII_KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789@$!|")
+_ASCII_SPLIT = bytes(c if c in _ASCII_KEEP else 32 for c in range(256))
+
+
 def join_chains(text: str) -> str:
     """Drop the punctuation inside chains of single characters: "f.o.o" -> "foo", "U.S.A." -> "USA"."""
     if not _CHAIN_SEP.search(text):
@@ -118,7 +122,10 @@ def join_chains(text: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Raw tokens: runs of alphanumerics and leetspeak symbols, edge punctuation trimmed."""
-    found = (_TOKEN if text.isascii() else _TOKEN_MC).findall(text.replace("_", " "))
+    if text.isascii():
+        found = text.encode().translate(_ASCII_SPLIT).decode().split()
+    else:
+        found = (_TOKEN_MC if max(text) >= "\u0903" else _TOKEN).findall(text.replace("_", " "))
     if not _SYMBOL.search(text):
         return found
     out = []
@@ -174,19 +181,18 @@ def words(text: str) -> list[str]:
     """The normalised words of ``text``; never raises."""
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
         text = "" if text is None else str(text)
-    folded = map_confusables(fold_unicode(text))
-    toks = tokens(join_chains(folded))
-    if not toks:
-        return []
-    # Leet and join steps only run when the text can need them (rare in ordinary text). Joining comes
-    # after leet/collapse so that it sees final tokens: that is what makes normalize idempotent.
-    line = " ".join(toks)
-    if _LEET_CHAR.search(line):
-        line = " ".join([mapped for t in toks if (mapped := map_leet(t))])  # "$" alone maps to nothing
-    line = collapse_repeats(line)
-    if _SINGLES.search(line):
-        line = collapse_repeats(" ".join(map_leet(t) for t in join_spelled(line.split())))
-    return line.split()
+    toks = tokens(join_chains(map_confusables(fold_unicode(text))))
+    out = [word for word in map(_finish, toks) if word]
+    # Joining runs after leet/collapse so that it sees final tokens: that makes normalize idempotent.
+    if list(map(len, out)).count(1) >= 3:
+        out = [word for word in map(_finish, join_spelled(out)) if word]
+    return out
+
+
+@lru_cache(maxsize=1 << 16)  # bounded; ordinary words repeat, so most tokens are a dict hit
+def _finish(token: str) -> str:
+    """Steps 4 and 5 for one token."""
+    return collapse_repeats(map_leet(token))
 
 
 def normalize(text: str) -> str:
