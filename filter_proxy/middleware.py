@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import logging
 import time
-import zlib
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -22,7 +21,7 @@ from filter_proxy.adapters.base import Adapter, FieldMapping
 from filter_proxy.adapters.routes import match_any
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.rules.holder import RuleHolder
-from filter_proxy.screening import ImageScreenerLike, prefers_html, screen_page
+from filter_proxy.screening import ImageScreenerLike, decode_body, prefers_html, screen_page
 from filter_proxy.verdict import ALLOW, Verdict
 
 if TYPE_CHECKING:
@@ -247,7 +246,7 @@ class FilterMiddleware:
         rewritten = False
         encoding = _header(headers, b"content-encoding")
         if encoding is not None and encoding.strip().lower() != b"identity":
-            decoded = _decode(body, encoding, self.max_response_bytes)
+            decoded = decode_body(body, encoding, self.max_response_bytes)
             if decoded is None:
                 await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
                 return
@@ -388,26 +387,6 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
         if key.lower() == name:
             return value
     return None
-
-
-def _decode(body: bytes, encoding: bytes, limit: int) -> bytes | None:
-    """gzip / deflate bodies (an upstream that ignored ``accept-encoding: identity``); None when unknown,
-    corrupt or larger than ``limit`` once decoded."""
-    enc = encoding.strip().lower()
-    if enc in (b"gzip", b"x-gzip"):
-        wbits = 16 + zlib.MAX_WBITS
-    elif enc == b"deflate":
-        wbits = zlib.MAX_WBITS
-    else:
-        return None
-    try:
-        inflater = zlib.decompressobj(wbits)
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error:
-        return None
-    if len(out) > limit or inflater.unconsumed_tail:
-        return None
-    return out
 
 
 async def _send_raw(

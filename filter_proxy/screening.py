@@ -6,6 +6,7 @@ network except the optional image screener, which is awaited by ``screen_page``.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -178,3 +179,23 @@ def prefers_html(accept: str) -> bool:
         elif media in ("application/json", "application/*", "*/*"):
             json_q = max(json_q, q)
     return html_q > 0 and html_q > json_q
+
+
+def decode_body(body: bytes, encoding: bytes, limit: int) -> bytes | None:
+    """gzip / deflate bodies (an upstream that ignored ``accept-encoding: identity``); None when unknown,
+    corrupt or larger than ``limit`` once decoded."""
+    enc = encoding.strip().lower()
+    if enc in (b"gzip", b"x-gzip"):
+        wbits = 16 + zlib.MAX_WBITS
+    elif enc == b"deflate":
+        wbits = zlib.MAX_WBITS
+    else:
+        return None
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        return None
+    if len(out) > limit or inflater.unconsumed_tail:
+        return None
+    return out
