@@ -265,7 +265,6 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
 
     import httpx
 
-    from filter_proxy.adapters.base import FieldMapping
     from filter_proxy.events import MultiObserver
     from filter_proxy.proxy import create_proxy_app
     from filter_proxy.reload import Reloader
@@ -273,6 +272,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     from filter_proxy.rules import load_rules
     from filter_proxy.sink import build_sink
 
+    fields = _field_mapping(config)  # an unknown adapter fails before the rules are loaded
     if metrics is None and config.metrics.enabled:
         from filter_proxy.metrics import Metrics  # after PROMETHEUS_MULTIPROC_DIR is set (see serve)
 
@@ -305,18 +305,13 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         screener = ImageScreener(rules.policy.images, observer=observer)
         services.append(CallbackService(stop=screener.aclose))
 
-    f = config.fields
-    overrides = {name: tuple(getattr(f, name)) for name in ("title", "snippet", "url", "image_url", "extra_text")
-                 if getattr(f, name)}
-    if f.image_hash:
-        overrides["image_hash"] = dict(f.image_hash)  # type: ignore[assignment]
     options: dict[str, Any] = {}
     if config.routes.query_param:
         options["query_param"] = config.routes.query_param
     inner = create_proxy_app(
         config.upstream.url or "", holder, config.upstream.adapter,
         search_paths=config.routes.search_paths or None, suggest_paths=config.routes.suggest_paths or None,
-        fields=FieldMapping(**overrides) if overrides else None, observer=observer, image_screener=screener,
+        fields=fields, observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
         max_response_bytes=config.upstream.max_response_bytes, **options,
     )
@@ -328,6 +323,26 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         services.append(CallbackService(stop=lambda: asyncio.to_thread(mark_process_dead, os.getpid())))
     return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics,
                   admin_token=config.admin.resolve_token(), services=services, ready_check=_ready_check(inner))
+
+
+def _field_mapping(config: Config) -> Any:
+    """The adapter's own field mapping with the configured [fields] overrides; None when there are none.
+    An unknown adapter name is a configuration error."""
+    from dataclasses import replace
+
+    from filter_proxy.adapters import get_adapter
+    from filter_proxy.config import ConfigError
+
+    try:
+        base = get_adapter(config.upstream.adapter).fields
+    except ValueError as exc:
+        raise ConfigError("upstream.adapter", str(exc)) from None
+    f = config.fields
+    overrides: dict[str, Any] = {name: tuple(getattr(f, name)) for name in
+                                 ("title", "snippet", "url", "image_url", "extra_text") if getattr(f, name)}
+    if f.image_hash:
+        overrides["image_hash"] = dict(f.image_hash)
+    return replace(base, **overrides) if overrides else None
 
 
 def _ready_check(inner: Any) -> Callable[[], bool] | None:

@@ -100,5 +100,8 @@ def run(args: argparse.Namespace) -> int:
     except RulesError as exc:
         print(f"filter-proxy serve: rules refused: {exc}", file=sys.stderr)
         return 2
+    except ConfigError as exc:
+        print(f"filter-proxy serve: configuration error: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(app, **common)
     return 0
