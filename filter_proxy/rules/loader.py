@@ -17,7 +17,7 @@ from typing import Any
 
 from filter_proxy.matchers.images import ImageEntry, ImageIndex, validate_image_hash
 from filter_proxy.matchers.terms import TermEntry, TermIndex, validate_term
-from filter_proxy.matchers.urls import UrlEntry, UrlIndex, validate_url
+from filter_proxy.matchers.urls import UrlEntry, UrlIndex, parse_url_line
 from filter_proxy.normalize import normalize
 from filter_proxy.rules.errors import Problem, RulesError
 from filter_proxy.rules.parse import Line, decode_text, read_lines, toml_error_line
@@ -252,11 +252,11 @@ def _term_digest(text: str) -> str:
 
 
 def _url(text: str, category: str, rule_id: str) -> EntryResult:
-    fields, reason = validate_url(text)
-    if fields is None:
-        return reason or "not a valid URL entry"
-    entry = UrlEntry(fields["text"], category, rule_id)
-    return entry, fields.get("key", entry.text)
+    kind, canonical, reason = parse_url_line(text)
+    if reason is not None:
+        return reason
+    # Two spellings of one URL (case, www., tracking parameters) are the same entry.
+    return UrlEntry(text, category, rule_id), (kind, canonical)
 
 
 def _image(text: str, category: str, rule_id: str) -> EntryResult:
