@@ -57,7 +57,7 @@ class Bloom:
 
     @property
     def nbytes(self) -> int:
-        return len(self._filter.bitarray) // 8
+        return -(-len(self._filter.bitarray) // 8)  # whole bytes, as serialised
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
