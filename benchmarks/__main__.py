@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (under two minutes)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
                         help="directory for JSON, Markdown and PNG results (default: benchmarks/results)")
+    parser.add_argument("--update-readme", action="store_true",
+                        help="also copy the summary into benchmarks/README.md (its 'latest figures' section)")
     args = parser.parse_args(argv)
     suites = args.suites or list(SUITES)
     unknown = [s for s in suites if s not in SUITES]
@@ -41,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
         print(report.to_console(result), flush=True)
         log(f"suite {name}: done in {result.seconds:.0f} s -> {json_path}, {md_path}")
     summary = report.write_summary(args.out)
+    if args.update_readme:
+        report.update_readme(Path(__file__).resolve().parent / "README.md", args.out)
     log(f"all done in {time.monotonic() - started:.0f} s; summary {summary}")
     return 1 if failed else 0
 

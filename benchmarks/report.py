@@ -136,3 +136,16 @@ def write_summary(out_dir: Path) -> Path:
     path = out_dir / "SUMMARY.md"
     path.write_text("\n".join(text), encoding="utf-8")
     return path
+
+
+README_MARKER = "## Latest figures from this machine"
+
+
+def update_readme(readme: Path, out_dir: Path) -> None:
+    """Replace the README's "latest figures" section with SUMMARY.md's targets table and run list."""
+    summary = (out_dir / "SUMMARY.md").read_text(encoding="utf-8")
+    body = summary.split("\n", 2)[2] if summary.startswith("# ") else summary
+    text = readme.read_text(encoding="utf-8")
+    head = text.split(README_MARKER)[0]
+    readme.write_text(f"{head}{README_MARKER}\n\n{body.strip()}\n\nFull tables: `results/<suite>.md`.\n",
+                      encoding="utf-8")
