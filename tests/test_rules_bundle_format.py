@@ -35,6 +35,7 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
     write_bundle(out, _sections(), {"version": "def456", "stats": {}})  # replaces in place
     assert read_bundle(out)[0]["version"] == "def456"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.bundle"]
+    assert out.stat().st_mode & 0o777 == 0o644  # readable by the server's user, unlike mkstemp's 0600
 
 
 @pytest.mark.parametrize("keep", [0, 5, 30, 100, -1])

@@ -110,8 +110,12 @@ def write_bundle(out: Path, sections: dict[str, bytes], meta: dict[str, Any]) ->
     prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, len(header_bytes), hashlib.sha256(header_bytes).digest())
 
     out.parent.mkdir(parents=True, exist_ok=True)
+    # mkstemp creates the file 0600; a bundle is configuration that the server's user must read, so
+    # keep the mode of the file being replaced, or give it the usual 0644.
+    mode = out.stat().st_mode & 0o777 if out.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
+        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(prefix)
             f.write(header_bytes)

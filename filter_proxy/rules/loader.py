@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import re
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from filter_proxy.rules.policy import Policy, parse_policy
 from filter_proxy.rules.ruleset import RuleSet
 from filter_proxy.warnings import WarningCatalog, load_warnings
 
+_LOCATED = re.compile(r"^(.+):(\d+): (.+)$", re.S)
 # Sub-directory -> file suffix of the per-category entry files.
 KIND_SUFFIX = {"terms": ".txt", "urls": ".txt", "images": ".csv"}
 
@@ -90,11 +92,19 @@ def load_rules(path: str | Path) -> RuleSet:
 
 
 def build_indexes(sources: Sources) -> tuple[TermIndex, UrlIndex, ImageIndex]:
-    return (
-        TermIndex.build(sources.terms, allow=sources.allow),
-        UrlIndex.build(sources.urls),
-        ImageIndex.build(sources.images),
-    )
+    """The three indexes. The matchers re-validate entries and name the rule id of a bad one; after
+    read_sources that cannot happen, but if it does it is still reported as ``path:line: reason``."""
+    try:
+        return (
+            TermIndex.build(sources.terms, allow=sources.allow),
+            UrlIndex.build(sources.urls),
+            ImageIndex.build(sources.images),
+        )
+    except ValueError as exc:
+        found = _LOCATED.match(str(exc))
+        if found:
+            raise RulesError(found[1], int(found[2]), found[3]) from exc
+        raise RulesError(sources.name, 0, f"cannot index the rules: {exc}") from exc
 
 
 def build_ruleset(sources: Sources, source: str) -> RuleSet:
