@@ -90,7 +90,7 @@ class SearchPage:
     def __init__(self, api: Any) -> None:
         self.api = api  # the filtered ASGI app, called in process
 
-    async def __call__(self, request: Request) -> Response:
+    async def render(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()
         context: dict[str, Any] = {"query": query, "results": [], "suggestions": [], "safety": None,
                                    "removed": 0, "total": 0, "error": None, "page": _page(request)}
@@ -151,4 +151,5 @@ def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumb
             if screener is not None:
                 await screener.aclose()
 
-    return Starlette(routes=[Route("/", SearchPage(api), methods=["GET"]), Mount("/", app=api)], lifespan=lifespan)
+    routes = [Route("/", SearchPage(api).render, methods=["GET"]), Mount("/", app=api)]
+    return Starlette(routes=routes, lifespan=lifespan)
