@@ -457,3 +457,41 @@ async def test_observer_never_sees_the_query(rules: Any) -> None:
         await client.get("/search", params={"q": "garden zqxsecretquery"})
     assert "zqxsecretquery" not in repr(observer.__dict__)
     assert all(isinstance(v, Verdict) for v, _, _ in observer.removals)
+
+
+async def test_query_never_logged(rules: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
+    async with client_for(wrap(raw_app(200, b'{"no_results_key": 1}'), rules)) as client:
+        r = await client.get("/search", params={"q": "garden zqxsecretquery"})
+    assert r.status_code == 502
+    ours = [rec.getMessage() for rec in caplog.records if rec.name.startswith("filter_proxy")]
+    assert ours  # the failure is logged...
+    assert not any("zqxsecretquery" in message for message in ours)  # ...without what was asked
+
+
+async def test_head_and_options_are_not_buffered(rules: Any) -> None:
+    backend = Backend()
+    async with client_for(wrap(backend, rules)) as client:
+        r = await client.head("/search", params={"q": "garden"})
+        assert r.status_code == 200 and "x-filter-removed" not in r.headers
+        r = await client.head("/search", params={"q": "zqxblocked"})
+        assert r.headers["x-filter-action"] == "block"
+    assert backend.calls == 1
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),
+        ("application/json", False),
+        ("*/*", False),
+        ("", False),
+        ("application/json, text/html;q=0.5", False),
+        ("text/html;q=0.9, application/json;q=0.5", True),
+        ("text/html;q=0", False),
+    ],
+)
+def test_accept_negotiation(accept: str, html: bool) -> None:
+    from filter_proxy.screening import prefers_html
+
+    assert prefers_html(accept) is html
