@@ -19,7 +19,8 @@ SIZE = 320
 LISTED_TERMS: tuple[str, ...] = ("zqxblocked", "forbidden phrase alpha")
 # A listed term of a "strip" category: results carrying it vanish without any warning.
 STRIPPED_TERMS: tuple[str, ...] = ("zqxspam",)
-LISTED_URL_PREFIXES: tuple[str, ...] = ("https://blocked.example.invalid/",)
+# A listed path prefix, and a subdomain of a listed domain.
+LISTED_URL_PREFIXES: tuple[str, ...] = ("https://blocked.example.invalid/", "https://media.zqx-host.example.invalid/")
 # Number of distinct listed pictures; each is planted once as-is and once as an edited copy (near match).
 LISTED_PICTURES = 2
 

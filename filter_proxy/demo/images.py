@@ -11,7 +11,6 @@ these pictures, so the example hash list always agrees with what the demo serves
 from __future__ import annotations
 
 import argparse
-import hashlib
 import io
 import random
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageEnhance
 
 from filter_proxy.demo.corpus import LISTED_PICTURES
+from filter_proxy.matchers.images import compute_hashes
 
 SIZE = (128, 96)
 # Category of the listed demo pictures; it must be declared in rules/policy.toml.
@@ -106,18 +106,7 @@ def picture_png(key: str) -> bytes:
 
 
 def _hashes(data: bytes) -> dict[str, str]:
-    """Hash the bytes the way the screener does (filter_proxy.matchers.images), so the list agrees with it."""
-    try:
-        from filter_proxy.matchers.images import compute_hashes
-    except ImportError:  # matcher module not installed yet: imagehash directly, the same algorithms
-        import imagehash
-
-        img = Image.open(io.BytesIO(data))
-        return {
-            "phash": str(imagehash.phash(img)),
-            "dhash": str(imagehash.dhash(img)),
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
+    # The screener's own hashing, so the list agrees with what it computes for a fetched thumbnail.
     return compute_hashes(data, RULE_ALGORITHMS)
 
 
