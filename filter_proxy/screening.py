@@ -146,8 +146,8 @@ async def _screen_images(
                 removals[index] = Removal(Verdict("strip", signal="image"), view.url)
             elif on_unverified == "hide-thumbnail":
                 hide.append(index)
-        elif verdict.matched:
-            removals[index] = Removal(verdict, view.url)
+        elif verdict.matched:  # the matched content is the thumbnail: report its address
+            removals[index] = Removal(verdict, view.image_url or view.url)
     # A candidate the screener did not answer for is unverified too (fail closed).
     for view in candidates:
         if view.index not in verdicts and view.index not in removals:
