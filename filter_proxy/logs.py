@@ -150,6 +150,7 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: Any = None
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)  # follow the root level
         logger.propagate = True
     install_scrubbers()
     return handler
