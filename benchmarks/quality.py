@@ -133,7 +133,7 @@ def _images(result: SuiteResult, quick: bool, out_dir: Path) -> None:
     policy_algos = _policy_algorithms()
     thresholds = dict(DEFAULT_THRESHOLDS)
     pictures = imageset.sample_photos()
-    n_generated = 20 if quick else 130
+    n_generated = 10 if quick else 130
     pictures += [(f"generated-{i}", imageset.generated_picture(1000 + i)) for i in range(n_generated)]
     log(f"quality: hashing {len(pictures)} pictures x {len(imageset.EDITS)} edits ({', '.join(algos)})")
     entries = []

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
+import sqlite3
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -42,8 +44,9 @@ def make_results(count: int, terms: list[str], blocked_urls: list[str], seed: in
 class SearchApp:
     """GET /search?q=..: a SearXNG-shaped page of 10 results; GET /thumb/<n>.png: a generated thumbnail."""
 
-    def __init__(self, results: list[dict[str, Any]], thumbs_base: str | None = None) -> None:
+    def __init__(self, results: list[dict[str, Any]], thumbs_base: str | None = None, fts: bool = False) -> None:
         self.results = results
+        self.db = _fts_index(results) if fts else None
         self.thumbs_base = thumbs_base
         self.counter = 0
         self.thumbs: dict[str, bytes] = {}
@@ -55,7 +58,11 @@ class SearchApp:
     def page(self, query: str) -> dict[str, Any]:
         start = (self.counter * 10) % max(1, len(self.results) - 10)
         self.counter += 1
-        results = [dict(r) for r in self.results[start:start + 10]]
+        rows = self.results[start:start + 10]
+        if self.db is not None:  # a real search: FTS5 ranking over the pool, topped up to 10 results
+            found = _fts_search(self.db, query)
+            rows = [self.results[i] for i in found] + rows[: 10 - len(found)]
+        results = [dict(r) for r in rows]
         if self.thumbs_base is not None:
             for k, r in enumerate(results):
                 r["img_src"] = f"{self.thumbs_base}/thumb/{(start + k) % THUMBS}.png"
@@ -83,8 +90,24 @@ class SearchApp:
         await send({"type": "http.response.body", "body": body})
 
 
+def _fts_index(results: list[dict[str, Any]]) -> sqlite3.Connection:
+    db = sqlite3.connect(":memory:", check_same_thread=False)
+    db.execute("CREATE VIRTUAL TABLE docs USING fts5(title, content)")
+    db.executemany("INSERT INTO docs(rowid, title, content) VALUES (?, ?, ?)",
+                   [(i, r["title"], r["content"]) for i, r in enumerate(results)])
+    return db
+
+
+def _fts_search(db: sqlite3.Connection, query: str) -> list[int]:
+    words = [w for w in re.findall(r"[A-Za-z0-9]+", query)][:8]
+    if not words:
+        return []
+    expr = " OR ".join(f'"{w}"' for w in words)
+    return [row[0] for row in db.execute("SELECT rowid FROM docs WHERE docs MATCH ? ORDER BY rank LIMIT 10", (expr,))]
+
+
 def build_app(mode: str, rules_dir: str | None, thumbs_base: str | None, bundle: str | None = None,
-              n_results: int = 1000) -> Any:
+              n_results: int = 1000, fts: bool = False) -> Any:
     """The pass-through app, or the same app behind FilterMiddleware (with an ImageScreener for thumbnails).
     Listed terms and URLs sprinkled into results are read from ``rules_dir``; rules load from ``bundle``
     when given (faster), else from the directory."""
@@ -100,7 +123,7 @@ def build_app(mode: str, rules_dir: str | None, thumbs_base: str | None, bundle:
         terms = [t for f in sorted((root / "terms").glob("*.txt")) for t in f.read_text("utf-8").split("\n")[:200] if t]
         blocked = [u for f in sorted((root / "urls").glob("*.txt")) for u in f.read_text("utf-8").split("\n")[:60] if u]
         rules = load_rules(Path(bundle) if bundle else root)
-    app = SearchApp(make_results(n_results, terms, blocked), thumbs_base)
+    app = SearchApp(make_results(n_results, terms, blocked), thumbs_base, fts)
     if mode == "pass":
         return app
     from filter_proxy.middleware import FilterMiddleware
@@ -123,11 +146,12 @@ def main() -> None:
     parser.add_argument("--rules", help="rules directory (listed entries are sprinkled into results)")
     parser.add_argument("--bundle", help="compiled bundle to load instead of the directory")
     parser.add_argument("--thumbs", action="store_true")
+    parser.add_argument("--fts", action="store_true", help="answer with a SQLite FTS5 search (real backend work)")
     args = parser.parse_args()
     import uvicorn
 
     base = f"http://127.0.0.1:{args.port}" if args.thumbs else None
-    app = build_app(args.mode, args.rules, base, args.bundle)
+    app = build_app(args.mode, args.rules, base, args.bundle, fts=args.fts)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools", lifespan="off")
 
