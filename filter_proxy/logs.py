@@ -23,7 +23,9 @@ request_id_var: ContextVar[str | None] = ContextVar("filter_proxy_request_id", d
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 # Attributes every LogRecord has; anything else was passed via ``extra=`` and is emitted as a field.
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
+# uvicorn's "color_message" (the same text with ANSI colours) is left out too.
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message", "asctime", "color_message"}
 
 
 def request_id_from_header(value: str | None) -> str:
