@@ -70,6 +70,11 @@ def test_result_writer_and_table_formatter(tmp_path) -> None:
     assert "| a | 1,234,567 |" in md and "not met" in md and TARGETS["overhead_ratio"].what in md
     summary = report.write_summary(tmp_path).read_text()
     assert "met (goal met)" in summary and "speed" in summary
+    readme = tmp_path / "README.md"
+    readme.write_text("# B\n\nintro\n\n" + report.README_MARKER + "\n\nold figures\n")
+    report.update_readme(readme, tmp_path)
+    updated = readme.read_text()
+    assert updated.startswith("# B\n\nintro") and "old figures" not in updated and "met (goal met)" in updated
     text = report.format_table(["x", "y"], [["long name", 1.5], ["b", 22]])
     lines = text.splitlines()
     assert lines[0].startswith("x") and lines[2].endswith("1.5") and len({len(line) for line in lines}) == 1
