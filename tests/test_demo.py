@@ -148,7 +148,12 @@ def test_every_planted_placeholder_is_listed(rules: RuleSet) -> None:
 
 def test_image_rules_file_is_up_to_date(rules: RuleSet) -> None:
     # Regenerate with `python -m filter_proxy.demo.images --write-rules rules/` when the pictures change.
-    assert rules_file(RULES_DIR).read_text(encoding="utf-8") == rules_csv()
+    # sha256 lines depend on Pillow's PNG encoder (zlib version), which may differ between machines; the
+    # perceptual lines depend only on the pictures, so those must agree exactly.
+    def perceptual(text: str) -> list[str]:
+        return [line for line in text.splitlines() if not line.startswith(("sha256,", "md5,", "sha1,"))]
+
+    assert perceptual(rules_file(RULES_DIR).read_text(encoding="utf-8")) == perceptual(rules_csv())
     assert rules.policy.category(LISTED_CATEGORY).action == "block"
 
 
