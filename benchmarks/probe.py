@@ -113,10 +113,11 @@ def _queries(codes: np.ndarray, count: int, seed: int) -> tuple[list[str], list[
     for _ in range(count):
         row = rng.randrange(len(codes))
         value = int(codes[row])
-        for bit in rng.sample(range(64), rng.randint(0, 10)):
+        flips = rng.randint(0, 10)
+        for bit in rng.sample(range(64), flips):
             value ^= 1 << bit
         near.append(f"{value:016x}")
-        expect.append(row + 1)
+        expect.append((row + 1, flips))
         miss.append(f"{rng.getrandbits(64):016x}")
     return near, miss, expect
 
@@ -156,10 +157,12 @@ def hashes_load(path: str, mode: str, threshold: int = 10) -> dict[str, Any]:
     t_near, f_near = timed(near)
     t_miss, f_miss = timed(miss)
     t_var, _ = timed(variants)
-    recall = sum(1 for f, line in zip(f_near, expect, strict=True) if f and f.rule_id.endswith(f":{line}")) / len(near)
+    # Found: the planted entry, or another listed hash at least as close (in a dense list one may be closer).
+    recall = sum(1 for f, (line, flips) in zip(f_near, expect, strict=True)
+                 if f and (f.rule_id.endswith(f":{line}") or f.distance <= flips)) / len(near)
     return {"load_s": load, "rss_load_mb": _mb(after_load - before), "rss_queried_mb": _mb(rss_kib() - before),
             "near_ms": 1000 * median(t_near), "miss_ms": 1000 * median(t_miss), "variants8_ms": 1000 * median(t_var),
-            "recall": recall, "false_hits": sum(1 for f in f_miss if f)}
+            "recall": recall, "random_hits": sum(1 for f in f_miss if f) / len(miss)}
 
 
 def hashes_numpy(path: str, threshold: int = 10) -> dict[str, Any]:
