@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"suite {name} failed: {type(exc).__name__}: {exc}")
             failed = True
             continue
+        result.machine["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
         json_path, md_path = report.write_results(result, args.out)
         print(report.to_console(result), flush=True)
         log(f"suite {name}: done in {result.seconds:.0f} s -> {json_path}, {md_path}")

@@ -67,7 +67,7 @@ def to_markdown(result: SuiteResult) -> str:
     m = result.machine
     out = [f"# Benchmark: {result.suite}{' (quick)' if result.quick else ''}", "",
            f"Measured {m['date']} on {m['cpu_count']} CPUs, Python {m['python']}, numpy {m['numpy']}, "
-           f"load average {m['load_average']} at start, commit {m['commit'] or '?'}; took {result.seconds:.0f} s.", ""]
+           f"load average {m['load_average']} at start and {m.get('load_average_end', '?')} at the end, commit {m['commit'] or '?'}; took {result.seconds:.0f} s.", ""]
     if result.targets:
         out += ["## DESIGN §8 targets", "", format_table(TARGET_HEADERS, target_rows(result), markdown=True), ""]
     for title, table in result.tables.items():
@@ -126,7 +126,7 @@ def write_summary(out_dir: Path) -> Path:
             continue
         m = data["machine"]
         runs.append(f"- `{data['suite']}`{' (quick)' if data['quick'] else ''}: {m['date']}, {m['cpu_count']} CPUs, "
-                    f"load {m['load_average']}, Python {m['python']}, numpy {m['numpy']}, commit {m['commit'] or '?'}")
+                    f"load {m['load_average']} -> {m.get('load_average_end', '?')}, Python {m['python']}, numpy {m['numpy']}, commit {m['commit'] or '?'}")
         for t in data["targets"]:
             bound = ">=" if t["higher_is_better"] else "<="
             rows.append([t["what"], t["value"], t["unit"], f"{bound} {fmt(t['minimum'])}", f"{bound} {fmt(t['goal'])}",
