@@ -90,7 +90,7 @@ def _in_process(result: SuiteResult, rules: Any, results: list[dict[str, Any]], 
     """Records the overhead ratio; returns the added microseconds per request on the static page."""
     from filter_proxy.middleware import FilterMiddleware
 
-    rounds, per_round = (5, 200) if quick else (15, 1000)
+    rounds, per_round = (5, 200) if quick else (10, 1000)
     paths = _queries(200)
     rows: list[list[Any]] = []
     ratio_fts = static_added = float("nan")
