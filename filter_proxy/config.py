@@ -44,6 +44,9 @@ class ServerConfig:
 class UpstreamConfig:
     url: str | None = None  # required by `serve` (reverse-proxy mode)
     adapter: str = "generic"
+    # Adapter options, e.g. the generic adapter's JSON pointers (results, total, suggestions) or Solr's
+    # unique_key; see filter_proxy/adapters/.
+    options: dict[str, str] = field(default_factory=dict)
     timeout: float = 10.0  # seconds for one upstream call
     connect_timeout: float = 3.0
     max_response_bytes: int = 20_000_000

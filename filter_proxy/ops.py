@@ -272,7 +272,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     from filter_proxy.rules import load_rules
     from filter_proxy.sink import build_sink
 
-    fields = _field_mapping(config)  # an unknown adapter fails before the rules are loaded
+    adapter = build_adapter(config)  # a bad adapter or route setting fails before the rules are loaded
     if metrics is None and config.metrics.enabled:
         from filter_proxy.metrics import Metrics  # after PROMETHEUS_MULTIPROC_DIR is set (see serve)
 
@@ -305,15 +305,12 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         screener = ImageScreener(rules.policy.images, observer=observer)
         services.append(CallbackService(stop=screener.aclose))
 
-    options: dict[str, Any] = {}
-    if config.routes.query_param:
-        options["query_param"] = config.routes.query_param
     inner = create_proxy_app(
-        config.upstream.url or "", holder, config.upstream.adapter,
+        config.upstream.url or "", holder, adapter,
         search_paths=config.routes.search_paths or None, suggest_paths=config.routes.suggest_paths or None,
-        fields=fields, observer=observer, image_screener=screener,
+        observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
-        max_response_bytes=config.upstream.max_response_bytes, **options,
+        max_response_bytes=config.upstream.max_response_bytes,
     )
     reloader = Reloader(holder, config.rules.path, metrics=metrics, debounce_ms=config.rules.debounce_ms)
     services.insert(0, CallbackService(lambda: reloader.start(watch=config.rules.watch), reloader.stop))
@@ -325,24 +322,39 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
                   admin_token=config.admin.resolve_token(), services=services, ready_check=_ready_check(inner))
 
 
-def _field_mapping(config: Config) -> Any:
-    """The adapter's own field mapping with the configured [fields] overrides; None when there are none.
-    An unknown adapter name is a configuration error."""
+def build_adapter(config: Config) -> Any:
+    """The configured adapter: its own field mapping with the [fields] overrides, its [upstream.options]
+    and the query parameter. An unknown adapter or option, or a set-up that would screen no route at all
+    (the generic adapter without routes.search_paths), is a configuration error: a filter that screens
+    nothing must not start and look as if it worked."""
     from dataclasses import replace
 
     from filter_proxy.adapters import get_adapter
     from filter_proxy.config import ConfigError
 
+    name, options = config.upstream.adapter, dict(config.upstream.options)
+    if config.routes.query_param:
+        options["query_param"] = config.routes.query_param
     try:
-        base = get_adapter(config.upstream.adapter).fields
+        get_adapter(name)
     except ValueError as exc:
         raise ConfigError("upstream.adapter", str(exc)) from None
+    try:
+        adapter = get_adapter(name, None, **options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError("upstream.options", str(exc)) from None
     f = config.fields
-    overrides: dict[str, Any] = {name: tuple(getattr(f, name)) for name in
-                                 ("title", "snippet", "url", "image_url", "extra_text") if getattr(f, name)}
+    overrides: dict[str, Any] = {field: tuple(getattr(f, field)) for field in
+                                 ("title", "snippet", "url", "image_url", "extra_text") if getattr(f, field)}
     if f.image_hash:
         overrides["image_hash"] = dict(f.image_hash)
-    return replace(base, **overrides) if overrides else None
+    if overrides:
+        adapter = get_adapter(name, replace(adapter.fields, **overrides), **options)
+    if not (config.routes.search_paths or adapter.default_search_paths
+            or config.routes.suggest_paths or adapter.default_suggest_paths):
+        raise ConfigError("routes.search_paths", f"the {name!r} adapter has no default routes: list the "
+                          "search (and suggest) paths to screen, or every request would pass unscreened")
+    return adapter
 
 
 def _ready_check(inner: Any) -> Callable[[], bool] | None:

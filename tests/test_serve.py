@@ -237,21 +237,49 @@ def test_serve_command_refuses_bad_configuration(tmp_path: Path, capsys: pytest.
     (broken / "terms" / "undeclared-category.txt").write_text("zqxother\n")
     config = tmp_path / "fp.toml"
     config.write_text(f'[report]\ndatabase = "{tmp_path / "r.sqlite3"}"\n[metrics]\nenabled = false\n')
-    assert main(["serve", "--config", str(config), "--upstream", "http://127.0.0.1:9", "--rules", str(broken)]) == 2
+    assert main(["serve", "--config", str(config), "--upstream", "http://127.0.0.1:9", "--adapter", "searxng",
+                 "--rules", str(broken)]) == 2
     assert "rules refused" in capsys.readouterr().err
 
 
 def test_field_overrides_extend_the_adapters_own_mapping(tmp_path: Path) -> None:
-    from filter_proxy.ops import _field_mapping
+    from filter_proxy.ops import build_adapter
 
     config = load_config(env={"FILTER_PROXY_UPSTREAM_ADAPTER": "searxng",
                               "FILTER_PROXY_FIELDS_EXTRA_TEXT": "tags,category",
                               "FILTER_PROXY_FIELDS_IMAGE_HASH": "phash=thumb_phash"})
-    mapping = _field_mapping(config)
+    mapping = build_adapter(config).fields
     assert mapping.extra_text == ("tags", "category")
     assert dict(mapping.image_hash) == {"phash": "thumb_phash"}
     assert mapping.snippet == ("content",)  # SearXNG's own snippet field is kept
-    assert _field_mapping(load_config(env={})) is None
+    plain = build_adapter(load_config(env={"FILTER_PROXY_UPSTREAM_ADAPTER": "searxng"}))
+    assert "tags" not in plain.fields.extra_text
+
+
+def test_adapter_options_reach_the_generic_adapter(tmp_path: Path) -> None:
+    from filter_proxy.ops import build_adapter
+
+    path = tmp_path / "fp.toml"
+    path.write_text('[upstream]\nadapter = "generic"\n[upstream.options]\nresults = "/data/items"\n'
+                    'total = "/data/count"\n[routes]\nsearch_paths = ["/api/find"]\n')
+    adapter = build_adapter(load_config(path))
+    doc = {"data": {"items": [{"title": "one"}, {"title": "two"}], "count": 2}}
+    assert [v.title for v in adapter.results(doc)] == ["one", "two"]
+    adapter.remove_results(doc, {0})
+    assert doc["data"] == {"items": [{"title": "two"}], "count": 1}
+
+
+def test_a_set_up_that_screens_no_route_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    from filter_proxy.config import ConfigError
+    from filter_proxy.ops import build_adapter
+
+    with pytest.raises(ConfigError, match="routes.search_paths"):
+        build_adapter(load_config(env={"FILTER_PROXY_UPSTREAM_ADAPTER": "generic"}))
+    assert main(["serve", "--upstream", "http://127.0.0.1:9"]) == 2
+    assert "routes.search_paths" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="upstream.options"):
+        build_adapter(load_config(env={"FILTER_PROXY_UPSTREAM_ADAPTER": "searxng",
+                                       "FILTER_PROXY_UPSTREAM_OPTIONS": "nosuch=1"}))
 
 
 def free_port() -> int:
