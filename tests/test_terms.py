@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from filter_proxy.matchers import terms as terms_module
 from filter_proxy.matchers.terms import (
     MAX_WORDS,
     TermEntry,
@@ -96,6 +97,19 @@ def test_allow_only_cancels_covered_matches(index: TermIndex) -> None:
 def test_match_words_takes_normalised_words(index: TermIndex) -> None:
     assert rule_ids(index.match_words(words("Forbidden Phrase Alpha"))) == {"rules/terms/zqx-abuse.txt:2"}
     assert index.match_words([]) == []
+
+
+def test_word_cache_never_changes_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A tiny cache bound forces clears mid-stream; answers must match a fresh index (empty cache) each time.
+    monkeypatch.setattr(terms_module, "_KNOWN_MAX", 3)
+    cached = TermIndex.build(ENTRIES, allow=ALLOW)
+    texts = ["bread forbidden phrase alpha", "forbidden phrase", "zqxblocked history museum", "zqxblocked",
+             "the zqxb1ock3d file", "forbidden phrase beta alpha", "hidden zqxsecret", "megazqxcoinedstuff"] * 3
+    for text in texts:
+        assert cached.match(text) == TermIndex.build(ENTRIES, allow=ALLOW).match(text), text
+    assert len(cached._known) <= 3 + len(words(texts[-1]))
+    cached.clear_cache()
+    assert cached.match("where is zqxblocked") == [TermMatch("zqx-abuse", "rules/terms/zqx-abuse.txt:1")]
 
 
 def test_round_trip_bytes(index: TermIndex) -> None:
