@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from filter_proxy.adapters import Adapter, ResultView, adapter_names, get_adapter, match_any, match_path
-from filter_proxy.adapters.fields import delete_field, get_field
+from filter_proxy.adapters import (
+    Adapter,
+    FieldMapping,
+    ResultView,
+    adapter_names,
+    get_adapter,
+    match_any,
+    match_path,
+)
+from filter_proxy.adapters.fields import build_view, delete_field, get_field
 from filter_proxy.adapters.pointer import pointer_delete, pointer_get, pointer_set
 
 
@@ -78,3 +86,31 @@ def test_result_view_urls_and_texts() -> None:
                       extra_urls=["https://b.example.invalid/"])
     assert view.texts() == ["t", "x"]
     assert view.urls() == ["https://a.example.invalid/", "https://b.example.invalid/"]
+
+
+def test_build_view_reads_plain_dotted_and_pointer_paths_alike() -> None:
+    fields = FieldMapping(title=("title", "meta.title"), snippet=("/body/0", "text"), url=("url", "links.href"),
+                          image_url=("img",), image_hash={"phash": "h"}, extra_text=("a.b",))
+    doc = {"title": "first", "meta": {"title": "second"}, "body": ["<em>zqx</em>blocked", "x"], "text": "  ",
+           "url": "https://one.example.invalid/", "links": [{"href": "https://two.example.invalid/"}],
+           "img": ["", "https://img.example.invalid/t.png"], "h": " ABCD ", "a.b": ["lit", "lit"]}
+    view = build_view(4, [doc], fields)
+    assert view == ResultView(
+        index=4, title="first", snippet="<em>zqx</em>blocked", url="https://one.example.invalid/",
+        image_url="https://img.example.invalid/t.png", image_hashes={"phash": "abcd"},
+        extra_text=["second", "lit", "zqxblocked"], extra_urls=["https://two.example.invalid/"],
+    )
+
+
+def test_build_view_merges_sources_without_repeats() -> None:
+    view = build_view(0, [{"title": "same", "url": "u1"}, {"title": "same", "url": "u2", "snippet": "s"}],
+                      FieldMapping())
+    assert (view.title, view.snippet, view.url, view.extra_text, view.extra_urls) == ("same", "s", "u1", [], ["u2"])
+
+
+def test_adapter_fields_replaced_after_init_are_used() -> None:
+    adapter = get_adapter("searxng")
+    doc = {"results": [{"title": "t", "content": "c", "name": "n"}]}
+    assert adapter.results(doc)[0].title == "t"
+    adapter.fields = FieldMapping(title=("name",))
+    assert adapter.results(doc)[0].title == "n"

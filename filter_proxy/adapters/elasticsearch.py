@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
-from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.fields import hide_images, view_builder
 from filter_proxy.adapters.request import dsl_texts, param_values, read_body, unique
 
 ES_FIELDS = FieldMapping(
@@ -119,10 +119,13 @@ class ElasticsearchAdapter(Adapter):
         return unique(texts)
 
     def results(self, doc: Any) -> list[ResultView]:
+        build = view_builder(self.fields).build  # compiled once per mapping
         views = []
         for i, hit in enumerate(_hits(doc)):
-            sources = _sources(hit)
-            views.append(build_view(i, sources, self.fields, _highlights(hit)))
+            # The usual hit is just ``_source``: skip the general walk over fields and inner hits.
+            source = hit.get("_source") if type(hit) is dict and "fields" not in hit and "inner_hits" not in hit else None
+            sources = (source,) if type(source) is dict else _sources(hit)
+            views.append(build(i, sources, _highlights(hit) if "highlight" in hit else ()))
         return views
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:

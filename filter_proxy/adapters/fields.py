@@ -72,48 +72,131 @@ def as_texts(value: Any) -> list[str]:
     return []
 
 
+# One compiled path: (path, plain). A plain path is a top-level key (no dot, not a pointer): read with one
+# dict lookup, which is what ``get_field`` answers for it on an object.
+_Path = tuple[str, bool]
+
+
+def compile_paths(paths: Iterable[str]) -> tuple[_Path, ...]:
+    return tuple((p, bool(p) and p[0] != "/" and "." not in p) for p in paths)
+
+
+def _values(sources: Sequence[Any], paths: tuple[_Path, ...]) -> list[str]:
+    """``collect`` over compiled paths (the hot loop of every adapter's ``results``)."""
+    out: list[str] = []
+    if len(sources) == 1:  # the usual result: one object, no loop over sources
+        source = sources[0]
+        is_dict = type(source) is dict
+        for path, plain in paths:
+            value = source.get(path) if plain and is_dict else get_field(source, path)
+            if value is None or value is MISSING:
+                continue
+            if type(value) is str:
+                # ``not isspace()`` is ``strip()`` being non-empty, without building the stripped copy.
+                if value and not value.isspace() and value not in out:
+                    out.append(value)
+            else:
+                for text in as_texts(value):
+                    if text not in out:
+                        out.append(text)
+        return out
+    for path, plain in paths:
+        for source in sources:
+            value = source.get(path) if plain and type(source) is dict else get_field(source, path)
+            if value is None or value is MISSING:
+                continue
+            if type(value) is str:
+                if value and not value.isspace() and value not in out:
+                    out.append(value)
+            else:
+                for text in as_texts(value):
+                    if text not in out:
+                        out.append(text)
+    return out
+
+
 def collect(sources: Sequence[Any], paths: Iterable[str]) -> list[str]:
     """Texts found at ``paths`` in each of ``sources``, in mapping order, without repeats."""
-    out: dict[str, None] = {}
-    for path in paths:
-        for source in sources:
-            value = get_field(source, path)
-            if value is not MISSING:
-                out.update(dict.fromkeys(as_texts(value)))
-    return list(out)
+    return _values(sources, compile_paths(paths))
+
+
+class ViewBuilder:
+    """A FieldMapping compiled once: the per-result work is dict lookups, not path parsing.
+    ``build`` is ``build_view`` for this mapping (a FieldMapping is treated as immutable)."""
+
+    __slots__ = ("fields", "title", "snippet", "extra", "every_string", "url", "image_url", "hashes")
+
+    def __init__(self, fields: FieldMapping) -> None:
+        self.fields = fields
+        self.title = compile_paths(fields.title)
+        self.snippet = compile_paths(fields.snippet)
+        self.extra = compile_paths(p for p in fields.extra_text if p != "*")
+        self.every_string = "*" in fields.extra_text
+        self.url = compile_paths(fields.url)
+        self.image_url = compile_paths(fields.image_url)
+        self.hashes = tuple((algorithm, compile_paths([path])) for algorithm, path in fields.image_hash.items())
+
+    def build(self, index: int, sources: Sequence[Any], highlights: Iterable[str] = ()) -> ResultView:
+        titles = _values(sources, self.title)
+        snippets = _values(sources, self.snippet)
+        extra = _values(sources, self.extra) if self.extra else []
+        if self.every_string:  # screen every string of the document
+            for source in sources:
+                extra.extend(string_leaves(source))
+        if highlights:
+            extra.extend(strip_tags(h) for h in highlights)
+        # Markup inside a field ("<em>zqx</em>blocked" in a formatted copy) would split words: screen the
+        # text without tags as well, keeping the original in case "<" was just a character.
+        stripped: list[str] = []
+        for group in (titles, snippets, extra):
+            for text in group:
+                if "<" in text and (plain := strip_tags(text)) != text:
+                    stripped.append(plain)
+        if stripped:
+            extra.extend(stripped)
+        urls = _values(sources, self.url)
+        images = _values(sources, self.image_url)
+        hashes: dict[str, str] = {}
+        for algorithm, path in self.hashes:
+            found = _values(sources, path)
+            if found:
+                hashes[algorithm] = found[0].strip().lower()
+        if len(titles) > 1 or len(snippets) > 1:
+            extra = titles[1:] + snippets[1:] + extra
+        return ResultView(
+            index,
+            titles[0] if titles else "",
+            snippets[0] if snippets else "",
+            urls[0] if urls else None,
+            images[0] if images else None,
+            hashes,
+            extra,
+            urls[1:] + images[1:] if len(urls) > 1 or len(images) > 1 else [],
+        )
+
+
+_BUILDERS: dict[int, tuple[FieldMapping, ViewBuilder]] = {}
+_MAX_BUILDERS = 256
+
+
+def view_builder(fields: FieldMapping) -> ViewBuilder:
+    """The compiled builder of ``fields`` (made on first use, then one dict lookup). Keyed by identity, so
+    an adapter whose ``fields`` is replaced gets the new mapping's builder."""
+    entry = _BUILDERS.get(id(fields))
+    if entry is not None and entry[0] is fields:
+        return entry[1]
+    builder = ViewBuilder(fields)
+    if len(_BUILDERS) >= _MAX_BUILDERS:  # mappings made on the fly (tests, config reloads) cannot pile up
+        _BUILDERS.clear()
+    _BUILDERS[id(fields)] = (fields, builder)  # holding ``fields`` keeps its id from being reused
+    return builder
 
 
 def build_view(index: int, sources: Sequence[Any], fields: FieldMapping, highlights: Iterable[str] = ()) -> ResultView:
     """One result's screened view. Every mapped field is read (not only the first present), so a document
     with both ``description`` and ``content`` is screened on both; what is not the title or snippet goes to
     ``extra_text`` / ``extra_urls``."""
-    titles = collect(sources, fields.title)
-    snippets = collect(sources, fields.snippet)
-    extra = collect(sources, [p for p in fields.extra_text if p != "*"])
-    if "*" in fields.extra_text:  # screen every string of the document
-        for source in sources:
-            extra.extend(string_leaves(source))
-    extra.extend(strip_tags(h) for h in highlights)
-    # Markup inside a field ("<em>zqx</em>blocked" in a formatted copy) would split words: screen the
-    # text without tags as well, keeping the original in case "<" was just a character.
-    extra.extend(s for t in (*titles, *snippets, *extra) if "<" in t and (s := strip_tags(t)) != t)
-    urls = collect(sources, fields.url)
-    images = collect(sources, fields.image_url)
-    hashes: dict[str, str] = {}
-    for algorithm, path in fields.image_hash.items():
-        found = collect(sources, [path])
-        if found:
-            hashes[algorithm] = found[0].strip().lower()
-    return ResultView(
-        index=index,
-        title=titles[0] if titles else "",
-        snippet=snippets[0] if snippets else "",
-        url=urls[0] if urls else None,
-        image_url=images[0] if images else None,
-        image_hashes=hashes,
-        extra_text=titles[1:] + snippets[1:] + extra,
-        extra_urls=urls[1:] + images[1:],
-    )
+    return view_builder(fields).build(index, sources, highlights)
 
 
 def hide_images(sources: Sequence[Any], fields: FieldMapping) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
-from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.fields import build_view, hide_images, view_builder
 from filter_proxy.adapters.opensearch_suggestions import remove_parallel
 from filter_proxy.adapters.request import param_values, read_body, string_leaves, unique
 
@@ -53,6 +53,21 @@ def _looks_like_url(text: str) -> bool:
     return text.startswith(("http://", "https://", "//"))
 
 
+def _section_view(n: int, item: Any, fields: FieldMapping) -> ResultView:
+    """The view of an answer or infobox: its mapped fields and every other string it can show."""
+    if isinstance(item, str):
+        return ResultView(index=n, title=item)
+    if not isinstance(item, dict):
+        raise AdapterError("SearXNG response: an answer or infobox is neither text nor an object")
+    view = build_view(n, [item], fields)
+    known = {view.title, view.snippet, *view.extra_text, *view.urls()}
+    for text in string_leaves(item):
+        if text not in known:
+            known.add(text)
+            (view.extra_urls if _looks_like_url(text) else view.extra_text).append(text)
+    return view
+
+
 class SearxngAdapter(Adapter):
     name = "searxng"
     default_search_paths = ("/search",)
@@ -81,26 +96,17 @@ class SearxngAdapter(Adapter):
         return out
 
     def results(self, doc: Any) -> list[ResultView]:
+        doc = _doc(doc)
+        build = view_builder(self.fields).build  # compiled once per mapping
         views = []
-        for n, (items, i, fields) in enumerate(self._entries(doc)):
-            item = items[i]
-            if fields is None:
-                if not isinstance(item, dict):
-                    raise AdapterError("SearXNG response: a result is not an object")
-                views.append(build_view(n, [item], self.fields))
-            elif isinstance(item, str):
-                views.append(ResultView(index=n, title=item))
-            elif isinstance(item, dict):
-                view = build_view(n, [item], fields)
-                # Screen everything an answer or infobox can show, not only the mapped fields.
-                known = {view.title, view.snippet, *view.extra_text, *view.urls()}
-                for text in string_leaves(item):
-                    if text not in known:
-                        known.add(text)
-                        (view.extra_urls if _looks_like_url(text) else view.extra_text).append(text)
-                views.append(view)
-            else:
-                raise AdapterError("SearXNG response: an answer or infobox is neither text nor an object")
+        for n, item in enumerate(_list(doc, "results", required=True)):
+            if not isinstance(item, dict):
+                raise AdapterError("SearXNG response: a result is not an object")
+            views.append(build(n, (item,)))
+        # Answers, then infoboxes (usually none), numbered after the results as in ``_entries``.
+        for key, fields in SECTIONS:
+            for item in _list(doc, key):
+                views.append(_section_view(len(views), item, fields))
         return views
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
