@@ -29,14 +29,22 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    Joined words then go through steps 4 and 5 again.
 
 ``normalize`` never raises on any ``str`` and is idempotent. Only fixed translate tables and compiled
-patterns are kept, plus a bounded LRU cache (65536 entries) of the per-token leet/collapse step.
+patterns are kept, plus a bounded dict (65536 entries, cleared whole when full) of the per-token
+leet/collapse step.
+
+Speed (``words`` is on the hot path of every screened field; measured on the demo corpus, ~14 words and
+~100 characters per field, 2-core box): 8.2 -> 4.3 µs per field. ASCII text (most result text) skips
+steps 1-3 as separate passes: a chain pre-check led by the separator class (0.7 µs, exact, vs 2.6 µs for
+the full chain scan), then one bytes ``translate`` that lower-cases, maps ``l`` to ``i`` and blanks
+separators before ``split``. Finished tokens come from the dict by ``map(dict.get)``; ``join_spelled`` runs
+only when three one-character words are adjacent (otherwise it, and the idempotent re-finish, change
+nothing). The test suite checks the fast paths against the step-by-step pipeline.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 __all__ = ["normalize", "words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
            "collapse_repeats"]
@@ -83,12 +91,16 @@ _TOKEN = re.compile(r"[\w@$!|€]+")
 _TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower; spacing marks start at U+0903
 # Single letters/digits chained by punctuation ("f.o.o", "f-o-o", "f_o_o", "f*o*o") are one word.
 _CHAIN = re.compile(r"(?<![^\W_])[^\W_](?:[._\-*·•'/\\]+[^\W_])+(?![^\W_])")
-_CHAIN_SEP = re.compile(r"[._\-*·•'/\\]")
+# Exactly "some chain exists", but led by the separator class so the regex engine skips ahead in C
+# (~0.7 µs on a 100-character snippet instead of ~2.6 µs for ``_CHAIN.search``): a separator preceded by
+# a lone letter/digit, then more separators and a lone letter/digit.
+_CHAIN_HINT = re.compile(r"[._\-*·•'/\\](?<=(?<![^\W_])[^\W_].)[._\-*·•'/\\]*[^\W_](?![^\W_])")
 _CHAIN_DROP = re.compile(r"[._\-*·•'/\\]+")
 _SYMBOL = re.compile(r"[@$!|€]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 _NON_DIGIT = re.compile(r"\D+")
 _REPEAT = re.compile(r"(\w)\1+")
+_SPELLED_RUN = re.compile(r"(?<!\S)\S \S \S(?!\S)")  # three one-character words in a row
 
 
 def fold_unicode(text: str) -> str:
@@ -111,11 +123,14 @@ def map_confusables(text: str) -> str:
 # ASCII fast path of ``tokens``: one C-level translate turns every non-token byte into a space.
 _ASCII_KEEP = frozenset(b"abcdefghijklmnopqrstuvwxyz0123456789@$!|")
 _ASCII_SPLIT = bytes(c if c in _ASCII_KEEP else 32 for c in range(256))
+# ``words``' ASCII path in one translate: lower-case, ``l`` -> ``i`` and split, as steps 1-3 would.
+_ASCII_FOLD_SPLIT = bytes(b if b in _ASCII_KEEP else 32
+                          for b in (ord(chr(c).lower().replace("l", "i")) for c in range(256)))
 
 
 def join_chains(text: str) -> str:
     """Drop the punctuation inside chains of single characters: "f.o.o" -> "foo", "U.S.A." -> "USA"."""
-    if not _CHAIN_SEP.search(text):
+    if not _CHAIN_HINT.search(text):
         return text
     return _CHAIN.sub(lambda m: _CHAIN_DROP.sub("", m.group()), text)
 
@@ -126,16 +141,7 @@ def tokens(text: str) -> list[str]:
         found = text.encode().translate(_ASCII_SPLIT).decode().split()
     else:
         found = (_TOKEN_MC if max(text) >= "\u0903" else _TOKEN).findall(text.replace("_", " "))
-    if not _SYMBOL.search(text):
-        return found
-    out = []
-    for token in found:
-        if not token.isalnum():
-            token = token.lstrip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
-            if not token:
-                continue
-        out.append(token)
-    return out
+    return _trim_symbols(found) if _SYMBOL.search(text) else found
 
 
 def join_spelled(toks: list[str]) -> list[str]:
@@ -181,18 +187,63 @@ def words(text: str) -> list[str]:
     """The normalised words of ``text``; never raises."""
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
         text = "" if text is None else str(text)
-    toks = tokens(join_chains(map_confusables(fold_unicode(text))))
-    out = [word for word in map(_finish, toks) if word]
+    if text.isascii():
+        # Most result text. Chains are found on the raw text (lower-casing and l -> i keep every
+        # character's class), then one translate does fold, confusables and the split.
+        text = join_chains(text)
+        toks = text.encode().translate(_ASCII_FOLD_SPLIT).decode().split()
+        # Four substring tests beat one regex scan; without symbols no token can finish empty.
+        symbols = "@" in text or "$" in text or "!" in text or "|" in text
+        if symbols:
+            toks = _trim_symbols(toks)
+    else:
+        toks = tokens(join_chains(map_confusables(fold_unicode(text))))
+        symbols = True
+    out = list(map(_FINISHED.get, toks))
+    if None in out:
+        out = _finish_all(toks, out)
+    if symbols and "" in out:
+        out = [word for word in out if word]
     # Joining runs after leet/collapse so that it sees final tokens: that makes normalize idempotent.
-    if list(map(len, out)).count(1) >= 3:
+    # Without a run of three one-character words join_spelled changes nothing (and _finish is
+    # idempotent), so the common "a ... 2 ... x" text skips it.
+    if list(map(len, out)).count(1) >= 3 and _SPELLED_RUN.search(" ".join(out)):
         out = [word for word in map(_finish, join_spelled(out)) if word]
     return out
 
 
-@lru_cache(maxsize=1 << 16)  # bounded; ordinary words repeat, so most tokens are a dict hit
+# Steps 4 and 5 per token, cached: ordinary words repeat, so most tokens cost one dict lookup. Bounded
+# (cleared whole when full); a plain dict's ``get`` mapped over the tokens beats ``lru_cache`` by ~2x.
+_FINISHED: dict[str, str] = {}
+_FINISHED_MAX = 1 << 16
+
+
 def _finish(token: str) -> str:
     """Steps 4 and 5 for one token."""
     return collapse_repeats(map_leet(token))
+
+
+def _finish_all(toks: list[str], cached: list[str | None]) -> list[str]:
+    if len(_FINISHED) > _FINISHED_MAX:
+        _FINISHED.clear()
+    out: list[str] = []
+    for token, word in zip(toks, cached, strict=True):
+        if word is None:
+            word = _FINISHED[token] = _finish(token)
+        out.append(word)
+    return out
+
+
+def _trim_symbols(found: list[str]) -> list[str]:
+    """Edge symbols are punctuation (``@name``, ``wow!``, ``|x|``); drop tokens left empty."""
+    out = []
+    for token in found:
+        if not token.isalnum():
+            token = token.lstrip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
+            if not token:
+                continue
+        out.append(token)
+    return out
 
 
 def normalize(text: str) -> str:

@@ -7,8 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filter_proxy.normalize import (
+    _CHAIN,
+    _CHAIN_HINT,
     collapse_repeats,
+    fold_unicode,
+    join_chains,
     join_spelled,
+    map_confusables,
     map_leet,
     normalize,
     tokens,
@@ -123,3 +128,42 @@ def test_steps_are_small_pure_functions() -> None:
 def test_i_and_l_share_one_letter() -> None:
     # "1", "|" and "!" can stand for either letter, so both rule and text fold them together.
     assert normalize("b1ocked") == normalize("blocked") == normalize("b|ocked") == normalize("biocked")
+
+
+def _stepwise(text: str) -> list[str]:
+    """The documented pipeline, one step after the other, with none of ``words``' fast paths or caches."""
+    toks = tokens(join_chains(map_confusables(fold_unicode(text))))
+    out = [w for w in (collapse_repeats(map_leet(t)) for t in toks) if w]
+    if [len(w) for w in out].count(1) >= 3:
+        out = [w for w in (collapse_repeats(map_leet(t)) for t in join_spelled(out)) if w]
+    return out
+
+
+ASCII_DENSE = st.text(alphabet=st.sampled_from("abLlI1 0.-_*/'\\:@$!|zqQ3 \t,"), max_size=60)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(ASCII_DENSE, st.text(max_size=60)))
+def test_words_fast_paths_agree_with_the_stepwise_pipeline(text: str) -> None:
+    assert words(text) == _stepwise(text)
+    assert words(text) == _stepwise(text)  # second call served from the per-token cache
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(ASCII_DENSE, st.text(alphabet=st.sampled_from("ab1 .-_'é·•\u0903"), max_size=30)))
+def test_chain_hint_is_exactly_chain_presence(text: str) -> None:
+    assert bool(_CHAIN_HINT.search(text)) == bool(_CHAIN.search(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("it's a b c day", ["it", "sabc", "day"]),  # the "s" after an apostrophe joins the run
+        ("a 1 x", ["aix"]),  # a run of three singles, two of them letters: one word, then leet
+        ("1 2 x", ["1", "2", "x"]),  # only one letter: a list, not a word
+        ("x y or z", ["x", "y", "or", "z"]),  # singles, but no run of three
+        ("f.o.o! wow", ["fo", "wow"]),
+    ],
+)
+def test_spelled_and_chained_words(text: str, expected: list[str]) -> None:
+    assert words(text) == _stepwise(text) == expected
