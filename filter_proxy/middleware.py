@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 import orjson
 
@@ -21,7 +21,7 @@ from filter_proxy.adapters.base import Adapter, FieldMapping
 from filter_proxy.adapters.routes import match_any
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.rules.holder import RuleHolder
-from filter_proxy.screening import ImageScreenerLike, decode_body, prefers_html, screen_page
+from filter_proxy.screening import ImageScreenerLike, decode_body, prefers_html, screen_page, screen_texts
 from filter_proxy.verdict import ALLOW, Verdict
 
 if TYPE_CHECKING:
@@ -53,11 +53,12 @@ class _Abort(Exception):
 class _Capture:
     """Collects the app's response on a screened route (status, headers, body), within a size limit."""
 
-    __slots__ = ("status", "headers", "chunks", "size", "limit", "done", "refused")
+    __slots__ = ("status", "headers", "encoding", "chunks", "size", "limit", "done", "refused")
 
     def __init__(self, limit: int) -> None:
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
+        self.encoding: bytes | None = None  # the content-encoding header, read while the headers are checked
         self.chunks: list[bytes] = []
         self.size = 0
         self.limit = limit
@@ -78,15 +79,22 @@ class _Capture:
                 self.done = True
         elif kind == "http.response.start":
             self.status = message["status"]
-            self.headers = list(message.get("headers", ()))
+            headers = message.get("headers", ())
+            # Kept as sent (a list, per ASGI): the response is rebuilt from it, never changed in place.
+            self.headers = headers if type(headers) is list else list(headers)
+            self.encoding = None
             for name, value in self.headers:
                 name = name.lower()
-                if name == b"content-type" and value.lower().startswith(STREAMING_TYPES):
-                    self.refused = "streaming"
-                    raise _Abort
-                if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                    self.refused = "oversize"  # refused before a byte of the body is read
-                    raise _Abort
+                if name == b"content-type":
+                    if value.lower().startswith(STREAMING_TYPES):
+                        self.refused = "streaming"
+                        raise _Abort
+                elif name == b"content-length":
+                    if value.isdigit() and int(value) > self.limit:
+                        self.refused = "oversize"  # refused before a byte of the body is read
+                        raise _Abort
+                elif name == b"content-encoding" and self.encoding is None:
+                    self.encoding = value
 
     def body(self) -> bytes:
         return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
@@ -177,7 +185,7 @@ class FilterMiddleware:
             elif name == b"accept-encoding":
                 compressed = True
         query_string: bytes = scope["query_string"]
-        params = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True) if query_string else []
+        params = _parse_query(query_string.decode("latin-1")) if query_string else []
 
         body = b""
         if has_body:
@@ -244,7 +252,7 @@ class FilterMiddleware:
         headers = capture.headers
         observer = self.observer
         rewritten = False
-        encoding = _header(headers, b"content-encoding")
+        encoding = capture.encoding
         if encoding is not None and encoding.strip().lower() != b"identity":
             decoded = decode_body(body, encoding, self.max_response_bytes)
             if decoded is None:
@@ -268,9 +276,12 @@ class FilterMiddleware:
                 await _send_raw(send, status, headers, body, rewritten, None, 0)
             return
         try:
-            doc, outcome = await screen_page(
-                doc, self.adapter, rules, results=route == SEARCH, image_screener=self.image_screener
-            )
+            if self.image_screener is None:  # no coroutine on the common path
+                doc, outcome = screen_texts(doc, self.adapter, rules, results=route == SEARCH)
+            else:
+                doc, outcome = await screen_page(
+                    doc, self.adapter, rules, results=route == SEARCH, image_screener=self.image_screener
+                )
         except Exception as exc:
             if not ok:  # e.g. a backend's error JSON: it has no results to leak
                 await _send_raw(send, status, headers, body, rewritten, None, 0)
@@ -382,11 +393,20 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
+def _parse_query(query: str) -> list[tuple[str, str]]:
+    """``parse_qsl(query, keep_blank_values=True)``, step for step, without unquoting a name or value that
+    has nothing to unquote (the usual query: plain words joined by "+")."""
+    out: list[tuple[str, str]] = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "+" in name or "%" in name:
+            name = unquote(name.replace("+", " "), encoding="utf-8", errors="replace")
+        if "+" in value or "%" in value:
+            value = unquote(value.replace("+", " "), encoding="utf-8", errors="replace")
+        out.append((name, value))
+    return out
 
 
 async def _send_raw(

@@ -81,6 +81,20 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     return removals
 
 
+def screen_texts(doc: Any, adapter: Adapter, rules: RuleSet, *, results: bool) -> tuple[Any, PageOutcome]:
+    """``screen_page`` without an image screener: plain synchronous code, so the middleware's common path
+    makes no coroutine for it."""
+    outcome = PageOutcome()
+    if results:
+        views = adapter.results(doc)
+        if views:
+            removals = screen_results(views, rules)
+            if removals:
+                doc = adapter.remove_results(doc, set(removals))
+                outcome.removed.extend(removals.values())
+    return _screen_suggestions(doc, adapter, rules, outcome), outcome
+
+
 async def screen_page(
     doc: Any,
     adapter: Adapter,
@@ -95,20 +109,25 @@ async def screen_page(
     ``results`` is False on suggest routes (their documents carry suggestions only). Adapter errors
     propagate: the caller fails closed.
     """
+    if image_screener is None:
+        return screen_texts(doc, adapter, rules, results=results)
     outcome = PageOutcome()
     if results:
         views = adapter.results(doc)
         if views:
             removals = screen_results(views, rules)
             hide: list[int] = []
-            if image_screener is not None:
-                await _screen_images(views, rules, image_screener, removals, hide)
+            await _screen_images(views, rules, image_screener, removals, hide)
             for index in hide:  # before removal: indices refer to the original order
                 adapter.hide_image(doc, index)
             outcome.hidden_images = len(hide)
             if removals:
                 doc = adapter.remove_results(doc, set(removals))
                 outcome.removed.extend(removals.values())
+    return _screen_suggestions(doc, adapter, rules, outcome), outcome
+
+
+def _screen_suggestions(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcome) -> Any:
     suggestions = adapter.suggestions(doc)
     if suggestions:
         check_text = rules.check_text
@@ -120,7 +139,7 @@ async def screen_page(
                 outcome.removed.append(Removal(verdict))
         if dropped:
             doc = adapter.remove_suggestions(doc, dropped)
-    return doc, outcome
+    return doc
 
 
 async def _screen_images(

@@ -495,3 +495,15 @@ def test_accept_negotiation(accept: str, html: bool) -> None:
     from filter_proxy.screening import prefers_html
 
     assert prefers_html(accept) is html
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["q=a+b&format=json", "q=%7Aqx%20blocked", "q", "q=&&x=1", "a=b=c", "q=%ZZ%", "q=caf%C3%A9+%FF", "=v", "q=é+x"],
+)
+def test_query_string_read_as_parse_qsl_reads_it(query: str) -> None:
+    from urllib.parse import parse_qsl
+
+    from filter_proxy.middleware import _parse_query
+
+    assert _parse_query(query) == parse_qsl(query, keep_blank_values=True)
