@@ -35,7 +35,12 @@ class ResultView:
     extra_urls: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:
-        return [t for t in (self.title, self.snippet, *self.extra_text) if t]
+        if self.extra_text:
+            return [t for t in (self.title, self.snippet, *self.extra_text) if t]
+        # The usual result (called once per result on every page): no tuple to unpack.
+        if self.title and self.snippet:
+            return [self.title, self.snippet]
+        return [self.title] if self.title else [self.snippet] if self.snippet else []
 
     def urls(self) -> list[str]:
         """Every URL of the result to check against the URL rules (link, image and further URLs)."""
