@@ -50,6 +50,23 @@ def test_canonicalize_never_raises(text: str) -> None:
     assert result is None or canonicalize_url(result) == result
 
 
+PLAIN_ISH = st.builds(
+    "{}{}{}{}".format,
+    st.sampled_from(["https://", "http://", "HTTPS://"]),
+    st.sampled_from(["", "www.", "WWW.", "a.", "xn--bcher-kva."]),
+    st.text(alphabet=st.sampled_from("abz09-."), min_size=1, max_size=12).map(lambda h: h + ".invalid"),
+    st.lists(st.sampled_from(["/", "a", "Z", "0", ".", "..", "_", "~", "-", "%7e", ";", "é", ":443"]),
+             max_size=12).map("".join),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(PLAIN_ISH)
+def test_plain_url_fast_path_agrees_with_the_full_path(url: str) -> None:
+    # A fragment sends the URL down the urlsplit path and is then dropped: both answers must agree.
+    assert canonicalize_url(url) == canonicalize_url(url + "#f")
+
+
 ENTRIES = [
     UrlEntry("https://example.invalid/gallery/item?id=7", "zqx-abuse", "rules/urls/zqx-abuse.txt:1"),
     UrlEntry("https://example.invalid/album/*", "zqx-abuse", "rules/urls/zqx-abuse.txt:2"),
@@ -74,6 +91,10 @@ def index() -> UrlIndex:
         ("https://a.b.ZQX.example.invalid:8443/p", "rules/urls/zqx-abuse.txt:3"),
         ("https://root.example.invalid", "rules/urls/zqx-other.txt:1"),
         ("https://root.example.invalid/any/path", "rules/urls/zqx-other.txt:1"),
+        # No path, and a "/" in the query: still the listed host (this once escaped the domain check).
+        ("https://zqx.example.invalid/?r=/x", "rules/urls/zqx-abuse.txt:3"),
+        ("https://a.zqx.example.invalid?r=/", "rules/urls/zqx-abuse.txt:3"),
+        ("https://root.example.invalid?next=/a/b", "rules/urls/zqx-other.txt:1"),
     ],
 )
 def test_matches(index: UrlIndex, url: str, rule: str) -> None:
