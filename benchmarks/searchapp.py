@@ -107,7 +107,7 @@ def _fts_search(db: sqlite3.Connection, query: str) -> list[int]:
 
 
 def build_app(mode: str, rules_dir: str | None, thumbs_base: str | None, bundle: str | None = None,
-              n_results: int = 1000, fts: bool = False) -> Any:
+              n_results: int = 1000, fts: bool = False, results_file: str | None = None) -> Any:
     """The pass-through app, or the same app behind FilterMiddleware (with an ImageScreener for thumbnails).
     Listed terms and URLs sprinkled into results are read from ``rules_dir``; rules load from ``bundle``
     when given (faster), else from the directory."""
@@ -123,7 +123,9 @@ def build_app(mode: str, rules_dir: str | None, thumbs_base: str | None, bundle:
         terms = [t for f in sorted((root / "terms").glob("*.txt")) for t in f.read_text("utf-8").split("\n")[:200] if t]
         blocked = [u for f in sorted((root / "urls").glob("*.txt")) for u in f.read_text("utf-8").split("\n")[:60] if u]
         rules = load_rules(Path(bundle) if bundle else root)
-    app = SearchApp(make_results(n_results, terms, blocked), thumbs_base, fts)
+    # The parent passes its result pool as JSON so every server serves the same pages (and starts faster).
+    pool = orjson.loads(Path(results_file).read_bytes()) if results_file else make_results(n_results, terms, blocked)
+    app = SearchApp(pool, thumbs_base, fts)
     if mode == "pass":
         return app
     from filter_proxy.middleware import FilterMiddleware
@@ -146,12 +148,13 @@ def main() -> None:
     parser.add_argument("--rules", help="rules directory (listed entries are sprinkled into results)")
     parser.add_argument("--bundle", help="compiled bundle to load instead of the directory")
     parser.add_argument("--thumbs", action="store_true")
+    parser.add_argument("--results", help="JSON file with the result pool (default: generated)")
     parser.add_argument("--fts", action="store_true", help="answer with a SQLite FTS5 search (real backend work)")
     args = parser.parse_args()
     import uvicorn
 
     base = f"http://127.0.0.1:{args.port}" if args.thumbs else None
-    app = build_app(args.mode, args.rules, base, args.bundle, fts=args.fts)
+    app = build_app(args.mode, args.rules, base, args.bundle, fts=args.fts, results_file=args.results)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools", lifespan="off")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import codecs
 import contextlib
+import functools
 import io
 import random
 import re
@@ -135,8 +136,10 @@ def _sentences(texts: list[str], min_words: int, max_words: int) -> list[str]:
     return out
 
 
+@functools.lru_cache(maxsize=4)
 def benign_corpus(min_words: int = 2, max_words: int = 24) -> dict[str, list[str]]:
-    """Real English text lines by source: query- and snippet-sized pieces, deduplicated."""
+    """Real English text lines by source: query- and snippet-sized pieces, deduplicated. Cached: treat the
+    returned lists as read-only."""
     sources = {
         "pydoc topics": _pydoc_text(),
         "stdlib docstrings": _stdlib_docstrings(),
