@@ -13,11 +13,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
 import orjson
 
 from filter_proxy.adapters.base import Adapter, FieldMapping
+from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.routes import match_any
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.rules.holder import RuleHolder
@@ -185,7 +185,7 @@ class FilterMiddleware:
             elif name == b"accept-encoding":
                 compressed = True
         query_string: bytes = scope["query_string"]
-        params = _parse_query(query_string.decode("latin-1")) if query_string else []
+        params = parse_query(query_string.decode("latin-1")) if query_string else []
 
         body = b""
         if has_body:
@@ -391,22 +391,6 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return await receive()
 
     return replay
-
-
-def _parse_query(query: str) -> list[tuple[str, str]]:
-    """``parse_qsl(query, keep_blank_values=True)``, step for step, without unquoting a name or value that
-    has nothing to unquote (the usual query: plain words joined by "+")."""
-    out: list[tuple[str, str]] = []
-    for pair in query.split("&"):
-        if not pair:
-            continue
-        name, _, value = pair.partition("=")
-        if "+" in name or "%" in name:
-            name = unquote(name.replace("+", " "), encoding="utf-8", errors="replace")
-        if "+" in value or "%" in value:
-            value = unquote(value.replace("+", " "), encoding="utf-8", errors="replace")
-        out.append((name, value))
-    return out
 
 
 async def _send_raw(

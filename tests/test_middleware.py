@@ -504,6 +504,6 @@ def test_accept_negotiation(accept: str, html: bool) -> None:
 def test_query_string_read_as_parse_qsl_reads_it(query: str) -> None:
     from urllib.parse import parse_qsl
 
-    from filter_proxy.middleware import _parse_query
+    from filter_proxy.adapters.request import parse_query
 
-    assert _parse_query(query) == parse_qsl(query, keep_blank_values=True)
+    assert parse_query(query) == parse_qsl(query, keep_blank_values=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 import orjson
 
@@ -80,3 +80,19 @@ def dsl_texts(value: Any) -> list[str]:
 
 def unique(texts: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(texts))
+
+
+def parse_query(query: str) -> list[tuple[str, str]]:
+    """``parse_qsl(query, keep_blank_values=True)``, step for step, without unquoting a name or value that
+    has nothing to unquote (the usual query: plain words joined by "+")."""
+    out: list[tuple[str, str]] = []
+    for pair in query.split("&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition("=")
+        if "+" in name or "%" in name:
+            name = unquote(name.replace("+", " "), encoding="utf-8", errors="replace")
+        if "+" in value or "%" in value:
+            value = unquote(value.replace("+", " "), encoding="utf-8", errors="replace")
+        out.append((name, value))
+    return out
