@@ -89,6 +89,37 @@ def test_urls_exact_prefix_and_domain(tmp_path: Path) -> None:
     assert ruleset.check_url("https://ok.example.invalid/") is ALLOW
 
 
+def test_verdict_cache_gives_the_uncached_answers(tmp_path: Path) -> None:
+    root = make_rules(tmp_path, {**TERMS, "urls/zqx-abuse.txt": "blocked.example.invalid\n"})
+    cached, uncached = load_rules(root), load_rules(root)
+    uncached.set_cache_size(0)
+    texts = ["where to find zqxblocked", "bread recipe", "zqxspam zqxhelp", "ZQXBLOCKED awareness campaign",
+             "superzqxcoinedstuff", "forbidden phrase alpha", "", "https://blocked.example.invalid/p"]
+    for _ in range(3):  # first round fills the cache, later rounds are served from it
+        for text in texts:
+            assert cached.check_text(text) == uncached.check_text(text), text
+            assert cached.check_url(text) == uncached.check_url(text), text
+        assert cached.check_texts(texts[1:3]) == uncached.check_texts(texts[1:3])
+        assert cached.check_texts(["forbidden phrase", "alpha"]) is ALLOW
+    assert cached.check_text("bread recipe") is ALLOW
+    # Text and URL verdicts are kept apart: the same string is a harmless text but a listed URL.
+    assert cached.check_text(texts[-1]) is ALLOW and cached.check_url(texts[-1]).action == "block"
+
+
+def test_verdict_cache_is_bounded_clearable_and_holds_no_text(rules: RuleSet) -> None:
+    rules.set_cache_size(8)
+    for i in range(100):
+        assert rules.check_text(f"ordinary text number {i}") is ALLOW
+        assert rules.check_text(f"zqxblocked {i}").action == "block"
+    caches = (rules._text_cache, rules._url_cache)
+    held = [key for cache in caches for gen in (cache._recent, cache._previous) for key in gen]
+    assert 0 < len(held) <= 8
+    assert not any(isinstance(key, str) for key in held)  # keys are digests, never the text itself
+    rules.clear_cache()
+    assert not any(gen for cache in (rules._text_cache,) for gen in (cache._recent, cache._previous))
+    assert rules.check_text("zqxblocked again").action == "block"
+
+
 def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
     image.save(buf, "PNG")

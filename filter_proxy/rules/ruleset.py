@@ -1,9 +1,28 @@
-"""RuleSet: one loaded, immutable rule set and the checks the filter runs against it."""
+"""RuleSet: one loaded, immutable rule set and the checks the filter runs against it.
+
+Verdict cache (DESIGN §8 speed target): popular documents recur across result pages, so ``check_text``,
+``check_texts`` and ``check_url`` keep bounded LRUs (``cache_size`` entries each, 32768 by default; 0
+turns them off; ``clear_cache`` empties them) from a field to its verdict. The keys are never the text
+itself, so the cache holds no query or result text: they are Python's ``hash(text)``, a 64-bit SipHash
+under the per-process random key, cheap and cached on the string. An attacker who cannot learn that
+key cannot craft a listed text that collides with a cached benign one (~2^-49 per try with a full
+cache). When the key is not random (``PYTHONHASHSEED`` set), keys are 16-byte BLAKE2b digests instead
+(~0.7 µs more per field). The cache lives and dies with this immutable rule set, so a reload can never
+serve a stale verdict.
+
+Measured (demo corpus, 100k terms, 10k URLs, 2-core box; page = 10 x ``check_texts((title, snippet))``
++ ``check_url(url)``, median): cache off 0.145 ms, cold (every field a miss) 0.163 ms, warm (every field
+seen before) 0.010 ms. A miss costs ~0.5 µs per field, a hit saves ~5 µs, so the cache pays from a hit
+rate of ~10%. Two plain-dict generations approximate an LRU at dict speed (``_VerdictCache``).
+"""
 
 from __future__ import annotations
 
+import os
+import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.rules.policy import PERCEPTUAL_ALGORITHMS, Policy
@@ -17,6 +36,17 @@ if TYPE_CHECKING:
 
 EXACT_ALGORITHMS = ("md5", "sha1", "sha256")
 _BLOCK_RANK = ACTION_RANK["block"]
+DEFAULT_CACHE_SIZE = 1 << 15
+
+
+def _digest(text: str) -> bytes:
+    return blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+# Cache keys: SipHash under the interpreter's random key when there is one (see the module docstring).
+_cache_key: Callable[[str], object] = (
+    hash if sys.flags.hash_randomization and os.environ.get("PYTHONHASHSEED", "random") == "random" else _digest
+)
 
 
 class _Match(Protocol):
@@ -25,6 +55,33 @@ class _Match(Protocol):
 
     @property
     def rule_id(self) -> str: ...
+
+
+class _VerdictCache:
+    """Two generations of plain dicts, an LRU approximation at dict speed (an ``OrderedDict`` with
+    ``move_to_end`` costs ~2x per probe). New verdicts go into ``recent``; when it holds half the bound,
+    it becomes ``previous`` and the old ``previous`` is dropped. A hit in ``previous`` is copied back
+    into ``recent``, so a verdict in use survives and at most ``size`` entries are held."""
+
+    __slots__ = ("_recent", "_previous", "_half")
+
+    def __init__(self, size: int) -> None:
+        self._recent: dict[object, Verdict] = {}
+        self._previous: dict[object, Verdict] = {}
+        self._half = max(1, size // 2)
+
+    def get(self, value: str, check: Callable[[str], Verdict]) -> Verdict:
+        key = _cache_key(value)
+        verdict = self._recent.get(key)
+        if verdict is not None:
+            return verdict
+        verdict = self._previous.get(key)
+        if verdict is None:
+            verdict = check(value)
+        if len(self._recent) >= self._half:
+            self._previous, self._recent = self._recent, {}
+        self._recent[key] = verdict
+        return verdict
 
 
 class RuleSet:
@@ -46,6 +103,7 @@ class RuleSet:
         source: str,
         stats: Mapping[str, Any] | None = None,
         allow: Sequence[str] = (),
+        cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.policy = policy
         self.warnings = warnings
@@ -66,6 +124,9 @@ class RuleSet:
         image_algorithms = set(images.algorithms) | set(EXACT_ALGORITHMS)
         self._image_algorithms = tuple(sorted(image_algorithms))
         self._exact_algorithms = tuple(a for a in self._image_algorithms if a not in PERCEPTUAL_ALGORITHMS)
+        self._cache_size = max(0, int(cache_size))
+        self._text_cache = _VerdictCache(self._cache_size)
+        self._url_cache = _VerdictCache(self._cache_size)
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.version} from {self.source!r}: {self.stats()['total']} entries>"
@@ -74,32 +135,56 @@ class RuleSet:
 
     def check_text(self, text: str) -> Verdict:
         """The verdict for one piece of text (a query, a title, a snippet, a suggestion)."""
-        matches = self.terms.match(text)
-        if not matches:  # the common case: no allocation beyond the index's own lookup
-            return ALLOW
-        return self._resolve(matches, "term")
+        if not self._cache_size or not isinstance(text, str):
+            return self._check_text(text)
+        return self._text_cache.get(text, self._check_text)
 
     def check_texts(self, texts: Iterable[str]) -> Verdict:
         """The strongest verdict over several fields of one result. Each field is matched on its own so
         that phrases never span two fields; stops at the first block."""
         best = ALLOW
+        check, cached = self._check_text, self._text_cache.get if self._cache_size else None
         for text in texts:
             if not text:
                 continue
-            verdict = self.check_text(text)
-            if verdict.rank > best.rank:
+            # check_text inlined: one Python call less per field on the hot path.
+            verdict = cached(text, check) if cached is not None and isinstance(text, str) else check(text)
+            if verdict is not ALLOW and verdict.rank > best.rank:
                 best = verdict
                 if best.rank == _BLOCK_RANK:
                     break
         return best
 
+    def _check_text(self, text: str) -> Verdict:
+        matches = self.terms.match(text)
+        if not matches:  # the common case: no allocation beyond the index's own lookup
+            return ALLOW
+        return self._resolve(matches, "term")
+
     # -- URLs -------------------------------------------------------------------------------------
 
     def check_url(self, url: str) -> Verdict:
+        if not self._cache_size or not isinstance(url, str):
+            return self._check_url(url)
+        return self._url_cache.get(url, self._check_url)
+
+    def _check_url(self, url: str) -> Verdict:
         matches = self.urls.match(url)
         if not matches:
             return ALLOW
         return self._resolve(matches, "url")
+
+    # -- verdict cache ----------------------------------------------------------------------------
+
+    def set_cache_size(self, size: int) -> None:
+        """Bound each verdict cache to about ``size`` entries (0 turns caching off) and empty it."""
+        self._cache_size = max(0, int(size))
+        self.clear_cache()
+
+    def clear_cache(self) -> None:
+        """Forget every cached verdict (benchmarks use it to measure the cold path)."""
+        self._text_cache = _VerdictCache(self._cache_size)
+        self._url_cache = _VerdictCache(self._cache_size)
 
     # -- images -----------------------------------------------------------------------------------
 
