@@ -12,8 +12,9 @@ from filter_proxy.verdict import Verdict
 
 
 class FilterObserver(Protocol):
-    def request(self, route: str, action: str) -> None:
-        """One screened request. route: "search" | "suggest"; action: the query verdict's action or "allow"."""
+    def request(self, route: str, action: str, category: str | None = None) -> None:
+        """One screened request. route: "search" | "suggest"; action: the query verdict's action or "allow";
+        category: the matched category of a screened query (never the query itself)."""
 
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
         """A result (or suggestion) was removed. url / image_hash describe the removed content, not the user."""
@@ -32,7 +33,7 @@ class FilterObserver(Protocol):
 class NullObserver:
     """The default: observes nothing."""
 
-    def request(self, route: str, action: str) -> None:
+    def request(self, route: str, action: str, category: str | None = None) -> None:
         pass
 
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
@@ -54,9 +55,9 @@ class MultiObserver:
     def __init__(self, *observers: FilterObserver) -> None:
         self.observers = observers
 
-    def request(self, route: str, action: str) -> None:
+    def request(self, route: str, action: str, category: str | None = None) -> None:
         for o in self.observers:
-            o.request(route, action)
+            o.request(route, action, category)
 
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
         for o in self.observers:

@@ -60,7 +60,7 @@ class Metrics:
             self.reloads.labels(result)
 
     # --- FilterObserver ------------------------------------------------------------------------------
-    def request(self, route: str, action: str) -> None:
+    def request(self, route: str, action: str, category: str | None = None) -> None:
         self.requests.labels(route, action).inc()
 
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:

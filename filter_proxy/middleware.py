@@ -203,7 +203,7 @@ class FilterMiddleware:
             await _send_json(send, 400, {"error": "request cannot be screened"})
             return
         verdict = rules.check_texts(texts) if texts else ALLOW
-        self.observer.request(route, verdict.action)
+        self.observer.request(route, verdict.action, verdict.category)
         if verdict.action == "block":
             await self._send_blocked(route, verdict, rules, params, accept, accept_language, send)
             return

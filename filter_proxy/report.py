@@ -94,8 +94,9 @@ class ReportCounter:
             self._counts[key] += 1
 
     # --- FilterObserver ------------------------------------------------------------------------------
-    def request(self, route: str, action: str) -> None:
-        self._add("request", route if route in ("search", "suggest") else "other",
+    def request(self, route: str, action: str, category: str | None = None) -> None:
+        # The category of a screened query (blocked or warned searches per category); never its text.
+        self._add("request", route if route in ("search", "suggest") else "other", category=_ident(category),
                   action=action if action in ("allow", "strip", "warn", "block") else "allow")
 
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
@@ -224,6 +225,8 @@ def summarize(rows: list[Row], since: datetime, until: datetime | None) -> dict[
             "total": sum(r.n for r in rows if r.event == "request"),
             "by_action": _totals(rows, "request", lambda r: r.action),
             "by_route": _totals(rows, "request", lambda r: r.route),
+            # Queries that matched a category (blocked, warned or stripped), per category.
+            "by_category": _totals([r for r in rows if r.category], "request", lambda r: r.category),
         },
         "removed": {
             "total": sum(r.n for r in removed),
@@ -241,6 +244,7 @@ def summarize(rows: list[Row], since: datetime, until: datetime | None) -> dict[
 _SECTIONS = (
     ("Screened requests by query action", "requests", "by_action", "action"),
     ("Screened requests by route", "requests", "by_route", "route"),
+    ("Matched queries by category", "requests", "by_category", "category"),
     ("Removed results by category", "removed", "by_category", "category"),
     ("Removed results by action", "removed", "by_action", "action"),
     ("Removed results by signal", "removed", "by_signal", "signal"),

@@ -178,7 +178,7 @@ class ReportSink:
             self._seen.popitem(last=False)
         self._count("queued")
 
-    def request(self, route: str, action: str) -> None:
+    def request(self, route: str, action: str, category: str | None = None) -> None:
         pass
 
     def warning_shown(self, kind: str, lang: str) -> None:

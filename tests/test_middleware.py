@@ -39,13 +39,15 @@ class RecordingObserver:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, str]] = []
+        self.request_categories: list[str | None] = []
         self.removals: list[tuple[Verdict, str | None, str | None]] = []
         self.warnings: list[tuple[str, str]] = []
         self.upstreams: list[str] = []
         self.images: list[str] = []
 
-    def request(self, route: str, action: str) -> None:
+    def request(self, route: str, action: str, category: str | None = None) -> None:
         self.requests.append((route, action))
+        self.request_categories.append(category)
 
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
         self.removals.append((verdict, url, image_hash))
@@ -226,6 +228,7 @@ async def test_blocked_query_never_reaches_the_app(rules: Any) -> None:
     assert "zqx-abuse.txt" not in r.text and ".txt:" not in r.text  # no rule id
     assert "zqxblocked" not in r.text.lower()  # the query is not echoed
     assert observer.requests == [("search", "block")]
+    assert observer.request_categories == ["zqx-abuse"]
     assert observer.warnings == [("deterrence", "en")]
 
 
@@ -312,6 +315,7 @@ async def test_warn_query_calls_app_and_attaches_safety(rules: Any) -> None:
     assert doc["safety"]["action"] == "warn"
     assert len(doc["results"]) == 2  # the page is still screened
     assert observer.requests == [("search", "warn")]
+    assert observer.request_categories == ["zqx-support"]
     assert observer.warnings == [("support", "en")]
 
 

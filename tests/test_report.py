@@ -34,14 +34,14 @@ class Clock:
 
 def run_sequence(counter: ReportCounter, clock: Clock) -> None:
     clock.now = T0
-    counter.request("search", "block")
+    counter.request("search", "block", "zqx-abuse")
     counter.warning_shown("deterrence", "en")
     counter.request("search", "allow")
     counter.removed(ABUSE_IMAGE, "https://a.example.invalid/1", "0f0f0f0f0f0f0f0f")
     counter.removed(SPAM_URL, "https://spam.example.invalid/", None)
     counter.removed(SPAM_URL, "https://spam.example.invalid/2", None)
     clock.now = T0 + HOUR  # 10:15
-    counter.request("search", "warn")
+    counter.request("search", "warn", "zqx-support")
     counter.warning_shown("support", "en")
     counter.removed(SUPPORT_TERM, "https://b.example.invalid/", None)
     counter.request("suggest", "allow")
@@ -67,7 +67,8 @@ SINCE = datetime(2026, 11, 2, tzinfo=UTC)
 def test_totals_for_a_known_sequence(db: Path) -> None:
     summary = summarize(read_rows(db, SINCE), SINCE, None)
     assert summary["requests"] == {"total": 4, "by_action": {"allow": 2, "block": 1, "warn": 1},
-                                   "by_route": {"search": 3, "suggest": 1}}
+                                   "by_route": {"search": 3, "suggest": 1},
+                                   "by_category": {"zqx-abuse": 1, "zqx-support": 1}}
     assert summary["removed"] == {
         "total": 5,
         "by_category": {"zqx-abuse": 2, "zqx-spam": 2, "zqx-support": 1},
