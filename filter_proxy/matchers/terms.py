@@ -27,7 +27,8 @@ Index design (DESIGN §10, chosen by measurement on a 2-core box):
   answer of the first stage (the word's key if it passes the bitmap, else ``_FAIL``) is kept per normalised
   word in a dict bounded at ``_KNOWN_MAX`` entries (cleared whole when full: ordinary words recur, so it
   refills at once). A clean field is then one C-level ``map(dict.get)`` plus a ``count`` (all known and
-  failing: done); only words that pass are extended into n-grams. The cache holds single normalised words, never a whole text.
+  failing: done); only words that pass are extended into n-grams. The cache holds single normalised
+  words, never a whole text.
 - Hashed phrases cannot be walked by prefix: every n-gram up to ``HASHED_MAX_WORDS`` is SHA-256'd and
   searched in a sorted array of the hashes' first 8 bytes (slower; only when hashed entries exist).
 - Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
