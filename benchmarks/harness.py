@@ -133,12 +133,16 @@ class SuiteResult:
     def table(self, title: str, headers: list[str], rows: list[list[Any]]) -> None:
         self.tables[title] = {"headers": headers, "rows": rows}
 
-    def target(self, key: str, value: float | None, note: str = "") -> None:
-        """Record a measured value against its DESIGN §8 target ("met"/"not met" for minimum and goal)."""
+    def target(self, key: str, value: float | None, note: str = "", failed_condition: str | None = None) -> None:
+        """Record a measured value against its DESIGN §8 target ("met"/"not met" for minimum and goal).
+        ``failed_condition`` names a condition of the target that the run did not satisfy: then it is not met."""
         t = TARGETS[key]
+        status = t.status(value)
+        if failed_condition and status != "not measured":
+            status = f"not met ({failed_condition}; the value alone would be {status})"
         self.targets.append({
             "key": key, "what": t.what, "unit": t.unit, "value": value, "minimum": t.minimum,
-            "goal": t.goal, "higher_is_better": t.higher, "status": t.status(value), "note": note,
+            "goal": t.goal, "higher_is_better": t.higher, "status": status, "note": note,
         })
 
     def note(self, text: str) -> None:

@@ -60,8 +60,10 @@ def test_result_writer_and_table_formatter(tmp_path) -> None:
     result.target("cpu_per_page_ms", 0.1)
     result.target("term_recall", 90.0)
     result.target("url_checks_per_s", None)
+    result.target("image_tpr", 99.5, failed_condition="false-match rate 0.02 % > 0.01 %")
     statuses = [t["status"] for t in result.targets]
-    assert statuses == ["met (goal not met)", "met (goal met)", "not met", "not measured"]
+    assert statuses[:4] == ["met (goal not met)", "met (goal met)", "not met", "not measured"]
+    assert statuses[4].startswith("not met (false-match rate")
     json_path, md_path = report.write_results(result, tmp_path)
     data = json.loads(json_path.read_text())
     assert data["suite"] == "speed" and data["tables"]["figures"]["rows"][2][1] is None
