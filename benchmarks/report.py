@@ -145,6 +145,7 @@ def update_readme(readme: Path, out_dir: Path) -> None:
     """Replace the README's "latest figures" section with SUMMARY.md's targets table and run list."""
     summary = (out_dir / "SUMMARY.md").read_text(encoding="utf-8")
     body = summary.split("\n", 2)[2] if summary.startswith("# ") else summary
+    body = body.replace("\n## ", "\n### ")
     text = readme.read_text(encoding="utf-8")
     head = text.split(README_MARKER)[0]
     readme.write_text(f"{head}{README_MARKER}\n\n{body.strip()}\n\nFull tables: `results/<suite>.md`.\n",
