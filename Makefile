@@ -9,6 +9,9 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,bench]'
+	# PDQ (optional extra) compiles C++: install it when a C++ compiler is there; its tests skip otherwise.
+	if command -v g++ >/dev/null 2>&1; then $(BIN)/pip install -q -e '.[pdq]'; \
+	else echo "note: g++ not found, PDQ hashing (extra [pdq]) not installed"; fi
 	touch $(STAMP)
 
 install: $(STAMP)
