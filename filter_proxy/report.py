@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from filter_proxy.events import NullObserver
 from filter_proxy.verdict import Verdict
 
 log = logging.getLogger("filter_proxy.report")
@@ -73,8 +74,9 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return db
 
 
-class ReportCounter:
-    """Counts screened requests, removals and warnings per (bucket, category, action, signal, kind)."""
+class ReportCounter(NullObserver):
+    """Counts screened requests, removals and warnings per (bucket, category, action, signal, kind).
+    Upstream latency and image fetches are operational data (see metrics), so they stay no-ops here."""
 
     def __init__(self, database: str | Path, bucket: str = "hour", clock: Callable[[], float] = time.time) -> None:
         if bucket not in BUCKETS:
@@ -107,12 +109,6 @@ class ReportCounter:
 
     def warning_shown(self, kind: str, lang: str) -> None:
         self._add("warning", warning=_ident(kind) or "other")
-
-    def upstream(self, seconds: float, outcome: str) -> None:
-        pass  # operational, not transparency data: see metrics
-
-    def image_fetch(self, outcome: str) -> None:
-        pass
 
     # --- persistence ---------------------------------------------------------------------------------
     def pending(self) -> dict[Key, int]:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from filter_proxy.events import NullObserver
 from filter_proxy.verdict import Verdict
 
 log = logging.getLogger("filter_proxy.sink")
@@ -123,7 +124,7 @@ class WebhookWriter:
             await self._client.aclose()
 
 
-class ReportSink:
+class ReportSink(NullObserver):
     """A FilterObserver forwarding removed content of reportable categories to a SinkWriter.
 
     ``removed`` runs on the event loop and only enqueues; ``start()`` runs the delivery task and
@@ -150,7 +151,7 @@ class ReportSink:
             for _ in range(n):
                 self._on_event(outcome)
 
-    # --- FilterObserver ------------------------------------------------------------------------------
+    # --- FilterObserver (only removals matter here; the other events are NullObserver's no-ops) ------
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
         if not verdict.report or (url is None and image_hash is None):
             return  # not a reportable category, or nothing to report (e.g. a removed suggestion)
@@ -177,18 +178,6 @@ class ReportSink:
         if len(self._seen) > self._dedupe_size:
             self._seen.popitem(last=False)
         self._count("queued")
-
-    def request(self, route: str, action: str, category: str | None = None) -> None:
-        pass
-
-    def warning_shown(self, kind: str, lang: str) -> None:
-        pass
-
-    def upstream(self, seconds: float, outcome: str) -> None:
-        pass
-
-    def image_fetch(self, outcome: str) -> None:
-        pass
 
     # --- delivery ------------------------------------------------------------------------------------
     async def _deliver(self, batch: list[SinkRecord]) -> None:
