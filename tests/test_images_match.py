@@ -198,3 +198,24 @@ def test_mih_equals_brute_force(seed: int, n: int, bits: int, t_a: int, t_b: int
         for query in (near, int.from_bytes(rng.bytes(bits // 8), "big")):
             found = index.matches({algo: f"{query:0{bits // 4}x}"}, lambda c, a: limits[c])
             assert {m.category: m.distance for m in found} == brute(codes, cats, query, limits)
+
+
+@pytest.mark.parametrize("bits", [64, 256])
+def test_mih_finds_hashes_whose_differences_are_spread_over_every_chunk(bits: int) -> None:
+    # Worst case for the per-chunk probe radii: the flipped bits are dealt round-robin over the chunks, so
+    # each chunk differs by about radius/m bits. Every radius must still find the listed hash.
+    rng = np.random.default_rng(11)
+    algo = "phash" if bits == 64 else "pdq"
+    codes = [int.from_bytes(rng.bytes(bits // 8), "big") for _ in range(5000)]
+    index = ImageIndex.build([ImageEntry(algo, f"{c:0{bits // 4}x}", "a", f"fa.csv:{i + 1}")
+                              for i, c in enumerate(codes)])
+    chunks = index.tables[algo].chunks
+    assert len(chunks) > 1  # MIH is in use, not the small-list scan
+    for radius in range(0, 3 * len(chunks) + 2):
+        for target in rng.choice(len(codes), size=4, replace=False):
+            query = codes[int(target)]
+            for k in range(radius):
+                start, width = chunks[k % len(chunks)]
+                query ^= 1 << (bits - 1 - start - (k // len(chunks)) % width)
+            found = index.matches({algo: f"{query:0{bits // 4}x}"}, lambda c, a, r=radius: r)
+            assert found and found[0].distance <= radius

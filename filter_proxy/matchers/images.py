@@ -241,15 +241,17 @@ class _Table:
         bits = PERCEPTUAL_BITS[self.algorithm]
         query = _words([hex_.lower()], bits)
         q = int(hex_, 16)
-        sub_radius = radius // len(self.chunks)
-        probes = sum(len(_masks(w, sub_radius)) for _, w in self.chunks)
+        radii = _radii(tuple(self.chunks), radius, len(self.codes))
+        probes = sum(len(_masks(w, r)) for (_, w), r in zip(self.chunks, radii, strict=True) if r >= 0)
         if probes >= len(self.codes):  # tiny list or huge radius: a scan is cheaper than probing
             rows = np.arange(len(self.codes), dtype=np.int64)
         else:
             parts = []
-            for i, (start, width) in enumerate(self.chunks):
+            for i, ((start, width), sub) in enumerate(zip(self.chunks, radii, strict=True)):
+                if sub < 0:
+                    continue  # the other chunks' radii already cover every hash within ``radius``
                 value = (q >> (bits - start - width)) & ((1 << width) - 1)
-                probe = _masks(width, sub_radius) ^ value
+                probe = _masks(width, sub) ^ value
                 offsets = self.arrays[f"off{i}"]
                 lo, hi = offsets[probe].astype(np.int64), offsets[probe + 1].astype(np.int64)
                 lens = hi - lo
@@ -260,11 +262,34 @@ class _Table:
                 pos = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(total, dtype=np.int64)
                 parts.append(self.arrays[f"perm{i}"][pos].astype(np.int64) if i else pos)
             rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
-        dist = _popcount(self.codes[rows] ^ query)
+        # one gather + one popcount over the candidates only (64-bit codes: a flat take is ~2x faster)
+        if self.codes.shape[1] == 1:
+            dist = np.bitwise_count(self.codes[:, 0].take(rows) ^ query[0, 0]).astype(np.int64) \
+                if hasattr(np, "bitwise_count") else _popcount(self.codes[rows] ^ query)
+        else:
+            dist = _popcount(self.codes[rows] ^ query)
         keep = dist <= radius
         # a row found through several chunks appears more than once; dedupe the few survivors only
         rows, first = np.unique(rows[keep], return_index=True)
         return rows, dist[keep][first]
+
+
+@lru_cache(maxsize=256)
+def _radii(chunks: tuple[tuple[int, int], ...], radius: int, n: int) -> tuple[int, ...]:
+    """Probe radius per chunk. Generalised pigeonhole: if chunk i differs in more than r_i bits for every i,
+    the hashes differ in at least sum(r_i + 1) bits, so any r_i with sum(r_i + 1) > radius loses nothing.
+    Start from floor(radius/m) everywhere and lower the chunks whose probes bring the most candidates
+    (radius 10 over 22+21+21 bits: 3,3,2 instead of 3,3,3 = a third fewer candidates). -1 = skip a chunk."""
+    radii = [radius // len(chunks)] * len(chunks)
+
+    def cost(i: int, r: int) -> float:  # expected bucket lookups + candidates when probing chunk i within r
+        width = chunks[i][1]
+        return 0.0 if r < 0 else len(_masks(width, r)) * (1 + n / 2**width)
+
+    while sum(radii) + len(radii) - 1 > radius:  # one more decrement keeps sum(r_i + 1) > radius
+        i = max(range(len(radii)), key=lambda k: cost(k, radii[k]) - cost(k, radii[k] - 1))
+        radii[i] -= 1
+    return tuple(radii)
 
 
 def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.ndarray) -> _Table:
