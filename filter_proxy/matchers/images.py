@@ -253,14 +253,15 @@ class _Table:
                 value = (q >> (bits - start - width)) & ((1 << width) - 1)
                 probe = _masks(width, sub) ^ value
                 offsets = self.arrays[f"off{i}"]
-                lo, hi = offsets[probe].astype(np.int64), offsets[probe + 1].astype(np.int64)
-                lens = hi - lo
-                total = int(lens.sum())
+                lo = offsets.take(probe).astype(np.int64)
+                lens = offsets.take(probe + 1) - lo
+                ends = np.cumsum(lens)
+                total = int(ends[-1])
                 if not total:
                     continue
-                # positions lo[k] .. hi[k]-1 for every probe, in one vectorised step
-                pos = np.repeat(lo - np.cumsum(lens) + lens, lens) + np.arange(total, dtype=np.int64)
-                parts.append(self.arrays[f"perm{i}"][pos].astype(np.int64) if i else pos)
+                # positions lo[k] .. lo[k]+lens[k]-1 for every probe, in one vectorised step
+                pos = np.repeat(lo - ends + lens, lens) + np.arange(total, dtype=np.int64)
+                parts.append(self.arrays[f"perm{i}"].take(pos) if i else pos)
             rows = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
         # one gather + one popcount over the candidates only (64-bit codes: a flat take is ~2x faster)
         if self.codes.shape[1] == 1:

@@ -13,7 +13,9 @@ from filter_proxy.verdict import ACTIONS
 ON_UNVERIFIED = ("hide-thumbnail", "drop-result", "show")
 IMAGE_ALGORITHMS = ("phash", "dhash", "pdq", "md5", "sha1", "sha256")
 PERCEPTUAL_ALGORITHMS = ("phash", "dhash", "pdq")
-DEFAULT_THRESHOLDS = {"phash": 10, "dhash": 10, "pdq": 31}
+# dhash 9, not 10: on the quality benchmark (150 pictures x 10 edits vs every other picture) dhash <= 10 gave
+# 0.014 % false matches (phash and PDQ none); <= 9 gives 0.0058 % with phash + dhash TPR 95.6 %.
+DEFAULT_THRESHOLDS = {"phash": 10, "dhash": 9, "pdq": 31}
 
 
 @dataclass(frozen=True, slots=True)
