@@ -167,3 +167,61 @@ def test_chain_hint_is_exactly_chain_presence(text: str) -> None:
 )
 def test_spelled_and_chained_words(text: str, expected: list[str]) -> None:
     assert words(text) == _stepwise(text) == expected
+
+
+# Leetspeak inside a chain of single characters: every symbol a reader takes for the letter.
+CHAIN_LEET = {"a": "4@", "e": "3€", "i": "1!|", "o": "0", "s": "5$", "t": "7", "b": "8", "g": "69", "z": "2"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("r.3.b.3.m.@.t.3", "rebemate"),
+        ("see z.q.x.b.1.z.@ now", "se zqxbiza now"),
+        ("7.4.$.4.v.1", "tasavi"),  # one letter, but the symbols are not digits: still a word
+        ("@.b.c", "abc"),  # a chain's leading symbol is a letter, not "@name" punctuation
+        ("z-@-q_3", "zaqe"),
+        ("U.S.A.!", "usa"),  # a trailing "!" after an abbreviation stays punctuation
+        ("e.g. a.m. I/O", "eg am io"),
+        ("3.14 1.2.3 v1.2.3", "3 14 1 2 3 vi 2 3"),  # numbers stay numbers: no letter in the chain
+        ("a.1", "a 1"),  # one letter and a digit: not a spelled word
+        ("mail a.b@example.invalid", "mai abaexampie invaid"),
+    ],
+)
+def test_leet_inside_chains_joins_then_maps(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+    assert words(text) == _stepwise(text)
+    assert normalize(expected) == expected
+
+
+@st.composite
+def leet_dotted(draw: st.DrawFn) -> tuple[str, str]:
+    term = draw(st.text(alphabet="abcdefgikmnoprstuvz", min_size=2, max_size=12))
+    sep = draw(st.sampled_from(".-_*·'/"))
+    out = []
+    for i, c in enumerate(term):
+        options = CHAIN_LEET.get(c, "")
+        if i == len(term) - 1:
+            options = options.replace("!", "").replace("|", "")  # a trailing "!"/"|" is punctuation
+        out.append(draw(st.sampled_from(c + options)) if options else c)
+    return term, sep.join(out)
+
+
+@settings(max_examples=300, deadline=None)
+@given(leet_dotted(), st.sampled_from(["", "find ", "x "]), st.sampled_from(["", " now", "!", "."]))
+def test_leet_dotted_terms_normalise_like_the_term(case: tuple[str, str], before: str, after: str) -> None:
+    term, disguised = case
+    kept = [c for c in disguised if c.isalpha() or c in "@$€!|"]
+    if not any(c.isalpha() for c in kept) or len(kept) < 2:
+        return  # all digits ("7.3.4"): indistinguishable from a number, a documented limit
+    text = before + disguised + after
+    assert normalize(term) in normalize(text)
+    assert normalize(term) == normalize(disguised)
+    assert normalize(normalize(text)) == normalize(text)
+    assert words(text) == _stepwise(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from("0123456789"), min_size=2, max_size=8), st.sampled_from(".-/"))
+def test_digit_chains_stay_numbers(digits: list[str], sep: str) -> None:
+    assert words(sep.join(digits)) == digits
