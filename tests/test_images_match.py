@@ -15,6 +15,8 @@ from filter_proxy.matchers.images import (
     ImageDecodeError,
     ImageEntry,
     ImageIndex,
+    _plan,
+    _radii,
     compute_hashes,
     compute_query_hashes,
     validate_image_hash,
@@ -219,3 +221,15 @@ def test_mih_finds_hashes_whose_differences_are_spread_over_every_chunk(bits: in
                 query ^= 1 << (bits - 1 - start - (k // len(chunks)) % width)
             found = index.matches({algo: f"{query:0{bits // 4}x}"}, lambda c, a, r=radius: r)
             assert found and found[0].distance <= radius
+
+
+@pytest.mark.parametrize("n", [1, 1000, 100_000, 1_000_000, 10_000_000, 100_000_000])
+@pytest.mark.parametrize("bits", [64, 256])
+def test_mih_plan_and_probe_radii_cover_the_threshold(n: int, bits: int) -> None:
+    chunks = _plan(bits, n)
+    assert [s for s, _ in chunks] == [sum(w for _, w in chunks[:i]) for i in range(len(chunks))]
+    assert sum(w for _, w in chunks) == bits and all(8 <= w <= 22 for _, w in chunks)
+    for radius in range(0, 41):
+        radii = _radii(tuple(chunks), radius, n)
+        # generalised pigeonhole: a hash differing by more than r_i bits in every chunk is > radius away
+        assert sum(r + 1 for r in radii) > radius and min(radii) >= -1

@@ -36,6 +36,7 @@ PERCEPTUAL_BITS = {"phash": 64, "dhash": 64, "pdq": 256}
 _ORDER = {a: i for i, a in enumerate(("sha256", "sha1", "md5", "pdq", "phash", "dhash"))}
 _VARIANT_SIDE = 256  # variants are hashed from a copy no larger than this (thumbnails usually are)
 _MAGIC = b"FPIMGIX1"
+_MAX_WIDTH = 22  # widest chunk: its bucket offsets take 2^22 x 4 bytes = 16 MB
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,9 +179,15 @@ def _masks(width: int, radius: int) -> np.ndarray:
 
 def _plan(bits: int, n: int) -> list[tuple[int, int]]:
     """Chunks (start bit, width): width ~ log2(n) (the MIH optimum), 8..22 bits, as even as possible."""
-    width = int(min(max(math.log2(max(n, 2)), 8), 22))
+    width = int(min(max(math.log2(max(n, 2)), 8), _MAX_WIDTH))
     m = max(1, round(bits / width))
     widths = [bits // m + (1 if i < bits % m else 0) for i in range(m)]
+    rest = bits - _MAX_WIDTH * (m - 1)
+    if width == _MAX_WIDTH and m > 1 and rest >= 16:
+        # Big lists: full-width chunks and one narrower one (64 bits: 22+22+20, not 22+21+21). The probe
+        # radii then drop on the narrow chunk, where few lookups cover many rows: 10M hashes at radius 10
+        # gather ~15 % fewer candidates, for 4 MB more bucket offsets.
+        widths = [_MAX_WIDTH] * (m - 1) + [rest]
     starts = [sum(widths[:i]) for i in range(m)]
     return list(zip(starts, widths, strict=True))
 
