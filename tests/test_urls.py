@@ -55,7 +55,8 @@ PLAIN_ISH = st.builds(
     st.sampled_from(["https://", "http://", "HTTPS://"]),
     st.sampled_from(["", "www.", "WWW.", "a.", "xn--bcher-kva."]),
     st.text(alphabet=st.sampled_from("abz09-."), min_size=1, max_size=12).map(lambda h: h + ".invalid"),
-    st.lists(st.sampled_from(["/", "a", "Z", "0", ".", "..", "_", "~", "-", "%7e", ";", "é", ":443"]),
+    st.lists(st.sampled_from(["/", "a", "Z", "0", ".", "..", "_", "~", "-", "%7e", ";", "é", ":443", "?", "&", "=",
+                              "utm_source=x", "Id=1", "b=2", "gclid", "%41"]),
              max_size=12).map("".join),
 )
 

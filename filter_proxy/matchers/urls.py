@@ -47,10 +47,13 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _PATH_SAFE = "/:@!$&'()*+,;=-._~%"
 _QUERY_SAFE = "/:@!$'()*+,;=-._~%?"
 _MAGIC = "FPURLS1"
-# A URL the full path below would only change in scheme and trailing slash: http(s), a lower-case ASCII
-# host without www., port, userinfo or trailing dot, path segments of unreserved characters that are
-# neither empty nor dot segments, no query or fragment. One regex instead of urlsplit and friends.
-_PLAIN_URL = re.compile(r"https?://((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)+)((?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)/?")
+# A URL the full path below would only change in scheme, ``www.``, trailing slash and query order: http(s),
+# a lower-case ASCII host (``www.`` dropped when two labels remain, as ``canonical_host`` does) without
+# port, userinfo or trailing dot, path segments of unreserved characters that are neither empty nor dot
+# segments, an optional query of unreserved characters, ``=`` and ``&`` (tracking parameters still go),
+# no fragment. One regex instead of urlsplit and friends.
+_PLAIN_URL = re.compile(r"https?://(?:www\.)?((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)+)"
+                        r"((?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)/?(?:\?([A-Za-z0-9._~=&-]*))?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +134,10 @@ def canonicalize_url(url: str) -> str | None:
             return None
         url = url.strip()
         plain = _PLAIN_URL.fullmatch(url)
-        if plain is not None:  # already canonical but for scheme and trailing slash: most result URLs
+        if plain is not None:  # already canonical but for scheme, www., slash, query order: most result URLs
+            query = plain[3]
+            if query and (query := _clean_query(query)):
+                return "http://" + plain[1] + plain[2] + "?" + query
             return "http://" + plain[1] + plain[2]
         if "://" not in url[:12]:
             url = "http://" + url.lstrip("/") if not url.startswith("//") else "http:" + url
