@@ -216,14 +216,15 @@ class UrlIndex:
         if canonical is None:
             return []
         hits: list[int] = []
-        if self._exact:
-            hits += self._exact.get(canonical, ())
-        start = canonical.index("://") + 3
-        base = canonical.split("?", 1)[0]
-        # The path's slash is looked for in ``base``: a "/" inside the query ("host?r=/x") is not one.
-        slash = base.find("/", start)
-        netloc_end = end = slash if slash >= 0 else len(base)
-        if self._prefix and base[:end] in self._prefix_roots:
+        exact = self._exact.get(canonical)
+        if exact:
+            hits += exact
+        start = canonical.find("://") + 3
+        # The path's slash is looked for before any "?": a "/" inside the query ("host?r=/x") is not one.
+        base = canonical.partition("?")[0]
+        end = base.find("/", start)
+        netloc_end = end = end if end >= 0 else len(base)
+        if base[:end] in self._prefix_roots:  # empty when there are no prefix entries
             # Every segment boundary of the path, host root included: /a/b -> host, host/a, host/a/b.
             while True:
                 hits += self._prefix.get(base[:end], ())
@@ -233,11 +234,19 @@ class UrlIndex:
                 if end == -1:
                     end = len(base)
         if self._domain:
-            host = canonical[start:netloc_end].rsplit(":", 1)[0]
+            host = base[start:netloc_end]
+            if ":" in host:
+                host = host.rsplit(":", 1)[0]
+            # The host and each parent that still has a dot: a domain entry always has one.
+            domain = self._domain
             dot = 0
             while dot != -1:
-                hits += self._domain.get(host[dot:], ())
-                dot = host.find(".", dot) + 1 or -1
+                found = domain.get(host[dot:])
+                if found:
+                    hits += found
+                dot = host.find(".", dot) + 1
+                if not dot or host.find(".", dot) == -1:
+                    break
         if not hits:
             return []
         return [UrlMatch(*self._rows[row]) for row in dict.fromkeys(hits)]
