@@ -200,6 +200,13 @@ def test_mih_equals_brute_force(seed: int, n: int, bits: int, t_a: int, t_b: int
         for query in (near, int.from_bytes(rng.bytes(bits // 8), "big")):
             found = index.matches({algo: f"{query:0{bits // 4}x}"}, lambda c, a: limits[c])
             assert {m.category: m.distance for m in found} == brute(codes, cats, query, limits)
+        # several query hashes at once (dihedral variants): the best over all of them, per category
+        other = int.from_bytes(rng.bytes(bits // 8), "big")
+        found = index.matches({algo: (f"{other:0{bits // 4}x}", f"{near:0{bits // 4}x}")}, lambda c, a: limits[c])
+        want = brute(codes, cats, other, limits)
+        for cat, d in brute(codes, cats, near, limits).items():
+            want[cat] = min(d, want.get(cat, d))
+        assert {m.category: m.distance for m in found} == want
 
 
 @pytest.mark.parametrize("bits", [64, 256])
