@@ -136,6 +136,10 @@ _ASCII_FOLD_SPLIT = bytes(b if b in _ASCII_KEEP else 32
                           for b in (ord(chr(c).lower().replace("l", "i")) for c in range(256)))
 
 
+_TYPOGRAPHIC = str.maketrans({**dict.fromkeys("\u00a0\u00ab\u00bb\u2013\u2014\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u2212",
+                                            " "), "\u2026": "..."})
+
+
 def join_chains(text: str) -> str:
     """Drop the punctuation inside chains of single characters: "f.o.o" -> "foo", "U.S.A." -> "USA"."""
     if not _CHAIN_HINT.search(text):
@@ -206,6 +210,13 @@ def words(text: str) -> list[str]:
     """The normalised words of ``text``; never raises."""
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
         text = "" if text is None else str(text)
+    if not text.isascii():
+        # Curly quotes, dashes, ellipsis and no-break spaces are most of the non-ASCII in English text. Each
+        # goes through steps 1-3 exactly as its ASCII stand-in would (a space: not a letter, symbol or
+        # chain separator; "…" is NFKC "..."), so text that is ASCII but for them takes the fast path.
+        plain = text.translate(_TYPOGRAPHIC)
+        if plain.isascii():
+            text = plain
     if text.isascii():
         # Most result text. Chains are found on the raw text (lower-casing and l -> i keep every
         # character's class), then one translate does fold, confusables and the split.

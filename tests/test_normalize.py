@@ -225,3 +225,18 @@ def test_leet_dotted_terms_normalise_like_the_term(case: tuple[str, str], before
 @given(st.lists(st.sampled_from("0123456789"), min_size=2, max_size=8), st.sampled_from(".-/"))
 def test_digit_chains_stay_numbers(digits: list[str], sep: str) -> None:
     assert words(sep.join(digits)) == digits
+
+
+TYPOGRAPHIC = st.text(alphabet=st.sampled_from("ab1L. -'@!|\u00a0\u00ab\u2013\u2014\u2019\u201c\u201d\u2026\u2212\u0301é"),
+                      max_size=40)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TYPOGRAPHIC)
+def test_typographic_punctuation_fast_path_agrees_with_the_stepwise_pipeline(text: str) -> None:
+    # Curly quotes, dashes and "…" take the ASCII path when nothing else in the text is non-ASCII.
+    assert words(text) == _stepwise(text)
+
+
+def test_typographic_punctuation_reads_as_ascii() -> None:
+    assert normalize("the zq\u2019s \u201cquoted\u201d a\u2026b\u2026c \u2014 dash") == "the zq s quoted abc dash"
