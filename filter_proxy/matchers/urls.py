@@ -21,8 +21,10 @@ host that has prefix entries), so it needs no bloom stage; URL lists are far sma
 
 Speed (measured on the demo corpus' result URLs, 10k listed URLs, 2-core box): ``canonicalize_url``
 3.7 -> 0.85 µs and ``UrlIndex.match`` 5.2 -> 1.9 µs per URL. Most result URLs are already canonical but
-for the scheme and a trailing slash; one regex (``_PLAIN_URL``) recognises exactly those and skips
-``urlsplit``, host and percent-encoding work. Anything else takes the full path; a test checks both agree.
+for the scheme, ``www.``, a trailing slash and the query's order and tracking parameters; one regex
+(``_PLAIN_URL``) recognises exactly those and skips ``urlsplit``, host and percent-encoding work (on the
+speed suite's pool, a quarter with ``?utm_source=..``, half with ``www.``: 8.3 -> 1.9 µs per URL).
+Anything else takes the full path; a property test checks both agree.
 """
 
 from __future__ import annotations
