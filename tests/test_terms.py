@@ -188,3 +188,16 @@ def test_parse_invalid_lines(line: str, reason: str) -> None:
     assert reason in (parse_term_line(line)[2] or "")
     entry, why = validate_term(line)
     assert entry is None and why
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 50), max_size=30), st.lists(st.integers(0, 60), min_size=1, max_size=6))
+def test_table_lookup_agrees_with_brute_force(table_keys: list[int], query: list[int]) -> None:
+    # The exact stage's early "nothing listed" exit must not lose a hit (duplicates, keys past the end).
+    from filter_proxy.matchers.terms import _Table
+
+    if not table_keys:
+        return
+    table = _Table.build([(k, 0, 0, i) for i, k in enumerate(table_keys)])
+    want = sorted((q, row) for q, k in enumerate(query) for row in range(table.keys.size) if int(table.keys[row]) == k)
+    assert sorted(table.lookup(query)) == want
