@@ -14,6 +14,7 @@ would break the 256 MB budget, while 8x hashing of a thumbnail costs a few milli
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import itertools
 import json
@@ -87,6 +88,12 @@ def decode_image(data: bytes, max_pixels: int = 25_000_000) -> Image.Image:
     return image
 
 
+def pdq_available() -> bool:
+    """Whether the optional extra [pdq] is installed. Without it, PDQ is not computed: listed PDQ hashes
+    then match only hashes a backend supplies (the rule loader warns about that)."""
+    return importlib.util.find_spec("pdqhash") is not None
+
+
 def _pdq(image: Image.Image, min_quality: int, dihedral: bool) -> list[str]:
     import pdqhash  # optional extra [pdq]
 
@@ -101,6 +108,9 @@ def _pdq(image: Image.Image, min_quality: int, dihedral: bool) -> list[str]:
     # Hex = pdqhash's 256-bit vector packed MSB first. Other PDQ tools may order bits differently: check
     # one known sample before importing a foreign PDQ list.
     return [np.packbits(np.asarray(h, dtype=np.uint8)).tobytes().hex() for h in hashes]
+
+
+_PDQ = pdq_available()
 
 
 def _variants(image: Image.Image) -> list[Image.Image]:
@@ -130,6 +140,8 @@ def _hash_all(data: bytes, algorithms: Iterable[str], max_pixels: int, min_pdq_q
     funcs = {"phash": imagehash.phash, "dhash": imagehash.dhash}
     for algo in perceptual:
         if algo == "pdq":
+            if not _PDQ:
+                continue
             found = _pdq(image, min_pdq_quality, dihedral)
             if found:
                 out[algo] = found

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filter_proxy.matchers.images import ImageEntry, ImageIndex, validate_image_hash
+from filter_proxy.matchers.images import ImageEntry, ImageIndex, pdq_available, validate_image_hash
 from filter_proxy.matchers.terms import TermEntry, TermIndex, validate_term
 from filter_proxy.matchers.urls import UrlEntry, UrlIndex, parse_url_line
 from filter_proxy.normalize import normalize
@@ -188,6 +188,12 @@ def read_sources(root: Path) -> Sources:
         _read_entries(path, rel(path), declared, problems, sources.urls, _url)
     for path in files("images", ".csv"):
         _read_entries(path, rel(path), declared, problems, sources.images, _image)
+    first_pdq = next((e for e in sources.images if e.algorithm == "pdq"), None)
+    if first_pdq is not None and not pdq_available():
+        path, _, line = first_pdq.rule_id.rpartition(":")
+        problems.append(Problem(path, int(line) if line.isdigit() else 0, "pdq hashes are listed but the optional "
+                                "extra [pdq] is not installed: thumbnails are not PDQ-hashed, so these entries "
+                                "match only PDQ hashes a backend supplies", "warning"))
     for path in files("allow", ".txt"):
         _read_allow(path, rel(path), problems, sources.allow)
 
