@@ -84,28 +84,14 @@ def compile_paths(paths: Iterable[str]) -> tuple[_Path, ...]:
 def _values(sources: Sequence[Any], paths: tuple[_Path, ...]) -> list[str]:
     """``collect`` over compiled paths (the hot loop of every adapter's ``results``)."""
     out: list[str] = []
-    if len(sources) == 1:  # the usual result: one object, no loop over sources
-        source = sources[0]
-        is_dict = type(source) is dict
-        for path, plain in paths:
-            value = source.get(path) if plain and is_dict else get_field(source, path)
-            if value is None or value is MISSING:
-                continue
-            if type(value) is str:
-                # ``not isspace()`` is ``strip()`` being non-empty, without building the stripped copy.
-                if value and not value.isspace() and value not in out:
-                    out.append(value)
-            else:
-                for text in as_texts(value):
-                    if text not in out:
-                        out.append(text)
-        return out
+    # The usual result is one object; several sources (e.g. a hit and its highlight) are read path by path.
     for path, plain in paths:
         for source in sources:
             value = source.get(path) if plain and type(source) is dict else get_field(source, path)
             if value is None or value is MISSING:
                 continue
             if type(value) is str:
+                # ``not isspace()`` is ``strip()`` being non-empty, without building the stripped copy.
                 if value and not value.isspace() and value not in out:
                     out.append(value)
             else:
