@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
-from filter_proxy.adapters.request import param_values, read_body, unique
+from filter_proxy.adapters.request import param_form_or_json, param_values
 
 
 def _check(doc: Any) -> list[Any]:
@@ -36,13 +36,7 @@ class OpenSearchSuggestionsAdapter(Adapter):
     default_suggest_paths = ("/suggest", "/autocomplete", "/complete/search")
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            texts.extend(param_values(data, [self.query_param]))
-        elif kind == "json" and isinstance(data, dict) and isinstance(data.get(self.query_param), str):
-            texts.append(data[self.query_param])
-        return unique(texts)
+        return param_form_or_json(self.query_param, params, body, content_type)
 
     # A suggestions endpoint has no results; these keep the adapter usable on any route.
     def results(self, doc: Any) -> list[ResultView]:

@@ -82,6 +82,18 @@ def unique(texts: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
+def param_form_or_json(name: str, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
+    """The query as most simple search APIs take it: parameter ``name`` in the query string, the same field
+    in a form body, or the same key (a string) in a JSON object body."""
+    texts = param_values(params, [name])
+    kind, data = read_body(body, content_type)
+    if kind == "form":
+        texts.extend(param_values(data, [name]))
+    elif kind == "json" and isinstance(data, dict) and isinstance(data.get(name), str):
+        texts.append(data[name])
+    return unique(texts)
+
+
 def parse_query(query: str) -> list[tuple[str, str]]:
     """``parse_qsl(query, keep_blank_values=True)``, step for step, without unquoting a name or value that
     has nothing to unquote (the usual query: plain words joined by "+")."""

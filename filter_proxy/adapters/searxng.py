@@ -16,7 +16,7 @@ from typing import Any
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
 from filter_proxy.adapters.fields import build_view, hide_images, view_builder
 from filter_proxy.adapters.opensearch_suggestions import remove_parallel
-from filter_proxy.adapters.request import param_values, read_body, string_leaves, unique
+from filter_proxy.adapters.request import param_form_or_json, string_leaves
 
 SEARXNG_FIELDS = FieldMapping(
     title=("title",),
@@ -75,13 +75,7 @@ class SearxngAdapter(Adapter):
     default_fields = SEARXNG_FIELDS
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            texts.extend(param_values(data, [self.query_param]))
-        elif kind == "json" and isinstance(data, dict) and isinstance(data.get(self.query_param), str):
-            texts.append(data[self.query_param])
-        return unique(texts)
+        return param_form_or_json(self.query_param, params, body, content_type)
 
     def _entries(self, doc: Any) -> list[tuple[list[Any], int, FieldMapping | None]]:
         """(list, position, fields) for each view index: results, then answers, then infoboxes.
