@@ -6,16 +6,10 @@ import io
 import json
 import logging
 import re
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from filter_proxy.logs import (
     AccessLogScrubber,
@@ -28,6 +22,7 @@ from filter_proxy.logs import (
     request_id_var,
 )
 from filter_proxy.ops import OpsApp
+from tests.support.server import serve
 
 PLACEHOLDER = "zqxblocked"
 
@@ -114,27 +109,10 @@ def test_configure_logging_routes_uvicorn_through_one_json_handler() -> None:
         assert handler not in root.handlers
 
 
-@contextmanager
-def serve_with_access_log(app: Any) -> Iterator[str]:
+def serve_with_access_log(app: Any) -> Any:
     """uvicorn with its access log on and log_config=None (as `serve` runs it), so records propagate to
     the root logger where caplog sees them."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_config=None, access_log=True, log_level="debug", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    return serve(app, log_config=None, access_log=True, log_level="debug", lifespan="on")
 
 
 async def echo(scope: dict[str, Any], receive: Any, send: Any) -> None:

@@ -13,13 +13,15 @@ import uvicorn
 
 
 @contextmanager
-def serve(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Serve ``app`` in a background thread; yields its base URL (``http://127.0.0.1:PORT``)."""
+def serve(app: Any, host: str = "127.0.0.1", **options: Any) -> Iterator[str]:
+    """Serve ``app`` in a background thread; yields its base URL (``http://127.0.0.1:PORT``).
+    ``options`` override the uvicorn.Config settings below (e.g. log_config=None, access_log=True)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="auto", access_log=False)
+    settings: dict[str, Any] = {"log_level": "warning", "lifespan": "auto", "access_log": False, **options}
+    config = uvicorn.Config(app, **settings)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
