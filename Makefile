@@ -1,4 +1,6 @@
 PYTHON ?= python3
+# `make demo PORT=8081` when 8080 is taken.
+PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -24,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 demo: $(STAMP)
-	$(BIN)/filter-proxy demo --rules rules/
+	$(BIN)/filter-proxy demo --rules rules/ --port $(PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -12,6 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from filter_proxy.commands import add_subcommands
 from filter_proxy.matchers.images import (
     EXACT_ALGORITHMS,
     ImageDecodeError,
@@ -34,7 +35,7 @@ HEADER = ("# Known image hashes of category {c}: algorithm,hash[,note], one per 
 
 def register(subparsers: Any) -> None:
     hashes = subparsers.add_parser("hashes", help="add, import and check known image hashes")
-    sub = hashes.add_subparsers(dest="hashes_command", required=True)
+    sub = add_subcommands(hashes, "hashes_command")
 
     add = sub.add_parser("add", help="hash images and append them to rules/images/<category>.csv")
     add.add_argument("images", nargs="+", type=Path, help="image files")

@@ -8,12 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
+from filter_proxy.commands import add_subcommands
 from filter_proxy.rules.errors import Problem, RulesError
 
 
 def register(subparsers: Any) -> None:
     rules = subparsers.add_parser("rules", help="check, compile and hash rule files")
-    sub = rules.add_subparsers(dest="rules_command", required=True)
+    sub = add_subcommands(rules, "rules_command")
 
     check = sub.add_parser("check", help="print every problem in a rule set as path:line: reason")
     check.add_argument("path", help="rules directory or compiled bundle")
