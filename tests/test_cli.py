@@ -102,3 +102,19 @@ def test_serve_uses_the_human_formatter_on_a_terminal() -> None:
     assert isinstance(handler.formatter, HumanFormatter) and handler.formatter.colour
     record = logging.LogRecord("x", logging.ERROR, __file__, 1, "port in use", (), None)
     assert "\x1b[31;1m" in handler.format(record)
+
+
+def test_progress_is_drawn_on_a_terminal_only() -> None:
+    from filter_proxy.commands.progress import steps
+
+    quiet = io.StringIO()
+    with steps(quiet) as progress:
+        progress.step("reading", total=3)
+        progress.advance(3)
+    assert quiet.getvalue() == ""  # a pipe or a file gets nothing
+    drawn = _Tty()
+    with steps(drawn) as progress:
+        progress.step("reading rule files")
+        progress.step("hashing", total=10)
+        progress.advance(10)
+    assert "hashing" in drawn.getvalue() or "\x1b[" in drawn.getvalue()

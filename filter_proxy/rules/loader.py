@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import re
 import tomllib
 from collections import Counter
@@ -235,9 +236,10 @@ def _read_entries(path: Path, rel: str, declared: set[str], problems: list[Probl
     if not known:
         problems.append(Problem(rel, 0, f"category {category!r} is not declared in policy.toml (add [categories.{category}])"))
     seen: dict[object, int] = {}
-    lines = read_lines(path, rel, problems)
-    if lines and path.suffix == ".csv" and _is_csv_header(lines[0]):
-        lines = lines[1:]
+    lines = read_lines(path, rel, problems)  # an iterator: the lines of a 1M-entry file are never all held
+    first = next(lines, None)
+    if first is not None and not (path.suffix == ".csv" and _is_csv_header(first)):
+        lines = itertools.chain([first], lines)
     for line in lines:
         result = parse(line.text, category, f"{rel}:{line.number}")
         if isinstance(result, str):
@@ -257,14 +259,15 @@ def _term(text: str, category: str, rule_id: str) -> EntryResult:
     if fields is None:
         return reason or "not a valid term"
     entry = TermEntry(fields[0], category, rule_id, fields[1])
-    return entry, (entry.substring, _term_digest(entry.text))
+    # One 33-byte key per entry (not a tuple holding a 64-character hex string): ~100 MB less at 1M terms.
+    return entry, _term_digest(entry.text) + (b"s" if entry.substring else b"w")
 
 
-def _term_digest(text: str) -> str:
-    """The sha256 hex of a term's normalised form, so a plain phrase and its hashed twin count as duplicates."""
+def _term_digest(text: str) -> bytes:
+    """The sha256 of a term's normalised form, so a plain phrase and its hashed twin count as duplicates."""
     if text.startswith("sha256:"):
-        return text[len("sha256:") :].lower()
-    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
+        return bytes.fromhex(text[len("sha256:") :])
+    return hashlib.sha256(normalize(text).encode("utf-8")).digest()
 
 
 def _url(text: str, category: str, rule_id: str) -> EntryResult:

@@ -8,7 +8,9 @@ UTF-8 is reported with its line number and skipped, so one stray byte never hide
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,22 +35,28 @@ def strip_comment(text: str) -> str:
     return _COMMENT.sub("", text).strip()
 
 
-def read_lines(path: Path, rel: str, problems: list[Problem]) -> list[Line]:
-    """The entry lines of one rule file. Problems (unreadable file, undecodable line) go to ``problems``."""
+def read_lines(path: Path, rel: str, problems: list[Problem]) -> Iterator[Line]:
+    """The entry lines of one rule file, one at a time (a 1M-line list is never held as Line objects).
+    Problems (unreadable file, undecodable line) go to ``problems`` as the lines are read."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         problems.append(Problem(rel, 0, f"cannot read file: {exc.strerror or exc}"))
-        return []
-    return split_lines(data, rel, problems)
+        return iter(())
+    return iter_lines(data, rel, problems)
 
 
 def split_lines(data: bytes, rel: str, problems: list[Problem]) -> list[Line]:
+    return list(iter_lines(data, rel, problems))
+
+
+def iter_lines(data: bytes, rel: str, problems: list[Problem]) -> Iterator[Line]:
     if data.startswith(BOM):
         data = data[len(BOM) :]
-    out: list[Line] = []
-    # Split on LF only, then drop a trailing CR: this accepts LF and CRLF files alike.
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+    # Split on LF only, then drop a trailing CR: this accepts LF and CRLF files alike. BytesIO yields one
+    # line at a time instead of a list of every line.
+    for number, raw in enumerate(io.BytesIO(data), start=1):
+        raw = raw.rstrip(b"\n")
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         try:
@@ -58,8 +66,7 @@ def split_lines(data: bytes, rel: str, problems: list[Problem]) -> list[Line]:
             continue
         text = strip_comment(text)
         if text:
-            out.append(Line(number, text))
-    return out
+            yield Line(number, text)
 
 
 def decode_text(data: bytes, rel: str, problems: list[Problem]) -> str | None:
