@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from filter_proxy.adapters.base import Adapter, FieldMapping
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.routes import match_any
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import ImageScreenerLike, decode_body, prefers_html, screen_page, screen_texts
 from filter_proxy.verdict import ALLOW, Verdict
+from filter_proxy.warnings import warn_page, warning_headers
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
@@ -123,8 +124,12 @@ class FilterMiddleware:
         image_screener: ImageScreenerLike | None = None,
         max_body_bytes: int = 1_000_000,
         max_response_bytes: int = 10_000_000,
+        removed_header: Sequence[str] = (SEARCH,),
     ) -> None:
         self.app = app
+        # Routes whose responses say how many results were removed (X-Filter-Removed). Off for suggest
+        # routes by default: on autocomplete the count tells a prober which prefix had a listed completion.
+        self.removed_header = frozenset(removed_header)
         self.holder = rules if isinstance(rules, RuleHolder) else RuleHolder(rules)
         self.adapter = _make_adapter(adapter, fields, query_param)
         self.observer: FilterObserver = observer or NullObserver()
@@ -235,7 +240,7 @@ class FilterMiddleware:
             reason = "upstream response too large" if too_large else "upstream response cannot be screened"
             await self._fail(send, elapsed, outcome, reason)
             return
-        await self._finish(route, verdict, rules, capture, elapsed, accept_language, send)
+        await self._finish(route, verdict, rules, capture, elapsed, accept_language, send, accept)
 
     async def _finish(
         self,
@@ -246,6 +251,7 @@ class FilterMiddleware:
         elapsed: float,
         accept_language: str,
         send: Send,
+        accept: str = "",
     ) -> None:
         status = capture.status
         body = capture.body()
@@ -286,8 +292,12 @@ class FilterMiddleware:
             if not ok:  # e.g. a backend's error JSON: it has no results to leak
                 await _send_raw(send, status, headers, body, rewritten, None, 0)
                 return
-            # Only the exception type: its message may quote result text.
-            logger.warning("%s adapter cannot read the upstream response (%s)", self.adapter.name, type(exc).__name__)
+            # An AdapterError's message is ours and names only the shape (keys, pointers); any other
+            # exception's message may quote result text, so only its type. Never the query or the path.
+            reason = str(exc) if isinstance(exc, AdapterError) else type(exc).__name__
+            logger.warning("502: the %s adapter cannot read the upstream response on the %s route: %s",
+                           self.adapter.name, route, reason,
+                           extra={"route": route, "adapter": self.adapter.name, "reason": reason, "status": 502})
             await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
             return
         if status < 500:
@@ -301,10 +311,17 @@ class FilterMiddleware:
                 lang = rules.warnings.choose_language(accept_language or None)
                 doc["safety"] = rules.warnings.safety_object(verdict, lang)
                 observer.warning_shown(verdict.warning, lang)
+        removed = len(outcome.removed) if route in self.removed_header else None
+        if action is not None and route == SEARCH and ok and prefers_html(accept):
+            # A browser gets the notice above the (screened) results, as a page, like a blocked search.
+            lang = rules.warnings.choose_language(accept_language or None)
+            page = warn_page(rules.warnings, verdict, lang, self.adapter, doc)
+            await _send_warning(send, page.encode("utf-8"), b"text/html; charset=utf-8", action, removed)
+            return
         if outcome.changed or action is not None:
             body, rewritten = orjson.dumps(doc), True
         # else: nothing changed, so the app's own bytes go out (no re-encoding on the common path)
-        await _send_raw(send, status, headers, body, rewritten, action, len(outcome.removed))
+        await _send_raw(send, status, headers, body, rewritten, action, removed)
 
     async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str) -> None:
         self.observer.upstream(elapsed, outcome)
@@ -335,15 +352,7 @@ class FilterMiddleware:
             content_type = _JSON
         if verdict.warning and (content_type != _JSON or isinstance(doc, dict)):
             self.observer.warning_shown(verdict.warning, lang)
-        headers = [
-            (b"content-type", content_type),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-            (b"x-filter-action", b"block"),
-            (b"x-filter-removed", b"0"),
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send_warning(send, body, content_type, "block", 0 if route in self.removed_header else None)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -400,7 +409,7 @@ async def _send_raw(
     body: bytes,
     rewritten: bool,
     action: str | None,
-    removed: int,
+    removed: int | None,
 ) -> None:
     """Send a buffered response; when the body was rewritten, drop headers that described the old one."""
     if rewritten or action is not None:
@@ -410,11 +419,22 @@ async def _send_raw(
             out.append((b"content-length", str(len(body)).encode()))
     else:
         out = list(headers)
-    out.append((b"x-filter-removed", str(removed).encode()))
+    if removed is not None:
+        out.append((b"x-filter-removed", str(removed).encode()))
     if action is not None:
         out.append((b"x-filter-action", action.encode()))
         out.append((b"cache-control", b"no-store"))
     await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_warning(send: Send, body: bytes, content_type: bytes, action: str, removed: int | None) -> None:
+    """A response that carries a warning (page or JSON): the security headers of warnings.py."""
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+               *warning_headers(content_type != _JSON), (b"x-filter-action", action.encode())]
+    if removed is not None:
+        headers.append((b"x-filter-removed", str(removed).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -311,6 +311,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
         max_response_bytes=config.upstream.max_response_bytes,
+        removed_header=config.responses.removed_header,
     )
     reloader = Reloader(holder, config.rules.path, metrics=metrics, debounce_ms=config.rules.debounce_ms)
     services.insert(0, CallbackService(lambda: reloader.start(watch=config.rules.watch), reloader.stop))

@@ -161,6 +161,7 @@ def create_proxy_app(
     max_body_bytes: int = 1_000_000,
     client: httpx.AsyncClient | None = None,
     limits: httpx.Limits = DEFAULT_LIMITS,
+    removed_header: Sequence[str] = ("search",),
 ) -> FilterMiddleware:
     """A filtering reverse proxy in front of ``upstream``: FilterMiddleware around a ReverseProxy.
 
@@ -179,6 +180,7 @@ def create_proxy_app(
         image_screener=image_screener,
         max_body_bytes=max_body_bytes,
         max_response_bytes=max_response_bytes,
+        removed_header=removed_header,
     )
 
 

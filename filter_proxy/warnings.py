@@ -29,7 +29,30 @@ PAGE_DEFAULTS = {
     "hours_label": "Hours",
     "region_label": "Where",
     "website_label": "Website",
+    "back_label": "Back to search",
+    "results_heading": "Results",
 }
+# Every key a language's [page] table may set; a language file should set them all (a test checks the
+# shipped ones), else the English default shows through.
+PAGE_KEYS = tuple(PAGE_DEFAULTS)
+
+# Headers of every warning response (the HTML page and the JSON body with a `safety` object), in both
+# modes. The page URL and the body concern a search for abuse material: never cached, never framed,
+# never sniffed into another type, never sent on as a referrer to the help sites it links to.
+_COMMON_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+)
+# The page is self-contained: inline styles only, no scripts, images, fonts, forms or frames.
+HTML_CSP = (b"default-src 'none'; style-src 'unsafe-inline'; img-src 'none'; form-action 'none'; "
+            b"base-uri 'none'; frame-ancestors 'none'")
+JSON_CSP = b"default-src 'none'; frame-ancestors 'none'"
+
+
+def warning_headers(html: bool) -> list[tuple[bytes, bytes]]:
+    """The security headers of a warning response (lower-case names, as ASGI wants them)."""
+    return [(b"content-security-policy", HTML_CSP if html else JSON_CSP), *_COMMON_HEADERS]
 KIND_KEYS = {"title", "body", "links", "helplines"}
 HELPLINE_KEYS = ("name", "phone", "url", "hours", "region")
 _LANG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
@@ -70,6 +93,21 @@ class WarningText:
         return "\n\n".join(self.paragraphs)
 
 
+@dataclass(frozen=True, slots=True)
+class ResultLink:
+    """One (already screened) result shown under a `warn` notice on the HTML page. ``url`` is None unless
+    it is an http(s) URL, so a result can never become a javascript: or data: link."""
+
+    title: str
+    url: str | None = None
+    snippet: str = ""
+
+    @classmethod
+    def make(cls, title: str, url: str | None, snippet: str = "") -> ResultLink:
+        safe = url if isinstance(url, str) and url.lower().startswith(("https://", "http://")) else None
+        return cls(title or safe or "", safe, snippet)
+
+
 # Shown when a verdict names no kind the catalog knows: neutral, never a wrong kind of warning.
 NEUTRAL = WarningText("No results", ("There are no results for this search.",))
 
@@ -99,7 +137,7 @@ class WarningCatalog:
         self.languages: list[str] = sorted(texts, key=lambda lang: (lang != default_language, lang))
         self.kinds: set[str] = set(texts.get(default_language, {}))
         self._lang_cache: dict[str | None, str] = {}
-        self._html_cache: dict[tuple[str | None, str], str] = {}
+        self._html_cache: dict[tuple[str | None, str, str], str] = {}
 
     # --- language negotiation ----------------------------------------------------------------------
     def choose_language(self, accept_language: str | None) -> str:
@@ -146,12 +184,16 @@ class WarningCatalog:
                 return found, candidate
         return NEUTRAL, "en"
 
+    def chrome(self, lang: str) -> dict[str, str]:
+        """The page labels (headings, "Back to search", text direction) of ``lang``, English where missing."""
+        return {**PAGE_DEFAULTS, **self.pages.get(self.default_language, {}), **self.pages.get(lang, {})}
+
     def safety_object(self, verdict: Verdict, lang: str) -> dict[str, Any]:
-        """``{"action", "category", "warning": {...}}`` for a JSON response. Never the rule id or query."""
+        """``{"action", "warning": {...}}`` for a JSON response. Never the rule id, the query, or the
+        internal category name (a rule-set detail that would tell a prober which list matched)."""
         text, used = self.text(verdict.warning, lang)
         return {
             "action": verdict.action,
-            "category": verdict.category,
             "warning": {
                 "kind": verdict.warning,
                 "lang": used,
@@ -162,18 +204,22 @@ class WarningCatalog:
             },
         }
 
-    def render_html(self, verdict: Verdict, lang: str) -> str:
-        """A self-contained, accessible warning page (no scripts, no external assets). Cached per
-        (kind, language): the page depends on nothing else, in particular not on the query."""
-        key = (verdict.warning, lang)
-        page = self._html_cache.get(key)
+    def render_html(self, verdict: Verdict, lang: str, *, back_url: str = "/",
+                    results: list[ResultLink] | None = None) -> str:
+        """A self-contained, accessible warning page (no scripts, no external assets). With ``results``
+        (a `warn` verdict: the screened results of the search), the notice is shown above them. Pages
+        without results are cached per (kind, language, back link): they depend on nothing else, in
+        particular not on the query."""
+        key = (verdict.warning, lang, back_url)
+        page = self._html_cache.get(key) if results is None else None
         if page is None:
             text, used = self.text(verdict.warning, lang)
-            chrome = {**PAGE_DEFAULTS, **self.pages.get(used, {})}
-            page = _template().render(lang=used, text=text, page=chrome)
-            if len(self._html_cache) >= _CACHE_LIMIT:
-                self._html_cache.clear()
-            self._html_cache[key] = page
+            page = _template().render(lang=used, text=text, page=self.chrome(used), kind=verdict.warning or "",
+                                      back_url=back_url if _safe_back(back_url) else "/", results=results)
+            if results is None:
+                if len(self._html_cache) >= _CACHE_LIMIT:
+                    self._html_cache.clear()
+                self._html_cache[key] = page
         return page
 
     # --- compiled bundle ---------------------------------------------------------------------------
@@ -208,6 +254,23 @@ class WarningCatalog:
             return cls(texts, pages, data["default_language"])
         except (KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"malformed warnings section: {exc}") from exc
+
+
+def warn_page(catalog: WarningCatalog, verdict: Verdict, lang: str, adapter: Any, doc: Any,
+              back_url: str = "/") -> str:
+    """The HTML page of a `warn` search for a browser: the notice above the page's results. ``doc`` has
+    been screened already; the adapter's result views give each result's title, link and snippet."""
+    try:
+        views = adapter.results(doc)
+    except Exception:  # the page was screened through the same call; be safe anyway: no results shown
+        views = []
+    results = [ResultLink.make(v.title, v.url, v.snippet) for v in views]
+    return catalog.render_html(verdict, lang, back_url=back_url, results=results)
+
+
+def _safe_back(url: str) -> bool:
+    """A "back to search" link must stay on this site (a path) or be an https URL the operator set."""
+    return (url.startswith("/") and not url.startswith("//")) or url_problem(url) is None and url.startswith("https://")
 
 
 def _text_json(text: WarningText) -> dict[str, Any]:

@@ -152,7 +152,8 @@ def test_choose_language(shipped: WarningCatalog, header: str | None, lang: str)
 
 def test_safety_object_never_has_rule_id_or_query(shipped: WarningCatalog) -> None:
     obj = shipped.safety_object(BLOCK, "fr")
-    assert set(obj) == {"action", "category", "warning"} and obj["action"] == "block"
+    # no internal category name (deliberate change: it used to carry "category")
+    assert set(obj) == {"action", "warning"} and obj["action"] == "block" and "zqx-abuse" not in repr(obj)
     warning = obj["warning"]
     assert set(warning) == {"kind", "lang", "title", "body", "links", "helplines"}
     assert warning["kind"] == "deterrence" and warning["lang"] == "fr"
@@ -172,11 +173,12 @@ def test_html_page_is_self_contained_and_accessible(shipped: WarningCatalog) -> 
     for external in ("<script", "<link", "<img", "<iframe", "src=", "url(", "@import", "http://"):
         assert external not in page.lower()
     hrefs = re.findall(r'href="([^"]+)"', page)
-    assert hrefs and all(h.startswith(("https://", "tel:", "mailto:")) for h in hrefs)
+    assert hrefs[0] == "/"  # back to search, on this site
+    assert hrefs and all(h.startswith(("https://", "tel:", "mailto:")) for h in hrefs[1:])
     assert 'name="referrer" content="no-referrer"' in page
     assert "zqx-abuse" not in page and "rules/terms" not in page
     assert shipped.safety_object(BLOCK, "de")["warning"]["title"] in page
-    # cached per (kind, language)
+    # cached per (kind, language, back link)
     assert shipped.render_html(BLOCK, "de") is page
     assert shipped.render_html(WARN, "de") != page
 
