@@ -355,3 +355,25 @@ def test_demo_command_serves_and_prints_its_address(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- the page's language and warning styles ------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["fr", "de", "es", "pt", "it", "nl", "pl"])
+async def test_html_page_follows_the_language(demo: httpx.AsyncClient, rules: RuleSet, lang: str) -> None:
+    from filter_proxy.demo.i18n import LABELS
+
+    r = await demo.get("/", params={"q": "zqxblocked"}, headers={"accept": "text/html", "accept-language": lang})
+    page = html.unescape(r.text)
+    chrome = rules.warnings.chrome(lang)
+    assert f'<html lang="{lang}"' in page and f'lang="{lang}" role="alert"' in page
+    assert LABELS[lang]["heading"] in page and chrome["help_heading"] in page and chrome["links_heading"] in page
+    assert "Helplines" not in page and ">Search<" not in page  # no English chrome left
+    assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+async def test_support_warning_is_calm_and_keeps_results(demo: httpx.AsyncClient) -> None:
+    r = await demo.get("/", params={"q": "zqxhelp"}, headers={"accept": "text/html"})
+    page = r.text
+    assert 'class="warning support"' in page and 'role="alert"' not in page
+    assert page.index('id="warning-title"') < page.index("</section>") and 'href="/"' in page
