@@ -193,9 +193,13 @@ def _images(result: SuiteResult, quick: bool, out_dir: Path) -> None:
     policy_name = " + ".join(policy_algos)
     policy_tpr = overall[list(combos).index(policy_name)]
     fmr = 100 * false[policy_name] / pairs
+    condition = None if fmr <= 0.01 else f"false-match rate {fmr:.4f} % > 0.01 %"
+    if condition and 100 / pairs > 0.01:  # too few pairs for the condition to mean anything: say so
+        condition += (f": this run compares only {pairs:,} picture pairs, so a single false match is already "
+                      f"{100 / pairs:.3f} %; {'the full run (more pictures) judges it' if quick else 'add pictures'}")
     result.target("image_tpr", policy_tpr, f"shipped policy algorithms {policy_name}, all {len(imageset.EDITS)} edits; "
                   f"false-match rate {fmr:.4f} % {'<=' if fmr <= 0.01 else '>'} 0.01 %",
-                  failed_condition=None if fmr <= 0.01 else f"false-match rate {fmr:.4f} % > 0.01 %")
+                  failed_condition=condition)
     if fmr > 0.01:
         result.note(f"image false-match rate {fmr:.4f} % is above the 0.01 % the TPR target assumes")
     result.note(f"pictures: {n - n_generated} scikit-image sample photos + {n_generated} generated pictures.")
