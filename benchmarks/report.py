@@ -44,8 +44,11 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], markdown
         align = "|" + "|".join("---:" if _numeric(rows, i) else "---" for i in range(len(headers))) + "|"
         body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
         return "\n".join([head, align, *body])
-    widths = _fit([max([len(h)] + [len(r[i]) for r in cells if i < len(r)]) for i, h in enumerate(headers)],
-                  [_numeric(rows, i) for i in range(len(headers))], width)
+    natural = [max([len(h)] + [len(r[i]) for r in cells if i < len(r)]) for i, h in enumerate(headers)]
+    # Headers wrap, numbers never: a column can shrink to its widest value (numbers) or to 12 (text).
+    floor = [max([len(r[i]) for r in cells if i < len(r)] + [1]) if _numeric(rows, i) else min(n, 12)
+             for i, n in enumerate(natural)]
+    widths = _fit(natural, floor, width)
 
     def lines(row: Sequence[str]) -> list[str]:
         wrapped = [textwrap.wrap(c, w, break_long_words=True) or [""] for c, w in zip(row, widths, strict=False)]
@@ -62,14 +65,15 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], markdown
     return "\n".join(out)
 
 
-def _fit(widths: list[int], numeric: list[bool], limit: int) -> list[int]:
-    """Narrow the widest text columns until the row (with two spaces between columns) fits ``limit``."""
+def _fit(widths: list[int], floor: list[int], limit: int) -> list[int]:
+    """Narrow the column with the most room to spare, one character at a time, until the row (two spaces
+    between columns) fits ``limit`` or no column can give more."""
     widths = list(widths)
     while sum(widths) + 2 * (len(widths) - 1) > limit:
-        text = [i for i, n in enumerate(numeric) if not n and widths[i] > 12]
-        if not text:
+        spare = [widths[i] - floor[i] for i in range(len(widths))]
+        widest = max(range(len(widths)), key=lambda i: spare[i])
+        if spare[widest] <= 0:
             break
-        widest = max(text, key=lambda i: widths[i])
         widths[widest] -= 1
     return widths
 
