@@ -205,10 +205,17 @@ async def test_reload_under_concurrent_requests_with_real_rules(tmp_path: Path, 
             for _ in range(4):
                 tg.start_soon(hammer, client)
             await until(lambda: len(actions) > 20)
-            await anyio.sleep(0.2)  # the watcher is registered by now
-            with open(rules_dir / "terms" / "zqx-abuse.txt", "a", encoding="utf-8") as fh:
-                fh.write("\nzqxnewterm\n")
-            await until(lambda: actions[-1] == "block")
+            listed = rules_dir / "terms" / "zqx-abuse.txt"
+            before = listed.read_text(encoding="utf-8")
+            # Written again while the rules version has not moved (the watcher may not be registered
+            # yet): polling with a deadline, no fixed sleep.
+            with anyio.fail_after(30):
+                while actions[-1] != "block":
+                    listed.write_text(before + "\nzqxnewterm\n", encoding="utf-8")
+                    for _ in range(10):
+                        if actions[-1] == "block":
+                            break
+                        await anyio.sleep(0.02)
             (rules_dir / "terms" / "undeclared-category.txt").write_text("zqxother\n")
             await until(lambda: "filter_proxy_rules_reloads_total{result=\"failure\"} 1.0" in app.metrics.exposition()[0].decode())
             mark = len(actions)
