@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import io
-import socket
+import re
 import subprocess
 import sys
 import threading
@@ -331,19 +331,19 @@ async def test_default_demo_app_screens_thumbnails_from_loopback_only(rules: Rul
 
 
 def test_demo_command_serves_and_prints_its_address(tmp_path: Path) -> None:
-    # `make demo` as a user runs it: the console script in a child process, on a free loopback port.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    # `make demo` as a user runs it: the console script in a child process. --port 0: the demo binds a
+    # free port itself and prints it (no probe-then-bind race).
     script = Path(sys.executable).with_name("filter-proxy")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "filter_proxy.cli"]
-    process = subprocess.Popen([*command, "demo", "--port", str(port), "--rules", str(RULES_DIR)],
+    process = subprocess.Popen([*command, "demo", "--port", "0", "--rules", str(RULES_DIR)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert f"serving on http://127.0.0.1:{port}" in line and "zqxblocked" in line
-        for _ in range(200):  # the line is printed just before uvicorn binds the port
+        found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
+        assert found and "zqxblocked" in line, line
+        port = int(found.group(1))
+        for _ in range(200):  # the port is bound when the line is printed; uvicorn starts serving just after
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/", params={"q": "zqxblocked"})
                 break
