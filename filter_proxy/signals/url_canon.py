@@ -51,9 +51,8 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 # a lower-case ASCII host (``www.`` dropped when two labels remain, as ``canonical_host`` does) without
 # port, userinfo or trailing dot, path segments of unreserved characters that are neither empty nor dot
 # segments, an optional query of unreserved characters, ``=`` and ``&`` (tracking parameters still go),
-# no fragment. One regex instead of the general parser. A host whose last label starts with a digit may be
-# a numeric IPv4 form (``127.1``) and takes the full path.
-_PLAIN_URL = re.compile(r"https?://(?:www\.)?((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z-][a-z0-9-]*)"
+# no fragment. One regex instead of the general parser.
+_PLAIN_URL = re.compile(r"https?://(?:www\.)?((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)+)"
                         r"((?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)/?(?:\?([A-Za-z0-9._~=&-]*))?")
 
 
@@ -178,14 +177,15 @@ def canonicalize_url(url: str) -> str | None:
     try:
         if not isinstance(url, str):
             return None
-        url = url.strip(_EDGE)
         plain = _PLAIN_URL.fullmatch(url)
-        if plain is not None:  # already canonical but for scheme, www., slash, query order: most result URLs
+        # (A host whose last label starts with a digit may be a numeric IPv4 form: the full path reads it.)
+        if plain is not None and not plain[1][plain[1].rfind(".") + 1].isdigit():
+            # already canonical but for scheme, www., slash, query order: most result URLs
             query = plain[3]
             if query and (query := _clean_query(query)):
                 return "http://" + plain[1] + plain[2] + "?" + query
             return "http://" + plain[1] + plain[2]
-        return _canonicalize(url)
+        return _canonicalize(url.strip(_EDGE))
     except (ValueError, UnicodeError, TypeError):
         return None
 
