@@ -15,7 +15,7 @@ from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.images_fetch import Resolver, ThumbnailFetcher, TTLCache
 from filter_proxy.images_policy import ImagePolicy
 from filter_proxy.matchers.images import ImageDecodeError, compute_query_hashes
-from filter_proxy.signals.hashspec import EXACT_ALGORITHMS
+from filter_proxy.signals.registry import EXACT_ALGORITHMS
 from filter_proxy.verdict import Verdict
 
 if TYPE_CHECKING:
