@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filter_proxy.signals.url_canon import canonical_host, canonicalize_url
+from filter_proxy.signals.url_canon import canonical_host, canonicalize_url, fallback_text, host_spans
 from filter_proxy.signals.urls import UrlEntry, UrlIndex
 
 LISTED_LABELS = ["blocked", "zqxmedia", "forbidden", "zqxgallery", "blöcked", "zqxé", "forbídden", "ñzqx"]
@@ -180,3 +180,26 @@ def test_a_listed_url_made_unparsable_is_matched_on_its_text(item: Listed, break
     url = f"https://{host}{breakage}{path}" if breakage.startswith(":") else f"https://{breakage}.{host}{path}"
     assert canonicalize_url(url) is None
     assert index.match(url), url
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(listed, min_size=1, max_size=8), benign_hosts, st.sampled_from(["%zz", ":99999", "[", "\x00x"]),
+       st.lists(st.sampled_from(SEGMENTS), max_size=3))
+def test_a_benign_unparsable_url_is_not_matched(items: list[Listed], host: str, breakage: str,
+                                                path: list[str]) -> None:
+    index = UrlIndex.build([UrlEntry(item.entry(False), "c", f"r:{i}") for i, item in enumerate(items)])
+    tail = "/" + "/".join(path)
+    url = f"https://{host}{breakage}{tail}" if breakage.startswith(":") else f"https://{breakage}.{host}{tail}"
+    assert canonicalize_url(url) is None
+    assert index.match(url) == [], url
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3000), st.integers(1, 6), st.sampled_from(["a", "zq", "ö"]))
+def test_fallback_work_is_linear_in_the_text(labels: int, max_labels: int, label: str) -> None:
+    # A long hostile string: the spans tried grow with its length, never with its square.
+    text = ".".join([label] * labels) + "%zz"
+    spans = host_spans(fallback_text(text), max_labels)
+    assert len(spans) <= 2 * max_labels + 2
+    many = ".".join(f"{label}{i}" for i in range(labels))
+    assert len(host_spans(many, max_labels)) <= 2 * labels * max_labels + 2
