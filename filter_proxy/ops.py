@@ -310,7 +310,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         search_paths=config.routes.search_paths or None, suggest_paths=config.routes.suggest_paths or None,
         observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
-        max_response_bytes=config.upstream.max_response_bytes,
+        max_response_bytes=config.upstream.max_response_bytes, deadline=config.upstream.deadline,
     )
     reloader = Reloader(holder, config.rules.path, metrics=metrics, debounce_ms=config.rules.debounce_ms)
     services.insert(0, CallbackService(lambda: reloader.start(watch=config.rules.watch), reloader.stop))
