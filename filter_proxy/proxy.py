@@ -123,12 +123,23 @@ class ReverseProxy:
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers, has_body = _request_headers(scope)
+        # The canonical path the middleware routed on (it rewrote raw_path), byte for byte.
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
         query = scope.get("query_string", b"")
-        target = self._prefix + raw_path + (b"?" + query if query else b"")
+        path = self._prefix + raw_path
+        target = path + (b"?" + query if query else b"")
+        try:
+            url = self.upstream.copy_with(raw_path=target)
+        except (httpx.InvalidURL, UnicodeError):
+            url = None
+        # httpx normalises paths (it resolves dot segments, escapes some bytes): if what it would send is
+        # not exactly what was routed, nothing is sent.
+        if url is None or url.raw_path.split(b"?", 1)[0] != path:
+            await _error(send, 400, "request path cannot be forwarded as routed")
+            return
         request = httpx.Request(
             scope["method"],
-            self.upstream.copy_with(raw_path=target),
+            url,
             headers=headers,
             content=_body(receive) if has_body else None,
             extensions={"timeout": self._timeout},
@@ -189,6 +200,9 @@ def create_proxy_app(
     *,
     search_paths: Sequence[str] | None = None,
     suggest_paths: Sequence[str] | None = None,
+    screen_routes: Sequence[str] = (),
+    pass_routes: Sequence[str] = (),
+    refuse_routes: Sequence[str] = (),
     query_param: str | None = None,
     fields: FieldMapping | None = None,
     observer: FilterObserver | None = None,
@@ -211,6 +225,9 @@ def create_proxy_app(
         adapter=adapter,
         search_paths=search_paths,
         suggest_paths=suggest_paths,
+        screen_routes=screen_routes,
+        pass_routes=pass_routes,
+        refuse_routes=refuse_routes,
         query_param=query_param,
         fields=fields,
         observer=observer,
