@@ -32,7 +32,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPS_PATHS = ("/-/health", "/-/ready", "/metrics", "/-/reload")
+OPS_PATHS = ("/-/health", "/-/ready", "/metrics", "/-/reload", "/-/workers")
 
 
 class Service(Protocol):
@@ -114,8 +114,8 @@ class OpsApp:
     # --- endpoints -----------------------------------------------------------------------------------
     async def _ops(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if path == "/-/reload":
-            await self._reload(scope, send)
+        if path in ("/-/reload", "/-/workers"):
+            await self._admin(path, scope, send)
             return
         if method not in ("GET", "HEAD"):
             await _json(send, 405, {"error": "method not allowed"}, [(b"allow", b"GET, HEAD")])
@@ -152,12 +152,15 @@ class OpsApp:
     def _version(self) -> str | None:
         return getattr(self.holder.current, "version", None) if self.holder is not None else None
 
-    async def _reload(self, scope: Scope, send: Send) -> None:
+    async def _admin(self, path: str, scope: Scope, send: Send) -> None:
+        """POST /-/reload (reload every worker) and GET /-/workers (what each worker serves), both behind
+        the admin bearer token."""
         if self._token is None or self.coordinator is None:
             await _json(send, 404, {"error": "not found"})  # disabled: no token configured
             return
-        if scope["method"] != "POST":
-            await _json(send, 405, {"error": "method not allowed"}, [(b"allow", b"POST")])
+        allowed = "POST" if path == "/-/reload" else "GET"
+        if scope["method"] != allowed:
+            await _json(send, 405, {"error": "method not allowed"}, [(b"allow", allowed.encode())])
             return
         auth = _header(scope, b"authorization") or ""
         scheme, _, presented = auth.partition(" ")
@@ -166,6 +169,10 @@ class OpsApp:
             return
         if not hmac.compare_digest(presented.strip().encode(), self._token):
             await _json(send, 403, {"error": "wrong token"})
+            return
+        if path == "/-/workers":
+            workers = await asyncio.to_thread(self.coordinator.workers)
+            await _json(send, 200, {"rules_version": self._version(), "workers": [w.to_json() for w in workers]})
             return
         force = _force(scope.get("query_string", b""))
         if force is None:
@@ -440,5 +447,5 @@ def app_from_env() -> OpsApp:
     from filter_proxy.logs import configure_logging
 
     config = load_config(os.environ.get(CONFIG_ENV) or None, require_upstream=True)
-    configure_logging(config.logging.level, config.logging.json)
+    configure_logging(config.logging.level, config.logging.json, access_log=config.logging.access_log)
     return build_app(config)
