@@ -12,10 +12,10 @@ scrubbed as a whole, whatever logger made it:
 - string ``extra=`` fields are scrubbed; uvicorn's ``color_message`` (the raw message again) is dropped;
 - uvicorn.access records also lose the client address.
 
-The scrubbing rule: from a ``?`` that is followed by a non-space character, everything up to the end of
-the line is removed, except a request line's tail (`` HTTP/1.1" 200``, `` "HTTP/1.1 200 OK"``). It does
+The scrubbing rule: from the first ``?`` of a line (whatever follows it: a decoded query may start with
+a space), everything up to the end of the line is removed, except a request line's tail (`` HTTP/1.1" 200``, `` "HTTP/1.1 200 OK"``). It does
 not try to find where a query ends (a raw ``'``, ``"`` or ``#`` may be inside it); a little text after a
-URL is lost instead. It runs twice: in a log-record factory (every record at creation, so that every
+URL is lost instead, and a log message must not ask questions. It runs twice: in a log-record factory (every record at creation, so that every
 handler, pytest's caplog included, sees the scrubbed record) and as a filter on the served handler (for
 records made any other way). Both passes are idempotent.
 """
@@ -25,12 +25,15 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from http import HTTPStatus
 from typing import Any
 
-# A query starts at "?" followed by a non-space character ("why? because" is left alone).
-_QUERY_START = re.compile(r"\?(?=\S)")
+# A query starts at any "?": a decoded one may begin with a space, so no guess about what follows.
+_QUERY_START = re.compile(r"\?")
 # The end of a request line kept after the cut: uvicorn's ` HTTP/1.1" 200`, httpx's ` "HTTP/1.1 200 OK"`.
-_REQUEST_TAIL = re.compile(r"\s\"?HTTP/\d(?:\.\d)?\"?(?:\s+\d{3}(?:\s+[A-Za-z' -]*)?\"?)?$")
+# Only standard reason phrases, so that text made to look like a tail cannot carry anything else.
+_PHRASES = "|".join(sorted((re.escape(s.phrase) for s in HTTPStatus), key=len, reverse=True))
+_REQUEST_TAIL = re.compile(rf"\s\"?HTTP/\d(?:\.\d)?\"?(?:\s\d{{3}}(?:\s(?:{_PHRASES}))?\"?)?$")
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _SCRUBBED = "_filter_proxy_scrubbed"
@@ -74,12 +77,13 @@ class AccessLogScrubber(logging.Filter):
 
 
 _ACCESS = AccessLogScrubber()
+ACCESS_FORMAT = '%s - "%s %s HTTP/%s" %d'  # uvicorn's access line (client, method, path?query, version, status)
 
 
 def scrub_record(record: logging.LogRecord) -> logging.LogRecord:
     """Scrub ``record`` in place (idempotent) and return it."""
     if not getattr(record, _SCRUBBED, False):
-        if record.name == "uvicorn.access":
+        if record.name == "uvicorn.access" and record.msg == ACCESS_FORMAT:
             _ACCESS.filter(record)
         try:
             message = record.getMessage()
