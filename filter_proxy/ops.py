@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from filter_proxy.coordination import LocalCoordinator, ReloadCoordinator, ReloadReport
+from filter_proxy.admin import parse_force, reload_reply
+from filter_proxy.coordination import LocalCoordinator, ReloadCoordinator
 from filter_proxy.logs import request_id_from_header, request_id_var
 from filter_proxy.rules.holder import RuleHolder
 
@@ -174,7 +175,7 @@ class OpsApp:
             workers = await asyncio.to_thread(self.coordinator.workers)
             await _json(send, 200, {"rules_version": self._version(), "workers": [w.to_json() for w in workers]})
             return
-        force = _force(scope.get("query_string", b""))
+        force = parse_force(scope.get("query_string", b""))
         if force is None:
             await _json(send, 400, {"error": "force must be true or false"})
             return
@@ -264,47 +265,6 @@ class _InnerLifespan:
             await self._task
         if reply["type"] == "lifespan.shutdown.failed":
             raise RuntimeError(reply.get("message") or "inner app shutdown failed")
-
-
-def _force(query: bytes) -> bool | None:
-    """``force`` from the query string of POST /-/reload: absent or false -> False, true -> True, else None."""
-    from urllib.parse import parse_qsl
-
-    values = [v.strip().lower() for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-              if k == "force"]
-    if not values:
-        return False
-    if all(v in ("true", "1", "yes", "") for v in values):
-        return True
-    if all(v in ("false", "0", "no") for v in values):
-        return False
-    return None
-
-
-def reload_reply(report: ReloadReport, version: str | None) -> tuple[int, dict[str, Any]]:
-    """The status and body answering POST /-/reload: 200 when every worker applied it, 409 when it was
-    refused as a shrink (force=true applies it), 422 when the rules failed to load (the old ones serve),
-    504 when some worker did not report within the wait."""
-    body: dict[str, Any] = {
-        "ok": report.ok,
-        "rules_version": version,
-        "generation": report.generation,
-        "forced": report.forced,
-        "versions": report.versions,
-        "workers": [w.to_json() for w in report.workers],
-    }
-    if report.error:
-        body["error"] = report.error
-    if report.pending:
-        body["pending"] = list(report.pending)
-        body["error"] = "not every worker reported the reload in time: " + ", ".join(report.pending)
-        return 504, body
-    if report.ok:
-        return 200, body
-    if report.refused:
-        body["refused"] = sorted({c for w in report.workers for c in w.refused})
-        return 409, body
-    return 422, body
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
