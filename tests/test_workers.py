@@ -190,4 +190,11 @@ def test_sighup_reloads_every_worker_without_restarting_one(tmp_path: Path, rule
         assert sorted(w["pid"] for w in after) == pids  # reloaded in place, no worker restarted
         assert len({w["version"] for w in after}) == 1 and after[0]["version"] != before[0]["version"]
         assert [action(base, NEW_TERM) for _ in range(40)] == ["block"] * 40
+
+        # SIGHUP sent to one worker instead of the supervisor reaches every worker too.
+        generation = max(w["generation"] for w in after)
+        os.kill(after[0]["pid"], signal.SIGHUP)
+        again = until(lambda: (ws := workers_of(base)) and all(w["generation"] > generation for w in ws) and ws,
+                      "every worker to follow a worker's SIGHUP")
+        assert sorted(w["pid"] for w in again) == pids
         assert proc.poll() is None
