@@ -274,9 +274,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
+def build_app(config: Config, *, metrics: Any = None,
+              coordinator_factory: Callable[[Callable[[], str | None]], ReloadCoordinator] | None = None) -> OpsApp:
     """The whole served app from one configuration: rules -> RuleHolder -> observers (metrics, report
-    counts, sink) -> reverse proxy -> this wrapper. Loads the rules now: bad rules refuse to start."""
+    counts, sink) -> reverse proxy -> this wrapper. Loads the rules now: bad rules refuse to start.
+
+    ``coordinator_factory(version)`` makes the ReloadCoordinator (e.g. a fleet one); by default a
+    DirectoryCoordinator under `serve --workers N`, else a LocalCoordinator. It is called before the rules
+    are loaded; ``version()`` returns the version served once they are."""
     import time
 
     import httpx
@@ -302,7 +307,11 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     # With several workers, a reload reaches all of them through the supervisor's state directory. The
     # coordinator reads the reload generation before the rules are loaded (see DirectoryCoordinator).
     state_dir = os.environ.get(STATE_ENV)
-    coordinator: ReloadCoordinator = DirectoryCoordinator(state_dir, version) if state_dir else LocalCoordinator(version)
+    coordinator: ReloadCoordinator
+    if coordinator_factory is not None:
+        coordinator = coordinator_factory(version)
+    else:
+        coordinator = DirectoryCoordinator(state_dir, version) if state_dir else LocalCoordinator(version)
     started = time.perf_counter()
     rules = load_rules(config.rules.path)
     holder = RuleHolder(rules)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from filter_proxy.admin import parse_force
 from filter_proxy.coordination import (
     DirectoryCoordinator,
+    LocalCoordinator,
     WorkerStatus,
     bump_generation,
     read_generation,
@@ -218,3 +219,16 @@ async def test_an_emptied_category_on_disk_is_refused_by_the_watcher_unless_conf
         else:
             assert app.reloader.failures >= 1 and app.holder.current.version == before
             assert "terms/zqx-abuse 5 -> 2" in (app.reloader.last_error or "")
+
+
+def test_build_app_takes_a_coordinator_factory(tmp_path: Path) -> None:
+    made: list[LocalCoordinator] = []
+
+    def factory(version: Any) -> LocalCoordinator:
+        assert version() is None  # called before the rules are loaded
+        made.append(LocalCoordinator(version))
+        return made[0]
+
+    app = build_app(make_config(tmp_path, ROOT / "rules", "http://127.0.0.1:9"), coordinator_factory=factory)
+    assert app.coordinator is made[0]
+    assert made[0].workers()[0].version == app.holder.current.version  # type: ignore[union-attr]
