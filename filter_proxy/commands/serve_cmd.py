@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
     from filter_proxy.logs import configure_logging
 
-    configure_logging(config.logging.level, config.logging.json)
+    configure_logging(config.logging.level, config.logging.json, access_log=config.logging.access_log)
     prepare_multiprocess(config)
     common = {
         "host": config.server.host,
