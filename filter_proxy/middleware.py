@@ -218,7 +218,8 @@ class FilterMiddleware:
         if blocked:
             allow = ", ".join(self.routes.methods_for(segments)).encode()
             await send({"type": "http.response.start", "status": 204,
-                        "headers": [(b"allow", allow), (b"content-length", b"0"), (b"cache-control", b"no-store")]})
+                        "headers": [(b"allow", allow), (b"content-length", b"0"), (b"cache-control", b"no-store"),
+                                    *self.adapter.local_headers]})
             await send({"type": "http.response.body", "body": b""})
             return
         capture = _Capture(self.max_response_bytes)
@@ -481,7 +482,7 @@ class FilterMiddleware:
         pages: list[Any] = []
         removed = 0
         status = 200
-        headers: list[tuple[bytes, bytes]] = [(b"content-type", _JSON)]
+        headers: list[tuple[bytes, bytes]] = [(b"content-type", _JSON), *self.adapter.local_headers]
         if capture is not None:
             status, headers = capture.status, capture.headers
             read = self._body_of(capture)
@@ -557,7 +558,12 @@ class FilterMiddleware:
             content_type = b"text/html; charset=utf-8"
         else:
             # Every screened kind but suggestions answers a blocked query with the backend's empty page.
-            doc = self.adapter.empty_suggestions(params) if route == SUGGEST else self.adapter.empty(params)
+            if route == SUGGEST:
+                doc = self.adapter.empty_suggestions(params)
+            elif route == SEARCH:
+                doc = self.adapter.empty(params)
+            else:
+                doc = kinds.blocked(route, self.adapter)
             if isinstance(doc, dict) and verdict.warning:
                 doc["safety"] = catalog.safety_object(verdict, lang)
             body = orjson.dumps(doc)
@@ -570,6 +576,7 @@ class FilterMiddleware:
             (b"cache-control", b"no-store"),
             (b"x-filter-action", b"block"),
             (b"x-filter-removed", b"0"),
+            *self.adapter.local_headers,
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
