@@ -172,6 +172,19 @@ class RouteTable:
         return found
 
     def _decide(self, method: str, segments: tuple[str, ...]) -> Decision:
+        found = self._match(method, segments)
+        if method != "OPTIONS" or found.route is not None:
+            return found
+        # OPTIONS (a CORS preflight) names no route of its own: it is screened where any method is
+        # screened, passed where the path only passes, refused elsewhere.
+        others = [self._match(m, segments) for m in sorted(METHODS - {"OPTIONS", "HEAD"})]
+        for outcome in (SCREEN, PASS):
+            for decision in others:
+                if decision.outcome == outcome:
+                    return decision
+        return _UNLISTED
+
+    def _match(self, method: str, segments: tuple[str, ...]) -> Decision:
         lowered = tuple(s.lower() for s in segments)
         best: tuple[tuple[int, ...], int, int] | None = None
         chosen: Route | None = None
