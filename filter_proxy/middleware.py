@@ -20,6 +20,7 @@ import orjson
 from filter_proxy import kinds, multisearch
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping
 from filter_proxy.adapters.request import parse_query
+from filter_proxy.adapters.route_tables import ROUTING_PARAMS
 from filter_proxy.adapters.routes import MULTI, PASS, REFUSE, SCREEN, Decision, RouteTable, build_table
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.routing import CanonicalPath, PathError, request_path
@@ -151,6 +152,7 @@ class FilterMiddleware:
                 case_insensitive=self.adapter.paths_case_insensitive,
             )
         self.routes = routes
+        self._routing_params = ROUTING_PARAMS.get(self.adapter.name, frozenset())
 
     def route(self, path: str, method: str = "GET") -> str | None:
         """The response kind of a screened route ("search", "suggest", "document", ...) or None when the
@@ -175,7 +177,13 @@ class FilterMiddleware:
                 await send({"type": "websocket.close", "code": 1008})
             return
         method = scope.get("method", "GET") if kind == "http" else "GET"
-        decision = self.routes.decide(method, path.segments)
+        segments = path.segments
+        root = scope.get("root_path")
+        if root:  # mounted under a prefix (ASGI root_path): routes are written without it
+            prefix = tuple(s for s in root.split("/") if s)
+            if segments[: len(prefix)] == prefix:
+                segments = segments[len(prefix) :]
+        decision = self.routes.decide(method, segments)
         if kind != "http":  # websockets: only a route that passes may open one (nothing is screened there)
             if decision.outcome == PASS:
                 await self.app(_canonical_scope(scope, path), receive, send)
@@ -190,8 +198,14 @@ class FilterMiddleware:
             await self.app(scope, receive, send)
             return
         if method == "OPTIONS":
-            await self._options(decision, path.segments, scope, receive, send)
+            await self._options(decision, segments, scope, receive, send)
             return
+        if self._routing_params and scope["query_string"]:
+            names = {k for k, _ in parse_query(scope["query_string"].decode("latin-1"))}
+            if names & self._routing_params:  # a parameter that picks another handler than the one routed
+                await _send_json(send, 403, {"error": "route not allowed by the filter",
+                                             "reason": "a request parameter selects another handler"})
+                return
         await self._screen(decision.kind, scope, receive, send)
 
     async def _refuse(self, decision: Decision, send: Send) -> None:

@@ -154,6 +154,10 @@ OPENSEARCH_SUGGESTIONS: tuple[Route, ...] = (
     *_screen(SUGGEST, "GET,POST /suggest", "GET,POST /autocomplete", "GET,POST /complete/search"),
 )
 
+# Request parameters that make the backend run another handler than the path names (Solr's ``qt`` with
+# handleSelect): refused on screened routes, since the response would not have the routed kind's shape.
+ROUTING_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"qt"})}
+
 TABLES: dict[str, tuple[Route, ...]] = {
     "elasticsearch": ELASTICSEARCH,
     "opensearch": ELASTICSEARCH,
