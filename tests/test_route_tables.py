@@ -12,6 +12,8 @@ The lists are curated from each server's API reference:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from filter_proxy.adapters import get_adapter
@@ -191,3 +193,28 @@ def test_operator_routes_win_over_the_adapter(spec: str, outcome: str) -> None:
     assert table.decide(method, canonical_path(path.encode()).segments).outcome == outcome
     refused = build_table(get_adapter("elasticsearch").default_routes(), refuse=["GET /_cluster/health"])
     assert refused.decide("GET", ("_cluster", "health")).outcome == REFUSE
+
+
+def test_routes_config_section(tmp_path: Path) -> None:
+    from filter_proxy.config import ConfigError, load_config
+
+    toml = tmp_path / "f.toml"
+    toml.write_text('[routes]\npass = ["GET,HEAD /x/**"]\nscreen = ["POST /find documents"]\n'
+                    'refuse = ["GET /_cat/**"]\n', encoding="utf-8")
+    config = load_config(toml, env={})
+    assert config.routes.pass_ == ["GET,HEAD /x/**"] and config.routes.screen == ["POST /find documents"]
+    config = load_config(env={"FILTER_PROXY_ROUTES_PASS": "GET,POST /a; PUT /b"})
+    assert config.routes.pass_ == ["GET,POST /a", "PUT /b"]
+    for bad, key in [('pass = ["FETCH /x"]', "routes.pass"), ('screen = ["GET /x nonsense"]', "routes.screen"),
+                     ('refuse = ["x"]', "routes.refuse"), ('pass = ["GET /x documents"]', "routes.pass")]:
+        toml.write_text(f"[routes]\n{bad}\n", encoding="utf-8")
+        with pytest.raises(ConfigError, match=key):
+            load_config(toml, env={})
+
+
+def test_print_routes(capsys: pytest.CaptureFixture[str]) -> None:
+    from filter_proxy.cli import main
+
+    assert main(["serve", "--adapter", "meilisearch", "--print-routes"]) == 0
+    out = capsys.readouterr().out
+    assert "/multi-search" in out and "multi" in out and "every other method and path is refused" in out
