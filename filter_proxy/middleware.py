@@ -47,6 +47,8 @@ STREAMING_TYPES = (b"text/event-stream", b"application/x-ndjson", b"multipart/x-
 _STALE_HEADERS = frozenset({b"content-length", b"content-encoding", b"etag", b"content-md5", b"accept-ranges"})
 _NO_CACHE = frozenset({b"cache-control"})  # replaced by no-store on a response that carries a warning
 _JSON = b"application/json"
+# Headers some frameworks read as "treat this request as another method": the route was chosen by method.
+_METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
 
 
 class _Abort(Exception):
@@ -193,6 +195,10 @@ class FilterMiddleware:
         if decision.outcome == REFUSE:
             await self._refuse(decision, send)
             return
+        for name, _ in scope["headers"]:
+            if name.lower() in _METHOD_OVERRIDES:  # the method routed on must be the method served
+                await _send_json(send, 400, {"error": "method override headers are not accepted"})
+                return
         scope = _canonical_scope(scope, path)
         if decision.outcome == PASS:
             await self.app(scope, receive, send)
@@ -237,8 +243,9 @@ class FilterMiddleware:
             await send({"type": "http.response.body", "body": b""})
             return
         capture = _Capture(self.max_response_bytes)
+        scope, receive = _with_body(scope, b"", receive)  # a preflight's body is never forwarded
         with contextlib.suppress(_Abort):
-            await self.app(scope, _replay(b"", receive), capture.send)
+            await self.app(scope, receive, capture.send)
         if not capture.status:
             await _send_json(send, 502, {"error": "upstream response cannot be screened"})
             return

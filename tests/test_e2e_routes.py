@@ -205,3 +205,10 @@ def test_terms_enum_drops_listed_terms(stack: tuple[CatchAll, str]) -> None:
     _, base = stack
     status, _, body = raw_request(base, "POST", "/books/_terms_enum", b'{"field":"title","string":"b"}')
     assert status == 200 and json.loads(body)["terms"] == ["bread", "garden"]
+
+
+def test_method_override_headers_are_refused(stack: tuple[CatchAll, str]) -> None:
+    backend, base = stack
+    before = len(backend.seen)
+    status, _, _ = raw_request(base, "DELETE", "/_search/scroll", b"{}", {"X-HTTP-Method-Override": "GET"})
+    assert status == 400 and forwarded(backend, before) == []
