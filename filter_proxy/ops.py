@@ -343,6 +343,7 @@ def build_app(config: Config, *, metrics: Any = None,
     inner = create_proxy_app(
         config.upstream.url or "", holder, adapter,
         search_paths=config.routes.search_paths or None, suggest_paths=config.routes.suggest_paths or None,
+        screen_routes=config.routes.screen, pass_routes=config.routes.pass_, refuse_routes=config.routes.refuse,
         observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
         max_response_bytes=config.upstream.max_response_bytes, deadline=config.upstream.deadline,
@@ -393,8 +394,8 @@ def build_adapter(config: Config) -> Any:
         overrides["image_hash"] = dict(f.image_hash)
     if overrides:
         adapter = get_adapter(name, replace(adapter.fields, **overrides), **options)
-    if not (config.routes.search_paths or adapter.default_search_paths
-            or config.routes.suggest_paths or adapter.default_suggest_paths):
+    if not (config.routes.search_paths or adapter.default_routes()
+            or config.routes.suggest_paths or config.routes.screen):
         raise ConfigError("routes.search_paths", f"the {name!r} adapter has no default routes: list the "
                           "search (and suggest) paths to screen, or every request would pass unscreened")
     return adapter
