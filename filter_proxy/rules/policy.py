@@ -6,6 +6,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+# ImagePolicy lives with the image modules (which must not import rules/); re-exported here.
+from filter_proxy.images_policy import DEFAULT_THRESHOLDS, ImagePolicy  # noqa: F401 (re-exported)
 from filter_proxy.rules.errors import Problem
 from filter_proxy.rules.parse import locate_toml
 from filter_proxy.verdict import ACTIONS
@@ -13,9 +15,6 @@ from filter_proxy.verdict import ACTIONS
 ON_UNVERIFIED = ("hide-thumbnail", "drop-result", "show")
 IMAGE_ALGORITHMS = ("phash", "dhash", "pdq", "md5", "sha1", "sha256")
 PERCEPTUAL_ALGORITHMS = ("phash", "dhash", "pdq")
-# dhash 9, not 10: on the quality benchmark (150 pictures x 10 edits vs every other picture) dhash <= 10 gave
-# 0.014 % false matches (phash and PDQ none); <= 9 gives 0.0058 % with phash + dhash TPR 95.6 %.
-DEFAULT_THRESHOLDS = {"phash": 10, "dhash": 9, "pdq": 31}
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,23 +25,6 @@ class CategoryPolicy:
     report: bool = False  # send matched content to the report sink
     # Per-category override of the perceptual thresholds (algorithm -> max Hamming distance).
     thresholds: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePolicy:
-    algorithms: tuple[str, ...] = ("phash", "dhash")  # what `hashes add` computes and screening checks
-    thresholds: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    on_unverified: str = "hide-thumbnail"
-    fetch_timeout: float = 2.0  # seconds per thumbnail
-    page_budget: float = 1.5  # seconds for all thumbnails of one page
-    max_bytes: int = 2_000_000
-    max_pixels: int = 25_000_000
-    max_redirects: int = 3
-    concurrency: int = 8
-    allow_networks: tuple[str, ...] = ()  # CIDRs thumbnails may be fetched from despite being internal
-    min_pdq_quality: int = 50
-    cache_size: int = 10_000
-    cache_ttl: float = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
