@@ -50,6 +50,7 @@ class ImageEntry:
     hex: str
     category: str
     rule_id: str
+    picture: str = ""  # the listed picture this hash belongs to (``pic:<id>`` in the note), for agreement
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,17 @@ class PixelBudget:
             if pixels > self.left:
                 raise PixelBudgetExceeded(f"{pixels} pixels over the page's remaining budget of {self.left}")
             self.left -= pixels
+
+
+_PICTURE = re.compile(r"(?:^|[\s;|])pic:([A-Za-z0-9_.-]+)")
+
+
+def picture_id(note: str) -> str:
+    """The listed picture a hash-list row belongs to: the ``pic:<id>`` token of its note column ("" when
+    none). `hashes add` writes one per picture, so rows of one picture (whole, crops, each algorithm)
+    share it; ``images.require_agreement`` counts algorithms that agree on one such picture."""
+    found = _PICTURE.search(note)
+    return found.group(1) if found else ""
 
 
 def validate_image_hash(algorithm: str, hex: str) -> str | None:
@@ -366,6 +378,7 @@ class _Table:
         self.algorithm = algorithm
         self.arrays = arrays
         self.codes, self.group, self.line = arrays["codes"], arrays["group"], arrays["line"]
+        self.pic = arrays.get("pic")  # per row: 1 + index into ImageIndex.pictures, 0 = none (optional)
         self.chunks = chunks
         self.bloom = bloom
         self.exact = algorithm in EXACT_ALGORITHMS
@@ -451,7 +464,8 @@ def _radii(chunks: tuple[tuple[int, int], ...], radius: int, n: int) -> tuple[in
     return tuple(radii)
 
 
-def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.ndarray) -> _Table:
+def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.ndarray,
+                 pic: np.ndarray | None = None) -> _Table:
     if algorithm in EXACT_ALGORITHMS:
         size = HASH_HEX_LENGTH[algorithm] // 2
         keys = np.frombuffer(bytes.fromhex("".join(hexes)), dtype=f"S{size}")
@@ -460,6 +474,8 @@ def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.n
         for h in hexes:
             bloom.add(h)
         arrays = {"codes": keys[order], "group": group[order], "line": line[order]}
+        if pic is not None:
+            arrays["pic"] = pic[order]
         return _Table(algorithm, arrays, [], bloom)
     bits = PERCEPTUAL_BITS[algorithm]
     codes = _words(hexes, bits)
@@ -468,6 +484,8 @@ def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.n
     order = np.argsort(first, kind="stable")  # rows sorted by chunk 0, so chunk 0 needs no permutation
     codes = np.ascontiguousarray(codes[order])
     arrays = {"codes": codes, "group": group[order], "line": line[order]}
+    if pic is not None:  # only when some entry names its picture: 4 bytes a row otherwise saved
+        arrays["pic"] = pic[order]
     for i, (start, width) in enumerate(chunks):
         values = _chunk(codes, start, width).astype(np.int64)
         counts = np.bincount(values, minlength=1 << width)
@@ -483,14 +501,20 @@ _RULE_LINE = re.compile(r"^(.*):(\d+)$")
 class ImageIndex:
     """Known image hashes of all categories, one table per algorithm."""
 
-    def __init__(self, groups: list[tuple[str, str]], tables: dict[str, _Table]) -> None:
+    def __init__(self, groups: list[tuple[str, str]], tables: dict[str, _Table],
+                 pictures: Sequence[str] = ()) -> None:
         self.groups = groups  # (category, rule file); a row's rule_id is "<file>:<line>"
         self.tables = tables
+        self.pictures = list(pictures)  # picture ids named by entries (``pic:<id>``), for agreement
+        # How many perceptual algorithms must agree on one listed picture (images.require_agreement); the
+        # loader sets it from the policy. Exact digests always count alone.
+        self.require_agreement = 1
 
     @classmethod
     def build(cls, entries: Iterable[ImageEntry]) -> ImageIndex:
         group_ids: dict[tuple[str, str], int] = {}
-        per_algo: dict[str, tuple[list[str], list[int], list[int]]] = {}
+        picture_ids: dict[str, int] = {}
+        per_algo: dict[str, tuple[list[str], list[int], list[int], list[int]]] = {}
         for e in entries:
             reason = validate_image_hash(e.algorithm, e.hex)
             if reason:
@@ -498,17 +522,19 @@ class ImageIndex:
             m = _RULE_LINE.match(e.rule_id)
             prefix, line = (m.group(1), int(m.group(2))) if m else (e.rule_id, 0)
             gid = group_ids.setdefault((e.category, prefix), len(group_ids))
-            hexes, groups, lines = per_algo.setdefault(e.algorithm, ([], [], []))
+            hexes, groups, lines, pics = per_algo.setdefault(e.algorithm, ([], [], [], []))
             hexes.append(e.hex.lower())
             groups.append(gid)
             lines.append(line)
+            pics.append(picture_ids.setdefault(e.picture, len(picture_ids) + 1) if e.picture else 0)
         # the smallest group dtype: 1 byte per row for up to 255 rule files instead of 4 (10M rows: 30 MB)
         gtype = np.uint8 if len(group_ids) < 256 else np.uint16 if len(group_ids) < 65536 else np.uint32
         tables = {
-            algo: _build_table(algo, hexes, np.array(groups, dtype=gtype), np.array(lines, dtype=np.uint32))
-            for algo, (hexes, groups, lines) in per_algo.items()
+            algo: _build_table(algo, hexes, np.array(groups, dtype=gtype), np.array(lines, dtype=np.uint32),
+                               np.array(pics, dtype=np.uint32) if picture_ids else None)
+            for algo, (hexes, groups, lines, pics) in per_algo.items()
         }
-        return cls(list(group_ids), tables)
+        return cls(list(group_ids), tables, list(picture_ids))
 
     @property
     def algorithms(self) -> set[str]:
@@ -525,9 +551,13 @@ class ImageIndex:
     def matches(self, hashes: Mapping[str, str | Sequence[str]],
                 threshold: Callable[[str, str], int]) -> list[ImageMatch]:
         """The closest match per category (closest first). ``hashes`` maps algorithm -> hex, or -> several
-        hexes (dihedral variants from compute_query_hashes). Unknown algorithms are ignored."""
+        hexes (dihedral variants from compute_query_hashes). Unknown algorithms are ignored. With
+        ``require_agreement`` > 1, a perceptual match counts only when that many algorithms are within
+        their thresholds of rows naming the same listed picture (same category and ``pic:`` id)."""
         best: dict[str, tuple[tuple[int, int, int], ImageMatch]] = {}
         categories = {c for c, _ in self.groups}
+        agree = self.require_agreement
+        pending: dict[tuple[str, int], dict[str, tuple[tuple[int, int, int], ImageMatch]]] = {}
         for algo, value in hashes.items():
             table = self.tables.get(algo)
             if table is None or not value:
@@ -544,8 +574,21 @@ class ImageIndex:
                 if dist > limits[category]:
                     continue
                 key = (dist, _ORDER.get(algo, 99), row)
+                found = ImageMatch(category, rule_id, algo, dist)
+                if agree > 1 and not table.exact:
+                    picture = int(table.pic[row]) if table.pic is not None else 0
+                    if picture:  # a row naming no picture can never agree with another algorithm
+                        votes = pending.setdefault((category, picture), {})
+                        if algo not in votes or key < votes[algo][0]:
+                            votes[algo] = (key, found)
+                    continue
                 if category not in best or key < best[category][0]:
-                    best[category] = (key, ImageMatch(category, rule_id, algo, dist))
+                    best[category] = (key, found)
+        for (category, _), votes in pending.items():
+            if len(votes) >= agree:
+                key, found = max(votes.values(), key=lambda kv: kv[0])  # the agreement is as far as its worst
+                if category not in best or key < best[category][0]:
+                    best[category] = (key, found)
         return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
 
     def match(self, hashes: Mapping[str, str | Sequence[str]],
@@ -575,7 +618,7 @@ class ImageIndex:
                 table.bloom.tofile(buf)
                 bloom = put(buf.getvalue())
             meta.append({"algorithm": algo, "chunks": table.chunks, "arrays": arrays, "bloom": bloom})
-        header = json.dumps({"groups": self.groups, "tables": meta}).encode()
+        header = json.dumps({"groups": self.groups, "tables": meta, "pictures": self.pictures}).encode()
         header += b" " * ((-len(header) - len(_MAGIC) - 4) % 8)
         return b"".join([_MAGIC, struct.pack("<I", len(header)), header, *blobs])
 
@@ -600,4 +643,4 @@ class ImageIndex:
                 at, length = t["bloom"]
                 bloom = BloomFilter.fromfile(io.BytesIO(bytes(view[base + at : base + at + length])))
             tables[t["algorithm"]] = _Table(t["algorithm"], arrays, [tuple(c) for c in t["chunks"]], bloom)
-        return cls([tuple(g) for g in header["groups"]], tables)
+        return cls([tuple(g) for g in header["groups"]], tables, header.get("pictures", []))

@@ -192,6 +192,7 @@ def load_bundle(path: str | Path) -> Any:
     from filter_proxy.matchers.images import ImageIndex
     from filter_proxy.matchers.terms import TermIndex
     from filter_proxy.matchers.urls import UrlIndex
+    from filter_proxy.rules.loader import check_image_index
     from filter_proxy.rules.policy import parse_policy
     from filter_proxy.rules.ruleset import RuleSet
     from filter_proxy.warnings import WarningCatalog
@@ -204,12 +205,14 @@ def load_bundle(path: str | Path) -> Any:
             raise RulesError.from_problems(problems)
         warnings = WarningCatalog.from_json(_json_value(sections["warnings"]))
         allow = json.loads(bytes(sections["allow"]))
+        images = ImageIndex.from_bytes(sections["images"])
+        check_image_index(images, policy, f"{where}#images")  # agreement + false matches at scale
         ruleset = RuleSet(
             policy=policy,
             warnings=warnings,
             terms=TermIndex.from_bytes(sections["terms"]),
             urls=UrlIndex.from_bytes(sections["urls"]),
-            images=ImageIndex.from_bytes(sections["images"]),
+            images=images,
             version=str(header["version"]),
             source=where,
             stats=header.get("stats") or {},

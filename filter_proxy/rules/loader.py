@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from filter_proxy.matchers.images import ImageEntry, ImageIndex, pdq_available, validate_image_hash
+from filter_proxy.matchers.images import (
+    ImageEntry,
+    ImageIndex,
+    pdq_available,
+    picture_id,
+    validate_image_hash,
+)
 from filter_proxy.matchers.terms import TermEntry, TermIndex, validate_term
 from filter_proxy.matchers.urls import UrlEntry, UrlIndex, parse_url_line
 from filter_proxy.normalize import normalize
@@ -110,6 +116,7 @@ def build_indexes(sources: Sources) -> tuple[TermIndex, UrlIndex, ImageIndex]:
 def build_ruleset(sources: Sources, source: str) -> RuleSet:
     assert sources.policy is not None and sources.warnings is not None
     terms, urls, images = build_indexes(sources)
+    check_image_index(images, sources.policy, f"{sources.name}/images")
     return RuleSet(
         policy=sources.policy,
         warnings=sources.warnings,
@@ -121,6 +128,16 @@ def build_ruleset(sources: Sources, source: str) -> RuleSet:
         stats=sources.stats(),
         allow=sources.allow,
     )
+
+
+def check_image_index(images: ImageIndex, policy: Policy, where: str) -> None:
+    """Image policy on the built index (issue 11.6f, owned by the image code): require_agreement, and a list
+    whose sampled false-match rate per picture exceeds images.max_false_match_rate is refused."""
+    from filter_proxy.matchers.image_fmr import configure_index
+
+    _, reasons = configure_index(images, policy)
+    if reasons:
+        raise RulesError.from_problems([Problem(where, 0, reason) for reason in reasons])
 
 
 def rule_prefix(root: Path) -> str:
@@ -283,7 +300,7 @@ def _image(text: str, category: str, rule_id: str) -> EntryResult:
     reason = validate_image_hash(algorithm, hex_)
     if reason is not None:
         return reason
-    return ImageEntry(algorithm, hex_, category, rule_id), (algorithm, hex_)
+    return ImageEntry(algorithm, hex_, category, rule_id, picture_id(row[2] if len(row) > 2 else "")), (algorithm, hex_)
 
 
 def _is_csv_header(line: Line) -> bool:
