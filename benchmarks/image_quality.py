@@ -237,12 +237,13 @@ def _crop_resistant(result: SuiteResult, pictures: list[tuple[str, Image.Image]]
 
 def _scale(result: SuiteResult, quick: bool) -> None:
     """Expected false matches per picture at list sizes a hash-sharing body reaches (sampled)."""
-    from filter_proxy.matchers.images import ImageEntry, ImageIndex, estimate_false_match_rate, threshold_for
+    from filter_proxy.matchers.image_fmr import estimate_false_match_rate, threshold_for
+    from filter_proxy.matchers.images import ImageEntry, ImageIndex
 
     rng = np.random.default_rng(7)
     rows = []
     for n in ((10_000, 100_000) if quick else (10_000, 1_000_000, 10_000_000)):
-        raw = rng.integers(0, 2**63, size=n, dtype=np.int64).astype(np.uint64) * np.uint64(2) + np.uint64(1)
+        raw = rng.integers(0, 2**64, size=n, dtype=np.uint64)
         entries = [ImageEntry("phash", f"{int(v):016x}", "c", f"bench/c.csv:{k + 1}") for k, v in enumerate(raw)]
         index = ImageIndex.build(entries)
         for t in (6, 8, 10):
