@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# dhash 7, not 9 or 10: on the quality benchmark (53 pictures x 10 edits vs every other picture) dhash <= 9
-# still matched two different photographs (rocket ~ retina, dark surrounds) and <= 10 did on earlier runs
-# (0.014 % of pairs); <= 7 gives none, and phash (with `hashes add` crops) + dhash keeps 99.8 % TPR.
-DEFAULT_THRESHOLDS = {"phash": 10, "dhash": 7, "pdq": 31}
+from filter_proxy.signals.hashspec import DEFAULT_THRESHOLDS
+
+__all__ = ["ImagePolicy", "ON_UNVERIFIED", "DEFAULT_THRESHOLDS"]
+
+ON_UNVERIFIED = ("hide-thumbnail", "drop-result", "show")
 
 
 @dataclass(frozen=True, slots=True)

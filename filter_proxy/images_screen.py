@@ -23,17 +23,17 @@ from filter_proxy.images_check import ImageCheck, matched_hash
 from filter_proxy.images_fetch import FetchResult, Resolver, ThumbnailFetcher, TTLCache
 from filter_proxy.images_policy import ImagePolicy
 from filter_proxy.matchers.images import (
-    EXACT_ALGORITHMS,
     ImageDecodeError,
     PixelBudget,
     PixelBudgetExceeded,
     compute_query_hashes,
     exact_digests,
 )
+from filter_proxy.signals.hashspec import EXACT_ALGORITHMS
 from filter_proxy.verdict import Verdict
 
 if TYPE_CHECKING:
-    from filter_proxy.rules.ruleset import RuleSet
+    from filter_proxy.signals.base import ImageRules as RuleSet
 
 Hashes = Mapping[str, Sequence[str]]
 

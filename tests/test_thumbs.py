@@ -68,24 +68,24 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture
-def served(rules: Any) -> Iterator[tuple[str, ShownThumbnails]]:
+def served(rules: Any) -> Iterator[tuple[str, ShownThumbnails, str]]:
     host = CloakingHost()
     store = ShownThumbnails(b"k" * 32)
     policy = replace(rules.policy.images, allow_networks=("127.0.0.0/8",), page_budget=30.0, fetch_timeout=30.0)
     screener = ImageScreener(policy, shown=store)
     app = ThumbRoute(store, FilterMiddleware(host.app, rules=rules, adapter="searxng", image_screener=screener),
                      screener=screener, rules=lambda: rules)
-    with serve(app) as url:
-        host.base = url
-        yield url, store
+    with serve(host.app) as pictures, serve(app) as url:  # the picture host apart: the filter routes /search only
+        host.base = pictures
+        yield url, store, pictures
 
 
-def test_browser_gets_the_bytes_the_filter_checked(served: tuple[str, ShownThumbnails]) -> None:
-    url, store = served
+def test_browser_gets_the_bytes_the_filter_checked(served: tuple[str, ShownThumbnails, str]) -> None:
+    url, store, pictures = served
     browser = {"user-agent": "Mozilla/5.0 (X11)", "accept": "application/json"}
     with httpx.Client(base_url=url, trust_env=False, headers=browser) as client:
-        assert client.get("/pic.png").content == LISTED  # the cloak works on the original URL
         page = client.get("/search", params={"q": "photos"}).json()
+        assert httpx.get(f"{pictures}/pic.png", headers=browser, trust_env=False).content == LISTED  # the cloak
         thumb = page["results"][0]["thumbnail_src"]
         assert thumb.startswith(PREFIX)
         shown = client.get(thumb)

@@ -31,10 +31,8 @@ import numpy as np
 from PIL import Image
 from pybloom_live import BloomFilter
 
-EXACT_ALGORITHMS = ("md5", "sha1", "sha256")
-# Hex digits of each algorithm's hash, for validating hash lists.
-HASH_HEX_LENGTH = {"phash": 16, "dhash": 16, "pdq": 64, "md5": 32, "sha1": 40, "sha256": 64}
-PERCEPTUAL_BITS = {"phash": 64, "dhash": 64, "pdq": 256}
+from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
+
 _ORDER = {a: i for i, a in enumerate(("sha256", "sha1", "md5", "pdq", "phash", "dhash"))}
 _VARIANT_SIDE = 256  # variants are hashed from a copy no larger than this (thumbnails usually are)
 _DRAFT_SIDE = 512  # large JPEGs are decoded at a DCT scale that keeps at least this many pixels a side
