@@ -98,6 +98,11 @@ class RulesConfig:
 @dataclass(slots=True)
 class ImagesConfig:
     enabled: bool = True
+    # Serve verified thumbnails from the bytes that were checked, at /-/thumb/<signed token>, and rewrite the
+    # page's picture URLs to it (filter_proxy/thumbs.py). Give every worker and instance the same
+    # FILTER_PROXY_THUMB_SECRET.
+    rewrite_thumbnails: bool = False
+    thumb_cache_bytes: int = 32_000_000
 
 
 @dataclass(slots=True)

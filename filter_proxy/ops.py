@@ -337,7 +337,12 @@ def build_app(config: Config, *, metrics: Any = None,
     if config.images.enabled:
         from filter_proxy.images_screen import ImageScreener
 
-        screener = ImageScreener(rules.policy.images, observer=observer)
+        shown = None
+        if config.images.rewrite_thumbnails:  # what is shown is what was checked (filter_proxy/thumbs.py)
+            from filter_proxy.thumbs import ShownThumbnails, thumb_secret
+
+            shown = ShownThumbnails(thumb_secret(), max_bytes=config.images.thumb_cache_bytes)
+        screener = ImageScreener(rules.policy.images, observer=observer, shown=shown)
         services.append(CallbackService(stop=screener.aclose))
 
     inner = create_proxy_app(
@@ -348,6 +353,11 @@ def build_app(config: Config, *, metrics: Any = None,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
         max_response_bytes=config.upstream.max_response_bytes, deadline=config.upstream.deadline,
     )
+    ready_check = _ready_check(inner)
+    if screener is not None and screener.shown is not None:
+        from filter_proxy.thumbs import ThumbRoute
+
+        inner = ThumbRoute(screener.shown, inner, screener=screener, rules=lambda: holder.current)
     reloader = Reloader(holder, config.rules.path, metrics=metrics, debounce_ms=config.rules.debounce_ms,
                         auto_force=config.rules.force_reload)
     coordinator.on_reload(reloader.reload)
@@ -363,7 +373,7 @@ def build_app(config: Config, *, metrics: Any = None,
 
         services.append(CallbackService(stop=lambda: asyncio.to_thread(mark_process_dead, os.getpid())))
     return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics, coordinator=coordinator,
-                  admin_token=config.admin.resolve_token(), services=services, ready_check=_ready_check(inner))
+                  admin_token=config.admin.resolve_token(), services=services, ready_check=ready_check)
 
 
 def build_adapter(config: Config) -> Any:
