@@ -8,13 +8,11 @@ UTF-8 is reported with its line number and skipped, so one stray byte never hide
 
 from __future__ import annotations
 
-import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from filter_proxy.rules.errors import Problem
+from filter_proxy.errors import Problem
 
 BOM = b"\xef\xbb\xbf"
 # A comment starts at "#" at the beginning of the line or after whitespace.
@@ -35,28 +33,22 @@ def strip_comment(text: str) -> str:
     return _COMMENT.sub("", text).strip()
 
 
-def read_lines(path: Path, rel: str, problems: list[Problem]) -> Iterator[Line]:
-    """The entry lines of one rule file, one at a time (a 1M-line list is never held as Line objects).
-    Problems (unreadable file, undecodable line) go to ``problems`` as the lines are read."""
+def read_lines(path: Path, rel: str, problems: list[Problem]) -> list[Line]:
+    """The entry lines of one rule file. Problems (unreadable file, undecodable line) go to ``problems``."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         problems.append(Problem(rel, 0, f"cannot read file: {exc.strerror or exc}"))
-        return iter(())
-    return iter_lines(data, rel, problems)
+        return []
+    return split_lines(data, rel, problems)
 
 
 def split_lines(data: bytes, rel: str, problems: list[Problem]) -> list[Line]:
-    return list(iter_lines(data, rel, problems))
-
-
-def iter_lines(data: bytes, rel: str, problems: list[Problem]) -> Iterator[Line]:
     if data.startswith(BOM):
         data = data[len(BOM) :]
-    # Split on LF only, then drop a trailing CR: this accepts LF and CRLF files alike. BytesIO yields one
-    # line at a time instead of a list of every line.
-    for number, raw in enumerate(io.BytesIO(data), start=1):
-        raw = raw.rstrip(b"\n")
+    out: list[Line] = []
+    # Split on LF only, then drop a trailing CR: this accepts LF and CRLF files alike.
+    for number, raw in enumerate(data.split(b"\n"), start=1):
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         try:
@@ -66,7 +58,8 @@ def iter_lines(data: bytes, rel: str, problems: list[Problem]) -> Iterator[Line]
             continue
         text = strip_comment(text)
         if text:
-            yield Line(number, text)
+            out.append(Line(number, text))
+    return out
 
 
 def decode_text(data: bytes, rel: str, problems: list[Problem]) -> str | None:
