@@ -354,7 +354,7 @@ class FilterMiddleware:
             outcome = "error" if capture.refused == "error" else "malformed"
             too_large = capture.refused == "oversize"
             reason = "upstream response too large" if too_large else "upstream response cannot be screened"
-            await self._fail(send, elapsed, outcome, reason)
+            await self._fail(send, elapsed, outcome, reason, route)
             return
         if route in (SEARCH, SUGGEST):
             await self._finish(route, verdict, rules, capture, elapsed, accept_language, send, accept)
@@ -383,7 +383,8 @@ class FilterMiddleware:
         if encoding is not None and encoding.strip().lower() != b"identity":
             decoded = decode_body(body, encoding, self.max_response_bytes)
             if decoded is None:
-                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened", route,
+                                 "undecodable content-encoding")
                 return
             body, rewritten = decoded, True
         ok = 200 <= status < 300
@@ -398,7 +399,7 @@ class FilterMiddleware:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
             if ok:
-                await self._fail(send, elapsed, "malformed", "upstream response is not valid JSON")
+                await self._fail(send, elapsed, "malformed", "upstream response is not valid JSON", route)
             else:  # an error page carries no results: keep the app's status and body
                 await _send_raw(send, status, headers, body, rewritten, None, 0)
             return
@@ -415,11 +416,8 @@ class FilterMiddleware:
                 return
             # An AdapterError's message is ours and names only the shape (keys, pointers); any other
             # exception's message may quote result text, so only its type. Never the query or the path.
-            reason = str(exc) if isinstance(exc, AdapterError) else type(exc).__name__
-            logger.warning("502: the %s adapter cannot read the upstream response on the %s route: %s",
-                           self.adapter.name, route, reason,
-                           extra={"route": route, "adapter": self.adapter.name, "reason": reason, "status": 502})
-            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            detail = str(exc) if isinstance(exc, AdapterError) else type(exc).__name__
+            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened", route, detail)
             return
         if status < 500:
             observer.upstream(elapsed, "ok")
@@ -470,7 +468,8 @@ class FilterMiddleware:
         status, headers = capture.status, capture.headers
         read = self._body_of(capture)
         if read is None:
-            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened", kind,
+                             "undecodable content-encoding")
             return
         body, rewritten = read
         if not body or status in (204, 304):
@@ -486,11 +485,11 @@ class FilterMiddleware:
                 new_status, removed = status, []
         except kinds.Withheld as withheld:
             self.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
-            await self._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
+            await self._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content", kind)
             return
         except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
-            logger.warning("%s adapter cannot read a %s response (%s)", self.adapter.name, kind, type(exc).__name__)
-            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            detail = str(exc) if isinstance(exc, AdapterError) else type(exc).__name__
+            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened", kind, detail)
             return
         self.observer.upstream(elapsed, "ok" if status < 500 else "error")
         for removal in removed:
@@ -555,12 +554,12 @@ class FilterMiddleware:
                         self.observer.removed(removal.verdict, removal.url, removal.image_hash)
             except kinds.Withheld as withheld:
                 self.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
-                await self._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
+                await self._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content",
+                                 MULTI)
                 return
             except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
-                logger.warning("%s adapter cannot read a multi-search response (%s)", self.adapter.name,
-                               type(exc).__name__)
-                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+                detail = str(exc) if isinstance(exc, AdapterError) else type(exc).__name__
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened", MULTI, detail)
                 return
             self.observer.upstream(elapsed, "ok" if status < 500 else "error")
         answered = dict(zip(keep, pages, strict=True))
@@ -577,8 +576,15 @@ class FilterMiddleware:
         doc = shape.assemble(doc, out)
         await _send_raw(send, status, headers, orjson.dumps(doc), True, action, removed)
 
-    async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str) -> None:
+    async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str, route: str = "",
+                    detail: str = "") -> None:
+        """Answer 502 and log it once: route, adapter, reason (and the request id the log handler adds).
+        Never the query, the path or any text of the response."""
         self.observer.upstream(elapsed, outcome)
+        why = f"{reason} ({detail})" if detail else reason
+        logger.warning("502 on the %s route (%s adapter): %s", route or "screened", self.adapter.name, why,
+                       extra={"route": route or "screened", "adapter": self.adapter.name, "reason": why,
+                              "status": 502})
         await _send_json(send, 502, {"error": reason})
 
     async def _send_blocked(

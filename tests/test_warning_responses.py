@@ -132,3 +132,21 @@ async def test_a_502_names_route_adapter_reason_and_request_id(rules: Any, caplo
     assert r.status_code == 502
     assert record.route == "search" and record.adapter == "searxng" and "'results' is not a list" in record.reason
     assert '"request_id":"req-42"' in line and '"route":"search"' in line and "zqxquery" not in line
+
+
+async def test_every_502_is_logged_once_with_its_reason(rules: Any, caplog: pytest.LogCaptureFixture) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def not_json(_request: Any) -> Response:
+        return Response("<html>zqxquery is not json</html>", media_type="application/json")
+
+    app = Starlette(routes=[Route("/search", not_json)])
+    with caplog.at_level(logging.WARNING, logger="filter_proxy.middleware"):
+        async with client_for(wrap(app, rules)) as client:
+            r = await client.get("/search", params={"q": "zqxquery"})
+    assert r.status_code == 502
+    [record] = [rec for rec in caplog.records if rec.name == "filter_proxy.middleware"]
+    assert record.route == "search" and record.adapter == "searxng" and "not valid JSON" in record.reason
+    assert "zqxquery" not in record.getMessage() and "zqxquery" not in str(vars(record))
