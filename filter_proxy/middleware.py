@@ -21,7 +21,7 @@ from filter_proxy import kinds, multisearch
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.route_tables import ROUTING_PARAMS
-from filter_proxy.adapters.routes import MULTI, PASS, REFUSE, SCREEN, Decision, RouteTable, build_table
+from filter_proxy.adapters.routes import MULTI, PASS, REFUSE, SCREEN, TERMS, Decision, RouteTable, build_table
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.routing import CanonicalPath, PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
@@ -393,7 +393,7 @@ class FilterMiddleware:
         if not body or status in (204, 304):
             if status < 500:
                 observer.upstream(elapsed, "ok")
-            await _send_raw(send, status, headers, body, rewritten, None, 0)
+            await _send_raw(send, status, headers, body, rewritten, None, self._removed(route, 0))
             return
         try:
             doc = orjson.loads(body)
@@ -401,7 +401,7 @@ class FilterMiddleware:
             if ok:
                 await self._fail(send, elapsed, "malformed", "upstream response is not valid JSON", route)
             else:  # an error page carries no results: keep the app's status and body
-                await _send_raw(send, status, headers, body, rewritten, None, 0)
+                await _send_raw(send, status, headers, body, rewritten, None, self._removed(route, 0))
             return
         try:
             if self.image_screener is None:  # no coroutine on the common path
@@ -412,7 +412,7 @@ class FilterMiddleware:
                 )
         except Exception as exc:
             if not ok:  # e.g. a backend's error JSON: it has no results to leak
-                await _send_raw(send, status, headers, body, rewritten, None, 0)
+                await _send_raw(send, status, headers, body, rewritten, None, self._removed(route, 0))
                 return
             # An AdapterError's message is ours and names only the shape (keys, pointers); any other
             # exception's message may quote result text, so only its type. Never the query or the path.
@@ -430,7 +430,7 @@ class FilterMiddleware:
                 lang = rules.warnings.choose_language(accept_language or None)
                 doc["safety"] = rules.warnings.safety_object(verdict, lang)
                 observer.warning_shown(verdict.warning, lang)
-        removed = len(outcome.removed) if route in self.removed_header else None
+        removed = self._removed(route, len(outcome.removed))
         if action is not None and route == SEARCH and ok and prefers_html(accept):
             # A browser gets the notice above the (screened) results, as a page, like a blocked search.
             lang = rules.warnings.choose_language(accept_language or None)
@@ -474,7 +474,7 @@ class FilterMiddleware:
         body, rewritten = read
         if not body or status in (204, 304):
             self.observer.upstream(elapsed, "ok" if status < 500 else "error")
-            await _send_raw(send, status, headers, body, rewritten, None, 0)
+            await _send_raw(send, status, headers, body, rewritten, None, self._removed(kind, 0))
             return
         try:
             doc = kinds.parse(kind, body, self.adapter)
@@ -502,7 +502,7 @@ class FilterMiddleware:
             action = "warn"
         if removed or action is not None:
             body, rewritten = kinds.encode(kind, doc, self.adapter), True
-        await _send_raw(send, new_status, headers, body, rewritten, action, len(removed))
+        await _send_raw(send, new_status, headers, body, rewritten, action, self._removed(kind, len(removed)))
 
     async def _finish_multi(
         self,
@@ -576,6 +576,13 @@ class FilterMiddleware:
         doc = shape.assemble(doc, out)
         await _send_raw(send, status, headers, orjson.dumps(doc), True, action, removed)
 
+    def _removed(self, route: str, count: int) -> int | None:
+        """The X-Filter-Removed value, or None where the operator has it off. Suggest-like answers
+        (suggest routes, index-term lists such as ES _terms_enum) follow the "suggest" switch (off by
+        default: a count tells a prober which prefix was listed); every other answer the "search" one."""
+        switch = SUGGEST if route in (SUGGEST, TERMS) else SEARCH
+        return count if switch in self.removed_header else None
+
     async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str, route: str = "",
                     detail: str = "") -> None:
         """Answer 502 and log it once: route, adapter, reason (and the request id the log handler adds).
@@ -618,7 +625,7 @@ class FilterMiddleware:
             content_type = _JSON
         if verdict.warning and (content_type != _JSON or isinstance(doc, dict)):
             self.observer.warning_shown(verdict.warning, lang)
-        await _send_warning(send, body, content_type, "block", 0 if route in self.removed_header else None,
+        await _send_warning(send, body, content_type, "block", self._removed(route, 0),
                             self.adapter.local_headers)
 
 

@@ -150,3 +150,22 @@ async def test_every_502_is_logged_once_with_its_reason(rules: Any, caplog: pyte
     [record] = [rec for rec in caplog.records if rec.name == "filter_proxy.middleware"]
     assert record.route == "search" and record.adapter == "searxng" and "not valid JSON" in record.reason
     assert "zqxquery" not in record.getMessage() and "zqxquery" not in str(vars(record))
+
+
+async def test_index_term_lists_follow_the_suggest_switch(rules: Any) -> None:
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def terms_enum(_request: Any) -> JSONResponse:  # ES _terms_enum: autocomplete over index terms
+        return JSONResponse({"_shards": {"total": 1, "successful": 1, "failed": 0},
+                             "terms": ["garden", "zqxblocked"], "complete": True})
+
+    app = Starlette(routes=[Route("/books/_terms_enum", terms_enum, methods=["GET", "POST"])])
+    async with client_for(wrap(app, rules, adapter="elasticsearch")) as client:
+        r = await client.post("/books/_terms_enum", json={"field": "title", "string": "ga"})
+    assert r.status_code == 200 and r.json()["terms"] == ["garden"]
+    assert "x-filter-removed" not in r.headers  # a count here would tell a prober which prefix was listed
+    async with client_for(wrap(app, rules, adapter="elasticsearch", removed_header=["suggest"])) as client:
+        r = await client.post("/books/_terms_enum", json={"field": "title", "string": "ga"})
+    assert r.headers["x-filter-removed"] == "1"
