@@ -232,15 +232,18 @@ class TermIndex:
         plain, hashed = _Table.build(list(set(plain_rows))), _Table.build(hashed_rows)
         probe_keys = np.concatenate([plain.keys, np.fromiter(prefixes, np.uint64, len(prefixes))])
         nbits = _bitmap_bits(probe_keys.size, error_rate)
-        bits = np.zeros(nbits, dtype=bool)
         mask = np.uint64(nbits - 1)
-        bits[(probe_keys & mask).astype(np.int64)] = True
-        bits[((probe_keys >> np.uint64(32)) & mask).astype(np.int64)] = True
+        # The two probe bits of every key go straight into the packed (little-endian) bitmap: a bool array of
+        # nbits bytes was the largest transient of a 1M-term build (134-268 MB); this is 1/8 and faster.
+        packed = np.zeros(nbits // 8, dtype=np.uint8)
+        for positions in (probe_keys & mask, (probe_keys >> np.uint64(32)) & mask):
+            np.bitwise_or.at(packed, (positions >> np.uint64(3)).astype(np.int64),
+                             np.left_shift(np.uint8(1), (positions & np.uint64(7)).astype(np.uint8)))
         allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
         meta = {"categories": list(categories), "files": list(files), "max_words": max_words, "entries": count,
                 "substrings": substrings, "substring_rows": substring_rows,
                 "allow": sorted(allowed), "error_rate": error_rate}
-        return cls(meta, plain, hashed, np.packbits(bits, bitorder="little"))
+        return cls(meta, plain, hashed, packed)
 
     # -- matching -------------------------------------------------------------------------------------
 
