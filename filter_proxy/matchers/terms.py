@@ -41,7 +41,8 @@ import hashlib
 import json
 import re
 import struct
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -151,6 +152,22 @@ class _Table:
         return cls(arr[:, 0].copy(), arr[:, 1].astype(np.uint16), arr[:, 2].astype(np.uint32),
                    arr[:, 3].astype(np.uint32))
 
+    @classmethod
+    def from_columns(cls, keys: array, cat: array, file: array, line: array) -> _Table:
+        """The table of rows given as four compact columns, sorted as ``build`` sorts its tuples (key, then
+        category, file, line) and with repeated rows dropped. 18 bytes a row while building instead of a
+        tuple of Python ints (~140 bytes) plus a set to deduplicate them: ~200 MB less at 1M terms."""
+        arr = np.empty((len(keys), 4), dtype=np.uint64)
+        for i, column in enumerate((keys, cat, file, line)):
+            arr[:, i] = np.asarray(column)
+        arr = arr[np.lexsort((arr[:, 3], arr[:, 2], arr[:, 1], arr[:, 0]))]
+        if len(arr) > 1:
+            keep = np.ones(len(arr), dtype=bool)
+            keep[1:] = (arr[1:] != arr[:-1]).any(axis=1)
+            arr = arr[keep]
+        return cls(arr[:, 0].copy(), arr[:, 1].astype(np.uint16), arr[:, 2].astype(np.uint32),
+                   arr[:, 3].astype(np.uint32))
+
     def arrays(self) -> list[np.ndarray]:
         return [self.keys, self.cat, self.file, self.line]
 
@@ -193,12 +210,13 @@ class TermIndex:
     # -- building -------------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, entries: Sequence[TermEntry], allow: Sequence[str] = (),
+    def build(cls, entries: Iterable[TermEntry], allow: Sequence[str] = (),
               error_rate: float = 0.001) -> TermIndex:
         """Index ``entries``; ValueError names the rule id of an invalid entry."""
         categories: dict[str, int] = {}
         files: dict[str, int] = {}
-        plain_rows: list[tuple[int, int, int, int]] = []
+        # key, category, file, line of every plain phrase key, as compact columns (see _Table.from_columns)
+        plain_rows = (array("Q"), array("H"), array("I"), array("I"))
         hashed_rows: list[tuple[int, int, int, int]] = []
         prefixes: set[int] = set()
         substrings: list[tuple[str, int]] = []
@@ -224,12 +242,13 @@ class TermIndex:
                 for phrase in phrases:
                     words = phrase.split(" ")
                     max_words = max(max_words, len(words))
-                    plain_rows.append((term_key(phrase), cat, file, line))
+                    for column, value in zip(plain_rows, (term_key(phrase), cat, file, line), strict=True):
+                        column.append(value)
                     prefixes.update(term_key(" ".join(words[:n])) for n in range(1, len(words)))
                 for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
                     prefixes.update(piece_key(single[:n]) for n in range(1, min(len(single), PIECE_PREFIX + 1)))
                 count += 1
-        plain, hashed = _Table.build(list(set(plain_rows))), _Table.build(hashed_rows)
+        plain, hashed = _Table.from_columns(*plain_rows), _Table.build(hashed_rows)
         probe_keys = np.concatenate([plain.keys, np.fromiter(prefixes, np.uint64, len(prefixes))])
         nbits = _bitmap_bits(probe_keys.size, error_rate)
         mask = np.uint64(nbits - 1)
