@@ -70,7 +70,10 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @contextmanager
 def served(mode: str, backend: ImageBackend, rules: Any, screener: ImageScreener) -> Iterator[str]:
     if mode == "middleware":
-        with serve(FilterMiddleware(backend.app, rules=rules, adapter="searxng", image_screener=screener)) as url:
+        # The thumbnails are served by the same app: deny by default needs their route listed as passed.
+        app = FilterMiddleware(backend.app, rules=rules, adapter="searxng", image_screener=screener,
+                               pass_routes=["GET /img/*"])
+        with serve(app) as url:
             backend.base = url
             yield url
     else:
