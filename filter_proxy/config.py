@@ -49,6 +49,8 @@ class UpstreamConfig:
     options: dict[str, str] = field(default_factory=dict)
     timeout: float = 10.0  # seconds for one upstream call
     connect_timeout: float = 3.0
+    # Seconds for one whole upstream exchange (send, headers, every body byte): a slow-drip body is cut off.
+    deadline: float = 10.0
     max_response_bytes: int = 20_000_000
 
 
@@ -88,11 +90,19 @@ class RulesConfig:
     path: str = "rules"  # a rules directory or a compiled bundle
     watch: bool = True  # reload when the files change
     debounce_ms: int = 500
+    # Apply automatic reloads (file watch, SIGHUP) even when they empty a category or shrink it by more
+    # than half; POST /-/reload takes ?force=true per request instead.
+    force_reload: bool = False
 
 
 @dataclass(slots=True)
 class ImagesConfig:
     enabled: bool = True
+    # Serve verified thumbnails from the bytes that were checked, at /-/thumb/<signed token>, and rewrite the
+    # page's picture URLs to it (filter_proxy/thumbs.py). Give every worker and instance the same
+    # FILTER_PROXY_THUMB_SECRET.
+    rewrite_thumbnails: bool = False
+    thumb_cache_bytes: int = 32_000_000
 
 
 @dataclass(slots=True)
@@ -340,6 +350,7 @@ def _validate(config: Config, require_upstream: bool) -> None:
         raise ConfigError("upstream.adapter", "must not be empty")
     positive("upstream.timeout", u.timeout)
     positive("upstream.connect_timeout", u.connect_timeout)
+    positive("upstream.deadline", u.deadline)
     positive("upstream.max_response_bytes", u.max_response_bytes)
 
     for key in ("search_paths", "suggest_paths"):

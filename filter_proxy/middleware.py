@@ -334,6 +334,10 @@ class FilterMiddleware:
             await self.app(scope, receive, capture.send)
         except _Abort:
             pass
+        except TimeoutError:  # the proxy's total upstream deadline passed mid-body (proxy.UpstreamDeadline)
+            self.observer.upstream(time.perf_counter() - started, "timeout")
+            await _send_json(send, 504, {"error": "upstream timed out"})
+            return
         except Exception:
             if capture.refused is None and capture.done:
                 raise  # the app failed after a complete response: let the server log it

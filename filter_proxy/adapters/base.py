@@ -33,6 +33,9 @@ class ResultView:
     # Further URLs shown with the result (a second link field, a full-size image beside the thumbnail,
     # an infobox's links): check them with check_url like ``url``.
     extra_urls: list[str] = field(default_factory=list)
+    # Further image fields (a full-size image beside the thumbnail): also in ``extra_urls`` for the URL
+    # rules, and fetched and hashed like ``image_url`` by the image screener.
+    extra_images: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:
         if self.extra_text:

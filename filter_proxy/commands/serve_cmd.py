@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8080)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--force-reload", action="store_true", default=None,
+                   help="apply file-watch and SIGHUP reloads even when they empty a category or shrink it by "
+                   "more than half (default: refuse them; POST /-/reload?force=true forces one reload)")
     p.add_argument("--print-routes", action="store_true",
                    help="print the route table (method, pattern, outcome, response kind) and exit")
     p.set_defaults(func=run)
@@ -40,6 +43,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
         "server.host": args.host,
         "server.port": args.port,
         "server.workers": args.workers,
+        "rules.force_reload": args.force_reload,
     }
 
 
@@ -104,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     from filter_proxy.logs import configure_logging
 
-    configure_logging(config.logging.level, config.logging.json)
+    configure_logging(config.logging.level, config.logging.json, access_log=config.logging.access_log)
     prepare_multiprocess(config)
     common = {
         "host": config.server.host,
@@ -121,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
         if config.source:
             os.environ[CONFIG_ENV] = str(Path(config.source).resolve())
         os.environ.update(to_env(overrides))
-        uvicorn.run("filter_proxy.ops:app_from_env", factory=True, workers=config.server.workers, **common)
+        from filter_proxy.supervisor import run_workers
+
+        # Our own supervisor around uvicorn's workers: SIGHUP and the file watcher reload the rules in
+        # every worker (through a shared state directory) instead of restarting them.
+        run_workers(uvicorn.Config("filter_proxy.ops:app_from_env", factory=True, workers=config.server.workers,
+                                   **common),
+                    rules_path=config.rules.path, watch=config.rules.watch, debounce_ms=config.rules.debounce_ms,
+                    force=config.rules.force_reload)
         return 0
 
     from filter_proxy.ops import build_app
