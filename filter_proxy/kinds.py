@@ -21,7 +21,7 @@ import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
 from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
-from filter_proxy.screening import Removal, screen_results, screen_texts
+from filter_proxy.screening import ImageScreenerLike, Removal, screen_results, screen_texts
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
@@ -106,13 +106,39 @@ def screen_error(doc: Any, rules: RuleSet) -> None:
     _opaque(0, doc, rules)
 
 
-def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
-    shape = adapter.document_shape()
-    page, owners = shape.page(kind, doc)
+async def screen_documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet,
+                           image_screener: ImageScreenerLike) -> tuple[int, Any, list[Removal], bool]:
+    """``document`` / ``documents`` with their pictures checked as on a search page (fetched, hashed,
+    the unverified ones handled by policy). Returns (status, doc, removals, pictures changed)."""
+    from filter_proxy.images_check import rewrite_urls
+    from filter_proxy.screening import _screen_images
+
+    page, owners = adapter.document_shape().page(kind, doc)
     views = adapter.results(page) if owners else []
+    removals = screen_results(views, rules)
+    hide: list[int] = []
+    shown: dict[str, str] = {}
+    if views:
+        await _screen_images(views, rules, image_screener, removals, hide, shown)
+    for index in hide:  # the page's hits hold the response's own objects: hidden in the response itself
+        adapter.hide_image(page, index)
+    if shown:
+        doc = rewrite_urls(doc, shown)
+    status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
+    return status, doc, removed, bool(hide or shown)
+
+
+def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    page, owners = adapter.document_shape().page(kind, doc)
+    views = adapter.results(page) if owners else []
+    return _drop(kind, status, doc, adapter, owners, views, screen_results(views, rules))
+
+
+def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int], views: list[ResultView],
+          removals: dict[int, Removal]) -> tuple[int, Any, list[Removal]]:
+    shape = adapter.document_shape()
     if len(views) != len(owners):
         raise AdapterError("document views do not line up with the documents")
-    removals = screen_results(views, rules)
     if not removals:
         return status, doc, []
     drop = {owners[i] for i in removals}

@@ -21,7 +21,17 @@ from filter_proxy import kinds, multisearch
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.route_tables import ROUTING_PARAMS
-from filter_proxy.adapters.routes import MULTI, PASS, REFUSE, SCREEN, Decision, RouteTable, build_table
+from filter_proxy.adapters.routes import (
+    DOCUMENT,
+    DOCUMENTS,
+    MULTI,
+    PASS,
+    REFUSE,
+    SCREEN,
+    Decision,
+    RouteTable,
+    build_table,
+)
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.routing import CanonicalPath, PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
@@ -244,8 +254,12 @@ class FilterMiddleware:
             return
         capture = _Capture(self.max_response_bytes)
         scope, receive = _with_body(scope, b"", receive)  # a preflight's body is never forwarded
-        with contextlib.suppress(_Abort):
-            await self.app(scope, receive, capture.send)
+        try:
+            with contextlib.suppress(_Abort):
+                await self.app(scope, receive, capture.send)
+        except TimeoutError:  # the proxy's total upstream deadline
+            await _send_json(send, 504, {"error": "upstream timed out"})
+            return
         if not capture.status:
             await _send_json(send, 502, {"error": "upstream response cannot be screened"})
             return
@@ -462,11 +476,15 @@ class FilterMiddleware:
             return
         try:
             doc = kinds.parse(kind, body, self.adapter)
-            if 200 <= status < 300:
+            pictures = False
+            if 200 <= status < 300 and self.image_screener is not None and kind in (DOCUMENT, DOCUMENTS):
+                new_status, doc, removed, pictures = await kinds.screen_documents(
+                    kind, status, doc, self.adapter, rules, self.image_screener)
+            elif 200 <= status < 300:
                 new_status, doc, removed = kinds.screen_kind(kind, status, doc, self.adapter, rules)
             else:  # an error body may quote documents too
                 kinds.screen_error(doc, rules)
-                new_status, removed = status, []
+                new_status, removed, pictures = status, [], False
         except kinds.Withheld as withheld:
             self.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
             await self._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
@@ -484,7 +502,7 @@ class FilterMiddleware:
             doc["safety"] = rules.warnings.safety_object(verdict, lang)
             self.observer.warning_shown(verdict.warning, lang)
             action = "warn"
-        if removed or action is not None:
+        if removed or pictures or action is not None:
             body, rewritten = kinds.encode(kind, doc, self.adapter), True
         await _send_raw(send, new_status, headers, body, rewritten, action, len(removed))
 

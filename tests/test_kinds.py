@@ -145,3 +145,33 @@ def test_a_warned_query_on_a_document_route_carries_the_warning(rules: Any) -> N
 def test_solr_qt_parameter_is_refused(rules: Any) -> None:
     r = through(rules, "solr", {"response": {"docs": []}}, "GET", "/solr/books/select?q=x&qt=/export")
     assert r.status_code == 403
+
+
+class PictureScreener:
+    """An ImageScreenerLike that reads a picture as listed when its URL says so, and cannot verify
+    ``slow`` pictures (a real screener fetches and hashes; tests/test_e2e_images.py covers that)."""
+
+    async def screen(self, views: list[Any], rules: Any) -> dict[int, Any]:  # noqa: RUF029 - the protocol is async
+        from filter_proxy.images_check import ImageCheck
+        from filter_proxy.verdict import ALLOW, Verdict
+
+        out = {}
+        for view in views:
+            url = view.image_url or ""
+            if "listed-picture" in url:
+                out[view.index] = ImageCheck(Verdict("block", category="zqx-abuse", signal="image"), url=url)
+            elif "slow" not in url:
+                out[view.index] = ImageCheck(ALLOW)
+        return out
+
+
+@pytest.mark.parametrize(
+    ("doc", "status", "kept"),
+    [({"_index": "b", "_id": "1", "found": True, "_source": {"title": CLEAN, "thumbnail": "https://p.example.invalid/listed-picture.png"}}, 404, False),
+     ({"_index": "b", "_id": "1", "found": True, "_source": {"title": CLEAN, "thumbnail": "https://p.example.invalid/ok.png"}}, 200, True)],
+)
+def test_document_pictures_are_checked_too(rules: Any, doc: Any, status: int, kept: bool) -> None:
+    app = FilterMiddleware(answer(doc), rules=rules, adapter="elasticsearch", image_screener=PictureScreener())
+    r = call(app, "GET", "/b/_doc/1")
+    assert r.status_code == status and (b"listed-picture" not in r.content)
+    assert (r.json().get("_source", {}).get("title") == CLEAN) == kept
