@@ -211,6 +211,13 @@ class FilterMiddleware:
                 return
         scope = _canonical_scope(scope, path)
         if decision.outcome == PASS:
+            if self._carries_query(scope["query_string"]):
+                # A search query on a route that is not screened (e.g. an old SearXNG answering "/?q=" with
+                # results): refused rather than passed unread.
+                await _send_json(send, 403, {"error": "route not allowed by the filter",
+                                             "reason": "a search query on a route that is not screened",
+                                             "allow_with": "routes.screen"})
+                return
             await self.app(scope, receive, send)
             return
         if method == "OPTIONS":
@@ -223,6 +230,13 @@ class FilterMiddleware:
                                              "reason": "a request parameter selects another handler"})
                 return
         await self._screen(decision.kind, scope, receive, send)
+
+    def _carries_query(self, query_string: bytes) -> bool:
+        """Whether the query string holds a non-empty value of the adapter's query parameter."""
+        name = self.adapter.query_param
+        if not query_string or name.encode() not in query_string and b"%" not in query_string:
+            return False
+        return any(k == name and v.strip() for k, v in parse_query(query_string.decode("latin-1")))
 
     async def _refuse(self, decision: Decision, send: Send) -> None:
         if decision.reason == "case":

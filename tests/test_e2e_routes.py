@@ -212,3 +212,12 @@ def test_method_override_headers_are_refused(stack: tuple[CatchAll, str]) -> Non
     before = len(backend.seen)
     status, _, _ = raw_request(base, "DELETE", "/_search/scroll", b"{}", {"X-HTTP-Method-Override": "GET"})
     assert status == 400 and forwarded(backend, before) == []
+
+
+def test_a_search_query_on_a_passed_route_is_refused(stack: tuple[CatchAll, str]) -> None:
+    backend, base = stack
+    before = len(backend.seen)
+    assert raw_request(base, "GET", "/books?q=zqxblocked")[0] == 403
+    assert raw_request(base, "GET", "/books?%71=zqxblocked")[0] == 403  # "q" spelt with an escape
+    assert forwarded(backend, before) == []
+    assert raw_request(base, "GET", "/books?pretty=true")[0] == 200

@@ -180,7 +180,9 @@ def wrap(backend: Backend | Any, rules: Any, **kw: Any) -> FilterMiddleware:
 async def test_passed_routes_pass_through_untouched(rules: Any) -> None:
     backend = Backend()
     async with client_for(wrap(backend, rules, pass_routes=["GET /other"])) as client:
-        r = await client.get("/other", params={"q": "zqxblocked"})
+        refused = await client.get("/other", params={"q": "zqxblocked"})  # a search query: not passed unread
+        r = await client.get("/other", params={"x": "zqxblocked"})
+    assert refused.status_code == 403
     assert r.status_code == 200
     assert r.content == b"not json, never screened: zqxblocked"
     assert "x-filter-removed" not in r.headers and "x-filter-action" not in r.headers
