@@ -283,15 +283,15 @@ class FilterMiddleware:
         if verdict.action == "block":
             await self._send_blocked(route, verdict, rules, params, accept, accept_language, send)
             return
-        if scope["method"] == "HEAD":  # no body to screen; the query was
-            await self.app(scope, receive, send)
-            return
         keep: list[int] = []
-        if plan is not None and route == MULTI:
+        if plan is not None and route == MULTI:  # only the sub-queries that may go, even on HEAD
             keep = [i for i, v in enumerate(sub_verdicts) if v.action != "block"]
             if keep:
                 body = multisearch.shape_for(adapter).encode(plan, keep)
                 scope, receive = answers.with_body(scope, body, receive)
+        if scope["method"] == "HEAD" and (plan is None or keep):  # no body to screen; the query was
+            await self.app(scope, receive, send)
+            return
 
         if compressed:
             # Ask for an uncompressed body: screening needs the JSON, and decoding it costs CPU.
