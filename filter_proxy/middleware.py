@@ -289,7 +289,7 @@ class FilterMiddleware:
             if keep:
                 body = multisearch.shape_for(adapter).encode(plan, keep)
                 scope, receive = answers.with_body(scope, body, receive)
-        if scope["method"] == "HEAD" and (plan is None or keep):  # no body to screen; the query was
+        if scope["method"] == "HEAD" and (route != MULTI or keep):  # no body to screen; the query was
             await self.app(scope, receive, send)
             return
 
