@@ -63,6 +63,8 @@ ES_SCREENED = [  # (spec, method, path, kind)
     ("open_point_in_time", "POST", "/books/_pit", OPAQUE),
     ("opensearch sql", "POST", "/_plugins/_sql", ROWS), ("opensearch ppl", "POST", "/_plugins/_ppl", ROWS),
     ("opensearch pit", "POST", "/books/_search/point_in_time", OPAQUE),
+    ("opensearch async", "POST", "/_plugins/_asynchronous_search", ASYNC),
+    ("opensearch async", "GET", "/_plugins/_asynchronous_search/abc", ASYNC),
 ]
 ES_REFUSED = [  # document-returning endpoints the filter cannot read (binary tiles) or that are rarely needed
     ("search_mvt", "POST", "/books/_mvt/geo/1/2/3"), ("fleet.search", "POST", "/books/_fleet/_fleet_search"),

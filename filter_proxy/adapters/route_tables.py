@@ -53,7 +53,9 @@ ELASTICSEARCH: tuple[Route, ...] = (
     ),
     *_screen(MULTI, "GET,POST /_msearch", "GET,POST /*/_msearch",
              "GET,POST /_msearch/template", "GET,POST /*/_msearch/template"),
-    *_screen(ASYNC, "POST /_async_search", "POST /*/_async_search", "GET /_async_search/*"),
+    *_screen(ASYNC, "POST /_async_search", "POST /*/_async_search", "GET /_async_search/*",
+             # OpenSearch's asynchronous search plugin answers {"id", "state", "response": <search page>}
+             "POST /_plugins/_asynchronous_search", "GET /_plugins/_asynchronous_search/*"),
     *_screen(DOCUMENT, "GET /*/_doc/*", "GET /*/_source/*"),
     *_screen(DOCUMENTS, "GET,POST /_mget", "GET,POST /*/_mget"),
     *_screen(TERMS, "GET,POST /*/_terms_enum"),
@@ -92,6 +94,7 @@ ELASTICSEARCH: tuple[Route, ...] = (
         # closing scrolls, point-in-time readers and searches (clear_scroll(), helpers.scan())
         "DELETE /_search/scroll", "DELETE /_search/scroll/*", "DELETE /_pit",
         "DELETE /_search/point_in_time", "DELETE /_async_search/*", "DELETE /_eql/search/*",
+        "DELETE /_plugins/_asynchronous_search/*",
         "POST /_sql/close",
     ),
 )
