@@ -63,7 +63,7 @@ async def options(mw: FilterMiddleware, decision: Decision, segments: tuple[str,
     params = parse_query(query_string.decode("latin-1")) if query_string else []
     try:
         texts = mw.adapter.query_texts(params, b"", "")
-        blocked = bool(texts) and mw.holder.current.check_texts(texts).action == "block"
+        blocked = m.query_verdict(texts, mw.holder.current).action == "block"
     except Exception:
         blocked = True  # an unreadable query is answered here, never forwarded
     if blocked:

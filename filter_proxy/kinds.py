@@ -38,6 +38,14 @@ class Withheld(Exception):  # noqa: N818 - a decision, not an error
         self.removal = removal
 
 
+def raise_if_withheld(outcome: Any) -> None:
+    """A page outcome that says the page must not be sent at all (a listed string outside any removable
+    part, when the page screening reports one as ``withheld``) withholds the whole answer."""
+    withheld = getattr(outcome, "withheld", None)
+    if withheld is not None:
+        raise Withheld(withheld)
+
+
 def all_strings(value: Any) -> list[str]:
     """Every string in ``value``, keys included, iteratively (deep input cannot exhaust the stack)."""
     out: list[str] = []
@@ -157,6 +165,7 @@ def _async(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
     if page is None:  # still running, nothing to show yet
         return status, doc, []
     page, outcome = screen_texts(page, adapter, rules, results=True)
+    raise_if_withheld(outcome)
     doc["response"] = page
     return status, doc, list(outcome.removed)
 

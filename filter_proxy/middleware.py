@@ -270,10 +270,10 @@ class FilterMiddleware:
             # A query that cannot be read cannot be screened: it never reaches the app.
             await _send_json(send, 400, {"error": "request cannot be screened"})
             return
-        verdict = rules.check_texts(texts) if texts else ALLOW
+        verdict = query_verdict(texts, rules)
         sub_verdicts: list[Verdict] = []
         if plan is not None:
-            sub_verdicts = [rules.check_texts(t) if t else ALLOW for t in plan.texts]
+            sub_verdicts = [query_verdict(t, rules) for t in plan.texts]
             if plan.federated:  # one merged answer: blocked, warned and screened as one search
                 verdict = strongest([verdict, *sub_verdicts])
                 route, sub_verdicts = SEARCH, []
@@ -448,6 +448,12 @@ class FilterMiddleware:
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def query_verdict(texts: Sequence[str], rules: RuleSet) -> Verdict:
+    """The verdict for one request's (or one sub-query's) query texts. The one place every query verdict
+    of the request side is taken (whole requests, multi-search sub-queries, OPTIONS)."""
+    return rules.check_texts(texts) if texts else ALLOW
 
 
 def _make_adapter(adapter: str | Adapter, fields: FieldMapping | None, query_param: str | None) -> Adapter:
