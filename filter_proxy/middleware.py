@@ -234,6 +234,7 @@ class FilterMiddleware:
         adapter = self.adapter
         content_type = accept = accept_language = ""
         has_body = compressed = False
+        body_encoding: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
@@ -247,6 +248,8 @@ class FilterMiddleware:
                 has_body = True
             elif name == b"accept-encoding":
                 compressed = True
+            elif name == b"content-encoding":
+                body_encoding = value
         query_string: bytes = scope["query_string"]
         params = parse_query(query_string.decode("latin-1")) if query_string else []
 
@@ -258,6 +261,16 @@ class FilterMiddleware:
                 return
             body = read
             receive = _replay(body, receive)
+            if body_encoding is not None and body_encoding.strip().lower() != b"identity":
+                # A compressed request body (the ES client's http_compress): screened and forwarded decoded.
+                decoded = decode_body(body, body_encoding, self.max_body_bytes)
+                if decoded is None:
+                    await _send_json(send, 400, {"error": "request cannot be screened"})
+                    return
+                scope = dict(scope)
+                scope["headers"] = [h for h in scope["headers"] if h[0].lower() != b"content-encoding"]
+                body = decoded
+                scope, receive = answers.with_body(scope, body, receive)
 
         plan = None
         try:

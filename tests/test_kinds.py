@@ -175,3 +175,24 @@ def test_document_pictures_are_checked_too(rules: Any, doc: Any, status: int, ke
     r = call(app, "GET", "/b/_doc/1")
     assert r.status_code == status and (b"listed-picture" not in r.content)
     assert (r.json().get("_source", {}).get("title") == CLEAN) == kept
+
+
+def test_a_compressed_request_body_is_screened_and_forwarded_decoded(rules: Any) -> None:
+    import gzip
+
+    seen: list[bytes] = []
+
+    async def search(request: Request) -> Response:
+        seen.append(await request.body())
+        return Response(orjson.dumps({"hits": {"hits": []}}), media_type="application/json")
+
+    app = FilterMiddleware(Starlette(routes=[Route("/b/_search", search, methods=["POST"])]), rules=rules,
+                           adapter="elasticsearch")
+    headers = {"content-encoding": "gzip", "content-type": "application/json"}
+    blocked = call(app, "POST", "/b/_search", headers=headers,
+                   content=gzip.compress(b'{"query": {"match": {"title": "zqxblocked"}}}'))
+    assert blocked.json()["safety"]["action"] == "block" and seen == []
+    clean = call(app, "POST", "/b/_search", headers=headers, content=gzip.compress(b'{"query": {"match_all": {}}}'))
+    assert clean.status_code == 200 and seen == [b'{"query": {"match_all": {}}}']
+    broken = call(app, "POST", "/b/_search", headers=headers, content=b"not gzip")
+    assert broken.status_code == 400
