@@ -26,7 +26,7 @@ from filter_proxy.screening import ImageScreenerLike, Removal, screen_results, s
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
 
-ROW_KEYS = ("rows", "datarows", "values")  # ES SQL, OpenSearch SQL / PPL, ES|QL
+ROW_KEYS = ("rows", "datarows", "values")  # ES SQL, OpenSearch SQL / PPL, ES|QL (Solr: result-set.docs)
 _URL_PREFIXES = ("http://", "https://", "//", "www.")
 
 
@@ -187,11 +187,22 @@ def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
 def _rows(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
     if not isinstance(doc, dict):
         raise AdapterError("tabular response is not a JSON object")
-    keys = [k for k in ROW_KEYS if k in doc]
-    others = {k: v for k, v in doc.items() if k not in ROW_KEYS}
+    if isinstance(doc.get("result-set"), dict):  # Solr streaming expressions / SQL: result-set.docs[] tuples
+        inner, removals = _rows_of(doc["result-set"], ("docs",), rules)
+        doc["result-set"] = inner
+        _opaque(status, {k: v for k, v in doc.items() if k != "result-set"}, rules)
+        return status, doc, removals
+    doc, removals = _rows_of(doc, ROW_KEYS, rules)
+    return status, doc, removals
+
+
+def _rows_of(doc: dict[str, Any], row_keys: tuple[str, ...], rules: RuleSet) -> tuple[dict[str, Any], list[Removal]]:
+    """Drop the matching rows of the lists under ``row_keys``; everything else is checked as opaque."""
+    keys = [k for k in row_keys if k in doc]
+    others = {k: v for k, v in doc.items() if k not in row_keys}
     removals: list[Removal] = []
     # Column names, cursors and errors around the rows are checked as one opaque part.
-    _opaque(status, others, rules)
+    _opaque(0, others, rules)
     for key in keys:
         rows = doc[key]
         if not isinstance(rows, list):
@@ -203,7 +214,7 @@ def _rows(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal
     for count in ("total", "size"):  # OpenSearch SQL counts
         if removals and isinstance(doc.get(count), int) and not isinstance(doc.get(count), bool):
             doc[count] = max(0, doc[count] - len(removals))
-    return status, doc, removals
+    return doc, removals
 
 
 def _opaque(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:

@@ -77,6 +77,12 @@ CASES = [
     ("elasticsearch", "POST", "/_query", {"columns": [{"name": "url"}], "values": [["https://blocked.example.invalid/p"]]},
      200, {"columns": [{"name": "url"}], "values": []}),
     ("elasticsearch", "POST", "/books/_count", {"count": 3}, 200, {"count": 3}),
+    ("solr", "POST", "/solr/books/stream",
+     {"result-set": {"docs": [{"title": CLEAN}, {"title": LISTED}, {"EOF": True, "RESPONSE_TIME": 3}]}}, 200,
+     {"result-set": {"docs": [{"title": CLEAN}, {"EOF": True, "RESPONSE_TIME": 3}]}}),
+    ("solr", "GET", "/solr/books/export?q=*:*",
+     {"responseHeader": {"status": 0}, "response": {"numFound": 2, "docs": [{"title": CLEAN}, {"title": LISTED}]}},
+     200, {"responseHeader": {"status": 0}, "response": {"numFound": 1, "docs": [{"title": CLEAN}]}}),
     ("meilisearch", "GET", "/indexes/books/documents/2", {"id": "2", "title": LISTED}, 404, None),
     ("meilisearch", "GET", "/indexes/books/documents",
      {"results": [{"id": "1", "title": CLEAN}, {"id": "2", "title": LISTED}], "offset": 0, "limit": 20, "total": 2},
@@ -99,7 +105,7 @@ def test_document_kinds(rules: Any, adapter: str, method: str, path: str, doc: A
     ("adapter", "path", "doc"),
     [("elasticsearch", "/books/_explain/2", {"matched": True, "explanation": {"description": f"weight({LISTED})"}}),
      ("elasticsearch", "/books/_field_caps", {"fields": {LISTED: {}}}),  # keys are read too
-     ("solr", "/solr/books/export", {"response": {"docs": [{"title": LISTED}]}}),
+     ("solr", "/solr/books/graph", {"nodes": [{"title": LISTED}]}),
      ("meilisearch", "/indexes/books/facet-search", {"facetHits": [{"value": LISTED, "count": 1}]})],
 )
 def test_opaque_answers_holding_a_listed_string_are_withheld(rules: Any, adapter: str, path: str, doc: Any) -> None:

@@ -85,7 +85,7 @@ ES_PASSED = [  # known to carry no documents; clients need them (info, ping, wri
 SOLR_SCREENED = [(h, k) for h, k in [
     ("select", SEARCH), ("query", SEARCH), ("browse", SEARCH), ("mlt", SEARCH), ("clustering", SEARCH),
     ("spell", SEARCH), ("tvrh", SEARCH), ("elevate", SEARCH), ("debug", SEARCH), ("suggest", SUGGEST),
-    ("get", DOCUMENT), ("terms", TERMS), ("export", OPAQUE), ("stream", OPAQUE), ("sql", OPAQUE), ("graph", OPAQUE),
+    ("get", DOCUMENT), ("terms", TERMS), ("export", SEARCH), ("stream", ROWS), ("sql", ROWS), ("graph", OPAQUE),
 ]]
 SOLR_REFUSED = ["/solr/books/admin/luke", "/solr/books/replication", "/api/collections/books/select",
                 "/solr/books/debug/dump", "/solr/books/anything"]

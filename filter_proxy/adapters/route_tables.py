@@ -99,14 +99,15 @@ ELASTICSEARCH: tuple[Route, ...] = (
     ),
 )
 
-SOLR_SEARCH_HANDLERS = ("select", "query", "browse", "mlt", "clustering", "spell", "tvrh", "elevate", "debug")
+SOLR_SEARCH_HANDLERS = ("select", "query", "browse", "mlt", "clustering", "spell", "tvrh", "elevate", "debug",
+                        "export")  # /export answers the select shape (response.docs), sorted and streamed
 SOLR: tuple[Route, ...] = (
     *_screen(SEARCH, *(f"GET,POST /solr/*/{h}" for h in SOLR_SEARCH_HANDLERS)),
     *_screen(SUGGEST, "GET,POST /solr/*/suggest"),
     *_screen(DOCUMENT, "GET,POST /solr/*/get"),
     *_screen(TERMS, "GET,POST /solr/*/terms"),
-    *_screen(OPAQUE, "GET,POST /solr/*/export", "GET,POST /solr/*/stream", "GET,POST /solr/*/sql",
-             "GET,POST /solr/*/graph", "GET,POST /solr/*/analysis/field", "GET,POST /solr/*/analysis/document"),
+    *_screen(ROWS, "GET,POST /solr/*/stream", "GET,POST /solr/*/sql"),  # result-set.docs tuples
+    *_screen(OPAQUE, "GET,POST /solr/*/graph", "GET,POST /solr/*/analysis/field", "GET,POST /solr/*/analysis/document"),
     *_pass(
         "GET /solr/*/admin/ping", "GET /solr/admin/cores", "GET /solr/admin/info/**", "GET /solr/admin/collections",
         "GET /solr/*/schema", "GET /solr/*/schema/**", "GET /solr/*/config", "GET /solr/*/config/**",
