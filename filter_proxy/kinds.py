@@ -7,7 +7,8 @@ suggestions are screened by the middleware's ``_finish``, multi-search by ``mult
   screened by ``Adapter.results``; a matching document is answered as the backend answers a missing one;
 - ``async``: the search page inside ES ``_async_search``'s status object;
 - ``terms``: each term is checked as text, a matching one removed;
-- ``rows``: each row of SQL / ES|QL / PPL results is a result (every string in it, URLs as URLs);
+- ``rows``: each row of SQL / ES|QL / PPL results, each Solr stream tuple and each EQL event or sequence is a
+  result (every string in it, URLs as URLs);
 - ``opaque``: every string and key anywhere; a match withholds the whole response (``Withheld``).
 
 Unknown shapes raise AdapterError and the middleware answers 502: nothing unread is passed on.
@@ -191,6 +192,15 @@ def _rows(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal
         inner, removals = _rows_of(doc["result-set"], ("docs",), rules)
         doc["result-set"] = inner
         _opaque(status, {k: v for k, v in doc.items() if k != "result-set"}, rules)
+        return status, doc, removals
+    hits = doc.get("hits")
+    if isinstance(hits, dict) and ("events" in hits or "sequences" in hits):  # ES EQL: events and sequences
+        inner, removals = _rows_of(hits, ("events", "sequences"), rules)
+        total = inner.get("total")
+        if removals and isinstance(total, dict) and isinstance(total.get("value"), int):
+            total["value"] = max(0, total["value"] - len(removals))
+        doc["hits"] = inner
+        _opaque(status, {k: v for k, v in doc.items() if k != "hits"}, rules)
         return status, doc, removals
     doc, removals = _rows_of(doc, ROW_KEYS, rules)
     return status, doc, removals

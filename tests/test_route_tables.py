@@ -50,7 +50,7 @@ ES_SCREENED = [  # (spec, method, path, kind)
     ("get", "GET", "/books/_doc/1", DOCUMENT), ("get_source", "GET", "/books/_source/1", DOCUMENT),
     ("mget", "POST", "/_mget", DOCUMENTS), ("mget", "GET", "/books/_mget", DOCUMENTS),
     ("explain", "POST", "/books/_explain/1", OPAQUE),
-    ("eql.search", "POST", "/books/_eql/search", OPAQUE), ("eql.get", "GET", "/_eql/search/abc", OPAQUE),
+    ("eql.search", "POST", "/books/_eql/search", ROWS), ("eql.get", "GET", "/_eql/search/abc", ROWS),
     ("sql.query", "POST", "/_sql", ROWS), ("sql.query", "GET", "/_sql", ROWS),
     ("sql.get_async", "GET", "/_sql/async/abc", ROWS), ("sql.translate", "POST", "/_sql/translate", OPAQUE),
     ("esql.query", "POST", "/_query", ROWS), ("esql.async_query", "POST", "/_query/async", ROWS),

@@ -63,12 +63,12 @@ ELASTICSEARCH: tuple[Route, ...] = (
         ROWS,
         "GET,POST /_sql", "GET /_sql/async/*", "POST /_query", "POST /_query/async", "GET /_query/async/*",
         "POST /_plugins/_sql", "POST /_plugins/_ppl", "POST /_opendistro/_sql", "POST /_opendistro/_ppl",
+        "GET,POST /*/_eql/search", "GET /_eql/search/*",  # EQL: hits.events[] and hits.sequences[]
     ),
     *_screen(COUNT, "GET,POST /_count", "GET,POST /*/_count"),
     *_screen(
         OPAQUE,
         "GET,POST /*/_explain/*",
-        "GET,POST /*/_eql/search", "GET /_eql/search/*",
         "GET,POST /_field_caps", "GET,POST /*/_field_caps",
         "GET,POST /_validate/query", "GET,POST /*/_validate/query",
         "GET,POST /*/_termvectors", "GET,POST /*/_termvectors/*", "GET,POST /_mtermvectors",
