@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 ROW_KEYS = ("rows", "datarows", "values")  # ES SQL, OpenSearch SQL / PPL, ES|QL (Solr: result-set.docs)
 _URL_PREFIXES = ("http://", "https://", "//", "www.")
+# Where backends echo the request: Meilisearch "query" / "facetQuery", Typesense "request_params", Solr
+# "responseHeader.params" (handled in _without_echo).
+ECHO_KEYS = frozenset({"query", "facetQuery", "request_params", "responseHeader"})
 
 
 class Withheld(Exception):  # noqa: N818 - a decision, not an error
@@ -162,6 +165,7 @@ def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int],
 def _async(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
     if not isinstance(doc, dict):
         raise AdapterError("async search response is not a JSON object")
+    _opaque(status, {k: v for k, v in doc.items() if k != "response"}, rules)  # status, errors
     page = doc.get("response")
     if page is None:  # still running, nothing to show yet
         return status, doc, []
@@ -175,7 +179,9 @@ def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
     shape = adapter.document_shape()
     removals: list[Removal] = []
     drop: set[int] = set()
-    for i, term in enumerate(shape.terms(doc)):
+    terms = shape.terms(doc)
+    _opaque(status, {k: v for k, v in doc.items() if k != "terms"}, rules)  # shard failures and the like
+    for i, term in enumerate(terms):
         verdict = rules.check_text(term)
         if verdict.matched:
             drop.add(i)
@@ -227,8 +233,20 @@ def _rows_of(doc: dict[str, Any], row_keys: tuple[str, ...], rules: RuleSet) -> 
     return doc, removals
 
 
+def _without_echo(doc: Any) -> Any:
+    """``doc`` without the backend's echo of the request (already screened as the query: a warned query
+    echoed back must not withhold the answer)."""
+    if not isinstance(doc, dict) or not ECHO_KEYS & doc.keys():
+        return doc
+    out = {k: v for k, v in doc.items() if k not in ECHO_KEYS}
+    header = doc.get("responseHeader")
+    if isinstance(header, dict) and "params" in header:  # Solr
+        out["responseHeader"] = {k: v for k, v in header.items() if k != "params"}
+    return out
+
+
 def _opaque(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
-    found = screen_results([strings_view(0, doc)], rules)
+    found = screen_results([strings_view(0, _without_echo(doc))], rules)
     if found:
         raise Withheld(found[0])
     return status, doc, []

@@ -209,3 +209,14 @@ def test_a_compressed_request_body_is_screened_and_forwarded_decoded(rules: Any)
     assert clean.status_code == 200 and seen == [b'{"query": {"match_all": {}}}']
     broken = call(app, "POST", "/b/_search", headers=headers, content=b"not gzip")
     assert broken.status_code == 400
+
+
+def test_an_echo_of_a_warned_query_does_not_withhold_an_opaque_answer(rules: Any) -> None:
+    app = FilterMiddleware(answer({"facetHits": [{"value": "bread", "count": 1}], "facetQuery": "zqxwarn"}),
+                           rules=rules, adapter="meilisearch")
+    r = call(app, "POST", "/indexes/books/facet-search", json={"facetName": "t", "facetQuery": "zqxwarn", "q": "zqxwarn"})
+    assert r.status_code == 200 and r.json()["safety"]["action"] == "warn"
+    r = call(FilterMiddleware(answer({"responseHeader": {"params": {"terms.prefix": "zqxwarn"}},
+                                      "terms": {"t": ["bread", 1]}}), rules=rules, adapter="solr"),
+             "GET", "/solr/books/terms?terms.prefix=zqxwarn")
+    assert r.status_code == 200 and r.json()["terms"] == {"t": ["bread", 1]}
