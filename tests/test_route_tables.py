@@ -207,6 +207,11 @@ def test_routes_config_section(tmp_path: Path) -> None:
     assert config.routes.pass_ == ["GET,HEAD /x/**"] and config.routes.screen == ["POST /find documents"]
     config = load_config(env={"FILTER_PROXY_ROUTES_PASS": "GET,POST /a; PUT /b"})
     assert config.routes.pass_ == ["GET,POST /a", "PUT /b"]
+    from filter_proxy.config import to_env  # how `serve --workers N` hands settings to its workers
+
+    env = to_env({"routes.pass": ["GET,POST /a", "PUT /b"], "routes.screen": ["POST /x documents"]})
+    config = load_config(env=env)
+    assert config.routes.pass_ == ["GET,POST /a", "PUT /b"] and config.routes.screen == ["POST /x documents"]
     for bad, key in [('pass = ["FETCH /x"]', "routes.pass"), ('screen = ["GET /x nonsense"]', "routes.screen"),
                      ('refuse = ["x"]', "routes.refuse"), ('pass = ["GET /x documents"]', "routes.pass")]:
         toml.write_text(f"[routes]\n{bad}\n", encoding="utf-8")
