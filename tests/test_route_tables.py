@@ -72,6 +72,12 @@ ES_REFUSED = [  # document-returning endpoints the filter cannot read (binary ti
     ("graph.explore", "POST", "/books/_graph/explore"), ("render_search_template", "POST", "/_render/template"),
     ("search_application.search", "POST", "/_application/search_application/app/_search"),
     ("search", "PUT", "/books/_search"), ("get", "GET", "/_doc/1"), ("security.get_user", "GET", "/_security/user"),
+    ("transform.preview_transform", "POST", "/_transform/_preview"),
+    ("ml.preview_datafeed", "GET", "/_ml/datafeeds/feed/_preview"),
+    ("ml.get_records", "GET", "/_ml/anomaly_detectors/job/results/records"),
+    ("ingest.simulate", "POST", "/_ingest/pipeline/_simulate"), ("indices.analyze", "POST", "/books/_analyze"),
+    ("indices.analyze", "GET", "/_analyze"), ("reindex", "POST", "/_reindex"),
+    ("search_shards", "GET", "/books/_search_shards"), ("get_script", "GET", "/_scripts/s"),
 ]
 ES_PASSED = [  # known to carry no documents; clients need them (info, ping, writes, closing scrolls)
     ("info", "GET", "/"), ("ping", "HEAD", "/"), ("cluster.health", "GET", "/_cluster/health"),
