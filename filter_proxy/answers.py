@@ -118,22 +118,21 @@ async def finish_kind(
     if read is None:
         await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened")
         return
-    body, rewritten = read
+    body, decoded = read
     if not body or status in (204, 304):
         mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
-        await m._send_raw(send, status, headers, body, rewritten, None, 0)
+        await m._send_raw(send, status, headers, body, decoded, None, 0)
         return
     try:
         doc = kinds.parse(kind, body, mw.adapter)
-        pictures = False
         if 200 <= status < 300 and mw.image_screener is not None and kind in (DOCUMENT, DOCUMENTS):
-            new_status, doc, removed, pictures = await kinds.screen_documents(
+            new_status, doc, removed, _ = await kinds.screen_documents(
                 kind, status, doc, mw.adapter, rules, mw.image_screener)
         elif 200 <= status < 300:
             new_status, doc, removed = kinds.screen_kind(kind, status, doc, mw.adapter, rules)
         else:  # an error body may quote documents too
             kinds.screen_error(doc, rules)
-            new_status, removed, pictures = status, [], False
+            new_status, removed = status, []
     except kinds.Withheld as withheld:
         mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
         await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
@@ -151,9 +150,10 @@ async def finish_kind(
         doc["safety"] = rules.warnings.safety_object(verdict, lang)
         mw.observer.warning_shown(verdict.warning, lang)
         action = "warn"
-    if removed or pictures or action is not None:
-        body, rewritten = kinds.encode(kind, doc, mw.adapter), True
-    await m._send_raw(send, new_status, headers, body, rewritten, action, len(removed))
+    # What is sent is what was screened: the re-encoding of the parsed document, never the backend's bytes
+    # (duplicate keys would read one way here and maybe another way in the client).
+    body = kinds.encode(kind, doc, mw.adapter)
+    await m._send_raw(send, new_status, headers, body, True, action, len(removed))
 
 
 async def finish_multi(
@@ -187,7 +187,7 @@ async def finish_multi(
             if not 200 <= status < 300:  # the backend refused the whole request: its error, screened
                 kinds.screen_error(doc, rules)
                 mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
-                await m._send_raw(send, status, headers, read[0], read[1], None, 0)
+                await m._send_raw(send, status, headers, orjson.dumps(doc), True, None, 0)  # what was read
                 return
             pages = shape.pages(doc)
             if len(pages) != len(keep):
@@ -201,6 +201,7 @@ async def finish_multi(
                 else:
                     page, outcome = await screen_page(page, mw.adapter, rules, results=True,
                                                       image_screener=mw.image_screener)
+                kinds.raise_if_withheld(outcome)
                 pages[n] = page
                 removed += len(outcome.removed)
                 for removal in outcome.removed:

@@ -220,3 +220,11 @@ def test_an_echo_of_a_warned_query_does_not_withhold_an_opaque_answer(rules: Any
                                       "terms": {"t": ["bread", 1]}}), rules=rules, adapter="solr"),
              "GET", "/solr/books/terms?terms.prefix=zqxwarn")
     assert r.status_code == 200 and r.json()["terms"] == {"t": ["bread", 1]}
+
+
+def test_what_is_sent_is_what_was_screened(rules: Any) -> None:
+    """Duplicate keys: the parser keeps one, a client might read the other; the answer is re-encoded."""
+    raw = (b'{"_index": "b", "_id": "1", "found": true, "_source": {"title": "zqxblocked listing"}, '
+           b'"_source": {"title": "Bread recipe"}}')
+    r = through(rules, "elasticsearch", None, "GET", "/b/_doc/1", raw=raw)
+    assert b"zqxblocked" not in r.content and r.json()["_source"] == {"title": CLEAN}
