@@ -189,6 +189,22 @@ async def test_passed_routes_pass_through_untouched(rules: Any) -> None:
     assert backend.calls == 1
 
 
+async def test_mounted_under_a_prefix_routes_without_it(rules: Any) -> None:
+    """Starlette's Mount keeps the full path and sets root_path: routes are still written without it."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    backend = Backend()
+    app = Starlette(routes=[Mount("/api", app=wrap(backend, rules))])
+    async with client_for(app) as client:
+        r = await client.get("/api/search", params={"q": "garden", "format": "json"})
+        assert r.status_code == 200 and r.headers["x-filter-removed"] == "3"
+        r = await client.get("/api/search", params={"q": "zqxblocked"})
+        assert r.headers["x-filter-action"] == "block"
+        assert (await client.get("/api/other")).status_code == 403
+    assert backend.calls == 1
+
+
 async def test_unlisted_routes_are_refused(rules: Any) -> None:
     """Deny by default (issue 10): a route the table does not list never reaches the app."""
     backend = Backend()
