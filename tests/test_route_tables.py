@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from filter_proxy.adapters import get_adapter
 from filter_proxy.adapters.routes import (
@@ -231,3 +233,27 @@ def test_print_routes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--adapter", "meilisearch", "--print-routes"]) == 0
     out = capsys.readouterr().out
     assert "/multi-search" in out and "multi" in out and "every other method and path is refused" in out
+
+
+SEGMENTS = st.sampled_from(["_search", "books", "_doc", "1", "_msearch", "x", "*", "_cat", "health"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.lists(SEGMENTS, max_size=4), method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"]),
+       extra=st.lists(st.tuples(st.sampled_from(["pass", "screen", "refuse"]), st.lists(SEGMENTS, min_size=1, max_size=4)),
+                      max_size=3))
+def test_an_operators_refusal_always_wins_and_decisions_never_fail(path: list[str], method: str,
+                                                                   extra: list[tuple[str, list[str]]]) -> None:
+    routes = {"pass": [], "screen": [], "refuse": []}
+    for outcome, segs in extra:
+        routes[outcome].append("/" + "/".join(segs))
+    table = build_table(get_adapter("elasticsearch").default_routes(), pass_=routes["pass"],
+                        screen=routes["screen"], refuse=routes["refuse"])
+    segments = tuple(s for s in path if s != "*")
+    decision = table.decide(method, segments)
+    assert decision.outcome in (PASS, SCREEN, REFUSE)
+    exact = "/" + "/".join(segments)
+    if exact in routes["refuse"] and segments:
+        assert decision.outcome == REFUSE
+    if decision.outcome == SCREEN:
+        assert decision.kind
