@@ -4,6 +4,7 @@ through the state directory, and what POST /-/reload and GET /-/workers answer."
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -232,3 +233,20 @@ def test_build_app_takes_a_coordinator_factory(tmp_path: Path) -> None:
     app = build_app(make_config(tmp_path, ROOT / "rules", "http://127.0.0.1:9"), coordinator_factory=factory)
     assert app.coordinator is made[0]
     assert made[0].workers()[0].version == app.holder.current.version  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_a_worker_starting_with_other_rules_than_the_others_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        try:
+            status = WorkerStatus(f"h:{other.pid}", other.pid, 0, "v-old")
+            (tmp_path / "workers").mkdir()
+            (tmp_path / "workers" / f"{other.pid}.json").write_text(json.dumps(status.to_json()))
+            coordinator = DirectoryCoordinator(tmp_path, lambda: "v-new")
+            with caplog.at_level(logging.WARNING, logger="filter_proxy.coordination"):
+                await coordinator.start()
+                await coordinator.stop()
+        finally:
+            other.kill()
+    assert any("serves rules version v-new, other workers serve v-old" in r.getMessage() for r in caplog.records)
