@@ -35,6 +35,11 @@ class TermSignal(SignalType):
             digest = hashlib.sha256(normalize(term).encode("utf-8")).hexdigest()
         return ("~" if substring else "") + term, (substring, digest)
 
+    @classmethod
+    def canonical(cls, text: str) -> str:
+        """The form entries and screened text are compared in (``normalize``)."""
+        return normalize(text)
+
     @staticmethod
     def _term_entry(entry: Entry) -> TermEntry:
         substring = entry.value.startswith("~")

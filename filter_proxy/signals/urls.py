@@ -199,6 +199,11 @@ class UrlSignal(SignalType):
     exact = True
 
     @classmethod
+    def canonical(cls, url: str) -> str | None:
+        """The form URLs are compared in (``canonicalize_url``); None when it cannot be read."""
+        return canonicalize_url(url)
+
+    @classmethod
     def parse_line(cls, text: str) -> tuple[str, Hashable]:
         """Two spellings of one URL (case, ``www.``, tracking parameters, Unicode or punycode host) are
         one entry: the duplicate key is the kind and canonical form."""
