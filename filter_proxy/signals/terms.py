@@ -18,6 +18,7 @@ __all__ = ["TermSignal"]
 
 class TermSignal(SignalType):
     name = "terms"
+    index_group = "terms"
     source = "terms"
     verdict_signal = "term"
     exact = True

@@ -194,6 +194,7 @@ class UrlIndex:
 
 class UrlSignal(SignalType):
     name = "urls"
+    index_group = "urls"
     source = "urls"
     verdict_signal = "url"
     exact = True
