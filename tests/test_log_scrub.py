@@ -172,4 +172,4 @@ def test_served_requests_log_no_query(tmp_path: Path) -> None:
     assert {"uvicorn.access", "httpx", "httpcore.http11"} <= {r["logger"] for r in records}
     assert SECRET not in out
     assert {r["message"] for r in records if r["logger"] == "uvicorn.access"} == {
-        '- - "GET /search HTTP/1.1" 200', '- - "GET /elsewhere/qxy HTTP/1.1" 404'}
+        '- - "GET /search HTTP/1.1" 200', '- - "GET /elsewhere/qxy HTTP/1.1" 403'}  # unrouted: refused
