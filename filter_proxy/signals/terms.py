@@ -18,6 +18,7 @@ __all__ = ["TermSignal"]
 
 class TermSignal(SignalType):
     name = "terms"
+    index_group = "terms"
     source = "terms"
     verdict_signal = "term"
     exact = True
@@ -35,6 +36,11 @@ class TermSignal(SignalType):
             digest = hashlib.sha256(normalize(term).encode("utf-8")).digest()
         # One 33-byte key (not a tuple holding a 64-character hex string): ~100 MB less while 1M are read.
         return ("~" if substring else "") + term, digest + (b"s" if substring else b"w")
+
+    @classmethod
+    def canonical(cls, text: str) -> str:
+        """The form entries and screened text are compared in (``normalize``)."""
+        return normalize(text)
 
     @staticmethod
     def _term_entry(entry: Entry) -> TermEntry:
