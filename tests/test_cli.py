@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import os
+import re
 import socket
 from importlib.metadata import version
 from pathlib import Path
@@ -118,3 +121,27 @@ def test_progress_is_drawn_on_a_terminal_only() -> None:
         progress.step("hashing", total=10)
         progress.advance(10)
     assert "hashing" in drawn.getvalue() or "\x1b[" in drawn.getvalue()
+
+
+def test_serve_says_when_it_is_ready_and_where(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "filter_proxy.cli", "serve", "--upstream", "http://127.0.0.1:9", "--adapter",
+           "searxng", "--rules", str(RULES), "--port", "0", "--log-format", "json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FILTER_PROXY_", "PROMETHEUS_"))}
+    env["XDG_STATE_HOME"] = str(tmp_path)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stderr is not None
+        messages = []
+        for line in proc.stderr:  # bounded by the server's own start-up; it prints these two lines first
+            messages.append(json.loads(line)["message"])
+            if "ready in" in messages[-1]:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert messages[0].startswith("loading rules from")
+    ready = messages[-1]
+    assert re.search(r"ready in \d+\.\d s: [\d,]+ entries, rules version \w+; listening on http://127\.0\.0\.1:\d+", ready)
