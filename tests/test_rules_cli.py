@@ -63,6 +63,8 @@ def test_compile_writes_a_loadable_bundle(tmp_path: Path, capsys: pytest.Capture
     assert printed.startswith(f"wrote {out}: version ")
     assert load_rules(out).check_text("zqxblocked").action == "block"
     assert main(["rules", "check", str(out)]) == 0
+    summary = capsys.readouterr().out.splitlines()[-1]  # a bundle gets the same per-category summary
+    assert summary.startswith(f"{out}: OK, 0 warnings; entries per category: zqx-abuse ") and "version" in summary
 
 
 def test_compile_with_errors_exits_1_with_locations(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

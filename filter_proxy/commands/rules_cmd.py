@@ -95,7 +95,7 @@ def _no_cyclic_gc() -> Iterator[None]:
 
 
 def check_command(args: argparse.Namespace) -> int:
-    from filter_proxy.rules.loader import build_ruleset, check_rules
+    from filter_proxy.rules.loader import build_ruleset, load_rules
 
     stats: dict[str, Any] = {}
     version = ""
@@ -107,7 +107,14 @@ def check_command(args: argparse.Namespace) -> int:
         else:
             if sources is None:  # a compiled bundle: verifying it is loading it
                 progress.step(f"verifying the bundle {args.path}")
-                problems = check_rules(args.path)
+                try:
+                    bundle = load_rules(args.path)
+                except RulesError as exc:
+                    problems = list(exc.problems)
+                else:
+                    full = bundle.stats()
+                    stats = {**full["by_category"], "allow": full["allow"]}
+                    version = bundle.version
         errors, warnings = _summary(problems)
         if sources is not None:
             stats = sources.stats()
