@@ -176,6 +176,8 @@ class ResponsesConfig:
     # Routes ("search", "suggest") whose responses carry X-Filter-Removed: N. Off for suggest by default:
     # on autocomplete the count tells a prober that a prefix had a listed completion.
     removed_header: list[str] = field(default_factory=lambda: ["search"])
+    # "Back to search" on warning pages: a path on this site or an https URL (the search page people use).
+    back_url: str = "/"
 
 
 @dataclass(slots=True)
@@ -385,6 +387,9 @@ def _validate(config: Config, require_upstream: bool) -> None:
     bad = [route for route in config.responses.removed_header if route not in ("search", "suggest")]
     if bad:
         raise ConfigError("responses.removed_header", f"routes are 'search' and/or 'suggest', not {bad}")
+    back = config.responses.back_url
+    if not ((back.startswith("/") and not back.startswith("//")) or back.startswith("https://")) or " " in back:
+        raise ConfigError("responses.back_url", f"must be a path on this site (/...) or an https:// URL, not {back!r}")
     r = config.report
     positive("report.snapshot_interval", r.snapshot_interval)
     if r.bucket not in ("hour", "day"):

@@ -144,11 +144,13 @@ class FilterMiddleware:
         max_body_bytes: int = 1_000_000,
         max_response_bytes: int = 10_000_000,
         removed_header: Sequence[str] = (SEARCH,),
+        back_url: str = "/",
     ) -> None:
         self.app = app
         # Routes whose responses say how many results were removed (X-Filter-Removed). Off for suggest
         # routes by default: on autocomplete the count tells a prober which prefix had a listed completion.
         self.removed_header = frozenset(removed_header)
+        self.back_url = back_url  # "back to search" on warning pages: the site's search page
         self.holder = rules if isinstance(rules, RuleHolder) else RuleHolder(rules)
         self.adapter = _make_adapter(adapter, fields, query_param)
         self.observer: FilterObserver = observer or NullObserver()
@@ -421,7 +423,7 @@ class FilterMiddleware:
         if action is not None and route == SEARCH and ok and prefers_html(accept):
             # A browser gets the notice above the (screened) results, as a page, like a blocked search.
             lang = rules.warnings.choose_language(accept_language or None)
-            page = warn_page(rules.warnings, verdict, lang, self.adapter, doc)
+            page = warn_page(rules.warnings, verdict, lang, self.adapter, doc, self.back_url)
             await _send_warning(send, page.encode("utf-8"), b"text/html; charset=utf-8", action, removed)
             return
         if outcome.changed or action is not None:
@@ -462,7 +464,7 @@ class FilterMiddleware:
         catalog = rules.warnings
         lang = catalog.choose_language(accept_language or None)
         if route == SEARCH and prefers_html(accept):
-            body = catalog.render_html(verdict, lang).encode("utf-8")
+            body = catalog.render_html(verdict, lang, back_url=self.back_url).encode("utf-8")
             content_type = b"text/html; charset=utf-8"
         else:
             # Every screened kind but suggestions answers a blocked query with the backend's empty page.

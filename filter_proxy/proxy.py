@@ -213,6 +213,7 @@ def create_proxy_app(
     client: httpx.AsyncClient | None = None,
     limits: httpx.Limits = DEFAULT_LIMITS,
     removed_header: Sequence[str] = ("search",),
+    back_url: str = "/",
     deadline: float = DEFAULT_DEADLINE,
 ) -> FilterMiddleware:
     """A filtering reverse proxy in front of ``upstream``: FilterMiddleware around a ReverseProxy.
@@ -236,6 +237,7 @@ def create_proxy_app(
         max_body_bytes=max_body_bytes,
         max_response_bytes=max_response_bytes,
         removed_header=removed_header,
+        back_url=back_url,
     )
 
 

@@ -169,3 +169,13 @@ async def test_index_term_lists_follow_the_suggest_switch(rules: Any) -> None:
     async with client_for(wrap(app, rules, adapter="elasticsearch", removed_header=["suggest"])) as client:
         r = await client.post("/books/_terms_enum", json={"field": "title", "string": "ga"})
     assert r.headers["x-filter-removed"] == "1"
+
+
+async def test_back_to_search_goes_where_the_operator_says(rules: Any) -> None:
+    async with client_for(wrap(Backend(), rules, back_url="/find")) as client:
+        r = await client.get("/search", params={"q": "zqxblocked"}, headers={"accept": HTML})
+    assert '<a class="back" href="/find">' in r.text
+    assert load_config(env={"FILTER_PROXY_RESPONSES_BACK_URL": "https://search.example.invalid/"}).responses.back_url
+    for bad in ("javascript:alert(1)", "//evil.example.invalid/", "http://x.example.invalid/"):
+        with pytest.raises(ConfigError, match="responses.back_url"):
+            load_config(env={"FILTER_PROXY_RESPONSES_BACK_URL": bad})
