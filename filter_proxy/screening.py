@@ -1,4 +1,10 @@
-"""Screening one buffered page: which results and suggestions go, which thumbnails are hidden.
+"""Screening one buffered page: which results, suggestions and other parts go, which thumbnails are hidden.
+
+Deny by default (DESIGN §1 steps 5-6): every string of each result is screened (not only the mapped
+fields); the adapter's other removable parts (``Adapter.sections``) are screened and dropped; finally one
+walk reads every string of the document as it will be sent (skipping parts already screened whole and
+kept, and the backend's echo of the request). A listed string found by that walk has nothing removable
+around it, so the page is withheld (``PageOutcome.withheld``; the middleware answers 502).
 
 Pure logic shared by both modes (mounted middleware and reverse proxy). Nothing here touches ASGI or the
 network except the optional image screener, which is awaited by ``screen_page``.
@@ -12,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
+from filter_proxy.adapters.walk import collect_except, url_parts
+from filter_proxy.adapters.walk import strings as walk_strings
 from filter_proxy.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -35,6 +43,8 @@ class Removal:
 class PageOutcome:
     removed: list[Removal] = field(default_factory=list)
     hidden_images: int = 0
+    # A listed string outside any removable part (set by the last walk): the page must not be sent.
+    withheld: Removal | None = None
 
     @property
     def changed(self) -> bool:
@@ -42,37 +52,23 @@ class PageOutcome:
 
 
 def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Removal]:
-    """Text fields, every URL (link, thumbnail, further links) and backend-supplied hashes of each result.
+    """Every string of each result (keys included, at any depth) as text, every URL-shaped part of them,
+    the mapped link, thumbnail and further URLs as URLs, and backend-supplied hashes.
 
     Any matched verdict (block, warn or strip) removes the result: the action only decides what happens
     to a *query*; matching content is never shown.
     """
-    # The hot loop of a screened page: plain attribute tests, no per-result lists beyond texts().
+    # The hot loop of a screened page: one check_texts call per result over the strings its walk found.
     removals: dict[int, Removal] = {}
     check_texts = rules.check_texts
-    check_url = rules.check_url
     for view in views:
-        verdict = check_texts(view.texts())
+        verdict = check_texts(view.strings if view.nodes else view.texts())
         if verdict.action != "allow":
             removals[view.index] = Removal(verdict, view.url)
             continue
-        hit = None
-        if view.url:
-            verdict = check_url(view.url)
-            if verdict.action != "allow":
-                hit = view.url
-        if hit is None and view.image_url:
-            verdict = check_url(view.image_url)
-            if verdict.action != "allow":
-                hit = view.image_url
-        if hit is None and view.extra_urls:
-            for url in view.extra_urls:
-                verdict = check_url(url)
-                if verdict.action != "allow":
-                    hit = url
-                    break
-        if hit is not None:
-            removals[view.index] = Removal(verdict, hit)
+        listed = _listed_url(rules, view.url, view.image_url, view.extra_urls, view.links)
+        if listed is not None:
+            removals[view.index] = Removal(listed[0], listed[1])
         elif view.image_hashes:
             verdict = rules.check_image_hashes(view.image_hashes)
             if verdict.action != "allow":
@@ -81,18 +77,106 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     return removals
 
 
+def _listed_url(rules: RuleSet, url: str | None, image_url: str | None, *more: Sequence[str]
+                ) -> tuple[Verdict, str] | None:
+    """The first of the URLs that the URL rules match, with its verdict; None when none is listed."""
+    check_url = rules.check_url
+    for candidate in (url, image_url):
+        if candidate:
+            verdict = check_url(candidate)
+            if verdict.action != "allow":
+                return verdict, candidate
+    for urls in more:
+        for candidate in urls:
+            verdict = check_url(candidate)
+            if verdict.action != "allow":
+                return verdict, candidate
+    return None
+
+
+def screen_value(value: Any, rules: RuleSet) -> Removal | None:
+    """Screen every string of one JSON value (a single document, an error body): the Removal that a
+    listed string or URL in it calls for, or None when it is clean."""
+    texts, links = walk_strings(value)
+    verdict = rules.check_texts(texts)
+    if verdict.action != "allow":
+        return Removal(verdict)
+    listed = _listed_url(rules, None, None, links)
+    return Removal(listed[0], listed[1]) if listed is not None else None
+
+
+def screen_sections(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcome, skip: set[int]) -> None:
+    """Screen and remove the adapter's other removable parts (buckets, top_hits and grouped documents,
+    completion options, facet values). A part screened whole and kept is added to ``skip``."""
+    sections = adapter.sections(doc)
+    if not sections:
+        return
+    drop: dict[int, tuple[Any, set[int | str], int]] = {}
+    for section in sections:
+        if section.texts is not None:
+            removal = _screen_texts_only(section.texts, rules)
+            node = None
+        else:
+            node = section.owner[section.key]
+            removal = screen_value(node, rules)
+        if removal is None:
+            if node is not None and type(node) in (dict, list):
+                skip.add(id(node))
+            continue
+        outcome.removed.append(removal)
+        drop.setdefault(id(section.owner), (section.owner, set(), section.width))[1].add(section.key)
+    for owner, keys, width in drop.values():
+        if isinstance(owner, dict):
+            for key in keys:
+                owner.pop(key, None)
+        else:
+            gone = {int(k) + w for k in keys for w in range(width)}
+            owner[:] = [item for i, item in enumerate(owner) if i not in gone]
+
+
+def _screen_texts_only(texts: list[str], rules: RuleSet) -> Removal | None:
+    verdict = rules.check_texts(texts)
+    if verdict.action != "allow":
+        return Removal(verdict)
+    links = [u for t in texts for u in url_parts(t)]
+    listed = _listed_url(rules, None, None, links) if links else None
+    return Removal(listed[0], listed[1]) if listed is not None else None
+
+
+def screen_rest(doc: Any, adapter: Adapter, rules: RuleSet, skip: set[int]) -> Removal | None:
+    """The last walk: every string of the document as it will be sent, except the parts already screened
+    whole and kept (``skip``) and the backend's echo of the request. A listed string here has no removable
+    part around it: the caller withholds the whole response."""
+    skip_keys = {(id(owner), key) for owner, key in adapter.echoes(doc)}
+    texts: list[str] = []
+    links: list[str] = []
+    collect_except(doc, texts, links, skip, skip_keys)
+    verdict = rules.check_texts(texts)
+    if verdict.action != "allow":
+        return Removal(verdict)
+    listed = _listed_url(rules, None, None, links)
+    return Removal(listed[0], listed[1]) if listed is not None else None
+
+
+def _kept_nodes(views: Sequence[ResultView], removed: dict[int, Removal]) -> set[int]:
+    return {id(node) for view in views if view.index not in removed for node in view.nodes
+            if type(node) in (dict, list)}
+
+
 def screen_texts(doc: Any, adapter: Adapter, rules: RuleSet, *, results: bool) -> tuple[Any, PageOutcome]:
     """``screen_page`` without an image screener: plain synchronous code, so the middleware's common path
     makes no coroutine for it."""
     outcome = PageOutcome()
+    skip: set[int] = set()
     if results:
         views = adapter.results(doc)
         if views:
             removals = screen_results(views, rules)
+            skip = _kept_nodes(views, removals)
             if removals:
                 doc = adapter.remove_results(doc, set(removals))
                 outcome.removed.extend(removals.values())
-    return _screen_suggestions(doc, adapter, rules, outcome), outcome
+    return _finish_page(doc, adapter, rules, outcome, skip), outcome
 
 
 async def screen_page(
@@ -103,8 +187,9 @@ async def screen_page(
     results: bool,
     image_screener: ImageScreenerLike | None = None,
 ) -> tuple[Any, PageOutcome]:
-    """Screen a parsed page: drop matching results and suggestions, hide unverified thumbnails. Returns the
-    (possibly new) document, as the adapter's ``remove_*`` methods return it.
+    """Screen a parsed page: drop matching results, suggestions and other removable parts, hide
+    unverified thumbnails, then read every string left. Returns the (possibly new) document, as the
+    adapter's ``remove_*`` methods return it; ``outcome.withheld`` says the page must not be sent.
 
     ``results`` is False on suggest routes (their documents carry suggestions only). Adapter errors
     propagate: the caller fails closed.
@@ -112,6 +197,7 @@ async def screen_page(
     if image_screener is None:
         return screen_texts(doc, adapter, rules, results=results)
     outcome = PageOutcome()
+    skip: set[int] = set()
     if results:
         views = adapter.results(doc)
         if views:
@@ -121,10 +207,18 @@ async def screen_page(
             for index in hide:  # before removal: indices refer to the original order
                 adapter.hide_image(doc, index)
             outcome.hidden_images = len(hide)
+            skip = _kept_nodes(views, removals)
             if removals:
                 doc = adapter.remove_results(doc, set(removals))
                 outcome.removed.extend(removals.values())
-    return _screen_suggestions(doc, adapter, rules, outcome), outcome
+    return _finish_page(doc, adapter, rules, outcome, skip), outcome
+
+
+def _finish_page(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcome, skip: set[int]) -> Any:
+    doc = _screen_suggestions(doc, adapter, rules, outcome)
+    screen_sections(doc, adapter, rules, outcome, skip)
+    outcome.withheld = screen_rest(doc, adapter, rules, skip)
+    return doc
 
 
 def _screen_suggestions(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcome) -> Any:

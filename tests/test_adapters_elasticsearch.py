@@ -129,7 +129,6 @@ def test_query_texts_source_param_and_bad_bodies(es) -> None:
         {"hits": {"hits": {"0": {}}}},
         {"hits": {"hits": ["not an object"]}},
         {"hits": {"hits": [{"_source": "text"}]}},
-        {"hits": {"hits": [{"_source": {}, "highlight": ["x"]}]}},
     ],
 )
 def test_malformed_results_raise(es, doc: Any) -> None:

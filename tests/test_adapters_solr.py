@@ -92,7 +92,7 @@ def test_query_texts_params_json_and_form(solr) -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    ["x", {"grouped": {}}, {"response": {"docs": {}}}, {"response": {"docs": ["x"]}}],
+    ["x", {"responseHeader": {}}, {"response": {"docs": {}}}, {"response": {"docs": ["x"]}}],
 )
 def test_malformed_results_raise(solr, doc: Any) -> None:
     with pytest.raises(AdapterError):

@@ -26,7 +26,7 @@ def test_results_and_highlights(ts) -> None:
     views = ts.results(load("search.json"))
     assert views[0].title == "Garden tools" and views[0].image_url == "https://img.example.invalid/g.jpg"
     assert "hidden field says zqxblocked" in views[1].texts()
-    assert "body_hidden" not in views[1].texts()  # highlight field names are not text
+    assert "body_hidden" in views[1].texts()  # deny by default: field names are screened too
     assert views[2].title == "Coast birds" and views[2].url == "https://blocked.example.invalid/birds"
 
 

@@ -1,7 +1,8 @@
 """Elasticsearch / OpenSearch ``_search`` responses and query DSL requests.
 
-Results: ``hits.hits[]`` with ``_source``, ``fields`` (when ``_source`` is off), ``highlight`` fragments and
-``inner_hits`` all screened as one result. Totals: ``hits.total`` as ``{"value", "relation"}`` or as a number
+Results: ``hits.hits[]``; every string of a hit (``_source`` at any depth, ``fields``, ``highlight``
+fragments, ``inner_hits``, ...) is screened as one result. Aggregation buckets, ``top_hits`` documents and
+suggest options are removable parts (``es_sections``). Totals: ``hits.total`` as ``{"value", "relation"}`` or as a number
 (``rest_total_hits_as_int``). Suggestions: the ``suggest`` section of a search response
 (term / phrase / completion suggesters: ``suggest.<name>[].options[].text``).
 """
@@ -13,7 +14,8 @@ from typing import Any
 
 import orjson
 
-from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.es_sections import aggregation_sections, suggest_echoes, suggest_sections
 from filter_proxy.adapters.fields import hide_images, view_builder
 from filter_proxy.adapters.request import dsl_texts, param_values, read_body, unique
 
@@ -55,21 +57,6 @@ def _sources(hit: Any) -> list[Any]:
                 for inner_hit in _hits(group):
                     sources.extend(_sources(inner_hit))
     return sources
-
-
-def _highlights(hit: dict[str, Any]) -> list[str]:
-    found = hit.get("highlight")
-    if found is None:
-        return []
-    if not isinstance(found, dict):
-        raise AdapterError("a hit's 'highlight' is not an object")
-    out: list[str] = []
-    for fragments in found.values():
-        if isinstance(fragments, str):
-            out.append(fragments)
-        elif isinstance(fragments, list):
-            out.extend(f for f in fragments if isinstance(f, str))
-    return out
 
 
 def _suggest_options(doc: Any) -> list[tuple[list[Any], int]]:
@@ -125,8 +112,18 @@ class ElasticsearchAdapter(Adapter):
             # The usual hit is just ``_source``: skip the general walk over fields and inner hits.
             source = hit.get("_source") if type(hit) is dict and "fields" not in hit and "inner_hits" not in hit else None
             sources = (source,) if type(source) is dict else _sources(hit)
-            views.append(build(i, sources, _highlights(hit) if "highlight" in hit else ()))
+            # Screened: every string of the whole hit (``_source`` at any depth, ``fields``, ``highlight``,
+            # ``inner_hits``, ``_ignored``, script fields ...); the mapping only names title/link/thumbnail.
+            views.append(build(i, sources, (), (hit,)))
         return views
+
+    def sections(self, doc: Any) -> list[Section]:
+        if not isinstance(doc, dict):
+            raise AdapterError("search response is not a JSON object")
+        return [*aggregation_sections(doc), *suggest_sections(doc)]
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        return suggest_echoes(doc) if isinstance(doc, dict) else []
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         items = _hits(doc)

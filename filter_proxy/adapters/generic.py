@@ -91,7 +91,7 @@ class GenericAdapter(Adapter):
         return items
 
     def results(self, doc: Any) -> list[ResultView]:
-        return [build_view(i, [item], self.fields) for i, item in enumerate(self._items(doc))]
+        return [build_view(i, [item], self.fields, (), (item,)) for i, item in enumerate(self._items(doc))]
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         items = self._items(doc)

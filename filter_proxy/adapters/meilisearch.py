@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.fields import build_view, hide_images
 from filter_proxy.adapters.request import param_values, read_body, unique
 
@@ -69,7 +69,23 @@ class MeilisearchAdapter(Adapter):
         return [(page, i) for page in _pages(doc) for i in range(len(page["hits"]))]
 
     def results(self, doc: Any) -> list[ResultView]:
-        return [build_view(n, _sources(page["hits"][i]), self.fields) for n, (page, i) in enumerate(self._slots(doc))]
+        # The whole hit is screened: every field, ``_formatted`` (markup stripped beside it), ranking details.
+        return [build_view(n, _sources(hit := page["hits"][i]), self.fields, (), (hit,))
+                for n, (page, i) in enumerate(self._slots(doc))]
+
+    def sections(self, doc: Any) -> list[Section]:
+        """Facet values (``facetDistribution.<field>.<value>``) are field values: each is screened."""
+        out: list[Section] = []
+        for page in _pages(doc):
+            facets = page.get("facetDistribution")
+            if isinstance(facets, dict):
+                for counts in facets.values():
+                    if isinstance(counts, dict):
+                        out.extend(Section(counts, value, [value]) for value in counts)
+        return out
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        return [(page, "query") for page in _pages(doc) if "query" in page]
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         drop: dict[int, tuple[dict[str, Any], set[int]]] = {}

@@ -49,6 +49,9 @@ class OpenSearchSuggestionsAdapter(Adapter):
     def hide_image(self, doc: Any, index: int) -> None:
         return None
 
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        return [(doc, 0)] if isinstance(doc, list) and doc and isinstance(doc[0], str) else []  # the prefix asked for
+
     def empty(self, params: Sequence[tuple[str, str]]) -> Any:
         # The format requires the prefix as the first element.
         prefix = next(iter(param_values(params, [self.query_param])), "")
