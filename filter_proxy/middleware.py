@@ -24,6 +24,7 @@ from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import (
     ImageScreenerLike,
     PageOutcome,
+    check_query,
     decode_body,
     prefers_html,
     screen_page,
@@ -213,7 +214,7 @@ class FilterMiddleware:
             # A query that cannot be read cannot be screened: it never reaches the app.
             await _send_json(send, 400, {"error": "request cannot be screened"})
             return
-        verdict = rules.check_texts(texts) if texts else ALLOW
+        verdict = check_query(texts, rules) if texts else ALLOW
         self.observer.request(route, verdict.action, verdict.category)
         if verdict.action == "block":
             await self._send_blocked(route, verdict, rules, params, accept, accept_language, send)

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
+from filter_proxy.adapters.querysyntax import QueryPrefix
 from filter_proxy.adapters.walk import collect_except, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
-from filter_proxy.verdict import Verdict
+from filter_proxy.verdict import ALLOW, Verdict
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
@@ -49,6 +50,29 @@ class PageOutcome:
     @property
     def changed(self) -> bool:
         return bool(self.removed) or self.hidden_images > 0
+
+
+def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
+    """The verdict for a request's query texts (``Adapter.query_texts``): each as text, a ``QueryPrefix``
+    (a term cut by a trailing wildcard) against the listed terms it starts, and URL-shaped parts as URLs.
+    Stops at the first block."""
+    plain = [t for t in texts if type(t) is not QueryPrefix]
+    best = rules.check_texts(plain) if plain else ALLOW
+    if best.action == "block":
+        return best
+    for text in texts:
+        if type(text) is QueryPrefix:
+            verdict = rules.check_prefix(text)
+            if verdict.rank > best.rank:
+                best = verdict
+                if best.action == "block":
+                    return best
+    links = [u for t in plain if "." in t or "//" in t for u in url_parts(t)]
+    if links:
+        listed = _listed_url(rules, None, None, links)
+        if listed is not None and listed[0].rank > best.rank:
+            best = listed[0]
+    return best
 
 
 def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Removal]:

@@ -52,8 +52,8 @@ def test_multi_search_and_query(ts) -> None:
     ts.remove_results(doc, {3})
     assert doc["results"][1]["hits"] == [] and doc["results"][1]["found"] == 0
     body = json.dumps({"searches": [{"collection": "a", "q": "one"}, {"collection": "b", "q": "two"}]}).encode()
-    assert ts.query_texts([("query_by", "title")], body, "application/json") == ["one", "two"]
-    assert ts.query_texts([("q", "garden"), ("query_by", "title")], b"", "") == ["garden"]
+    assert {"one", "two", "query_by", "title"} <= set(ts.query_texts([("query_by", "title")], body, "application/json"))
+    assert ts.query_texts([("q", "garden"), ("query_by", "title")], b"", "") == ["q", "garden", "query_by", "title"]
 
 
 def test_empty(ts) -> None:

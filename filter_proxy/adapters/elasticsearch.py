@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.es_sections import aggregation_sections, suggest_echoes, suggest_sections
 from filter_proxy.adapters.fields import hide_images, view_builder
-from filter_proxy.adapters.request import dsl_texts, param_values, read_body, unique
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
 
 ES_FIELDS = FieldMapping(
     title=("title", "name", "headline"),
@@ -92,18 +91,10 @@ class ElasticsearchAdapter(Adapter):
     default_fields = ES_FIELDS
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        for source in param_values(params, ["source"]):  # the request body passed as a parameter
-            try:
-                texts.extend(dsl_texts(orjson.loads(source)))
-            except orjson.JSONDecodeError as exc:
-                raise AdapterError("'source' parameter is not JSON") from exc
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            raise AdapterError("a search body must be JSON")
-        if kind == "json":
-            texts.extend(dsl_texts(data))
-        return unique(texts)
+        """Every parameter (name and value), every key and string of the JSON / NDJSON body at any depth
+        (query options, ``script.params``, ``highlight_query``, ``rescore`` ... included) and of a
+        ``source=`` parameter, each also as Lucene reads it (``querysyntax``)."""
+        return screened_texts(request_strings(params, body, content_type, form_ok=False))
 
     def results(self, doc: Any) -> list[ResultView]:
         build = view_builder(self.fields).build  # compiled once per mapping

@@ -20,7 +20,8 @@ from typing import Any
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
 from filter_proxy.adapters.fields import MISSING, build_view, get_field, hide_images
 from filter_proxy.adapters.pointer import parse_pointer, pointer_get, pointer_set
-from filter_proxy.adapters.request import param_values, read_body, unique
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
 
 
 def _paths(value: str | Sequence[str] | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -70,17 +71,9 @@ class GenericAdapter(Adapter):
         self.query_pointer = query_pointer or "/" + self.query_param.replace("~", "~0").replace("/", "~1")
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            texts.extend(param_values(data, [self.query_param]))
-        elif kind == "json":
-            found = pointer_get(data, self.query_pointer)
-            if isinstance(found, str):
-                texts.append(found)
-            elif isinstance(found, list):
-                texts.extend(t for t in found if isinstance(t, str))
-        return unique(t for t in texts if t)
+        """Every parameter (name and value), form field, and key and string of a JSON body, each also
+        without query syntax."""
+        return screened_texts(request_strings(params, body, content_type))
 
     def _items(self, doc: Any) -> list[Any]:
         items = pointer_get(doc, self.results_pointer, MISSING)

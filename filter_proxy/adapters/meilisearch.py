@@ -13,7 +13,8 @@ from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.fields import build_view, hide_images
-from filter_proxy.adapters.request import param_values, read_body, unique
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
 
 MEILI_FIELDS = FieldMapping(
     title=("title", "name"),
@@ -54,16 +55,9 @@ class MeilisearchAdapter(Adapter):
     default_fields = MEILI_FIELDS
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            raise AdapterError("a Meilisearch search body must be JSON")
-        if kind == "json" and isinstance(data, dict):
-            queries = data.get("queries") if isinstance(data.get("queries"), list) else [data]
-            for query in queries:
-                if isinstance(query, dict) and isinstance(query.get(self.query_param), str):
-                    texts.append(query[self.query_param])
-        return unique(t for t in texts if t)
+        """Every parameter (name and value) and every key and string of the JSON body at any depth (each
+        search of a multi-search, ``filter``, ``attributesToSearchOn`` ...), each also without syntax."""
+        return screened_texts(request_strings(params, body, content_type, form_ok=False))
 
     def _slots(self, doc: Any) -> list[tuple[dict[str, Any], int]]:
         return [(page, i) for page in _pages(doc) for i in range(len(page["hits"]))]

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
-from filter_proxy.adapters.request import param_form_or_json, param_values
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import param_values, request_strings
 
 
 def _check(doc: Any) -> list[Any]:
@@ -36,9 +37,10 @@ class OpenSearchSuggestionsAdapter(Adapter):
     default_suggest_paths = ("/suggest", "/autocomplete", "/complete/search")
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        return param_form_or_json(self.query_param, params, body, content_type)
+        """Every parameter (name and value), form field, and key and string of a JSON body, each also
+        without query syntax."""
+        return screened_texts(request_strings(params, body, content_type))
 
-    # A suggestions endpoint has no results; these keep the adapter usable on any route.
     def results(self, doc: Any) -> list[ResultView]:
         _check(doc)
         return []

@@ -1,7 +1,10 @@
-"""Reading what the user asked for out of a request: query parameters, form bodies and JSON bodies.
+"""Reading what the user asked for out of a request: query parameters, form bodies, JSON and NDJSON bodies.
 
-A body that cannot be read raises AdapterError: a query we cannot screen must not reach the backend
-(the middleware answers it with an error instead of passing it on).
+Deny by default: ``request_strings`` reads *every* string the backend can read (parameter names and values,
+every key and string of a body at any depth), not a list of known query keys; values that are only
+options (``"and"``, a field name) are screened too, which costs nothing in matches. A body that cannot be
+read raises AdapterError: a query we cannot screen must not reach the backend (the middleware answers it
+with an error instead of passing it on).
 """
 
 from __future__ import annotations
@@ -13,19 +16,67 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from filter_proxy.adapters.base import AdapterError
+from filter_proxy.adapters.walk import collect as collect_strings
 
-# Keys of a query DSL whose values are options, field names or code, never the user's search text.
-DSL_OPTION_KEYS = frozenset(
-    {
-        "_name", "_source", "analyzer", "boost", "boost_mode", "collapse", "default_field", "default_operator",
-        "distance_type", "docvalue_fields", "execution", "field", "fields", "format", "fuzziness",
-        "fuzzy_rewrite", "highlight", "ignore_unmapped", "indices_boost", "lenient", "minimum_should_match",
-        "missing", "mode", "modifier", "operator", "order", "path", "pit", "quote_analyzer",
-        "quote_field_suffix", "relation", "rewrite", "routing", "runtime_mappings", "score_mode", "script",
-        "script_fields", "scroll", "scroll_id", "search_after", "search_analyzer", "shape_relation", "sort",
-        "stored_fields", "tie_breaker", "time_zone", "type", "unit", "validation_method", "zero_terms_query",
-    }
-)
+
+def read_bodies(body: bytes, content_type: str) -> tuple[str, list[Any]]:
+    """``read_body`` that also reads NDJSON (``_msearch``, ``_bulk``-style bodies: one JSON value per line):
+    ("none", []), ("form", [pairs]) or ("json", [value, ...]). Raises AdapterError on an unreadable body."""
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if ctype in ("application/x-ndjson", "application/ndjson", "application/jsonl") or (
+        ctype != "application/x-www-form-urlencoded" and b"\n" in body.strip()
+    ):
+        try:
+            return "json", [orjson.loads(body)]
+        except orjson.JSONDecodeError:
+            pass
+        values = []
+        for number, line in enumerate(body.splitlines(), 1):
+            if line.strip():
+                try:
+                    values.append(orjson.loads(line))
+                except orjson.JSONDecodeError as exc:
+                    raise AdapterError(f"request body line {number} is not JSON") from exc
+        return "json", values
+    kind, data = read_body(body, content_type)
+    return (kind, [] if data is None else [data])
+
+
+def _json_param(value: str) -> Any:
+    """A parameter value that is a JSON document (``source=``, ``json=``, ``json.query=``), else None."""
+    head = value.lstrip()[:1]
+    if head not in ("{", "["):
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None  # read as text only, like any other value
+
+
+def request_strings(params: Sequence[tuple[str, str]], body: bytes, content_type: str, *,
+                    form_ok: bool = True) -> list[str]:
+    """Every string the backend can read from this request (DESIGN §1 step 2, deny by default): every
+    parameter name and value, every form field, every key and string value of a JSON or NDJSON body at
+    any depth, and the same inside parameter values that are JSON documents. ``form_ok`` False refuses a
+    form body (a backend that reads only JSON bodies)."""
+    pairs = list(params)
+    kind, values = read_bodies(body, content_type)
+    if kind == "form":
+        if not form_ok:
+            raise AdapterError("a search body must be JSON")
+        pairs.extend(values[0])
+    out: list[str] = []
+    links: list[str] = []
+    documents = list(values) if kind == "json" else []
+    for name, value in pairs:
+        out.append(name)
+        out.append(value)
+        parsed = _json_param(value)
+        if parsed is not None:
+            documents.append(parsed)
+    for document in documents:
+        collect_strings(document, out, links)
+    return [t for t in out if t and not t.isspace()]
 
 
 def param_values(params: Sequence[tuple[str, str]], names: Iterable[str]) -> list[str]:
@@ -68,30 +119,6 @@ def string_leaves(value: Any, skip_keys: frozenset[str] = frozenset()) -> list[s
         elif isinstance(item, list):
             stack.extend(reversed(item))
     return out
-
-
-def dsl_texts(value: Any) -> list[str]:
-    """The text leaves of a search DSL (Elasticsearch / OpenSearch query DSL, Solr JSON request API):
-    every string except those under option keys. Walking generically means a new query type, nesting
-    (bool, dis_max, nested, function_score, ...) or the shorthand ``{"match": {"title": "text"}}`` is
-    covered without a list of query types to keep up to date."""
-    return string_leaves(value, DSL_OPTION_KEYS)
-
-
-def unique(texts: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(texts))
-
-
-def param_form_or_json(name: str, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-    """The query as most simple search APIs take it: parameter ``name`` in the query string, the same field
-    in a form body, or the same key (a string) in a JSON object body."""
-    texts = param_values(params, [name])
-    kind, data = read_body(body, content_type)
-    if kind == "form":
-        texts.extend(param_values(data, [name]))
-    elif kind == "json" and isinstance(data, dict) and isinstance(data.get(name), str):
-        texts.append(data[name])
-    return unique(texts)
 
 
 def parse_query(query: str) -> list[tuple[str, str]]:

@@ -16,7 +16,8 @@ from typing import Any
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
 from filter_proxy.adapters.fields import build_view, hide_images, view_builder
 from filter_proxy.adapters.opensearch_suggestions import remove_parallel
-from filter_proxy.adapters.request import param_form_or_json
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
 from filter_proxy.adapters.walk import strings
 
 SEARXNG_FIELDS = FieldMapping(
@@ -67,7 +68,9 @@ class SearxngAdapter(Adapter):
     default_fields = SEARXNG_FIELDS
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        return param_form_or_json(self.query_param, params, body, content_type)
+        """Every parameter (name and value), form field, and key and string of a JSON body, each also
+        without query syntax."""
+        return screened_texts(request_strings(params, body, content_type))
 
     def _entries(self, doc: Any) -> list[tuple[list[Any], int, FieldMapping | None]]:
         """(list, position, fields) for each view index: results, then answers, then infoboxes.

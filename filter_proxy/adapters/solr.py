@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.fields import build_view, hide_images
-from filter_proxy.adapters.request import dsl_texts, param_values, read_body, string_leaves, unique
+from filter_proxy.adapters.querysyntax import expand_macros, screened_texts
+from filter_proxy.adapters.request import read_bodies, request_strings, string_leaves
 from filter_proxy.adapters.solr_sections import solr_sections
 
 SOLR_FIELDS = FieldMapping(
@@ -24,8 +23,6 @@ SOLR_FIELDS = FieldMapping(
     url=("url", "link"),
     image_url=("thumbnail", "image", "image_url"),
 )
-# Parameters that carry user text (q, filter queries, the spellcheck / suggester inputs).
-TEXT_PARAMS = ("fq", "spellcheck.q", "suggest.q", "q.alt")
 
 
 def _docs(doc: Any) -> list[Any]:
@@ -55,29 +52,24 @@ class SolrAdapter(Adapter):
         self.unique_key = unique_key
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param, *TEXT_PARAMS])
-        raw_json = param_values(params, ["json"])
-        requests: list[Any] = []
-        kind, data = read_body(body, content_type)
-        if kind == "form":  # Solr reads a form body as more parameters
-            texts.extend(param_values(data, [self.query_param, *TEXT_PARAMS]))
-            raw_json.extend(param_values(data, ["json"]))
-        elif kind == "json":
-            requests.append(data)
-        for raw in raw_json:
-            try:
-                requests.append(orjson.loads(raw))
-            except orjson.JSONDecodeError as exc:
-                raise AdapterError("'json' parameter is not JSON") from exc
-        for request in requests:  # JSON Request API: query (string or JSON query DSL), filter, params
-            if isinstance(request, dict):
-                for key in ("query", "filter"):
-                    texts.extend(dsl_texts(request.get(key)))
-                extra = request.get("params")
-                if isinstance(extra, dict):
-                    names = {self.query_param, *TEXT_PARAMS}
-                    texts.extend(string_leaves([v for k, v in extra.items() if k in names]))
-        return unique(t for t in texts if isinstance(t, str))
+        """Every parameter (name and value; a form body is more parameters), every key and string of a JSON
+        body and of JSON parameter values (``json=``, ``json.query=``), each with Solr's ``${macro}`` and
+        ``$param`` references replaced by the parameters' values, and as the query parser reads it."""
+        strings = request_strings(params, body, content_type)
+        named: dict[str, list[str]] = {}
+        pairs = list(params)
+        kind, values = read_bodies(body, content_type)
+        if kind == "form":
+            pairs.extend(values[0])
+        for value in values if kind == "json" else ():
+            extra = value.get("params") if isinstance(value, dict) else None
+            if isinstance(extra, dict):  # JSON Request API: "params" are request parameters too
+                pairs.extend((k, v) for k, v in extra.items() if isinstance(v, str))
+        for name, value in pairs:
+            named.setdefault(name, []).append(value)
+        if any("$" in text for text in strings):
+            strings = [reading for text in strings for reading in expand_macros(text, named)]
+        return screened_texts(strings)
 
     def _nodes(self, doc: dict[str, Any], item: dict[str, Any]) -> tuple[Any, ...]:
         """The document and its highlighting entry (keyed by the unique key), both screened whole."""

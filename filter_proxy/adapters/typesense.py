@@ -14,7 +14,8 @@ from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.fields import build_view, hide_images
-from filter_proxy.adapters.request import param_values, read_body, unique
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
 from filter_proxy.adapters.walk import strings
 
 TYPESENSE_FIELDS = FieldMapping(
@@ -51,16 +52,9 @@ class TypesenseAdapter(Adapter):
     default_fields = TYPESENSE_FIELDS
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            raise AdapterError("a Typesense search body must be JSON")
-        if kind == "json" and isinstance(data, dict):
-            searches = data.get("searches") if isinstance(data.get("searches"), list) else [data]
-            for search in searches:
-                if isinstance(search, dict) and isinstance(search.get(self.query_param), str):
-                    texts.append(search[self.query_param])
-        return unique(t for t in texts if t)
+        """Every parameter (name and value) and every key and string of the JSON body at any depth (each
+        search of a multi-search, ``filter``, ``attributesToSearchOn`` ...), each also without syntax."""
+        return screened_texts(request_strings(params, body, content_type, form_ok=False))
 
     def _slots(self, doc: Any) -> list[tuple[dict[str, Any], dict[str, Any] | None, int]]:
         """(page, group or None, position in that hits list) per result, in order."""

@@ -167,6 +167,20 @@ class _Table:
                 for row in range(int(left[q]), int(right[q]))]
 
 
+PREFIX_MIN_LETTERS = 5
+_PREFIX_MARK = "\x01"  # normalised text never holds a control character, so marked keys are apart
+
+
+def _prefix_rows(words: list[str], cat: int, file: int, line: int) -> list[tuple[int, int, int, int]]:
+    """Marked keys of the entry cut short inside its last word, keeping >= PREFIX_MIN_LETTERS letters."""
+    head = " ".join(words[:-1])
+    letters = len(head) - max(0, len(words) - 2)  # letters of the full words before the last one
+    last = words[-1]
+    lead = head + " " if head else ""
+    return [(term_key(_PREFIX_MARK + lead + last[:n]), cat, file, line)
+            for n in range(1, len(last)) if letters + n >= PREFIX_MIN_LETTERS]
+
+
 class TermIndex:
     """Whole-word phrase, hashed phrase and substring matching with allow-list cancellation."""
 
@@ -200,6 +214,7 @@ class TermIndex:
         prefixes: set[int] = set()
         substrings: list[tuple[str, int]] = []
         substring_rows: list[tuple[int, int, int]] = []
+        prefix_rows: list[tuple[int, int, int, int]] = []
         max_words = 1
         for entry in entries:
             marked = ("~" if entry.substring else "") + entry.text
@@ -214,11 +229,14 @@ class TermIndex:
             elif substring:
                 substrings.append((normalize(text), len(substring_rows)))
                 substring_rows.append((cat, file, line))
+                prefix_rows.extend(_prefix_rows([normalize(text)], cat, file, line))
             else:
                 words = normalize(text).split(" ")
                 max_words = max(max_words, len(words))
                 plain_rows.append((term_key(" ".join(words)), cat, file, line))
                 prefixes.update(term_key(" ".join(words[:n])) for n in range(1, len(words)))
+                prefix_rows.extend(_prefix_rows(words, cat, file, line))
+        plain_rows.extend(prefix_rows)  # marked keys: never equal to an n-gram's key (see _prefix_rows)
         plain, hashed = _Table.build(plain_rows), _Table.build(hashed_rows)
         probe_keys = np.concatenate([plain.keys, np.fromiter(prefixes, np.uint64, len(prefixes))])
         nbits = _bitmap_bits(probe_keys.size, error_rate)
@@ -228,7 +246,8 @@ class TermIndex:
         bits[((probe_keys >> np.uint64(32)) & mask).astype(np.int64)] = True
         meta = {"categories": list(categories), "files": list(files), "max_words": max_words,
                 "substrings": substrings, "substring_rows": substring_rows,
-                "allow": sorted({p for p in map(normalize, allow) if p}), "error_rate": error_rate}
+                "allow": sorted({p for p in map(normalize, allow) if p}), "error_rate": error_rate,
+                "prefix_rows": len(prefix_rows)}
         return cls(meta, plain, hashed, np.packbits(bits, bitorder="little"))
 
     # -- matching -------------------------------------------------------------------------------------
@@ -335,7 +354,26 @@ class TermIndex:
     # -- size and (de)serialisation -------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return int(self._plain.keys.size + self._hashed.keys.size + len(self._sub_rows))
+        prefix_rows = int(self._meta.get("prefix_rows", 0))
+        return int(self._plain.keys.size - prefix_rows + self._hashed.keys.size + len(self._sub_rows))
+
+    # -- wildcard prefixes (query side; added for issue 10.6 by the "strings" engineer) ---------------
+
+    def match_prefix(self, words: list[str]) -> list[TermMatch]:
+        """Listed entries that start with the normalised ``words`` when the last word is cut short (a
+        query's trailing wildcard): ``["zqxbi"]`` finds ``zqxblocked``, ``["forbidden", "phrase", "ai"]``
+        finds ``forbidden phrase alpha``. Only prefixes keeping at least ``PREFIX_MIN_LETTERS`` letters of
+        the entry count. Exact: one lookup per n-gram ending at the last word, in the plain table, where
+        ``_prefix_rows`` put a marked key for every such prefix of every plain and substring entry."""
+        if not words or not words[-1]:
+            return []
+        keys: list[int] = []
+        for n in range(1, min(len(words), self._max_words) + 1):
+            gram = " ".join(words[-n:])
+            if len(gram) - (n - 1) >= PREFIX_MIN_LETTERS:
+                keys.append(term_key(_PREFIX_MARK + gram))
+        found = [(0, 0, *self._row(self._plain, row)) for _, row in self._plain.lookup(keys)]
+        return self._to_matches(found) if found else []
 
     @property
     def nbytes(self) -> int:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Protocol
 
+from filter_proxy.normalize import words as normal_words
 from filter_proxy.rules.policy import PERCEPTUAL_ALGORITHMS, Policy
 from filter_proxy.verdict import ACTION_RANK, ALLOW, Verdict
 
@@ -155,6 +156,13 @@ class RuleSet:
                 if best.rank == _BLOCK_RANK:
                     break
         return best
+
+    def check_prefix(self, text: str) -> Verdict:
+        """A query term cut short by a trailing wildcard (``text`` is what precedes the wildcard): the
+        verdict of the listed entries that start with it, when it keeps at least five letters of them
+        (``TermIndex.match_prefix``). Not cached: it runs only for queries with wildcards."""
+        matches = self.terms.match_prefix(normal_words(text))
+        return self._resolve(matches, "term") if matches else ALLOW
 
     def _check_text(self, text: str) -> Verdict:
         matches = self.terms.match(text)
