@@ -38,8 +38,14 @@ def url_parts(text: str) -> list[str]:
     dropped from a URL found inside text."""
     if "." not in text and "//" not in text:
         return []
-    if " " not in text and _BARE_HOST.fullmatch(text):
-        return [text]
+    if " " not in text:  # one token, the usual URL field: no scan
+        token = text.strip()
+        if "//" in token or token[:4].lower() == "www." or _BARE_HOST.fullmatch(token):
+            return [token]
+        slash = token.find("/")
+        return [token] if slash > 0 and _BARE_HOST.fullmatch(token, 0, slash) else []
+    if "/" not in text and "www." not in text:  # prose: a URL in it needs a slash or www.
+        return []
     found = _URL_IN_TEXT.findall(text[:_MAX_URL_SCAN])
     return [u.rstrip(".,;:!?)]}") for u in found] if found else []
 
