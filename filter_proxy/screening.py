@@ -170,12 +170,7 @@ def screen_sections(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOut
 
 
 def _screen_texts_only(texts: list[str], rules: RuleSet) -> Removal | None:
-    verdict = rules.check_texts(texts)
-    if verdict.action != "allow":
-        return Removal(verdict)
-    links = [u for t in texts for u in url_parts(t)]
-    listed = _listed_url(rules, None, None, links) if links else None
-    return Removal(listed[0], listed[1]) if listed is not None else None
+    return screen_value(texts, rules)  # the same reading as a walk: markup stripped, URL parts checked
 
 
 def screen_rest(doc: Any, adapter: Adapter, rules: RuleSet, skip: set[int]) -> Removal | None:
@@ -259,13 +254,13 @@ def _finish_page(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcom
 def _screen_suggestions(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcome) -> Any:
     suggestions = adapter.suggestions(doc)
     if suggestions:
-        check_text = rules.check_text
         dropped: set[int] = set()
         for i, text in enumerate(suggestions):
-            verdict = check_text(text)
-            if verdict.matched:
+            # Read as any string of a page: markup stripped too, URL-shaped parts checked as URLs.
+            removal = screen_value(text, rules)
+            if removal is not None:
                 dropped.add(i)
-                outcome.removed.append(Removal(verdict))
+                outcome.removed.append(removal)
         if dropped:
             doc = adapter.remove_suggestions(doc, dropped)
     return doc
