@@ -104,7 +104,8 @@ def query_variants(text: str) -> list[str]:
     out.extend((unescaped, words))
     if "*" in words or "?" in words:
         out.extend(_expand_single(words))
-        out.extend(wildcard_prefixes(words))
+        prefixes = wildcard_prefixes(words)
+        return [*dict.fromkeys(out), *dict.fromkeys(prefixes)]  # a prefix stays beside an equal text
     return list(dict.fromkeys(out))
 
 
@@ -137,11 +138,11 @@ def _expand_once(text: str, params: Mapping[str, Sequence[str]]) -> list[str]:
         nxt: list[str] = []
         for reading in readings:
             for found in pattern.finditer(reading):
-                values = list(params.get(found.group(1), ()))
-                if not values and pattern is _MACRO:
-                    values = [found.group(2) or ""]
+                values = list(params.get(found.group(1), ()))[:8]
+                if pattern is _MACRO and (not values or found.group(2)):
+                    values.append(found.group(2) or "")  # the default is read too: screening more is safe
                 if values:
-                    nxt.extend(reading[: found.start()] + v + reading[found.end():] for v in values[:8])
+                    nxt.extend(reading[: found.start()] + v + reading[found.end():] for v in values)
                     break
             else:
                 nxt.append(reading)
