@@ -158,8 +158,8 @@ def test_ndjson_bodies_are_read_line_by_line() -> None:
 
 def test_variants_and_prefixes() -> None:
     assert plain(r"title:zqx\blocked^3 AND {!lucene df=x}rake~2") == "zqxblocked rake"
-    variants = query_variants("forbidden phrase alp*")
-    assert QueryPrefix("forbidden phrase alp") in variants
+    variants = query_variants("garden zqxblo*")
+    assert QueryPrefix("garden zqxblo") in variants
     assert any(type(v) is QueryPrefix for v in variants)
-    assert verdict("elasticsearch", [("q", "forbidden phrase alp*")]) == "block"
+    assert verdict("elasticsearch", [("q", "garden zqxblo*")]) == "block"
     assert verdict("elasticsearch", [("q", "url:https://blocked.example.invalid/x")]) == "block"

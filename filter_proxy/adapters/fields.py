@@ -1,4 +1,7 @@
-"""Reading and removing the screened fields of one result document.
+"""Reading and removing the mapped fields of one result document (hints: title, link, thumbnail).
+
+What is screened is every string of the result (``walk.collect`` over its nodes); the mapping says which
+string is which, for the image screener, ``hide_image`` and reports.
 
 A field path is either dotted (``"meta.title"``: a literal key containing dots wins, arrays of objects are
 searched item by item) or a JSON pointer (``"/meta/title"``, RFC 6901).

@@ -6,7 +6,7 @@ Options (also accepted by ``get_adapter("generic", ...)`` and the config file):
   suggestions      pointer to a suggestion list (optional); items are strings or objects
   suggestion_text  path of the text inside a suggestion object (default "text")
   query_param      the query parameter / form field (default "q")
-  query_pointer    pointer to the query text in a JSON request body (default "/<query_param>")
+  query_pointer    accepted for old configs; every string of the request is screened now
   title, snippet, url, image_url, extra_text   paths inside one result (pointer "/a/b" or dotted "a.b");
                    a string or a list, used when no FieldMapping is given
   image_hash       {algorithm: path} of precomputed hashes inside one result
