@@ -86,8 +86,9 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     # an engine or category name): each distinct string is checked once per page (``memo``), which keeps
     # the all-strings screening near the cost of the mapped fields alone. The memo lives for one page only.
     removals: dict[int, Removal] = {}
-    check_text = rules.check_text
+    check_text, check_url = rules.check_text, rules.check_url
     memo: dict[str, Verdict] = {}
+    url_memo: dict[str, Verdict] = {}  # the link field is also found by the walk: one check per URL
     for view in views:
         verdict = ALLOW
         for text in view.strings if view.nodes else view.texts():
@@ -101,9 +102,17 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
         if verdict.action != "allow":
             removals[view.index] = Removal(verdict, view.url)
             continue
-        listed = _listed_url(rules, view.url, view.image_url, view.extra_urls, view.links)
+        listed = None
+        for url in (view.url, view.image_url, *view.extra_urls, *view.links):
+            if url:
+                found = url_memo.get(url)
+                if found is None:
+                    found = url_memo[url] = check_url(url)
+                if found is not ALLOW and found.action != "allow":
+                    listed = Removal(found, url)
+                    break
         if listed is not None:
-            removals[view.index] = Removal(listed[0], listed[1])
+            removals[view.index] = listed
         elif view.image_hashes:
             verdict = rules.check_image_hashes(view.image_hashes)
             if verdict.action != "allow":
