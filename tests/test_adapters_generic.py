@@ -91,8 +91,10 @@ def test_opensearch_suggestions_parallel_arrays() -> None:
     adapter = get_adapter("opensearch-suggestions")
     doc = load("opensearch-suggestions/suggest.json")
     texts = adapter.suggestions(doc)
-    assert texts[0] == "garden\nOutdoor space" and texts[1] == "zqxblocked garden"
-    assert texts[3] == "garage\nforbidden phrase alpha"  # descriptions are screened with their completion
+    assert texts[0] == "garden\nOutdoor space\nhttps://s.example.invalid/garden"
+    assert texts[1].startswith("zqxblocked garden")
+    # descriptions and URLs are screened with their completion
+    assert texts[3].startswith("garage\nforbidden phrase alpha")
     out = adapter.remove_suggestions(doc, {1, 3})
     assert out == ["gar", ["garden", "garlic"], ["Outdoor space", "A plant"],
                    ["https://s.example.invalid/garden", "https://s.example.invalid/garlic"]]

@@ -1,8 +1,8 @@
 """OpenSearch suggestions (the browser search-bar format): ``["prefix", [completions], [descriptions], [urls]]``.
 
 The descriptions and URLs arrays, when present, run parallel to the completions and are kept in step when
-suggestions are removed. A suggestion's text for screening is its completion, plus its description when
-there is one (joined by a newline).
+suggestions are removed. A suggestion's text for screening is its completion, plus its description and
+URL when there are (joined by newlines).
 """
 
 from __future__ import annotations
@@ -61,11 +61,12 @@ class OpenSearchSuggestionsAdapter(Adapter):
 
     def suggestions(self, doc: Any) -> list[str]:
         doc = _check(doc)
-        descriptions = doc[2] if len(doc) > 2 and isinstance(doc[2], list) else []
+        parallel = [doc[k] for k in (2, 3) if len(doc) > k and isinstance(doc[k], list)]
         out = []
         for i, completion in enumerate(doc[1]):
-            extra = descriptions[i] if i < len(descriptions) else None
-            out.append(f"{completion}\n{extra}" if isinstance(extra, str) and extra.strip() else completion)
+            # The completion with its description and URL, one per line (each read, URLs as URLs too).
+            extra = [p[i] for p in parallel if i < len(p) and isinstance(p[i], str) and p[i].strip()]
+            out.append("\n".join([completion, *extra]) if extra else completion)
         return out
 
     def remove_suggestions(self, doc: Any, indices: set[int]) -> Any:

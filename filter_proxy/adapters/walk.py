@@ -26,6 +26,7 @@ _URL_IN_TEXT = re.compile(
 )
 # A whole string that is a bare host name (a "domain" field), optionally with a port.
 _BARE_HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}\.?(?::\d{1,5})?")
+_URL_STARTS = ("http://", "https://", "HTTP://", "HTTPS://", "//", "www.", "WWW.")
 _MAX_URL_SCAN = 100_000  # a longer string is still screened as text; URL parts are looked for in its start
 
 
@@ -38,13 +39,15 @@ def url_parts(text: str) -> list[str]:
     dropped from a URL found inside text."""
     if "." not in text and "//" not in text:
         return []
-    if " " not in text:  # one token, the usual URL field: no scan
-        token = text.strip()
-        if "//" in token or token[:4].lower() == "www." or _BARE_HOST.fullmatch(token):
-            return [token]
-        slash = token.find("/")
-        return [token] if slash > 0 and _BARE_HOST.fullmatch(token, 0, slash) else []
-    if "/" not in text and "www." not in text:  # prose: a URL in it needs a slash or www.
+    if " " not in text and text.isprintable():  # one token, the usual URL field: mostly no scan
+        if text.startswith(_URL_STARTS) or _BARE_HOST.fullmatch(text):
+            return [text]
+        slash = text.find("/")
+        if slash > 0 and _BARE_HOST.fullmatch(text, 0, slash):
+            return [text]
+        if slash < 0 and "www." not in text:
+            return []
+    elif "/" not in text and "www." not in text:  # prose: a URL in it needs a slash or www.
         return []
     found = _URL_IN_TEXT.findall(text[:_MAX_URL_SCAN])
     return [u.rstrip(".,;:!?)]}") for u in found] if found else []
