@@ -163,3 +163,15 @@ def test_variants_and_prefixes() -> None:
     assert any(type(v) is QueryPrefix for v in variants)
     assert verdict("elasticsearch", [("q", "garden zqxblo*")]) == "block"
     assert verdict("elasticsearch", [("q", "url:https://blocked.example.invalid/x")]) == "block"
+
+
+@SETTINGS
+@given(first=st.booleans(), depth=st.integers(0, 3))
+def test_duplicate_keys_in_a_request_body_are_all_read(first: bool, depth: int) -> None:
+    listed, benign = b'{"match": {"t": "zqxblocked"}}', b'{"match_all": {}}'
+    pair = (listed, benign) if first else (benign, listed)
+    inner = b'{"query": ' + pair[0] + b', "query": ' + pair[1] + b"}"
+    for _ in range(depth):
+        inner = b'{"bool": {"must": [' + inner + b"]}}"
+    assert verdict("elasticsearch", [], inner, "application/json") == "block"
+    assert verdict("typesense", [], inner, "application/json") == "block"

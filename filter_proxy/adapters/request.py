@@ -9,6 +9,8 @@ with an error instead of passing it on).
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -17,6 +19,39 @@ import orjson
 
 from filter_proxy.adapters.base import AdapterError
 from filter_proxy.adapters.walk import collect as collect_strings
+
+_KEY_TOKEN = re.compile(rb'"\s*:')
+
+
+def _key_count(value: Any) -> int:
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            count += len(item)
+            stack.extend(v for v in item.values() if type(v) in (dict, list))
+        elif type(item) is list:
+            stack.extend(v for v in item if type(v) in (dict, list))
+    return count
+
+
+def _all_pairs(pairs: list[tuple[str, Any]]) -> Any:
+    keys = [k for k, _ in pairs]
+    return dict(pairs) if len(set(keys)) == len(keys) else [list(p) for p in pairs]
+
+
+def loads_every_key(body: bytes) -> Any:
+    """``orjson.loads``, except that an object with a duplicate key keeps every member: a backend may read
+    the first duplicate where orjson keeps the last, so each must be screened. Such an object comes back
+    as a list of ``[key, value]`` pairs. Cheap check first: every key is a string followed by ``:``, so
+    when the body has no more ``"...":`` tokens than the parsed document has keys, no key was lost; only
+    otherwise (duplicates, or ``":`` inside a string) is the body parsed again keeping every pair.
+    Raises ``orjson.JSONDecodeError`` like ``orjson.loads``."""
+    value = orjson.loads(body)
+    if b":" in body and len(_KEY_TOKEN.findall(body)) > _key_count(value):
+        # A ValueError here (orjson read it, json does not) propagates: the request is refused (400).
+        value = json.loads(body, object_pairs_hook=_all_pairs)
+    return value
 
 
 def read_bodies(body: bytes, content_type: str) -> tuple[str, list[Any]]:
@@ -27,14 +62,14 @@ def read_bodies(body: bytes, content_type: str) -> tuple[str, list[Any]]:
         ctype != "application/x-www-form-urlencoded" and b"\n" in body.strip()
     ):
         try:
-            return "json", [orjson.loads(body)]
+            return "json", [loads_every_key(body)]
         except orjson.JSONDecodeError:
             pass
         values = []
         for number, line in enumerate(body.splitlines(), 1):
             if line.strip():
                 try:
-                    values.append(orjson.loads(line))
+                    values.append(loads_every_key(line))
                 except orjson.JSONDecodeError as exc:
                     raise AdapterError(f"request body line {number} is not JSON") from exc
         return "json", values
@@ -99,7 +134,7 @@ def read_body(body: bytes, content_type: str) -> tuple[str, Any]:
         raise AdapterError(f"request body type {ctype!r} is not screened")
     # JSON declared, or undeclared / text: backends such as Elasticsearch read these as JSON too.
     try:
-        return "json", orjson.loads(body)
+        return "json", loads_every_key(body)
     except orjson.JSONDecodeError as exc:
         raise AdapterError(f"request body ({ctype or 'no content type'}) is not JSON") from exc
 
