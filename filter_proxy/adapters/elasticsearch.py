@@ -15,8 +15,9 @@ from typing import Any
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.es_sections import aggregation_sections, suggest_echoes, suggest_sections
 from filter_proxy.adapters.fields import hide_images, view_builder
-from filter_proxy.adapters.querysyntax import screened_texts
-from filter_proxy.adapters.request import request_strings
+from filter_proxy.adapters.querysyntax import expand_mustache, screened_texts
+from filter_proxy.adapters.request import read_bodies, request_strings
+from filter_proxy.adapters.walk import strings as strings_of
 
 ES_FIELDS = FieldMapping(
     title=("title", "name", "headline"),
@@ -94,7 +95,17 @@ class ElasticsearchAdapter(Adapter):
         """Every parameter (name and value), every key and string of the JSON / NDJSON body at any depth
         (query options, ``script.params``, ``highlight_query``, ``rescore`` ... included) and of a
         ``source=`` parameter, each also as Lucene reads it (``querysyntax``)."""
-        return screened_texts(request_strings(params, body, content_type, form_ok=False))
+        strings = request_strings(params, body, content_type, form_ok=False)
+        if any("{{" in text for text in strings):  # a search template: read it with its params filled in
+            named: dict[str, list[str]] = {}
+            for value in read_bodies(body, content_type)[1]:
+                values = value.get("params") if isinstance(value, dict) else None
+                for name, param in values.items() if isinstance(values, dict) else ():
+                    named.setdefault(name, []).extend(t for t in strings_of(param)[0] if t != name)
+                    if isinstance(param, (int, float)) and not isinstance(param, bool):
+                        named[name].append(str(param))
+            strings = [reading for text in strings for reading in expand_mustache(text, named)]
+        return screened_texts(strings)
 
     def results(self, doc: Any) -> list[ResultView]:
         build = view_builder(self.fields).build  # compiled once per mapping

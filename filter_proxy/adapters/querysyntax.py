@@ -15,6 +15,9 @@ split or hide a listed term:
 - Solr parameter dereferencing: ``${name}`` macros and ``$name`` local-param references are replaced by
   the named parameter's value (``${name:default}`` too), nested up to ``MAX_DEREF_DEPTH``.
 
+- Elasticsearch / OpenSearch search templates: ``{{name}}`` placeholders replaced by the template's
+  ``params`` (``expand_mustache``).
+
 ``query_variants(text)`` gives every variant of one string; ``expand_macros(text, params)`` the Solr
 dereferencing. Regular expressions (``/zqx.locked/``) are not undone (a known limit, see ARCHITECTURE).
 """
@@ -26,7 +29,7 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = ["QueryPrefix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "unescape", "plain", "query_variants",
-           "expand_macros", "wildcard_prefixes", "screened_texts"]
+           "expand_macros", "expand_mustache", "wildcard_prefixes", "screened_texts"]
 
 MAX_EXPANSIONS = 1296  # 36 ** 2: two "?" in one string are expanded in full
 MAX_DEREF_DEPTH = 16
@@ -43,6 +46,8 @@ _WILD_TERM = re.compile(r"[^\s*?]*[*?][^\s]*")
 _SYNTAX = re.compile(r"[\\:{}^~*?()\[\]\"+\-!&|$]|\b(?:AND|OR|NOT|TO)\b")
 _MACRO = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
 _REFERENCE = re.compile(r"(?<![\w$])\$([A-Za-z_][\w.]*)")
+# Elasticsearch / OpenSearch search templates (mustache): {{name}}, {{{name}}}, {{#toJson}}name{{/toJson}}.
+_MUSTACHE = re.compile(r"\{\{\{?\s*(?:#(?:toJson|join)\}\}\s*)?([\w.]+)\s*(?:\{\{/(?:toJson|join))?\}?\}\}")
 
 
 class QueryPrefix(str):
@@ -121,6 +126,28 @@ def expand_macros(text: str, params: Mapping[str, Sequence[str]], depth: int = M
             if "$" not in item:
                 continue
             for expanded in _expand_once(item, params):
+                if expanded not in out and len(out) < MAX_EXPANSIONS:
+                    out.append(expanded)
+                    nxt.append(expanded)
+        if not nxt:
+            break
+        frontier = nxt
+    return out
+
+
+def expand_mustache(text: str, params: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every reading of a search template with its ``{{name}}`` placeholders replaced by the template
+    parameters' values (``text`` itself first): ``zqx{{a}}`` with ``a=blocked`` reads ``zqxblocked``."""
+    out = [text]
+    frontier = [text]
+    for _ in range(MAX_DEREF_DEPTH):
+        nxt: list[str] = []
+        for item in frontier:
+            found = next((m for m in _MUSTACHE.finditer(item) if m.group(1) in params), None)
+            if found is None:
+                continue
+            for value in list(params[found.group(1)])[:8]:
+                expanded = item[: found.start()] + value + item[found.end():]
                 if expanded not in out and len(out) < MAX_EXPANSIONS:
                     out.append(expanded)
                     nxt.append(expanded)
