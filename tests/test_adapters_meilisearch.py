@@ -62,7 +62,7 @@ def test_multi_search(meili) -> None:
 
 def test_query_texts_and_empty(meili) -> None:
     assert meili.query_texts([("q", "get query")], b"", "") == ["q", "get query"]
-    assert meili.query_texts([], b'{"q": "post query", "limit": 5}', "application/json") == ["q", "post query", "limit"]
+    assert meili.query_texts([], b'{"q": "post query", "limit": 5}', "application/json") == ["q", "post query"]
     assert meili.query_texts([], b'{"q": "x"}', "") == ["q", "x"]
     empty = meili.empty([("q", "zqxblocked")])
     assert empty["hits"] == [] and empty["estimatedTotalHits"] == 0 and "zqxblocked" not in json.dumps(empty)

@@ -30,6 +30,32 @@ _URL_STARTS = ("http://", "https://", "HTTP://", "HTTPS://", "//", "www.", "WWW.
 _MAX_URL_SCAN = 100_000  # a longer string is still screened as text; URL parts are looked for in its start
 
 
+# Keys that are the backends' own response format, never document content: not checked as text when
+# they are keys (their values still are). Document field names (title, url, ...) are not in here.
+FORMAT_KEYS = frozenset({
+    # Elasticsearch / OpenSearch
+    "took", "timed_out", "_shards", "total", "successful", "skipped", "failed", "hits", "value", "relation",
+    "max_score", "_index", "_id", "_score", "_source", "_routing", "_ignored", "_version", "_seq_no",
+    "_primary_term", "fields", "highlight", "inner_hits", "matched_queries", "sort", "_nested", "offset",
+    "aggregations", "buckets", "key", "key_as_string", "doc_count", "doc_count_error_upper_bound",
+    "sum_other_doc_count", "suggest", "options", "text", "length", "_scroll_id", "pit_id", "_explanation",
+    # Solr
+    "responseHeader", "status", "QTime", "params", "response", "numFound", "start", "numFoundExact", "docs",
+    "highlighting", "spellcheck", "suggestions", "collations", "grouped", "groups", "groupValue", "doclist",
+    "matches", "ngroups", "expanded", "facet_counts", "facet_fields", "facet_queries", "moreLikeThis",
+    # Meilisearch
+    "processingTimeMs", "query", "limit", "estimatedTotalHits", "totalHits", "totalPages", "hitsPerPage",
+    "page", "_formatted", "_matchesPosition", "_rankingScore", "facetDistribution", "facetStats",
+    # Typesense
+    "found", "out_of", "search_time_ms", "document", "highlights", "snippet", "snippets", "matched_tokens",
+    "text_match", "text_match_info", "request_params", "grouped_hits", "group_key", "found_docs", "counts",
+    "field_name", "stats", "search_cutoff",
+    # SearXNG
+    "number_of_results", "results", "answers", "corrections", "infoboxes", "unresponsive_engines", "engine",
+    "engines", "positions", "score", "category", "parsed_url", "template",
+})
+
+
 def strip_tags(text: str) -> str:
     return _TAG.sub("", text) if "<" in text else text
 
@@ -54,7 +80,8 @@ def url_parts(text: str) -> list[str]:
 
 
 def collect(value: Any, texts: list[str], links: list[str]) -> None:
-    """Append every string in ``value`` (keys included) to ``texts`` and its URL-shaped parts to ``links``."""
+    """Append every string in ``value`` (keys included, except ``FORMAT_KEYS``) to ``texts`` and its
+    URL-shaped parts to ``links``."""
     stack = [value]
     pop, push = stack.pop, stack.append
     add_text, add_links = texts.append, links.extend
@@ -63,7 +90,11 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
         kind = type(item)
         if kind is dict:
             for key, child in item.items():
-                for text in (key, child) if type(child) is str else (key,):
+                if type(child) is str:
+                    here: tuple[str, ...] = (child,) if key in FORMAT_KEYS else (key, child)
+                else:
+                    here = () if key in FORMAT_KEYS else (key,)
+                for text in here:
                     if text:
                         add_text(text)
                         if "<" in text:
@@ -117,7 +148,8 @@ def collect_except(value: Any, texts: list[str], links: list[str], skip: set[int
             for key, child in item.items():
                 if (id(item), key) in skip_keys:
                     continue
-                collect(key, texts, links)
+                if key not in FORMAT_KEYS:
+                    collect(key, texts, links)
                 if type(child) is str:
                     collect(child, texts, links)
                 elif type(child) in (dict, list):
