@@ -195,3 +195,11 @@ def test_echo_of_a_warn_query_does_not_withhold_the_page() -> None:
     doc["query"] = "zqxwarn"
     _, outcome = screen_texts(doc, get_adapter("meilisearch"), rules(), results=True)
     assert outcome.withheld is None and not outcome.removed
+
+
+def test_generic_echo_pointers() -> None:
+    doc = {"results": [{"marker": "rmark0", "title": "help page"}], "meta": {"asked": "zqxwarn"}}
+    _, outcome = screen_texts(doc, get_adapter("generic"), rules(), results=True)
+    assert outcome.withheld is not None  # without the option the echo is content
+    _, outcome = screen_texts(doc, get_adapter("generic", echo="/meta/asked"), rules(), results=True)
+    assert outcome.withheld is None

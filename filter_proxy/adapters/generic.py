@@ -10,6 +10,8 @@ Options (also accepted by ``get_adapter("generic", ...)`` and the config file):
   title, snippet, url, image_url, extra_text   paths inside one result (pointer "/a/b" or dotted "a.b");
                    a string or a list, used when no FieldMapping is given
   image_hash       {algorithm: path} of precomputed hashes inside one result
+  echo             pointer(s) to members of the response that only repeat the request (e.g. "/query"):
+                   not read as content (the request was screened), so a warn query still gets its page
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class GenericAdapter(Adapter):
         image_url: str | Sequence[str] | None = None,
         extra_text: str | Sequence[str] | None = None,
         image_hash: Mapping[str, str] | None = None,
+        echo: str | Sequence[str] | None = None,
     ) -> None:
         if fields is None:
             base = FieldMapping()
@@ -61,9 +64,12 @@ class GenericAdapter(Adapter):
                 extra_text=_paths(extra_text, ()),
             )
         super().__init__(fields, query_param=query_param)
-        for pointer in (results, total, suggestions, query_pointer):
+        self.echo_pointers = _paths(echo, ())
+        for pointer in (results, total, suggestions, query_pointer, *self.echo_pointers):
             if pointer is not None:
                 parse_pointer(pointer)  # a bad pointer is a configuration error, raised now
+        if any(not p for p in self.echo_pointers):
+            raise ValueError("an echo pointer cannot be the whole document")
         self.results_pointer = results
         self.total_pointer = total
         self.suggestions_pointer = suggestions
@@ -74,6 +80,18 @@ class GenericAdapter(Adapter):
         """Every parameter (name and value), form field, and key and string of a JSON body, each also
         without query syntax."""
         return screened_texts(request_strings(params, body, content_type))
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        out: list[tuple[Any, Any]] = []
+        for pointer in self.echo_pointers:
+            tokens = parse_pointer(pointer)
+            parent = pointer_get(doc, "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens[:-1]))
+            last = tokens[-1]
+            if isinstance(parent, dict) and last in parent:
+                out.append((parent, last))
+            elif isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
+                out.append((parent, int(last)))
+        return out
 
     def _items(self, doc: Any) -> list[Any]:
         items = pointer_get(doc, self.results_pointer, MISSING)
