@@ -178,11 +178,11 @@ def test_duplicate_keys_in_a_request_body_are_all_read(first: bool, depth: int) 
 
 
 @SETTINGS
-@given(cut=st.integers(1, len(TERM) - 1), triple=st.booleans(), name=st.text(alphabet="abcdef", min_size=1, max_size=6))
+@given(cut=st.integers(1, len(TERM) - 1), triple=st.booleans(), name=st.text(alphabet="mnprstuvw", min_size=1, max_size=6))
 def test_search_template_placeholders_are_filled_in(cut: int, triple: bool, name: str) -> None:
     holder = ("{{{%s}}}" if triple else "{{%s}}") % name
     source = json.dumps({"query": {"match": {"title": TERM[:cut] + holder}}})
     body = json.dumps({"source": source, "params": {name: TERM[cut:]}}).encode()
     assert verdict("elasticsearch", [], body, "application/json") == "block"
     benign = json.dumps({"source": source, "params": {name: "garden"}}).encode()
-    assert verdict("elasticsearch", [], benign, "application/json") == "allow" or TERM[:cut] + "garden" == TERM
+    assert verdict("elasticsearch", [], benign, "application/json") == "allow"

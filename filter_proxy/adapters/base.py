@@ -33,6 +33,9 @@ class ResultView:
     # Further URLs shown with the result (a second link field, a full-size image beside the thumbnail,
     # an infobox's links): check them with check_url like ``url``.
     extra_urls: list[str] = field(default_factory=list)
+    # Further image fields (a full-size image beside the thumbnail): also in ``extra_urls`` for the URL
+    # rules, and fetched and hashed like ``image_url`` by the image screener.
+    extra_images: list[str] = field(default_factory=list)
     # Deny by default: the result's whole subtree(s) as they sit in the response, and every string found
     # in them (keys included) with their URL-shaped parts. These, not the mapped fields, are screened.
     nodes: tuple[Any, ...] = ()
@@ -95,6 +98,11 @@ class Adapter:
     query_param: str = "q"  # the class default; an instance may be given another
     # The backend's usual document fields; used when no FieldMapping is given.
     default_fields: ClassVar[FieldMapping] = FieldMapping()
+    # True only for a backend that reads request paths case-insensitively (none of the built-in ones).
+    paths_case_insensitive: ClassVar[bool] = False
+    # Headers the backend puts on every answer, added to answers the filter makes itself (a blocked query):
+    # the official Elasticsearch client refuses a 2xx answer without X-Elastic-Product.
+    local_headers: ClassVar[tuple[tuple[bytes, bytes], ...]] = ()
 
     def __init__(self, fields: FieldMapping | None = None, *, query_param: str | None = None) -> None:
         self.fields = fields or self.default_fields
@@ -106,6 +114,19 @@ class Adapter:
 
     def is_suggest_path(self, path: str) -> bool:
         return match_any(self.default_suggest_paths, path)
+
+    # --- routes and response kinds (filter_proxy/adapters/route_tables.py, documents.py) --------------
+    def default_routes(self) -> tuple[Any, ...]:
+        """This backend's route table (``routes.Route``): screened, passed; anything else is refused."""
+        from filter_proxy.adapters.route_tables import TABLES
+
+        return TABLES.get(self.name, ())
+
+    def document_shape(self) -> Any:
+        """How this backend's document, terms and rows responses read (``documents.DocumentShape``)."""
+        from filter_proxy.adapters.documents import DEFAULT_SHAPE, SHAPES
+
+        return SHAPES.get(self.name, DEFAULT_SHAPE)
 
     # --- the query -------------------------------------------------------------------------------
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:

@@ -52,9 +52,13 @@ def _sources(hit: Any) -> list[Any]:
             sources.append(part)
     inner = hit.get("inner_hits")
     if isinstance(inner, dict):
+        # Inner hits only add hints (mapped fields, thumbnails to hide): every string of them is screened
+        # with the hit whatever their shape, so an odd one is skipped here rather than refused.
         for group in inner.values():
-            if isinstance(group, dict):
-                for inner_hit in _hits(group):
+            found = group.get("hits") if isinstance(group, dict) else None
+            items = found.get("hits") if isinstance(found, dict) else None
+            for inner_hit in items if isinstance(items, list) else ():
+                if isinstance(inner_hit, dict):
                     sources.extend(_sources(inner_hit))
     return sources
 
@@ -90,6 +94,7 @@ class ElasticsearchAdapter(Adapter):
     )
     default_suggest_paths = ()  # suggestions arrive inside _search responses
     default_fields = ES_FIELDS
+    local_headers = ((b"x-elastic-product", b"Elasticsearch"),)
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
         """Every parameter (name and value), every key and string of the JSON / NDJSON body at any depth
