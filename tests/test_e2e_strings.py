@@ -186,3 +186,23 @@ def test_queries_hidden_in_parameters_options_and_syntax_are_blocked(mode: str, 
                             headers={"content-type": "application/json"})
         assert backend.calls == 0  # the backend never saw the query
     assert r.status_code == 200 and r.headers["x-filter-action"] == "block"
+
+
+@pytest.mark.parametrize("mode", ["proxy", "middleware"])
+@pytest.mark.parametrize("where", ["hit", "outside any hit"])
+def test_multi_search_sub_responses_are_screened_whole(mode: str, where: str, rules: Any) -> None:
+    hits = [{"id": 1, "title": "Garden"}, {"id": 2, "title": "Rake"}]
+    page: dict[str, Any] = {"indexUid": "books", "hits": hits, "query": "garden", "estimatedTotalHits": 2}
+    if where == "hit":
+        hits[1]["notes"] = [{"value": "zqxblocked"}]
+    else:
+        page["debug"] = {"explain": "zqxblocked"}
+    request = {"queries": [{"indexUid": "books", "q": "garden"}]}
+    with filtered(mode, "meilisearch", rules) as (backend, client):
+        backend.body = orjson.dumps({"results": [page]})
+        r = client.post("/multi-search", content=orjson.dumps(request), headers={"content-type": "application/json"})
+    assert clean(r.text)
+    if where == "hit":
+        assert r.status_code == 200 and [h["id"] for h in r.json()["results"][0]["hits"]] == [1]
+    else:
+        assert r.status_code == 502  # nothing removable around it: the answer is withheld
