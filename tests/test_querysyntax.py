@@ -186,3 +186,14 @@ def test_search_template_placeholders_are_filled_in(cut: int, triple: bool, name
     assert verdict("elasticsearch", [], body, "application/json") == "block"
     benign = json.dumps({"source": source, "params": {name: "garden"}}).encode()
     assert verdict("elasticsearch", [], benign, "application/json") == "allow"
+
+
+@SETTINGS
+@given(data=st.data(), field=st.one_of(st.just(""), FIELDS.map(lambda f: f + ":")))
+def test_simple_regular_expressions_are_read_as_wildcards(data: st.DataObject, field: str) -> None:
+    positions = data.draw(st.sets(st.integers(0, len(TERM) - 1), min_size=1, max_size=2))
+    dot = data.draw(st.sampled_from([".", "[a-z]", "[^0-9]"]))
+    body = "".join(dot if i in positions else c for i, c in enumerate(TERM))
+    if data.draw(st.booleans()):
+        body = TERM[: data.draw(st.integers(5, len(TERM) - 1))] + ".*"
+    assert verdict("elasticsearch", [("q", f"{field}/{body}/")]) == "block"

@@ -19,7 +19,8 @@ split or hide a listed term:
   ``params`` (``expand_mustache``).
 
 ``query_variants(text)`` gives every variant of one string; ``expand_macros(text, params)`` the Solr
-dereferencing. Regular expressions (``/zqx.locked/``) are not undone (a known limit, see ARCHITECTURE).
+dereferencing. Simple Lucene regular expressions are read as wildcards (``/zqx.locked/`` as ``zqx?locked``);
+one with alternation, groups or counted repeats is read as its words only (a known limit).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ _BOOST_FUZZ = re.compile(r"[~^](?:\d+(?:\.\d+)?)?")
 _OPERATORS = re.compile(r"(?:(?<=^)|(?<=\s))(?:AND|OR|NOT|TO)(?=\s|$)|&&|\|\||[()\[\]{}\"+!]|(?:(?<=^)|(?<=\s))-")
 _SPACES = re.compile(r"\s+")
 # A term with a wildcard: letters/digits (and escapes undone) with at least one * or ? in it.
+_REGEX = re.compile(r"(?<![\w\\/.])/((?:[^/\\\s]|\\.)+)/(?!\w)")
+_REGEX_CLASS = re.compile(r"\[\^?[^\]]*\](?:[*+?])?")
 _WILD_TERM = re.compile(r"[^\s*?]*[*?][^\s]*")
 # Any character or word of query syntax: strings without one (most of them) have no other reading.
 _SYNTAX = re.compile(r"[\\:{}^~*?()\[\]\"+\-!&|$]|\b(?:AND|OR|NOT|TO)\b")
@@ -98,12 +101,26 @@ def _expand_single(text: str) -> list[str]:
     return variants
 
 
+def _regex_as_wildcards(found: re.Match[str]) -> str:
+    """``/zqx.locked/`` -> ``zqx?locked``, ``/zqxbl.*/`` -> ``zqxbl*``, ``/zqx[a-z]locked/`` -> ``zqx?locked``.
+    A regular expression with alternation, groups or counted repeats is left as written (its letters
+    are still read as words)."""
+    body = found.group(1)
+    if any(c in body for c in "|(){}"):
+        return found.group(0)
+    body = _REGEX_CLASS.sub("?", body).replace(".*", "*").replace(".+", "?*").replace(".", "?")
+    return unescape(body.replace("^", "").replace("$", "").replace("+", "").replace("*?", "*"))
+
+
 def query_variants(text: str) -> list[str]:
     """``text`` as written and as the backend reads it: unescaped, without syntax, wildcards expanded,
     plus a ``QueryPrefix`` per wildcard term. Without repeats, the original first."""
     out = [text]
     if not text:
         return out
+    if "/" in text:  # Lucene regular expressions read as wildcards where they are that simple
+        text = _REGEX.sub(_regex_as_wildcards, text)
+        out.append(text)
     unescaped = unescape(text)
     words = plain(text)
     out.extend((unescaped, words))
