@@ -46,7 +46,7 @@ _REGEX = re.compile(r"(?<![\w\\/.])/((?:[^/\\\s]|\\.)+)/(?!\w)")
 _REGEX_CLASS = re.compile(r"\[\^?[^\]]*\](?:[*+?])?")
 _WILD_TERM = re.compile(r"[^\s*?]*[*?][^\s]*")
 # Any character or word of query syntax: strings without one (most of them) have no other reading.
-_SYNTAX = re.compile(r"[\\:{}^~*?()\[\]\"+\-!&|$]|\b(?:AND|OR|NOT|TO)\b")
+_SYNTAX = re.compile(r"[\\:{}^~*?()\[\]\"+\-!&|$/]|\b(?:AND|OR|NOT|TO)\b")
 _MACRO = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
 _REFERENCE = re.compile(r"(?<![\w$])\$([A-Za-z_][\w.]*)")
 # Elasticsearch / OpenSearch search templates (mustache): {{name}}, {{{name}}}, {{#toJson}}name{{/toJson}}.
