@@ -197,3 +197,32 @@ def test_simple_regular_expressions_are_read_as_wildcards(data: st.DataObject, f
     if data.draw(st.booleans()):
         body = TERM[: data.draw(st.integers(5, len(TERM) - 1))] + ".*"
     assert verdict("elasticsearch", [("q", f"{field}/{body}/")]) == "block"
+
+
+def _raw(value: Any, data: st.DataObject) -> str:
+    """JSON text of ``value`` in which some objects repeat a key with another value first."""
+    if isinstance(value, dict):
+        parts = []
+        for key, item in value.items():
+            if data.draw(st.booleans(), label="duplicate"):
+                parts.append(f"{json.dumps(key)}: {json.dumps(data.draw(st.sampled_from(['zqxdup', 'other'])))}")
+            parts.append(f"{json.dumps(key)}: {_raw(item, data)}")
+        return "{" + ", ".join(parts) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_raw(v, data) for v in value) + "]"
+    return json.dumps(value)
+
+
+@SETTINGS
+@given(value=st.recursive(st.text(alphabet="abc", max_size=4),
+                          lambda inner: st.dictionaries(st.text(alphabet="ab", min_size=1, max_size=2), inner, max_size=3)
+                          | st.lists(inner, max_size=3), max_leaves=10),
+       data=st.data())
+def test_every_member_of_a_duplicated_key_is_read(value: Any, data: st.DataObject) -> None:
+    from filter_proxy.adapters.request import loads_every_key
+    from filter_proxy.adapters.walk import strings as walk_strings
+
+    raw = _raw(value, data)
+    texts = set(walk_strings(loads_every_key(raw.encode()))[0])
+    assert ("zqxdup" in texts) == ("zqxdup" in raw)
+    assert set(walk_strings(value)[0]) - {""} <= texts | {""}
