@@ -139,10 +139,16 @@ def _listed_url(rules: RuleSet, url: str | None, image_url: str | None, *more: S
     return None
 
 
-def screen_value(value: Any, rules: RuleSet) -> Removal | None:
+def screen_value(value: Any, rules: RuleSet, skip: set[int] | None = None) -> Removal | None:
     """Screen every string of one JSON value (a single document, an error body): the Removal that a
-    listed string or URL in it calls for, or None when it is clean."""
-    texts, links = walk_strings(value)
+    listed string or URL in it calls for, or None when it is clean. Containers whose ``id`` is in
+    ``skip`` are not entered (parts screened on their own)."""
+    if skip:
+        texts: list[str] = []
+        links: list[str] = []
+        collect_except(value, texts, links, skip, set())
+    else:
+        texts, links = walk_strings(value)
     verdict = rules.check_texts(texts)
     if verdict.action != "allow":
         return Removal(verdict)
@@ -156,6 +162,10 @@ def screen_sections(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOut
     sections = adapter.sections(doc)
     if not sections:
         return
+    # A part screened whole does not read the parts nested in it (a bucket's top_hits documents, its
+    # sub-buckets): each is screened and removed on its own, so a listed top hit drops that hit only.
+    nested = {id(n) for sec in sections if sec.texts is None
+              and type(n := sec.owner[sec.key]) in (dict, list)}
     drop: dict[int, tuple[Any, set[int | str], int]] = {}
     for section in sections:
         if section.texts is not None:
@@ -163,13 +173,15 @@ def screen_sections(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOut
             node = None
         else:
             node = section.owner[section.key]
-            removal = screen_value(node, rules)
+            removal = screen_value(node, rules, nested - {id(node)})
         if removal is None:
             if node is not None and type(node) in (dict, list):
                 skip.add(id(node))
             continue
-        outcome.removed.append(removal)
-        drop.setdefault(id(section.owner), (section.owner, set(), section.width))[1].add(section.key)
+        keys = drop.setdefault(id(section.owner), (section.owner, set(), section.width))[1]
+        if section.key not in keys:  # one removal per part, however many of its sections matched
+            keys.add(section.key)
+            outcome.removed.append(removal)
     for owner, keys, width in drop.values():
         if isinstance(owner, dict):
             for key in keys:

@@ -203,3 +203,16 @@ def test_generic_echo_pointers() -> None:
     assert outcome.withheld is not None  # without the option the echo is content
     _, outcome = screen_texts(doc, get_adapter("generic", echo="/meta/asked"), rules(), results=True)
     assert outcome.withheld is None
+
+
+def test_a_bucket_goes_for_a_listed_value_beside_its_key_and_a_top_hit_alone() -> None:
+    hits = [{"_id": "a", "_source": {"t": "rake"}}, {"_id": "b", "_source": {"t": "zqxblocked"}}]
+    doc = {"hits": {"total": {"value": 0}, "hits": []}, "aggregations": {"by": {"buckets": [
+        {"key": "tools", "doc_count": 2, "top": {"hits": {"hits": hits}}},
+        {"key": "seeds", "doc_count": 1, "best": {"top": [{"metrics": {"name": "forbidden phrase alpha"}}]}},
+    ]}}}
+    screened, outcome = screen_texts(doc, get_adapter("elasticsearch"), rules(), results=True)
+    assert outcome.withheld is None and len(outcome.removed) == 2
+    buckets = screened["aggregations"]["by"]["buckets"]
+    assert [b["key"] for b in buckets] == ["tools"]  # top_metrics value listed: that bucket goes
+    assert [h["_id"] for h in buckets[0]["top"]["hits"]["hits"]] == ["a"]  # only the listed top hit goes

@@ -1,9 +1,10 @@
 """The removable parts of an Elasticsearch / OpenSearch response besides ``hits.hits``.
 
 - Aggregations, at any nesting: every bucket (``buckets`` as a list or, with ``keyed``, an object) is a
-  part screened on its key (``key`` of any type, ``key_as_string``; for a keyed bucket also its name), so a
-  bucket whose key is listed goes. Every ``top_hits`` document is a part screened whole. The rest of an
-  aggregation (``meta``, ``after_key``, ``top_metrics`` values, ...) is read by the final walk.
+  part screened whole except for the parts nested in it (its key of any type, ``key_as_string``,
+  ``top_metrics`` values ...; for a keyed bucket also its name), so a bucket whose key is listed goes.
+  Every ``top_hits`` document is a part of its own. The rest of an aggregation (``meta``, ``after_key``,
+  ...) is read by the final walk.
 - Suggesters: every option (term, phrase, completion with its ``_source``) is a part screened whole.
 """
 
@@ -12,19 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from filter_proxy.adapters.base import AdapterError, Section
-from filter_proxy.adapters.walk import strings
 
 __all__ = ["aggregation_sections", "suggest_echoes", "suggest_sections"]
-
-
-def _key_texts(bucket: dict[str, Any], name: str | None = None) -> list[str]:
-    texts = strings(bucket.get("key"))[0] if "key" in bucket else []
-    shown = bucket.get("key_as_string")
-    if isinstance(shown, str):
-        texts.append(shown)
-    if name is not None:
-        texts.append(name)
-    return texts
 
 
 def aggregation_sections(doc: dict[str, Any]) -> list[Section]:
@@ -43,12 +33,13 @@ def aggregation_sections(doc: dict[str, Any]) -> list[Section]:
         if isinstance(buckets, list):
             for i, bucket in enumerate(buckets):
                 if isinstance(bucket, dict):
-                    out.append(Section(buckets, i, _key_texts(bucket)))
+                    out.append(Section(buckets, i))  # whole: its key and any value shown with it
                     stack.append(bucket)
-        elif isinstance(buckets, dict):  # "keyed": true
+        elif isinstance(buckets, dict):  # "keyed": true: the bucket's name is its key
             for name, bucket in buckets.items():
                 if isinstance(bucket, dict):
-                    out.append(Section(buckets, name, _key_texts(bucket, name)))
+                    out.append(Section(buckets, name, [name]))
+                    out.append(Section(buckets, name))
                     stack.append(bucket)
         hits = node.get("hits")
         if isinstance(hits, dict) and isinstance(hits.get("hits"), list):  # top_hits
