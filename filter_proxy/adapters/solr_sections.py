@@ -1,8 +1,8 @@
 """The removable parts of a Solr response besides ``response.docs``.
 
-- Result grouping (``grouped.<field>``): every group is a part screened on its ``groupValue``, and every
-  document of a group's ``doclist`` (or of the ``doclist`` of ``group.format=simple``) is a part screened
-  whole. ``grouped.<field>.matches`` / ``ngroups`` are left as they are.
+- Result grouping (``grouped.<field>``): every group is a part (its ``groupValue`` and anything else
+  but its documents), and every document of a group's ``doclist`` (or of the ``doclist`` of
+  ``group.format=simple``) is a part screened whole. ``grouped.<field>.matches`` / ``ngroups`` are left as they are.
 - Collapse and expand (``expanded.<collapse value>``): each entry is screened on its key (a field value),
   each of its documents whole.
 - ``moreLikeThis.<id>``: each similar document whole.
@@ -40,7 +40,7 @@ def grouped_docs(doc: dict[str, Any]) -> list[Section]:
         if isinstance(groups, list):
             for g, group in enumerate(groups):
                 if isinstance(group, dict):
-                    out.append(Section(groups, g, strings(group.get("groupValue"))[0]))
+                    out.append(Section(groups, g))  # whole but for its documents (each a part)
                     out.extend(_docs_of(group.get("doclist")))
     return out
 
