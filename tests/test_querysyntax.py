@@ -194,8 +194,15 @@ def test_simple_regular_expressions_are_read_as_wildcards(data: st.DataObject, f
     positions = data.draw(st.sets(st.integers(0, len(TERM) - 1), min_size=1, max_size=2))
     dot = data.draw(st.sampled_from([".", "[a-z]", "[^0-9]"]))
     body = "".join(dot if i in positions else c for i, c in enumerate(TERM))
-    if data.draw(st.booleans()):
+    form = data.draw(st.sampled_from(["dots", "prefix", "alternation", "count"]))
+    if form == "prefix":
         body = TERM[: data.draw(st.integers(5, len(TERM) - 1))] + ".*"
+    elif form == "alternation":
+        cut = data.draw(st.integers(1, len(TERM) - 1))
+        body = "(" + "|".join(data.draw(st.permutations([TERM[:cut], "abc"]))) + ")" + TERM[cut:]
+    elif form == "count":
+        cut = data.draw(st.integers(0, len(TERM) - 1))
+        body = TERM[:cut + 1] + "{1}" + TERM[cut + 1:]
     assert verdict("elasticsearch", [("q", f"{field}/{body}/")]) == "block"
 
 

@@ -19,8 +19,8 @@ split or hide a listed term:
   ``params`` (``expand_mustache``).
 
 ``query_variants(text)`` gives every variant of one string; ``expand_macros(text, params)`` the Solr
-dereferencing. Simple Lucene regular expressions are read as wildcards (``/zqx.locked/`` as ``zqx?locked``);
-one with alternation, groups or counted repeats is read as its words only (a known limit).
+dereferencing. Lucene regular expressions are read as wildcard terms (``/zqx.locked/`` as ``zqx?locked``,
+``/(zqx|abc)blocked/`` as ``zqxblocked`` and ``abcblocked``; counted repeats dropped).
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ _OPERATORS = re.compile(r"(?:(?<=^)|(?<=\s))(?:AND|OR|NOT|TO)(?=\s|$)|&&|\|\||[(
 _SPACES = re.compile(r"\s+")
 # A term with a wildcard: letters/digits (and escapes undone) with at least one * or ? in it.
 _REGEX = re.compile(r"(?<![\w\\/.])/((?:[^/\\\s]|\\.)+)/(?!\w)")
+_REGEX_GROUP = re.compile(r"\(([^()]*)\)")
+_REGEX_COUNT = re.compile(r"\{\d+(?:,\d*)?\}")
 _REGEX_CLASS = re.compile(r"\[\^?[^\]]*\](?:[*+?])?")
 _WILD_TERM = re.compile(r"[^\s*?]*[*?][^\s]*")
 # Any character or word of query syntax: strings without one (most of them) have no other reading.
@@ -101,15 +103,48 @@ def _expand_single(text: str) -> list[str]:
     return variants
 
 
-def _regex_as_wildcards(found: re.Match[str]) -> str:
-    """``/zqx.locked/`` -> ``zqx?locked``, ``/zqxbl.*/`` -> ``zqxbl*``, ``/zqx[a-z]locked/`` -> ``zqx?locked``.
-    A regular expression with alternation, groups or counted repeats is left as written (its letters
-    are still read as words)."""
-    body = found.group(1)
-    if any(c in body for c in "|(){}"):
-        return found.group(0)
+def _regex_wildcards(body: str) -> str:
+    """One alternative of a regular expression as wildcards: ``zqx.locked`` -> ``zqx?locked``,
+    ``zqxbl.*`` -> ``zqxbl*``, ``zqx[a-z]locked`` -> ``zqx?locked``."""
     body = _REGEX_CLASS.sub("?", body).replace(".*", "*").replace(".+", "?*").replace(".", "?")
     return unescape(body.replace("^", "").replace("$", "").replace("+", "").replace("*?", "*"))
+
+
+def regex_readings(body: str) -> list[str]:
+    """The readings of a Lucene regular expression's body as wildcard terms: groups and ``|`` expanded
+    into their alternatives (at most 64), counted repeats (``{2}``) dropped."""
+    body = _REGEX_COUNT.sub("", body)
+    readings = [body]
+    for _ in range(8):  # innermost groups first, a few levels deep
+        nxt: list[str] = []
+        for reading in readings:
+            group = _REGEX_GROUP.search(reading)
+            if group is None:
+                nxt.append(reading)
+                continue
+            nxt.extend(reading[: group.start()] + alt + reading[group.end():] for alt in group.group(1).split("|"))
+        if nxt == readings:
+            break
+        readings = nxt[:64]
+    alternatives = [alt for reading in readings for alt in reading.split("|")][:64]
+    return [_regex_wildcards(alt.replace("(", "").replace(")", "")) for alt in alternatives]
+
+
+def _regex_readings(text: str) -> list[str]:
+    """``text`` with each of its regular expressions (``/.../``) read as wildcard terms."""
+    readings = [text]
+    for _ in range(4):  # at most four regular expressions in one string are read
+        nxt: list[str] = []
+        for reading in readings:
+            found = _REGEX.search(reading)
+            if found is None:
+                nxt.append(reading)
+                continue
+            nxt.extend(reading[: found.start()] + alt + reading[found.end():] for alt in regex_readings(found.group(1)))
+        if nxt == readings:
+            break
+        readings = nxt[:MAX_EXPANSIONS]
+    return readings
 
 
 def query_variants(text: str) -> list[str]:
@@ -118,9 +153,12 @@ def query_variants(text: str) -> list[str]:
     out = [text]
     if not text:
         return out
-    if "/" in text:  # Lucene regular expressions read as wildcards where they are that simple
-        text = _REGEX.sub(_regex_as_wildcards, text)
-        out.append(text)
+    if "/" in text and _REGEX.search(text):  # Lucene regular expressions, read as wildcard terms
+        seen: dict[tuple[bool, str], str] = {(False, text): text}
+        for reading in _regex_readings(text):
+            for variant in query_variants(reading):
+                seen.setdefault((type(variant) is QueryPrefix, variant), variant)
+        return list(seen.values())  # the text as written first; a prefix kept beside an equal text
     unescaped = unescape(text)
     words = plain(text)
     out.extend((unescaped, words))
