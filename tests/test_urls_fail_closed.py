@@ -150,6 +150,9 @@ def test_numeric_ipv4_forms_of_a_listed_address_are_matched(data: st.DataObject,
     index = UrlIndex.build([UrlEntry(entry, "c", "r:1")])
     host = data.draw(ipv4_form(address))
     trailing = data.draw(st.sampled_from(["", "."]))
+    if data.draw(st.booleans()):  # or as the IPv6 address that reaches it (IPv4-mapped, NAT64)
+        host, trailing = data.draw(st.sampled_from([f"[::ffff:{address}]", f"[64:ff9b::{address}]",
+                                                    f"[::ffff:{int(address) >> 16:x}:{int(address) & 0xFFFF:x}]"])), ""
     url = f"http://{host}{trailing}/zqx/page" + ("/deeper" if kind == "prefix" else "") + "?q=1"
     assert index.match(url), (entry, url, canonicalize_url(url))
 
