@@ -7,7 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from filter_proxy.signals.url_canon import canonical_host, canonicalize_url, fallback_text, host_spans
@@ -206,3 +206,21 @@ def test_fallback_work_is_linear_in_the_text(labels: int, max_labels: int, label
     assert len(spans) <= 2 * max_labels + 2
     many = ".".join(f"{label}{i}" for i in range(labels))
     assert len(host_spans(many, max_labels)) <= 2 * labels * max_labels + 2
+
+
+URLISH = st.lists(st.one_of(
+    st.sampled_from(["http://", "https:\\\\", "//", "%", "%2e", "%zz", "%ff", "@", ":", ":99999", "[", "]", "/", "\\",
+                     "?", "#", ".", "blocked.example.invalid", "xn--", "0x", "127.1", " ", "\t", "\ud800", "\udcff"]),
+    st.text(st.characters(blacklist_categories=()), max_size=4),  # surrogates and controls included
+), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(URLISH)
+@example("http://\ud800.blocked.example.invalid/%41")  # a lone surrogate (valid in JSON) in an unparsable URL
+def test_matching_any_string_never_raises(text: str) -> None:
+    index = UrlIndex.build([UrlEntry("blocked.example.invalid", "c", "r:1"),
+                            UrlEntry("https://shop.example.invalid/page.html", "c", "r:2")])
+    index.match(text)
+    canonical = canonicalize_url(text)
+    assert canonical is None or canonicalize_url(canonical) == canonical

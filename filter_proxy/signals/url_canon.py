@@ -257,7 +257,8 @@ def fallback_text(url: str) -> str:
     for _ in range(3):
         if "%" not in text:
             break
-        decoded = unquote_to_bytes(text).decode("utf-8", "replace").lower()
+        # surrogatepass: a lone surrogate (JSON allows "\ud800") must not make the fallback raise.
+        decoded = unquote_to_bytes(text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace").lower()
         if decoded == text:
             break
         text = decoded
