@@ -183,6 +183,8 @@ class RuleSet:
     # -- URLs -------------------------------------------------------------------------------------
 
     def check_url(self, url: str) -> Verdict:
+        """The verdict for one URL, read as browsers read it (``signals.url_canon``); a URL that cannot be
+        read is matched on its text instead, never allowed for being unreadable (``signals.urls``)."""
         if not self._cache_size or not isinstance(url, str):
             return self._check_url(url)
         return self._url_cache.get(url, self._check_url)
