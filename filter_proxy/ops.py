@@ -268,8 +268,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     from filter_proxy.events import MultiObserver
     from filter_proxy.proxy import create_proxy_app
     from filter_proxy.reload import Reloader
-    from filter_proxy.report import ReportCounter
-    from filter_proxy.rules import load_rules
+    from filter_proxy.rules.signing import rules_loader
     from filter_proxy.sink import build_sink
 
     adapter = build_adapter(config)  # a bad adapter or route setting fails before the rules are loaded
@@ -278,7 +277,8 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
 
         metrics = Metrics()
     started = time.perf_counter()
-    rules = load_rules(config.rules.path)
+    loader = rules_loader(config.rules.public_key)  # signature-checked when a public key is configured
+    rules = loader(config.rules.path)
     holder = RuleHolder(rules)
     if metrics is not None:
         metrics.rules_loaded(rules, time.perf_counter() - started)
@@ -286,7 +286,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     observers: list[Any] = [metrics] if metrics is not None else []
     services: list[Service] = []
     if config.report.enabled:
-        report = ReportCounter(config.report.database, config.report.bucket)
+        report = _report_counter(config)
         observers.append(report)
         services.append(CallbackService(lambda: report.start(config.report.snapshot_interval), report.stop))
     k = config.sink
@@ -312,7 +312,8 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
         max_response_bytes=config.upstream.max_response_bytes,
     )
-    reloader = Reloader(holder, config.rules.path, metrics=metrics, debounce_ms=config.rules.debounce_ms)
+    reloader = Reloader(holder, config.rules.path, metrics=metrics, loader=loader,
+                        debounce_ms=config.rules.debounce_ms)
     services.insert(0, CallbackService(lambda: reloader.start(watch=config.rules.watch), reloader.stop))
     if metrics is not None:
         from filter_proxy.metrics import mark_process_dead
@@ -320,6 +321,19 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         services.append(CallbackService(stop=lambda: asyncio.to_thread(mark_process_dead, os.getpid())))
     return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics,
                   admin_token=config.admin.resolve_token(), services=services, ready_check=_ready_check(inner))
+
+
+def _report_counter(config: Config) -> Any:
+    """SQLite (embedded default) or, for a postgresql:// database, the fleet's report (report_pg.py)."""
+    from filter_proxy.report import ReportCounter
+
+    if config.report.database.startswith(("postgresql://", "postgres://")):
+        from filter_proxy.fleet.identity import instance_name
+        from filter_proxy.report_pg import PostgresReportCounter
+
+        return PostgresReportCounter(config.report.database, config.report.bucket,
+                                     instance_name(config.fleet.instance, config.server.port))
+    return ReportCounter(config.report.database, config.report.bucket)
 
 
 def build_adapter(config: Config) -> Any:
