@@ -71,7 +71,8 @@ class OpsApp:
 
     def __init__(self, app: ASGIApp, *, holder: RuleHolder | None = None, reloader: Any = None,
                  metrics: Any = None, admin_token: str | None = None, services: Sequence[Service] = (),
-                 ready_check: Callable[[], bool] | None = None) -> None:
+                 ready_check: Callable[[], bool] | None = None,
+                 degraded_check: Callable[[], str | None] | None = None) -> None:
         self.app = app
         self.holder = holder
         self.reloader = reloader
@@ -79,6 +80,7 @@ class OpsApp:
         self._token = admin_token.encode() if admin_token else None
         self.services = list(services)
         self.ready_check = ready_check
+        self.degraded_check = degraded_check  # e.g. the fleet's Redis is unreachable: ready, but say so
         self.started = False
         self._inner_lifespan: _InnerLifespan | None = None
 
@@ -140,7 +142,11 @@ class OpsApp:
 
     async def _ready(self, send: Send) -> None:
         ok, reason = self.is_ready()
-        body: dict[str, Any] = {"status": "ready" if ok else "not ready", "reason": reason}
+        degraded = self.degraded_check() if ok and self.degraded_check is not None else None
+        # Degraded is still 200: the instance serves its last good rules, and a load balancer must not
+        # take the whole fleet out of rotation because Redis is down.
+        body: dict[str, Any] = {"status": "degraded" if degraded else "ready" if ok else "not ready",
+                                "reason": degraded or reason}
         if self.holder is not None:
             body["rules_version"] = getattr(self.holder.current, "version", None)
         await _json(send, 200 if ok else 503, body)
@@ -315,12 +321,19 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     reloader = Reloader(holder, config.rules.path, metrics=metrics, loader=loader,
                         debounce_ms=config.rules.debounce_ms)
     services.insert(0, CallbackService(lambda: reloader.start(watch=config.rules.watch), reloader.stop))
+    exposed_reloader, degraded_check = reloader, None
+    if config.fleet.redis_url:  # a fleet: follow (and maybe publish) rule versions through Redis
+        from filter_proxy.fleet.service import attach_fleet
+
+        exposed_reloader, rollout = attach_fleet(config, holder, metrics, reloader, services)
+        degraded_check = rollout.degraded
     if metrics is not None:
         from filter_proxy.metrics import mark_process_dead
 
         services.append(CallbackService(stop=lambda: asyncio.to_thread(mark_process_dead, os.getpid())))
-    return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics,
-                  admin_token=config.admin.resolve_token(), services=services, ready_check=_ready_check(inner))
+    return OpsApp(inner, holder=holder, reloader=exposed_reloader, metrics=metrics,
+                  admin_token=config.admin.resolve_token(), services=services, ready_check=_ready_check(inner),
+                  degraded_check=degraded_check)
 
 
 def _report_counter(config: Config) -> Any:

@@ -29,6 +29,11 @@ def register(subparsers: Any) -> None:
     hash_.add_argument("phrases", nargs="*", help="phrases to hash; read one per line from stdin when none")
     hash_.set_defaults(func=hash_command)
 
+    # `rules publish` belongs to the fleet commands (fleet_cmd.py)
+    from filter_proxy.commands.fleet_cmd import register_publish
+
+    register_publish(sub)
+
 
 def _summary(problems: list[Problem]) -> tuple[int, int]:
     errors = sum(1 for p in problems if p.severity == "error")

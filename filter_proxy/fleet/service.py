@@ -1,0 +1,153 @@
+"""The fleet parts of one worker, wired to its rule holder: subscriber + heartbeat, the "load and swap this
+bundle" callback, publishing on ``POST /-/reload``, and the degraded check for ``/-/ready``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filter_proxy.fleet.heartbeat import Heartbeat
+from filter_proxy.fleet.identity import instance_name, worker_id
+from filter_proxy.fleet.metrics import FleetMetrics
+from filter_proxy.fleet.protocol import Keys
+from filter_proxy.fleet.state import FleetState
+from filter_proxy.fleet.subscriber import Delivery, RolloutSubscriber
+from filter_proxy.rules.errors import RulesError
+from filter_proxy.rules.holder import RuleHolder
+
+if TYPE_CHECKING:
+    from filter_proxy.config import Config
+    from filter_proxy.rules.signing import TrustedKeys
+
+log = logging.getLogger("filter_proxy.fleet")
+
+
+def load_delivery(delivery: Delivery, keys: TrustedKeys | None) -> Any:
+    """Write the bytes to a private file, verify the signature (when ``keys``), load; RulesError if not."""
+    from filter_proxy.rules.signing import load_verified_copy
+
+    fd, tmp = tempfile.mkstemp(prefix="filter-proxy-fleet-", suffix=".bundle")
+    with os.fdopen(fd, "wb") as f:
+        f.write(delivery.data)
+    pointer = delivery.pointer
+    return load_verified_copy(Path(tmp), bytes.fromhex(pointer.sha256), pointer.signature_bytes(), keys,
+                              f"fleet bundle {pointer.version} ({pointer.sha256[:12]})")
+
+
+class FleetRollout:
+    """Start/stop as one Service. ``metrics`` is the app's Metrics (or None)."""
+
+    def __init__(self, redis_url: str, holder: RuleHolder, *, instance: str, keys: TrustedKeys | None = None,
+                 prefix: str = "filter-proxy", heartbeat: float = 5.0, status_ttl: float = 30.0,
+                 backoff_max: float = 10.0, metrics: Any = None) -> None:
+        self.holder = holder
+        self.keys = keys
+        self.metrics = metrics
+        self.fleet_metrics = FleetMetrics(metrics)
+        self.state = FleetState(instance, worker_id())
+        self._lock = asyncio.Lock()  # one fleet apply at a time
+        k = Keys(prefix)
+        self.heartbeat = Heartbeat(redis_url, k, self.state, self.version, interval=heartbeat, ttl=status_ttl,
+                                   metrics=self.fleet_metrics)
+        self.subscriber = RolloutSubscriber(redis_url, k, self.state, self.apply, self.version,
+                                            poll_interval=heartbeat, backoff_max=backoff_max,
+                                            metrics=self.fleet_metrics, on_change=self.heartbeat.poke)
+
+    def version(self) -> str | None:
+        return getattr(self.holder.current, "version", None)
+
+    async def apply(self, delivery: Delivery) -> tuple[bool, str | None]:
+        """Load and swap a delivered bundle; (False, reason) keeps the old rules serving."""
+        async with self._lock:
+            started = time.perf_counter()
+            try:
+                rules = await asyncio.to_thread(load_delivery, delivery, self.keys)
+            except RulesError as exc:
+                if self.metrics is not None:
+                    self.metrics.reload(False)
+                return False, str(exc)
+            except Exception as exc:  # a bug must not take the worker down; the old rules keep serving
+                log.exception("fleet: loading a published bundle failed")
+                return False, f"{type(exc).__name__}: {exc}"
+            self.holder.swap(rules)
+            if self.metrics is not None:
+                self.metrics.rules_loaded(rules, time.perf_counter() - started)
+                self.metrics.reload(True)
+            return True, None
+
+    def degraded(self) -> str | None:
+        return self.state.degraded()
+
+    async def start(self) -> None:
+        await self.heartbeat.start()
+        await self.subscriber.start()
+
+    async def stop(self) -> None:
+        await self.subscriber.stop()
+        await self.heartbeat.stop()
+
+
+class PublishingReloader:
+    """``POST /-/reload`` with ``fleet.publish_on_reload``: load ``rules.path`` here first (so a broken or
+    wrongly signed rule set never reaches the fleet), then publish it: a bundle as it is (with its
+    ``.sig``), a rules directory compiled to a bundle. Every other instance follows the announcement."""
+
+    def __init__(self, local: Any, path: str | Path, redis_url: str, *, prefix: str, max_inline: int) -> None:
+        self.local = local
+        self.path = Path(path)
+        self.redis_url = redis_url
+        self.prefix = prefix
+        self.max_inline = max_inline
+
+    def __getattr__(self, name: str) -> Any:  # successes, failures, last_error, start/stop: the local one's
+        return getattr(self.local, name)
+
+    async def reload(self) -> tuple[bool, str | None]:
+        from redis.exceptions import RedisError
+
+        from filter_proxy.fleet.publisher import PublishError, publish_bundle
+
+        ok, error = await self.local.reload()
+        if not ok:
+            return ok, error
+        try:
+            if self.path.is_dir():
+                with tempfile.TemporaryDirectory(prefix="filter-proxy-publish-") as tmp:
+                    bundle = Path(tmp) / "rules.bundle"
+                    from filter_proxy.rules.bundle import compile_rules
+
+                    await asyncio.to_thread(compile_rules, self.path, bundle)
+                    pointer, reached = await publish_bundle(self.redis_url, bundle, prefix=self.prefix,
+                                                            max_inline=self.max_inline)
+            else:
+                pointer, reached = await publish_bundle(self.redis_url, self.path, prefix=self.prefix,
+                                                        max_inline=self.max_inline)
+        except (RedisError, OSError, PublishError, RulesError) as exc:
+            log.error("fleet: rules loaded on this instance but NOT published to the fleet: %s", exc)
+            return False, f"loaded on this instance but not published to the fleet: {type(exc).__name__}: {exc}"
+        log.info("fleet: published rules version %s to %d subscribed worker(s)", pointer.version, reached)
+        return True, None
+
+
+def attach_fleet(config: Config, holder: RuleHolder, metrics: Any, reloader: Any,
+                 services: list[Any]) -> tuple[Any, FleetRollout]:
+    """Add the rollout service for ``config.fleet`` (redis_url set) to ``services``; returns the reloader
+    to expose on ``POST /-/reload`` (publishing or local) and the rollout (its ``degraded`` feeds /-/ready)."""
+    from filter_proxy.rules.signing import TrustedKeys
+
+    f = config.fleet
+    assert f.redis_url
+    keys = TrustedKeys.load(config.rules.public_key) if config.rules.public_key else None
+    rollout = FleetRollout(f.redis_url, holder, instance=instance_name(f.instance, config.server.port), keys=keys,
+                           prefix=f.prefix, heartbeat=f.heartbeat, status_ttl=f.status_ttl,
+                           backoff_max=f.backoff_max, metrics=metrics)
+    services.append(rollout)
+    if f.publish_on_reload:
+        reloader = PublishingReloader(reloader, config.rules.path, f.redis_url, prefix=f.prefix,
+                                      max_inline=f.max_inline_bytes)
+    return reloader, rollout
