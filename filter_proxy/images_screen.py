@@ -39,6 +39,8 @@ class ImageScreener:
         self.by_url: TTLCache[tuple[str, tuple[str, ...]], Hashes] = TTLCache(policy.cache_size, policy.cache_ttl)
         self.by_digest: TTLCache[tuple[str, tuple[str, ...]], Hashes] = TTLCache(policy.cache_size,
                                                                                  policy.cache_ttl)
+        # A fleet-wide tier behind the local one (fleet/hash_cache.py: async get, put_later); None alone.
+        self.shared: Any = None
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -85,6 +87,12 @@ class ImageScreener:
         if cached is not None:
             self.observer.image_fetch("cached")
             return cached
+        if self.shared is not None:
+            shared = await self.shared.get(url, algorithms)
+            if shared is not None:  # fetched and hashed by another instance of the fleet
+                self.observer.image_fetch("shared")
+                self.by_url.put((url, algorithms), shared)
+                return shared
         result = await self.fetcher.fetch(url)
         if result.data is None:
             self.observer.image_fetch(result.outcome)
@@ -103,6 +111,8 @@ class ImageScreener:
             self.by_digest.put((digest, algorithms), hashes)
         self.observer.image_fetch("fetched")
         self.by_url.put((url, algorithms), hashes)
+        if self.shared is not None:
+            self.shared.put_later(url, algorithms, hashes)
         return hashes
 
     def _compute(self, data: bytes, algorithms: tuple[str, ...]) -> Hashes:

@@ -325,7 +325,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     if config.fleet.redis_url:  # a fleet: follow (and maybe publish) rule versions through Redis
         from filter_proxy.fleet.service import attach_fleet
 
-        exposed_reloader, rollout = attach_fleet(config, holder, metrics, reloader, services)
+        exposed_reloader, rollout = attach_fleet(config, holder, metrics, reloader, services, screener)
         degraded_check = rollout.degraded
     if metrics is not None:
         from filter_proxy.metrics import mark_process_dead

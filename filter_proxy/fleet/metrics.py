@@ -44,3 +44,14 @@ class FleetMetrics:
     def hash_lookup(self, outcome: str) -> None:
         if self.enabled:
             self.hash_cache.labels(outcome).inc()
+
+
+def fleet_metrics(metrics: Any) -> FleetMetrics:
+    """The one FleetMetrics of an app's Metrics (a registry refuses the same series twice)."""
+    if metrics is None:
+        return FleetMetrics()
+    existing = getattr(metrics, "_fleet_metrics", None)
+    if existing is None:
+        existing = FleetMetrics(metrics)
+        metrics._fleet_metrics = existing
+    return existing

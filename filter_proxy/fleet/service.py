@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from filter_proxy.fleet.heartbeat import Heartbeat
 from filter_proxy.fleet.identity import instance_name, worker_id
-from filter_proxy.fleet.metrics import FleetMetrics
+from filter_proxy.fleet.metrics import fleet_metrics
 from filter_proxy.fleet.protocol import Keys
 from filter_proxy.fleet.state import FleetState
 from filter_proxy.fleet.subscriber import Delivery, RolloutSubscriber
@@ -48,7 +48,7 @@ class FleetRollout:
         self.holder = holder
         self.keys = keys
         self.metrics = metrics
-        self.fleet_metrics = FleetMetrics(metrics)
+        self.fleet_metrics = fleet_metrics(metrics)
         self.state = FleetState(instance, worker_id())
         self._lock = asyncio.Lock()  # one fleet apply at a time
         k = Keys(prefix)
@@ -90,6 +90,19 @@ class FleetRollout:
     async def stop(self) -> None:
         await self.subscriber.stop()
         await self.heartbeat.stop()
+
+
+class _Closing:
+    """A Service that only closes something on stop."""
+
+    def __init__(self, thing: Any) -> None:
+        self.thing = thing
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        await self.thing.aclose()
 
 
 class PublishingReloader:
@@ -134,10 +147,31 @@ class PublishingReloader:
         return True, None
 
 
-def attach_fleet(config: Config, holder: RuleHolder, metrics: Any, reloader: Any,
-                 services: list[Any]) -> tuple[Any, FleetRollout]:
-    """Add the rollout service for ``config.fleet`` (redis_url set) to ``services``; returns the reloader
-    to expose on ``POST /-/reload`` (publishing or local) and the rollout (its ``degraded`` feeds /-/ready)."""
+def shared_hash_cache(config: Config, metrics: Any) -> Any:
+    """The Redis tier of the thumbnail-hash cache, or None (disabled, or no fleet hash key configured)."""
+    from filter_proxy.config import ConfigError
+    from filter_proxy.fleet.hash_cache import SharedHashCache, load_hash_key
+
+    f = config.fleet
+    if not (f.redis_url and f.hash_cache):
+        return None
+    try:
+        secret = load_hash_key(f.hash_key_env, f.hash_key_file)
+    except (OSError, ValueError) as exc:
+        raise ConfigError("fleet.hash_key_file" if f.hash_key_file else "fleet.hash_key_env", str(exc)) from None
+    if secret is None:
+        log.warning("fleet: no hash-cache key (set %s or fleet.hash_key_file); thumbnails are hashed per "
+                    "instance", f.hash_key_env)
+        return None
+    return SharedHashCache(f.redis_url, secret, prefix=f.prefix, ttl=f.hash_cache_ttl,
+                           metrics=fleet_metrics(metrics))
+
+
+def attach_fleet(config: Config, holder: RuleHolder, metrics: Any, reloader: Any, services: list[Any],
+                 screener: Any = None) -> tuple[Any, FleetRollout]:
+    """Add the rollout service for ``config.fleet`` (redis_url set) to ``services``, and the shared hash
+    tier to ``screener``; returns the reloader to expose on ``POST /-/reload`` (publishing or local) and
+    the rollout (its ``degraded`` feeds /-/ready)."""
     from filter_proxy.rules.signing import TrustedKeys
 
     f = config.fleet
@@ -147,6 +181,11 @@ def attach_fleet(config: Config, holder: RuleHolder, metrics: Any, reloader: Any
                            prefix=f.prefix, heartbeat=f.heartbeat, status_ttl=f.status_ttl,
                            backoff_max=f.backoff_max, metrics=metrics)
     services.append(rollout)
+    if screener is not None:
+        shared = shared_hash_cache(config, metrics)
+        if shared is not None:
+            screener.shared = shared
+            services.append(_Closing(shared))
     if f.publish_on_reload:
         reloader = PublishingReloader(reloader, config.rules.path, f.redis_url, prefix=f.prefix,
                                       max_inline=f.max_inline_bytes)
