@@ -49,6 +49,8 @@ class UpstreamConfig:
     options: dict[str, str] = field(default_factory=dict)
     timeout: float = 10.0  # seconds for one upstream call
     connect_timeout: float = 3.0
+    # Seconds for one whole upstream exchange (send, headers, every body byte): a slow-drip body is cut off.
+    deadline: float = 10.0
     max_response_bytes: int = 20_000_000
 
 
@@ -79,6 +81,9 @@ class RulesConfig:
     path: str = "rules"  # a rules directory or a compiled bundle
     watch: bool = True  # reload when the files change
     debounce_ms: int = 500
+    # Apply automatic reloads (file watch, SIGHUP) even when they empty a category or shrink it by more
+    # than half; POST /-/reload takes ?force=true per request instead.
+    force_reload: bool = False
     # The policy team's Ed25519 public key(s), PEM: only bundles signed with one of them are loaded
     # (rules/signing.py). None: no signature check.
     public_key: str | None = None
@@ -347,6 +352,7 @@ def _validate(config: Config, require_upstream: bool) -> None:
         raise ConfigError("upstream.adapter", "must not be empty")
     positive("upstream.timeout", u.timeout)
     positive("upstream.connect_timeout", u.connect_timeout)
+    positive("upstream.deadline", u.deadline)
     positive("upstream.max_response_bytes", u.max_response_bytes)
 
     for key in ("search_paths", "suggest_paths"):

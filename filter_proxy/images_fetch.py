@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from filter_proxy.rules.policy import ImagePolicy
+from filter_proxy.images_policy import ImagePolicy
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]  # (host, port) -> IP address strings
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -13,12 +13,13 @@ import httpx
 from filter_proxy.adapters.base import ResultView
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.images_fetch import Resolver, ThumbnailFetcher, TTLCache
-from filter_proxy.matchers.images import EXACT_ALGORITHMS, ImageDecodeError, compute_query_hashes
-from filter_proxy.rules.policy import ImagePolicy
+from filter_proxy.images_policy import ImagePolicy
+from filter_proxy.matchers.images import ImageDecodeError, compute_query_hashes
+from filter_proxy.signals.hashspec import EXACT_ALGORITHMS
 from filter_proxy.verdict import Verdict
 
 if TYPE_CHECKING:
-    from filter_proxy.rules.ruleset import RuleSet
+    from filter_proxy.signals.base import ImageRules as RuleSet
 
 Hashes = Mapping[str, Sequence[str]]
 

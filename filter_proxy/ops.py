@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from filter_proxy.coordination import LocalCoordinator, ReloadCoordinator, ReloadReport
 from filter_proxy.logs import request_id_from_header, request_id_var
 from filter_proxy.rules.holder import RuleHolder
 
@@ -71,11 +72,14 @@ class OpsApp:
 
     def __init__(self, app: ASGIApp, *, holder: RuleHolder | None = None, reloader: Any = None,
                  metrics: Any = None, admin_token: str | None = None, services: Sequence[Service] = (),
-                 ready_check: Callable[[], bool] | None = None,
+                 ready_check: Callable[[], bool] | None = None, coordinator: ReloadCoordinator | None = None,
                  degraded_check: Callable[[], str | None] | None = None) -> None:
         self.app = app
         self.holder = holder
         self.reloader = reloader
+        if coordinator is None and reloader is not None:  # one process: the request runs the reload itself
+            coordinator = LocalCoordinator(self._version, reloader.reload)
+        self.coordinator = coordinator
         self.metrics = metrics
         self._token = admin_token.encode() if admin_token else None
         self.services = list(services)
@@ -151,8 +155,11 @@ class OpsApp:
             body["rules_version"] = getattr(self.holder.current, "version", None)
         await _json(send, 200 if ok else 503, body)
 
+    def _version(self) -> str | None:
+        return getattr(self.holder.current, "version", None) if self.holder is not None else None
+
     async def _reload(self, scope: Scope, send: Send) -> None:
-        if self._token is None or self.reloader is None:
+        if self._token is None or self.coordinator is None:
             await _json(send, 404, {"error": "not found"})  # disabled: no token configured
             return
         if scope["method"] != "POST":
@@ -166,12 +173,13 @@ class OpsApp:
         if not hmac.compare_digest(presented.strip().encode(), self._token):
             await _json(send, 403, {"error": "wrong token"})
             return
-        ok, error = await self.reloader.reload()
-        version = getattr(self.holder.current, "version", None) if self.holder is not None else None
-        if ok:
-            await _json(send, 200, {"ok": True, "rules_version": version})
-        else:  # the operator sees the rule file problem; the old rules keep serving
-            await _json(send, 422, {"ok": False, "error": error, "rules_version": version})
+        force = _force(scope.get("query_string", b""))
+        if force is None:
+            await _json(send, 400, {"error": "force must be true or false"})
+            return
+        report = await self.coordinator.request_reload(force=force)
+        status, body = reload_reply(report, self._version())
+        await _json(send, status, body)
 
     # --- lifespan ------------------------------------------------------------------------------------
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -257,6 +265,47 @@ class _InnerLifespan:
             raise RuntimeError(reply.get("message") or "inner app shutdown failed")
 
 
+def _force(query: bytes) -> bool | None:
+    """``force`` from the query string of POST /-/reload: absent or false -> False, true -> True, else None."""
+    from urllib.parse import parse_qsl
+
+    values = [v.strip().lower() for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+              if k == "force"]
+    if not values:
+        return False
+    if all(v in ("true", "1", "yes", "") for v in values):
+        return True
+    if all(v in ("false", "0", "no") for v in values):
+        return False
+    return None
+
+
+def reload_reply(report: ReloadReport, version: str | None) -> tuple[int, dict[str, Any]]:
+    """The status and body answering POST /-/reload: 200 when every worker applied it, 409 when it was
+    refused as a shrink (force=true applies it), 422 when the rules failed to load (the old ones serve),
+    504 when some worker did not report within the wait."""
+    body: dict[str, Any] = {
+        "ok": report.ok,
+        "rules_version": version,
+        "generation": report.generation,
+        "forced": report.forced,
+        "versions": report.versions,
+        "workers": [w.to_json() for w in report.workers],
+    }
+    if report.error:
+        body["error"] = report.error
+    if report.pending:
+        body["pending"] = list(report.pending)
+        body["error"] = "not every worker reported the reload in time: " + ", ".join(report.pending)
+        return 504, body
+    if report.ok:
+        return 200, body
+    if report.refused:
+        body["refused"] = sorted({c for w in report.workers for c in w.refused})
+        return 409, body
+    return 422, body
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
@@ -271,6 +320,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
 
     import httpx
 
+    from filter_proxy.coordination import STATE_ENV, DirectoryCoordinator
     from filter_proxy.events import MultiObserver
     from filter_proxy.proxy import create_proxy_app
     from filter_proxy.reload import Reloader
@@ -282,6 +332,15 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         from filter_proxy.metrics import Metrics  # after PROMETHEUS_MULTIPROC_DIR is set (see serve)
 
         metrics = Metrics()
+    holder: RuleHolder | None = None
+
+    def version() -> str | None:
+        return getattr(holder.current, "version", None) if holder is not None else None
+
+    # With several workers, a reload reaches all of them through the supervisor's state directory. The
+    # coordinator reads the reload generation before the rules are loaded (see DirectoryCoordinator).
+    state_dir = os.environ.get(STATE_ENV)
+    coordinator: ReloadCoordinator = DirectoryCoordinator(state_dir, version) if state_dir else LocalCoordinator(version)
     started = time.perf_counter()
     loader = rules_loader(config.rules.public_key)  # signature-checked when a public key is configured
     rules = loader(config.rules.path)
@@ -316,22 +375,29 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         search_paths=config.routes.search_paths or None, suggest_paths=config.routes.suggest_paths or None,
         observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
-        max_response_bytes=config.upstream.max_response_bytes,
+        max_response_bytes=config.upstream.max_response_bytes, deadline=config.upstream.deadline,
     )
     reloader = Reloader(holder, config.rules.path, metrics=metrics, loader=loader,
-                        debounce_ms=config.rules.debounce_ms)
-    services.insert(0, CallbackService(lambda: reloader.start(watch=config.rules.watch), reloader.stop))
-    exposed_reloader, degraded_check = reloader, None
-    if config.fleet.redis_url:  # a fleet: follow (and maybe publish) rule versions through Redis
+                        debounce_ms=config.rules.debounce_ms, auto_force=config.rules.force_reload)
+    degraded_check = None
+    if config.fleet.redis_url:  # a fleet: follow (and with publish_on_reload, publish) versions through Redis
         from filter_proxy.fleet.service import attach_fleet
 
-        exposed_reloader, rollout = attach_fleet(config, holder, metrics, reloader, services, screener)
+        coordinator, rollout = attach_fleet(config, holder, metrics, coordinator, services, screener)
         degraded_check = rollout.degraded
+    coordinator.on_reload(reloader.reload)
+
+    async def start_reloader() -> None:
+        # SIGHUP and file changes go through the coordinator; with workers the supervisor watches the files.
+        await reloader.start(watch=config.rules.watch and not state_dir,
+                             trigger=lambda force: coordinator.request_reload(force=force, wait=None))
+
+    services[:0] = [CallbackService(start_reloader, reloader.stop), CallbackService(coordinator.start, coordinator.stop)]
     if metrics is not None:
         from filter_proxy.metrics import mark_process_dead
 
         services.append(CallbackService(stop=lambda: asyncio.to_thread(mark_process_dead, os.getpid())))
-    return OpsApp(inner, holder=holder, reloader=exposed_reloader, metrics=metrics,
+    return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics, coordinator=coordinator,
                   admin_token=config.admin.resolve_token(), services=services, ready_check=_ready_check(inner),
                   degraded_check=degraded_check)
 

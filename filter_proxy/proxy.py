@@ -3,10 +3,19 @@ FilterMiddleware so that the configured search and suggest routes are screened.
 
 Failure policy (DESIGN §7): upstream timeout → 504, connection error or 5xx → 502; the middleware adds
 malformed or oversize responses on screened routes → 502. Other routes are streamed, never buffered.
+
+Every upstream exchange (request sent, headers and the whole body read) runs under one total deadline
+(``deadline``, config ``upstream.deadline``). httpx's own timeouts are per read, so an upstream that drips
+one byte every half second would otherwise hold a request (and a connection slot) indefinitely. Past the
+deadline before the response started: 504. After it started (a slow body): ``UpstreamDeadline`` is raised,
+which the filtering middleware turns into 504 on a screened route, and which makes the server drop the
+connection on a streamed pass-through route (its status line is already out; a short body must not look
+complete).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -41,6 +50,11 @@ HOP_BY_HOP = frozenset(
 )
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
+DEFAULT_DEADLINE = 10.0  # seconds for one whole upstream exchange
+
+
+class UpstreamDeadline(TimeoutError):
+    """The total deadline passed after the response had started (a slow body)."""
 
 
 class ReverseProxy:
@@ -57,7 +71,10 @@ class ReverseProxy:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         client: httpx.AsyncClient | None = None,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
+        if not deadline > 0:
+            raise ValueError(f"deadline must be > 0 seconds, not {deadline!r}")
         base = httpx.URL(upstream)
         if base.scheme not in ("http", "https") or not base.host:
             raise ValueError(f"upstream must be an http(s) URL with a host, not {upstream!r}")
@@ -66,6 +83,7 @@ class ReverseProxy:
         self.timeout = timeout
         self._timeout = timeout.as_dict()
         self.limits = limits
+        self.deadline = deadline
         self._client = client
         self._owns_client = client is None
 
@@ -105,16 +123,46 @@ class ReverseProxy:
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers, has_body = _request_headers(scope)
+        # The canonical path the middleware routed on (it rewrote raw_path), byte for byte.
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
         query = scope.get("query_string", b"")
-        target = self._prefix + raw_path + (b"?" + query if query else b"")
+        path = self._prefix + raw_path
+        target = path + (b"?" + query if query else b"")
+        try:
+            url = self.upstream.copy_with(raw_path=target)
+        except (httpx.InvalidURL, UnicodeError):
+            url = None
+        # httpx normalises paths (it resolves dot segments, escapes some bytes): if what it would send is
+        # not exactly what was routed, nothing is sent.
+        if url is None or url.raw_path.split(b"?", 1)[0] != path:
+            await _error(send, 400, "request path cannot be forwarded as routed")
+            return
         request = httpx.Request(
             scope["method"],
-            self.upstream.copy_with(raw_path=target),
+            url,
             headers=headers,
             content=_body(receive) if has_body else None,
             extensions={"timeout": self._timeout},
         )
+        started = False
+
+        async def send_tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            async with asyncio.timeout(self.deadline):
+                await self._exchange(request, send_tracked)
+        except TimeoutError:
+            if started:
+                logger.warning("upstream %s response exceeded the %.1f s deadline mid-body", self.upstream.host,
+                               self.deadline)
+                raise UpstreamDeadline(f"upstream response exceeded {self.deadline} s") from None
+            await _error(send, 504, "upstream timed out")
+
+    async def _exchange(self, request: httpx.Request, send: Send) -> None:
         try:
             response = await self.client.send(request, stream=True)
         except httpx.TimeoutException:
@@ -152,6 +200,9 @@ def create_proxy_app(
     *,
     search_paths: Sequence[str] | None = None,
     suggest_paths: Sequence[str] | None = None,
+    screen_routes: Sequence[str] = (),
+    pass_routes: Sequence[str] = (),
+    refuse_routes: Sequence[str] = (),
     query_param: str | None = None,
     fields: FieldMapping | None = None,
     observer: FilterObserver | None = None,
@@ -161,18 +212,22 @@ def create_proxy_app(
     max_body_bytes: int = 1_000_000,
     client: httpx.AsyncClient | None = None,
     limits: httpx.Limits = DEFAULT_LIMITS,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> FilterMiddleware:
     """A filtering reverse proxy in front of ``upstream``: FilterMiddleware around a ReverseProxy.
 
     The returned app's ``.app`` is the ReverseProxy (its ``aclose()`` closes the pooled client).
     """
-    proxy = ReverseProxy(upstream, timeout=timeout, limits=limits, client=client)
+    proxy = ReverseProxy(upstream, timeout=timeout, limits=limits, client=client, deadline=deadline)
     return FilterMiddleware(
         proxy,
         rules=rules,
         adapter=adapter,
         search_paths=search_paths,
         suggest_paths=suggest_paths,
+        screen_routes=screen_routes,
+        pass_routes=pass_routes,
+        refuse_routes=refuse_routes,
         query_param=query_param,
         fields=fields,
         observer=observer,

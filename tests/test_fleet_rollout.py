@@ -19,13 +19,15 @@ from starlette.responses import FileResponse
 from starlette.routing import Route
 
 from filter_proxy.cli import main
+from filter_proxy.coordination import LocalCoordinator
 from filter_proxy.fleet.protocol import HISTORY, Keys
 from filter_proxy.fleet.publisher import PublishError, publish_bundle
-from filter_proxy.fleet.service import FleetRollout, PublishingReloader
+from filter_proxy.fleet.service import FleetCoordinator, FleetRollout
 from filter_proxy.fleet.status import fetch_status
 from filter_proxy.fleet.subscriber import Backoff
 from filter_proxy.metrics import Metrics
 from filter_proxy.reload import Reloader
+from filter_proxy.rules.bundle import compile_rules
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.rules.loader import load_rules
 from filter_proxy.rules.signing import TrustedKeys
@@ -229,20 +231,40 @@ async def test_publish_on_reload_loads_here_then_publishes(redis_url: str, tmp_p
     shutil.copytree(rules_version_dir(tmp_path, 1), rules)
     async with workers(redis_url, tmp_path, n=1) as rollouts:
         here = RuleHolder(load_rules(rules))
-        publisher = PublishingReloader(Reloader(here, rules), rules, redis_url, prefix="filter-proxy",
+        local = LocalCoordinator(lambda: here.current.version, Reloader(here, rules).reload)
+        coordinator = FleetCoordinator(local, rollouts[0], rules, redis_url, prefix="filter-proxy",
                                        max_inline=1 << 26)
+        await coordinator.start()
         shutil.rmtree(rules)
         shutil.copytree(rules_version_dir(tmp_path, 5), rules)
-        ok, error = await publisher.reload()
-        assert ok, error
-        await until(lambda: versions(rollouts) == {here.current.version})
+        report = await coordinator.request_reload(wait=20)
+        assert report.ok and not report.pending, report
+        assert [(w.worker, w.version) for w in report.workers] == [("box:w0", here.current.version)]
+        assert versions(rollouts) == {here.current.version}
         # A category policy.toml does not declare: refused here, so never published.
         (rules / "terms" / "zqx-undeclared.txt").write_text("zqxfleet9\n")
         before = here.current.version
-        ok, error = await publisher.reload()
-        assert not ok and error
+        report = await coordinator.request_reload(wait=1)
+        assert not report.ok and report.error
         await anyio.sleep(0.3)
         assert here.current.version == before and versions(rollouts) == {before}
+        await coordinator.stop()
+
+
+async def test_a_publish_that_halves_a_category_needs_force(redis_url: str, tmp_path: Path) -> None:
+    shrunk = tmp_path / "shrunk"
+    shutil.copytree(rules_version_dir(tmp_path, 3), shrunk)
+    (shrunk / "terms" / "zqx-abuse.txt").write_text("zqxblocked\n")
+    out = tmp_path / "shrunk.bundle"
+    version = compile_rules(shrunk, out)["version"]
+    async with workers(redis_url, tmp_path) as rollouts:
+        pointer, _ = await publish_bundle(redis_url, out)
+        await until(lambda: all(pointer.sha256 in r.state.refused for r in rollouts))
+        assert all("would empty or more than halve terms/zqx-abuse" in r.state.refused[pointer.sha256]
+                   for r in rollouts)
+        assert version not in versions(rollouts)
+        assert await cli(["rules", "publish", str(out), "--redis", redis_url, "--force"]) == 0
+        await until(lambda: versions(rollouts) == {version})
 
 
 async def test_status_without_redis_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -177,14 +177,25 @@ def wrap(backend: Backend | Any, rules: Any, **kw: Any) -> FilterMiddleware:
 # -- routing and pass-through ------------------------------------------------------------------------
 
 
-async def test_other_routes_pass_through_untouched(rules: Any) -> None:
+async def test_passed_routes_pass_through_untouched(rules: Any) -> None:
     backend = Backend()
-    async with client_for(wrap(backend, rules)) as client:
+    async with client_for(wrap(backend, rules, pass_routes=["GET /other"])) as client:
         r = await client.get("/other", params={"q": "zqxblocked"})
     assert r.status_code == 200
     assert r.content == b"not json, never screened: zqxblocked"
     assert "x-filter-removed" not in r.headers and "x-filter-action" not in r.headers
     assert backend.calls == 1
+
+
+async def test_unlisted_routes_are_refused(rules: Any) -> None:
+    """Deny by default (issue 10): a route the table does not list never reaches the app."""
+    backend = Backend()
+    async with client_for(wrap(backend, rules)) as client:
+        r = await client.get("/other", params={"q": "zqxblocked"})
+        assert r.status_code == 403 and "routes.pass" in r.json()["allow_with"]
+        r = await client.post("/other")
+        assert r.status_code == 403
+    assert backend.calls == 0
 
 
 async def test_route_matching_patterns_and_odd_spellings(rules: Any) -> None:
@@ -195,6 +206,8 @@ async def test_route_matching_patterns_and_odd_spellings(rules: Any) -> None:
     assert mw.route("/ac/x/y") == "suggest"
     assert mw.route("/books/_doc/1") is None
     assert mw.route("/search/more") is None
+    assert mw.route("/x/../search") == "search"
+    assert mw.route("/SEARCH") == "search"
 
 
 async def test_websocket_and_lifespan_pass_through(rules: Any) -> None:
@@ -203,10 +216,18 @@ async def test_websocket_and_lifespan_pass_through(rules: Any) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append(scope["type"])
 
-    mw = wrap(app, rules)
+    closed: list[Any] = []
+
+    async def send(message: Any) -> None:
+        closed.append(message)
+
+    mw = wrap(app, rules, pass_routes=["GET /ws"])
     await mw({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
-    await mw({"type": "websocket", "path": "/search"}, None, None)  # type: ignore[arg-type]
+    await mw({"type": "websocket", "path": "/ws"}, None, None)  # type: ignore[arg-type]
+    # A websocket on a screened route is refused (nothing on it could be screened).
+    await mw({"type": "websocket", "path": "/search"}, None, send)  # type: ignore[arg-type]
     assert seen == ["lifespan", "websocket"]
+    assert closed == [{"type": "websocket.close", "code": 1008}]
 
 
 # -- the query ------------------------------------------------------------------------------------------

@@ -168,8 +168,8 @@ async def test_reload_keeps_the_old_rules_on_a_wrongly_signed_bundle(
     shutil.copyfile(signed["stranger"], bundle)
     shutil.copyfile(signature_path(signed["stranger"]), signature_path(bundle))
     with caplog.at_level(logging.ERROR):
-        ok, error = await reloader.reload()
-    assert not ok and error is not None and "not a trusted key" in error
+        outcome = await reloader.reload()
+    assert not outcome.ok and outcome.error is not None and "not a trusted key" in outcome.error
     assert holder.current is before
     assert any("rules refused" in r.getMessage() and "not a trusted key" in r.getMessage() for r in caplog.records)
 

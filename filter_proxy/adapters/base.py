@@ -70,6 +70,8 @@ class Adapter:
     query_param: str = "q"  # the class default; an instance may be given another
     # The backend's usual document fields; used when no FieldMapping is given.
     default_fields: ClassVar[FieldMapping] = FieldMapping()
+    # True only for a backend that reads request paths case-insensitively (none of the built-in ones).
+    paths_case_insensitive: ClassVar[bool] = False
 
     def __init__(self, fields: FieldMapping | None = None, *, query_param: str | None = None) -> None:
         self.fields = fields or self.default_fields
@@ -81,6 +83,19 @@ class Adapter:
 
     def is_suggest_path(self, path: str) -> bool:
         return match_any(self.default_suggest_paths, path)
+
+    # --- routes and response kinds (filter_proxy/adapters/route_tables.py, documents.py) --------------
+    def default_routes(self) -> tuple[Any, ...]:
+        """This backend's route table (``routes.Route``): screened, passed; anything else is refused."""
+        from filter_proxy.adapters.route_tables import TABLES
+
+        return TABLES.get(self.name, ())
+
+    def document_shape(self) -> Any:
+        """How this backend's document, terms and rows responses read (``documents.DocumentShape``)."""
+        from filter_proxy.adapters.documents import DEFAULT_SHAPE, SHAPES
+
+        return SHAPES.get(self.name, DEFAULT_SHAPE)
 
     # --- the query -------------------------------------------------------------------------------
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:

@@ -46,6 +46,8 @@ def register_publish(rules_subparsers: Any) -> None:
                    "too big to keep in Redis")
     p.add_argument("--max-inline", type=int, metavar="BYTES", help="largest bundle kept in Redis itself "
                    "(default: [fleet] max_inline_bytes, 64 MiB)")
+    p.add_argument("--force", action="store_true", help="apply it even where it empties a category or shrinks "
+                   "it by more than half (instances refuse that otherwise)")
     p.set_defaults(func=publish_command)
 
 
@@ -80,7 +82,8 @@ def publish_command(args: argparse.Namespace) -> int:
     try:
         url, prefix, max_inline = _fleet_settings(args)
         pointer, reached = asyncio.run(publish_bundle(url, args.bundle, prefix=prefix, url=args.url or "",
-                                                      max_inline=args.max_inline or max_inline))
+                                                      max_inline=args.max_inline or max_inline,
+                                                      force=args.force))
     except (ValueError, ConfigError, PublishError) as exc:
         return _fail("rules publish", str(exc))
     except (RedisError, OSError) as exc:

@@ -27,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8080)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--force-reload", action="store_true", default=None,
+                   help="apply file-watch and SIGHUP reloads even when they empty a category or shrink it by "
+                   "more than half (default: refuse them; POST /-/reload?force=true forces one reload)")
     p.set_defaults(func=run)
 
 
@@ -38,6 +41,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
         "server.host": args.host,
         "server.port": args.port,
         "server.workers": args.workers,
+        "rules.force_reload": args.force_reload,
     }
 
 
@@ -89,7 +93,14 @@ def run(args: argparse.Namespace) -> int:
         if config.source:
             os.environ[CONFIG_ENV] = str(Path(config.source).resolve())
         os.environ.update(to_env(overrides))
-        uvicorn.run("filter_proxy.ops:app_from_env", factory=True, workers=config.server.workers, **common)
+        from filter_proxy.supervisor import run_workers
+
+        # Our own supervisor around uvicorn's workers: SIGHUP and the file watcher reload the rules in
+        # every worker (through a shared state directory) instead of restarting them.
+        run_workers(uvicorn.Config("filter_proxy.ops:app_from_env", factory=True, workers=config.server.workers,
+                                   **common),
+                    rules_path=config.rules.path, watch=config.rules.watch, debounce_ms=config.rules.debounce_ms,
+                    force=config.rules.force_reload)
         return 0
 
     from filter_proxy.ops import build_app

@@ -78,6 +78,7 @@ def create_filtered_backend(rules: RuleSet | RuleHolder, *, thumbnails: str = "a
         adapter="searxng",
         search_paths=[SEARCH_PATH],
         suggest_paths=[SUGGEST_PATH],
+        pass_routes=["GET /thumbs/*"],  # the thumbnails themselves (deny by default refuses the rest)
         query_param="q",
         fields=dataclasses.replace(SEARXNG_FIELDS, image_hash=HASH_FIELDS) if precomputed else None,
         image_screener=None if precomputed else image_screener,

@@ -39,7 +39,7 @@ MIN_KEY_BYTES = 16
 
 def canonical_thumbnail_url(url: str) -> str:
     """The canonical form used for keys, so trivially different spellings of one URL share an entry."""
-    from filter_proxy.matchers.urls import canonicalize_url
+    from filter_proxy.signals.url_canon import canonicalize_url
 
     try:
         return canonicalize_url(url) or url

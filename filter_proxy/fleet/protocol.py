@@ -62,9 +62,10 @@ class BundlePointer:
     location: str = "inline"
     url: str = ""
     published_at: float = 0.0
+    force: bool = False  # apply even if it empties or halves a category (the reload guard, DESIGN §7)
 
     def to_redis(self) -> dict[str, str]:
-        return {k: str(v) for k, v in asdict(self).items()}
+        return {k: str(int(v) if isinstance(v, bool) else v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_redis(cls, raw: dict[Any, Any]) -> BundlePointer | None:
@@ -76,9 +77,15 @@ class BundlePointer:
         try:
             return cls(version=data["version"], sha256=data["sha256"], size=int(data["size"]),
                        signature=data.get("signature", ""), location=data.get("location", "inline"),
-                       url=data.get("url", ""), published_at=float(data.get("published_at", 0) or 0))
+                       url=data.get("url", ""), published_at=float(data.get("published_at", 0) or 0),
+                       force=data.get("force", "0") == "1")
         except (KeyError, ValueError) as exc:
             raise ValueError(f"malformed rules pointer in Redis ({type(exc).__name__}: {exc})") from None
+
+    @property
+    def identity(self) -> str:
+        """What a refusal is remembered by: the same bytes published again with --force are a new try."""
+        return f"{self.sha256}+force" if self.force else self.sha256
 
     def signature_bytes(self) -> bytes | None:
         return base64.b64decode(self.signature) if self.signature else None

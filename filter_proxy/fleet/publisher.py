@@ -44,8 +44,8 @@ def bundle_version(path: Path, check: bool = True) -> str:
         return "unreadable-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
-def make_pointer(path: Path, *, url: str = "", max_inline: int = DEFAULT_MAX_INLINE,
-                 check: bool = True) -> tuple[BundlePointer, bytes | None]:
+def make_pointer(path: Path, *, url: str = "", max_inline: int = DEFAULT_MAX_INLINE, check: bool = True,
+                 force: bool = False) -> tuple[BundlePointer, bytes | None]:
     """The pointer for ``path`` (signature from ``path.sig`` when present) and the bytes to store inline,
     or None when the bundle is published by URL."""
     from filter_proxy.rules.signing import signature_path
@@ -58,11 +58,11 @@ def make_pointer(path: Path, *, url: str = "", max_inline: int = DEFAULT_MAX_INL
     if url:
         if not url.startswith(("http://", "https://", "file://")):
             raise PublishError(f"--url must be http://, https:// or file://, got {url.split(':', 1)[0]!r}")
-        return BundlePointer(version, sha, len(data), signature, "url", url, time.time()), None
+        return BundlePointer(version, sha, len(data), signature, "url", url, time.time(), force), None
     if len(data) > max_inline:
         raise PublishError(f"{path} is {len(data)} bytes, more than the {max_inline} bytes kept in Redis: "
                            "put it on a web server or shared storage and publish it with --url")
-    return BundlePointer(version, sha, len(data), signature, "inline", "", time.time()), data
+    return BundlePointer(version, sha, len(data), signature, "inline", "", time.time(), force), data
 
 
 async def publish_pointer(client: Any, keys: Keys, pointer: BundlePointer, data: bytes | None) -> int:
@@ -93,11 +93,12 @@ def _sha(raw: bytes | str) -> str:
 
 
 async def publish_bundle(redis_url: str, path: str | Path, *, prefix: str = "filter-proxy", url: str = "",
-                         max_inline: int = DEFAULT_MAX_INLINE, check: bool = True) -> tuple[BundlePointer, int]:
+                         max_inline: int = DEFAULT_MAX_INLINE, check: bool = True,
+                         force: bool = False) -> tuple[BundlePointer, int]:
     """Publish the bundle at ``path`` to the fleet on ``redis_url``; (pointer, subscribers reached)."""
     import redis.asyncio as aioredis
 
-    pointer, data = make_pointer(Path(path), url=url, max_inline=max_inline, check=check)
+    pointer, data = make_pointer(Path(path), url=url, max_inline=max_inline, check=check, force=force)
     client = aioredis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=60)
     try:
         reached = await publish_pointer(client, Keys(prefix), pointer, data)

@@ -17,6 +17,7 @@ from filter_proxy.fleet.metrics import fleet_metrics
 from filter_proxy.fleet.protocol import Keys
 from filter_proxy.fleet.state import FleetState
 from filter_proxy.fleet.subscriber import Delivery, RolloutSubscriber
+from filter_proxy.reload import category_counts, shrink_problems
 from filter_proxy.rules.errors import RulesError
 from filter_proxy.rules.holder import RuleHolder
 
@@ -74,6 +75,13 @@ class FleetRollout:
             except Exception as exc:  # a bug must not take the worker down; the old rules keep serving
                 log.exception("fleet: loading a published bundle failed")
                 return False, f"{type(exc).__name__}: {exc}"
+            # The same guard as a local reload (DESIGN §7): emptying or halving a category needs --force.
+            problems = shrink_problems(category_counts(self.holder.current), category_counts(rules))
+            if problems and not delivery.pointer.force:
+                if self.metrics is not None:
+                    self.metrics.reload(False)
+                return False, (f"version {rules.version} would empty or more than halve {', '.join(problems)}; "
+                               "publish it with --force to apply it anyway")
             self.holder.swap(rules)
             if self.metrics is not None:
                 self.metrics.rules_loaded(rules, time.perf_counter() - started)
@@ -105,46 +113,98 @@ class _Closing:
         await self.thing.aclose()
 
 
-class PublishingReloader:
-    """``POST /-/reload`` with ``fleet.publish_on_reload``: load ``rules.path`` here first (so a broken or
-    wrongly signed rule set never reaches the fleet), then publish it: a bundle as it is (with its
-    ``.sig``), a rules directory compiled to a bundle. Every other instance follows the announcement."""
+class FleetCoordinator:
+    """The ReloadCoordinator (coordination.py) of an instance with ``fleet.publish_on_reload``.
 
-    def __init__(self, local: Any, path: str | Path, redis_url: str, *, prefix: str, max_inline: int) -> None:
+    A reload request (``POST /-/reload``; SIGHUP and the file watcher of a one-process instance) first
+    reloads this instance through its own coordinator, so a broken, wrongly signed or shrinking rule set
+    never reaches the fleet; then it publishes ``rules.path`` (a bundle as it is, with its ``.sig``; a
+    rules directory compiled to a bundle) and waits, bounded by ``wait``, until every live worker of the
+    fleet reports that version. The report lists the fleet's workers as ``instance:pid``."""
+
+    def __init__(self, local: Any, rollout: FleetRollout, path: str | Path, redis_url: str, *, prefix: str,
+                 max_inline: int) -> None:
         self.local = local
+        self.rollout = rollout
         self.path = Path(path)
         self.redis_url = redis_url
         self.prefix = prefix
         self.max_inline = max_inline
+        self._fleet: list[Any] = []
 
-    def __getattr__(self, name: str) -> Any:  # successes, failures, last_error, start/stop: the local one's
-        return getattr(self.local, name)
+    def on_reload(self, callback: Any) -> None:
+        self.local.on_reload(callback)
 
-    async def reload(self) -> tuple[bool, str | None]:
+    async def start(self) -> None:
+        await self.local.start()
+
+    async def stop(self) -> None:
+        await self.local.stop()
+
+    def workers(self) -> list[Any]:
+        return list(self._fleet) or self.local.workers()
+
+    async def _publish(self, force: bool) -> Any:
+        from filter_proxy.fleet.publisher import publish_bundle
+
+        if not self.path.is_dir():
+            return await publish_bundle(self.redis_url, self.path, prefix=self.prefix,
+                                        max_inline=self.max_inline, force=force)
+        from filter_proxy.rules.bundle import compile_rules
+
+        with tempfile.TemporaryDirectory(prefix="filter-proxy-publish-") as tmp:
+            bundle = Path(tmp) / "rules.bundle"
+            await asyncio.to_thread(compile_rules, self.path, bundle)
+            return await publish_bundle(self.redis_url, bundle, prefix=self.prefix, max_inline=self.max_inline,
+                                        force=force)
+
+    async def request_reload(self, *, force: bool = False, wait: float | None = 5.0) -> Any:
         from redis.exceptions import RedisError
 
-        from filter_proxy.fleet.publisher import PublishError, publish_bundle
+        from filter_proxy.coordination import DEFAULT_WAIT, ReloadReport, WorkerStatus
+        from filter_proxy.fleet.publisher import PublishError
 
-        ok, error = await self.local.reload()
-        if not ok:
-            return ok, error
+        report = await self.local.request_reload(force=force, wait=wait or DEFAULT_WAIT)
+        if not report.ok:
+            return report  # refused here: nothing reaches the fleet
         try:
-            if self.path.is_dir():
-                with tempfile.TemporaryDirectory(prefix="filter-proxy-publish-") as tmp:
-                    bundle = Path(tmp) / "rules.bundle"
-                    from filter_proxy.rules.bundle import compile_rules
-
-                    await asyncio.to_thread(compile_rules, self.path, bundle)
-                    pointer, reached = await publish_bundle(self.redis_url, bundle, prefix=self.prefix,
-                                                            max_inline=self.max_inline)
-            else:
-                pointer, reached = await publish_bundle(self.redis_url, self.path, prefix=self.prefix,
-                                                        max_inline=self.max_inline)
+            pointer, reached = await self._publish(force)
         except (RedisError, OSError, PublishError, RulesError) as exc:
             log.error("fleet: rules loaded on this instance but NOT published to the fleet: %s", exc)
-            return False, f"loaded on this instance but not published to the fleet: {type(exc).__name__}: {exc}"
+            failed = WorkerStatus("fleet", 0, report.generation, self.rollout.version(), ok=False,
+                                  error=f"loaded on this instance but not published to the fleet: "
+                                        f"{type(exc).__name__}: {exc}")
+            return ReloadReport(report.generation, force, (*report.workers, failed))
         log.info("fleet: published rules version %s to %d subscribed worker(s)", pointer.version, reached)
-        return True, None
+        deadline = time.monotonic() + (wait or 0.0)
+        while True:
+            statuses, pending = await self._fleet_statuses(report.generation, pointer.version)
+            if statuses and (not pending or time.monotonic() >= deadline):
+                self._fleet = statuses
+                return ReloadReport(report.generation, force, tuple(statuses), tuple(pending))
+            if time.monotonic() >= deadline:
+                return report
+            await asyncio.sleep(0.05)
+
+    async def _fleet_statuses(self, generation: int, version: str) -> tuple[list[Any], list[str]]:
+        from redis.exceptions import RedisError
+
+        from filter_proxy.coordination import WorkerStatus
+        from filter_proxy.fleet.status import fetch_status
+
+        try:
+            fleet = await fetch_status(self.redis_url, self.prefix)
+        except (RedisError, OSError):
+            return [], []
+        out, pending = [], []
+        for w in fleet.workers:
+            name = f"{w.instance}:{w.worker}"
+            refused = w.state == "refused"
+            out.append(WorkerStatus(name, int(w.worker) if w.worker.isdigit() else 0, generation, w.version,
+                                    ok=not refused, error=w.error or None, updated=time.time() - w.age))
+            if w.version != version and not refused:
+                pending.append(name)
+        return out, pending
 
 
 def shared_hash_cache(config: Config, metrics: Any) -> Any:
@@ -167,11 +227,11 @@ def shared_hash_cache(config: Config, metrics: Any) -> Any:
                            metrics=fleet_metrics(metrics))
 
 
-def attach_fleet(config: Config, holder: RuleHolder, metrics: Any, reloader: Any, services: list[Any],
+def attach_fleet(config: Config, holder: RuleHolder, metrics: Any, coordinator: Any, services: list[Any],
                  screener: Any = None) -> tuple[Any, FleetRollout]:
     """Add the rollout service for ``config.fleet`` (redis_url set) to ``services``, and the shared hash
-    tier to ``screener``; returns the reloader to expose on ``POST /-/reload`` (publishing or local) and
-    the rollout (its ``degraded`` feeds /-/ready)."""
+    tier to ``screener``; returns the reload coordinator to use (publishing with ``publish_on_reload``,
+    else ``coordinator``) and the rollout (its ``degraded`` feeds /-/ready)."""
     from filter_proxy.rules.signing import TrustedKeys
 
     f = config.fleet
@@ -187,6 +247,6 @@ def attach_fleet(config: Config, holder: RuleHolder, metrics: Any, reloader: Any
             screener.shared = shared
             services.append(_Closing(shared))
     if f.publish_on_reload:
-        reloader = PublishingReloader(reloader, config.rules.path, f.redis_url, prefix=f.prefix,
-                                      max_inline=f.max_inline_bytes)
-    return reloader, rollout
+        coordinator = FleetCoordinator(coordinator, rollout, config.rules.path, f.redis_url, prefix=f.prefix,
+                                       max_inline=f.max_inline_bytes)
+    return coordinator, rollout

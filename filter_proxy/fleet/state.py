@@ -19,8 +19,8 @@ class FleetState:
     unreachable_since: float | None = None  # set on a Redis failure, cleared on the next success
     redis_error: str = ""  # the exception type only: messages can carry host names and passwords
     wanted: str | None = None  # the version published to the fleet
-    wanted_sha: str = ""
-    refused: dict[str, str] = field(default_factory=dict)  # sha256 -> why this worker refused that bundle
+    wanted_sha: str = ""  # the published pointer's identity (sha256, +force)
+    refused: dict[str, str] = field(default_factory=dict)  # identity -> why this worker refused that bundle
     applied_at: float | None = None
     published_at: float | None = None
 

@@ -166,9 +166,9 @@ class RolloutSubscriber:
             return
         if pointer is None:
             return  # nothing published yet: serve the local rules
-        self.state.wanted, self.state.wanted_sha = pointer.version, pointer.sha256
+        self.state.wanted, self.state.wanted_sha = pointer.version, pointer.identity
         self.state.published_at = pointer.published_at
-        if pointer.version == self.current_version() or pointer.sha256 in self.state.refused:
+        if pointer.version == self.current_version() or pointer.identity in self.state.refused:
             return
         try:
             data = await self._fetch(client, pointer)
@@ -184,7 +184,7 @@ class RolloutSubscriber:
             lag = self.state.applied_at - pointer.published_at if pointer.published_at else 0.0
             log.info("fleet: rules version %s in force (%.3f s after it was published)", pointer.version, lag)
         else:
-            self.state.refused[pointer.sha256] = error or "refused"
+            self.state.refused[pointer.identity] = error or "refused"
             self.metrics.rollout("refused")
             log.error("fleet: rules version %s refused on this instance, keeping %s: %s", pointer.version,
                       self.current_version(), error)

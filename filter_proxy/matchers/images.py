@@ -30,10 +30,8 @@ import numpy as np
 from PIL import Image
 from pybloom_live import BloomFilter
 
-from filter_proxy.rules.policy import HASH_HEX_LENGTH
+from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
 
-EXACT_ALGORITHMS = ("md5", "sha1", "sha256")
-PERCEPTUAL_BITS = {"phash": 64, "dhash": 64, "pdq": 256}
 _ORDER = {a: i for i, a in enumerate(("sha256", "sha1", "md5", "pdq", "phash", "dhash"))}
 _VARIANT_SIDE = 256  # variants are hashed from a copy no larger than this (thumbnails usually are)
 _MAGIC = b"FPIMGIX1"
