@@ -138,6 +138,7 @@ def fleet(tmp_path: Path, postgres_server: PostgresServer) -> Iterator[dict[str,
     with running_redis() as redis_server, serve(backend.app) as upstream_url:
         bases = []
         env = {k: v for k, v in os.environ.items() if not k.startswith(("FILTER_PROXY_", "PROMETHEUS_"))}
+        env["TMPDIR"] = str(tmp_path)  # staged bundles (rules/signing.py) stay in this test's directory
         for name, workers in INSTANCES:
             port = free_port()
             config = tmp_path / f"{name}.toml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -36,6 +37,12 @@ from tests.support.server import serve
 from tests.support.servers import running_redis
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(autouse=True)
+def _own_stage_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staged bundles (rules/signing.py) go under this test's directory, not the machine's /tmp."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 20) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,10 +31,17 @@ from filter_proxy.rules.signing import (
     load_signed_rules,
     rules_loader,
     signature_path,
+    stage_file,
     verify_signature,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _own_stage_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Staged bundles (rules/signing.py) go under this test's directory, not the machine's /tmp."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def write_keypair(directory: Path, name: str) -> tuple[Path, Path]:
@@ -179,3 +189,27 @@ def test_the_signature_covers_the_whole_file(signed: dict[str, Path]) -> None:
 
     body = json.loads(signature_path(signed["bundle"]).read_bytes())
     assert body["bundle_sha256"] == file_digest(signed["bundle"]).hex()
+
+
+def test_workers_of_one_host_share_one_staged_copy(signed: dict[str, Path], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    first, digest, unlink = stage_file(signed["bundle"])
+    second, _, _ = stage_file(signed["bundle"])
+    assert first == second and not unlink  # one file per content: the page cache is shared
+    assert first.name == f"{digest.hex()}.bundle" and digest == file_digest(signed["bundle"])
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
+    rules = load_signed_rules(signed["bundle"], TrustedKeys.load(signed["team_pub"]))
+    assert rules.source == str(signed["bundle"])
+
+
+def test_an_unsafe_stage_directory_is_not_used(signed: dict[str, Path], tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    shared = tmp_path / f"filter-proxy-{os.getuid()}"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)  # writable by others: someone could swap a staged file
+    staged, _, unlink = stage_file(signed["bundle"])
+    assert unlink and staged.parent != shared / "bundles"
+    load_signed_rules(signed["bundle"], TrustedKeys.load(signed["team_pub"]))
+    staged.unlink(missing_ok=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -29,15 +28,14 @@ log = logging.getLogger("filter_proxy.fleet")
 
 
 def load_delivery(delivery: Delivery, keys: TrustedKeys | None) -> Any:
-    """Write the bytes to a private file, verify the signature (when ``keys``), load; RulesError if not."""
-    from filter_proxy.rules.signing import load_verified_copy
+    """Stage the bytes where only this service can change them, verify the signature (when ``keys``),
+    load; RulesError if not."""
+    from filter_proxy.rules.signing import load_verified_copy, stage_bytes
 
-    fd, tmp = tempfile.mkstemp(prefix="filter-proxy-fleet-", suffix=".bundle")
-    with os.fdopen(fd, "wb") as f:
-        f.write(delivery.data)
     pointer = delivery.pointer
-    return load_verified_copy(Path(tmp), bytes.fromhex(pointer.sha256), pointer.signature_bytes(), keys,
-                              f"fleet bundle {pointer.version} ({pointer.sha256[:12]})")
+    staged, digest, unlink = stage_bytes(delivery.data)
+    return load_verified_copy(staged, digest, pointer.signature_bytes(), keys,
+                              f"fleet bundle {pointer.version} ({pointer.sha256[:12]})", unlink)
 
 
 class FleetRollout:

@@ -10,7 +10,8 @@ An instance configured with the policy team's public key(s) refuses a rules dire
 a bundle whose signature does not match, and one signed by a key it does not trust. To close the window
 between checking and loading (whoever can write the rules folder could swap the file in between, or
 rewrite it in place under the memory map), the bundle is first copied into a private file while it is
-hashed; that copy is verified, loaded and unlinked at once (the mapping keeps it alive).
+hashed; that copy is verified and loaded. The copy lives in a directory only the service user can write,
+named by its SHA-256, so the workers of one host map the same file and share its memory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,24 +170,95 @@ def verify_signature(digest: bytes, signature: bytes | None, keys: TrustedKeys, 
     return kid
 
 
-def private_copy(path: str | Path) -> tuple[Path, bytes]:
-    """Copy ``path`` to a new private file while hashing it; (copy, sha256). The caller unlinks the copy."""
-    fd, tmp = tempfile.mkstemp(prefix="filter-proxy-bundle-", suffix=".bundle")
-    digest = hashlib.sha256()
+KEEP_STAGED = 4  # staged bundles kept per host (the newest; older ones may still be mapped, which is fine)
+
+
+def _stage_dir() -> Path | None:
+    """``$TMPDIR/filter-proxy-<uid>/bundles``, only if it is ours alone (owned by us, writable by nobody
+    else, no symlink):
+    then the workers of one host load the same staged file and share its pages (the bundle is mapped,
+    not read). None when it cannot be made safe: each load then uses its own unlinked private file."""
+    uid = os.getuid()
+    directory = Path(tempfile.gettempdir()) / f"filter-proxy-{uid}" / "bundles"
     try:
-        with open(path, "rb") as src, os.fdopen(fd, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                digest.update(chunk)
-                dst.write(chunk)
+        for part in (directory.parent, directory):  # each made 0700 (parents=True would use the umask)
+            part.mkdir(mode=0o700, exist_ok=True)
+        # Nobody else may write either level (or swap the bundles directory); the bundles stay unreadable
+        # to others too, since term lists can be sensitive.
+        for part, forbidden in ((directory.parent, 0o022), (directory, 0o077)):
+            st = os.lstat(part)
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != uid or stat.S_IMODE(st.st_mode) & forbidden:
+                return None
+    except OSError:
+        return None
+    return directory
+
+
+def stage(write: Callable[[Any], None]) -> tuple[Path, bytes, bool]:
+    """Write a bundle (``write(file)``) into a file nobody else can change, hashing what is written;
+    returns (path, sha256, unlink_after_load). In the host's stage directory the file is named by its
+    SHA-256, so workers share it; elsewhere it is a private temporary file the caller unlinks."""
+    directory = _stage_dir()
+    fd, tmp = tempfile.mkstemp(prefix=".filter-proxy-bundle-", suffix=".tmp", dir=directory)
+    digest = hashlib.sha256()
+
+    class _Hashing:
+        def write(self, chunk: bytes) -> None:
+            digest.update(chunk)
+            _write_all(fd, chunk)
+
+    try:
+        write(_Hashing())
     except BaseException:
+        os.close(fd)
         Path(tmp).unlink(missing_ok=True)
         raise
-    return Path(tmp), digest.digest()
+    os.close(fd)
+    if directory is None:
+        return Path(tmp), digest.digest(), True
+    final = directory / f"{digest.hexdigest()}.bundle"
+    os.replace(tmp, final)  # same bytes as any file already there under that name
+    _prune(directory, keep=final)
+    return final, digest.digest(), False
+
+
+def _write_all(fd: int, chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _prune(directory: Path, keep: Path) -> None:
+    """Drop all but the newest staged bundles, never one younger than a minute (another worker may be
+    about to open it); a mapped file stays readable after unlink."""
+    now = time.time()
+    staged = sorted(directory.glob("*.bundle"), key=lambda p: p.stat().st_mtime if p.exists() else 0,
+                    reverse=True)
+    for old in staged[KEEP_STAGED:]:
+        try:
+            if old != keep and now - old.stat().st_mtime > 60:
+                old.unlink()
+        except OSError:
+            pass
+
+
+def stage_file(path: str | Path) -> tuple[Path, bytes, bool]:
+    def copy(out: Any) -> None:
+        with open(path, "rb") as src:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+
+    return stage(copy)
+
+
+def stage_bytes(data: bytes) -> tuple[Path, bytes, bool]:
+    return stage(lambda out: out.write(data))
 
 
 def load_verified_copy(copy: Path, digest: bytes, signature: bytes | None, keys: TrustedKeys | None,
-                       where: str) -> Any:
-    """Verify (when ``keys``) and load a private bundle file, then unlink it; errors name ``where``."""
+                       where: str, unlink: bool = True) -> Any:
+    """Verify (when ``keys``) and load a staged bundle file (then unlink it when ``unlink``); errors name
+    ``where``, the bundle the operator knows."""
     from filter_proxy.rules.bundle import is_bundle, load_bundle
 
     try:
@@ -195,13 +269,14 @@ def load_verified_copy(copy: Path, digest: bytes, signature: bytes | None, keys:
             log.info("bundle %s: signature by trusted key %s verified", where, kid)
         try:
             rules = load_bundle(copy)
-        except RulesError as exc:  # name the bundle the operator knows, not the private copy
+        except RulesError as exc:  # name the bundle the operator knows, not the staged copy
             text = str(exc).replace(str(copy), where)
             raise RulesError(where, 0, text.removeprefix(f"{where}: ").removeprefix(f"{where}:0: ")) from exc
         rules.source = where
         return rules
     finally:
-        copy.unlink(missing_ok=True)
+        if unlink:
+            copy.unlink(missing_ok=True)
 
 
 def load_signed_rules(path: str | Path, keys: TrustedKeys) -> Any:
@@ -217,10 +292,10 @@ def load_signed_rules(path: str | Path, keys: TrustedKeys) -> Any:
     except OSError as exc:
         raise RulesError(where, 0, f"cannot read the signature: {exc.strerror or exc}") from exc
     try:
-        copy, digest = private_copy(path)
+        copy, digest, unlink = stage_file(path)
     except OSError as exc:
         raise RulesError(where, 0, f"cannot read bundle: {exc.strerror or exc}") from exc
-    return load_verified_copy(copy, digest, signature, keys, where)
+    return load_verified_copy(copy, digest, signature, keys, where, unlink)
 
 
 def rules_loader(public_key: str | None) -> Callable[[str], Any]:
