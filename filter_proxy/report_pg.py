@@ -97,6 +97,7 @@ class PostgresReportCounter(ReportCounter):
         self.dsn = dsn
         self.instance = _ident(instance) or "default"
         self.timeout = timeout
+        self._schema_ready = False
 
     def flush(self) -> int:
         """Add the in-memory counts in one transaction; returns the rows upserted. Blocking (run it in a
@@ -112,7 +113,11 @@ class PostgresReportCounter(ReportCounter):
             rows = [(_bucket_time(k[0]), self.instance, *k[1:], n) for k, n in sorted(counts.items())]
             try:
                 with _connect(self.dsn, self.timeout) as db, db.cursor() as cur:
+                    if not self._schema_ready:  # PostgreSQL was down at start
+                        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                        cur.execute(SCHEMA)
                     cur.executemany(_UPSERT, rows)
+                self._schema_ready = True
             except psycopg.Error:
                 with self._lock:
                     for key, n in counts.items():
@@ -132,7 +137,16 @@ class PostgresReportCounter(ReportCounter):
                           describe(self.dsn), type(exc).__name__)
 
     async def start(self, interval: float = 60.0) -> None:
-        await asyncio.to_thread(create_schema, self.dsn, self.timeout)  # fail at start, not an hour later
+        """Creates the table. Unlike the embedded SQLite file, an unreachable database does not stop the
+        instance: filtering must not depend on a shared report store, so counts wait in memory (logged)."""
+        import psycopg
+
+        try:
+            await asyncio.to_thread(create_schema, self.dsn, self.timeout)
+            self._schema_ready = True
+        except psycopg.Error as exc:
+            log.error("transparency report: %s unreachable at start (%s); counting in memory until it is back",
+                      describe(self.dsn), type(exc).__name__)
         self._task = asyncio.create_task(self._snapshots(interval))
 
     async def stop(self) -> None:

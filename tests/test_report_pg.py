@@ -145,3 +145,22 @@ def test_cli_reads_the_whole_fleet(postgres_dsn: str, capsys: pytest.CaptureFixt
 def test_cli_without_a_table_is_a_clear_error(postgres_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["report", "--db", postgres_dsn, "--since", "2026-11-02"]) == 2
     assert "no report table yet" in capsys.readouterr().err
+
+
+@pytest.mark.anyio
+async def test_an_instance_starts_while_postgres_is_down_and_catches_up() -> None:
+    from tests.support.servers import running_postgres
+
+    with running_postgres() as server:
+        dsn = server.create_database()
+        server.stop()
+        counter = PostgresReportCounter(dsn, instance="box-late", timeout=1)
+        await counter.start(3600)  # does not raise: filtering must not wait for the report store
+        counter.request("search", "block", "zqx-abuse")
+        with pytest.raises(psycopg.OperationalError):
+            counter.flush()
+        server.start_again()
+        counter.request("search", "allow")
+        await counter.stop()  # creates the table and writes everything counted meanwhile
+        _, per_instance = read_fleet_rows(dsn, SINCE)
+    assert per_instance == {"box-late": 2}

@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -126,6 +127,7 @@ class PostgresServer:
         self.run_as = run_as
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
+        self._log: Any = None
 
     def dsn(self, dbname: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{dbname}"
@@ -134,12 +136,17 @@ class PostgresServer:
         subprocess.run([*self.run_as, str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
                         "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.start_again()
+
+    def start_again(self) -> None:
+        """Start the server on the existing data directory (after ``stop``), same port."""
+        self._log = open(self.directory / "postgres.log", "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [*self.run_as, str(self.bindir / "postgres"), "-D", str(self.data), "-p", str(self.port),
              "-k", str(self.directory), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
              "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "shared_buffers=16MB",
              "-c", "max_connections=60"],
-            stdout=subprocess.DEVNULL, stderr=open(self.directory / "postgres.log", "wb"))  # noqa: SIM115
+            stdout=subprocess.DEVNULL, stderr=self._log)
         _wait(self._ready, "postgres")
 
     def _ready(self) -> bool:
@@ -172,6 +179,9 @@ class PostgresServer:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 @contextlib.contextmanager
