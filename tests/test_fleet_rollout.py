@@ -294,3 +294,35 @@ def test_backoff_grows_to_its_maximum_with_jitter(first: float, maximum: float, 
         assert delay == pytest.approx(ceiling * (0.5 + draw / 2))
     backoff.reset()
     assert backoff.failures == 0
+
+
+def test_post_reload_publishes_to_the_fleet_and_ready_reports_it(redis_url: str, tmp_path: Path) -> None:
+    import httpx
+
+    from filter_proxy.config import load_config
+    from filter_proxy.ops import build_app
+    from tests.test_serve import TOKEN, Upstream
+
+    rules = tmp_path / "live-rules"
+    shutil.copytree(rules_version_dir(tmp_path, 1), rules)
+    backend = Upstream()
+    with serve(backend.app) as upstream_url:
+        config = load_config(env={}, require_upstream=True, overrides={
+            "upstream.url": upstream_url, "upstream.adapter": "searxng", "rules.path": str(rules),
+            "rules.watch": False, "images.enabled": False, "report.enabled": False,
+            "admin.token": TOKEN, "admin.token_env": "", "fleet.redis_url": redis_url,
+            "fleet.instance": "box-http", "fleet.heartbeat": 0.3, "fleet.publish_on_reload": True})
+        with serve(build_app(config)) as base, httpx.Client(base_url=base, timeout=30) as client:
+            assert client.get("/-/ready").json()["status"] == "ready"
+            shutil.rmtree(rules)
+            shutil.copytree(rules_version_dir(tmp_path, 6), rules)
+            r = client.post("/-/reload", headers={"authorization": f"Bearer {TOKEN}"})
+            body = r.json()
+            assert r.status_code == 200, body
+            version = load_rules(rules).version
+            assert body["rules_version"] == version and body["versions"] == [version]
+            assert [w["worker"].split(":")[0] for w in body["workers"]] == ["box-http"]
+            status = anyio.run(fetch_status, redis_url)
+            assert status.current is not None and status.current.version == version
+            r = client.get("/search", params={"q": "zqxfleet6", "format": "json"})
+            assert r.headers.get("x-filter-action") == "block"
