@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
+from filter_proxy.images_check import ImageCheck, matched_hash, rewrite_urls
 from filter_proxy.verdict import Verdict
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class ImageScreenerLike(Protocol):
-    async def screen(self, views: list[ResultView], rules: RuleSet) -> dict[int, Verdict | None]: ...
+    async def screen(self, views: list[ResultView], rules: RuleSet) -> dict[int, ImageCheck]: ...
 
 
 @dataclass(slots=True)
@@ -76,8 +77,8 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
         elif view.image_hashes:
             verdict = rules.check_image_hashes(view.image_hashes)
             if verdict.action != "allow":
-                algorithm, hexdigest = next(iter(view.image_hashes.items()))
-                removals[view.index] = Removal(verdict, view.url, f"{algorithm}:{hexdigest}")
+                # the report sink records the hash that matched, not the first one the backend sent
+                removals[view.index] = Removal(verdict, view.url, matched_hash(rules, view.image_hashes, verdict))
     return removals
 
 
@@ -117,13 +118,16 @@ async def screen_page(
         if views:
             removals = screen_results(views, rules)
             hide: list[int] = []
-            await _screen_images(views, rules, image_screener, removals, hide)
+            shown: dict[str, str] = {}
+            await _screen_images(views, rules, image_screener, removals, hide, shown)
             for index in hide:  # before removal: indices refer to the original order
                 adapter.hide_image(doc, index)
             outcome.hidden_images = len(hide)
             if removals:
                 doc = adapter.remove_results(doc, set(removals))
                 outcome.removed.extend(removals.values())
+            if shown:  # verified pictures are shown from the bytes that were checked (images_check.py)
+                doc = rewrite_urls(doc, shown)
     return _screen_suggestions(doc, adapter, rules, outcome), outcome
 
 
@@ -148,32 +152,29 @@ async def _screen_images(
     screener: ImageScreenerLike,
     removals: dict[int, Removal],
     hide: list[int],
+    shown: dict[str, str],
 ) -> None:
-    # Results already removed need no thumbnail check; backend-supplied hashes were checked above.
-    candidates = [v for v in views if v.image_url and not v.image_hashes and v.index not in removals]
+    # Results already removed need no picture check. Backend-supplied hashes were checked above; the
+    # screener decides whether they stand in for fetching (only when the list holds that algorithm) and
+    # fetches every further image field.
+    candidates = [v for v in views if (v.image_url or v.extra_images) and v.index not in removals]
     if not candidates:
         return
-    verdicts = await screener.screen(candidates, rules)
+    checks = await screener.screen(candidates, rules)
     on_unverified = rules.policy.images.on_unverified
-    by_index = {v.index: v for v in candidates}
-    for index, verdict in verdicts.items():
-        view = by_index.get(index)
-        if view is None:
-            continue
-        if verdict is None:  # could not be checked in time: the policy decides
-            if on_unverified == "drop-result":
-                removals[index] = Removal(Verdict("strip", signal="image"), view.url)
-            elif on_unverified == "hide-thumbnail":
-                hide.append(index)
-        elif verdict.matched:  # the matched content is the thumbnail: report its address
-            removals[index] = Removal(verdict, view.image_url or view.url)
-    # A candidate the screener did not answer for is unverified too (fail closed).
     for view in candidates:
-        if view.index not in verdicts and view.index not in removals:
+        check = checks.get(view.index)
+        verdict = check.verdict if check is not None else None  # not answered: unverified (fail closed)
+        if verdict is None:  # could not be checked in time: the policy decides
             if on_unverified == "drop-result":
                 removals[view.index] = Removal(Verdict("strip", signal="image"), view.url)
             elif on_unverified == "hide-thumbnail":
                 hide.append(view.index)
+        elif verdict.matched:  # the matched content is the picture: report its address and hash
+            assert check is not None
+            removals[view.index] = Removal(verdict, check.url or view.image_url or view.url, check.image_hash)
+        elif check is not None:
+            shown.update(check.shown)
 
 
 def prefers_html(accept: str) -> bool:

@@ -84,8 +84,9 @@ async def test_a_fleet_hashes_each_picture_once(redis_url: str, thumbs: tuple[Th
         await a.shared.aclose()
         await b.shared.aclose()
     assert t.fetches == {"astronaut": 1, "camera": 1}
-    assert first[0] is not None and first[0].action == "block"  # the listed picture
-    assert second[0] == first[0] and second[1] == first[1]  # verdicts computed locally, from shared hashes
+    assert first[0].verdict is not None and first[0].verdict.action == "block"  # the listed picture
+    # Verdicts computed locally, from the shared hashes: the same as where the pictures were fetched.
+    assert second[0].verdict == first[0].verdict and second[1].verdict == first[1].verdict
     assert metrics.value("filter_proxy_fleet_hash_cache_total", {"outcome": "stored"}) == 2
 
 
@@ -139,7 +140,8 @@ async def test_redis_down_costs_one_timeout_then_is_skipped(thumbs: tuple[Thumbs
     screener.shared = cache
     try:
         verdicts = await screener.screen([view(0, f"{base}/t/astronaut.jpg")], rules)
-        assert verdicts[0] is not None and verdicts[0].action == "block"  # screened locally all the same
+        verdict = verdicts[0].verdict
+        assert verdict is not None and verdict.action == "block"  # screened locally all the same
         assert await cache.get(f"{base}/t/camera.jpg", ALGORITHMS) is None
         assert metrics.value("filter_proxy_fleet_hash_cache_total", {"outcome": "error"}) == 1
         assert metrics.value("filter_proxy_fleet_hash_cache_total", {"outcome": "skipped"}) >= 1

@@ -191,12 +191,12 @@ def test_the_signature_covers_the_whole_file(signed: dict[str, Path]) -> None:
     assert body["bundle_sha256"] == file_digest(signed["bundle"]).hex()
 
 
-def test_workers_of_one_host_share_one_staged_copy(signed: dict[str, Path], tmp_path: Path,
+def test_one_staged_copy_per_content_in_a_private_directory(signed: dict[str, Path], tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     first, digest, unlink = stage_file(signed["bundle"])
     second, _, _ = stage_file(signed["bundle"])
-    assert first == second and not unlink  # one file per content: the page cache is shared
+    assert first == second and not unlink  # one file per content, in a directory only we can write
     assert first.name == f"{digest.hex()}.bundle" and digest == file_digest(signed["bundle"])
     assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
     rules = load_signed_rules(signed["bundle"], TrustedKeys.load(signed["team_pub"]))

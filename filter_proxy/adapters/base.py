@@ -33,6 +33,9 @@ class ResultView:
     # Further URLs shown with the result (a second link field, a full-size image beside the thumbnail,
     # an infobox's links): check them with check_url like ``url``.
     extra_urls: list[str] = field(default_factory=list)
+    # Further image fields (a full-size image beside the thumbnail): also in ``extra_urls`` for the URL
+    # rules, and fetched and hashed like ``image_url`` by the image screener.
+    extra_images: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:
         if self.extra_text:
@@ -72,6 +75,9 @@ class Adapter:
     default_fields: ClassVar[FieldMapping] = FieldMapping()
     # True only for a backend that reads request paths case-insensitively (none of the built-in ones).
     paths_case_insensitive: ClassVar[bool] = False
+    # Headers the backend puts on every answer, added to answers the filter makes itself (a blocked query):
+    # the official Elasticsearch client refuses a 2xx answer without X-Elastic-Product.
+    local_headers: ClassVar[tuple[tuple[bytes, bytes], ...]] = ()
 
     def __init__(self, fields: FieldMapping | None = None, *, query_param: str | None = None) -> None:
         self.fields = fields or self.default_fields

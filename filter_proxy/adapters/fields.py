@@ -158,6 +158,7 @@ class ViewBuilder:
             hashes,
             extra,
             urls[1:] + images[1:] if len(urls) > 1 or len(images) > 1 else [],
+            images[1:],
         )
 
 

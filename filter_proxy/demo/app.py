@@ -46,10 +46,12 @@ TEMPLATES = Environment(
 def demo_image_screener(rules: RuleSet) -> Any:
     """An ImageScreener that may fetch from loopback (where the demo serves its thumbnails)."""
     from filter_proxy.images_screen import ImageScreener
+    from filter_proxy.thumbs import ShownThumbnails, thumb_secret
 
     policy = rules.policy.images
     allowed = tuple(dict.fromkeys((*policy.allow_networks, *LOOPBACK_NETWORKS)))
-    return ImageScreener(dataclasses.replace(policy, allow_networks=allowed))
+    # On in the demo: thumbnails are shown from the bytes that were checked (/-/thumb/..., thumbs.py).
+    return ImageScreener(dataclasses.replace(policy, allow_networks=allowed), shown=ShownThumbnails(thumb_secret()))
 
 
 def thumbnail_mode(requested: str = "auto") -> str:
@@ -153,4 +155,9 @@ def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumb
                 await screener.aclose()
 
     routes = [Route("/", SearchPage(api).render, methods=["GET"]), Mount("/", app=api)]
+    if getattr(screener, "shown", None) is not None:  # serves the checked thumbnail bytes (thumbs.py)
+        from filter_proxy.thumbs import PREFIX, ThumbRoute
+
+        current = (lambda: rules.current) if isinstance(rules, RuleHolder) else (lambda: rules)
+        routes.insert(1, Route(PREFIX + "{token}", ThumbRoute(screener.shown, screener=screener, rules=current)))
     return Starlette(routes=routes, lifespan=lifespan)

@@ -21,6 +21,7 @@ import json
 import math
 import re
 import struct
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +35,13 @@ from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PER
 
 _ORDER = {a: i for i, a in enumerate(("sha256", "sha1", "md5", "pdq", "phash", "dhash"))}
 _VARIANT_SIDE = 256  # variants are hashed from a copy no larger than this (thumbnails usually are)
+_DRAFT_SIDE = 512  # large JPEGs are decoded at a DCT scale that keeps at least this many pixels a side
+ENROLL_CENTRE_CROPS = (0.05, 0.10)  # shares cut from every side by `hashes add` crops
+ENROLL_SIDE_CROP = 0.08  # share cut from one side
+# Algorithms whose crops are enrolled. Not dhash: its crops put different photographs within dhash 9 of each
+# other on the quality benchmark (39 false matches of 27,560 pairs, 0 without them); dhash of the whole picture
+# still catches what pHash misses (a corner watermark).
+CROP_ALGORITHMS = ("phash", "pdq")
 _MAGIC = b"FPIMGIX1"
 _MAX_WIDTH = 22  # widest chunk: its bucket offsets take 2^22 x 4 bytes = 16 MB
 
@@ -44,6 +52,7 @@ class ImageEntry:
     hex: str
     category: str
     rule_id: str
+    picture: str = ""  # the listed picture this hash belongs to (``pic:<id>`` in the note), for agreement
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,39 @@ class ImageMatch:
 
 class ImageDecodeError(ValueError):
     """The bytes are not a decodable image, or the image is over the pixel limit (decompression bomb)."""
+
+
+class PixelBudgetExceeded(ImageDecodeError):
+    """Decoding this picture would overrun the page's pixel budget (it was not decoded)."""
+
+
+class PixelBudget:
+    """Pixels that may still be decoded for one page, shared by the page's hashing threads.
+
+    Each picture is charged its header size (every sampled frame counted) before any pixel is decompressed,
+    so a page of small files that unpack to huge bitmaps stops at the budget instead of at the memory limit.
+    """
+
+    def __init__(self, pixels: int) -> None:
+        self.left = pixels
+        self._lock = threading.Lock()
+
+    def charge(self, pixels: int) -> None:
+        with self._lock:
+            if pixels > self.left:
+                raise PixelBudgetExceeded(f"{pixels} pixels over the page's remaining budget of {self.left}")
+            self.left -= pixels
+
+
+_PICTURE = re.compile(r"(?:^|[\s;|])pic:([A-Za-z0-9_.-]+)")
+
+
+def picture_id(note: str) -> str:
+    """The listed picture a hash-list row belongs to: the ``pic:<id>`` token of its note column ("" when
+    none). `hashes add` writes one per picture, so rows of one picture (whole, crops, each algorithm)
+    share it; ``images.require_agreement`` counts algorithms that agree on one such picture."""
+    found = _PICTURE.search(note)
+    return found.group(1) if found else ""
 
 
 def validate_image_hash(algorithm: str, hex: str) -> str | None:
@@ -71,19 +113,53 @@ def validate_image_hash(algorithm: str, hex: str) -> str | None:
 
 
 # --- hashing ---------------------------------------------------------------------------------------------
-def decode_image(data: bytes, max_pixels: int = 25_000_000) -> Image.Image:
-    """Decode ``data``; the pixel count is checked from the header before any pixel is decompressed."""
+def exact_digests(data: bytes, algorithms: Iterable[str] = EXACT_ALGORITHMS) -> dict[str, str]:
+    """algorithm -> hex digest of the file bytes: needs no decoding, so it works for any fetched file."""
+    return {a: hashlib.new(a, data).hexdigest() for a in dict.fromkeys(algorithms) if a in EXACT_ALGORITHMS}
+
+
+def _frame_indices(count: int, limit: int) -> list[int]:
+    """Up to ``limit`` frame numbers spread evenly over ``count`` frames (first and last included)."""
+    if count <= limit:
+        return list(range(count))
+    if limit <= 1:
+        return [0]
+    return sorted({round(i * (count - 1) / (limit - 1)) for i in range(limit)})
+
+
+def decode_frames(data: bytes, max_pixels: int = 25_000_000, max_frames: int = 1,
+                  budget: PixelBudget | None = None) -> list[Image.Image]:
+    """Decode ``data`` into at most ``max_frames`` frames (sampled evenly over an animation). Size and
+    frame count come from the header: nothing is decompressed for a picture over ``max_pixels`` or over the
+    page's ``budget``. Large JPEGs are decoded at a reduced DCT scale (``draft``): hashes use 32 px anyway."""
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data))  # lazy: reads the header only
         width, height = image.size
         if width * height > max_pixels:
             raise ImageDecodeError(f"image is {width}x{height}, over the limit of {max_pixels} pixels")
-        image.load()
+        if image.format == "JPEG" and max(width, height) > 2 * _DRAFT_SIDE:
+            image.draft("RGB", (_DRAFT_SIDE, _DRAFT_SIDE))  # scale 1/2..1/8, still >= _DRAFT_SIDE per side
+            width, height = image.size
+        frames = _frame_indices(max(1, int(getattr(image, "n_frames", 1) or 1)), max(1, max_frames))
+        if budget is not None:
+            budget.charge(width * height * len(frames))
+        out = []
+        for number in frames:
+            if number:
+                image.seek(number)
+            image.load()
+            frame = image if len(frames) == 1 else image.copy()
+            out.append(frame if frame.mode in ("RGB", "L") else frame.convert("RGB"))
     except ImageDecodeError:
         raise
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError ...)
         raise ImageDecodeError(f"cannot decode image: {type(exc).__name__}") from exc
-    return image
+    return out
+
+
+def decode_image(data: bytes, max_pixels: int = 25_000_000) -> Image.Image:
+    """Decode the first frame of ``data``; the pixel count is checked from the header first."""
+    return decode_frames(data, max_pixels, 1)[0]
 
 
 def pdq_available() -> bool:
@@ -121,48 +197,146 @@ def _variants(image: Image.Image) -> list[Image.Image]:
     return [grey.transpose(op) for op in ops]
 
 
+def trim_borders(image: Image.Image, tolerance: int = 12) -> Image.Image | None:
+    """``image`` without uniform borders (letterboxing, padding, a frame added on re-upload), or None when
+    there is none worth trimming. A border is rows/columns at the edge whose pixels all stay within
+    ``tolerance`` of the corner colour; the rest must keep at least half of each side."""
+    grey = np.asarray(image.convert("L"), dtype=np.int16)
+    h, w = grey.shape
+    if h < 16 or w < 16:
+        return None
+    corners = [grey[0, 0], grey[0, -1], grey[-1, 0], grey[-1, -1]]
+    box = [0, 0, w, h]
+    for colour in dict.fromkeys(int(c) for c in corners):
+        differs = np.abs(grey - colour) > tolerance
+        rows, cols = np.flatnonzero(differs.any(axis=1)), np.flatnonzero(differs.any(axis=0))
+        if not len(rows) or not len(cols):
+            return None  # a flat picture: nothing inside the border
+        box = [max(box[0], int(cols[0])), max(box[1], int(rows[0])),
+               min(box[2], int(cols[-1]) + 1), min(box[3], int(rows[-1]) + 1)]
+    left, top, right, bottom = box
+    trimmed_w, trimmed_h = right - left, bottom - top
+    if trimmed_w < w / 2 or trimmed_h < h / 2 or trimmed_w < 8 or trimmed_h < 8:
+        return None  # more border than picture: a drawing on a plain background, not a padded photo
+    if trimmed_w * trimmed_h > 0.97 * w * h:
+        return None  # less than a 1.5 % border: hashing it again would change nothing
+    return image.crop((left, top, right, bottom))
+
+
+def uncrop(image: Image.Image, share: float) -> Image.Image:
+    """``image`` grown back to the size it had before losing ``share`` of each side, the new margin filled by
+    repeating the edge pixels. Content then sits where it sat in the uncropped picture, which is what a
+    perceptual hash compares: on the tuning pictures a 5 % crop is within pHash 10 of the original in 37 %
+    of cases, its uncropped copy in 77 %. For lists with no crops enrolled (bare shared hashes)."""
+    pixels = np.asarray(image)
+    h, w = pixels.shape[:2]
+    dy, dx = round(h * share / (1 - 2 * share)), round(w * share / (1 - 2 * share))
+    pad = ((dy, dy), (dx, dx)) + (((0, 0),) if pixels.ndim == 3 else ())
+    return Image.fromarray(np.pad(pixels, pad, mode="edge"))
+
+
+def enrollment_crops(image: Image.Image) -> list[tuple[str, Image.Image]]:
+    """The crops `hashes add` enrolls beside the whole picture, so that copies cropped by 5-10 % still match
+    a perceptual hash: (label, picture). Labels go into the hash list's note column. Chosen on the quality
+    benchmark's tuning pictures (see benchmarks/image_quality.py): centred crops of 5 % and 10 % per side,
+    and 8 % off each single side."""
+    w, h = image.size
+    out = []
+    for share in ENROLL_CENTRE_CROPS:
+        dx, dy = round(w * share), round(h * share)
+        out.append((f"crop {round(share * 100)}%", image.crop((dx, dy, w - dx, h - dy))))
+    dx, dy = round(w * ENROLL_SIDE_CROP), round(h * ENROLL_SIDE_CROP)
+    pct = round(ENROLL_SIDE_CROP * 100)
+    out += [(f"crop {pct}% left", image.crop((dx, 0, w, h))), (f"crop {pct}% right", image.crop((0, 0, w - dx, h))),
+            (f"crop {pct}% top", image.crop((0, dy, w, h))), (f"crop {pct}% bottom", image.crop((0, 0, w, h - dy)))]
+    return out
+
+
+def _perceptual(images: Sequence[Image.Image], algos: Sequence[str], min_pdq_quality: int,
+                dihedral: bool) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    funcs = {"phash": imagehash.phash, "dhash": imagehash.dhash}
+    for image in images:
+        variants = _variants(image) if dihedral and any(a != "pdq" for a in algos) else []
+        for algo in algos:
+            if algo == "pdq":
+                if _PDQ:
+                    found = _pdq(image, min_pdq_quality, dihedral)
+                    if found:
+                        out.setdefault(algo, []).extend(found)
+                continue
+            func = funcs[algo]
+            out.setdefault(algo, []).extend([str(func(image))] + [str(func(v)) for v in variants])
+    return {a: list(dict.fromkeys(h)) for a, h in out.items()}
+
+
 def _hash_all(data: bytes, algorithms: Iterable[str], max_pixels: int, min_pdq_quality: int,
-              dihedral: bool) -> dict[str, list[str]]:
+              dihedral: bool, max_frames: int = 1, budget: PixelBudget | None = None,
+              trim: bool = False) -> dict[str, list[str]]:
     algos = list(dict.fromkeys(algorithms))
     for algo in algos:
         if algo not in HASH_HEX_LENGTH:
             raise ValueError(f"unknown image hash algorithm {algo!r}")
-    out: dict[str, list[str]] = {a: [hashlib.new(a, data).hexdigest()] for a in algos if a in EXACT_ALGORITHMS}
+    out: dict[str, list[str]] = {a: [h] for a, h in exact_digests(data, algos).items()}
     perceptual = [a for a in algos if a in PERCEPTUAL_BITS]
     if not perceptual:
         return out
-    image = decode_image(data, max_pixels)
-    if image.mode not in ("RGB", "L"):
-        image = image.convert("RGB")  # palette/alpha/16-bit modes hash inconsistently otherwise
-    variants = _variants(image) if dihedral and any(a != "pdq" for a in perceptual) else []
-    funcs = {"phash": imagehash.phash, "dhash": imagehash.dhash}
-    for algo in perceptual:
-        if algo == "pdq":
-            if not _PDQ:
-                continue
-            found = _pdq(image, min_pdq_quality, dihedral)
-            if found:
-                out[algo] = found
-            continue
-        func = funcs[algo]
-        hashes = [str(func(image))] + [str(func(v)) for v in variants]
-        out[algo] = list(dict.fromkeys(hashes))
+    frames = decode_frames(data, max_pixels, max_frames, budget)
+    pictures = list(frames)
+    if trim:
+        pictures += [t for t in (trim_borders(f) for f in frames) if t is not None]
+    out.update(_perceptual(pictures, perceptual, min_pdq_quality, dihedral))
+    if trim:  # the query side of crop robustness: the first frame uncropped, as it is (1 hash per share)
+        grown = [uncrop(frames[0], share) for share in ENROLL_CENTRE_CROPS]
+        for algo, hexes in _perceptual(grown, [a for a in perceptual if a != "pdq"], min_pdq_quality,
+                                       dihedral=False).items():
+            out[algo] = list(dict.fromkeys([*out.get(algo, []), *hexes]))
     return out
 
 
 def compute_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
                    min_pdq_quality: int = 50) -> dict[str, str]:
-    """algorithm -> lowercase hex of the image as it is. PDQ is left out below ``min_pdq_quality``.
-    Raises ImageDecodeError (undecodable, over ``max_pixels``), ValueError (unknown algorithm)."""
+    """algorithm -> lowercase hex of the image as it is (first frame). PDQ is left out below
+    ``min_pdq_quality``. Raises ImageDecodeError (undecodable, over ``max_pixels``), ValueError (unknown
+    algorithm)."""
     found = _hash_all(data, algorithms, max_pixels, min_pdq_quality, dihedral=False)
     return {a: hashes[0] for a, hashes in found.items()}
 
 
+def compute_enrollment_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
+                              min_pdq_quality: int = 50) -> list[tuple[str, str, str]]:
+    """(algorithm, hex, label) rows for a listed picture: the whole picture (label "") and, for the
+    CROP_ALGORITHMS, the ``enrollment_crops`` and the picture without uniform borders."""
+    whole = compute_hashes(data, algorithms, max_pixels, min_pdq_quality)
+    rows = [(a, h, "") for a, h in whole.items()]
+    perceptual = [a for a in dict.fromkeys(algorithms) if a in PERCEPTUAL_BITS]
+    if not perceptual:
+        return rows
+    image = decode_image(data, max_pixels)
+    extra = enrollment_crops(image)
+    trimmed = trim_borders(image)
+    if trimmed is not None:
+        extra.insert(0, ("borders trimmed", trimmed))
+    seen = {(a, h) for a, h, _ in rows}
+    cropped = [a for a in perceptual if a in CROP_ALGORITHMS]
+    for label, picture in extra if cropped else []:
+        for algo, hexes in _perceptual([picture], cropped, min_pdq_quality, dihedral=False).items():
+            if (algo, hexes[0]) not in seen:
+                seen.add((algo, hexes[0]))
+                rows.append((algo, hexes[0], label))
+    return rows
+
+
 def compute_query_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
-                         min_pdq_quality: int = 50) -> dict[str, tuple[str, ...]]:
+                         min_pdq_quality: int = 50, *, max_frames: int = 1, budget: PixelBudget | None = None,
+                         trim: bool = True) -> dict[str, tuple[str, ...]]:
     """Like compute_hashes, but each perceptual algorithm also hashes the 8 dihedral variants (flips and
-    rotations); the identity hash comes first. Feed the result to ImageIndex.match."""
-    found = _hash_all(data, algorithms, max_pixels, min_pdq_quality, dihedral=True)
+    rotations) of up to ``max_frames`` frames (an animation sampled evenly) and of each frame with its
+    uniform borders trimmed, plus the first frame ``uncrop``-ped by 5 % and 10 % (``trim``: these extras);
+    the identity hash of the first frame comes first. Feed it to ImageIndex.match.
+    Raises PixelBudgetExceeded when ``budget`` has no room for the picture."""
+    found = _hash_all(data, algorithms, max_pixels, min_pdq_quality, dihedral=True, max_frames=max_frames,
+                      budget=budget, trim=trim)
     return {a: tuple(hashes) for a, hashes in found.items()}
 
 
@@ -225,6 +399,7 @@ class _Table:
         self.algorithm = algorithm
         self.arrays = arrays
         self.codes, self.group, self.line = arrays["codes"], arrays["group"], arrays["line"]
+        self.pic = arrays.get("pic")  # per row: 1 + index into ImageIndex.pictures, 0 = none (optional)
         self.chunks = chunks
         self.bloom = bloom
         self.exact = algorithm in EXACT_ALGORITHMS
@@ -310,7 +485,8 @@ def _radii(chunks: tuple[tuple[int, int], ...], radius: int, n: int) -> tuple[in
     return tuple(radii)
 
 
-def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.ndarray) -> _Table:
+def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.ndarray,
+                 pic: np.ndarray | None = None) -> _Table:
     if algorithm in EXACT_ALGORITHMS:
         size = HASH_HEX_LENGTH[algorithm] // 2
         keys = np.frombuffer(bytes.fromhex("".join(hexes)), dtype=f"S{size}")
@@ -319,6 +495,8 @@ def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.n
         for h in hexes:
             bloom.add(h)
         arrays = {"codes": keys[order], "group": group[order], "line": line[order]}
+        if pic is not None:
+            arrays["pic"] = pic[order]
         return _Table(algorithm, arrays, [], bloom)
     bits = PERCEPTUAL_BITS[algorithm]
     codes = _words(hexes, bits)
@@ -327,6 +505,8 @@ def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.n
     order = np.argsort(first, kind="stable")  # rows sorted by chunk 0, so chunk 0 needs no permutation
     codes = np.ascontiguousarray(codes[order])
     arrays = {"codes": codes, "group": group[order], "line": line[order]}
+    if pic is not None:  # only when some entry names its picture: 4 bytes a row otherwise saved
+        arrays["pic"] = pic[order]
     for i, (start, width) in enumerate(chunks):
         values = _chunk(codes, start, width).astype(np.int64)
         counts = np.bincount(values, minlength=1 << width)
@@ -342,14 +522,20 @@ _RULE_LINE = re.compile(r"^(.*):(\d+)$")
 class ImageIndex:
     """Known image hashes of all categories, one table per algorithm."""
 
-    def __init__(self, groups: list[tuple[str, str]], tables: dict[str, _Table]) -> None:
+    def __init__(self, groups: list[tuple[str, str]], tables: dict[str, _Table],
+                 pictures: Sequence[str] = ()) -> None:
         self.groups = groups  # (category, rule file); a row's rule_id is "<file>:<line>"
         self.tables = tables
+        self.pictures = list(pictures)  # picture ids named by entries (``pic:<id>``), for agreement
+        # How many perceptual algorithms must agree on one listed picture (images.require_agreement); the
+        # loader sets it from the policy. Exact digests always count alone.
+        self.require_agreement = 1
 
     @classmethod
     def build(cls, entries: Iterable[ImageEntry]) -> ImageIndex:
         group_ids: dict[tuple[str, str], int] = {}
-        per_algo: dict[str, tuple[list[str], list[int], list[int]]] = {}
+        picture_ids: dict[str, int] = {}
+        per_algo: dict[str, tuple[list[str], list[int], list[int], list[int]]] = {}
         for e in entries:
             reason = validate_image_hash(e.algorithm, e.hex)
             if reason:
@@ -357,17 +543,19 @@ class ImageIndex:
             m = _RULE_LINE.match(e.rule_id)
             prefix, line = (m.group(1), int(m.group(2))) if m else (e.rule_id, 0)
             gid = group_ids.setdefault((e.category, prefix), len(group_ids))
-            hexes, groups, lines = per_algo.setdefault(e.algorithm, ([], [], []))
+            hexes, groups, lines, pics = per_algo.setdefault(e.algorithm, ([], [], [], []))
             hexes.append(e.hex.lower())
             groups.append(gid)
             lines.append(line)
+            pics.append(picture_ids.setdefault(e.picture, len(picture_ids) + 1) if e.picture else 0)
         # the smallest group dtype: 1 byte per row for up to 255 rule files instead of 4 (10M rows: 30 MB)
         gtype = np.uint8 if len(group_ids) < 256 else np.uint16 if len(group_ids) < 65536 else np.uint32
         tables = {
-            algo: _build_table(algo, hexes, np.array(groups, dtype=gtype), np.array(lines, dtype=np.uint32))
-            for algo, (hexes, groups, lines) in per_algo.items()
+            algo: _build_table(algo, hexes, np.array(groups, dtype=gtype), np.array(lines, dtype=np.uint32),
+                               np.array(pics, dtype=np.uint32) if picture_ids else None)
+            for algo, (hexes, groups, lines, pics) in per_algo.items()
         }
-        return cls(list(group_ids), tables)
+        return cls(list(group_ids), tables, list(picture_ids))
 
     @property
     def algorithms(self) -> set[str]:
@@ -384,9 +572,13 @@ class ImageIndex:
     def matches(self, hashes: Mapping[str, str | Sequence[str]],
                 threshold: Callable[[str, str], int]) -> list[ImageMatch]:
         """The closest match per category (closest first). ``hashes`` maps algorithm -> hex, or -> several
-        hexes (dihedral variants from compute_query_hashes). Unknown algorithms are ignored."""
+        hexes (dihedral variants from compute_query_hashes). Unknown algorithms are ignored. With
+        ``require_agreement`` > 1, a perceptual match counts only when that many algorithms are within
+        their thresholds of rows naming the same listed picture (same category and ``pic:`` id)."""
         best: dict[str, tuple[tuple[int, int, int], ImageMatch]] = {}
         categories = {c for c, _ in self.groups}
+        agree = self.require_agreement
+        pending: dict[tuple[str, int], dict[str, tuple[tuple[int, int, int], ImageMatch]]] = {}
         for algo, value in hashes.items():
             table = self.tables.get(algo)
             if table is None or not value:
@@ -403,8 +595,21 @@ class ImageIndex:
                 if dist > limits[category]:
                     continue
                 key = (dist, _ORDER.get(algo, 99), row)
+                found = ImageMatch(category, rule_id, algo, dist)
+                if agree > 1 and not table.exact:
+                    picture = int(table.pic[row]) if table.pic is not None else 0
+                    if picture:  # a row naming no picture can never agree with another algorithm
+                        votes = pending.setdefault((category, picture), {})
+                        if algo not in votes or key < votes[algo][0]:
+                            votes[algo] = (key, found)
+                    continue
                 if category not in best or key < best[category][0]:
-                    best[category] = (key, ImageMatch(category, rule_id, algo, dist))
+                    best[category] = (key, found)
+        for (category, _), votes in pending.items():
+            if len(votes) >= agree:
+                key, found = max(votes.values(), key=lambda kv: kv[0])  # the agreement is as far as its worst
+                if category not in best or key < best[category][0]:
+                    best[category] = (key, found)
         return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
 
     def match(self, hashes: Mapping[str, str | Sequence[str]],
@@ -434,7 +639,7 @@ class ImageIndex:
                 table.bloom.tofile(buf)
                 bloom = put(buf.getvalue())
             meta.append({"algorithm": algo, "chunks": table.chunks, "arrays": arrays, "bloom": bloom})
-        header = json.dumps({"groups": self.groups, "tables": meta}).encode()
+        header = json.dumps({"groups": self.groups, "tables": meta, "pictures": self.pictures}).encode()
         header += b" " * ((-len(header) - len(_MAGIC) - 4) % 8)
         return b"".join([_MAGIC, struct.pack("<I", len(header)), header, *blobs])
 
@@ -459,4 +664,4 @@ class ImageIndex:
                 at, length = t["bloom"]
                 bloom = BloomFilter.fromfile(io.BytesIO(bytes(view[base + at : base + at + length])))
             tables[t["algorithm"]] = _Table(t["algorithm"], arrays, [tuple(c) for c in t["chunks"]], bloom)
-        return cls([tuple(g) for g in header["groups"]], tables)
+        return cls([tuple(g) for g in header["groups"]], tables, header.get("pictures", []))

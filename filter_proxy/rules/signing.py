@@ -11,7 +11,7 @@ a bundle whose signature does not match, and one signed by a key it does not tru
 between checking and loading (whoever can write the rules folder could swap the file in between, or
 rewrite it in place under the memory map), the bundle is first copied into a private file while it is
 hashed; that copy is verified and loaded. The copy lives in a directory only the service user can write,
-named by its SHA-256, so the workers of one host map the same file and share its memory.
+named by its SHA-256 (one copy per content, however many workers and reloads load it).
 """
 
 from __future__ import annotations
@@ -170,14 +170,13 @@ def verify_signature(digest: bytes, signature: bytes | None, keys: TrustedKeys, 
     return kid
 
 
-KEEP_STAGED = 4  # staged bundles kept per host (the newest; older ones may still be mapped, which is fine)
+KEEP_STAGED = 4  # staged bundles kept per host (the newest ones)
 
 
 def _stage_dir() -> Path | None:
     """``$TMPDIR/filter-proxy-<uid>/bundles``, only if it is ours alone (owned by us, writable by nobody
-    else, no symlink):
-    then the workers of one host load the same staged file and share its pages (the bundle is mapped,
-    not read). None when it cannot be made safe: each load then uses its own unlinked private file."""
+    else, no symlink). None when it cannot be made safe: each load then uses its own private temporary
+    file, unlinked after loading."""
     uid = os.getuid()
     directory = Path(tempfile.gettempdir()) / f"filter-proxy-{uid}" / "bundles"
     try:
@@ -197,7 +196,7 @@ def _stage_dir() -> Path | None:
 def stage(write: Callable[[Any], None]) -> tuple[Path, bytes, bool]:
     """Write a bundle (``write(file)``) into a file nobody else can change, hashing what is written;
     returns (path, sha256, unlink_after_load). In the host's stage directory the file is named by its
-    SHA-256, so workers share it; elsewhere it is a private temporary file the caller unlinks."""
+    SHA-256 (written once per content); elsewhere it is a private temporary file the caller unlinks."""
     directory = _stage_dir()
     fd, tmp = tempfile.mkstemp(prefix=".filter-proxy-bundle-", suffix=".tmp", dir=directory)
     digest = hashlib.sha256()
@@ -230,7 +229,7 @@ def _write_all(fd: int, chunk: bytes) -> None:
 
 def _prune(directory: Path, keep: Path) -> None:
     """Drop all but the newest staged bundles, never one younger than a minute (another worker may be
-    about to open it); a mapped file stays readable after unlink."""
+    about to open it)."""
     now = time.time()
     staged = sorted(directory.glob("*.bundle"), key=lambda p: p.stat().st_mtime if p.exists() else 0,
                     reverse=True)
