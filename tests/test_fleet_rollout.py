@@ -21,7 +21,7 @@ from starlette.routing import Route
 
 from filter_proxy.cli import main
 from filter_proxy.coordination import LocalCoordinator
-from filter_proxy.fleet.protocol import HISTORY, Keys
+from filter_proxy.fleet.protocol import HISTORY, BundlePointer, Keys
 from filter_proxy.fleet.publisher import PublishError, publish_bundle
 from filter_proxy.fleet.service import FleetCoordinator, FleetRollout
 from filter_proxy.fleet.status import fetch_status
@@ -326,3 +326,38 @@ def test_post_reload_publishes_to_the_fleet_and_ready_reports_it(redis_url: str,
             assert status.current is not None and status.current.version == version
             r = client.get("/search", params={"q": "zqxfleet6", "format": "json"})
             assert r.headers.get("x-filter-action") == "block"
+
+
+POINTER_FIELDS = st.sampled_from(["version", "sha256", "size", "signature", "location", "url", "published_at",
+                                  "force", "other"])
+
+
+@given(st.dictionaries(st.one_of(POINTER_FIELDS, st.text(max_size=10)),
+                       st.one_of(st.text(max_size=30), st.binary(max_size=30).map(lambda b: b.hex()),
+                                 st.integers().map(str), st.floats(allow_nan=False).map(str))))
+def test_any_pointer_in_redis_is_read_or_refused_cleanly(raw: dict[str, str]) -> None:
+    try:
+        pointer = BundlePointer.from_redis({k.encode(): v.encode() for k, v in raw.items()})
+    except ValueError as exc:
+        assert "malformed rules pointer" in str(exc)
+        return
+    if pointer is None:
+        assert raw == {}
+    else:
+        assert BundlePointer.from_redis(pointer.to_redis()) == pointer
+
+
+@given(st.text(min_size=1, max_size=20), st.from_regex(r"[0-9a-f]{64}", fullmatch=True),
+       st.integers(0, 1 << 40), st.booleans(), st.floats(0, 2e9))
+def test_pointers_round_trip(version: str, sha: str, size: int, force: bool, when: float) -> None:
+    pointer = BundlePointer(version, sha, size, "c2ln", "inline", "", when, force)
+    assert BundlePointer.from_redis(pointer.to_redis()) == pointer
+    assert pointer.identity.startswith(sha) and (pointer.identity != sha) == force
+
+
+async def test_publish_without_redis_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.support.servers import free_port
+
+    v2, _ = bundle(tmp_path, 2)
+    assert await cli(["rules", "publish", str(v2), "--redis", f"redis://127.0.0.1:{free_port()}/0"]) == 2
+    assert "not published" in capsys.readouterr().err
