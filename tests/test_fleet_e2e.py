@@ -230,6 +230,8 @@ def test_fleet_rollout_fail_static_and_report(fleet: dict[str, Any]) -> None:
         rollout_seconds = time.monotonic() - published
         status = fleet_status(url)
         assert {w["instance"] for w in status["workers"]} == set(fleet["names"])
+        lags = [w["lag"] for w in status["workers"]]
+        assert all(lag is not None for lag in lags)  # every worker applied the published version itself
 
         # 2. A wrongly signed version is refused everywhere; version 2 keeps serving.
         v3, _ = bundle(tmp, 3, fleet["other_key"], name="wrongly-signed")
@@ -285,5 +287,6 @@ def test_fleet_rollout_fail_static_and_report(fleet: dict[str, Any]) -> None:
         assert "not a trusted key" in text and "refused on this instance" in text
         assert "Redis unreachable" in text
     # Reported, not asserted (no wall-clock assertions): DESIGN/issue 13 ask for under 2 s.
-    print(f"\nfleet: {load.total()} requests, 0 failed; version 2 seen in force on all {WORKERS} workers and "
-          f"blocking on every instance {rollout_seconds:.2f} s after publish")
+    print(f"\nfleet: {load.total()} requests, 0 failed; version 2 applied by each of {WORKERS} workers "
+          f"{min(lags):.3f}-{max(lags):.3f} s after publish (their clocks), seen blocking on every instance "
+          f"{rollout_seconds:.2f} s after publish returned")

@@ -19,6 +19,7 @@ class WorkerStatus:
     error: str
     age: float  # seconds since its last heartbeat
     uptime: float
+    lag: float | None = None  # seconds from the publish to this worker serving it (its own clock)
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,13 @@ async def read_status(client: Any, keys: Keys, now: float | None = None) -> Flee
             continue  # expired between SCAN and MGET
         try:
             d = json.loads(raw)
+            lag = None
+            if d.get("applied_at") and d.get("published_at") and d.get("version") == d.get("wanted"):
+                lag = max(0.0, float(d["applied_at"]) - float(d["published_at"]))
             workers.append(WorkerStatus(str(d["instance"]), str(d["worker"]), str(d.get("version") or "-"),
                                         str(d.get("state") or "?"), str(d.get("error") or ""),
-                                        max(0.0, now - float(d["updated"])), max(0.0, now - float(d["started"]))))
+                                        max(0.0, now - float(d["updated"])), max(0.0, now - float(d["started"])),
+                                        lag))
         except (ValueError, KeyError, TypeError):
             continue  # not ours or damaged: a status listing must not fail on one bad key
     workers.sort(key=lambda w: (w.instance, w.worker))
@@ -79,9 +84,9 @@ def format_status(status: FleetStatus, fmt: str = "text") -> str:
     instances = len({w.instance for w in status.workers})
     lines.append(f"{instances} instance(s), {len(status.workers)} worker(s); "
                  + ("all serve the published version" if status.converged else "NOT all on the published version"))
-    header = ("instance", "worker", "version", "state", "heartbeat", "up")
-    rows = [(w.instance, w.worker, w.version, w.state, f"{w.age:.1f}s ago", f"{w.uptime:.0f}s")
-            for w in status.workers]
+    header = ("instance", "worker", "version", "state", "heartbeat", "up", "applied after publish")
+    rows = [(w.instance, w.worker, w.version, w.state, f"{w.age:.1f}s ago", f"{w.uptime:.0f}s",
+             "-" if w.lag is None else f"{w.lag:.3f}s") for w in status.workers]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
     for row in (header, *rows):
         lines.append("  ".join(str(x).ljust(n) for x, n in zip(row, widths, strict=True)).rstrip())
