@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -185,3 +188,61 @@ def test_values_round_trip_and_garbage_is_a_miss(hashes: dict[str, list[str]], g
     assert cache._decode(key, cache.encode(key, hashes)) == {a: tuple(h) for a, h in hashes.items()}
     assert cache._decode(key, garbage) is None
     assert cache._decode(key + "x", cache.encode(key, hashes)) is None  # a value moved to another key
+
+
+class Pages:
+    """A SearXNG-shaped search API whose result thumbnails it hosts itself (fetches counted)."""
+
+    def __init__(self) -> None:
+        self.base = ""
+        self.fetches: dict[str, int] = {}
+        self.app = Starlette(routes=[Route("/search", self.search), Route("/t/{name}.jpg", self.photo)])
+
+    async def search(self, request: Request) -> Response:
+        from starlette.responses import JSONResponse
+
+        results = [{"url": f"https://site.example.invalid/{name}", "title": name, "content": "",
+                    "thumbnail_src": f"{self.base}/t/{name}.jpg"} for name in ("astronaut", "camera")]
+        return JSONResponse({"query": "", "number_of_results": 2, "results": results})
+
+    async def photo(self, request: Request) -> Response:
+        name = request.path_params["name"]
+        self.fetches[name] = self.fetches.get(name, 0) + 1
+        return Response(jpeg(name), media_type="image/jpeg")
+
+
+def test_two_served_instances_fetch_each_thumbnail_once(redis_url: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from filter_proxy.config import load_config
+    from filter_proxy.ops import build_app
+    from tests.test_middleware import build_rules
+
+    listed = compute_hashes(jpeg("astronaut"), ["phash", "dhash"])
+    rules = tmp_path / "rules"
+    build_rules(rules, image_rows=[(a, listed[a]) for a in ("phash", "dhash")])
+    with open(rules / "policy.toml", "a", encoding="utf-8") as fh:
+        fh.write('allow_networks = ["127.0.0.0/8"]\npage_budget = 20.0\nfetch_timeout = 10.0\n')  # loopback
+    monkeypatch.setenv("FILTER_PROXY_HASH_KEY", SECRET.decode())
+    pages = Pages()
+
+    def config(upstream: str, name: str) -> Any:
+        return load_config(env={}, require_upstream=True, overrides={
+            "upstream.url": upstream, "upstream.adapter": "searxng", "rules.path": str(rules),
+            "rules.watch": False, "images.enabled": True, "report.enabled": False, "metrics.enabled": False,
+            "fleet.redis_url": redis_url, "fleet.instance": name, "fleet.heartbeat": 0.5})
+
+    with serve(pages.app) as upstream:
+        pages.base = upstream
+        with serve(build_app(config(upstream, "box-a"))) as a, serve(build_app(config(upstream, "box-b"))) as b:
+            first = httpx.get(f"{a}/search", params={"q": "photos", "format": "json"}, timeout=60).json()
+            with redis.Redis.from_url(redis_url) as client:
+                deadline = time.monotonic() + 30  # the background writes; a bound, not a speed assertion
+                while len(client.keys("filter-proxy:thumbs:*")) < 2:
+                    assert time.monotonic() < deadline, "hashes never reached the shared tier"
+                    time.sleep(0.05)
+            second = httpx.get(f"{b}/search", params={"q": "photos", "format": "json"}, timeout=60).json()
+    assert [r["url"] for r in first["results"]] == ["https://site.example.invalid/camera"]  # listed: removed
+    assert second["results"] == first["results"]
+    assert pages.fetches == {"astronaut": 1, "camera": 1}  # the second instance fetched nothing
