@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from filter_proxy.fleet.aio import close_quietly
 from filter_proxy.fleet.metrics import FleetMetrics
 from filter_proxy.fleet.protocol import Keys
 
@@ -166,6 +167,6 @@ class SharedHashCache:
         task.add_done_callback(self._pending.discard)
 
     async def aclose(self) -> None:
-        if self._pending:
+        if self._pending:  # each write is bounded by ``timeout``
             await asyncio.gather(*self._pending, return_exceptions=True)
-        await self._client.aclose()
+        await close_quietly(self._client)

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from filter_proxy.fleet.aio import close_quietly, stop_task
 from filter_proxy.fleet.metrics import FleetMetrics
 from filter_proxy.fleet.protocol import Keys
 from filter_proxy.fleet.state import FleetState
@@ -46,7 +47,7 @@ class Heartbeat:
         while True:
             try:
                 await self.beat()
-            except (RedisError, OSError) as exc:
+            except (RedisError, OSError, TimeoutError) as exc:
                 self.metrics.redis_error("heartbeat")
                 log.debug("fleet heartbeat failed: %s", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
@@ -61,14 +62,10 @@ class Heartbeat:
         self._task = asyncio.create_task(self._run(), name="fleet-heartbeat")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         if self._client is not None:
             with contextlib.suppress(Exception):  # leave the fleet at once; the TTL covers a failure here
                 await asyncio.wait_for(self._client.delete(self.key), 1.0)
-            with contextlib.suppress(Exception):
-                await self._client.aclose()
+            await close_quietly(self._client)
             self._client = None

@@ -15,7 +15,6 @@ degraded, metrics), and reconnects with exponential backoff and jitter; on recon
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import random
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from filter_proxy.fleet.aio import close_quietly, stop_task
 from filter_proxy.fleet.metrics import FleetMetrics
 from filter_proxy.fleet.protocol import BundlePointer, Keys
 from filter_proxy.fleet.state import FleetState
@@ -118,11 +118,8 @@ class RolloutSubscriber:
         self._task = asyncio.create_task(self._run(), name="fleet-rollout")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         from redis.exceptions import RedisError
@@ -143,18 +140,18 @@ class RolloutSubscriber:
                     # A message or the poll interval, whichever comes first: then re-read the pointer.
                     await pubsub.get_message(timeout=self.poll_interval)
                     await self.sync(client)
-            except (RedisError, OSError) as exc:
+            except Exception as exc:  # RedisError, OSError, or the client in a state it did not expect
                 self.connected.clear()
                 self.metrics.set_connected(False)
                 self.metrics.redis_error("rollout")
+                if not isinstance(exc, RedisError | OSError):
+                    log.warning("fleet: unexpected %s from the Redis client; reconnecting", type(exc).__name__)
                 if self.state.unreachable(exc):
                     log.warning("fleet: Redis unreachable (%s); serving rules version %s and retrying",
                                 type(exc).__name__, self.current_version())
             finally:
-                with contextlib.suppress(Exception):
-                    await pubsub.aclose()
-                with contextlib.suppress(Exception):
-                    await client.aclose()
+                await close_quietly(pubsub)
+                await close_quietly(client)
             await asyncio.sleep(self.backoff.next())
 
     async def sync(self, client: Any) -> None:
