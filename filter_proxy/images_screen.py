@@ -84,6 +84,8 @@ class ImageScreener:
                                                                                  policy.cache_ttl)
         # Decoding holds whole bitmaps: no more pictures decode at once than are fetched at once.
         self._decoders = anyio.CapacityLimiter(policy.concurrency)
+        # A fleet-wide tier behind the local one (fleet/hash_cache.py: async get, put_later); None alone.
+        self.shared: Any = None
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -165,6 +167,12 @@ class ImageScreener:
         if cached is not None and (self.shown is None or not cached.complete or self.shown.route(url)):
             self.observer.image_fetch("cached")
             return cached, None
+        if self.shared is not None and self.shown is None:  # showing checked bytes needs the bytes
+            shared = await self.shared.get(url, algorithms)
+            if shared is not None:  # fetched and hashed by another instance of the fleet
+                self.observer.image_fetch("shared")
+                self.by_url.put((url, algorithms), Hashed(shared))
+                return Hashed(shared), None
         result: FetchResult = await self.fetcher.fetch(url)
         if result.data is None:
             self.observer.image_fetch(result.outcome)
@@ -191,6 +199,8 @@ class ImageScreener:
             self.by_digest.put((digest, algorithms), hashed)
         self.observer.image_fetch("fetched")
         self.by_url.put((url, algorithms), hashed)
+        if self.shared is not None and hashed.complete:
+            self.shared.put_later(url, algorithms, hashed.hashes)
         return hashed, result.data
 
     def _compute(self, data: bytes, algorithms: tuple[str, ...], budget: PixelBudget | None = None) -> Hashes:
