@@ -569,6 +569,38 @@ class ImageIndex:
         line = int(table.line[row])
         return category, f"{prefix}:{line}" if line else prefix
 
+    def _found(self, algo: str, value: str | Sequence[str], threshold: Callable[[str, str], int]
+               ) -> Iterable[tuple[tuple[int, int, int], ImageMatch, int]]:
+        """(sort key, match, picture number) of every row of ``algo`` within its category's threshold."""
+        table = self.tables.get(algo)
+        if table is None or not value:
+            return
+        hexes = [value] if isinstance(value, str) else list(value)
+        hexes = [h for h in hexes if validate_image_hash(algo, h) is None]
+        categories = {c for c, _ in self.groups}
+        limits = {c: (0 if table.exact else threshold(c, algo)) for c in categories}
+        radius = max(limits.values(), default=0)
+        if not hexes or radius < 0:
+            return
+        rows, dists = table.find(hexes, radius)
+        for row, dist in zip(rows.tolist(), dists.tolist(), strict=True):
+            category, rule_id = self._rule_id(table, row)
+            if dist <= limits[category]:
+                picture = int(table.pic[row]) if table.pic is not None else 0
+                yield (dist, _ORDER.get(algo, 99), row), ImageMatch(category, rule_id, algo, dist), picture
+
+    def votes(self, algo: str, value: str | Sequence[str], threshold: Callable[[str, str], int]
+              ) -> dict[tuple[str, str], tuple[tuple[int, int, int], ImageMatch]]:
+        """The closest row per (category, listed picture id) of one algorithm; rows naming no picture are
+        left out (they can agree with nothing)."""
+        out: dict[tuple[str, str], tuple[tuple[int, int, int], ImageMatch]] = {}
+        for key, found, picture in self._found(algo, value, threshold):
+            if picture:
+                slot = (found.category, self.pictures[picture - 1])
+                if slot not in out or key < out[slot][0]:
+                    out[slot] = (key, found)
+        return out
+
     def matches(self, hashes: Mapping[str, str | Sequence[str]],
                 threshold: Callable[[str, str], int]) -> list[ImageMatch]:
         """The closest match per category (closest first). ``hashes`` maps algorithm -> hex, or -> several
@@ -576,40 +608,14 @@ class ImageIndex:
         ``require_agreement`` > 1, a perceptual match counts only when that many algorithms are within
         their thresholds of rows naming the same listed picture (same category and ``pic:`` id)."""
         best: dict[str, tuple[tuple[int, int, int], ImageMatch]] = {}
-        categories = {c for c, _ in self.groups}
-        agree = self.require_agreement
-        pending: dict[tuple[str, int], dict[str, tuple[tuple[int, int, int], ImageMatch]]] = {}
+        if self.require_agreement > 1:
+            for found in agreeing_matches({a: self for a in self.tables}, hashes, threshold, self.require_agreement):
+                best[found.category] = ((found.distance, _ORDER.get(found.algorithm, 99), 0), found)
+            hashes = {a: v for a, v in hashes.items() if a in EXACT_ALGORITHMS}
         for algo, value in hashes.items():
-            table = self.tables.get(algo)
-            if table is None or not value:
-                continue
-            hexes = [value] if isinstance(value, str) else list(value)
-            hexes = [h for h in hexes if validate_image_hash(algo, h) is None]
-            limits = {c: (0 if table.exact else threshold(c, algo)) for c in categories}
-            radius = max(limits.values(), default=0)
-            if not hexes or radius < 0:
-                continue
-            rows, dists = table.find(hexes, radius)
-            for row, dist in zip(rows.tolist(), dists.tolist(), strict=True):
-                category, rule_id = self._rule_id(table, row)
-                if dist > limits[category]:
-                    continue
-                key = (dist, _ORDER.get(algo, 99), row)
-                found = ImageMatch(category, rule_id, algo, dist)
-                if agree > 1 and not table.exact:
-                    picture = int(table.pic[row]) if table.pic is not None else 0
-                    if picture:  # a row naming no picture can never agree with another algorithm
-                        votes = pending.setdefault((category, picture), {})
-                        if algo not in votes or key < votes[algo][0]:
-                            votes[algo] = (key, found)
-                    continue
-                if category not in best or key < best[category][0]:
-                    best[category] = (key, found)
-        for (category, _), votes in pending.items():
-            if len(votes) >= agree:
-                key, found = max(votes.values(), key=lambda kv: kv[0])  # the agreement is as far as its worst
-                if category not in best or key < best[category][0]:
-                    best[category] = (key, found)
+            for key, found, _ in self._found(algo, value, threshold):
+                if found.category not in best or key < best[found.category][0]:
+                    best[found.category] = (key, found)
         return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
 
     def match(self, hashes: Mapping[str, str | Sequence[str]],
@@ -665,3 +671,24 @@ class ImageIndex:
                 bloom = BloomFilter.fromfile(io.BytesIO(bytes(view[base + at : base + at + length])))
             tables[t["algorithm"]] = _Table(t["algorithm"], arrays, [tuple(c) for c in t["chunks"]], bloom)
         return cls([tuple(g) for g in header["groups"]], tables, header.get("pictures", []))
+
+
+def agreeing_matches(indexes: Mapping[str, ImageIndex], hashes: Mapping[str, str | Sequence[str]],
+                     threshold: Callable[[str, str], int], required: int) -> list[ImageMatch]:
+    """Perceptual matches on which at least ``required`` algorithms agree: each within its threshold of a
+    row of the same category naming the same listed picture. One match per category (the agreement with
+    the smallest worst distance), reported by its farthest algorithm."""
+    tally: dict[tuple[str, str], list[tuple[tuple[int, int, int], ImageMatch]]] = {}
+    for algo, value in hashes.items():
+        index = indexes.get(algo)
+        if algo not in PERCEPTUAL_BITS or index is None:
+            continue
+        for slot, vote in index.votes(algo, value, threshold).items():
+            tally.setdefault(slot, []).append(vote)
+    best: dict[str, tuple[tuple[int, int, int], ImageMatch]] = {}
+    for (category, _), found in tally.items():
+        if len(found) >= required:
+            key, match = max(found, key=lambda kv: kv[0])  # as far as its worst algorithm
+            if category not in best or key < best[category][0]:
+                best[category] = (key, match)
+    return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]

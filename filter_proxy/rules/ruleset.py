@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Protocol
 
+from filter_proxy.matchers.image_fmr import check_image_lists
 from filter_proxy.rules.policy import Policy
 from filter_proxy.signals import registry
 from filter_proxy.signals.base import SignalIndex
@@ -116,6 +117,9 @@ class RuleSet:
         self.urls: UrlIndex = self.indexes["urls"]  # type: ignore[assignment]
         images = ImageSignals({name: self.indexes[name] for name in registry.image_signals()})  # type: ignore[misc]
         self.images = images
+        # Image lists: images.require_agreement, and false matches at scale measured by sampling; a list over
+        # images.max_false_match_rate raises RulesError (owned by the image code: matchers/image_fmr.py).
+        self.image_rates = check_image_lists(images, policy, source)
         self.version = version
         self.source = source
         self.allow = tuple(allow)

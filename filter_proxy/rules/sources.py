@@ -27,7 +27,7 @@ from filter_proxy.rules.policy import Policy, parse_policy
 from filter_proxy.rules.ruleset import RuleSet
 from filter_proxy.signals import registry
 from filter_proxy.signals.base import Entry, SignalError, SignalIndex
-from filter_proxy.signals.images import pdq_available
+from filter_proxy.signals.images import pdq_available, picture_id
 from filter_proxy.warnings import WarningCatalog, load_warnings
 
 _LOCATED = re.compile(r"^(.+):(\d+): (.+)$", re.S)
@@ -210,8 +210,9 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
     for line in lines:
         rule_id = f"{rel}:{line.number}"
         try:
+            picture = ""
             if source == "images":
-                name, text = _image_row(line.text)
+                name, text, picture = _image_row(line.text)
             else:
                 (name,), text = single, line.text
             value, key = registry.SIGNALS[name].parse_line(text)
@@ -223,11 +224,12 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
             continue
         seen[key] = line.number
         if declared is not None:  # entries of an undeclared category are validated but never loaded
-            out[name].append(Entry(value, category, rule_id, name))
+            out[name].append(Entry(value, category, rule_id, name, picture))
 
 
-def _image_row(text: str) -> tuple[str, str]:
-    """(signal name, hash) of an ``algorithm,hash[,note]`` row; SignalError when the row is malformed."""
+def _image_row(text: str) -> tuple[str, str, str]:
+    """(signal name, hash, picture id) of an ``algorithm,hash[,note]`` row (the id is ``pic:<id>`` in the
+    note, see matchers.images.picture_id); SignalError when the row is malformed."""
     row = next(csv.reader([text], skipinitialspace=True), [])
     if len(row) < 2:
         raise SignalError("expected algorithm,hash[,note] (for example: phash,d1c4e0f0b0a09080)")
@@ -235,7 +237,7 @@ def _image_row(text: str) -> tuple[str, str]:
     images = registry.for_source("images")
     if algorithm not in images:
         raise SignalError(f"unknown image hash algorithm {algorithm!r} (known: {', '.join(images)})")
-    return algorithm, row[1]
+    return algorithm, row[1], picture_id(row[2]) if len(row) > 2 else ""
 
 
 def _is_csv_header(line: Line) -> bool:

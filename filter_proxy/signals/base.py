@@ -30,6 +30,7 @@ class Entry:
     category: str
     rule_id: str
     signal: str = ""  # the signal type's name
+    picture: str = ""  # image rows: the listed picture they belong to (``pic:<id>`` in the note), for agreement
 
 
 class Match(Protocol):

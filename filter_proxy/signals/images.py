@@ -18,17 +18,19 @@ from filter_proxy.matchers.images import (
     ImageEntry,
     ImageIndex,
     ImageMatch,
+    agreeing_matches,
     compute_hashes,
     compute_query_hashes,
     pdq_available,
+    picture_id,
     validate_image_hash,
 )
 from filter_proxy.signals.base import Entry, SignalError, SignalType
-from filter_proxy.signals.hashspec import SPECS, HashSpec
+from filter_proxy.signals.hashspec import PERCEPTUAL_BITS, SPECS, HashSpec
 
 __all__ = ["ImageHashSignal", "PHashSignal", "DHashSignal", "PdqSignal", "Md5Signal", "Sha1Signal",
            "Sha256Signal", "ImageSignalIndex", "ImageSignals", "ImageDecodeError", "ImageMatch",
-           "hash_image", "digest_image", "pdq_available"]
+           "hash_image", "digest_image", "pdq_available", "picture_id"]
 
 # Ties at one distance: exact digests first (strongest evidence), then the most robust perceptual hash.
 _PREFERENCE = ("sha256", "sha1", "md5", "pdq", "phash", "dhash")
@@ -93,7 +95,7 @@ class ImageHashSignal(SignalType):
     @classmethod
     def build(cls, entries: Sequence[Entry], allow: Sequence[str] = ()) -> ImageSignalIndex:
         return ImageSignalIndex(cls.name, ImageIndex.build(
-            [ImageEntry(cls.name, e.value, e.category, e.rule_id) for e in entries]))
+            [ImageEntry(cls.name, e.value, e.category, e.rule_id, e.picture) for e in entries]))
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> ImageSignalIndex:
@@ -132,6 +134,9 @@ class ImageSignals:
 
     def __init__(self, indexes: Mapping[str, ImageSignalIndex]) -> None:
         self.indexes = {name: index for name, index in indexes.items() if len(index)}
+        # images.require_agreement (set by image_fmr.check_image_lists at load): how many perceptual
+        # algorithms must agree on one listed picture; 1 = any one.
+        self.require_agreement = 1
 
     @property
     def algorithms(self) -> set[str]:
@@ -146,6 +151,13 @@ class ImageSignals:
         """The closest match per category over all algorithms, closest first (exact digests win ties).
         ``hashes``: algorithm -> hex or several hexes; unknown algorithms and malformed hexes are ignored."""
         best: dict[str, tuple[tuple[int, int], ImageMatch]] = {}
+        if self.require_agreement > 1:
+            agreed = agreeing_matches({a: ix.index for a, ix in self.indexes.items()}, hashes, threshold,
+                                      self.require_agreement)
+            hashes = {a: v for a, v in hashes.items() if a not in PERCEPTUAL_BITS}  # exact digests below
+            for found in agreed:
+                order = _PREFERENCE.index(found.algorithm) if found.algorithm in _PREFERENCE else len(_PREFERENCE)
+                best[found.category] = ((found.distance, order), found)
         for algorithm, value in hashes.items():
             index = self.indexes.get(algorithm)
             if index is None or not value:
