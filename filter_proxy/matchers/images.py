@@ -304,9 +304,11 @@ def compute_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_
 
 
 def compute_enrollment_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
-                              min_pdq_quality: int = 50) -> list[tuple[str, str, str]]:
+                              min_pdq_quality: int = 50, crop_algorithms: Iterable[str] = CROP_ALGORITHMS
+                              ) -> list[tuple[str, str, str]]:
     """(algorithm, hex, label) rows for a listed picture: the whole picture (label "") and, for the
-    CROP_ALGORITHMS, the ``enrollment_crops`` and the picture without uniform borders."""
+    ``crop_algorithms`` (CROP_ALGORITHMS; every perceptual one when algorithms must agree, since agreement
+    then keeps the false matches away), the ``enrollment_crops`` and the picture without uniform borders."""
     whole = compute_hashes(data, algorithms, max_pixels, min_pdq_quality)
     rows = [(a, h, "") for a, h in whole.items()]
     perceptual = [a for a in dict.fromkeys(algorithms) if a in PERCEPTUAL_BITS]
@@ -318,7 +320,7 @@ def compute_enrollment_hashes(data: bytes, algorithms: Iterable[str], max_pixels
     if trimmed is not None:
         extra.insert(0, ("borders trimmed", trimmed))
     seen = {(a, h) for a, h, _ in rows}
-    cropped = [a for a in perceptual if a in CROP_ALGORITHMS]
+    cropped = [a for a in perceptual if a in set(crop_algorithms)]
     for label, picture in extra if cropped else []:
         for algo, hexes in _perceptual([picture], cropped, min_pdq_quality, dihedral=False).items():
             if (algo, hexes[0]) not in seen:
