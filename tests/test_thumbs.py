@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,3 +123,18 @@ def test_store_is_bounded_in_bytes_and_time() -> None:
     assert store.keep("svg", SVG) is None  # only raster pictures are ever served under our origin
     now[0] = 61
     assert store.get("c") is None and store.route("b") is None
+
+
+def test_the_demo_shows_thumbnails_from_the_checked_bytes() -> None:
+    from filter_proxy.demo.app import create_demo_app
+
+    rules_dir = Path(__file__).resolve().parents[1] / "rules"
+    with serve(create_demo_app(rules_dir)) as url, httpx.Client(base_url=url, trust_env=False) as client:
+        page = client.get("/search", params={"q": "apple pie", "format": "json"}).json()
+        thumbs = [r.get("thumbnail") or r.get("thumbnail_src") for r in page["results"]]
+        thumbs = [t for t in thumbs if t]
+        assert thumbs and all(t.startswith(PREFIX) for t in thumbs)
+        shown = client.get(thumbs[0])
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+        html = client.get("/", params={"q": "apple pie"}, headers={"accept": "text/html"}).text
+        assert f'src="{PREFIX}' in html
