@@ -36,6 +36,7 @@ from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PER
 _ORDER = {a: i for i, a in enumerate(("sha256", "sha1", "md5", "pdq", "phash", "dhash"))}
 _VARIANT_SIDE = 256  # variants are hashed from a copy no larger than this (thumbnails usually are)
 _DRAFT_SIDE = 512  # large JPEGs are decoded at a DCT scale that keeps at least this many pixels a side
+_WORK_SIDE = 1024  # larger decoded frames are shrunk to this before any hashing step
 ENROLL_CENTRE_CROPS = (0.05, 0.10)  # shares cut from every side by `hashes add` crops
 ENROLL_SIDE_CROP = 0.08  # share cut from one side
 # Algorithms whose crops are enrolled. Not dhash: its crops put different photographs within dhash 9 of each
@@ -149,12 +150,23 @@ def decode_frames(data: bytes, max_pixels: int = 25_000_000, max_frames: int = 1
                 image.seek(number)
             image.load()
             frame = image if len(frames) == 1 else image.copy()
+            if max(frame.size) > _WORK_SIDE:
+                # Hashes look at 32 px or less: every later step (grey copies, border trim, uncrop, variants)
+                # works on this copy, so the page's memory is the decoded bitmap once, not several times over.
+                frame = frame.convert("RGB") if frame.mode not in ("RGB", "L") else frame
+                frame = frame.resize(_fit(frame.size, _WORK_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
             out.append(frame if frame.mode in ("RGB", "L") else frame.convert("RGB"))
     except ImageDecodeError:
         raise
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError ...)
         raise ImageDecodeError(f"cannot decode image: {type(exc).__name__}") from exc
     return out
+
+
+def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
+    w, h = size
+    scale = side / max(w, h)
+    return max(1, round(w * scale)), max(1, round(h * scale))
 
 
 def decode_image(data: bytes, max_pixels: int = 25_000_000) -> Image.Image:
