@@ -322,3 +322,10 @@ async def test_backend_hash_of_an_unlisted_algorithm_does_not_replace_fetching(r
     assert first is not None and first.matched  # fetched and hashed despite the backend's PDQ hash
     assert out[1].verdict is not None and not out[1].verdict.matched  # the phash stood in: no fetch
     assert fetched.count("precomputed") == 1 and fetched.count("fetched") == 1
+
+
+@given(st.integers(1025, 3000), st.integers(16, 3000))
+@settings(max_examples=8, deadline=None)
+def test_large_frames_are_shrunk_before_any_hashing_step(width: int, height: int) -> None:
+    [frame] = decode_frames(encode(Image.new("L", (width, height), 90)))
+    assert max(frame.size) == 1024  # later steps never hold another full-size copy
