@@ -71,9 +71,18 @@ class FieldsConfig:
 
 @dataclass(slots=True)
 class RoutesConfig:
-    search_paths: list[str] = field(default_factory=list)  # empty: the adapter's defaults
+    """Routes added to the adapter's route table (deny by default: what no route lists is refused).
+    ``search_paths`` / ``suggest_paths``: patterns screened as search pages / suggestions on every method;
+    ``screen`` / ``pass`` / ``refuse``: ``"METHOD[,METHOD] /pattern"`` entries (``screen`` may end with a
+    response kind, e.g. ``"GET /x/find documents"``). ``pass`` is a Python keyword, so it is stored as
+    ``pass_``; the TOML key and FILTER_PROXY_ROUTES_PASS spell it ``pass``."""
+
+    search_paths: list[str] = field(default_factory=list)
     suggest_paths: list[str] = field(default_factory=list)
     query_param: str | None = None
+    screen: list[str] = field(default_factory=list)
+    pass_: list[str] = field(default_factory=list)
+    refuse: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -237,7 +246,12 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
     return config
 
 
+_KEY_ALIASES = {"routes.pass": "routes.pass_"}  # keys that are Python keywords
+_ROUTE_KEYS = frozenset({"routes.screen", "routes.pass_", "routes.refuse"})
+
+
 def _set(config: Config, dotted: str, value: Any, origin: str, from_text: bool = False) -> Config:
+    dotted = _KEY_ALIASES.get(dotted, dotted)
     section, _, key = dotted.partition(".")
     if section not in SECTIONS:
         raise ConfigError(dotted, f"unknown section (expected one of {', '.join(SECTIONS)})", origin)
@@ -285,7 +299,9 @@ def _coerce(key: str, hint: Any, value: Any, origin: str, from_text: bool) -> An
             return value
         if origin_type is list:
             if from_text and isinstance(value, str):
-                return [part.strip() for part in value.split(",") if part.strip()]
+                # Route entries hold commas ("GET,POST /x"): in a variable they are separated by ";".
+                sep = ";" if key in _ROUTE_KEYS else ","
+                return [part.strip() for part in value.split(sep) if part.strip()]
             if isinstance(value, str):
                 return [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -343,6 +359,14 @@ def _validate(config: Config, require_upstream: bool) -> None:
                 raise ConfigError(f"routes.{key}", f"path {p!r} must start with '/'")
     if config.routes.query_param == "":
         raise ConfigError("routes.query_param", "must not be empty")
+    from filter_proxy.adapters.routes import PASS, REFUSE, SCREEN, route
+
+    for key, outcome in (("screen", SCREEN), ("pass_", PASS), ("refuse", REFUSE)):
+        for spec in getattr(config.routes, key):
+            try:
+                route(spec, outcome)
+            except ValueError as exc:
+                raise ConfigError(f"routes.{key.rstrip('_')}", str(exc)) from None
 
     if not config.rules.path:
         raise ConfigError("rules.path", "must not be empty")
@@ -391,7 +415,7 @@ def to_env(overrides: Mapping[str, Any]) -> dict[str, str]:
         if isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, list):
-            text = ",".join(value)
+            text = (";" if _KEY_ALIASES.get(dotted, dotted) in _ROUTE_KEYS else ",").join(value)
         elif isinstance(value, dict):
             text = ",".join(f"{k}={v}" for k, v in value.items())
         else:

@@ -273,7 +273,8 @@ class DirectoryCoordinator:
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
-            await asyncio.to_thread(self._write_status)
+            # On the event loop, like the write after a reload: a thread could write a stale status over it.
+            self._write_status()
 
     def workers(self) -> list[WorkerStatus]:
         """Every live worker's last status; files of workers that have exited are removed."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
-from filter_proxy.adapters.routes import ASYNC, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
+from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.screening import Removal, screen_results, screen_texts
 
 if TYPE_CHECKING:
@@ -89,9 +89,16 @@ def screen_kind(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleS
         return _terms(status, doc, adapter, rules)
     if kind == ROWS:
         return _rows(status, doc, rules)
-    if kind == OPAQUE:
+    if kind in (OPAQUE, COUNT):
         return _opaque(status, doc, rules)
     raise AdapterError(f"unknown response kind {kind!r}")
+
+
+def blocked(kind: str, adapter: Adapter) -> Any:
+    """The answer to a blocked query on a route of ``kind`` (the backend's own empty shape)."""
+    if kind == COUNT:
+        return {"count": 0, "_shards": {"total": 0, "successful": 0, "skipped": 0, "failed": 0}}
+    return adapter.empty([])
 
 
 def screen_error(doc: Any, rules: RuleSet) -> None:

@@ -20,6 +20,7 @@ import orjson
 from filter_proxy import kinds, multisearch
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping
 from filter_proxy.adapters.request import parse_query
+from filter_proxy.adapters.route_tables import ROUTING_PARAMS
 from filter_proxy.adapters.routes import MULTI, PASS, REFUSE, SCREEN, Decision, RouteTable, build_table
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.routing import CanonicalPath, PathError, request_path
@@ -46,6 +47,8 @@ STREAMING_TYPES = (b"text/event-stream", b"application/x-ndjson", b"multipart/x-
 _STALE_HEADERS = frozenset({b"content-length", b"content-encoding", b"etag", b"content-md5", b"accept-ranges"})
 _NO_CACHE = frozenset({b"cache-control"})  # replaced by no-store on a response that carries a warning
 _JSON = b"application/json"
+# Headers some frameworks read as "treat this request as another method": the route was chosen by method.
+_METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
 
 
 class _Abort(Exception):
@@ -151,6 +154,7 @@ class FilterMiddleware:
                 case_insensitive=self.adapter.paths_case_insensitive,
             )
         self.routes = routes
+        self._routing_params = ROUTING_PARAMS.get(self.adapter.name, frozenset())
 
     def route(self, path: str, method: str = "GET") -> str | None:
         """The response kind of a screened route ("search", "suggest", "document", ...) or None when the
@@ -175,7 +179,13 @@ class FilterMiddleware:
                 await send({"type": "websocket.close", "code": 1008})
             return
         method = scope.get("method", "GET") if kind == "http" else "GET"
-        decision = self.routes.decide(method, path.segments)
+        segments = path.segments
+        root = scope.get("root_path")
+        if root:  # mounted under a prefix (ASGI root_path): routes are written without it
+            prefix = tuple(s for s in root.split("/") if s)
+            if segments[: len(prefix)] == prefix:
+                segments = segments[len(prefix) :]
+        decision = self.routes.decide(method, segments)
         if kind != "http":  # websockets: only a route that passes may open one (nothing is screened there)
             if decision.outcome == PASS:
                 await self.app(_canonical_scope(scope, path), receive, send)
@@ -185,13 +195,23 @@ class FilterMiddleware:
         if decision.outcome == REFUSE:
             await self._refuse(decision, send)
             return
+        for name, _ in scope["headers"]:
+            if name.lower() in _METHOD_OVERRIDES:  # the method routed on must be the method served
+                await _send_json(send, 400, {"error": "method override headers are not accepted"})
+                return
         scope = _canonical_scope(scope, path)
         if decision.outcome == PASS:
             await self.app(scope, receive, send)
             return
         if method == "OPTIONS":
-            await self._options(decision, path.segments, scope, receive, send)
+            await self._options(decision, segments, scope, receive, send)
             return
+        if self._routing_params and scope["query_string"]:
+            names = {k for k, _ in parse_query(scope["query_string"].decode("latin-1"))}
+            if names & self._routing_params:  # a parameter that picks another handler than the one routed
+                await _send_json(send, 403, {"error": "route not allowed by the filter",
+                                             "reason": "a request parameter selects another handler"})
+                return
         await self._screen(decision.kind, scope, receive, send)
 
     async def _refuse(self, decision: Decision, send: Send) -> None:
@@ -218,12 +238,14 @@ class FilterMiddleware:
         if blocked:
             allow = ", ".join(self.routes.methods_for(segments)).encode()
             await send({"type": "http.response.start", "status": 204,
-                        "headers": [(b"allow", allow), (b"content-length", b"0"), (b"cache-control", b"no-store")]})
+                        "headers": [(b"allow", allow), (b"content-length", b"0"), (b"cache-control", b"no-store"),
+                                    *self.adapter.local_headers]})
             await send({"type": "http.response.body", "body": b""})
             return
         capture = _Capture(self.max_response_bytes)
+        scope, receive = _with_body(scope, b"", receive)  # a preflight's body is never forwarded
         with contextlib.suppress(_Abort):
-            await self.app(scope, _replay(b"", receive), capture.send)
+            await self.app(scope, receive, capture.send)
         if not capture.status:
             await _send_json(send, 502, {"error": "upstream response cannot be screened"})
             return
@@ -485,7 +507,7 @@ class FilterMiddleware:
         pages: list[Any] = []
         removed = 0
         status = 200
-        headers: list[tuple[bytes, bytes]] = [(b"content-type", _JSON)]
+        headers: list[tuple[bytes, bytes]] = [(b"content-type", _JSON), *self.adapter.local_headers]
         if capture is not None:
             status, headers = capture.status, capture.headers
             read = self._body_of(capture)
@@ -561,7 +583,12 @@ class FilterMiddleware:
             content_type = b"text/html; charset=utf-8"
         else:
             # Every screened kind but suggestions answers a blocked query with the backend's empty page.
-            doc = self.adapter.empty_suggestions(params) if route == SUGGEST else self.adapter.empty(params)
+            if route == SUGGEST:
+                doc = self.adapter.empty_suggestions(params)
+            elif route == SEARCH:
+                doc = self.adapter.empty(params)
+            else:
+                doc = kinds.blocked(route, self.adapter)
             if isinstance(doc, dict) and verdict.warning:
                 doc["safety"] = catalog.safety_object(verdict, lang)
             body = orjson.dumps(doc)
@@ -574,6 +601,7 @@ class FilterMiddleware:
             (b"cache-control", b"no-store"),
             (b"x-filter-action", b"block"),
             (b"x-filter-removed", b"0"),
+            *self.adapter.local_headers,
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -48,34 +48,41 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
-__all__ = ["normalize", "words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
+from filter_proxy import confusables
+
+__all__ = ["normalize", "words", "reading", "Reading", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
            "collapse_repeats"]
 
 
-def _build_drop_table() -> dict[int, None]:
-    """Code points removed after NFD: combining marks (Mn, Me) and format characters (Cf)."""
-    drop: dict[int, None] = {}
+_LATIN_WITH = re.compile(r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z]) WITH ")
+# Latin blocks that hold letters with a stroke, hook or bar (no canonical decomposition: NFD keeps them).
+_LATIN_BLOCKS = ((0x80, 0x250), (0x1D00, 0x1F00), (0x2C60, 0x2C80), (0xA720, 0xA800), (0xAB30, 0xAB70))
+
+
+def _build_drop_table() -> dict[int, str | None]:
+    """After NFD: combining marks (Mn, Me) and format characters (Cf) are removed, and Latin letters "with"
+    a stroke, hook or bar that do not decompose (``ø``, ``ł``, ``đ``, ``ħ``, ``ŧ``) become their base letter,
+    read from their Unicode names: accents of another kind."""
+    drop: dict[int, str | None] = {}
     # Scanning the BMP and the supplementary planes that hold marks/format chars keeps import fast.
     ranges = (range(0x80, 0x30000), range(0xE0000, 0xE1000))
     for block in ranges:
         for cp in block:
             if unicodedata.category(chr(cp)) in ("Mn", "Me", "Cf"):
                 drop[cp] = None
+    for start, end in _LATIN_BLOCKS:
+        for cp in range(start, end):
+            char = chr(cp)
+            found = _LATIN_WITH.match(unicodedata.name(char, ""))
+            # UTS #39 knows better where it lists the letter ("ᶌ", v with a hook, looks like "y").
+            if found and unicodedata.normalize("NFD", char) == char and char not in confusables.EXTENDED:
+                drop[cp] = found.group(1).lower()
     return drop
 
 
 _DROP = _build_drop_table()
-
-# Look-alikes, written as (letters, Latin letter). Applied after case folding, so lower case suffices.
-_CONFUSABLE_GROUPS: tuple[tuple[str, str], ...] = (
-    ("аαɑ", "a"), ("вβЬьъ", "b"), ("сϲς", "c"), ("ԁđð", "d"), ("еєεэ", "e"), ("ƒ", "f"), ("ɡ", "g"),
-    ("һнђћħ", "h"), ("іїιıɩӏlłľĺ", "i"), ("ј", "j"), ("кκ", "k"), ("мμ", "m"), ("пηռ", "n"),
-    ("оοσøɵ", "o"), ("рρþ", "p"), ("ԛ", "q"), ("гɾ", "r"), ("ѕ", "s"), ("тτŧ", "t"), ("υµ", "u"),
-    ("ѵν", "v"), ("ԝωѡ", "w"), ("хχ", "x"), ("уγ", "y"), ("ᴢ", "z"), ("æ", "ae"), ("œ", "oe"),
-    ("ĳ", "ij"),
-)
-_CONFUSABLES = str.maketrans({c: latin for group, latin in _CONFUSABLE_GROUPS for c in group})
 
 _LEET = str.maketrans({"0": "o", "1": "i", "2": "z", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t",
                        "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"})
@@ -106,26 +113,44 @@ _CHAIN_HINT = re.compile(rf"{_SEP}(?<=(?<![^\W_])(?<![@$!|€]){_MEMBER}.){_SEP}
 _CHAIN_DROP = re.compile(r"[._\-*·•'/\\]+")
 _SYMBOL = re.compile(r"[@$!|€]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
+# Leetspeak is a disguise of the Latin alphabet: digits become letters only next to a Latin letter, so
+# "10кг" or "5ος" keep their numbers (and a digit never turns a genuine token into a mixed-script one).
+_HAS_LATIN = re.compile(r"[A-Za-z]")
 _NON_DIGIT = re.compile(r"\D+")
 _REPEAT = re.compile(r"(\w)\1+")
 _SPELLED_RUN = re.compile(r"(?<!\S)\S \S \S(?!\S)")  # three one-character words in a row
 
 
-def fold_unicode(text: str) -> str:
-    """NFKC, case-fold, strip accents and format characters. ASCII takes a fast path."""
-    if text.isascii():
-        return text.lower()
-    text = unicodedata.normalize("NFKC", text).casefold()
-    # NFKC again: case folding can produce compatibility characters; NFD exposes accents as marks.
+def _strip(text: str) -> str:
+    """NFKC, then accents and format characters off (NFD, drop, NFC)."""
     text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text)).translate(_DROP)
     return unicodedata.normalize("NFC", text)
 
 
-def map_confusables(text: str) -> str:
-    """Look-alike letters to the Latin letter they imitate; ``l`` joins ``i`` (see module docstring)."""
+def fold_unicode(text: str, *, skeleton: bool = False, whole: bool | None = None) -> str:
+    """NFKC, strip accents and format characters, fold look-alikes (``confusables.fold``: mixed-script tokens,
+    or a whole text of look-alikes; ``whole`` True forces the latter), case-fold. ASCII takes a fast path.
+    ``skeleton`` folds every look-alike regardless of context (the second form a listed term is indexed
+    under)."""
+    return _fold_unicode(text, skeleton, whole)[0]
+
+
+def _fold_unicode(text: str, skeleton: bool, whole: bool | None) -> tuple[str, bool]:
     if text.isascii():
-        return text.replace("l", "i")
-    return text.translate(_CONFUSABLES)
+        return text.lower(), True
+    # Look-alikes are decided before case folding: UTS #39 data is case-specific (``К`` looks Latin, ``к`` not).
+    text = _strip(text)
+    if skeleton:
+        text, whole = confusables.fold_token(text), True
+    else:
+        text, whole = confusables.fold_decide(text, whole)
+    # Strip again: case folding can produce compatibility characters and marks ("İ" -> "i" + dot above).
+    return _strip(text.casefold()), whole
+
+
+def map_confusables(text: str) -> str:
+    """``l`` joins ``i`` (see module docstring); other look-alikes were folded by ``fold_unicode``."""
+    return text.replace("l", "i")
 
 
 # ASCII fast path of ``tokens``: one C-level translate turns every non-token byte into a space.
@@ -155,16 +180,17 @@ def _join_chain(match: re.Match[str]) -> str:
     joined = _CHAIN_DROP.sub("", chain)
     if not _HAS_ALPHA.search(joined) or sum(1 for c in joined if not c.isdigit()) < 2:
         return chain
-    return joined.translate(_LEET)
+    return joined.translate(_LEET) if _HAS_LATIN.search(joined) else joined
 
 
-def tokens(text: str) -> list[str]:
-    """Raw tokens: runs of alphanumerics and leetspeak symbols, edge punctuation trimmed."""
+def tokens(text: str, trim: bool = True) -> list[str]:
+    """Raw tokens: runs of alphanumerics and leetspeak symbols, edge punctuation trimmed (unless ``trim`` is
+    False: then edge symbols stay, to be read as letters)."""
     if text.isascii():
         found = text.encode().translate(_ASCII_SPLIT).decode().split()
     else:
         found = (_TOKEN_MC if max(text) >= "\u0903" else _TOKEN).findall(text.replace("_", " "))
-    return _trim_symbols(found) if _SYMBOL.search(text) else found
+    return _trim_symbols(found) if trim and _SYMBOL.search(text) else found
 
 
 def join_spelled(toks: list[str]) -> list[str]:
@@ -188,11 +214,14 @@ def join_spelled(toks: list[str]) -> list[str]:
 
 
 def map_leet(token: str) -> str:
-    """Leetspeak digits/symbols to letters, only in a token that has a letter; else keep the digits."""
+    """Leetspeak digits/symbols to letters, only in a token that has a Latin letter; else keep the digits
+    (and the letters of another script)."""
     if token.isalpha():
         return token
-    if _HAS_ALPHA.search(token):
+    if _HAS_LATIN.search(token):
         return token.translate(_LEET)
+    if _HAS_ALPHA.search(token):
+        return _SYMBOL.sub("", token)
     return "".join(_NON_DIGIT.split(token))  # "$100" -> "100"; symbols alone are dropped
 
 
@@ -208,6 +237,49 @@ def collapse_repeats(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The normalised words of ``text``; never raises."""
+    return _words(text, True)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the term matcher reads from one text: ``words`` (as ``words(text)``), ``alternate`` (the same
+    text with edge symbols read as letters, ``@lpha`` -> ``alpha``, when that differs) and ``tagged`` (the
+    normalised words of hashtag and handle tokens, ``#...``/``@...``, also with edge digits split off, which
+    the matcher may segment into a listed term plus ordinary words or digits)."""
+
+    words: list[str]
+    alternate: list[str] | None = None
+    tagged: tuple[str, ...] = ()
+
+
+# A symbol that tokens() trims as punctuation, next to a Latin letter: the text has a second reading.
+_EDGE_SYMBOL = re.compile(r"(?<![\w@$!|€])[@|]+[@$!|€\w]*[A-Za-z]|[A-Za-z][\w@$!|€]*[!|]+(?![\w@$!|€])")
+_TAG = re.compile(r"(?<![\w@$!|€])[#@]+([\w@$!|€]+)")
+_EDGE_DIGITS = re.compile(r"^(\d+)|(\d+)$")
+
+
+def reading(text: str) -> Reading:
+    """``words(text)`` plus the alternate reading and hashtag/handle words (see ``Reading``)."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    main = _words(text, True)
+    alternate = None
+    if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(text):
+        other = _words(text, False)
+        alternate = other if other != main else None
+    tagged: tuple[str, ...] = ()
+    if "#" in text or "@" in text:
+        found: dict[str, None] = {}
+        for body in _TAG.findall(text):
+            for variant in (body, _EDGE_DIGITS.sub(r" \1\2 ", body)):
+                found.update(dict.fromkeys(w for w in _words(variant, True) + _words(variant, False) if len(w) > 3))
+        tagged = tuple(found)
+    return Reading(main, alternate, tagged)
+
+
+def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
+    """``words``; ``trim`` False reads edge symbols as letters instead of punctuation; ``whole`` forces the
+    whole-text look-alike decision (None: by the rule)."""
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
         text = "" if text is None else str(text)
     if not text.isascii():
@@ -224,11 +296,25 @@ def words(text: str) -> list[str]:
         toks = text.encode().translate(_ASCII_FOLD_SPLIT).decode().split()
         # Four substring tests beat one regex scan; without symbols no token can finish empty.
         symbols = "@" in text or "$" in text or "!" in text or "|" in text
-        if symbols:
+        if symbols and trim:
             toks = _trim_symbols(toks)
-    else:
-        toks = tokens(join_chains(map_confusables(fold_unicode(text))))
-        symbols = True
+        return _finish_tokens(toks, symbols)
+    folded, decided = _fold_unicode(text, False, whole)
+    out = _finish_non_ascii(folded, trim)
+    if whole is None and not decided and not confusables.has_genuine(out):
+        # Joining folded away the only letters that made the text genuine: decide as a second pass would.
+        out = _finish_non_ascii(_fold_unicode(text, False, True)[0], trim)
+    return out
+
+
+def _finish_non_ascii(folded: str, trim: bool) -> list[str]:
+    out = _finish_tokens(tokens(join_chains(map_confusables(folded)), trim), True)
+    # Joining chains or spelled-out letters can make a word of two scripts after fold_unicode ran.
+    return [_finish(fixed) if (fixed := confusables.fold_mixed(word)) != word else word for word in out]
+
+
+def _finish_tokens(toks: list[str], symbols: bool) -> list[str]:
+    """Steps 4-6 over raw tokens (``symbols``: some token may finish empty)."""
     out = list(map(_FINISHED.get, toks))
     if None in out:
         out = _finish_all(toks, out)
@@ -274,6 +360,22 @@ def _trim_symbols(found: list[str]) -> list[str]:
                 continue
         out.append(token)
     return out
+
+
+def own_words(text: str) -> list[str]:
+    """``words`` as if ``text`` stood in genuine text of its script: single-script tokens keep their
+    letters even when every letter could be Latin (a listed "как" is also indexed as itself)."""
+    if not isinstance(text, str) or text.isascii():
+        return words(text)
+    return _words(text, True, False)
+
+
+def skeleton_words(text: str) -> list[str]:
+    """``words`` with every look-alike folded whatever its context: the second form under which a listed
+    term of another script is indexed, so that its mixed-script disguises match too."""
+    if not isinstance(text, str) or text.isascii():
+        return words(text)
+    return words(fold_unicode(text, skeleton=True))
 
 
 def normalize(text: str) -> str:

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
-from filter_proxy.coordination import LocalCoordinator, ReloadCoordinator, ReloadReport
+from filter_proxy.admin import parse_force, reload_reply
+from filter_proxy.coordination import LocalCoordinator, ReloadCoordinator
 from filter_proxy.logs import request_id_from_header, request_id_var
 from filter_proxy.rules.holder import RuleHolder
 
@@ -32,7 +33,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPS_PATHS = ("/-/health", "/-/ready", "/metrics", "/-/reload")
+OPS_PATHS = ("/-/health", "/-/ready", "/metrics", "/-/reload", "/-/workers")
 
 
 class Service(Protocol):
@@ -114,8 +115,8 @@ class OpsApp:
     # --- endpoints -----------------------------------------------------------------------------------
     async def _ops(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if path == "/-/reload":
-            await self._reload(scope, send)
+        if path in ("/-/reload", "/-/workers"):
+            await self._admin(path, scope, send)
             return
         if method not in ("GET", "HEAD"):
             await _json(send, 405, {"error": "method not allowed"}, [(b"allow", b"GET, HEAD")])
@@ -152,12 +153,15 @@ class OpsApp:
     def _version(self) -> str | None:
         return getattr(self.holder.current, "version", None) if self.holder is not None else None
 
-    async def _reload(self, scope: Scope, send: Send) -> None:
+    async def _admin(self, path: str, scope: Scope, send: Send) -> None:
+        """POST /-/reload (reload every worker) and GET /-/workers (what each worker serves), both behind
+        the admin bearer token."""
         if self._token is None or self.coordinator is None:
             await _json(send, 404, {"error": "not found"})  # disabled: no token configured
             return
-        if scope["method"] != "POST":
-            await _json(send, 405, {"error": "method not allowed"}, [(b"allow", b"POST")])
+        allowed = "POST" if path == "/-/reload" else "GET"
+        if scope["method"] != allowed:
+            await _json(send, 405, {"error": "method not allowed"}, [(b"allow", allowed.encode())])
             return
         auth = _header(scope, b"authorization") or ""
         scheme, _, presented = auth.partition(" ")
@@ -167,7 +171,11 @@ class OpsApp:
         if not hmac.compare_digest(presented.strip().encode(), self._token):
             await _json(send, 403, {"error": "wrong token"})
             return
-        force = _force(scope.get("query_string", b""))
+        if path == "/-/workers":
+            workers = await asyncio.to_thread(self.coordinator.workers)
+            await _json(send, 200, {"rules_version": self._version(), "workers": [w.to_json() for w in workers]})
+            return
+        force = parse_force(scope.get("query_string", b""))
         if force is None:
             await _json(send, 400, {"error": "force must be true or false"})
             return
@@ -259,47 +267,6 @@ class _InnerLifespan:
             raise RuntimeError(reply.get("message") or "inner app shutdown failed")
 
 
-def _force(query: bytes) -> bool | None:
-    """``force`` from the query string of POST /-/reload: absent or false -> False, true -> True, else None."""
-    from urllib.parse import parse_qsl
-
-    values = [v.strip().lower() for k, v in parse_qsl(query.decode("latin-1"), keep_blank_values=True)
-              if k == "force"]
-    if not values:
-        return False
-    if all(v in ("true", "1", "yes", "") for v in values):
-        return True
-    if all(v in ("false", "0", "no") for v in values):
-        return False
-    return None
-
-
-def reload_reply(report: ReloadReport, version: str | None) -> tuple[int, dict[str, Any]]:
-    """The status and body answering POST /-/reload: 200 when every worker applied it, 409 when it was
-    refused as a shrink (force=true applies it), 422 when the rules failed to load (the old ones serve),
-    504 when some worker did not report within the wait."""
-    body: dict[str, Any] = {
-        "ok": report.ok,
-        "rules_version": version,
-        "generation": report.generation,
-        "forced": report.forced,
-        "versions": report.versions,
-        "workers": [w.to_json() for w in report.workers],
-    }
-    if report.error:
-        body["error"] = report.error
-    if report.pending:
-        body["pending"] = list(report.pending)
-        body["error"] = "not every worker reported the reload in time: " + ", ".join(report.pending)
-        return 504, body
-    if report.ok:
-        return 200, body
-    if report.refused:
-        body["refused"] = sorted({c for w in report.workers for c in w.refused})
-        return 409, body
-    return 422, body
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
@@ -307,9 +274,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
+def build_app(config: Config, *, metrics: Any = None,
+              coordinator_factory: Callable[[Callable[[], str | None]], ReloadCoordinator] | None = None) -> OpsApp:
     """The whole served app from one configuration: rules -> RuleHolder -> observers (metrics, report
-    counts, sink) -> reverse proxy -> this wrapper. Loads the rules now: bad rules refuse to start."""
+    counts, sink) -> reverse proxy -> this wrapper. Loads the rules now: bad rules refuse to start.
+
+    ``coordinator_factory(version)`` makes the ReloadCoordinator (e.g. a fleet one); by default a
+    DirectoryCoordinator under `serve --workers N`, else a LocalCoordinator. It is called before the rules
+    are loaded; ``version()`` returns the version served once they are."""
     import time
 
     import httpx
@@ -335,7 +307,11 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     # With several workers, a reload reaches all of them through the supervisor's state directory. The
     # coordinator reads the reload generation before the rules are loaded (see DirectoryCoordinator).
     state_dir = os.environ.get(STATE_ENV)
-    coordinator: ReloadCoordinator = DirectoryCoordinator(state_dir, version) if state_dir else LocalCoordinator(version)
+    coordinator: ReloadCoordinator
+    if coordinator_factory is not None:
+        coordinator = coordinator_factory(version)
+    else:
+        coordinator = DirectoryCoordinator(state_dir, version) if state_dir else LocalCoordinator(version)
     started = time.perf_counter()
     rules = load_rules(config.rules.path)
     holder = RuleHolder(rules)
@@ -372,6 +348,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     inner = create_proxy_app(
         config.upstream.url or "", holder, adapter,
         search_paths=config.routes.search_paths or None, suggest_paths=config.routes.suggest_paths or None,
+        screen_routes=config.routes.screen, pass_routes=config.routes.pass_, refuse_routes=config.routes.refuse,
         observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
         max_response_bytes=config.upstream.max_response_bytes, deadline=config.upstream.deadline,
@@ -427,8 +404,8 @@ def build_adapter(config: Config) -> Any:
         overrides["image_hash"] = dict(f.image_hash)
     if overrides:
         adapter = get_adapter(name, replace(adapter.fields, **overrides), **options)
-    if not (config.routes.search_paths or adapter.default_search_paths
-            or config.routes.suggest_paths or adapter.default_suggest_paths):
+    if not (config.routes.search_paths or adapter.default_routes()
+            or config.routes.suggest_paths or config.routes.screen):
         raise ConfigError("routes.search_paths", f"the {name!r} adapter has no default routes: list the "
                           "search (and suggest) paths to screen, or every request would pass unscreened")
     return adapter
@@ -450,5 +427,5 @@ def app_from_env() -> OpsApp:
     from filter_proxy.logs import configure_logging
 
     config = load_config(os.environ.get(CONFIG_ENV) or None, require_upstream=True)
-    configure_logging(config.logging.level, config.logging.json)
+    configure_logging(config.logging.level, config.logging.json, access_log=config.logging.access_log)
     return build_app(config)

@@ -52,17 +52,8 @@ class ReloadingSupervisor(Multiprocess):
         self.request_reload("SIGHUP")
 
     def _watch(self) -> None:
-        from watchfiles import DefaultFilter, watch
-
         assert self.watch is not None
-        target, flt = watch_target(self.watch)
-        try:
-            for _changes in watch(target, watch_filter=flt if flt is not None else DefaultFilter(),
-                                  stop_event=self._watch_stop, debounce=max(self.debounce_ms, 1), step=50,
-                                  rust_timeout=500, recursive=True):
-                self.request_reload("rule files changed")
-        except Exception:  # a dead watcher must not stop the server; SIGHUP and /-/reload still work
-            log.exception("rule file watcher stopped")
+        watch_rules(self.watch, self.state_dir, self._watch_stop, debounce_ms=self.debounce_ms, force=self.force)
 
     def run(self) -> None:
         if self.watch is not None:
@@ -74,6 +65,22 @@ class ReloadingSupervisor(Multiprocess):
             self._watch_stop.set()
             if self._watcher is not None:
                 self._watcher.join(timeout=5)
+
+
+def watch_rules(path: Path, state_dir: Path, stop: threading.Event, *, debounce_ms: int = 500,
+                force: bool = False) -> None:
+    """Bump the reload generation in ``state_dir`` whenever the rules at ``path`` change, until ``stop``."""
+    from watchfiles import DefaultFilter, watch
+
+    target, flt = watch_target(path)
+    log.info("watching %s for rule changes", target)
+    try:
+        for _changes in watch(target, watch_filter=flt if flt is not None else DefaultFilter(), stop_event=stop,
+                              debounce=max(debounce_ms, 1), step=50, rust_timeout=500, recursive=True):
+            generation = bump_generation(state_dir, force)
+            log.info("rule files changed: rules reload generation %d sent to every worker", generation)
+    except Exception:  # a dead watcher must not stop the server; SIGHUP and /-/reload still work
+        log.exception("rule file watcher stopped")
 
 
 def run_workers(config: UvicornConfig, *, rules_path: str, watch: bool, debounce_ms: int, force: bool) -> None:

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from filter_proxy.confusables import fold_mixed, has_genuine
 from filter_proxy.normalize import (
     _CHAIN,
     _CHAIN_HINT,
@@ -130,12 +131,17 @@ def test_i_and_l_share_one_letter() -> None:
     assert normalize("b1ocked") == normalize("blocked") == normalize("b|ocked") == normalize("biocked")
 
 
-def _stepwise(text: str) -> list[str]:
+def _stepwise(text: str, whole: bool | None = None) -> list[str]:
     """The documented pipeline, one step after the other, with none of ``words``' fast paths or caches."""
-    toks = tokens(join_chains(map_confusables(fold_unicode(text))))
+    toks = tokens(join_chains(map_confusables(fold_unicode(text, whole=whole))))
     out = [w for w in (collapse_repeats(map_leet(t)) for t in toks) if w]
     if [len(w) for w in out].count(1) >= 3:
         out = [w for w in (collapse_repeats(map_leet(t)) for t in join_spelled(out)) if w]
+    # A word that joining made of two scripts is folded like any mixed-script token (issue 11), and a text
+    # whose only genuine letters joining folded away is folded whole.
+    out = [collapse_repeats(map_leet(f)) if (f := fold_mixed(w)) != w else w for w in out]
+    if whole is None and not text.isascii() and not has_genuine(out):
+        return _stepwise(text, whole=True)
     return out
 
 

@@ -75,6 +75,9 @@ class Adapter:
     default_fields: ClassVar[FieldMapping] = FieldMapping()
     # True only for a backend that reads request paths case-insensitively (none of the built-in ones).
     paths_case_insensitive: ClassVar[bool] = False
+    # Headers the backend puts on every answer, added to answers the filter makes itself (a blocked query):
+    # the official Elasticsearch client refuses a 2xx answer without X-Elastic-Product.
+    local_headers: ClassVar[tuple[tuple[bytes, bytes], ...]] = ()
 
     def __init__(self, fields: FieldMapping | None = None, *, query_param: str | None = None) -> None:
         self.fields = fields or self.default_fields

@@ -103,6 +103,7 @@ class ElasticsearchAdapter(Adapter):
     )
     default_suggest_paths = ()  # suggestions arrive inside _search responses
     default_fields = ES_FIELDS
+    local_headers = ((b"x-elastic-product", b"Elasticsearch"),)
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
         texts = param_values(params, [self.query_param])

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from filter_proxy.adapters.routes import (
     ASYNC,
+    COUNT,
     DOCUMENT,
     DOCUMENTS,
     MULTI,
@@ -61,9 +62,9 @@ ELASTICSEARCH: tuple[Route, ...] = (
         "GET,POST /_sql", "GET /_sql/async/*", "POST /_query", "POST /_query/async", "GET /_query/async/*",
         "POST /_plugins/_sql", "POST /_plugins/_ppl", "POST /_opendistro/_sql", "POST /_opendistro/_ppl",
     ),
+    *_screen(COUNT, "GET,POST /_count", "GET,POST /*/_count"),
     *_screen(
         OPAQUE,
-        "GET,POST /_count", "GET,POST /*/_count",
         "GET,POST /*/_explain/*",
         "GET,POST /*/_eql/search", "GET /_eql/search/*",
         "GET,POST /_field_caps", "GET,POST /*/_field_caps",
@@ -152,6 +153,10 @@ SEARXNG: tuple[Route, ...] = (
 OPENSEARCH_SUGGESTIONS: tuple[Route, ...] = (
     *_screen(SUGGEST, "GET,POST /suggest", "GET,POST /autocomplete", "GET,POST /complete/search"),
 )
+
+# Request parameters that make the backend run another handler than the path names (Solr's ``qt`` with
+# handleSelect): refused on screened routes, since the response would not have the routed kind's shape.
+ROUTING_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"qt"})}
 
 TABLES: dict[str, tuple[Route, ...]] = {
     "elasticsearch": ELASTICSEARCH,

@@ -32,7 +32,8 @@ ASYNC = "async"  # a search page wrapped in a status object (ES _async_search)
 TERMS = "terms"  # a list of index terms (ES _terms_enum, Solr /terms)
 ROWS = "rows"  # tabular results (ES _sql / ES|QL, OpenSearch SQL/PPL): each row is a result
 OPAQUE = "opaque"  # any other JSON: every string is checked and a match withholds the whole response
-KINDS = (SEARCH, SUGGEST, DOCUMENT, DOCUMENTS, MULTI, ASYNC, TERMS, ROWS, OPAQUE)
+COUNT = "count"  # a count (ES _count): screened as opaque; a blocked query is answered {"count": 0}
+KINDS = (SEARCH, SUGGEST, DOCUMENT, DOCUMENTS, MULTI, ASYNC, TERMS, ROWS, OPAQUE, COUNT)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SAFETY = {REFUSE: 2, SCREEN: 1, PASS: 0}
 INDEX = "{index}"
@@ -142,6 +143,7 @@ class Decision:
 
 
 _UNLISTED = Decision(REFUSE, reason="unlisted")
+_Entry = tuple[Route, tuple[str, ...], tuple[tuple[int, ...], int, int]]
 _KNOWN = 4096
 
 
@@ -151,14 +153,23 @@ class RouteTable:
     def __init__(self, routes: Sequence[Route], *, case_insensitive: bool = False) -> None:
         self.routes = tuple(routes)
         self.case_insensitive = case_insensitive
-        self._by_length: dict[int, list[tuple[Route, tuple[str, ...]]]] = {}
-        self._deep: list[tuple[Route, tuple[str, ...]]] = []
+        # Candidates by path length, indexed by the first literal segment of each pattern (position, text):
+        # a path only meets the routes whose first literal it has, so a lookup reads a handful, not all.
+        self._literal: dict[int, dict[tuple[int, str], list[_Entry]]] = {}
+        self._wild: dict[int, list[_Entry]] = {}
+        self._deep: list[_Entry] = []
         for r in self.routes:
             lowered = tuple(s.lower() for s in r.segments)
+            rank = (r.specificity(), 0 if r.origin == "adapter" else 1, _SAFETY[r.outcome])
+            entry = (r, lowered, rank)
             if "**" in r.segments:
-                self._deep.append((r, lowered))
+                self._deep.append(entry)
+                continue
+            first = next(((i, s) for i, s in enumerate(lowered) if s not in ("*", INDEX)), None)
+            if first is None:
+                self._wild.setdefault(len(lowered), []).append(entry)
             else:
-                self._by_length.setdefault(len(lowered), []).append((r, lowered))
+                self._literal.setdefault(len(lowered), {}).setdefault(first, []).append(entry)
         self._cache: dict[tuple[str, tuple[str, ...]], Decision] = {}
 
     def decide(self, method: str, segments: tuple[str, ...]) -> Decision:
@@ -171,17 +182,31 @@ class RouteTable:
         return found
 
     def _decide(self, method: str, segments: tuple[str, ...]) -> Decision:
+        found = self._match(method, segments)
+        if method != "OPTIONS" or found.route is not None:
+            return found
+        # OPTIONS (a CORS preflight) names no route of its own: it is screened where any method is
+        # screened, passed where the path only passes, refused elsewhere.
+        others = [self._match(m, segments) for m in sorted(METHODS - {"OPTIONS", "HEAD"})]
+        for outcome in (SCREEN, PASS):
+            for decision in others:
+                if decision.outcome == outcome:
+                    return decision
+        return _UNLISTED
+
+    def _match(self, method: str, segments: tuple[str, ...]) -> Decision:
         lowered = tuple(s.lower() for s in segments)
         best: tuple[tuple[int, ...], int, int] | None = None
         chosen: Route | None = None
-        candidates = [*self._by_length.get(len(lowered), ()), *self._deep]
-        for r, pat in candidates:
+        candidates: list[_Entry] = [*self._wild.get(len(lowered), ()), *self._deep]
+        by_literal = self._literal.get(len(lowered))
+        if by_literal:
+            for position, segment in enumerate(lowered):
+                candidates.extend(by_literal.get((position, segment), ()))
+        for r, pat, rank in candidates:
             if r.methods and method not in r.methods and not (method == "HEAD" and "GET" in r.methods):
                 continue
-            if not _match(pat, lowered):
-                continue
-            rank = (r.specificity(), 0 if r.origin == "adapter" else 1, _SAFETY[r.outcome])
-            if best is None or rank > best:
+            if (best is None or rank > best) and _match(pat, lowered):
                 best, chosen = rank, r
         if chosen is None:
             return _UNLISTED

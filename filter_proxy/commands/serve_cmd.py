@@ -30,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--force-reload", action="store_true", default=None,
                    help="apply file-watch and SIGHUP reloads even when they empty a category or shrink it by "
                    "more than half (default: refuse them; POST /-/reload?force=true forces one reload)")
+    p.add_argument("--print-routes", action="store_true",
+                   help="print the route table (method, pattern, outcome, response kind) and exit")
     p.set_defaults(func=run)
 
 
@@ -63,8 +65,38 @@ def prepare_multiprocess(config: Config) -> str | None:
     return str(path)
 
 
+def print_routes(config: Config) -> int:
+    """``--print-routes``: the adapter's route table with the configured additions; anything else is refused."""
+    from filter_proxy.adapters.routes import build_table
+    from filter_proxy.ops import build_adapter
+
+    try:
+        adapter = build_adapter(config)
+    except ConfigError as exc:
+        print(f"filter-proxy serve: configuration error: {exc}", file=sys.stderr)
+        return 2
+    r = config.routes
+    table = build_table(adapter.default_routes(), search_paths=r.search_paths, suggest_paths=r.suggest_paths,
+                        screen=r.screen, pass_=r.pass_, refuse=r.refuse,
+                        case_insensitive=adapter.paths_case_insensitive)
+    rows = table.rows()
+    widths = [max(len(row[i]) for row in [("METHODS", "PATTERN", "OUTCOME", "KIND", "FROM"), *rows]) for i in range(5)]
+    for row in [("METHODS", "PATTERN", "OUTCOME", "KIND", "FROM"), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"# adapter {adapter.name}: every other method and path is refused (403); "
+          "move a route with [routes] screen / pass / refuse")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = overrides_from_args(args)
+    if getattr(args, "print_routes", False):
+        try:
+            config = load_config(args.config, overrides=overrides)
+        except ConfigError as exc:
+            print(f"filter-proxy serve: configuration error: {exc}", file=sys.stderr)
+            return 2
+        return print_routes(config)
     try:
         config = load_config(args.config, overrides=overrides, require_upstream=True)
         config.admin.resolve_token()  # fail now on an unreadable token file
@@ -76,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     from filter_proxy.logs import configure_logging
 
-    configure_logging(config.logging.level, config.logging.json)
+    configure_logging(config.logging.level, config.logging.json, access_log=config.logging.access_log)
     prepare_multiprocess(config)
     common = {
         "host": config.server.host,

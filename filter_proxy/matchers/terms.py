@@ -47,8 +47,8 @@ from dataclasses import dataclass
 import numpy as np
 from xxhash import xxh64_intdigest
 
-from filter_proxy.normalize import normalize
-from filter_proxy.normalize import words as normal_words
+from filter_proxy.matchers.term_forms import PIECE_PREFIX, Segmenter, entry_forms, glue, piece_key
+from filter_proxy.normalize import normalize, reading, skeleton_words
 
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
@@ -58,8 +58,10 @@ MAX_CHARS = 200
 MIN_SUBSTRING = 5
 HASHED_MAX_WORDS = 4
 _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
-_MAGIC = b"FPTERMS1"
+_MAGIC = b"FPTERMS2"  # 2: joined phrases, skeleton forms and split-piece keys (issue 11); 1 is refused
 _FAIL = -1  # first-stage answer of a word that cannot start any listed phrase (keys are >= 0)
+_PIECE = -2  # ... of a word that starts no phrase but may be the first piece of a split listed word
+_NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase covers it
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
 
@@ -183,6 +185,7 @@ class TermIndex:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
         self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
+        self._segmenter = Segmenter()
         self._allow: dict[int, set[str]] = {}
         for phrase in meta["allow"]:
             self._allow.setdefault(phrase.count(" ") + 1, set()).add(phrase)
@@ -201,6 +204,7 @@ class TermIndex:
         substrings: list[tuple[str, int]] = []
         substring_rows: list[tuple[int, int, int]] = []
         max_words = 1
+        count = 0  # plain entries (each has several keys)
         for entry in entries:
             marked = ("~" if entry.substring else "") + entry.text
             text, substring, reason = parse_term_line(marked)
@@ -212,58 +216,81 @@ class TermIndex:
             if text.startswith("sha256:"):
                 hashed_rows.append((int(text[7:23], 16), cat, file, line))
             elif substring:
-                substrings.append((normalize(text), len(substring_rows)))
+                for form in dict.fromkeys((normalize(text), " ".join(skeleton_words(text)))):
+                    substrings.append((form, len(substring_rows)))
                 substring_rows.append((cat, file, line))
             else:
-                words = normalize(text).split(" ")
-                max_words = max(max_words, len(words))
-                plain_rows.append((term_key(" ".join(words)), cat, file, line))
-                prefixes.update(term_key(" ".join(words[:n])) for n in range(1, len(words)))
-        plain, hashed = _Table.build(plain_rows), _Table.build(hashed_rows)
+                phrases, singles = entry_forms(text)
+                for phrase in phrases:
+                    words = phrase.split(" ")
+                    max_words = max(max_words, len(words))
+                    plain_rows.append((term_key(phrase), cat, file, line))
+                    prefixes.update(term_key(" ".join(words[:n])) for n in range(1, len(words)))
+                for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
+                    prefixes.update(piece_key(single[:n]) for n in range(1, min(len(single), PIECE_PREFIX + 1)))
+                count += 1
+        plain, hashed = _Table.build(list(set(plain_rows))), _Table.build(hashed_rows)
         probe_keys = np.concatenate([plain.keys, np.fromiter(prefixes, np.uint64, len(prefixes))])
         nbits = _bitmap_bits(probe_keys.size, error_rate)
         bits = np.zeros(nbits, dtype=bool)
         mask = np.uint64(nbits - 1)
         bits[(probe_keys & mask).astype(np.int64)] = True
         bits[((probe_keys >> np.uint64(32)) & mask).astype(np.int64)] = True
-        meta = {"categories": list(categories), "files": list(files), "max_words": max_words,
+        allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
+        meta = {"categories": list(categories), "files": list(files), "max_words": max_words, "entries": count,
                 "substrings": substrings, "substring_rows": substring_rows,
-                "allow": sorted({p for p in map(normalize, allow) if p}), "error_rate": error_rate}
+                "allow": sorted(allowed), "error_rate": error_rate}
         return cls(meta, plain, hashed, np.packbits(bits, bitorder="little"))
 
     # -- matching -------------------------------------------------------------------------------------
 
     def match(self, text: str) -> list[TermMatch]:
-        return self.match_words(normal_words(text))
+        """Matches in ``text``: its words, its alternate reading (edge symbols as letters) and the
+        segmented words of its hashtags and handles (``normalize.reading``)."""
+        read = reading(text)
+        found = self._found(read.words, read.tagged)
+        if read.alternate is not None:
+            found += self._found(read.alternate, ())
+        return self._to_matches(found) if found else []
 
     def clear_cache(self) -> None:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
 
-    def match_words(self, words: list[str]) -> list[TermMatch]:
-        """Matches among already-normalised ``words`` (``normalize.words(text)``)."""
-        if not words:
-            return []
-        # First stage per word from the cache: one C-level map; None marks a word not seen yet.
-        firsts = list(map(self._known.get, words))
-        if firsts.count(_FAIL) == len(firsts):  # every word known and failing: the common clean field
-            found = []
-        else:
-            if None in firsts:
-                firsts = self._first_stage(words, firsts)
-            found = self._match_plain(words, firsts) if firsts.count(_FAIL) != len(firsts) else []
-        if self._hashed.keys.size:
-            found.extend(self._match_hashed(words))
-        if self._substrings:
-            found.extend(self._match_substrings(words))
-        if not found:  # the common case
-            return []
-        if self._allow:
+    def match_words(self, words: list[str], tagged: Sequence[str] = ()) -> list[TermMatch]:
+        """Matches among already-normalised ``words`` (``normalize.words(text)``); ``tagged`` are hashtag or
+        handle words to segment (``normalize.reading(text).tagged``)."""
+        found = self._found(words, tagged)
+        return self._to_matches(found) if found else []
+
+    def _found(self, words: list[str], tagged: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
+        found: list[tuple[int, int, int, int, int]] = []
+        if words:
+            # First stage per word from the cache: one C-level map; None marks a word not seen yet.
+            firsts = list(map(self._known.get, words))
+            if firsts.count(_FAIL) != len(firsts):  # else: every word known and failing, the common clean field
+                if None in firsts:
+                    firsts = self._first_stage(words, firsts)
+                if firsts.count(_FAIL) != len(firsts):
+                    found = self._match_plain(words, firsts)
+            if self._hashed.keys.size:
+                found.extend(self._match_hashed(words))
+            if self._substrings:
+                found.extend(self._match_substrings(words))
+        if tagged:
+            found.extend(self._match_tagged(tagged))
+        if found and self._allow:
             found = self._cancel_allowed(words, found)
-        return self._to_matches(found)
+        return found
+
+    def _probe(self, key: int) -> bool:
+        bitmap, mask = self._bitmap, self._mask
+        p, q = key & mask, (key >> 32) & mask
+        return bool((bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1)
 
     def _first_stage(self, words: list[str], firsts: list[int | None]) -> list[int]:
-        """Fill in the unigram answers the cache lacks: the word's key if it passes the bitmap, else _FAIL."""
+        """Fill in the unigram answers the cache lacks: the word's key if it passes the bitmap, else _PIECE if
+        it may be the first piece of a split listed word, else _FAIL."""
         known, bitmap, mask = self._known, self._bitmap, self._mask
         if len(known) > _KNOWN_MAX:  # bounded: start over rather than track recency per hit
             known.clear()
@@ -272,32 +299,55 @@ class TermIndex:
             if first is None:
                 key = xxh64_intdigest(word.encode())
                 p, q = key & mask, (key >> 32) & mask
-                first = key if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1 else _FAIL
+                if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                    first = key
+                else:
+                    first = _PIECE if self._probe(piece_key(word)) else _FAIL
                 known[word] = first
             out.append(first)
         return out
 
     def _match_plain(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
         """Candidates from the words that pass the first stage, extended word by word while the bitmap
-        says "maybe a prefix", confirmed by one vectorised lookup in the exact table."""
+        says "maybe a prefix", and glued to the next one or two words while it says "maybe a split word";
+        confirmed by one vectorised lookup in the exact table."""
         bitmap, mask, count = self._bitmap, self._mask, len(words)
         cands: list[int] = []
         spans: list[tuple[int, int]] = []
         for i, first in enumerate(firsts):
             if first == _FAIL:
                 continue
-            cands.append(first)
-            spans.append((i, i + 1))
-            gram = words[i]
-            for j in range(i + 2, (i + self._max_words if i + self._max_words < count else count) + 1):
-                gram = gram + " " + words[j - 1]
-                key = xxh64_intdigest(gram.encode())
-                p, q = key & mask, (key >> 32) & mask
-                if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
-                    break
-                cands.append(key)
-                spans.append((i, j))
+            if first >= 0:
+                cands.append(first)
+                spans.append((i, i + 1))
+                gram = words[i]
+                for j in range(i + 2, (i + self._max_words if i + self._max_words < count else count) + 1):
+                    gram = gram + " " + words[j - 1]
+                    key = xxh64_intdigest(gram.encode())
+                    p, q = key & mask, (key >> 32) & mask
+                    if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                        break
+                    cands.append(key)
+                    spans.append((i, j))
+            if i + 1 < count and (first == _PIECE or self._probe(piece_key(words[i]))):
+                glued = words[i]
+                for j in range(i + 1, min(count, i + 3)):  # two or three pieces
+                    glued = glue(glued, words[j])
+                    key = term_key(glued)
+                    if self._probe(key):
+                        cands.append(key)
+                        spans.append((i, j + 1))
+                    if not self._probe(piece_key(glued)):
+                        break
         return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+
+    def _match_tagged(self, tagged: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
+        """Listed single words (and joined phrases) inside hashtag/handle words, between ordinary words or
+        digits (``#zqxblockedlife``, ``@zqxblockedfan``); the whole word was looked up with the others."""
+        cands: list[int] = []
+        for word in tagged:
+            cands.extend(k for k in map(term_key, (word, *self._segmenter.middles(word))) if self._probe(k))
+        return [(*_NO_SPAN, *self._row(self._plain, row)) for _, row in self._plain.lookup(cands)]
 
     def _row(self, table: _Table, row: int) -> tuple[int, int, int]:
         return int(table.cat[row]), int(table.file[row]), int(table.line[row])
@@ -335,7 +385,7 @@ class TermIndex:
     # -- size and (de)serialisation -------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return int(self._plain.keys.size + self._hashed.keys.size + len(self._sub_rows))
+        return int(self._meta["entries"] + self._hashed.keys.size + len(self._sub_rows))
 
     @property
     def nbytes(self) -> int:
@@ -357,6 +407,10 @@ class TermIndex:
     def from_bytes(cls, data: bytes | memoryview) -> TermIndex:
         """Load without copying the arrays (they view ``data``); ValueError on a damaged buffer."""
         view = memoryview(data).cast("B")
+        if bytes(view[:7]) == _MAGIC[:7] and bytes(view[:8]) != _MAGIC:
+            raise ValueError(f"term index format {bytes(view[7:8]).decode('ascii', 'replace')} is not supported "
+                             f"(this filter-proxy reads format {_MAGIC[7:].decode()}): recompile the bundle with "
+                             "`filter-proxy rules compile`")
         if bytes(view[:8]) != _MAGIC:
             raise ValueError("not a term index (bad magic)")
         try:
@@ -371,6 +425,7 @@ class TermIndex:
                 arr = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
                 offset += -(-arr.nbytes // 8) * 8
                 out.append(arr)
+            meta["entries"]  # noqa: B018 -- a format-2 header must say how many entries it holds
         except (ValueError, struct.error, json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"damaged term index: {exc}") from exc
         return cls(meta, _Table(*out[0:4]), _Table(*out[4:8]), out[8])

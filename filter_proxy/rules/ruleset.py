@@ -30,8 +30,8 @@ from filter_proxy.matchers.image_fmr import check_image_lists
 from filter_proxy.rules.policy import Policy
 from filter_proxy.signals import registry
 from filter_proxy.signals.base import SignalIndex
-from filter_proxy.signals.hashspec import EXACT_ALGORITHMS
 from filter_proxy.signals.images import ImageDecodeError, ImageSignals, digest_image, hash_image
+from filter_proxy.signals.registry import EXACT_ALGORITHMS
 from filter_proxy.verdict import ACTION_RANK, ALLOW, Verdict
 
 if TYPE_CHECKING:

@@ -7,8 +7,10 @@ A signal type is a class used through its class methods, never instantiated:
   entry share it). A bad line raises ``SignalError(reason)``; the loader adds ``path:line``.
 - ``build(entries, allow=()) -> index`` and ``from_bytes(data) -> index``.
 
-An index answers ``match(content, threshold)`` with a list of matches (each has ``category`` and
-``rule_id``; image matches also ``distance``), ``to_bytes()`` and ``len()``.
+An index answers ``match(...)`` with a list of matches (each has ``category`` and ``rule_id``; image
+matches also ``algorithm`` and ``distance``), ``to_bytes()`` and ``len()``. What ``match`` takes follows the
+content the signal screens: a text (terms), a URL (urls), or a picture's hashes of that algorithm and a
+``threshold(category)`` (image signals).
 """
 
 from __future__ import annotations
@@ -41,11 +43,11 @@ class Match(Protocol):
     def rule_id(self) -> str: ...
 
 
-Threshold = Callable[[str], int]  # category -> max distance (perceptual signals; others ignore it)
+Threshold = Callable[[str], int]  # category -> max distance (image signals)
 
 
 class SignalIndex(Protocol):
-    def match(self, content: Any, threshold: Threshold | None = None) -> Sequence[Match]: ...
+    """An index built by a signal type (``match`` differs per content type, see the module docstring)."""
 
     def to_bytes(self) -> bytes: ...
 

@@ -17,7 +17,8 @@ from filter_proxy.signals.images import (
 from filter_proxy.signals.terms import TermSignal
 from filter_proxy.signals.urls import UrlSignal
 
-__all__ = ["SIGNALS", "get", "names", "for_source", "image_signals", "SOURCES"]
+__all__ = ["SIGNALS", "get", "names", "for_source", "image_signals", "SOURCES", "EXACT_ALGORITHMS",
+           "PERCEPTUAL_ALGORITHMS"]
 
 # Order matters only for bundles (section order) and listings; the image algorithms follow hashspec's order.
 SIGNALS: dict[str, type[SignalType]] = {cls.name: cls for cls in (
@@ -42,3 +43,9 @@ def for_source(source: str) -> dict[str, type[SignalType]]:
 
 def image_signals() -> dict[str, type[ImageHashSignal]]:
     return {name: cls for name, cls in SIGNALS.items() if issubclass(cls, ImageHashSignal)}
+
+
+# What the image screener computes for every thumbnail (exact digests need no decoding and cost little),
+# and what it near-matches: the image signal classes' own constants.
+EXACT_ALGORITHMS = tuple(name for name, cls in image_signals().items() if cls.exact)
+PERCEPTUAL_ALGORITHMS = tuple(name for name, cls in image_signals().items() if not cls.exact)

@@ -51,9 +51,8 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 # a lower-case ASCII host (``www.`` dropped when two labels remain, as ``canonical_host`` does) without
 # port, userinfo or trailing dot, path segments of unreserved characters that are neither empty nor dot
 # segments, an optional query of unreserved characters, ``=`` and ``&`` (tracking parameters still go),
-# no fragment. One regex instead of the general parser. A host whose last label starts with a digit may be
-# a numeric IPv4 form (``127.1``) and takes the full path.
-_PLAIN_URL = re.compile(r"https?://(?:www\.)?((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z-][a-z0-9-]*)"
+# no fragment. One regex instead of the general parser.
+_PLAIN_URL = re.compile(r"https?://(?:www\.)?((?!www\.)[a-z0-9-]+(?:\.[a-z0-9-]+)+)"
                         r"((?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*)/?(?:\?([A-Za-z0-9._~=&-]*))?")
 
 
@@ -178,14 +177,15 @@ def canonicalize_url(url: str) -> str | None:
     try:
         if not isinstance(url, str):
             return None
-        url = url.strip(_EDGE)
         plain = _PLAIN_URL.fullmatch(url)
-        if plain is not None:  # already canonical but for scheme, www., slash, query order: most result URLs
+        # (A host whose last label starts with a digit may be a numeric IPv4 form: the full path reads it.)
+        if plain is not None and not plain[1][plain[1].rfind(".") + 1].isdigit():
+            # already canonical but for scheme, www., slash, query order: most result URLs
             query = plain[3]
             if query and (query := _clean_query(query)):
                 return "http://" + plain[1] + plain[2] + "?" + query
             return "http://" + plain[1] + plain[2]
-        return _canonicalize(url)
+        return _canonicalize(url.strip(_EDGE))
     except (ValueError, UnicodeError, TypeError):
         return None
 
@@ -242,7 +242,8 @@ def _canonicalize(url: str) -> str | None:
 # Runs of characters a host can be made of (non-ASCII included, for Unicode hosts); everything else
 # (separators, quotes, spaces, "@", ":" ...) splits the text.
 _HOST_RUN = re.compile(r"[0-9a-z\-_.\u00a0-\U0010ffff]+")
-_MAX_DOMAIN = 253
+# Full stops that UTS #46 maps to "." (ideographic, full-width, half-width ideographic).
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
 def fallback_text(url: str) -> str:
@@ -256,32 +257,33 @@ def fallback_text(url: str) -> str:
         if decoded == text:
             break
         text = decoded
-    return text.replace("\\", "/")
+    return text.replace("\\", "/").translate(_DOTS)
 
 
-def host_spans(text: str) -> set[str]:
-    """Every run of whole host labels in ``text`` that could be a listed domain or host: for
-    ``x.blocked.example.invalid/p`` each label run (``blocked.example.invalid``, ``example.invalid``,
-    ``x.blocked`` ...). Unicode runs are also tried in their IDNA form, numeric runs as IPv4 addresses."""
+def host_spans(text: str, max_labels: int) -> set[str]:
+    """Every run of at most ``max_labels`` whole host labels in ``text``: for ``x.blocked.example.invalid/p``
+    and 3 that is ``x``, ``x.blocked``, ``x.blocked.example``, ``blocked``, ... ``invalid``. A non-ASCII label
+    is also tried in its IDNA form, and a numeric run as an IPv4 address. The work is linear in the text
+    (at most ``max_labels`` spans per label, the longest label run of any listed host), so a long hostile
+    string costs no more than its length."""
     out: set[str] = set()
     for run in _HOST_RUN.finditer(text):
         token = run.group()
-        forms = {token}
+        raw = token.split(".")
+        forms = [raw]
         if not token.isascii():
-            ascii_form = _idna(token)
-            if ascii_form:
-                forms.add(ascii_form)
-        for form in forms:
-            ipv4 = _ipv4(form.strip(".")) if form.strip(".") else False
-            if isinstance(ipv4, str):
-                out.add(ipv4)
-            labels = form.split(".")
-            for i in range(len(labels)):
-                size = -1
-                for j in range(i, len(labels)):
-                    size += len(labels[j]) + 1
-                    if size > _MAX_DOMAIN:
+            forms.append([label if label.isascii() else (_idna(label) or label) for label in raw])
+        for labels in forms:
+            count = len(labels)
+            for i in range(count):
+                if not labels[i]:
+                    continue
+                for j in range(i + 1, min(count, i + max_labels) + 1):
+                    if not labels[j - 1]:
                         break
-                    if labels[j]:
-                        out.add(".".join(labels[i:j + 1]))
+                    out.add(".".join(labels[i:j]))
+            if count <= 5 and labels[-1][:1].isdigit():  # numeric forms of an IPv4 address have <= 4 parts
+                ipv4 = _ipv4(".".join(labels).strip("."))
+                if isinstance(ipv4, str):
+                    out.add(ipv4)
     return out

@@ -15,8 +15,8 @@ Entry syntax (one per line in ``rules/urls/<category>.txt``; the loader strips c
 
 Fail closed: a URL that cannot be canonicalised is not allowed for that reason. It is matched on its
 ``fallback_text`` (lower-cased, percent-decoded, backslashes as slashes): a listed domain occurring in it
-as a run of whole labels (``x.blocked.example.invalid.evil`` included), or a listed page's or prefix's host
-followed by its path, matches.
+as a run of whole labels (``x.blocked.example.invalid.evil`` included) matches, and so does a listed page's
+or prefix's host occurring so together with its path (case-insensitively, query aside).
 
 The index is three dicts of canonical strings (exact URLs, path prefixes, domains). A check is one
 canonicalisation plus a handful of dict probes (one per host label, one more for a query-less page, and one
@@ -90,6 +90,7 @@ class UrlIndex:
         # "scheme://netloc" of every prefix entry: a URL on another host needs no walk along its path.
         self._prefix_roots = frozenset(key[:key.find("/", key.index("://") + 3) % (len(key) + 1)] for key in prefix)
         self._by_host: dict[str, list[tuple[str, list[int]]]] | None = None  # built on the first fallback
+        self._max_labels = 0  # labels of the longest listed host, idem
 
     @classmethod
     def build(cls, entries: Sequence[Entry]) -> UrlIndex:
@@ -158,11 +159,12 @@ class UrlIndex:
                     host, path = _host_and_path(key)
                     by_host.setdefault(host, []).append((fallback_text(path), rows))
             self._by_host = by_host
+            self._max_labels = max((key.count(".") + 1 for key in (*self._domain, *by_host)), default=0)
         hits: list[int] = []
-        for span in host_spans(text):
+        for span in host_spans(text, self._max_labels):
             hits += self._domain.get(span, ())
             for path, rows in self._by_host.get(span, ()):
-                if not path or span + path in text:
+                if not path or path in text:  # the listed host as labels, and its path anywhere in the text
                     hits += rows
         return [UrlMatch(*self._rows[row]) for row in dict.fromkeys(hits)]
 

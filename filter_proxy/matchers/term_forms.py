@@ -1,0 +1,139 @@
+"""The other written forms of a listed term: other-script skeletons, joined phrases, split words, and the
+word list that segments hashtags and handles (issue 11, items 2 and 3).
+
+Build time (``entry_forms``): a plain entry is indexed under
+
+- its normalised words (``normalize``; and as it reads inside genuine text of its script, ``own_words``),
+  and, when it has letters of another script with Latin look-alikes,
+  every mix of each word's own form and its skeleton (``skeleton_words``: look-alikes folded), so that a
+  Cyrillic entry matches its own script in genuine text *and* its mixed-script disguises, word by word
+  (at most ``MAX_MIXES`` keys per entry);
+- for a phrase, its words joined into one word (``#forbiddenphrasealpha``, ``ForbiddenPhraseAlpha``,
+  letter-spaced ``f o r b i d d e n  p h r a s e ...``), unless that joined word is an ordinary dictionary
+  word (``in to`` -> ``into``) or shorter than ``MIN_JOINED`` letters.
+
+Every single-word key (a listed word or a joined phrase) also puts "piece" keys into the first-stage bitmap:
+its first 1..``PIECE_PREFIX`` letters. At match time a word that passes that probe is glued to the next one
+or two words (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``, ``zqx.blocked``: separators are already
+gone after ``normalize``) and the glued word is looked up like any other. A word inside a longer word is
+never looked up (Scunthorpe), except inside a hashtag or handle (``Segmenter``).
+
+Word list (``Segmenter``): ``wordsegment``'s English word list (``words.txt``, 178k words), kept where the
+word is also among ``wordsegment``'s 100,000 most frequent unigrams (a spelling list alone holds rarities
+such as "zax"), normalised like text. A hashtag word segments into a listed term when the letters before it
+and after it split into such words or digit runs; listed terms are the rest of the vocabulary.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from importlib import resources
+
+from xxhash import xxh64_intdigest
+
+from filter_proxy.normalize import normalize, own_words, skeleton_words, words
+
+__all__ = ["entry_forms", "piece_key", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "PIECE_PREFIX"]
+
+MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
+PIECE_PREFIX = 4  # letters of a first piece probed in the bitmap (more would add keys, not precision)
+MAX_MIXES = 16  # own/skeleton combinations per entry (2 ** 4 words that differ)
+TOP_UNIGRAMS = 100_000
+SHORT_WORD_RANK = 1_000  # one- and two-letter words kept only among this many most frequent
+_MAX_WORD = 24  # longest ordinary word tried while segmenting
+
+
+def piece_key(piece: str) -> int:
+    """First-stage key of "a listed single word starts with ``piece``" (marker byte keeps it apart)."""
+    return xxh64_intdigest(b"\x01" + piece[:PIECE_PREFIX].encode())
+
+
+def glue(left: str, right: str) -> str:
+    """Two normalised pieces as one normalised word: a letter doubled across the seam collapses, as
+    ``collapse_repeats`` would have done to the word written whole."""
+    if left and right and left[-1] == right[0] and not right[0].isdigit():
+        return left + right[1:]
+    return left + right
+
+
+def entry_forms(text: str) -> tuple[list[str], list[str]]:
+    """(phrases to index, single words that take split pieces) for one plain entry."""
+    own = own_words(text)
+    skel = skeleton_words(text)
+    phrases: dict[str, None] = {" ".join(words(text)): None, " ".join(own): None}
+    if skel != own:
+        if len(skel) == len(own):
+            differ = [i for i, (a, b) in enumerate(zip(own, skel, strict=True)) if a != b]
+            choices = [(own[i], skel[i]) if i in differ else (own[i],) for i in range(len(own))]
+            for mix in itertools.islice(itertools.product(*choices), MAX_MIXES):
+                phrases[" ".join(mix)] = None
+        phrases[" ".join(skel)] = None
+    singles = list(dict.fromkeys(p for p in phrases if " " not in p))
+    for phrase in list(phrases):
+        if " " in phrase:
+            joined = normalize(phrase.replace(" ", ""))
+            if len(joined) >= MIN_JOINED and " " not in joined and joined not in ordinary_words():
+                phrases.setdefault(joined, None)
+                singles.append(joined)
+    return list(phrases), list(dict.fromkeys(singles))
+
+
+@functools.lru_cache(maxsize=1)
+def ordinary_words() -> frozenset[str]:
+    """Normalised ordinary English words (see the module docstring); loaded once, on first use."""
+    pkg = resources.files("wordsegment")
+    rank: dict[str, int] = {}
+    with pkg.joinpath("unigrams.txt").open(encoding="utf-8") as fh:
+        for i, line in enumerate(itertools.islice(fh, TOP_UNIGRAMS)):
+            rank[line.split("\t", 1)[0]] = i
+    kept: set[str] = set()
+    with pkg.joinpath("words.txt").open(encoding="utf-8") as fh:
+        for line in fh:
+            word = line.strip().lower()
+            if not word.isalpha() or word not in rank:
+                continue
+            normal = normalize(word)
+            # Short words split almost anything: one- and two-letter ones only when very common ("a", "i", "my").
+            if len(normal) > 2 or (rank[word] < SHORT_WORD_RANK and (len(normal) == 2 or normal in ("a", "i"))):
+                kept.add(normal)
+    return frozenset(kept)
+
+
+class Segmenter:
+    """Candidate listed terms inside one hashtag/handle word: the middle parts whose prefix and suffix both
+    split into ordinary words or digit runs."""
+
+    def __init__(self, vocabulary: frozenset[str] | None = None) -> None:
+        self._vocabulary = vocabulary
+
+    @property
+    def vocabulary(self) -> frozenset[str]:
+        if self._vocabulary is None:
+            self._vocabulary = ordinary_words()
+        return self._vocabulary
+
+    def _ordinary(self, part: str) -> bool:
+        return part in self.vocabulary or part.isdigit()
+
+    def _prefixes(self, text: str) -> list[bool]:
+        """``ok[i]``: ``text[:i]`` splits into ordinary words and digit runs (``ok[0]`` is True)."""
+        ok = [True] + [False] * len(text)
+        for end in range(1, len(text) + 1):
+            ok[end] = any(ok[start] and self._ordinary(text[start:end]) for start in range(max(0, end - _MAX_WORD), end))
+        return ok
+
+    def _suffixes(self, text: str) -> list[bool]:
+        """``ok[j]``: ``text[j:]`` splits into ordinary words and digit runs (``ok[len]`` is True)."""
+        n = len(text)
+        ok = [False] * n + [True]
+        for start in range(n - 1, -1, -1):
+            ok[start] = any(ok[end] and self._ordinary(text[start:end]) for end in range(start + 1, min(n, start + _MAX_WORD) + 1))
+        return ok
+
+    def middles(self, word: str, min_len: int = 3) -> list[str]:
+        """Every ``word[i:j]`` (not the whole word) with a splittable prefix ``word[:i]`` and suffix ``word[j:]``."""
+        n = len(word)
+        prefix_ok, suffix_ok = self._prefixes(word), self._suffixes(word)
+        return [word[i:j] for i in range(n) if prefix_ok[i]
+                for j in range(i + min_len, n + 1) if suffix_ok[j] and (i, j) != (0, n)]
