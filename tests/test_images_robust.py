@@ -329,3 +329,13 @@ async def test_backend_hash_of_an_unlisted_algorithm_does_not_replace_fetching(r
 def test_large_frames_are_shrunk_before_any_hashing_step(width: int, height: int) -> None:
     [frame] = decode_frames(encode(Image.new("L", (width, height), 90)))
     assert max(frame.size) == 1024  # later steps never hold another full-size copy
+
+
+@given(st.dictionaries(st.sampled_from(["phash", "dhash", "sha256"]),
+                       st.lists(st.text("0123456789abcdef", min_size=16, max_size=16), min_size=1, max_size=9)),
+       st.booleans())
+def test_cached_hashes_round_trip_for_a_shared_tier(hashes: dict[str, list[str]], complete: bool) -> None:
+    from filter_proxy.images_screen import Hashed
+
+    value = Hashed({a: tuple(v) for a, v in hashes.items()}, complete)
+    assert Hashed.from_json(value.to_json()) == value
