@@ -342,7 +342,7 @@ def compute_enrollment_hashes(data: bytes, algorithms: Iterable[str], max_pixels
 
 
 def compute_query_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
-                         min_pdq_quality: int = 50, *, max_frames: int = 1, budget: PixelBudget | None = None,
+                         min_pdq_quality: int = 50, *, max_frames: int = 16, budget: PixelBudget | None = None,
                          trim: bool = True) -> dict[str, tuple[str, ...]]:
     """Like compute_hashes, but each perceptual algorithm also hashes the 8 dihedral variants (flips and
     rotations) of up to ``max_frames`` frames (an animation sampled evenly) and of each frame with its
