@@ -93,6 +93,7 @@ class RulesConfig:
     # Apply automatic reloads (file watch, SIGHUP) even when they empty a category or shrink it by more
     # than half; POST /-/reload takes ?force=true per request instead.
     force_reload: bool = False
+    reload_wait: float = 5.0  # seconds POST /-/reload waits for every worker to report (then 504, pending)
 
 
 @dataclass(slots=True)
@@ -371,6 +372,7 @@ def _validate(config: Config, require_upstream: bool) -> None:
     if not config.rules.path:
         raise ConfigError("rules.path", "must not be empty")
     positive("rules.debounce_ms", config.rules.debounce_ms, allow_zero=True)
+    positive("rules.reload_wait", config.rules.reload_wait)
 
     r = config.report
     positive("report.snapshot_interval", r.snapshot_interval)

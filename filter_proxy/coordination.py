@@ -224,6 +224,12 @@ class DirectoryCoordinator:
         self._status = _status(self.seen, None, self._version())
         self._write_status()
         self._tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._beat())]
+        others = {w.version for w in await asyncio.to_thread(self.workers) if w.pid != os.getpid()}
+        if others and others != {self._status.version}:
+            # A worker (re)started after a refused reload loads the files as they are now.
+            log.warning("this worker serves rules version %s, other workers serve %s: the rule files changed "
+                        "since they loaded theirs (a refused reload?); fix the files or force a reload",
+                        self._status.version, ", ".join(sorted(map(str, others))))
 
     async def stop(self) -> None:
         for task in self._tasks:

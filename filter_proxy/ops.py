@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from filter_proxy.admin import parse_force, reload_reply
-from filter_proxy.coordination import LocalCoordinator, ReloadCoordinator
+from filter_proxy.coordination import DEFAULT_WAIT, LocalCoordinator, ReloadCoordinator
 from filter_proxy.logs import request_id_from_header, request_id_var
 from filter_proxy.rules.holder import RuleHolder
 
@@ -73,13 +73,15 @@ class OpsApp:
 
     def __init__(self, app: ASGIApp, *, holder: RuleHolder | None = None, reloader: Any = None,
                  metrics: Any = None, admin_token: str | None = None, services: Sequence[Service] = (),
-                 ready_check: Callable[[], bool] | None = None, coordinator: ReloadCoordinator | None = None) -> None:
+                 ready_check: Callable[[], bool] | None = None, coordinator: ReloadCoordinator | None = None,
+                 reload_wait: float = DEFAULT_WAIT) -> None:
         self.app = app
         self.holder = holder
         self.reloader = reloader
         if coordinator is None and reloader is not None:  # one process: the request runs the reload itself
             coordinator = LocalCoordinator(self._version, reloader.reload)
         self.coordinator = coordinator
+        self.reload_wait = reload_wait  # how long POST /-/reload waits for every worker
         self.metrics = metrics
         self._token = admin_token.encode() if admin_token else None
         self.services = list(services)
@@ -179,7 +181,7 @@ class OpsApp:
         if force is None:
             await _json(send, 400, {"error": "force must be true or false"})
             return
-        report = await self.coordinator.request_reload(force=force)
+        report = await self.coordinator.request_reload(force=force, wait=self.reload_wait)
         status, body = reload_reply(report, self._version())
         await _json(send, status, body)
 
@@ -373,6 +375,7 @@ def build_app(config: Config, *, metrics: Any = None,
 
         services.append(CallbackService(stop=lambda: asyncio.to_thread(mark_process_dead, os.getpid())))
     return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics, coordinator=coordinator,
+                  reload_wait=config.rules.reload_wait,
                   admin_token=config.admin.resolve_token(), services=services, ready_check=ready_check)
 
 

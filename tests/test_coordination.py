@@ -4,6 +4,7 @@ through the state directory, and what POST /-/reload and GET /-/workers answer."
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -232,3 +233,48 @@ def test_build_app_takes_a_coordinator_factory(tmp_path: Path) -> None:
     app = build_app(make_config(tmp_path, ROOT / "rules", "http://127.0.0.1:9"), coordinator_factory=factory)
     assert app.coordinator is made[0]
     assert made[0].workers()[0].version == app.holder.current.version  # type: ignore[union-attr]
+
+
+@pytest.mark.anyio
+async def test_a_worker_starting_with_other_rules_than_the_others_says_so(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as other:
+        try:
+            status = WorkerStatus(f"h:{other.pid}", other.pid, 0, "v-old")
+            (tmp_path / "workers").mkdir()
+            (tmp_path / "workers" / f"{other.pid}.json").write_text(json.dumps(status.to_json()))
+            coordinator = DirectoryCoordinator(tmp_path, lambda: "v-new")
+            with caplog.at_level(logging.WARNING, logger="filter_proxy.coordination"):
+                await coordinator.start()
+                await coordinator.stop()
+        finally:
+            other.kill()
+    assert any("serves rules version v-new, other workers serve v-old" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.anyio
+async def test_the_reply_is_504_naming_a_worker_that_did_not_report(tmp_path: Path) -> None:
+    holder = RuleHolder(fake_rules("v1", {"abuse": 10}))  # type: ignore[arg-type]
+    reloader = Reloader(holder, "rules/", loader=lambda path: fake_rules("v2", {"abuse": 10}))
+    coordinator = DirectoryCoordinator(tmp_path, lambda: holder.current.version, poll=0.05)
+    coordinator.on_reload(reloader.reload)
+
+    async def inner(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise AssertionError("not an ops path")
+
+    app = OpsApp(inner, holder=holder, reloader=reloader, coordinator=coordinator, admin_token=TOKEN,
+                 reload_wait=0.3)
+    await coordinator.start()
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as silent:
+        try:
+            stuck = WorkerStatus(f"h:{silent.pid}", silent.pid, 0, "v1")
+            (tmp_path / "workers" / f"{silent.pid}.json").write_text(json.dumps(stuck.to_json()))
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://filter.test") as c:
+                r = await c.post("/-/reload", headers=AUTH)
+        finally:
+            silent.kill()
+            await coordinator.stop()
+    body = r.json()
+    assert r.status_code == 504 and body["pending"] == [f"h:{silent.pid}"] and "in time" in body["error"]
+    assert {w["pid"]: w["version"] for w in body["workers"]} == {os.getpid(): "v2", silent.pid: "v1"}

@@ -54,14 +54,16 @@ def until(predicate: Callable[[], Any], what: str, bound: float = START_BOUND) -
 
 
 @contextmanager
-def serve_workers(tmp_path: Path, rules: Path, upstream: str, workers: int = 2) -> Iterator[tuple[Any, str]]:
+def serve_workers(tmp_path: Path, rules: Path, upstream: str, workers: int = 2,
+                  watch: bool = False) -> Iterator[tuple[Any, str]]:
     port = free_port()
     config = tmp_path / "fp.toml"
     config.write_text(f"""
 [upstream]
 adapter = "searxng"
 [rules]
-watch = false
+watch = {"true" if watch else "false"}
+debounce_ms = 50
 [images]
 enabled = false
 [metrics]
@@ -198,3 +200,21 @@ def test_sighup_reloads_every_worker_without_restarting_one(tmp_path: Path, rule
                       "every worker to follow a worker's SIGHUP")
         assert sorted(w["pid"] for w in again) == pids
         assert proc.poll() is None
+
+
+def test_one_file_watcher_reloads_every_worker(tmp_path: Path, rules_dir: Path, upstream_url: str) -> None:
+    with serve_workers(tmp_path, rules_dir, upstream_url, watch=True) as (_proc, base):
+        before = workers_of(base)
+
+        def reloaded() -> list[dict[str, Any]] | None:
+            add_term(rules_dir, NEW_TERM)  # again until the supervisor's watcher has registered
+            ws = workers_of(base)
+            return ws if all(w["generation"] >= 1 for w in ws) else None
+
+        after = until(reloaded, "the watcher to reload every worker")
+        assert sorted(w["pid"] for w in after) == sorted(w["pid"] for w in before)
+        # Every worker ends on the same files (later appends may still be arriving: wait for one version).
+        final = until(lambda: (ws := workers_of(base)) and len({w["version"] for w in ws}) == 1
+                      and ws[0]["version"] != before[0]["version"] and ws, "one version everywhere")
+        assert len(final) == 2
+        assert [action(base, NEW_TERM) for _ in range(40)] == ["block"] * 40
