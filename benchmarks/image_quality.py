@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance
 
-from benchmarks import imageset
+from benchmarks import imageset, plots
 from benchmarks.harness import SuiteResult, log
 
 HELD_OUT_SKIMAGE = ("stereo_motorcycle", "cell")  # not "cat": it is chelsea, a tuning photo
@@ -206,6 +206,7 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
     result.table(f"Image TPR per edit ({len(pictures)} pictures; phash <= {DEFAULT_THRESHOLDS['phash']}, dhash <= "
                  f"{DEFAULT_THRESHOLDS['dhash']}; queries with dihedral variants and borders trimmed; rows below the "
                  f"first {len(EDITS)} are reported only)", ["edit", *(f"{m} TPR %" for m in overall)], table)
+    result.plots.append(plots.image_tpr_bars(table[:-1], list(overall), "image_tpr_per_edit.png", out_dir=out_dir))
     result.table("Image TPR per picture set (ten edits)", ["mode", *(f"{g} ({len(sets[g])}) TPR %" for g in sets)],
                  [[m, *by_group[m].values()] for m in by_group])
     result.table("Image false matches between different pictures (each edited query vs every other picture)",
