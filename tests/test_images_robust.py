@@ -29,12 +29,15 @@ from starlette.routing import Route
 from filter_proxy.adapters import get_adapter
 from filter_proxy.adapters.base import ResultView
 from filter_proxy.images_fetch import ThumbnailFetcher, address_refusal
-from filter_proxy.images_policy import ImagePolicy
+from filter_proxy.images_policy import DEFAULT_THRESHOLDS, ImagePolicy
 from filter_proxy.images_screen import ImageScreener
 from filter_proxy.matchers.images import (
     ImageDecodeError,
+    ImageEntry,
+    ImageIndex,
     PixelBudget,
     PixelBudgetExceeded,
+    compute_enrollment_hashes,
     compute_hashes,
     compute_query_hashes,
     decode_frames,
@@ -339,3 +342,57 @@ def test_cached_hashes_round_trip_for_a_shared_tier(hashes: dict[str, list[str]]
 
     value = Hashed({a: tuple(v) for a, v in hashes.items()}, complete)
     assert Hashed.from_json(value.to_json()) == value
+
+
+# --- (a) crops: enrollment crops (own lists) and border trimming (any list) ---------------------------------
+CROP_PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "horse")
+
+
+@pytest.fixture(scope="module")
+def enrolled() -> tuple[ImageIndex, ImageIndex]:
+    """(own enrollment with crops, bare whole-picture pHashes) of the photos above, 240x180."""
+    own, bare = [], []
+    for name in CROP_PHOTOS:
+        body = encode(photo(name, (240, 180)))
+        own += [ImageEntry(a, h, name, f"r/{name}.csv:{k + 1}")
+                for k, (a, h, _) in enumerate(compute_enrollment_hashes(body, ["phash", "dhash"]))]
+        bare.append(ImageEntry("phash", compute_hashes(body, ["phash"])["phash"], name, f"s/{name}.csv:1"))
+    return ImageIndex.build(own), ImageIndex.build(bare)
+
+
+def limit(_category: str, algorithm: str) -> int:
+    return DEFAULT_THRESHOLDS[algorithm]
+
+
+@given(st.sampled_from(CROP_PHOTOS), st.floats(0.03, 0.11))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_cropped_copies_match_their_own_enrollment_only(enrolled: tuple[ImageIndex, ImageIndex], name: str,
+                                                        share: float) -> None:
+    picture = photo(name, (240, 180))
+    w, h = picture.size
+    dx, dy = round(w * share), round(h * share)
+    query = compute_query_hashes(encode(picture.crop((dx, dy, w - dx, h - dy))), ["phash", "dhash"])
+    assert [m.category for m in enrolled[0].matches(query, limit)] == [name]
+
+
+def test_whole_picture_hashes_alone_miss_a_ten_percent_crop(enrolled: tuple[ImageIndex, ImageIndex]) -> None:
+    missed = 0
+    for name in CROP_PHOTOS:  # why `hashes add` enrolls crops: a bare list loses most of these
+        picture = photo(name, (240, 180))
+        query = compute_query_hashes(encode(picture.crop((24, 18, 216, 162))), ["phash"])
+        missed += name not in [m.category for m in enrolled[1].matches(query, limit)]
+    assert missed >= len(CROP_PHOTOS) // 2
+
+
+@given(st.sampled_from(CROP_PHOTOS), st.floats(0.03, 0.2), st.sampled_from([(0, 0, 0), (255, 255, 255)]),
+       st.booleans())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_uniform_borders_are_trimmed_before_hashing(enrolled: tuple[ImageIndex, ImageIndex], name: str,
+                                                    band: float, colour: tuple[int, int, int], sides: bool) -> None:
+    picture = photo(name, (240, 180))
+    w, h = picture.size
+    bx, by = (round(w * band), 0) if sides else (0, round(h * band))
+    padded = Image.new("RGB", (w + 2 * bx, h + 2 * by), colour)
+    padded.paste(picture, (bx, by))
+    query = compute_query_hashes(encode(padded), ["phash"])
+    assert name in [m.category for m in enrolled[1].matches(query, limit)]  # even a bare shared pHash
