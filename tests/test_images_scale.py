@@ -119,3 +119,14 @@ def test_agreement_without_picture_ids_is_refused(tmp_path: Path) -> None:
     hashes = compute_hashes(png("coffee"), ["phash", "dhash"])
     with pytest.raises(RulesError, match="no listed hash names its picture"):
         load_rules(policy_dir(tmp_path, [f"{a},{h}" for a, h in hashes.items()], "require_agreement = 2\n"))
+
+
+def test_compile_refuses_what_loading_would_refuse(tmp_path: Path) -> None:
+    from filter_proxy.rules import compile_rules
+
+    rng = np.random.default_rng(9)
+    rows = [f"phash,{int(c):016x}" for c in rng.integers(0, 2**64, size=300, dtype=np.uint64)]
+    root = policy_dir(tmp_path, rows, "max_false_match_rate = 1e-7\n")
+    with pytest.raises(RulesError, match="exceeds images.max_false_match_rate"):
+        compile_rules(root, tmp_path / "rules.bundle")
+    assert not (tmp_path / "rules.bundle").exists()

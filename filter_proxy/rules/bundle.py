@@ -60,6 +60,15 @@ def is_bundle(path: str | Path) -> bool:
         return False
 
 
+def _check_images(indexes: dict[str, Any], policy: Any, where: str) -> None:
+    """The image false-match bound, as loading will apply it: never write a bundle that cannot be loaded."""
+    from filter_proxy.matchers.image_fmr import check_image_lists
+    from filter_proxy.signals import registry
+    from filter_proxy.signals.images import ImageSignals
+
+    check_image_lists(ImageSignals({n: indexes[n] for n in registry.image_signals() if n in indexes}), policy, where)
+
+
 def compile_rules(path: str | Path, out: str | Path) -> dict[str, Any]:
     """Validate the rules directory at ``path`` and write its bundle to ``out`` atomically.
 
@@ -70,6 +79,7 @@ def compile_rules(path: str | Path, out: str | Path) -> dict[str, Any]:
         raise RulesError.from_problems(sources.problems)
     assert sources.warnings is not None
     indexes = build_indexes(sources)
+    _check_images(indexes, sources.policy, str(path))
     rule_files: dict[str, int] = {}
     for entries in sources.entries.values():
         for entry in entries:
