@@ -384,7 +384,12 @@ def test_whole_picture_hashes_alone_miss_a_ten_percent_crop(enrolled: tuple[Imag
     assert missed >= len(CROP_PHOTOS) // 2
 
 
-@given(st.sampled_from(CROP_PHOTOS), st.floats(0.03, 0.2), st.sampled_from([(0, 0, 0), (255, 255, 255)]),
+# Photos whose own edges are not one flat colour: a silhouette on white (horse) padded with white cannot be
+# told from its own background, so trimming would cut into the picture (a known limit of border trimming).
+TEXTURED_EDGES = ("astronaut", "camera", "coffee", "chelsea", "rocket")
+
+
+@given(st.sampled_from(TEXTURED_EDGES), st.floats(0.03, 0.2), st.sampled_from([(0, 0, 0), (255, 255, 255)]),
        st.booleans())
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_uniform_borders_are_trimmed_before_hashing(enrolled: tuple[ImageIndex, ImageIndex], name: str,
