@@ -60,7 +60,7 @@ def check_command(args: argparse.Namespace) -> int:
             errors, warnings = _summary(problems)
         else:
             stats, version = ruleset.stats(), ruleset.version
-            rates = getattr(ruleset, "image_rates", [])  # false matches at scale (matchers/image_fmr.py)
+            rates = getattr(ruleset, "image_findings", [])  # false matches at scale (matchers/image_fmr.py)
     _print_problems(problems, sys.stdout)
     for finding in rates if not errors else []:
         print(f"{args.path}: images: {finding.describe()}")

@@ -155,26 +155,17 @@ def assess_index(indexes: Mapping[str, ImageIndex] | ImageIndex, categories: Ite
     return found
 
 
-def check_image_lists(images: Any, policy: Any, where: str, samples: int = 256) -> list[RateFinding]:
-    """What a rule set calls once per load (directory or bundle) on its image signals (``ImageSignals``,
-    or an ``ImageIndex``): applies ``images.require_agreement`` and measures each category's false-match
-    rate. Raises RulesError (``where``: the rule set) when a rate exceeds ``images.max_false_match_rate``."""
-    from filter_proxy.errors import Problem, RulesError
-
+def configure_index(index: ImageIndex, policy: Any, samples: int = 256) -> tuple[list[RateFinding], list[str]]:
+    """What the rule loader calls once per load (directory or bundle) on the rule set's image index:
+    applies ``images.require_agreement`` to ``index`` and measures each category's false-match rate.
+    Returns (findings, refusal reasons); a non-empty second list means the rule set must be refused."""
     settings = policy.images
     agree = max(1, int(settings.require_agreement))
-    images.require_agreement = agree
-    if isinstance(images, ImageIndex):
-        indexes: dict[str, ImageIndex] = {a: images for a in images.tables}
-    else:
-        indexes = {a: ix.index for a, ix in images.indexes.items()}
-    findings = assess_index(indexes, policy.categories, policy.threshold, settings.max_false_match_rate, agree,
+    index.require_agreement = agree
+    findings = assess_index(index, policy.categories, policy.threshold, settings.max_false_match_rate, agree,
                             samples, np.random.default_rng(0))
     reasons = [f.describe() for f in findings if not f.ok]
-    named = any(ix.pictures for ix in indexes.values())
-    if agree > 1 and findings and not named:
+    if agree > 1 and findings and not index.pictures:
         reasons.append(f"images.require_agreement = {agree} but no listed hash names its picture (pic:<id> in the "
                        "note column, as `filter-proxy hashes add` writes): no perceptual hash could ever match")
-    if reasons:
-        raise RulesError.from_problems([Problem(where, 0, reason) for reason in reasons])
-    return findings
+    return findings, reasons
