@@ -9,6 +9,7 @@ holds hashes of that algorithm; otherwise it could never match and the picture w
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -57,6 +58,16 @@ class Hashed:
 
     hashes: Hashes
     complete: bool = True
+
+    def to_json(self) -> str:
+        """For a shared cache tier (e.g. Redis): hashes only, never image bytes or who asked."""
+        return json.dumps({"h": {a: list(v) for a, v in self.hashes.items()}, "c": self.complete},
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Hashed:
+        raw = json.loads(text)
+        return cls({str(a): tuple(str(h) for h in v) for a, v in raw["h"].items()}, bool(raw["c"]))
 
 
 def _usable(view: ResultView, algorithms: set[str]) -> bool:

@@ -55,6 +55,7 @@ def check_command(args: argparse.Namespace) -> int:
     problems = check_rules(args.path)
     errors, warnings = _summary(problems)
     stats: dict[str, Any] | None = None
+    rates: list[Any] = []
     version = ""
     if not errors:
         # Building the indexes is part of the check: it is exactly what the server will do.
@@ -65,7 +66,10 @@ def check_command(args: argparse.Namespace) -> int:
             errors, warnings = _summary(problems)
         else:
             stats, version = ruleset.stats(), ruleset.version
+            rates = getattr(ruleset, "image_findings", [])  # false matches at scale (matchers/image_fmr.py)
     _print_problems(problems, sys.stdout)
+    for finding in rates if not errors else []:
+        print(f"{args.path}: images: {finding.describe()}")
     if errors:
         print(f"{args.path}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}; the rule set is refused")
         return 1
