@@ -13,7 +13,7 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.harness import log
 
-SUITES = ("speed", "scale", "quality")
+SUITES = ("speed", "scale", "quality", "peers")
 
 
 def main(argv: list[str] | None = None) -> int:
