@@ -18,13 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import peers_e2g, peers_squidguard, synth
+from benchmarks import peers_e2g, peers_hop, peers_squidguard, synth
 from benchmarks.harness import SuiteResult, log, median
 from benchmarks.subjects import REPO, compile_rules, write_rules_dir
 
 N_TERMS = 100_000
 N_URLS = 10_000
 SEARCH = "/search?q=garden"
+HOP_PREFIX = "proxy app, 1 worker, hop: "
 
 
 def _free_port() -> int:
@@ -116,6 +117,14 @@ def _proxies(result: SuiteResult, root: Path, quick: bool) -> None:
             procs.append(proc)
             _wait_port(port, proc)
             subjects[name] = (f"http://127.0.0.1:{port}{SEARCH}", None)
+        for hop in peers_hop.HOPS:  # the same proxy with each forward-hop client (no ops wrapper)
+            port = _free_port()
+            proc = subprocess.Popen([sys.executable, "-m", "benchmarks.peers_hop", "--hop", hop, "--upstream", origin,
+                                     "--rules", str(bundle), "--port", str(port)], cwd=REPO,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            procs.append(proc)
+            _wait_port(port, proc)
+            subjects[f"{HOP_PREFIX}{hop}"] = (f"http://127.0.0.1:{port}{SEARCH}", None)
         missing = peers_e2g.available()
         if missing:
             result.note(f"e2guardian not measured: {missing}")
@@ -161,6 +170,13 @@ def _measure(result: SuiteResult, subjects: dict[str, tuple[str, str | None]], q
     if (e2g, 1) in med:
         result.target("serve_vs_e2guardian_c1", med[one, 1] / med[e2g, 1], "1 worker, c=1")
         result.target("serve_vs_e2guardian_c16", med[two, 16] / med[e2g, 16], "--workers 2, c=16")
+    hops = [n for n in subjects if n.startswith(HOP_PREFIX)]
+    base = f"{HOP_PREFIX}httpx"
+    if base in hops:
+        result.table("Forward-hop clients on the whole proxied request (same app, same rules; ratio to httpx)",
+                     ["hop client", "c=1 req/s", "c=16 req/s", "c=1 / httpx", "c=16 / httpx", "c=16 / own c=1"],
+                     [[n.removeprefix(HOP_PREFIX), med[n, 1], med[n, 16], med[n, 1] / med[base, 1],
+                       med[n, 16] / med[base, 16], med[n, 16] / med[n, 1]] for n in hops])
     result.target("worker_c16_over_c1", med[one, 16] / med[one, 1], "1 worker: req/s at c=16 / at c=1")
     result.note(f"{rounds} interleaved round(s) of {seconds} s per subject and concurrency; wrk and every server "
                 "share the machine's 2 cores (and other users' jobs), so compare the ratios, not the absolutes.")
