@@ -7,9 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from filter_proxy.signals.hashspec import EXACT_ALGORITHMS as EXACT
 from filter_proxy.verdict import Verdict
-
-EXACT = ("md5", "sha1", "sha256")
 
 
 @dataclass(slots=True)

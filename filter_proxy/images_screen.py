@@ -29,7 +29,7 @@ from filter_proxy.matchers.images import (
     compute_query_hashes,
     exact_digests,
 )
-from filter_proxy.signals.hashspec import EXACT_ALGORITHMS
+from filter_proxy.signals.registry import EXACT_ALGORITHMS
 from filter_proxy.verdict import Verdict
 
 if TYPE_CHECKING:

@@ -7,7 +7,8 @@ suggestions are screened by the middleware's ``_finish``, multi-search by ``mult
   screened by ``Adapter.results``; a matching document is answered as the backend answers a missing one;
 - ``async``: the search page inside ES ``_async_search``'s status object;
 - ``terms``: each term is checked as text, a matching one removed;
-- ``rows``: each row of SQL / ES|QL / PPL results is a result (every string in it, URLs as URLs);
+- ``rows``: each row of SQL / ES|QL / PPL results, each Solr stream tuple and each EQL event or sequence is a
+  result (every string in it, URLs as URLs);
 - ``opaque``: every string and key anywhere; a match withholds the whole response (``Withheld``).
 
 Unknown shapes raise AdapterError and the middleware answers 502: nothing unread is passed on.
@@ -21,13 +22,16 @@ import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
 from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
-from filter_proxy.screening import Removal, screen_results, screen_texts
+from filter_proxy.screening import ImageScreenerLike, Removal, screen_results, screen_texts
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
 
-ROW_KEYS = ("rows", "datarows", "values")  # ES SQL, OpenSearch SQL / PPL, ES|QL
+ROW_KEYS = ("rows", "datarows", "values")  # ES SQL, OpenSearch SQL / PPL, ES|QL (Solr: result-set.docs)
 _URL_PREFIXES = ("http://", "https://", "//", "www.")
+# Where backends echo the request: Meilisearch "query" / "facetQuery", Typesense "request_params", Solr
+# "responseHeader.params" (handled in _without_echo).
+ECHO_KEYS = frozenset({"query", "facetQuery", "request_params", "responseHeader"})
 
 
 class Withheld(Exception):  # noqa: N818 - a decision, not an error
@@ -36,6 +40,14 @@ class Withheld(Exception):  # noqa: N818 - a decision, not an error
     def __init__(self, removal: Removal) -> None:
         super().__init__("withheld")
         self.removal = removal
+
+
+def raise_if_withheld(outcome: Any) -> None:
+    """A page outcome that says the page must not be sent at all (a listed string outside any removable
+    part, when the page screening reports one as ``withheld``) withholds the whole answer."""
+    withheld = getattr(outcome, "withheld", None)
+    if withheld is not None:
+        raise Withheld(withheld)
 
 
 def all_strings(value: Any) -> list[str]:
@@ -106,13 +118,39 @@ def screen_error(doc: Any, rules: RuleSet) -> None:
     _opaque(0, doc, rules)
 
 
-def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
-    shape = adapter.document_shape()
-    page, owners = shape.page(kind, doc)
+async def screen_documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet,
+                           image_screener: ImageScreenerLike) -> tuple[int, Any, list[Removal], bool]:
+    """``document`` / ``documents`` with their pictures checked as on a search page (fetched, hashed,
+    the unverified ones handled by policy). Returns (status, doc, removals, pictures changed)."""
+    from filter_proxy.images_check import rewrite_urls
+    from filter_proxy.screening import _screen_images
+
+    page, owners = adapter.document_shape().page(kind, doc)
     views = adapter.results(page) if owners else []
+    removals = screen_results(views, rules)
+    hide: list[int] = []
+    shown: dict[str, str] = {}
+    if views:
+        await _screen_images(views, rules, image_screener, removals, hide, shown)
+    for index in hide:  # the page's hits hold the response's own objects: hidden in the response itself
+        adapter.hide_image(page, index)
+    if shown:
+        doc = rewrite_urls(doc, shown)
+    status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
+    return status, doc, removed, bool(hide or shown)
+
+
+def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    page, owners = adapter.document_shape().page(kind, doc)
+    views = adapter.results(page) if owners else []
+    return _drop(kind, status, doc, adapter, owners, views, screen_results(views, rules))
+
+
+def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int], views: list[ResultView],
+          removals: dict[int, Removal]) -> tuple[int, Any, list[Removal]]:
+    shape = adapter.document_shape()
     if len(views) != len(owners):
         raise AdapterError("document views do not line up with the documents")
-    removals = screen_results(views, rules)
     if not removals:
         return status, doc, []
     drop = {owners[i] for i in removals}
@@ -127,10 +165,12 @@ def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSe
 def _async(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
     if not isinstance(doc, dict):
         raise AdapterError("async search response is not a JSON object")
+    _opaque(status, {k: v for k, v in doc.items() if k != "response"}, rules)  # status, errors
     page = doc.get("response")
     if page is None:  # still running, nothing to show yet
         return status, doc, []
     page, outcome = screen_texts(page, adapter, rules, results=True)
+    raise_if_withheld(outcome)
     doc["response"] = page
     return status, doc, list(outcome.removed)
 
@@ -139,7 +179,9 @@ def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
     shape = adapter.document_shape()
     removals: list[Removal] = []
     drop: set[int] = set()
-    for i, term in enumerate(shape.terms(doc)):
+    terms = shape.terms(doc)
+    _opaque(status, {k: v for k, v in doc.items() if k != "terms"}, rules)  # shard failures and the like
+    for i, term in enumerate(terms):
         verdict = rules.check_text(term)
         if verdict.matched:
             drop.add(i)
@@ -152,11 +194,31 @@ def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
 def _rows(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
     if not isinstance(doc, dict):
         raise AdapterError("tabular response is not a JSON object")
-    keys = [k for k in ROW_KEYS if k in doc]
-    others = {k: v for k, v in doc.items() if k not in ROW_KEYS}
+    if isinstance(doc.get("result-set"), dict):  # Solr streaming expressions / SQL: result-set.docs[] tuples
+        inner, removals = _rows_of(doc["result-set"], ("docs",), rules)
+        doc["result-set"] = inner
+        _opaque(status, {k: v for k, v in doc.items() if k != "result-set"}, rules)
+        return status, doc, removals
+    hits = doc.get("hits")
+    if isinstance(hits, dict) and ("events" in hits or "sequences" in hits):  # ES EQL: events and sequences
+        inner, removals = _rows_of(hits, ("events", "sequences"), rules)
+        total = inner.get("total")
+        if removals and isinstance(total, dict) and isinstance(total.get("value"), int):
+            total["value"] = max(0, total["value"] - len(removals))
+        doc["hits"] = inner
+        _opaque(status, {k: v for k, v in doc.items() if k != "hits"}, rules)
+        return status, doc, removals
+    doc, removals = _rows_of(doc, ROW_KEYS, rules)
+    return status, doc, removals
+
+
+def _rows_of(doc: dict[str, Any], row_keys: tuple[str, ...], rules: RuleSet) -> tuple[dict[str, Any], list[Removal]]:
+    """Drop the matching rows of the lists under ``row_keys``; everything else is checked as opaque."""
+    keys = [k for k in row_keys if k in doc]
+    others = {k: v for k, v in doc.items() if k not in row_keys}
     removals: list[Removal] = []
     # Column names, cursors and errors around the rows are checked as one opaque part.
-    _opaque(status, others, rules)
+    _opaque(0, others, rules)
     for key in keys:
         rows = doc[key]
         if not isinstance(rows, list):
@@ -168,11 +230,23 @@ def _rows(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal
     for count in ("total", "size"):  # OpenSearch SQL counts
         if removals and isinstance(doc.get(count), int) and not isinstance(doc.get(count), bool):
             doc[count] = max(0, doc[count] - len(removals))
-    return status, doc, removals
+    return doc, removals
+
+
+def _without_echo(doc: Any) -> Any:
+    """``doc`` without the backend's echo of the request (already screened as the query: a warned query
+    echoed back must not withhold the answer)."""
+    if not isinstance(doc, dict) or not ECHO_KEYS & doc.keys():
+        return doc
+    out = {k: v for k, v in doc.items() if k not in ECHO_KEYS}
+    header = doc.get("responseHeader")
+    if isinstance(header, dict) and "params" in header:  # Solr
+        out["responseHeader"] = {k: v for k, v in header.items() if k != "params"}
+    return out
 
 
 def _opaque(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
-    found = screen_results([strings_view(0, doc)], rules)
+    found = screen_results([strings_view(0, _without_echo(doc))], rules)
     if found:
         raise Withheld(found[0])
     return status, doc, []

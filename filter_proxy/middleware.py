@@ -8,7 +8,6 @@ re-encoded. Anything that cannot be screened is answered with 502: the unfiltere
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
 import time
@@ -17,13 +16,20 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from filter_proxy import kinds, multisearch
-from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping
+from filter_proxy import answers, kinds, multisearch
+from filter_proxy.adapters.base import Adapter, FieldMapping
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.route_tables import ROUTING_PARAMS
-from filter_proxy.adapters.routes import MULTI, PASS, REFUSE, SCREEN, Decision, RouteTable, build_table
+from filter_proxy.adapters.routes import (
+    MULTI,
+    PASS,
+    REFUSE,
+    SCREEN,
+    RouteTable,
+    build_table,
+)
 from filter_proxy.events import FilterObserver, NullObserver
-from filter_proxy.routing import CanonicalPath, PathError, request_path
+from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import ImageScreenerLike, decode_body, prefers_html, screen_page, screen_texts
 from filter_proxy.verdict import ALLOW, Verdict, strongest
@@ -188,23 +194,30 @@ class FilterMiddleware:
         decision = self.routes.decide(method, segments)
         if kind != "http":  # websockets: only a route that passes may open one (nothing is screened there)
             if decision.outcome == PASS:
-                await self.app(_canonical_scope(scope, path), receive, send)
+                await self.app(answers.canonical_scope(scope, path), receive, send)
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
         if decision.outcome == REFUSE:
-            await self._refuse(decision, send)
+            await answers.refuse(self, decision, send)
             return
         for name, _ in scope["headers"]:
             if name.lower() in _METHOD_OVERRIDES:  # the method routed on must be the method served
                 await _send_json(send, 400, {"error": "method override headers are not accepted"})
                 return
-        scope = _canonical_scope(scope, path)
+        scope = answers.canonical_scope(scope, path)
         if decision.outcome == PASS:
+            if answers.carries_query(self, scope["query_string"]):
+                # A search query on a route that is not screened (e.g. an old SearXNG answering "/?q=" with
+                # results): refused rather than passed unread.
+                await _send_json(send, 403, {"error": "route not allowed by the filter",
+                                             "reason": "a search query on a route that is not screened",
+                                             "allow_with": "routes.screen"})
+                return
             await self.app(scope, receive, send)
             return
         if method == "OPTIONS":
-            await self._options(decision, segments, scope, receive, send)
+            await answers.options(self, decision, segments, scope, receive, send)
             return
         if self._routing_params and scope["query_string"]:
             names = {k for k, _ in parse_query(scope["query_string"].decode("latin-1"))}
@@ -214,46 +227,6 @@ class FilterMiddleware:
                 return
         await self._screen(decision.kind, scope, receive, send)
 
-    async def _refuse(self, decision: Decision, send: Send) -> None:
-        if decision.reason == "case":
-            reason = "the path's letter case differs from the route listed in routes.pass"
-        elif decision.route is not None:
-            reason = f"refused by {decision.route.origin}"
-        else:
-            reason = "this route is not in the filter's route table"
-        await _send_json(send, 403, {"error": "route not allowed by the filter", "reason": reason,
-                                     "allow_with": "routes.pass or routes.screen (filter-proxy serve --print-routes)"})
-
-    async def _options(self, decision: Decision, segments: tuple[str, ...], scope: Scope, receive: Receive,
-                       send: Send) -> None:
-        """OPTIONS on a screened route: its query parameters are screened; the app's answer is sent without
-        a body (a preflight needs only the status and headers), so nothing unscreened leaves."""
-        query_string: bytes = scope["query_string"]
-        params = parse_query(query_string.decode("latin-1")) if query_string else []
-        try:
-            texts = self.adapter.query_texts(params, b"", "")
-            blocked = bool(texts) and self.holder.current.check_texts(texts).action == "block"
-        except Exception:
-            blocked = True  # an unreadable query is answered here, never forwarded
-        if blocked:
-            allow = ", ".join(self.routes.methods_for(segments)).encode()
-            await send({"type": "http.response.start", "status": 204,
-                        "headers": [(b"allow", allow), (b"content-length", b"0"), (b"cache-control", b"no-store"),
-                                    *self.adapter.local_headers]})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        capture = _Capture(self.max_response_bytes)
-        scope, receive = _with_body(scope, b"", receive)  # a preflight's body is never forwarded
-        with contextlib.suppress(_Abort):
-            await self.app(scope, receive, capture.send)
-        if not capture.status:
-            await _send_json(send, 502, {"error": "upstream response cannot be screened"})
-            return
-        headers = [(k, v) for k, v in capture.headers if k.lower() not in _STALE_HEADERS]
-        headers.append((b"content-length", b"0"))
-        await send({"type": "http.response.start", "status": capture.status, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-
     # -- one screened request -----------------------------------------------------------------------
 
     async def _screen(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
@@ -261,6 +234,7 @@ class FilterMiddleware:
         adapter = self.adapter
         content_type = accept = accept_language = ""
         has_body = compressed = False
+        body_encoding: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
@@ -274,6 +248,8 @@ class FilterMiddleware:
                 has_body = True
             elif name == b"accept-encoding":
                 compressed = True
+            elif name == b"content-encoding":
+                body_encoding = value
         query_string: bytes = scope["query_string"]
         params = parse_query(query_string.decode("latin-1")) if query_string else []
 
@@ -285,6 +261,16 @@ class FilterMiddleware:
                 return
             body = read
             receive = _replay(body, receive)
+            if body_encoding is not None and body_encoding.strip().lower() != b"identity":
+                # A compressed request body (the ES client's http_compress): screened and forwarded decoded.
+                decoded = decode_body(body, body_encoding, self.max_body_bytes)
+                if decoded is None:
+                    await _send_json(send, 400, {"error": "request cannot be screened"})
+                    return
+                scope = dict(scope)
+                scope["headers"] = [h for h in scope["headers"] if h[0].lower() != b"content-encoding"]
+                body = decoded
+                scope, receive = answers.with_body(scope, body, receive)
 
         plan = None
         try:
@@ -297,28 +283,28 @@ class FilterMiddleware:
             # A query that cannot be read cannot be screened: it never reaches the app.
             await _send_json(send, 400, {"error": "request cannot be screened"})
             return
-        verdict = rules.check_texts(texts) if texts else ALLOW
+        verdict = query_verdict(texts, rules)
         sub_verdicts: list[Verdict] = []
         if plan is not None:
-            sub_verdicts = [rules.check_texts(t) if t else ALLOW for t in plan.texts]
+            sub_verdicts = [query_verdict(t, rules) for t in plan.texts]
             if plan.federated:  # one merged answer: blocked, warned and screened as one search
                 verdict = strongest([verdict, *sub_verdicts])
                 route, sub_verdicts = SEARCH, []
                 body = multisearch.shape_for(adapter).encode(plan, list(range(len(plan.items))))
-                scope, receive = _with_body(scope, body, receive)
+                scope, receive = answers.with_body(scope, body, receive)
         self.observer.request(route, verdict.action, verdict.category)
         if verdict.action == "block":
             await self._send_blocked(route, verdict, rules, params, accept, accept_language, send)
             return
-        if scope["method"] == "HEAD":  # no body to screen; the query was
-            await self.app(scope, receive, send)
-            return
         keep: list[int] = []
-        if plan is not None and route == MULTI:
+        if plan is not None and route == MULTI:  # only the sub-queries that may go, even on HEAD
             keep = [i for i, v in enumerate(sub_verdicts) if v.action != "block"]
             if keep:
                 body = multisearch.shape_for(adapter).encode(plan, keep)
-                scope, receive = _with_body(scope, body, receive)
+                scope, receive = answers.with_body(scope, body, receive)
+        if scope["method"] == "HEAD" and (route != MULTI or keep):  # no body to screen; the query was
+            await self.app(scope, receive, send)
+            return
 
         if compressed:
             # Ask for an uncompressed body: screening needs the JSON, and decoding it costs CPU.
@@ -326,7 +312,7 @@ class FilterMiddleware:
             scope["headers"] = [h for h in scope["headers"] if h[0] != b"accept-encoding"]
             scope["headers"].append((b"accept-encoding", b"identity"))
         if plan is not None and route == MULTI and not keep:  # every sub-query blocked: no upstream call
-            await self._finish_multi(plan, sub_verdicts, keep, None, rules, 0.0, accept_language, send)
+            await answers.finish_multi(self, plan, sub_verdicts, keep, None, rules, 0.0, accept_language, send)
             return
         capture = _Capture(self.max_response_bytes)
         started = time.perf_counter()
@@ -354,9 +340,9 @@ class FilterMiddleware:
         if route in (SEARCH, SUGGEST):
             await self._finish(route, verdict, rules, capture, elapsed, accept_language, send)
         elif plan is not None:
-            await self._finish_multi(plan, sub_verdicts, keep, capture, rules, elapsed, accept_language, send)
+            await answers.finish_multi(self, plan, sub_verdicts, keep, capture, rules, elapsed, accept_language, send)
         else:
-            await self._finish_kind(route, verdict, rules, capture, elapsed, accept_language, send)
+            await answers.finish_kind(self, route, verdict, rules, capture, elapsed, accept_language, send)
 
     async def _finish(
         self,
@@ -427,139 +413,6 @@ class FilterMiddleware:
         # else: nothing changed, so the app's own bytes go out (no re-encoding on the common path)
         await _send_raw(send, status, headers, body, rewritten, action, len(outcome.removed))
 
-    # -- response kinds other than a search page or suggestions (hook: the route table names the kind) ---
-
-    def _body_of(self, capture: _Capture) -> tuple[bytes, bool] | None:
-        """The captured body, decoded when the app compressed it; None when it cannot be decoded."""
-        body = capture.body()
-        encoding = capture.encoding
-        if encoding is not None and encoding.strip().lower() != b"identity":
-            decoded = decode_body(body, encoding, self.max_response_bytes)
-            return None if decoded is None else (decoded, True)
-        return body, False
-
-    async def _finish_kind(
-        self,
-        kind: str,
-        verdict: Verdict,
-        rules: RuleSet,
-        capture: _Capture,
-        elapsed: float,
-        accept_language: str,
-        send: Send,
-    ) -> None:
-        """Screen a document, documents, async, terms, rows or opaque response (``filter_proxy.kinds``).
-        What cannot be read is refused (502), whatever its status: nothing unread leaves."""
-        status, headers = capture.status, capture.headers
-        read = self._body_of(capture)
-        if read is None:
-            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
-            return
-        body, rewritten = read
-        if not body or status in (204, 304):
-            self.observer.upstream(elapsed, "ok" if status < 500 else "error")
-            await _send_raw(send, status, headers, body, rewritten, None, 0)
-            return
-        try:
-            doc = kinds.parse(kind, body, self.adapter)
-            if 200 <= status < 300:
-                new_status, doc, removed = kinds.screen_kind(kind, status, doc, self.adapter, rules)
-            else:  # an error body may quote documents too
-                kinds.screen_error(doc, rules)
-                new_status, removed = status, []
-        except kinds.Withheld as withheld:
-            self.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
-            await self._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
-            return
-        except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
-            logger.warning("%s adapter cannot read a %s response (%s)", self.adapter.name, kind, type(exc).__name__)
-            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
-            return
-        self.observer.upstream(elapsed, "ok" if status < 500 else "error")
-        for removal in removed:
-            self.observer.removed(removal.verdict, removal.url, removal.image_hash)
-        action = None
-        if verdict.action == "warn" and verdict.warning and isinstance(doc, dict):
-            lang = rules.warnings.choose_language(accept_language or None)
-            doc["safety"] = rules.warnings.safety_object(verdict, lang)
-            self.observer.warning_shown(verdict.warning, lang)
-            action = "warn"
-        if removed or action is not None:
-            body, rewritten = kinds.encode(kind, doc, self.adapter), True
-        await _send_raw(send, new_status, headers, body, rewritten, action, len(removed))
-
-    async def _finish_multi(
-        self,
-        plan: multisearch.Plan,
-        verdicts: list[Verdict],
-        keep: list[int],
-        capture: _Capture | None,
-        rules: RuleSet,
-        elapsed: float,
-        accept_language: str,
-        send: Send,
-    ) -> None:
-        """Put a multi-search answer back together in the request's order: forwarded sub-queries get their
-        screened sub-responses, blocked ones an empty page with the ``safety`` object in their slot."""
-        shape = multisearch.shape_for(self.adapter)
-        lang = rules.warnings.choose_language(accept_language or None)
-        doc: Any = None
-        pages: list[Any] = []
-        removed = 0
-        status = 200
-        headers: list[tuple[bytes, bytes]] = [(b"content-type", _JSON), *self.adapter.local_headers]
-        if capture is not None:
-            status, headers = capture.status, capture.headers
-            read = self._body_of(capture)
-            try:
-                if read is None:
-                    raise AdapterError("undecodable body")
-                doc = orjson.loads(read[0])
-                if not 200 <= status < 300:  # the backend refused the whole request: its error, screened
-                    kinds.screen_error(doc, rules)
-                    self.observer.upstream(elapsed, "ok" if status < 500 else "error")
-                    await _send_raw(send, status, headers, read[0], read[1], None, 0)
-                    return
-                pages = shape.pages(doc)
-                if len(pages) != len(keep):
-                    raise AdapterError("multi-search answered another number of sub-responses")
-                for n, page in enumerate(pages):
-                    if isinstance(page, dict) and "error" in page and not ({"hits", "results"} & page.keys()):
-                        kinds.screen_error(page, rules)  # one sub-query failed: its error, screened
-                        continue
-                    if self.image_screener is None:
-                        page, outcome = screen_texts(page, self.adapter, rules, results=True)
-                    else:
-                        page, outcome = await screen_page(page, self.adapter, rules, results=True,
-                                                          image_screener=self.image_screener)
-                    pages[n] = page
-                    removed += len(outcome.removed)
-                    for removal in outcome.removed:
-                        self.observer.removed(removal.verdict, removal.url, removal.image_hash)
-            except kinds.Withheld as withheld:
-                self.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
-                await self._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
-                return
-            except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
-                logger.warning("%s adapter cannot read a multi-search response (%s)", self.adapter.name,
-                               type(exc).__name__)
-                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
-                return
-            self.observer.upstream(elapsed, "ok" if status < 500 else "error")
-        answered = dict(zip(keep, pages, strict=True))
-        out: list[Any] = []
-        action = None
-        for i, verdict in enumerate(verdicts):
-            page = answered[i] if i in answered else shape.empty(plan, i, self.adapter)
-            if verdict.warning and verdict.action in ("block", "warn") and isinstance(page, dict):
-                page["safety"] = rules.warnings.safety_object(verdict, lang)
-                self.observer.warning_shown(verdict.warning, lang)
-            if verdict.action in ("block", "warn"):
-                action = "block" if verdict.action == "block" or action == "block" else "warn"
-            out.append(page)
-        doc = shape.assemble(doc, out)
-        await _send_raw(send, status, headers, orjson.dumps(doc), True, action, removed)
-
     async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str) -> None:
         self.observer.upstream(elapsed, outcome)
         await _send_json(send, 502, {"error": reason})
@@ -610,22 +463,10 @@ class FilterMiddleware:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def _canonical_scope(scope: Scope, path: CanonicalPath) -> Scope:
-    """The scope the app sees: the canonical path, so the app (or the proxy) serves exactly what was routed."""
-    if scope.get("raw_path") == path.raw and scope.get("path") == path.path:
-        return scope
-    scope = dict(scope)
-    scope["path"] = path.path
-    scope["raw_path"] = path.raw
-    return scope
-
-
-def _with_body(scope: Scope, body: bytes, receive: Receive) -> tuple[Scope, Receive]:
-    """A scope and receive for a rewritten request body (content-length set, chunked framing dropped)."""
-    scope = dict(scope)
-    scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"content-length", b"transfer-encoding")]
-    scope["headers"].append((b"content-length", str(len(body)).encode()))
-    return scope, _replay(body, receive)
+def query_verdict(texts: Sequence[str], rules: RuleSet) -> Verdict:
+    """The verdict for one request's (or one sub-query's) query texts. The one place every query verdict
+    of the request side is taken (whole requests, multi-search sub-queries, OPTIONS)."""
+    return rules.check_texts(texts) if texts else ALLOW
 
 
 def _make_adapter(adapter: str | Adapter, fields: FieldMapping | None, query_param: str | None) -> Adapter:

@@ -157,3 +157,16 @@ def test_typesense_client(rules_dir: Path) -> None:
         exported = books.documents.export()
         assert '"id": "1"' in exported or '"id":"1"' in exported
         assert "zqxblocked listing" not in exported and "blocked.example.invalid" not in exported
+
+
+def test_es_client_with_compressed_requests(rules_dir: Path) -> None:
+    from elasticsearch import Elasticsearch
+
+    for backend, base in served(ElasticsearchBackend(), "elasticsearch", rules_dir):
+        client = Elasticsearch(base, request_timeout=10, http_compress=True)
+        page = client.search(index="books", query={"match": {"title": "bread"}})
+        assert "1" in _ids(page) and not _ids(page) & LISTED_IDS
+        blocked = client.search(index="books", query={"match": {"title": "zqxblocked"}})
+        assert blocked["safety"]["action"] == "block"
+        assert all(b"zqxblocked" not in body for _, _, body in backend.seen)
+        client.close()

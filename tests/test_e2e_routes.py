@@ -212,3 +212,51 @@ def test_method_override_headers_are_refused(stack: tuple[CatchAll, str]) -> Non
     before = len(backend.seen)
     status, _, _ = raw_request(base, "DELETE", "/_search/scroll", b"{}", {"X-HTTP-Method-Override": "GET"})
     assert status == 400 and forwarded(backend, before) == []
+
+
+def test_a_search_query_on_a_passed_route_is_refused(stack: tuple[CatchAll, str]) -> None:
+    backend, base = stack
+    before = len(backend.seen)
+    assert raw_request(base, "GET", "/books?q=zqxblocked")[0] == 403
+    assert raw_request(base, "GET", "/books?%71=zqxblocked")[0] == 403  # "q" spelt with an escape
+    assert forwarded(backend, before) == []
+    assert raw_request(base, "GET", "/books?pretty=true")[0] == 200
+
+
+class Recording:
+    """Any path, any method: records and answers an empty JSON object (a leak would show as forwarded)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        self.seen.append(scope.get("raw_path", b"").decode("latin-1"))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+
+OTHER_BACKENDS = [
+    ("solr", "GET", "/solr/books/x/../select?q=zqxblocked", None),
+    ("solr", "GET", "/solr/books/select;jsessionid=1?q=zqxblocked", None),
+    ("solr", "GET", "/solr/books/%73elect?q=zqxblocked", None),
+    ("solr", "GET", "/solr//books/./suggest?suggest.q=zqxblocked", None),
+    ("meilisearch", "POST", "/indexes/books/x/../search", b'{"q": "zqxblocked"}'),
+    ("meilisearch", "POST", "/multi-search/", b'{"queries": [{"indexUid": "books", "q": "zqxblocked"}]}'),
+    ("typesense", "GET", "/collections/books/documents/./search?q=zqxblocked&query_by=t", None),
+    ("typesense", "POST", "//multi_search", b'{"searches": [{"collection": "books", "q": "zqxblocked"}]}'),
+    ("searxng", "GET", "/static/../search?q=zqxblocked&format=json", None),
+    ("searxng", "GET", "/autocompleter;x?q=zqxblocked", None),
+]
+
+
+@pytest.mark.parametrize(("adapter", "method", "target", "body"), OTHER_BACKENDS)
+def test_disguised_routes_of_other_backends_are_screened(tmp_path_factory: pytest.TempPathFactory, adapter: str,
+                                                         method: str, target: str, body: bytes | None) -> None:
+    rules = build_rules(tmp_path_factory.mktemp("rules"))
+    backend = Recording()
+    with serve(backend) as upstream, serve(create_proxy_app(upstream, rules, adapter)) as base:
+        status, headers, answer = raw_request(base, method, target, body)
+    assert status == 200 and headers.get("x-filter-action") == "block", answer
+    assert backend.seen == []

@@ -77,6 +77,19 @@ CASES = [
     ("elasticsearch", "POST", "/_query", {"columns": [{"name": "url"}], "values": [["https://blocked.example.invalid/p"]]},
      200, {"columns": [{"name": "url"}], "values": []}),
     ("elasticsearch", "POST", "/books/_count", {"count": 3}, 200, {"count": 3}),
+    ("solr", "POST", "/solr/books/stream",
+     {"result-set": {"docs": [{"title": CLEAN}, {"title": LISTED}, {"EOF": True, "RESPONSE_TIME": 3}]}}, 200,
+     {"result-set": {"docs": [{"title": CLEAN}, {"EOF": True, "RESPONSE_TIME": 3}]}}),
+    ("solr", "GET", "/solr/books/export?q=*:*",
+     {"responseHeader": {"status": 0}, "response": {"numFound": 2, "docs": [{"title": CLEAN}, {"title": LISTED}]}},
+     200, {"responseHeader": {"status": 0}, "response": {"numFound": 1, "docs": [{"title": CLEAN}]}}),
+    ("elasticsearch", "POST", "/books/_eql/search",
+     {"is_partial": False, "hits": {"total": {"value": 3, "relation": "eq"},
+                                    "events": [{"_id": "1", "_source": {"title": CLEAN}},
+                                               {"_id": "2", "_source": {"title": LISTED}}],
+                                    "sequences": [{"join_keys": ["k"], "events": [{"_source": {"title": LISTED}}]}]}},
+     200, {"is_partial": False, "hits": {"total": {"value": 1, "relation": "eq"},
+                                         "events": [{"_id": "1", "_source": {"title": CLEAN}}], "sequences": []}}),
     ("meilisearch", "GET", "/indexes/books/documents/2", {"id": "2", "title": LISTED}, 404, None),
     ("meilisearch", "GET", "/indexes/books/documents",
      {"results": [{"id": "1", "title": CLEAN}, {"id": "2", "title": LISTED}], "offset": 0, "limit": 20, "total": 2},
@@ -99,7 +112,7 @@ def test_document_kinds(rules: Any, adapter: str, method: str, path: str, doc: A
     ("adapter", "path", "doc"),
     [("elasticsearch", "/books/_explain/2", {"matched": True, "explanation": {"description": f"weight({LISTED})"}}),
      ("elasticsearch", "/books/_field_caps", {"fields": {LISTED: {}}}),  # keys are read too
-     ("solr", "/solr/books/export", {"response": {"docs": [{"title": LISTED}]}}),
+     ("solr", "/solr/books/graph", {"nodes": [{"title": LISTED}]}),
      ("meilisearch", "/indexes/books/facet-search", {"facetHits": [{"value": LISTED, "count": 1}]})],
 )
 def test_opaque_answers_holding_a_listed_string_are_withheld(rules: Any, adapter: str, path: str, doc: Any) -> None:
@@ -145,3 +158,73 @@ def test_a_warned_query_on_a_document_route_carries_the_warning(rules: Any) -> N
 def test_solr_qt_parameter_is_refused(rules: Any) -> None:
     r = through(rules, "solr", {"response": {"docs": []}}, "GET", "/solr/books/select?q=x&qt=/export")
     assert r.status_code == 403
+
+
+class PictureScreener:
+    """An ImageScreenerLike that reads a picture as listed when its URL says so, and cannot verify
+    ``slow`` pictures (a real screener fetches and hashes; tests/test_e2e_images.py covers that)."""
+
+    async def screen(self, views: list[Any], rules: Any) -> dict[int, Any]:  # noqa: RUF029 - the protocol is async
+        from filter_proxy.images_check import ImageCheck
+        from filter_proxy.verdict import ALLOW, Verdict
+
+        out = {}
+        for view in views:
+            url = view.image_url or ""
+            if "listed-picture" in url:
+                out[view.index] = ImageCheck(Verdict("block", category="zqx-abuse", signal="image"), url=url)
+            elif "slow" not in url:
+                out[view.index] = ImageCheck(ALLOW)
+        return out
+
+
+@pytest.mark.parametrize(
+    ("doc", "status", "kept"),
+    [({"_index": "b", "_id": "1", "found": True, "_source": {"title": CLEAN, "thumbnail": "https://p.example.invalid/listed-picture.png"}}, 404, False),
+     ({"_index": "b", "_id": "1", "found": True, "_source": {"title": CLEAN, "thumbnail": "https://p.example.invalid/ok.png"}}, 200, True)],
+)
+def test_document_pictures_are_checked_too(rules: Any, doc: Any, status: int, kept: bool) -> None:
+    app = FilterMiddleware(answer(doc), rules=rules, adapter="elasticsearch", image_screener=PictureScreener())
+    r = call(app, "GET", "/b/_doc/1")
+    assert r.status_code == status and (b"listed-picture" not in r.content)
+    assert (r.json().get("_source", {}).get("title") == CLEAN) == kept
+
+
+def test_a_compressed_request_body_is_screened_and_forwarded_decoded(rules: Any) -> None:
+    import gzip
+
+    seen: list[bytes] = []
+
+    async def search(request: Request) -> Response:
+        seen.append(await request.body())
+        return Response(orjson.dumps({"hits": {"hits": []}}), media_type="application/json")
+
+    app = FilterMiddleware(Starlette(routes=[Route("/b/_search", search, methods=["POST"])]), rules=rules,
+                           adapter="elasticsearch")
+    headers = {"content-encoding": "gzip", "content-type": "application/json"}
+    blocked = call(app, "POST", "/b/_search", headers=headers,
+                   content=gzip.compress(b'{"query": {"match": {"title": "zqxblocked"}}}'))
+    assert blocked.json()["safety"]["action"] == "block" and seen == []
+    clean = call(app, "POST", "/b/_search", headers=headers, content=gzip.compress(b'{"query": {"match_all": {}}}'))
+    assert clean.status_code == 200 and seen == [b'{"query": {"match_all": {}}}']
+    broken = call(app, "POST", "/b/_search", headers=headers, content=b"not gzip")
+    assert broken.status_code == 400
+
+
+def test_an_echo_of_a_warned_query_does_not_withhold_an_opaque_answer(rules: Any) -> None:
+    app = FilterMiddleware(answer({"facetHits": [{"value": "bread", "count": 1}], "facetQuery": "zqxwarn"}),
+                           rules=rules, adapter="meilisearch")
+    r = call(app, "POST", "/indexes/books/facet-search", json={"facetName": "t", "facetQuery": "zqxwarn", "q": "zqxwarn"})
+    assert r.status_code == 200 and r.json()["safety"]["action"] == "warn"
+    r = call(FilterMiddleware(answer({"responseHeader": {"params": {"terms.prefix": "zqxwarn"}},
+                                      "terms": {"t": ["bread", 1]}}), rules=rules, adapter="solr"),
+             "GET", "/solr/books/terms?terms.prefix=zqxwarn")
+    assert r.status_code == 200 and r.json()["terms"] == {"t": ["bread", 1]}
+
+
+def test_what_is_sent_is_what_was_screened(rules: Any) -> None:
+    """Duplicate keys: the parser keeps one, a client might read the other; the answer is re-encoded."""
+    raw = (b'{"_index": "b", "_id": "1", "found": true, "_source": {"title": "zqxblocked listing"}, '
+           b'"_source": {"title": "Bread recipe"}}')
+    r = through(rules, "elasticsearch", None, "GET", "/b/_doc/1", raw=raw)
+    assert b"zqxblocked" not in r.content and r.json()["_source"] == {"title": CLEAN}

@@ -180,10 +180,28 @@ def wrap(backend: Backend | Any, rules: Any, **kw: Any) -> FilterMiddleware:
 async def test_passed_routes_pass_through_untouched(rules: Any) -> None:
     backend = Backend()
     async with client_for(wrap(backend, rules, pass_routes=["GET /other"])) as client:
-        r = await client.get("/other", params={"q": "zqxblocked"})
+        refused = await client.get("/other", params={"q": "zqxblocked"})  # a search query: not passed unread
+        r = await client.get("/other", params={"x": "zqxblocked"})
+    assert refused.status_code == 403
     assert r.status_code == 200
     assert r.content == b"not json, never screened: zqxblocked"
     assert "x-filter-removed" not in r.headers and "x-filter-action" not in r.headers
+    assert backend.calls == 1
+
+
+async def test_mounted_under_a_prefix_routes_without_it(rules: Any) -> None:
+    """Starlette's Mount keeps the full path and sets root_path: routes are still written without it."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    backend = Backend()
+    app = Starlette(routes=[Mount("/api", app=wrap(backend, rules))])
+    async with client_for(app) as client:
+        r = await client.get("/api/search", params={"q": "garden", "format": "json"})
+        assert r.status_code == 200 and r.headers["x-filter-removed"] == "3"
+        r = await client.get("/api/search", params={"q": "zqxblocked"})
+        assert r.headers["x-filter-action"] == "block"
+        assert (await client.get("/api/other")).status_code == 403
     assert backend.calls == 1
 
 

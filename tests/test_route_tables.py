@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from filter_proxy.adapters import get_adapter
 from filter_proxy.adapters.routes import (
@@ -50,7 +52,7 @@ ES_SCREENED = [  # (spec, method, path, kind)
     ("get", "GET", "/books/_doc/1", DOCUMENT), ("get_source", "GET", "/books/_source/1", DOCUMENT),
     ("mget", "POST", "/_mget", DOCUMENTS), ("mget", "GET", "/books/_mget", DOCUMENTS),
     ("explain", "POST", "/books/_explain/1", OPAQUE),
-    ("eql.search", "POST", "/books/_eql/search", OPAQUE), ("eql.get", "GET", "/_eql/search/abc", OPAQUE),
+    ("eql.search", "POST", "/books/_eql/search", ROWS), ("eql.get", "GET", "/_eql/search/abc", ROWS),
     ("sql.query", "POST", "/_sql", ROWS), ("sql.query", "GET", "/_sql", ROWS),
     ("sql.get_async", "GET", "/_sql/async/abc", ROWS), ("sql.translate", "POST", "/_sql/translate", OPAQUE),
     ("esql.query", "POST", "/_query", ROWS), ("esql.async_query", "POST", "/_query/async", ROWS),
@@ -63,6 +65,8 @@ ES_SCREENED = [  # (spec, method, path, kind)
     ("open_point_in_time", "POST", "/books/_pit", OPAQUE),
     ("opensearch sql", "POST", "/_plugins/_sql", ROWS), ("opensearch ppl", "POST", "/_plugins/_ppl", ROWS),
     ("opensearch pit", "POST", "/books/_search/point_in_time", OPAQUE),
+    ("opensearch async", "POST", "/_plugins/_asynchronous_search", ASYNC),
+    ("opensearch async", "GET", "/_plugins/_asynchronous_search/abc", ASYNC),
 ]
 ES_REFUSED = [  # document-returning endpoints the filter cannot read (binary tiles) or that are rarely needed
     ("search_mvt", "POST", "/books/_mvt/geo/1/2/3"), ("fleet.search", "POST", "/books/_fleet/_fleet_search"),
@@ -70,6 +74,12 @@ ES_REFUSED = [  # document-returning endpoints the filter cannot read (binary ti
     ("graph.explore", "POST", "/books/_graph/explore"), ("render_search_template", "POST", "/_render/template"),
     ("search_application.search", "POST", "/_application/search_application/app/_search"),
     ("search", "PUT", "/books/_search"), ("get", "GET", "/_doc/1"), ("security.get_user", "GET", "/_security/user"),
+    ("transform.preview_transform", "POST", "/_transform/_preview"),
+    ("ml.preview_datafeed", "GET", "/_ml/datafeeds/feed/_preview"),
+    ("ml.get_records", "GET", "/_ml/anomaly_detectors/job/results/records"),
+    ("ingest.simulate", "POST", "/_ingest/pipeline/_simulate"), ("indices.analyze", "POST", "/books/_analyze"),
+    ("indices.analyze", "GET", "/_analyze"), ("reindex", "POST", "/_reindex"),
+    ("search_shards", "GET", "/books/_search_shards"), ("get_script", "GET", "/_scripts/s"),
 ]
 ES_PASSED = [  # known to carry no documents; clients need them (info, ping, writes, closing scrolls)
     ("info", "GET", "/"), ("ping", "HEAD", "/"), ("cluster.health", "GET", "/_cluster/health"),
@@ -83,7 +93,7 @@ ES_PASSED = [  # known to carry no documents; clients need them (info, ping, wri
 SOLR_SCREENED = [(h, k) for h, k in [
     ("select", SEARCH), ("query", SEARCH), ("browse", SEARCH), ("mlt", SEARCH), ("clustering", SEARCH),
     ("spell", SEARCH), ("tvrh", SEARCH), ("elevate", SEARCH), ("debug", SEARCH), ("suggest", SUGGEST),
-    ("get", DOCUMENT), ("terms", TERMS), ("export", OPAQUE), ("stream", OPAQUE), ("sql", OPAQUE), ("graph", OPAQUE),
+    ("get", DOCUMENT), ("terms", TERMS), ("export", SEARCH), ("stream", ROWS), ("sql", ROWS), ("graph", OPAQUE),
 ]]
 SOLR_REFUSED = ["/solr/books/admin/luke", "/solr/books/replication", "/api/collections/books/select",
                 "/solr/books/debug/dump", "/solr/books/anything"]
@@ -205,6 +215,11 @@ def test_routes_config_section(tmp_path: Path) -> None:
     assert config.routes.pass_ == ["GET,HEAD /x/**"] and config.routes.screen == ["POST /find documents"]
     config = load_config(env={"FILTER_PROXY_ROUTES_PASS": "GET,POST /a; PUT /b"})
     assert config.routes.pass_ == ["GET,POST /a", "PUT /b"]
+    from filter_proxy.config import to_env  # how `serve --workers N` hands settings to its workers
+
+    env = to_env({"routes.pass": ["GET,POST /a", "PUT /b"], "routes.screen": ["POST /x documents"]})
+    config = load_config(env=env)
+    assert config.routes.pass_ == ["GET,POST /a", "PUT /b"] and config.routes.screen == ["POST /x documents"]
     for bad, key in [('pass = ["FETCH /x"]', "routes.pass"), ('screen = ["GET /x nonsense"]', "routes.screen"),
                      ('refuse = ["x"]', "routes.refuse"), ('pass = ["GET /x documents"]', "routes.pass")]:
         toml.write_text(f"[routes]\n{bad}\n", encoding="utf-8")
@@ -218,3 +233,27 @@ def test_print_routes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--adapter", "meilisearch", "--print-routes"]) == 0
     out = capsys.readouterr().out
     assert "/multi-search" in out and "multi" in out and "every other method and path is refused" in out
+
+
+SEGMENTS = st.sampled_from(["_search", "books", "_doc", "1", "_msearch", "x", "*", "_cat", "health"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(path=st.lists(SEGMENTS, max_size=4), method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS"]),
+       extra=st.lists(st.tuples(st.sampled_from(["pass", "screen", "refuse"]), st.lists(SEGMENTS, min_size=1, max_size=4)),
+                      max_size=3))
+def test_an_operators_refusal_always_wins_and_decisions_never_fail(path: list[str], method: str,
+                                                                   extra: list[tuple[str, list[str]]]) -> None:
+    routes = {"pass": [], "screen": [], "refuse": []}
+    for outcome, segs in extra:
+        routes[outcome].append("/" + "/".join(segs))
+    table = build_table(get_adapter("elasticsearch").default_routes(), pass_=routes["pass"],
+                        screen=routes["screen"], refuse=routes["refuse"])
+    segments = tuple(s for s in path if s != "*")
+    decision = table.decide(method, segments)
+    assert decision.outcome in (PASS, SCREEN, REFUSE)
+    exact = "/" + "/".join(segments)
+    if exact in routes["refuse"] and segments:
+        assert decision.outcome == REFUSE
+    if decision.outcome == SCREEN:
+        assert decision.kind

@@ -125,3 +125,18 @@ def test_case_variants_of_pass_routes_are_refused_on_case_sensitive_backends() -
     assert table.decide("GET", ("_SEARCH",)).outcome == SCREEN  # a screened route in any case is screened
     assert table.decide("GET", ("_unknown_endpoint",)).outcome == REFUSE  # {index} never matches "_..."
     assert table.decide("GET", ("books",)).outcome == PASS
+
+
+@given(st.lists(st.sampled_from(["a", "b", "_search", ".", "..", "", "c-d", "~x"]), max_size=10))
+def test_dot_segments_resolve_as_rfc_3986_says(segments: list[str]) -> None:
+    """The documented reading, written out plainly: empty segments collapse, then RFC 3986 §5.2.4 removes
+    dot segments (``..`` above the root stays at the root). The backend gets the result, never the dots."""
+    stack: list[str] = []
+    for seg in segments:
+        if seg == "..":
+            if stack:
+                stack.pop()
+        elif seg not in (".", ""):
+            stack.append(seg)
+    raw = ("/" + "/".join(segments)).encode()
+    assert canonical_path(raw).raw == ("/" + "/".join(stack)).encode()

@@ -125,3 +125,37 @@ def test_shipped_rules_report_their_sizes() -> None:
     sizes = load_rules(REPO_RULES).category_sizes()
     assert set(sizes) == {"zqx-abuse", "zqx-support", "zqx-spam"}
     assert sizes["zqx-abuse"]["terms"] > 0
+
+
+def _phash_rows(count: int, seed: int, note: str = "") -> str:
+    import random
+
+    rng = random.Random(seed)
+    return "".join(f"phash,{rng.getrandbits(64):016x}{note}\n" for _ in range(count))
+
+
+def test_a_perceptual_list_over_the_false_match_bound_is_refused_with_a_threshold_that_meets_it(tmp_path: Path) -> None:
+    # ~8e-8 expected false matches per listed pHash at distance 10 (x10 query hashes): 2,000 rows are far
+    # over the default bound of 1e-5 per picture, a few are far under it.
+    big = make_rules(tmp_path / "big", {"images/zqx-abuse.csv": _phash_rows(2000, 1)})
+    with pytest.raises(RulesError, match=r"zqx-abuse.*exceeds images.max_false_match_rate.*phash = \d+") as caught:
+        load_rules(big)
+    assert caught.value.path == "rules/images"
+    small = make_rules(tmp_path / "small", {"images/zqx-abuse.csv": _phash_rows(5, 2)})
+    rules = load_rules(small)
+    assert [f.category for f in rules.image_findings] == ["zqx-abuse"] and rules.image_findings[0].ok
+    compile_rules(small, tmp_path / "small.bundle")
+    assert load_rules(tmp_path / "small.bundle").image_findings == rules.image_findings
+
+
+def test_require_agreement_needs_two_algorithms_on_one_listed_picture(tmp_path: Path) -> None:
+    policy = POLICY + "\n[images]\nrequire_agreement = 2\n"
+    rows = "phash,0123456789abcdef,pic:one\ndhash,fedcba9876543210,pic:one\nphash,1111111111111111,pic:two\n"
+    root = make_rules(tmp_path, {"images/zqx-abuse.csv": rows}, policy=policy)
+    compile_rules(root, tmp_path / "b.bundle")
+    for rules in (load_rules(root), load_rules(tmp_path / "b.bundle")):
+        assert rules.images.require_agreement == 2
+        assert rules.check_image_hashes({"phash": "0123456789abcdef"}).action == "allow"  # one algorithm alone
+        both = rules.check_image_hashes({"phash": "0123456789abcdef", "dhash": "fedcba9876543210"})
+        assert both.action == "block" and both.category == "zqx-abuse"
+        assert rules.check_image_hashes({"phash": "1111111111111111", "dhash": "fedcba9876543210"}).action == "allow"

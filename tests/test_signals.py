@@ -89,13 +89,19 @@ def test_perceptual_distance_is_the_hamming_distance(name: str, data: st.DataObj
 
 
 def test_image_signals_answer_with_the_closest_match_per_category() -> None:
-    phash, md5 = registry.SIGNALS["phash"], registry.SIGNALS["md5"]
-    signals = ImageSignals({
-        "phash": phash.build([Entry("0123456789abcdef", "near", "p:1"), Entry("0123456789abcdee", "far", "p:2")]),
-        "md5": md5.build([Entry("a" * 32, "near", "m:1")]),
-        "dhash": registry.SIGNALS["dhash"].build([]),
-    })
+    signals = ImageSignals.build([
+        Entry("0123456789abcdef", "near", "p:1", "phash"), Entry("0123456789abcdee", "far", "p:2", "phash"),
+        Entry("a" * 32, "near", "m:1", "md5"),
+    ])
     assert signals.algorithms == {"phash", "md5"} and len(signals) == 3
-    found = signals.matches({"phash": ["0123456789abcdef"], "md5": "a" * 32, "sha1": "b" * 40}, lambda c, a: 10)
-    # Exact digests win a tie at distance 0; each category once, closest first.
-    assert [(m.category, m.algorithm, m.distance) for m in found] == [("near", "md5", 0), ("far", "phash", 1)]
+    loaded = ImageSignals.from_bytes(signals.to_bytes())
+    for index in (signals, loaded):
+        found = index.matches({"phash": ["0123456789abcdef"], "md5": "a" * 32, "sha1": "b" * 40}, lambda c, a: 10)
+        # Exact digests win a tie at distance 0; each category once, closest first.
+        assert [(m.category, m.algorithm, m.distance) for m in found] == [("near", "md5", 0), ("far", "phash", 1)]
+
+
+def test_every_signal_belongs_to_an_index_group() -> None:
+    assert set(registry.INDEXES) == {"terms", "urls", "images"}
+    assert registry.members("images") == tuple(HASH_HEX_LENGTH)
+    assert registry.members("terms") == ("terms",) and registry.members("urls") == ("urls",)

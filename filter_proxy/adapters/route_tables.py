@@ -53,7 +53,9 @@ ELASTICSEARCH: tuple[Route, ...] = (
     ),
     *_screen(MULTI, "GET,POST /_msearch", "GET,POST /*/_msearch",
              "GET,POST /_msearch/template", "GET,POST /*/_msearch/template"),
-    *_screen(ASYNC, "POST /_async_search", "POST /*/_async_search", "GET /_async_search/*"),
+    *_screen(ASYNC, "POST /_async_search", "POST /*/_async_search", "GET /_async_search/*",
+             # OpenSearch's asynchronous search plugin answers {"id", "state", "response": <search page>}
+             "POST /_plugins/_asynchronous_search", "GET /_plugins/_asynchronous_search/*"),
     *_screen(DOCUMENT, "GET /*/_doc/*", "GET /*/_source/*"),
     *_screen(DOCUMENTS, "GET,POST /_mget", "GET,POST /*/_mget"),
     *_screen(TERMS, "GET,POST /*/_terms_enum"),
@@ -61,12 +63,12 @@ ELASTICSEARCH: tuple[Route, ...] = (
         ROWS,
         "GET,POST /_sql", "GET /_sql/async/*", "POST /_query", "POST /_query/async", "GET /_query/async/*",
         "POST /_plugins/_sql", "POST /_plugins/_ppl", "POST /_opendistro/_sql", "POST /_opendistro/_ppl",
+        "GET,POST /*/_eql/search", "GET /_eql/search/*",  # EQL: hits.events[] and hits.sequences[]
     ),
     *_screen(COUNT, "GET,POST /_count", "GET,POST /*/_count"),
     *_screen(
         OPAQUE,
         "GET,POST /*/_explain/*",
-        "GET,POST /*/_eql/search", "GET /_eql/search/*",
         "GET,POST /_field_caps", "GET,POST /*/_field_caps",
         "GET,POST /_validate/query", "GET,POST /*/_validate/query",
         "GET,POST /*/_termvectors", "GET,POST /*/_termvectors/*", "GET,POST /_mtermvectors",
@@ -92,18 +94,20 @@ ELASTICSEARCH: tuple[Route, ...] = (
         # closing scrolls, point-in-time readers and searches (clear_scroll(), helpers.scan())
         "DELETE /_search/scroll", "DELETE /_search/scroll/*", "DELETE /_pit",
         "DELETE /_search/point_in_time", "DELETE /_async_search/*", "DELETE /_eql/search/*",
+        "DELETE /_plugins/_asynchronous_search/*",
         "POST /_sql/close",
     ),
 )
 
-SOLR_SEARCH_HANDLERS = ("select", "query", "browse", "mlt", "clustering", "spell", "tvrh", "elevate", "debug")
+SOLR_SEARCH_HANDLERS = ("select", "query", "browse", "mlt", "clustering", "spell", "tvrh", "elevate", "debug",
+                        "export")  # /export answers the select shape (response.docs), sorted and streamed
 SOLR: tuple[Route, ...] = (
     *_screen(SEARCH, *(f"GET,POST /solr/*/{h}" for h in SOLR_SEARCH_HANDLERS)),
     *_screen(SUGGEST, "GET,POST /solr/*/suggest"),
     *_screen(DOCUMENT, "GET,POST /solr/*/get"),
     *_screen(TERMS, "GET,POST /solr/*/terms"),
-    *_screen(OPAQUE, "GET,POST /solr/*/export", "GET,POST /solr/*/stream", "GET,POST /solr/*/sql",
-             "GET,POST /solr/*/graph", "GET,POST /solr/*/analysis/field", "GET,POST /solr/*/analysis/document"),
+    *_screen(ROWS, "GET,POST /solr/*/stream", "GET,POST /solr/*/sql"),  # result-set.docs tuples
+    *_screen(OPAQUE, "GET,POST /solr/*/graph", "GET,POST /solr/*/analysis/field", "GET,POST /solr/*/analysis/document"),
     *_pass(
         "GET /solr/*/admin/ping", "GET /solr/admin/cores", "GET /solr/admin/info/**", "GET /solr/admin/collections",
         "GET /solr/*/schema", "GET /solr/*/schema/**", "GET /solr/*/config", "GET /solr/*/config/**",

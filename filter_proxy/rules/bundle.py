@@ -9,11 +9,11 @@ Layout (little-endian)::
     header       JSON      rule-set version, stats, payload sha256 and length, section table
     payload      sections, each starting on a 64-byte boundary (numpy arrays inside can be used in place)
 
-Sections: ``policy`` (policy.toml source), ``warnings`` (catalog JSON), one per registered signal
-(``terms``, ``urls``, ``phash``, ``dhash``, ``pdq``, ``md5``, ``sha1``, ``sha256``: each signal index's
-``to_bytes()``, which carries its rule ids), ``allow`` (JSON list of the allow phrases) and ``rule_files``
-(JSON: source file -> entry count, the rule-id table of the set). Format 2 (format 1 had one ``images``
-section for all algorithms); a bundle of another format is refused with "recompile it".
+Sections: ``policy`` (policy.toml source), ``warnings`` (catalog JSON), one per index group of the
+signal registry (``terms``, ``urls``, ``images``: each index's ``to_bytes()``, which carries its rule ids),
+``allow`` (JSON list of the allow phrases) and ``rule_files`` (JSON: source file -> entry count, the
+rule-id table of the set); the header also holds ``sizes`` (signal -> category -> entries). Format 2
+(URL and term matching changed since format 1); a bundle of another format is refused with "recompile it".
 
 The file is read into memory whole (one ``read``) and verified before any section is used: a truncated,
 corrupted or foreign-version bundle is refused with a RulesError and nothing of it is loaded. It is not
@@ -40,7 +40,7 @@ from typing import Any
 from filter_proxy.errors import RulesError
 from filter_proxy.rules.policy import parse_policy
 from filter_proxy.rules.ruleset import RuleSet
-from filter_proxy.rules.sources import build_indexes, read_sources
+from filter_proxy.rules.sources import build_indexes, configure_images, read_sources
 from filter_proxy.signals import registry
 from filter_proxy.warnings import WarningCatalog
 
@@ -48,7 +48,7 @@ MAGIC = b"FPRULES\0"
 FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sII32s")
 _ALIGN = 64
-SECTIONS = ("policy", "warnings", *registry.names(), "allow", "rule_files")
+SECTIONS = ("policy", "warnings", *registry.INDEXES, "allow", "rule_files")
 
 
 def is_bundle(path: str | Path) -> bool:
@@ -207,7 +207,7 @@ def load_bundle(path: str | Path) -> RuleSet:
             raise RulesError.from_problems(problems)
         warnings = WarningCatalog.from_json(_json_value(sections["warnings"]))
         allow = json.loads(bytes(sections["allow"]))
-        indexes = {name: cls.from_bytes(sections[name]) for name, cls in registry.SIGNALS.items()}
+        indexes = {group: builder.from_bytes(sections[group]) for group, builder in registry.INDEXES.items()}
         ruleset = RuleSet(
             policy=policy,
             warnings=warnings,
@@ -218,6 +218,7 @@ def load_bundle(path: str | Path) -> RuleSet:
             sizes=header.get("sizes") or {},
             allow=allow,
         )
+        configure_images(ruleset, where)
     except RulesError:
         raise
     except Exception as exc:  # a section that passed the checksum but does not decode: written by a bug

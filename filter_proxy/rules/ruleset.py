@@ -88,8 +88,8 @@ class _VerdictCache:
 
 
 class RuleSet:
-    """One index per signal type (``indexes``: signal name -> index, see ``signals.registry``) with the
-    policy that says what a match means. Each check answers through one path: text through the terms
+    """One index per index group of the signal registry (``indexes``: ``terms``, ``urls``, ``images``) with
+    the policy that says what a match means. Each check answers through one path: text through the terms
     signal, a URL through the URL signal, image hashes through the image signals together (``images``).
 
     Built by ``load_rules`` from a directory or a compiled bundle; never changed afterwards, so one
@@ -111,11 +111,15 @@ class RuleSet:
     ) -> None:
         self.policy = policy
         self.warnings = warnings
-        self.indexes = {name: indexes[name] if name in indexes else cls.build([]) for name, cls in registry.SIGNALS.items()}
+        # One index per index group of the signal registry: "terms", "urls", "images".
+        self.indexes = {group: indexes[group] if group in indexes else builder.build([])
+                        for group, builder in registry.INDEXES.items()}
         self.terms: TermIndex = self.indexes["terms"]  # type: ignore[assignment]
         self.urls: UrlIndex = self.indexes["urls"]  # type: ignore[assignment]
-        images = ImageSignals({name: self.indexes[name] for name in registry.image_signals()})  # type: ignore[misc]
-        self.images = images
+        self.images: ImageSignals = self.indexes["images"]  # type: ignore[assignment]
+        # Expected false matches per picture of each category's perceptual list (set by the loader).
+        self.image_findings: list[Any] = []
+        images = self.images
         self.version = version
         self.source = source
         self.allow = tuple(allow)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from filter_proxy.errors import Problem, RulesError
+from filter_proxy.matchers.image_fmr import configure_index
 from filter_proxy.normalize import normalize
 from filter_proxy.rules.parse import Line, decode_text, read_lines, toml_error_line
 from filter_proxy.rules.policy import Policy, parse_policy
@@ -73,11 +74,13 @@ class Sources:
 
 
 def build_indexes(sources: Sources) -> dict[str, SignalIndex]:
-    """One index per registered signal. The signals re-validate entries and name the rule id of a bad one;
-    after read_sources that cannot happen, but if it does it is still reported as ``path:line: reason``."""
+    """One index per index group of the registry. The signals re-validate entries and name the rule id of a
+    bad one; after read_sources that cannot happen, but if it does it is still reported as
+    ``path:line: reason``."""
     try:
-        return {name: cls.build(sources.entries.get(name, []), allow=sources.allow)
-                for name, cls in registry.SIGNALS.items()}
+        return {group: builder.build([e for name in registry.members(group) for e in sources.entries.get(name, ())],
+                                     allow=sources.allow)
+                for group, builder in registry.INDEXES.items()}
     except ValueError as exc:
         found = _LOCATED.match(str(exc))
         if found:
@@ -87,9 +90,22 @@ def build_indexes(sources: Sources) -> dict[str, SignalIndex]:
 
 def build_ruleset(sources: Sources, source: str) -> RuleSet:
     assert sources.policy is not None and sources.warnings is not None
-    return RuleSet(policy=sources.policy, warnings=sources.warnings, indexes=build_indexes(sources),
-                   version=sources.digest[:12], source=source, stats=sources.stats(), sizes=sources.sizes(),
-                   allow=sources.allow)
+    rules = RuleSet(policy=sources.policy, warnings=sources.warnings, indexes=build_indexes(sources),
+                    version=sources.digest[:12], source=source, stats=sources.stats(), sizes=sources.sizes(),
+                    allow=sources.allow)
+    configure_images(rules, f"{sources.name}/images")
+    return rules
+
+
+def configure_images(rules: RuleSet, where: str) -> None:
+    """Apply ``images.require_agreement`` and measure each category's expected false-match rate per picture
+    at its list size (``matchers.image_fmr``, by sampling random hashes against the index). A category over
+    ``images.max_false_match_rate`` refuses the rule set, naming the thresholds that would meet it; the
+    findings stay on ``rules.image_findings`` for ``rules check``. Directory and bundle loads both run it."""
+    findings, reasons = configure_index(rules.images.index, rules.policy)
+    rules.image_findings = findings
+    if reasons:
+        raise RulesError.from_problems([Problem(where, 0, reason) for reason in reasons])
 
 
 def rule_prefix(root: Path) -> str:
@@ -211,9 +227,9 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
         rule_id = f"{rel}:{line.number}"
         try:
             if source == "images":
-                name, text = _image_row(line.text)
+                name, text, note = _image_row(line.text)
             else:
-                (name,), text = single, line.text
+                (name,), text, note = single, line.text, ""
             value, key = registry.SIGNALS[name].parse_line(text)
         except SignalError as exc:
             problems.append(Problem(rel, line.number, str(exc)))
@@ -223,11 +239,11 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
             continue
         seen[key] = line.number
         if declared is not None:  # entries of an undeclared category are validated but never loaded
-            out[name].append(Entry(value, category, rule_id, name))
+            out[name].append(Entry(value, category, rule_id, name, note))
 
 
-def _image_row(text: str) -> tuple[str, str]:
-    """(signal name, hash) of an ``algorithm,hash[,note]`` row; SignalError when the row is malformed."""
+def _image_row(text: str) -> tuple[str, str, str]:
+    """(signal name, hash, note) of an ``algorithm,hash[,note]`` row; SignalError when it is malformed."""
     row = next(csv.reader([text], skipinitialspace=True), [])
     if len(row) < 2:
         raise SignalError("expected algorithm,hash[,note] (for example: phash,d1c4e0f0b0a09080)")
@@ -235,7 +251,7 @@ def _image_row(text: str) -> tuple[str, str]:
     images = registry.for_source("images")
     if algorithm not in images:
         raise SignalError(f"unknown image hash algorithm {algorithm!r} (known: {', '.join(images)})")
-    return algorithm, row[1]
+    return algorithm, row[1], ",".join(row[2:])
 
 
 def _is_csv_header(line: Line) -> bool:

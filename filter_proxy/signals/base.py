@@ -32,6 +32,7 @@ class Entry:
     category: str
     rule_id: str
     signal: str = ""  # the signal type's name
+    note: str = ""  # free text after the value (a hash list's note column, e.g. ``pic:<id>``)
 
 
 class Match(Protocol):
@@ -60,6 +61,9 @@ class SignalType:
     source: ClassVar[str]  # the rules sub-directory whose files list it: "terms", "urls" or "images"
     verdict_signal: ClassVar[str]  # Verdict.signal of its matches: "term", "url" or "image"
     exact: ClassVar[bool] = True  # matches only equal (canonical) values, no distance
+    # The rule set's index that holds its entries: its own name, or a group shared with kindred signals
+    # (every image hash algorithm is indexed in "images", so that algorithms can agree on one picture).
+    index_group: ClassVar[str]
 
     @classmethod
     def parse_line(cls, text: str) -> tuple[str, Hashable]:

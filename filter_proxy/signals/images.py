@@ -3,9 +3,10 @@ sha256 (exact digests of the file bytes).
 
 Hashing and the multi-index-hashing index live in ``filter_proxy.matchers.images``; each class here is
 one algorithm's signal-type face over them: its constants (from ``signals.hashspec``), line validation,
-distance, hashing, and an index of that algorithm's entries only. ``ImageSignals`` answers for all image
-signals of a rule set at once (the closest match per category over every algorithm), which is what a
-thumbnail's hashes are checked against.
+distance, hashing, and an index of that algorithm's entries alone (``build``/``from_bytes``). A rule set
+indexes every algorithm together (``index_group = "images"``) in one ``ImageSignals``: the closest match
+per category over every algorithm, and ``images.require_agreement`` (several algorithms agreeing on one
+listed picture, ``pic:<id>`` in the note column) needs them side by side.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from filter_proxy.matchers.images import (
     compute_hashes,
     compute_query_hashes,
     pdq_available,
+    picture_id,
     validate_image_hash,
 )
 from filter_proxy.signals.base import Entry, SignalError, SignalType
@@ -29,10 +31,6 @@ from filter_proxy.signals.hashspec import SPECS, HashSpec
 __all__ = ["ImageHashSignal", "PHashSignal", "DHashSignal", "PdqSignal", "Md5Signal", "Sha1Signal",
            "Sha256Signal", "ImageSignalIndex", "ImageSignals", "ImageDecodeError", "ImageMatch",
            "hash_image", "digest_image", "pdq_available"]
-
-# Ties at one distance: exact digests first (strongest evidence), then the most robust perceptual hash.
-_PREFERENCE = ("sha256", "sha1", "md5", "pdq", "phash", "dhash")
-
 
 class ImageSignalIndex:
     """One algorithm's listed hashes (an ``ImageIndex`` holding a single table)."""
@@ -58,6 +56,7 @@ class ImageHashSignal(SignalType):
     """Base of the image hash signals; each subclass names its algorithm and takes its ``hashspec``."""
 
     source = "images"
+    index_group = "images"
     verdict_signal = "image"
     spec: ClassVar[HashSpec]
     hex_length: ClassVar[int]
@@ -93,7 +92,7 @@ class ImageHashSignal(SignalType):
     @classmethod
     def build(cls, entries: Sequence[Entry], allow: Sequence[str] = ()) -> ImageSignalIndex:
         return ImageSignalIndex(cls.name, ImageIndex.build(
-            [ImageEntry(cls.name, e.value, e.category, e.rule_id) for e in entries]))
+            [ImageEntry(cls.name, e.value, e.category, e.rule_id, picture_id(e.note)) for e in entries]))
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> ImageSignalIndex:
@@ -128,39 +127,48 @@ class Sha256Signal(ImageHashSignal):
 
 
 class ImageSignals:
-    """Every image signal index of a rule set, answering together (``RuleSet.images``)."""
+    """The image hashes of a rule set, every algorithm in one ``ImageIndex`` (``RuleSet.images``): a
+    picture's hashes are checked against all of them at once."""
 
-    def __init__(self, indexes: Mapping[str, ImageSignalIndex]) -> None:
-        self.indexes = {name: index for name, index in indexes.items() if len(index)}
+    __slots__ = ("index",)
+
+    def __init__(self, index: ImageIndex) -> None:
+        self.index = index
+
+    @classmethod
+    def build(cls, entries: Sequence[Entry], allow: Sequence[str] = ()) -> ImageSignals:
+        """Entries of any image signals (``Entry.signal`` names the algorithm)."""
+        return cls(ImageIndex.build(
+            [ImageEntry(e.signal, e.value, e.category, e.rule_id, picture_id(e.note)) for e in entries]))
+
+    @classmethod
+    def from_bytes(cls, data: bytes | memoryview) -> ImageSignals:
+        return cls(ImageIndex.from_bytes(data))
+
+    def to_bytes(self) -> bytes:
+        return self.index.to_bytes()
 
     @property
     def algorithms(self) -> set[str]:
         """The algorithms that have listed hashes."""
-        return set(self.indexes)
+        return self.index.algorithms
+
+    @property
+    def require_agreement(self) -> int:
+        return self.index.require_agreement
 
     def __len__(self) -> int:
-        return sum(len(index) for index in self.indexes.values())
+        return len(self.index)
 
     def matches(self, hashes: Mapping[str, str | Sequence[str]],
                 threshold: Callable[[str, str], int]) -> list[ImageMatch]:
         """The closest match per category over all algorithms, closest first (exact digests win ties).
         ``hashes``: algorithm -> hex or several hexes; unknown algorithms and malformed hexes are ignored."""
-        best: dict[str, tuple[tuple[int, int], ImageMatch]] = {}
-        for algorithm, value in hashes.items():
-            index = self.indexes.get(algorithm)
-            if index is None or not value:
-                continue
-            order = _PREFERENCE.index(algorithm) if algorithm in _PREFERENCE else len(_PREFERENCE)
-            for found in index.match(value, lambda category, a=algorithm: threshold(category, a)):
-                key = (found.distance, order)
-                if found.category not in best or key < best[found.category][0]:
-                    best[found.category] = (key, found)
-        return [match for _, match in sorted(best.values(), key=lambda kv: kv[0])]
+        return self.index.matches(hashes, threshold)
 
     def match(self, hashes: Mapping[str, str | Sequence[str]],
               threshold: Callable[[str, str], int]) -> ImageMatch | None:
-        found = self.matches(hashes, threshold)
-        return found[0] if found else None
+        return self.index.match(hashes, threshold)
 
 
 def hash_image(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,

@@ -18,6 +18,7 @@ __all__ = ["TermSignal"]
 
 class TermSignal(SignalType):
     name = "terms"
+    index_group = "terms"
     source = "terms"
     verdict_signal = "term"
     exact = True
@@ -34,6 +35,11 @@ class TermSignal(SignalType):
         else:
             digest = hashlib.sha256(normalize(term).encode("utf-8")).hexdigest()
         return ("~" if substring else "") + term, (substring, digest)
+
+    @classmethod
+    def canonical(cls, text: str) -> str:
+        """The form entries and screened text are compared in (``normalize``)."""
+        return normalize(text)
 
     @staticmethod
     def _term_entry(entry: Entry) -> TermEntry:

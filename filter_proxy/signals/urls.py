@@ -26,6 +26,7 @@ per path segment only on a host that has prefix entries), so it needs no bloom s
 from __future__ import annotations
 
 import json
+from bisect import bisect_left
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
@@ -73,24 +74,56 @@ def parse_url_line(line: str) -> tuple[str, str, str | None]:
     return kind, canonical, None
 
 
-def _host_and_path(canonical: str) -> tuple[str, str]:
-    """("host", "/path") of a canonical URL key (port and query dropped), for the fallback match."""
-    rest = canonical[canonical.index("://") + 3:].partition("?")[0]
-    netloc, slash, path = rest.partition("/")
-    host = netloc if netloc.startswith("[") else netloc.partition(":")[0]
-    return host, slash + path
+_HOST_SCAN = 4096  # keys looked at per host in a fallback (a bound on hostile or huge per-host lists)
+
+
+def _max_labels(*tables: dict[str, list[int]]) -> int:
+    """Labels of the longest host named by any key (the fallback tries label runs up to that length)."""
+    most = 0
+    for table in tables:
+        for key in table:
+            start = key.find("://") + 3 if "://" in key else 0
+            end = len(key)
+            for mark in "/?:":
+                at = key.find(mark, start)
+                if at != -1:
+                    end = min(end, at)
+            most = max(most, key.count(".", start, end) + 1)
+    return most
+
+
+def _on_host(keys: list[str], host: str) -> list[tuple[str, str]]:
+    """(key, path) of the sorted http keys on ``host`` (any port), path without query, at most _HOST_SCAN
+    per kind of continuation. Other schemes' entries (ftp, ws) are not looked at by the fallback."""
+    root = "http://" + host
+    found = []
+    at = bisect_left(keys, root)
+    if at < len(keys) and keys[at] == root:
+        found.append((root, ""))
+    for mark in "/:?":  # the keys on this host are the ranges root + "/", root + ":", root + "?"
+        start = root + mark
+        at = bisect_left(keys, start)
+        for i in range(at, min(len(keys), at + _HOST_SCAN)):  # (islice would walk from index 0)
+            key = keys[i]
+            if not key.startswith(start):
+                break
+            path = key[len(root):].partition("?")[0]
+            found.append((key, path[path.find("/"):] if "/" in path else ""))
+    return found
 
 
 class UrlIndex:
     """Exact URLs, path prefixes and domains (with subdomains), each a dict canonical -> rule rows."""
 
     def __init__(self, exact: dict[str, list[int]], prefix: dict[str, list[int]], domain: dict[str, list[int]],
-                 rows: list[tuple[str, str]]) -> None:
+                 rows: list[tuple[str, str]], max_labels: int | None = None) -> None:
         self._exact, self._prefix, self._domain, self._rows = exact, prefix, domain, rows
         # "scheme://netloc" of every prefix entry: a URL on another host needs no walk along its path.
         self._prefix_roots = frozenset(key[:key.find("/", key.index("://") + 3) % (len(key) + 1)] for key in prefix)
-        self._by_host: dict[str, list[tuple[str, list[int]]]] | None = None  # built on the first fallback
-        self._max_labels = 0  # labels of the longest listed host, idem
+        # For the fallback only, made on its first use: the exact and prefix keys in sorted order (the tables
+        # are built in key order, so sorting is one linear pass) and the labels of the longest listed host.
+        self._sorted: tuple[list[str], list[str]] | None = None
+        self._max_labels = max_labels
 
     @classmethod
     def build(cls, entries: Sequence[Entry]) -> UrlIndex:
@@ -103,7 +136,9 @@ class UrlIndex:
                 raise ValueError(f"{entry.rule_id}: {reason}")
             tables[kind].setdefault(canonical, []).append(len(rows))
             rows.append((entry.category, entry.rule_id))
-        return cls(tables["exact"], tables["prefix"], tables["domain"], rows)
+        # Key order makes the serialised tables sorted, which the fallback's host lookup relies on (cheaply).
+        exact, prefix, domain = ({key: table[key] for key in sorted(table)} for table in tables.values())
+        return cls(exact, prefix, domain, rows, _max_labels(exact, prefix, domain))
 
     def match(self, url: str) -> list[UrlMatch]:
         canonical = canonicalize_url(url)
@@ -152,20 +187,19 @@ class UrlIndex:
     def _fallback(self, url: str) -> list[UrlMatch]:
         """Conservative match of a URL that cannot be canonicalised (see the module docstring)."""
         text = fallback_text(url)
-        if self._by_host is None:
-            by_host: dict[str, list[tuple[str, list[int]]]] = {}
-            for table in (self._exact, self._prefix):
-                for key, rows in table.items():
-                    host, path = _host_and_path(key)
-                    by_host.setdefault(host, []).append((fallback_text(path), rows))
-            self._by_host = by_host
-            self._max_labels = max((key.count(".") + 1 for key in (*self._domain, *by_host)), default=0)
+        if self._max_labels is None:
+            self._max_labels = _max_labels(self._exact, self._prefix, self._domain)
+        if self._sorted is None:
+            self._sorted = (sorted(self._exact), sorted(self._prefix))
         hits: list[int] = []
         for span in host_spans(text, self._max_labels):
+            if "." not in span:  # every listed domain has a dot; a dotless host is too rare to search for
+                continue
             hits += self._domain.get(span, ())
-            for path, rows in self._by_host.get(span, ()):
-                if not path or path in text:  # the listed host as labels, and its path anywhere in the text
-                    hits += rows
+            for keys, table in zip(self._sorted, (self._exact, self._prefix), strict=True):
+                for key, path in _on_host(keys, span):
+                    if not path or fallback_text(path) in text:  # the host as labels, its path anywhere
+                        hits += table[key]
         return [UrlMatch(*self._rows[row]) for row in dict.fromkeys(hits)]
 
     def __len__(self) -> int:
@@ -178,8 +212,8 @@ class UrlIndex:
         return out
 
     def to_bytes(self) -> bytes:
-        return json.dumps({"magic": _MAGIC, "exact": self._exact, "prefix": self._prefix,
-                           "domain": self._domain, "rows": self._rows}, separators=(",", ":")).encode()
+        return json.dumps({"magic": _MAGIC, "exact": self._exact, "prefix": self._prefix, "domain": self._domain,
+                           "rows": self._rows, "max_labels": self._max_labels}, separators=(",", ":")).encode()
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> UrlIndex:
@@ -187,16 +221,23 @@ class UrlIndex:
             doc = json.loads(bytes(data))
             if doc.get("magic") != _MAGIC:
                 raise ValueError("bad magic")
-            return cls(doc["exact"], doc["prefix"], doc["domain"], [tuple(r) for r in doc["rows"]])
+            return cls(doc["exact"], doc["prefix"], doc["domain"], [tuple(r) for r in doc["rows"]],
+                       doc.get("max_labels"))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"not a URL index: {exc}") from exc
 
 
 class UrlSignal(SignalType):
     name = "urls"
+    index_group = "urls"
     source = "urls"
     verdict_signal = "url"
     exact = True
+
+    @classmethod
+    def canonical(cls, url: str) -> str | None:
+        """The form URLs are compared in (``canonicalize_url``); None when it cannot be read."""
+        return canonicalize_url(url)
 
     @classmethod
     def parse_line(cls, text: str) -> tuple[str, Hashable]:
