@@ -145,7 +145,7 @@ def _proxies(result: SuiteResult, root: Path, quick: bool) -> None:
 
 
 def _measure(result: SuiteResult, subjects: dict[str, tuple[str, str | None]], quick: bool) -> None:
-    rounds, seconds = (1, 2) if quick else (3, 5)
+    rounds, seconds = (2, 2) if quick else (3, 5)
     runs: dict[tuple[str, int], list[float]] = {}
     errors: dict[tuple[str, int], int] = {}
     for r in range(rounds):
