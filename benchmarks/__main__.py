@@ -17,7 +17,7 @@ from benchmarks import report
 from benchmarks.harness import log
 from filter_proxy.commands.progress import steps
 
-SUITES = ("speed", "scale", "quality")
+SUITES = ("speed", "scale", "quality", "peers")
 RESULTS = Path(__file__).resolve().parent / "results"
 QUICK_RESULTS = RESULTS / "quick"
 
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update-readme", action="store_true",
                         help="also copy the summary into benchmarks/README.md (its 'latest figures' section)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        results = Path(__file__).resolve().parent / "results"
+        args.out = results / "quick" if args.quick else results
     suites = args.suites or list(SUITES)
     unknown = [s for s in suites if s not in SUITES]
     if unknown:

@@ -1,5 +1,8 @@
 import pytest
 
+# Session-scoped Redis and PostgreSQL servers (started only when a test asks for them).
+pytest_plugins = ["tests.support.servers"]
+
 
 @pytest.fixture
 def anyio_backend() -> str:

@@ -155,3 +155,15 @@ def test_a_missing_rules_folder_or_policy_is_refused(tmp_path: Path, missing: st
     err = capsys.readouterr().err
     assert ("rules folder" in err and "not found" in err) if missing == "folder" else "policy.toml not found" in err
     assert not (root / "images").exists() and (root.exists() == (missing == "policy"))
+
+
+def test_add_enrolls_dhash_crops_only_when_algorithms_must_agree(rules: Path, tmp_path: Path) -> None:
+    img = save(tmp_path / "rocket.png", "rocket")
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    alone = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
+    assert sum(a == "dhash" for a, _, _ in alone) == 1 and sum(a == "phash" for a, _, _ in alone) > 1
+    (rules / "policy.toml").write_text(POLICY + "require_agreement = 2\n")
+    (rules / "images" / "listed.csv").unlink()
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    agreeing = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
+    assert sum(a == "dhash" for a, _, _ in agreeing) > 1

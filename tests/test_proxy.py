@@ -248,7 +248,7 @@ async def test_lifespan_opens_and_closes_the_client(rules: Any) -> None:
 
     async def receive() -> dict[str, Any]:
         if messages[0]["type"] == "lifespan.shutdown":
-            assert proxy._client is not None and not proxy._client.is_closed
+            assert proxy._hop is not None and proxy._hop.is_open
         return messages.pop(0)
 
     async def send(message: dict[str, Any]) -> None:
@@ -256,7 +256,7 @@ async def test_lifespan_opens_and_closes_the_client(rules: Any) -> None:
 
     await app({"type": "lifespan"}, receive, send)
     assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
-    assert proxy._client is None
+    assert proxy._hop is None
 
 
 async def test_caller_client_is_used_and_not_closed(upstream: tuple[Upstream, str], rules: Any) -> None:

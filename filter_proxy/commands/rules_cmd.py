@@ -28,11 +28,17 @@ def register(subparsers: Any) -> None:
     compile_ = sub.add_parser("compile", help="write a versioned, checksummed, fast-loading bundle")
     compile_.add_argument("path", help="rules directory")
     compile_.add_argument("-o", "--output", required=True, help="bundle file to write (replaced atomically)")
+    compile_.add_argument("--sign", metavar="KEY", help="Ed25519 private key (PEM): also write OUTPUT.sig")
     compile_.set_defaults(func=compile_command)
 
     hash_ = sub.add_parser("hash", help="print sha256:<hex> entries of normalised phrases for hashed lists")
     hash_.add_argument("phrases", nargs="*", help="phrases to hash; read one per line from stdin when none")
     hash_.set_defaults(func=hash_command)
+
+    # `rules publish` belongs to the fleet commands (fleet_cmd.py)
+    from filter_proxy.commands.fleet_cmd import register_publish
+
+    register_publish(sub)
 
 
 def _summary(problems: list[Problem]) -> tuple[int, int]:
@@ -98,6 +104,7 @@ def check_command(args: argparse.Namespace) -> int:
     from filter_proxy.rules.loader import build_ruleset, load_rules
 
     stats: dict[str, Any] = {}
+    rates: list[Any] = []  # expected false matches of each image category at its size (matchers/image_fmr.py)
     version = ""
     with steps() as progress, _no_cyclic_gc():
         try:
@@ -115,6 +122,7 @@ def check_command(args: argparse.Namespace) -> int:
                     full = bundle.stats()
                     stats = {**full["by_category"], "allow": full["allow"]}
                     version = bundle.version
+                    rates = getattr(bundle, "image_findings", [])
         errors, warnings = _summary(problems)
         if sources is not None:
             stats = sources.stats()
@@ -128,7 +136,10 @@ def check_command(args: argparse.Namespace) -> int:
                     errors, warnings = _summary(sort_problems(problems))
                 else:
                     version = ruleset.version
+                    rates = getattr(ruleset, "image_findings", [])
     _print_problems(problems, sys.stdout)
+    for finding in rates if not errors else []:
+        print(f"{args.path}: images: {finding.describe()}")
     counts = f"; entries per category: {per_category(stats)}" if stats else ""
     if errors:
         print(f"{args.path}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}{counts}; "
@@ -143,6 +154,14 @@ def check_command(args: argparse.Namespace) -> int:
 def compile_command(args: argparse.Namespace) -> int:
     from filter_proxy.rules.bundle import compile_rules
 
+    if args.sign:  # a missing or wrong key fails before anything is read or written
+        from filter_proxy.rules.signing import load_private_key
+
+        try:
+            load_private_key(args.sign)
+        except RulesError as exc:
+            print(f"{exc}; nothing written", file=sys.stderr)
+            return 1
     with steps() as progress, _no_cyclic_gc():
         try:
             sources, problems = _read(args.path, progress)
@@ -160,6 +179,11 @@ def compile_command(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     size = Path(args.output).stat().st_size
+    if args.sign:
+        from filter_proxy.rules.signing import sign_bundle
+
+        sig = sign_bundle(args.output, args.sign, header["version"])
+        print(f"signed {args.output}: {sig}")
     total = sum(sum(v.values()) for k, v in header["stats"].items() if isinstance(v, dict))
     print(f"wrote {args.output}: version {header['version']}, {_plural(total, 'entry', 'entries')}, {size:,} bytes")
     return 0

@@ -64,8 +64,8 @@ def compile_rules(path: str | Path, out: str | Path, sources: Sources | None = N
     """Validate the rules directory at ``path`` and write its bundle to ``out`` atomically.
 
     Raises RulesError (with every problem) when the rule set has errors; returns the bundle header.
-    ``sources``: the directory already read by ``read_sources`` (the CLI reads it once to report its
-    warnings; reading 1M entries twice doubled the time).
+    ``sources``: the directory already read by ``read_sources`` (a caller that reads it once to report its
+    warnings need not read 1M entries twice).
     """
     if sources is None:
         sources = read_sources(Path(path))
@@ -73,6 +73,9 @@ def compile_rules(path: str | Path, out: str | Path, sources: Sources | None = N
         raise RulesError.from_problems(sources.problems)
     assert sources.warnings is not None
     indexes = build_indexes(sources)
+    assert sources.policy is not None
+    # A list over the false-match bound is refused here already, not first by the server loading it.
+    configure_images(indexes["images"], sources.policy, f"{sources.name}/images")  # type: ignore[arg-type]
     rule_files: dict[str, int] = {}
     for entries in sources.entries.values():
         for entry in entries:
@@ -221,7 +224,7 @@ def load_bundle(path: str | Path) -> RuleSet:
             sizes=header.get("sizes") or {},
             allow=allow,
         )
-        configure_images(ruleset, where)
+        ruleset.image_findings = configure_images(ruleset.images, policy, where)
     except RulesError:
         raise
     except Exception as exc:  # a section that passed the checksum but does not decode: written by a bug
