@@ -148,8 +148,9 @@ async def finish_kind(
     action = None
     if verdict.action == "warn" and verdict.warning and isinstance(doc, dict):
         lang = rules.warnings.choose_language(accept_language or None)
-        doc["safety"] = rules.warnings.safety_object(verdict, lang)
-        mw.observer.warning_shown(verdict.warning, lang)
+        variant = rules.warnings.pick_variant(verdict.warning, lang)
+        doc["safety"] = rules.warnings.safety_object(verdict, lang, variant, mw.help_signer)
+        mw.observer.warning_shown(verdict.warning, lang, variant)
         action = "warn"
     # What is sent is what was screened: the re-encoding of the parsed document, never the backend's bytes
     # (duplicate keys would read one way here and maybe another way in the client).
@@ -223,8 +224,9 @@ async def finish_multi(
     for i, verdict in enumerate(verdicts):
         page = answered[i] if i in answered else shape.empty(plan, i, mw.adapter)
         if verdict.warning and verdict.action in ("block", "warn") and isinstance(page, dict):
-            page["safety"] = rules.warnings.safety_object(verdict, lang)
-            mw.observer.warning_shown(verdict.warning, lang)
+            variant = rules.warnings.pick_variant(verdict.warning, lang)
+            page["safety"] = rules.warnings.safety_object(verdict, lang, variant, mw.help_signer)
+            mw.observer.warning_shown(verdict.warning, lang, variant)
         if verdict.action in ("block", "warn"):
             action = "block" if verdict.action == "block" or action == "block" else "warn"
         out.append(page)

@@ -19,8 +19,15 @@ class FilterObserver(Protocol):
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
         """A result (or suggestion) was removed. url / image_hash describe the removed content, not the user."""
 
-    def warning_shown(self, kind: str, lang: str) -> None:
-        """A warning of ``kind`` ("deterrence", "support") was shown in language ``lang``."""
+    def warning_shown(self, kind: str, lang: str, variant: str = "default") -> None:
+        """A warning of ``kind`` ("deterrence", "support") was shown in language ``lang``, worded as
+        ``variant`` (rules/warnings/<lang>.toml)."""
+
+    def help_click(self, kind: str, lang: str, variant: str, link: int) -> None:
+        """A help link (index ``link`` of the kind's links and helplines) was followed through /-/help/."""
+
+    def repeat_search(self, kind: str, variant: str) -> None:
+        """(Opt-in) a blocked search came back carrying the follow-up cookie of a warning of ``kind``."""
 
     def upstream(self, seconds: float, outcome: str) -> None:
         """One upstream call: outcome "ok" | "timeout" | "error" | "malformed"."""
@@ -39,7 +46,13 @@ class NullObserver:
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
         pass
 
-    def warning_shown(self, kind: str, lang: str) -> None:
+    def warning_shown(self, kind: str, lang: str, variant: str = "default") -> None:
+        pass
+
+    def help_click(self, kind: str, lang: str, variant: str, link: int) -> None:
+        pass
+
+    def repeat_search(self, kind: str, variant: str) -> None:
         pass
 
     def upstream(self, seconds: float, outcome: str) -> None:
@@ -63,9 +76,17 @@ class MultiObserver:
         for o in self.observers:
             o.removed(verdict, url, image_hash)
 
-    def warning_shown(self, kind: str, lang: str) -> None:
+    def warning_shown(self, kind: str, lang: str, variant: str = "default") -> None:
         for o in self.observers:
-            o.warning_shown(kind, lang)
+            o.warning_shown(kind, lang, variant)
+
+    def help_click(self, kind: str, lang: str, variant: str, link: int) -> None:
+        for o in self.observers:
+            o.help_click(kind, lang, variant, link)
+
+    def repeat_search(self, kind: str, variant: str) -> None:
+        for o in self.observers:
+            o.repeat_search(kind, variant)
 
     def upstream(self, seconds: float, outcome: str) -> None:
         for o in self.observers:

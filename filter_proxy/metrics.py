@@ -40,6 +40,15 @@ class Metrics:
                                        namespace=ns, registry=r)
         self.warnings = Counter("warnings_shown", "Warnings shown, by kind and language.", ["kind", "lang"],
                                 namespace=ns, registry=r)
+        # The deterrence funnel (issue 15), the same counters as the report's funnel table.
+        self.funnel_shown = Counter("funnel_shown", "Warnings shown, by kind, language and variant.",
+                                    ["kind", "lang", "variant"], namespace=ns, registry=r)
+        self.funnel_clicks = Counter("funnel_help_clicks", "Help links followed through /-/help/, by kind, "
+                                     "language, variant and link index.", ["kind", "lang", "variant", "link"],
+                                     namespace=ns, registry=r)
+        self.funnel_repeats = Counter("funnel_repeat_searches", "Blocked searches that came back with the "
+                                      "opt-in follow-up cookie, by kind and variant.", ["kind", "variant"],
+                                      namespace=ns, registry=r)
         self.upstream_seconds = Histogram("upstream_seconds", "Upstream call latency by outcome.", ["outcome"],
                                           namespace=ns, registry=r, buckets=LATENCY_BUCKETS)
         self.image_fetches = Counter("image_fetches", "Thumbnail screening outcomes.", ["outcome"],
@@ -67,8 +76,15 @@ class Metrics:
         self.removed_results.labels(verdict.category or "unknown", verdict.signal or "unknown",
                                     verdict.action).inc()
 
-    def warning_shown(self, kind: str, lang: str) -> None:
+    def warning_shown(self, kind: str, lang: str, variant: str = "default") -> None:
         self.warnings.labels(kind, lang).inc()
+        self.funnel_shown.labels(kind, lang, variant).inc()
+
+    def help_click(self, kind: str, lang: str, variant: str, link: int) -> None:
+        self.funnel_clicks.labels(kind, lang, variant, str(link)).inc()
+
+    def repeat_search(self, kind: str, variant: str) -> None:
+        self.funnel_repeats.labels(kind, variant).inc()
 
     def upstream(self, seconds: float, outcome: str) -> None:
         self.upstream_seconds.labels(outcome).observe(seconds)

@@ -30,6 +30,8 @@ from filter_proxy.adapters.routes import (
     build_table,
 )
 from filter_proxy.events import FilterObserver, NullObserver
+from filter_proxy.funnel.cookie import RepeatCookie
+from filter_proxy.funnel.token import HelpSigner
 from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import (
@@ -157,8 +159,13 @@ class FilterMiddleware:
         max_response_bytes: int = 10_000_000,
         removed_header: Sequence[str] = (SEARCH,),
         back_url: str = "/",
+        help_signer: HelpSigner | None = None,
+        repeat_cookie: RepeatCookie | None = None,
     ) -> None:
         self.app = app
+        # Issue 15: help links through /-/help/<token> (counted) when set; the opt-in follow-up cookie.
+        self.help_signer = help_signer
+        self.repeat_cookie = repeat_cookie
         # Routes whose responses say how many results were removed (X-Filter-Removed). Off for suggest
         # routes by default: on autocomplete the count tells a prober which prefix had a listed completion.
         self.removed_header = frozenset(removed_header)
@@ -252,7 +259,7 @@ class FilterMiddleware:
     async def _screen(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
         rules = self.holder.current  # once: a reload mid-request never mixes two rule sets
         adapter = self.adapter
-        content_type = accept = accept_language = ""
+        content_type = accept = accept_language = cookie = ""
         has_body = compressed = False
         body_encoding: bytes | None = None
         for name, value in scope["headers"]:
@@ -262,6 +269,8 @@ class FilterMiddleware:
                 accept = value.decode("latin-1")
             elif name == b"accept-language":
                 accept_language = value.decode("latin-1")
+            elif name == b"cookie":
+                cookie = value.decode("latin-1")
             elif name == b"content-length":
                 has_body = value != b"0"
             elif name == b"transfer-encoding":
@@ -314,7 +323,7 @@ class FilterMiddleware:
                 scope, receive = answers.with_body(scope, body, receive)
         self.observer.request(route, verdict.action, verdict.category)
         if verdict.action == "block":
-            await self._send_blocked(route, verdict, rules, params, accept, accept_language, send)
+            await self._send_blocked(route, verdict, rules, params, accept, accept_language, send, cookie)
             return
         keep: list[int] = []
         if plan is not None and route == MULTI:  # only the sub-queries that may go, even on HEAD
@@ -435,15 +444,16 @@ class FilterMiddleware:
         action = None
         if verdict.action == "warn" and verdict.warning:
             action = "warn"
+            lang = rules.warnings.choose_language(accept_language or None)
+            variant = rules.warnings.pick_variant(verdict.warning, lang)
             if isinstance(doc, dict):
-                lang = rules.warnings.choose_language(accept_language or None)
-                doc["safety"] = rules.warnings.safety_object(verdict, lang)
-                observer.warning_shown(verdict.warning, lang)
+                doc["safety"] = rules.warnings.safety_object(verdict, lang, variant, self.help_signer)
+                observer.warning_shown(verdict.warning, lang, variant)
         removed = self._removed(route, len(outcome.removed))
         if action is not None and route == SEARCH and ok and prefers_html(accept):
             # A browser gets the notice above the (screened) results, as a page, like a blocked search.
-            lang = rules.warnings.choose_language(accept_language or None)
-            page = warn_page(rules.warnings, verdict, lang, self.adapter, doc, self.back_url)
+            page = warn_page(rules.warnings, verdict, lang, self.adapter, doc, self.back_url, variant,
+                             self.help_signer)
             await _send_warning(send, page.encode("utf-8"), b"text/html; charset=utf-8", action, removed)
             return
         # What is sent is what was screened: always the re-encoding of the parsed document, never the
@@ -479,13 +489,16 @@ class FilterMiddleware:
         accept: str,
         accept_language: str,
         send: Send,
+        cookie: str = "",
     ) -> None:
         """The query is blocked: the app is never called. A warning page for browsers, else the backend's
         own empty shape with a ``safety`` object. The rule id is never included."""
         catalog = rules.warnings
         lang = catalog.choose_language(accept_language or None)
+        variant = catalog.pick_variant(verdict.warning, lang)
         if route == SEARCH and prefers_html(accept):
-            body = catalog.render_html(verdict, lang, back_url=self.back_url).encode("utf-8")
+            body = catalog.render_html(verdict, lang, back_url=self.back_url, variant=variant,
+                                       signer=self.help_signer).encode("utf-8")
             content_type = b"text/html; charset=utf-8"
         else:
             # Every screened kind but suggestions answers a blocked query with the backend's empty page.
@@ -496,13 +509,23 @@ class FilterMiddleware:
             else:
                 doc = kinds.blocked(route, self.adapter)
             if isinstance(doc, dict) and verdict.warning:
-                doc["safety"] = catalog.safety_object(verdict, lang)
+                doc["safety"] = catalog.safety_object(verdict, lang, variant, self.help_signer)
             body = orjson.dumps(doc)
             content_type = _JSON
+        extra = list(self.adapter.local_headers)
         if verdict.warning and (content_type != _JSON or isinstance(doc, dict)):
-            self.observer.warning_shown(verdict.warning, lang)
-        await _send_warning(send, body, content_type, "block", self._removed(route, 0),
-                            self.adapter.local_headers)
+            shown = catalog.text(verdict.warning, lang)[0].wording(variant).variant
+            self.observer.warning_shown(verdict.warning, lang, shown)
+            if self.repeat_cookie is not None and route == SEARCH:
+                # Opt-in (funnel/cookie.py): a blocked search after a warning is counted for that warning's
+                # variant; the new warning replaces the cookie, so each warning has at most one repeat.
+                follow = self.repeat_cookie.read(cookie) if cookie else None
+                if follow is not None:
+                    self.observer.repeat_search(follow.kind, follow.variant)
+                header = self.repeat_cookie.header(verdict.warning, shown)
+                if header is not None:
+                    extra.append(header)
+        await _send_warning(send, body, content_type, "block", self._removed(route, 0), extra)
 
 
 # -- helpers ------------------------------------------------------------------------------------------

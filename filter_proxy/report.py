@@ -49,6 +49,28 @@ CREATE TABLE IF NOT EXISTS counts (
 ) WITHOUT ROWID;
 """
 
+# The deterrence funnel (issue 15): per warning kind, language and variant, how often a warning was shown,
+# a help link (by its index in the catalogue's list of that kind) was followed, and (opt-in) a repeat
+# blocked search came back with the follow-up cookie. The same closed vocabulary as ``counts``: no column
+# can hold text a person typed, an address or an identifier.
+FUNNEL_EVENTS = ("shown", "click", "repeat")
+FUNNEL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS funnel (
+    bucket   TEXT NOT NULL CHECK (bucket GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:00'),
+    event    TEXT NOT NULL CHECK (event IN ('shown', 'click', 'repeat')),
+    kind     TEXT NOT NULL CHECK (length(kind) BETWEEN 1 AND 64 AND kind NOT GLOB '*[^a-z0-9_-]*'),
+    lang     TEXT NOT NULL CHECK (length(lang) <= 24 AND lang NOT GLOB '*[^a-z0-9-]*'),
+    variant  TEXT NOT NULL CHECK (length(variant) BETWEEN 1 AND 64 AND variant NOT GLOB '*[^a-z0-9_-]*'),
+    link     INTEGER NOT NULL CHECK (link BETWEEN -1 AND 999),
+    n        INTEGER NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (bucket, event, kind, lang, variant, link)
+) WITHOUT ROWID;
+"""
+_FUNNEL_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+_FUNNEL_LANG = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+
+FunnelKey = tuple[str, str, str, str, str, int]  # bucket, event, kind, lang, variant, link (-1: none)
+
 Key = tuple[str, str, str, str, str, str, str]  # bucket, event, route, category, action, signal, warning
 
 
@@ -88,7 +110,7 @@ def connect(path: str | Path) -> sqlite3.Connection:
         Path(path).parent.mkdir(parents=True, exist_ok=True)  # if it cannot be made, sqlite3 says why
     db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(SCHEMA)
+    db.executescript(SCHEMA + FUNNEL_SCHEMA)
     return db
 
 
@@ -104,6 +126,7 @@ class ReportCounter(NullObserver):
         self._clock = clock
         self._lock = threading.Lock()  # increments (event loop) vs flushes (a worker thread)
         self._counts: defaultdict[Key, int] = defaultdict(int)
+        self._funnel: defaultdict[FunnelKey, int] = defaultdict(int)
         self._flush_lock = threading.Lock()
         self._task: asyncio.Task[None] | None = None
 
@@ -125,8 +148,26 @@ class ReportCounter(NullObserver):
         self._add("removed", category=_ident(verdict.category) or "other", action=verdict.action,
                   signal=signal, warning=_ident(verdict.warning))
 
-    def warning_shown(self, kind: str, lang: str) -> None:
+    def warning_shown(self, kind: str, lang: str, variant: str = "default") -> None:
         self._add("warning", warning=_ident(kind) or "other")
+        self._add_funnel("shown", kind, lang, variant)
+
+    def help_click(self, kind: str, lang: str, variant: str, link: int) -> None:
+        self._add_funnel("click", kind, lang, variant, link)
+
+    def repeat_search(self, kind: str, variant: str) -> None:
+        # The cookie holds no language (less to store); repeats are per kind and variant only.
+        self._add_funnel("repeat", kind, "", variant)
+
+    def _add_funnel(self, event: str, kind: str, lang: str, variant: str, link: int = -1) -> None:
+        """Anything outside the vocabulary is not counted (it can only come from a bug: tokens and
+        cookies are verified before they reach here)."""
+        if not (_FUNNEL_NAME.match(kind) and _FUNNEL_NAME.match(variant) and (lang == "" or _FUNNEL_LANG.match(lang))
+                and -1 <= link <= 999):
+            return
+        key = (bucket_of(self._clock(), self.bucket), event, kind, lang, variant, link)
+        with self._lock:
+            self._funnel[key] += 1
 
     # --- persistence ---------------------------------------------------------------------------------
     def pending(self) -> dict[Key, int]:
@@ -139,7 +180,8 @@ class ReportCounter(NullObserver):
         with self._flush_lock:
             with self._lock:
                 counts, self._counts = self._counts, defaultdict(int)
-            if not counts:
+                funnel, self._funnel = self._funnel, defaultdict(int)
+            if not counts and not funnel:
                 return 0
             try:
                 db = connect(self.database)
@@ -150,6 +192,9 @@ class ReportCounter(NullObserver):
                         "ON CONFLICT DO UPDATE SET n = n + excluded.n",
                         [(*key, n) for key, n in counts.items()],
                     )
+                    db.executemany("INSERT INTO funnel VALUES (?, ?, ?, ?, ?, ?, ?) "
+                                   "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                                   [(*key, n) for key, n in funnel.items()])
                     db.execute("COMMIT")
                 finally:
                     db.close()
@@ -157,8 +202,10 @@ class ReportCounter(NullObserver):
                 with self._lock:
                     for key, n in counts.items():
                         self._counts[key] += n
+                    for fkey, n in funnel.items():
+                        self._funnel[fkey] += n
                 raise
-            return len(counts)
+            return len(counts) + len(funnel)
 
     async def _snapshots(self, interval: float) -> None:
         while True:
@@ -218,6 +265,23 @@ def read_rows(database: str | Path, since: datetime, until: datetime | None = No
         hi = until.strftime("%Y-%m-%dT%H:%M") if until else "9999-12-31T23:59"
         cur = db.execute("SELECT * FROM counts WHERE bucket >= ? AND bucket < ? ORDER BY bucket", (lo, hi))
         return [Row(*r) for r in cur.fetchall()]
+    finally:
+        db.close()
+
+
+def read_funnel_rows(database: str | Path, since: datetime, until: datetime | None = None) -> list[tuple[Any, ...]]:
+    """Funnel rows (bucket, event, kind, lang, variant, link, n) whose bucket starts in [since, until)."""
+    if not Path(database).exists():
+        raise FileNotFoundError(f"no report database at {database}")
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        lo = since.strftime("%Y-%m-%dT%H:00")
+        hi = until.strftime("%Y-%m-%dT%H:%M") if until else "9999-12-31T23:59"
+        try:
+            cur = db.execute("SELECT * FROM funnel WHERE bucket >= ? AND bucket < ? ORDER BY bucket", (lo, hi))
+        except sqlite3.OperationalError:  # a database written before the funnel existed
+            return []
+        return [tuple(r) for r in cur.fetchall()]
     finally:
         db.close()
 

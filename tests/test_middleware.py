@@ -52,7 +52,7 @@ class RecordingObserver:
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
         self.removals.append((verdict, url, image_hash))
 
-    def warning_shown(self, kind: str, lang: str) -> None:
+    def warning_shown(self, kind: str, lang: str, variant: str = "default") -> None:
         self.warnings.append((kind, lang))
 
     def upstream(self, seconds: float, outcome: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from filter_proxy.verdict import Verdict
-from filter_proxy.warnings import NEUTRAL, PAGE_KEYS, WarningCatalog, load_warnings, url_problem
+from filter_proxy.warnings import KIND_KEYS, NEUTRAL, PAGE_KEYS, WarningCatalog, load_warnings, url_problem
 
 SHIPPED = Path(__file__).resolve().parent.parent / "rules" / "warnings"
 BLOCK = Verdict("block", "zqx-abuse", "rules/terms/zqx-abuse.txt:7", "deterrence", "term")
@@ -159,7 +159,7 @@ def test_safety_object_never_has_rule_id_or_query(shipped: WarningCatalog) -> No
     # no internal category name (deliberate change: it used to carry "category")
     assert set(obj) == {"action", "warning"} and obj["action"] == "block" and "zqx-abuse" not in repr(obj)
     warning = obj["warning"]
-    assert set(warning) == {"kind", "lang", "title", "body", "links", "helplines"}
+    assert set(warning) == {"kind", "lang", "variant", "title", "body", "links", "helplines"}  # variant: issue 15
     assert warning["kind"] == "deterrence" and warning["lang"] == "fr"
     assert all(set(link) == {"label", "url"} for link in warning["links"])
     assert all("name" in h and None not in h.values() for h in warning["helplines"])
@@ -229,7 +229,8 @@ def test_every_shipped_language_has_every_key(shipped: WarningCatalog) -> None:
         assert set(raw["page"]) == set(PAGE_KEYS), lang  # every label translated, none unknown
         assert set(raw) - {"page"} == shipped.kinds, lang
         for kind in shipped.kinds:
-            assert set(raw[kind]) == {"title", "body", "links", "helplines"}, (lang, kind)
+            # + the optional wording variants of issue 15
+            assert {"title", "body", "links", "helplines"} <= set(raw[kind]) <= KIND_KEYS, (lang, kind)
             text, used = shipped.text(kind, lang)
             assert used == lang and text.helplines and text.links, (lang, kind)
         if lang != "en":  # translated, not copied: the labels differ from English

@@ -8,6 +8,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from filter_proxy.funnel.choose import pick
+from filter_proxy.funnel.token import HelpLink, HelpSigner
 from filter_proxy.verdict import Verdict
 from filter_proxy.warnings.texts import (
     CACHE_LIMIT,
@@ -17,6 +19,7 @@ from filter_proxy.warnings.texts import (
     Helpline,
     Link,
     ResultLink,
+    Variant,
     WarningText,
     url_problem,
 )
@@ -33,7 +36,7 @@ class WarningCatalog:
         self.languages: list[str] = sorted(texts, key=lambda lang: (lang != default_language, lang))
         self.kinds: set[str] = set(texts.get(default_language, {}))
         self._lang_cache: dict[str | None, str] = {}
-        self._html_cache: dict[tuple[str | None, str, str], str] = {}
+        self._html_cache: dict[tuple[str | None, str, str, str, int], str] = {}
 
     # --- language negotiation ----------------------------------------------------------------------
     def choose_language(self, accept_language: str | None) -> str:
@@ -80,38 +83,68 @@ class WarningCatalog:
                 return found, candidate
         return NEUTRAL, "en"
 
+    def pick_variant(self, kind: str | None, lang: str) -> str:
+        """The variant of ``kind`` shown on this response: random by the configured weights (issue 15).
+        Nothing about the request goes into the choice."""
+        text, _ = self.text(kind, lang)
+        names, weights = text.variant_names()
+        return pick(names, weights)
+
     def chrome(self, lang: str) -> dict[str, str]:
         """The page labels (headings, "Back to search", text direction) of ``lang``, English where missing."""
         return {**PAGE_DEFAULTS, **self.pages.get(self.default_language, {}), **self.pages.get(lang, {})}
 
-    def safety_object(self, verdict: Verdict, lang: str) -> dict[str, Any]:
+    def safety_object(self, verdict: Verdict, lang: str, variant: str | None = None,
+                      signer: HelpSigner | None = None) -> dict[str, Any]:
         """``{"action", "warning": {...}}`` for a JSON response. Never the rule id, the query, or the
-        internal category name (a rule-set detail that would tell a prober which list matched)."""
-        text, used = self.text(verdict.warning, lang)
+        internal category name (a rule-set detail that would tell a prober which list matched). With a
+        ``signer`` every link goes through ``/-/help/<token>`` (counted there); ``call`` is a helpline's
+        counted tel: interstitial."""
+        base, used = self.text(verdict.warning, lang)
+        text = base.wording(variant)
+        href = _hrefs(text, verdict.warning, used, signer)
+        helplines = []
+        for j, h in enumerate(text.helplines):
+            entry = {k: v for k, v in asdict(h).items() if v is not None}
+            if h.url:
+                entry["url"] = href(len(text.links) + 2 * j, h.url)
+            if h.phone and signer is not None:
+                entry["call"] = href(len(text.links) + 2 * j + 1, h.tel or "")
+            helplines.append(entry)
         return {
             "action": verdict.action,
             "warning": {
                 "kind": verdict.warning,
                 "lang": used,
+                "variant": text.variant,
                 "title": text.title,
                 "body": text.body,
-                "links": [{"label": link.label, "url": link.url} for link in text.links],
-                "helplines": [{k: v for k, v in asdict(h).items() if v is not None} for h in text.helplines],
+                "links": [{"label": link.label, "url": href(i, link.url)} for i, link in enumerate(text.links)],
+                "helplines": helplines,
             },
         }
 
     def render_html(self, verdict: Verdict, lang: str, *, back_url: str = "/",
-                    results: list[ResultLink] | None = None) -> str:
+                    results: list[ResultLink] | None = None, variant: str | None = None,
+                    signer: HelpSigner | None = None) -> str:
         """A self-contained, accessible warning page (no scripts, no external assets). With ``results``
         (a `warn` verdict: the screened results of the search), the notice is shown above them. Pages
-        without results are cached per (kind, language, back link): they depend on nothing else, in
-        particular not on the query."""
-        key = (verdict.warning, lang, back_url)
+        without results are cached per (kind, language, back link, variant, signer): they depend on
+        nothing else, in particular not on the query (help-link tokens are deterministic)."""
+        key = (verdict.warning, lang, back_url, variant or "", id(signer))
         page = self._html_cache.get(key) if results is None else None
         if page is None:
-            text, used = self.text(verdict.warning, lang)
+            base, used = self.text(verdict.warning, lang)
+            text = base.wording(variant)
+            href = _hrefs(text, verdict.warning, used, signer)
+            n = len(text.links)
+            hrefs = {("l", i): href(i, link.url) for i, link in enumerate(text.links)}
+            for j, h in enumerate(text.helplines):
+                hrefs[("u", j)] = href(n + 2 * j, h.url or "")
+                hrefs[("t", j)] = href(n + 2 * j + 1, h.tel or "")
             page = _template().render(lang=used, text=text, page=self.chrome(used), kind=verdict.warning or "",
-                                      back_url=back_url if _safe_back(back_url) else "/", results=results)
+                                      back_url=back_url if _safe_back(back_url) else "/", results=results,
+                                      hrefs=hrefs)
             if results is None:
                 if len(self._html_cache) >= CACHE_LIMIT:
                     self._html_cache.clear()
@@ -144,6 +177,10 @@ class WarningCatalog:
                         tuple(t["paragraphs"]),
                         tuple(Link(**link) for link in t["links"]),
                         tuple(Helpline(**h) for h in t["helplines"]),
+                        t.get("variant", "default"),
+                        float(t.get("weight", 1.0)),
+                        tuple(Variant(v["name"], float(v["weight"]), v["title"], tuple(v["paragraphs"]))
+                              for v in t.get("variants", [])),
                     )
                     for kind, t in entry["kinds"].items()
                 }
@@ -153,7 +190,7 @@ class WarningCatalog:
 
 
 def warn_page(catalog: WarningCatalog, verdict: Verdict, lang: str, adapter: Any, doc: Any,
-              back_url: str = "/") -> str:
+              back_url: str = "/", variant: str | None = None, signer: HelpSigner | None = None) -> str:
     """The HTML page of a `warn` search for a browser: the notice above the page's results. ``doc`` has
     been screened already; the adapter's result views give each result's title, link and snippet."""
     try:
@@ -161,12 +198,25 @@ def warn_page(catalog: WarningCatalog, verdict: Verdict, lang: str, adapter: Any
     except Exception:  # the page was screened through the same call; be safe anyway: no results shown
         views = []
     results = [ResultLink.make(v.title, v.url, v.snippet) for v in views]
-    return catalog.render_html(verdict, lang, back_url=back_url, results=results)
+    return catalog.render_html(verdict, lang, back_url=back_url, results=results, variant=variant, signer=signer)
 
 
 def _safe_back(url: str) -> bool:
     """A "back to search" link must stay on this site (a path) or be an https URL the operator set."""
     return (url.startswith("/") and not url.startswith("//")) or url_problem(url) is None and url.startswith("https://")
+
+
+def _hrefs(text: WarningText, kind: str | None, lang: str, signer: HelpSigner | None) -> Any:
+    """``href(index, url)``: the counted ``/-/help/<token>`` path of link ``index``, or ``url`` itself
+    without a signer (or for a kind the catalog does not name)."""
+
+    def href(index: int, url: str) -> str:
+        if signer is None or not url or not kind:
+            return url
+        link = HelpLink(kind, lang, text.variant, index)
+        return signer.path(link) if link.valid() else url
+
+    return href
 
 
 def _text_json(text: WarningText) -> dict[str, Any]:
@@ -175,6 +225,9 @@ def _text_json(text: WarningText) -> dict[str, Any]:
         "paragraphs": list(text.paragraphs),
         "links": [asdict(link) for link in text.links],
         "helplines": [asdict(h) for h in text.helplines],
+        "variant": text.variant,
+        "weight": text.weight,
+        "variants": [asdict(v) for v in text.variants],
     }
 
 

@@ -15,6 +15,7 @@ from filter_proxy.errors import Problem
 from filter_proxy.warnings.catalog import WarningCatalog
 from filter_proxy.warnings.texts import (
     DEFAULT_LANGUAGE,
+    DEFAULT_VARIANT,
     HELPLINE_KEYS,
     KIND_KEYS,
     KIND_PATTERN,
@@ -23,8 +24,10 @@ from filter_proxy.warnings.texts import (
     PAGE_TABLE,
     PHONE_PATTERN,
     TOML_LINE,
+    VARIANT_KEYS,
     Helpline,
     Link,
+    Variant,
     WarningText,
     url_problem,
 )
@@ -147,7 +150,50 @@ def _read_kind(kind: str, raw: dict[str, Any], lines: list[str], start: int, err
             ok = False
             continue
         helplines.append(Helpline(**{k: v.strip() if isinstance(v, str) else None for k, v in values.items()}))
-    return WarningText(title.strip(), paragraphs, tuple(links), tuple(helplines)) if ok and isinstance(title, str) else None
+    if not ok or not isinstance(title, str):
+        return None
+    own = raw.get("variant", DEFAULT_VARIANT)
+    weight = _weight(raw.get("weight", 1), f"[{kind}]", _find(lines, "weight", start), err)
+    if not isinstance(own, str) or not KIND_PATTERN.match(own):
+        err(_find(lines, "variant", start), f"[{kind}]: variant must be a name (lower-case letters, digits, '-', '_')")
+        return None
+    variants = _read_variants(kind, raw.get("variants", []), lines, start, err, {own})
+    if weight is None or variants is None:
+        return None
+    return WarningText(title.strip(), paragraphs, tuple(links), tuple(helplines), own, weight, variants)
+
+
+def _weight(value: Any, where: str, line: int, err: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1_000_000:
+        err(line, f"{where}: weight must be a positive number")
+        return None
+    return float(value)
+
+
+def _read_variants(kind: str, value: Any, lines: list[str], start: int, err: Any,
+                   names: set[str]) -> tuple[Variant, ...] | None:
+    """``[[kind.variants]]``: other wordings (name, weight, title, body) of the same kind."""
+    out: list[Variant] = []
+    for item in _tables(value, f"[{kind}] variants", start, err):
+        name = item.get("name")
+        line = _find(lines, f'"{name}"' if isinstance(name, str) else "variants", start)
+        for key in item:
+            if key not in VARIANT_KEYS:
+                err(line, f"[{kind}] variants: unknown key {key!r} (expected {', '.join(sorted(VARIANT_KEYS))})", "warning")
+        if not isinstance(name, str) or not KIND_PATTERN.match(name) or name in names:
+            err(line, f"[{kind}] variants: every variant needs a unique name (lower-case letters, digits, '-', '_')")
+            return None
+        names.add(name)
+        title, body = item.get("title"), item.get("body")
+        paragraphs = tuple(" ".join(p.split()) for p in re.split(r"\n\s*\n", body) if p.strip()) if isinstance(body, str) else ()
+        if not isinstance(title, str) or not title.strip() or not paragraphs:
+            err(line, f"[{kind}] variant {name!r}: title and body are required")
+            return None
+        weight = _weight(item.get("weight", 1), f"[{kind}] variant {name!r}", line, err)
+        if weight is None:
+            return None
+        out.append(Variant(name, weight, title.strip(), paragraphs))
+    return tuple(out)
 
 
 def _read_page(raw: Any, start: int, err: Any) -> dict[str, str]:

@@ -22,7 +22,9 @@ PAGE_DEFAULTS = {
 # Every key a language's [page] table may set; a language file should set them all (a test checks the
 # shipped ones), else the English default shows through.
 PAGE_KEYS = tuple(PAGE_DEFAULTS)
-KIND_KEYS = {"title", "body", "links", "helplines"}
+KIND_KEYS = {"title", "body", "links", "helplines", "variant", "weight", "variants"}
+VARIANT_KEYS = {"name", "weight", "title", "body"}
+DEFAULT_VARIANT = "default"
 HELPLINE_KEYS = ("name", "phone", "url", "hours", "region")
 LANG_PATTERN = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_-]*$")
@@ -51,15 +53,50 @@ class Helpline:
 
 
 @dataclass(frozen=True, slots=True)
+class Variant:
+    """Another wording of a kind (title and body); its links and helplines are the kind's."""
+
+    name: str
+    weight: float
+    title: str
+    paragraphs: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class WarningText:
     title: str
     paragraphs: tuple[str, ...]
     links: tuple[Link, ...] = ()
     helplines: tuple[Helpline, ...] = ()
+    # The kind's own wording is the first variant; ``variants`` are the others (issue 15).
+    variant: str = DEFAULT_VARIANT
+    weight: float = 1.0
+    variants: tuple[Variant, ...] = ()
 
     @property
     def body(self) -> str:
         return "\n\n".join(self.paragraphs)
+
+    def variant_names(self) -> tuple[list[str], list[float]]:
+        return [self.variant, *(v.name for v in self.variants)], [self.weight, *(v.weight for v in self.variants)]
+
+    def wording(self, name: str | None) -> WarningText:
+        """This text with the title and body of variant ``name`` (itself for its own or an unknown name)."""
+        for v in self.variants:
+            if v.name == name:
+                return WarningText(v.title, v.paragraphs, self.links, self.helplines, v.name, v.weight, self.variants)
+        return self
+
+    def target(self, index: int) -> str | None:
+        """The URL of link ``index``: links first (0..L-1), then per helpline j its website (L + 2j) and
+        its phone as a tel: link (L + 2j + 1). None when there is no such link."""
+        if 0 <= index < len(self.links):
+            return self.links[index].url
+        j, phone = divmod(index - len(self.links), 2)
+        if index < len(self.links) or j >= len(self.helplines):
+            return None
+        line = self.helplines[j]
+        return line.tel if phone else line.url
 
 
 @dataclass(frozen=True, slots=True)
