@@ -154,6 +154,16 @@ class ReportConfig:
 
 
 @dataclass(slots=True)
+class FunnelConfig:
+    """The deterrence funnel (issue 15; what is stored: rules/README.md, "The deterrence funnel")."""
+
+    help_links: bool = True  # warning links go through /-/help/<signed token> and are counted
+    repeat_cookie: bool = False  # opt-in: the follow-up cookie that counts repeat blocked searches
+    cookie_max_age: int = 1800  # seconds (30 minutes)
+    cookie_secure: bool = True  # the cookie's Secure flag: set it false only behind plain-http test setups
+
+
+@dataclass(slots=True)
 class SinkConfig:
     kind: str = "none"  # "none" | "jsonl" | "webhook"
     path: str = "filter-proxy-sink.jsonl"
@@ -213,6 +223,7 @@ class Config:
     admin: AdminConfig = field(default_factory=AdminConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    funnel: FunnelConfig = field(default_factory=FunnelConfig)
     sink: SinkConfig = field(default_factory=SinkConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)

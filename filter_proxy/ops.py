@@ -282,6 +282,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _with_funnel(config: Config, inner: Any, holder: RuleHolder, observer: Any) -> Any:
+    """Sign the warnings' help links and serve ``/-/help/<token>`` in front of ``inner``; with
+    ``[funnel] repeat_cookie`` also set the opt-in follow-up cookie (same secret, another MAC label)."""
+    from filter_proxy.funnel.cookie import RepeatCookie
+    from filter_proxy.funnel.route import HelpRoute
+    from filter_proxy.funnel.token import HelpSigner, help_secret
+
+    secret = help_secret()
+    inner.help_signer = HelpSigner(secret)
+    if config.funnel.repeat_cookie:
+        inner.repeat_cookie = RepeatCookie(secret, config.funnel.cookie_max_age, config.funnel.cookie_secure)
+    return HelpRoute(inner.help_signer, lambda: holder.current.warnings, observer, inner)
+
+
 def build_app(config: Config, *, metrics: Any = None,
               coordinator_factory: Callable[[Callable[[], str | None]], ReloadCoordinator] | None = None) -> OpsApp:
     """The whole served app from one configuration: rules -> RuleHolder -> observers (metrics, report
@@ -363,6 +377,8 @@ def build_app(config: Config, *, metrics: Any = None,
         removed_header=config.responses.removed_header, back_url=config.responses.back_url,
     )
     ready_check = _ready_check(inner)
+    if config.funnel.help_links:  # counted help links (filter_proxy/funnel/): /-/help/<token> in front
+        inner = _with_funnel(config, inner, holder, observer)
     if screener is not None and screener.shown is not None:
         from filter_proxy.thumbs import ThumbRoute
 

@@ -6,6 +6,7 @@ import argparse
 import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,13 +23,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--db", metavar="PATH", help="report database: a SQLite file, or a postgresql:// URL "
                         "for the whole fleet")
     source.add_argument("--config", metavar="FILE", help="take [report] database from this filter-proxy.toml")
-    p.add_argument("--plot", metavar="FILE.png", help="also draw the counts over time (needs matplotlib)")
+    p.add_argument("--plot", metavar="FILE.png", help="also draw the counts over time (needs matplotlib); the "
+                   "deterrence funnel over time goes beside it, in FILE-funnel.png")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from filter_proxy.config import ConfigError, load_config
-    from filter_proxy.report import format_report, parse_when, plot_report, read_rows, summarize
+    from filter_proxy.funnel.summary import funnel_csv, funnel_markdown, funnel_summary, plot_funnel
+    from filter_proxy.report import (
+        format_report,
+        parse_when,
+        plot_report,
+        read_funnel_rows,
+        read_rows,
+        summarize,
+    )
 
     def fail(message: str) -> int:
         print(f"filter-proxy report: {message}", file=sys.stderr)
@@ -48,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             return fail(f"configuration error: {exc}")
     by_instance: dict[str, int] | None = None
+    funnel_rows: list[tuple[object, ...]] = []  # the fleet (PostgreSQL) store has no funnel table yet
     try:
         if database.startswith(("postgresql://", "postgres://")):
             from filter_proxy.report_pg import read_fleet_rows  # the fleet's report (report_pg.py)
@@ -55,15 +66,25 @@ def run(args: argparse.Namespace) -> int:
             rows, by_instance = read_fleet_rows(database, since, until)
         else:
             rows = read_rows(database, since, until)
+            funnel_rows = read_funnel_rows(database, since, until)
     except (OSError, sqlite3.Error) as exc:
         return fail(str(exc))
     summary = summarize(rows, since, until)
     if by_instance is not None:
         summary["requests"]["by_instance"] = by_instance
-    sys.stdout.write(format_report(summary, args.format))
+    funnel = funnel_summary(funnel_rows)
+    summary["funnel"] = funnel
+    text = format_report(summary, args.format)
+    if args.format == "md":
+        text += funnel_markdown(funnel)
+    elif args.format == "csv":
+        text += funnel_csv(funnel)
+    sys.stdout.write(text)
     if args.plot:
         try:
             plot_report(rows, args.plot)
+            plot = Path(args.plot)
+            plot_funnel(funnel_rows, plot.with_name(f"{plot.stem}-funnel{plot.suffix or '.png'}"))
         except RuntimeError as exc:
             return fail(str(exc))
     return 0

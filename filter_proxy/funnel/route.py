@@ -69,7 +69,8 @@ class HelpRoute:
                 return
             await self.app(scope, receive, send)
             return
-        found = self.resolve(path[len(PREFIX):]) if scope.get("method") in ("GET", "HEAD") else None
+        # GET only: a HEAD (link checkers, prefetch) is no person following the link, so it is not counted.
+        found = self.resolve(path[len(PREFIX):]) if scope.get("method") == "GET" else None
         if found is None:
             await _send(send, 404, b"text/plain; charset=utf-8", b"not found\n")
             return
