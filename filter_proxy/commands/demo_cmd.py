@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     # Printed once the port is ours, so the address is true (with --port 0, the port the system chose).
     print(f'filter-proxy demo: serving on {url(sock)} — try "bread recipe" or "zqxblocked" '
           f"(thumbnails: {thumbnail_mode(thumbnails)}; Ctrl+C to stop)", flush=True)
+    print(f"filter-proxy demo: follow a help link on the warning, then see it counted at {url(sock)}/-/funnel "
+          f"and {url(sock)}/metrics", flush=True)
     # No access log: request lines carry the raw query, which is never logged.
     run_on(app, sock, access_log=False, log_level="warning")
     return 0

@@ -72,7 +72,8 @@ def thumbnail_mode(requested: str = "auto") -> str:
 
 
 def create_filtered_backend(rules: RuleSet | RuleHolder, *, thumbnails: str = "auto",
-                            image_screener: Any | None = None) -> Any:
+                            image_screener: Any | None = None, observer: Any | None = None,
+                            help_signer: Any | None = None) -> Any:
     """The demo backend wrapped in FilterMiddleware with the SearXNG adapter: the filtered JSON API.
     In ``fetch`` mode an ImageScreener allowed onto loopback is made unless ``image_screener`` is given."""
     precomputed = thumbnail_mode(thumbnails) == "precomputed"
@@ -88,6 +89,8 @@ def create_filtered_backend(rules: RuleSet | RuleHolder, *, thumbnails: str = "a
         query_param="q",
         fields=dataclasses.replace(SEARXNG_FIELDS, image_hash=HASH_FIELDS) if precomputed else None,
         image_screener=None if precomputed else image_screener,
+        observer=observer,
+        help_signer=help_signer,
     )
 
 
@@ -149,18 +152,35 @@ def _page(request: Request) -> int:
 
 
 def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumbnails: str = "auto",
-                    image_screener: Any | None = None) -> Starlette:
+                    image_screener: Any | None = None, report_db: str | Path | None = None) -> Starlette:
     """The whole demo: ``/`` (HTML page), ``/search`` and ``/autocompleter`` (filtered JSON), ``/thumbs/``.
 
     ``rules`` is a rules directory, a compiled bundle, or already loaded rules (RulesError if bad).
     ``image_screener`` replaces the default loopback-allowed one in ``fetch`` mode; the app closes it.
+    The deterrence funnel (issue 15): help links go through ``/-/help/<token>``; ``/-/funnel`` shows the
+    counts from a report store at ``report_db`` (default: a new temporary file) and ``/metrics`` the counters.
     """
     if isinstance(rules, str | Path):
         rules = load_rules(rules)
     screener = image_screener
     if screener is None and thumbnail_mode(thumbnails) == "fetch":
         screener = demo_image_screener(rules.current if isinstance(rules, RuleHolder) else rules)
-    api = create_filtered_backend(rules, thumbnails=thumbnails, image_screener=screener)
+    import tempfile
+
+    from filter_proxy.demo.funnel_page import FunnelPages
+    from filter_proxy.events import MultiObserver
+    from filter_proxy.funnel.route import HelpRoute
+    from filter_proxy.funnel.token import PREFIX as HELP_PREFIX
+    from filter_proxy.funnel.token import HelpSigner, help_secret
+    from filter_proxy.metrics import Metrics
+    from filter_proxy.report import ReportCounter
+
+    database = Path(report_db) if report_db else Path(tempfile.mkdtemp(prefix="filter-proxy-demo-")) / "report.sqlite3"
+    report, metrics = ReportCounter(database), Metrics()
+    observer = MultiObserver(metrics, report)
+    signer = HelpSigner(help_secret())
+    api = create_filtered_backend(rules, thumbnails=thumbnails, image_screener=screener, observer=observer,
+                                  help_signer=signer)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -176,10 +196,15 @@ def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumb
     def catalog() -> WarningCatalog:
         return (holder.current if holder is not None else fixed).warnings  # type: ignore[union-attr]
 
-    routes = [Route("/", SearchPage(api, catalog).render, methods=["GET"]), Mount("/", app=api)]
+    pages = FunnelPages(report, metrics)
+    routes = [Route("/", SearchPage(api, catalog).render, methods=["GET"]),
+              Route(HELP_PREFIX + "{token}", HelpRoute(signer, catalog, observer), methods=["GET"]),
+              Route("/-/funnel", pages.funnel, methods=["GET"]),
+              Route("/metrics", pages.exposition, methods=["GET"]),
+              Mount("/", app=api)]
     if getattr(screener, "shown", None) is not None:  # serves the checked thumbnail bytes (thumbs.py)
         from filter_proxy.thumbs import PREFIX, ThumbRoute
 
         current = (lambda: rules.current) if isinstance(rules, RuleHolder) else (lambda: rules)
-        routes.insert(1, Route(PREFIX + "{token}", ThumbRoute(screener.shown, screener=screener, rules=current)))
+        routes.insert(4, Route(PREFIX + "{token}", ThumbRoute(screener.shown, screener=screener, rules=current)))
     return Starlette(routes=routes, lifespan=lifespan)
