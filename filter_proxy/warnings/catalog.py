@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -83,12 +84,12 @@ class WarningCatalog:
                 return found, candidate
         return NEUTRAL, "en"
 
-    def pick_variant(self, kind: str | None, lang: str) -> str:
+    def pick_variant(self, kind: str | None, lang: str, rng: random.Random | None = None) -> str:
         """The variant of ``kind`` shown on this response: random by the configured weights (issue 15).
         Nothing about the request goes into the choice."""
         text, _ = self.text(kind, lang)
         names, weights = text.variant_names()
-        return pick(names, weights)
+        return pick(names, weights, rng)
 
     def chrome(self, lang: str) -> dict[str, str]:
         """The page labels (headings, "Back to search", text direction) of ``lang``, English where missing."""
