@@ -207,7 +207,7 @@ def test_summary_rates_and_comparison() -> None:
             ("2026-01-01T11:00", "repeat", "deterrence", "", "help-first", -1, 8)]
     funnel = funnel_summary(rows)
     groups = {g["variant"]: g for g in funnel["groups"]}
-    assert groups["consequences"]["clicks"] == 56 and groups["consequences"]["clicks_by_link"] == {0: 50, 3: 6}
+    assert groups["consequences"]["clicks"] == 56 and groups["consequences"]["clicks_by_link"] == {"0": 50, "3": 6}
     assert groups["consequences"]["click_rate"]["rate"] == pytest.approx(0.8)
     assert groups["help-first"]["click_rate"]["ci95"] == pytest.approx(list(wilson(48, 80)))
     (compare,) = [c for c in funnel["comparisons"] if c["measure"] == "click_rate"]

@@ -55,7 +55,7 @@ def funnel_summary(rows: Iterable[FunnelRow]) -> dict[str, Any]:
         kind, lang, variant = key
         s, c = shown.get(key, 0), clicks.get(key, 0)
         groups.append({"kind": kind, "lang": lang, "variant": variant, "shown": s, "clicks": c,
-                       "click_rate": _rate(c, s), "clicks_by_link": dict(sorted(by_link[key].items()))})
+                       "click_rate": _rate(c, s), "clicks_by_link": {str(k): v for k, v in sorted(by_link[key].items())}})
     per_kind_variant: dict[tuple[str, str], int] = defaultdict(int)
     for (kind, _lang, variant), n in shown.items():
         per_kind_variant[(kind, variant)] += n
