@@ -45,6 +45,24 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     PRIMARY KEY (bucket, instance, event, route, category, action, signal, warning)
 )
 """
+# The deterrence funnel (issue 15): the SQLite store's ``funnel`` table with an instance column.
+FUNNEL_TABLE = "filter_proxy_report_funnel"
+SCHEMA += f""";
+CREATE TABLE IF NOT EXISTS {FUNNEL_TABLE} (
+    bucket   timestamp   NOT NULL CHECK (bucket = date_trunc('hour', bucket)),
+    instance varchar(64) NOT NULL CHECK (instance ~ '^[A-Za-z0-9_.-]{{1,64}}$'),
+    event    varchar(8)  NOT NULL CHECK (event IN ('shown', 'click', 'repeat')),
+    kind     varchar(64) NOT NULL CHECK (kind ~ '^[a-z][a-z0-9_-]{{0,63}}$'),
+    lang     varchar(24) NOT NULL CHECK (lang ~ '^([a-z]{{2,3}}(-[a-z0-9]{{2,8}})*)?$'),
+    variant  varchar(64) NOT NULL CHECK (variant ~ '^[a-z][a-z0-9_-]{{0,63}}$'),
+    link     smallint    NOT NULL CHECK (link BETWEEN -1 AND 999),
+    n        bigint      NOT NULL CHECK (n >= 0),
+    PRIMARY KEY (bucket, instance, event, kind, lang, variant, link)
+)
+"""
+_FUNNEL_COLUMNS = "bucket, instance, event, kind, lang, variant, link"
+_FUNNEL_UPSERT = (f"INSERT INTO {FUNNEL_TABLE} ({_FUNNEL_COLUMNS}, n) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+                  f"ON CONFLICT ({_FUNNEL_COLUMNS}) DO UPDATE SET n = {FUNNEL_TABLE}.n + excluded.n")
 _COLUMNS = "bucket, instance, event, route, category, action, signal, warning"
 _UPSERT = (f"INSERT INTO {TABLE} ({_COLUMNS}, n) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
            f"ON CONFLICT ({_COLUMNS}) DO UPDATE SET n = {TABLE}.n + excluded.n")
@@ -107,23 +125,30 @@ class PostgresReportCounter(ReportCounter):
         with self._flush_lock:
             with self._lock:
                 counts, self._counts = self._counts, defaultdict(int)
-            if not counts:
+                funnel, self._funnel = self._funnel, defaultdict(int)
+            if not counts and not funnel:
                 return 0
             # Sorted, so two workers upserting overlapping keys lock rows in the same order (no deadlock).
             rows = [(_bucket_time(k[0]), self.instance, *k[1:], n) for k, n in sorted(counts.items())]
+            funnel_rows = [(_bucket_time(k[0]), self.instance, *k[1:], n) for k, n in sorted(funnel.items())]
             try:
                 with _connect(self.dsn, self.timeout) as db, db.cursor() as cur:
                     if not self._schema_ready:  # PostgreSQL was down at start
                         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
                         cur.execute(SCHEMA)
-                    cur.executemany(_UPSERT, rows)
+                    if rows:
+                        cur.executemany(_UPSERT, rows)
+                    if funnel_rows:
+                        cur.executemany(_FUNNEL_UPSERT, funnel_rows)
                 self._schema_ready = True
             except psycopg.Error:
                 with self._lock:
                     for key, n in counts.items():
                         self._counts[key] += n
+                    for fkey, n in funnel.items():
+                        self._funnel[fkey] += n
                 raise
-            return len(rows)
+            return len(rows) + len(funnel_rows)
 
     async def _snapshots(self, interval: float) -> None:
         import psycopg
@@ -195,3 +220,23 @@ def read_fleet_rows(dsn: str, since: datetime, until: datetime | None = None,
     except psycopg.Error as exc:
         raise ReportReadError(f"{describe(dsn)}: {type(exc).__name__}: {exc}") from None
     return rows, per_instance
+
+
+def read_fleet_funnel_rows(dsn: str, since: datetime, until: datetime | None = None,
+                           timeout: float = 5.0) -> list[tuple[Any, ...]]:
+    """Funnel rows (bucket, event, kind, lang, variant, link, n) summed over every instance."""
+    import psycopg
+
+    lo = _naive(since).replace(minute=0, second=0, microsecond=0)
+    hi = _naive(until) if until else datetime(9999, 12, 31)
+    try:
+        with _connect(dsn, timeout) as db, db.cursor() as cur:
+            cur.execute(
+                f"SELECT to_char(bucket, 'YYYY-MM-DD\"T\"HH24:MI'), event, kind, lang, variant, link, sum(n) "
+                f"FROM {FUNNEL_TABLE} WHERE bucket >= %s AND bucket < %s GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1",
+                (lo, hi))
+            return [(*r[:5], int(r[5]), int(r[6])) for r in cur.fetchall()]
+    except psycopg.errors.UndefinedTable:
+        return []  # written before the funnel existed
+    except psycopg.Error as exc:
+        raise ReportReadError(f"{describe(dsn)}: {type(exc).__name__}: {exc}") from None

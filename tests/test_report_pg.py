@@ -164,3 +164,22 @@ async def test_an_instance_starts_while_postgres_is_down_and_catches_up() -> Non
         await counter.stop()  # creates the table and writes everything counted meanwhile
         _, per_instance = read_fleet_rows(dsn, SINCE)
     assert per_instance == {"box-late": 2}
+
+
+def test_funnel_counts_match_the_sqlite_store(postgres_dsn: str, tmp_path: Path) -> None:
+    """Issue 15: the funnel table in PostgreSQL holds the same rows as the SQLite one, summed over instances."""
+    from filter_proxy.report import read_funnel_rows
+    from filter_proxy.report_pg import FUNNEL_TABLE, read_fleet_funnel_rows
+
+    create_schema(postgres_dsn)
+    sqlite_counter = ReportCounter(tmp_path / "r.sqlite3", clock=Clock(T0))
+    counters = [PostgresReportCounter(postgres_dsn, instance=f"box-{i}", clock=Clock(T0)) for i in (1, 2)]
+    for counter in [sqlite_counter, sqlite_counter, *counters]:  # SQLite twice = the two instances' sum
+        counter.warning_shown("deterrence", "en", "help-first")
+        counter.help_click("deterrence", "en", "help-first", 4)
+        counter.repeat_search("deterrence", "help-first")
+        counter.flush()
+    assert sorted(read_fleet_funnel_rows(postgres_dsn, SINCE)) == sorted(read_funnel_rows(tmp_path / "r.sqlite3", SINCE))
+    with psycopg.connect(postgres_dsn) as db, pytest.raises(psycopg.errors.CheckViolation):
+        db.execute(f"INSERT INTO {FUNNEL_TABLE} VALUES (date_trunc('hour', now()), 'box', 'click', "
+                   "'deterrence', 'en', 'Some Query', 1, 1)")

@@ -58,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             return fail(f"configuration error: {exc}")
     by_instance: dict[str, int] | None = None
-    funnel_rows: list[tuple[object, ...]] = []  # the fleet (PostgreSQL) store has no funnel table yet
+    funnel_rows: list[tuple[object, ...]]
     try:
         if database.startswith(("postgresql://", "postgres://")):
-            from filter_proxy.report_pg import read_fleet_rows  # the fleet's report (report_pg.py)
+            from filter_proxy.report_pg import read_fleet_funnel_rows, read_fleet_rows  # the fleet's report
 
             rows, by_instance = read_fleet_rows(database, since, until)
+            funnel_rows = read_fleet_funnel_rows(database, since, until)
         else:
             rows = read_rows(database, since, until)
             funnel_rows = read_funnel_rows(database, since, until)
