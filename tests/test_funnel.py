@@ -244,3 +244,20 @@ def test_counter_flushes_funnel_rows(tmp_path: Path) -> None:
     assert sorted(rows) == sorted([("2026-01-01T10:00", "shown", "deterrence", "en", "help-first", -1, 1),
                                    ("2026-01-01T10:00", "click", "deterrence", "en", "help-first", 4, 1),
                                    ("2026-01-01T10:00", "repeat", "deterrence", "", "help-first", -1, 1)])
+
+
+def test_report_cli_shows_the_funnel_and_plots_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib")
+    from filter_proxy.cli import main
+
+    counter = ReportCounter(tmp_path / "r.sqlite3", clock=lambda: 1_767_261_600.0)
+    for _ in range(4):
+        counter.warning_shown("deterrence", "fr", "consequences")
+    counter.help_click("deterrence", "fr", "consequences", 2)
+    counter.flush()
+    plot = tmp_path / "report.png"
+    assert main(["report", "--db", str(tmp_path / "r.sqlite3"), "--since", "2026-01-01", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    low, high = wilson(1, 4)
+    assert f"| deterrence | fr | consequences | 4 | 1 | 25.00% | [{100 * low:.2f}%, {100 * high:.2f}%] |" in out
+    assert (tmp_path / "report-funnel.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
