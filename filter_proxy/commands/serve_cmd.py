@@ -158,6 +158,11 @@ def run(args: argparse.Namespace) -> int:
         if config.source:
             os.environ[CONFIG_ENV] = str(Path(config.source).resolve())
         os.environ.update(to_env(overrides))
+        # Help links (funnel/token.py) made by one worker must be followed on another: one secret for all.
+        from filter_proxy.funnel.token import SECRET_ENV as HELP_SECRET_ENV
+
+        if not os.environ.get(HELP_SECRET_ENV, "").strip():
+            os.environ[HELP_SECRET_ENV] = os.urandom(32).hex()
         if log_format == "text":
             os.environ["FILTER_PROXY_LOGGING_JSON"] = "false"
         port = sock.getsockname()[1]
