@@ -113,15 +113,15 @@ def funnel_markdown(funnel: dict[str, Any]) -> str:
 
 
 def funnel_csv(funnel: dict[str, Any]) -> str:
+    """Rows in the report's CSV columns (section, dimension, key, count); the intervals are in --format json."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     for g in funnel["groups"]:
-        low, high = g["click_rate"]["ci95"]
-        writer.writerow(["funnel", "click_rate", f"{g['kind']}/{g['lang']}/{g['variant']}", g["clicks"], g["shown"],
-                         low, high])
+        key = f"{g['kind']}/{g['lang']}/{g['variant']}"
+        writer.writerow(["funnel", "shown", key, g["shown"]])
+        writer.writerow(["funnel", "clicks", key, g["clicks"]])
     for g in funnel["repeats"]:
-        low, high = g["repeat_rate"]["ci95"]
-        writer.writerow(["funnel", "repeat_rate", f"{g['kind']}/{g['variant']}", g["repeats"], g["shown"], low, high])
+        writer.writerow(["funnel", "repeats", f"{g['kind']}/{g['variant']}", g["repeats"]])
     return buf.getvalue()
 
 
