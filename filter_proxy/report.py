@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,14 @@ def _ident(value: str | None) -> str:
 
 
 def bucket_of(ts: float, size: str = "hour") -> str:
-    moment = datetime.fromtimestamp(ts, UTC)
+    # Called for every counted event: the formatted hour is cached (UTC hours are whole multiples of 3600 s
+    # since the epoch), saving a datetime + strftime per event on the request path.
+    return _bucket(int(ts // 3600), size)
+
+
+@lru_cache(maxsize=64)
+def _bucket(hour: int, size: str) -> str:
+    moment = datetime.fromtimestamp(hour * 3600, UTC)
     if size == "day":
         moment = moment.replace(hour=0)
     return moment.strftime("%Y-%m-%dT%H:00")
