@@ -13,6 +13,7 @@ import contextlib
 import csv
 import io
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -63,7 +64,10 @@ def _ident(value: str | None) -> str:
 def bucket_of(ts: float, size: str = "hour") -> str:
     # Called for every counted event: the formatted hour is cached (UTC hours are whole multiples of 3600 s
     # since the epoch), saving a datetime + strftime per event on the request path.
-    return _bucket(int(ts // 3600), size)
+    # datetime.fromtimestamp rounds to the microsecond (half even): so does this, then floors to the hour.
+    whole = math.floor(ts)
+    seconds = whole + (round((ts - whole) * 1e6) >= 1_000_000)
+    return _bucket(seconds // 3600, size)
 
 
 @lru_cache(maxsize=64)
