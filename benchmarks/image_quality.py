@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance
 
-from benchmarks import imageset
+from benchmarks import imageset, plots
 from benchmarks.harness import SuiteResult, log
 
 HELD_OUT_SKIMAGE = ("stereo_motorcycle", "cell")  # not "cat": it is chelsea, a tuning photo
@@ -119,8 +119,17 @@ def picture_sets(quick: bool) -> dict[str, list[tuple[str, Image.Image]]]:
 
 def _modes() -> dict[str, dict[str, Any]]:
     return {
-        "shared pHash list": {"enroll": "bare", "algorithms": ["phash"]},
-        "own enrollment": {"enroll": "crops", "algorithms": ["phash", "dhash"]},
+        "shared pHash list": {"enroll": "bare", "algorithms": ["phash"], "crops": (), "agree": 1},
+        "own enrollment": {"enroll": "crops", "algorithms": ["phash", "dhash"], "crops": ("phash",), "agree": 1},
+        # images.require_agreement = 2: `hashes add` then enrolls dHash crops too
+        "own, phash+dhash agree": {"enroll": "crops", "algorithms": ["phash", "dhash"], "crops": ("phash", "dhash"),
+                                   "agree": 2},
+        # The pHash thresholds the 1e-5 false-match bound asks for at 10,000 listed pictures (threshold_for):
+        # what the TPR becomes when a list that size is loaded without require_agreement.
+        "shared, pHash 7 (10k bound)": {"enroll": "bare", "algorithms": ["phash"], "crops": (), "agree": 1,
+                                        "phash": 7},
+        "own, pHash 6 (10k bound)": {"enroll": "crops", "algorithms": ["phash", "dhash"], "crops": ("phash",),
+                                     "agree": 1, "phash": 6},
     }
 
 
@@ -137,16 +146,15 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
     sets = picture_sets(quick)
     pictures = [(group, name, pic) for group, items in sets.items() for name, pic in items]
     edits = {**EDITS, **EXTRA_EDITS}
-    log(f"quality: images: {len(pictures)} pictures x {len(edits)} edits, 2 enrollment modes")
+    log(f"quality: images: {len(pictures)} pictures x {len(edits)} edits, {len(_modes())} enrollment modes")
 
-    def threshold(_category: str, algorithm: str) -> int:
-        return DEFAULT_THRESHOLDS[algorithm]
 
     queries: list[list[dict[str, tuple[str, ...]]]] = []
     for _, _, picture in pictures:
         queries.append([compute_query_hashes(imageset.png_bytes(f(picture)), ["phash", "dhash"])
                         for f in edits.values()])
     rows: list[list[Any]] = []
+    rows_per_picture: dict[str, dict[str, float]] = {}
     overall: dict[str, float] = {}
     false_total: dict[str, tuple[int, int]] = {}
     by_group: dict[str, dict[str, float]] = {}
@@ -157,9 +165,18 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
             if spec["enroll"] == "bare":
                 hashes = [(a, h, "") for a, h in compute_hashes(png, spec["algorithms"]).items()]
             else:
-                hashes = compute_enrollment_hashes(png, spec["algorithms"])
-            entries += [ImageEntry(a, h, f"img{i}", f"bench/img{i}.csv:{k + 1}") for k, (a, h, _) in enumerate(hashes)]
+                hashes = compute_enrollment_hashes(png, spec["algorithms"], crop_algorithms=spec["crops"])
+            entries += [ImageEntry(a, h, f"img{i}", f"bench/img{i}.csv:{k + 1}", f"img{i}")
+                        for k, (a, h, _) in enumerate(hashes)]
         index = ImageIndex.build(entries)
+        index.require_agreement = spec["agree"]
+        limits = {**DEFAULT_THRESHOLDS, "phash": spec.get("phash", DEFAULT_THRESHOLDS["phash"])}
+
+        def threshold(_category: str, algorithm: str, limits: dict[str, int] = limits) -> int:
+            return limits[algorithm]
+
+        if "phash" not in spec:  # the bound's own modes are not listed again in the scale table
+            rows_per_picture[mode] = {a: sum(e.algorithm == a for e in entries) / len(pictures) for a in spec["algorithms"]}
         hits = {e: 0 for e in edits}
         group_hits = {g: 0 for g in sets}
         false = pairs = 0
@@ -189,6 +206,7 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
     result.table(f"Image TPR per edit ({len(pictures)} pictures; phash <= {DEFAULT_THRESHOLDS['phash']}, dhash <= "
                  f"{DEFAULT_THRESHOLDS['dhash']}; queries with dihedral variants and borders trimmed; rows below the "
                  f"first {len(EDITS)} are reported only)", ["edit", *(f"{m} TPR %" for m in overall)], table)
+    result.plots.append(plots.image_tpr_bars(table[:-1], list(overall), "image_tpr_per_edit.png", out_dir=out_dir))
     result.table("Image TPR per picture set (ten edits)", ["mode", *(f"{g} ({len(sets[g])}) TPR %" for g in sets)],
                  [[m, *by_group[m].values()] for m in by_group])
     result.table("Image false matches between different pictures (each edited query vs every other picture)",
@@ -203,6 +221,32 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
                 f"{len(sets['held-out'])} ({', '.join(n for n, _ in held_out_photos())} + generated seeds 5000+).")
     _crop_resistant(result, sets["tuning"][:12] if quick else sets["tuning"])
     _scale(result, quick)
+    _rates_per_mode(result, rows_per_picture, {m: s["agree"] for m, s in _modes().items()})
+
+
+def _rates_per_mode(result: SuiteResult, per_picture: dict[str, dict[str, float]], agree: dict[str, int]) -> None:
+    """What each mode costs in false matches at list sizes a hotline's list reaches (analytic, default
+    thresholds), and the pHash threshold the 1e-5 bound then asks for."""
+    import itertools
+    import math
+
+    from filter_proxy.images_policy import DEFAULT_THRESHOLDS
+    from filter_proxy.matchers.image_fmr import analytic_rate, threshold_for
+
+    rows = []
+    for mode, counts in per_picture.items():
+        for pictures in (1_000, 10_000, 1_000_000):
+            rates = [analytic_rate(round(pictures * n), DEFAULT_THRESHOLDS[a], a) for a, n in counts.items()]
+            if agree[mode] > 1:
+                rate = sum(math.prod(c) for c in itertools.combinations(rates, agree[mode]))
+            else:
+                rate = 1 - math.prod(1 - r for r in rates)
+            need = threshold_for(1e-5, round(pictures * counts["phash"]), "phash")
+            rows.append([mode, f"{pictures:,}", ", ".join(f"{a} {n:.1f}" for a, n in counts.items()), f"{rate:.1e}",
+                         need if agree[mode] == 1 else "-"])
+    result.table("Expected false matches per screened picture by mode and list size (default thresholds; 10 "
+                 "query hashes per picture; analytic, as the loader's bound)",
+                 ["mode", "listed pictures", "rows per picture", "rate per picture", "pHash threshold for 1e-5"], rows)
 
 
 def _crop_resistant(result: SuiteResult, pictures: list[tuple[str, Image.Image]]) -> None:
@@ -250,5 +294,5 @@ def _scale(result: SuiteResult, quick: bool) -> None:
             rate = estimate_false_match_rate(index, "phash", t, samples=2_000, rng=rng)
             rows.append([n, t, f"{rate:.2e}"])
         rows.append([n, f"threshold_for(1e-5) = {threshold_for(1e-5, n, 'phash')}", ""])
-    result.table("Expected false matches per screened picture (random pHash list and queries, 8 dihedral "
+    result.table("Expected false matches per screened picture (random pHash list and queries, 10 query "
                  "hashes per picture)", ["listed pHashes", "threshold", "rate per picture"], rows)

@@ -94,6 +94,9 @@ class RulesConfig:
     # than half; POST /-/reload takes ?force=true per request instead.
     force_reload: bool = False
     reload_wait: float = 5.0  # seconds POST /-/reload waits for every worker to report (then 504, pending)
+    # The policy team's Ed25519 public key(s), PEM: only bundles signed with one of them are loaded
+    # (rules/signing.py). None: no signature check.
+    public_key: str | None = None
 
 
 @dataclass(slots=True)
@@ -165,6 +168,25 @@ class SinkConfig:
 
 
 @dataclass(slots=True)
+class FleetConfig:
+    """Many instances (filter_proxy/fleet/, docs/DEPLOY.md): Redis announces rule versions and holds the
+    shared thumbnail-hash cache. No redis_url: a single box, nothing of this runs."""
+
+    redis_url: str | None = None
+    instance: str | None = None  # name in `fleet status` and in the report; default: host name + port
+    prefix: str = "filter-proxy"  # of every key and channel, so several fleets can share one Redis
+    heartbeat: float = 5.0  # seconds between status writes and catch-up checks of the current version
+    status_ttl: float = 30.0  # a worker missing this long drops out of `fleet status`
+    backoff_max: float = 10.0  # longest wait between reconnection attempts while Redis is unreachable
+    publish_on_reload: bool = False  # POST /-/reload publishes rules.path to the fleet instead of a local load
+    max_inline_bytes: int = 64 * 1024 * 1024  # bigger bundles are published as a URL + checksum
+    hash_cache: bool = True  # shared thumbnail-hash tier (needs a hash key)
+    hash_cache_ttl: float = 86400.0
+    hash_key_env: str = "FILTER_PROXY_HASH_KEY"  # the fleet-wide HMAC key for hash-cache keys
+    hash_key_file: str | None = None
+
+
+@dataclass(slots=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = True
@@ -183,6 +205,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     sink: SinkConfig = field(default_factory=SinkConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the TOML file it came from, if any
 
@@ -394,6 +417,15 @@ def _validate(config: Config, require_upstream: bool) -> None:
         positive(f"sink.{key}", getattr(k, key))
     for key in ("backups", "retries", "backoff"):
         positive(f"sink.{key}", getattr(k, key), allow_zero=True)
+
+    f = config.fleet
+    if f.redis_url is not None and urlsplit(f.redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("fleet.redis_url", "must be a redis://, rediss:// or unix:// URL "
+                          f"(got scheme {urlsplit(f.redis_url).scheme!r}; the URL may hold a password)")
+    for key in ("heartbeat", "status_ttl", "backoff_max", "max_inline_bytes", "hash_cache_ttl"):
+        positive(f"fleet.{key}", getattr(f, key))
+    if f.status_ttl <= f.heartbeat:
+        raise ConfigError("fleet.status_ttl", f"must be longer than fleet.heartbeat ({f.heartbeat} s)")
 
     level = config.logging.level.upper()
     if level not in LOG_LEVELS:

@@ -9,6 +9,7 @@ holds hashes of that algorithm; otherwise it could never match and the picture w
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -58,6 +59,16 @@ class Hashed:
     hashes: Hashes
     complete: bool = True
 
+    def to_json(self) -> str:
+        """For a shared cache tier (e.g. Redis): hashes only, never image bytes or who asked."""
+        return json.dumps({"h": {a: list(v) for a, v in self.hashes.items()}, "c": self.complete},
+                          separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Hashed:
+        raw = json.loads(text)
+        return cls({str(a): tuple(str(h) for h in v) for a, v in raw["h"].items()}, bool(raw["c"]))
+
 
 def _usable(view: ResultView, algorithms: set[str]) -> bool:
     """Whether the backend's hashes can stand in for fetching the thumbnail: the list holds one of them."""
@@ -84,6 +95,8 @@ class ImageScreener:
                                                                                  policy.cache_ttl)
         # Decoding holds whole bitmaps: no more pictures decode at once than are fetched at once.
         self._decoders = anyio.CapacityLimiter(policy.concurrency)
+        # A fleet-wide tier behind the local one (fleet/hash_cache.py: async get, put_later); None alone.
+        self.shared: Any = None
 
     async def aclose(self) -> None:
         await self.fetcher.aclose()
@@ -165,6 +178,12 @@ class ImageScreener:
         if cached is not None and (self.shown is None or not cached.complete or self.shown.route(url)):
             self.observer.image_fetch("cached")
             return cached, None
+        if self.shared is not None and self.shown is None:  # showing checked bytes needs the bytes
+            shared = await self.shared.get(url, algorithms)
+            if shared is not None:  # fetched and hashed by another instance of the fleet
+                self.observer.image_fetch("shared")
+                self.by_url.put((url, algorithms), Hashed(shared))
+                return Hashed(shared), None
         result: FetchResult = await self.fetcher.fetch(url)
         if result.data is None:
             self.observer.image_fetch(result.outcome)
@@ -191,6 +210,8 @@ class ImageScreener:
             self.by_digest.put((digest, algorithms), hashed)
         self.observer.image_fetch("fetched")
         self.by_url.put((url, algorithms), hashed)
+        if self.shared is not None and hashed.complete:
+            self.shared.put_later(url, algorithms, hashed.hashes)
         return hashed, result.data
 
     def _compute(self, data: bytes, algorithms: tuple[str, ...], budget: PixelBudget | None = None) -> Hashes:

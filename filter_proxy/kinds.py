@@ -22,13 +22,13 @@ import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
 from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
+from filter_proxy.adapters.walk import strings as walk_strings
 from filter_proxy.screening import ImageScreenerLike, Removal, screen_results, screen_texts
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
 
 ROW_KEYS = ("rows", "datarows", "values")  # ES SQL, OpenSearch SQL / PPL, ES|QL (Solr: result-set.docs)
-_URL_PREFIXES = ("http://", "https://", "//", "www.")
 # Where backends echo the request: Meilisearch "query" / "facetQuery", Typesense "request_params", Solr
 # "responseHeader.params" (handled in _without_echo).
 ECHO_KEYS = frozenset({"query", "facetQuery", "request_params", "responseHeader"})
@@ -50,30 +50,11 @@ def raise_if_withheld(outcome: Any) -> None:
         raise Withheld(withheld)
 
 
-def all_strings(value: Any) -> list[str]:
-    """Every string in ``value``, keys included, iteratively (deep input cannot exhaust the stack)."""
-    out: list[str] = []
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if item.strip():
-                out.append(item)
-        elif isinstance(item, dict):
-            for key, sub in item.items():
-                if isinstance(key, str) and key.strip():
-                    out.append(key)
-                stack.append(sub)
-        elif isinstance(item, list):
-            stack.extend(item)
-    return out
-
-
 def strings_view(index: int, value: Any) -> ResultView:
-    """A view holding every string of ``value``: URL-shaped ones are checked as URLs too."""
-    texts = all_strings(value)
-    urls = [t.strip() for t in texts if t.lstrip().lower().startswith(_URL_PREFIXES)]
-    return ResultView(index=index, extra_text=texts, extra_urls=urls)
+    """A view holding every string of ``value`` read as a result's are (``adapters.walk``: keys too,
+    markup stripped beside the original, URL-shaped parts, also inside text, checked as URLs)."""
+    texts, links = walk_strings(value)
+    return ResultView(index=index, nodes=(value,), strings=texts, links=links)
 
 
 def parse(kind: str, body: bytes, adapter: Adapter) -> Any:

@@ -31,7 +31,16 @@ from filter_proxy.adapters.routes import (
 from filter_proxy.events import FilterObserver, NullObserver
 from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
-from filter_proxy.screening import ImageScreenerLike, decode_body, prefers_html, screen_page, screen_texts
+from filter_proxy.screening import (
+    ImageScreenerLike,
+    PageOutcome,
+    check_query,
+    decode_body,
+    prefers_html,
+    screen_page,
+    screen_texts,
+    screen_value,
+)
 from filter_proxy.verdict import ALLOW, Verdict, strongest
 
 if TYPE_CHECKING:
@@ -53,6 +62,9 @@ STREAMING_TYPES = (b"text/event-stream", b"application/x-ndjson", b"multipart/x-
 _STALE_HEADERS = frozenset({b"content-length", b"content-encoding", b"etag", b"content-md5", b"accept-ranges"})
 _NO_CACHE = frozenset({b"cache-control"})  # replaced by no-store on a response that carries a warning
 _JSON = b"application/json"
+# A non-JSON error body (an HTML or text error page) up to this size is screened as text and passed when
+# clean; a longer one is refused (502): short error pages are the norm, long ones may quote content.
+MAX_PLAIN_ERROR_BYTES = 8192
 # Headers some frameworks read as "treat this request as another method": the route was chosen by method.
 _METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
 
@@ -377,9 +389,11 @@ class FilterMiddleware:
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
-            if ok:
-                await self._fail(send, elapsed, "malformed", "upstream response is not valid JSON")
-            else:  # an error page carries no results: keep the app's status and body
+            # A non-JSON error body passes only when it is short text with nothing listed in it (an error
+            # page from a proxy in between); anything else on a screened route is refused.
+            if ok or len(body) > MAX_PLAIN_ERROR_BYTES or not _clean_plain_text(body, rules):
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            else:
                 await _send_raw(send, status, headers, body, rewritten, None, 0)
             return
         try:
@@ -390,12 +404,18 @@ class FilterMiddleware:
                     doc, self.adapter, rules, results=route == SEARCH, image_screener=self.image_screener
                 )
         except Exception as exc:
-            if not ok:  # e.g. a backend's error JSON: it has no results to leak
-                await _send_raw(send, status, headers, body, rewritten, None, 0)
+            if ok:
+                # Only the exception type: its message may quote result text.
+                logger.warning("%s adapter cannot read the upstream response (%s)", self.adapter.name,
+                               type(exc).__name__)
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
                 return
-            # Only the exception type: its message may quote result text.
-            logger.warning("%s adapter cannot read the upstream response (%s)", self.adapter.name, type(exc).__name__)
-            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            # An error body in no page shape (a backend's error JSON, which can quote documents): every
+            # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
+            outcome = PageOutcome(withheld=screen_value(doc, rules))
+        if outcome.withheld is not None:
+            observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
+            await self._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened")
             return
         if status < 500:
             observer.upstream(elapsed, "ok")
@@ -408,9 +428,10 @@ class FilterMiddleware:
                 lang = rules.warnings.choose_language(accept_language or None)
                 doc["safety"] = rules.warnings.safety_object(verdict, lang)
                 observer.warning_shown(verdict.warning, lang)
-        if outcome.changed or action is not None:
-            body, rewritten = orjson.dumps(doc), True
-        # else: nothing changed, so the app's own bytes go out (no re-encoding on the common path)
+        # What is sent is what was screened: always the re-encoding of the parsed document, never the
+        # backend's bytes. Those may hold duplicate keys, which orjson (like most parsers) reads as the last
+        # one while a client may read the first; re-encoding makes them one document (~20 us for 20 kB).
+        body, rewritten = orjson.dumps(doc), True
         await _send_raw(send, status, headers, body, rewritten, action, len(outcome.removed))
 
     async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str) -> None:
@@ -465,8 +486,10 @@ class FilterMiddleware:
 
 def query_verdict(texts: Sequence[str], rules: RuleSet) -> Verdict:
     """The verdict for one request's (or one sub-query's) query texts. The one place every query verdict
-    of the request side is taken (whole requests, multi-search sub-queries, OPTIONS)."""
-    return rules.check_texts(texts) if texts else ALLOW
+    of the request side is taken (whole requests, multi-search sub-queries, OPTIONS): each text, a
+    wildcard ``QueryPrefix`` against the listed terms it starts, URL-shaped parts as URLs
+    (``screening.check_query``)."""
+    return check_query(texts, rules) if texts else ALLOW
 
 
 def _make_adapter(adapter: str | Adapter, fields: FieldMapping | None, query_param: str | None) -> Adapter:
@@ -478,6 +501,15 @@ def _make_adapter(adapter: str | Adapter, fields: FieldMapping | None, query_par
         adapter = copy.copy(adapter)  # never change the caller's instance
         adapter.query_param = query_param
     return adapter
+
+
+def _clean_plain_text(body: bytes, rules: RuleSet) -> bool:
+    """True when ``body`` is UTF-8 text with no listed string or URL in it (markup stripped too)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return screen_value(text, rules) is None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

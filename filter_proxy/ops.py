@@ -74,7 +74,8 @@ class OpsApp:
     def __init__(self, app: ASGIApp, *, holder: RuleHolder | None = None, reloader: Any = None,
                  metrics: Any = None, admin_token: str | None = None, services: Sequence[Service] = (),
                  ready_check: Callable[[], bool] | None = None, coordinator: ReloadCoordinator | None = None,
-                 reload_wait: float = DEFAULT_WAIT) -> None:
+                 reload_wait: float = DEFAULT_WAIT,
+                 degraded_check: Callable[[], str | None] | None = None) -> None:
         self.app = app
         self.holder = holder
         self.reloader = reloader
@@ -86,6 +87,7 @@ class OpsApp:
         self._token = admin_token.encode() if admin_token else None
         self.services = list(services)
         self.ready_check = ready_check
+        self.degraded_check = degraded_check  # e.g. the fleet's Redis is unreachable: ready, but say so
         self.started = False
         self._inner_lifespan: _InnerLifespan | None = None
 
@@ -147,7 +149,11 @@ class OpsApp:
 
     async def _ready(self, send: Send) -> None:
         ok, reason = self.is_ready()
-        body: dict[str, Any] = {"status": "ready" if ok else "not ready", "reason": reason}
+        degraded = self.degraded_check() if ok and self.degraded_check is not None else None
+        # Degraded is still 200: the instance serves its last good rules, and a load balancer must not
+        # take the whole fleet out of rotation because Redis is down.
+        body: dict[str, Any] = {"status": "degraded" if degraded else "ready" if ok else "not ready",
+                                "reason": degraded or reason}
         if self.holder is not None:
             body["rules_version"] = getattr(self.holder.current, "version", None)
         await _json(send, 200 if ok else 503, body)
@@ -292,8 +298,7 @@ def build_app(config: Config, *, metrics: Any = None,
     from filter_proxy.events import MultiObserver
     from filter_proxy.proxy import create_proxy_app
     from filter_proxy.reload import Reloader
-    from filter_proxy.report import ReportCounter
-    from filter_proxy.rules import load_rules
+    from filter_proxy.rules.signing import rules_loader
     from filter_proxy.sink import build_sink
 
     adapter = build_adapter(config)  # a bad adapter or route setting fails before the rules are loaded
@@ -315,7 +320,8 @@ def build_app(config: Config, *, metrics: Any = None,
     else:
         coordinator = DirectoryCoordinator(state_dir, version) if state_dir else LocalCoordinator(version)
     started = time.perf_counter()
-    rules = load_rules(config.rules.path)
+    loader = rules_loader(config.rules.public_key)  # signature-checked when a public key is configured
+    rules = loader(config.rules.path)
     holder = RuleHolder(rules)
     if metrics is not None:
         metrics.rules_loaded(rules, time.perf_counter() - started)
@@ -323,7 +329,7 @@ def build_app(config: Config, *, metrics: Any = None,
     observers: list[Any] = [metrics] if metrics is not None else []
     services: list[Service] = []
     if config.report.enabled:
-        report = ReportCounter(config.report.database, config.report.bucket)
+        report = _report_counter(config)
         observers.append(report)
         services.append(CallbackService(lambda: report.start(config.report.snapshot_interval), report.stop))
     k = config.sink
@@ -360,8 +366,14 @@ def build_app(config: Config, *, metrics: Any = None,
         from filter_proxy.thumbs import ThumbRoute
 
         inner = ThumbRoute(screener.shown, inner, screener=screener, rules=lambda: holder.current)
-    reloader = Reloader(holder, config.rules.path, metrics=metrics, debounce_ms=config.rules.debounce_ms,
-                        auto_force=config.rules.force_reload)
+    reloader = Reloader(holder, config.rules.path, metrics=metrics, loader=loader,
+                        debounce_ms=config.rules.debounce_ms, auto_force=config.rules.force_reload)
+    degraded_check = None
+    if config.fleet.redis_url:  # a fleet: follow (and with publish_on_reload, publish) versions through Redis
+        from filter_proxy.fleet.service import attach_fleet
+
+        coordinator, rollout = attach_fleet(config, holder, metrics, coordinator, services, screener)
+        degraded_check = rollout.degraded
     coordinator.on_reload(reloader.reload)
 
     async def start_reloader() -> None:
@@ -376,7 +388,21 @@ def build_app(config: Config, *, metrics: Any = None,
         services.append(CallbackService(stop=lambda: asyncio.to_thread(mark_process_dead, os.getpid())))
     return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics, coordinator=coordinator,
                   reload_wait=config.rules.reload_wait,
-                  admin_token=config.admin.resolve_token(), services=services, ready_check=ready_check)
+                  admin_token=config.admin.resolve_token(), services=services, ready_check=ready_check,
+                  degraded_check=degraded_check)
+
+
+def _report_counter(config: Config) -> Any:
+    """SQLite (embedded default) or, for a postgresql:// database, the fleet's report (report_pg.py)."""
+    from filter_proxy.report import ReportCounter
+
+    if config.report.database.startswith(("postgresql://", "postgres://")):
+        from filter_proxy.fleet.identity import instance_name
+        from filter_proxy.report_pg import PostgresReportCounter
+
+        return PostgresReportCounter(config.report.database, config.report.bucket,
+                                     instance_name(config.fleet.instance, config.server.port))
+    return ReportCounter(config.report.database, config.report.bucket)
 
 
 def build_adapter(config: Config) -> Any:

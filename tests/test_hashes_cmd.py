@@ -126,3 +126,15 @@ def test_check_prints_verdict_and_distances(tmp_path: Path, capsys: pytest.Captu
     assert "sha256  distance 0" in blocks[1]
     assert blocks[2].startswith("flipped.png: block") and "phash   distance" in blocks[2]
     assert blocks[3].startswith("camera.png: allow") and "sha256  no match" in blocks[3]
+
+
+def test_add_enrolls_dhash_crops_only_when_algorithms_must_agree(rules: Path, tmp_path: Path) -> None:
+    img = save(tmp_path / "rocket.png", "rocket")
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    alone = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
+    assert sum(a == "dhash" for a, _, _ in alone) == 1 and sum(a == "phash" for a, _, _ in alone) > 1
+    (rules / "policy.toml").write_text(POLICY + "require_agreement = 2\n")
+    (rules / "images" / "listed.csv").unlink()
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    agreeing = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
+    assert sum(a == "dhash" for a, _, _ in agreeing) > 1

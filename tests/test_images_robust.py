@@ -29,12 +29,15 @@ from starlette.routing import Route
 from filter_proxy.adapters import get_adapter
 from filter_proxy.adapters.base import ResultView
 from filter_proxy.images_fetch import ThumbnailFetcher, address_refusal
-from filter_proxy.images_policy import ImagePolicy
+from filter_proxy.images_policy import DEFAULT_THRESHOLDS, ImagePolicy
 from filter_proxy.images_screen import ImageScreener
 from filter_proxy.matchers.images import (
     ImageDecodeError,
+    ImageEntry,
+    ImageIndex,
     PixelBudget,
     PixelBudgetExceeded,
+    compute_enrollment_hashes,
     compute_hashes,
     compute_query_hashes,
     decode_frames,
@@ -322,3 +325,79 @@ async def test_backend_hash_of_an_unlisted_algorithm_does_not_replace_fetching(r
     assert first is not None and first.matched  # fetched and hashed despite the backend's PDQ hash
     assert out[1].verdict is not None and not out[1].verdict.matched  # the phash stood in: no fetch
     assert fetched.count("precomputed") == 1 and fetched.count("fetched") == 1
+
+
+@given(st.integers(1025, 3000), st.integers(16, 3000))
+@settings(max_examples=8, deadline=None)
+def test_large_frames_are_shrunk_before_any_hashing_step(width: int, height: int) -> None:
+    [frame] = decode_frames(encode(Image.new("L", (width, height), 90)))
+    assert max(frame.size) == 1024  # later steps never hold another full-size copy
+
+
+@given(st.dictionaries(st.sampled_from(["phash", "dhash", "sha256"]),
+                       st.lists(st.text("0123456789abcdef", min_size=16, max_size=16), min_size=1, max_size=9)),
+       st.booleans())
+def test_cached_hashes_round_trip_for_a_shared_tier(hashes: dict[str, list[str]], complete: bool) -> None:
+    from filter_proxy.images_screen import Hashed
+
+    value = Hashed({a: tuple(v) for a, v in hashes.items()}, complete)
+    assert Hashed.from_json(value.to_json()) == value
+
+
+# --- (a) crops: enrollment crops (own lists) and border trimming (any list) ---------------------------------
+CROP_PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "moon", "horse")
+
+
+@pytest.fixture(scope="module")
+def enrolled() -> tuple[ImageIndex, ImageIndex]:
+    """(own enrollment with crops, bare whole-picture pHashes) of the photos above, 240x180."""
+    own, bare = [], []
+    for name in CROP_PHOTOS:
+        body = encode(photo(name, (240, 180)))
+        own += [ImageEntry(a, h, name, f"r/{name}.csv:{k + 1}")
+                for k, (a, h, _) in enumerate(compute_enrollment_hashes(body, ["phash", "dhash"]))]
+        bare.append(ImageEntry("phash", compute_hashes(body, ["phash"])["phash"], name, f"s/{name}.csv:1"))
+    return ImageIndex.build(own), ImageIndex.build(bare)
+
+
+def limit(_category: str, algorithm: str) -> int:
+    return DEFAULT_THRESHOLDS[algorithm]
+
+
+@given(st.sampled_from(CROP_PHOTOS), st.floats(0.03, 0.11))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_cropped_copies_match_their_own_enrollment_only(enrolled: tuple[ImageIndex, ImageIndex], name: str,
+                                                        share: float) -> None:
+    picture = photo(name, (240, 180))
+    w, h = picture.size
+    dx, dy = round(w * share), round(h * share)
+    query = compute_query_hashes(encode(picture.crop((dx, dy, w - dx, h - dy))), ["phash", "dhash"])
+    assert [m.category for m in enrolled[0].matches(query, limit)] == [name]
+
+
+def test_whole_picture_hashes_alone_miss_a_ten_percent_crop(enrolled: tuple[ImageIndex, ImageIndex]) -> None:
+    missed = 0
+    for name in CROP_PHOTOS:  # why `hashes add` enrolls crops: a bare list loses most of these
+        picture = photo(name, (240, 180))
+        query = compute_query_hashes(encode(picture.crop((24, 18, 216, 162))), ["phash"])
+        missed += name not in [m.category for m in enrolled[1].matches(query, limit)]
+    assert missed >= len(CROP_PHOTOS) // 2
+
+
+# Photos whose own edges are not one flat colour: a silhouette on white (horse) padded with white cannot be
+# told from its own background, so trimming would cut into the picture (a known limit of border trimming).
+TEXTURED_EDGES = ("astronaut", "camera", "coffee", "chelsea", "rocket")
+
+
+@given(st.sampled_from(TEXTURED_EDGES), st.floats(0.03, 0.2), st.sampled_from([(0, 0, 0), (255, 255, 255)]),
+       st.booleans())
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_uniform_borders_are_trimmed_before_hashing(enrolled: tuple[ImageIndex, ImageIndex], name: str,
+                                                    band: float, colour: tuple[int, int, int], sides: bool) -> None:
+    picture = photo(name, (240, 180))
+    w, h = picture.size
+    bx, by = (round(w * band), 0) if sides else (0, round(h * band))
+    padded = Image.new("RGB", (w + 2 * bx, h + 2 * by), colour)
+    padded.paste(picture, (bx, by))
+    query = compute_query_hashes(encode(padded), ["phash"])
+    assert name in [m.category for m in enrolled[1].matches(query, limit)]  # even a bare shared pHash

@@ -141,6 +141,9 @@ def test_a_perceptual_list_over_the_false_match_bound_is_refused_with_a_threshol
     with pytest.raises(RulesError, match=r"zqx-abuse.*exceeds images.max_false_match_rate.*phash = \d+") as caught:
         load_rules(big)
     assert caught.value.path == "rules/images"
+    with pytest.raises(RulesError, match="exceeds images.max_false_match_rate"):
+        compile_rules(big, tmp_path / "big.bundle")
+    assert not (tmp_path / "big.bundle").exists()
     small = make_rules(tmp_path / "small", {"images/zqx-abuse.csv": _phash_rows(5, 2)})
     rules = load_rules(small)
     assert [f.category for f in rules.image_findings] == ["zqx-abuse"] and rules.image_findings[0].ok

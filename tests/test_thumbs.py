@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -122,3 +123,44 @@ def test_store_is_bounded_in_bytes_and_time() -> None:
     assert store.keep("svg", SVG) is None  # only raster pictures are ever served under our origin
     now[0] = 61
     assert store.get("c") is None and store.route("b") is None
+
+
+def test_the_demo_shows_thumbnails_from_the_checked_bytes() -> None:
+    from filter_proxy.demo.app import create_demo_app
+
+    rules_dir = Path(__file__).resolve().parents[1] / "rules"
+    with serve(create_demo_app(rules_dir)) as url, httpx.Client(base_url=url, trust_env=False) as client:
+        page = client.get("/search", params={"q": "apple pie", "format": "json"}).json()
+        thumbs = [r.get("thumbnail") or r.get("thumbnail_src") for r in page["results"]]
+        thumbs = [t for t in thumbs if t]
+        assert thumbs and all(t.startswith(PREFIX) for t in thumbs)
+        shown = client.get(thumbs[0])
+        assert shown.status_code == 200 and shown.headers["content-type"] == "image/png"
+        html = client.get("/", params={"q": "apple pie"}, headers={"accept": "text/html"}).text
+        assert f'src="{PREFIX}' in html
+
+
+def test_served_app_rewrites_thumbnails_when_configured(tmp_path: Path) -> None:
+    import re
+    import shutil
+
+    from filter_proxy.config import load_config
+    from filter_proxy.ops import build_app
+
+    rules_dir = tmp_path / "rules"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "rules", rules_dir)
+    policy = (rules_dir / "policy.toml").read_text(encoding="utf-8")
+    policy = re.sub(r"(?m)^(page_budget|fetch_timeout) = .*$", r"\1 = 30.0", policy)  # a busy test machine
+    (rules_dir / "policy.toml").write_text(policy.replace("[images]\n", '[images]\nallow_networks = ["127.0.0.0/8"]\n'))
+    host = CloakingHost()
+    with serve(host.app) as upstream:
+        host.base = upstream
+        config = load_config(env={}, overrides={
+            "upstream.url": upstream, "upstream.adapter": "searxng", "rules.path": str(rules_dir),
+            "rules.watch": False, "report.enabled": False, "metrics.enabled": False, "admin.token_env": "",
+            "images.rewrite_thumbnails": True}, require_upstream=True)
+        with serve(build_app(config)) as base, httpx.Client(base_url=base, trust_env=False) as client:
+            page = client.get("/search", params={"q": "photos", "format": "json"}).json()
+            thumb = page["results"][0]["thumbnail_src"]
+            assert thumb.startswith(PREFIX)
+            assert client.get(thumb, headers={"user-agent": "Mozilla/5.0"}).content == HARMLESS

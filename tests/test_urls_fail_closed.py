@@ -7,7 +7,7 @@ import ipaddress
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from filter_proxy.signals.url_canon import canonical_host, canonicalize_url, fallback_text, host_spans
@@ -150,6 +150,9 @@ def test_numeric_ipv4_forms_of_a_listed_address_are_matched(data: st.DataObject,
     index = UrlIndex.build([UrlEntry(entry, "c", "r:1")])
     host = data.draw(ipv4_form(address))
     trailing = data.draw(st.sampled_from(["", "."]))
+    if data.draw(st.booleans()):  # or as the IPv6 address that reaches it (IPv4-mapped, NAT64)
+        host, trailing = data.draw(st.sampled_from([f"[::ffff:{address}]", f"[64:ff9b::{address}]",
+                                                    f"[::ffff:{int(address) >> 16:x}:{int(address) & 0xFFFF:x}]"])), ""
     url = f"http://{host}{trailing}/zqx/page" + ("/deeper" if kind == "prefix" else "") + "?q=1"
     assert index.match(url), (entry, url, canonicalize_url(url))
 
@@ -203,3 +206,21 @@ def test_fallback_work_is_linear_in_the_text(labels: int, max_labels: int, label
     assert len(spans) <= 2 * max_labels + 2
     many = ".".join(f"{label}{i}" for i in range(labels))
     assert len(host_spans(many, max_labels)) <= 2 * labels * max_labels + 2
+
+
+URLISH = st.lists(st.one_of(
+    st.sampled_from(["http://", "https:\\\\", "//", "%", "%2e", "%zz", "%ff", "@", ":", ":99999", "[", "]", "/", "\\",
+                     "?", "#", ".", "blocked.example.invalid", "xn--", "0x", "127.1", " ", "\t", "\ud800", "\udcff"]),
+    st.text(st.characters(blacklist_categories=()), max_size=4),  # surrogates and controls included
+), max_size=12).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(URLISH)
+@example("http://\ud800.blocked.example.invalid/%41")  # a lone surrogate (valid in JSON) in an unparsable URL
+def test_matching_any_string_never_raises(text: str) -> None:
+    index = UrlIndex.build([UrlEntry("blocked.example.invalid", "c", "r:1"),
+                            UrlEntry("https://shop.example.invalid/page.html", "c", "r:2")])
+    index.match(text)
+    canonical = canonicalize_url(text)
+    assert canonical is None or canonicalize_url(canonical) == canonical

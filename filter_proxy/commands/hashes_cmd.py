@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from filter_proxy.matchers.images import (
+    CROP_ALGORITHMS,
     EXACT_ALGORITHMS,
     ImageDecodeError,
     compute_enrollment_hashes,
@@ -124,7 +125,9 @@ def add_command(args: argparse.Namespace) -> int:
                 found = [(a, h, "") for a, h in compute_hashes(data, algorithms, images.max_pixels,
                                                                 images.min_pdq_quality).items()]
             else:
-                found = compute_enrollment_hashes(data, algorithms, images.max_pixels, images.min_pdq_quality)
+                # with require_agreement, dHash crops too: a false match then needs two algorithms at once
+                crops = PERCEPTUAL_ALGORITHMS if images.require_agreement > 1 else CROP_ALGORITHMS
+                found = compute_enrollment_hashes(data, algorithms, images.max_pixels, images.min_pdq_quality, crops)
         except (OSError, ImageDecodeError) as exc:
             print(f"{image}: {exc}", file=sys.stderr)
             failed += 1

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,21 +115,25 @@ class RateFinding:
                 f"{fix} (set [categories.{self.category}.thresholds] or [images.thresholds])")
 
 
-def assess_index(index: ImageIndex, categories: Iterable[str], threshold: Callable[[str, str], int],
-                 bound: float, require_agreement: int = 1, samples: int = 256,
-                 rng: np.random.Generator | None = None) -> list[RateFinding]:
-    """One RateFinding per category that lists perceptual hashes. With ``require_agreement`` = k the
-    per-picture rate is the chance that k algorithms all match by accident: the sum over every k of the
-    category's algorithms of their rates' product (independent algorithms; an upper bound since the
-    matches must also name the same picture)."""
+def assess_index(indexes: Mapping[str, ImageIndex] | ImageIndex, categories: Iterable[str],
+                 threshold: Callable[[str, str], int], bound: float, require_agreement: int = 1,
+                 samples: int = 256, rng: np.random.Generator | None = None) -> list[RateFinding]:
+    """One RateFinding per category that lists perceptual hashes. ``indexes``: algorithm -> the index
+    holding it (or one index holding several). With ``require_agreement`` = k the per-picture rate is the
+    chance that k algorithms all match by accident: the sum over every k of the category's algorithms of
+    their rates' product (independent algorithms; an upper bound since the matches must also name the same
+    picture)."""
+    if isinstance(indexes, ImageIndex):
+        indexes = {a: indexes for a in indexes.tables}
     rng = rng or np.random.default_rng(0)
     found = []
     for category in categories:
         algos, sizes, limits, rates = [], [], [], []
-        for algo in sorted(index.tables):
-            if algo not in PERCEPTUAL_BITS:
+        for algo in sorted(indexes):
+            index = indexes[algo]
+            table = index.tables.get(algo)
+            if algo not in PERCEPTUAL_BITS or table is None:
                 continue
-            table = index.tables[algo]
             groups = [g for g, (c, _) in enumerate(index.groups) if c == category]
             n = int(np.isin(table.group, groups).sum()) if groups else 0
             if not n:
@@ -152,16 +156,16 @@ def assess_index(index: ImageIndex, categories: Iterable[str], threshold: Callab
 
 
 def configure_index(index: ImageIndex, policy: Any, samples: int = 256) -> tuple[list[RateFinding], list[str]]:
-    """What the rule loader calls once per load (directory or bundle): applies ``images.require_agreement``
-    to ``index`` and measures each category's false-match rate. Returns (findings, refusal reasons); a
-    non-empty second list means the rule set must be refused."""
-    images = policy.images
-    index.require_agreement = max(1, int(images.require_agreement))
-    findings = assess_index(index, policy.categories, policy.threshold, images.max_false_match_rate,
-                            index.require_agreement, samples, np.random.default_rng(0))
+    """What the rule loader calls once per load (directory or bundle) on the rule set's image index:
+    applies ``images.require_agreement`` to ``index`` and measures each category's false-match rate.
+    Returns (findings, refusal reasons); a non-empty second list means the rule set must be refused."""
+    settings = policy.images
+    agree = max(1, int(settings.require_agreement))
+    index.require_agreement = agree
+    findings = assess_index(index, policy.categories, policy.threshold, settings.max_false_match_rate, agree,
+                            samples, np.random.default_rng(0))
     reasons = [f.describe() for f in findings if not f.ok]
-    if index.require_agreement > 1 and len(index.pictures) == 0 and findings:
-        reasons.append(f"images.require_agreement = {index.require_agreement} but no listed hash names its picture "
-                       "(pic:<id> in the note column, as `filter-proxy hashes add` writes): no perceptual hash "
-                       "could ever match")
+    if agree > 1 and findings and not index.pictures:
+        reasons.append(f"images.require_agreement = {agree} but no listed hash names its picture (pic:<id> in the "
+                       "note column, as `filter-proxy hashes add` writes): no perceptual hash could ever match")
     return findings, reasons

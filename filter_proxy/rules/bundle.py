@@ -40,7 +40,7 @@ from typing import Any
 from filter_proxy.errors import RulesError
 from filter_proxy.rules.policy import parse_policy
 from filter_proxy.rules.ruleset import RuleSet
-from filter_proxy.rules.sources import build_indexes, configure_images, read_sources
+from filter_proxy.rules.sources import Sources, build_indexes, configure_images, read_sources
 from filter_proxy.signals import registry
 from filter_proxy.warnings import WarningCatalog
 
@@ -60,16 +60,22 @@ def is_bundle(path: str | Path) -> bool:
         return False
 
 
-def compile_rules(path: str | Path, out: str | Path) -> dict[str, Any]:
+def compile_rules(path: str | Path, out: str | Path, sources: Sources | None = None) -> dict[str, Any]:
     """Validate the rules directory at ``path`` and write its bundle to ``out`` atomically.
 
     Raises RulesError (with every problem) when the rule set has errors; returns the bundle header.
+    ``sources``: the directory already read by ``read_sources`` (a caller that reads it once to report its
+    warnings need not read 1M entries twice).
     """
-    sources = read_sources(Path(path))
+    if sources is None:
+        sources = read_sources(Path(path))
     if sources.errors:
         raise RulesError.from_problems(sources.problems)
     assert sources.warnings is not None
     indexes = build_indexes(sources)
+    assert sources.policy is not None
+    # A list over the false-match bound is refused here already, not first by the server loading it.
+    configure_images(indexes["images"], sources.policy, f"{sources.name}/images")  # type: ignore[arg-type]
     rule_files: dict[str, int] = {}
     for entries in sources.entries.values():
         for entry in entries:
@@ -218,7 +224,7 @@ def load_bundle(path: str | Path) -> RuleSet:
             sizes=header.get("sizes") or {},
             allow=allow,
         )
-        configure_images(ruleset, where)
+        ruleset.image_findings = configure_images(ruleset.images, policy, where)
     except RulesError:
         raise
     except Exception as exc:  # a section that passed the checksum but does not decode: written by a bug

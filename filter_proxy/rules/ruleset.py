@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Protocol
 
+from filter_proxy.normalize import words as normal_words
 from filter_proxy.rules.policy import Policy
 from filter_proxy.signals import registry
 from filter_proxy.signals.base import SignalIndex
@@ -166,6 +167,13 @@ class RuleSet:
                     break
         return best
 
+    def check_prefix(self, text: str) -> Verdict:
+        """A query term cut short by a trailing wildcard (``text`` is what precedes the wildcard): the
+        verdict of the listed entries that start with it, when it keeps at least five letters of them
+        (``TermIndex.match_prefix``). Not cached: it runs only for queries with wildcards."""
+        matches = self.terms.match_prefix(normal_words(text))
+        return self._resolve(matches, "term") if matches else ALLOW
+
     def _check_text(self, text: str) -> Verdict:
         matches = self.terms.match(text)
         if not matches:  # the common case: no allocation beyond the index's own lookup
@@ -175,6 +183,8 @@ class RuleSet:
     # -- URLs -------------------------------------------------------------------------------------
 
     def check_url(self, url: str) -> Verdict:
+        """The verdict for one URL, read as browsers read it (``signals.url_canon``); a URL that cannot be
+        read is matched on its text instead, never allowed for being unreadable (``signals.urls``)."""
         if not self._cache_size or not isinstance(url, str):
             return self._check_url(url)
         return self._url_cache.get(url, self._check_url)

@@ -21,14 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from filter_proxy.errors import Problem, RulesError
-from filter_proxy.matchers.image_fmr import configure_index
+from filter_proxy.matchers.image_fmr import RateFinding, configure_index
 from filter_proxy.normalize import normalize
 from filter_proxy.rules.parse import Line, decode_text, read_lines, toml_error_line
 from filter_proxy.rules.policy import Policy, parse_policy
 from filter_proxy.rules.ruleset import RuleSet
 from filter_proxy.signals import registry
 from filter_proxy.signals.base import Entry, SignalError, SignalIndex
-from filter_proxy.signals.images import pdq_available
+from filter_proxy.signals.images import ImageSignals, pdq_available
 from filter_proxy.warnings import WarningCatalog, load_warnings
 
 _LOCATED = re.compile(r"^(.+):(\d+): (.+)$", re.S)
@@ -93,19 +93,20 @@ def build_ruleset(sources: Sources, source: str) -> RuleSet:
     rules = RuleSet(policy=sources.policy, warnings=sources.warnings, indexes=build_indexes(sources),
                     version=sources.digest[:12], source=source, stats=sources.stats(), sizes=sources.sizes(),
                     allow=sources.allow)
-    configure_images(rules, f"{sources.name}/images")
+    rules.image_findings = configure_images(rules.images, rules.policy, f"{sources.name}/images")
     return rules
 
 
-def configure_images(rules: RuleSet, where: str) -> None:
+def configure_images(images: ImageSignals, policy: Policy, where: str) -> list[RateFinding]:
     """Apply ``images.require_agreement`` and measure each category's expected false-match rate per picture
     at its list size (``matchers.image_fmr``, by sampling random hashes against the index). A category over
-    ``images.max_false_match_rate`` refuses the rule set, naming the thresholds that would meet it; the
-    findings stay on ``rules.image_findings`` for ``rules check``. Directory and bundle loads both run it."""
-    findings, reasons = configure_index(rules.images.index, rules.policy)
-    rules.image_findings = findings
+    ``images.max_false_match_rate`` refuses the rule set (RulesError at ``where``), naming the thresholds
+    that would meet it. Directory loads, bundle loads and ``compile_rules`` all run it; the findings are
+    kept on ``RuleSet.image_findings`` for ``rules check``."""
+    findings, reasons = configure_index(images.index, policy)
     if reasons:
         raise RulesError.from_problems([Problem(where, 0, reason) for reason in reasons])
+    return findings
 
 
 def rule_prefix(root: Path) -> str:

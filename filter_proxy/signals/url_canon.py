@@ -7,7 +7,8 @@ dropped and edge spaces/control characters stripped; userinfo and fragment dropp
 percent-decoded, mapped and IDNA-encoded (UTS #46, as browsers do: a Unicode host and its punycode are one
 host), lower-cased, trailing dots and ``www.`` dropped; a host that ends in a number is an IPv4 address in
 any of the forms browsers accept (``3232235777``, ``0xC0A80101``, ``0300.0250.1.1``, ``127.1``) and is
-written dotted-decimal; an IPv4-mapped IPv6 address is written as its IPv4 address. Default port dropped;
+written dotted-decimal; an IPv4-mapped or NAT64 (``64:ff9b::/96``) IPv6 address is written as the IPv4
+address it reaches. Default port dropped;
 percent-encoding normalised (unreserved characters decoded, hex upper-cased, other non-ASCII encoded);
 ``.``/``..`` segments resolved and duplicate ``/`` collapsed; trailing slash dropped; tracking parameters
 (``utm_*``, ``gclid``, ``fbclid``, ...) removed, the rest sorted. What cannot be read this way gives None,
@@ -47,6 +48,7 @@ _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
 _EDGE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = str.maketrans("", "", "\t\n\r")
 _HEX = frozenset("0123456789abcdefABCDEF")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are the IPv4 address
 # A URL the full path below would only change in scheme, ``www.``, trailing slash and query order: http(s),
 # a lower-case ASCII host (``www.`` dropped when two labels remain, as ``canonical_host`` does) without
 # port, userinfo or trailing dot, path segments of unreserved characters that are neither empty nor dot
@@ -130,6 +132,8 @@ def _canonical_host(host: str) -> str | None:
             return None
         address = ipaddress.IPv6Address(host[1:-1])  # ValueError on zone ids and garbage
         mapped = address.ipv4_mapped
+        if mapped is None and address in _NAT64:  # the well-known NAT64 prefix reaches that IPv4 host
+            mapped = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
         return str(mapped) if mapped is not None else f"[{address.compressed}]"
     if "%" in host:
         host = unquote_to_bytes(host).decode("utf-8")  # UnicodeDecodeError on bytes that are not UTF-8
@@ -253,7 +257,8 @@ def fallback_text(url: str) -> str:
     for _ in range(3):
         if "%" not in text:
             break
-        decoded = unquote_to_bytes(text).decode("utf-8", "replace").lower()
+        # surrogatepass: a lone surrogate (JSON allows "\ud800") must not make the fallback raise.
+        decoded = unquote_to_bytes(text.encode("utf-8", "surrogatepass")).decode("utf-8", "replace").lower()
         if decoded == text:
             break
         text = decoded
