@@ -169,7 +169,9 @@ def test_served_requests_log_no_query(tmp_path: Path) -> None:
     assert backend.calls >= 3
     out = stream.getvalue()
     records = [json.loads(line) for line in out.splitlines()]
-    assert {"uvicorn.access", "httpx", "httpcore.http11"} <= {r["logger"] for r in records}
+    # The forward hop is aiohttp's client (forward.py), which logs no request lines; httpx and httpcore
+    # log only where httpx is the hop (caller-supplied clients, thumbnails): those are scrubbed all the same.
+    assert "uvicorn.access" in {r["logger"] for r in records}
     assert SECRET not in out
     # (an unlisted route is refused or passed, depending on the adapter's route table: any status)
     assert {r["message"].rsplit(" ", 1)[0] for r in records if r["logger"] == "uvicorn.access"} == {
