@@ -12,9 +12,9 @@ Build time (``entry_forms``): a plain entry is indexed under
   letter-spaced ``f o r b i d d e n  p h r a s e ...``), unless that joined word is an ordinary dictionary
   word (``in to`` -> ``into``) or shorter than ``MIN_JOINED`` letters.
 
-Every single-word key (a listed word or a joined phrase) also puts "piece" keys into the first-stage bitmap:
-its first 1..``PIECE_PREFIX`` letters. At match time a word that passes that probe is glued to the next one
-or two words (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``, ``zqx.blocked``: separators are already
+Every single-word key (a listed word or a joined phrase) also puts its proper prefixes of at least
+``MIN_PIECE`` letters into a second, looser bitmap (``PIECE_ERROR``). At match time a word that passes that
+probe is glued to the next one or two words (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``, ``zqx.blocked``: separators are already
 gone after ``normalize``) and the glued word is looked up like any other. A word inside a longer word is
 never looked up (Scunthorpe), except inside a hashtag or handle (``Segmenter``).
 
@@ -34,10 +34,11 @@ from xxhash import xxh64_intdigest
 
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
-__all__ = ["entry_forms", "piece_key", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "PIECE_PREFIX"]
+__all__ = ["entry_forms", "piece_key", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR"]
 
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
-PIECE_PREFIX = 4  # letters of a first piece probed in the bitmap (more would add keys, not precision)
+MIN_PIECE = 2  # a one-letter first piece ("a", "i") would glue onto half of all text
+PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
 MAX_MIXES = 16  # own/skeleton combinations per entry (2 ** 4 words that differ)
 TOP_UNIGRAMS = 100_000
 SHORT_WORD_RANK = 1_000  # one- and two-letter words kept only among this many most frequent
@@ -45,8 +46,8 @@ _MAX_WORD = 24  # longest ordinary word tried while segmenting
 
 
 def piece_key(piece: str) -> int:
-    """First-stage key of "a listed single word starts with ``piece``" (marker byte keeps it apart)."""
-    return xxh64_intdigest(b"\x01" + piece[:PIECE_PREFIX].encode())
+    """Key of "a listed single word starts with ``piece``" in the piece bitmap."""
+    return xxh64_intdigest(b"\x01" + piece.encode())
 
 
 def glue(left: str, right: str) -> str:
@@ -113,14 +114,18 @@ class Segmenter:
             self._vocabulary = ordinary_words()
         return self._vocabulary
 
-    def _ordinary(self, part: str) -> bool:
-        return part in self.vocabulary or part.isdigit()
+    def _ordinary(self, text: str, start: int, end: int) -> bool:
+        """``text[start:end]`` is an ordinary word or digits, also when the word lost its first letter to the
+        same letter ending the word before it (``collapse_repeats`` merged the seam: "aba" + "aba")."""
+        part = text[start:end]
+        vocab = self.vocabulary
+        return part in vocab or part.isdigit() or (start > 0 and text[start - 1] + part in vocab)
 
     def _prefixes(self, text: str) -> list[bool]:
         """``ok[i]``: ``text[:i]`` splits into ordinary words and digit runs (``ok[0]`` is True)."""
         ok = [True] + [False] * len(text)
         for end in range(1, len(text) + 1):
-            ok[end] = any(ok[start] and self._ordinary(text[start:end]) for start in range(max(0, end - _MAX_WORD), end))
+            ok[end] = any(ok[start] and self._ordinary(text, start, end) for start in range(max(0, end - _MAX_WORD), end))
         return ok
 
     def _suffixes(self, text: str) -> list[bool]:
@@ -128,12 +133,24 @@ class Segmenter:
         n = len(text)
         ok = [False] * n + [True]
         for start in range(n - 1, -1, -1):
-            ok[start] = any(ok[end] and self._ordinary(text[start:end]) for end in range(start + 1, min(n, start + _MAX_WORD) + 1))
+            ok[start] = any(ok[end] and self._ordinary(text, start, end)
+                            for end in range(start + 1, min(n, start + _MAX_WORD) + 1))
         return ok
 
     def middles(self, word: str, min_len: int = 3) -> list[str]:
-        """Every ``word[i:j]`` (not the whole word) with a splittable prefix ``word[:i]`` and suffix ``word[j:]``."""
+        """Every ``word[i:j]`` (not the whole word) with a splittable prefix ``word[:i]`` and suffix ``word[j:]``;
+        a letter at a seam may belong to both sides (collapsed repeats)."""
         n = len(word)
         prefix_ok, suffix_ok = self._prefixes(word), self._suffixes(word)
-        return [word[i:j] for i in range(n) if prefix_ok[i]
-                for j in range(i + min_len, n + 1) if suffix_ok[j] and (i, j) != (0, n)]
+        out: dict[str, None] = {}
+        for i in range(n):
+            if not prefix_ok[i]:
+                continue
+            for j in range(i + min_len, n + 1):
+                if suffix_ok[j] and (i, j) != (0, n):
+                    out[word[i:j]] = None
+                    if i > 0:
+                        out[word[i - 1:j]] = None
+                    if j < n:
+                        out[word[i:j + 1]] = None
+        return list(out)

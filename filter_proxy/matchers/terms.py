@@ -47,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from xxhash import xxh64_intdigest
 
-from filter_proxy.matchers.term_forms import PIECE_PREFIX, Segmenter, entry_forms, glue, piece_key
+from filter_proxy.matchers.term_forms import MIN_PIECE, PIECE_ERROR, Segmenter, entry_forms, glue, piece_key
 from filter_proxy.normalize import normalize, reading, skeleton_words
 
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
@@ -129,6 +129,17 @@ def _split_rule_id(rule_id: str) -> tuple[str, int]:
     return (path, int(line)) if sep and line.isdigit() and path else (rule_id, 0)
 
 
+def _bitmap_of(keys: set[int], error_rate: float) -> np.ndarray:
+    """A packed two-probe bitmap over ``keys`` (probe positions: two 32-bit slices of each key)."""
+    arr = np.fromiter(keys, np.uint64, len(keys))
+    nbits = _bitmap_bits(arr.size, error_rate)
+    bits = np.zeros(nbits, dtype=bool)
+    mask = np.uint64(nbits - 1)
+    bits[(arr & mask).astype(np.int64)] = True
+    bits[((arr >> np.uint64(32)) & mask).astype(np.int64)] = True
+    return np.packbits(bits, bitorder="little")
+
+
 def _bitmap_bits(count: int, error_rate: float) -> int:
     """Power-of-two bit count for a two-probe bitmap with ``count`` keys at ``error_rate``."""
     rate = min(max(error_rate, 1e-6), 0.5)
@@ -172,7 +183,7 @@ class _Table:
 class TermIndex:
     """Whole-word phrase, hashed phrase and substring matching with allow-list cancellation."""
 
-    def __init__(self, meta: dict, plain: _Table, hashed: _Table, bitmap: np.ndarray) -> None:
+    def __init__(self, meta: dict, plain: _Table, hashed: _Table, bitmap: np.ndarray, pieces: np.ndarray) -> None:
         self._meta = meta
         self._categories: list[str] = meta["categories"]
         self._files: list[str] = meta["files"]
@@ -180,6 +191,10 @@ class TermIndex:
         self._plain, self._hashed = plain, hashed
         self._bitmap = bitmap.tobytes() if bitmap.size <= (1 << 16) else memoryview(bitmap)
         self._mask = int(bitmap.size * 8 - 1)
+        # Second, looser bitmap: exact proper prefixes (>= MIN_PIECE letters) of listed single words.
+        self._pieces = pieces.tobytes() if pieces.size <= (1 << 16) else memoryview(pieces)
+        self._piece_mask = int(pieces.size * 8 - 1)
+        self._glued: dict[str, tuple[int, bool]] = {}  # glued pieces -> (key or _FAIL, may be extended)
         self._substrings: dict[str, list[tuple[str, int]]] = {}
         for text, row in meta["substrings"]:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
@@ -203,6 +218,7 @@ class TermIndex:
         prefixes: set[int] = set()
         substrings: list[tuple[str, int]] = []
         substring_rows: list[tuple[int, int, int]] = []
+        pieces: set[int] = set()
         max_words = 1
         count = 0  # plain entries (each has several keys)
         for entry in entries:
@@ -227,7 +243,7 @@ class TermIndex:
                     plain_rows.append((term_key(phrase), cat, file, line))
                     prefixes.update(term_key(" ".join(words[:n])) for n in range(1, len(words)))
                 for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
-                    prefixes.update(piece_key(single[:n]) for n in range(1, min(len(single), PIECE_PREFIX + 1)))
+                    pieces.update(piece_key(single[:n]) for n in range(MIN_PIECE, len(single)))
                 count += 1
         plain, hashed = _Table.build(list(set(plain_rows))), _Table.build(hashed_rows)
         probe_keys = np.concatenate([plain.keys, np.fromiter(prefixes, np.uint64, len(prefixes))])
@@ -240,7 +256,7 @@ class TermIndex:
         meta = {"categories": list(categories), "files": list(files), "max_words": max_words, "entries": count,
                 "substrings": substrings, "substring_rows": substring_rows,
                 "allow": sorted(allowed), "error_rate": error_rate}
-        return cls(meta, plain, hashed, np.packbits(bits, bitorder="little"))
+        return cls(meta, plain, hashed, np.packbits(bits, bitorder="little"), _bitmap_of(pieces, PIECE_ERROR))
 
     # -- matching -------------------------------------------------------------------------------------
 
@@ -256,6 +272,7 @@ class TermIndex:
     def clear_cache(self) -> None:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
+        self._glued.clear()
 
     def match_words(self, words: list[str], tagged: Sequence[str] = ()) -> list[TermMatch]:
         """Matches among already-normalised ``words`` (``normalize.words(text)``); ``tagged`` are hashtag or
@@ -271,7 +288,11 @@ class TermIndex:
             if firsts.count(_FAIL) != len(firsts):  # else: every word known and failing, the common clean field
                 if None in firsts:
                     firsts = self._first_stage(words, firsts)
-                if firsts.count(_FAIL) != len(firsts):
+                fails = firsts.count(_FAIL)
+                if fails + firsts.count(_PIECE) == len(firsts):  # no word starts a phrase: splits only
+                    if fails != len(firsts):
+                        found = self._match_splits(words, firsts)
+                else:
                     found = self._match_plain(words, firsts)
             if self._hashed.keys.size:
                 found.extend(self._match_hashed(words))
@@ -288,6 +309,25 @@ class TermIndex:
         p, q = key & mask, (key >> 32) & mask
         return bool((bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1)
 
+    def _piece(self, piece: str) -> bool:
+        """Maybe a proper prefix of a listed single word (``zqx`` of ``zqxblocked``)."""
+        if len(piece) < MIN_PIECE:
+            return False
+        key, bitmap, mask = piece_key(piece), self._pieces, self._piece_mask
+        p, q = key & mask, (key >> 32) & mask
+        return bool((bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1)
+
+    def _glue_answer(self, glued: str) -> tuple[int, bool]:
+        """(key if the glued word passes the first stage else _FAIL, whether a third piece may follow);
+        cached like single words: ordinary word pairs recur."""
+        found = self._glued.get(glued)
+        if found is None:
+            if len(self._glued) > _KNOWN_MAX:
+                self._glued.clear()
+            key = term_key(glued)
+            found = self._glued[glued] = (key if self._probe(key) else _FAIL, self._piece(glued))
+        return found
+
     def _first_stage(self, words: list[str], firsts: list[int | None]) -> list[int]:
         """Fill in the unigram answers the cache lacks: the word's key if it passes the bitmap, else _PIECE if
         it may be the first piece of a split listed word, else _FAIL."""
@@ -302,7 +342,7 @@ class TermIndex:
                 if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
                     first = key
                 else:
-                    first = _PIECE if self._probe(piece_key(word)) else _FAIL
+                    first = _PIECE if self._piece(word) else _FAIL
                 known[word] = first
             out.append(first)
         return out
@@ -329,16 +369,40 @@ class TermIndex:
                         break
                     cands.append(key)
                     spans.append((i, j))
-            if i + 1 < count and (first == _PIECE or self._probe(piece_key(words[i]))):
+            if i + 1 < count and (first == _PIECE or self._piece(words[i])):
                 glued = words[i]
                 for j in range(i + 1, min(count, i + 3)):  # two or three pieces
                     glued = glue(glued, words[j])
-                    key = term_key(glued)
-                    if self._probe(key):
+                    key, more = self._glue_answer(glued)
+                    if key != _FAIL:
                         cands.append(key)
                         spans.append((i, j + 1))
-                    if not self._probe(piece_key(glued)):
+                    if not more:
                         break
+        return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+
+    def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
+        """``_match_plain`` for a field whose only candidates are first pieces of split words (the common
+        case of a word that merely starts like a listed one): ``list.index`` finds them in C."""
+        cands: list[int] = []
+        spans: list[tuple[int, int]] = []
+        count, i = len(words), -1
+        while True:
+            try:
+                i = firsts.index(_PIECE, i + 1)
+            except ValueError:
+                break
+            glued = words[i]
+            for j in range(i + 1, min(count, i + 3)):
+                glued = glue(glued, words[j])
+                key, more = self._glue_answer(glued)
+                if key != _FAIL:
+                    cands.append(key)
+                    spans.append((i, j + 1))
+                if not more:
+                    break
+        if not cands:
+            return []
         return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
 
     def _match_tagged(self, tagged: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
@@ -389,15 +453,17 @@ class TermIndex:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for t in (self._plain, self._hashed) for a in t.arrays()) + self._mask // 8 + 1
+        return (sum(a.nbytes for t in (self._plain, self._hashed) for a in t.arrays()) + self._mask // 8 + 1
+                + self._piece_mask // 8 + 1)
 
     def to_bytes(self) -> bytes:
         """``FPTERMS1`` + header (JSON length, counts) + JSON meta + 8-byte-aligned arrays."""
         meta = json.dumps(self._meta, separators=(",", ":")).encode()
         meta += b" " * (-len(meta) % 8)
-        arrays = [*self._plain.arrays(), *self._hashed.arrays(), np.frombuffer(self._bitmap, np.uint8)]
-        parts = [_MAGIC, struct.pack("<QQQQ", len(meta), self._plain.keys.size, self._hashed.keys.size,
-                                     self._mask // 8 + 1), meta]
+        arrays = [*self._plain.arrays(), *self._hashed.arrays(), np.frombuffer(self._bitmap, np.uint8),
+                  np.frombuffer(self._pieces, np.uint8)]
+        parts = [_MAGIC, struct.pack("<QQQQQ", len(meta), self._plain.keys.size, self._hashed.keys.size,
+                                     self._mask // 8 + 1, self._piece_mask // 8 + 1), meta]
         for arr in arrays:
             raw = np.ascontiguousarray(arr).tobytes()
             parts.append(raw + b"\0" * (-len(raw) % 8))
@@ -414,18 +480,19 @@ class TermIndex:
         if bytes(view[:8]) != _MAGIC:
             raise ValueError("not a term index (bad magic)")
         try:
-            meta_len, n_plain, n_hashed, n_bitmap = struct.unpack_from("<QQQQ", view, 8)
-            offset = 40
+            meta_len, n_plain, n_hashed, n_bitmap, n_pieces = struct.unpack_from("<QQQQQ", view, 8)
+            offset = 48
             meta = json.loads(bytes(view[offset:offset + meta_len]))
             offset += meta_len
             out = []
             for count, dtype in ((n_plain, np.uint64), (n_plain, np.uint16), (n_plain, np.uint32),
                                  (n_plain, np.uint32), (n_hashed, np.uint64), (n_hashed, np.uint16),
-                                 (n_hashed, np.uint32), (n_hashed, np.uint32), (n_bitmap, np.uint8)):
+                                 (n_hashed, np.uint32), (n_hashed, np.uint32), (n_bitmap, np.uint8),
+                                 (n_pieces, np.uint8)):
                 arr = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
                 offset += -(-arr.nbytes // 8) * 8
                 out.append(arr)
             meta["entries"]  # noqa: B018 -- a format-2 header must say how many entries it holds
         except (ValueError, struct.error, json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"damaged term index: {exc}") from exc
-        return cls(meta, _Table(*out[0:4]), _Table(*out[4:8]), out[8])
+        return cls(meta, _Table(*out[0:4]), _Table(*out[4:8]), out[8], out[9])
