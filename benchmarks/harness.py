@@ -113,6 +113,10 @@ TARGETS: dict[str, Target] = {t.key: t for t in (
     _T("hashes_10m_query_ms", "10M perceptual hashes: median near-match query", "ms", 0.5, 0.25, False),
     _T("term_recall", "recall on obfuscated variants of listed terms", "%", 99.0, 100.0, True),
     _T("benign_false_match", "false matches on benign text", "% of queries", 0.1, 0.0, False),
+    _T("term_recall_independent", "recall on disguises from the independent generator (issue 11)", "%", 99.5, 100.0,
+       True),
+    _T("benign_false_match_outside", "false matches on an outside corpus (fortunes, fortunes-ru, wamerican)",
+       "% of queries", 0.1, 0.0, False),
     _T("image_tpr", "image near-match TPR on common edits at <= 0.01 % false matches", "%", 95.0, 99.0, True),
 )}
 

@@ -37,7 +37,7 @@ from importlib import resources
 from typing import NamedTuple
 
 __all__ = ["CONFUSABLES_SOURCE", "CONFUSABLES_UNICODE_VERSION", "STRICT", "EXTENDED", "script_of", "fold",
-           "fold_decide", "fold_mixed", "fold_token", "has_genuine", "latin_lookalikes"]
+           "fold_decide", "fold_mixed", "fold_symbols", "fold_token", "has_genuine", "latin_lookalikes"]
 
 CONFUSABLES_SOURCE = "confusable-homoglyphs 3.3.x (UTS #39 confusables.txt + Scripts.txt)"
 CONFUSABLES_UNICODE_VERSION = "13.0.0"  # confusables pairs; the script data is Unicode 15.0
@@ -101,8 +101,12 @@ def _build_lookalikes() -> tuple[dict[str, str], dict[str, str]]:
             # Single non-ASCII code points; ASCII look-alikes ("1", "0", "|") are leetspeak's business.
             if len(member) != 1 or member.isascii():
                 continue
-            # NFKC runs first: a look-alike it turns into another lone character ("￨" -> "│") is keyed there too.
+            # NFKC runs first: a look-alike it turns into another lone character ("￨" -> "│") is keyed there too;
+            # one it turns into a space and a mark ("ͺ", "˛") is read as a symbol before NFKC (``fold_symbols``).
             compat = unicodedata.normalize("NFKC", member)
+            if " " in compat:
+                symbols[member] = target
+                continue
             for char in (member, compat) if len(compat) == 1 and not compat.isascii() else (member,):
                 kind = unicodedata.category(char)
                 table = letters if kind[0] in "LN" else symbols if kind[0] in "SP" or kind == "Mc" else None
@@ -262,8 +266,7 @@ def fold_decide(text: str, whole: bool | None = None) -> tuple[str, bool]:
     """``fold`` and whether the whole text was folded."""
     if text.isascii():
         return text, True
-    if _SYMBOL_NEAR_LETTER.search(text):
-        text = _SYMBOL_NEAR_LETTER.sub(lambda m: _SYMBOLS[m.group()], text)
+    text = fold_symbols(text)
     runs = [_run(run) for run in _NON_ASCII_RUN.findall(text)]
     if whole is None:
         whole = not any(r.genuine for r in runs)
@@ -276,6 +279,13 @@ def fold_decide(text: str, whole: bool | None = None) -> tuple[str, bool]:
         return found.folded if found.mixed or whole else found.kept
 
     return _NON_ASCII_RUN.sub(one, text), whole
+
+
+def fold_symbols(text: str) -> str:
+    """Symbols and spacing marks that look like a Latin letter, where they touch a letter and no digit."""
+    if text.isascii() or not _SYMBOL_NEAR_LETTER.search(text):
+        return text
+    return _SYMBOL_NEAR_LETTER.sub(lambda m: _SYMBOLS[m.group()], text)
 
 
 def has_genuine(words: list[str]) -> bool:

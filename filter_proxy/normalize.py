@@ -48,11 +48,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import NamedTuple
 
 from filter_proxy import confusables
 
-__all__ = ["normalize", "words", "map_digraphs", "reading", "Reading", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
+__all__ = ["normalize", "words", "map_digraphs", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
            "collapse_repeats"]
 
 
@@ -139,7 +138,8 @@ def _fold_unicode(text: str, skeleton: bool, whole: bool | None) -> tuple[str, b
     if text.isascii():
         return text.lower(), True
     # Look-alikes are decided before case folding: UTS #39 data is case-specific (``К`` looks Latin, ``к`` not).
-    text = _strip(text)
+    # Symbols first: NFKC would turn a few look-alikes ("ͺ" for i) into a space and a mark.
+    text = _strip(confusables.fold_symbols(text))
     if skeleton:
         text, whole = confusables.fold_token(text), True
     else:
@@ -240,56 +240,26 @@ def words(text: str) -> list[str]:
     return _words(text, True)
 
 
-class Reading(NamedTuple):
-    """What the term matcher reads from one text: ``words`` (as ``words(text)``), ``alternate`` (the same
-    text with edge symbols read as letters, ``@lpha`` -> ``alpha``, when that differs) and ``tagged`` (the
-    normalised words of hashtag and handle tokens, ``#...``/``@...``, also with digit runs split off, which
-    the matcher may segment into a listed term plus ordinary words or digits)."""
-
-    words: list[str]
-    alternate: list[str] | None = None
-    tagged: tuple[str, ...] = ()
-    # A NamedTuple, not a frozen dataclass: built for every screened field, and ~1 µs cheaper.
-
-
-# A symbol that tokens() trims as punctuation, next to a Latin letter: the text has a second reading.
-_EDGE_SYMBOL = re.compile(r"(?<![\w@$!|€])[@|]+[@$!|€\w]*[A-Za-z]|[A-Za-z][\w@$!|€]*[!|]+(?![\w@$!|€])")
-_TAG = re.compile(r"(?<![\w@$!|€])[#@]+([\w@$!|€]+)")
-_DIGITS = re.compile(r"\d+")
-
-
-def reading(text: str) -> Reading:
-    """``words(text)`` plus the alternate reading and hashtag/handle words (see ``Reading``)."""
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
-    main = _words(text, True)
-    alternate = None
-    if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(text):
-        other = _words(text, False)
-        alternate = other if other != main else None
-    tagged: tuple[str, ...] = ()
-    if "#" in text or "@" in text:
-        found: dict[str, None] = {}
-        for body in _TAG.findall(text):
-            for variant in (body, _DIGITS.sub(r" \g<0> ", body)):
-                found.update(dict.fromkeys(w for w in _words(variant, True) + _words(variant, False) if len(w) > 1))
-        tagged = tuple(found)
-    return Reading(main, alternate, tagged)
-
-
 # Leetspeak written with two or three symbols for one letter. Read as the letter only where it touches a
 # Latin letter (``zqxblocke|)``, ``f()rbidden``), so smileys, "f()" calls and paths stay punctuation.
 _DIGRAPHS = {"|)": "d", "|<": "k", "|-|": "h", "|\\|": "n", "|_|": "u", "/\\": "a", "\\/\\/": "w", "\\/": "v",
              "()": "o"}
-_EDGE_DIGRAPHS = "|".join(re.escape(d) for d in sorted(_DIGRAPHS, key=len, reverse=True) if d != "()")
-_DIGRAPH = re.compile(rf"(?<=[A-Za-z])(?:{_EDGE_DIGRAPHS})|(?:{_EDGE_DIGRAPHS})(?=[A-Za-z])"
-                      r"|(?<=[A-Za-z])\(\)(?=[A-Za-z])")
+_ANY_DIGRAPH = "|".join(re.escape(d) for d in sorted(_DIGRAPHS, key=len, reverse=True))
+_WORDISH = r"[A-Za-z0-9@$!|€]"  # a Latin letter or a leetspeak digit/symbol
+_DIGRAPH = re.compile(rf"(?<={_WORDISH})(?:{_ANY_DIGRAPH})|(?:{_ANY_DIGRAPH})(?={_WORDISH})")
 
 
 def map_digraphs(text: str) -> str:
-    """Step 0: multi-symbol leetspeak letters next to a Latin letter (``|)`` d, ``|<`` k, ``()`` o, ``\\/`` v)."""
-    if ("|" in text or "()" in text or "\\" in text) and _DIGRAPH.search(text):
-        return _DIGRAPH.sub(lambda m: _DIGRAPHS[m.group()], text)
+    """Step 0: multi-symbol leetspeak letters touching a letter or another leet symbol (``|)`` d, ``|<`` k,
+    ``()`` o, ``\\/`` v). Repeated (at most 3 times) so that neighbouring digraphs resolve each other
+    (``|</\\t`` -> ``kat``); ``f()`` (a call) reads "fo", which matters only if "fo" were listed."""
+    if not ("|" in text or "()" in text or "\\" in text):
+        return text
+    for _ in range(3):
+        mapped = _DIGRAPH.sub(lambda m: _DIGRAPHS[m.group()], text)
+        if mapped == text:
+            break
+        text = mapped
     return text
 
 

@@ -20,7 +20,8 @@ never looked up (Scunthorpe), except inside a hashtag or handle (``Segmenter``).
 
 Word list (``Segmenter``): ``wordsegment``'s English word list (``words.txt``, 178k words), kept where the
 word is also among ``wordsegment``'s 100,000 most frequent unigrams (a spelling list alone holds rarities
-such as "zax"), normalised like text. A hashtag word segments into a listed term when the letters before it
+such as "zax"), plus the 20,000 most frequent unigrams of three letters or more (names, "com"), normalised
+like text. A hashtag word segments into a listed term when the letters before it
 and after it split into such words or digit runs; listed terms are the rest of the vocabulary.
 """
 
@@ -37,11 +38,12 @@ from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 __all__ = ["entry_forms", "piece_key", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR"]
 
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
-MIN_PIECE = 2  # a one-letter first piece ("a", "i") would glue onto half of all text
+MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
 PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
 MAX_MIXES = 16  # own/skeleton combinations per entry (2 ** 4 words that differ)
 TOP_UNIGRAMS = 100_000
 SHORT_WORD_RANK = 1_000  # one- and two-letter words kept only among this many most frequent
+FREQUENT_RANK = 20_000  # unigrams this frequent count as ordinary even when the spelling list lacks them
 _MAX_WORD = 24  # longest ordinary word tried while segmenting
 
 
@@ -98,6 +100,8 @@ def ordinary_words() -> frozenset[str]:
             # Short words split almost anything: one- and two-letter ones only when very common ("a", "i", "my").
             if len(normal) > 2 or (rank[word] < SHORT_WORD_RANK and (len(normal) == 2 or normal in ("a", "i"))):
                 kept.add(normal)
+    # Very frequent words that a spelling list leaves out: names, "com", "lol" (three letters or more).
+    kept.update(n for w, r in rank.items() if r < FREQUENT_RANK and w.isalpha() and len(n := normalize(w)) >= 3)
     return frozenset(kept)
 
 

@@ -48,7 +48,8 @@ import numpy as np
 from xxhash import xxh64_intdigest
 
 from filter_proxy.matchers.term_forms import MIN_PIECE, PIECE_ERROR, Segmenter, entry_forms, glue, piece_key
-from filter_proxy.normalize import normalize, reading, skeleton_words
+from filter_proxy.normalize import normalize, skeleton_words
+from filter_proxy.reading import reading
 
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
@@ -264,7 +265,7 @@ class TermIndex:
         """Matches in ``text``: its words, its alternate reading (edge symbols as letters) and the
         segmented words of its hashtags and handles (``normalize.reading``)."""
         read = reading(text)
-        found = self._found(read.words, read.tagged)
+        found = self._found(read.words, read.tagged, read.glued)
         if read.alternate is not None:
             found += self._found(read.alternate, ())
         return self._to_matches(found) if found else []
@@ -274,13 +275,14 @@ class TermIndex:
         self._known.clear()
         self._glued.clear()
 
-    def match_words(self, words: list[str], tagged: Sequence[str] = ()) -> list[TermMatch]:
+    def match_words(self, words: list[str], tagged: Sequence[str] = (), glued: Sequence[str] = ()) -> list[TermMatch]:
         """Matches among already-normalised ``words`` (``normalize.words(text)``); ``tagged`` are hashtag or
-        handle words to segment (``normalize.reading(text).tagged``)."""
-        found = self._found(words, tagged)
+        handle words to segment and ``glued`` words to look up whole (``reading.reading(text)``)."""
+        found = self._found(words, tagged, glued)
         return self._to_matches(found) if found else []
 
-    def _found(self, words: list[str], tagged: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
+    def _found(self, words: list[str], tagged: Sequence[str], glued: Sequence[str] = ()
+               ) -> list[tuple[int, int, int, int, int]]:
         found: list[tuple[int, int, int, int, int]] = []
         if words:
             # First stage per word from the cache: one C-level map; None marks a word not seen yet.
@@ -298,8 +300,8 @@ class TermIndex:
                 found.extend(self._match_hashed(words))
             if self._substrings:
                 found.extend(self._match_substrings(words))
-        if tagged:
-            found.extend(self._match_tagged(tagged))
+        if tagged or glued:
+            found.extend(self._match_tagged(tagged, glued))
         if found and self._allow:
             found = self._cancel_allowed(words, found)
         return found
@@ -372,6 +374,8 @@ class TermIndex:
             if i + 1 < count and (first == _PIECE or self._piece(words[i])):
                 glued = words[i]
                 for j in range(i + 1, min(count, i + 3)):  # two or three pieces
+                    if len(words[j]) < MIN_PIECE:  # "mode i" is no split word
+                        break
                     glued = glue(glued, words[j])
                     key, more = self._glue_answer(glued)
                     if key != _FAIL:
@@ -394,6 +398,8 @@ class TermIndex:
                 break
             glued = words[i]
             for j in range(i + 1, min(count, i + 3)):
+                if len(words[j]) < MIN_PIECE:
+                    break
                 glued = glue(glued, words[j])
                 key, more = self._glue_answer(glued)
                 if key != _FAIL:
@@ -405,10 +411,10 @@ class TermIndex:
             return []
         return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
 
-    def _match_tagged(self, tagged: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
+    def _match_tagged(self, tagged: Sequence[str], glued: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
         """Listed single words (and joined phrases) inside hashtag/handle words, between ordinary words or
-        digits (``#zqxblockedlife``, ``@zqxblockedfan``); the whole word was looked up with the others."""
-        cands: list[int] = []
+        digits (``#zqxblockedlife``, ``@zqxblockedfan``), and ``glued`` words looked up whole."""
+        cands = [k for k in map(term_key, glued) if self._probe(k)]
         for word in tagged:
             cands.extend(k for k in map(term_key, (word, *self._segmenter.middles(word))) if self._probe(k))
         return [(*_NO_SPAN, *self._row(self._plain, row)) for _, row in self._plain.lookup(cands)]
