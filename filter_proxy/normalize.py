@@ -253,7 +253,7 @@ def map_digraphs(text: str) -> str:
     """Step 0: multi-symbol leetspeak letters touching a letter or another leet symbol (``|)`` d, ``|<`` k,
     ``()`` o, ``\\/`` v). Repeated (at most 3 times) so that neighbouring digraphs resolve each other
     (``|</\\t`` -> ``kat``); ``f()`` (a call) reads "fo", which matters only if "fo" were listed."""
-    if not ("|" in text or "()" in text or "\\" in text):
+    if not ("|" in text or "()" in text or "\\" in text) or not _DIGRAPH.search(text):
         return text
     for _ in range(3):
         mapped = _DIGRAPH.sub(lambda m: _DIGRAPHS[m.group()], text)

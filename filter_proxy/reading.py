@@ -37,7 +37,7 @@ class Reading(NamedTuple):
 
 
 # A symbol that tokens() trims as punctuation, next to a Latin letter: the text has a second reading.
-_EDGE_SYMBOL = re.compile(r"(?<![\w@$!|€])[@|]+[@$!|€\w]*[A-Za-z]|[A-Za-z][\w@$!|€]*[!|]+(?![\w@$!|€])")
+_EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€])[@|]+\w|[A-Za-z0-9][!|]+(?:$|[^\w@$!|€])")
 _TAG = re.compile(r"(?<![\w@$!|€])[#@]+([^\s#@]+)")  # to the next space: marks and format characters too
 _DIGITS = re.compile(r"\d+")
 
@@ -59,19 +59,25 @@ def reading(text: str) -> Reading:
                 found.update(dict.fromkeys(w for w in _words(variant, True) + _words(variant, False) if len(w) > 1))
         tagged = tuple(found)
     glued: dict[str, None] = {}
-    if ("-" in text or "_" in text or "." in text) and _COMPOUND.search(text):
-        for chunk in _COMPOUND.findall(text):
-            if _HAS_LATIN.search(chunk) and _LEET_PIECE.search(chunk):
-                glued.update(dict.fromkeys(_words(_SEPARATORS.sub("", chunk), False)))
-    if _SPELLED.search(text):
-        for run in _SPELLED.findall(text):
-            glued.update(dict.fromkeys(_words(_SPACES.sub("", run), True)))
+    # Cheap prechecks first (this runs for every screened field): a separator touching a non-letter, and
+    # a one-letter word followed by another.
+    if _EITHER_HINT.search(text):  # one scan for both (rarely true)
+        if _SEAM.search(text):
+            for chunk in text.split():
+                if _LEET_PIECE.search(chunk) and _HAS_LATIN.search(chunk):
+                    glued.update(dict.fromkeys(_words(_SEPARATORS.sub("", chunk), False)))
+        if _SPELLED_HINT.search(text):
+            for run in _SPELLED.findall(text):
+                glued.update(dict.fromkeys(_words(_SPACES.sub("", run), True)))
     return Reading(main, alternate, tagged, tuple(glued))
 
 
-# A chunk of text with a hyphen, dot or underscore inside, and a piece of only digits/leet symbols.
-_COMPOUND = re.compile(r"[^\s]*\w[-_.][^\s]*")
-_LEET_PIECE = re.compile(r"(?:^|[-_.])[^-_.A-Za-z\s]+(?:[-_.]|$)")
+# A hyphen, dot or underscore touching a digit or a leetspeak symbol.
+_SEAM = re.compile(r"[-_.][0-9@$!|€(<>/\\]|[0-9@$!|€)<>/\\][-_.]")
+# A chunk's piece of only digits/leet symbols (with one of them at least) between separators: "vy_1|8".
+_LEET_PIECE = re.compile(r"(?:^|[-_.])[^-_.A-Za-z\s]*(?:[0-9@$!|€]|\(\)|/\\|\\/)[^-_.A-Za-z\s]*(?:[-_.]|$)")
+_SPELLED_HINT = re.compile(r" [^\W\d_]\s+[^\W\d_]\s")
+_EITHER_HINT = re.compile(f"{_SEAM.pattern}|{_SPELLED_HINT.pattern}")
 _SEPARATORS = re.compile(r"[-_.]+")
 _HAS_LATIN = re.compile(r"[A-Za-z]")
 # Three or more single letters apart by whitespace, the first not glued to punctuation ("Q: k w n").

@@ -47,7 +47,15 @@ from dataclasses import dataclass
 import numpy as np
 from xxhash import xxh64_intdigest
 
-from filter_proxy.matchers.term_forms import MIN_PIECE, PIECE_ERROR, Segmenter, entry_forms, glue, piece_key
+from filter_proxy.matchers.term_forms import (
+    MIN_PIECE,
+    PIECE_ERROR,
+    Segmenter,
+    entry_forms,
+    glue,
+    ordinary_words,
+    piece_key,
+)
 from filter_proxy.normalize import normalize, skeleton_words
 from filter_proxy.reading import reading
 
@@ -201,7 +209,8 @@ class TermIndex:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
         self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
-        self._segmenter = Segmenter()
+        self._ordinary = ordinary_words()  # loaded once per process (~0.2 s), shared by every index
+        self._segmenter = Segmenter(self._ordinary)
         self._allow: dict[int, set[str]] = {}
         for phrase in meta["allow"]:
             self._allow.setdefault(phrase.count(" ") + 1, set()).add(phrase)
@@ -344,7 +353,9 @@ class TermIndex:
                 if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
                     first = key
                 else:
-                    first = _PIECE if self._piece(word) else _FAIL
+                    # An ordinary word as the first piece ("to be", "data model") is left alone: coined words
+                    # are what gets split ("zqx blocked"); a joined ordinary pair is listed as a phrase anyway.
+                    first = _PIECE if self._piece(word) and word not in self._ordinary else _FAIL
                 known[word] = first
             out.append(first)
         return out
@@ -371,7 +382,7 @@ class TermIndex:
                         break
                     cands.append(key)
                     spans.append((i, j))
-            if i + 1 < count and (first == _PIECE or self._piece(words[i])):
+            if i + 1 < count and (first == _PIECE or (self._piece(words[i]) and words[i] not in self._ordinary)):
                 glued = words[i]
                 for j in range(i + 1, min(count, i + 3)):  # two or three pieces
                     if len(words[j]) < MIN_PIECE:  # "mode i" is no split word
@@ -387,26 +398,33 @@ class TermIndex:
 
     def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
         """``_match_plain`` for a field whose only candidates are first pieces of split words (the common
-        case of a word that merely starts like a listed one): ``list.index`` finds them in C."""
+        case of a word that merely starts like a listed one): ``list.index`` finds them in C, and the glued
+        pair is answered from the per-pair cache (inlined: this runs for most fields)."""
         cands: list[int] = []
         spans: list[tuple[int, int]] = []
-        count, i = len(words), -1
+        cached, last, i = self._glued.get, len(words) - 1, -1
         while True:
             try:
                 i = firsts.index(_PIECE, i + 1)
             except ValueError:
                 break
-            glued = words[i]
-            for j in range(i + 1, min(count, i + 3)):
-                if len(words[j]) < MIN_PIECE:
-                    break
-                glued = glue(glued, words[j])
-                key, more = self._glue_answer(glued)
+            if i == last:
+                break
+            nxt = words[i + 1]
+            if len(nxt) < MIN_PIECE:
+                continue
+            word = words[i]
+            glued = word + nxt[1:] if word[-1] == nxt[0] and not nxt[0].isdigit() else word + nxt
+            key, more = cached(glued) or self._glue_answer(glued)
+            if key != _FAIL:
+                cands.append(key)
+                spans.append((i, i + 2))
+            if more and i + 2 <= last and len(words[i + 2]) >= MIN_PIECE:
+                glued = glue(glued, words[i + 2])
+                key, _ = self._glue_answer(glued)
                 if key != _FAIL:
                     cands.append(key)
-                    spans.append((i, j + 1))
-                if not more:
-                    break
+                    spans.append((i, i + 3))
         if not cands:
             return []
         return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
