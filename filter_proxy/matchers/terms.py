@@ -31,22 +31,36 @@ Index design (DESIGN §10, chosen by measurement on a 2-core box):
   words, never a whole text.
 - Hashed phrases cannot be walked by prefix: every n-gram up to ``HASHED_MAX_WORDS`` is SHA-256'd and
   searched in a sorted array of the hashes' first 8 bytes (slower; only when hashed entries exist).
+- Other written forms (``term_forms``): joined phrases and other-script skeletons are extra keys of the same
+  row; split words are glued at match time after a word that passes a second, looser bitmap of listed
+  words' prefixes (and is no ordinary word); hashtag/handle words are segmented (``reading.reading``).
+  Format ``FPTERMS2``; format 1 is refused with a "recompile" message.
 - Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
   window of every word. They are meant for a few distinctive coined terms, not for bulk lists.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import struct
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from xxhash import xxh64_intdigest
 
+from filter_proxy.matchers.term_entries import (
+    HASHED_MAX_WORDS,
+    MAX_CHARS,
+    MAX_WORDS,
+    MIN_SUBSTRING,
+    TermEntry,
+    TermMatch,
+    parse_term_line,
+    sha_key,
+    split_rule_id,
+    term_key,
+    validate_term,
+)
 from filter_proxy.matchers.term_forms import (
     MIN_PIECE,
     PIECE_ERROR,
@@ -56,17 +70,13 @@ from filter_proxy.matchers.term_forms import (
     ordinary_words,
     piece_key,
 )
+from filter_proxy.matchers.term_table import Table, bitmap_of
 from filter_proxy.normalize import normalize, skeleton_words
 from filter_proxy.reading import reading
 
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
 
-MAX_WORDS = 12
-MAX_CHARS = 200
-MIN_SUBSTRING = 5
-HASHED_MAX_WORDS = 4
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _MAGIC = b"FPTERMS2"  # 2: joined phrases, skeleton forms and split-piece keys (issue 11); 1 is refused
 _FAIL = -1  # first-stage answer of a word that cannot start any listed phrase (keys are >= 0)
 _PIECE = -2  # ... of a word that starts no phrase but may be the first piece of a split listed word
@@ -74,125 +84,10 @@ _NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase cov
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
 
-@dataclass(frozen=True, slots=True)
-class TermEntry:
-    text: str  # as written: a phrase, or "sha256:<64 hex>" of the normalised phrase
-    category: str
-    rule_id: str  # "rules/terms/x.txt:12"
-    substring: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TermMatch:
-    category: str
-    rule_id: str
-
-
-def term_key(phrase: str) -> int:
-    """The 64-bit key of an already-normalised phrase."""
-    return xxh64_intdigest(phrase.encode())
-
-
-def _sha_key(phrase: str) -> int:
-    return int.from_bytes(hashlib.sha256(phrase.encode()).digest()[:8], "big")
-
-
-def parse_term_line(line: str) -> tuple[str, bool, str | None]:
-    """Validate one entry line: ``(text, substring, reason)``; ``reason`` is None when the line is valid.
-
-    ``text`` is the entry without the ``~`` marker, ready for ``TermEntry(text, ..., substring=...)``.
-    """
-    text = line.strip()
-    substring = text.startswith("~")
-    if substring:
-        text = text[1:].strip()
-    if text[:7].lower() == "sha256:":
-        if substring:
-            return text, True, "hashed entries cannot be substring entries; list the plain term or drop '~'"
-        digest = text[7:].strip()
-        if not _HEX64.fullmatch(digest):
-            return text, False, "sha256: must be followed by exactly 64 hex digits"
-        return "sha256:" + digest.lower(), False, None
-    if len(text) > MAX_CHARS:
-        return text, substring, f"entry is longer than {MAX_CHARS} characters"
-    normal = normalize(text)
-    if not normal:
-        return text, substring, "entry is empty after normalisation (only punctuation or symbols?)"
-    count = normal.count(" ") + 1
-    if count > MAX_WORDS:
-        return text, substring, f"entry has {count} words; at most {MAX_WORDS} are allowed"
-    if substring and (count > 1 or len(normal) < MIN_SUBSTRING):
-        return text, True, (f"substring entry must normalise to one word of at least {MIN_SUBSTRING} "
-                            f"characters (got {normal!r})")
-    return text, substring, None
-
-
-def validate_term(line: str) -> tuple[tuple[str, bool] | None, str | None]:
-    """ARCHITECTURE form of ``parse_term_line``: ``((text, substring), None)`` or ``(None, reason)``."""
-    text, substring, reason = parse_term_line(line)
-    return (None, reason) if reason else ((text, substring), None)
-
-
-def _split_rule_id(rule_id: str) -> tuple[str, int]:
-    path, sep, line = rule_id.rpartition(":")
-    return (path, int(line)) if sep and line.isdigit() and path else (rule_id, 0)
-
-
-def _bitmap_of(keys: set[int], error_rate: float) -> np.ndarray:
-    """A packed two-probe bitmap over ``keys`` (probe positions: two 32-bit slices of each key)."""
-    arr = np.fromiter(keys, np.uint64, len(keys))
-    nbits = _bitmap_bits(arr.size, error_rate)
-    bits = np.zeros(nbits, dtype=bool)
-    mask = np.uint64(nbits - 1)
-    bits[(arr & mask).astype(np.int64)] = True
-    bits[((arr >> np.uint64(32)) & mask).astype(np.int64)] = True
-    return np.packbits(bits, bitorder="little")
-
-
-def _bitmap_bits(count: int, error_rate: float) -> int:
-    """Power-of-two bit count for a two-probe bitmap with ``count`` keys at ``error_rate``."""
-    rate = min(max(error_rate, 1e-6), 0.5)
-    want = -2.0 * max(count, 1) / np.log(1.0 - np.sqrt(rate))
-    return 1 << max(10, int(np.ceil(np.log2(want))))
-
-
-class _Table:
-    """Sorted keys with co-sorted category / file / line columns (16 bytes per entry)."""
-
-    __slots__ = ("keys", "cat", "file", "line")
-
-    def __init__(self, keys: np.ndarray, cat: np.ndarray, file: np.ndarray, line: np.ndarray) -> None:
-        self.keys, self.cat, self.file, self.line = keys, cat, file, line
-
-    @classmethod
-    def build(cls, rows: list[tuple[int, int, int, int]]) -> _Table:
-        rows.sort()
-        arr = np.array(rows, dtype=np.uint64).reshape(-1, 4)
-        return cls(arr[:, 0].copy(), arr[:, 1].astype(np.uint16), arr[:, 2].astype(np.uint32),
-                   arr[:, 3].astype(np.uint32))
-
-    def arrays(self) -> list[np.ndarray]:
-        return [self.keys, self.cat, self.file, self.line]
-
-    def lookup(self, keys: list[int]) -> list[tuple[int, int]]:
-        """(query index, row) for every row whose key equals a query key."""
-        if not keys or not self.keys.size:
-            return []
-        query = np.array(keys, dtype=np.uint64)
-        left = self.keys.searchsorted(query, "left")
-        # Most candidates are first-stage false positives: one search and one gather tell "none equal"
-        # at half the cost of the second search, which only hits need.
-        if not (self.keys.take(left, mode="clip") == query).any():
-            return []
-        right = self.keys.searchsorted(query, "right")
-        return [(q, row) for q in np.flatnonzero(right > left).tolist()
-                for row in range(int(left[q]), int(right[q]))]
-
-
 class TermIndex:
     """Whole-word phrase, hashed phrase and substring matching with allow-list cancellation."""
 
-    def __init__(self, meta: dict, plain: _Table, hashed: _Table, bitmap: np.ndarray, pieces: np.ndarray) -> None:
+    def __init__(self, meta: dict, plain: Table, hashed: Table, bitmap: np.ndarray, pieces: np.ndarray) -> None:
         self._meta = meta
         self._categories: list[str] = meta["categories"]
         self._files: list[str] = meta["files"]
@@ -237,7 +132,7 @@ class TermIndex:
             if reason:
                 raise ValueError(f"{entry.rule_id}: {reason}")
             cat = categories.setdefault(entry.category, len(categories))
-            path, line = _split_rule_id(entry.rule_id)
+            path, line = split_rule_id(entry.rule_id)
             file = files.setdefault(path, len(files))
             if text.startswith("sha256:"):
                 hashed_rows.append((int(text[7:23], 16), cat, file, line))
@@ -255,18 +150,13 @@ class TermIndex:
                 for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
                     pieces.update(piece_key(single[:n]) for n in range(MIN_PIECE, len(single)))
                 count += 1
-        plain, hashed = _Table.build(list(set(plain_rows))), _Table.build(hashed_rows)
-        probe_keys = np.concatenate([plain.keys, np.fromiter(prefixes, np.uint64, len(prefixes))])
-        nbits = _bitmap_bits(probe_keys.size, error_rate)
-        bits = np.zeros(nbits, dtype=bool)
-        mask = np.uint64(nbits - 1)
-        bits[(probe_keys & mask).astype(np.int64)] = True
-        bits[((probe_keys >> np.uint64(32)) & mask).astype(np.int64)] = True
+        plain, hashed = Table.build(list(set(plain_rows))), Table.build(hashed_rows)
         allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
         meta = {"categories": list(categories), "files": list(files), "max_words": max_words, "entries": count,
                 "substrings": substrings, "substring_rows": substring_rows,
                 "allow": sorted(allowed), "error_rate": error_rate}
-        return cls(meta, plain, hashed, np.packbits(bits, bitorder="little"), _bitmap_of(pieces, PIECE_ERROR))
+        return cls(meta, plain, hashed, bitmap_of({*plain.keys.tolist(), *prefixes}, error_rate),
+                   bitmap_of(pieces, PIECE_ERROR))
 
     # -- matching -------------------------------------------------------------------------------------
 
@@ -437,7 +327,7 @@ class TermIndex:
             cands.extend(k for k in map(term_key, (word, *self._segmenter.middles(word))) if self._probe(k))
         return [(*_NO_SPAN, *self._row(self._plain, row)) for _, row in self._plain.lookup(cands)]
 
-    def _row(self, table: _Table, row: int) -> tuple[int, int, int]:
+    def _row(self, table: Table, row: int) -> tuple[int, int, int]:
         return int(table.cat[row]), int(table.file[row]), int(table.line[row])
 
     def _match_hashed(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
@@ -445,7 +335,7 @@ class TermIndex:
         spans: list[tuple[int, int]] = []
         for i in range(len(words)):
             for j in range(i + 1, min(len(words), i + HASHED_MAX_WORDS) + 1):
-                keys.append(_sha_key(" ".join(words[i:j])))
+                keys.append(sha_key(" ".join(words[i:j])))
                 spans.append((i, j))
         return [(*spans[q], *self._row(self._hashed, row)) for q, row in self._hashed.lookup(keys)]
 
@@ -519,4 +409,4 @@ class TermIndex:
             meta["entries"]  # noqa: B018 -- a format-2 header must say how many entries it holds
         except (ValueError, struct.error, json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"damaged term index: {exc}") from exc
-        return cls(meta, _Table(*out[0:4]), _Table(*out[4:8]), out[8], out[9])
+        return cls(meta, Table(*out[0:4]), Table(*out[4:8]), out[8], out[9])
