@@ -14,7 +14,7 @@ Build time (``entry_forms``): a plain entry is indexed under
 
 Every single-word key (a listed word or a joined phrase) also puts its proper prefixes of at least
 ``MIN_PIECE`` letters into a second, looser bitmap (``PIECE_ERROR``). At match time a word that passes that
-probe (and is no ordinary word: "to be" is not glued) is glued to the next one or two words (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``, ``zqx.blocked``: separators are already
+probe is glued to the next one or two words (two ordinary words, "to be", never are) (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``, ``zqx.blocked``: separators are already
 gone after ``normalize``) and the glued word is looked up like any other. A word inside a longer word is
 never looked up (Scunthorpe), except inside a hashtag or handle (``Segmenter``).
 

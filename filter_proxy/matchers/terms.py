@@ -33,7 +33,7 @@ Index design (DESIGN §10, chosen by measurement on a 2-core box):
   searched in a sorted array of the hashes' first 8 bytes (slower; only when hashed entries exist).
 - Other written forms (``term_forms``): joined phrases and other-script skeletons are extra keys of the same
   row; split words are glued at match time after a word that passes a second, looser bitmap of listed
-  words' prefixes (and is no ordinary word); hashtag/handle words are segmented (``reading.reading``).
+  words' prefixes (two ordinary words are never glued); hashtag/handle words are segmented (``reading.reading``).
   Format ``FPTERMS2``; format 1 is refused with a "recompile" message.
 - Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
   window of every word. They are meant for a few distinctive coined terms, not for bulk lists.
@@ -80,6 +80,7 @@ __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_t
 _MAGIC = b"FPTERMS2"  # 2: joined phrases, skeleton forms and split-piece keys (issue 11); 1 is refused
 _FAIL = -1  # first-stage answer of a word that cannot start any listed phrase (keys are >= 0)
 _PIECE = -2  # ... of a word that starts no phrase but may be the first piece of a split listed word
+_PIECE_ORDINARY = -3  # ... the same, but an ordinary word: glued only to a next piece that is no ordinary word
 _NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase covers it
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
@@ -190,7 +191,7 @@ class TermIndex:
                 if None in firsts:
                     firsts = self._first_stage(words, firsts)
                 fails = firsts.count(_FAIL)
-                if fails + firsts.count(_PIECE) == len(firsts):  # no word starts a phrase: splits only
+                if fails + firsts.count(_PIECE) + firsts.count(_PIECE_ORDINARY) == len(firsts):  # splits only
                     if fails != len(firsts):
                         found = self._match_splits(words, firsts)
                 else:
@@ -243,75 +244,60 @@ class TermIndex:
                 if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
                     first = key
                 else:
-                    # An ordinary word as the first piece ("to be", "data model") is left alone: coined words
-                    # are what gets split ("zqx blocked"); a joined ordinary pair is listed as a phrase anyway.
-                    first = _PIECE if self._piece(word) and word not in self._ordinary else _FAIL
+                    # An ordinary word as the first piece ("to be", "data model") is glued only to a piece that
+                    # is no ordinary word ("no uggagrum"): two ordinary words are a phrase, not a split word.
+                    first = ((_PIECE_ORDINARY if word in self._ordinary else _PIECE) if self._piece(word)
+                             else _FAIL)
                 known[word] = first
             out.append(first)
         return out
 
     def _match_plain(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
         """Candidates from the words that pass the first stage, extended word by word while the bitmap
-        says "maybe a prefix", and glued to the next one or two words while it says "maybe a split word";
-        confirmed by one vectorised lookup in the exact table."""
+        says "maybe a prefix", confirmed by one vectorised lookup in the exact table; then split words."""
         bitmap, mask, count = self._bitmap, self._mask, len(words)
         cands: list[int] = []
         spans: list[tuple[int, int]] = []
         for i, first in enumerate(firsts):
-            if first == _FAIL:
+            if first < 0:
                 continue
-            if first >= 0:
-                cands.append(first)
-                spans.append((i, i + 1))
-                gram = words[i]
-                for j in range(i + 2, (i + self._max_words if i + self._max_words < count else count) + 1):
-                    gram = gram + " " + words[j - 1]
-                    key = xxh64_intdigest(gram.encode())
-                    p, q = key & mask, (key >> 32) & mask
-                    if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
-                        break
-                    cands.append(key)
-                    spans.append((i, j))
-            if i + 1 < count and (first == _PIECE or (self._piece(words[i]) and words[i] not in self._ordinary)):
-                glued = words[i]
-                for j in range(i + 1, min(count, i + 3)):  # two or three pieces
-                    if len(words[j]) < MIN_PIECE:  # "mode i" is no split word
-                        break
-                    glued = glue(glued, words[j])
-                    key, more = self._glue_answer(glued)
-                    if key != _FAIL:
-                        cands.append(key)
-                        spans.append((i, j + 1))
-                    if not more:
-                        break
-        return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+            cands.append(first)
+            spans.append((i, i + 1))
+            gram = words[i]
+            for j in range(i + 2, (i + self._max_words if i + self._max_words < count else count) + 1):
+                gram = gram + " " + words[j - 1]
+                key = xxh64_intdigest(gram.encode())
+                p, q = key & mask, (key >> 32) & mask
+                if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                    break
+                cands.append(key)
+                spans.append((i, j))
+        found = [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+        return found + self._match_splits(words, firsts)
 
     def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
-        """``_match_plain`` for a field whose only candidates are first pieces of split words (the common
-        case of a word that merely starts like a listed one): ``list.index`` finds them in C, and the glued
-        pair is answered from the per-pair cache (inlined: this runs for most fields)."""
+        """Split words: a word that may start a listed single word glued to the next one or two (answers
+        cached per glued string: ordinary pairs recur). Two ordinary words are never glued."""
         cands: list[int] = []
         spans: list[tuple[int, int]] = []
-        cached, last, i = self._glued.get, len(words) - 1, -1
-        while True:
-            try:
-                i = firsts.index(_PIECE, i + 1)
-            except ValueError:
-                break
+        ordinary, cached, last = self._ordinary, self._glued.get, len(words) - 1
+        for i in [i for i, f in enumerate(firsts) if f != _FAIL]:
             if i == last:
                 break
-            nxt = words[i + 1]
-            if len(nxt) < MIN_PIECE:
+            first, word, nxt = firsts[i], words[i], words[i + 1]
+            if first >= 0:  # a listed word or phrase start: is it also a first piece?
+                if not self._piece(word):
+                    continue
+                first = _PIECE_ORDINARY if word in ordinary else _PIECE
+            if len(nxt) < MIN_PIECE or (first == _PIECE_ORDINARY and nxt in ordinary):
                 continue
-            word = words[i]
             glued = word + nxt[1:] if word[-1] == nxt[0] and not nxt[0].isdigit() else word + nxt
             key, more = cached(glued) or self._glue_answer(glued)
             if key != _FAIL:
                 cands.append(key)
                 spans.append((i, i + 2))
             if more and i + 2 <= last and len(words[i + 2]) >= MIN_PIECE:
-                glued = glue(glued, words[i + 2])
-                key, _ = self._glue_answer(glued)
+                key, _ = self._glue_answer(glue(glued, words[i + 2]))
                 if key != _FAIL:
                     cands.append(key)
                     spans.append((i, i + 3))
