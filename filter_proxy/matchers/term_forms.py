@@ -14,8 +14,9 @@ Build time (``entry_forms``): a plain entry is indexed under
 
 Every single-word key (a listed word or a joined phrase) also puts its proper prefixes of at least
 ``MIN_PIECE`` letters into a second, looser bitmap (``PIECE_ERROR``). At match time a word that passes that
-probe is glued to the next one or two words (two ordinary words, "to be", never are) (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``, ``zqx.blocked``: separators are already
-gone after ``normalize``) and the glued word is looked up like any other. A word inside a longer word is
+probe is glued to the next one or two words (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``,
+``zqx.blocked``: separators are already gone after ``normalize``) and the glued word is looked up like any
+other; two ordinary words ("to be") are never glued: that is a phrase, and costs every field. A word inside a longer word is
 never looked up (Scunthorpe), except inside a hashtag or handle (``Segmenter``).
 
 Word list (``Segmenter``): ``wordsegment``'s English word list (``words.txt``, 178k words), kept where the
