@@ -3,19 +3,26 @@
 Rule entries and screened text go through the *same* function, so a disguise is undone identically on both
 sides and matching is a plain comparison of normalised words. Steps, one small pure function each:
 
-1. ``fold_unicode``: NFKC (full-width and mathematical letters become ASCII), case-fold, strip accents
-   (NFD, drop combining marks), drop format characters (category Cf: zero-width space/joiners, word
-   joiner, BOM, soft hyphen, tag characters) and variation selectors.
-2. ``map_confusables``: Cyrillic and Greek look-alikes and a few letters without a decomposition
-   (``ø``, ``ł``, ``ı``, ``đ`` ...) become the Latin letter they imitate. ``l`` and ``i`` are *one* letter
-   here (both become ``i``): ``1``, ``|`` and ``!`` stand for either, and a skeleton that merges them is the
-   only way to undo that disguise deterministically.
+0. ``map_digraphs``: multi-symbol leetspeak letters touching a letter or another leet symbol (``|)`` d,
+   ``|<`` k, ``()`` o, ``/\\`` a, ``\\/`` v), so ``zqxblocke|)`` ends in a d.
+1. ``fold_unicode``: NFKC (full-width and mathematical letters become ASCII), strip accents (NFD, drop
+   combining marks) and Latin letters' strokes and hooks (``ø``, ``ł``, ``đ``: base letter from the Unicode
+   name), drop format characters (category Cf: zero-width space/joiners, word joiner, BOM, soft hyphen,
+   tag characters) and variation selectors; fold look-alikes from Unicode's UTS #39 data
+   (``confusables.fold``: a token mixing scripts always, a whole text only when every non-Latin letter in
+   it has a Latin look-alike, so ``Собака ест мясо``, ``как``, ``кто`` stay Cyrillic); then case-fold.
+   Look-alikes are decided before case folding because the data is case-specific. Symbols that look like
+   letters (``∪``, ``⊤``) count as letters where they touch one and no digit. A text whose only genuine
+   letters joining (step 6) folded away is folded whole, so that a second pass decides alike.
+2. ``map_confusables``: ``l`` and ``i`` are *one* letter (both become ``i``): ``1``, ``|`` and ``!`` stand
+   for either, and a skeleton that merges them is the only way to undo that disguise deterministically.
 3. ``tokens``: split on everything that is neither alphanumeric nor a leetspeak symbol (``@ $ ! | €``).
    A leading ``@``/``|`` and a trailing ``!``/``|`` are punctuation, not letters (``@name``, ``wow!``,
    ``|x|``); a token of digits and symbols only keeps its digits (``$100`` -> ``100``). So a term that
    *starts* with ``i``/``l`` disguised as ``|``, or *ends* with ``i``/``l`` disguised as ``!``/``|``, is
    read as punctuation there: a known limit, accepted so that ordinary punctuation never glues letters on.
-4. ``map_leet``: *only inside a token that has a letter* digits and symbols become letters
+   ``reading.reading`` gives the matcher the second reading, with those edge symbols as letters.
+4. ``map_leet``: *only inside a token that has a Latin letter* digits and symbols become letters
    (``0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g, @ a, $ s, ! i, | i, € e``). Numbers in ordinary
    text ("2024", "10 000") stay numbers, so benign numbers never turn into listed words.
 5. ``collapse_repeats``: runs of the same letter become one (``fooo`` -> ``fo``); digits are not collapsed.
@@ -28,8 +35,12 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    at least two of them letters, is one word: ``f o o`` -> ``foo``. Runs of two are left alone, so "plan
    b c" or "I am" is untouched; "vitamin a b c" becomes "vitamin abc" on both sides, which only matters if
    "abc" were listed. Known limit: a word spelled out with *spaces* right after a one-letter word is glued
-   to it ("a f o o" -> "afo"); spelled out with punctuation it is not ("a f.o.o" -> "a fo").
-   Joined words then go through steps 4 and 5 again.
+   to it ("a f o o" -> "afo"; ``reading.reading`` also offers the run alone); spelled out with punctuation
+   it is not ("a f.o.o" -> "a fo"). Joined words then go through steps 4 and 5 again, and a joined word of
+   two scripts is folded like a mixed-script token.
+
+``own_words`` and ``skeleton_words`` are the two other forms a listed term is indexed under (its own script
+as in genuine text; every look-alike folded).
 
 ``normalize`` never raises on any ``str`` and is idempotent. Only fixed translate tables and compiled
 patterns are kept, plus a bounded dict (65536 entries, cleared whole when full) of the per-token

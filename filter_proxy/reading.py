@@ -9,8 +9,8 @@ disguises without changing what a word is:
   which the matcher segments into a listed term plus ordinary words or digits (``#zqxblockedlife``).
 - ``glued``: whole words that only exist with their separators removed: a hyphen/dot/underscore compound
   whose pieces are leetspeak (``vy_1|8``, ``qvzai-|)``: a piece of digits alone stays a number in
-  ``words``), and letters spelled out with spaces right after a one-letter word or a punctuation-ended
-  token (``Q: k w n y b``), which ``words`` glues to that word. Looked up whole, never segmented.
+  ``words``), and letters spelled out with spaces next to a one-letter word or after a punctuation-ended
+  token (``a z q x``, ``Q: k w n y b``), which ``words`` glues together. Looked up whole, never segmented.
 """
 
 from __future__ import annotations
@@ -65,10 +65,14 @@ def reading(text: str) -> Reading:
         if _SEAM.search(text):
             for chunk in text.split():
                 if _LEET_PIECE.search(chunk) and _HAS_LATIN.search(chunk):
-                    glued.update(dict.fromkeys(_words(_SEPARATORS.sub("", chunk), False)))
+                    joined = _SEPARATORS.sub("", chunk)
+                    glued.update(dict.fromkeys(_words(joined, True) + _words(joined, False)))
         if _SPELLED_HINT.search(text):
             for run in _SPELLED.findall(text):
-                glued.update(dict.fromkeys(_words(_SPACES.sub("", run), True)))
+                letters = _SPACES.sub("", run)
+                # A one-letter word may stand before or after the spelled word ("a z q x", "z q x a").
+                for part in (letters, letters[1:], letters[:-1]):
+                    glued.update(dict.fromkeys(_words(part, True)))
     return Reading(main, alternate, tagged, tuple(glued))
 
 

@@ -123,3 +123,28 @@ def test_old_index_format_is_refused_with_a_recompile_hint() -> None:
     data[:8] = b"FPTERMS1"
     with pytest.raises(ValueError, match="recompile"):
         TermIndex.from_bytes(bytes(data))
+
+
+DIGIT_LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "5", "t": "7", "b": "8", "g": "9", "z": "2"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(WORD, st.text("".join(DIGIT_LEET), min_size=2, max_size=4), st.sampled_from("-_."), CONTEXT)
+def test_a_split_word_whose_piece_is_all_leet_digits(word: str, tail: str, sep: str, context: str) -> None:
+    # "zqxab-8173": the digit piece alone reads as a number, glued to the letters it is leetspeak.
+    listed = word + tail
+    assume(len(normalize(listed)) == len(normalize(word)) + len(normalize(tail)))  # no seam collapse
+    text = word + sep + "".join(DIGIT_LEET[c] for c in tail)
+    assert index(listed).match(context.format(text)) == HIT, text
+
+
+@settings(max_examples=60, deadline=None)
+@given(WORD, st.sampled_from(["a", "Q:", "I", "x"]), st.sampled_from([" ", "  "]))
+def test_letters_spelled_out_after_a_one_letter_word(word: str, before: str, gap: str) -> None:
+    assert index(word).match(f"{before} {gap.join(word)}") == HIT
+
+
+def test_reading_parts() -> None:
+    read = reading("Q: z q x b  and vy_1|8 and #zqxab2024")
+    assert "zqxb" in read.glued and "vyib" in read.glued
+    assert "zqxab" in read.tagged and "2024" in read.tagged
