@@ -36,7 +36,7 @@ from xxhash import xxh64_intdigest
 
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
-__all__ = ["entry_forms", "piece_key", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR"]
+__all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR"]
 
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
 MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
@@ -61,11 +61,26 @@ def glue(left: str, right: str) -> str:
     return left + right
 
 
+def _glue_all(parts: list[str]) -> str:
+    out = parts[0]
+    for part in parts[1:]:
+        out = glue(out, part)
+    return out if out.isalpha() else normalize(out)  # digits next to letters turn leet
+
+
+def piece_keys(single: str) -> list[int]:
+    """``piece_key`` of every proper prefix of ``single`` with at least ``MIN_PIECE`` letters."""
+    if single.isascii():  # bytes slice like characters: one encode per word
+        raw = b"\x01" + single.encode()
+        return [xxh64_intdigest(raw[:n + 1]) for n in range(MIN_PIECE, len(single))]
+    return [piece_key(single[:n]) for n in range(MIN_PIECE, len(single))]
+
+
 def entry_forms(text: str) -> tuple[list[str], list[str]]:
     """(phrases to index, single words that take split pieces) for one plain entry."""
-    own = own_words(text)
-    skel = skeleton_words(text)
-    phrases: dict[str, None] = {" ".join(words(text)): None, " ".join(own): None}
+    base = words(text)
+    own, skel = (base, base) if text.isascii() else (own_words(text), skeleton_words(text))
+    phrases: dict[str, None] = {" ".join(base): None, " ".join(own): None}
     if skel != own:
         if len(skel) == len(own):
             differ = [i for i, (a, b) in enumerate(zip(own, skel, strict=True)) if a != b]
@@ -76,7 +91,8 @@ def entry_forms(text: str) -> tuple[list[str], list[str]]:
     singles = list(dict.fromkeys(p for p in phrases if " " not in p))
     for phrase in list(phrases):
         if " " in phrase:
-            joined = normalize(phrase.replace(" ", ""))
+            # Normalised words glued: only the seams can change (a letter doubled across one collapses).
+            joined = normalize(phrase.replace(" ", "")) if not phrase.isascii() else _glue_all(phrase.split(" "))
             if len(joined) >= MIN_JOINED and " " not in joined and joined not in ordinary_words():
                 phrases.setdefault(joined, None)
                 singles.append(joined)

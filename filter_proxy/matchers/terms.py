@@ -69,6 +69,7 @@ from filter_proxy.matchers.term_forms import (
     glue,
     ordinary_words,
     piece_key,
+    piece_keys,
 )
 from filter_proxy.matchers.term_table import Table, bitmap_of
 from filter_proxy.normalize import normalize, skeleton_words
@@ -144,12 +145,13 @@ class TermIndex:
             else:
                 phrases, singles = entry_forms(text)
                 for phrase in phrases:
-                    words = phrase.split(" ")
-                    max_words = max(max_words, len(words))
                     plain_rows.append((term_key(phrase), cat, file, line))
-                    prefixes.update(term_key(" ".join(words[:n])) for n in range(1, len(words)))
+                    if " " in phrase:
+                        words = phrase.split(" ")
+                        max_words = max(max_words, len(words))
+                        prefixes.update([term_key(" ".join(words[:n])) for n in range(1, len(words))])
                 for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
-                    pieces.update(piece_key(single[:n]) for n in range(MIN_PIECE, len(single)))
+                    pieces.update(piece_keys(single))
                 count += 1
         plain, hashed = Table.build(list(set(plain_rows))), Table.build(hashed_rows)
         allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
