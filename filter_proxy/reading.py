@@ -59,29 +59,42 @@ def reading(text: str) -> Reading:
                 found.update(dict.fromkeys(w for w in _words(variant, True) + _words(variant, False) if len(w) > 1))
         tagged = tuple(found)
     glued: dict[str, None] = {}
-    # Cheap prechecks first (this runs for every screened field): a separator touching a non-letter, and
-    # a one-letter word followed by another.
-    if _EITHER_HINT.search(text):  # one scan for both (rarely true)
-        if _SEAM.search(text):
-            for chunk in text.split():
-                if _LEET_PIECE.search(chunk) and _HAS_LATIN.search(chunk):
-                    joined = _SEPARATORS.sub("", chunk)
-                    glued.update(dict.fromkeys(_words(joined, True) + _words(joined, False)))
-        if _SPELLED_HINT.search(text):
-            for run in _SPELLED.findall(text):
-                letters = _SPACES.sub("", run)
-                # A one-letter word may stand before or after the spelled word ("a z q x", "z q x a").
-                for part in (letters, letters[1:], letters[:-1]):
-                    glued.update(dict.fromkeys(_words(part, True)))
+    seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
+    if seam and (text.isascii() or _SEAM.search(text)):
+        for chunk in text.split():
+            if _LEET_PIECE.search(chunk) and _HAS_LATIN.search(chunk):
+                joined = _SEPARATORS.sub("", chunk)
+                glued.update(dict.fromkeys(_words(joined, True) + _words(joined, False)))
+    if spelled and (text.isascii() or _SPELLED_HINT.search(text)):
+        for run in _SPELLED.findall(text):
+            letters = _SPACES.sub("", run)
+            # A one-letter word may stand before or after the spelled word ("a z q x", "z q x a").
+            for part in (letters, letters[1:], letters[:-1]):
+                glued.update(dict.fromkeys(_words(part, True)))
     return Reading(main, alternate, tagged, tuple(glued))
 
 
-# A hyphen, dot or underscore touching a digit or a leetspeak symbol.
-_SEAM = re.compile(r"[-_.][0-9@$!|€(<>/\\]|[0-9@$!|€)<>/\\][-_.]")
+# A letter, a hyphen/dot/underscore, then a digit or leetspeak symbol (or the reverse): "vy_1|8", "84!-R7".
+_SEAM = re.compile(r"[A-Za-z][-_.][0-9@$!|€(<>/\\]|[0-9@$!|€)<>/\\][-_.][A-Za-z]")
 # A chunk's piece of only digits/leet symbols (with one of them at least) between separators: "vy_1|8".
 _LEET_PIECE = re.compile(r"(?:^|[-_.])[^-_.A-Za-z\s]*(?:[0-9@$!|€]|\(\)|/\\|\\/)[^-_.A-Za-z\s]*(?:[-_.]|$)")
+# Two one-letter words in a row (a spelled-out word may follow).
 _SPELLED_HINT = re.compile(r" [^\W\d_]\s+[^\W\d_]\s")
-_EITHER_HINT = re.compile(f"{_SEAM.pattern}|{_SPELLED_HINT.pattern}")
+# ASCII text: one bytes translate to character classes (a letter, 1 digit/leet symbol, - separator, space),
+# then substring tests in C: ~4x cheaper than the regex scans, on every screened field.
+_CLASSES = bytes(
+    ord("a") if chr(b).isalpha() or chr(b) == "?" else ord("1") if chr(b) in "0123456789@$!|()<>/\\" else ord("-") if chr(b) in "-_."
+    else ord(" ") if chr(b).isspace() else ord("x") for b in range(128)
+) + b"x" * 128
+
+
+def _hints(text: str) -> tuple[bool, bool]:
+    """(``_SEAM`` may match, ``_SPELLED_HINT`` may match), by class substrings; non-ASCII characters count as
+    letters (curly quotes too: a superset, the regexes decide)."""
+    classes = text.encode("ascii", "replace" if not text.isascii() else "strict").translate(_CLASSES)
+    return (b"a-1" in classes or b"1-a" in classes), (b" a a " in classes or b" a  a " in classes)
+
+
 _SEPARATORS = re.compile(r"[-_.]+")
 _HAS_LATIN = re.compile(r"[A-Za-z]")
 # Three or more single letters apart by whitespace, the first not glued to punctuation ("Q: k w n").
