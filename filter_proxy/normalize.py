@@ -311,17 +311,23 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
             toks = _trim_symbols(toks)
         return _finish_tokens(toks, symbols)
     folded, decided = _fold_unicode(text, False, whole)
-    out = _finish_non_ascii(folded, trim)
-    if whole is None and not decided and not confusables.has_genuine(out):
+    out, joined = _finish_non_ascii(folded, trim)
+    if joined and whole is None and not decided and not confusables.has_genuine(out):
         # Joining folded away the only letters that made the text genuine: decide as a second pass would.
-        out = _finish_non_ascii(_fold_unicode(text, False, True)[0], trim)
+        out = _finish_non_ascii(_fold_unicode(text, False, True)[0], trim)[0]
     return out
 
 
-def _finish_non_ascii(folded: str, trim: bool) -> list[str]:
-    out = _finish_tokens(tokens(join_chains(map_confusables(folded)), trim), True)
+def _finish_non_ascii(folded: str, trim: bool) -> tuple[list[str], bool]:
+    """Steps 2-6 of non-ASCII text, and whether joining (chains, spelled-out letters) made new words."""
+    mapped = map_confusables(folded)
+    chained = join_chains(mapped)
+    toks = tokens(chained, trim)
+    out = _finish_tokens(toks, True)
+    if chained is mapped and not (len(out) < len(toks) and list(map(len, toks)).count(1) >= 3):
+        return out, False  # no word was joined: every word is a token fold_unicode already judged
     # Joining chains or spelled-out letters can make a word of two scripts after fold_unicode ran.
-    return [_finish(fixed) if (fixed := confusables.fold_mixed(word)) != word else word for word in out]
+    return [_finish(fixed) if (fixed := confusables.fold_mixed(word)) != word else word for word in out], True
 
 
 def _finish_tokens(toks: list[str], symbols: bool) -> list[str]:
