@@ -37,7 +37,7 @@ class Reading(NamedTuple):
 
 
 # A symbol that tokens() trims as punctuation, next to a Latin letter: the text has a second reading.
-_EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€])[@|]+\w|[A-Za-z0-9][!|]+(?:$|[^\w@$!|€])")
+_EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+\w|[A-Za-z0-9][!|]+(?:$|[^\w@$!|€]|_)")
 _TAG = re.compile(r"(?<![\w@$!|€])[#@]+([^\s#@]+)")  # to the next space: marks and format characters too
 _DIGITS = re.compile(r"\d+")
 
@@ -60,12 +60,13 @@ def reading(text: str) -> Reading:
         tagged = tuple(found)
     glued: dict[str, None] = {}
     seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
-    if seam and (text.isascii() or _SEAM.search(text)):
+    if seam:
         for chunk in text.split():
-            if _LEET_PIECE.search(chunk) and _HAS_LATIN.search(chunk):
+            if ("-" in chunk or "_" in chunk or "." in chunk) and _LEETISH.search(chunk) \
+                    and _HAS_LATIN.search(chunk) and _SEPARATOR.search(chunk):
                 joined = _SEPARATORS.sub("", chunk)
                 glued.update(dict.fromkeys(_words(joined, True) + _words(joined, False)))
-    if spelled and (text.isascii() or _SPELLED_HINT.search(text)):
+    if spelled and _SPELLED_HINT.search(text):
         for run in _SPELLED.findall(text):
             letters = _SPACES.sub("", run)
             # A one-letter word may stand before or after the spelled word ("a z q x", "z q x a").
@@ -74,10 +75,10 @@ def reading(text: str) -> Reading:
     return Reading(main, alternate, tagged, tuple(glued))
 
 
-# A letter, a hyphen/dot/underscore, then a digit or leetspeak symbol (or the reverse): "vy_1|8", "84!-R7".
-_SEAM = re.compile(r"[A-Za-z][-_.][0-9@$!|€(<>/\\]|[0-9@$!|€)<>/\\][-_.][A-Za-z]")
-# A chunk's piece of only digits/leet symbols (with one of them at least) between separators: "vy_1|8".
-_LEET_PIECE = re.compile(r"(?:^|[-_.])[^-_.A-Za-z\s]*(?:[0-9@$!|€]|\(\)|/\\|\\/)[^-_.A-Za-z\s]*(?:[-_.]|$)")
+# A chunk that may be a split word with leetspeak in it: a separator inside, a digit or leet symbol somewhere
+# ("vy_1|8", "pax_g/\\i7", "5ox_fo8_nym"); glued whole it is one word that ``words`` never sees.
+_SEPARATOR = re.compile(r"\w[-_.]|[-_.]\w|[@$!|€()<>/\\][-_.]|[-_.][@$!|€()<>/\\]")
+_LEETISH = re.compile(r"[0-9@$!|€]|\(\)|/\\|\\/")
 # Two one-letter words in a row (a spelled-out word may follow).
 _SPELLED_HINT = re.compile(r" [^\W\d_]\s+[^\W\d_]\s")
 # ASCII text: one bytes translate to character classes (a letter, 1 digit/leet symbol, - separator, space),
@@ -89,10 +90,10 @@ _CLASSES = bytes(
 
 
 def _hints(text: str) -> tuple[bool, bool]:
-    """(``_SEAM`` may match, ``_SPELLED_HINT`` may match), by class substrings; non-ASCII characters count as
-    letters (curly quotes too: a superset, the regexes decide)."""
+    """(the text has a separator and a digit or leet symbol, ``_SPELLED_HINT`` may match), by class
+    substrings; non-ASCII characters count as letters (a superset: the regexes decide)."""
     classes = text.encode("ascii", "replace" if not text.isascii() else "strict").translate(_CLASSES)
-    return (b"a-1" in classes or b"1-a" in classes), (b" a a " in classes or b" a  a " in classes)
+    return (b"-" in classes and b"1" in classes), (b" a a " in classes or b" a  a " in classes)
 
 
 _SEPARATORS = re.compile(r"[-_.]+")
