@@ -28,10 +28,12 @@ DICTIONARY = Path("/usr/share/dict/american-english")
 _ONSETS = "bdfgklmnprstvz"
 _NUCLEI = ["a", "e", "i", "o", "u", "y", "ai", "ou"]
 _CODAS = "bdgkmnprstx"
+_DOUBLED = re.compile(r"(.)\1+")
 
 
 def placeholder_terms(n: int, seed: int, avoid: frozenset[str] = frozenset()) -> list[str]:
-    """``n`` unique nonsense phrases of 1-3 words (no word in ``avoid``, a real vocabulary)."""
+    """``n`` unique nonsense phrases of 1-3 words (no word in ``avoid``, a real vocabulary, even with its
+    doubled letters read once)."""
     rng = random.Random(seed)
     out: dict[str, None] = {}
     while len(out) < n:
@@ -41,7 +43,8 @@ def placeholder_terms(n: int, seed: int, avoid: frozenset[str] = frozenset()) ->
             word = stem + "".join(rng.choice(_ONSETS) + rng.choice(_NUCLEI) + rng.choice(_CODAS)
                                   for _ in range(rng.randint(2 if not stem else 1, 3)))
             words.append(word)
-        if not any(w in avoid for w in words):
+        # Nor a real word once a doubled letter is read once ("tubbes" is "tubes" to any reader).
+        if not any(w in avoid or _DOUBLED.sub(r"\1", w) in avoid for w in words):
             out[" ".join(words)] = None
     return list(out)
 

@@ -104,7 +104,8 @@ def _build_lookalikes() -> tuple[dict[str, str], dict[str, str]]:
             # NFKC runs first: a look-alike it turns into another lone character ("￨" -> "│") is keyed there too;
             # one it turns into a space and a mark ("ͺ", "˛") is read as a symbol before NFKC (``fold_symbols``).
             compat = unicodedata.normalize("NFKC", member)
-            if " " in compat:
+            if " " in compat or (compat.isascii() and compat.lower().replace("l", "i") != target):
+                # NFKC would make it a space and a mark, or another Latin letter ("ſ" -> "s"; it looks like f).
                 symbols[member] = target
                 continue
             for char in (member, compat) if len(compat) == 1 and not compat.isascii() else (member,):

@@ -31,9 +31,9 @@ def _table_pairs() -> list[tuple[str, str]]:
 
 
 PAIRS = _table_pairs()
-# NFKC runs before look-alikes are folded (full-width and mathematical letters rely on it); it turns these
-# into another letter ("ſ" -> "s", "ϲ"/"Ϲ" -> sigma, which UTS #39 pairs with "o") or into a space and a mark.
-NFKC_FIRST = {"ſ", "Ϲ", "˛", "ͺ"}
+# NFKC runs before look-alikes are folded (full-width and mathematical letters rely on it); it turns "Ϲ" into a
+# capital sigma, whose small form UTS #39 pairs with "o".
+NFKC_FIRST = {"Ϲ"}
 CONSONANTS = "bcdfghjkmnpqrstvwxz"
 
 

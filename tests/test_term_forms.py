@@ -15,7 +15,7 @@ from filter_proxy.reading import reading
 WORD = st.text("bcdfghjkmnpqrstvwxz", min_size=3, max_size=7).map(lambda s: "zq" + s)
 HIT = [TermMatch("c", "c.txt:1")]
 CONTEXT = st.sampled_from(["{}", "look at {} today", "{}!", "new: {} (2024)"])
-VOCAB = sorted(w for w in ordinary_words() if len(w) >= 3 and w.isalpha())
+VOCAB = sorted(w for w in ordinary_words() if len(w) >= 4 and w.isalpha())
 
 
 def index(text: str) -> TermIndex:
@@ -148,3 +148,10 @@ def test_reading_parts() -> None:
     read = reading("Q: z q x b  and vy_1|8 and #zqxab2024")
     assert "zqxb" in read.glued and "vyib" in read.glued
     assert "zqxab" in read.tagged and "2024" in read.tagged
+
+
+def test_a_hashtag_of_ordinary_words_hides_no_nonsense_term() -> None:
+    seg = Segmenter(frozenset({"every", "body", "likes", "zqxab"}))
+    middles = seg.middles("everybodylikes")
+    assert "rybod" not in middles and "ybodyl" not in middles
+    assert "zqxab" in seg.middles("zqxablikes")  # a listed ordinary-looking word still counts

@@ -21,8 +21,8 @@ never looked up (Scunthorpe), except inside a hashtag or handle (``Segmenter``).
 
 Word list (``Segmenter``): ``wordsegment``'s English word list (``words.txt``, 178k words), kept where the
 word is also among ``wordsegment``'s 100,000 most frequent unigrams (a spelling list alone holds rarities
-such as "zax"), plus the 20,000 most frequent unigrams of three letters or more (names, "com"), normalised
-like text. A hashtag word segments into a listed term when the letters before it
+such as "zax"; frequent unigrams outside the spelling list are mostly fragments, "tion", "gan"), normalised
+like text; one- and two-letter words only among the 300 most frequent. A hashtag word segments into a listed term when the letters before it
 and after it split into such words or digit runs; listed terms are the rest of the vocabulary.
 """
 
@@ -43,8 +43,7 @@ MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of 
 PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
 MAX_MIXES = 16  # own/skeleton combinations per entry (2 ** 4 words that differ)
 TOP_UNIGRAMS = 100_000
-SHORT_WORD_RANK = 1_000  # one- and two-letter words kept only among this many most frequent
-FREQUENT_RANK = 20_000  # unigrams this frequent count as ordinary even when the spelling list lacks them
+SHORT_WORD_RANK = 300  # one- and two-letter words kept only among this many most frequent ("of", "my")
 _MAX_WORD = 24  # longest ordinary word tried while segmenting
 
 
@@ -115,10 +114,9 @@ def ordinary_words() -> frozenset[str]:
                 continue
             normal = normalize(word)
             # Short words split almost anything: one- and two-letter ones only when very common ("a", "i", "my").
+            # (By the normalised length: "lie" reads "ie", and short pieces make nonsense look like words.)
             if len(normal) > 2 or (rank[word] < SHORT_WORD_RANK and (len(normal) == 2 or normal in ("a", "i"))):
                 kept.add(normal)
-    # Very frequent words that a spelling list leaves out: names, "com", "lol" (three letters or more).
-    kept.update(n for w, r in rank.items() if r < FREQUENT_RANK and w.isalpha() and len(n := normalize(w)) >= 3)
     return frozenset(kept)
 
 
@@ -140,7 +138,7 @@ class Segmenter:
         same letter ending the word before it (``collapse_repeats`` merged the seam: "aba" + "aba")."""
         part = text[start:end]
         vocab = self.vocabulary
-        return part in vocab or part.isdigit() or (start > 0 and text[start - 1] + part in vocab)
+        return part in vocab or part.isdigit() or (start > 0 and len(part) > 2 and text[start - 1] + part in vocab)
 
     def _prefixes(self, text: str) -> list[bool]:
         """``ok[i]``: ``text[:i]`` splits into ordinary words and digit runs (``ok[0]`` is True)."""
@@ -174,4 +172,9 @@ class Segmenter:
                         out[word[i - 1:j]] = None
                     if j < n:
                         out[word[i:j + 1]] = None
+        if prefix_ok[n]:
+            # The whole word reads as ordinary words ("#relationshipsis"): a listed term inside it counts only
+            # where it reads as ordinary words itself ("mop|kit" in "#aremopkit"), not where it cuts one
+            # ("re|lation": "iation" is no word).
+            return [m for m in out if self._prefixes(m)[-1]]
         return list(out)
