@@ -8,8 +8,8 @@ disguises without changing what a word is:
 - ``tagged``: the words of hashtag and handle tokens (``#...``, ``@...``, also with digit runs split off),
   which the matcher segments into a listed term plus ordinary words or digits (``#zqxblockedlife``).
 - ``glued``: whole words that only exist with their separators removed: a hyphen/dot/underscore compound
-  whose pieces are leetspeak (``vy_1|8``, ``qvzai-|)``: a piece of digits alone stays a number in
-  ``words``), and letters spelled out with spaces next to a one-letter word or after a punctuation-ended
+  (``Ken-Rod``, where both pieces are ordinary words the matcher never glues across a space; ``vy_1|8``,
+  ``qvzai-|)``, whose leetspeak piece alone stays a number in ``words``), and letters spelled out with spaces next to a one-letter word or after a punctuation-ended
   token (``a z q x``, ``Q: k w n y b``), which ``words`` glues together. Looked up whole, never segmented.
 """
 
@@ -62,10 +62,14 @@ def reading(text: str) -> Reading:
     seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
     if seam:
         for chunk in text.split():
-            if ("-" in chunk or "_" in chunk or "." in chunk) and _LEETISH.search(chunk) \
-                    and _HAS_LATIN.search(chunk) and _SEPARATOR.search(chunk):
+            if ("-" in chunk or "_" in chunk or "." in chunk) and _HAS_LATIN.search(chunk) \
+                    and _SEPARATOR.search(chunk):
+                # A hyphen/dot/underscore compound read as one word: "Ken-Rod", "pax_g/\\i7", "vy_1|8". (Spaces
+                # between two ordinary words are a phrase; these separators are how a word is cut.)
                 joined = _SEPARATORS.sub("", chunk)
-                glued.update(dict.fromkeys(_words(joined, True) + _words(joined, False)))
+                glued.update(dict.fromkeys(_words(joined, True)))
+                if _LEETISH.search(chunk):
+                    glued.update(dict.fromkeys(_words(joined, False)))
     if spelled and _SPELLED_HINT.search(text):
         for run in _SPELLED.findall(text):
             letters = _SPACES.sub("", run)
@@ -90,10 +94,11 @@ _CLASSES = bytes(
 
 
 def _hints(text: str) -> tuple[bool, bool]:
-    """(the text has a separator and a digit or leet symbol, ``_SPELLED_HINT`` may match), by class
+    """(a separator between letters, or one and a digit or leet symbol; ``_SPELLED_HINT`` may match), by class
     substrings; non-ASCII characters count as letters (a superset: the regexes decide)."""
     classes = text.encode("ascii", "replace" if not text.isascii() else "strict").translate(_CLASSES)
-    return (b"-" in classes and b"1" in classes), (b" a a " in classes or b" a  a " in classes)
+    seam = b"a-a" in classes or (b"-" in classes and b"1" in classes)
+    return seam, (b" a a " in classes or b" a  a " in classes)
 
 
 _SEPARATORS = re.compile(r"[-_.]+")
