@@ -61,9 +61,14 @@ def reading(text: str) -> Reading:
     glued: dict[str, None] = {}
     seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
     if seam:
+        budget = _MAX_COMPOUNDS  # bounded: code and URLs ("os.path.join") are full of such chunks
         for chunk in text.split():
-            if ("-" in chunk or "_" in chunk or "." in chunk) and _HAS_LATIN.search(chunk) \
-                    and _SEPARATOR.search(chunk):
+            if budget and len(chunk) <= _MAX_COMPOUND and ("-" in chunk or "_" in chunk or "." in chunk) \
+                    and _HAS_LATIN.search(chunk) and _SEPARATOR.search(chunk):
+                pieces = _SEPARATORS.split(chunk.strip(_QUOTES))
+                if not 2 <= len(pieces) <= 3 or min(map(len, pieces)) < 2:
+                    continue  # a word is cut in two or three pieces; "e.g.", "__init__" are no such word
+                budget -= 1
                 # A hyphen/dot/underscore compound read as one word: "Ken-Rod", "pax_g/\\i7", "vy_1|8". (Spaces
                 # between two ordinary words are a phrase; these separators are how a word is cut.)
                 joined = _SEPARATORS.sub("", chunk)
@@ -82,6 +87,9 @@ def reading(text: str) -> Reading:
 # A chunk that may be a split word with leetspeak in it: a separator inside, a digit or leet symbol somewhere
 # ("vy_1|8", "pax_g/\\i7", "5ox_fo8_nym"); glued whole it is one word that ``words`` never sees.
 _SEPARATOR = re.compile(r"\w[-_.]|[-_.]\w|[@$!|€()<>/\\][-_.]|[-_.][@$!|€()<>/\\]")
+_MAX_COMPOUNDS = 4  # compounds glued per field
+_QUOTES = "\"'`[]{},;:?*"
+_MAX_COMPOUND = 40  # characters; a longer chunk is a URL or code, not a word cut in pieces
 _LEETISH = re.compile(r"[0-9@$!|€]|\(\)|/\\|\\/")
 # Two one-letter words in a row (a spelled-out word may follow).
 _SPELLED_HINT = re.compile(r" [^\W\d_]\s+[^\W\d_]\s")
