@@ -26,6 +26,8 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/filter-proxy demo --rules rules/
 
+# The peers suite runs e2guardian, squidGuard and wrk side by side when they are installed (skipped with a
+# note otherwise): apt-get install e2guardian squidguard wrk
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 

@@ -13,18 +13,22 @@ from pathlib import Path
 from benchmarks import report
 from benchmarks.harness import log
 
-SUITES = ("speed", "scale", "quality")
+SUITES = ("speed", "scale", "quality", "peers")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("suites", nargs="*", metavar="suite", help=f"any of {', '.join(SUITES)} (default: all)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes and fewer rounds (under two minutes)")
-    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results",
-                        help="directory for JSON, Markdown and PNG results (default: benchmarks/results)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="directory for JSON, Markdown and PNG results (default: benchmarks/results, or "
+                             "benchmarks/results/quick with --quick so a quick run never overwrites a full one)")
     parser.add_argument("--update-readme", action="store_true",
                         help="also copy the summary into benchmarks/README.md (its 'latest figures' section)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        results = Path(__file__).resolve().parent / "results"
+        args.out = results / "quick" if args.quick else results
     suites = args.suites or list(SUITES)
     unknown = [s for s in suites if s not in SUITES]
     if unknown:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import disguise, imageset, plots, synth
+from benchmarks import disguise, plots, synth
 from benchmarks.baselines import SetTerms
 from benchmarks.harness import SuiteResult, log
 from benchmarks.subjects import available, load_rules, write_rules_dir
@@ -189,105 +189,14 @@ def _independent_terms(result: SuiteResult, quick: bool, tmp: Path) -> None:
 INDEPENDENT_CONTEXTS = ("{}", "where is {} online", "{} pics", "best {} 2024", "Q: {}?")
 
 
-# --- images -----------------------------------------------------------------------------------------------
+# --- images ----------------------------------------------------------------------------------------------
 def _images(result: SuiteResult, quick: bool, out_dir: Path) -> None:
+    """The image half lives in benchmarks/image_quality.py (shared pHash list vs own enrollment)."""
     missing = available("filter_proxy.matchers.images")
     if missing:
         result.note(f"image quality not measured: {missing}")
         result.target("image_tpr", None, "module missing")
         return
-    from filter_proxy.matchers.images import ImageEntry, ImageIndex, compute_hashes, compute_query_hashes
-    from filter_proxy.rules.policy import DEFAULT_THRESHOLDS
+    from benchmarks import image_quality
 
-    try:
-        import pdqhash  # noqa: F401
-        algos = ["phash", "dhash", "pdq"]
-    except ImportError:
-        algos = ["phash", "dhash"]
-        result.note("pdqhash not installed: PDQ left out")
-    policy_algos = _policy_algorithms()
-    thresholds = dict(DEFAULT_THRESHOLDS)
-    pictures = imageset.sample_photos()
-    n_generated = 10 if quick else 130
-    pictures += [(f"generated-{i}", imageset.generated_picture(1000 + i)) for i in range(n_generated)]
-    log(f"quality: hashing {len(pictures)} pictures x {len(imageset.EDITS)} edits ({', '.join(algos)})")
-    entries = []
-    for i, (_, picture) in enumerate(pictures):
-        for algo, hex_ in compute_hashes(imageset.png_bytes(picture), algos).items():
-            entries.append(ImageEntry(algo, hex_, f"img{i}", f"bench/images/img{i}.csv:1"))
-    index = ImageIndex.build(entries)
-
-    def threshold(_category: str, algorithm: str) -> int:
-        return thresholds[algorithm]
-
-    combos = {a: [a] for a in algos}
-    combos[" + ".join(policy_algos)] = policy_algos
-    if len(algos) > len(policy_algos):
-        combos[" + ".join(algos)] = algos
-    tp = {(e, c): 0 for e in imageset.EDITS for c in combos}
-    tp_group = {(g, c): 0 for g in ("photos", "generated") for c in combos}
-    false = dict.fromkeys(combos, 0)
-    false_pairs: list[str] = []
-    pairs = 0
-    n_photos = len(pictures) - n_generated
-    for i, (_, picture) in enumerate(pictures):
-        own = f"img{i}"
-        group = "photos" if i < n_photos else "generated"
-        for edit, func in imageset.EDITS.items():
-            query = compute_query_hashes(imageset.png_bytes(func(picture)), algos)
-            for name, members in combos.items():
-                found = index.matches({a: query[a] for a in members if a in query}, threshold)
-                hit = any(m.category == own for m in found)
-                tp[edit, name] += hit
-                tp_group[group, name] += hit
-                wrong = [m for m in found if m.category != own]
-                false[name] += len(wrong)
-                false_pairs += [f"{pictures[i][0]} ({edit}) ~ {pictures[int(m.category[3:])][0]} ({m.algorithm} "
-                                f"distance {m.distance})" for m in wrong if len(false_pairs) < 8]
-            pairs += len(pictures) - 1
-        if i % 25 == 24:
-            log(f"quality: {i + 1}/{len(pictures)} pictures")
-    n = len(pictures)
-    rows = [[edit, *(100 * tp[edit, c] / n for c in combos)] for edit in imageset.EDITS]
-    overall = [100 * sum(tp[e, c] for e in imageset.EDITS) / (n * len(imageset.EDITS)) for c in combos]
-    rows.append(["all edits", *overall])
-    headers = ["edit", *(f"{c} TPR %" for c in combos)]
-    result.table(f"Image near-match TPR per edit ({n} pictures; thresholds "
-                 f"{', '.join(f'{a} <= {thresholds[a]}' for a in algos)}; queries hashed with dihedral variants)",
-                 headers, rows)
-    e = len(imageset.EDITS)
-    result.table("Image TPR by picture set (all edits)", ["algorithms", f"{n_photos} photos TPR %",
-                 f"{n_generated} generated TPR %"],
-                 [[c, 100 * tp_group["photos", c] / (n_photos * e), 100 * tp_group["generated", c] / (n_generated * e)]
-                  for c in combos])
-    if false_pairs:
-        result.note("image false matches (first few): " + "; ".join(false_pairs))
-    frows = [[c, pairs, false[c], 100 * false[c] / pairs] for c in combos]
-    result.table("Image false matches between different pictures (every edited query vs every other original)",
-                 ["algorithms", "pairs", "false matches", "rate %"], frows)
-    policy_name = " + ".join(policy_algos)
-    policy_tpr = overall[list(combos).index(policy_name)]
-    fmr = 100 * false[policy_name] / pairs
-    result.target("image_tpr", policy_tpr, f"shipped policy algorithms {policy_name}, all {len(imageset.EDITS)} edits; "
-                  f"false-match rate {fmr:.4f} % {'<=' if fmr <= 0.01 else '>'} 0.01 %",
-                  failed_condition=None if fmr <= 0.01 else f"false-match rate {fmr:.4f} % > 0.01 %")
-    if fmr > 0.01:
-        result.note(f"image false-match rate {fmr:.4f} % is above the 0.01 % the TPR target assumes")
-    result.note(f"pictures: {n - n_generated} scikit-image sample photos + {n_generated} generated pictures.")
-    result.plots.append(plots.image_tpr_bars(rows[:-1], list(combos), "image_tpr_per_edit.png", out_dir=out_dir))
-
-
-def _policy_algorithms() -> list[str]:
-    from filter_proxy.rules.policy import PERCEPTUAL_ALGORITHMS
-
-    try:
-        import tomllib
-
-        from benchmarks.subjects import SHIPPED_RULES
-
-        data = tomllib.loads((SHIPPED_RULES / "policy.toml").read_text(encoding="utf-8"))
-        algos = [a for a in data.get("images", {}).get("algorithms", []) if a in PERCEPTUAL_ALGORITHMS]
-    except (OSError, ValueError):
-        algos = []
-    return algos or ["phash", "dhash"]
-
+    image_quality.measure(result, quick, out_dir)

@@ -41,7 +41,7 @@ def run(quick: bool, out_dir: Path) -> SuiteResult:
 
 def _terms(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
     missing = available("filter_proxy.rules.loader", "filter_proxy.rules.bundle", "filter_proxy.matchers.terms",
-                        "filter_proxy.matchers.urls")
+                        "filter_proxy.signals.urls")
     if missing:
         result.note(f"term scale not measured: {missing}")
         result.target("terms_1m_load_s", None, "module missing")

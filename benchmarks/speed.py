@@ -30,7 +30,7 @@ N_URLS = 10_000
 def run(quick: bool, out_dir: Path) -> SuiteResult:
     result = SuiteResult("speed", quick)
     started = time.monotonic()
-    missing = available("filter_proxy.rules.loader", "filter_proxy.matchers.terms", "filter_proxy.matchers.urls",
+    missing = available("filter_proxy.rules.loader", "filter_proxy.matchers.terms", "filter_proxy.signals.urls",
                         "filter_proxy.middleware")
     if missing:
         result.note(f"speed not measured: {missing}")
@@ -231,7 +231,7 @@ def _cpu_per_page(result: SuiteResult, rules: Any, cold: Any, results: list[dict
 
 
 def _url_checks(result: SuiteResult, rules: Any, cold: Any, quick: bool) -> None:
-    from filter_proxy.matchers.urls import canonicalize_url
+    from filter_proxy.signals.urls import canonicalize_url
 
     urls = synth.benign_urls(5_000 if quick else 20_000)
     listed = synth.placeholder_urls(300, seed=2)

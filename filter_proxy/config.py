@@ -49,6 +49,8 @@ class UpstreamConfig:
     options: dict[str, str] = field(default_factory=dict)
     timeout: float = 10.0  # seconds for one upstream call
     connect_timeout: float = 3.0
+    # Seconds for one whole upstream exchange (send, headers, every body byte): a slow-drip body is cut off.
+    deadline: float = 10.0
     max_response_bytes: int = 20_000_000
 
 
@@ -69,9 +71,18 @@ class FieldsConfig:
 
 @dataclass(slots=True)
 class RoutesConfig:
-    search_paths: list[str] = field(default_factory=list)  # empty: the adapter's defaults
+    """Routes added to the adapter's route table (deny by default: what no route lists is refused).
+    ``search_paths`` / ``suggest_paths``: patterns screened as search pages / suggestions on every method;
+    ``screen`` / ``pass`` / ``refuse``: ``"METHOD[,METHOD] /pattern"`` entries (``screen`` may end with a
+    response kind, e.g. ``"GET /x/find documents"``). ``pass`` is a Python keyword, so it is stored as
+    ``pass_``; the TOML key and FILTER_PROXY_ROUTES_PASS spell it ``pass``."""
+
+    search_paths: list[str] = field(default_factory=list)
     suggest_paths: list[str] = field(default_factory=list)
     query_param: str | None = None
+    screen: list[str] = field(default_factory=list)
+    pass_: list[str] = field(default_factory=list)
+    refuse: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -79,11 +90,23 @@ class RulesConfig:
     path: str = "rules"  # a rules directory or a compiled bundle
     watch: bool = True  # reload when the files change
     debounce_ms: int = 500
+    # Apply automatic reloads (file watch, SIGHUP) even when they empty a category or shrink it by more
+    # than half; POST /-/reload takes ?force=true per request instead.
+    force_reload: bool = False
+    reload_wait: float = 5.0  # seconds POST /-/reload waits for every worker to report (then 504, pending)
+    # The policy team's Ed25519 public key(s), PEM: only bundles signed with one of them are loaded
+    # (rules/signing.py). None: no signature check.
+    public_key: str | None = None
 
 
 @dataclass(slots=True)
 class ImagesConfig:
     enabled: bool = True
+    # Serve verified thumbnails from the bytes that were checked, at /-/thumb/<signed token>, and rewrite the
+    # page's picture URLs to it (filter_proxy/thumbs.py). Give every worker and instance the same
+    # FILTER_PROXY_THUMB_SECRET.
+    rewrite_thumbnails: bool = False
+    thumb_cache_bytes: int = 32_000_000
 
 
 @dataclass(slots=True)
@@ -145,6 +168,25 @@ class SinkConfig:
 
 
 @dataclass(slots=True)
+class FleetConfig:
+    """Many instances (filter_proxy/fleet/, docs/DEPLOY.md): Redis announces rule versions and holds the
+    shared thumbnail-hash cache. No redis_url: a single box, nothing of this runs."""
+
+    redis_url: str | None = None
+    instance: str | None = None  # name in `fleet status` and in the report; default: host name + port
+    prefix: str = "filter-proxy"  # of every key and channel, so several fleets can share one Redis
+    heartbeat: float = 5.0  # seconds between status writes and catch-up checks of the current version
+    status_ttl: float = 30.0  # a worker missing this long drops out of `fleet status`
+    backoff_max: float = 10.0  # longest wait between reconnection attempts while Redis is unreachable
+    publish_on_reload: bool = False  # POST /-/reload publishes rules.path to the fleet instead of a local load
+    max_inline_bytes: int = 64 * 1024 * 1024  # bigger bundles are published as a URL + checksum
+    hash_cache: bool = True  # shared thumbnail-hash tier (needs a hash key)
+    hash_cache_ttl: float = 86400.0
+    hash_key_env: str = "FILTER_PROXY_HASH_KEY"  # the fleet-wide HMAC key for hash-cache keys
+    hash_key_file: str | None = None
+
+
+@dataclass(slots=True)
 class LoggingConfig:
     level: str = "INFO"
     json: bool = True
@@ -163,6 +205,7 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     sink: SinkConfig = field(default_factory=SinkConfig)
+    fleet: FleetConfig = field(default_factory=FleetConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     source: str | None = None  # the TOML file it came from, if any
 
@@ -227,7 +270,12 @@ def _apply_env(config: Config, env: Mapping[str, str]) -> Config:
     return config
 
 
+_KEY_ALIASES = {"routes.pass": "routes.pass_"}  # keys that are Python keywords
+_ROUTE_KEYS = frozenset({"routes.screen", "routes.pass_", "routes.refuse"})
+
+
 def _set(config: Config, dotted: str, value: Any, origin: str, from_text: bool = False) -> Config:
+    dotted = _KEY_ALIASES.get(dotted, dotted)
     section, _, key = dotted.partition(".")
     if section not in SECTIONS:
         raise ConfigError(dotted, f"unknown section (expected one of {', '.join(SECTIONS)})", origin)
@@ -275,7 +323,9 @@ def _coerce(key: str, hint: Any, value: Any, origin: str, from_text: bool) -> An
             return value
         if origin_type is list:
             if from_text and isinstance(value, str):
-                return [part.strip() for part in value.split(",") if part.strip()]
+                # Route entries hold commas ("GET,POST /x"): in a variable they are separated by ";".
+                sep = ";" if key in _ROUTE_KEYS else ","
+                return [part.strip() for part in value.split(sep) if part.strip()]
             if isinstance(value, str):
                 return [value]
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -324,6 +374,7 @@ def _validate(config: Config, require_upstream: bool) -> None:
         raise ConfigError("upstream.adapter", "must not be empty")
     positive("upstream.timeout", u.timeout)
     positive("upstream.connect_timeout", u.connect_timeout)
+    positive("upstream.deadline", u.deadline)
     positive("upstream.max_response_bytes", u.max_response_bytes)
 
     for key in ("search_paths", "suggest_paths"):
@@ -332,10 +383,19 @@ def _validate(config: Config, require_upstream: bool) -> None:
                 raise ConfigError(f"routes.{key}", f"path {p!r} must start with '/'")
     if config.routes.query_param == "":
         raise ConfigError("routes.query_param", "must not be empty")
+    from filter_proxy.adapters.routes import PASS, REFUSE, SCREEN, route
+
+    for key, outcome in (("screen", SCREEN), ("pass_", PASS), ("refuse", REFUSE)):
+        for spec in getattr(config.routes, key):
+            try:
+                route(spec, outcome)
+            except ValueError as exc:
+                raise ConfigError(f"routes.{key.rstrip('_')}", str(exc)) from None
 
     if not config.rules.path:
         raise ConfigError("rules.path", "must not be empty")
     positive("rules.debounce_ms", config.rules.debounce_ms, allow_zero=True)
+    positive("rules.reload_wait", config.rules.reload_wait)
 
     r = config.report
     positive("report.snapshot_interval", r.snapshot_interval)
@@ -357,6 +417,15 @@ def _validate(config: Config, require_upstream: bool) -> None:
         positive(f"sink.{key}", getattr(k, key))
     for key in ("backups", "retries", "backoff"):
         positive(f"sink.{key}", getattr(k, key), allow_zero=True)
+
+    f = config.fleet
+    if f.redis_url is not None and urlsplit(f.redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError("fleet.redis_url", "must be a redis://, rediss:// or unix:// URL "
+                          f"(got scheme {urlsplit(f.redis_url).scheme!r}; the URL may hold a password)")
+    for key in ("heartbeat", "status_ttl", "backoff_max", "max_inline_bytes", "hash_cache_ttl"):
+        positive(f"fleet.{key}", getattr(f, key))
+    if f.status_ttl <= f.heartbeat:
+        raise ConfigError("fleet.status_ttl", f"must be longer than fleet.heartbeat ({f.heartbeat} s)")
 
     level = config.logging.level.upper()
     if level not in LOG_LEVELS:
@@ -380,7 +449,7 @@ def to_env(overrides: Mapping[str, Any]) -> dict[str, str]:
         if isinstance(value, bool):
             text = "true" if value else "false"
         elif isinstance(value, list):
-            text = ",".join(value)
+            text = (";" if _KEY_ALIASES.get(dotted, dotted) in _ROUTE_KEYS else ",").join(value)
         elif isinstance(value, dict):
             text = ",".join(f"{k}={v}" for k, v in value.items())
         else:

@@ -20,7 +20,7 @@ from urllib.parse import urljoin
 
 import httpx
 
-from filter_proxy.rules.policy import ImagePolicy
+from filter_proxy.images_policy import ImagePolicy
 
 Resolver = Callable[[str, int], Awaitable[Sequence[str]]]  # (host, port) -> IP address strings
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -34,14 +34,47 @@ async def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix: the last 32 bits are IPv4
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use translation prefix
+_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible ::a.b.c.d (and :: / ::1)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
+    """(kind, IPv4) when ``ip`` carries an IPv4 address that a relay, translator or dual stack would reach:
+    IPv4-mapped, NAT64, IPv4-compatible, 6to4 or Teredo. ``2002:a00:1::1`` is 10.0.0.1 over 6to4."""
+    if ip.ipv4_mapped is not None:
+        return "ipv4-mapped", ip.ipv4_mapped
+    if ip in _NAT64:
+        return "nat64", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip in _COMPATIBLE and int(ip) > 1:
+        return "ipv4-compatible", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return "6to4", ip.sixtofour
+    if ip.teredo is not None:
+        return "teredo", ip.teredo[1]  # (server, client): the client is the host behind the tunnel
+    return None
+
+
 def address_refusal(address: str, allow_networks: Iterable[str] = ()) -> str | None:
-    """Why a thumbnail may not be fetched from ``address``, or None when it may (the guard's decision)."""
+    """Why a thumbnail may not be fetched from ``address``, or None when it may (the guard's decision).
+
+    IPv6 forms that embed an IPv4 address are judged by it: mapped and NAT64 addresses are that IPv4 host
+    (``allow_networks`` applies to it), 6to4, Teredo and the local-use NAT64 prefix are tunnels or
+    translators into networks we cannot see, so they are refused outright, as are IPv4-compatible ones
+    (deprecated since 2006; nothing legitimate serves thumbnails there)."""
     try:
         ip: IPAddress = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
     except ValueError:
         return f"not an IP address: {address!r}"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped  # ::ffff:10.0.0.1 is 10.0.0.1
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return "local-use NAT64 address"
+        embedded = embedded_ipv4(ip)
+        if embedded is not None:
+            kind, inner = embedded
+            if kind in ("6to4", "teredo", "ipv4-compatible"):
+                return f"{kind} address (embeds {inner})"
+            ip = inner  # ::ffff:10.0.0.1 and 64:ff9b::a00:1 are 10.0.0.1
     for cidr in allow_networks:
         net = ipaddress.ip_network(cidr, strict=False)
         if ip.version == net.version and ip in net:

@@ -1,8 +1,8 @@
 """Structured logs: one JSON object per line, a request id on every record, and no user data.
 
-Raw queries are never logged. Our own code never logs them; uvicorn's access log would (it prints the
-request line with its query string and the client address), so ``AccessLogScrubber`` strips both, and
-httpx logs each upstream request's full URL, so ``UrlQueryScrubber`` strips query strings there.
+Raw queries are never logged. Our own code never logs them; uvicorn's access log, httpx's request lines
+and exception texts would, so every record is scrubbed before any formatter sees it (log_scrub.py: query
+strings and client addresses). Formatting lives here, scrubbing there, so a formatter never has to care.
 """
 
 from __future__ import annotations
@@ -16,6 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+from filter_proxy.log_scrub import AccessLogScrubber, ScrubFilter, install_record_factory, scrub_text
+
+__all__ = ["AccessLogScrubber", "JsonFormatter", "RequestIdFilter", "ScrubFilter", "TextFormatter",
+           "UrlQueryScrubber", "configure_logging", "install_scrubbers", "request_id_from_header",
+           "request_id_var"]
 
 request_id_var: ContextVar[str | None] = ContextVar("filter_proxy_request_id", default=None)
 
@@ -43,49 +49,8 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class AccessLogScrubber(logging.Filter):
-    """Removes the query string and the client address from uvicorn access records.
-
-    uvicorn logs ``'%s - "%s %s HTTP/%s" %d'`` with args (client_addr, method, full_path, http_version,
-    status); full_path includes ``?q=...``, which is exactly what must never be written down.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        args = record.args
-        if isinstance(args, tuple) and len(args) == 5:
-            _client, method, full_path, version, status = args
-            path = str(full_path).split("?", 1)[0]
-            record.args = ("-", method, path, version, status)
-        elif args:
-            # An unknown shape: keep the line but drop its arguments rather than risk leaking them.
-            record.msg = "access log record (arguments withheld)"
-            record.args = None
-        return True
-
-
-class UrlQueryScrubber(logging.Filter):
-    """Removes query strings from URLs in a record's arguments. httpx logs every request at INFO as
-    ``HTTP Request: GET http://upstream/search?q=... "HTTP/1.1 200 OK"``: in the reverse proxy that
-    URL carries the user's query to the upstream."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(_strip_query(a) for a in record.args)
-        elif isinstance(record.args, dict):
-            record.args = {k: _strip_query(v) for k, v in record.args.items()}
-        if isinstance(record.msg, str) and "?" in record.msg:
-            record.msg = _QUERY_RE.sub("", record.msg)
-        return True
-
-
-_QUERY_RE = re.compile(r"\?[^\s\"']*")
-
-
-def _strip_query(value: Any) -> Any:
-    if isinstance(value, str | bytes) or type(value).__name__ == "URL":
-        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-        return _QUERY_RE.sub("", text) if "?" in text else value
-    return value
+# Kept under their former names: httpx records are scrubbed like every other record now.
+UrlQueryScrubber = ScrubFilter
 
 
 class JsonFormatter(logging.Formatter):
@@ -104,8 +69,11 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD_ATTRS and key != "request_id" and not key.startswith("_"):
                 out[key] = value
-        if record.exc_info:
-            out["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            # exc_text was rendered and scrubbed by log_scrub; render (and scrub) only a record made otherwise.
+            out["exception"] = record.exc_text or scrub_text(self.formatException(record.exc_info))  # type: ignore[arg-type]
+        if record.stack_info:
+            out["stack"] = record.stack_info
         return orjson.dumps(out, default=str).decode()
 
 
@@ -119,29 +87,22 @@ class TextFormatter(logging.Formatter):
         return super().format(record)
 
 
-# Loggers of libraries we run that may write a request's URL (and so a query) into a record.
-# (Logger filters do not apply to child loggers, so each one is named.)
-URL_LOGGERS = ("httpx", "httpcore", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
-
-
 def install_scrubbers() -> None:
-    """Attach the scrubbers to uvicorn's access logger and to the HTTP client loggers (idempotent)."""
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, AccessLogScrubber) for f in access.filters):
-        access.addFilter(AccessLogScrubber())
-    for name in URL_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, UrlQueryScrubber) for f in logger.filters):
-            logger.addFilter(UrlQueryScrubber())
+    """Scrub every log record of this process from now on, whatever its logger (idempotent)."""
+    install_record_factory()
 
 
-def configure_logging(level: str = "INFO", json: bool = True, stream: Any = None) -> logging.Handler:
-    """Root logging for `serve`: one handler on stderr; uvicorn's loggers propagate to it.
+def configure_logging(level: str = "INFO", json: bool = True, stream: Any = None,
+                      access_log: bool = True) -> logging.Handler:
+    """Root logging for `serve`: one handler on stderr; uvicorn's loggers propagate to it. The handler
+    scrubs every record (also one made before ``install_scrubbers``) before its formatter sees it.
+    ``access_log`` False silences uvicorn's access log (a worker calls this after uvicorn set it up).
 
     Run uvicorn with ``log_config=None`` so it does not replace this set-up.
     """
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
+    handler.addFilter(ScrubFilter())
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     for old in [h for h in root.handlers if getattr(h, "_filter_proxy", False)]:
@@ -154,5 +115,7 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: Any = None
         logger.handlers.clear()
         logger.setLevel(logging.NOTSET)  # follow the root level
         logger.propagate = True
+    if not access_log:
+        logging.getLogger("uvicorn.access").propagate = False
     install_scrubbers()
     return handler

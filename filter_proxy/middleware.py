@@ -16,13 +16,32 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from filter_proxy import answers, kinds, multisearch
 from filter_proxy.adapters.base import Adapter, FieldMapping
 from filter_proxy.adapters.request import parse_query
-from filter_proxy.adapters.routes import match_any
+from filter_proxy.adapters.route_tables import ROUTING_PARAMS
+from filter_proxy.adapters.routes import (
+    MULTI,
+    PASS,
+    REFUSE,
+    SCREEN,
+    RouteTable,
+    build_table,
+)
 from filter_proxy.events import FilterObserver, NullObserver
+from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
-from filter_proxy.screening import ImageScreenerLike, decode_body, prefers_html, screen_page, screen_texts
-from filter_proxy.verdict import ALLOW, Verdict
+from filter_proxy.screening import (
+    ImageScreenerLike,
+    PageOutcome,
+    check_query,
+    decode_body,
+    prefers_html,
+    screen_page,
+    screen_texts,
+    screen_value,
+)
+from filter_proxy.verdict import ALLOW, Verdict, strongest
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
@@ -43,7 +62,11 @@ STREAMING_TYPES = (b"text/event-stream", b"application/x-ndjson", b"multipart/x-
 _STALE_HEADERS = frozenset({b"content-length", b"content-encoding", b"etag", b"content-md5", b"accept-ranges"})
 _NO_CACHE = frozenset({b"cache-control"})  # replaced by no-store on a response that carries a warning
 _JSON = b"application/json"
-_KNOWN_PATHS = 4096
+# A non-JSON error body (an HTML or text error page) up to this size is screened as text and passed when
+# clean; a longer one is refused (502): short error pages are the norm, long ones may quote content.
+MAX_PLAIN_ERROR_BYTES = 8192
+# Headers some frameworks read as "treat this request as another method": the route was chosen by method.
+_METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
 
 
 class _Abort(Exception):
@@ -104,9 +127,12 @@ class FilterMiddleware:
     """Screen a search app's queries, results and suggestions (see the module docstring).
 
     ``rules`` is a RuleSet or a RuleHolder (hot reload: each request takes ``holder.current`` once).
-    ``adapter`` is a name for ``get_adapter`` or an Adapter instance. ``search_paths`` / ``suggest_paths``
-    are route patterns ("*" one segment, "**" any); None means the adapter's defaults. ``query_param``
-    overrides the adapter's query parameter name, ``fields`` its field mapping.
+    ``adapter`` is a name for ``get_adapter`` or an Adapter instance. Routing is deny by default: the
+    adapter's route table (``adapters/route_tables.py``) says which routes are screened and which pass;
+    every other route is refused (403). ``search_paths`` / ``suggest_paths`` add screened routes ("*" one
+    segment, "**" any); ``screen_routes`` / ``pass_routes`` / ``refuse_routes`` add routes as
+    ``"METHOD[,METHOD] /pattern [kind]"``; ``routes`` replaces the whole table. ``query_param`` overrides
+    the adapter's query parameter name, ``fields`` its field mapping.
     """
 
     def __init__(
@@ -117,6 +143,10 @@ class FilterMiddleware:
         adapter: str | Adapter = "generic",
         search_paths: Sequence[str] | None = None,
         suggest_paths: Sequence[str] | None = None,
+        screen_routes: Sequence[str] = (),
+        pass_routes: Sequence[str] = (),
+        refuse_routes: Sequence[str] = (),
+        routes: RouteTable | None = None,
         query_param: str | None = None,
         fields: FieldMapping | None = None,
         observer: FilterObserver | None = None,
@@ -131,38 +161,83 @@ class FilterMiddleware:
         self.image_screener = image_screener
         self.max_body_bytes = max_body_bytes
         self.max_response_bytes = max_response_bytes
-        search = tuple(self.adapter.default_search_paths if search_paths is None else search_paths)
-        suggest = tuple(self.adapter.default_suggest_paths if suggest_paths is None else suggest_paths)
-        self._search = search
-        self._suggest = suggest
-        # Known paths resolve with one dict lookup: exact patterns up front, other paths as first seen
-        # (bounded, so a stream of junk paths cannot grow it; past the bound paths are matched each time).
-        self._known: dict[str, str | None] = {}
-        for route, patterns in ((SEARCH, search), (SUGGEST, suggest)):
-            for pattern in patterns:
-                if "*" not in pattern:
-                    self._known.setdefault("/" + "/".join(s for s in pattern.split("/") if s), route)
+        if routes is None:
+            routes = build_table(
+                self.adapter.default_routes(),
+                search_paths=tuple(search_paths or ()),
+                suggest_paths=tuple(suggest_paths or ()),
+                screen=tuple(screen_routes),
+                pass_=tuple(pass_routes),
+                refuse=tuple(refuse_routes),
+                case_insensitive=self.adapter.paths_case_insensitive,
+            )
+        self.routes = routes
+        self._routing_params = ROUTING_PARAMS.get(self.adapter.name, frozenset())
 
-    def route(self, path: str) -> str | None:
-        """"search", "suggest" or None (not screened) for a request path."""
+    def route(self, path: str, method: str = "GET") -> str | None:
+        """The response kind of a screened route ("search", "suggest", "document", ...) or None when the
+        route passes or is refused."""
         try:
-            return self._known[path]
-        except KeyError:
-            pass
-        route = SEARCH if match_any(self._search, path) else SUGGEST if match_any(self._suggest, path) else None
-        if len(self._known) < _KNOWN_PATHS:
-            self._known[path] = route
-        return route
+            decision = self.routes.decide(method, request_path({"path": path}).segments)
+        except PathError:
+            return None
+        return decision.kind if decision.outcome == SCREEN else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        kind = scope["type"]
+        if kind == "lifespan":
             await self.app(scope, receive, send)
             return
-        route = self.route(scope["path"])
-        if route is None or scope["method"] == "OPTIONS":
+        try:
+            path = request_path(scope)
+        except PathError as exc:
+            if kind == "http":
+                await _send_json(send, 400, {"error": f"ambiguous request path: {exc}"})
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        method = scope.get("method", "GET") if kind == "http" else "GET"
+        segments = path.segments
+        root = scope.get("root_path")
+        if root:  # mounted under a prefix (ASGI root_path): routes are written without it
+            prefix = tuple(s for s in root.split("/") if s)
+            if segments[: len(prefix)] == prefix:
+                segments = segments[len(prefix) :]
+        decision = self.routes.decide(method, segments)
+        if kind != "http":  # websockets: only a route that passes may open one (nothing is screened there)
+            if decision.outcome == PASS:
+                await self.app(answers.canonical_scope(scope, path), receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})
+            return
+        if decision.outcome == REFUSE:
+            await answers.refuse(self, decision, send)
+            return
+        for name, _ in scope["headers"]:
+            if name.lower() in _METHOD_OVERRIDES:  # the method routed on must be the method served
+                await _send_json(send, 400, {"error": "method override headers are not accepted"})
+                return
+        scope = answers.canonical_scope(scope, path)
+        if decision.outcome == PASS:
+            if answers.carries_query(self, scope["query_string"]):
+                # A search query on a route that is not screened (e.g. an old SearXNG answering "/?q=" with
+                # results): refused rather than passed unread.
+                await _send_json(send, 403, {"error": "route not allowed by the filter",
+                                             "reason": "a search query on a route that is not screened",
+                                             "allow_with": "routes.screen"})
+                return
             await self.app(scope, receive, send)
             return
-        await self._screen(route, scope, receive, send)
+        if method == "OPTIONS":
+            await answers.options(self, decision, segments, scope, receive, send)
+            return
+        if self._routing_params and scope["query_string"]:
+            names = {k for k, _ in parse_query(scope["query_string"].decode("latin-1"))}
+            if names & self._routing_params:  # a parameter that picks another handler than the one routed
+                await _send_json(send, 403, {"error": "route not allowed by the filter",
+                                             "reason": "a request parameter selects another handler"})
+                return
+        await self._screen(decision.kind, scope, receive, send)
 
     # -- one screened request -----------------------------------------------------------------------
 
@@ -171,6 +246,7 @@ class FilterMiddleware:
         adapter = self.adapter
         content_type = accept = accept_language = ""
         has_body = compressed = False
+        body_encoding: bytes | None = None
         for name, value in scope["headers"]:
             if name == b"content-type":
                 content_type = value.decode("latin-1")
@@ -184,6 +260,8 @@ class FilterMiddleware:
                 has_body = True
             elif name == b"accept-encoding":
                 compressed = True
+            elif name == b"content-encoding":
+                body_encoding = value
         query_string: bytes = scope["query_string"]
         params = parse_query(query_string.decode("latin-1")) if query_string else []
 
@@ -195,19 +273,48 @@ class FilterMiddleware:
                 return
             body = read
             receive = _replay(body, receive)
+            if body_encoding is not None and body_encoding.strip().lower() != b"identity":
+                # A compressed request body (the ES client's http_compress): screened and forwarded decoded.
+                decoded = decode_body(body, body_encoding, self.max_body_bytes)
+                if decoded is None:
+                    await _send_json(send, 400, {"error": "request cannot be screened"})
+                    return
+                scope = dict(scope)
+                scope["headers"] = [h for h in scope["headers"] if h[0].lower() != b"content-encoding"]
+                body = decoded
+                scope, receive = answers.with_body(scope, body, receive)
 
+        plan = None
         try:
-            texts = adapter.query_texts(params, body, content_type)
+            if route == MULTI:  # the request's own parameters here, each sub-query below
+                plan = multisearch.shape_for(adapter).plan(body, adapter)
+                texts = adapter.query_texts(params, b"", content_type)
+            else:
+                texts = adapter.query_texts(params, body, content_type)
         except Exception:
             # A query that cannot be read cannot be screened: it never reaches the app.
             await _send_json(send, 400, {"error": "request cannot be screened"})
             return
-        verdict = rules.check_texts(texts) if texts else ALLOW
+        verdict = query_verdict(texts, rules)
+        sub_verdicts: list[Verdict] = []
+        if plan is not None:
+            sub_verdicts = [query_verdict(t, rules) for t in plan.texts]
+            if plan.federated:  # one merged answer: blocked, warned and screened as one search
+                verdict = strongest([verdict, *sub_verdicts])
+                route, sub_verdicts = SEARCH, []
+                body = multisearch.shape_for(adapter).encode(plan, list(range(len(plan.items))))
+                scope, receive = answers.with_body(scope, body, receive)
         self.observer.request(route, verdict.action, verdict.category)
         if verdict.action == "block":
             await self._send_blocked(route, verdict, rules, params, accept, accept_language, send)
             return
-        if scope["method"] == "HEAD":  # no body to screen; the query was
+        keep: list[int] = []
+        if plan is not None and route == MULTI:  # only the sub-queries that may go, even on HEAD
+            keep = [i for i, v in enumerate(sub_verdicts) if v.action != "block"]
+            if keep:
+                body = multisearch.shape_for(adapter).encode(plan, keep)
+                scope, receive = answers.with_body(scope, body, receive)
+        if scope["method"] == "HEAD" and (route != MULTI or keep):  # no body to screen; the query was
             await self.app(scope, receive, send)
             return
 
@@ -216,12 +323,19 @@ class FilterMiddleware:
             scope = dict(scope)
             scope["headers"] = [h for h in scope["headers"] if h[0] != b"accept-encoding"]
             scope["headers"].append((b"accept-encoding", b"identity"))
+        if plan is not None and route == MULTI and not keep:  # every sub-query blocked: no upstream call
+            await answers.finish_multi(self, plan, sub_verdicts, keep, None, rules, 0.0, accept_language, send)
+            return
         capture = _Capture(self.max_response_bytes)
         started = time.perf_counter()
         try:
             await self.app(scope, receive, capture.send)
         except _Abort:
             pass
+        except TimeoutError:  # the proxy's total upstream deadline passed mid-body (proxy.UpstreamDeadline)
+            self.observer.upstream(time.perf_counter() - started, "timeout")
+            await _send_json(send, 504, {"error": "upstream timed out"})
+            return
         except Exception:
             if capture.refused is None and capture.done:
                 raise  # the app failed after a complete response: let the server log it
@@ -235,7 +349,12 @@ class FilterMiddleware:
             reason = "upstream response too large" if too_large else "upstream response cannot be screened"
             await self._fail(send, elapsed, outcome, reason)
             return
-        await self._finish(route, verdict, rules, capture, elapsed, accept_language, send)
+        if route in (SEARCH, SUGGEST):
+            await self._finish(route, verdict, rules, capture, elapsed, accept_language, send)
+        elif plan is not None:
+            await answers.finish_multi(self, plan, sub_verdicts, keep, capture, rules, elapsed, accept_language, send)
+        else:
+            await answers.finish_kind(self, route, verdict, rules, capture, elapsed, accept_language, send)
 
     async def _finish(
         self,
@@ -270,9 +389,11 @@ class FilterMiddleware:
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
-            if ok:
-                await self._fail(send, elapsed, "malformed", "upstream response is not valid JSON")
-            else:  # an error page carries no results: keep the app's status and body
+            # A non-JSON error body passes only when it is short text with nothing listed in it (an error
+            # page from a proxy in between); anything else on a screened route is refused.
+            if ok or len(body) > MAX_PLAIN_ERROR_BYTES or not _clean_plain_text(body, rules):
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            else:
                 await _send_raw(send, status, headers, body, rewritten, None, 0)
             return
         try:
@@ -283,12 +404,18 @@ class FilterMiddleware:
                     doc, self.adapter, rules, results=route == SEARCH, image_screener=self.image_screener
                 )
         except Exception as exc:
-            if not ok:  # e.g. a backend's error JSON: it has no results to leak
-                await _send_raw(send, status, headers, body, rewritten, None, 0)
+            if ok:
+                # Only the exception type: its message may quote result text.
+                logger.warning("%s adapter cannot read the upstream response (%s)", self.adapter.name,
+                               type(exc).__name__)
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
                 return
-            # Only the exception type: its message may quote result text.
-            logger.warning("%s adapter cannot read the upstream response (%s)", self.adapter.name, type(exc).__name__)
-            await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            # An error body in no page shape (a backend's error JSON, which can quote documents): every
+            # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
+            outcome = PageOutcome(withheld=screen_value(doc, rules))
+        if outcome.withheld is not None:
+            observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
+            await self._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened")
             return
         if status < 500:
             observer.upstream(elapsed, "ok")
@@ -301,9 +428,10 @@ class FilterMiddleware:
                 lang = rules.warnings.choose_language(accept_language or None)
                 doc["safety"] = rules.warnings.safety_object(verdict, lang)
                 observer.warning_shown(verdict.warning, lang)
-        if outcome.changed or action is not None:
-            body, rewritten = orjson.dumps(doc), True
-        # else: nothing changed, so the app's own bytes go out (no re-encoding on the common path)
+        # What is sent is what was screened: always the re-encoding of the parsed document, never the
+        # backend's bytes. Those may hold duplicate keys, which orjson (like most parsers) reads as the last
+        # one while a client may read the first; re-encoding makes them one document (~20 us for 20 kB).
+        body, rewritten = orjson.dumps(doc), True
         await _send_raw(send, status, headers, body, rewritten, action, len(outcome.removed))
 
     async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str) -> None:
@@ -328,7 +456,13 @@ class FilterMiddleware:
             body = catalog.render_html(verdict, lang).encode("utf-8")
             content_type = b"text/html; charset=utf-8"
         else:
-            doc = self.adapter.empty(params) if route == SEARCH else self.adapter.empty_suggestions(params)
+            # Every screened kind but suggestions answers a blocked query with the backend's empty page.
+            if route == SUGGEST:
+                doc = self.adapter.empty_suggestions(params)
+            elif route == SEARCH:
+                doc = self.adapter.empty(params)
+            else:
+                doc = kinds.blocked(route, self.adapter)
             if isinstance(doc, dict) and verdict.warning:
                 doc["safety"] = catalog.safety_object(verdict, lang)
             body = orjson.dumps(doc)
@@ -341,12 +475,21 @@ class FilterMiddleware:
             (b"cache-control", b"no-store"),
             (b"x-filter-action", b"block"),
             (b"x-filter-removed", b"0"),
+            *self.adapter.local_headers,
         ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
 
 # -- helpers ------------------------------------------------------------------------------------------
+
+
+def query_verdict(texts: Sequence[str], rules: RuleSet) -> Verdict:
+    """The verdict for one request's (or one sub-query's) query texts. The one place every query verdict
+    of the request side is taken (whole requests, multi-search sub-queries, OPTIONS): each text, a
+    wildcard ``QueryPrefix`` against the listed terms it starts, URL-shaped parts as URLs
+    (``screening.check_query``)."""
+    return check_query(texts, rules) if texts else ALLOW
 
 
 def _make_adapter(adapter: str | Adapter, fields: FieldMapping | None, query_param: str | None) -> Adapter:
@@ -358,6 +501,15 @@ def _make_adapter(adapter: str | Adapter, fields: FieldMapping | None, query_par
         adapter = copy.copy(adapter)  # never change the caller's instance
         adapter.query_param = query_param
     return adapter
+
+
+def _clean_plain_text(body: bytes, rules: RuleSet) -> bool:
+    """True when ``body`` is UTF-8 text with no listed string or URL in it (markup stripped too)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return screen_value(text, rules) is None
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from filter_proxy.admin import parse_force, reload_reply
+from filter_proxy.coordination import DEFAULT_WAIT, LocalCoordinator, ReloadCoordinator
 from filter_proxy.logs import request_id_from_header, request_id_var
 from filter_proxy.rules.holder import RuleHolder
 
@@ -31,7 +33,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-OPS_PATHS = ("/-/health", "/-/ready", "/metrics", "/-/reload")
+OPS_PATHS = ("/-/health", "/-/ready", "/metrics", "/-/reload", "/-/workers")
 
 
 class Service(Protocol):
@@ -71,14 +73,21 @@ class OpsApp:
 
     def __init__(self, app: ASGIApp, *, holder: RuleHolder | None = None, reloader: Any = None,
                  metrics: Any = None, admin_token: str | None = None, services: Sequence[Service] = (),
-                 ready_check: Callable[[], bool] | None = None) -> None:
+                 ready_check: Callable[[], bool] | None = None, coordinator: ReloadCoordinator | None = None,
+                 reload_wait: float = DEFAULT_WAIT,
+                 degraded_check: Callable[[], str | None] | None = None) -> None:
         self.app = app
         self.holder = holder
         self.reloader = reloader
+        if coordinator is None and reloader is not None:  # one process: the request runs the reload itself
+            coordinator = LocalCoordinator(self._version, reloader.reload)
+        self.coordinator = coordinator
+        self.reload_wait = reload_wait  # how long POST /-/reload waits for every worker
         self.metrics = metrics
         self._token = admin_token.encode() if admin_token else None
         self.services = list(services)
         self.ready_check = ready_check
+        self.degraded_check = degraded_check  # e.g. the fleet's Redis is unreachable: ready, but say so
         self.started = False
         self._inner_lifespan: _InnerLifespan | None = None
 
@@ -110,8 +119,8 @@ class OpsApp:
     # --- endpoints -----------------------------------------------------------------------------------
     async def _ops(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         method = scope["method"]
-        if path == "/-/reload":
-            await self._reload(scope, send)
+        if path in ("/-/reload", "/-/workers"):
+            await self._admin(path, scope, send)
             return
         if method not in ("GET", "HEAD"):
             await _json(send, 405, {"error": "method not allowed"}, [(b"allow", b"GET, HEAD")])
@@ -140,17 +149,27 @@ class OpsApp:
 
     async def _ready(self, send: Send) -> None:
         ok, reason = self.is_ready()
-        body: dict[str, Any] = {"status": "ready" if ok else "not ready", "reason": reason}
+        degraded = self.degraded_check() if ok and self.degraded_check is not None else None
+        # Degraded is still 200: the instance serves its last good rules, and a load balancer must not
+        # take the whole fleet out of rotation because Redis is down.
+        body: dict[str, Any] = {"status": "degraded" if degraded else "ready" if ok else "not ready",
+                                "reason": degraded or reason}
         if self.holder is not None:
             body["rules_version"] = getattr(self.holder.current, "version", None)
         await _json(send, 200 if ok else 503, body)
 
-    async def _reload(self, scope: Scope, send: Send) -> None:
-        if self._token is None or self.reloader is None:
+    def _version(self) -> str | None:
+        return getattr(self.holder.current, "version", None) if self.holder is not None else None
+
+    async def _admin(self, path: str, scope: Scope, send: Send) -> None:
+        """POST /-/reload (reload every worker) and GET /-/workers (what each worker serves), both behind
+        the admin bearer token."""
+        if self._token is None or self.coordinator is None:
             await _json(send, 404, {"error": "not found"})  # disabled: no token configured
             return
-        if scope["method"] != "POST":
-            await _json(send, 405, {"error": "method not allowed"}, [(b"allow", b"POST")])
+        allowed = "POST" if path == "/-/reload" else "GET"
+        if scope["method"] != allowed:
+            await _json(send, 405, {"error": "method not allowed"}, [(b"allow", allowed.encode())])
             return
         auth = _header(scope, b"authorization") or ""
         scheme, _, presented = auth.partition(" ")
@@ -160,12 +179,17 @@ class OpsApp:
         if not hmac.compare_digest(presented.strip().encode(), self._token):
             await _json(send, 403, {"error": "wrong token"})
             return
-        ok, error = await self.reloader.reload()
-        version = getattr(self.holder.current, "version", None) if self.holder is not None else None
-        if ok:
-            await _json(send, 200, {"ok": True, "rules_version": version})
-        else:  # the operator sees the rule file problem; the old rules keep serving
-            await _json(send, 422, {"ok": False, "error": error, "rules_version": version})
+        if path == "/-/workers":
+            workers = await asyncio.to_thread(self.coordinator.workers)
+            await _json(send, 200, {"rules_version": self._version(), "workers": [w.to_json() for w in workers]})
+            return
+        force = parse_force(scope.get("query_string", b""))
+        if force is None:
+            await _json(send, 400, {"error": "force must be true or false"})
+            return
+        report = await self.coordinator.request_reload(force=force, wait=self.reload_wait)
+        status, body = reload_reply(report, self._version())
+        await _json(send, status, body)
 
     # --- lifespan ------------------------------------------------------------------------------------
     async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -258,18 +282,23 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
+def build_app(config: Config, *, metrics: Any = None,
+              coordinator_factory: Callable[[Callable[[], str | None]], ReloadCoordinator] | None = None) -> OpsApp:
     """The whole served app from one configuration: rules -> RuleHolder -> observers (metrics, report
-    counts, sink) -> reverse proxy -> this wrapper. Loads the rules now: bad rules refuse to start."""
+    counts, sink) -> reverse proxy -> this wrapper. Loads the rules now: bad rules refuse to start.
+
+    ``coordinator_factory(version)`` makes the ReloadCoordinator (e.g. a fleet one); by default a
+    DirectoryCoordinator under `serve --workers N`, else a LocalCoordinator. It is called before the rules
+    are loaded; ``version()`` returns the version served once they are."""
     import time
 
     import httpx
 
+    from filter_proxy.coordination import STATE_ENV, DirectoryCoordinator
     from filter_proxy.events import MultiObserver
     from filter_proxy.proxy import create_proxy_app
     from filter_proxy.reload import Reloader
-    from filter_proxy.report import ReportCounter
-    from filter_proxy.rules import load_rules
+    from filter_proxy.rules.signing import rules_loader
     from filter_proxy.sink import build_sink
 
     adapter = build_adapter(config)  # a bad adapter or route setting fails before the rules are loaded
@@ -277,8 +306,22 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
         from filter_proxy.metrics import Metrics  # after PROMETHEUS_MULTIPROC_DIR is set (see serve)
 
         metrics = Metrics()
+    holder: RuleHolder | None = None
+
+    def version() -> str | None:
+        return getattr(holder.current, "version", None) if holder is not None else None
+
+    # With several workers, a reload reaches all of them through the supervisor's state directory. The
+    # coordinator reads the reload generation before the rules are loaded (see DirectoryCoordinator).
+    state_dir = os.environ.get(STATE_ENV)
+    coordinator: ReloadCoordinator
+    if coordinator_factory is not None:
+        coordinator = coordinator_factory(version)
+    else:
+        coordinator = DirectoryCoordinator(state_dir, version) if state_dir else LocalCoordinator(version)
     started = time.perf_counter()
-    rules = load_rules(config.rules.path)
+    loader = rules_loader(config.rules.public_key)  # signature-checked when a public key is configured
+    rules = loader(config.rules.path)
     holder = RuleHolder(rules)
     if metrics is not None:
         metrics.rules_loaded(rules, time.perf_counter() - started)
@@ -286,7 +329,7 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     observers: list[Any] = [metrics] if metrics is not None else []
     services: list[Service] = []
     if config.report.enabled:
-        report = ReportCounter(config.report.database, config.report.bucket)
+        report = _report_counter(config)
         observers.append(report)
         services.append(CallbackService(lambda: report.start(config.report.snapshot_interval), report.stop))
     k = config.sink
@@ -302,24 +345,64 @@ def build_app(config: Config, *, metrics: Any = None) -> OpsApp:
     if config.images.enabled:
         from filter_proxy.images_screen import ImageScreener
 
-        screener = ImageScreener(rules.policy.images, observer=observer)
+        shown = None
+        if config.images.rewrite_thumbnails:  # what is shown is what was checked (filter_proxy/thumbs.py)
+            from filter_proxy.thumbs import ShownThumbnails, thumb_secret
+
+            shown = ShownThumbnails(thumb_secret(), max_bytes=config.images.thumb_cache_bytes)
+        screener = ImageScreener(rules.policy.images, observer=observer, shown=shown)
         services.append(CallbackService(stop=screener.aclose))
 
     inner = create_proxy_app(
         config.upstream.url or "", holder, adapter,
         search_paths=config.routes.search_paths or None, suggest_paths=config.routes.suggest_paths or None,
+        screen_routes=config.routes.screen, pass_routes=config.routes.pass_, refuse_routes=config.routes.refuse,
         observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
-        max_response_bytes=config.upstream.max_response_bytes,
+        max_response_bytes=config.upstream.max_response_bytes, deadline=config.upstream.deadline,
     )
-    reloader = Reloader(holder, config.rules.path, metrics=metrics, debounce_ms=config.rules.debounce_ms)
-    services.insert(0, CallbackService(lambda: reloader.start(watch=config.rules.watch), reloader.stop))
+    ready_check = _ready_check(inner)
+    if screener is not None and screener.shown is not None:
+        from filter_proxy.thumbs import ThumbRoute
+
+        inner = ThumbRoute(screener.shown, inner, screener=screener, rules=lambda: holder.current)
+    reloader = Reloader(holder, config.rules.path, metrics=metrics, loader=loader,
+                        debounce_ms=config.rules.debounce_ms, auto_force=config.rules.force_reload)
+    degraded_check = None
+    if config.fleet.redis_url:  # a fleet: follow (and with publish_on_reload, publish) versions through Redis
+        from filter_proxy.fleet.service import attach_fleet
+
+        coordinator, rollout = attach_fleet(config, holder, metrics, coordinator, services, screener)
+        degraded_check = rollout.degraded
+    coordinator.on_reload(reloader.reload)
+
+    async def start_reloader() -> None:
+        # SIGHUP and file changes go through the coordinator; with workers the supervisor watches the files.
+        await reloader.start(watch=config.rules.watch and not state_dir,
+                             trigger=lambda force: coordinator.request_reload(force=force, wait=None))
+
+    services[:0] = [CallbackService(start_reloader, reloader.stop), CallbackService(coordinator.start, coordinator.stop)]
     if metrics is not None:
         from filter_proxy.metrics import mark_process_dead
 
         services.append(CallbackService(stop=lambda: asyncio.to_thread(mark_process_dead, os.getpid())))
-    return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics,
-                  admin_token=config.admin.resolve_token(), services=services, ready_check=_ready_check(inner))
+    return OpsApp(inner, holder=holder, reloader=reloader, metrics=metrics, coordinator=coordinator,
+                  reload_wait=config.rules.reload_wait,
+                  admin_token=config.admin.resolve_token(), services=services, ready_check=ready_check,
+                  degraded_check=degraded_check)
+
+
+def _report_counter(config: Config) -> Any:
+    """SQLite (embedded default) or, for a postgresql:// database, the fleet's report (report_pg.py)."""
+    from filter_proxy.report import ReportCounter
+
+    if config.report.database.startswith(("postgresql://", "postgres://")):
+        from filter_proxy.fleet.identity import instance_name
+        from filter_proxy.report_pg import PostgresReportCounter
+
+        return PostgresReportCounter(config.report.database, config.report.bucket,
+                                     instance_name(config.fleet.instance, config.server.port))
+    return ReportCounter(config.report.database, config.report.bucket)
 
 
 def build_adapter(config: Config) -> Any:
@@ -350,8 +433,8 @@ def build_adapter(config: Config) -> Any:
         overrides["image_hash"] = dict(f.image_hash)
     if overrides:
         adapter = get_adapter(name, replace(adapter.fields, **overrides), **options)
-    if not (config.routes.search_paths or adapter.default_search_paths
-            or config.routes.suggest_paths or adapter.default_suggest_paths):
+    if not (config.routes.search_paths or adapter.default_routes()
+            or config.routes.suggest_paths or config.routes.screen):
         raise ConfigError("routes.search_paths", f"the {name!r} adapter has no default routes: list the "
                           "search (and suggest) paths to screen, or every request would pass unscreened")
     return adapter
@@ -373,5 +456,5 @@ def app_from_env() -> OpsApp:
     from filter_proxy.logs import configure_logging
 
     config = load_config(os.environ.get(CONFIG_ENV) or None, require_upstream=True)
-    configure_logging(config.logging.level, config.logging.json)
+    configure_logging(config.logging.level, config.logging.json, access_log=config.logging.access_log)
     return build_app(config)

@@ -1,12 +1,21 @@
-"""Reverse proxy: forward requests to an upstream search API over one pooled httpx client, wrapped in
+"""Reverse proxy: forward requests to an upstream search API over one pooled client, wrapped in
 FilterMiddleware so that the configured search and suggest routes are screened.
 
 Failure policy (DESIGN §7): upstream timeout → 504, connection error or 5xx → 502; the middleware adds
 malformed or oversize responses on screened routes → 502. Other routes are streamed, never buffered.
+
+Every upstream exchange (request sent, headers and the whole body read) runs under one total deadline
+(``deadline``, config ``upstream.deadline``). httpx's own timeouts are per read, so an upstream that drips
+one byte every half second would otherwise hold a request (and a connection slot) indefinitely. Past the
+deadline before the response started: 504. After it started (a slow body): ``UpstreamDeadline`` is raised,
+which the filtering middleware turns into 504 on a screened route, and which makes the server drop the
+connection on a streamed pass-through route (its status line is already out; a short body must not look
+complete).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -16,6 +25,7 @@ import orjson
 
 from filter_proxy.adapters.base import Adapter, FieldMapping
 from filter_proxy.events import FilterObserver
+from filter_proxy.forward import AiohttpHop, Hop, HopTimeout, HopUnreachable, HttpxHop, sendable_target
 from filter_proxy.middleware import FilterMiddleware, Receive, Scope, Send
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import ImageScreenerLike
@@ -41,13 +51,21 @@ HOP_BY_HOP = frozenset(
 )
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
+DEFAULT_DEADLINE = 10.0  # seconds for one whole upstream exchange
+HOPS = ("aiohttp", "httpx")  # forward-hop clients (filter_proxy/forward.py); aiohttp is the default
+
+
+class UpstreamDeadline(TimeoutError):
+    """The total deadline passed after the response had started (a slow body)."""
 
 
 class ReverseProxy:
     """Pure ASGI reverse proxy to ``upstream`` (``http(s)://host[:port][/prefix]``).
 
-    The client is created on lifespan startup (or on first use when the server runs no lifespan) and
-    closed on shutdown; a client passed in is used as is and never closed here.
+    The forward hop (filter_proxy/forward.py) is aiohttp's client, created on lifespan startup (or on first
+    use when the server runs no lifespan) and closed on shutdown. ``hop="httpx"`` uses an httpx client of
+    our own instead (kept for comparison in benchmarks); an httpx ``client`` passed in is used as is and
+    never closed here.
     """
 
     def __init__(
@@ -57,31 +75,41 @@ class ReverseProxy:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         client: httpx.AsyncClient | None = None,
+        deadline: float = DEFAULT_DEADLINE,
+        hop: str = "aiohttp",
     ) -> None:
+        if not deadline > 0:
+            raise ValueError(f"deadline must be > 0 seconds, not {deadline!r}")
+        if hop not in HOPS:
+            raise ValueError(f"hop must be one of {', '.join(HOPS)}, not {hop!r}")
         base = httpx.URL(upstream)
         if base.scheme not in ("http", "https") or not base.host:
             raise ValueError(f"upstream must be an http(s) URL with a host, not {upstream!r}")
         self.upstream = base
+        self._origin = str(base.copy_with(raw_path=b"/")).rstrip("/")
         self._prefix = base.raw_path.split(b"?", 1)[0].rstrip(b"/")
         self.timeout = timeout
-        self._timeout = timeout.as_dict()
         self.limits = limits
-        self._client = client
-        self._owns_client = client is None
+        self.deadline = deadline
+        self.hop_kind = "httpx" if client is not None else hop
+        self._caller_client = client
+        self._hop: Hop | None = None
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        if self._client is None:
-            # trust_env=False: never route through a proxy named in the environment.
-            self._client = httpx.AsyncClient(
-                timeout=self.timeout, limits=self.limits, follow_redirects=False, trust_env=False
-            )
-        return self._client
+    def hop(self) -> Hop:
+        if self._hop is None:
+            if self._caller_client is not None:
+                self._hop = HttpxHop(self.timeout, self.limits, client=self._caller_client)
+            elif self.hop_kind == "httpx":
+                self._hop = HttpxHop(self.timeout, self.limits)
+            else:
+                self._hop = AiohttpHop(self.timeout, self.limits)
+        return self._hop
 
     async def aclose(self) -> None:
-        if self._client is not None and self._owns_client:
-            await self._client.aclose()
-            self._client = None
+        if self._hop is not None:
+            await self._hop.aclose()
+            self._hop = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -96,7 +124,7 @@ class ReverseProxy:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                _ = self.client
+                self.hop.open()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.aclose()
@@ -105,35 +133,58 @@ class ReverseProxy:
 
     async def _forward(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers, has_body = _request_headers(scope)
+        # The canonical path the middleware routed on (it rewrote raw_path), byte for byte.
         raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
         query = scope.get("query_string", b"")
-        target = self._prefix + raw_path + (b"?" + query if query else b"")
-        request = httpx.Request(
-            scope["method"],
-            self.upstream.copy_with(raw_path=target),
-            headers=headers,
-            content=_body(receive) if has_body else None,
-            extensions={"timeout": self._timeout},
-        )
+        path = self._prefix + raw_path
+        target = path + (b"?" + query if query else b"")
+        # Nothing is sent unless the upstream would see exactly the routed target.
+        if not sendable_target(target):
+            await _error(send, 400, "request path cannot be forwarded as routed")
+            return
+        started = False
+
+        async def send_tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
         try:
-            response = await self.client.send(request, stream=True)
-        except httpx.TimeoutException:
+            async with asyncio.timeout(self.deadline):
+                await self._exchange(scope["method"], target, headers, _body(receive) if has_body else None,
+                                     send_tracked)
+        except TimeoutError:
+            if started:
+                logger.warning("upstream %s response exceeded the %.1f s deadline mid-body", self.upstream.host,
+                               self.deadline)
+                raise UpstreamDeadline(f"upstream response exceeded {self.deadline} s") from None
+            await _error(send, 504, "upstream timed out")
+
+    async def _exchange(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]], body: Any,
+                        send: Send) -> None:
+        try:
+            response = await self.hop.send(method, self._origin, target, headers, body)
+        except HopTimeout:
             await _error(send, 504, "upstream timed out")
             return
-        except httpx.HTTPError as exc:
-            logger.warning("upstream %s unreachable: %s", self.upstream.host, type(exc).__name__)
+        except HopUnreachable as exc:
+            logger.warning("upstream %s unreachable: %s", self.upstream.host, exc)
             await _error(send, 502, "upstream unreachable")
             return
+        except ValueError:
+            await _error(send, 400, "request path cannot be forwarded as routed")
+            return
         try:
-            if response.status_code >= 500:
+            if response.status >= 500:
                 # The upstream's own error page may say anything: a clear 502 instead.
-                await _error(send, 502, f"upstream error {response.status_code}")
+                await _error(send, 502, f"upstream error {response.status}")
                 return
             await send(
                 {
                     "type": "http.response.start",
-                    "status": response.status_code,
-                    "headers": _response_headers(response.headers.raw),
+                    "status": response.status,
+                    "headers": _response_headers(response.raw_headers),
                 }
             )
             # Raw bytes: a pass-through route keeps the upstream's content-encoding and length as they are.
@@ -152,6 +203,9 @@ def create_proxy_app(
     *,
     search_paths: Sequence[str] | None = None,
     suggest_paths: Sequence[str] | None = None,
+    screen_routes: Sequence[str] = (),
+    pass_routes: Sequence[str] = (),
+    refuse_routes: Sequence[str] = (),
     query_param: str | None = None,
     fields: FieldMapping | None = None,
     observer: FilterObserver | None = None,
@@ -161,18 +215,23 @@ def create_proxy_app(
     max_body_bytes: int = 1_000_000,
     client: httpx.AsyncClient | None = None,
     limits: httpx.Limits = DEFAULT_LIMITS,
+    deadline: float = DEFAULT_DEADLINE,
+    hop: str = "aiohttp",
 ) -> FilterMiddleware:
     """A filtering reverse proxy in front of ``upstream``: FilterMiddleware around a ReverseProxy.
 
     The returned app's ``.app`` is the ReverseProxy (its ``aclose()`` closes the pooled client).
     """
-    proxy = ReverseProxy(upstream, timeout=timeout, limits=limits, client=client)
+    proxy = ReverseProxy(upstream, timeout=timeout, limits=limits, client=client, deadline=deadline, hop=hop)
     return FilterMiddleware(
         proxy,
         rules=rules,
         adapter=adapter,
         search_paths=search_paths,
         suggest_paths=suggest_paths,
+        screen_routes=screen_routes,
+        pass_routes=pass_routes,
+        refuse_routes=refuse_routes,
         query_param=query_param,
         fields=fields,
         observer=observer,

@@ -240,6 +240,7 @@ def summarize(rows: list[Row], since: datetime, until: datetime | None) -> dict[
 _SECTIONS = (
     ("Screened requests by query action", "requests", "by_action", "action"),
     ("Screened requests by route", "requests", "by_route", "route"),
+    ("Screened requests by instance", "requests", "by_instance", "instance"),  # fleet reports only
     ("Matched queries by category", "requests", "by_category", "category"),
     ("Removed results by category", "removed", "by_category", "category"),
     ("Removed results by action", "removed", "by_action", "action"),
@@ -258,7 +259,7 @@ def format_report(summary: dict[str, Any], fmt: str) -> str:
         for section in ("requests", "removed", "warnings"):
             writer.writerow([section, "total", "", summary[section]["total"]])
         for _title, section, group, dim in _SECTIONS:
-            for key, n in summary[section][group].items():
+            for key, n in summary[section].get(group, {}).items():
                 writer.writerow([section, dim, key, n])
         return buf.getvalue()
     if fmt == "md":
@@ -268,6 +269,8 @@ def format_report(summary: dict[str, Any], fmt: str) -> str:
         lines.append(f"- Removed results and suggestions: {summary['removed']['total']}")
         lines.append(f"- Warnings shown: {summary['warnings']['total']}")
         for title, section, group, dim in _SECTIONS:
+            if group not in summary[section]:
+                continue
             lines += ["", f"## {title}", "", f"| {dim} | count |", "|---|---:|"]
             items = summary[section][group]
             lines += [f"| {k or '-'} | {n} |" for k, n in items.items()] or ["| (none) | 0 |"]

@@ -1,4 +1,10 @@
-"""Screening one buffered page: which results and suggestions go, which thumbnails are hidden.
+"""Screening one buffered page: which results, suggestions and other parts go, which thumbnails are hidden.
+
+Deny by default (DESIGN §1 steps 5-6): every string of each result is screened (not only the mapped
+fields); the adapter's other removable parts (``Adapter.sections``) are screened and dropped; finally one
+walk reads every string of the document as it will be sent (skipping parts already screened whole and
+kept, and the backend's echo of the request). A listed string found by that walk has nothing removable
+around it, so the page is withheld (``PageOutcome.withheld``; the middleware answers 502).
 
 Pure logic shared by both modes (mounted middleware and reverse proxy). Nothing here touches ASGI or the
 network except the optional image screener, which is awaited by ``screen_page``.
@@ -12,14 +18,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
-from filter_proxy.verdict import Verdict
+from filter_proxy.adapters.querysyntax import QueryPrefix
+from filter_proxy.adapters.walk import collect_except, url_parts
+from filter_proxy.adapters.walk import strings as walk_strings
+from filter_proxy.images_check import ImageCheck, matched_hash, rewrite_urls
+from filter_proxy.verdict import ALLOW, Verdict
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
 
 
 class ImageScreenerLike(Protocol):
-    async def screen(self, views: list[ResultView], rules: RuleSet) -> dict[int, Verdict | None]: ...
+    async def screen(self, views: list[ResultView], rules: RuleSet) -> dict[int, ImageCheck]: ...
 
 
 @dataclass(slots=True)
@@ -35,64 +45,190 @@ class Removal:
 class PageOutcome:
     removed: list[Removal] = field(default_factory=list)
     hidden_images: int = 0
+    # A listed string outside any removable part (set by the last walk): the page must not be sent.
+    withheld: Removal | None = None
 
     @property
     def changed(self) -> bool:
         return bool(self.removed) or self.hidden_images > 0
 
 
+def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
+    """The verdict for a request's query texts (``Adapter.query_texts``): each as text, a ``QueryPrefix``
+    (a term cut by a trailing wildcard) against the listed terms it starts, and URL-shaped parts as URLs.
+    Stops at the first block."""
+    plain = [t for t in texts if type(t) is not QueryPrefix]
+    best = rules.check_texts(plain) if plain else ALLOW
+    if best.action == "block":
+        return best
+    for text in texts:
+        if type(text) is QueryPrefix:
+            verdict = rules.check_prefix(text)
+            if verdict.rank > best.rank:
+                best = verdict
+                if best.action == "block":
+                    return best
+    links = [u for t in plain if "." in t or "//" in t for u in url_parts(t)]
+    if links:
+        listed = _listed_url(rules, None, None, links)
+        if listed is not None and listed[0].rank > best.rank:
+            best = listed[0]
+    return best
+
+
 def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Removal]:
-    """Text fields, every URL (link, thumbnail, further links) and backend-supplied hashes of each result.
+    """Every string of each result (keys included, at any depth) as text, every URL-shaped part of them,
+    the mapped link, thumbnail and further URLs as URLs, and backend-supplied hashes.
 
     Any matched verdict (block, warn or strip) removes the result: the action only decides what happens
     to a *query*; matching content is never shown.
     """
-    # The hot loop of a screened page: plain attribute tests, no per-result lists beyond texts().
+    # The hot loop of a screened page. Results of one page share their keys and many values (field names,
+    # an engine or category name): each distinct string is checked once per page (``memo``), which keeps
+    # the all-strings screening near the cost of the mapped fields alone. The memo lives for one page only.
     removals: dict[int, Removal] = {}
-    check_texts = rules.check_texts
-    check_url = rules.check_url
+    check_text, check_url = rules.check_text, rules.check_url
+    memo: dict[str, Verdict] = {}
+    url_memo: dict[str, Verdict] = {}  # the link field is also found by the walk: one check per URL
     for view in views:
-        verdict = check_texts(view.texts())
+        verdict = ALLOW
+        for text in view.strings if view.nodes else view.texts():
+            found = memo.get(text)
+            if found is None:
+                found = memo[text] = check_text(text)
+            if found is not ALLOW and found.rank > verdict.rank:
+                verdict = found
+                if found.action == "block":
+                    break
         if verdict.action != "allow":
             removals[view.index] = Removal(verdict, view.url)
             continue
-        hit = None
-        if view.url:
-            verdict = check_url(view.url)
-            if verdict.action != "allow":
-                hit = view.url
-        if hit is None and view.image_url:
-            verdict = check_url(view.image_url)
-            if verdict.action != "allow":
-                hit = view.image_url
-        if hit is None and view.extra_urls:
-            for url in view.extra_urls:
-                verdict = check_url(url)
-                if verdict.action != "allow":
-                    hit = url
+        listed = None
+        for url in (view.url, view.image_url, *view.extra_urls, *view.links):
+            if url:
+                found = url_memo.get(url)
+                if found is None:
+                    found = url_memo[url] = check_url(url)
+                if found is not ALLOW and found.action != "allow":
+                    listed = Removal(found, url)
                     break
-        if hit is not None:
-            removals[view.index] = Removal(verdict, hit)
+        if listed is not None:
+            removals[view.index] = listed
         elif view.image_hashes:
             verdict = rules.check_image_hashes(view.image_hashes)
             if verdict.action != "allow":
-                algorithm, hexdigest = next(iter(view.image_hashes.items()))
-                removals[view.index] = Removal(verdict, view.url, f"{algorithm}:{hexdigest}")
+                # the report sink records the hash that matched, not the first one the backend sent
+                removals[view.index] = Removal(verdict, view.url, matched_hash(rules, view.image_hashes, verdict))
     return removals
+
+
+def _listed_url(rules: RuleSet, url: str | None, image_url: str | None, *more: Sequence[str]
+                ) -> tuple[Verdict, str] | None:
+    """The first of the URLs that the URL rules match, with its verdict; None when none is listed."""
+    check_url = rules.check_url
+    for candidate in (url, image_url):
+        if candidate:
+            verdict = check_url(candidate)
+            if verdict.action != "allow":
+                return verdict, candidate
+    for urls in more:
+        for candidate in urls:
+            verdict = check_url(candidate)
+            if verdict.action != "allow":
+                return verdict, candidate
+    return None
+
+
+def screen_value(value: Any, rules: RuleSet, skip: set[int] | None = None) -> Removal | None:
+    """Screen every string of one JSON value (a single document, an error body): the Removal that a
+    listed string or URL in it calls for, or None when it is clean. Containers whose ``id`` is in
+    ``skip`` are not entered (parts screened on their own)."""
+    if skip:
+        texts: list[str] = []
+        links: list[str] = []
+        collect_except(value, texts, links, skip, set())
+    else:
+        texts, links = walk_strings(value)
+    verdict = rules.check_texts(texts)
+    if verdict.action != "allow":
+        return Removal(verdict)
+    listed = _listed_url(rules, None, None, links)
+    return Removal(listed[0], listed[1]) if listed is not None else None
+
+
+def screen_sections(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcome, skip: set[int]) -> None:
+    """Screen and remove the adapter's other removable parts (buckets, top_hits and grouped documents,
+    completion options, facet values). A part screened whole and kept is added to ``skip``."""
+    sections = adapter.sections(doc)
+    if not sections:
+        return
+    # A part screened whole does not read the parts nested in it (a bucket's top_hits documents, its
+    # sub-buckets): each is screened and removed on its own, so a listed top hit drops that hit only.
+    nested = {id(n) for sec in sections if sec.texts is None
+              and type(n := sec.owner[sec.key]) in (dict, list)}
+    drop: dict[int, tuple[Any, set[int | str], int]] = {}
+    for section in sections:
+        if section.texts is not None:
+            removal = _screen_texts_only(section.texts, rules)
+            node = None
+        else:
+            node = section.owner[section.key]
+            removal = screen_value(node, rules, nested - {id(node)})
+        if removal is None:
+            if node is not None and type(node) in (dict, list):
+                skip.add(id(node))
+            continue
+        keys = drop.setdefault(id(section.owner), (section.owner, set(), section.width))[1]
+        if section.key not in keys:  # one removal per part, however many of its sections matched
+            keys.add(section.key)
+            outcome.removed.append(removal)
+    for owner, keys, width in drop.values():
+        if isinstance(owner, dict):
+            for key in keys:
+                owner.pop(key, None)
+        else:
+            gone = {int(k) + w for k in keys for w in range(width)}
+            owner[:] = [item for i, item in enumerate(owner) if i not in gone]
+
+
+def _screen_texts_only(texts: list[str], rules: RuleSet) -> Removal | None:
+    return screen_value(texts, rules)  # the same reading as a walk: markup stripped, URL parts checked
+
+
+def screen_rest(doc: Any, adapter: Adapter, rules: RuleSet, skip: set[int]) -> Removal | None:
+    """The last walk: every string of the document as it will be sent, except the parts already screened
+    whole and kept (``skip``) and the backend's echo of the request. A listed string here has no removable
+    part around it: the caller withholds the whole response."""
+    skip_keys = {(id(owner), key) for owner, key in adapter.echoes(doc)}
+    texts: list[str] = []
+    links: list[str] = []
+    collect_except(doc, texts, links, skip, skip_keys)
+    verdict = rules.check_texts(texts)
+    if verdict.action != "allow":
+        return Removal(verdict)
+    listed = _listed_url(rules, None, None, links)
+    return Removal(listed[0], listed[1]) if listed is not None else None
+
+
+def _kept_nodes(views: Sequence[ResultView], removed: dict[int, Removal]) -> set[int]:
+    return {id(node) for view in views if view.index not in removed for node in view.nodes
+            if type(node) in (dict, list)}
 
 
 def screen_texts(doc: Any, adapter: Adapter, rules: RuleSet, *, results: bool) -> tuple[Any, PageOutcome]:
     """``screen_page`` without an image screener: plain synchronous code, so the middleware's common path
     makes no coroutine for it."""
     outcome = PageOutcome()
+    skip: set[int] = set()
     if results:
         views = adapter.results(doc)
         if views:
             removals = screen_results(views, rules)
+            skip = _kept_nodes(views, removals)
             if removals:
                 doc = adapter.remove_results(doc, set(removals))
                 outcome.removed.extend(removals.values())
-    return _screen_suggestions(doc, adapter, rules, outcome), outcome
+    return _finish_page(doc, adapter, rules, outcome, skip), outcome
 
 
 async def screen_page(
@@ -103,8 +239,9 @@ async def screen_page(
     results: bool,
     image_screener: ImageScreenerLike | None = None,
 ) -> tuple[Any, PageOutcome]:
-    """Screen a parsed page: drop matching results and suggestions, hide unverified thumbnails. Returns the
-    (possibly new) document, as the adapter's ``remove_*`` methods return it.
+    """Screen a parsed page: drop matching results, suggestions and other removable parts, hide
+    unverified thumbnails, then read every string left. Returns the (possibly new) document, as the
+    adapter's ``remove_*`` methods return it; ``outcome.withheld`` says the page must not be sent.
 
     ``results`` is False on suggest routes (their documents carry suggestions only). Adapter errors
     propagate: the caller fails closed.
@@ -112,31 +249,43 @@ async def screen_page(
     if image_screener is None:
         return screen_texts(doc, adapter, rules, results=results)
     outcome = PageOutcome()
+    skip: set[int] = set()
     if results:
         views = adapter.results(doc)
         if views:
             removals = screen_results(views, rules)
             hide: list[int] = []
-            await _screen_images(views, rules, image_screener, removals, hide)
+            shown: dict[str, str] = {}
+            await _screen_images(views, rules, image_screener, removals, hide, shown)
             for index in hide:  # before removal: indices refer to the original order
                 adapter.hide_image(doc, index)
             outcome.hidden_images = len(hide)
+            skip = _kept_nodes(views, removals)
             if removals:
                 doc = adapter.remove_results(doc, set(removals))
                 outcome.removed.extend(removals.values())
-    return _screen_suggestions(doc, adapter, rules, outcome), outcome
+            if shown:  # verified pictures are shown from the bytes that were checked (images_check.py)
+                doc = rewrite_urls(doc, shown)  # in place: the kept nodes in ``skip`` stay the same objects
+    return _finish_page(doc, adapter, rules, outcome, skip), outcome
+
+
+def _finish_page(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcome, skip: set[int]) -> Any:
+    doc = _screen_suggestions(doc, adapter, rules, outcome)
+    screen_sections(doc, adapter, rules, outcome, skip)
+    outcome.withheld = screen_rest(doc, adapter, rules, skip)
+    return doc
 
 
 def _screen_suggestions(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOutcome) -> Any:
     suggestions = adapter.suggestions(doc)
     if suggestions:
-        check_text = rules.check_text
         dropped: set[int] = set()
         for i, text in enumerate(suggestions):
-            verdict = check_text(text)
-            if verdict.matched:
+            # Read as any string of a page: markup stripped too, URL-shaped parts checked as URLs.
+            removal = screen_value(text, rules)
+            if removal is not None:
                 dropped.add(i)
-                outcome.removed.append(Removal(verdict))
+                outcome.removed.append(removal)
         if dropped:
             doc = adapter.remove_suggestions(doc, dropped)
     return doc
@@ -148,32 +297,29 @@ async def _screen_images(
     screener: ImageScreenerLike,
     removals: dict[int, Removal],
     hide: list[int],
+    shown: dict[str, str],
 ) -> None:
-    # Results already removed need no thumbnail check; backend-supplied hashes were checked above.
-    candidates = [v for v in views if v.image_url and not v.image_hashes and v.index not in removals]
+    # Results already removed need no picture check. Backend-supplied hashes were checked above; the
+    # screener decides whether they stand in for fetching (only when the list holds that algorithm) and
+    # fetches every further image field.
+    candidates = [v for v in views if (v.image_url or v.extra_images) and v.index not in removals]
     if not candidates:
         return
-    verdicts = await screener.screen(candidates, rules)
+    checks = await screener.screen(candidates, rules)
     on_unverified = rules.policy.images.on_unverified
-    by_index = {v.index: v for v in candidates}
-    for index, verdict in verdicts.items():
-        view = by_index.get(index)
-        if view is None:
-            continue
-        if verdict is None:  # could not be checked in time: the policy decides
-            if on_unverified == "drop-result":
-                removals[index] = Removal(Verdict("strip", signal="image"), view.url)
-            elif on_unverified == "hide-thumbnail":
-                hide.append(index)
-        elif verdict.matched:  # the matched content is the thumbnail: report its address
-            removals[index] = Removal(verdict, view.image_url or view.url)
-    # A candidate the screener did not answer for is unverified too (fail closed).
     for view in candidates:
-        if view.index not in verdicts and view.index not in removals:
+        check = checks.get(view.index)
+        verdict = check.verdict if check is not None else None  # not answered: unverified (fail closed)
+        if verdict is None:  # could not be checked in time: the policy decides
             if on_unverified == "drop-result":
                 removals[view.index] = Removal(Verdict("strip", signal="image"), view.url)
             elif on_unverified == "hide-thumbnail":
                 hide.append(view.index)
+        elif verdict.matched:  # the matched content is the picture: report its address and hash
+            assert check is not None
+            removals[view.index] = Removal(verdict, check.url or view.image_url or view.url, check.image_hash)
+        elif check is not None:
+            shown.update(check.shown)
 
 
 def prefers_html(accept: str) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from filter_proxy.rules.errors import Problem
+from filter_proxy.errors import Problem
 from filter_proxy.verdict import Verdict
 
 DEFAULT_LANGUAGE = "en"

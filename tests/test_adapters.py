@@ -95,11 +95,13 @@ def test_build_view_reads_plain_dotted_and_pointer_paths_alike() -> None:
            "url": "https://one.example.invalid/", "links": [{"href": "https://two.example.invalid/"}],
            "img": ["", "https://img.example.invalid/t.png"], "h": " ABCD ", "a.b": ["lit", "lit"]}
     view = build_view(4, [doc], fields)
-    assert view == ResultView(
-        index=4, title="first", snippet="<em>zqx</em>blocked", url="https://one.example.invalid/",
-        image_url="https://img.example.invalid/t.png", image_hashes={"phash": "abcd"},
-        extra_text=["second", "lit", "zqxblocked"], extra_urls=["https://two.example.invalid/"],
-    )
+    got = (view.index, view.title, view.snippet, view.url, view.image_url, view.image_hashes, view.extra_text,
+           view.extra_urls)
+    assert got == (4, "first", "<em>zqx</em>blocked", "https://one.example.invalid/",
+                   "https://img.example.invalid/t.png", {"phash": "abcd"}, ["second", "lit"],
+                   ["https://two.example.invalid/"])
+    # Screened: every string of the document (keys too), markup stripped beside the original.
+    assert {"zqxblocked", "<em>zqx</em>blocked", "a.b", "lit", "  "} <= set(view.texts())
 
 
 def test_build_view_merges_sources_without_repeats() -> None:

@@ -89,9 +89,10 @@ def test_empty_shapes_do_not_echo(sx) -> None:
 
 
 def test_query_texts_get_and_post_form(sx) -> None:
-    assert sx.query_texts([("q", "garden"), ("format", "json")], b"", "") == ["garden"]
+    assert sx.query_texts([("q", "garden"), ("format", "json")], b"", "") == ["q", "garden", "format", "json"]
     form = b"q=zqx+blocked&categories=general"
-    assert sx.query_texts([], form, "application/x-www-form-urlencoded; charset=utf-8") == ["zqx blocked"]
+    assert sx.query_texts([], form, "application/x-www-form-urlencoded; charset=utf-8") == [
+        "q", "zqx blocked", "categories", "general"]
     with pytest.raises(AdapterError):
         sx.query_texts([], b"--x\r\nq\r\n", "multipart/form-data; boundary=x")
 

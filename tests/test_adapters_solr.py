@@ -78,21 +78,21 @@ def test_suggester_and_num_found(solr) -> None:
 
 def test_query_texts_params_json_and_form(solr) -> None:
     params = [("q", "title:garden"), ("fq", "cat:tools"), ("rows", "10"), ("wt", "json")]
-    assert solr.query_texts(params, b"", "") == ["title:garden", "cat:tools"]
+    assert {"title:garden", "garden", "cat:tools", "tools", "rows", "10"} <= set(solr.query_texts(params, b"", ""))
     body = json.dumps({"query": {"edismax": {"query": "dsl text", "qf": "title"}}, "filter": ["inStock:true"],
                        "params": {"fq": ["f1", "f2"]}}).encode()
     texts = solr.query_texts([], body, "application/json")
     assert {"dsl text", "inStock:true", "f1", "f2"} <= set(texts)
     form = b"q=zqx+form&json=%7B%22query%22%3A%22json+in+form%22%7D"
-    assert solr.query_texts([], form, "application/x-www-form-urlencoded") == ["zqx form", "json in form"]
-    assert solr.query_texts([("json", '{"query": "json param"}')], b"", "") == ["json param"]
-    with pytest.raises(AdapterError):
-        solr.query_texts([("json", "{broken")], b"", "")
+    assert {"zqx form", "json in form"} <= set(solr.query_texts([], form, "application/x-www-form-urlencoded"))
+    assert "json param" in solr.query_texts([("json", '{"query": "json param"}')], b"", "")
+    # A parameter that is not JSON is read as text (Solr refuses it; nothing in it goes unread).
+    assert "{broken" in solr.query_texts([("json", "{broken")], b"", "")
 
 
 @pytest.mark.parametrize(
     "doc",
-    ["x", {"grouped": {}}, {"response": {"docs": {}}}, {"response": {"docs": ["x"]}}],
+    ["x", {"responseHeader": {}}, {"response": {"docs": {}}}, {"response": {"docs": ["x"]}}],
 )
 def test_malformed_results_raise(solr, doc: Any) -> None:
     with pytest.raises(AdapterError):

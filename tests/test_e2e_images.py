@@ -70,8 +70,11 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @contextmanager
 def served(mode: str, backend: ImageBackend, rules: Any, screener: ImageScreener) -> Iterator[str]:
     if mode == "middleware":
-        with serve(FilterMiddleware(backend.app, rules=rules, adapter="searxng", image_screener=screener)) as url:
-            backend.base = url
+        # The thumbnails come from the backend served on its own: the filter routes only the search paths
+        # (deny by default), so it would refuse to pass /img/ through itself.
+        filtered = FilterMiddleware(backend.app, rules=rules, adapter="searxng", image_screener=screener)
+        with serve(backend.app) as pictures, serve(filtered) as url:
+            backend.base = pictures
             yield url
     else:
         with serve(backend.app) as upstream:

@@ -48,14 +48,28 @@ def content_lines(path: Path) -> list[str]:
 def test_add_appends_configured_algorithms_and_sha256_once(rules: Path, tmp_path: Path,
                                                            capsys: pytest.CaptureFixture[str]) -> None:
     img = save(tmp_path / "astronaut.png", "astronaut")
-    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules), "--no-crops"]) == 0
     target = rules / "images" / "listed.csv"
     assert target.read_text().startswith("# Known image hashes of category listed")
     expected = compute_hashes(img.read_bytes(), ["phash", "dhash", "sha256"])
-    assert content_lines(target) == [f"{a},{h}" for a, h in expected.items()]
-    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    picture = f"pic:{expected['sha256'][:16]}"
+    assert content_lines(target) == [f"{a},{h},{picture}" for a, h in expected.items()]
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules), "--no-crops"]) == 0
     assert len(content_lines(target)) == 3  # no duplicates
     assert "0 hash(es), 3 already present" in capsys.readouterr().out
+
+
+def test_add_enrolls_crops_under_one_picture_id(rules: Path, tmp_path: Path) -> None:
+    img = save(tmp_path / "coffee.png", "coffee")
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules), "--note", "case 7"]) == 0
+    rows = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
+    whole = compute_hashes(img.read_bytes(), ["phash", "dhash", "sha256"])
+    picture = f"pic:{whole['sha256'][:16]}"
+    assert {(a, h) for a, h, _ in rows} >= set(whole.items())
+    assert all(note.startswith(picture) and note.endswith("; case 7") for _, _, note in rows)
+    labels = {note[len(picture):].split(";")[0].strip() for _, _, note in rows}
+    assert {"", "crop 5%", "crop 10%", "crop 8% left"} <= labels
+    assert sum(a == "sha256" for a, _, _ in rows) == 1  # crops are perceptual only
 
 
 def test_add_refuses_undecodable_images_and_writes_nothing(rules: Path, tmp_path: Path,
@@ -112,3 +126,15 @@ def test_check_prints_verdict_and_distances(tmp_path: Path, capsys: pytest.Captu
     assert "sha256  distance 0" in blocks[1]
     assert blocks[2].startswith("flipped.png: block") and "phash   distance" in blocks[2]
     assert blocks[3].startswith("camera.png: allow") and "sha256  no match" in blocks[3]
+
+
+def test_add_enrolls_dhash_crops_only_when_algorithms_must_agree(rules: Path, tmp_path: Path) -> None:
+    img = save(tmp_path / "rocket.png", "rocket")
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    alone = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
+    assert sum(a == "dhash" for a, _, _ in alone) == 1 and sum(a == "phash" for a, _, _ in alone) > 1
+    (rules / "policy.toml").write_text(POLICY + "require_agreement = 2\n")
+    (rules / "images" / "listed.csv").unlink()
+    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
+    agreeing = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
+    assert sum(a == "dhash" for a, _, _ in agreeing) > 1

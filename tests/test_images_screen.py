@@ -7,6 +7,7 @@ import io
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 import httpx
 import pytest
@@ -109,8 +110,8 @@ async def test_precomputed_hashes_need_no_fetch(rules: Rules) -> None:
     views = [ResultView(0, image_hashes=listed), ResultView(1, image_hashes={"phash": "0" * 16}), ResultView(2)]
     async with httpx.AsyncClient(transport=transport) as client:
         out = await ImageScreener(POLICY, client, seen).screen(views, rules)  # type: ignore[arg-type]
-    assert out[0] is not None and out[0].action == "block" and out[0].signal == "image"
-    assert out[1] == ALLOW and 2 not in out
+    assert out[0].verdict is not None and out[0].verdict.action == "block" and out[0].verdict.signal == "image"
+    assert out[1].verdict == ALLOW and 2 not in out
     assert transport.urls == [] and seen.seen == ["precomputed", "precomputed"]
 
 
@@ -126,9 +127,9 @@ async def test_fetched_thumbnails_are_hashed_and_matched(rules: Rules, base_url:
         out = await screener.screen(views, rules)  # type: ignore[arg-type]
     finally:
         await screener.aclose()
-    assert out[0] is not None and out[0].category == "listed" and out[0].rule_id is not None
-    assert out[1] == ALLOW
-    assert out[2] is None and out[3] is None  # unverified: the middleware applies on_unverified
+    assert out[0].verdict is not None and out[0].verdict.category == "listed" and out[0].verdict.rule_id
+    assert out[1].verdict == ALLOW
+    assert out[2].verdict is None and out[3].verdict is None  # unverified: the middleware applies on_unverified
     assert sorted(seen.seen) == ["fetched", "fetched", "refused", "undecodable"]
 
 
@@ -140,16 +141,16 @@ async def test_hashes_are_cached_by_url_and_by_content(rules: Rules, base_url: s
         computed: list[int] = []
         original = screener._compute
 
-        def counting(raw: bytes, algorithms: tuple[str, ...]) -> Mapping[str, Sequence[str]]:
+        def counting(raw: bytes, algorithms: tuple[str, ...], budget: Any = None) -> Mapping[str, Sequence[str]]:
             computed.append(len(raw))
-            return original(raw, algorithms)
+            return original(raw, algorithms, budget)
 
         screener._compute = counting  # type: ignore[method-assign]
         url = f"{base_url}/p/coffee.jpg"
         first = await screener.screen([ResultView(0, image_url=url)], rules)  # type: ignore[arg-type]
         again = await screener.screen([ResultView(5, image_url=url)], rules)  # type: ignore[arg-type]
         same_bytes = await screener.screen([ResultView(0, image_url=url + "?v=2")], rules)  # type: ignore[arg-type]
-    assert first[0] == again[5] == same_bytes[0] == ALLOW
+    assert first[0].verdict == again[5].verdict == same_bytes[0].verdict == ALLOW
     assert len(transport.urls) == 2  # the repeated URL was not fetched again
     assert len(computed) == 1  # the same bytes under another URL were not hashed again
     assert seen.seen == ["fetched", "cached", "fetched"]
@@ -165,6 +166,6 @@ async def test_page_budget_leaves_slow_thumbnails_unverified(rules: Rules, base_
         out = await screener.screen(views, rules)  # type: ignore[arg-type]
     finally:
         await screener.aclose()
-    assert out[0] is None
-    assert out[1] is not None and out[1].action == "block"
+    assert out[0].verdict is None
+    assert out[1].verdict is not None and out[1].verdict.action == "block"
     assert sorted(seen.seen) == ["fetched", "over-budget"]

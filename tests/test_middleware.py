@@ -177,14 +177,43 @@ def wrap(backend: Backend | Any, rules: Any, **kw: Any) -> FilterMiddleware:
 # -- routing and pass-through ------------------------------------------------------------------------
 
 
-async def test_other_routes_pass_through_untouched(rules: Any) -> None:
+async def test_passed_routes_pass_through_untouched(rules: Any) -> None:
     backend = Backend()
-    async with client_for(wrap(backend, rules)) as client:
-        r = await client.get("/other", params={"q": "zqxblocked"})
+    async with client_for(wrap(backend, rules, pass_routes=["GET /other"])) as client:
+        refused = await client.get("/other", params={"q": "zqxblocked"})  # a search query: not passed unread
+        r = await client.get("/other", params={"x": "zqxblocked"})
+    assert refused.status_code == 403
     assert r.status_code == 200
     assert r.content == b"not json, never screened: zqxblocked"
     assert "x-filter-removed" not in r.headers and "x-filter-action" not in r.headers
     assert backend.calls == 1
+
+
+async def test_mounted_under_a_prefix_routes_without_it(rules: Any) -> None:
+    """Starlette's Mount keeps the full path and sets root_path: routes are still written without it."""
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    backend = Backend()
+    app = Starlette(routes=[Mount("/api", app=wrap(backend, rules))])
+    async with client_for(app) as client:
+        r = await client.get("/api/search", params={"q": "garden", "format": "json"})
+        assert r.status_code == 200 and r.headers["x-filter-removed"] == "3"
+        r = await client.get("/api/search", params={"q": "zqxblocked"})
+        assert r.headers["x-filter-action"] == "block"
+        assert (await client.get("/api/other")).status_code == 403
+    assert backend.calls == 1
+
+
+async def test_unlisted_routes_are_refused(rules: Any) -> None:
+    """Deny by default (issue 10): a route the table does not list never reaches the app."""
+    backend = Backend()
+    async with client_for(wrap(backend, rules)) as client:
+        r = await client.get("/other", params={"q": "zqxblocked"})
+        assert r.status_code == 403 and "routes.pass" in r.json()["allow_with"]
+        r = await client.post("/other")
+        assert r.status_code == 403
+    assert backend.calls == 0
 
 
 async def test_route_matching_patterns_and_odd_spellings(rules: Any) -> None:
@@ -195,6 +224,8 @@ async def test_route_matching_patterns_and_odd_spellings(rules: Any) -> None:
     assert mw.route("/ac/x/y") == "suggest"
     assert mw.route("/books/_doc/1") is None
     assert mw.route("/search/more") is None
+    assert mw.route("/x/../search") == "search"
+    assert mw.route("/SEARCH") == "search"
 
 
 async def test_websocket_and_lifespan_pass_through(rules: Any) -> None:
@@ -203,10 +234,18 @@ async def test_websocket_and_lifespan_pass_through(rules: Any) -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append(scope["type"])
 
-    mw = wrap(app, rules)
+    closed: list[Any] = []
+
+    async def send(message: Any) -> None:
+        closed.append(message)
+
+    mw = wrap(app, rules, pass_routes=["GET /ws"])
     await mw({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
-    await mw({"type": "websocket", "path": "/search"}, None, None)  # type: ignore[arg-type]
+    await mw({"type": "websocket", "path": "/ws"}, None, None)  # type: ignore[arg-type]
+    # A websocket on a screened route is refused (nothing on it could be screened).
+    await mw({"type": "websocket", "path": "/search"}, None, send)  # type: ignore[arg-type]
     assert seen == ["lifespan", "websocket"]
+    assert closed == [{"type": "websocket.close", "code": 1008}]
 
 
 # -- the query ------------------------------------------------------------------------------------------
@@ -343,13 +382,15 @@ async def test_results_removed_and_totals_fixed(rules: Any) -> None:
     assert observer.upstreams == ["ok"]
 
 
-async def test_clean_page_keeps_the_apps_bytes(rules: Any) -> None:
+async def test_clean_page_is_sent_as_the_screened_document(rules: Any) -> None:
+    # Deliberate change (issue 10.5): a parsed body is always re-encoded, so headers that described the
+    # app's own bytes (etag, content-length) go, and the document is the same.
     page = searx_page(clean=True)
     backend = Backend(page=page)
     async with client_for(wrap(backend, rules)) as client:
         r = await client.get("/search", params={"q": "garden"})
     assert r.headers["x-filter-removed"] == "0"
-    assert r.headers["etag"] == '"v1"'
+    assert "etag" not in r.headers and r.headers["content-length"] == str(len(r.content))
     assert r.json() == page
 
 

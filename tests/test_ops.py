@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import SimpleNamespace
@@ -152,7 +153,8 @@ async def test_reload_auth_missing_wrong_right() -> None:
         assert holder.current.version == "v1"  # nothing reloaded yet
         assert (await c.get("/-/reload", headers={"Authorization": f"Bearer {TOKEN}"})).status_code == 405
         r = await c.post("/-/reload", headers={"Authorization": f"Bearer {TOKEN}"})
-        assert r.status_code == 200 and r.json() == {"ok": True, "rules_version": "v2"}
+        assert r.status_code == 200 and r.json()["ok"] is True and r.json()["rules_version"] == "v2"
+        assert [(w["pid"], w["version"], w["generation"]) for w in r.json()["workers"]] == [(os.getpid(), "v2", 1)]
     assert holder.current.version == "v2"
     assert metrics.value("filter_proxy_rules_reloads_total", {"result": "success"}) == 1
 
@@ -176,7 +178,9 @@ async def test_reload_of_broken_rules_is_refused() -> None:
     async with client_for(app) as c:
         r = await c.post("/-/reload", headers={"Authorization": f"Bearer {TOKEN}"})
     assert r.status_code == 422
-    assert r.json() == {"ok": False, "error": "rules/terms/zqx-abuse.txt:7: unreadable entry", "rules_version": "v1"}
+    body = r.json()
+    assert (body["ok"], body["error"], body["rules_version"]) == (False, "rules/terms/zqx-abuse.txt:7: unreadable entry", "v1")
+    assert [(w["ok"], w["version"], w["error"]) for w in body["workers"]] == [(False, "v1", body["error"])]
     assert holder.current.version == "v1"
     assert metrics.value("filter_proxy_rules_reloads_total", {"result": "failure"}) == 1
 

@@ -16,7 +16,7 @@ import pytest
 
 from filter_proxy.metrics import Metrics
 from filter_proxy.ops import CallbackService, OpsApp
-from filter_proxy.reload import Reloader
+from filter_proxy.reload import Reloader, ReloadOutcome
 from filter_proxy.rules.errors import RulesError
 from filter_proxy.rules.holder import RuleHolder
 from tests.support.server import serve
@@ -63,7 +63,7 @@ async def test_reload_swaps_and_counts(tmp_path: Path) -> None:
     metrics = Metrics()
     reloader = Reloader(holder, d, metrics=metrics, loader=file_loader)
     (d / "version.txt").write_text("v2")
-    assert await reloader.reload() == (True, None)
+    assert await reloader.reload() == ReloadOutcome(True, None, "v2", "v1")
     assert holder.current.version == "v2"
     assert metrics.value("filter_proxy_rules_info", {"version": "v2", "source": str(d)}) == 1
     assert metrics.value("filter_proxy_rules_reloads_total", {"result": "success"}) == 1
@@ -77,8 +77,9 @@ async def test_broken_rules_keep_the_old_set_and_are_logged(tmp_path: Path, capl
     reloader = Reloader(holder, d, metrics=metrics, loader=file_loader)
     (d / "version.txt").write_text("broken")
     with caplog.at_level(logging.ERROR, logger="filter_proxy.reload"):
-        ok, error = await reloader.reload()
-    assert not ok
+        outcome = await reloader.reload()
+    ok, error = outcome.ok, outcome.error
+    assert not ok and outcome.version == "v1" and outcome.refused == ()
     assert error == f"{d / 'version.txt'}:1: broken entry"
     assert holder.current.version == "v1"
     assert reloader.failures == 1 and reloader.last_error == error
@@ -93,8 +94,8 @@ async def test_unexpected_loader_error_is_refused_too(tmp_path: Path) -> None:
     def crash(path: str) -> Any:
         raise MemoryError("too big")
 
-    ok, error = await Reloader(holder, tmp_path, loader=crash).reload()
-    assert not ok and error == f"{tmp_path}: MemoryError: too big"
+    outcome = await Reloader(holder, tmp_path, loader=crash).reload()
+    assert not outcome.ok and outcome.error == f"{tmp_path}: MemoryError: too big"
     assert holder.current.version == "v1"
 
 
@@ -122,7 +123,7 @@ async def test_load_runs_off_the_event_loop_and_reloads_are_serialised(tmp_path:
     await wait_for(lambda: len(threads) == 1)
     assert holder.current.version == "v0"  # the old set serves while the new one is built
     gate.set()
-    assert await first == (True, None) and await second == (True, None)
+    assert (await first).ok and (await second).ok
     assert not overlap
     assert main_thread not in threads
     assert holder.current.version == "v2"

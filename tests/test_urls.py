@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from filter_proxy.matchers.urls import UrlEntry, UrlIndex, UrlMatch, canonicalize_url, parse_url_line
+from filter_proxy.signals.urls import UrlEntry, UrlIndex, UrlMatch, canonicalize_url, parse_url_line
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from filter_proxy.adapters.routes import match_any, match_path
 
-__all__ = ["Adapter", "AdapterError", "FieldMapping", "ResultView", "match_any", "match_path"]
+__all__ = ["Adapter", "AdapterError", "FieldMapping", "ResultView", "Section", "match_any", "match_path"]
 
 
 class AdapterError(ValueError):
@@ -33,8 +33,19 @@ class ResultView:
     # Further URLs shown with the result (a second link field, a full-size image beside the thumbnail,
     # an infobox's links): check them with check_url like ``url``.
     extra_urls: list[str] = field(default_factory=list)
+    # Further image fields (a full-size image beside the thumbnail): also in ``extra_urls`` for the URL
+    # rules, and fetched and hashed like ``image_url`` by the image screener.
+    extra_images: list[str] = field(default_factory=list)
+    # Deny by default: the result's whole subtree(s) as they sit in the response, and every string found
+    # in them (keys included) with their URL-shaped parts. These, not the mapped fields, are screened.
+    nodes: tuple[Any, ...] = ()
+    strings: list[str] = field(default_factory=list)
+    links: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:
+        """The texts screened for this result: every string found in its nodes, else the mapped fields."""
+        if self.nodes:
+            return self.strings
         if self.extra_text:
             return [t for t in (self.title, self.snippet, *self.extra_text) if t]
         # The usual result (called once per result on every page): no tuple to unpack.
@@ -43,8 +54,25 @@ class ResultView:
         return [self.title] if self.title else [self.snippet] if self.snippet else []
 
     def urls(self) -> list[str]:
-        """Every URL of the result to check against the URL rules (link, image and further URLs)."""
-        return [u for u in (self.url, self.image_url, *self.extra_urls) if u]
+        """Every URL of the result to check against the URL rules (link, image, further and URL-shaped)."""
+        return [u for u in (self.url, self.image_url, *self.extra_urls, *self.links) if u]
+
+
+@dataclass(slots=True)
+class Section:
+    """A removable part of a response besides the results: an aggregation bucket, a ``top_hits`` or grouped
+    document, a completion option, a facet value. It sits at ``owner[key]``; removing it drops ``width``
+    list items from ``key`` on (2 for a Solr flat ``[name, value]`` pair), or the key of an object.
+
+    ``texts`` None: every string of ``owner[key]`` is screened (and, kept, it is not walked again).
+    ``texts`` given: only those are screened here (a bucket's key); the rest of the part is still read by
+    the final walk over the document, so nothing in it goes unscreened.
+    """
+
+    owner: Any
+    key: int | str
+    texts: list[str] | None = None
+    width: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +98,11 @@ class Adapter:
     query_param: str = "q"  # the class default; an instance may be given another
     # The backend's usual document fields; used when no FieldMapping is given.
     default_fields: ClassVar[FieldMapping] = FieldMapping()
+    # True only for a backend that reads request paths case-insensitively (none of the built-in ones).
+    paths_case_insensitive: ClassVar[bool] = False
+    # Headers the backend puts on every answer, added to answers the filter makes itself (a blocked query):
+    # the official Elasticsearch client refuses a 2xx answer without X-Elastic-Product.
+    local_headers: ClassVar[tuple[tuple[bytes, bytes], ...]] = ()
 
     def __init__(self, fields: FieldMapping | None = None, *, query_param: str | None = None) -> None:
         self.fields = fields or self.default_fields
@@ -81,6 +114,19 @@ class Adapter:
 
     def is_suggest_path(self, path: str) -> bool:
         return match_any(self.default_suggest_paths, path)
+
+    # --- routes and response kinds (filter_proxy/adapters/route_tables.py, documents.py) --------------
+    def default_routes(self) -> tuple[Any, ...]:
+        """This backend's route table (``routes.Route``): screened, passed; anything else is refused."""
+        from filter_proxy.adapters.route_tables import TABLES
+
+        return TABLES.get(self.name, ())
+
+    def document_shape(self) -> Any:
+        """How this backend's document, terms and rows responses read (``documents.DocumentShape``)."""
+        from filter_proxy.adapters.documents import DEFAULT_SHAPE, SHAPES
+
+        return SHAPES.get(self.name, DEFAULT_SHAPE)
 
     # --- the query -------------------------------------------------------------------------------
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
@@ -103,6 +149,16 @@ class Adapter:
     def empty(self, params: Sequence[tuple[str, str]]) -> Any:
         """The backend's own response shape with no results, for a blocked query (upstream never called)."""
         raise NotImplementedError
+
+    def sections(self, doc: Any) -> list[Section]:
+        """Removable parts of a search response other than its results (see ``Section``)."""
+        return []
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        """``(object, key)`` or ``(array, index)`` members of the response that only echo the request (Solr's ``responseHeader``,
+        Meilisearch's ``query``): the request was screened, so they are not read as content. Without this a
+        ``warn`` query echoed back would withhold its own page."""
+        return []
 
     # --- suggestions (autocomplete) --------------------------------------------------------------
     def suggestions(self, doc: Any) -> list[str]:

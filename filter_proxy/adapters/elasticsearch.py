@@ -1,7 +1,8 @@
 """Elasticsearch / OpenSearch ``_search`` responses and query DSL requests.
 
-Results: ``hits.hits[]`` with ``_source``, ``fields`` (when ``_source`` is off), ``highlight`` fragments and
-``inner_hits`` all screened as one result. Totals: ``hits.total`` as ``{"value", "relation"}`` or as a number
+Results: ``hits.hits[]``; every string of a hit (``_source`` at any depth, ``fields``, ``highlight``
+fragments, ``inner_hits``, ...) is screened as one result. Aggregation buckets, ``top_hits`` documents and
+suggest options are removable parts (``es_sections``). Totals: ``hits.total`` as ``{"value", "relation"}`` or as a number
 (``rest_total_hits_as_int``). Suggestions: the ``suggest`` section of a search response
 (term / phrase / completion suggesters: ``suggest.<name>[].options[].text``).
 """
@@ -11,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
-from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.es_sections import aggregation_sections, suggest_echoes, suggest_sections
 from filter_proxy.adapters.fields import hide_images, view_builder
-from filter_proxy.adapters.request import dsl_texts, param_values, read_body, unique
+from filter_proxy.adapters.querysyntax import expand_mustache, screened_texts
+from filter_proxy.adapters.request import read_bodies, request_strings
+from filter_proxy.adapters.walk import strings as strings_of
 
 ES_FIELDS = FieldMapping(
     title=("title", "name", "headline"),
@@ -50,26 +52,15 @@ def _sources(hit: Any) -> list[Any]:
             sources.append(part)
     inner = hit.get("inner_hits")
     if isinstance(inner, dict):
+        # Inner hits only add hints (mapped fields, thumbnails to hide): every string of them is screened
+        # with the hit whatever their shape, so an odd one is skipped here rather than refused.
         for group in inner.values():
-            if isinstance(group, dict):
-                for inner_hit in _hits(group):
+            found = group.get("hits") if isinstance(group, dict) else None
+            items = found.get("hits") if isinstance(found, dict) else None
+            for inner_hit in items if isinstance(items, list) else ():
+                if isinstance(inner_hit, dict):
                     sources.extend(_sources(inner_hit))
     return sources
-
-
-def _highlights(hit: dict[str, Any]) -> list[str]:
-    found = hit.get("highlight")
-    if found is None:
-        return []
-    if not isinstance(found, dict):
-        raise AdapterError("a hit's 'highlight' is not an object")
-    out: list[str] = []
-    for fragments in found.values():
-        if isinstance(fragments, str):
-            out.append(fragments)
-        elif isinstance(fragments, list):
-            out.extend(f for f in fragments if isinstance(f, str))
-    return out
 
 
 def _suggest_options(doc: Any) -> list[tuple[list[Any], int]]:
@@ -103,20 +94,23 @@ class ElasticsearchAdapter(Adapter):
     )
     default_suggest_paths = ()  # suggestions arrive inside _search responses
     default_fields = ES_FIELDS
+    local_headers = ((b"x-elastic-product", b"Elasticsearch"),)
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        for source in param_values(params, ["source"]):  # the request body passed as a parameter
-            try:
-                texts.extend(dsl_texts(orjson.loads(source)))
-            except orjson.JSONDecodeError as exc:
-                raise AdapterError("'source' parameter is not JSON") from exc
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            raise AdapterError("a search body must be JSON")
-        if kind == "json":
-            texts.extend(dsl_texts(data))
-        return unique(texts)
+        """Every parameter (name and value), every key and string of the JSON / NDJSON body at any depth
+        (query options, ``script.params``, ``highlight_query``, ``rescore`` ... included) and of a
+        ``source=`` parameter, each also as Lucene reads it (``querysyntax``)."""
+        strings = request_strings(params, body, content_type, form_ok=False)
+        if any("{{" in text for text in strings):  # a search template: read it with its params filled in
+            named: dict[str, list[str]] = {}
+            for value in read_bodies(body, content_type)[1]:
+                values = value.get("params") if isinstance(value, dict) else None
+                for name, param in values.items() if isinstance(values, dict) else ():
+                    named.setdefault(name, []).extend(t for t in strings_of(param)[0] if t != name)
+                    if isinstance(param, (int, float)) and not isinstance(param, bool):
+                        named[name].append(str(param))
+            strings = [reading for text in strings for reading in expand_mustache(text, named)]
+        return screened_texts(strings)
 
     def results(self, doc: Any) -> list[ResultView]:
         build = view_builder(self.fields).build  # compiled once per mapping
@@ -125,8 +119,18 @@ class ElasticsearchAdapter(Adapter):
             # The usual hit is just ``_source``: skip the general walk over fields and inner hits.
             source = hit.get("_source") if type(hit) is dict and "fields" not in hit and "inner_hits" not in hit else None
             sources = (source,) if type(source) is dict else _sources(hit)
-            views.append(build(i, sources, _highlights(hit) if "highlight" in hit else ()))
+            # Screened: every string of the whole hit (``_source`` at any depth, ``fields``, ``highlight``,
+            # ``inner_hits``, ``_ignored``, script fields ...); the mapping only names title/link/thumbnail.
+            views.append(build(i, sources, (), (hit,)))
         return views
+
+    def sections(self, doc: Any) -> list[Section]:
+        if not isinstance(doc, dict):
+            raise AdapterError("search response is not a JSON object")
+        return [*aggregation_sections(doc), *suggest_sections(doc)]
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        return suggest_echoes(doc) if isinstance(doc, dict) else []
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         items = _hits(doc)

@@ -1,4 +1,7 @@
-"""Reading and removing the screened fields of one result document.
+"""Reading and removing the mapped fields of one result document (hints: title, link, thumbnail).
+
+What is screened is every string of the result (``walk.collect`` over its nodes); the mapping says which
+string is which, for the image screener, ``hide_image`` and reports.
 
 A field path is either dotted (``"meta.title"``: a literal key containing dots wins, arrays of objects are
 searched item by item) or a JSON pointer (``"/meta/title"``, RFC 6901).
@@ -6,21 +9,17 @@ searched item by item) or a JSON pointer (``"/meta/title"``, RFC 6901).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import FieldMapping, ResultView
 from filter_proxy.adapters.pointer import pointer_delete, pointer_get
-from filter_proxy.adapters.request import string_leaves
+from filter_proxy.adapters.walk import collect as collect_strings
+from filter_proxy.adapters.walk import strip_tags
 
-_TAG = re.compile(r"<[^>]{0,200}>")
+__all__ = ["MISSING", "ViewBuilder", "as_texts", "build_view", "collect", "delete_field", "get_field",
+           "hide_images", "strip_tags", "view_builder"]
 MISSING: Any = object()
-
-
-def strip_tags(text: str) -> str:
-    """Highlight fragments carry markup such as ``<em>``; screen the words, not the tags."""
-    return _TAG.sub("", text) if "<" in text else text
 
 
 def get_field(doc: Any, path: str) -> Any:
@@ -110,36 +109,25 @@ class ViewBuilder:
     """A FieldMapping compiled once: the per-result work is dict lookups, not path parsing.
     ``build`` is ``build_view`` for this mapping (a FieldMapping is treated as immutable)."""
 
-    __slots__ = ("fields", "title", "snippet", "extra", "every_string", "url", "image_url", "hashes")
+    __slots__ = ("fields", "title", "snippet", "extra", "url", "image_url", "hashes")
 
     def __init__(self, fields: FieldMapping) -> None:
         self.fields = fields
         self.title = compile_paths(fields.title)
         self.snippet = compile_paths(fields.snippet)
-        self.extra = compile_paths(p for p in fields.extra_text if p != "*")
-        self.every_string = "*" in fields.extra_text
+        self.extra = compile_paths(p for p in fields.extra_text if p != "*")  # "*" (every string) is now always so
         self.url = compile_paths(fields.url)
         self.image_url = compile_paths(fields.image_url)
         self.hashes = tuple((algorithm, compile_paths([path])) for algorithm, path in fields.image_hash.items())
 
-    def build(self, index: int, sources: Sequence[Any], highlights: Iterable[str] = ()) -> ResultView:
+    def build(self, index: int, sources: Sequence[Any], highlights: Iterable[str] = (),
+              nodes: tuple[Any, ...] = ()) -> ResultView:
+        """The view of one result. ``nodes`` are its subtrees as they sit in the response (a hit, a hit and
+        its highlighting entry); every string in them is screened. Without ``nodes`` the sources and
+        highlights are walked."""
         titles = _values(sources, self.title)
         snippets = _values(sources, self.snippet)
         extra = _values(sources, self.extra) if self.extra else []
-        if self.every_string:  # screen every string of the document
-            for source in sources:
-                extra.extend(string_leaves(source))
-        if highlights:
-            extra.extend(strip_tags(h) for h in highlights)
-        # Markup inside a field ("<em>zqx</em>blocked" in a formatted copy) would split words: screen the
-        # text without tags as well, keeping the original in case "<" was just a character.
-        stripped: list[str] = []
-        for group in (titles, snippets, extra):
-            for text in group:
-                if "<" in text and (plain := strip_tags(text)) != text:
-                    stripped.append(plain)
-        if stripped:
-            extra.extend(stripped)
         urls = _values(sources, self.url)
         images = _values(sources, self.image_url)
         hashes: dict[str, str] = {}
@@ -149,6 +137,12 @@ class ViewBuilder:
                 hashes[algorithm] = found[0].strip().lower()
         if len(titles) > 1 or len(snippets) > 1:
             extra = titles[1:] + snippets[1:] + extra
+        if not nodes:
+            nodes = (*sources, list(highlights)) if highlights else tuple(sources)
+        texts: list[str] = []
+        links: list[str] = []
+        for node in nodes:
+            collect_strings(node, texts, links)
         return ResultView(
             index,
             titles[0] if titles else "",
@@ -158,6 +152,10 @@ class ViewBuilder:
             hashes,
             extra,
             urls[1:] + images[1:] if len(urls) > 1 or len(images) > 1 else [],
+            images[1:],
+            nodes,
+            texts,
+            links,
         )
 
 
@@ -178,11 +176,12 @@ def view_builder(fields: FieldMapping) -> ViewBuilder:
     return builder
 
 
-def build_view(index: int, sources: Sequence[Any], fields: FieldMapping, highlights: Iterable[str] = ()) -> ResultView:
+def build_view(index: int, sources: Sequence[Any], fields: FieldMapping, highlights: Iterable[str] = (),
+               nodes: tuple[Any, ...] = ()) -> ResultView:
     """One result's screened view. Every mapped field is read (not only the first present), so a document
     with both ``description`` and ``content`` is screened on both; what is not the title or snippet goes to
     ``extra_text`` / ``extra_urls``."""
-    return view_builder(fields).build(index, sources, highlights)
+    return view_builder(fields).build(index, sources, highlights, nodes)
 
 
 def hide_images(sources: Sequence[Any], fields: FieldMapping) -> None:

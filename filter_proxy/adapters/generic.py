@@ -6,10 +6,12 @@ Options (also accepted by ``get_adapter("generic", ...)`` and the config file):
   suggestions      pointer to a suggestion list (optional); items are strings or objects
   suggestion_text  path of the text inside a suggestion object (default "text")
   query_param      the query parameter / form field (default "q")
-  query_pointer    pointer to the query text in a JSON request body (default "/<query_param>")
+  query_pointer    accepted for old configs; every string of the request is screened now
   title, snippet, url, image_url, extra_text   paths inside one result (pointer "/a/b" or dotted "a.b");
                    a string or a list, used when no FieldMapping is given
   image_hash       {algorithm: path} of precomputed hashes inside one result
+  echo             pointer(s) to members of the response that only repeat the request (e.g. "/query"):
+                   not read as content (the request was screened), so a warn query still gets its page
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
 from filter_proxy.adapters.fields import MISSING, build_view, get_field, hide_images
 from filter_proxy.adapters.pointer import parse_pointer, pointer_get, pointer_set
-from filter_proxy.adapters.request import param_values, read_body, unique
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
 
 
 def _paths(value: str | Sequence[str] | None, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -48,6 +51,7 @@ class GenericAdapter(Adapter):
         image_url: str | Sequence[str] | None = None,
         extra_text: str | Sequence[str] | None = None,
         image_hash: Mapping[str, str] | None = None,
+        echo: str | Sequence[str] | None = None,
     ) -> None:
         if fields is None:
             base = FieldMapping()
@@ -60,9 +64,12 @@ class GenericAdapter(Adapter):
                 extra_text=_paths(extra_text, ()),
             )
         super().__init__(fields, query_param=query_param)
-        for pointer in (results, total, suggestions, query_pointer):
+        self.echo_pointers = _paths(echo, ())
+        for pointer in (results, total, suggestions, query_pointer, *self.echo_pointers):
             if pointer is not None:
                 parse_pointer(pointer)  # a bad pointer is a configuration error, raised now
+        if any(not p for p in self.echo_pointers):
+            raise ValueError("an echo pointer cannot be the whole document")
         self.results_pointer = results
         self.total_pointer = total
         self.suggestions_pointer = suggestions
@@ -70,17 +77,21 @@ class GenericAdapter(Adapter):
         self.query_pointer = query_pointer or "/" + self.query_param.replace("~", "~0").replace("/", "~1")
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            texts.extend(param_values(data, [self.query_param]))
-        elif kind == "json":
-            found = pointer_get(data, self.query_pointer)
-            if isinstance(found, str):
-                texts.append(found)
-            elif isinstance(found, list):
-                texts.extend(t for t in found if isinstance(t, str))
-        return unique(t for t in texts if t)
+        """Every parameter (name and value), form field, and key and string of a JSON body, each also
+        without query syntax."""
+        return screened_texts(request_strings(params, body, content_type))
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        out: list[tuple[Any, Any]] = []
+        for pointer in self.echo_pointers:
+            tokens = parse_pointer(pointer)
+            parent = pointer_get(doc, "".join("/" + t.replace("~", "~0").replace("/", "~1") for t in tokens[:-1]))
+            last = tokens[-1]
+            if isinstance(parent, dict) and last in parent:
+                out.append((parent, last))
+            elif isinstance(parent, list) and last.isdigit() and int(last) < len(parent):
+                out.append((parent, int(last)))
+        return out
 
     def _items(self, doc: Any) -> list[Any]:
         items = pointer_get(doc, self.results_pointer, MISSING)
@@ -91,7 +102,7 @@ class GenericAdapter(Adapter):
         return items
 
     def results(self, doc: Any) -> list[ResultView]:
-        return [build_view(i, [item], self.fields) for i, item in enumerate(self._items(doc))]
+        return [build_view(i, [item], self.fields, (), (item,)) for i, item in enumerate(self._items(doc))]
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         items = self._items(doc)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.fields import build_view, hide_images
-from filter_proxy.adapters.request import param_values, read_body, unique
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
 
 MEILI_FIELDS = FieldMapping(
     title=("title", "name"),
@@ -54,22 +55,31 @@ class MeilisearchAdapter(Adapter):
     default_fields = MEILI_FIELDS
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            raise AdapterError("a Meilisearch search body must be JSON")
-        if kind == "json" and isinstance(data, dict):
-            queries = data.get("queries") if isinstance(data.get("queries"), list) else [data]
-            for query in queries:
-                if isinstance(query, dict) and isinstance(query.get(self.query_param), str):
-                    texts.append(query[self.query_param])
-        return unique(t for t in texts if t)
+        """Every parameter (name and value) and every key and string of the JSON body at any depth (each
+        search of a multi-search, ``filter``, ``attributesToSearchOn`` ...), each also without syntax."""
+        return screened_texts(request_strings(params, body, content_type, form_ok=False))
 
     def _slots(self, doc: Any) -> list[tuple[dict[str, Any], int]]:
         return [(page, i) for page in _pages(doc) for i in range(len(page["hits"]))]
 
     def results(self, doc: Any) -> list[ResultView]:
-        return [build_view(n, _sources(page["hits"][i]), self.fields) for n, (page, i) in enumerate(self._slots(doc))]
+        # The whole hit is screened: every field, ``_formatted`` (markup stripped beside it), ranking details.
+        return [build_view(n, _sources(hit := page["hits"][i]), self.fields, (), (hit,))
+                for n, (page, i) in enumerate(self._slots(doc))]
+
+    def sections(self, doc: Any) -> list[Section]:
+        """Facet values (``facetDistribution.<field>.<value>``) are field values: each is screened."""
+        out: list[Section] = []
+        for page in _pages(doc):
+            facets = page.get("facetDistribution")
+            if isinstance(facets, dict):
+                for counts in facets.values():
+                    if isinstance(counts, dict):
+                        out.extend(Section(counts, value, [value]) for value in counts)
+        return out
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        return [(page, "query") for page in _pages(doc) if "query" in page]
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         drop: dict[int, tuple[dict[str, Any], set[int]]] = {}

@@ -1,8 +1,8 @@
 """OpenSearch suggestions (the browser search-bar format): ``["prefix", [completions], [descriptions], [urls]]``.
 
 The descriptions and URLs arrays, when present, run parallel to the completions and are kept in step when
-suggestions are removed. A suggestion's text for screening is its completion, plus its description when
-there is one (joined by a newline).
+suggestions are removed. A suggestion's text for screening is its completion, plus its description and
+URL when there are (joined by newlines).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
-from filter_proxy.adapters.request import param_form_or_json, param_values
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import param_values, request_strings
 
 
 def _check(doc: Any) -> list[Any]:
@@ -36,9 +37,10 @@ class OpenSearchSuggestionsAdapter(Adapter):
     default_suggest_paths = ("/suggest", "/autocomplete", "/complete/search")
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        return param_form_or_json(self.query_param, params, body, content_type)
+        """Every parameter (name and value), form field, and key and string of a JSON body, each also
+        without query syntax."""
+        return screened_texts(request_strings(params, body, content_type))
 
-    # A suggestions endpoint has no results; these keep the adapter usable on any route.
     def results(self, doc: Any) -> list[ResultView]:
         _check(doc)
         return []
@@ -49,6 +51,9 @@ class OpenSearchSuggestionsAdapter(Adapter):
     def hide_image(self, doc: Any, index: int) -> None:
         return None
 
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        return [(doc, 0)] if isinstance(doc, list) and doc and isinstance(doc[0], str) else []  # the prefix asked for
+
     def empty(self, params: Sequence[tuple[str, str]]) -> Any:
         # The format requires the prefix as the first element.
         prefix = next(iter(param_values(params, [self.query_param])), "")
@@ -56,11 +61,12 @@ class OpenSearchSuggestionsAdapter(Adapter):
 
     def suggestions(self, doc: Any) -> list[str]:
         doc = _check(doc)
-        descriptions = doc[2] if len(doc) > 2 and isinstance(doc[2], list) else []
+        parallel = [doc[k] for k in (2, 3) if len(doc) > k and isinstance(doc[k], list)]
         out = []
         for i, completion in enumerate(doc[1]):
-            extra = descriptions[i] if i < len(descriptions) else None
-            out.append(f"{completion}\n{extra}" if isinstance(extra, str) and extra.strip() else completion)
+            # The completion with its description and URL, one per line (each read, URLs as URLs too).
+            extra = [p[i] for p in parallel if i < len(p) and isinstance(p[i], str) and p[i].strip()]
+            out.append("\n".join([completion, *extra]) if extra else completion)
         return out
 
     def remove_suggestions(self, doc: Any, indices: set[int]) -> Any:

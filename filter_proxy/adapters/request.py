@@ -1,11 +1,16 @@
-"""Reading what the user asked for out of a request: query parameters, form bodies and JSON bodies.
+"""Reading what the user asked for out of a request: query parameters, form bodies, JSON and NDJSON bodies.
 
-A body that cannot be read raises AdapterError: a query we cannot screen must not reach the backend
-(the middleware answers it with an error instead of passing it on).
+Deny by default: ``request_strings`` reads *every* string the backend can read (parameter names and values,
+every key and string of a body at any depth), not a list of known query keys; values that are only
+options (``"and"``, a field name) are screened too, which costs nothing in matches. A body that cannot be
+read raises AdapterError: a query we cannot screen must not reach the backend (the middleware answers it
+with an error instead of passing it on).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, unquote
@@ -13,19 +18,100 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from filter_proxy.adapters.base import AdapterError
+from filter_proxy.adapters.walk import collect as collect_strings
 
-# Keys of a query DSL whose values are options, field names or code, never the user's search text.
-DSL_OPTION_KEYS = frozenset(
-    {
-        "_name", "_source", "analyzer", "boost", "boost_mode", "collapse", "default_field", "default_operator",
-        "distance_type", "docvalue_fields", "execution", "field", "fields", "format", "fuzziness",
-        "fuzzy_rewrite", "highlight", "ignore_unmapped", "indices_boost", "lenient", "minimum_should_match",
-        "missing", "mode", "modifier", "operator", "order", "path", "pit", "quote_analyzer",
-        "quote_field_suffix", "relation", "rewrite", "routing", "runtime_mappings", "score_mode", "script",
-        "script_fields", "scroll", "scroll_id", "search_after", "search_analyzer", "shape_relation", "sort",
-        "stored_fields", "tie_breaker", "time_zone", "type", "unit", "validation_method", "zero_terms_query",
-    }
-)
+_KEY_TOKEN = re.compile(rb'"\s*:')
+
+
+def _key_count(value: Any) -> int:
+    count, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            count += len(item)
+            stack.extend(v for v in item.values() if type(v) in (dict, list))
+        elif type(item) is list:
+            stack.extend(v for v in item if type(v) in (dict, list))
+    return count
+
+
+def _all_pairs(pairs: list[tuple[str, Any]]) -> Any:
+    keys = [k for k, _ in pairs]
+    return dict(pairs) if len(set(keys)) == len(keys) else [list(p) for p in pairs]
+
+
+def loads_every_key(body: bytes) -> Any:
+    """``orjson.loads``, except that an object with a duplicate key keeps every member: a backend may read
+    the first duplicate where orjson keeps the last, so each must be screened. Such an object comes back
+    as a list of ``[key, value]`` pairs. Cheap check first: every key is a string followed by ``:``, so
+    when the body has no more ``"...":`` tokens than the parsed document has keys, no key was lost; only
+    otherwise (duplicates, or ``":`` inside a string) is the body parsed again keeping every pair.
+    Raises ``orjson.JSONDecodeError`` like ``orjson.loads``."""
+    value = orjson.loads(body)
+    if b":" in body and len(_KEY_TOKEN.findall(body)) > _key_count(value):
+        # A ValueError here (orjson read it, json does not) propagates: the request is refused (400).
+        value = json.loads(body, object_pairs_hook=_all_pairs)
+    return value
+
+
+def read_bodies(body: bytes, content_type: str) -> tuple[str, list[Any]]:
+    """``read_body`` that also reads NDJSON (``_msearch``, ``_bulk``-style bodies: one JSON value per line):
+    ("none", []), ("form", [pairs]) or ("json", [value, ...]). Raises AdapterError on an unreadable body."""
+    ctype = content_type.split(";", 1)[0].strip().lower()
+    if ctype in ("application/x-ndjson", "application/ndjson", "application/jsonl") or (
+        ctype != "application/x-www-form-urlencoded" and b"\n" in body.strip()
+    ):
+        try:
+            return "json", [loads_every_key(body)]
+        except orjson.JSONDecodeError:
+            pass
+        values = []
+        for number, line in enumerate(body.splitlines(), 1):
+            if line.strip():
+                try:
+                    values.append(loads_every_key(line))
+                except orjson.JSONDecodeError as exc:
+                    raise AdapterError(f"request body line {number} is not JSON") from exc
+        return "json", values
+    kind, data = read_body(body, content_type)
+    return (kind, [] if data is None else [data])
+
+
+def _json_param(value: str) -> Any:
+    """A parameter value that is a JSON document (``source=``, ``json=``, ``json.query=``), else None."""
+    head = value.lstrip()[:1]
+    if head not in ("{", "["):
+        return None
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None  # read as text only, like any other value
+
+
+def request_strings(params: Sequence[tuple[str, str]], body: bytes, content_type: str, *,
+                    form_ok: bool = True) -> list[str]:
+    """Every string the backend can read from this request (DESIGN §1 step 2, deny by default): every
+    parameter name and value, every form field, every key and string value of a JSON or NDJSON body at
+    any depth, and the same inside parameter values that are JSON documents. ``form_ok`` False refuses a
+    form body (a backend that reads only JSON bodies)."""
+    pairs = list(params)
+    kind, values = read_bodies(body, content_type)
+    if kind == "form":
+        if not form_ok:
+            raise AdapterError("a search body must be JSON")
+        pairs.extend(values[0])
+    out: list[str] = []
+    links: list[str] = []
+    documents = list(values) if kind == "json" else []
+    for name, value in pairs:
+        out.append(name)
+        out.append(value)
+        parsed = _json_param(value)
+        if parsed is not None:
+            documents.append(parsed)
+    for document in documents:
+        collect_strings(document, out, links)
+    return [t for t in out if t and not t.isspace()]
 
 
 def param_values(params: Sequence[tuple[str, str]], names: Iterable[str]) -> list[str]:
@@ -48,7 +134,7 @@ def read_body(body: bytes, content_type: str) -> tuple[str, Any]:
         raise AdapterError(f"request body type {ctype!r} is not screened")
     # JSON declared, or undeclared / text: backends such as Elasticsearch read these as JSON too.
     try:
-        return "json", orjson.loads(body)
+        return "json", loads_every_key(body)
     except orjson.JSONDecodeError as exc:
         raise AdapterError(f"request body ({ctype or 'no content type'}) is not JSON") from exc
 
@@ -68,30 +154,6 @@ def string_leaves(value: Any, skip_keys: frozenset[str] = frozenset()) -> list[s
         elif isinstance(item, list):
             stack.extend(reversed(item))
     return out
-
-
-def dsl_texts(value: Any) -> list[str]:
-    """The text leaves of a search DSL (Elasticsearch / OpenSearch query DSL, Solr JSON request API):
-    every string except those under option keys. Walking generically means a new query type, nesting
-    (bool, dis_max, nested, function_score, ...) or the shorthand ``{"match": {"title": "text"}}`` is
-    covered without a list of query types to keep up to date."""
-    return string_leaves(value, DSL_OPTION_KEYS)
-
-
-def unique(texts: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(texts))
-
-
-def param_form_or_json(name: str, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-    """The query as most simple search APIs take it: parameter ``name`` in the query string, the same field
-    in a form body, or the same key (a string) in a JSON object body."""
-    texts = param_values(params, [name])
-    kind, data = read_body(body, content_type)
-    if kind == "form":
-        texts.extend(param_values(data, [name]))
-    elif kind == "json" and isinstance(data, dict) and isinstance(data.get(name), str):
-        texts.append(data[name])
-    return unique(texts)
 
 
 def parse_query(query: str) -> list[tuple[str, str]]:

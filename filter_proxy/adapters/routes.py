@@ -1,15 +1,42 @@
-"""Route patterns: which request paths an adapter screens.
+"""Route patterns and route tables: what the filter does with each request path (deny by default).
 
-A pattern is a path whose segments are literal, ``*`` (exactly one non-empty segment) or ``**`` (any number
-of segments, including none). Paths are compared after collapsing repeated slashes and dropping a trailing
-slash, so ``/books//_search/`` cannot slip past ``/*/_search``. Pass the already percent-decoded path
-(ASGI ``scope["path"]``).
+A pattern is a path whose segments are literal, ``*`` (exactly one non-empty segment), ``{index}`` (one
+segment that does not start with ``_``: an Elasticsearch index name, never an ``_endpoint``) or ``**`` (any
+number of segments, including none). Paths are compared after collapsing repeated slashes and dropping a trailing
+slash; the filter passes the canonical path (``filter_proxy.routing``).
+
+A route table maps (method, path) to one of three outcomes: ``screen`` (the query is screened and the
+response is screened as its ``kind`` says), ``pass`` (known to carry no documents: forwarded untouched) or
+``refuse`` (403). A request no route matches is refused. When several routes match, the most specific
+pattern wins (a literal segment beats ``*``, ``*`` beats ``**``); on a tie an operator's route beats an
+adapter default, and the safer outcome wins (refuse, then screen, then pass). Literal segments match
+case-insensitively, so ``/_SEARCH`` is screened as ``/_search``; a case variant of a *pass* route is
+refused unless the backend reads paths case-insensitively (it might be another route there).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
+
+SCREEN, PASS, REFUSE = "screen", "pass", "refuse"
+OUTCOMES = (SCREEN, PASS, REFUSE)
+# Response kinds of screened routes (how the response is screened; see middleware and filter_proxy/kinds.py).
+SEARCH = "search"  # a search page: results and suggestions
+SUGGEST = "suggest"  # suggestions only
+DOCUMENT = "document"  # one stored document (ES _doc/_source, Solr /get, Meili and Typesense by id)
+DOCUMENTS = "documents"  # a list of stored documents (ES _mget, Meili documents, Typesense export)
+MULTI = "multi"  # a multi-search: each sub-query screened, each sub-response a search page
+ASYNC = "async"  # a search page wrapped in a status object (ES _async_search)
+TERMS = "terms"  # a list of index terms (ES _terms_enum, Solr /terms)
+ROWS = "rows"  # tabular results (ES _sql / ES|QL, OpenSearch SQL/PPL): each row is a result
+OPAQUE = "opaque"  # any other JSON: every string is checked and a match withholds the whole response
+COUNT = "count"  # a count (ES _count): screened as opaque; a blocked query is answered {"count": 0}
+KINDS = (SEARCH, SUGGEST, DOCUMENT, DOCUMENTS, MULTI, ASYNC, TERMS, ROWS, OPAQUE, COUNT)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_SAFETY = {REFUSE: 2, SCREEN: 1, PASS: 0}
+INDEX = "{index}"
 
 
 def _segments(path: str) -> tuple[str, ...]:
@@ -33,10 +60,189 @@ def match_any(patterns: Iterable[str], path: str) -> bool:
 
 def _match(pat: tuple[str, ...], seg: tuple[str, ...]) -> bool:
     if "**" not in pat:  # the common case: one comparison per segment
-        return len(pat) == len(seg) and all(p == "*" or p == s for p, s in zip(pat, seg, strict=True))
+        return len(pat) == len(seg) and all(_one(p, s) for p, s in zip(pat, seg, strict=True))
     if not pat:
         return not seg
     head, rest = pat[0], pat[1:]
     if head == "**":
         return any(_match(rest, seg[i:]) for i in range(len(seg) + 1))
-    return bool(seg) and (head == "*" or head == seg[0]) and _match(rest, seg[1:])
+    return bool(seg) and _one(head, seg[0]) and _match(rest, seg[1:])
+
+
+def _one(p: str, s: str) -> bool:
+    return p == s or p == "*" or (p == INDEX and not s.startswith("_"))
+
+
+# --- route tables ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One entry of a route table. ``methods`` empty means every method. ``origin`` says where it came
+    from: ``"adapter"`` or the config key (``routes.pass``, ...)."""
+
+    methods: frozenset[str]
+    pattern: str
+    outcome: str
+    kind: str = ""
+    origin: str = "adapter"
+
+    @property
+    def segments(self) -> tuple[str, ...]:
+        return _pattern(self.pattern)
+
+    def specificity(self) -> tuple[int, ...]:
+        # Per segment: literal 2, "*" 1, "**" 0; then exact length; compared lexicographically.
+        ranks = tuple(0 if s == "**" else 1 if s in ("*", INDEX) else 2 for s in self.segments)
+        return (*ranks, 3 if "**" not in self.segments else 0)
+
+    def describe(self) -> str:
+        methods = ",".join(sorted(self.methods)) if self.methods else "*"
+        return f"{methods} {self.pattern}"
+
+
+def route(spec: str, outcome: str, kind: str = "", origin: str = "adapter") -> Route:
+    """A Route from ``"GET,POST /*/_search"`` (methods optional: ``"/x"`` is every method)."""
+    text = spec.strip()
+    methods: frozenset[str] = frozenset()
+    if not text.startswith("/"):
+        head, _, text = text.partition(" ")
+        names = frozenset(m.strip().upper() for m in head.split(",") if m.strip())
+        unknown = names - METHODS
+        if unknown or not names:
+            raise ValueError(f"unknown method {', '.join(sorted(unknown)) or head!r} in route {spec!r}")
+        methods = names
+        text = text.strip()
+    pattern, _, rest = text.partition(" ")
+    rest = rest.strip()
+    if not pattern.startswith("/"):
+        raise ValueError(f"route {spec!r}: the path pattern must start with '/'")
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown route outcome {outcome!r}")
+    if rest:  # an explicit response kind: "POST /x/find documents"
+        if outcome != SCREEN:
+            raise ValueError(f"route {spec!r}: only screened routes take a response kind")
+        kind = rest
+    if outcome == SCREEN:
+        kind = kind or SEARCH
+        if kind not in KINDS:
+            raise ValueError(f"route {spec!r}: unknown response kind {kind!r} (known: {', '.join(KINDS)})")
+    else:
+        kind = ""
+    return Route(methods, "/" + "/".join(_segments(pattern)), outcome, kind, origin)
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with one request. ``route`` is None when nothing matched (refused by default)."""
+
+    outcome: str
+    kind: str = ""
+    route: Route | None = None
+    reason: str = ""
+
+
+_UNLISTED = Decision(REFUSE, reason="unlisted")
+_Entry = tuple[Route, tuple[str, ...], tuple[tuple[int, ...], int, int]]
+_KNOWN = 4096
+
+
+class RouteTable:
+    """Routes of one adapter plus the operator's additions; ``decide(method, segments)``."""
+
+    def __init__(self, routes: Sequence[Route], *, case_insensitive: bool = False) -> None:
+        self.routes = tuple(routes)
+        self.case_insensitive = case_insensitive
+        # Candidates by path length, indexed by the first literal segment of each pattern (position, text):
+        # a path only meets the routes whose first literal it has, so a lookup reads a handful, not all.
+        self._literal: dict[int, dict[tuple[int, str], list[_Entry]]] = {}
+        self._wild: dict[int, list[_Entry]] = {}
+        self._deep: list[_Entry] = []
+        for r in self.routes:
+            lowered = tuple(s.lower() for s in r.segments)
+            rank = (r.specificity(), 0 if r.origin == "adapter" else 1, _SAFETY[r.outcome])
+            entry = (r, lowered, rank)
+            if "**" in r.segments:
+                self._deep.append(entry)
+                continue
+            first = next(((i, s) for i, s in enumerate(lowered) if s not in ("*", INDEX)), None)
+            if first is None:
+                self._wild.setdefault(len(lowered), []).append(entry)
+            else:
+                self._literal.setdefault(len(lowered), {}).setdefault(first, []).append(entry)
+        self._cache: dict[tuple[str, tuple[str, ...]], Decision] = {}
+
+    def decide(self, method: str, segments: tuple[str, ...]) -> Decision:
+        key = (method, segments)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._decide(method, segments)
+            if len(self._cache) < _KNOWN:
+                self._cache[key] = found
+        return found
+
+    def _decide(self, method: str, segments: tuple[str, ...]) -> Decision:
+        found = self._match(method, segments)
+        if method != "OPTIONS" or found.route is not None:
+            return found
+        # OPTIONS (a CORS preflight) names no route of its own: it is screened where any method is
+        # screened, passed where the path only passes, refused elsewhere.
+        others = [self._match(m, segments) for m in sorted(METHODS - {"OPTIONS", "HEAD"})]
+        for outcome in (SCREEN, PASS):
+            for decision in others:
+                if decision.outcome == outcome:
+                    return decision
+        return _UNLISTED
+
+    def _match(self, method: str, segments: tuple[str, ...]) -> Decision:
+        lowered = tuple(s.lower() for s in segments)
+        best: tuple[tuple[int, ...], int, int] | None = None
+        chosen: Route | None = None
+        candidates: list[_Entry] = [*self._wild.get(len(lowered), ()), *self._deep]
+        by_literal = self._literal.get(len(lowered))
+        if by_literal:
+            for position, segment in enumerate(lowered):
+                candidates.extend(by_literal.get((position, segment), ()))
+        for r, pat, rank in candidates:
+            if r.methods and method not in r.methods and not (method == "HEAD" and "GET" in r.methods):
+                continue
+            if (best is None or rank > best) and _match(pat, lowered):
+                best, chosen = rank, r
+        if chosen is None:
+            return _UNLISTED
+        if chosen.outcome == PASS and not self.case_insensitive and not _match(chosen.segments, segments):
+            # The case differs from the listed spelling: on a case-sensitive backend that may be another
+            # route entirely, so it is not passed on unread.
+            return Decision(REFUSE, route=chosen, reason="case")
+        return Decision(chosen.outcome, chosen.kind, chosen)
+
+    def methods_for(self, segments: tuple[str, ...]) -> list[str]:
+        """Methods the table does not refuse on this path (for an ``Allow`` header)."""
+        out = [m for m in sorted(METHODS - {"OPTIONS"}) if self.decide(m, segments).outcome != REFUSE]
+        return [*out, "OPTIONS"]
+
+    def rows(self) -> list[tuple[str, str, str, str, str]]:
+        """(methods, pattern, outcome, kind, origin) per route, for ``serve --print-routes``."""
+        ordered = sorted(self.routes, key=lambda r: (r.pattern, r.describe()))
+        return [(r.describe().split(" ", 1)[0], r.pattern, r.outcome, r.kind or "-", r.origin) for r in ordered]
+
+
+def build_table(
+    defaults: Sequence[Route],
+    *,
+    search_paths: Sequence[str] = (),
+    suggest_paths: Sequence[str] = (),
+    screen: Sequence[str] = (),
+    pass_: Sequence[str] = (),
+    refuse: Sequence[str] = (),
+    case_insensitive: bool = False,
+) -> RouteTable:
+    """An adapter's default routes plus the operator's (``search_paths`` / ``suggest_paths`` are screened
+    on every method as search pages / suggestions). Raises ValueError naming the bad entry."""
+    extra: list[Route] = []
+    extra += [route(p, SCREEN, SEARCH, "routes.search_paths") for p in search_paths]
+    extra += [route(p, SCREEN, SUGGEST, "routes.suggest_paths") for p in suggest_paths]
+    extra += [route(p, SCREEN, SEARCH, "routes.screen") for p in screen]
+    extra += [route(p, PASS, "", "routes.pass") for p in pass_]
+    extra += [route(p, REFUSE, "", "routes.refuse") for p in refuse]
+    return RouteTable([*defaults, *extra], case_insensitive=case_insensitive)

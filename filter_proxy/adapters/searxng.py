@@ -16,7 +16,9 @@ from typing import Any
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
 from filter_proxy.adapters.fields import build_view, hide_images, view_builder
 from filter_proxy.adapters.opensearch_suggestions import remove_parallel
-from filter_proxy.adapters.request import param_form_or_json, string_leaves
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
+from filter_proxy.adapters.walk import strings
 
 SEARXNG_FIELDS = FieldMapping(
     title=("title",),
@@ -49,23 +51,14 @@ def _doc(doc: Any) -> dict[str, Any]:
     return doc
 
 
-def _looks_like_url(text: str) -> bool:
-    return text.startswith(("http://", "https://", "//"))
-
-
 def _section_view(n: int, item: Any, fields: FieldMapping) -> ResultView:
-    """The view of an answer or infobox: its mapped fields and every other string it can show."""
+    """The view of an answer or infobox: its mapped fields, and every string it holds is screened."""
     if isinstance(item, str):
-        return ResultView(index=n, title=item)
+        texts, links = strings(item)
+        return ResultView(index=n, title=item, nodes=(item,), strings=texts, links=links)
     if not isinstance(item, dict):
         raise AdapterError("SearXNG response: an answer or infobox is neither text nor an object")
-    view = build_view(n, [item], fields)
-    known = {view.title, view.snippet, *view.extra_text, *view.urls()}
-    for text in string_leaves(item):
-        if text not in known:
-            known.add(text)
-            (view.extra_urls if _looks_like_url(text) else view.extra_text).append(text)
-    return view
+    return build_view(n, [item], fields)
 
 
 class SearxngAdapter(Adapter):
@@ -75,7 +68,9 @@ class SearxngAdapter(Adapter):
     default_fields = SEARXNG_FIELDS
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        return param_form_or_json(self.query_param, params, body, content_type)
+        """Every parameter (name and value), form field, and key and string of a JSON body, each also
+        without query syntax."""
+        return screened_texts(request_strings(params, body, content_type))
 
     def _entries(self, doc: Any) -> list[tuple[list[Any], int, FieldMapping | None]]:
         """(list, position, fields) for each view index: results, then answers, then infoboxes.
@@ -123,6 +118,12 @@ class SearxngAdapter(Adapter):
             items, i, fields = entries[index]
             if isinstance(items[i], dict):
                 hide_images([items[i]], fields or self.fields)
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        if isinstance(doc, dict):
+            return [(doc, "query")] if "query" in doc else []
+        # The autocompleter's OpenSearch array starts with the prefix that was asked for.
+        return [(doc, 0)] if isinstance(doc, list) and doc and isinstance(doc[0], str) and len(doc) >= 2 else []
 
     def empty(self, params: Sequence[tuple[str, str]]) -> Any:
         # The query is not echoed back.

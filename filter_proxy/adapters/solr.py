@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
-
-from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.fields import build_view, hide_images
-from filter_proxy.adapters.request import dsl_texts, param_values, read_body, string_leaves, unique
+from filter_proxy.adapters.querysyntax import expand_macros, screened_texts
+from filter_proxy.adapters.request import read_bodies, request_strings, string_leaves
+from filter_proxy.adapters.solr_sections import solr_sections
 
 SOLR_FIELDS = FieldMapping(
     title=("title", "name"),
@@ -23,16 +23,16 @@ SOLR_FIELDS = FieldMapping(
     url=("url", "link"),
     image_url=("thumbnail", "image", "image_url"),
 )
-# Parameters that carry user text (q, filter queries, the spellcheck / suggester inputs).
-TEXT_PARAMS = ("fq", "spellcheck.q", "suggest.q", "q.alt")
 
 
 def _docs(doc: Any) -> list[Any]:
     if not isinstance(doc, dict):
         raise AdapterError("Solr response is not a JSON object (was wt=json asked for?)")
     response = doc.get("response")
+    if response is None and any(k in doc for k in ("grouped", "terms", "moreLikeThis", "facet_counts")):
+        return []  # grouped / terms / facet-only responses: their documents are sections
     if not isinstance(response, dict):
-        # Grouped or otherwise shaped responses cannot be screened: refuse rather than pass them on.
+        # Any other shape is not a search response: refuse rather than pass it on.
         raise AdapterError("Solr response has no 'response' object")
     docs = response.get("docs")
     if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
@@ -52,44 +52,44 @@ class SolrAdapter(Adapter):
         self.unique_key = unique_key
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param, *TEXT_PARAMS])
-        raw_json = param_values(params, ["json"])
-        requests: list[Any] = []
-        kind, data = read_body(body, content_type)
-        if kind == "form":  # Solr reads a form body as more parameters
-            texts.extend(param_values(data, [self.query_param, *TEXT_PARAMS]))
-            raw_json.extend(param_values(data, ["json"]))
-        elif kind == "json":
-            requests.append(data)
-        for raw in raw_json:
-            try:
-                requests.append(orjson.loads(raw))
-            except orjson.JSONDecodeError as exc:
-                raise AdapterError("'json' parameter is not JSON") from exc
-        for request in requests:  # JSON Request API: query (string or JSON query DSL), filter, params
-            if isinstance(request, dict):
-                for key in ("query", "filter"):
-                    texts.extend(dsl_texts(request.get(key)))
-                extra = request.get("params")
-                if isinstance(extra, dict):
-                    names = {self.query_param, *TEXT_PARAMS}
-                    texts.extend(string_leaves([v for k, v in extra.items() if k in names]))
-        return unique(t for t in texts if isinstance(t, str))
+        """Every parameter (name and value; a form body is more parameters), every key and string of a JSON
+        body and of JSON parameter values (``json=``, ``json.query=``), each with Solr's ``${macro}`` and
+        ``$param`` references replaced by the parameters' values, and as the query parser reads it."""
+        strings = request_strings(params, body, content_type)
+        named: dict[str, list[str]] = {}
+        pairs = list(params)
+        kind, values = read_bodies(body, content_type)
+        if kind == "form":
+            pairs.extend(values[0])
+        for value in values if kind == "json" else ():
+            extra = value.get("params") if isinstance(value, dict) else None
+            if isinstance(extra, dict):  # JSON Request API: "params" are request parameters too
+                pairs.extend((k, v) for k, v in extra.items() if isinstance(v, str))
+        for name, value in pairs:
+            named.setdefault(name, []).append(value)
+        if any("$" in text for text in strings):
+            strings = [reading for text in strings for reading in expand_macros(text, named)]
+        return screened_texts(strings)
 
-    def _highlights(self, doc: dict[str, Any], item: dict[str, Any]) -> list[str]:
+    def _nodes(self, doc: dict[str, Any], item: dict[str, Any]) -> tuple[Any, ...]:
+        """The document and its highlighting entry (keyed by the unique key), both screened whole."""
         table = doc.get("highlighting")
         if not isinstance(table, dict) or self.unique_key not in item:
-            return []
-        entry = table.get(str(item[self.unique_key]))
-        if not isinstance(entry, dict):
-            return []
-        out: list[str] = []
-        for fragments in entry.values():
-            out.extend(f for f in (fragments if isinstance(fragments, list) else [fragments]) if isinstance(f, str))
-        return out
+            return (item,)
+        key = str(item[self.unique_key])
+        return (item, table[key]) if key in table else (item,)
 
     def results(self, doc: Any) -> list[ResultView]:
-        return [build_view(i, [d], self.fields, self._highlights(doc, d)) for i, d in enumerate(_docs(doc))]
+        # Every field of a document is screened whatever its name (``fl=t:title`` aliases included).
+        return [build_view(i, [d], self.fields, (), self._nodes(doc, d)) for i, d in enumerate(_docs(doc))]
+
+    def sections(self, doc: Any) -> list[Section]:
+        return solr_sections(doc) if isinstance(doc, dict) else []
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        # responseHeader.params repeats the request's parameters. spellcheck holds the query's own words and
+        # suggestions; the suggestions were screened (``suggestions``) before this is asked.
+        return [(doc, key) for key in ("responseHeader", "spellcheck") if key in doc] if isinstance(doc, dict) else []
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         docs = _docs(doc)
@@ -118,11 +118,11 @@ class SolrAdapter(Adapter):
         }
 
     # --- suggestions ---------------------------------------------------------------------------------
-    def _slots(self, doc: Any) -> list[tuple[list[Any], int, dict[str, Any] | None]]:
+    def _slots(self, doc: Any) -> list[tuple[Any, Any, dict[str, Any] | None]]:
         """(list, position, owner-with-numFound) for every suggestion, in document order."""
         if not isinstance(doc, dict):
             raise AdapterError("Solr response is not a JSON object")
-        slots: list[tuple[list[Any], int, dict[str, Any] | None]] = []
+        slots: list[tuple[Any, Any, dict[str, Any] | None]] = []
         suggest = doc.get("suggest")
         if suggest is not None:  # the Suggester component
             if not isinstance(suggest, dict) or not all(isinstance(d, dict) for d in suggest.values()):
@@ -134,16 +134,25 @@ class SolrAdapter(Adapter):
                         raise AdapterError("a Solr suggest entry has no 'suggestions' list")
                     slots.extend((items, i, entry) for i in range(len(items)))
         spell = doc.get("spellcheck")
-        if isinstance(spell, dict):  # spellcheck in a search response (json.nl=flat: name, value, ...)
+        if spell is not None:  # spellcheck in a search response
+            if not isinstance(spell, dict):
+                raise AdapterError("'spellcheck' is not an object")
             pairs = spell.get("suggestions", [])
-            if isinstance(pairs, list):
-                for value in pairs[1::2]:
-                    items = value.get("suggestion") if isinstance(value, dict) else None
-                    if isinstance(items, list):
-                        slots.extend((items, i, value) for i in range(len(items)))
+            # json.nl=flat (the default): [word, {...}, ...]; json.nl=map: {word: {...}}
+            values = pairs[1::2] if isinstance(pairs, list) else list(pairs.values()) if isinstance(pairs, dict) else []
+            for value in values:
+                items = value.get("suggestion") if isinstance(value, dict) else None
+                if isinstance(items, list):
+                    slots.extend((items, i, value) for i in range(len(items)))
+                elif items is not None or not isinstance(value, dict):
+                    raise AdapterError("a Solr spellcheck entry has no 'suggestion' list")
             collations = spell.get("collations", [])
             if isinstance(collations, list):
                 slots.extend((collations, i, None) for i in range(1, len(collations), 2))
+            elif isinstance(collations, dict):  # json.nl=map (duplicate "collation" keys: the parsed one is sent)
+                slots.extend((collations, key, None) for key in list(collations))
+            else:
+                raise AdapterError("'spellcheck.collations' is neither a list nor an object")
         return slots
 
     @staticmethod
@@ -151,20 +160,26 @@ class SolrAdapter(Adapter):
         if isinstance(item, str):
             return item
         if isinstance(item, dict):
-            for key in ("term", "word", "collationQuery"):
-                if isinstance(item.get(key), str):
-                    return str(item[key])
+            primary = next((item[k] for k in ("term", "word", "collationQuery") if isinstance(item.get(k), str)), None)
+            if primary is not None:
+                # Every other string of the suggestion too (payload, misspellingsAndCorrections ...).
+                extra = [t for t in string_leaves(item) if t != primary]
+                return "\n".join([primary, *extra]) if extra else primary
         raise AdapterError("a Solr suggestion has no text")
 
     def suggestions(self, doc: Any) -> list[str]:
         return [self._text(items[i]) for items, i, _ in self._slots(doc)]
 
     def remove_suggestions(self, doc: Any, indices: set[int]) -> Any:
-        drop: dict[int, tuple[list[Any], set[int], dict[str, Any] | None]] = {}
+        drop: dict[int, tuple[Any, set[Any], dict[str, Any] | None]] = {}
         for n, (items, i, owner) in enumerate(self._slots(doc)):
             if n in indices:
                 drop.setdefault(id(items), (items, set(), owner))[1].add(i)
         for items, positions, owner in drop.values():
+            if isinstance(items, dict):  # collations in the map shape
+                for key in positions:
+                    items.pop(key, None)
+                continue
             if owner is None:  # collations: a flat ["collation", text, ...] list, drop name and value
                 positions |= {i - 1 for i in positions}
             items[:] = [x for i, x in enumerate(items) if i not in positions]

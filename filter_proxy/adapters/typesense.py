@@ -1,7 +1,7 @@
 """Typesense ``/collections/{c}/documents/search`` and ``/multi_search`` responses.
 
-A hit is ``{"document": {...}, "highlights": [...], "highlight": {...}}``; highlight snippets are screened
-with the document. ``found`` is adjusted (``out_of`` is the collection size and stays). Grouped results
+A hit is ``{"document": {...}, "highlights": [...], "highlight": {...}}``; every string of the hit is
+screened with the document. ``found`` is adjusted (``out_of`` is the collection size and stays). Grouped results
 (``grouped_hits[].hits[]``) are read in order: a group's ``found`` and the response's ``found_docs`` are
 adjusted, and a group left empty is removed (with ``found``, which counts groups there). A multi_search
 response (``results[]`` of search responses) is read as one result list.
@@ -12,9 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.fields import build_view, hide_images
-from filter_proxy.adapters.request import param_values, read_body, string_leaves, unique
+from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.request import request_strings
+from filter_proxy.adapters.walk import strings
 
 TYPESENSE_FIELDS = FieldMapping(
     title=("title", "name"),
@@ -22,7 +24,6 @@ TYPESENSE_FIELDS = FieldMapping(
     url=("url", "link"),
     image_url=("thumbnail", "image", "image_url", "poster"),
 )
-_HIGHLIGHT_SKIP = frozenset({"field", "matched_tokens", "indices"})
 
 
 def _check_hits(hits: Any) -> list[dict[str, Any]]:
@@ -51,16 +52,9 @@ class TypesenseAdapter(Adapter):
     default_fields = TYPESENSE_FIELDS
 
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
-        texts = param_values(params, [self.query_param])
-        kind, data = read_body(body, content_type)
-        if kind == "form":
-            raise AdapterError("a Typesense search body must be JSON")
-        if kind == "json" and isinstance(data, dict):
-            searches = data.get("searches") if isinstance(data.get("searches"), list) else [data]
-            for search in searches:
-                if isinstance(search, dict) and isinstance(search.get(self.query_param), str):
-                    texts.append(search[self.query_param])
-        return unique(t for t in texts if t)
+        """Every parameter (name and value) and every key and string of the JSON body at any depth (each
+        search of a multi-search, ``filter``, ``attributesToSearchOn`` ...), each also without syntax."""
+        return screened_texts(request_strings(params, body, content_type, form_ok=False))
 
     def _slots(self, doc: Any) -> list[tuple[dict[str, Any], dict[str, Any] | None, int]]:
         """(page, group or None, position in that hits list) per result, in order."""
@@ -82,12 +76,31 @@ class TypesenseAdapter(Adapter):
         return hit
 
     def results(self, doc: Any) -> list[ResultView]:
+        # The whole hit is screened: ``document``, ``highlights`` / ``highlight`` in every shape, and the rest.
         views = []
         for n, slot in enumerate(self._slots(doc)):
             hit = self._hit(*slot)
-            marks = string_leaves([hit.get("highlights"), hit.get("highlight")], _HIGHLIGHT_SKIP)
-            views.append(build_view(n, [hit["document"]], self.fields, marks))
+            views.append(build_view(n, [hit["document"]], self.fields, (), (hit,)))
         return views
+
+    def sections(self, doc: Any) -> list[Section]:
+        """Facet values (``facet_counts[].counts[]``, screened whole) and groups (on their ``group_key``)."""
+        out: list[Section] = []
+        for page in _pages(doc):
+            facets = page.get("facet_counts")
+            if isinstance(facets, list):
+                for facet in facets:
+                    counts = facet.get("counts") if isinstance(facet, dict) else None
+                    if isinstance(counts, list):
+                        out.extend(Section(counts, i) for i in range(len(counts)))
+            groups = page.get("grouped_hits")
+            if isinstance(groups, list):
+                out.extend(Section(groups, g, strings(group.get("group_key"))[0])
+                           for g, group in enumerate(groups) if isinstance(group, dict))
+        return out
+
+    def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
+        return [(page, "request_params") for page in _pages(doc) if "request_params" in page]
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         drop: dict[int, tuple[dict[str, Any], dict[str, Any] | None, set[int]]] = {}

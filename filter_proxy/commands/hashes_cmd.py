@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
 import re
 import sys
@@ -13,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from filter_proxy.matchers.images import (
+    CROP_ALGORITHMS,
     EXACT_ALGORITHMS,
     ImageDecodeError,
+    compute_enrollment_hashes,
     compute_hashes,
     compute_query_hashes,
     validate_image_hash,
@@ -41,6 +44,9 @@ def register(subparsers: Any) -> None:
     add.add_argument("--category", required=True, help="category (file name under rules/images/)")
     add.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory (default: rules)")
     add.add_argument("--note", default="", help="note written in the third column")
+    add.add_argument("--no-crops", action="store_true",
+                     help="enroll the whole picture only (by default crops and a border-trimmed copy are hashed "
+                          "too, so that cropped copies still match)")
     add.set_defaults(func=add_command)
 
     imp = sub.add_parser("import", help="validate and import a hash list (one hash per line, or CSV)")
@@ -114,12 +120,22 @@ def add_command(args: argparse.Namespace) -> int:
     failed = 0
     for image in args.images:
         try:
-            hashes = compute_hashes(image.read_bytes(), algorithms, images.max_pixels, images.min_pdq_quality)
+            data = image.read_bytes()
+            if args.no_crops:
+                found = [(a, h, "") for a, h in compute_hashes(data, algorithms, images.max_pixels,
+                                                                images.min_pdq_quality).items()]
+            else:
+                # with require_agreement, dHash crops too: a false match then needs two algorithms at once
+                crops = PERCEPTUAL_ALGORITHMS if images.require_agreement > 1 else CROP_ALGORITHMS
+                found = compute_enrollment_hashes(data, algorithms, images.max_pixels, images.min_pdq_quality, crops)
         except (OSError, ImageDecodeError) as exc:
             print(f"{image}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        rows += [(a, h, note) for a, h in hashes.items()]
+        # pic:<id> ties every row of one picture together (images.require_agreement); the label says which
+        # crop a row hashes ("" = the whole picture).
+        picture = f"pic:{hashlib.sha256(data).hexdigest()[:16]}"
+        rows += [(a, h, "; ".join(p for p in (f"{picture} {label}".strip(), note) if p)) for a, h, label in found]
     if failed:  # all or nothing, like `hashes import`
         print(f"nothing added: {failed} image(s) could not be hashed", file=sys.stderr)
         return 1

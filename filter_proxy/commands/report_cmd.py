@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--until", metavar="DATE", help="end of the period (default: now)")
     p.add_argument("--format", choices=("md", "json", "csv"), default="md")
     source = p.add_mutually_exclusive_group()
-    source.add_argument("--db", metavar="PATH", help="report database (SQLite)")
+    source.add_argument("--db", metavar="PATH", help="report database: a SQLite file, or a postgresql:// URL "
+                        "for the whole fleet")
     source.add_argument("--config", metavar="FILE", help="take [report] database from this filter-proxy.toml")
     p.add_argument("--plot", metavar="FILE.png", help="also draw the counts over time (needs matplotlib)")
     p.set_defaults(func=run)
@@ -46,11 +47,20 @@ def run(args: argparse.Namespace) -> int:
             database = load_config(args.config).report.database
         except ConfigError as exc:
             return fail(f"configuration error: {exc}")
+    by_instance: dict[str, int] | None = None
     try:
-        rows = read_rows(database, since, until)
+        if database.startswith(("postgresql://", "postgres://")):
+            from filter_proxy.report_pg import read_fleet_rows  # the fleet's report (report_pg.py)
+
+            rows, by_instance = read_fleet_rows(database, since, until)
+        else:
+            rows = read_rows(database, since, until)
     except (OSError, sqlite3.Error) as exc:
         return fail(str(exc))
-    sys.stdout.write(format_report(summarize(rows, since, until), args.format))
+    summary = summarize(rows, since, until)
+    if by_instance is not None:
+        summary["requests"]["by_instance"] = by_instance
+    sys.stdout.write(format_report(summary, args.format))
     if args.plot:
         try:
             plot_report(rows, args.plot)

@@ -22,11 +22,17 @@ def register(subparsers: Any) -> None:
     compile_ = sub.add_parser("compile", help="write a versioned, checksummed, fast-loading bundle")
     compile_.add_argument("path", help="rules directory")
     compile_.add_argument("-o", "--output", required=True, help="bundle file to write (replaced atomically)")
+    compile_.add_argument("--sign", metavar="KEY", help="Ed25519 private key (PEM): also write OUTPUT.sig")
     compile_.set_defaults(func=compile_command)
 
     hash_ = sub.add_parser("hash", help="print sha256:<hex> entries of normalised phrases for hashed lists")
     hash_.add_argument("phrases", nargs="*", help="phrases to hash; read one per line from stdin when none")
     hash_.set_defaults(func=hash_command)
+
+    # `rules publish` belongs to the fleet commands (fleet_cmd.py)
+    from filter_proxy.commands.fleet_cmd import register_publish
+
+    register_publish(sub)
 
 
 def _summary(problems: list[Problem]) -> tuple[int, int]:
@@ -49,6 +55,7 @@ def check_command(args: argparse.Namespace) -> int:
     problems = check_rules(args.path)
     errors, warnings = _summary(problems)
     stats: dict[str, Any] | None = None
+    rates: list[Any] = []
     version = ""
     if not errors:
         # Building the indexes is part of the check: it is exactly what the server will do.
@@ -59,7 +66,10 @@ def check_command(args: argparse.Namespace) -> int:
             errors, warnings = _summary(problems)
         else:
             stats, version = ruleset.stats(), ruleset.version
+            rates = getattr(ruleset, "image_findings", [])  # false matches at scale (matchers/image_fmr.py)
     _print_problems(problems, sys.stdout)
+    for finding in rates if not errors else []:
+        print(f"{args.path}: images: {finding.describe()}")
     if errors:
         print(f"{args.path}: {_plural(errors, 'error')}, {_plural(warnings, 'warning')}; the rule set is refused")
         return 1
@@ -80,6 +90,14 @@ def compile_command(args: argparse.Namespace) -> int:
     from filter_proxy.rules.bundle import compile_rules
     from filter_proxy.rules.loader import check_rules
 
+    if args.sign:  # a missing or wrong key fails before anything is written
+        from filter_proxy.rules.signing import load_private_key
+
+        try:
+            load_private_key(args.sign)
+        except RulesError as exc:
+            print(f"{exc}; nothing written", file=sys.stderr)
+            return 1
     try:
         header = compile_rules(args.path, args.output)
     except RulesError as exc:
@@ -89,6 +107,11 @@ def compile_command(args: argparse.Namespace) -> int:
         return 1
     _print_problems([p for p in check_rules(args.path) if p.severity != "error"], sys.stderr)
     size = Path(args.output).stat().st_size
+    if args.sign:
+        from filter_proxy.rules.signing import sign_bundle
+
+        sig = sign_bundle(args.output, args.sign, header["version"])
+        print(f"signed {args.output}: {sig}")
     total = sum(sum(v.values()) for k, v in header["stats"].items() if isinstance(v, dict))
     print(f"wrote {args.output}: version {header['version']}, {_plural(total, 'entry', 'entries')}, {size} bytes")
     return 0

@@ -27,6 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8080)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--force-reload", action="store_true", default=None,
+                   help="apply file-watch and SIGHUP reloads even when they empty a category or shrink it by "
+                   "more than half (default: refuse them; POST /-/reload?force=true forces one reload)")
+    p.add_argument("--print-routes", action="store_true",
+                   help="print the route table (method, pattern, outcome, response kind) and exit")
     p.set_defaults(func=run)
 
 
@@ -38,6 +43,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, object]:
         "server.host": args.host,
         "server.port": args.port,
         "server.workers": args.workers,
+        "rules.force_reload": args.force_reload,
     }
 
 
@@ -59,8 +65,38 @@ def prepare_multiprocess(config: Config) -> str | None:
     return str(path)
 
 
+def print_routes(config: Config) -> int:
+    """``--print-routes``: the adapter's route table with the configured additions; anything else is refused."""
+    from filter_proxy.adapters.routes import build_table
+    from filter_proxy.ops import build_adapter
+
+    try:
+        adapter = build_adapter(config)
+    except ConfigError as exc:
+        print(f"filter-proxy serve: configuration error: {exc}", file=sys.stderr)
+        return 2
+    r = config.routes
+    table = build_table(adapter.default_routes(), search_paths=r.search_paths, suggest_paths=r.suggest_paths,
+                        screen=r.screen, pass_=r.pass_, refuse=r.refuse,
+                        case_insensitive=adapter.paths_case_insensitive)
+    rows = table.rows()
+    widths = [max(len(row[i]) for row in [("METHODS", "PATTERN", "OUTCOME", "KIND", "FROM"), *rows]) for i in range(5)]
+    for row in [("METHODS", "PATTERN", "OUTCOME", "KIND", "FROM"), *rows]:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    print(f"# adapter {adapter.name}: every other method and path is refused (403); "
+          "move a route with [routes] screen / pass / refuse")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = overrides_from_args(args)
+    if getattr(args, "print_routes", False):
+        try:
+            config = load_config(args.config, overrides=overrides)
+        except ConfigError as exc:
+            print(f"filter-proxy serve: configuration error: {exc}", file=sys.stderr)
+            return 2
+        return print_routes(config)
     try:
         config = load_config(args.config, overrides=overrides, require_upstream=True)
         config.admin.resolve_token()  # fail now on an unreadable token file
@@ -72,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     from filter_proxy.logs import configure_logging
 
-    configure_logging(config.logging.level, config.logging.json)
+    configure_logging(config.logging.level, config.logging.json, access_log=config.logging.access_log)
     prepare_multiprocess(config)
     common = {
         "host": config.server.host,
@@ -89,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
         if config.source:
             os.environ[CONFIG_ENV] = str(Path(config.source).resolve())
         os.environ.update(to_env(overrides))
-        uvicorn.run("filter_proxy.ops:app_from_env", factory=True, workers=config.server.workers, **common)
+        from filter_proxy.supervisor import run_workers
+
+        # Our own supervisor around uvicorn's workers: SIGHUP and the file watcher reload the rules in
+        # every worker (through a shared state directory) instead of restarting them.
+        run_workers(uvicorn.Config("filter_proxy.ops:app_from_env", factory=True, workers=config.server.workers,
+                                   **common),
+                    rules_path=config.rules.path, watch=config.rules.watch, debounce_ms=config.rules.debounce_ms,
+                    force=config.rules.force_reload)
         return 0
 
     from filter_proxy.ops import build_app

@@ -46,10 +46,12 @@ TEMPLATES = Environment(
 def demo_image_screener(rules: RuleSet) -> Any:
     """An ImageScreener that may fetch from loopback (where the demo serves its thumbnails)."""
     from filter_proxy.images_screen import ImageScreener
+    from filter_proxy.thumbs import ShownThumbnails, thumb_secret
 
     policy = rules.policy.images
     allowed = tuple(dict.fromkeys((*policy.allow_networks, *LOOPBACK_NETWORKS)))
-    return ImageScreener(dataclasses.replace(policy, allow_networks=allowed))
+    # On in the demo: thumbnails are shown from the bytes that were checked (/-/thumb/..., thumbs.py).
+    return ImageScreener(dataclasses.replace(policy, allow_networks=allowed), shown=ShownThumbnails(thumb_secret()))
 
 
 def thumbnail_mode(requested: str = "auto") -> str:
@@ -78,6 +80,7 @@ def create_filtered_backend(rules: RuleSet | RuleHolder, *, thumbnails: str = "a
         adapter="searxng",
         search_paths=[SEARCH_PATH],
         suggest_paths=[SUGGEST_PATH],
+        pass_routes=["GET /thumbs/*"],  # the thumbnails themselves (deny by default refuses the rest)
         query_param="q",
         fields=dataclasses.replace(SEARXNG_FIELDS, image_hash=HASH_FIELDS) if precomputed else None,
         image_screener=None if precomputed else image_screener,
@@ -152,4 +155,9 @@ def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumb
                 await screener.aclose()
 
     routes = [Route("/", SearchPage(api).render, methods=["GET"]), Mount("/", app=api)]
+    if getattr(screener, "shown", None) is not None:  # serves the checked thumbnail bytes (thumbs.py)
+        from filter_proxy.thumbs import PREFIX, ThumbRoute
+
+        current = (lambda: rules.current) if isinstance(rules, RuleHolder) else (lambda: rules)
+        routes.insert(1, Route(PREFIX + "{token}", ThumbRoute(screener.shown, screener=screener, rules=current)))
     return Starlette(routes=routes, lifespan=lifespan)

@@ -1,4 +1,4 @@
-"""Image hashes (imagehash phash/dhash, optional PDQ, exact digests) and the known-hash index.
+"""The known-image-hash index (hashing itself is in ``image_hashing.py``, re-exported here).
 
 Near matching uses multi-index hashing (MIH, Norouzi et al.): a b-bit hash is cut into m chunks; by the
 pigeonhole principle two hashes within Hamming distance T agree within floor(T/m) bits on at least one chunk.
@@ -13,8 +13,6 @@ would break the 256 MB budget, while 8x hashing of a thumbnail costs a few milli
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import io
 import itertools
 import json
@@ -25,17 +23,36 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-import imagehash
 import numpy as np
-from PIL import Image
 from pybloom_live import BloomFilter
 
-from filter_proxy.rules.policy import HASH_HEX_LENGTH
+from filter_proxy.matchers.image_hashing import (  # re-exported: hashing is part of this module's API
+    CROP_ALGORITHMS,
+    ENROLL_CENTRE_CROPS,
+    ENROLL_SIDE_CROP,
+    ImageDecodeError,
+    PixelBudget,
+    PixelBudgetExceeded,
+    compute_enrollment_hashes,
+    compute_hashes,
+    compute_query_hashes,
+    decode_frames,
+    decode_image,
+    enrollment_crops,
+    exact_digests,
+    pdq_available,
+    trim_borders,
+    uncrop,
+)
+from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
 
-EXACT_ALGORITHMS = ("md5", "sha1", "sha256")
-PERCEPTUAL_BITS = {"phash": 64, "dhash": 64, "pdq": 256}
+__all__ = ["CROP_ALGORITHMS", "ENROLL_CENTRE_CROPS", "ENROLL_SIDE_CROP", "ImageDecodeError", "ImageEntry",
+           "ImageIndex", "ImageMatch", "PixelBudget", "PixelBudgetExceeded", "agreeing_matches",
+           "compute_enrollment_hashes", "compute_hashes", "compute_query_hashes", "decode_frames", "decode_image",
+           "enrollment_crops", "exact_digests", "pdq_available", "picture_id", "trim_borders", "uncrop",
+           "validate_image_hash"]
+
 _ORDER = {a: i for i, a in enumerate(("sha256", "sha1", "md5", "pdq", "phash", "dhash"))}
-_VARIANT_SIDE = 256  # variants are hashed from a copy no larger than this (thumbnails usually are)
 _MAGIC = b"FPIMGIX1"
 _MAX_WIDTH = 22  # widest chunk: its bucket offsets take 2^22 x 4 bytes = 16 MB
 
@@ -46,6 +63,7 @@ class ImageEntry:
     hex: str
     category: str
     rule_id: str
+    picture: str = ""  # the listed picture this hash belongs to (``pic:<id>`` in the note), for agreement
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +74,15 @@ class ImageMatch:
     distance: int
 
 
-class ImageDecodeError(ValueError):
-    """The bytes are not a decodable image, or the image is over the pixel limit (decompression bomb)."""
+_PICTURE = re.compile(r"(?:^|[\s;|])pic:([A-Za-z0-9_.-]+)")
+
+
+def picture_id(note: str) -> str:
+    """The listed picture a hash-list row belongs to: the ``pic:<id>`` token of its note column ("" when
+    none). `hashes add` writes one per picture, so rows of one picture (whole, crops, each algorithm)
+    share it; ``images.require_agreement`` counts algorithms that agree on one such picture."""
+    found = _PICTURE.search(note)
+    return found.group(1) if found else ""
 
 
 def validate_image_hash(algorithm: str, hex: str) -> str | None:
@@ -70,102 +95,6 @@ def validate_image_hash(algorithm: str, hex: str) -> str | None:
     if re.fullmatch(r"[0-9a-fA-F]+", hex) is None:
         return f"{algorithm} hash is not hexadecimal"
     return None
-
-
-# --- hashing ---------------------------------------------------------------------------------------------
-def decode_image(data: bytes, max_pixels: int = 25_000_000) -> Image.Image:
-    """Decode ``data``; the pixel count is checked from the header before any pixel is decompressed."""
-    try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > max_pixels:
-            raise ImageDecodeError(f"image is {width}x{height}, over the limit of {max_pixels} pixels")
-        image.load()
-    except ImageDecodeError:
-        raise
-    except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError ...)
-        raise ImageDecodeError(f"cannot decode image: {type(exc).__name__}") from exc
-    return image
-
-
-def pdq_available() -> bool:
-    """Whether the optional extra [pdq] is installed. Without it, PDQ is not computed: listed PDQ hashes
-    then match only hashes a backend supplies (the rule loader warns about that)."""
-    return importlib.util.find_spec("pdqhash") is not None
-
-
-def _pdq(image: Image.Image, min_quality: int, dihedral: bool) -> list[str]:
-    import pdqhash  # optional extra [pdq]
-
-    pixels = np.asarray(image.convert("RGB"))
-    if dihedral:
-        hashes, quality = pdqhash.compute_dihedral(pixels)
-    else:
-        first, quality = pdqhash.compute(pixels)
-        hashes = [first]
-    if quality < min_quality:
-        return []  # flat or tiny images give unreliable PDQ hashes
-    # Hex = pdqhash's 256-bit vector packed MSB first. Other PDQ tools may order bits differently: check
-    # one known sample before importing a foreign PDQ list.
-    return [np.packbits(np.asarray(h, dtype=np.uint8)).tobytes().hex() for h in hashes]
-
-
-_PDQ = pdq_available()
-
-
-def _variants(image: Image.Image) -> list[Image.Image]:
-    """The 7 non-identity dihedral transforms of a (shrunk) grey copy of ``image``."""
-    grey = image.convert("L")
-    if max(grey.size) > _VARIANT_SIDE:
-        grey.thumbnail((_VARIANT_SIDE, _VARIANT_SIDE), Image.Resampling.LANCZOS)
-    t = Image.Transpose
-    ops = (t.FLIP_LEFT_RIGHT, t.FLIP_TOP_BOTTOM, t.ROTATE_90, t.ROTATE_180, t.ROTATE_270, t.TRANSPOSE, t.TRANSVERSE)
-    return [grey.transpose(op) for op in ops]
-
-
-def _hash_all(data: bytes, algorithms: Iterable[str], max_pixels: int, min_pdq_quality: int,
-              dihedral: bool) -> dict[str, list[str]]:
-    algos = list(dict.fromkeys(algorithms))
-    for algo in algos:
-        if algo not in HASH_HEX_LENGTH:
-            raise ValueError(f"unknown image hash algorithm {algo!r}")
-    out: dict[str, list[str]] = {a: [hashlib.new(a, data).hexdigest()] for a in algos if a in EXACT_ALGORITHMS}
-    perceptual = [a for a in algos if a in PERCEPTUAL_BITS]
-    if not perceptual:
-        return out
-    image = decode_image(data, max_pixels)
-    if image.mode not in ("RGB", "L"):
-        image = image.convert("RGB")  # palette/alpha/16-bit modes hash inconsistently otherwise
-    variants = _variants(image) if dihedral and any(a != "pdq" for a in perceptual) else []
-    funcs = {"phash": imagehash.phash, "dhash": imagehash.dhash}
-    for algo in perceptual:
-        if algo == "pdq":
-            if not _PDQ:
-                continue
-            found = _pdq(image, min_pdq_quality, dihedral)
-            if found:
-                out[algo] = found
-            continue
-        func = funcs[algo]
-        hashes = [str(func(image))] + [str(func(v)) for v in variants]
-        out[algo] = list(dict.fromkeys(hashes))
-    return out
-
-
-def compute_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
-                   min_pdq_quality: int = 50) -> dict[str, str]:
-    """algorithm -> lowercase hex of the image as it is. PDQ is left out below ``min_pdq_quality``.
-    Raises ImageDecodeError (undecodable, over ``max_pixels``), ValueError (unknown algorithm)."""
-    found = _hash_all(data, algorithms, max_pixels, min_pdq_quality, dihedral=False)
-    return {a: hashes[0] for a, hashes in found.items()}
-
-
-def compute_query_hashes(data: bytes, algorithms: Iterable[str], max_pixels: int = 25_000_000,
-                         min_pdq_quality: int = 50) -> dict[str, tuple[str, ...]]:
-    """Like compute_hashes, but each perceptual algorithm also hashes the 8 dihedral variants (flips and
-    rotations); the identity hash comes first. Feed the result to ImageIndex.match."""
-    found = _hash_all(data, algorithms, max_pixels, min_pdq_quality, dihedral=True)
-    return {a: tuple(hashes) for a, hashes in found.items()}
 
 
 # --- the index -------------------------------------------------------------------------------------------
@@ -227,6 +156,7 @@ class _Table:
         self.algorithm = algorithm
         self.arrays = arrays
         self.codes, self.group, self.line = arrays["codes"], arrays["group"], arrays["line"]
+        self.pic = arrays.get("pic")  # per row: 1 + index into ImageIndex.pictures, 0 = none (optional)
         self.chunks = chunks
         self.bloom = bloom
         self.exact = algorithm in EXACT_ALGORITHMS
@@ -312,7 +242,8 @@ def _radii(chunks: tuple[tuple[int, int], ...], radius: int, n: int) -> tuple[in
     return tuple(radii)
 
 
-def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.ndarray) -> _Table:
+def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.ndarray,
+                 pic: np.ndarray | None = None) -> _Table:
     if algorithm in EXACT_ALGORITHMS:
         size = HASH_HEX_LENGTH[algorithm] // 2
         keys = np.frombuffer(bytes.fromhex("".join(hexes)), dtype=f"S{size}")
@@ -321,6 +252,8 @@ def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.n
         for h in hexes:
             bloom.add(h)
         arrays = {"codes": keys[order], "group": group[order], "line": line[order]}
+        if pic is not None:
+            arrays["pic"] = pic[order]
         return _Table(algorithm, arrays, [], bloom)
     bits = PERCEPTUAL_BITS[algorithm]
     codes = _words(hexes, bits)
@@ -329,6 +262,8 @@ def _build_table(algorithm: str, hexes: list[str], group: np.ndarray, line: np.n
     order = np.argsort(first, kind="stable")  # rows sorted by chunk 0, so chunk 0 needs no permutation
     codes = np.ascontiguousarray(codes[order])
     arrays = {"codes": codes, "group": group[order], "line": line[order]}
+    if pic is not None:  # only when some entry names its picture: 4 bytes a row otherwise saved
+        arrays["pic"] = pic[order]
     for i, (start, width) in enumerate(chunks):
         values = _chunk(codes, start, width).astype(np.int64)
         counts = np.bincount(values, minlength=1 << width)
@@ -344,14 +279,20 @@ _RULE_LINE = re.compile(r"^(.*):(\d+)$")
 class ImageIndex:
     """Known image hashes of all categories, one table per algorithm."""
 
-    def __init__(self, groups: list[tuple[str, str]], tables: dict[str, _Table]) -> None:
+    def __init__(self, groups: list[tuple[str, str]], tables: dict[str, _Table],
+                 pictures: Sequence[str] = ()) -> None:
         self.groups = groups  # (category, rule file); a row's rule_id is "<file>:<line>"
         self.tables = tables
+        self.pictures = list(pictures)  # picture ids named by entries (``pic:<id>``), for agreement
+        # How many perceptual algorithms must agree on one listed picture (images.require_agreement); the
+        # loader sets it from the policy. Exact digests always count alone.
+        self.require_agreement = 1
 
     @classmethod
     def build(cls, entries: Iterable[ImageEntry]) -> ImageIndex:
         group_ids: dict[tuple[str, str], int] = {}
-        per_algo: dict[str, tuple[list[str], list[int], list[int]]] = {}
+        picture_ids: dict[str, int] = {}
+        per_algo: dict[str, tuple[list[str], list[int], list[int], list[int]]] = {}
         for e in entries:
             reason = validate_image_hash(e.algorithm, e.hex)
             if reason:
@@ -359,17 +300,19 @@ class ImageIndex:
             m = _RULE_LINE.match(e.rule_id)
             prefix, line = (m.group(1), int(m.group(2))) if m else (e.rule_id, 0)
             gid = group_ids.setdefault((e.category, prefix), len(group_ids))
-            hexes, groups, lines = per_algo.setdefault(e.algorithm, ([], [], []))
+            hexes, groups, lines, pics = per_algo.setdefault(e.algorithm, ([], [], [], []))
             hexes.append(e.hex.lower())
             groups.append(gid)
             lines.append(line)
+            pics.append(picture_ids.setdefault(e.picture, len(picture_ids) + 1) if e.picture else 0)
         # the smallest group dtype: 1 byte per row for up to 255 rule files instead of 4 (10M rows: 30 MB)
         gtype = np.uint8 if len(group_ids) < 256 else np.uint16 if len(group_ids) < 65536 else np.uint32
         tables = {
-            algo: _build_table(algo, hexes, np.array(groups, dtype=gtype), np.array(lines, dtype=np.uint32))
-            for algo, (hexes, groups, lines) in per_algo.items()
+            algo: _build_table(algo, hexes, np.array(groups, dtype=gtype), np.array(lines, dtype=np.uint32),
+                               np.array(pics, dtype=np.uint32) if picture_ids else None)
+            for algo, (hexes, groups, lines, pics) in per_algo.items()
         }
-        return cls(list(group_ids), tables)
+        return cls(list(group_ids), tables, list(picture_ids))
 
     @property
     def algorithms(self) -> set[str]:
@@ -383,30 +326,53 @@ class ImageIndex:
         line = int(table.line[row])
         return category, f"{prefix}:{line}" if line else prefix
 
+    def _found(self, algo: str, value: str | Sequence[str], threshold: Callable[[str, str], int]
+               ) -> Iterable[tuple[tuple[int, int, int], ImageMatch, int]]:
+        """(sort key, match, picture number) of every row of ``algo`` within its category's threshold."""
+        table = self.tables.get(algo)
+        if table is None or not value:
+            return
+        hexes = [value] if isinstance(value, str) else list(value)
+        hexes = [h for h in hexes if validate_image_hash(algo, h) is None]
+        categories = {c for c, _ in self.groups}
+        limits = {c: (0 if table.exact else threshold(c, algo)) for c in categories}
+        radius = max(limits.values(), default=0)
+        if not hexes or radius < 0:
+            return
+        rows, dists = table.find(hexes, radius)
+        for row, dist in zip(rows.tolist(), dists.tolist(), strict=True):
+            category, rule_id = self._rule_id(table, row)
+            if dist <= limits[category]:
+                picture = int(table.pic[row]) if table.pic is not None else 0
+                yield (dist, _ORDER.get(algo, 99), row), ImageMatch(category, rule_id, algo, dist), picture
+
+    def votes(self, algo: str, value: str | Sequence[str], threshold: Callable[[str, str], int]
+              ) -> dict[tuple[str, str], tuple[tuple[int, int, int], ImageMatch]]:
+        """The closest row per (category, listed picture id) of one algorithm; rows naming no picture are
+        left out (they can agree with nothing)."""
+        out: dict[tuple[str, str], tuple[tuple[int, int, int], ImageMatch]] = {}
+        for key, found, picture in self._found(algo, value, threshold):
+            if picture:
+                slot = (found.category, self.pictures[picture - 1])
+                if slot not in out or key < out[slot][0]:
+                    out[slot] = (key, found)
+        return out
+
     def matches(self, hashes: Mapping[str, str | Sequence[str]],
                 threshold: Callable[[str, str], int]) -> list[ImageMatch]:
         """The closest match per category (closest first). ``hashes`` maps algorithm -> hex, or -> several
-        hexes (dihedral variants from compute_query_hashes). Unknown algorithms are ignored."""
+        hexes (dihedral variants from compute_query_hashes). Unknown algorithms are ignored. With
+        ``require_agreement`` > 1, a perceptual match counts only when that many algorithms are within
+        their thresholds of rows naming the same listed picture (same category and ``pic:`` id)."""
         best: dict[str, tuple[tuple[int, int, int], ImageMatch]] = {}
-        categories = {c for c, _ in self.groups}
+        if self.require_agreement > 1:
+            for found in agreeing_matches({a: self for a in self.tables}, hashes, threshold, self.require_agreement):
+                best[found.category] = ((found.distance, _ORDER.get(found.algorithm, 99), 0), found)
+            hashes = {a: v for a, v in hashes.items() if a in EXACT_ALGORITHMS}
         for algo, value in hashes.items():
-            table = self.tables.get(algo)
-            if table is None or not value:
-                continue
-            hexes = [value] if isinstance(value, str) else list(value)
-            hexes = [h for h in hexes if validate_image_hash(algo, h) is None]
-            limits = {c: (0 if table.exact else threshold(c, algo)) for c in categories}
-            radius = max(limits.values(), default=0)
-            if not hexes or radius < 0:
-                continue
-            rows, dists = table.find(hexes, radius)
-            for row, dist in zip(rows.tolist(), dists.tolist(), strict=True):
-                category, rule_id = self._rule_id(table, row)
-                if dist > limits[category]:
-                    continue
-                key = (dist, _ORDER.get(algo, 99), row)
-                if category not in best or key < best[category][0]:
-                    best[category] = (key, ImageMatch(category, rule_id, algo, dist))
+            for key, found, _ in self._found(algo, value, threshold):
+                if found.category not in best or key < best[found.category][0]:
+                    best[found.category] = (key, found)
         return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
 
     def match(self, hashes: Mapping[str, str | Sequence[str]],
@@ -436,7 +402,7 @@ class ImageIndex:
                 table.bloom.tofile(buf)
                 bloom = put(buf.getvalue())
             meta.append({"algorithm": algo, "chunks": table.chunks, "arrays": arrays, "bloom": bloom})
-        header = json.dumps({"groups": self.groups, "tables": meta}).encode()
+        header = json.dumps({"groups": self.groups, "tables": meta, "pictures": self.pictures}).encode()
         header += b" " * ((-len(header) - len(_MAGIC) - 4) % 8)
         return b"".join([_MAGIC, struct.pack("<I", len(header)), header, *blobs])
 
@@ -461,4 +427,25 @@ class ImageIndex:
                 at, length = t["bloom"]
                 bloom = BloomFilter.fromfile(io.BytesIO(bytes(view[base + at : base + at + length])))
             tables[t["algorithm"]] = _Table(t["algorithm"], arrays, [tuple(c) for c in t["chunks"]], bloom)
-        return cls([tuple(g) for g in header["groups"]], tables)
+        return cls([tuple(g) for g in header["groups"]], tables, header.get("pictures", []))
+
+
+def agreeing_matches(indexes: Mapping[str, ImageIndex], hashes: Mapping[str, str | Sequence[str]],
+                     threshold: Callable[[str, str], int], required: int) -> list[ImageMatch]:
+    """Perceptual matches on which at least ``required`` algorithms agree: each within its threshold of a
+    row of the same category naming the same listed picture. One match per category (the agreement with
+    the smallest worst distance), reported by its farthest algorithm."""
+    tally: dict[tuple[str, str], list[tuple[tuple[int, int, int], ImageMatch]]] = {}
+    for algo, value in hashes.items():
+        index = indexes.get(algo)
+        if algo not in PERCEPTUAL_BITS or index is None:
+            continue
+        for slot, vote in index.votes(algo, value, threshold).items():
+            tally.setdefault(slot, []).append(vote)
+    best: dict[str, tuple[tuple[int, int, int], ImageMatch]] = {}
+    for (category, _), found in tally.items():
+        if len(found) >= required:
+            key, match = max(found, key=lambda kv: kv[0])  # as far as its worst algorithm
+            if category not in best or key < best[category][0]:
+                best[category] = (key, match)
+    return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]

@@ -9,32 +9,46 @@ Layout (little-endian)::
     header       JSON      rule-set version, stats, payload sha256 and length, section table
     payload      sections, each starting on a 64-byte boundary (numpy arrays inside can be used in place)
 
-Sections: ``policy`` (policy.toml source), ``warnings`` (catalog JSON), ``terms`` / ``urls`` / ``images``
-(each index's ``to_bytes()``, which carries its rule ids), ``allow`` (JSON list of the allow phrases) and
-``rule_files`` (JSON: source file -> entry count, the rule-id table of the set).
-The file is memory-mapped and verified in full before any section is used: a truncated, corrupted or
-foreign-version bundle is refused with a RulesError and nothing of it is loaded.
+Sections: ``policy`` (policy.toml source), ``warnings`` (catalog JSON), one per index group of the
+signal registry (``terms``, ``urls``, ``images``: each index's ``to_bytes()``, which carries its rule ids),
+``allow`` (JSON list of the allow phrases) and ``rule_files`` (JSON: source file -> entry count, the
+rule-id table of the set); the header also holds ``sizes`` (signal -> category -> entries). Format 2
+(URL and term matching changed since format 1); a bundle of another format is refused with "recompile it".
+
+The file is read into memory whole (one ``read``) and verified before any section is used: a truncated,
+corrupted or foreign-version bundle is refused with a RulesError and nothing of it is loaded. It is not
+memory-mapped: a shared mapping of a file that is later truncated or rewritten in place (an operator's
+``cp new.bundle rules.bundle``, a config tool) faults with SIGBUS on the next touched page and kills the
+server, and even without truncation the verified index would silently change under the server's feet.
+``MAP_PRIVATE`` does not help: pages the process has not written still show the file's new contents. The
+indexes then view the bytes object (no second copy). Measured at 1M terms (scale benchmark generator):
+see docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import mmap
 import os
 import struct
 import tempfile
 import time
+import tomllib
 from pathlib import Path
 from typing import Any
 
-from filter_proxy.rules.errors import RulesError
+from filter_proxy.errors import RulesError
+from filter_proxy.rules.policy import parse_policy
+from filter_proxy.rules.ruleset import RuleSet
+from filter_proxy.rules.sources import Sources, build_indexes, configure_images, read_sources
+from filter_proxy.signals import registry
+from filter_proxy.warnings import WarningCatalog
 
 MAGIC = b"FPRULES\0"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sII32s")
 _ALIGN = 64
-SECTIONS = ("policy", "warnings", "terms", "urls", "images", "allow", "rule_files")
+SECTIONS = ("policy", "warnings", *registry.INDEXES, "allow", "rule_files")
 
 
 def is_bundle(path: str | Path) -> bool:
@@ -46,28 +60,31 @@ def is_bundle(path: str | Path) -> bool:
         return False
 
 
-def compile_rules(path: str | Path, out: str | Path) -> dict[str, Any]:
+def compile_rules(path: str | Path, out: str | Path, sources: Sources | None = None) -> dict[str, Any]:
     """Validate the rules directory at ``path`` and write its bundle to ``out`` atomically.
 
     Raises RulesError (with every problem) when the rule set has errors; returns the bundle header.
+    ``sources``: the directory already read by ``read_sources`` (a caller that reads it once to report its
+    warnings need not read 1M entries twice).
     """
-    from filter_proxy.rules.loader import build_indexes, read_sources
-
-    sources = read_sources(Path(path))
+    if sources is None:
+        sources = read_sources(Path(path))
     if sources.errors:
         raise RulesError.from_problems(sources.problems)
     assert sources.warnings is not None
-    terms, urls, images = build_indexes(sources)
+    indexes = build_indexes(sources)
+    assert sources.policy is not None
+    # A list over the false-match bound is refused here already, not first by the server loading it.
+    configure_images(indexes["images"], sources.policy, f"{sources.name}/images")  # type: ignore[arg-type]
     rule_files: dict[str, int] = {}
-    for entry in (*sources.terms, *sources.urls, *sources.images):
-        file = entry.rule_id.rpartition(":")[0]
-        rule_files[file] = rule_files.get(file, 0) + 1
+    for entries in sources.entries.values():
+        for entry in entries:
+            file = entry.rule_id.rpartition(":")[0]
+            rule_files[file] = rule_files.get(file, 0) + 1
     sections = {
         "policy": sources.policy_text.encode("utf-8"),
         "warnings": _json_bytes(sources.warnings.to_json()),
-        "terms": bytes(terms.to_bytes()),
-        "urls": bytes(urls.to_bytes()),
-        "images": bytes(images.to_bytes()),
+        **{name: bytes(index.to_bytes()) for name, index in indexes.items()},
         "allow": json.dumps(sources.allow, ensure_ascii=False).encode("utf-8"),
         "rule_files": json.dumps(rule_files, ensure_ascii=False).encode("utf-8"),
     }
@@ -77,6 +94,7 @@ def compile_rules(path: str | Path, out: str | Path) -> dict[str, Any]:
         "source": sources.name,
         "compiled_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "stats": sources.stats(),
+        "sizes": sources.sizes(),
     }
     header = write_bundle(Path(out), sections, meta)
     return header
@@ -130,7 +148,8 @@ def write_bundle(out: Path, sections: dict[str, bytes], meta: dict[str, Any]) ->
 
 
 def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, memoryview]]:
-    """The verified header and zero-copy section views of a bundle. RulesError on any defect."""
+    """The verified header and section views of a bundle, read into memory (never mapped: see the module
+    docstring). RulesError on any defect."""
     where = str(path)
 
     def refuse(reason: str) -> RulesError:
@@ -138,15 +157,14 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, memoryview]
 
     try:
         with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size < _PREFIX.size:
-                raise refuse(f"truncated bundle ({size} bytes); recompile it")
-            # The mapping outlives the file object; section views keep it alive for as long as the
-            # indexes use them, and the OS pages it in on demand (no copy of the payload).
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            # One read of what the file holds now: a rewrite racing with it fails the checksums below.
+            data = f.read()
     except OSError as exc:
         raise refuse(f"cannot read bundle: {exc.strerror or exc}") from exc
-    view = memoryview(mapped)
+    size = len(data)
+    if size < _PREFIX.size:
+        raise refuse(f"truncated bundle ({size} bytes); recompile it")
+    view = memoryview(data)
 
     magic, version, header_len, header_sha = _PREFIX.unpack_from(view)
     if magic != MAGIC:
@@ -184,18 +202,9 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, memoryview]
     return header, sections
 
 
-def load_bundle(path: str | Path) -> Any:
+def load_bundle(path: str | Path) -> RuleSet:
     """A RuleSet from a compiled bundle. Every part is decoded before the RuleSet exists, so a bad
     bundle is refused whole."""
-    import tomllib
-
-    from filter_proxy.matchers.images import ImageIndex
-    from filter_proxy.matchers.terms import TermIndex
-    from filter_proxy.matchers.urls import UrlIndex
-    from filter_proxy.rules.policy import parse_policy
-    from filter_proxy.rules.ruleset import RuleSet
-    from filter_proxy.warnings import WarningCatalog
-
     header, sections = read_bundle(path)
     where = str(path)
     try:
@@ -204,17 +213,18 @@ def load_bundle(path: str | Path) -> Any:
             raise RulesError.from_problems(problems)
         warnings = WarningCatalog.from_json(_json_value(sections["warnings"]))
         allow = json.loads(bytes(sections["allow"]))
+        indexes = {group: builder.from_bytes(sections[group]) for group, builder in registry.INDEXES.items()}
         ruleset = RuleSet(
             policy=policy,
             warnings=warnings,
-            terms=TermIndex.from_bytes(sections["terms"]),
-            urls=UrlIndex.from_bytes(sections["urls"]),
-            images=ImageIndex.from_bytes(sections["images"]),
+            indexes=indexes,
             version=str(header["version"]),
             source=where,
             stats=header.get("stats") or {},
+            sizes=header.get("sizes") or {},
             allow=allow,
         )
+        ruleset.image_findings = configure_images(ruleset.images, policy, where)
     except RulesError:
         raise
     except Exception as exc:  # a section that passed the checksum but does not decode: written by a bug

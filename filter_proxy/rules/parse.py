@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from filter_proxy.rules.errors import Problem
+from filter_proxy.errors import Problem
 
 BOM = b"\xef\xbb\xbf"
 # A comment starts at "#" at the beginning of the line or after whitespace.

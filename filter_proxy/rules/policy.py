@@ -6,16 +6,18 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from filter_proxy.rules.errors import Problem
+from filter_proxy.errors import Problem
+from filter_proxy.images_policy import ON_UNVERIFIED, ImagePolicy
 from filter_proxy.rules.parse import locate_toml
+from filter_proxy.signals import registry
+from filter_proxy.signals.hashspec import DEFAULT_THRESHOLDS, HASH_HEX_LENGTH, PERCEPTUAL_ALGORITHMS
 from filter_proxy.verdict import ACTIONS
 
-ON_UNVERIFIED = ("hide-thumbnail", "drop-result", "show")
-IMAGE_ALGORITHMS = ("phash", "dhash", "pdq", "md5", "sha1", "sha256")
-PERCEPTUAL_ALGORITHMS = ("phash", "dhash", "pdq")
-# dhash 9, not 10: on the quality benchmark (150 pictures x 10 edits vs every other picture) dhash <= 10 gave
-# 0.014 % false matches (phash and PDQ none); <= 9 gives 0.0058 % with phash + dhash TPR 95.6 %.
-DEFAULT_THRESHOLDS = {"phash": 10, "dhash": 9, "pdq": 31}
+# Re-exported: callers of the policy (hashes command, tests, benchmarks) find the image facts here too.
+__all__ = ["CategoryPolicy", "ImagePolicy", "Policy", "parse_policy", "ON_UNVERIFIED", "IMAGE_ALGORITHMS",
+           "PERCEPTUAL_ALGORITHMS", "DEFAULT_THRESHOLDS", "HASH_HEX_LENGTH"]
+
+IMAGE_ALGORITHMS = tuple(registry.image_signals())
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,23 +28,8 @@ class CategoryPolicy:
     report: bool = False  # send matched content to the report sink
     # Per-category override of the perceptual thresholds (algorithm -> max Hamming distance).
     thresholds: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePolicy:
-    algorithms: tuple[str, ...] = ("phash", "dhash")  # what `hashes add` computes and screening checks
-    thresholds: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
-    on_unverified: str = "hide-thumbnail"
-    fetch_timeout: float = 2.0  # seconds per thumbnail
-    page_budget: float = 1.5  # seconds for all thumbnails of one page
-    max_bytes: int = 2_000_000
-    max_pixels: int = 25_000_000
-    max_redirects: int = 3
-    concurrency: int = 8
-    allow_networks: tuple[str, ...] = ()  # CIDRs thumbnails may be fetched from despite being internal
-    min_pdq_quality: int = 50
-    cache_size: int = 10_000
-    cache_ttl: float = 3600.0
+    # A rule file of this category may list nothing (otherwise an empty file is refused as truncated).
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +71,7 @@ def parse_policy(
             err(f"[categories.{name}] must be a table", f"categories.{name}")
             continue
         for key in raw:
-            if key not in {"action", "warning", "report", "thresholds"}:
+            if key not in {"action", "warning", "report", "thresholds", "allow_empty"}:
                 err(f"[categories.{name}]: unknown key {key!r}", f"categories.{name}", key)
         action = raw.get("action", "block")
         if action not in ACTIONS or action == "allow":
@@ -103,8 +90,12 @@ def parse_policy(
         if not isinstance(report, bool):
             err(f"[categories.{name}]: report must be true or false", f"categories.{name}", "report")
             report = False
+        allow_empty = raw.get("allow_empty", False)
+        if not isinstance(allow_empty, bool):
+            err(f"[categories.{name}]: allow_empty must be true or false", f"categories.{name}", "allow_empty")
+            allow_empty = False
         thresholds = _thresholds(raw.get("thresholds", {}), f"categories.{name}.thresholds", err)
-        categories[name] = CategoryPolicy(name, action, warning, report, thresholds)
+        categories[name] = CategoryPolicy(name, action, warning, report, thresholds, allow_empty)
 
     images = ImagePolicy()
     raw_images = data.get("images") or {}
@@ -164,6 +155,3 @@ def _thresholds(raw: Any, table: str, err: Any) -> dict[str, int]:
         else:
             out[algo] = value
     return out
-
-# Hex digits of each algorithm's hash, for validating hash lists.
-HASH_HEX_LENGTH = {"phash": 16, "dhash": 16, "pdq": 64, "md5": 32, "sha1": 40, "sha256": 64}

@@ -26,16 +26,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Protocol
 
-from filter_proxy.rules.policy import PERCEPTUAL_ALGORITHMS, Policy
+from filter_proxy.normalize import words as normal_words
+from filter_proxy.rules.policy import Policy
+from filter_proxy.signals import registry
+from filter_proxy.signals.base import SignalIndex
+from filter_proxy.signals.images import ImageDecodeError, ImageSignals, digest_image, hash_image
+from filter_proxy.signals.registry import EXACT_ALGORITHMS
 from filter_proxy.verdict import ACTION_RANK, ALLOW, Verdict
 
 if TYPE_CHECKING:
-    from filter_proxy.matchers.images import ImageIndex
     from filter_proxy.matchers.terms import TermIndex
-    from filter_proxy.matchers.urls import UrlIndex
+    from filter_proxy.signals.urls import UrlIndex
     from filter_proxy.warnings import WarningCatalog
 
-EXACT_ALGORITHMS = ("md5", "sha1", "sha256")
 _BLOCK_RANK = ACTION_RANK["block"]
 DEFAULT_CACHE_SIZE = 1 << 15
 
@@ -86,7 +89,9 @@ class _VerdictCache:
 
 
 class RuleSet:
-    """Terms, URLs and image hashes with the policy that says what a match means.
+    """One index per index group of the signal registry (``indexes``: ``terms``, ``urls``, ``images``) with
+    the policy that says what a match means. Each check answers through one path: text through the terms
+    signal, a URL through the URL signal, image hashes through the image signals together (``images``).
 
     Built by ``load_rules`` from a directory or a compiled bundle; never changed afterwards, so one
     instance can be shared by every request and swapped whole on reload (see RuleHolder).
@@ -97,25 +102,31 @@ class RuleSet:
         *,
         policy: Policy,
         warnings: WarningCatalog,
-        terms: TermIndex,
-        urls: UrlIndex,
-        images: ImageIndex,
+        indexes: Mapping[str, SignalIndex],
         version: str,
         source: str,
         stats: Mapping[str, Any] | None = None,
+        sizes: Mapping[str, Mapping[str, int]] | None = None,
         allow: Sequence[str] = (),
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self.policy = policy
         self.warnings = warnings
-        self.terms = terms
-        self.urls = urls
-        self.images = images
+        # One index per index group of the signal registry: "terms", "urls", "images".
+        self.indexes = {group: indexes[group] if group in indexes else builder.build([])
+                        for group, builder in registry.INDEXES.items()}
+        self.terms: TermIndex = self.indexes["terms"]  # type: ignore[assignment]
+        self.urls: UrlIndex = self.indexes["urls"]  # type: ignore[assignment]
+        self.images: ImageSignals = self.indexes["images"]  # type: ignore[assignment]
+        # Expected false matches per picture of each category's perceptual list (set by the loader).
+        self.image_findings: list[Any] = []
+        images = self.images
         self.version = version
         self.source = source
         self.allow = tuple(allow)
         self.loaded_at = time.time()
         self._stats = dict(stats or {})
+        self._sizes = {signal: dict(counts) for signal, counts in (sizes or {}).items()}  # signal -> category -> n
         # Per category: (rank, action, warning, report), looked up once per match, never per call.
         self._category = {
             name: (ACTION_RANK[cat.action], cat.action, cat.warning, cat.report)
@@ -124,7 +135,7 @@ class RuleSet:
         # Hash what the index can match, and always the exact digests (cheap, and lists ship in them).
         image_algorithms = set(images.algorithms) | set(EXACT_ALGORITHMS)
         self._image_algorithms = tuple(sorted(image_algorithms))
-        self._exact_algorithms = tuple(a for a in self._image_algorithms if a not in PERCEPTUAL_ALGORITHMS)
+        self._exact_algorithms = tuple(a for a in self._image_algorithms if a in EXACT_ALGORITHMS)
         self._cache_size = max(0, int(cache_size))
         self._text_cache = _VerdictCache(self._cache_size)
         self._url_cache = _VerdictCache(self._cache_size)
@@ -156,6 +167,13 @@ class RuleSet:
                     break
         return best
 
+    def check_prefix(self, text: str) -> Verdict:
+        """A query term cut short by a trailing wildcard (``text`` is what precedes the wildcard): the
+        verdict of the listed entries that start with it, when it keeps at least five letters of them
+        (``TermIndex.match_prefix``). Not cached: it runs only for queries with wildcards."""
+        matches = self.terms.match_prefix(normal_words(text))
+        return self._resolve(matches, "term") if matches else ALLOW
+
     def _check_text(self, text: str) -> Verdict:
         matches = self.terms.match(text)
         if not matches:  # the common case: no allocation beyond the index's own lookup
@@ -165,6 +183,8 @@ class RuleSet:
     # -- URLs -------------------------------------------------------------------------------------
 
     def check_url(self, url: str) -> Verdict:
+        """The verdict for one URL, read as browsers read it (``signals.url_canon``); a URL that cannot be
+        read is matched on its text instead, never allowed for being unreadable (``signals.urls``)."""
         if not self._cache_size or not isinstance(url, str):
             return self._check_url(url)
         return self._url_cache.get(url, self._check_url)
@@ -195,19 +215,17 @@ class RuleSet:
         Raises ``ImageDecodeError`` when the bytes are not an image and no exact digest matches, so the
         caller can apply ``images.on_unverified``.
         """
-        from filter_proxy.matchers.images import ImageDecodeError, compute_hashes, compute_query_hashes
-
         if len(self.images) == 0:
             return ALLOW
         images = self.policy.images
         try:
             # Query hashes include the flipped and rotated variants, so mirrored copies match too.
-            hashes = compute_query_hashes(
+            hashes = hash_image(
                 data, self._image_algorithms, max_pixels=images.max_pixels, min_pdq_quality=images.min_pdq_quality
             )
         except ImageDecodeError:
             # Exact digests need no decoding: a listed file is caught even when it will not decode.
-            verdict = self.check_image_hashes(compute_hashes(data, self._exact_algorithms))
+            verdict = self.check_image_hashes(digest_image(data, self._exact_algorithms))
             if verdict.matched:
                 return verdict
             raise
@@ -225,6 +243,17 @@ class RuleSet:
         return self._resolve(matches, "image")
 
     # -- introspection ----------------------------------------------------------------------------
+
+    def category_sizes(self) -> dict[str, dict[str, int]]:
+        """Entries per category and signal, every declared category included (``{}`` when it lists
+        nothing), e.g. ``{"zqx-abuse": {"terms": 4, "urls": 2, "phash": 3}, "zqx-spam": {}}``. For the
+        reload guard that refuses a rule set which empties or halves a category."""
+        out: dict[str, dict[str, int]] = {name: {} for name in self.policy.categories}
+        for signal, counts in self._sizes.items():
+            for category, count in counts.items():
+                if count:
+                    out.setdefault(category, {})[signal] = int(count)
+        return out
 
     def stats(self) -> dict[str, Any]:
         """Entry counts per kind (flat numbers, as metrics want them) and per kind and category::

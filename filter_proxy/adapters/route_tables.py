@@ -1,0 +1,174 @@
+"""Each backend's route table: which routes are screened (and how), which pass, the rest is refused.
+
+Sources, as each server documents its HTTP API:
+- Elasticsearch / OpenSearch: the REST API reference (rest-api-spec), every endpoint that takes a query or
+  returns stored documents, terms or rows is screened; cluster/info, writes, scroll and PIT deletion and
+  task status pass. OpenSearch's SQL/PPL plugin routes are in the same table (harmless on Elasticsearch).
+- Solr: the request handlers of the default configset under ``/solr/<core>/`` (and their usual
+  additions): every handler that returns documents, suggestions or terms is screened; updates, ping and
+  schema reads pass.
+- Meilisearch: the API reference (search, multi-search, similar, facet search, documents); health,
+  version, index and settings management and tasks pass. ``/keys`` (API keys) is refused.
+- Typesense: the API reference (search, multi_search, documents by id and export); health, collection
+  management and writes pass.
+- SearXNG: its Flask routes; the HTML pages and static files pass; ``/image_proxy`` (images that were
+  never screened) is refused unless the operator passes it.
+"""
+
+from __future__ import annotations
+
+from filter_proxy.adapters.routes import (
+    ASYNC,
+    COUNT,
+    DOCUMENT,
+    DOCUMENTS,
+    MULTI,
+    OPAQUE,
+    PASS,
+    ROWS,
+    SCREEN,
+    SEARCH,
+    SUGGEST,
+    TERMS,
+    Route,
+    route,
+)
+
+
+def _screen(kind: str, *specs: str) -> list[Route]:
+    return [route(s, SCREEN, kind) for s in specs]
+
+
+def _pass(*specs: str) -> list[Route]:
+    return [route(s, PASS) for s in specs]
+
+
+ELASTICSEARCH: tuple[Route, ...] = (
+    *_screen(
+        SEARCH,
+        "GET,POST /_search", "GET,POST /*/_search",
+        "GET,POST /_search/template", "GET,POST /*/_search/template",
+        "GET,POST /_search/scroll", "GET,POST /_search/scroll/*",
+        "GET,POST /*/_knn_search",
+    ),
+    *_screen(MULTI, "GET,POST /_msearch", "GET,POST /*/_msearch",
+             "GET,POST /_msearch/template", "GET,POST /*/_msearch/template"),
+    *_screen(ASYNC, "POST /_async_search", "POST /*/_async_search", "GET /_async_search/*",
+             # OpenSearch's asynchronous search plugin answers {"id", "state", "response": <search page>}
+             "POST /_plugins/_asynchronous_search", "GET /_plugins/_asynchronous_search/*"),
+    *_screen(DOCUMENT, "GET /*/_doc/*", "GET /*/_source/*"),
+    *_screen(DOCUMENTS, "GET,POST /_mget", "GET,POST /*/_mget"),
+    *_screen(TERMS, "GET,POST /*/_terms_enum"),
+    *_screen(
+        ROWS,
+        "GET,POST /_sql", "GET /_sql/async/*", "POST /_query", "POST /_query/async", "GET /_query/async/*",
+        "POST /_plugins/_sql", "POST /_plugins/_ppl", "POST /_opendistro/_sql", "POST /_opendistro/_ppl",
+        "GET,POST /*/_eql/search", "GET /_eql/search/*",  # EQL: hits.events[] and hits.sequences[]
+    ),
+    *_screen(COUNT, "GET,POST /_count", "GET,POST /*/_count"),
+    *_screen(
+        OPAQUE,
+        "GET,POST /*/_explain/*",
+        "GET,POST /_field_caps", "GET,POST /*/_field_caps",
+        "GET,POST /_validate/query", "GET,POST /*/_validate/query",
+        "GET,POST /*/_termvectors", "GET,POST /*/_termvectors/*", "GET,POST /_mtermvectors",
+        "GET,POST /*/_mtermvectors",
+        "GET,POST /_rank_eval", "GET,POST /*/_rank_eval",
+        "POST /_sql/translate", "POST /*/_pit", "POST /*/_search/point_in_time",
+    ),
+    *_pass(
+        # cluster, node and index information (no stored documents)
+        "GET /", "GET /_cluster/health", "GET /_cluster/health/*", "GET /_cat", "GET /_cat/**",
+        "GET /_nodes", "GET /_nodes/**", "GET /_license", "GET /_xpack",
+        "GET /{index}", "GET /*/_mapping", "GET /_mapping", "GET /*/_settings", "GET /*/_stats", "GET /_stats",
+        "GET /_alias", "GET /_alias/*", "GET /*/_alias", "GET /*/_alias/*", "GET /_aliases",
+        "GET /_search/point_in_time/_all",
+        # task and async status (no documents)
+        "GET /_tasks", "GET /_tasks/*", "GET /_async_search/status/*", "GET /_eql/search/status/*",
+        # writes
+        "POST,PUT /_bulk", "POST,PUT /*/_bulk", "PUT,POST,DELETE /*/_doc/*", "POST /*/_doc",
+        "PUT,POST /*/_create/*", "POST /*/_update/*", "PUT,DELETE /{index}", "PUT,POST /*/_mapping",
+        "PUT /*/_settings", "POST /_refresh", "POST /*/_refresh", "POST /_flush", "POST /*/_flush",
+        "POST /*/_forcemerge", "POST /_aliases", "PUT,POST,DELETE /*/_alias/*",
+        "POST /*/_delete_by_query", "POST /*/_update_by_query",
+        # closing scrolls, point-in-time readers and searches (clear_scroll(), helpers.scan())
+        "DELETE /_search/scroll", "DELETE /_search/scroll/*", "DELETE /_pit",
+        "DELETE /_search/point_in_time", "DELETE /_async_search/*", "DELETE /_eql/search/*",
+        "DELETE /_plugins/_asynchronous_search/*",
+        "POST /_sql/close",
+    ),
+)
+
+SOLR_SEARCH_HANDLERS = ("select", "query", "browse", "mlt", "clustering", "spell", "tvrh", "elevate", "debug",
+                        "export")  # /export answers the select shape (response.docs), sorted and streamed
+SOLR: tuple[Route, ...] = (
+    *_screen(SEARCH, *(f"GET,POST /solr/*/{h}" for h in SOLR_SEARCH_HANDLERS)),
+    *_screen(SUGGEST, "GET,POST /solr/*/suggest"),
+    *_screen(DOCUMENT, "GET,POST /solr/*/get"),
+    *_screen(TERMS, "GET,POST /solr/*/terms"),
+    *_screen(ROWS, "GET,POST /solr/*/stream", "GET,POST /solr/*/sql"),  # result-set.docs tuples
+    *_screen(OPAQUE, "GET,POST /solr/*/graph", "GET,POST /solr/*/analysis/field", "GET,POST /solr/*/analysis/document"),
+    *_pass(
+        "GET /solr/*/admin/ping", "GET /solr/admin/cores", "GET /solr/admin/info/**", "GET /solr/admin/collections",
+        "GET /solr/*/schema", "GET /solr/*/schema/**", "GET /solr/*/config", "GET /solr/*/config/**",
+        "POST /solr/*/update", "POST /solr/*/update/**", "POST /solr/*/schema",
+    ),
+)
+
+MEILISEARCH: tuple[Route, ...] = (
+    *_screen(SEARCH, "GET,POST /indexes/*/search", "GET,POST /indexes/*/similar"),
+    *_screen(MULTI, "POST /multi-search"),
+    *_screen(DOCUMENT, "GET /indexes/*/documents/*"),
+    *_screen(DOCUMENTS, "GET /indexes/*/documents", "POST /indexes/*/documents/fetch"),
+    *_screen(OPAQUE, "POST /indexes/*/facet-search"),
+    *_pass(
+        "GET /health", "GET /version", "GET /stats", "GET /indexes", "GET /indexes/*", "GET /indexes/*/stats",
+        "POST /indexes", "PATCH,DELETE /indexes/*", "POST /swap-indexes",
+        "POST,PUT,DELETE /indexes/*/documents", "DELETE /indexes/*/documents/*",
+        "POST /indexes/*/documents/delete-batch", "POST /indexes/*/documents/delete",
+        "GET,PATCH,DELETE /indexes/*/settings", "GET,PUT,PATCH,DELETE /indexes/*/settings/*",
+        "GET /tasks", "GET /tasks/*", "POST /tasks/cancel", "DELETE /tasks", "GET /batches", "GET /batches/*",
+    ),
+)
+
+TYPESENSE: tuple[Route, ...] = (
+    *_screen(SEARCH, "GET,POST /collections/*/documents/search"),
+    *_screen(MULTI, "POST /multi_search"),
+    *_screen(DOCUMENT, "GET /collections/*/documents/*"),
+    *_screen(DOCUMENTS, "GET /collections/*/documents/export"),
+    *_pass(
+        "GET /health", "GET /collections", "GET /collections/*", "POST /collections", "PATCH,DELETE /collections/*",
+        "POST /collections/*/documents", "POST /collections/*/documents/import",
+        "PATCH,DELETE /collections/*/documents", "PATCH,DELETE /collections/*/documents/*",
+        "GET /aliases", "GET,PUT,DELETE /aliases/*", "GET /metrics.json", "GET /stats.json",
+    ),
+)
+
+SEARXNG: tuple[Route, ...] = (
+    *_screen(SEARCH, "GET,POST /search"),
+    *_screen(SUGGEST, "GET,POST /autocompleter"),
+    *_pass(
+        "GET,POST /", "GET /static/**", "GET /healthz", "GET /config", "GET,POST /preferences", "GET /about",
+        "GET /info/**", "GET /stats", "GET /stats/**", "GET /opensearch.xml", "GET /favicon.ico",
+        "GET /robots.txt", "GET /clear_cookies",
+    ),
+)
+
+OPENSEARCH_SUGGESTIONS: tuple[Route, ...] = (
+    *_screen(SUGGEST, "GET,POST /suggest", "GET,POST /autocomplete", "GET,POST /complete/search"),
+)
+
+# Request parameters that make the backend run another handler than the path names (Solr's ``qt`` with
+# handleSelect): refused on screened routes, since the response would not have the routed kind's shape.
+ROUTING_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"qt"})}
+
+TABLES: dict[str, tuple[Route, ...]] = {
+    "elasticsearch": ELASTICSEARCH,
+    "opensearch": ELASTICSEARCH,
+    "solr": SOLR,
+    "meilisearch": MEILISEARCH,
+    "typesense": TYPESENSE,
+    "searxng": SEARXNG,
+    "opensearch-suggestions": OPENSEARCH_SUGGESTIONS,
+    "generic": (),  # the operator lists the routes (routes.search_paths / screen / pass)
+}

@@ -1,0 +1,166 @@
+"""Every string of a JSON subtree, for deny-by-default screening (DESIGN §1 step 5).
+
+``collect(value, texts, links)`` walks ``value`` once, iteratively (deep nesting cannot exhaust the
+stack), and appends every string it holds to ``texts``: object values, array items *and object keys*
+(a key can be shown too: Solr highlighting is keyed by document id, a keyed aggregation by a term). A
+string with markup also goes in without its tags (``<em>zqx</em>blocked``). Every URL-shaped part of a
+string goes to ``links`` for ``check_url``: ``scheme://...``, ``//host/...``, ``www.host...``, a host-like
+``name.tld/...`` inside text, or a whole string that is a bare host (``zqx-host.example.invalid``). The
+URL-shape test is cheap on purpose: a string without ``.`` cannot hold a host and costs one ``in``.
+
+A field mapping never limits what is screened; it only says which string is the title, link or thumbnail.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_TAG = re.compile(r"<[^>]{0,200}>")
+# A URL inside text: with a scheme, protocol-relative, www., or host-like followed by a path. The host part
+# needs a dot and a letter TLD, so "3.14" or "e.g." are not URLs.
+_URL_IN_TEXT = re.compile(
+    r"(?:[a-zA-Z][a-zA-Z0-9+.-]{0,15}:)?//[^\s\"'<>]+"
+    r"|(?<![\w.-])www\.[^\s\"'<>]+"
+    r"|(?<![\w.@/-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}(?::\d{1,5})?/[^\s\"'<>]*"
+)
+# A whole string that is a bare host name (a "domain" field), optionally with a port.
+_BARE_HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}\.?(?::\d{1,5})?")
+_URL_STARTS = ("http://", "https://", "HTTP://", "HTTPS://", "//", "www.", "WWW.")
+_MAX_URL_SCAN = 100_000  # a longer string is still screened as text; URL parts are looked for in its start
+
+
+# Keys that are the backends' own response format, never document content: not checked as text when
+# they are keys (their values still are). Document field names (title, url, ...) are not in here.
+FORMAT_KEYS = frozenset({
+    # Elasticsearch / OpenSearch
+    "took", "timed_out", "_shards", "total", "successful", "skipped", "failed", "hits", "value", "relation",
+    "max_score", "_index", "_id", "_score", "_source", "_routing", "_ignored", "_version", "_seq_no",
+    "_primary_term", "fields", "highlight", "inner_hits", "matched_queries", "sort", "_nested", "offset",
+    "aggregations", "buckets", "key", "key_as_string", "doc_count", "doc_count_error_upper_bound",
+    "sum_other_doc_count", "suggest", "options", "text", "length", "_scroll_id", "pit_id", "_explanation",
+    # Solr
+    "responseHeader", "status", "QTime", "params", "response", "numFound", "start", "numFoundExact", "docs",
+    "highlighting", "spellcheck", "suggestions", "collations", "grouped", "groups", "groupValue", "doclist",
+    "matches", "ngroups", "expanded", "facet_counts", "facet_fields", "facet_queries", "moreLikeThis",
+    # Meilisearch
+    "processingTimeMs", "query", "limit", "estimatedTotalHits", "totalHits", "totalPages", "hitsPerPage",
+    "page", "_formatted", "_matchesPosition", "_rankingScore", "facetDistribution", "facetStats",
+    # Typesense
+    "found", "out_of", "search_time_ms", "document", "highlights", "snippet", "snippets", "matched_tokens",
+    "text_match", "text_match_info", "request_params", "grouped_hits", "group_key", "found_docs", "counts",
+    "field_name", "stats", "search_cutoff",
+    # SearXNG
+    "number_of_results", "results", "answers", "corrections", "infoboxes", "unresponsive_engines", "engine",
+    "engines", "positions", "score", "category", "parsed_url", "template",
+})
+
+
+def strip_tags(text: str) -> str:
+    return _TAG.sub("", text) if "<" in text else text
+
+
+def url_parts(text: str) -> list[str]:
+    """The URL-shaped parts of ``text`` (empty for ordinary words). Trailing sentence punctuation is
+    dropped from a URL found inside text."""
+    if "." not in text and "//" not in text:
+        return []
+    if " " not in text and text.isprintable():  # one token, the usual URL field: mostly no scan
+        if text.startswith(_URL_STARTS) or _BARE_HOST.fullmatch(text):
+            return [text]
+        slash = text.find("/")
+        if slash > 0 and _BARE_HOST.fullmatch(text, 0, slash):
+            return [text]
+        if slash < 0 and "www." not in text:
+            return []
+    elif "/" not in text and "www." not in text:  # prose: a URL in it needs a slash or www.
+        return []
+    found = _URL_IN_TEXT.findall(text[:_MAX_URL_SCAN])
+    return [u.rstrip(".,;:!?)]}") for u in found] if found else []
+
+
+def collect(value: Any, texts: list[str], links: list[str]) -> None:
+    """Append every string in ``value`` (keys included, except ``FORMAT_KEYS``) to ``texts`` and its
+    URL-shaped parts to ``links``."""
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    add_text, add_links = texts.append, links.extend
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            for key, child in item.items():
+                if type(child) is str:
+                    here: tuple[str, ...] = (child,) if key in FORMAT_KEYS else (key, child)
+                else:
+                    here = () if key in FORMAT_KEYS else (key,)
+                for text in here:
+                    if text:
+                        add_text(text)
+                        if "<" in text:
+                            plain = strip_tags(text)
+                            if plain != text:
+                                add_text(plain)
+                        if "." in text or "//" in text:
+                            add_links(url_parts(text))
+                if type(child) in (dict, list):
+                    push(child)
+        elif kind is list or kind is tuple:
+            for child in item:
+                if type(child) is str:
+                    if child:
+                        add_text(child)
+                        if "<" in child:
+                            plain = strip_tags(child)
+                            if plain != child:
+                                add_text(plain)
+                        if "." in child or "//" in child:
+                            add_links(url_parts(child))
+                elif type(child) in (dict, list, tuple):
+                    push(child)
+        elif kind is str and item:
+            add_text(item)
+            if "<" in item and (plain := strip_tags(item)) != item:
+                add_text(plain)
+            add_links(url_parts(item))
+        # Numbers, booleans and null carry no text.
+
+
+def strings(value: Any) -> tuple[list[str], list[str]]:
+    """``(texts, links)`` of ``value`` (see ``collect``)."""
+    texts: list[str] = []
+    links: list[str] = []
+    collect(value, texts, links)
+    return texts, links
+
+
+def collect_except(value: Any, texts: list[str], links: list[str], skip: set[int],
+                   skip_keys: set[tuple[int, Any]]) -> None:
+    """``collect`` that does not enter the containers whose ``id`` is in ``skip`` (already screened and
+    kept) nor the members in ``skip_keys`` (a backend's echo of the request): ``(id(object), key)`` or
+    ``(id(array), index)``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if id(item) in skip:
+            continue
+        if type(item) is dict:
+            for key, child in item.items():
+                if (id(item), key) in skip_keys:
+                    continue
+                if key not in FORMAT_KEYS:
+                    collect(key, texts, links)
+                if type(child) is str:
+                    collect(child, texts, links)
+                elif type(child) in (dict, list):
+                    stack.append(child)
+        elif type(item) is list:
+            for index, child in enumerate(item):
+                if skip_keys and (id(item), index) in skip_keys:
+                    continue
+                if type(child) is str:
+                    collect(child, texts, links)
+                elif type(child) in (dict, list):
+                    stack.append(child)
+        elif type(item) is str:
+            collect(item, texts, links)

@@ -1,0 +1,250 @@
+"""Answers of the request side that are not a search page: refusals, OPTIONS on screened routes, and the
+screened response kinds other than search and suggest (``kinds.py``) and multi-search (``multisearch.py``).
+
+Functions of the FilterMiddleware instance ``mw`` (kept apart so middleware.py stays the search-page path).
+The middleware's ASGI helpers are looked up at call time: middleware.py imports this module.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from filter_proxy import kinds, multisearch
+from filter_proxy.adapters.base import AdapterError
+from filter_proxy.adapters.request import parse_query
+from filter_proxy.adapters.routes import DOCUMENT, DOCUMENTS, Decision
+from filter_proxy.routing import CanonicalPath
+from filter_proxy.screening import decode_body, screen_page, screen_texts
+
+if TYPE_CHECKING:
+    from filter_proxy.middleware import FilterMiddleware, Receive, Scope, Send, _Capture
+    from filter_proxy.rules.ruleset import RuleSet
+    from filter_proxy.verdict import Verdict
+
+logger = logging.getLogger("filter_proxy.middleware")
+
+
+def _m() -> Any:
+    import filter_proxy.middleware as middleware
+
+    return middleware
+
+
+def carries_query(mw: FilterMiddleware, query_string: bytes) -> bool:
+    """Whether the query string holds a non-empty value of the adapter's query parameter."""
+    name = mw.adapter.query_param
+    if not query_string or name.encode() not in query_string and b"%" not in query_string:
+        return False
+    return any(k == name and v.strip() for k, v in parse_query(query_string.decode("latin-1")))
+
+
+async def refuse(mw: FilterMiddleware, decision: Decision, send: Send) -> None:
+    m = _m()
+    if decision.reason == "case":
+        reason = "the path's letter case differs from the route listed in routes.pass"
+    elif decision.route is not None:
+        reason = f"refused by {decision.route.origin}"
+    else:
+        reason = "this route is not in the filter's route table"
+    await m._send_json(send, 403, {"error": "route not allowed by the filter", "reason": reason,
+                                 "allow_with": "routes.pass or routes.screen (filter-proxy serve --print-routes)"})
+
+
+async def options(mw: FilterMiddleware, decision: Decision, segments: tuple[str, ...], scope: Scope, receive: Receive,
+                   send: Send) -> None:
+    """OPTIONS on a screened route: its query parameters are screened; the app's answer is sent without
+    a body (a preflight needs only the status and headers), so nothing unscreened leaves."""
+    m = _m()
+    query_string: bytes = scope["query_string"]
+    params = parse_query(query_string.decode("latin-1")) if query_string else []
+    try:
+        texts = mw.adapter.query_texts(params, b"", "")
+        blocked = m.query_verdict(texts, mw.holder.current).action == "block"
+    except Exception:
+        blocked = True  # an unreadable query is answered here, never forwarded
+    if blocked:
+        allow = ", ".join(mw.routes.methods_for(segments)).encode()
+        await send({"type": "http.response.start", "status": 204,
+                    "headers": [(b"allow", allow), (b"content-length", b"0"), (b"cache-control", b"no-store"),
+                                *mw.adapter.local_headers]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    capture = m._Capture(mw.max_response_bytes)
+    scope, receive = with_body(scope, b"", receive)  # a preflight's body is never forwarded
+    try:
+        with contextlib.suppress(m._Abort):
+            await mw.app(scope, receive, capture.send)
+    except TimeoutError:  # the proxy's total upstream deadline
+        await m._send_json(send, 504, {"error": "upstream timed out"})
+        return
+    if not capture.status:
+        await m._send_json(send, 502, {"error": "upstream response cannot be screened"})
+        return
+    headers = [(k, v) for k, v in capture.headers if k.lower() not in m._STALE_HEADERS]
+    headers.append((b"content-length", b"0"))
+    await send({"type": "http.response.start", "status": capture.status, "headers": headers})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def body_of(mw: FilterMiddleware, capture: _Capture) -> tuple[bytes, bool] | None:
+    """The captured body, decoded when the app compressed it; None when it cannot be decoded."""
+    body = capture.body()
+    encoding = capture.encoding
+    if encoding is not None and encoding.strip().lower() != b"identity":
+        decoded = decode_body(body, encoding, mw.max_response_bytes)
+        return None if decoded is None else (decoded, True)
+    return body, False
+
+
+async def finish_kind(
+    mw: FilterMiddleware,
+    kind: str,
+    verdict: Verdict,
+    rules: RuleSet,
+    capture: _Capture,
+    elapsed: float,
+    accept_language: str,
+    send: Send,
+) -> None:
+    """Screen a document, documents, async, terms, rows or opaque response (``filter_proxy.kinds``).
+    What cannot be read is refused (502), whatever its status: nothing unread leaves."""
+    m = _m()
+    status, headers = capture.status, capture.headers
+    read = body_of(mw, capture)
+    if read is None:
+        await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+        return
+    body, decoded = read
+    if not body or status in (204, 304):
+        mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
+        await m._send_raw(send, status, headers, body, decoded, None, 0)
+        return
+    try:
+        doc = kinds.parse(kind, body, mw.adapter)
+        if 200 <= status < 300 and mw.image_screener is not None and kind in (DOCUMENT, DOCUMENTS):
+            new_status, doc, removed, _ = await kinds.screen_documents(
+                kind, status, doc, mw.adapter, rules, mw.image_screener)
+        elif 200 <= status < 300:
+            new_status, doc, removed = kinds.screen_kind(kind, status, doc, mw.adapter, rules)
+        else:  # an error body may quote documents too
+            kinds.screen_error(doc, rules)
+            new_status, removed = status, []
+    except kinds.Withheld as withheld:
+        mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
+        await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
+        return
+    except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
+        logger.warning("%s adapter cannot read a %s response (%s)", mw.adapter.name, kind, type(exc).__name__)
+        await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+        return
+    mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
+    for removal in removed:
+        mw.observer.removed(removal.verdict, removal.url, removal.image_hash)
+    action = None
+    if verdict.action == "warn" and verdict.warning and isinstance(doc, dict):
+        lang = rules.warnings.choose_language(accept_language or None)
+        doc["safety"] = rules.warnings.safety_object(verdict, lang)
+        mw.observer.warning_shown(verdict.warning, lang)
+        action = "warn"
+    # What is sent is what was screened: the re-encoding of the parsed document, never the backend's bytes
+    # (duplicate keys would read one way here and maybe another way in the client).
+    body = kinds.encode(kind, doc, mw.adapter)
+    await m._send_raw(send, new_status, headers, body, True, action, len(removed))
+
+
+async def finish_multi(
+    mw: FilterMiddleware,
+    plan: multisearch.Plan,
+    verdicts: list[Verdict],
+    keep: list[int],
+    capture: _Capture | None,
+    rules: RuleSet,
+    elapsed: float,
+    accept_language: str,
+    send: Send,
+) -> None:
+    """Put a multi-search answer back together in the request's order: forwarded sub-queries get their
+    screened sub-responses, blocked ones an empty page with the ``safety`` object in their slot."""
+    m = _m()
+    shape = multisearch.shape_for(mw.adapter)
+    lang = rules.warnings.choose_language(accept_language or None)
+    doc: Any = None
+    pages: list[Any] = []
+    removed = 0
+    status = 200
+    headers: list[tuple[bytes, bytes]] = [(b"content-type", m._JSON), *mw.adapter.local_headers]
+    if capture is not None:
+        status, headers = capture.status, capture.headers
+        read = body_of(mw, capture)
+        try:
+            if read is None:
+                raise AdapterError("undecodable body")
+            doc = orjson.loads(read[0])
+            if not 200 <= status < 300:  # the backend refused the whole request: its error, screened
+                kinds.screen_error(doc, rules)
+                mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
+                await m._send_raw(send, status, headers, orjson.dumps(doc), True, None, 0)  # what was read
+                return
+            pages = shape.pages(doc)
+            if len(pages) != len(keep):
+                raise AdapterError("multi-search answered another number of sub-responses")
+            for n, page in enumerate(pages):
+                if isinstance(page, dict) and "error" in page and not ({"hits", "results"} & page.keys()):
+                    kinds.screen_error(page, rules)  # one sub-query failed: its error, screened
+                    continue
+                if mw.image_screener is None:
+                    page, outcome = screen_texts(page, mw.adapter, rules, results=True)
+                else:
+                    page, outcome = await screen_page(page, mw.adapter, rules, results=True,
+                                                      image_screener=mw.image_screener)
+                kinds.raise_if_withheld(outcome)
+                pages[n] = page
+                removed += len(outcome.removed)
+                for removal in outcome.removed:
+                    mw.observer.removed(removal.verdict, removal.url, removal.image_hash)
+        except kinds.Withheld as withheld:
+            mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
+            await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
+            return
+        except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
+            logger.warning("%s adapter cannot read a multi-search response (%s)", mw.adapter.name,
+                           type(exc).__name__)
+            await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            return
+        mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
+    answered = dict(zip(keep, pages, strict=True))
+    out: list[Any] = []
+    action = None
+    for i, verdict in enumerate(verdicts):
+        page = answered[i] if i in answered else shape.empty(plan, i, mw.adapter)
+        if verdict.warning and verdict.action in ("block", "warn") and isinstance(page, dict):
+            page["safety"] = rules.warnings.safety_object(verdict, lang)
+            mw.observer.warning_shown(verdict.warning, lang)
+        if verdict.action in ("block", "warn"):
+            action = "block" if verdict.action == "block" or action == "block" else "warn"
+        out.append(page)
+    doc = shape.assemble(doc, out)
+    await m._send_raw(send, status, headers, orjson.dumps(doc), True, action, removed)
+
+
+def canonical_scope(scope: Scope, path: CanonicalPath) -> Scope:
+    """The scope the app sees: the canonical path, so the app (or the proxy) serves exactly what was routed."""
+    if scope.get("raw_path") == path.raw and scope.get("path") == path.path:
+        return scope
+    scope = dict(scope)
+    scope["path"] = path.path
+    scope["raw_path"] = path.raw
+    return scope
+
+
+def with_body(scope: Scope, body: bytes, receive: Receive) -> tuple[Scope, Receive]:
+    """A scope and receive for a rewritten request body (content-length set, chunked framing dropped)."""
+    m = _m()
+    scope = dict(scope)
+    scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"content-length", b"transfer-encoding")]
+    scope["headers"].append((b"content-length", str(len(body)).encode()))
+    return scope, m._replay(body, receive)

@@ -1,0 +1,233 @@
+"""Screening the responses of screened routes that are not a search page or a suggest list.
+
+The route table names each screened route's response kind (``adapters.routes``); search pages and
+suggestions are screened by the middleware's ``_finish``, multi-search by ``multisearch``, and the rest here:
+
+- ``document`` / ``documents``: the backend's documents as a page of its own search shape (``documents``),
+  screened by ``Adapter.results``; a matching document is answered as the backend answers a missing one;
+- ``async``: the search page inside ES ``_async_search``'s status object;
+- ``terms``: each term is checked as text, a matching one removed;
+- ``rows``: each row of SQL / ES|QL / PPL results, each Solr stream tuple and each EQL event or sequence is a
+  result (every string in it, URLs as URLs);
+- ``opaque``: every string and key anywhere; a match withholds the whole response (``Withheld``).
+
+Unknown shapes raise AdapterError and the middleware answers 502: nothing unread is passed on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
+from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
+from filter_proxy.adapters.walk import strings as walk_strings
+from filter_proxy.screening import ImageScreenerLike, Removal, screen_results, screen_texts
+
+if TYPE_CHECKING:
+    from filter_proxy.rules.ruleset import RuleSet
+
+ROW_KEYS = ("rows", "datarows", "values")  # ES SQL, OpenSearch SQL / PPL, ES|QL (Solr: result-set.docs)
+# Where backends echo the request: Meilisearch "query" / "facetQuery", Typesense "request_params", Solr
+# "responseHeader.params" (handled in _without_echo).
+ECHO_KEYS = frozenset({"query", "facetQuery", "request_params", "responseHeader"})
+
+
+class Withheld(Exception):  # noqa: N818 - a decision, not an error
+    """The response holds listed content and has no smaller unit that could be removed from it."""
+
+    def __init__(self, removal: Removal) -> None:
+        super().__init__("withheld")
+        self.removal = removal
+
+
+def raise_if_withheld(outcome: Any) -> None:
+    """A page outcome that says the page must not be sent at all (a listed string outside any removable
+    part, when the page screening reports one as ``withheld``) withholds the whole answer."""
+    withheld = getattr(outcome, "withheld", None)
+    if withheld is not None:
+        raise Withheld(withheld)
+
+
+def strings_view(index: int, value: Any) -> ResultView:
+    """A view holding every string of ``value`` read as a result's are (``adapters.walk``: keys too,
+    markup stripped beside the original, URL-shaped parts, also inside text, checked as URLs)."""
+    texts, links = walk_strings(value)
+    return ResultView(index=index, nodes=(value,), strings=texts, links=links)
+
+
+def parse(kind: str, body: bytes, adapter: Adapter) -> Any:
+    """The response document; Typesense export (``documents``) is JSON lines."""
+    shape = adapter.document_shape()
+    if shape.jsonl and kind == DOCUMENTS:
+        return [orjson.loads(line) for line in body.splitlines() if line.strip()]
+    return orjson.loads(body)
+
+
+def encode(kind: str, doc: Any, adapter: Adapter) -> bytes:
+    if adapter.document_shape().jsonl and kind == DOCUMENTS and isinstance(doc, list):
+        return b"\n".join(orjson.dumps(d) for d in doc)
+    return orjson.dumps(doc)
+
+
+def screen_kind(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    """(status, document, removals) for one parsed response of ``kind``. Raises AdapterError on a shape
+    that cannot be read, Withheld when an opaque response matched."""
+    if kind in (DOCUMENT, DOCUMENTS):
+        return _documents(kind, status, doc, adapter, rules)
+    if kind == ASYNC:
+        return _async(status, doc, adapter, rules)
+    if kind == TERMS:
+        return _terms(status, doc, adapter, rules)
+    if kind == ROWS:
+        return _rows(status, doc, rules)
+    if kind in (OPAQUE, COUNT):
+        return _opaque(status, doc, rules)
+    raise AdapterError(f"unknown response kind {kind!r}")
+
+
+def blocked(kind: str, adapter: Adapter) -> Any:
+    """The answer to a blocked query on a route of ``kind`` (the backend's own empty shape)."""
+    if kind == COUNT:
+        return {"count": 0, "_shards": {"total": 0, "successful": 0, "skipped": 0, "failed": 0}}
+    return adapter.empty([])
+
+
+def screen_error(doc: Any, rules: RuleSet) -> None:
+    """A non-2xx JSON body of a screened route: errors may quote documents, so every string is checked."""
+    _opaque(0, doc, rules)
+
+
+async def screen_documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet,
+                           image_screener: ImageScreenerLike) -> tuple[int, Any, list[Removal], bool]:
+    """``document`` / ``documents`` with their pictures checked as on a search page (fetched, hashed,
+    the unverified ones handled by policy). Returns (status, doc, removals, pictures changed)."""
+    from filter_proxy.images_check import rewrite_urls
+    from filter_proxy.screening import _screen_images
+
+    page, owners = adapter.document_shape().page(kind, doc)
+    views = adapter.results(page) if owners else []
+    removals = screen_results(views, rules)
+    hide: list[int] = []
+    shown: dict[str, str] = {}
+    if views:
+        await _screen_images(views, rules, image_screener, removals, hide, shown)
+    for index in hide:  # the page's hits hold the response's own objects: hidden in the response itself
+        adapter.hide_image(page, index)
+    if shown:
+        doc = rewrite_urls(doc, shown)
+    status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
+    return status, doc, removed, bool(hide or shown)
+
+
+def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    page, owners = adapter.document_shape().page(kind, doc)
+    views = adapter.results(page) if owners else []
+    return _drop(kind, status, doc, adapter, owners, views, screen_results(views, rules))
+
+
+def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int], views: list[ResultView],
+          removals: dict[int, Removal]) -> tuple[int, Any, list[Removal]]:
+    shape = adapter.document_shape()
+    if len(views) != len(owners):
+        raise AdapterError("document views do not line up with the documents")
+    if not removals:
+        return status, doc, []
+    drop = {owners[i] for i in removals}
+    status, doc = shape.drop(kind, doc, drop, status)
+    # One removal per document, however many of its views matched.
+    by_doc: dict[int, Removal] = {}
+    for i, removal in removals.items():
+        by_doc.setdefault(owners[i], removal)
+    return status, doc, list(by_doc.values())
+
+
+def _async(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    if not isinstance(doc, dict):
+        raise AdapterError("async search response is not a JSON object")
+    _opaque(status, {k: v for k, v in doc.items() if k != "response"}, rules)  # status, errors
+    page = doc.get("response")
+    if page is None:  # still running, nothing to show yet
+        return status, doc, []
+    page, outcome = screen_texts(page, adapter, rules, results=True)
+    raise_if_withheld(outcome)
+    doc["response"] = page
+    return status, doc, list(outcome.removed)
+
+
+def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    shape = adapter.document_shape()
+    removals: list[Removal] = []
+    drop: set[int] = set()
+    terms = shape.terms(doc)
+    _opaque(status, {k: v for k, v in doc.items() if k != "terms"}, rules)  # shard failures and the like
+    for i, term in enumerate(terms):
+        verdict = rules.check_text(term)
+        if verdict.matched:
+            drop.add(i)
+            removals.append(Removal(verdict))
+    if drop:
+        doc = shape.drop_terms(doc, drop)
+    return status, doc, removals
+
+
+def _rows(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    if not isinstance(doc, dict):
+        raise AdapterError("tabular response is not a JSON object")
+    if isinstance(doc.get("result-set"), dict):  # Solr streaming expressions / SQL: result-set.docs[] tuples
+        inner, removals = _rows_of(doc["result-set"], ("docs",), rules)
+        doc["result-set"] = inner
+        _opaque(status, {k: v for k, v in doc.items() if k != "result-set"}, rules)
+        return status, doc, removals
+    hits = doc.get("hits")
+    if isinstance(hits, dict) and ("events" in hits or "sequences" in hits):  # ES EQL: events and sequences
+        inner, removals = _rows_of(hits, ("events", "sequences"), rules)
+        total = inner.get("total")
+        if removals and isinstance(total, dict) and isinstance(total.get("value"), int):
+            total["value"] = max(0, total["value"] - len(removals))
+        doc["hits"] = inner
+        _opaque(status, {k: v for k, v in doc.items() if k != "hits"}, rules)
+        return status, doc, removals
+    doc, removals = _rows_of(doc, ROW_KEYS, rules)
+    return status, doc, removals
+
+
+def _rows_of(doc: dict[str, Any], row_keys: tuple[str, ...], rules: RuleSet) -> tuple[dict[str, Any], list[Removal]]:
+    """Drop the matching rows of the lists under ``row_keys``; everything else is checked as opaque."""
+    keys = [k for k in row_keys if k in doc]
+    others = {k: v for k, v in doc.items() if k not in row_keys}
+    removals: list[Removal] = []
+    # Column names, cursors and errors around the rows are checked as one opaque part.
+    _opaque(0, others, rules)
+    for key in keys:
+        rows = doc[key]
+        if not isinstance(rows, list):
+            raise AdapterError(f"{key!r} is not a list of rows")
+        found = screen_results([strings_view(i, row) for i, row in enumerate(rows)], rules)
+        if found:
+            doc[key] = [r for i, r in enumerate(rows) if i not in found]
+            removals.extend(found.values())
+    for count in ("total", "size"):  # OpenSearch SQL counts
+        if removals and isinstance(doc.get(count), int) and not isinstance(doc.get(count), bool):
+            doc[count] = max(0, doc[count] - len(removals))
+    return doc, removals
+
+
+def _without_echo(doc: Any) -> Any:
+    """``doc`` without the backend's echo of the request (already screened as the query: a warned query
+    echoed back must not withhold the answer)."""
+    if not isinstance(doc, dict) or not ECHO_KEYS & doc.keys():
+        return doc
+    out = {k: v for k, v in doc.items() if k not in ECHO_KEYS}
+    header = doc.get("responseHeader")
+    if isinstance(header, dict) and "params" in header:  # Solr
+        out["responseHeader"] = {k: v for k, v in header.items() if k != "params"}
+    return out
+
+
+def _opaque(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    found = screen_results([strings_view(0, _without_echo(doc))], rules)
+    if found:
+        raise Withheld(found[0])
+    return status, doc, []

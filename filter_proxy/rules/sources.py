@@ -1,0 +1,272 @@
+"""Reading a rules directory: every file validated, every problem located as ``path:line``.
+
+This module only reads files and the policy; what a line means is the signal registry's answer
+(``filter_proxy.signals.registry``): ``rules/terms/*.txt`` lines are parsed by the terms signal,
+``rules/urls/*.txt`` by the URL signal, and each ``rules/images/*.csv`` row (``algorithm,hash[,note]``) by the
+image signal its algorithm names.
+
+A rule file with no entries (0 bytes, or only comments, blank lines or a CSV header) is refused with
+``path:1: file is empty``: a truncated file must never silently drop a whole category. A category that is
+meant to list nothing in some file says so in policy.toml with ``allow_empty = true``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from filter_proxy.errors import Problem, RulesError
+from filter_proxy.matchers.image_fmr import RateFinding, configure_index
+from filter_proxy.normalize import normalize
+from filter_proxy.rules.parse import Line, decode_text, read_lines, toml_error_line
+from filter_proxy.rules.policy import Policy, parse_policy
+from filter_proxy.rules.ruleset import RuleSet
+from filter_proxy.signals import registry
+from filter_proxy.signals.base import Entry, SignalError, SignalIndex
+from filter_proxy.signals.images import ImageSignals, pdq_available
+from filter_proxy.warnings import WarningCatalog, load_warnings
+
+_LOCATED = re.compile(r"^(.+):(\d+): (.+)$", re.S)
+
+
+@dataclass
+class Sources:
+    """Everything read from one rules directory, validated but not yet indexed."""
+
+    name: str  # rule-id prefix: the directory's own name, e.g. "rules"
+    policy: Policy | None = None
+    policy_text: str = ""
+    warnings: WarningCatalog | None = None
+    entries: dict[str, list[Entry]] = field(default_factory=lambda: {name: [] for name in registry.names()})
+    allow: list[str] = field(default_factory=list)
+    digest: str = ""  # sha256 over every source file's path and bytes
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    def sizes(self) -> dict[str, dict[str, int]]:
+        """signal -> category -> number of entries."""
+        out: dict[str, dict[str, int]] = {}
+        for name, entries in self.entries.items():
+            counts: dict[str, int] = {}
+            for entry in entries:
+                counts[entry.category] = counts.get(entry.category, 0) + 1
+            out[name] = counts
+        return out
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per rules sub-directory and category (``terms``, ``urls``, ``images``) and the number of
+        allow phrases (per signal: ``sizes``)."""
+        sizes = self.sizes()
+        by_source: dict[str, dict[str, int]] = {source: {} for source in registry.SOURCES}
+        for name, counts in sizes.items():
+            target = by_source[registry.SIGNALS[name].source]
+            for category, count in counts.items():
+                target[category] = target.get(category, 0) + count
+        return {**by_source, "allow": len(self.allow)}
+
+
+def build_indexes(sources: Sources) -> dict[str, SignalIndex]:
+    """One index per index group of the registry. The signals re-validate entries and name the rule id of a
+    bad one; after read_sources that cannot happen, but if it does it is still reported as
+    ``path:line: reason``."""
+    try:
+        return {group: builder.build([e for name in registry.members(group) for e in sources.entries.get(name, ())],
+                                     allow=sources.allow)
+                for group, builder in registry.INDEXES.items()}
+    except ValueError as exc:
+        found = _LOCATED.match(str(exc))
+        if found:
+            raise RulesError(found[1], int(found[2]), found[3]) from exc
+        raise RulesError(sources.name, 0, f"cannot index the rules: {exc}") from exc
+
+
+def build_ruleset(sources: Sources, source: str) -> RuleSet:
+    assert sources.policy is not None and sources.warnings is not None
+    rules = RuleSet(policy=sources.policy, warnings=sources.warnings, indexes=build_indexes(sources),
+                    version=sources.digest[:12], source=source, stats=sources.stats(), sizes=sources.sizes(),
+                    allow=sources.allow)
+    rules.image_findings = configure_images(rules.images, rules.policy, f"{sources.name}/images")
+    return rules
+
+
+def configure_images(images: ImageSignals, policy: Policy, where: str) -> list[RateFinding]:
+    """Apply ``images.require_agreement`` and measure each category's expected false-match rate per picture
+    at its list size (``matchers.image_fmr``, by sampling random hashes against the index). A category over
+    ``images.max_false_match_rate`` refuses the rule set (RulesError at ``where``), naming the thresholds
+    that would meet it. Directory loads, bundle loads and ``compile_rules`` all run it; the findings are
+    kept on ``RuleSet.image_findings`` for ``rules check``."""
+    findings, reasons = configure_index(images.index, policy)
+    if reasons:
+        raise RulesError.from_problems([Problem(where, 0, reason) for reason in reasons])
+    return findings
+
+
+def rule_prefix(root: Path) -> str:
+    """The rule-id prefix: the directory's name as given ("rules/" -> "rules"), resolved for "." or ".."."""
+    name = root.name
+    if name in ("", ".", ".."):
+        name = root.resolve().name
+    return name
+
+
+def read_sources(root: Path) -> Sources:
+    """Read and validate a rules directory. RulesError only when the directory itself is missing."""
+    if not root.is_dir():
+        raise RulesError(str(root), 0, "rules directory not found")
+    sources = Sources(rule_prefix(root))
+    digest = hashlib.sha256()
+    problems = sources.problems
+
+    def rel(path: Path) -> str:
+        return f"{sources.name}/{path.relative_to(root).as_posix()}"
+
+    def files(sub: str, suffix: str) -> list[Path]:
+        directory = root / sub
+        if not directory.is_dir():
+            return []
+        found = []
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and path.suffix == suffix:
+                found.append(path)
+                digest.update(rel(path).encode() + b"\0" + path.read_bytes() + b"\0")
+            elif not path.name.startswith("."):
+                problems.append(Problem(rel(path), 0, f"ignored: only *{suffix} files are read here", "warning"))
+        return found
+
+    # The policy's TOML first (it names the default language), then the warnings, then the policy's
+    # validation, which checks each category's warning kind against the catalog.
+    policy_path = root / "policy.toml"
+    raw: dict[str, Any] | None = None
+    if policy_path.is_file():
+        data = policy_path.read_bytes()
+        digest.update(rel(policy_path).encode() + b"\0" + data + b"\0")
+        sources.policy_text, raw = _read_toml(data, rel(policy_path), problems)
+    else:
+        problems.append(Problem(rel(policy_path), 0, "missing: every rule set needs a policy.toml declaring its categories"))
+
+    files("warnings", ".toml")
+    locales = (raw or {}).get("locales")
+    default_language = locales.get("default") if isinstance(locales, dict) else None
+    catalog, warning_problems = load_warnings(root / "warnings", **(
+        {"default_language": default_language} if isinstance(default_language, str) else {}
+    ))
+    sources.warnings = catalog
+    problems.extend(_relocate(p, root, sources.name) for p in warning_problems)
+
+    if raw is not None:
+        sources.policy, policy_problems = parse_policy(
+            raw, rel(policy_path), warning_kinds=set(catalog.kinds), text=sources.policy_text
+        )
+        problems.extend(policy_problems)
+    policy = sources.policy
+
+    for source, suffix in registry.SOURCES.items():
+        for path in files(source, suffix):
+            _read_entries(path, rel(path), source, policy, problems, sources.entries)
+    first_pdq = next(iter(sources.entries.get("pdq", ())), None)
+    if first_pdq is not None and not pdq_available():
+        path, _, line = first_pdq.rule_id.rpartition(":")
+        problems.append(Problem(path, int(line) if line.isdigit() else 0, "pdq hashes are listed but the optional "
+                                "extra [pdq] is not installed: thumbnails are not PDQ-hashed, so these entries "
+                                "match only PDQ hashes a backend supplies", "warning"))
+    for path in files("allow", ".txt"):
+        _read_allow(path, rel(path), problems, sources.allow)
+
+    sources.digest = digest.hexdigest()
+    return sources
+
+
+def _read_toml(data: bytes, rel: str, problems: list[Problem]) -> tuple[str, dict[str, Any] | None]:
+    text = decode_text(data, rel, problems)
+    if text is None:
+        return "", None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(Problem(rel, toml_error_line(str(exc)), f"not valid TOML: {exc}"))
+        return text, None
+
+
+def _relocate(problem: Problem, root: Path, name: str) -> Problem:
+    """A problem from another module, with its path rewritten relative to the rules directory's parent."""
+    path = Path(problem.path)
+    for base in (root, root.resolve()):
+        try:
+            relative = path.relative_to(base)
+        except ValueError:
+            continue
+        return Problem(f"{name}/{relative.as_posix()}", problem.line, problem.reason, problem.severity)
+    return problem
+
+
+def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, problems: list[Problem],
+                  out: dict[str, list[Entry]]) -> None:
+    category = path.stem
+    declared = policy.categories.get(category) if policy is not None else None
+    if declared is None:
+        problems.append(Problem(rel, 0, f"category {category!r} is not declared in policy.toml (add [categories.{category}])"))
+    before = len(problems)
+    lines = read_lines(path, rel, problems)
+    if lines and path.suffix == ".csv" and _is_csv_header(lines[0]):
+        lines = lines[1:]
+    if not lines and len(problems) == before and not (declared is not None and declared.allow_empty):
+        problems.append(Problem(rel, 1, f"file is empty (no entries): a truncated file would drop category "
+                                f"{category!r}; delete the file, or if it is meant to be empty set "
+                                f"allow_empty = true under [categories.{category}] in policy.toml"))
+        return
+    single = registry.for_source(source)
+    seen: dict[object, int] = {}
+    for line in lines:
+        rule_id = f"{rel}:{line.number}"
+        try:
+            if source == "images":
+                name, text, note = _image_row(line.text)
+            else:
+                (name,), text, note = single, line.text, ""
+            value, key = registry.SIGNALS[name].parse_line(text)
+        except SignalError as exc:
+            problems.append(Problem(rel, line.number, str(exc)))
+            continue
+        if key in seen:
+            problems.append(Problem(rel, line.number, f"duplicate of line {seen[key]}; ignored", "warning"))
+            continue
+        seen[key] = line.number
+        if declared is not None:  # entries of an undeclared category are validated but never loaded
+            out[name].append(Entry(value, category, rule_id, name, note))
+
+
+def _image_row(text: str) -> tuple[str, str, str]:
+    """(signal name, hash, note) of an ``algorithm,hash[,note]`` row; SignalError when it is malformed."""
+    row = next(csv.reader([text], skipinitialspace=True), [])
+    if len(row) < 2:
+        raise SignalError("expected algorithm,hash[,note] (for example: phash,d1c4e0f0b0a09080)")
+    algorithm = row[0].strip().lower()
+    images = registry.for_source("images")
+    if algorithm not in images:
+        raise SignalError(f"unknown image hash algorithm {algorithm!r} (known: {', '.join(images)})")
+    return algorithm, row[1], ",".join(row[2:])
+
+
+def _is_csv_header(line: Line) -> bool:
+    return line.text.replace(" ", "").lower().startswith("algorithm,hash")
+
+
+def _read_allow(path: Path, rel: str, problems: list[Problem], out: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for line in read_lines(path, rel, problems):
+        key = normalize(line.text)
+        if not key:
+            problems.append(Problem(rel, line.number, "the phrase has no letters or digits left after normalisation"))
+        elif key in seen:
+            problems.append(Problem(rel, line.number, f"duplicate of line {seen[key]}; ignored", "warning"))
+        else:
+            seen[key] = line.number
+            out.append(line.text)

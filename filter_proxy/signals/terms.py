@@ -1,0 +1,55 @@
+"""The terms signal: phrases, substring entries and hashed phrases, matched on normalised words.
+
+Parsing, normalisation and the index itself live in ``filter_proxy.matchers.terms`` and
+``filter_proxy.normalize`` (the text matcher); this class is their signal-type face.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Hashable, Sequence
+
+from filter_proxy.matchers.terms import TermEntry, TermIndex, parse_term_line
+from filter_proxy.normalize import normalize
+from filter_proxy.signals.base import Entry, SignalError, SignalType
+
+__all__ = ["TermSignal"]
+
+
+class TermSignal(SignalType):
+    name = "terms"
+    index_group = "terms"
+    source = "terms"
+    verdict_signal = "term"
+    exact = True
+
+    @classmethod
+    def parse_line(cls, text: str) -> tuple[str, Hashable]:
+        """``value`` is the entry as ``TermIndex`` takes it: ``~`` marks a substring entry. Duplicates:
+        a plain phrase and its hashed twin (``sha256:`` of the normalised phrase) share one key."""
+        term, substring, reason = parse_term_line(text)
+        if reason is not None:
+            raise SignalError(reason)
+        if term.startswith("sha256:"):
+            digest = term[len("sha256:"):].lower()
+        else:
+            digest = hashlib.sha256(normalize(term).encode("utf-8")).hexdigest()
+        return ("~" if substring else "") + term, (substring, digest)
+
+    @classmethod
+    def canonical(cls, text: str) -> str:
+        """The form entries and screened text are compared in (``normalize``)."""
+        return normalize(text)
+
+    @staticmethod
+    def _term_entry(entry: Entry) -> TermEntry:
+        substring = entry.value.startswith("~")
+        return TermEntry(entry.value[1:] if substring else entry.value, entry.category, entry.rule_id, substring)
+
+    @classmethod
+    def build(cls, entries: Sequence[Entry], allow: Sequence[str] = ()) -> TermIndex:
+        return TermIndex.build([cls._term_entry(e) for e in entries], allow=allow)
+
+    @classmethod
+    def from_bytes(cls, data: bytes | memoryview) -> TermIndex:
+        return TermIndex.from_bytes(data)

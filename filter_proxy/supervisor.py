@@ -1,0 +1,104 @@
+"""The supervisor of `serve --workers N`: uvicorn's own multiprocess supervisor (it spawns the workers on
+one shared socket, pings them and replaces dead ones), except for the rules:
+
+- SIGHUP reloads the rules in every worker instead of restarting the workers (uvicorn's default would
+  drop the connections in flight). It bumps the reload generation in the state directory, which every
+  worker follows (coordination.DirectoryCoordinator).
+- One file watcher for the host, here, bumping the generation too, instead of one per worker (N watchers
+  would make every worker reload N times per change).
+
+The state directory is created here and named to the workers in FILTER_PROXY_STATE_DIR; it is removed on
+exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from pathlib import Path
+
+from uvicorn.config import Config as UvicornConfig
+from uvicorn.supervisors.multiprocess import Multiprocess
+
+from filter_proxy.coordination import STATE_ENV, bump_generation
+from filter_proxy.reload import watch_target
+
+log = logging.getLogger("filter_proxy.supervisor")
+
+
+class ReloadingSupervisor(Multiprocess):
+    """``Multiprocess`` with SIGHUP fanned out as a rules reload (see the module docstring)."""
+
+    def __init__(self, config: UvicornConfig, sockets: list[socket.socket], *, state_dir: Path,
+                 watch: Path | None = None, debounce_ms: int = 500, force: bool = False) -> None:
+        super().__init__(config, sockets)
+        self.state_dir = state_dir
+        self.watch = watch
+        self.debounce_ms = debounce_ms
+        self.force = force  # config rules.force_reload: automatic reloads may shrink a category
+        self._watch_stop = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def request_reload(self, why: str) -> int:
+        generation = bump_generation(self.state_dir, self.force)
+        log.info("%s: rules reload generation %d sent to every worker", why, generation)
+        return generation
+
+    def handle_hup(self) -> None:  # replaces uvicorn's "restart every worker"
+        self.request_reload("SIGHUP")
+
+    def _watch(self) -> None:
+        assert self.watch is not None
+        watch_rules(self.watch, self.state_dir, self._watch_stop, debounce_ms=self.debounce_ms, force=self.force)
+
+    def run(self) -> None:
+        if self.watch is not None:
+            self._watcher = threading.Thread(target=self._watch, name="rules-watch", daemon=True)
+            self._watcher.start()
+        try:
+            super().run()
+        finally:
+            self._watch_stop.set()
+            if self._watcher is not None:
+                self._watcher.join(timeout=5)
+
+
+def watch_rules(path: Path, state_dir: Path, stop: threading.Event, *, debounce_ms: int = 500,
+                force: bool = False) -> None:
+    """Bump the reload generation in ``state_dir`` whenever the rules at ``path`` change, until ``stop``."""
+    from watchfiles import DefaultFilter, watch
+
+    target, flt = watch_target(path)
+    log.info("watching %s for rule changes", target)
+    try:
+        for _changes in watch(target, watch_filter=flt if flt is not None else DefaultFilter(), stop_event=stop,
+                              debounce=max(debounce_ms, 1), step=50, rust_timeout=500, recursive=True):
+            generation = bump_generation(state_dir, force)
+            log.info("rule files changed: rules reload generation %d sent to every worker", generation)
+    except Exception:  # a dead watcher must not stop the server; SIGHUP and /-/reload still work
+        log.exception("rule file watcher stopped")
+
+
+def run_workers(config: UvicornConfig, *, rules_path: str, watch: bool, debounce_ms: int, force: bool) -> None:
+    """Bind the socket, create the state directory, and supervise ``config.workers`` workers until a
+    SIGINT/SIGTERM."""
+    state_dir = Path(tempfile.mkdtemp(prefix="filter-proxy-state-"))
+    os.environ[STATE_ENV] = str(state_dir)  # the spawned workers inherit it
+    try:
+        sock = config.bind_socket()
+        supervisor = ReloadingSupervisor(config, [sock], state_dir=state_dir,
+                                         watch=Path(rules_path) if watch else None,
+                                         debounce_ms=debounce_ms, force=force)
+        try:
+            supervisor.run()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            sock.close()
+    finally:
+        os.environ.pop(STATE_ENV, None)
+        shutil.rmtree(state_dir, ignore_errors=True)
