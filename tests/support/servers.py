@@ -134,7 +134,7 @@ class PostgresServer:
 
     def start(self) -> None:
         subprocess.run([*self.run_as, str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                        "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
+                        "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"],
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.start_again()
 
