@@ -16,9 +16,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
 
-from benchmarks import peers_e2g, peers_hop, peers_squidguard, synth
+from benchmarks import peers_e2g, peers_hop, peers_recall, peers_squidguard, synth
 from benchmarks.harness import SuiteResult, log, median
 from benchmarks.subjects import REPO, compile_rules, write_rules_dir
 
@@ -85,9 +86,6 @@ def run(quick: bool, out_dir: Path) -> SuiteResult:
             result.note(f"URL lookups vs squidGuard not measured: {missing}")
         else:
             _urls(result, root, quick)
-    result.note("disguise recall / benign false matches of e2guardian on the same queries: not measured yet "
-                "(e2guardian's search-term list did not block even a listed plain query on the benchmark "
-                "backend's URLs in this configuration; see benchmarks/README.md)")
     return result
 
 
@@ -131,7 +129,7 @@ def _proxies(result: SuiteResult, root: Path, quick: bool) -> None:
         else:
             port = _free_port()
             (root / "e2g").mkdir()
-            e2g = peers_e2g.start(peers_e2g.configure(root / "e2g", port, backend_port, terms))
+            e2g = peers_e2g.start(peers_e2g.configure(root / "e2g", port, terms))
             procs.append(e2g)
             _wait_port(port, e2g)
             subjects["e2guardian 5.3.5"] = (f"http://127.0.0.1:{port}", origin + SEARCH)
@@ -139,6 +137,8 @@ def _proxies(result: SuiteResult, root: Path, quick: bool) -> None:
         for url, target in subjects.values():  # warm-up: pools, caches, JIT-free but lazy imports
             wrk(url, 4, 1, target)
         _measure(result, subjects, quick)
+        if "e2guardian 5.3.5" in subjects:
+            _recall(result, terms, subjects, origin, quick)
     finally:
         for proc in reversed(procs):
             _stop(proc)
@@ -180,6 +180,25 @@ def _measure(result: SuiteResult, subjects: dict[str, tuple[str, str | None]], q
     result.target("worker_c16_over_c1", med[one, 16] / med[one, 1], "1 worker: req/s at c=16 / at c=1")
     result.note(f"{rounds} interleaved round(s) of {seconds} s per subject and concurrency; wrk and every server "
                 "share the machine's 2 cores (and other users' jobs), so compare the ratios, not the absolutes.")
+
+
+def _port(url: str) -> int:
+    return int(urllib.parse.urlsplit(url).port or 80)
+
+
+def _recall(result: SuiteResult, terms: list[str], subjects: dict[str, tuple[str, str | None]], origin: str,
+            quick: bool) -> None:
+    per_class, benign = (30, 300) if quick else (150, 2000)
+    e2g_port = _port(subjects["e2guardian 5.3.5"][0])
+    fp_port = _port(subjects["filter-proxy serve, 1 worker"][0])
+    log("peers: disguise recall and benign false matches through e2guardian and filter-proxy")
+    rows, fig = peers_recall.measure(terms, e2g_port, origin, fp_port, per_class, benign)
+    result.table("Disguised listed queries blocked, through each proxy (% of queries; same queries)",
+                 ["class", "queries", "e2guardian %", "filter-proxy %"], rows)
+    result.table("Overall, same queries", ["figure", "e2guardian", "filter-proxy"],
+                 [["recall on disguised listed queries %", fig["e2g_recall"], fig["fp_recall"]],
+                  [f"benign queries blocked % (of {fig['benign_queries']:,} real English lines)", fig["e2g_benign"],
+                   fig["fp_benign"]]])
 
 
 # --- URL lists ----------------------------------------------------------------------------------------------

@@ -6,7 +6,9 @@ Settings (everything else stays the package default):
   origin itself, as filter-proxy does), ``nodaemon = on`` (foreground, so the benchmark can stop it);
 - access logging off (``nologger = on``, ``loglevel = 0``): filter-proxy writes no per-request access log
   either, and a log write per request would measure the disk, not the filter;
-- search-term filtering: ``searchregexplist`` extracts ``q`` from the benchmark backend's search URL and
+- search-term filtering: ``searchregexplist`` extracts ``q`` from the benchmark backend's search URL (the
+  pattern starts with ``^.*`` and skips the port: one anchored on ``^http://`` or naming the port never
+  matched here) and
   ``bannedsearchlist`` holds the same placeholder terms filter-proxy lists;
 - phrase filtering of responses: ``bannedphraselist`` holds the same terms as ``< term >`` phrases, with
   the package's default ``phrasefiltermode = 2`` and ``weightedphrasemode = 2``; the shipped example
@@ -40,7 +42,7 @@ def _set(text: str, key: str, value: str) -> str:
     return text + f"\n{line}\n"
 
 
-def configure(root: Path, port: int, backend_port: int, terms: list[str]) -> Path:
+def configure(root: Path, port: int, terms: list[str]) -> Path:
     """Write the configuration under ``root``; returns the main config file."""
     conf_dir = root / "e2guardian"
     shutil.copytree(ETC, conf_dir, symlinks=True)
@@ -58,7 +60,7 @@ def configure(root: Path, port: int, backend_port: int, terms: list[str]) -> Pat
     # Method 1: words of each term sorted and joined with '+' (e2guardian's format).
     (lists / "bannedsearchlist").write_text("".join("+".join(sorted(t.split())) + "\n" for t in terms), "utf-8")
     (lists / "searchregexplist").write_text(
-        f'"^(http://)?127\\.0\\.0\\.1(:{backend_port})?/search\\?q=([^&]*).*"->"\\3"\n', "utf-8")
+        '"^.*127\\.0\\.0\\.1[^/]*/search\\?q=([^&]*).*$"->"\\1"\n', "utf-8")
     group = conf_dir / "e2guardianf1.conf"
     # Method 2 as well: the search words go through the banned phrase list (a limit > 0 turns it on).
     group.write_text(_set(group.read_text("utf-8"), "searchtermlimit", "1"), "utf-8")

@@ -24,6 +24,8 @@ def run(quick: bool, out_dir: Path) -> SuiteResult:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fp-bench-") as tmp:
         _terms(result, quick, Path(tmp), out_dir)
+    with tempfile.TemporaryDirectory(prefix="fp-bench-") as tmp:
+        _independent_terms(result, quick, Path(tmp))
     _images(result, quick, out_dir)
     result.seconds = time.monotonic() - started
     return result
@@ -112,6 +114,79 @@ def _terms(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
         result.note("Scunthorpe lines that matched: " + "; ".join(repr(e[:90]) for e in s_hits[:4]))
     result.note("benign corpus: Python's pydoc topic texts, stdlib docstrings, the Zen of Python and "
                 "/usr/share/common-licenses (real English nobody here wrote); a wordfreq-based corpus would be broader.")
+
+
+# --- terms, independent generator (issue 11, item 7) ---------------------------------------------------------
+def _independent_terms(result: SuiteResult, quick: bool, tmp: Path) -> None:
+    """Recall per class of ``disguise_independent`` (its own terms and tables) and false matches on an outside
+    corpus (Debian's fortunes, fortunes-ru, wamerican)."""
+    missing = available("filter_proxy.rules.loader", "confusable_homoglyphs")
+    if missing:
+        result.note(f"independent term quality not measured: {missing}")
+        result.target("term_recall_independent", None, "module missing")
+        result.target("benign_false_match_outside", None, "module missing")
+        return
+    from benchmarks import disguise_independent as ind
+
+    n_terms, per_class, benign_limit = (3_000, 200, 4_000) if quick else (20_000, 1_000, 40_000)
+    log("quality (independent): reading the outside corpus")
+    rng = random.Random(29)
+    terms = ind.placeholder_terms(n_terms, seed=31, avoid=ind.vocabulary())
+    rules = load_rules(write_rules_dir(tmp / "rules", terms=terms))
+
+    def hit(text: str) -> bool:
+        return rules.check_text(text).action != "allow"
+
+    multi = [t for t in terms if " " in t]
+    single = [t for t in terms if " " not in t]
+    rows: list[list[Any]] = []
+    total = found = 0
+    misses: list[str] = []
+    for name in ind.all_names():
+        steps = ind.COMBINATIONS.get(name, (name,))
+        pool = multi if ind.MULTI_WORD_ONLY & set(steps) else single if ind.SINGLE_WORD_ONLY & set(steps) else terms
+        ours = 0
+        for i, term in enumerate(rng.sample(pool, per_class)):
+            query = INDEPENDENT_CONTEXTS[i % len(INDEPENDENT_CONTEXTS)].format(ind.disguise(term, name, rng))
+            matched = hit(query)
+            ours += matched
+            if not matched and len(misses) < 40:
+                misses.append(f"{name}: {query!r}")
+        rows.append([name, per_class, 100 * ours / per_class])
+        total += per_class
+        found += ours
+        log(f"quality (independent): {name}: recall {100 * ours / per_class:.1f} %")
+    result.table("Recall per disguise class, independent generator (% of disguised listed terms matched)",
+                 ["class", "queries", "filter-proxy %"], rows)
+    worst = min(rows, key=lambda r: r[2])
+    result.target("term_recall_independent", 100 * found / total,
+                  f"{len(rows)} classes, {per_class} terms each; worst: {worst[0]} {worst[2]:.1f} %")
+    if misses:
+        result.note("independent generator, missed (placeholders): " + "; ".join(misses[:10]))
+    result.note(f"independent generator: benchmarks/disguise_independent.py, {n_terms:,} of its own placeholder "
+                "phrases (CVC nonsense, 1-3 words), look-alikes drawn from the whole UTS #39 table.")
+
+    sources, notes = ind.benign_corpus(rng, benign_limit)
+    for note in notes:
+        result.note("outside corpus: " + note)
+    brows: list[list[Any]] = []
+    queries = matched_total = 0
+    examples: list[str] = []
+    for source, lines in sources.items():
+        hits = [line for line in lines if hit(line)]
+        examples += hits[:3]
+        brows.append([source, len(lines), len(hits), 100 * len(hits) / max(1, len(lines))])
+        queries += len(lines)
+        matched_total += len(hits)
+    result.table("False matches on an outside corpus (independent terms)",
+                 ["source", "queries", "false matches", "rate %"], brows)
+    result.target("benign_false_match_outside", 100 * matched_total / queries if queries else None,
+                  f"{matched_total} of {queries:,} queries")
+    if examples:
+        result.note("outside corpus lines that matched: " + "; ".join(repr(e[:90]) for e in examples[:6]))
+
+
+INDEPENDENT_CONTEXTS = ("{}", "where is {} online", "{} pics", "best {} 2024", "Q: {}?")
 
 
 # --- images ----------------------------------------------------------------------------------------------

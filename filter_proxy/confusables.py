@@ -37,7 +37,7 @@ from importlib import resources
 from typing import NamedTuple
 
 __all__ = ["CONFUSABLES_SOURCE", "CONFUSABLES_UNICODE_VERSION", "STRICT", "EXTENDED", "script_of", "fold",
-           "fold_decide", "fold_mixed", "fold_token", "has_genuine", "latin_lookalikes"]
+           "fold_decide", "fold_mixed", "fold_symbols", "fold_token", "has_genuine", "latin_lookalikes"]
 
 CONFUSABLES_SOURCE = "confusable-homoglyphs 3.3.x (UTS #39 confusables.txt + Scripts.txt)"
 CONFUSABLES_UNICODE_VERSION = "13.0.0"  # confusables pairs; the script data is Unicode 15.0
@@ -101,8 +101,13 @@ def _build_lookalikes() -> tuple[dict[str, str], dict[str, str]]:
             # Single non-ASCII code points; ASCII look-alikes ("1", "0", "|") are leetspeak's business.
             if len(member) != 1 or member.isascii():
                 continue
-            # NFKC runs first: a look-alike it turns into another lone character ("￨" -> "│") is keyed there too.
+            # NFKC runs first: a look-alike it turns into another lone character ("￨" -> "│") is keyed there too;
+            # one it turns into a space and a mark ("ͺ", "˛") is read as a symbol before NFKC (``fold_symbols``).
             compat = unicodedata.normalize("NFKC", member)
+            if " " in compat or (compat.isascii() and compat.lower().replace("l", "i") != target):
+                # NFKC would make it a space and a mark, or another Latin letter ("ſ" -> "s"; it looks like f).
+                symbols[member] = target
+                continue
             for char in (member, compat) if len(compat) == 1 and not compat.isascii() else (member,):
                 kind = unicodedata.category(char)
                 table = letters if kind[0] in "LN" else symbols if kind[0] in "SP" or kind == "Mc" else None
@@ -210,11 +215,12 @@ _LATIN_TABLE.update(str.maketrans({c: t for c, t in EXTENDED.items() if script_o
 # A symbol or spacing mark that looks like a Latin letter ("∪", "⊤", "×", Indic anusvara "ం") is a letter when
 # it touches a letter and no digit ("zqx⊤dxp"); elsewhere ("3×4", "A × B", "20°C") it stays punctuation.
 _SYMBOL_CLASS = "[" + "".join(re.escape(c) for c in sorted(_SYMBOLS)) + "]"
+_SYMBOL_ANY = re.compile(_SYMBOL_CLASS)  # one class: a fast pre-check (the look-arounds cost ~5x)
 _SYMBOL_NEAR_LETTER = re.compile(
     rf"(?<!\d){_SYMBOL_CLASS}(?=[^\W\d_])(?!\d)|(?<=[^\W\d_]){_SYMBOL_CLASS}(?![\d])")
 
-# A token (letters, digits, leetspeak symbols) with a non-ASCII letter or digit: what the mixed-script rule sees.
-_NON_ASCII_RUN = re.compile(r"(?:[^\W_]|[@$!|€])*[^\W_\x00-\x7f](?:[^\W_]|[@$!|€])*")
+# A token (letters, digits, leetspeak symbols): the mixed-script rule looks at those with a non-ASCII letter.
+_TOKENISH = re.compile(r"[\w@$!|€]+")
 _RUN_CACHE: dict[str, _Run] = {}  # run -> its classification; bounded, cleared whole
 _RUN_CACHE_MAX = 1 << 15
 
@@ -262,20 +268,24 @@ def fold_decide(text: str, whole: bool | None = None) -> tuple[str, bool]:
     """``fold`` and whether the whole text was folded."""
     if text.isascii():
         return text, True
-    if _SYMBOL_NEAR_LETTER.search(text):
-        text = _SYMBOL_NEAR_LETTER.sub(lambda m: _SYMBOLS[m.group()], text)
-    runs = [_run(run) for run in _NON_ASCII_RUN.findall(text)]
+    text = fold_symbols(text)
+    found = [run for run in _TOKENISH.findall(text) if not run.isascii()]
+    runs = [_run(run) for run in found]
     if whole is None:
         whole = not any(r.genuine for r in runs)
     if not runs:
         return text, whole
-    parts = iter(runs)
+    if not whole and all(not r.mixed and r.kept == run for r, run in zip(runs, found, strict=True)):
+        return text, whole  # genuine text, nothing mixed: the common case of other-script prose
+    swap = {run: r.folded if r.mixed or whole else r.kept for run, r in zip(found, runs, strict=True)}
+    return _TOKENISH.sub(lambda m: swap.get(m.group(), m.group()), text), whole
 
-    def one(_: re.Match[str]) -> str:
-        found = next(parts)
-        return found.folded if found.mixed or whole else found.kept
 
-    return _NON_ASCII_RUN.sub(one, text), whole
+def fold_symbols(text: str) -> str:
+    """Symbols and spacing marks that look like a Latin letter, where they touch a letter and no digit."""
+    if text.isascii() or not _SYMBOL_ANY.search(text) or not _SYMBOL_NEAR_LETTER.search(text):
+        return text
+    return _SYMBOL_NEAR_LETTER.sub(lambda m: _SYMBOLS[m.group()], text)
 
 
 def has_genuine(words: list[str]) -> bool:

@@ -117,6 +117,9 @@ class AiohttpHop:
             # Only what the client sent goes upstream: no default Accept, User-Agent or guessed Content-Type.
             skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             raise_for_status=False,
+            # h11 (httpx) accepted response heads up to 64 KiB; aiohttp's default is 8 KiB per line/field.
+            max_line_size=65536,
+            max_field_size=65536,
         )
         return self._session
 

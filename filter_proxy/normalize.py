@@ -3,19 +3,26 @@
 Rule entries and screened text go through the *same* function, so a disguise is undone identically on both
 sides and matching is a plain comparison of normalised words. Steps, one small pure function each:
 
-1. ``fold_unicode``: NFKC (full-width and mathematical letters become ASCII), case-fold, strip accents
-   (NFD, drop combining marks), drop format characters (category Cf: zero-width space/joiners, word
-   joiner, BOM, soft hyphen, tag characters) and variation selectors.
-2. ``map_confusables``: Cyrillic and Greek look-alikes and a few letters without a decomposition
-   (``ø``, ``ł``, ``ı``, ``đ`` ...) become the Latin letter they imitate. ``l`` and ``i`` are *one* letter
-   here (both become ``i``): ``1``, ``|`` and ``!`` stand for either, and a skeleton that merges them is the
-   only way to undo that disguise deterministically.
+0. ``map_digraphs``: multi-symbol leetspeak letters touching a letter or another leet symbol (``|)`` d,
+   ``|<`` k, ``()`` o, ``/\\`` a, ``\\/`` v), so ``zqxblocke|)`` ends in a d.
+1. ``fold_unicode``: NFKC (full-width and mathematical letters become ASCII), strip accents (NFD, drop
+   combining marks) and Latin letters' strokes and hooks (``ø``, ``ł``, ``đ``: base letter from the Unicode
+   name), drop format characters (category Cf: zero-width space/joiners, word joiner, BOM, soft hyphen,
+   tag characters) and variation selectors; fold look-alikes from Unicode's UTS #39 data
+   (``confusables.fold``: a token mixing scripts always, a whole text only when every non-Latin letter in
+   it has a Latin look-alike, so ``Собака ест мясо``, ``как``, ``кто`` stay Cyrillic); then case-fold.
+   Look-alikes are decided before case folding because the data is case-specific. Symbols that look like
+   letters (``∪``, ``⊤``) count as letters where they touch one and no digit. A text whose only genuine
+   letters joining (step 6) folded away is folded whole, so that a second pass decides alike.
+2. ``map_confusables``: ``l`` and ``i`` are *one* letter (both become ``i``): ``1``, ``|`` and ``!`` stand
+   for either, and a skeleton that merges them is the only way to undo that disguise deterministically.
 3. ``tokens``: split on everything that is neither alphanumeric nor a leetspeak symbol (``@ $ ! | €``).
    A leading ``@``/``|`` and a trailing ``!``/``|`` are punctuation, not letters (``@name``, ``wow!``,
    ``|x|``); a token of digits and symbols only keeps its digits (``$100`` -> ``100``). So a term that
    *starts* with ``i``/``l`` disguised as ``|``, or *ends* with ``i``/``l`` disguised as ``!``/``|``, is
    read as punctuation there: a known limit, accepted so that ordinary punctuation never glues letters on.
-4. ``map_leet``: *only inside a token that has a letter* digits and symbols become letters
+   ``reading.reading`` gives the matcher the second reading, with those edge symbols as letters.
+4. ``map_leet``: *only inside a token that has a Latin letter* digits and symbols become letters
    (``0 o, 1 i, 2 z, 3 e, 4 a, 5 s, 6 g, 7 t, 8 b, 9 g, @ a, $ s, ! i, | i, € e``). Numbers in ordinary
    text ("2024", "10 000") stay numbers, so benign numbers never turn into listed words.
 5. ``collapse_repeats``: runs of the same letter become one (``fooo`` -> ``fo``); digits are not collapsed.
@@ -28,8 +35,12 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    at least two of them letters, is one word: ``f o o`` -> ``foo``. Runs of two are left alone, so "plan
    b c" or "I am" is untouched; "vitamin a b c" becomes "vitamin abc" on both sides, which only matters if
    "abc" were listed. Known limit: a word spelled out with *spaces* right after a one-letter word is glued
-   to it ("a f o o" -> "afo"); spelled out with punctuation it is not ("a f.o.o" -> "a fo").
-   Joined words then go through steps 4 and 5 again.
+   to it ("a f o o" -> "afo"; ``reading.reading`` also offers the run alone); spelled out with punctuation
+   it is not ("a f.o.o" -> "a fo"). Joined words then go through steps 4 and 5 again, and a joined word of
+   two scripts is folded like a mixed-script token.
+
+``own_words`` and ``skeleton_words`` are the two other forms a listed term is indexed under (its own script
+as in genuine text; every look-alike folded).
 
 ``normalize`` never raises on any ``str`` and is idempotent. Only fixed translate tables and compiled
 patterns are kept, plus a bounded dict (65536 entries, cleared whole when full) of the per-token
@@ -48,11 +59,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
 
 from filter_proxy import confusables
 
-__all__ = ["normalize", "words", "reading", "Reading", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
+__all__ = ["normalize", "words", "map_digraphs", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
            "collapse_repeats"]
 
 
@@ -121,6 +131,15 @@ _REPEAT = re.compile(r"(\w)\1+")
 _SPELLED_RUN = re.compile(r"(?<!\S)\S \S \S(?!\S)")  # three one-character words in a row
 
 
+def _casefold_marks() -> frozenset[str]:
+    """The combining marks that case folding itself can produce (``İ``, ``ΐ``, ``ǰ``...)."""
+    return frozenset(c for cp in range(0x80, 0x20000) for c in chr(cp).casefold()
+                     if unicodedata.category(c) in ("Mn", "Me"))
+
+
+_CASEFOLD_MARKS = _casefold_marks()
+
+
 def _strip(text: str) -> str:
     """NFKC, then accents and format characters off (NFD, drop, NFC)."""
     text = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", text)).translate(_DROP)
@@ -139,13 +158,18 @@ def _fold_unicode(text: str, skeleton: bool, whole: bool | None) -> tuple[str, b
     if text.isascii():
         return text.lower(), True
     # Look-alikes are decided before case folding: UTS #39 data is case-specific (``К`` looks Latin, ``к`` not).
-    text = _strip(text)
+    # Symbols first: NFKC would turn a few look-alikes ("ͺ" for i) into a space and a mark.
+    text = _strip(confusables.fold_symbols(text))
     if skeleton:
         text, whole = confusables.fold_token(text), True
     else:
         text, whole = confusables.fold_decide(text, whole)
-    # Strip again: case folding can produce compatibility characters and marks ("İ" -> "i" + dot above).
-    return _strip(text.casefold()), whole
+    # Strip again only where case folding produced compatibility characters or marks ("İ" -> "i" + dot).
+    text = text.casefold()
+    # (A set's isdisjoint walks the string in C: a regex class of these marks is ~20x slower.)
+    if not _CASEFOLD_MARKS.isdisjoint(text) or not unicodedata.is_normalized("NFKC", text):
+        text = _strip(text)
+    return text, whole
 
 
 def map_confusables(text: str) -> str:
@@ -240,41 +264,27 @@ def words(text: str) -> list[str]:
     return _words(text, True)
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
-    """What the term matcher reads from one text: ``words`` (as ``words(text)``), ``alternate`` (the same
-    text with edge symbols read as letters, ``@lpha`` -> ``alpha``, when that differs) and ``tagged`` (the
-    normalised words of hashtag and handle tokens, ``#...``/``@...``, also with edge digits split off, which
-    the matcher may segment into a listed term plus ordinary words or digits)."""
-
-    words: list[str]
-    alternate: list[str] | None = None
-    tagged: tuple[str, ...] = ()
+# Leetspeak written with two or three symbols for one letter. Read as the letter only where it touches a
+# Latin letter (``zqxblocke|)``, ``f()rbidden``), so smileys, "f()" calls and paths stay punctuation.
+_DIGRAPHS = {"|)": "d", "|<": "k", "|-|": "h", "|\\|": "n", "|_|": "u", "/\\": "a", "\\/\\/": "w", "\\/": "v",
+             "()": "o"}
+_ANY_DIGRAPH = "|".join(re.escape(d) for d in sorted(_DIGRAPHS, key=len, reverse=True))
+_WORDISH = r"[A-Za-z0-9@$!|€]"  # a Latin letter or a leetspeak digit/symbol
+_DIGRAPH = re.compile(rf"(?<={_WORDISH})(?:{_ANY_DIGRAPH})|(?:{_ANY_DIGRAPH})(?={_WORDISH})")
 
 
-# A symbol that tokens() trims as punctuation, next to a Latin letter: the text has a second reading.
-_EDGE_SYMBOL = re.compile(r"(?<![\w@$!|€])[@|]+[@$!|€\w]*[A-Za-z]|[A-Za-z][\w@$!|€]*[!|]+(?![\w@$!|€])")
-_TAG = re.compile(r"(?<![\w@$!|€])[#@]+([\w@$!|€]+)")
-_EDGE_DIGITS = re.compile(r"^(\d+)|(\d+)$")
-
-
-def reading(text: str) -> Reading:
-    """``words(text)`` plus the alternate reading and hashtag/handle words (see ``Reading``)."""
-    if not isinstance(text, str):
-        text = "" if text is None else str(text)
-    main = _words(text, True)
-    alternate = None
-    if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(text):
-        other = _words(text, False)
-        alternate = other if other != main else None
-    tagged: tuple[str, ...] = ()
-    if "#" in text or "@" in text:
-        found: dict[str, None] = {}
-        for body in _TAG.findall(text):
-            for variant in (body, _EDGE_DIGITS.sub(r" \1\2 ", body)):
-                found.update(dict.fromkeys(w for w in _words(variant, True) + _words(variant, False) if len(w) > 3))
-        tagged = tuple(found)
-    return Reading(main, alternate, tagged)
+def map_digraphs(text: str) -> str:
+    """Step 0: multi-symbol leetspeak letters touching a letter or another leet symbol (``|)`` d, ``|<`` k,
+    ``()`` o, ``\\/`` v). Repeated (at most 3 times) so that neighbouring digraphs resolve each other
+    (``|</\\t`` -> ``kat``); ``f()`` (a call) reads "fo", which matters only if "fo" were listed."""
+    if not ("|" in text or "()" in text or "\\" in text) or not _DIGRAPH.search(text):
+        return text
+    for _ in range(3):
+        mapped = _DIGRAPH.sub(lambda m: _DIGRAPHS[m.group()], text)
+        if mapped == text:
+            break
+        text = mapped
+    return text
 
 
 def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
@@ -282,6 +292,7 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
     whole-text look-alike decision (None: by the rule)."""
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
         text = "" if text is None else str(text)
+    text = map_digraphs(text)
     if not text.isascii():
         # Curly quotes, dashes, ellipsis and no-break spaces are most of the non-ASCII in English text. Each
         # goes through steps 1-3 exactly as its ASCII stand-in would (a space: not a letter, symbol or
@@ -300,17 +311,23 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
             toks = _trim_symbols(toks)
         return _finish_tokens(toks, symbols)
     folded, decided = _fold_unicode(text, False, whole)
-    out = _finish_non_ascii(folded, trim)
-    if whole is None and not decided and not confusables.has_genuine(out):
+    out, joined = _finish_non_ascii(folded, trim)
+    if joined and whole is None and not decided and not confusables.has_genuine(out):
         # Joining folded away the only letters that made the text genuine: decide as a second pass would.
-        out = _finish_non_ascii(_fold_unicode(text, False, True)[0], trim)
+        out = _finish_non_ascii(_fold_unicode(text, False, True)[0], trim)[0]
     return out
 
 
-def _finish_non_ascii(folded: str, trim: bool) -> list[str]:
-    out = _finish_tokens(tokens(join_chains(map_confusables(folded)), trim), True)
+def _finish_non_ascii(folded: str, trim: bool) -> tuple[list[str], bool]:
+    """Steps 2-6 of non-ASCII text, and whether joining (chains, spelled-out letters) made new words."""
+    mapped = map_confusables(folded)
+    chained = join_chains(mapped)
+    toks = tokens(chained, trim)
+    out = _finish_tokens(toks, True)
+    if chained is mapped and not (len(out) < len(toks) and list(map(len, toks)).count(1) >= 3):
+        return out, False  # no word was joined: every word is a token fold_unicode already judged
     # Joining chains or spelled-out letters can make a word of two scripts after fold_unicode ran.
-    return [_finish(fixed) if (fixed := confusables.fold_mixed(word)) != word else word for word in out]
+    return [_finish(fixed) if (fixed := confusables.fold_mixed(word)) != word else word for word in out], True
 
 
 def _finish_tokens(toks: list[str], symbols: bool) -> list[str]:

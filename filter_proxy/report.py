@@ -13,6 +13,7 @@ import contextlib
 import csv
 import io
 import logging
+import math
 import re
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +62,17 @@ def _ident(value: str | None) -> str:
 
 
 def bucket_of(ts: float, size: str = "hour") -> str:
-    moment = datetime.fromtimestamp(ts, UTC)
+    # Called for every counted event: the formatted hour is cached (UTC hours are whole multiples of 3600 s
+    # since the epoch), saving a datetime + strftime per event on the request path.
+    # datetime.fromtimestamp rounds to the microsecond (half even): so does this, then floors to the hour.
+    whole = math.floor(ts)
+    seconds = whole + (round((ts - whole) * 1e6) >= 1_000_000)
+    return _bucket(seconds // 3600, size)
+
+
+@lru_cache(maxsize=64)
+def _bucket(hour: int, size: str) -> str:
+    moment = datetime.fromtimestamp(hour * 3600, UTC)
     if size == "day":
         moment = moment.replace(hour=0)
     return moment.strftime("%Y-%m-%dT%H:00")

@@ -37,7 +37,7 @@ WORKERS = sum(w for _, w in INSTANCES)
 # The load: an ordinary query, a listed abuse term (blocked) and a support term (warned).
 QUERIES = ("bread", "zqxblocked", "zqxhelp")
 CATEGORY_OF_ACTION = {"block": "zqx-abuse", "warn": "zqx-support"}
-MAX_REQUESTS, MAX_SECONDS = 4000, 120.0  # the load generator's bounds
+MAX_REQUESTS, MAX_SECONDS = 20000, 120.0  # the load generator's bounds (it runs until told to stop)
 BOUND = 60.0  # how long to wait for a state before failing (a hang guard, not a speed assertion)
 
 

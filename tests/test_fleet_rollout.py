@@ -361,3 +361,10 @@ async def test_publish_without_redis_is_a_clear_error(tmp_path: Path, capsys: py
     v2, _ = bundle(tmp_path, 2)
     assert await cli(["rules", "publish", str(v2), "--redis", f"redis://127.0.0.1:{free_port()}/0"]) == 2
     assert "not published" in capsys.readouterr().err
+
+
+async def test_a_url_pointer_never_reads_more_than_was_published() -> None:
+    from filter_proxy.fleet.subscriber import FetchError, fetch_from_url
+
+    with pytest.raises(FetchError, match="longer than the published 1000 bytes"):
+        await fetch_from_url("file:///dev/zero", 1000)

@@ -26,7 +26,7 @@ QUERY = st.text(st.sampled_from("abz09=&%+-._~"), min_size=0, max_size=12)
 
 
 async def _exchange(hop: Any, target: bytes, headers: list[tuple[bytes, bytes]],
-                    body: AsyncIterator[bytes] | None = None) -> tuple[bytes, int, bytes]:
+                    body: AsyncIterator[bytes] | None = None, reply: bytes = REPLY) -> tuple[bytes, int, bytes]:
     """Send one request through ``hop`` to a raw server; returns (request head it saw, status, body)."""
     seen = bytearray()
     got_head = asyncio.Event()
@@ -39,7 +39,7 @@ async def _exchange(hop: Any, target: bytes, headers: list[tuple[bytes, bytes]],
         if length:
             seen.extend(await reader.readexactly(length))
         got_head.set()
-        writer.write(REPLY)
+        writer.write(reply)
         await writer.drain()
         writer.close()
 
@@ -99,6 +99,14 @@ def test_a_streamed_body_keeps_its_length_and_bytes() -> None:
         assert status == 200 and head.endswith(b"\r\n\r\npayload bytes")
         assert b"content-length: 13" in lower and b"transfer-encoding" not in lower
         assert b"content-type" not in lower  # no guessed content type is added
+
+
+def test_a_long_response_header_is_passed_by_both_hops() -> None:
+    long = b"x-long: " + b"a" * 20_000 + b"\r\n"
+    reply = REPLY.replace(b"\r\n\r\n", b"\r\n" + long + b"\r\n", 1)
+    for hop in _hops():
+        _, status, body = asyncio.run(_exchange(hop, b"/", [], reply=reply))
+        assert status == 200 and body == BODY
 
 
 @given(st.binary(min_size=1, max_size=20))

@@ -139,7 +139,7 @@ def raw_get(base: str, target: bytes) -> bytes:
 
 
 def test_served_requests_log_no_query(tmp_path: Path) -> None:
-    """`serve`'s handler with uvicorn's access log, httpx and httpcore at DEBUG: raw quotes, percent
+    """`serve`'s handler with uvicorn's access log and every client logger at DEBUG: raw quotes, percent
     encodings, "+" and "#" in the request line never reach the output."""
     backend = Upstream()
     rules = Path(__file__).resolve().parent.parent / "rules"
@@ -169,7 +169,10 @@ def test_served_requests_log_no_query(tmp_path: Path) -> None:
     assert backend.calls >= 3
     out = stream.getvalue()
     records = [json.loads(line) for line in out.splitlines()]
-    assert {"uvicorn.access", "httpx", "httpcore.http11"} <= {r["logger"] for r in records}
+    # The forward hop is aiohttp's client now (filter_proxy/forward.py): unlike httpx it logs no request
+    # lines, so uvicorn's access log is the request-line logger left to check (httpx and httpcore are still
+    # at DEBUG here: any record of theirs must be scrubbed too).
+    assert "uvicorn.access" in {r["logger"] for r in records}
     assert SECRET not in out
     # (an unlisted route is refused or passed, depending on the adapter's route table: any status)
     assert {r["message"].rsplit(" ", 1)[0] for r in records if r["logger"] == "uvicorn.access"} == {

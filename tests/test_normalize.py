@@ -15,6 +15,7 @@ from filter_proxy.normalize import (
     join_chains,
     join_spelled,
     map_confusables,
+    map_digraphs,
     map_leet,
     normalize,
     tokens,
@@ -133,7 +134,7 @@ def test_i_and_l_share_one_letter() -> None:
 
 def _stepwise(text: str, whole: bool | None = None) -> list[str]:
     """The documented pipeline, one step after the other, with none of ``words``' fast paths or caches."""
-    toks = tokens(join_chains(map_confusables(fold_unicode(text, whole=whole))))
+    toks = tokens(join_chains(map_confusables(fold_unicode(map_digraphs(text), whole=whole))))
     out = [w for w in (collapse_repeats(map_leet(t)) for t in toks) if w]
     if [len(w) for w in out].count(1) >= 3:
         out = [w for w in (collapse_repeats(map_leet(t)) for t in join_spelled(out)) if w]

@@ -12,15 +12,17 @@ Build time (``entry_forms``): a plain entry is indexed under
   letter-spaced ``f o r b i d d e n  p h r a s e ...``), unless that joined word is an ordinary dictionary
   word (``in to`` -> ``into``) or shorter than ``MIN_JOINED`` letters.
 
-Every single-word key (a listed word or a joined phrase) also puts "piece" keys into the first-stage bitmap:
-its first 1..``PIECE_PREFIX`` letters. At match time a word that passes that probe is glued to the next one
-or two words (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``, ``zqx.blocked``: separators are already
-gone after ``normalize``) and the glued word is looked up like any other. A word inside a longer word is
+Every single-word key (a listed word or a joined phrase) also puts its proper prefixes of at least
+``MIN_PIECE`` letters into a second, looser bitmap (``PIECE_ERROR``). At match time a word that passes that
+probe is glued to the next one or two words (``zqx blocked``, ``zqx-blocked``, ``zqx_blocked``,
+``zqx.blocked``: separators are already gone after ``normalize``) and the glued word is looked up like any
+other; two ordinary words ("to be") are never glued: that is a phrase, and costs every field. A word inside a longer word is
 never looked up (Scunthorpe), except inside a hashtag or handle (``Segmenter``).
 
 Word list (``Segmenter``): ``wordsegment``'s English word list (``words.txt``, 178k words), kept where the
 word is also among ``wordsegment``'s 100,000 most frequent unigrams (a spelling list alone holds rarities
-such as "zax"), normalised like text. A hashtag word segments into a listed term when the letters before it
+such as "zax"; frequent unigrams outside the spelling list are mostly fragments, "tion", "gan"), normalised
+like text; one- and two-letter words only among the 300 most frequent. A hashtag word segments into a listed term when the letters before it
 and after it split into such words or digit runs; listed terms are the rest of the vocabulary.
 """
 
@@ -34,19 +36,20 @@ from xxhash import xxh64_intdigest
 
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
-__all__ = ["entry_forms", "piece_key", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "PIECE_PREFIX"]
+__all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR"]
 
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
-PIECE_PREFIX = 4  # letters of a first piece probed in the bitmap (more would add keys, not precision)
+MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
+PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
 MAX_MIXES = 16  # own/skeleton combinations per entry (2 ** 4 words that differ)
 TOP_UNIGRAMS = 100_000
-SHORT_WORD_RANK = 1_000  # one- and two-letter words kept only among this many most frequent
+SHORT_WORD_RANK = 300  # one- and two-letter words kept only among this many most frequent ("of", "my")
 _MAX_WORD = 24  # longest ordinary word tried while segmenting
 
 
 def piece_key(piece: str) -> int:
-    """First-stage key of "a listed single word starts with ``piece``" (marker byte keeps it apart)."""
-    return xxh64_intdigest(b"\x01" + piece[:PIECE_PREFIX].encode())
+    """Key of "a listed single word starts with ``piece``" in the piece bitmap."""
+    return xxh64_intdigest(b"\x01" + piece.encode())
 
 
 def glue(left: str, right: str) -> str:
@@ -57,11 +60,26 @@ def glue(left: str, right: str) -> str:
     return left + right
 
 
+def _glue_all(parts: list[str]) -> str:
+    out = parts[0]
+    for part in parts[1:]:
+        out = glue(out, part)
+    return out if out.isalpha() else normalize(out)  # digits next to letters turn leet
+
+
+def piece_keys(single: str) -> list[int]:
+    """``piece_key`` of every proper prefix of ``single`` with at least ``MIN_PIECE`` letters."""
+    if single.isascii():  # bytes slice like characters: one encode per word
+        raw = b"\x01" + single.encode()
+        return [xxh64_intdigest(raw[:n + 1]) for n in range(MIN_PIECE, len(single))]
+    return [piece_key(single[:n]) for n in range(MIN_PIECE, len(single))]
+
+
 def entry_forms(text: str) -> tuple[list[str], list[str]]:
     """(phrases to index, single words that take split pieces) for one plain entry."""
-    own = own_words(text)
-    skel = skeleton_words(text)
-    phrases: dict[str, None] = {" ".join(words(text)): None, " ".join(own): None}
+    base = words(text)
+    own, skel = (base, base) if text.isascii() else (own_words(text), skeleton_words(text))
+    phrases: dict[str, None] = {" ".join(base): None, " ".join(own): None}
     if skel != own:
         if len(skel) == len(own):
             differ = [i for i, (a, b) in enumerate(zip(own, skel, strict=True)) if a != b]
@@ -72,7 +90,8 @@ def entry_forms(text: str) -> tuple[list[str], list[str]]:
     singles = list(dict.fromkeys(p for p in phrases if " " not in p))
     for phrase in list(phrases):
         if " " in phrase:
-            joined = normalize(phrase.replace(" ", ""))
+            # Normalised words glued: only the seams can change (a letter doubled across one collapses).
+            joined = normalize(phrase.replace(" ", "")) if not phrase.isascii() else _glue_all(phrase.split(" "))
             if len(joined) >= MIN_JOINED and " " not in joined and joined not in ordinary_words():
                 phrases.setdefault(joined, None)
                 singles.append(joined)
@@ -95,6 +114,7 @@ def ordinary_words() -> frozenset[str]:
                 continue
             normal = normalize(word)
             # Short words split almost anything: one- and two-letter ones only when very common ("a", "i", "my").
+            # (By the normalised length: "lie" reads "ie", and short pieces make nonsense look like words.)
             if len(normal) > 2 or (rank[word] < SHORT_WORD_RANK and (len(normal) == 2 or normal in ("a", "i"))):
                 kept.add(normal)
     return frozenset(kept)
@@ -113,14 +133,18 @@ class Segmenter:
             self._vocabulary = ordinary_words()
         return self._vocabulary
 
-    def _ordinary(self, part: str) -> bool:
-        return part in self.vocabulary or part.isdigit()
+    def _ordinary(self, text: str, start: int, end: int) -> bool:
+        """``text[start:end]`` is an ordinary word or digits, also when the word lost its first letter to the
+        same letter ending the word before it (``collapse_repeats`` merged the seam: "aba" + "aba")."""
+        part = text[start:end]
+        vocab = self.vocabulary
+        return part in vocab or part.isdigit() or (start > 0 and len(part) > 2 and text[start - 1] + part in vocab)
 
     def _prefixes(self, text: str) -> list[bool]:
         """``ok[i]``: ``text[:i]`` splits into ordinary words and digit runs (``ok[0]`` is True)."""
         ok = [True] + [False] * len(text)
         for end in range(1, len(text) + 1):
-            ok[end] = any(ok[start] and self._ordinary(text[start:end]) for start in range(max(0, end - _MAX_WORD), end))
+            ok[end] = any(ok[start] and self._ordinary(text, start, end) for start in range(max(0, end - _MAX_WORD), end))
         return ok
 
     def _suffixes(self, text: str) -> list[bool]:
@@ -128,12 +152,29 @@ class Segmenter:
         n = len(text)
         ok = [False] * n + [True]
         for start in range(n - 1, -1, -1):
-            ok[start] = any(ok[end] and self._ordinary(text[start:end]) for end in range(start + 1, min(n, start + _MAX_WORD) + 1))
+            ok[start] = any(ok[end] and self._ordinary(text, start, end)
+                            for end in range(start + 1, min(n, start + _MAX_WORD) + 1))
         return ok
 
     def middles(self, word: str, min_len: int = 3) -> list[str]:
-        """Every ``word[i:j]`` (not the whole word) with a splittable prefix ``word[:i]`` and suffix ``word[j:]``."""
+        """Every ``word[i:j]`` (not the whole word) with a splittable prefix ``word[:i]`` and suffix ``word[j:]``;
+        a letter at a seam may belong to both sides (collapsed repeats)."""
         n = len(word)
         prefix_ok, suffix_ok = self._prefixes(word), self._suffixes(word)
-        return [word[i:j] for i in range(n) if prefix_ok[i]
-                for j in range(i + min_len, n + 1) if suffix_ok[j] and (i, j) != (0, n)]
+        out: dict[str, None] = {}
+        for i in range(n):
+            if not prefix_ok[i]:
+                continue
+            for j in range(i + min_len, n + 1):
+                if suffix_ok[j] and (i, j) != (0, n):
+                    out[word[i:j]] = None
+                    if i > 0:
+                        out[word[i - 1:j]] = None
+                    if j < n:
+                        out[word[i:j + 1]] = None
+        if prefix_ok[n]:
+            # The whole word reads as ordinary words ("#relationshipsis"): a listed term inside it counts only
+            # where it reads as ordinary words itself ("mop|kit" in "#aremopkit"), not where it cuts one
+            # ("re|lation": "iation" is no word).
+            return [m for m in out if self._prefixes(m)[-1]]
+        return list(out)

@@ -31,170 +31,63 @@ Index design (DESIGN §10, chosen by measurement on a 2-core box):
   words, never a whole text.
 - Hashed phrases cannot be walked by prefix: every n-gram up to ``HASHED_MAX_WORDS`` is SHA-256'd and
   searched in a sorted array of the hashes' first 8 bytes (slower; only when hashed entries exist).
+- Other written forms (``term_forms``): joined phrases and other-script skeletons are extra keys of the same
+  row; split words are glued at match time after a word that passes a second, looser bitmap of listed
+  words' prefixes (two ordinary words are never glued); hashtag/handle words are segmented (``reading.reading``).
+  Format ``FPTERMS2``; format 1 is refused with a "recompile" message.
 - Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
   window of every word. They are meant for a few distinctive coined terms, not for bulk lists.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import struct
-from array import array
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from xxhash import xxh64_intdigest
 
-from filter_proxy.matchers.term_forms import PIECE_PREFIX, Segmenter, entry_forms, glue, piece_key
-from filter_proxy.normalize import normalize, reading, skeleton_words
+from filter_proxy.matchers.term_entries import (
+    HASHED_MAX_WORDS,
+    MAX_CHARS,
+    MAX_WORDS,
+    MIN_SUBSTRING,
+    TermEntry,
+    TermMatch,
+    parse_term_line,
+    sha_key,
+    split_rule_id,
+    term_key,
+    validate_term,
+)
+from filter_proxy.matchers.term_forms import (
+    MIN_PIECE,
+    PIECE_ERROR,
+    Segmenter,
+    entry_forms,
+    glue,
+    ordinary_words,
+    piece_key,
+    piece_keys,
+)
+from filter_proxy.matchers.term_table import Table, bitmap_of
+from filter_proxy.normalize import normalize, skeleton_words
+from filter_proxy.reading import reading
 
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
 
-MAX_WORDS = 12
-MAX_CHARS = 200
-MIN_SUBSTRING = 5
-HASHED_MAX_WORDS = 4
-_HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 _MAGIC = b"FPTERMS2"  # 2: joined phrases, skeleton forms and split-piece keys (issue 11); 1 is refused
 _FAIL = -1  # first-stage answer of a word that cannot start any listed phrase (keys are >= 0)
 _PIECE = -2  # ... of a word that starts no phrase but may be the first piece of a split listed word
+_PIECE_ORDINARY = -3  # ... the same, but an ordinary word: glued only to a next piece that is no ordinary word
 _NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase covers it
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
 
-@dataclass(frozen=True, slots=True)
-class TermEntry:
-    text: str  # as written: a phrase, or "sha256:<64 hex>" of the normalised phrase
-    category: str
-    rule_id: str  # "rules/terms/x.txt:12"
-    substring: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TermMatch:
-    category: str
-    rule_id: str
-
-
-def term_key(phrase: str) -> int:
-    """The 64-bit key of an already-normalised phrase."""
-    return xxh64_intdigest(phrase.encode())
-
-
-def _sha_key(phrase: str) -> int:
-    return int.from_bytes(hashlib.sha256(phrase.encode()).digest()[:8], "big")
-
-
-def parse_term_line(line: str) -> tuple[str, bool, str | None]:
-    """Validate one entry line: ``(text, substring, reason)``; ``reason`` is None when the line is valid.
-
-    ``text`` is the entry without the ``~`` marker, ready for ``TermEntry(text, ..., substring=...)``.
-    """
-    text = line.strip()
-    substring = text.startswith("~")
-    if substring:
-        text = text[1:].strip()
-    if text[:7].lower() == "sha256:":
-        if substring:
-            return text, True, "hashed entries cannot be substring entries; list the plain term or drop '~'"
-        digest = text[7:].strip()
-        if not _HEX64.fullmatch(digest):
-            return text, False, "sha256: must be followed by exactly 64 hex digits"
-        return "sha256:" + digest.lower(), False, None
-    if len(text) > MAX_CHARS:
-        return text, substring, f"entry is longer than {MAX_CHARS} characters"
-    normal = normalize(text)
-    if not normal:
-        return text, substring, "entry is empty after normalisation (only punctuation or symbols?)"
-    count = normal.count(" ") + 1
-    if count > MAX_WORDS:
-        return text, substring, f"entry has {count} words; at most {MAX_WORDS} are allowed"
-    if substring and (count > 1 or len(normal) < MIN_SUBSTRING):
-        return text, True, (f"substring entry must normalise to one word of at least {MIN_SUBSTRING} "
-                            f"characters (got {normal!r})")
-    return text, substring, None
-
-
-def validate_term(line: str) -> tuple[tuple[str, bool] | None, str | None]:
-    """ARCHITECTURE form of ``parse_term_line``: ``((text, substring), None)`` or ``(None, reason)``."""
-    text, substring, reason = parse_term_line(line)
-    return (None, reason) if reason else ((text, substring), None)
-
-
-def _split_rule_id(rule_id: str) -> tuple[str, int]:
-    path, sep, line = rule_id.rpartition(":")
-    return (path, int(line)) if sep and line.isdigit() and path else (rule_id, 0)
-
-
-def _bitmap_bits(count: int, error_rate: float) -> int:
-    """Power-of-two bit count for a two-probe bitmap with ``count`` keys at ``error_rate``."""
-    rate = min(max(error_rate, 1e-6), 0.5)
-    want = -2.0 * max(count, 1) / np.log(1.0 - np.sqrt(rate))
-    return 1 << max(10, int(np.ceil(np.log2(want))))
-
-
-class _Table:
-    """Sorted keys with co-sorted category / file / line columns (16 bytes per entry)."""
-
-    __slots__ = ("keys", "cat", "file", "line")
-
-    def __init__(self, keys: np.ndarray, cat: np.ndarray, file: np.ndarray, line: np.ndarray) -> None:
-        self.keys, self.cat, self.file, self.line = keys, cat, file, line
-
-    @classmethod
-    def build(cls, rows: list[tuple[int, int, int, int]]) -> _Table:
-        rows.sort()
-        arr = np.array(rows, dtype=np.uint64).reshape(-1, 4)
-        return cls(arr[:, 0].copy(), arr[:, 1].astype(np.uint16), arr[:, 2].astype(np.uint32),
-                   arr[:, 3].astype(np.uint32))
-
-    @classmethod
-    def from_columns(cls, keys: array, cat: array, file: array, line: array) -> _Table:
-        """The table of rows given as four compact columns, sorted as ``build`` sorts its tuples (key, then
-        category, file, line) and with repeated rows dropped. 18 bytes a row while building instead of a
-        tuple of Python ints (~140 bytes) plus a set to deduplicate them: ~200 MB less at 1M terms."""
-        arr = np.empty((len(keys), 4), dtype=np.uint64)
-        for i, column in enumerate((keys, cat, file, line)):
-            arr[:, i] = np.asarray(column)
-        arr = arr[np.lexsort((arr[:, 3], arr[:, 2], arr[:, 1], arr[:, 0]))]
-        if len(arr) > 1:
-            keep = np.ones(len(arr), dtype=bool)
-            keep[1:] = (arr[1:] != arr[:-1]).any(axis=1)
-            arr = arr[keep]
-        return cls(arr[:, 0].copy(), arr[:, 1].astype(np.uint16), arr[:, 2].astype(np.uint32),
-                   arr[:, 3].astype(np.uint32))
-
-    def arrays(self) -> list[np.ndarray]:
-        return [self.keys, self.cat, self.file, self.line]
-
-    def lookup(self, keys: list[int]) -> list[tuple[int, int]]:
-        """(query index, row) for every row whose key equals a query key."""
-        if not keys or not self.keys.size:
-            return []
-        query = np.array(keys, dtype=np.uint64)
-        left = self.keys.searchsorted(query, "left")
-        # Most candidates are first-stage false positives: one search and one gather tell "none equal"
-        # at half the cost of the second search, which only hits need.
-        if not (self.keys.take(left, mode="clip") == query).any():
-            return []
-        right = self.keys.searchsorted(query, "right")
-        return [(q, row) for q in np.flatnonzero(right > left).tolist()
-                for row in range(int(left[q]), int(right[q]))]
-
-
 PREFIX_MIN_LETTERS = 5
 _PREFIX_MARK = "\x01"  # normalised text never holds a control character, so marked keys are apart
-
-
-def _extend(columns: tuple[array, array, array, array], rows: list[tuple[int, int, int, int]]) -> None:
-    """Append (key, category, file, line) rows to the four compact columns of a table being built."""
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
 
 
 def _prefix_rows(words: list[str], cat: int, file: int, line: int) -> list[tuple[int, int, int, int]]:
@@ -206,7 +99,7 @@ def _prefix_rows(words: list[str], cat: int, file: int, line: int) -> list[tuple
 class TermIndex:
     """Whole-word phrase, hashed phrase and substring matching with allow-list cancellation."""
 
-    def __init__(self, meta: dict, plain: _Table, hashed: _Table, bitmap: np.ndarray) -> None:
+    def __init__(self, meta: dict, plain: Table, hashed: Table, bitmap: np.ndarray, pieces: np.ndarray) -> None:
         self._meta = meta
         self._categories: list[str] = meta["categories"]
         self._files: list[str] = meta["files"]
@@ -214,12 +107,17 @@ class TermIndex:
         self._plain, self._hashed = plain, hashed
         self._bitmap = bitmap.tobytes() if bitmap.size <= (1 << 16) else memoryview(bitmap)
         self._mask = int(bitmap.size * 8 - 1)
+        # Second, looser bitmap: exact proper prefixes (>= MIN_PIECE letters) of listed single words.
+        self._pieces = pieces.tobytes() if pieces.size <= (1 << 16) else memoryview(pieces)
+        self._piece_mask = int(pieces.size * 8 - 1)
+        self._glued: dict[str, tuple[int, bool]] = {}  # glued pieces -> (key or _FAIL, may be extended)
         self._substrings: dict[str, list[tuple[str, int]]] = {}
         for text, row in meta["substrings"]:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
         self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
-        self._segmenter = Segmenter()
+        self._ordinary = ordinary_words()  # loaded once per process (~0.2 s), shared by every index
+        self._segmenter = Segmenter(self._ordinary)
         self._allow: dict[int, set[str]] = {}
         for phrase in meta["allow"]:
             self._allow.setdefault(phrase.count(" ") + 1, set()).add(phrase)
@@ -232,13 +130,13 @@ class TermIndex:
         """Index ``entries``; ValueError names the rule id of an invalid entry."""
         categories: dict[str, int] = {}
         files: dict[str, int] = {}
-        # key, category, file, line of every plain phrase key, as compact columns (see _Table.from_columns)
-        plain_rows = (array("Q"), array("H"), array("I"), array("I"))
+        plain_rows: list[tuple[int, int, int, int]] = []
         hashed_rows: list[tuple[int, int, int, int]] = []
         prefixes: set[int] = set()
         substrings: list[tuple[str, int]] = []
         substring_rows: list[tuple[int, int, int]] = []
-        prefix_rows = (array("Q"), array("H"), array("I"), array("I"))  # the same columns, for prefix keys
+        pieces: set[int] = set()
+        prefix_rows: list[tuple[int, int, int, int]] = []
         max_words = 1
         count = 0  # plain entries (each has several keys)
         for entry in entries:
@@ -247,7 +145,7 @@ class TermIndex:
             if reason:
                 raise ValueError(f"{entry.rule_id}: {reason}")
             cat = categories.setdefault(entry.category, len(categories))
-            path, line = _split_rule_id(entry.rule_id)
+            path, line = split_rule_id(entry.rule_id)
             file = files.setdefault(path, len(files))
             if text.startswith("sha256:"):
                 hashed_rows.append((int(text[7:23], 16), cat, file, line))
@@ -255,38 +153,30 @@ class TermIndex:
                 for form in dict.fromkeys((normalize(text), " ".join(skeleton_words(text)))):
                     substrings.append((form, len(substring_rows)))
                 substring_rows.append((cat, file, line))
-                _extend(prefix_rows, _prefix_rows([normalize(text)], cat, file, line))
+                prefix_rows.extend(_prefix_rows([normalize(text)], cat, file, line))
             else:
                 phrases, singles = entry_forms(text)
                 if " " not in phrases[0]:  # wildcard cuts of one-word entries, as ``words`` reads them, only
-                    _extend(prefix_rows, _prefix_rows([phrases[0]], cat, file, line))
+                    prefix_rows.extend(_prefix_rows([phrases[0]], cat, file, line))
                 for phrase in phrases:
-                    words = phrase.split(" ")
-                    max_words = max(max_words, len(words))
-                    _extend(plain_rows, [(term_key(phrase), cat, file, line)])
-                    prefixes.update(term_key(" ".join(words[:n])) for n in range(1, len(words)))
+                    plain_rows.append((term_key(phrase), cat, file, line))
+                    if " " in phrase:
+                        words = phrase.split(" ")
+                        max_words = max(max_words, len(words))
+                        prefixes.update([term_key(" ".join(words[:n])) for n in range(1, len(words))])
                 for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
-                    prefixes.update(piece_key(single[:n]) for n in range(1, min(len(single), PIECE_PREFIX + 1)))
+                    pieces.update(piece_keys(single))
                 count += 1
-        phrase_keys = np.unique(np.asarray(plain_rows[0]))
+        phrase_keys = {row[0] for row in plain_rows}
         # Marked prefix keys share the exact table (never equal to an n-gram's key, see _prefix_rows) but
         # stay out of the bitmap: match_prefix looks them up directly.
-        columns = [column + extra for column, extra in zip(plain_rows, prefix_rows, strict=True)]
-        plain, hashed = _Table.from_columns(*columns), _Table.build(hashed_rows)
-        probe_keys = np.concatenate([phrase_keys, np.fromiter(prefixes, np.uint64, len(prefixes))])
-        nbits = _bitmap_bits(probe_keys.size, error_rate)
-        mask = np.uint64(nbits - 1)
-        # The two probe bits of every key go straight into the packed (little-endian) bitmap: a bool array of
-        # nbits bytes was the largest transient of a 1M-term build (134-268 MB); this is 1/8 and faster.
-        packed = np.zeros(nbits // 8, dtype=np.uint8)
-        for positions in (probe_keys & mask, (probe_keys >> np.uint64(32)) & mask):
-            np.bitwise_or.at(packed, (positions >> np.uint64(3)).astype(np.int64),
-                             np.left_shift(np.uint8(1), (positions & np.uint64(7)).astype(np.uint8)))
+        plain, hashed = Table.build(list(set(plain_rows + prefix_rows))), Table.build(hashed_rows)
         allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
         meta = {"categories": list(categories), "files": list(files), "max_words": max_words, "entries": count,
                 "substrings": substrings, "substring_rows": substring_rows,
-                "allow": sorted(allowed), "error_rate": error_rate, "prefix_rows": len(prefix_rows[0])}
-        return cls(meta, plain, hashed, packed)
+                "allow": sorted(allowed), "error_rate": error_rate, "prefix_rows": len(prefix_rows)}
+        return cls(meta, plain, hashed, bitmap_of(phrase_keys | prefixes, error_rate),
+                   bitmap_of(pieces, PIECE_ERROR))
 
     # -- matching -------------------------------------------------------------------------------------
 
@@ -294,7 +184,7 @@ class TermIndex:
         """Matches in ``text``: its words, its alternate reading (edge symbols as letters) and the
         segmented words of its hashtags and handles (``normalize.reading``)."""
         read = reading(text)
-        found = self._found(read.words, read.tagged)
+        found = self._found(read.words, read.tagged, read.glued)
         if read.alternate is not None:
             found += self._found(read.alternate, ())
         return self._to_matches(found) if found else []
@@ -302,14 +192,16 @@ class TermIndex:
     def clear_cache(self) -> None:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
+        self._glued.clear()
 
-    def match_words(self, words: list[str], tagged: Sequence[str] = ()) -> list[TermMatch]:
+    def match_words(self, words: list[str], tagged: Sequence[str] = (), glued: Sequence[str] = ()) -> list[TermMatch]:
         """Matches among already-normalised ``words`` (``normalize.words(text)``); ``tagged`` are hashtag or
-        handle words to segment (``normalize.reading(text).tagged``)."""
-        found = self._found(words, tagged)
+        handle words to segment and ``glued`` words to look up whole (``reading.reading(text)``)."""
+        found = self._found(words, tagged, glued)
         return self._to_matches(found) if found else []
 
-    def _found(self, words: list[str], tagged: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
+    def _found(self, words: list[str], tagged: Sequence[str], glued: Sequence[str] = ()
+               ) -> list[tuple[int, int, int, int, int]]:
         found: list[tuple[int, int, int, int, int]] = []
         if words:
             # First stage per word from the cache: one C-level map; None marks a word not seen yet.
@@ -317,14 +209,18 @@ class TermIndex:
             if firsts.count(_FAIL) != len(firsts):  # else: every word known and failing, the common clean field
                 if None in firsts:
                     firsts = self._first_stage(words, firsts)
-                if firsts.count(_FAIL) != len(firsts):
+                fails = firsts.count(_FAIL)
+                if fails + firsts.count(_PIECE) + firsts.count(_PIECE_ORDINARY) == len(firsts):  # splits only
+                    if fails != len(firsts):
+                        found = self._match_splits(words, firsts)
+                else:
                     found = self._match_plain(words, firsts)
             if self._hashed.keys.size:
                 found.extend(self._match_hashed(words))
             if self._substrings:
                 found.extend(self._match_substrings(words))
-        if tagged:
-            found.extend(self._match_tagged(tagged))
+        if tagged or glued:
+            found.extend(self._match_tagged(tagged, glued))
         if found and self._allow:
             found = self._cancel_allowed(words, found)
         return found
@@ -333,6 +229,25 @@ class TermIndex:
         bitmap, mask = self._bitmap, self._mask
         p, q = key & mask, (key >> 32) & mask
         return bool((bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1)
+
+    def _piece(self, piece: str) -> bool:
+        """Maybe a proper prefix of a listed single word (``zqx`` of ``zqxblocked``)."""
+        if len(piece) < MIN_PIECE:
+            return False
+        key, bitmap, mask = piece_key(piece), self._pieces, self._piece_mask
+        p, q = key & mask, (key >> 32) & mask
+        return bool((bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1)
+
+    def _glue_answer(self, glued: str) -> tuple[int, bool]:
+        """(key if the glued word passes the first stage else _FAIL, whether a third piece may follow);
+        cached like single words: ordinary word pairs recur."""
+        found = self._glued.get(glued)
+        if found is None:
+            if len(self._glued) > _KNOWN_MAX:
+                self._glued.clear()
+            key = term_key(glued)
+            found = self._glued[glued] = (key if self._probe(key) else _FAIL, self._piece(glued))
+        return found
 
     def _first_stage(self, words: list[str], firsts: list[int | None]) -> list[int]:
         """Fill in the unigram answers the cache lacks: the word's key if it passes the bitmap, else _PIECE if
@@ -348,54 +263,76 @@ class TermIndex:
                 if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
                     first = key
                 else:
-                    first = _PIECE if self._probe(piece_key(word)) else _FAIL
+                    # An ordinary word as the first piece ("to be", "data model") is glued only to a piece that
+                    # is no ordinary word ("no uggagrum"): two ordinary words are a phrase, not a split word.
+                    first = ((_PIECE_ORDINARY if word in self._ordinary else _PIECE) if self._piece(word)
+                             else _FAIL)
                 known[word] = first
             out.append(first)
         return out
 
     def _match_plain(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
         """Candidates from the words that pass the first stage, extended word by word while the bitmap
-        says "maybe a prefix", and glued to the next one or two words while it says "maybe a split word";
-        confirmed by one vectorised lookup in the exact table."""
+        says "maybe a prefix", confirmed by one vectorised lookup in the exact table; then split words."""
         bitmap, mask, count = self._bitmap, self._mask, len(words)
         cands: list[int] = []
         spans: list[tuple[int, int]] = []
         for i, first in enumerate(firsts):
-            if first == _FAIL:
+            if first < 0:
                 continue
-            if first >= 0:
-                cands.append(first)
-                spans.append((i, i + 1))
-                gram = words[i]
-                for j in range(i + 2, (i + self._max_words if i + self._max_words < count else count) + 1):
-                    gram = gram + " " + words[j - 1]
-                    key = xxh64_intdigest(gram.encode())
-                    p, q = key & mask, (key >> 32) & mask
-                    if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
-                        break
+            cands.append(first)
+            spans.append((i, i + 1))
+            gram = words[i]
+            for j in range(i + 2, (i + self._max_words if i + self._max_words < count else count) + 1):
+                gram = gram + " " + words[j - 1]
+                key = xxh64_intdigest(gram.encode())
+                p, q = key & mask, (key >> 32) & mask
+                if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                    break
+                cands.append(key)
+                spans.append((i, j))
+        found = [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+        return found + self._match_splits(words, firsts)
+
+    def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
+        """Split words: a word that may start a listed single word glued to the next one or two (answers
+        cached per glued string: ordinary pairs recur). Two ordinary words are never glued."""
+        cands: list[int] = []
+        spans: list[tuple[int, int]] = []
+        ordinary, cached, last = self._ordinary, self._glued.get, len(words) - 1
+        for i in [i for i, f in enumerate(firsts) if f != _FAIL]:
+            if i == last:
+                break
+            first, word, nxt = firsts[i], words[i], words[i + 1]
+            if first >= 0:  # a listed word or phrase start: is it also a first piece?
+                if not self._piece(word):
+                    continue
+                first = _PIECE_ORDINARY if word in ordinary else _PIECE
+            if len(nxt) < MIN_PIECE or (first == _PIECE_ORDINARY and nxt in ordinary):
+                continue
+            glued = word + nxt[1:] if word[-1] == nxt[0] and not nxt[0].isdigit() else word + nxt
+            key, more = cached(glued) or self._glue_answer(glued)
+            if key != _FAIL:
+                cands.append(key)
+                spans.append((i, i + 2))
+            if more and i + 2 <= last and len(words[i + 2]) >= MIN_PIECE:
+                key, _ = self._glue_answer(glue(glued, words[i + 2]))
+                if key != _FAIL:
                     cands.append(key)
-                    spans.append((i, j))
-            if i + 1 < count and (first == _PIECE or self._probe(piece_key(words[i]))):
-                glued = words[i]
-                for j in range(i + 1, min(count, i + 3)):  # two or three pieces
-                    glued = glue(glued, words[j])
-                    key = term_key(glued)
-                    if self._probe(key):
-                        cands.append(key)
-                        spans.append((i, j + 1))
-                    if not self._probe(piece_key(glued)):
-                        break
+                    spans.append((i, i + 3))
+        if not cands:
+            return []
         return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
 
-    def _match_tagged(self, tagged: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
+    def _match_tagged(self, tagged: Sequence[str], glued: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
         """Listed single words (and joined phrases) inside hashtag/handle words, between ordinary words or
-        digits (``#zqxblockedlife``, ``@zqxblockedfan``); the whole word was looked up with the others."""
-        cands: list[int] = []
+        digits (``#zqxblockedlife``, ``@zqxblockedfan``), and ``glued`` words looked up whole."""
+        cands = [k for k in map(term_key, glued) if self._probe(k)]
         for word in tagged:
             cands.extend(k for k in map(term_key, (word, *self._segmenter.middles(word))) if self._probe(k))
         return [(*_NO_SPAN, *self._row(self._plain, row)) for _, row in self._plain.lookup(cands)]
 
-    def _row(self, table: _Table, row: int) -> tuple[int, int, int]:
+    def _row(self, table: Table, row: int) -> tuple[int, int, int]:
         return int(table.cat[row]), int(table.file[row]), int(table.line[row])
 
     def _match_hashed(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
@@ -403,7 +340,7 @@ class TermIndex:
         spans: list[tuple[int, int]] = []
         for i in range(len(words)):
             for j in range(i + 1, min(len(words), i + HASHED_MAX_WORDS) + 1):
-                keys.append(_sha_key(" ".join(words[i:j])))
+                keys.append(sha_key(" ".join(words[i:j])))
                 spans.append((i, j))
         return [(*spans[q], *self._row(self._hashed, row)) for q, row in self._hashed.lookup(keys)]
 
@@ -449,15 +386,17 @@ class TermIndex:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for t in (self._plain, self._hashed) for a in t.arrays()) + self._mask // 8 + 1
+        return (sum(a.nbytes for t in (self._plain, self._hashed) for a in t.arrays()) + self._mask // 8 + 1
+                + self._piece_mask // 8 + 1)
 
     def to_bytes(self) -> bytes:
         """``FPTERMS1`` + header (JSON length, counts) + JSON meta + 8-byte-aligned arrays."""
         meta = json.dumps(self._meta, separators=(",", ":")).encode()
         meta += b" " * (-len(meta) % 8)
-        arrays = [*self._plain.arrays(), *self._hashed.arrays(), np.frombuffer(self._bitmap, np.uint8)]
-        parts = [_MAGIC, struct.pack("<QQQQ", len(meta), self._plain.keys.size, self._hashed.keys.size,
-                                     self._mask // 8 + 1), meta]
+        arrays = [*self._plain.arrays(), *self._hashed.arrays(), np.frombuffer(self._bitmap, np.uint8),
+                  np.frombuffer(self._pieces, np.uint8)]
+        parts = [_MAGIC, struct.pack("<QQQQQ", len(meta), self._plain.keys.size, self._hashed.keys.size,
+                                     self._mask // 8 + 1, self._piece_mask // 8 + 1), meta]
         for arr in arrays:
             raw = np.ascontiguousarray(arr).tobytes()
             parts.append(raw + b"\0" * (-len(raw) % 8))
@@ -474,18 +413,19 @@ class TermIndex:
         if bytes(view[:8]) != _MAGIC:
             raise ValueError("not a term index (bad magic)")
         try:
-            meta_len, n_plain, n_hashed, n_bitmap = struct.unpack_from("<QQQQ", view, 8)
-            offset = 40
+            meta_len, n_plain, n_hashed, n_bitmap, n_pieces = struct.unpack_from("<QQQQQ", view, 8)
+            offset = 48
             meta = json.loads(bytes(view[offset:offset + meta_len]))
             offset += meta_len
             out = []
             for count, dtype in ((n_plain, np.uint64), (n_plain, np.uint16), (n_plain, np.uint32),
                                  (n_plain, np.uint32), (n_hashed, np.uint64), (n_hashed, np.uint16),
-                                 (n_hashed, np.uint32), (n_hashed, np.uint32), (n_bitmap, np.uint8)):
+                                 (n_hashed, np.uint32), (n_hashed, np.uint32), (n_bitmap, np.uint8),
+                                 (n_pieces, np.uint8)):
                 arr = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
                 offset += -(-arr.nbytes // 8) * 8
                 out.append(arr)
             meta["entries"]  # noqa: B018 -- a format-2 header must say how many entries it holds
         except (ValueError, struct.error, json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"damaged term index: {exc}") from exc
-        return cls(meta, _Table(*out[0:4]), _Table(*out[4:8]), out[8])
+        return cls(meta, Table(*out[0:4]), Table(*out[4:8]), out[8], out[9])

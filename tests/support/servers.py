@@ -134,8 +134,9 @@ class PostgresServer:
 
     def start(self) -> None:
         subprocess.run([*self.run_as, str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
-                        "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                        "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"],
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       cwd=self.directory)  # a directory the postgres user can enter
         self.start_again()
 
     def start_again(self) -> None:
@@ -146,7 +147,7 @@ class PostgresServer:
              "-k", str(self.directory), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
              "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "shared_buffers=16MB",
              "-c", "max_connections=60"],
-            stdout=subprocess.DEVNULL, stderr=self._log)
+            stdout=subprocess.DEVNULL, stderr=self._log, cwd=self.directory)
         _wait(self._ready, "postgres")
 
     def _ready(self) -> bool:

@@ -1,0 +1,116 @@
+"""What the term matcher reads from one text besides its words (issue 11, items 3 and 4).
+
+``normalize.words`` gives one reading. Three more forms are needed to catch joined, split and symbol-edged
+disguises without changing what a word is:
+
+- ``alternate``: edge symbols read as letters (``@lpha`` -> ``alpha``, ``$tuff``, ``zqxfil!``), where
+  ``words`` reads them as punctuation (a handle's ``@``, an exclamation mark). Both readings are matched.
+- ``tagged``: the words of hashtag and handle tokens (``#...``, ``@...``, also with digit runs split off),
+  which the matcher segments into a listed term plus ordinary words or digits (``#zqxblockedlife``).
+- ``glued``: whole words that only exist with their separators removed: a hyphen/dot/underscore compound
+  (``Ken-Rod``, where both pieces are ordinary words the matcher never glues across a space; ``vy_1|8``,
+  ``qvzai-|)``, whose leetspeak piece alone stays a number in ``words``), and letters spelled out with spaces next to a one-letter word or after a punctuation-ended
+  token (``a z q x``, ``Q: k w n y b``), which ``words`` glues together. Looked up whole, never segmented.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from filter_proxy.normalize import _words
+
+__all__ = ["Reading", "reading"]
+
+
+class Reading(NamedTuple):
+    """What the term matcher reads from one text: ``words`` (as ``words(text)``), ``alternate`` (the same
+    text with edge symbols read as letters, ``@lpha`` -> ``alpha``, when that differs) and ``tagged`` (the
+    normalised words of hashtag and handle tokens, ``#...``/``@...``, also with digit runs split off, which
+    the matcher may segment into a listed term plus ordinary words or digits)."""
+
+    words: list[str]
+    alternate: list[str] | None = None
+    tagged: tuple[str, ...] = ()
+    glued: tuple[str, ...] = ()
+    # A NamedTuple, not a frozen dataclass: built for every screened field, and ~1 µs cheaper.
+
+
+# A symbol that tokens() trims as punctuation, next to a Latin letter: the text has a second reading.
+_EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+\w|[A-Za-z0-9][!|]+(?:$|[^\w@$!|€]|_)")
+_TAG = re.compile(r"(?<![\w@$!|€])[#@]+([^\s#@]+)")  # to the next space: marks and format characters too
+_DIGITS = re.compile(r"\d+")
+
+
+def reading(text: str) -> Reading:
+    """``words(text)`` plus the alternate reading, hashtag/handle words and glued words (module docstring)."""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
+    main = _words(text, True)
+    alternate = None
+    if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(text):
+        other = _words(text, False)
+        alternate = other if other != main else None
+    tagged: tuple[str, ...] = ()
+    if "#" in text or "@" in text:
+        found: dict[str, None] = {}
+        for body in _TAG.findall(text):
+            for variant in (body, _DIGITS.sub(r" \g<0> ", body)):
+                found.update(dict.fromkeys(w for w in _words(variant, True) + _words(variant, False) if len(w) > 1))
+        tagged = tuple(found)
+    glued: dict[str, None] = {}
+    seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
+    if seam:
+        budget = _MAX_COMPOUNDS  # bounded: code and URLs ("os.path.join") are full of such chunks
+        for chunk in text.split():
+            if budget and len(chunk) <= _MAX_COMPOUND and ("-" in chunk or "_" in chunk or "." in chunk) \
+                    and _HAS_LATIN.search(chunk) and _SEPARATOR.search(chunk):
+                pieces = _SEPARATORS.split(chunk.strip(_QUOTES))
+                if not 2 <= len(pieces) <= 3 or min(map(len, pieces)) < 2:
+                    continue  # a word is cut in two or three pieces; "e.g.", "__init__" are no such word
+                budget -= 1
+                # A hyphen/dot/underscore compound read as one word: "Ken-Rod", "pax_g/\\i7", "vy_1|8". (Spaces
+                # between two ordinary words are a phrase; these separators are how a word is cut.)
+                joined = _SEPARATORS.sub("", chunk)
+                glued.update(dict.fromkeys(_words(joined, True)))
+                if _LEETISH.search(chunk):
+                    glued.update(dict.fromkeys(_words(joined, False)))
+    if spelled and _SPELLED_HINT.search(text):
+        for run in _SPELLED.findall(text):
+            letters = _SPACES.sub("", run)
+            # A one-letter word may stand before or after the spelled word ("a z q x", "z q x a").
+            for part in (letters, letters[1:], letters[:-1]):
+                glued.update(dict.fromkeys(_words(part, True)))
+    return Reading(main, alternate, tagged, tuple(glued))
+
+
+# A chunk that may be a split word with leetspeak in it: a separator inside, a digit or leet symbol somewhere
+# ("vy_1|8", "pax_g/\\i7", "5ox_fo8_nym"); glued whole it is one word that ``words`` never sees.
+_SEPARATOR = re.compile(r"\w[-_.]|[-_.]\w|[@$!|€()<>/\\][-_.]|[-_.][@$!|€()<>/\\]")
+_MAX_COMPOUNDS = 4  # compounds glued per field
+_QUOTES = "\"'`[]{},;:?*"
+_MAX_COMPOUND = 40  # characters; a longer chunk is a URL or code, not a word cut in pieces
+_LEETISH = re.compile(r"[0-9@$!|€]|\(\)|/\\|\\/")
+# Two one-letter words in a row (a spelled-out word may follow).
+_SPELLED_HINT = re.compile(r" [^\W\d_]\s+[^\W\d_]\s")
+# ASCII text: one bytes translate to character classes (a letter, 1 digit/leet symbol, - separator, space),
+# then substring tests in C: ~4x cheaper than the regex scans, on every screened field.
+_CLASSES = bytes(
+    ord("a") if chr(b).isalpha() or chr(b) == "?" else ord("1") if chr(b) in "0123456789@$!|()<>/\\" else ord("-") if chr(b) in "-_."
+    else ord(" ") if chr(b).isspace() else ord("x") for b in range(128)
+) + b"x" * 128
+
+
+def _hints(text: str) -> tuple[bool, bool]:
+    """(a separator between letters, or one and a digit or leet symbol; ``_SPELLED_HINT`` may match), by class
+    substrings; non-ASCII characters count as letters (a superset: the regexes decide)."""
+    classes = text.encode("ascii", "replace" if not text.isascii() else "strict").translate(_CLASSES)
+    seam = b"a-a" in classes or (b"-" in classes and b"1" in classes)
+    return seam, (b" a a " in classes or b" a  a " in classes)
+
+
+_SEPARATORS = re.compile(r"[-_.]+")
+_HAS_LATIN = re.compile(r"[A-Za-z]")
+# Three or more single letters apart by whitespace, the first not glued to punctuation ("Q: k w n").
+_SPELLED = re.compile(r"(?<!\S)[^\W\d_](?:\s+[^\W\d_]){2,}(?!\w)")
+_SPACES = re.compile(r"\s+")
