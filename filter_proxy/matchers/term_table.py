@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from array import array
+
 import numpy as np
 
 __all__ = ["Table", "bitmap_of", "bitmap_bits"]
@@ -40,6 +42,22 @@ class Table:
     def build(cls, rows: list[tuple[int, int, int, int]]) -> Table:
         rows.sort()
         arr = np.array(rows, dtype=np.uint64).reshape(-1, 4)
+        return cls(arr[:, 0].copy(), arr[:, 1].astype(np.uint16), arr[:, 2].astype(np.uint32),
+                   arr[:, 3].astype(np.uint32))
+
+    @classmethod
+    def from_columns(cls, keys: array, cat: array, file: array, line: array) -> Table:
+        """The table of rows given as four compact columns, sorted as ``build`` sorts its tuples (key, then
+        category, file, line), repeated rows dropped. 18 bytes a row while building instead of a tuple of
+        Python ints (~140 bytes) plus a set to deduplicate them."""
+        arr = np.empty((len(keys), 4), dtype=np.uint64)
+        for i, column in enumerate((keys, cat, file, line)):
+            arr[:, i] = np.asarray(column)
+        arr = arr[np.lexsort((arr[:, 3], arr[:, 2], arr[:, 1], arr[:, 0]))]
+        if len(arr) > 1:
+            keep = np.ones(len(arr), dtype=bool)
+            keep[1:] = (arr[1:] != arr[:-1]).any(axis=1)
+            arr = arr[keep]
         return cls(arr[:, 0].copy(), arr[:, 1].astype(np.uint16), arr[:, 2].astype(np.uint32),
                    arr[:, 3].astype(np.uint32))
 
