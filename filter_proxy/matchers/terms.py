@@ -138,14 +138,14 @@ class TermIndex:
         """Index ``entries``; ValueError names the rule id of an invalid entry."""
         categories: dict[str, int] = {}
         files: dict[str, int] = {}
-        # key, category, file, line of every plain phrase key, as compact columns (see Table.from_columns)
+        # key, category, file, line of every phrase key, as compact columns (Table.from_columns)
         plain_rows = (array("Q"), array("H"), array("I"), array("I"))
         hashed_rows: list[tuple[int, int, int, int]] = []
         prefixes: set[int] = set()
         substrings: list[tuple[str, int]] = []
         substring_rows: list[tuple[int, int, int]] = []
         pieces: set[int] = set()
-        prefix_rows = (array("Q"), array("H"), array("I"), array("I"))  # the same columns, for prefix keys
+        prefix_rows = (array("Q"), array("H"), array("I"), array("I"))  # the same, for marked prefix keys
         max_words = 1
         count = 0  # plain entries (each has several keys)
         for entry in entries:
@@ -176,7 +176,7 @@ class TermIndex:
                 for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
                     pieces.update(piece_keys(single))
                 count += 1
-        phrase_keys = set(np.unique(np.asarray(plain_rows[0])).tolist())
+        phrase_keys = set(plain_rows[0])
         # Marked prefix keys share the exact table (never equal to an n-gram's key, see _prefix_rows) but
         # stay out of the bitmap: match_prefix looks them up directly.
         columns = [column + extra for column, extra in zip(plain_rows, prefix_rows, strict=True)]
