@@ -2,7 +2,7 @@
 screened response kinds other than search and suggest (``kinds.py``) and multi-search (``multisearch.py``).
 
 Functions of the FilterMiddleware instance ``mw`` (kept apart so middleware.py stays the search-page path).
-The middleware's ASGI helpers are looked up at call time: middleware.py imports this module.
+The ASGI helpers come from exchange.py, which both modules share.
 """
 
 from __future__ import annotations
@@ -13,25 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from filter_proxy import kinds, multisearch
+from filter_proxy import exchange, kinds, multisearch
 from filter_proxy.adapters.base import AdapterError
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.routes import DOCUMENT, DOCUMENTS, Decision
 from filter_proxy.routing import CanonicalPath
-from filter_proxy.screening import decode_body, screen_page, screen_texts
+from filter_proxy.screening import decode_body, query_verdict, screen_page, screen_texts
 
 if TYPE_CHECKING:
-    from filter_proxy.middleware import FilterMiddleware, Receive, Scope, Send, _Capture
+    from filter_proxy.exchange import Capture, Receive, Scope, Send
+    from filter_proxy.middleware import FilterMiddleware
     from filter_proxy.rules.ruleset import RuleSet
     from filter_proxy.verdict import Verdict
 
 logger = logging.getLogger("filter_proxy.middleware")
-
-
-def _m() -> Any:
-    import filter_proxy.middleware as middleware
-
-    return middleware
 
 
 def carries_query(mw: FilterMiddleware, query_string: bytes) -> bool:
@@ -43,14 +38,13 @@ def carries_query(mw: FilterMiddleware, query_string: bytes) -> bool:
 
 
 async def refuse(mw: FilterMiddleware, decision: Decision, send: Send) -> None:
-    m = _m()
     if decision.reason == "case":
         reason = "the path's letter case differs from the route listed in routes.pass"
     elif decision.route is not None:
         reason = f"refused by {decision.route.origin}"
     else:
         reason = "this route is not in the filter's route table"
-    await m._send_json(send, 403, {"error": "route not allowed by the filter", "reason": reason,
+    await exchange.send_json(send, 403, {"error": "route not allowed by the filter", "reason": reason,
                                  "allow_with": "routes.pass or routes.screen (filter-proxy serve --print-routes)"})
 
 
@@ -58,12 +52,11 @@ async def options(mw: FilterMiddleware, decision: Decision, segments: tuple[str,
                    send: Send) -> None:
     """OPTIONS on a screened route: its query parameters are screened; the app's answer is sent without
     a body (a preflight needs only the status and headers), so nothing unscreened leaves."""
-    m = _m()
     query_string: bytes = scope["query_string"]
     params = parse_query(query_string.decode("latin-1")) if query_string else []
     try:
         texts = mw.adapter.query_texts(params, b"", "")
-        blocked = m.query_verdict(texts, mw.holder.current).action == "block"
+        blocked = query_verdict(texts, mw.holder.current).action == "block"
     except Exception:
         blocked = True  # an unreadable query is answered here, never forwarded
     if blocked:
@@ -73,24 +66,24 @@ async def options(mw: FilterMiddleware, decision: Decision, segments: tuple[str,
                                 *mw.adapter.local_headers]})
         await send({"type": "http.response.body", "body": b""})
         return
-    capture = m._Capture(mw.max_response_bytes)
+    capture = exchange.Capture(mw.max_response_bytes)
     scope, receive = with_body(scope, b"", receive)  # a preflight's body is never forwarded
     try:
-        with contextlib.suppress(m._Abort):
+        with contextlib.suppress(exchange.Abort):
             await mw.app(scope, receive, capture.send)
     except TimeoutError:  # the proxy's total upstream deadline
-        await m._send_json(send, 504, {"error": "upstream timed out"})
+        await exchange.send_json(send, 504, {"error": "upstream timed out"})
         return
     if not capture.status:
-        await m._send_json(send, 502, {"error": "upstream response cannot be screened"})
+        await exchange.send_json(send, 502, {"error": "upstream response cannot be screened"})
         return
-    headers = [(k, v) for k, v in capture.headers if k.lower() not in m._STALE_HEADERS]
+    headers = [(k, v) for k, v in capture.headers if k.lower() not in exchange.STALE_HEADERS]
     headers.append((b"content-length", b"0"))
     await send({"type": "http.response.start", "status": capture.status, "headers": headers})
     await send({"type": "http.response.body", "body": b""})
 
 
-def body_of(mw: FilterMiddleware, capture: _Capture) -> tuple[bytes, bool] | None:
+def body_of(mw: FilterMiddleware, capture: Capture) -> tuple[bytes, bool] | None:
     """The captured body, decoded when the app compressed it; None when it cannot be decoded."""
     body = capture.body()
     encoding = capture.encoding
@@ -105,14 +98,13 @@ async def finish_kind(
     kind: str,
     verdict: Verdict,
     rules: RuleSet,
-    capture: _Capture,
+    capture: Capture,
     elapsed: float,
     accept_language: str,
     send: Send,
 ) -> None:
     """Screen a document, documents, async, terms, rows or opaque response (``filter_proxy.kinds``).
     What cannot be read is refused (502), whatever its status: nothing unread leaves."""
-    m = _m()
     status, headers = capture.status, capture.headers
     read = body_of(mw, capture)
     if read is None:
@@ -122,7 +114,7 @@ async def finish_kind(
     body, decoded = read
     if not body or status in (204, 304):
         mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
-        await m._send_raw(send, status, headers, body, decoded, None, mw._removed(kind, 0))
+        await exchange.send_raw(send, status, headers, body, decoded, None, mw._removed(kind, 0))
         return
     try:
         doc = kinds.parse(kind, body, mw.adapter)
@@ -155,7 +147,7 @@ async def finish_kind(
     # What is sent is what was screened: the re-encoding of the parsed document, never the backend's bytes
     # (duplicate keys would read one way here and maybe another way in the client).
     body = kinds.encode(kind, doc, mw.adapter)
-    await m._send_raw(send, new_status, headers, body, True, action, mw._removed(kind, len(removed)))
+    await exchange.send_raw(send, new_status, headers, body, True, action, mw._removed(kind, len(removed)))
 
 
 async def finish_multi(
@@ -163,7 +155,7 @@ async def finish_multi(
     plan: multisearch.Plan,
     verdicts: list[Verdict],
     keep: list[int],
-    capture: _Capture | None,
+    capture: Capture | None,
     rules: RuleSet,
     elapsed: float,
     accept_language: str,
@@ -171,14 +163,13 @@ async def finish_multi(
 ) -> None:
     """Put a multi-search answer back together in the request's order: forwarded sub-queries get their
     screened sub-responses, blocked ones an empty page with the ``safety`` object in their slot."""
-    m = _m()
     shape = multisearch.shape_for(mw.adapter)
     lang = rules.warnings.choose_language(accept_language or None)
     doc: Any = None
     pages: list[Any] = []
     removed = 0
     status = 200
-    headers: list[tuple[bytes, bytes]] = [(b"content-type", m._JSON), *mw.adapter.local_headers]
+    headers: list[tuple[bytes, bytes]] = [(b"content-type", exchange.JSON), *mw.adapter.local_headers]
     if capture is not None:
         status, headers = capture.status, capture.headers
         read = body_of(mw, capture)
@@ -189,7 +180,7 @@ async def finish_multi(
             if not 200 <= status < 300:  # the backend refused the whole request: its error, screened
                 kinds.screen_error(doc, rules)
                 mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
-                await m._send_raw(send, status, headers, orjson.dumps(doc), True, None, 0)  # what was read
+                await exchange.send_raw(send, status, headers, orjson.dumps(doc), True, None, 0)  # what was read
                 return
             pages = shape.pages(doc)
             if len(pages) != len(keep):
@@ -231,7 +222,7 @@ async def finish_multi(
             action = "block" if verdict.action == "block" or action == "block" else "warn"
         out.append(page)
     doc = shape.assemble(doc, out)
-    await m._send_raw(send, status, headers, orjson.dumps(doc), True, action, removed)
+    await exchange.send_raw(send, status, headers, orjson.dumps(doc), True, action, removed)
 
 
 def canonical_scope(scope: Scope, path: CanonicalPath) -> Scope:
@@ -246,8 +237,7 @@ def canonical_scope(scope: Scope, path: CanonicalPath) -> Scope:
 
 def with_body(scope: Scope, body: bytes, receive: Receive) -> tuple[Scope, Receive]:
     """A scope and receive for a rewritten request body (content-length set, chunked framing dropped)."""
-    m = _m()
     scope = dict(scope)
     scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() not in (b"content-length", b"transfer-encoding")]
     scope["headers"].append((b"content-length", str(len(body)).encode()))
-    return scope, m._replay(body, receive)
+    return scope, exchange.replay(body, receive)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import orjson
 
@@ -30,6 +30,15 @@ from filter_proxy.adapters.routes import (
     build_table,
 )
 from filter_proxy.events import FilterObserver, NullObserver
+from filter_proxy.exchange import JSON as _JSON
+from filter_proxy.exchange import Abort as _Abort
+from filter_proxy.exchange import ASGIApp, Receive, Scope, Send
+from filter_proxy.exchange import Capture as _Capture
+from filter_proxy.exchange import read_body as _read_body
+from filter_proxy.exchange import replay as _replay
+from filter_proxy.exchange import send_json as _send_json
+from filter_proxy.exchange import send_raw as _send_raw
+from filter_proxy.exchange import send_warning as _send_warning
 from filter_proxy.funnel.cookie import RepeatCookie
 from filter_proxy.funnel.token import HelpSigner
 from filter_proxy.routing import PathError, request_path
@@ -37,94 +46,29 @@ from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import (
     ImageScreenerLike,
     PageOutcome,
-    check_query,
     decode_body,
     prefers_html,
+    query_verdict,
     screen_page,
     screen_texts,
     screen_value,
 )
-from filter_proxy.verdict import ALLOW, Verdict, strongest
-from filter_proxy.warnings import warn_page, warning_headers
+from filter_proxy.verdict import Verdict, strongest
+from filter_proxy.warnings import warn_page
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("filter_proxy.middleware")
 
 SEARCH = "search"
 SUGGEST = "suggest"
-# Responses that never end cannot be screened as one page: refuse them at once instead of buffering.
-STREAMING_TYPES = (b"text/event-stream", b"application/x-ndjson", b"multipart/x-mixed-replace")
-# Headers of the app's response that no longer describe the re-encoded body.
-_STALE_HEADERS = frozenset({b"content-length", b"content-encoding", b"etag", b"content-md5", b"accept-ranges"})
-_NO_CACHE = frozenset({b"cache-control"})  # replaced by no-store on a response that carries a warning
-_JSON = b"application/json"
 # A non-JSON error body (an HTML or text error page) up to this size is screened as text and passed when
 # clean; a longer one is refused (502): short error pages are the norm, long ones may quote content.
 MAX_PLAIN_ERROR_BYTES = 8192
 # Headers some frameworks read as "treat this request as another method": the route was chosen by method.
 _METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
-
-
-class _Abort(Exception):
-    """Raised inside the wrapped ``send`` to stop an app whose response cannot be screened."""
-
-
-class _Capture:
-    """Collects the app's response on a screened route (status, headers, body), within a size limit."""
-
-    __slots__ = ("status", "headers", "encoding", "chunks", "size", "limit", "done", "refused")
-
-    def __init__(self, limit: int) -> None:
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.encoding: bytes | None = None  # the content-encoding header, read while the headers are checked
-        self.chunks: list[bytes] = []
-        self.size = 0
-        self.limit = limit
-        self.done = False
-        self.refused: str | None = None  # why the response was refused ("oversize", "streaming")
-
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.body":
-            body = message.get("body", b"")
-            if body:
-                self.size += len(body)
-                if self.size > self.limit:
-                    self.refused = "oversize"
-                    raise _Abort
-                self.chunks.append(body)
-            if not message.get("more_body", False):
-                self.done = True
-        elif kind == "http.response.start":
-            self.status = message["status"]
-            headers = message.get("headers", ())
-            # Kept as sent (a list, per ASGI): the response is rebuilt from it, never changed in place.
-            self.headers = headers if type(headers) is list else list(headers)
-            self.encoding = None
-            for name, value in self.headers:
-                name = name.lower()
-                if name == b"content-type":
-                    if value.lower().startswith(STREAMING_TYPES):
-                        self.refused = "streaming"
-                        raise _Abort
-                elif name == b"content-length":
-                    if value.isdigit() and int(value) > self.limit:
-                        self.refused = "oversize"  # refused before a byte of the body is read
-                        raise _Abort
-                elif name == b"content-encoding" and self.encoding is None:
-                    self.encoding = value
-
-    def body(self) -> bytes:
-        return self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
 
 
 class FilterMiddleware:
@@ -531,13 +475,6 @@ class FilterMiddleware:
 # -- helpers ------------------------------------------------------------------------------------------
 
 
-def query_verdict(texts: Sequence[str], rules: RuleSet) -> Verdict:
-    """The verdict for one request's (or one sub-query's) query texts. The one place every query verdict
-    of the request side is taken (whole requests, multi-search sub-queries, OPTIONS): each text, a
-    wildcard ``QueryPrefix`` against the listed terms it starts, URL-shaped parts as URLs
-    (``screening.check_query``)."""
-    return check_query(texts, rules) if texts else ALLOW
-
 
 def _make_adapter(adapter: str | Adapter, fields: FieldMapping | None, query_param: str | None) -> Adapter:
     if isinstance(adapter, str):
@@ -557,80 +494,3 @@ def _clean_plain_text(body: bytes, rules: RuleSet) -> bool:
     except UnicodeDecodeError:
         return False
     return screen_value(text, rules) is None
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
-    """The whole request body, or None when it is larger than ``limit``."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":  # client went away
-            break
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                return None
-            chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    """A ``receive`` that hands the buffered body to the app once, then defers to the real one."""
-    pending = True
-
-    async def replay() -> Message:
-        nonlocal pending
-        if pending:
-            pending = False
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-async def _send_raw(
-    send: Send,
-    status: int,
-    headers: list[tuple[bytes, bytes]],
-    body: bytes,
-    rewritten: bool,
-    action: str | None,
-    removed: int | None,
-) -> None:
-    """Send a buffered response; when the body was rewritten, drop headers that described the old one."""
-    if rewritten or action is not None:
-        stale = (_STALE_HEADERS if rewritten else frozenset()) | (_NO_CACHE if action is not None else frozenset())
-        out = [(k, v) for k, v in headers if k.lower() not in stale]
-        if rewritten:
-            out.append((b"content-length", str(len(body)).encode()))
-    else:
-        out = list(headers)
-    if removed is not None:
-        out.append((b"x-filter-removed", str(removed).encode()))
-    if action is not None:
-        out.append((b"x-filter-action", action.encode()))
-        out.append((b"cache-control", b"no-store"))
-    await send({"type": "http.response.start", "status": status, "headers": out})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_warning(send: Send, body: bytes, content_type: bytes, action: str, removed: int | None,
-                        extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
-    """A response that carries a warning (page or JSON): the security headers of warnings.py."""
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-               *warning_headers(content_type != _JSON), (b"x-filter-action", action.encode()), *extra]
-    if removed is not None:
-        headers.append((b"x-filter-removed", str(removed).encode()))
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_json(send: Send, status: int, doc: dict[str, Any]) -> None:
-    body = orjson.dumps(doc)
-    headers = [(b"content-type", _JSON), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

@@ -364,3 +364,11 @@ def decode_body(body: bytes, encoding: bytes, limit: int) -> bytes | None:
     if len(out) > limit or inflater.unconsumed_tail:
         return None
     return out
+
+
+def query_verdict(texts: Sequence[str], rules: RuleSet) -> Verdict:
+    """The verdict for one request's (or one sub-query's) query texts. The one place every query verdict
+    of the request side is taken (whole requests, multi-search sub-queries, OPTIONS): each text, a
+    wildcard ``QueryPrefix`` against the listed terms it starts, URL-shaped parts as URLs
+    (``screening.check_query``)."""
+    return check_query(texts, rules) if texts else ALLOW
