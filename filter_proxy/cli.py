@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 # Command modules each expose `register(subparsers)`; the parser they add sets `func(args) -> int`.
-COMMAND_MODULES = ("rules_cmd", "serve_cmd", "demo_cmd", "hashes_cmd", "report_cmd", "fleet_cmd")
+COMMAND_MODULES = ("rules_cmd", "serve_cmd", "demo_cmd", "hashes_cmd", "report_cmd", "fleet_cmd", "scan_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -183,17 +183,22 @@ class RuleSet:
         return self._resolve(matches, "term") if matches else ALLOW
 
     def _check_text(self, text: str) -> Verdict:
-        matches = self.terms.match(text)
         if self._forms:
-            return self._check_forms(text, matches)
+            return self._check_forms(text)
+        matches = self.terms.match(text)
         if not matches:  # the common case: no allocation beyond the index's own lookup
             return ALLOW
         return self._resolve(matches, "term")
 
-    def _check_forms(self, text: str, matches: list[Any]) -> Verdict:
-        """Terms, combination rules and weighted phrases together (one reading of the text for both)."""
+    def _check_forms(self, text: str) -> Verdict:
+        """Terms, combination rules and weighted phrases together, on one reading of the text (what
+        ``TermIndex.match`` reads, computed once for the three)."""
         reading = read_text(text)
-        found: list[Any] = [*matches, *self.combos.match_reading(reading),
+        terms = self.terms
+        found: list[Any] = terms.match_words(reading.words, reading.tagged, reading.glued)
+        if reading.alternate is not None:
+            found += terms.match_words(reading.alternate)
+        found += [*self.combos.match_reading(reading),
                             *self.weights.match_reading(reading, self._score_limits)]
         return self._resolve(found, "term") if found else ALLOW
 
