@@ -209,3 +209,27 @@ def test_each_backend_shape_finds_the_planted_documents_and_resumes(backend: str
     requests = json.loads((tmp_path / "del.json").read_text("utf-8"))
     listed = json.dumps(requests)
     assert all(f'"{doc_id}"' in listed or f"`{doc_id}`" in listed for doc_id in expected)
+
+
+def test_thumbnails_go_through_the_image_screener(tmp_path: Path) -> None:
+    from filter_proxy.demo.app import demo_image_screener
+    from filter_proxy.demo.images import picture_png
+    from filter_proxy.rules import load_rules
+
+    pictures = {"1": "gen:3", "2": "listed:0", "3": "gen:8", "4": "listed:1:edited"}
+
+    async def thumb(request: Request) -> Response:
+        return Response(picture_png(pictures[request.path_params["name"]]), media_type="image/png")
+
+    store = Store([])
+    app = store.app()
+    app.router.routes.append(Route("/thumbs/{name}.png", thumb))
+    out = tmp_path / "found.jsonl"
+    with serve(app) as url:
+        store.docs = [{"id": k, "title": "garden", "thumbnail": f"{url}/thumbs/{k}.png"} for k in pictures]
+        screener = demo_image_screener(load_rules(SHIPPED))  # the demo's screener: allowed onto loopback
+        summary = run_scan(args(out, "elasticsearch", url=url, index="idx", thumbnails=True),
+                           image_screener=screener)
+    rows = lines(out)
+    assert {r["id"] for r in rows} == {"2", "4"} and {r["signal"] for r in rows} == {"image"}
+    assert summary["complete"] and summary["scanned"] == 4
