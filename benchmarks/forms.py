@@ -38,15 +38,15 @@ def combination_lines(n: int, seed: int, avoid: frozenset[str] | set[str] = froz
 
 def weighted_lines(n: int, seed: int, avoid: frozenset[str] | set[str] = frozenset()) -> list[str]:
     rng = random.Random(seed)
-    out: dict[str, None] = {}
+    out: dict[str, str] = {}  # phrase -> line: one weight per phrase (a second line would be a duplicate)
     for word in COMMON[:10]:
-        out[f"weight=-{rng.randint(5, 20)} {word}"] = None
+        out[word] = f"weight=-{rng.randint(5, 20)} {word}"
     while len(out) < n:
         words = ["zqx" + synth.nonsense_word(rng, rng.randint(2, 3)) for _ in range(rng.randint(1, 2))]
-        if any(w in avoid for w in words):
+        if any(w in avoid for w in words) or " ".join(words) in out:
             continue
-        out[f"weight=+{rng.randint(10, 50)} {' '.join(words)}"] = None
-    return list(out)
+        out[" ".join(words)] = f"weight=+{rng.randint(10, 50)} {' '.join(words)}"
+    return list(out.values())
 
 
 def rules_dir(root: Path, terms: list[str], combos: list[str], weighted: list[str], urls: list[str] = ()) -> Path:
@@ -119,8 +119,19 @@ def quality(result: SuiteResult, tmp: Path, corpus: dict[str, list[str]], vocab:
             if not matched and len(misses) < 8:
                 misses.append(f"{name}: {text!r} ({line})")
         rows.append([name, per_class, 100 * hits / per_class])
-    result.table("Combination rules: recall per disguise class (words shuffled among filler)",
-                 ["class", "queries", "filter-proxy %"], rows)
+    # Weighted phrases: two positive phrases that together reach the limit, disguised, in either order.
+    positive = [(int(w), p) for w, _, p in (line[len("weight="):].partition(" ") for line in weighted) if int(w) > 0]
+    high = [(w, p) for w, p in positive if w >= SCORE_LIMIT // 2]
+    for row in rows:
+        name, hits = row[0], 0
+        for _ in range(per_class):
+            pair = [p for _, p in rng.sample(high, 2)]
+            if name != "(undisguised)":
+                pair = [disguise.disguise(p, name, rng) for p in pair]
+            hits += rules.check_text(f"{pair[0]} and then {pair[1]}").action != "allow"
+        row.append(100 * hits / per_class)
+    result.table("Combination rules (words shuffled among filler) and weighted phrases (two reaching the limit): "
+                 "recall per disguise class", ["class", "queries", "combinations %", "weighted %"], rows)
     if misses:
         result.note("missed combinations (placeholders): " + "; ".join(misses))
     queries = matched = 0
