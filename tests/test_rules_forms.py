@@ -238,3 +238,22 @@ async def test_queries_results_and_suggestions_use_both_forms(rules: Any) -> Non
     assert [x["url"] for x in doc["results"]] == ["https://a.example.invalid/", "https://c.example.invalid/"]
     assert doc["suggestions"] == ["garden"]
     assert ".txt:" not in r.text
+
+
+def test_combination_rules_are_filed_under_their_rarest_word() -> None:
+    from filter_proxy.signals.base import Entry
+    from filter_proxy.signals.combos import ComboIndex
+
+    coined = [f"zqx{a}{b}rare" for a in "bcdfgklmnp" for b in "aeiou"]  # 50 words, no digits (leetspeak)
+    lines = [f"all: garden {word} tools" for word in coined]
+    entries = [Entry(ComboSignal.parse_line(line)[0], "zqx-abuse", f"rules/x.txt:{n}", "all")
+               for n, line in enumerate(lines, 1)]
+    index = ComboIndex.build(entries)
+    # The ordinary words are shared by every rule; each rule's own coined word is its anchor, so a text of
+    # ordinary words alone confirms no rule at all.
+    assert index._anchors.keys().isdisjoint({1, 3}) and len(index._anchors) == 50
+    assert index.match("garden tools garden tools") == []
+    loaded = ComboIndex.from_bytes(index.to_bytes())
+    assert [m.rule_id for m in loaded.match(f"tools {coined[7]} garden")] == ["rules/x.txt:8"]
+    with pytest.raises(ValueError, match="combination-rule index"):
+        ComboIndex.from_bytes(b"FPCOMBO1" + b"\xff" * 8)
