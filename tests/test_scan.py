@@ -118,7 +118,7 @@ def test_the_cli_writes_csv_and_a_summary(rules_dir: Path, tmp_path: Path, capsy
     source = tmp_path / "docs.jsonl"
     source.write_text(json.dumps({"id": "a", "t": "garden"}) + "\n" + json.dumps({"id": "b", "t": "zqxblocked"}) + "\n")
     code = main(["scan", "jsonl", "--file", str(source), "--rules", str(rules_dir), "--out", str(tmp_path / "f.csv"),
-                 "--format", "csv", "--summary", str(tmp_path / "s.json"), "--no-progress"])
+                 "--format", "csv", "--summary", str(tmp_path / "s.json"), "--no-progress", "--rate", "100000"])
     assert code == 0
     assert (tmp_path / "f.csv").read_text().splitlines()[1].startswith("b,docs.jsonl,zqx-abuse,term,")
     assert json.loads((tmp_path / "s.json").read_text())["matched"] == 1
