@@ -12,6 +12,10 @@ set without combinations costs nothing (``RuleSet`` skips an empty index).
 
 Sub-linear in the number of rules: each rule is filed under its *anchor*, the word fewest rules share
 (list frequency); a text's words pick out only the rules anchored at them, and only those are confirmed.
+Measured (2-core box, the speed suite's 1,000-result pool, reading + combination match of title and
+snippet, CPU per 10-result page, median): 1k rules 0.29 ms, 10k 0.27 ms, 50k 0.31 ms: flat in the number
+of rules. In the speed suite (100k terms beside): terms only 0.37 ms per page, + 10k combinations 0.45,
++ 10k weighted phrases 0.43, + both 0.48 (one reading of each field serves all three).
 """
 
 from __future__ import annotations
