@@ -133,6 +133,8 @@ class Store:
     def __init__(self, docs: list[dict[str, Any]]) -> None:
         self.docs = sorted(docs, key=lambda d: d["id"])
         self.requests: list[tuple[str, str]] = []
+        self.pits: set[str] = set()  # open points in time
+        self.opened = 0
 
     def app(self) -> Starlette:
         async def record(request: Request) -> None:
@@ -140,18 +142,25 @@ class Store:
 
         async def es_pit(request: Request) -> Response:
             await record(request)
-            return JSONResponse({"id": "pit-1", "pit_id": "pit-1"})
+            self.opened += 1
+            pit = f"pit-{self.opened}"
+            self.pits.add(pit)
+            return JSONResponse({"id": pit, "pit_id": pit})
 
         async def es_search(request: Request) -> Response:
             await record(request)
             body = json.loads(await request.body())
+            if body["pit"]["id"] not in self.pits:
+                return JSONResponse({"error": "search_context_missing_exception"}, status_code=404)
             after = body.get("search_after", [-1])[0]
             rows = [(i, d) for i, d in enumerate(self.docs) if i > after][: body["size"]]
             hits = [{"_index": "idx", "_id": d["id"], "_source": d, "sort": [i]} for i, d in rows]
-            return JSONResponse({"pit_id": "pit-1", "hits": {"hits": hits}})
+            return JSONResponse({"pit_id": body["pit"]["id"], "hits": {"hits": hits}})
 
         async def es_pit_close(request: Request) -> Response:
             await record(request)
+            body = json.loads(await request.body())
+            self.pits.discard(body.get("id") or body.get("pit_id"))
             return JSONResponse({"succeeded": True})
 
         async def solr(request: Request) -> Response:
@@ -185,8 +194,10 @@ class Store:
         ])
 
 
-@pytest.mark.parametrize("backend", ["elasticsearch", "opensearch", "solr", "meilisearch", "typesense"])
-def test_each_backend_shape_finds_the_planted_documents_and_resumes(backend: str, rules_dir: Path,
+@pytest.mark.parametrize(("backend", "expire"), [("elasticsearch", False), ("elasticsearch", True),
+                                               ("opensearch", False), ("solr", False), ("meilisearch", False),
+                                               ("typesense", False)])
+def test_each_backend_shape_finds_the_planted_documents_and_resumes(backend: str, expire: bool, rules_dir: Path,
                                                                      tmp_path: Path) -> None:
     plant = [i % 3 == 1 for i in range(17)]
     docs = corpus(plant, [[BENIGN[i % len(BENIGN)], BENIGN[(i * 7) % len(BENIGN)]] for i in range(17)])
@@ -197,7 +208,13 @@ def test_each_backend_shape_finds_the_planted_documents_and_resumes(backend: str
         a = args(out, backend, url=url, index="idx", rules=rules_dir, delete_requests=tmp_path / "del.json")
         with pytest.raises(KeyboardInterrupt):
             run_scan(a, stop_after_pages=2)
+        if backend in ("elasticsearch", "opensearch"):
+            assert len(store.pits) == 1  # left open for the resume
+            if expire:
+                store.pits.clear()  # it timed out meanwhile: the resume starts over in a new one
         summary = run_scan(a)
+        if backend in ("elasticsearch", "opensearch"):
+            assert store.opened == (2 if expire else 1) and not store.pits  # resumed in it (or anew); closed
     rows = lines(out)
     assert len(rows) == len({r["id"] for r in rows})
     assert {r["id"] for r in rows} == expected and summary["complete"]

@@ -8,8 +8,9 @@ index of every result, and a cursor to resume after that page.
 - An NDJSON/JSONL file (one document a line, read as Elasticsearch ``_source``), and the demo corpus.
 
 Only reads: searches, document listings, an export, and opening/closing a point in time (which changes
-no document). Cursors are JSON values; a resumed ES/OpenSearch scan opens a new point in time and continues
-after the last sort values (documents added or removed meanwhile may shift, as with any live index).
+no document). Cursors are JSON values. A resumed ES/OpenSearch scan goes on in its point in time while it
+lives, else starts over (see ``ElasticsearchSource.pages``); Solr cursor marks stay valid across restarts;
+Meilisearch offsets and the Typesense export position assume the index did not change meanwhile.
 """
 
 from __future__ import annotations
@@ -119,6 +120,9 @@ class _HttpSource(Source):
         await self.client.aclose()
 
 
+_KEEP_ALIVE = "30m"  # a point in time outlives a short interruption, so a resume can go on in it
+
+
 class ElasticsearchSource(_HttpSource):
     """Point in time + ``search_after``; ``flavor`` "opensearch" uses OpenSearch's PIT endpoints."""
 
@@ -128,9 +132,9 @@ class ElasticsearchSource(_HttpSource):
 
     async def _open(self) -> str:
         if self.flavor == "opensearch":
-            found = await self._json("POST", f"/{self.index}/_search/point_in_time", params={"keep_alive": "5m"})
+            found = await self._json("POST", f"/{self.index}/_search/point_in_time", params={"keep_alive": _KEEP_ALIVE})
             return str(found["pit_id"])
-        return str((await self._json("POST", f"/{self.index}/_pit", params={"keep_alive": "5m"}))["id"])
+        return str((await self._json("POST", f"/{self.index}/_pit", params={"keep_alive": _KEEP_ALIVE}))["id"])
 
     async def _close(self, pit: str) -> None:
         path = "/_search/point_in_time" if self.flavor == "opensearch" else "/_pit"
@@ -139,25 +143,38 @@ class ElasticsearchSource(_HttpSource):
             await self.client.request("DELETE", self.url + path, json={key: pit})
 
     async def pages(self, cursor: Any) -> AsyncIterator[Page]:
-        pit = await self._open()
-        after = cursor
-        try:
-            while True:
-                body: dict[str, Any] = {"size": self.batch, "pit": {"id": pit, "keep_alive": "5m"},
-                                        "sort": [{"_shard_doc": "asc"}], "track_total_hits": False}
-                if after is not None:
-                    body["search_after"] = after
-                doc = await self._json("POST", "/_search", json=body)
-                pit = str(doc.get("pit_id") or pit)
-                hits = doc.get("hits", {}).get("hits", [])
-                if not hits:
-                    return
-                after = hits[-1].get("sort")
-                if after is None:
-                    raise RuntimeError("the backend returned hits without sort values: cannot page on")
-                yield Page(doc, [(str(h.get("_id")), str(h.get("_index", self.index))) for h in hits], after)
-        finally:
-            await self._close(pit)
+        """Cursor ``{"pit": id, "after": sort values}``. ``_shard_doc`` values mean something only within
+        their point in time, so a resume reuses the stored one while it lives (keep_alive 30m); once it
+        has expired the walk starts again from the first document (the findings file skips what it
+        already lists), never from sort values of another point in time, which could skip documents."""
+        state = cursor if isinstance(cursor, dict) else {}
+        pit, after = state.get("pit"), state.get("after")
+        if pit is None:
+            pit, after = await self._open(), None
+        first = True
+        while True:
+            body: dict[str, Any] = {"size": self.batch, "pit": {"id": pit, "keep_alive": _KEEP_ALIVE},
+                                    "sort": [{"_shard_doc": "asc"}], "track_total_hits": False}
+            if after is not None:
+                body["search_after"] = after
+            response = await self.client.post(self.url + "/_search", json=body)
+            if response.status_code in (400, 404) and first and state.get("pit") is not None:
+                pit, after, first = await self._open(), None, False  # the stored point in time expired
+                continue
+            if response.status_code >= 400:
+                raise RuntimeError(f"POST /_search: backend answered {response.status_code}")
+            first = False
+            doc = response.json()
+            pit = str(doc.get("pit_id") or pit)
+            hits = doc.get("hits", {}).get("hits", [])
+            if not hits:
+                await self._close(pit)  # done; an interrupted scan leaves it open for its resume
+                return
+            after = hits[-1].get("sort")
+            if after is None:
+                raise RuntimeError("the backend returned hits without sort values: cannot page on")
+            yield Page(doc, [(str(h.get("_id")), str(h.get("_index", self.index))) for h in hits],
+                       {"pit": pit, "after": after})
 
 
 class SolrSource(_HttpSource):
