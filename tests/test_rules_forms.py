@@ -64,7 +64,7 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
     ("all: zqxalpha zqxalpha", "2 to 8 different words"),
     ("all within 1: zqxalpha zqxbeta", "at least the number of words"),
     ("all within 500: zqxalpha zqxbeta", "at most 100"),
-    ("all zqxalpha zqxbeta", "reads 'all:"),
+    ("all within five: zqxalpha zqxbeta", "reads 'all:"),
     ("all: zqxalpha !!!", "empty after normalisation"),
 ])
 def test_bad_combination_lines_are_refused_with_a_reason(line: str, needle: str) -> None:
@@ -82,6 +82,17 @@ def test_bad_combination_lines_are_refused_with_a_reason(line: str, needle: str)
 def test_bad_weighted_lines_are_refused_with_a_reason(line: str, needle: str) -> None:
     with pytest.raises(SignalError, match=needle):
         parse_weighted(line)
+
+
+def test_only_the_all_forms_are_combinations() -> None:
+    from filter_proxy.signals import registry
+
+    assert registry.for_line("terms", "all within reach") == "terms"
+    assert registry.for_line("terms", "all zqxalpha zqxbeta") == "terms"
+    assert registry.for_line("terms", "ALL : zqxalpha zqxbeta") == "all"
+    assert registry.for_line("terms", "all within 4: zqxalpha zqxbeta") == "all"
+    assert registry.for_line("terms", "weight = -5 zqxcontext") == "weighted"
+    assert registry.for_line("urls", "all: example.invalid") == "urls"
 
 
 def test_rules_check_locates_errors_as_path_line(tmp_path: Path) -> None:

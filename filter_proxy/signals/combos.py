@@ -36,7 +36,8 @@ __all__ = ["ComboSignal", "ComboIndex", "ComboMatch", "parse_combo"]
 
 _MAGIC = b"FPCOMBO1"
 _HEAD = re.compile(r"^all(?:\s+within\s+(\d+))?\s*:\s*(.*)$", re.I | re.S)
-_CLAIM = re.compile(r"\s*all\s*(?::|within\b)", re.I)  # "all:" or "all within ..." (then parse_combo judges)
+# "all:" or "all within <anything>:" (then parse_combo judges); "all within reach" stays a plain term.
+_CLAIM = re.compile(r"\s*all\s*(?::|within\s+\S+\s*:)", re.I)
 MIN_WORDS, MAX_WORDS = 2, 8
 MAX_WITHIN = 100
 _WORD_FILE, _PAIR_FILE = "w", "p"  # rule-id "files" of the internal word and pair entries
