@@ -162,6 +162,16 @@ def test_within_counts_words(rules: Any) -> None:
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(FILLER), max_size=6), st.lists(st.sampled_from(FILLER), max_size=4),
+       st.lists(st.sampled_from(FILLER), max_size=4), st.booleans())
+def test_within_holds_exactly_when_the_words_are_close(rules: Any, gap: list[str], before: list[str],
+                                                       after: list[str], swap: bool) -> None:
+    pair = ["zqxepsilon", "zqxdelta"] if swap else ["zqxdelta", "zqxepsilon"]
+    text = " ".join([*before, pair[0], *gap, pair[1], *after])
+    assert (rules.check_text(text).action == "block") == (len(gap) + 2 <= 3)  # "all within 3:"
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.permutations(COMBO), st.sampled_from(["s", "ing", "ish", "er"]), st.sampled_from(["re", "un", "pre"]))
 def test_scunthorpe_words_inside_longer_words_do_not_combine(rules: Any, order: list[str], suffix: str,
                                                              prefix: str) -> None:
