@@ -34,7 +34,7 @@ def args(out: Path, backend: str, **kw: Any) -> argparse.Namespace:
     base: dict[str, Any] = {"backend": backend, "url": None, "index": "", "file": None, "rules": SHIPPED,
                             "out": out, "format": "jsonl", "checkpoint": None, "summary": None, "batch": 3,
                             "rate": 0.0, "id_field": "id", "api_key_env": None, "thumbnails": False,
-                            "delete_requests": None, "no_progress": True}
+                            "delete_requests": None, "no_progress": True, "precomputed": False}
     base.update(kw)
     return argparse.Namespace(**base)
 
@@ -63,16 +63,18 @@ def corpus(plant: list[bool], words: list[list[str]]) -> list[dict[str, Any]]:
 
 # -- the demo -------------------------------------------------------------------------------------------
 
-def test_demo_scan_finds_every_planted_document_and_resumes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("precomputed", [False, True], ids=["image-screener", "backend-hashes"])
+def test_demo_scan_finds_every_planted_document_and_resumes(tmp_path: Path, precomputed: bool) -> None:
     from filter_proxy.demo.corpus import build_corpus
 
     planted = {str(d.id) for d in build_corpus() if d.planted}
     out = tmp_path / "found.jsonl"
     with pytest.raises(KeyboardInterrupt):
-        run_scan(args(out, "demo", thumbnails=True, batch=50), stop_after_pages=2)
+        run_scan(args(out, "demo", thumbnails=True, batch=50, precomputed=precomputed), stop_after_pages=2)
     first = {row["id"] for row in lines(out)}
     assert first < planted  # interrupted part way
-    summary = run_scan(args(out, "demo", thumbnails=True, batch=50, delete_requests=tmp_path / "del.json"))
+    summary = run_scan(args(out, "demo", thumbnails=True, batch=50, precomputed=precomputed,
+                            delete_requests=tmp_path / "del.json"))
     rows = lines(out)
     assert [r["id"] for r in rows] == list(dict.fromkeys(r["id"] for r in rows))  # no duplicates
     assert {r["id"] for r in rows} == planted

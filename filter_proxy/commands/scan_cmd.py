@@ -33,7 +33,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--id-field", default="id", help="document id field (jsonl, meilisearch) or Solr unique key")
     p.add_argument("--api-key-env", help="name of the environment variable holding the backend's API key")
     p.add_argument("--thumbnails", action="store_true",
-                   help="also screen thumbnails: fetched through the image screener (demo: precomputed hashes)")
+                   help="also screen thumbnails: fetched and hashed by the image screener")
+    p.add_argument("--precomputed", action="store_true",
+                   help="demo only: match the thumbnail hashes the backend supplies instead of fetching")
     p.add_argument("--delete-requests", type=Path,
                    help="write delete-by-ids requests for the matching documents here, for review (never run)")
     p.add_argument("--no-progress", action="store_true", help="no progress display even on a terminal")
@@ -44,7 +46,7 @@ def _source(args: Any) -> Any:
     from filter_proxy.scan import sources
 
     if args.backend == "demo":
-        return sources.DemoSource(batch=min(args.batch, 100), hashes=args.thumbnails)
+        return sources.DemoSource(batch=min(args.batch, 100), hashes=getattr(args, "precomputed", False))
     if args.backend == "jsonl":
         if args.file is None:
             raise SystemExit("scan jsonl: --file is required")
@@ -68,6 +70,21 @@ def _source(args: Any) -> Any:
     return sources.TypesenseSource(args.url, args.index, **kw)
 
 
+def demo_screener(rules: Any) -> Any:
+    """The image screener, fetching the demo backend's thumbnails in process (ASGI transport: no socket),
+    allowed onto the loopback address the demo's thumbnail URLs name."""
+    import httpx
+
+    from filter_proxy.demo.app import LOOPBACK_NETWORKS
+    from filter_proxy.demo.backend import create_backend
+    from filter_proxy.images_screen import ImageScreener
+
+    policy = rules.policy.images
+    allowed = tuple(dict.fromkeys((*policy.allow_networks, *LOOPBACK_NETWORKS)))
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=create_backend()), follow_redirects=False)
+    return ImageScreener(dataclasses.replace(policy, allow_networks=allowed), client=client)
+
+
 def run_scan(args: Any, *, stop_after_pages: int | None = None, image_screener: Any = None) -> dict[str, Any]:
     """The scan as the command runs it; returns the summary (tests call it directly)."""
     from filter_proxy.rules import load_rules
@@ -77,11 +94,13 @@ def run_scan(args: Any, *, stop_after_pages: int | None = None, image_screener: 
     rules = load_rules(args.rules)
     source = _source(args)
     fields = None
-    if args.backend == "demo" and args.thumbnails:
+    if args.backend == "demo" and getattr(args, "precomputed", False):
         from filter_proxy.adapters.searxng import SEARXNG_FIELDS
         from filter_proxy.demo.backend import HASH_FIELDS
 
         fields = dataclasses.replace(SEARXNG_FIELDS, image_hash=HASH_FIELDS)
+    elif args.backend == "demo" and args.thumbnails and image_screener is None:
+        image_screener = demo_screener(rules)
     elif args.thumbnails and image_screener is None:
         from filter_proxy.images_screen import ImageScreener
 

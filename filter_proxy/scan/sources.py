@@ -77,9 +77,13 @@ class JsonlSource(Source):
             yield Page(_es_page(batch), [(d, i) for d, i, _ in batch], done)
 
 
+DEMO_THUMBS = "http://127.0.0.1"  # the demo backend's thumbnails, fetched in process (scan_cmd.demo_screener)
+
+
 class DemoSource(Source):
     """The demo corpus (``filter_proxy.demo``), as the demo backend answers it (SearXNG results); with
-    ``hashes`` each result carries its thumbnail's hashes as the backend can supply them."""
+    ``hashes`` each result carries its thumbnail's hashes as a backend can supply them (else the image
+    screener fetches the thumbnails from the demo backend, in process)."""
 
     adapter = "searxng"
 
@@ -97,7 +101,7 @@ class DemoSource(Source):
             results = []
             for doc in chunk:
                 result: dict[str, Any] = {"title": doc.title, "content": doc.body, "url": doc.url,
-                                          "thumbnail": f"http://demo.invalid/thumbs/{doc.id}.png", "engine": "demo"}
+                                          "thumbnail": f"{DEMO_THUMBS}/thumbs/{doc.id}.png", "engine": "demo"}
                 if self.hashes:
                     result.update({HASH_FIELDS[a]: h for a, h in thumbnail_hashes(doc.picture).items()})
                 results.append(result)
