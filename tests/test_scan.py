@@ -252,3 +252,23 @@ def test_thumbnails_go_through_the_image_screener(tmp_path: Path) -> None:
     rows = lines(out)
     assert {r["id"] for r in rows} == {"2", "4"} and {r["signal"] for r in rows} == {"image"}
     assert summary["complete"] and summary["scanned"] == 4
+
+
+def test_progress_display_runs_when_asked(rules_dir: Path, tmp_path: Path, capsys: Any) -> None:
+    import asyncio
+
+    from filter_proxy.rules import load_rules
+    from filter_proxy.scan.core import Checkpoint, Scanner
+    from filter_proxy.scan.output import FindingWriter
+    from filter_proxy.scan.sources import JsonlSource
+
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "t": "zqxblocked" if i == 3 else "garden"}) + "\n"
+                              for i in range(10)))
+    writer = FindingWriter(tmp_path / "f.jsonl", "jsonl")
+    scanner = Scanner(JsonlSource(source, batch=4), load_rules(rules_dir), writer,
+                      checkpoint=Checkpoint(tmp_path / "cp.json", "t"), progress=True)
+    summary = asyncio.run(scanner.run())
+    writer.close()
+    assert summary.complete and summary.scanned == 10 and summary.matched == 1
+    assert "10 documents, 1 matching" in capsys.readouterr().err

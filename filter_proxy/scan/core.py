@@ -136,9 +136,12 @@ class _Progress:
     def __init__(self, enabled: bool) -> None:
         self._progress: Any = None
         if enabled:
+            from rich.console import Console
             from rich.progress import Progress, SpinnerColumn, TextColumn
 
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=False)
+            # stderr: stdout carries the JSON summary, which must stay parseable.
+            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), transient=False,
+                                      console=Console(stderr=True))
             self._progress.start()
             self._task = self._progress.add_task("scanning")
 
