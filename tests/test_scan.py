@@ -272,3 +272,19 @@ def test_progress_display_runs_when_asked(rules_dir: Path, tmp_path: Path, capsy
     writer.close()
     assert summary.complete and summary.scanned == 10 and summary.matched == 1
     assert "10 documents, 1 matching" in capsys.readouterr().err
+
+
+def test_a_resume_with_changed_rules_is_refused(rules_dir: Path, tmp_path: Path, capsys: Any) -> None:
+    import shutil
+
+    rules = shutil.copytree(rules_dir, tmp_path / "rules")
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps({"id": str(i), "t": "garden"}) + "\n" for i in range(9)))
+    a = args(tmp_path / "f.jsonl", "jsonl", file=source, rules=rules)
+    with pytest.raises(KeyboardInterrupt):
+        run_scan(a, stop_after_pages=1)
+    with open(rules / "terms" / "zqx-abuse.txt", "a", encoding="utf-8") as fh:
+        fh.write("zqxnewterm\n")
+    code = main(["scan", "jsonl", "--file", str(source), "--rules", str(rules), "--out", str(tmp_path / "f.jsonl"),
+                 "--no-progress", "--batch", "3"])
+    assert code == 2 and "rules changed" in capsys.readouterr().err

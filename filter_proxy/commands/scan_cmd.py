@@ -106,7 +106,8 @@ def run_scan(args: Any, *, stop_after_pages: int | None = None, image_screener: 
 
         image_screener = ImageScreener(rules.policy.images)
     identity = f"{args.backend}:{args.url or args.file or ''}:{args.index}"
-    checkpoint = Checkpoint(args.checkpoint or args.out.with_name(args.out.name + ".checkpoint"), identity)
+    checkpoint = Checkpoint(args.checkpoint or args.out.with_name(args.out.name + ".checkpoint"), identity,
+                            str(rules.version))
     writer = FindingWriter(args.out, args.format)
     try:
         scanner = Scanner(source, rules, writer, checkpoint=checkpoint, fields=fields, rate=args.rate,
@@ -127,7 +128,7 @@ def run_scan(args: Any, *, stop_after_pages: int | None = None, image_screener: 
 def scan_command(args: Any) -> int:
     try:
         summary = run_scan(args)
-    except RulesError as exc:
+    except (RulesError, ValueError, RuntimeError, OSError) as exc:
         print(f"filter-proxy scan: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

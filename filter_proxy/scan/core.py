@@ -42,8 +42,8 @@ class Checkpoint:
     """``{"source": ..., "cursor": ..., "scanned": n, "complete": bool}``, replaced atomically after every
     page once its findings are on disk."""
 
-    def __init__(self, path: Path | None, identity: str) -> None:
-        self.path, self.identity = path, identity
+    def __init__(self, path: Path | None, identity: str, rules_version: str = "") -> None:
+        self.path, self.identity, self.rules_version = path, identity, rules_version
 
     def load(self) -> dict[str, Any] | None:
         if self.path is None or not self.path.exists():
@@ -52,12 +52,16 @@ class Checkpoint:
         if state.get("source") != self.identity:
             raise ValueError(f"{self.path}: checkpoint of another scan ({state.get('source')!r}); "
                              "use another --checkpoint file")
+        if state.get("rules", "") != self.rules_version:
+            raise ValueError(f"{self.path}: the rules changed since this scan began (version "
+                             f"{state.get('rules')!r}, now {self.rules_version!r}); findings would mix two rule "
+                             "sets: start a new scan (new --out and --checkpoint)")
         return state
 
     def save(self, cursor: Any, scanned: int, complete: bool = False) -> None:
         if self.path is not None:
-            write_json_atomic(self.path, {"source": self.identity, "cursor": cursor, "scanned": scanned,
-                                          "complete": complete})
+            write_json_atomic(self.path, {"source": self.identity, "rules": self.rules_version, "cursor": cursor,
+                                          "scanned": scanned, "complete": complete})
 
 
 class Scanner:
