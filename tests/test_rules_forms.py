@@ -278,3 +278,25 @@ def test_combination_rules_are_filed_under_their_rarest_word() -> None:
     assert [m.rule_id for m in loaded.match(f"tools {coined[7]} garden")] == ["rules/x.txt:8"]
     with pytest.raises(ValueError, match="combination-rule index"):
         ComboIndex.from_bytes(b"FPCOMBO1" + b"\xff" * 8)
+
+
+@pytest.mark.anyio
+async def test_a_combination_spread_over_query_clauses_is_one_query(rules: Any) -> None:
+    import json as _json
+
+    calls: list[str] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        calls.append(scope["path"])
+        body = b'{"hits": {"hits": []}}'
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+    query = {"query": {"bool": {"must": [{"match": {"title": "zqxalpha"}}, {"match": {"body": "zqxgamma zqxbeta"}}]}}}
+    transport = httpx.ASGITransport(app=FilterMiddleware(app, rules=rules, adapter="elasticsearch"))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        r = await client.post("/idx/_search", content=_json.dumps(query), headers={"content-type": "application/json"})
+        assert r.headers.get("x-filter-action") == "block" and not calls
+        query["query"]["bool"]["must"][1] = {"match": {"body": "garden tools"}}
+        r = await client.post("/idx/_search", content=_json.dumps(query), headers={"content-type": "application/json"})
+    assert "x-filter-action" not in r.headers and calls == ["/idx/_search"]

@@ -190,6 +190,16 @@ class RuleSet:
             return ALLOW
         return self._resolve(matches, "term")
 
+    def check_forms(self, texts: Sequence[str]) -> Verdict:
+        """Combination rules and weighted phrases over several texts read as one (the parts of one query);
+        ALLOW at once when the rule set lists neither. Not cached: queries with several parts only."""
+        if not self._forms:
+            return ALLOW
+        reading = read_text(" \n ".join(t for t in texts if isinstance(t, str)))
+        found: list[Any] = [*self.combos.match_reading(reading),
+                            *self.weights.match_reading(reading, self._score_limits)]
+        return self._resolve(found, "term") if found else ALLOW
+
     def _check_forms(self, text: str) -> Verdict:
         """Terms, combination rules and weighted phrases together, on one reading of the text (what
         ``TermIndex.match`` reads, computed once for the three)."""
