@@ -1,4 +1,6 @@
 PYTHON ?= python3
+# `make demo PORT=8081` when 8080 is taken.
+PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -24,7 +26,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 demo: $(STAMP)
-	$(BIN)/filter-proxy demo --rules rules/
+	$(BIN)/filter-proxy demo --rules rules/ --port $(PORT)
 
 # The peers suite runs e2guardian, squidGuard and wrk side by side when they are installed (skipped with a
 # note otherwise): apt-get install e2guardian squidguard wrk

@@ -101,6 +101,15 @@ class Target:
         return "not met"
 
 
+def why_not_met(t: Target, value: float) -> str:
+    """The words a "not met" needs: how far the value is from the minimum, and which way."""
+    unit = "" if t.unit in ("ratio",) else f" {t.unit}"
+    side = "below" if t.higher else "above"
+    gap = abs(value - t.minimum) / t.minimum * 100 if t.minimum else float("inf")
+    gap_text = f"{gap:.0f} %" if gap == gap and gap != float("inf") else "all of it"
+    return f"{value:.3g}{unit} is {side} the minimum {t.minimum:g}{unit} ({gap_text} short)"
+
+
 _T = Target
 TARGETS: dict[str, Target] = {t.key: t for t in (
     _T("overhead_ratio", "filtered / pass-through requests/s (10-result page, 100k terms)", "ratio", 0.85, 0.90, True),
@@ -157,6 +166,8 @@ class SuiteResult:
         status = t.status(value)
         if failed_condition and status != "not measured":
             status = f"not met ({failed_condition}; the value alone would be {status})"
+        elif status == "not met" and value is not None:
+            status = f"not met: {why_not_met(t, value)}"
         self.targets.append({
             "key": key, "what": t.what, "unit": t.unit, "value": value, "minimum": t.minimum,
             "goal": t.goal, "higher_is_better": t.higher, "status": status, "note": note,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,20 +31,51 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], markdown: bool = False) -> str:
-    """An aligned plain-text table, or a Markdown one (numbers right-aligned)."""
+WIDTH = 110  # console tables fit a terminal of this many columns; every detail is in the JSON
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], markdown: bool = False,
+                 width: int = WIDTH) -> str:
+    """An aligned plain-text table that fits ``width`` columns (long text cells wrap onto more lines),
+    or a Markdown one (numbers right-aligned)."""
     cells = [[fmt(c) for c in row] for row in rows]
     if markdown:
         head = "| " + " | ".join(headers) + " |"
         align = "|" + "|".join("---:" if _numeric(rows, i) else "---" for i in range(len(headers))) + "|"
         body = ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in cells]
         return "\n".join([head, align, *body])
-    widths = [max([len(h)] + [len(r[i]) for r in cells if i < len(r)]) for i, h in enumerate(headers)]
-    def line(row: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if _numeric(rows, i) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
-        ).rstrip()
-    return "\n".join([line(list(headers)), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+    natural = [max([len(h)] + [len(r[i]) for r in cells if i < len(r)]) for i, h in enumerate(headers)]
+    # Headers wrap, numbers never: a column can shrink to its widest value (numbers) or to 12 (text).
+    floor = [max([len(r[i]) for r in cells if i < len(r)] + [1]) if _numeric(rows, i) else min(n, 12)
+             for i, n in enumerate(natural)]
+    widths = _fit(natural, floor, width)
+
+    def lines(row: Sequence[str]) -> list[str]:
+        wrapped = [textwrap.wrap(c, w, break_long_words=True) or [""] for c, w in zip(row, widths, strict=False)]
+        out = []
+        for k in range(max(len(w) for w in wrapped)):
+            parts = [(w[k] if k < len(w) else "") for w in wrapped]
+            out.append("  ".join(c.rjust(wd) if _numeric(rows, i) else c.ljust(wd)
+                                 for i, (c, wd) in enumerate(zip(parts, widths, strict=False))).rstrip())
+        return out
+
+    out = [*lines(list(headers)), "  ".join("-" * w for w in widths)]
+    for row in cells:
+        out += lines(row)
+    return "\n".join(out)
+
+
+def _fit(widths: list[int], floor: list[int], limit: int) -> list[int]:
+    """Narrow the column with the most room to spare, one character at a time, until the row (two spaces
+    between columns) fits ``limit`` or no column can give more."""
+    widths = list(widths)
+    while sum(widths) + 2 * (len(widths) - 1) > limit:
+        spare = [widths[i] - floor[i] for i in range(len(widths))]
+        widest = max(range(len(widths)), key=lambda i: spare[i])
+        if spare[widest] <= 0:
+            break
+        widths[widest] -= 1
+    return widths
 
 
 def _numeric(rows: Sequence[Sequence[Any]], index: int) -> bool:
@@ -51,16 +83,35 @@ def _numeric(rows: Sequence[Sequence[Any]], index: int) -> bool:
     return bool(values) and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
 
 
-TARGET_HEADERS = ["target", "measured", "unit", "minimum", "goal", "status"]
+TARGET_HEADERS = ["target", "measured", "minimum", "goal", "status"]
+_SHORT = {"met (goal met)": "met, goal met", "met (goal not met)": "met", "not measured": "not measured"}
+
+
+def short_status(status: str) -> str:
+    return _SHORT.get(status, "NOT MET" if status.startswith("not met") else status)
+
+
+def _target_row(t: dict[str, Any]) -> list[Any]:
+    bound = ">=" if t["higher_is_better"] else "<="
+    unit = "" if t["unit"] == "ratio" else f" {t['unit']}"
+    measured = "-" if t["value"] is None else f"{fmt(t['value'])}{unit}"
+    return [t["what"], measured, f"{bound} {fmt(t['minimum'])}", f"{bound} {fmt(t['goal'])}",
+            short_status(t["status"])]
 
 
 def target_rows(result: SuiteResult) -> list[list[Any]]:
-    rows = []
-    for t in result.targets:
-        bound = ">=" if t["higher_is_better"] else "<="
-        rows.append([t["what"], t["value"], t["unit"], f"{bound} {fmt(t['minimum'])}", f"{bound} {fmt(t['goal'])}",
-                     t["status"] + (f" ({t['note']})" if t["note"] else "")])
-    return rows
+    return [_target_row(t) for t in result.targets]
+
+
+def target_details(targets: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per target that needs words: why it is not met, and the note on how it was measured."""
+    out = []
+    for t in targets:
+        why = t["status"] if t["status"].startswith("not met") else ""
+        words = "; ".join(w for w in (why, t["note"]) if w)
+        if words:
+            out.append(f"{t['what']}: {words}")
+    return out
 
 
 def to_markdown(result: SuiteResult) -> str:
@@ -69,7 +120,8 @@ def to_markdown(result: SuiteResult) -> str:
            f"Measured {m['date']} on {m['cpu_count']} CPUs, Python {m['python']}, numpy {m['numpy']}, "
            f"load average {m['load_average']} at start and {m.get('load_average_end', '?')} at the end, commit {m['commit'] or '?'}; took {result.seconds:.0f} s.", ""]
     if result.targets:
-        out += ["## DESIGN §8 targets", "", format_table(TARGET_HEADERS, target_rows(result), markdown=True), ""]
+        out += ["## DESIGN §8 targets", "", format_table(TARGET_HEADERS, target_rows(result), markdown=True), "",
+                *(f"- {d}" for d in target_details(result.targets)), ""]
     for title, table in result.tables.items():
         out += [f"## {title}", "", format_table(table["headers"], table["rows"], markdown=True), ""]
     if result.notes:
@@ -82,10 +134,11 @@ def to_markdown(result: SuiteResult) -> str:
 def to_console(result: SuiteResult) -> str:
     out = [f"=== {result.suite}{' (quick)' if result.quick else ''} ==="]
     if result.targets:
-        out += [format_table(TARGET_HEADERS, target_rows(result)), ""]
+        out += [format_table(TARGET_HEADERS, target_rows(result)), "",
+                *(textwrap.fill(d, WIDTH, subsequent_indent="    ") for d in target_details(result.targets)), ""]
     for title, table in result.tables.items():
-        out += [f"-- {title}", format_table(table["headers"], table["rows"]), ""]
-    out += [f"note: {n}" for n in result.notes]
+        out += [textwrap.fill(f"-- {title}", WIDTH), format_table(table["headers"], table["rows"]), ""]
+    out += [textwrap.fill(f"note: {n}", WIDTH, subsequent_indent="    ") for n in result.notes]
     return "\n".join(out)
 
 
@@ -119,6 +172,7 @@ def _clean(value: Any) -> Any:
 def write_summary(out_dir: Path) -> Path:
     """SUMMARY.md: every target from every suite JSON present in ``out_dir`` (latest run of each)."""
     rows: list[list[Any]] = []
+    targets: list[dict[str, Any]] = []
     runs = []
     for path in sorted(out_dir.glob("*.json")):
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -127,12 +181,10 @@ def write_summary(out_dir: Path) -> Path:
         m = data["machine"]
         runs.append(f"- `{data['suite']}`{' (quick)' if data['quick'] else ''}: {m['date']}, {m['cpu_count']} CPUs, "
                     f"load {m['load_average']} -> {m.get('load_average_end', '?')}, Python {m['python']}, numpy {m['numpy']}, commit {m['commit'] or '?'}")
-        for t in data["targets"]:
-            bound = ">=" if t["higher_is_better"] else "<="
-            rows.append([t["what"], t["value"], t["unit"], f"{bound} {fmt(t['minimum'])}", f"{bound} {fmt(t['goal'])}",
-                         t["status"] + (f" ({t['note']})" if t["note"] else "")])
+        targets += data["targets"]
+        rows += [_target_row(t) for t in data["targets"]]
     text = ["# Benchmark summary: DESIGN §8 targets", "", format_table(TARGET_HEADERS, rows, markdown=True), "",
-            "## Runs", "", *runs, ""]
+            *(f"- {d}" for d in target_details(targets)), "", "## Runs", "", *runs, ""]
     path = out_dir / "SUMMARY.md"
     path.write_text("\n".join(text), encoding="utf-8")
     return path

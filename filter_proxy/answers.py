@@ -116,12 +116,13 @@ async def finish_kind(
     status, headers = capture.status, capture.headers
     read = body_of(mw, capture)
     if read is None:
-        await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+        await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened", kind,
+                       "undecodable content-encoding")
         return
     body, decoded = read
     if not body or status in (204, 304):
         mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
-        await m._send_raw(send, status, headers, body, decoded, None, 0)
+        await m._send_raw(send, status, headers, body, decoded, None, mw._removed(kind, 0))
         return
     try:
         doc = kinds.parse(kind, body, mw.adapter)
@@ -135,11 +136,11 @@ async def finish_kind(
             new_status, removed = status, []
     except kinds.Withheld as withheld:
         mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
-        await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
+        await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content", kind)
         return
     except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
-        logger.warning("%s adapter cannot read a %s response (%s)", mw.adapter.name, kind, type(exc).__name__)
-        await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+        detail = str(exc) if isinstance(exc, AdapterError) else type(exc).__name__  # never response text
+        await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened", kind, detail)
         return
     mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
     for removal in removed:
@@ -153,7 +154,7 @@ async def finish_kind(
     # What is sent is what was screened: the re-encoding of the parsed document, never the backend's bytes
     # (duplicate keys would read one way here and maybe another way in the client).
     body = kinds.encode(kind, doc, mw.adapter)
-    await m._send_raw(send, new_status, headers, body, True, action, len(removed))
+    await m._send_raw(send, new_status, headers, body, True, action, mw._removed(kind, len(removed)))
 
 
 async def finish_multi(
@@ -208,12 +209,12 @@ async def finish_multi(
                     mw.observer.removed(removal.verdict, removal.url, removal.image_hash)
         except kinds.Withheld as withheld:
             mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
-            await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content")
+            await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content",
+                           "multi")
             return
         except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
-            logger.warning("%s adapter cannot read a multi-search response (%s)", mw.adapter.name,
-                           type(exc).__name__)
-            await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+            detail = str(exc) if isinstance(exc, AdapterError) else type(exc).__name__  # never response text
+            await mw._fail(send, elapsed, "malformed", "upstream response cannot be screened", "multi", detail)
             return
         mw.observer.upstream(elapsed, "ok" if status < 500 else "error")
     answered = dict(zip(keep, pages, strict=True))

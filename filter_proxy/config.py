@@ -148,7 +148,7 @@ class MetricsConfig:
 @dataclass(slots=True)
 class ReportConfig:
     enabled: bool = True
-    database: str = "filter-proxy-report.sqlite3"
+    database: str = ""  # "" = report.default_database(): the XDG state directory, never the working directory
     snapshot_interval: float = 60.0  # seconds between flushes of the in-memory counts
     bucket: str = "hour"  # "hour" or "day"
 
@@ -194,6 +194,15 @@ class LoggingConfig:
 
 
 @dataclass(slots=True)
+class ResponsesConfig:
+    # Routes ("search", "suggest") whose responses carry X-Filter-Removed: N. Off for suggest by default:
+    # on autocomplete the count tells a prober that a prefix had a listed completion.
+    removed_header: list[str] = field(default_factory=lambda: ["search"])
+    # "Back to search" on warning pages: a path on this site or an https URL (the search page people use).
+    back_url: str = "/"
+
+
+@dataclass(slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     upstream: UpstreamConfig = field(default_factory=UpstreamConfig)
@@ -207,6 +216,7 @@ class Config:
     sink: SinkConfig = field(default_factory=SinkConfig)
     fleet: FleetConfig = field(default_factory=FleetConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    responses: ResponsesConfig = field(default_factory=ResponsesConfig)
     source: str | None = None  # the TOML file it came from, if any
 
     def validate(self, *, require_upstream: bool = False) -> Config:
@@ -397,12 +407,20 @@ def _validate(config: Config, require_upstream: bool) -> None:
     positive("rules.debounce_ms", config.rules.debounce_ms, allow_zero=True)
     positive("rules.reload_wait", config.rules.reload_wait)
 
+    bad = [route for route in config.responses.removed_header if route not in ("search", "suggest")]
+    if bad:
+        raise ConfigError("responses.removed_header", f"routes are 'search' and/or 'suggest', not {bad}")
+    back = config.responses.back_url
+    if not ((back.startswith("/") and not back.startswith("//")) or back.startswith("https://")) or " " in back:
+        raise ConfigError("responses.back_url", f"must be a path on this site (/...) or an https:// URL, not {back!r}")
     r = config.report
     positive("report.snapshot_interval", r.snapshot_interval)
     if r.bucket not in ("hour", "day"):
         raise ConfigError("report.bucket", f"must be 'hour' or 'day', got {r.bucket!r}")
-    if r.enabled and not r.database:
-        raise ConfigError("report.database", "must not be empty when the report is enabled")
+    if not r.database:
+        from filter_proxy.report import default_database
+
+        r.database = str(default_database())
 
     k = config.sink
     if k.kind not in ("none", "jsonl", "webhook"):

@@ -119,3 +119,53 @@ def configure_logging(level: str = "INFO", json: bool = True, stream: Any = None
         logging.getLogger("uvicorn.access").propagate = False
     install_scrubbers()
     return handler
+
+
+# -- human output on a terminal (`serve --log-format text`, the default when stderr is a TTY) ----------------
+
+LOG_FORMATS = ("auto", "json", "text")
+_LEVEL_COLOURS = {"DEBUG": "2", "INFO": "36", "WARNING": "33", "ERROR": "31;1", "CRITICAL": "31;1"}
+
+
+class HumanFormatter(logging.Formatter):
+    """One short line per record for a person at a terminal: time, level, message, then the request id
+    and any ``extra=`` fields as ``key=value``. It formats what the scrubbing filters left in the record,
+    exactly as JsonFormatter does, so it can show nothing that the JSON lines would not."""
+
+    def __init__(self, colour: bool = False) -> None:
+        super().__init__()
+        self.colour = colour
+
+    def format(self, record: logging.LogRecord) -> str:
+        moment = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        level = f"{record.levelname:<7}"
+        if self.colour:
+            level = f"\x1b[{_LEVEL_COLOURS.get(record.levelname, '0')}m{level}\x1b[0m"
+        extras = [f"{k}={v}" for k, v in vars(record).items()
+                  if k not in _STANDARD_ATTRS and k != "request_id" and not k.startswith("_")]
+        rid = getattr(record, "request_id", None) or request_id_var.get()
+        if rid:
+            extras.append(f"request_id={rid}")
+        line = f"{moment} {level} {record.getMessage()}" + (f"  ({', '.join(extras)})" if extras else "")
+        if record.exc_info or record.exc_text:
+            # as JsonFormatter: exc_text was rendered and scrubbed by log_scrub; scrub one made otherwise
+            line += "\n" + (record.exc_text or scrub_text(self.formatException(record.exc_info)))  # type: ignore[arg-type]
+        return line
+
+
+def resolve_log_format(log_format: str | None, json_default: bool, stream: Any = None) -> str:
+    """"json" or "text": an explicit ``--log-format`` wins; "auto" (or none) means human text on a terminal
+    and JSON lines otherwise (files, pipes, journald, log shippers); ``logging.json = false`` in the config
+    asks for text everywhere."""
+    if log_format in ("json", "text"):
+        return log_format
+    if not json_default:
+        return "text"
+    isatty = getattr(stream or sys.stderr, "isatty", None)
+    return "text" if isatty is not None and isatty() else "json"
+
+
+def use_human_format(handler: logging.Handler, stream: Any = None) -> None:
+    """Switch a handler made by ``configure_logging`` to HumanFormatter (coloured on a terminal)."""
+    isatty = getattr(stream or sys.stderr, "isatty", None)
+    handler.setFormatter(HumanFormatter(colour=bool(isatty and isatty())))

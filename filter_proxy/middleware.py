@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from filter_proxy import answers, kinds, multisearch
-from filter_proxy.adapters.base import Adapter, FieldMapping
+from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.route_tables import ROUTING_PARAMS
 from filter_proxy.adapters.routes import (
@@ -25,6 +25,7 @@ from filter_proxy.adapters.routes import (
     PASS,
     REFUSE,
     SCREEN,
+    TERMS,
     RouteTable,
     build_table,
 )
@@ -42,6 +43,7 @@ from filter_proxy.screening import (
     screen_value,
 )
 from filter_proxy.verdict import ALLOW, Verdict, strongest
+from filter_proxy.warnings import warn_page, warning_headers
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
@@ -153,8 +155,14 @@ class FilterMiddleware:
         image_screener: ImageScreenerLike | None = None,
         max_body_bytes: int = 1_000_000,
         max_response_bytes: int = 10_000_000,
+        removed_header: Sequence[str] = (SEARCH,),
+        back_url: str = "/",
     ) -> None:
         self.app = app
+        # Routes whose responses say how many results were removed (X-Filter-Removed). Off for suggest
+        # routes by default: on autocomplete the count tells a prober which prefix had a listed completion.
+        self.removed_header = frozenset(removed_header)
+        self.back_url = back_url  # "back to search" on warning pages: the site's search page
         self.holder = rules if isinstance(rules, RuleHolder) else RuleHolder(rules)
         self.adapter = _make_adapter(adapter, fields, query_param)
         self.observer: FilterObserver = observer or NullObserver()
@@ -347,10 +355,10 @@ class FilterMiddleware:
             outcome = "error" if capture.refused == "error" else "malformed"
             too_large = capture.refused == "oversize"
             reason = "upstream response too large" if too_large else "upstream response cannot be screened"
-            await self._fail(send, elapsed, outcome, reason)
+            await self._fail(send, elapsed, outcome, reason, route)
             return
         if route in (SEARCH, SUGGEST):
-            await self._finish(route, verdict, rules, capture, elapsed, accept_language, send)
+            await self._finish(route, verdict, rules, capture, elapsed, accept_language, send, accept)
         elif plan is not None:
             await answers.finish_multi(self, plan, sub_verdicts, keep, capture, rules, elapsed, accept_language, send)
         else:
@@ -365,6 +373,7 @@ class FilterMiddleware:
         elapsed: float,
         accept_language: str,
         send: Send,
+        accept: str = "",
     ) -> None:
         status = capture.status
         body = capture.body()
@@ -375,7 +384,8 @@ class FilterMiddleware:
         if encoding is not None and encoding.strip().lower() != b"identity":
             decoded = decode_body(body, encoding, self.max_response_bytes)
             if decoded is None:
-                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened", route,
+                                 "undecodable content-encoding")
                 return
             body, rewritten = decoded, True
         ok = 200 <= status < 300
@@ -384,7 +394,7 @@ class FilterMiddleware:
         if not body or status in (204, 304):
             if status < 500:
                 observer.upstream(elapsed, "ok")
-            await _send_raw(send, status, headers, body, rewritten, None, 0)
+            await _send_raw(send, status, headers, body, rewritten, None, self._removed(route, 0))
             return
         try:
             doc = orjson.loads(body)
@@ -392,9 +402,10 @@ class FilterMiddleware:
             # A non-JSON error body passes only when it is short text with nothing listed in it (an error
             # page from a proxy in between); anything else on a screened route is refused.
             if ok or len(body) > MAX_PLAIN_ERROR_BYTES or not _clean_plain_text(body, rules):
-                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+                await self._fail(send, elapsed, "malformed", "upstream response is not valid JSON" if ok else
+                                 "upstream error response cannot be screened", route)
             else:
-                await _send_raw(send, status, headers, body, rewritten, None, 0)
+                await _send_raw(send, status, headers, body, rewritten, None, self._removed(route, 0))
             return
         try:
             if self.image_screener is None:  # no coroutine on the common path
@@ -405,17 +416,17 @@ class FilterMiddleware:
                 )
         except Exception as exc:
             if ok:
-                # Only the exception type: its message may quote result text.
-                logger.warning("%s adapter cannot read the upstream response (%s)", self.adapter.name,
-                               type(exc).__name__)
-                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened")
+                # An AdapterError's message is ours and names only the shape (keys, pointers); any other
+                # exception's message may quote result text, so only its type. Never the query or the path.
+                detail = str(exc) if isinstance(exc, AdapterError) else type(exc).__name__
+                await self._fail(send, elapsed, "malformed", "upstream response cannot be screened", route, detail)
                 return
             # An error body in no page shape (a backend's error JSON, which can quote documents): every
             # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
             outcome = PageOutcome(withheld=screen_value(doc, rules))
         if outcome.withheld is not None:
             observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
-            await self._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened")
+            await self._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened", route)
             return
         if status < 500:
             observer.upstream(elapsed, "ok")
@@ -428,14 +439,35 @@ class FilterMiddleware:
                 lang = rules.warnings.choose_language(accept_language or None)
                 doc["safety"] = rules.warnings.safety_object(verdict, lang)
                 observer.warning_shown(verdict.warning, lang)
+        removed = self._removed(route, len(outcome.removed))
+        if action is not None and route == SEARCH and ok and prefers_html(accept):
+            # A browser gets the notice above the (screened) results, as a page, like a blocked search.
+            lang = rules.warnings.choose_language(accept_language or None)
+            page = warn_page(rules.warnings, verdict, lang, self.adapter, doc, self.back_url)
+            await _send_warning(send, page.encode("utf-8"), b"text/html; charset=utf-8", action, removed)
+            return
         # What is sent is what was screened: always the re-encoding of the parsed document, never the
         # backend's bytes. Those may hold duplicate keys, which orjson (like most parsers) reads as the last
         # one while a client may read the first; re-encoding makes them one document (~20 us for 20 kB).
         body, rewritten = orjson.dumps(doc), True
-        await _send_raw(send, status, headers, body, rewritten, action, len(outcome.removed))
+        await _send_raw(send, status, headers, body, rewritten, action, removed)
 
-    async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str) -> None:
+    def _removed(self, route: str, count: int) -> int | None:
+        """The X-Filter-Removed value, or None where the operator has it off. Suggest-like answers
+        (suggest routes, index-term lists such as ES _terms_enum) follow the "suggest" switch (off by
+        default: a count tells a prober which prefix was listed); every other answer the "search" one."""
+        switch = SUGGEST if route in (SUGGEST, TERMS) else SEARCH
+        return count if switch in self.removed_header else None
+
+    async def _fail(self, send: Send, elapsed: float, outcome: str, reason: str, route: str = "",
+                    detail: str = "") -> None:
+        """Answer 502 and log it once: route, adapter, reason (and the request id the log handler adds).
+        Never the query, the path or any text of the response."""
         self.observer.upstream(elapsed, outcome)
+        why = f"{reason} ({detail})" if detail else reason
+        logger.warning("502 on the %s route (%s adapter): %s", route or "screened", self.adapter.name, why,
+                       extra={"route": route or "screened", "adapter": self.adapter.name, "reason": why,
+                              "status": 502})
         await _send_json(send, 502, {"error": reason})
 
     async def _send_blocked(
@@ -453,7 +485,7 @@ class FilterMiddleware:
         catalog = rules.warnings
         lang = catalog.choose_language(accept_language or None)
         if route == SEARCH and prefers_html(accept):
-            body = catalog.render_html(verdict, lang).encode("utf-8")
+            body = catalog.render_html(verdict, lang, back_url=self.back_url).encode("utf-8")
             content_type = b"text/html; charset=utf-8"
         else:
             # Every screened kind but suggestions answers a blocked query with the backend's empty page.
@@ -469,16 +501,8 @@ class FilterMiddleware:
             content_type = _JSON
         if verdict.warning and (content_type != _JSON or isinstance(doc, dict)):
             self.observer.warning_shown(verdict.warning, lang)
-        headers = [
-            (b"content-type", content_type),
-            (b"content-length", str(len(body)).encode()),
-            (b"cache-control", b"no-store"),
-            (b"x-filter-action", b"block"),
-            (b"x-filter-removed", b"0"),
-            *self.adapter.local_headers,
-        ]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        await _send_warning(send, body, content_type, "block", self._removed(route, 0),
+                            self.adapter.local_headers)
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -552,7 +576,7 @@ async def _send_raw(
     body: bytes,
     rewritten: bool,
     action: str | None,
-    removed: int,
+    removed: int | None,
 ) -> None:
     """Send a buffered response; when the body was rewritten, drop headers that described the old one."""
     if rewritten or action is not None:
@@ -562,11 +586,23 @@ async def _send_raw(
             out.append((b"content-length", str(len(body)).encode()))
     else:
         out = list(headers)
-    out.append((b"x-filter-removed", str(removed).encode()))
+    if removed is not None:
+        out.append((b"x-filter-removed", str(removed).encode()))
     if action is not None:
         out.append((b"x-filter-action", action.encode()))
         out.append((b"cache-control", b"no-store"))
     await send({"type": "http.response.start", "status": status, "headers": out})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _send_warning(send: Send, body: bytes, content_type: bytes, action: str, removed: int | None,
+                        extra: Sequence[tuple[bytes, bytes]] = ()) -> None:
+    """A response that carries a warning (page or JSON): the security headers of warnings.py."""
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+               *warning_headers(content_type != _JSON), (b"x-filter-action", action.encode()), *extra]
+    if removed is not None:
+        headers.append((b"x-filter-removed", str(removed).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

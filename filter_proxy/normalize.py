@@ -322,9 +322,8 @@ def _finish_non_ascii(folded: str, trim: bool) -> tuple[list[str], bool]:
     """Steps 2-6 of non-ASCII text, and whether joining (chains, spelled-out letters) made new words."""
     mapped = map_confusables(folded)
     chained = join_chains(mapped)
-    toks = tokens(chained, trim)
-    out = _finish_tokens(toks, True)
-    if chained is mapped and not (len(out) < len(toks) and list(map(len, toks)).count(1) >= 3):
+    out, spelled = _finish_joined(tokens(chained, trim), True)
+    if chained is mapped and not spelled:
         return out, False  # no word was joined: every word is a token fold_unicode already judged
     # Joining chains or spelled-out letters can make a word of two scripts after fold_unicode ran.
     return [_finish(fixed) if (fixed := confusables.fold_mixed(word)) != word else word for word in out], True
@@ -332,6 +331,11 @@ def _finish_non_ascii(folded: str, trim: bool) -> tuple[list[str], bool]:
 
 def _finish_tokens(toks: list[str], symbols: bool) -> list[str]:
     """Steps 4-6 over raw tokens (``symbols``: some token may finish empty)."""
+    return _finish_joined(toks, symbols)[0]
+
+
+def _finish_joined(toks: list[str], symbols: bool) -> tuple[list[str], bool]:
+    """``_finish_tokens`` and whether spelled-out letters were joined."""
     out = list(map(_FINISHED.get, toks))
     if None in out:
         out = _finish_all(toks, out)
@@ -341,8 +345,8 @@ def _finish_tokens(toks: list[str], symbols: bool) -> list[str]:
     # Without a run of three one-character words join_spelled changes nothing (and _finish is
     # idempotent), so the common "a ... 2 ... x" text skips it.
     if list(map(len, out)).count(1) >= 3 and _SPELLED_RUN.search(" ".join(out)):
-        out = [word for word in map(_finish, join_spelled(out)) if word]
-    return out
+        return [word for word in map(_finish, join_spelled(out)) if word], True
+    return out, False
 
 
 # Steps 4 and 5 per token, cached: ordinary words repeat, so most tokens cost one dict lookup. Bounded

@@ -360,6 +360,7 @@ def build_app(config: Config, *, metrics: Any = None,
         observer=observer, image_screener=screener,
         timeout=httpx.Timeout(config.upstream.timeout, connect=config.upstream.connect_timeout),
         max_response_bytes=config.upstream.max_response_bytes, deadline=config.upstream.deadline,
+        removed_header=config.responses.removed_header, back_url=config.responses.back_url,
     )
     ready_check = _ready_check(inner)
     if screener is not None and screener.shown is not None:

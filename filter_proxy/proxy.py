@@ -215,6 +215,8 @@ def create_proxy_app(
     max_body_bytes: int = 1_000_000,
     client: httpx.AsyncClient | None = None,
     limits: httpx.Limits = DEFAULT_LIMITS,
+    removed_header: Sequence[str] = ("search",),
+    back_url: str = "/",
     deadline: float = DEFAULT_DEADLINE,
     hop: str = "aiohttp",
 ) -> FilterMiddleware:
@@ -238,6 +240,8 @@ def create_proxy_app(
         image_screener=image_screener,
         max_body_bytes=max_body_bytes,
         max_response_bytes=max_response_bytes,
+        removed_header=removed_header,
+        back_url=back_url,
     )
 
 

@@ -78,8 +78,26 @@ def _bucket(hour: int, size: str) -> str:
     return moment.strftime("%Y-%m-%dT%H:00")
 
 
+APP_DIR = "filter-proxy"
+DATABASE_NAME = "report.sqlite3"
+
+
+def default_database(env: dict[str, str] | None = None) -> Path:
+    """Where the report database lives when the configuration names none: the XDG state directory
+    (``$XDG_STATE_HOME/filter-proxy/report.sqlite3``, by default ``~/.local/state/...``), never the
+    current directory, so a server started from a source checkout writes nothing into it."""
+    import os
+
+    values = os.environ if env is None else env
+    state = values.get("XDG_STATE_HOME") or ""
+    base = Path(state) if state and Path(state).is_absolute() else Path(values.get("HOME") or Path.home()) / ".local" / "state"
+    return base / APP_DIR / DATABASE_NAME
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
     """Open (and create) the report database. WAL + busy timeout let several workers write."""
+    with contextlib.suppress(OSError):  # the default lives in a state directory that may not exist yet;
+        Path(path).parent.mkdir(parents=True, exist_ok=True)  # if it cannot be made, sqlite3 says why
     db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.executescript(SCHEMA)

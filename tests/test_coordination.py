@@ -209,12 +209,15 @@ async def test_an_emptied_category_on_disk_is_refused_by_the_watcher_unless_conf
         assert app.holder is not None
         before = app.holder.current.version
         with serve(app, lifespan="on"):
-            await anyio.sleep(0.3)  # let the watcher register
-            # Only the two plain phrases of the five zqx-abuse terms are left: more than half gone.
-            (rules / "terms" / "zqx-abuse.txt").write_text("zqxblocked\nforbidden phrase alpha\n")
+            # Only the two plain phrases of the five zqx-abuse terms are left: more than half gone. Written
+            # again while nothing happened (the watcher may not be registered yet): no fixed sleep.
             with anyio.fail_after(30):
                 while app.reloader.failures + app.reloader.successes == 0:
-                    await anyio.sleep(0.05)
+                    (rules / "terms" / "zqx-abuse.txt").write_text("zqxblocked\nforbidden phrase alpha\n")
+                    for _ in range(6):
+                        if app.reloader.failures + app.reloader.successes:
+                            break
+                        await anyio.sleep(0.05)
         if force_reload:
             assert app.reloader.successes >= 1 and app.holder.current.version != before
         else:

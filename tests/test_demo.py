@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import io
-import socket
+import re
 import subprocess
 import sys
 import threading
@@ -331,19 +331,19 @@ async def test_default_demo_app_screens_thumbnails_from_loopback_only(rules: Rul
 
 
 def test_demo_command_serves_and_prints_its_address(tmp_path: Path) -> None:
-    # `make demo` as a user runs it: the console script in a child process, on a free loopback port.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    # `make demo` as a user runs it: the console script in a child process. --port 0: the demo binds a
+    # free port itself and prints it (no probe-then-bind race).
     script = Path(sys.executable).with_name("filter-proxy")
     command = [str(script)] if script.exists() else [sys.executable, "-m", "filter_proxy.cli"]
-    process = subprocess.Popen([*command, "demo", "--port", str(port), "--rules", str(RULES_DIR)],
+    process = subprocess.Popen([*command, "demo", "--port", "0", "--rules", str(RULES_DIR)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
-        assert f"serving on http://127.0.0.1:{port}" in line and "zqxblocked" in line
-        for _ in range(200):  # the line is printed just before uvicorn binds the port
+        found = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
+        assert found and "zqxblocked" in line, line
+        port = int(found.group(1))
+        for _ in range(200):  # the port is bound when the line is printed; uvicorn starts serving just after
             try:
                 response = httpx.get(f"http://127.0.0.1:{port}/", params={"q": "zqxblocked"})
                 break
@@ -355,3 +355,25 @@ def test_demo_command_serves_and_prints_its_address(tmp_path: Path) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+# --- the page's language and warning styles ------------------------------------------------------------
+@pytest.mark.parametrize("lang", ["fr", "de", "es", "pt", "it", "nl", "pl"])
+async def test_html_page_follows_the_language(demo: httpx.AsyncClient, rules: RuleSet, lang: str) -> None:
+    from filter_proxy.demo.i18n import LABELS
+
+    r = await demo.get("/", params={"q": "zqxblocked"}, headers={"accept": "text/html", "accept-language": lang})
+    page = html.unescape(r.text)
+    chrome = rules.warnings.chrome(lang)
+    assert f'<html lang="{lang}"' in page and f'lang="{lang}" role="alert"' in page
+    assert LABELS[lang]["heading"] in page and chrome["help_heading"] in page and chrome["links_heading"] in page
+    assert "Helplines" not in page and ">Search<" not in page  # no English chrome left
+    assert r.headers["referrer-policy"] == "no-referrer" and r.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+async def test_support_warning_is_calm_and_keeps_results(demo: httpx.AsyncClient) -> None:
+    r = await demo.get("/", params={"q": "zqxhelp"}, headers={"accept": "text/html"})
+    page = r.text
+    assert 'class="warning support"' in page and 'role="alert"' not in page
+    assert page.index('id="warning-title"') < page.index("</section>") and 'href="/"' in page

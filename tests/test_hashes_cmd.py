@@ -105,7 +105,8 @@ def test_import_reports_bad_lines_and_imports_nothing(rules: Path, tmp_path: Pat
     err = capsys.readouterr().err
     assert f"{listed}:2: no valid sha1 hash" in err and f"{listed}:3: no valid sha1 hash" in err
     assert "nothing imported" in err and not (rules / "images" / "listed.csv").exists()
-    assert main([*args, "--skip-bad"]) == 1  # still non-zero: some lines were bad
+    assert main([*args, "--skip-bad"]) == 0  # skipping was asked for (deliberate change: it was 1)
+    assert "2 bad line(s) skipped" in capsys.readouterr().out
     assert content_lines(rules / "images" / "listed.csv") == ["sha1," + "c" * 40 + ",imported from list.txt"]
 
 
@@ -126,6 +127,34 @@ def test_check_prints_verdict_and_distances(tmp_path: Path, capsys: pytest.Captu
     assert "sha256  distance 0" in blocks[1]
     assert blocks[2].startswith("flipped.png: block") and "phash   distance" in blocks[2]
     assert blocks[3].startswith("camera.png: allow") and "sha256  no match" in blocks[3]
+
+
+@pytest.mark.parametrize("command", ["add", "import"])
+def test_an_undeclared_category_is_refused_with_a_suggestion(rules: Path, tmp_path: Path, command: str,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    source = save(tmp_path / "a.png", "astronaut") if command == "add" else tmp_path / "list.txt"
+    if command == "import":
+        source.write_text("0" * 32 + "\n")
+    extra = ["--algorithm", "md5"] if command == "import" else []
+    assert main(["hashes", command, str(source), "--category", "listd", "--rules", str(rules), *extra]) == 2
+    err = capsys.readouterr().err
+    assert "'listd' is not declared" in err and "did you mean 'listed'?" in err and "declared: listed" in err
+    assert not (rules / "images").exists()  # nothing written: no file that would make every reload fail
+
+
+@pytest.mark.parametrize("missing", ["folder", "policy"])
+def test_a_missing_rules_folder_or_policy_is_refused(tmp_path: Path, missing: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "rules"
+    if missing == "policy":
+        root.mkdir()
+    listed = tmp_path / "list.txt"
+    listed.write_text("0" * 32 + "\n")
+    assert main(["hashes", "import", str(listed), "--category", "listed", "--algorithm", "md5",
+                 "--rules", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert ("rules folder" in err and "not found" in err) if missing == "folder" else "policy.toml not found" in err
+    assert not (root / "images").exists() and (root.exists() == (missing == "policy"))
 
 
 def test_add_enrolls_dhash_crops_only_when_algorithms_must_agree(rules: Path, tmp_path: Path) -> None:

@@ -15,6 +15,8 @@ from filter_proxy.matchers.images import (
     ImageDecodeError,
     ImageEntry,
     ImageIndex,
+    _mask_count,
+    _masks,
     _plan,
     _radii,
     compute_hashes,
@@ -245,3 +247,12 @@ def test_mih_plan_and_probe_radii_cover_the_threshold(n: int, bits: int) -> None
         radii = _radii(tuple(chunks), radius, n)
         # generalised pigeonhole: a hash differing by more than r_i bits in every chunk is > radius away
         assert sum(r + 1 for r in radii) > radius and min(radii) >= -1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 14), st.integers(-1, 16))
+def test_mask_count_is_the_binomial_sum_of_the_masks(width: int, radius: int) -> None:
+    # The planner counts masks with the binomial sum instead of building them (which at 22 bits and
+    # radius 13 would take gigabytes); it must agree with what probing actually builds.
+    built = _masks(width, radius) if radius >= 0 else []
+    assert _mask_count(width, radius) == len(built)

@@ -56,6 +56,18 @@ async def wait_for(predicate: Any) -> None:
             await anyio.sleep(0.02)
 
 
+async def change_until(change: Any, predicate: Any) -> None:
+    """Make a change, then poll the rules version; make it again while nothing happened, because a watcher
+    that was not registered yet misses the first one. No fixed sleep: done as soon as the version moved."""
+    with anyio.fail_after(30):
+        while True:
+            change()
+            for _ in range(10):
+                if predicate():
+                    return
+                await anyio.sleep(0.02)
+
+
 @pytest.mark.anyio
 async def test_reload_swaps_and_counts(tmp_path: Path) -> None:
     d = rules_dir(tmp_path)
@@ -137,9 +149,7 @@ async def test_watching_a_directory(tmp_path: Path) -> None:
     reloader = Reloader(holder, d, metrics=metrics, loader=file_loader, debounce_ms=50)
     await reloader.start(watch=True, sighup=False)
     try:
-        await anyio.sleep(0.3)  # let the watcher register before changing files
-        (d / "version.txt").write_text("v2")
-        await wait_for(lambda: holder.current.version == "v2")
+        await change_until(lambda: (d / "version.txt").write_text("v2"), lambda: holder.current.version == "v2")
         (d / "version.txt").write_text("broken again")
         await wait_for(lambda: reloader.failures >= 1)
         assert holder.current.version == "v2"
@@ -158,12 +168,14 @@ async def test_watching_a_bundle_replaced_atomically(tmp_path: Path) -> None:
     reloader = Reloader(holder, bundle, loader=file_loader, debounce_ms=50)
     await reloader.start(watch=True, sighup=False)
     try:
-        await anyio.sleep(0.3)
         (tmp_path / "unrelated.txt").write_text("x")  # other files in the directory are ignored
-        staged = tmp_path / "rules.bundle.tmp"
-        staged.write_text("b2")
-        os.replace(staged, bundle)  # how a rollout replaces an immutable bundle
-        await wait_for(lambda: holder.current.version == "b2")
+
+        def roll_out() -> None:  # how a rollout replaces an immutable bundle
+            staged = tmp_path / "rules.bundle.tmp"
+            staged.write_text("b2")
+            os.replace(staged, bundle)
+
+        await change_until(roll_out, lambda: holder.current.version == "b2")
     finally:
         await reloader.stop()
     assert reloader.successes >= 1 and reloader.failures == 0
@@ -227,9 +239,7 @@ async def test_reload_under_concurrent_requests(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=base) as client, anyio.create_task_group() as tg:
             for _ in range(4):
                 tg.start_soon(hammer, client)
-            await anyio.sleep(0.3)
-            (d / "version.txt").write_text("v2")
-            await wait_for(lambda: seen and seen[-1] == "v2")
+            await change_until(lambda: (d / "version.txt").write_text("v2"), lambda: seen and seen[-1] == "v2")
             (d / "version.txt").write_text("broken rules")
             await wait_for(lambda: metrics.value("filter_proxy_rules_reloads_total", {"result": "failure"}) >= 1)
             mark = len(seen)

@@ -10,9 +10,9 @@ import asyncio
 import json
 import logging
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -205,10 +205,17 @@ async def test_reload_under_concurrent_requests_with_real_rules(tmp_path: Path, 
             for _ in range(4):
                 tg.start_soon(hammer, client)
             await until(lambda: len(actions) > 20)
-            await anyio.sleep(0.2)  # the watcher is registered by now
-            with open(rules_dir / "terms" / "zqx-abuse.txt", "a", encoding="utf-8") as fh:
-                fh.write("\nzqxnewterm\n")
-            await until(lambda: actions[-1] == "block")
+            listed = rules_dir / "terms" / "zqx-abuse.txt"
+            before = listed.read_text(encoding="utf-8")
+            # Written again while the rules version has not moved (the watcher may not be registered
+            # yet): polling with a deadline, no fixed sleep.
+            with anyio.fail_after(30):
+                while actions[-1] != "block":
+                    listed.write_text(before + "\nzqxnewterm\n", encoding="utf-8")
+                    for _ in range(10):
+                        if actions[-1] == "block":
+                            break
+                        await anyio.sleep(0.02)
             (rules_dir / "terms" / "undeclared-category.txt").write_text("zqxother\n")
             await until(lambda: "filter_proxy_rules_reloads_total{result=\"failure\"} 1.0" in app.metrics.exposition()[0].decode())
             mark = len(actions)
@@ -282,15 +289,8 @@ def test_a_set_up_that_screens_no_route_is_refused(capsys: pytest.CaptureFixture
                                        "FILTER_PROXY_UPSTREAM_OPTIONS": "nosuch=1"}))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_serve_with_two_workers_shares_metrics(tmp_path: Path, rules_dir: Path, upstream: tuple[Upstream, str]) -> None:
     _backend, upstream_url = upstream
-    port = free_port()
     config = tmp_path / "fp.toml"
     config.write_text(f"""
 [upstream]
@@ -304,13 +304,22 @@ multiprocess_dir = "{tmp_path / 'metrics'}"
 """)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FILTER_PROXY_", "PROMETHEUS_"))}
     cmd = [sys.executable, "-m", "filter_proxy.cli", "serve", "--config", str(config), "--upstream", upstream_url,
-           "--rules", str(rules_dir), "--port", str(port), "--workers", "2"]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"http://127.0.0.1:{port}"
+           "--rules", str(rules_dir), "--port", "0", "--workers", "2", "--log-format", "json"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
+        # --port 0: the system picks a free port and serve logs it (no probe-then-bind race).
+        assert proc.stderr is not None
+        port = None
+        for line in proc.stderr:
+            found = re.search(r"starting 2 workers on 127\.0\.0\.1:(\d+)", line)
+            if found:
+                port = int(found.group(1))
+                break
+        assert port, "serve never said which port it took"
+        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60  # a bound on start-up, not a speed assertion
         while True:
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             try:
                 if httpx.get(f"{base}/-/ready").status_code == 200:
                     break

@@ -28,6 +28,7 @@ from filter_proxy.rules.loader import load_rules
 from filter_proxy.rules.signing import (
     TrustedKeys,
     file_digest,
+    key_id,
     load_signed_rules,
     rules_loader,
     signature_path,
@@ -117,21 +118,20 @@ def test_any_changed_byte_is_refused(signed: dict[str, Path], tmp_path: Path, da
                  st.dictionaries(st.sampled_from(["format", "key_id", "signature", "algorithm"]),
                                  st.text(max_size=40)).map(lambda d: repr(d).replace("'", '"').encode())))
 def test_garbage_signature_files_are_refused_cleanly(garbage: bytes) -> None:
-    keys = TrustedKeys.load(_team_pub())
+    keys = _team_keys()
     with pytest.raises(RulesError, match="bundle refused"):
         verify_signature(b"\0" * 32, garbage, keys, "x.bundle")
 
 
-_TEAM_PUB: list[Path] = []
+_TEAM_KEYS: list[TrustedKeys] = []
 
 
-def _team_pub() -> Path:
-    """A public key for the hypothesis test that takes no fixture (generated once)."""
-    if not _TEAM_PUB:
-        import tempfile
-
-        _TEAM_PUB.append(write_keypair(Path(tempfile.mkdtemp(prefix="fp-keys-")), "t")[1])
-    return _TEAM_PUB[0]
+def _team_keys() -> TrustedKeys:
+    """Trusted keys for the hypothesis test that takes no fixture (made once, in memory: no files left)."""
+    if not _TEAM_KEYS:
+        public = Ed25519PrivateKey.generate().public_key()
+        _TEAM_KEYS.append(TrustedKeys({key_id(public): public}, "team.pub.pem"))
+    return _TEAM_KEYS[0]
 
 
 def test_a_rules_directory_is_refused_when_a_key_is_configured(signed: dict[str, Path]) -> None:

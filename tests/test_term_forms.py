@@ -155,3 +155,17 @@ def test_a_hashtag_of_ordinary_words_hides_no_nonsense_term() -> None:
     middles = seg.middles("everybodylikes")
     assert "rybod" not in middles and "ybodyl" not in middles
     assert "zqxab" in seg.middles("zqxablikes")  # a listed ordinary-looking word still counts
+
+
+@pytest.mark.parametrize(("text", "blocked"), [
+    ("ZQX-Blocked", True), ("zqx blocked", True), ("zqxbl0cked", True), ("#zqxblocked2024", True),
+    ("#ForbiddenPhraseAlpha", True), ("zqxblockedness", False),
+])
+def test_the_shipped_rule_comment_is_true(text: str, blocked: bool) -> None:
+    # rules/terms/zqx-abuse.txt:2-3 name these forms; the shipped rule set must do what its comment says.
+    from pathlib import Path
+
+    from filter_proxy.rules.loader import load_rules
+
+    rules = load_rules(Path(__file__).resolve().parent.parent / "rules")
+    assert (rules.check_text(text).action == "block") is blocked

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from filter_proxy.verdict import Verdict
-from filter_proxy.warnings import NEUTRAL, WarningCatalog, load_warnings, url_problem
+from filter_proxy.warnings import NEUTRAL, PAGE_KEYS, WarningCatalog, load_warnings, url_problem
 
 SHIPPED = Path(__file__).resolve().parent.parent / "rules" / "warnings"
 BLOCK = Verdict("block", "zqx-abuse", "rules/terms/zqx-abuse.txt:7", "deterrence", "term")
@@ -135,7 +135,11 @@ def test_missing_directory_is_empty(tmp_path: Path) -> None:
         ("fr-CA", "fr"),
         ("fr-CA,fr;q=0.9,en;q=0.8", "fr"),
         ("es-MX, de;q=0.5", "es"),
-        ("it, de;q=0.5, fr;q=0.4", "de"),
+        ("it, de;q=0.5, fr;q=0.4", "it"),
+        ("sv, de;q=0.5, fr;q=0.4", "de"),
+        ("pt-BR,pt;q=0.9", "pt"),
+        ("nl-BE", "nl"),
+        ("pl;q=0.8, en;q=0.5", "pl"),
         ("de;q=0.2, fr;q=0.9", "fr"),
         ("fr;q=0, de;q=0.1", "de"),
         ("ja, *;q=0.1", "en"),
@@ -152,7 +156,8 @@ def test_choose_language(shipped: WarningCatalog, header: str | None, lang: str)
 
 def test_safety_object_never_has_rule_id_or_query(shipped: WarningCatalog) -> None:
     obj = shipped.safety_object(BLOCK, "fr")
-    assert set(obj) == {"action", "category", "warning"} and obj["action"] == "block"
+    # no internal category name (deliberate change: it used to carry "category")
+    assert set(obj) == {"action", "warning"} and obj["action"] == "block" and "zqx-abuse" not in repr(obj)
     warning = obj["warning"]
     assert set(warning) == {"kind", "lang", "title", "body", "links", "helplines"}
     assert warning["kind"] == "deterrence" and warning["lang"] == "fr"
@@ -172,11 +177,12 @@ def test_html_page_is_self_contained_and_accessible(shipped: WarningCatalog) -> 
     for external in ("<script", "<link", "<img", "<iframe", "src=", "url(", "@import", "http://"):
         assert external not in page.lower()
     hrefs = re.findall(r'href="([^"]+)"', page)
-    assert hrefs and all(h.startswith(("https://", "tel:", "mailto:")) for h in hrefs)
+    assert hrefs[0] == "/"  # back to search, on this site
+    assert hrefs and all(h.startswith(("https://", "tel:", "mailto:")) for h in hrefs[1:])
     assert 'name="referrer" content="no-referrer"' in page
     assert "zqx-abuse" not in page and "rules/terms" not in page
     assert shipped.safety_object(BLOCK, "de")["warning"]["title"] in page
-    # cached per (kind, language)
+    # cached per (kind, language, back link)
     assert shipped.render_html(BLOCK, "de") is page
     assert shipped.render_html(WARN, "de") != page
 
@@ -207,3 +213,37 @@ def test_bundle_round_trip(shipped: WarningCatalog) -> None:
         WarningCatalog.from_json({"version": 1, "languages": {"en": {}}})
     with pytest.raises(ValueError):
         WarningCatalog.from_json({"version": 9})
+
+
+SHIPPED_LANGUAGES = {"en", "fr", "de", "es", "pt", "it", "nl", "pl"}
+
+
+def test_every_shipped_language_has_every_key(shipped: WarningCatalog) -> None:
+    import tomllib
+
+    assert set(shipped.languages) >= SHIPPED_LANGUAGES
+    _, problems = load_warnings(SHIPPED)
+    assert problems == []  # not even a warning: no kind left untranslated
+    for lang in shipped.languages:
+        raw = tomllib.loads((SHIPPED / f"{lang}.toml").read_text(encoding="utf-8"))
+        assert set(raw["page"]) == set(PAGE_KEYS), lang  # every label translated, none unknown
+        assert set(raw) - {"page"} == shipped.kinds, lang
+        for kind in shipped.kinds:
+            assert set(raw[kind]) == {"title", "body", "links", "helplines"}, (lang, kind)
+            text, used = shipped.text(kind, lang)
+            assert used == lang and text.helplines and text.links, (lang, kind)
+        if lang != "en":  # translated, not copied: the labels differ from English
+            assert shipped.chrome(lang)["help_heading"] != shipped.chrome("en")["help_heading"], lang
+
+
+@pytest.mark.parametrize("lang", sorted(SHIPPED_LANGUAGES))
+def test_page_follows_the_language(shipped: WarningCatalog, lang: str) -> None:
+    for verdict in (BLOCK, WARN):
+        page = shipped.render_html(verdict, lang)
+        chrome = shipped.chrome(lang)
+        assert f'<html lang="{lang}"' in page
+        for key in ("help_heading", "links_heading", "back_label"):
+            assert chrome[key] in page.replace("&#39;", "'"), (lang, key)
+    # the deterrence page is an alert; the support page a calm note with its own style
+    assert 'role="alert"' in shipped.render_html(BLOCK, lang)
+    assert 'class="notice support"' in shipped.render_html(WARN, lang)

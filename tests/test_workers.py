@@ -5,6 +5,7 @@ that would empty or halve a category is refused unless forced."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 from tests.support.server import serve
-from tests.test_serve import ROOT, Upstream, free_port
+from tests.test_serve import ROOT, Upstream
 
 TOKEN = "workers-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -56,7 +57,6 @@ def until(predicate: Callable[[], Any], what: str, bound: float = START_BOUND) -
 @contextmanager
 def serve_workers(tmp_path: Path, rules: Path, upstream: str, workers: int = 2,
                   watch: bool = False) -> Iterator[tuple[Any, str]]:
-    port = free_port()
     config = tmp_path / "fp.toml"
     config.write_text(f"""
 [upstream]
@@ -74,12 +74,18 @@ database = "{tmp_path / 'report.sqlite3'}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FILTER_PROXY_", "PROMETHEUS_"))}
     env["FILTER_PROXY_ADMIN_TOKEN"] = TOKEN
     cmd = [sys.executable, "-m", "filter_proxy.cli", "serve", "--config", str(config), "--upstream", upstream,
-           "--rules", str(rules), "--port", str(port), "--workers", str(workers)]
+           "--rules", str(rules), "--port", "0", "--workers", str(workers), "--log-format", "json"]
     log = tmp_path / "serve.log"  # a file, not a pipe: a full pipe nobody reads would stall the workers
     with open(log, "wb") as stderr:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    base = f"http://127.0.0.1:{port}"
     try:
+        # --port 0: the system picks a free port and serve logs it (no probe-then-bind race).
+        def port() -> int | None:
+            assert proc.poll() is None, log.read_text()
+            found = re.search(rf"starting {workers} workers on 127\.0\.0\.1:(\d+)", log.read_text())
+            return int(found.group(1)) if found else None
+
+        base = f"http://127.0.0.1:{until(port, 'serve to say its port')}"
         def ready() -> bool:
             assert proc.poll() is None, log.read_text()
             try:

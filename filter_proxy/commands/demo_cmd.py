@@ -19,7 +19,8 @@ def register(subparsers: Any) -> None:
         "FilterMiddleware, with an HTML search page at / and the filtered JSON API at /search.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default: 8080)")
+    parser.add_argument("--port", type=int, default=8080,
+                        help="port to listen on (default: 8080; 0 picks a free one; `make demo PORT=8081`)")
     parser.add_argument("--rules", type=Path, default=Path("rules"), help="rules directory or compiled bundle")
     parser.add_argument("--thumbnails", choices=("auto", "fetch", "precomputed"), default="auto",
                         help="screen thumbnails by fetching them (loopback allowed for the demo only) or by "
@@ -41,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
               "(pass --rules DIR, e.g. the rules/ directory of the source tree)", file=sys.stderr)
         return 2
     # Imported here so that `filter-proxy --help` stays fast and works without the demo's dependencies.
-    import uvicorn
-
     from filter_proxy.demo.app import create_demo_app, thumbnail_mode
 
     thumbnails = args.thumbnails
@@ -56,9 +55,19 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems or [exc]:
             print(f"  {problem}", file=sys.stderr)
         return 2
-    host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f'filter-proxy demo: serving on http://{host}:{args.port} — try "bread recipe" or "zqxblocked" '
+    from filter_proxy.commands.listen import PortInUse, bind, run_on, url
+
+    try:
+        sock = bind(args.host, args.port)
+    except PortInUse as exc:
+        print(f"filter-proxy demo: {exc.strerror} (with make: make demo PORT={args.port + 1})", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"filter-proxy demo: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    # Printed once the port is ours, so the address is true (with --port 0, the port the system chose).
+    print(f'filter-proxy demo: serving on {url(sock)} — try "bread recipe" or "zqxblocked" '
           f"(thumbnails: {thumbnail_mode(thumbnails)}; Ctrl+C to stop)", flush=True)
     # No access log: request lines carry the raw query, which is never logged.
-    uvicorn.run(app, host=args.host, port=args.port, access_log=False, log_level="warning")
+    run_on(app, sock, access_log=False, log_level="warning")
     return 0

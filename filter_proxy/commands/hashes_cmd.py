@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import hashlib
 import os
 import re
@@ -13,6 +14,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from filter_proxy.commands import add_subcommands
+from filter_proxy.commands.progress import steps
 from filter_proxy.matchers.images import (
     CROP_ALGORITHMS,
     EXACT_ALGORITHMS,
@@ -25,7 +28,6 @@ from filter_proxy.matchers.images import (
 from filter_proxy.rules.policy import (
     HASH_HEX_LENGTH,
     PERCEPTUAL_ALGORITHMS,
-    ImagePolicy,
     Policy,
     parse_policy,
 )
@@ -37,7 +39,7 @@ HEADER = ("# Known image hashes of category {c}: algorithm,hash[,note], one per 
 
 def register(subparsers: Any) -> None:
     hashes = subparsers.add_parser("hashes", help="add, import and check known image hashes")
-    sub = hashes.add_subparsers(dest="hashes_command", required=True)
+    sub = add_subcommands(hashes, "hashes_command")
 
     add = sub.add_parser("add", help="hash images and append them to rules/images/<category>.csv")
     add.add_argument("images", nargs="+", type=Path, help="image files")
@@ -64,21 +66,48 @@ def register(subparsers: Any) -> None:
 
 
 def _policy(rules: Path) -> Policy | None:
+    """The rules folder's policy, or None after printing why it cannot be used (exit 2 follows).
+
+    A missing folder is refused rather than created: a mistyped --rules (or none, run from the wrong
+    folder) would otherwise start a new rule set nobody loads. The policy must be valid, because it is
+    what says which categories exist."""
     path = rules / "policy.toml"
-    if not path.is_file():
+    if not rules.is_dir():
+        print(f"error: rules folder {rules} not found; pass --rules DIR (the folder holding policy.toml)",
+              file=sys.stderr)
         return None
-    text = path.read_text(encoding="utf-8")
-    policy, _ = parse_policy(tomllib.loads(text), str(path))
+    if not path.is_file():
+        print(f"error: {path} not found; a rules folder needs a policy.toml declaring its categories",
+              file=sys.stderr)
+        return None
+    try:
+        policy, problems = parse_policy(tomllib.loads(path.read_text(encoding="utf-8-sig")), str(path))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        print(f"error: {path}: cannot read the policy: {exc}", file=sys.stderr)
+        return None
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        print(f"error: {path} has errors (see `filter-proxy rules check {rules}`):", file=sys.stderr)
+        for problem in errors:
+            print(f"  {problem}", file=sys.stderr)
+        return None
     return policy
 
 
-def _target(rules: Path, category: str, policy: Policy | None) -> Path | None:
+def _target(rules: Path, category: str, policy: Policy) -> Path | None:
+    """rules/images/<category>.csv, or None after printing why not. Only a declared category is accepted:
+    a file for an undeclared one makes every later reload fail, so later edits would silently never go live."""
     if not CATEGORY.match(category):
         print(f"error: category {category!r} must be letters, digits, '_', '-' or '.'", file=sys.stderr)
         return None
-    if policy is not None and category not in policy.categories:
-        print(f"warning: category {category!r} is not declared in {rules / 'policy.toml'}; "
-              f"add [categories.{category}] or the rule set will be refused", file=sys.stderr)
+    if category not in policy.categories:
+        declared = sorted(policy.categories)
+        close = difflib.get_close_matches(category, declared, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        print(f"error: category {category!r} is not declared in {rules / 'policy.toml'}; {hint}"
+              f"declared: {', '.join(declared) or 'none'} (to add one, declare [categories.{category}] first)",
+              file=sys.stderr)
+        return None
     return rules / "images" / f"{category}.csv"
 
 
@@ -110,10 +139,10 @@ def _append(path: Path, category: str, rows: list[tuple[str, str, str]]) -> None
 
 def add_command(args: argparse.Namespace) -> int:
     policy = _policy(args.rules)
-    target = _target(args.rules, args.category, policy)
-    if target is None:
+    target = _target(args.rules, args.category, policy) if policy is not None else None
+    if policy is None or target is None:
         return 2
-    images = policy.images if policy else ImagePolicy()
+    images = policy.images
     algorithms = list(dict.fromkeys([*images.algorithms, "sha256"]))
     note = args.note.replace("\n", " ").replace(",", ";")
     rows: list[tuple[str, str, str]] = []
@@ -165,10 +194,21 @@ def _parse_import_line(line: str, algorithm: str) -> tuple[str | None, str]:
     return None, f"no valid {algorithm} hash in {where} ({reasons[0]})"
 
 
+def _import_line(raw: str, algorithm: str, first_content: bool) -> tuple[str | None, str, bool, bool]:
+    """(hash or None, reason, still before the first content line, skip this line)."""
+    line = raw.strip()
+    if not line or line.startswith("#"):
+        return None, "", first_content, True
+    hex_, reason = _parse_import_line(line, algorithm)
+    # A CSV header such as "md5,name" on the first content line: not a hash, not an error.
+    header = first_content and hex_ is None and re.search(r"[g-zG-Z]", line) is not None
+    return hex_, reason, False, header
+
+
 def import_command(args: argparse.Namespace) -> int:
     policy = _policy(args.rules)
-    target = _target(args.rules, args.category, policy)
-    if target is None:
+    target = _target(args.rules, args.category, policy) if policy is not None else None
+    if policy is None or target is None:
         return 2
     try:
         lines = args.file.read_text(encoding="utf-8-sig").splitlines()
@@ -178,20 +218,19 @@ def import_command(args: argparse.Namespace) -> int:
     good: list[tuple[int, str]] = []
     bad = 0
     first_content = True
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        hex_, reason = _parse_import_line(line, args.algorithm)
-        header = first_content and hex_ is None and re.search(r"[g-zG-Z]", line) is not None
-        first_content = False
-        if header:  # a CSV header such as "md5,name": not a hash, not an error
-            continue
-        if hex_ is None:
-            print(f"{args.file}:{number}: {reason}", file=sys.stderr)
-            bad += 1
-        else:
-            good.append((number, hex_))
+    with steps() as progress:
+        progress.step(f"checking {len(lines):,} lines of {args.file.name}", total=len(lines))
+        for number, raw in enumerate(lines, start=1):
+            if number % 4096 == 0:
+                progress.advance(4096)
+            hex_, reason, first_content, skip = _import_line(raw, args.algorithm, first_content)
+            if skip:
+                continue
+            if hex_ is None:
+                print(f"{args.file}:{number}: {reason}", file=sys.stderr)
+                bad += 1
+            else:
+                good.append((number, hex_))
     if bad and not args.skip_bad:
         print(f"nothing imported: {bad} bad line(s); fix them or pass --skip-bad", file=sys.stderr)
         return 1
@@ -203,8 +242,10 @@ def import_command(args: argparse.Namespace) -> int:
             fresh.append((args.algorithm, hex_, f"imported from {args.file.name}"))
     if fresh:
         _append(target, args.category, fresh)
-    print(f"{target}: imported {len(fresh)} hash(es), {len(good) - len(fresh)} already present, {bad} bad")
-    return 1 if bad else 0
+    skipped = f", {bad} bad line(s) skipped (listed above)" if bad else ""
+    print(f"{target}: imported {len(fresh)} hash(es), {len(good) - len(fresh)} already present{skipped}")
+    # With --skip-bad, skipping was asked for: every good line is in, so the command did what it was told.
+    return 0
 
 
 def check_command(args: argparse.Namespace) -> int:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from filter_proxy.config import CONFIG_ENV, Config, ConfigError, load_config, to_env
@@ -27,6 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port to listen on (default 8080)")
     p.add_argument("--workers", type=int, metavar="N", help="worker processes (default 1)")
+    p.add_argument("--log-format", choices=("auto", "json", "text"), default="auto",
+                   help="log lines as JSON or human-readable text; auto (default): text on a terminal, JSON "
+                   "otherwise")
     p.add_argument("--force-reload", action="store_true", default=None,
                    help="apply file-watch and SIGHUP reloads even when they empty a category or shrink it by "
                    "more than half (default: refuse them; POST /-/reload?force=true forces one reload)")
@@ -88,6 +93,21 @@ def print_routes(config: Config) -> int:
     return 0
 
 
+def rule_lines(path: Path) -> int:
+    """How many lines the rule files of a rules directory have (0 for a bundle): said before a load that
+    can take seconds, so a person knows the size of what is coming. One byte count per file, no parsing."""
+    if not path.is_dir():
+        return 0
+    total = 0
+    for folder in ("terms", "urls", "images", "allow"):
+        for file in (path / folder).glob("*.*"):
+            try:
+                total += file.read_bytes().count(b"\n")
+            except OSError:
+                continue  # the loader reports it
+    return total
+
+
 def run(args: argparse.Namespace) -> int:
     overrides = overrides_from_args(args)
     if getattr(args, "print_routes", False):
@@ -106,13 +126,26 @@ def run(args: argparse.Namespace) -> int:
 
     import uvicorn
 
-    from filter_proxy.logs import configure_logging
+    from filter_proxy.commands.listen import PortInUse, bind, run_on, url
+    from filter_proxy.logs import configure_logging, resolve_log_format, use_human_format
 
-    configure_logging(config.logging.level, config.logging.json, access_log=config.logging.access_log)
+    log_format = resolve_log_format(args.log_format, config.logging.json)
+    handler = configure_logging(config.logging.level, log_format == "json", access_log=config.logging.access_log)
+    if log_format == "text":
+        use_human_format(handler)
     prepare_multiprocess(config)
+    # The port is taken before the rules are loaded (which can take seconds on big lists): a busy port is
+    # one clear line, at once, and --port 0 gets a real port to print.
+    try:
+        sock = bind(config.server.host, config.server.port)
+    except PortInUse as exc:
+        print(f"filter-proxy serve: {exc.strerror}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"filter-proxy serve: cannot listen on {config.server.host}:{config.server.port}: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 2
     common = {
-        "host": config.server.host,
-        "port": config.server.port,
         "log_config": None,  # keep our JSON logging and scrubbers
         "access_log": config.logging.access_log,
         "lifespan": "on",
@@ -125,12 +158,19 @@ def run(args: argparse.Namespace) -> int:
         if config.source:
             os.environ[CONFIG_ENV] = str(Path(config.source).resolve())
         os.environ.update(to_env(overrides))
+        if log_format == "text":
+            os.environ["FILTER_PROXY_LOGGING_JSON"] = "false"
+        port = sock.getsockname()[1]
+        sock.close()  # uvicorn's supervisor binds it again for its workers (SO_REUSEADDR)
+        logging.getLogger("filter_proxy.serve").info(
+            "starting %d workers on %s:%d; each loads the rules from %s", config.server.workers,
+            config.server.host, port, config.rules.path)
         from filter_proxy.supervisor import run_workers
 
         # Our own supervisor around uvicorn's workers: SIGHUP and the file watcher reload the rules in
         # every worker (through a shared state directory) instead of restarting them.
         run_workers(uvicorn.Config("filter_proxy.ops:app_from_env", factory=True, workers=config.server.workers,
-                                   **common),
+                                   host=config.server.host, port=port, **common),
                     rules_path=config.rules.path, watch=config.rules.watch, debounce_ms=config.rules.debounce_ms,
                     force=config.rules.force_reload)
         return 0
@@ -138,13 +178,25 @@ def run(args: argparse.Namespace) -> int:
     from filter_proxy.ops import build_app
     from filter_proxy.rules.errors import RulesError
 
+    # Log lines, not prints: under a supervisor the stream stays one JSON object per line.
+    log = logging.getLogger("filter_proxy.serve")
+    lines = rule_lines(Path(config.rules.path))
+    log.info("loading rules from %s%s …", config.rules.path, f" ({lines:,} lines in rule files)" if lines else "")
+    started = time.perf_counter()
     try:
         app = build_app(config)
     except RulesError as exc:
+        sock.close()
         print(f"filter-proxy serve: rules refused: {exc}", file=sys.stderr)
         return 2
     except ConfigError as exc:
+        sock.close()
         print(f"filter-proxy serve: configuration error: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, **common)
+    rules = app.holder.current if app.holder is not None else None
+    entries = rules.stats()["total"] if rules is not None else 0
+    log.info("ready in %.1f s: %s entries, rules version %s; listening on %s, upstream %s",
+             time.perf_counter() - started, f"{entries:,}", getattr(rules, "version", "?"), url(sock),
+             config.upstream.url)
+    run_on(app, sock, **common)
     return 0

@@ -15,7 +15,7 @@ Thumbnails are screened in one of two ways (``thumbnails=``):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,14 +29,18 @@ from starlette.routing import Mount, Route
 
 from filter_proxy.adapters.searxng import SEARXNG_FIELDS
 from filter_proxy.demo.backend import HASH_FIELDS, PAGE_SIZE, create_backend
+from filter_proxy.demo.i18n import labels
 from filter_proxy.middleware import FilterMiddleware
 from filter_proxy.rules import RuleSet, load_rules
 from filter_proxy.rules.holder import RuleHolder
+from filter_proxy.warnings import WarningCatalog, warning_headers
 
 SEARCH_PATH = "/search"
 SUGGEST_PATH = "/autocompleter"
 LOOPBACK_NETWORKS = ("127.0.0.0/8", "::1/128")
 THUMBNAIL_MODES = ("auto", "fetch", "precomputed")
+DEMO_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'; "
+            "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -88,21 +92,33 @@ def create_filtered_backend(rules: RuleSet | RuleHolder, *, thumbnails: str = "a
 
 
 class SearchPage:
-    """``GET /``: the HTML search page, rendered on the server from the filtered JSON API (works without JS)."""
+    """``GET /``: the HTML search page, rendered on the server from the filtered JSON API (works without JS).
+    Its language follows Accept-Language as the warnings' does: ``lang``, headings and buttons."""
 
-    def __init__(self, api: Any) -> None:
+    def __init__(self, api: Any, catalog: Callable[[], WarningCatalog]) -> None:
         self.api = api  # the filtered ASGI app, called in process
+        self.catalog = catalog  # the current rules' warning catalog (follows reloads)
 
     async def render(self, request: Request) -> Response:
         query = request.query_params.get("q", "").strip()
+        catalog = self.catalog()
+        lang, text = labels(catalog.choose_language(request.headers.get("accept-language")))
         context: dict[str, Any] = {"query": query, "results": [], "suggestions": [], "safety": None,
                                    "removed": 0, "total": 0, "error": None, "page": _page(request)}
         if query:
             context.update(await self._search(request, query, context["page"]))
-        if context["safety"] and context["safety"].get("action") == "block":
+        safety = context["safety"]
+        if safety and safety.get("action") == "block":
             context["query"] = ""  # never echo a blocked query back into the page
-        html = TEMPLATES.get_template("search.html").render(**context, page_size=PAGE_SIZE)
-        return HTMLResponse(html)
+        warning = safety.get("warning") if isinstance(safety, dict) else None
+        chrome = catalog.chrome(warning.get("lang", lang)) if isinstance(warning, dict) else catalog.chrome(lang)
+        html = TEMPLATES.get_template("search.html").render(**context, page_size=PAGE_SIZE, lang=lang, t=text,
+                                                            chrome=chrome, warning=warning)
+        headers = {k.decode(): v.decode() for k, v in warning_headers(html=True)} if warning else {}
+        # Its own policy: the demo page has one inline script (suggestions while typing) and thumbnails
+        # from this site; never framed, like the warning page.
+        headers["content-security-policy"] = DEMO_CSP
+        return HTMLResponse(html, headers=headers)
 
     async def _search(self, request: Request, query: str, page: int) -> dict[str, Any]:
         # The base URL is the one the browser used, so result thumbnails point back at this server.
@@ -154,7 +170,13 @@ def create_demo_app(rules: str | Path | RuleSet | RuleHolder = "rules", *, thumb
             if screener is not None:
                 await screener.aclose()
 
-    routes = [Route("/", SearchPage(api).render, methods=["GET"]), Mount("/", app=api)]
+    holder = rules if isinstance(rules, RuleHolder) else None
+    fixed = rules if not isinstance(rules, RuleHolder) else None
+
+    def catalog() -> WarningCatalog:
+        return (holder.current if holder is not None else fixed).warnings  # type: ignore[union-attr]
+
+    routes = [Route("/", SearchPage(api, catalog).render, methods=["GET"]), Mount("/", app=api)]
     if getattr(screener, "shown", None) is not None:  # serves the checked thumbnail bytes (thumbs.py)
         from filter_proxy.thumbs import PREFIX, ThumbRoute
 

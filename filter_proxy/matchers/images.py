@@ -110,6 +110,13 @@ else:  # pragma: no cover - numpy 1.x
 
 
 @lru_cache(maxsize=64)
+@lru_cache(maxsize=1024)
+def _mask_count(width: int, radius: int) -> int:
+    """How many masks ``_masks(width, radius)`` holds: sum of C(width, k) for k <= radius, without building
+    them (planning the probe radii asks this for radii whose mask arrays would take gigabytes)."""
+    return sum(math.comb(width, k) for k in range(min(radius, width) + 1)) if radius >= 0 else 0
+
+
 def _masks(width: int, radius: int) -> np.ndarray:
     """Every ``width``-bit value with at most ``radius`` bits set (XOR masks for probing one chunk)."""
     masks = [0]
@@ -191,7 +198,7 @@ class _Table:
         query = _words([hex_.lower()], bits)
         q = int(hex_, 16)
         radii = _radii(tuple(self.chunks), radius, len(self.codes))
-        probes = sum(len(_masks(w, r)) for (_, w), r in zip(self.chunks, radii, strict=True) if r >= 0)
+        probes = sum(_mask_count(w, r) for (_, w), r in zip(self.chunks, radii, strict=True) if r >= 0)
         if probes >= len(self.codes):  # tiny list or huge radius: a scan is cheaper than probing
             rows = np.arange(len(self.codes), dtype=np.int64)
         else:
@@ -234,7 +241,7 @@ def _radii(chunks: tuple[tuple[int, int], ...], radius: int, n: int) -> tuple[in
 
     def cost(i: int, r: int) -> float:  # expected bucket lookups + candidates when probing chunk i within r
         width = chunks[i][1]
-        return 0.0 if r < 0 else len(_masks(width, r)) * (1 + n / 2**width)
+        return 0.0 if r < 0 else _mask_count(width, r) * (1 + n / 2**width)
 
     while sum(radii) + len(radii) - 1 > radius:  # one more decrement keeps sum(r_i + 1) > radius
         i = max(range(len(radii)), key=lambda k: cost(k, radii[k]) - cost(k, radii[k] - 1))

@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from xxhash import xxh64_intdigest
@@ -90,6 +91,13 @@ PREFIX_MIN_LETTERS = 5
 _PREFIX_MARK = "\x01"  # normalised text never holds a control character, so marked keys are apart
 
 
+def _extend(columns: tuple[array, array, array, array], rows: list[tuple[int, int, int, int]]) -> None:
+    """Append (key, category, file, line) rows to the four compact columns of a table being built."""
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+
+
 def _prefix_rows(words: list[str], cat: int, file: int, line: int) -> list[tuple[int, int, int, int]]:
     """Marked keys of a one-word entry cut short, keeping >= PREFIX_MIN_LETTERS letters (never whole)."""
     word = words[0]
@@ -125,18 +133,19 @@ class TermIndex:
     # -- building -------------------------------------------------------------------------------------
 
     @classmethod
-    def build(cls, entries: Sequence[TermEntry], allow: Sequence[str] = (),
+    def build(cls, entries: Iterable[TermEntry], allow: Sequence[str] = (),
               error_rate: float = 0.001) -> TermIndex:
         """Index ``entries``; ValueError names the rule id of an invalid entry."""
         categories: dict[str, int] = {}
         files: dict[str, int] = {}
-        plain_rows: list[tuple[int, int, int, int]] = []
+        # key, category, file, line of every phrase key, as compact columns (Table.from_columns)
+        plain_rows = (array("Q"), array("H"), array("I"), array("I"))
         hashed_rows: list[tuple[int, int, int, int]] = []
         prefixes: set[int] = set()
         substrings: list[tuple[str, int]] = []
         substring_rows: list[tuple[int, int, int]] = []
         pieces: set[int] = set()
-        prefix_rows: list[tuple[int, int, int, int]] = []
+        prefix_rows = (array("Q"), array("H"), array("I"), array("I"))  # the same, for marked prefix keys
         max_words = 1
         count = 0  # plain entries (each has several keys)
         for entry in entries:
@@ -153,13 +162,13 @@ class TermIndex:
                 for form in dict.fromkeys((normalize(text), " ".join(skeleton_words(text)))):
                     substrings.append((form, len(substring_rows)))
                 substring_rows.append((cat, file, line))
-                prefix_rows.extend(_prefix_rows([normalize(text)], cat, file, line))
+                _extend(prefix_rows, _prefix_rows([normalize(text)], cat, file, line))
             else:
                 phrases, singles = entry_forms(text)
                 if " " not in phrases[0]:  # wildcard cuts of one-word entries, as ``words`` reads them, only
-                    prefix_rows.extend(_prefix_rows([phrases[0]], cat, file, line))
+                    _extend(prefix_rows, _prefix_rows([phrases[0]], cat, file, line))
                 for phrase in phrases:
-                    plain_rows.append((term_key(phrase), cat, file, line))
+                    _extend(plain_rows, [(term_key(phrase), cat, file, line)])
                     if " " in phrase:
                         words = phrase.split(" ")
                         max_words = max(max_words, len(words))
@@ -167,14 +176,15 @@ class TermIndex:
                 for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
                     pieces.update(piece_keys(single))
                 count += 1
-        phrase_keys = {row[0] for row in plain_rows}
+        phrase_keys = set(plain_rows[0])
         # Marked prefix keys share the exact table (never equal to an n-gram's key, see _prefix_rows) but
         # stay out of the bitmap: match_prefix looks them up directly.
-        plain, hashed = Table.build(list(set(plain_rows + prefix_rows))), Table.build(hashed_rows)
+        columns = [column + extra for column, extra in zip(plain_rows, prefix_rows, strict=True)]
+        plain, hashed = Table.from_columns(*columns), Table.build(hashed_rows)
         allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
         meta = {"categories": list(categories), "files": list(files), "max_words": max_words, "entries": count,
                 "substrings": substrings, "substring_rows": substring_rows,
-                "allow": sorted(allowed), "error_rate": error_rate, "prefix_rows": len(prefix_rows)}
+                "allow": sorted(allowed), "error_rate": error_rate, "prefix_rows": len(prefix_rows[0])}
         return cls(meta, plain, hashed, bitmap_of(phrase_keys | prefixes, error_rate),
                    bitmap_of(pieces, PIECE_ERROR))
 

@@ -8,7 +8,9 @@ UTF-8 is reported with its line number and skipped, so one stray byte never hide
 
 from __future__ import annotations
 
+import io
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +45,28 @@ def read_lines(path: Path, rel: str, problems: list[Problem]) -> list[Line]:
     return split_lines(data, rel, problems)
 
 
+def stream_lines(path: Path, rel: str, problems: list[Problem]) -> Iterator[Line]:
+    """``read_lines`` one line at a time, for lists of millions of entries: no list of every line is held.
+    Problems are appended as the lines are reached."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problems.append(Problem(rel, 0, f"cannot read file: {exc.strerror or exc}"))
+        return iter(())
+    return iter_lines(data, rel, problems)
+
+
 def split_lines(data: bytes, rel: str, problems: list[Problem]) -> list[Line]:
+    return list(iter_lines(data, rel, problems))
+
+
+def iter_lines(data: bytes, rel: str, problems: list[Problem]) -> Iterator[Line]:
     if data.startswith(BOM):
         data = data[len(BOM) :]
-    out: list[Line] = []
-    # Split on LF only, then drop a trailing CR: this accepts LF and CRLF files alike.
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+    # Split on LF only, then drop a trailing CR: this accepts LF and CRLF files alike. BytesIO hands out
+    # one line at a time (bytes.split would make a list of every line first).
+    for number, raw in enumerate(io.BytesIO(data), start=1):
+        raw = raw.rstrip(b"\n")
         if raw.endswith(b"\r"):
             raw = raw[:-1]
         try:
@@ -58,8 +76,7 @@ def split_lines(data: bytes, rel: str, problems: list[Problem]) -> list[Line]:
             continue
         text = strip_comment(text)
         if text:
-            out.append(Line(number, text))
-    return out
+            yield Line(number, text)
 
 
 def decode_text(data: bytes, rel: str, problems: list[Problem]) -> str | None:

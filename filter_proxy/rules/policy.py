@@ -80,14 +80,17 @@ def parse_policy(
             if key not in {"action", "warning", "report", "thresholds", "allow_empty", "score_limit"}:
                 err(f"[categories.{name}]: unknown key {key!r}", f"categories.{name}", key)
         action = raw.get("action", "block")
-        if action not in ACTIONS or action == "allow":
+        bad_action = action not in ACTIONS or action == "allow"
+        if bad_action:
             err(f"[categories.{name}]: unknown action {action!r} (expected block, warn or strip)", f"categories.{name}", "action")
-            continue
+            # Still declared (as block; the set is refused anyway): one typo is one error, not one more
+            # "not declared" per file of the category.
+            action = "block"
         warning = raw.get("warning")
         if warning is not None and not isinstance(warning, str):
             err(f"[categories.{name}]: warning must be a string", f"categories.{name}", "warning")
             warning = None
-        if action in ("block", "warn") and warning is None:
+        if action in ("block", "warn") and warning is None and not bad_action:
             err(f"[categories.{name}]: action {action!r} needs a warning kind (e.g. warning = \"deterrence\")", f"categories.{name}")
         if warning is not None and warning_kinds is not None and warning not in warning_kinds:
             known = ", ".join(sorted(warning_kinds)) or "none: rules/warnings/ is missing or defines no kinds"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from typing import Any
 from filter_proxy.errors import Problem, RulesError
 from filter_proxy.matchers.image_fmr import RateFinding, configure_index
 from filter_proxy.normalize import normalize
-from filter_proxy.rules.parse import Line, decode_text, read_lines, toml_error_line
+from filter_proxy.rules.parse import Line, decode_text, read_lines, stream_lines, toml_error_line
 from filter_proxy.rules.policy import Policy, parse_policy
 from filter_proxy.rules.ruleset import RuleSet
 from filter_proxy.signals import registry
@@ -229,16 +230,14 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
     if declared is None:
         problems.append(Problem(rel, 0, f"category {category!r} is not declared in policy.toml (add [categories.{category}])"))
     before = len(problems)
-    lines = read_lines(path, rel, problems)
-    if lines and path.suffix == ".csv" and _is_csv_header(lines[0]):
-        lines = lines[1:]
-    if not lines and len(problems) == before and not (declared is not None and declared.allow_empty):
-        problems.append(Problem(rel, 1, f"file is empty (no entries): a truncated file would drop category "
-                                f"{category!r}; delete the file, or if it is meant to be empty set "
-                                f"allow_empty = true under [categories.{category}] in policy.toml"))
-        return
+    lines = stream_lines(path, rel, problems)  # one at a time: a 1M-line file is never a list of lines
+    first = next(lines, None)
+    if first is not None and not (path.suffix == ".csv" and _is_csv_header(first)):
+        lines = itertools.chain([first], lines)
     seen: dict[object, int] = {}
+    count = 0
     for line in lines:
+        count += 1
         rule_id = f"{rel}:{line.number}"
         try:
             if source == "images":
@@ -255,6 +254,10 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
         seen[key] = line.number
         if declared is not None:  # entries of an undeclared category are validated but never loaded
             out[name].append(Entry(value, category, rule_id, name, note))
+    if not count and len(problems) == before and not (declared is not None and declared.allow_empty):
+        problems.append(Problem(rel, 1, f"file is empty (no entries): a truncated file would drop category "
+                                f"{category!r}; delete the file, or if it is meant to be empty set "
+                                f"allow_empty = true under [categories.{category}] in policy.toml"))
 
 
 def _image_row(text: str) -> tuple[str, str, str]:

@@ -31,10 +31,11 @@ class TermSignal(SignalType):
         if reason is not None:
             raise SignalError(reason)
         if term.startswith("sha256:"):
-            digest = term[len("sha256:"):].lower()
+            digest = bytes.fromhex(term[len("sha256:"):])
         else:
-            digest = hashlib.sha256(normalize(term).encode("utf-8")).hexdigest()
-        return ("~" if substring else "") + term, (substring, digest)
+            digest = hashlib.sha256(normalize(term).encode("utf-8")).digest()
+        # One 33-byte key (not a tuple holding a 64-character hex string): ~100 MB less while 1M are read.
+        return ("~" if substring else "") + term, digest + (b"s" if substring else b"w")
 
     @classmethod
     def canonical(cls, text: str) -> str:
@@ -48,7 +49,8 @@ class TermSignal(SignalType):
 
     @classmethod
     def build(cls, entries: Sequence[Entry], allow: Sequence[str] = ()) -> TermIndex:
-        return TermIndex.build([cls._term_entry(e) for e in entries], allow=allow)
+        # A generator, not a second list of 1M entries: TermIndex.build reads them once.
+        return TermIndex.build((cls._term_entry(e) for e in entries), allow=allow)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> TermIndex:
