@@ -129,6 +129,10 @@ TARGETS: dict[str, Target] = {t.key: t for t in (
     _T("url_index_memory_mb", "URL list resident memory after bundle load", "MB", 64, 32, False),
     _T("term_recall", "recall on obfuscated variants of listed terms", "%", 99.0, 100.0, True),
     _T("benign_false_match", "false matches on benign text", "% of queries", 0.1, 0.0, False),
+    _T("benign_false_match_forms", "false matches of combination rules and weighted phrases on benign text "
+       "(issue 16)", "% of queries", 0.1, 0.0, False),
+    _T("cpu_per_page_forms_ms", "CPU per page with 10k combinations + 10k weighted phrases beside 100k terms "
+       "(issue 16)", "ms", 0.6, 0.3, False),
     _T("term_recall_independent", "recall on disguises from the independent generator (issue 11)", "%", 99.5, 100.0,
        True),
     _T("benign_false_match_outside", "false matches on an outside corpus (fortunes, fortunes-ru, wamerican)",

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks import disguise, plots, synth
+from benchmarks import disguise, forms, plots, synth
 from benchmarks.baselines import SetTerms
 from benchmarks.harness import SuiteResult, log
 from benchmarks.subjects import available, load_rules, write_rules_dir
@@ -112,6 +112,7 @@ def _terms(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
         result.note("benign lines that matched: " + "; ".join(repr(e[:90]) for e in examples[:6]))
     if s_hits:
         result.note("Scunthorpe lines that matched: " + "; ".join(repr(e[:90]) for e in s_hits[:4]))
+    forms.quality(result, tmp, corpus, vocab, quick)
     result.note("benign corpus: Python's pydoc topic texts, stdlib docstrings, the Zen of Python and "
                 "/usr/share/common-licenses (real English nobody here wrote); a wordfreq-based corpus would be broader.")
 

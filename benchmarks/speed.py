@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from benchmarks import plots, synth
+from benchmarks import forms, plots, synth
 from benchmarks.baselines import AhoCorasickTerms, SetTerms, SubstringScan
 from benchmarks.harness import SuiteResult, log, median, percentile
 from benchmarks.loadgen import run_load
@@ -54,6 +54,8 @@ def run(quick: bool, out_dir: Path) -> SuiteResult:
                     f"the RuleSet checks of the 10 results; the rest (~{static_added_us - 1000 * page_ms:.0f} us) is the "
                     "middleware around them: JSON parse and re-encode, adapter views, the query check, routing")
         _url_checks(result, rules, cold, quick)
+        forms.cpu_per_page(result, Path(tmp), synth.placeholder_terms(N_TERMS, seed=1),
+                           synth.placeholder_urls(N_URLS, seed=2), results, quick)
         pool = Path(tmp) / "results.json"
         pool.write_bytes(orjson.dumps(results))
         _http(result, root, bundle, pool, quick, out_dir)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from filter_proxy.commands import add_subcommands
 
 # Command modules each expose `register(subparsers)`; the parser they add sets `func(args) -> int`.
-COMMAND_MODULES = ("rules_cmd", "serve_cmd", "demo_cmd", "hashes_cmd", "report_cmd", "fleet_cmd")
+COMMAND_MODULES = ("rules_cmd", "serve_cmd", "demo_cmd", "hashes_cmd", "report_cmd", "fleet_cmd", "scan_cmd")
 
 EPILOG = ("exit status: 0 success; 1 problems found (rule errors, bad lines, unreadable images); "
           "2 usage or set-up error (bad option, missing file, invalid configuration, port in use)")

@@ -61,6 +61,14 @@ def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
     best = rules.check_texts(plain) if plain else ALLOW
     if best.action == "block":
         return best
+    if len(plain) > 1:
+        # Issue 16: the words of a combination rule, or weighted phrases, spread over several parts of one
+        # query (two match clauses, q and fq) are still one query. Terms keep matching part by part.
+        together = rules.check_forms(plain)
+        if together.rank > best.rank:
+            best = together
+            if best.action == "block":
+                return best
     for text in texts:
         if type(text) is QueryPrefix:
             verdict = rules.check_prefix(text)

@@ -25,6 +25,9 @@ class Verdict:
     signal: str | None = None  # "term", "url" or "image"
     distance: int | None = None  # Hamming distance of an image near-match
     report: bool = False  # send the matched content to the report sink
+    # Every rule that contributed (weighted phrases whose summed weight reached the category's limit);
+    # like rule_id, for logs and the report only, never the client's response.
+    rules: tuple[str, ...] = ()
 
     @property
     def matched(self) -> bool:

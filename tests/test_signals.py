@@ -25,7 +25,7 @@ CASES = {
 
 
 def test_the_registry_holds_every_signal_type_once() -> None:
-    assert registry.names() == ("terms", "urls", "phash", "dhash", "pdq", "md5", "sha1", "sha256")
+    assert registry.names() == ("terms", "all", "weighted", "urls", "phash", "dhash", "pdq", "md5", "sha1", "sha256")
     assert set(registry.image_signals()) == set(HASH_HEX_LENGTH)
     assert {cls.source for cls in registry.SIGNALS.values()} == set(registry.SOURCES)
     for name, cls in registry.SIGNALS.items():
@@ -102,6 +102,6 @@ def test_image_signals_answer_with_the_closest_match_per_category() -> None:
 
 
 def test_every_signal_belongs_to_an_index_group() -> None:
-    assert set(registry.INDEXES) == {"terms", "urls", "images"}
+    assert set(registry.INDEXES) == {"terms", "combos", "weights", "urls", "images"}
     assert registry.members("images") == tuple(HASH_HEX_LENGTH)
     assert registry.members("terms") == ("terms",) and registry.members("urls") == ("urls",)

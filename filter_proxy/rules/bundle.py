@@ -48,6 +48,7 @@ MAGIC = b"FPRULES\0"
 FORMAT_VERSION = 2
 _PREFIX = struct.Struct("<8sII32s")
 _ALIGN = 64
+_OPTIONAL = frozenset({"combos", "weights"})
 SECTIONS = ("policy", "warnings", *registry.INDEXES, "allow", "rule_files")
 
 
@@ -184,7 +185,10 @@ def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, memoryview]
         header = json.loads(bytes(header_bytes))
         payload_length = int(header["payload_length"])
         payload_sha = str(header["payload_sha256"])
-        table = {name: (int(header["sections"][name][0]), int(header["sections"][name][1])) for name in SECTIONS}
+        # A bundle compiled before an index group existed (combos, weights) lacks its section: it lists
+        # no such rules, and load_bundle builds that index empty.
+        table = {name: (int(header["sections"][name][0]), int(header["sections"][name][1])) for name in SECTIONS
+                 if name in header["sections"] or name not in _OPTIONAL}
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         raise refuse(f"corrupted bundle (unreadable header: {exc})") from exc
     if size - header_end < payload_length:
@@ -213,7 +217,8 @@ def load_bundle(path: str | Path) -> RuleSet:
             raise RulesError.from_problems(problems)
         warnings = WarningCatalog.from_json(_json_value(sections["warnings"]))
         allow = json.loads(bytes(sections["allow"]))
-        indexes = {group: builder.from_bytes(sections[group]) for group, builder in registry.INDEXES.items()}
+        indexes = {group: builder.from_bytes(sections[group]) if group in sections else builder.build([])
+                   for group, builder in registry.INDEXES.items()}
         ruleset = RuleSet(
             policy=policy,
             warnings=warnings,

@@ -30,6 +30,8 @@ class CategoryPolicy:
     thresholds: dict[str, int] = field(default_factory=dict)
     # A rule file of this category may list nothing (otherwise an empty file is refused as truncated).
     allow_empty: bool = False
+    # Weighted phrases (``weight=+N phrase``): a text whose summed weight reaches this gets the action.
+    score_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +42,10 @@ class Policy:
 
     def category(self, name: str) -> CategoryPolicy:
         return self.categories[name]
+
+    def score_limits(self) -> dict[str, int]:
+        """category -> score_limit, for the categories that set one (weighted phrases)."""
+        return {name: cat.score_limit for name, cat in self.categories.items() if cat.score_limit is not None}
 
     def threshold(self, category: str, algorithm: str) -> int:
         cat = self.categories.get(category)
@@ -71,7 +77,7 @@ def parse_policy(
             err(f"[categories.{name}] must be a table", f"categories.{name}")
             continue
         for key in raw:
-            if key not in {"action", "warning", "report", "thresholds", "allow_empty"}:
+            if key not in {"action", "warning", "report", "thresholds", "allow_empty", "score_limit"}:
                 err(f"[categories.{name}]: unknown key {key!r}", f"categories.{name}", key)
         action = raw.get("action", "block")
         bad_action = action not in ACTIONS or action == "allow"
@@ -98,7 +104,12 @@ def parse_policy(
             err(f"[categories.{name}]: allow_empty must be true or false", f"categories.{name}", "allow_empty")
             allow_empty = False
         thresholds = _thresholds(raw.get("thresholds", {}), f"categories.{name}.thresholds", err)
-        categories[name] = CategoryPolicy(name, action, warning, report, thresholds, allow_empty)
+        score_limit = raw.get("score_limit")
+        if score_limit is not None and (isinstance(score_limit, bool) or not isinstance(score_limit, int)
+                                        or score_limit < 1):
+            err(f"[categories.{name}]: score_limit must be a whole number >= 1", f"categories.{name}", "score_limit")
+            score_limit = None
+        categories[name] = CategoryPolicy(name, action, warning, report, thresholds, allow_empty, score_limit)
 
     images = ImagePolicy()
     raw_images = data.get("images") or {}

@@ -32,11 +32,14 @@ from filter_proxy.signals import registry
 from filter_proxy.signals.base import SignalIndex
 from filter_proxy.signals.images import ImageDecodeError, ImageSignals, digest_image, hash_image
 from filter_proxy.signals.registry import EXACT_ALGORITHMS
+from filter_proxy.signals.word_spans import read as read_text
 from filter_proxy.verdict import ACTION_RANK, ALLOW, Verdict
 
 if TYPE_CHECKING:
     from filter_proxy.matchers.terms import TermIndex
+    from filter_proxy.signals.combos import ComboIndex
     from filter_proxy.signals.urls import UrlIndex
+    from filter_proxy.signals.weighted import WeightedIndex
     from filter_proxy.warnings import WarningCatalog
 
 _BLOCK_RANK = ACTION_RANK["block"]
@@ -118,6 +121,11 @@ class RuleSet:
         self.terms: TermIndex = self.indexes["terms"]  # type: ignore[assignment]
         self.urls: UrlIndex = self.indexes["urls"]  # type: ignore[assignment]
         self.images: ImageSignals = self.indexes["images"]  # type: ignore[assignment]
+        self.combos: ComboIndex = self.indexes["combos"]  # type: ignore[assignment]
+        self.weights: WeightedIndex = self.indexes["weights"]  # type: ignore[assignment]
+        # Only a rule set that lists combinations or weighted phrases pays for a second reading of a text.
+        self._forms = len(self.combos) > 0 or len(self.weights) > 0
+        self._score_limits = policy.score_limits()
         # Expected false matches per picture of each category's perceptual list (set by the loader).
         self.image_findings: list[Any] = []
         images = self.images
@@ -175,10 +183,34 @@ class RuleSet:
         return self._resolve(matches, "term") if matches else ALLOW
 
     def _check_text(self, text: str) -> Verdict:
+        if self._forms:
+            return self._check_forms(text)
         matches = self.terms.match(text)
         if not matches:  # the common case: no allocation beyond the index's own lookup
             return ALLOW
         return self._resolve(matches, "term")
+
+    def check_forms(self, texts: Sequence[str]) -> Verdict:
+        """Combination rules and weighted phrases over several texts read as one (the parts of one query);
+        ALLOW at once when the rule set lists neither. Not cached: queries with several parts only."""
+        if not self._forms:
+            return ALLOW
+        reading = read_text(" \n ".join(t for t in texts if isinstance(t, str)))
+        found: list[Any] = [*self.combos.match_reading(reading),
+                            *self.weights.match_reading(reading, self._score_limits)]
+        return self._resolve(found, "term") if found else ALLOW
+
+    def _check_forms(self, text: str) -> Verdict:
+        """Terms, combination rules and weighted phrases together, on one reading of the text (what
+        ``TermIndex.match`` reads, computed once for the three)."""
+        reading = read_text(text)
+        terms = self.terms
+        found: list[Any] = terms.match_words(reading.words, reading.tagged, reading.glued)
+        if reading.alternate is not None:
+            found += terms.match_words(reading.alternate)
+        found += [*self.combos.match_reading(reading),
+                            *self.weights.match_reading(reading, self._score_limits)]
+        return self._resolve(found, "term") if found else ALLOW
 
     # -- URLs -------------------------------------------------------------------------------------
 
@@ -289,4 +321,5 @@ class RuleSet:
         assert best is not None and best_policy is not None
         _, action, warning, report = best_policy
         distance = getattr(best, "distance", None)  # image matches carry their Hamming distance
-        return Verdict(action, best.category, best.rule_id, warning, signal, distance, report)
+        rules = getattr(best, "rules", ())  # weighted phrases name every contributing rule
+        return Verdict(action, best.category, best.rule_id, warning, signal, distance, report, rules)

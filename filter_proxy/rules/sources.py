@@ -178,11 +178,26 @@ def read_sources(root: Path) -> Sources:
         problems.append(Problem(path, int(line) if line.isdigit() else 0, "pdq hashes are listed but the optional "
                                 "extra [pdq] is not installed: thumbnails are not PDQ-hashed, so these entries "
                                 "match only PDQ hashes a backend supplies", "warning"))
+    if policy is not None:
+        _check_score_limits(sources.entries.get("weighted", ()), policy, problems)
     for path in files("allow", ".txt"):
         _read_allow(path, rel(path), problems, sources.allow)
 
     sources.digest = digest.hexdigest()
     return sources
+
+
+def _check_score_limits(entries: object, policy: Policy, problems: list[Problem]) -> None:
+    """Weighted phrases of a category without ``score_limit`` could never match: refuse the first of each."""
+    named: set[str] = set()
+    for entry in entries:  # type: ignore[attr-defined]
+        if entry.category in named or policy.categories[entry.category].score_limit is not None:
+            continue
+        named.add(entry.category)
+        path, _, line = entry.rule_id.rpartition(":")
+        problems.append(Problem(path, int(line) if line.isdigit() else 0,
+                                f"weighted phrase in category {entry.category!r}, which has no score_limit: "
+                                f"add score_limit = N under [categories.{entry.category}] in policy.toml"))
 
 
 def _read_toml(data: bytes, rel: str, problems: list[Problem]) -> tuple[str, dict[str, Any] | None]:
@@ -219,7 +234,6 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
     first = next(lines, None)
     if first is not None and not (path.suffix == ".csv" and _is_csv_header(first)):
         lines = itertools.chain([first], lines)
-    single = registry.for_source(source)
     seen: dict[object, int] = {}
     count = 0
     for line in lines:
@@ -229,7 +243,7 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
             if source == "images":
                 name, text, note = _image_row(line.text)
             else:
-                (name,), text, note = single, line.text, ""
+                name, text, note = registry.for_line(source, line.text), line.text, ""
             value, key = registry.SIGNALS[name].parse_line(text)
         except SignalError as exc:
             problems.append(Problem(rel, line.number, str(exc)))

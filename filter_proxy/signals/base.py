@@ -64,6 +64,14 @@ class SignalType:
     # The rule set's index that holds its entries: its own name, or a group shared with kindred signals
     # (every image hash algorithm is indexed in "images", so that algorithms can agree on one picture).
     index_group: ClassVar[str]
+    # Several signals may share a rules sub-directory (terms: plain phrases, ``all:`` combinations,
+    # ``weight=`` phrases). A line goes to the signal that ``claims`` it, else to the one ``catch_all``.
+    catch_all: ClassVar[bool] = True
+
+    @classmethod
+    def claims(cls, text: str) -> bool:
+        """Whether a line of this signal's source is this signal's by its form (``all:``, ``weight=``)."""
+        return False
 
     @classmethod
     def parse_line(cls, text: str) -> tuple[str, Hashable]:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from filter_proxy.signals.base import Entry, SignalIndex, SignalType
+from filter_proxy.signals.combos import ComboSignal
 from filter_proxy.signals.images import (
     DHashSignal,
     ImageHashSignal,
@@ -23,8 +24,9 @@ from filter_proxy.signals.images import (
 )
 from filter_proxy.signals.terms import TermSignal
 from filter_proxy.signals.urls import UrlSignal
+from filter_proxy.signals.weighted import WeightedSignal
 
-__all__ = ["SIGNALS", "INDEXES", "get", "names", "for_source", "image_signals", "members", "SOURCES",
+__all__ = ["SIGNALS", "INDEXES", "get", "names", "for_source", "image_signals", "members", "SOURCES", "for_line",
            "EXACT_ALGORITHMS", "PERCEPTUAL_ALGORITHMS"]
 
 
@@ -36,10 +38,11 @@ class IndexBuilder(Protocol):
 
 # Order matters only for bundles (section order) and listings; the image algorithms follow hashspec's order.
 SIGNALS: dict[str, type[SignalType]] = {cls.name: cls for cls in (
-    TermSignal, UrlSignal, PHashSignal, DHashSignal, PdqSignal, Md5Signal, Sha1Signal, Sha256Signal,
+    TermSignal, ComboSignal, WeightedSignal, UrlSignal, PHashSignal, DHashSignal, PdqSignal, Md5Signal, Sha1Signal, Sha256Signal,
 )}
 # Index group -> what builds and loads its index (a signal type, or ImageSignals for all image hashes).
-INDEXES: dict[str, IndexBuilder] = {"terms": TermSignal, "urls": UrlSignal, "images": ImageSignals}
+INDEXES: dict[str, IndexBuilder] = {"terms": TermSignal, "combos": ComboSignal, "weights": WeightedSignal,
+                                    "urls": UrlSignal, "images": ImageSignals}
 assert {cls.index_group for cls in SIGNALS.values()} == set(INDEXES)
 # The rules sub-directories that list signals, with the suffix of their files.
 SOURCES = {"terms": ".txt", "urls": ".txt", "images": ".csv"}
@@ -56,6 +59,16 @@ def names() -> tuple[str, ...]:
 def for_source(source: str) -> dict[str, type[SignalType]]:
     """The signals listed in one rules sub-directory (``terms``, ``urls``, ``images``)."""
     return {name: cls for name, cls in SIGNALS.items() if cls.source == source}
+
+
+def for_line(source: str, text: str) -> str:
+    """The signal that reads one line of a ``source`` file other than images (whose rows name their
+    algorithm): the one that ``claims`` its form, else the source's catch-all signal."""
+    listed = for_source(source)
+    for name, cls in listed.items():
+        if not cls.catch_all and cls.claims(text):
+            return name
+    return next(name for name, cls in listed.items() if cls.catch_all)
 
 
 def members(group: str) -> tuple[str, ...]:

@@ -1,0 +1,36 @@
+"""Where listed words and phrases occur in a text, for the rule forms that need more than "is it there".
+
+Combination rules (``signals/combos.py``) and weighted phrases (``signals/weighted.py``) reuse the term
+matcher as it is (``matchers/terms.TermIndex``: normalisation, look-alikes, leetspeak, joined and split
+forms, hashtag segmentation), so a disguise that hides a term hides neither of them. ``SpanIndex`` adds
+only what ``TermIndex.match`` drops: the word positions of each match, for ``within N``. A match inside
+a hashtag or handle (segmented, no position) has the span ``(-1, -1)``.
+"""
+
+from __future__ import annotations
+
+from filter_proxy.matchers.terms import TermIndex
+from filter_proxy.reading import Reading, reading
+
+__all__ = ["SpanIndex", "Span", "read"]
+
+Span = tuple[int, int, str]  # (first word, past the last word, rule id of the matched entry)
+
+
+def read(text: str) -> Reading:
+    """The reading both rule forms match on; computed once per screened field."""
+    return reading(text)
+
+
+class SpanIndex(TermIndex):
+    """A ``TermIndex`` whose matches keep their word positions."""
+
+    def spans(self, read: Reading) -> list[Span]:
+        found = self._found(read.words, read.tagged, read.glued)
+        if read.alternate is not None:
+            found += self._found(read.alternate, ())
+        if not found:
+            return []
+        files = self._files
+        return [(start, end, f"{files[file]}:{line}" if line else files[file])
+                for start, end, _, file, line in found]
