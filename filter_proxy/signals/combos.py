@@ -20,9 +20,7 @@ of rules. In the speed suite (100k terms beside): terms only 0.37 ms per page, +
 
 from __future__ import annotations
 
-import json
 import re
-import struct
 from collections.abc import Hashable, Sequence
 from typing import NamedTuple
 
@@ -30,7 +28,7 @@ from filter_proxy.matchers.term_entries import TermEntry, parse_term_line
 from filter_proxy.normalize import normalize
 from filter_proxy.reading import Reading
 from filter_proxy.signals.base import Entry, SignalError, SignalType
-from filter_proxy.signals.word_spans import SpanIndex, read
+from filter_proxy.signals.word_spans import SpanIndex, pack, read, unpack
 
 __all__ = ["ComboSignal", "ComboIndex", "ComboMatch", "parse_combo"]
 
@@ -169,22 +167,11 @@ class ComboIndex:
         return out
 
     def to_bytes(self) -> bytes:
-        meta = json.dumps(self._meta, separators=(",", ":"), ensure_ascii=False).encode()
-        meta += b" " * (-len(meta) % 8)
-        return _MAGIC + struct.pack("<Q", len(meta)) + meta + self._spans.to_bytes()
+        return pack(_MAGIC, self._meta, self._spans)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> ComboIndex:
-        view = memoryview(data).cast("B")
-        if bytes(view[:8]) != _MAGIC:
-            raise ValueError("not a combination-rule index (bad magic)")
-        try:
-            (length,) = struct.unpack_from("<Q", view, 8)
-            meta = json.loads(bytes(view[16:16 + length]))
-            meta["rules"], meta["pairs"], meta["anchor"]  # noqa: B018 -- all three must be present
-        except (ValueError, struct.error, KeyError) as exc:
-            raise ValueError(f"damaged combination-rule index: {exc}") from exc
-        return cls(meta, SpanIndex.from_bytes(view[16 + length:]))
+        return cls(*unpack(data, _MAGIC, "combination-rule", ("rules", "pairs", "anchor")))
 
 
 def _fits(positions: dict[int, list[int]], ids: tuple[int, ...], within: int) -> bool:

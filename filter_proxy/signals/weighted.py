@@ -8,9 +8,7 @@ textbook"). Phrases are read as listed terms are (``SpanIndex`` over ``TermIndex
 
 from __future__ import annotations
 
-import json
 import re
-import struct
 from collections.abc import Hashable, Sequence
 from typing import NamedTuple
 
@@ -18,7 +16,7 @@ from filter_proxy.matchers.term_entries import TermEntry, parse_term_line
 from filter_proxy.normalize import normalize
 from filter_proxy.reading import Reading
 from filter_proxy.signals.base import Entry, SignalError, SignalType
-from filter_proxy.signals.word_spans import SpanIndex, read
+from filter_proxy.signals.word_spans import SpanIndex, pack, read, unpack
 
 __all__ = ["WeightedSignal", "WeightedIndex", "Score", "parse_weighted"]
 
@@ -132,19 +130,8 @@ class WeightedIndex:
         return out
 
     def to_bytes(self) -> bytes:
-        meta = json.dumps(self._meta, separators=(",", ":"), ensure_ascii=False).encode()
-        meta += b" " * (-len(meta) % 8)
-        return _MAGIC + struct.pack("<Q", len(meta)) + meta + self._spans.to_bytes()
+        return pack(_MAGIC, self._meta, self._spans)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> WeightedIndex:
-        view = memoryview(data).cast("B")
-        if bytes(view[:8]) != _MAGIC:
-            raise ValueError("not a weighted-phrase index (bad magic)")
-        try:
-            (length,) = struct.unpack_from("<Q", view, 8)
-            meta = json.loads(bytes(view[16:16 + length]))
-            meta["weights"]  # noqa: B018
-        except (ValueError, struct.error, KeyError) as exc:
-            raise ValueError(f"damaged weighted-phrase index: {exc}") from exc
-        return cls(meta, SpanIndex.from_bytes(view[16 + length:]))
+        return cls(*unpack(data, _MAGIC, "weighted-phrase", ("weights",)))

@@ -9,10 +9,14 @@ a hashtag or handle (segmented, no position) has the span ``(-1, -1)``.
 
 from __future__ import annotations
 
+import json
+import struct
+from typing import Any
+
 from filter_proxy.matchers.terms import TermIndex
 from filter_proxy.reading import Reading, reading
 
-__all__ = ["SpanIndex", "Span", "read"]
+__all__ = ["SpanIndex", "Span", "pack", "read", "unpack"]
 
 Span = tuple[int, int, str]  # (first word, past the last word, rule id of the matched entry)
 
@@ -34,3 +38,25 @@ class SpanIndex(TermIndex):
         files = self._files
         return [(start, end, f"{files[file]}:{line}" if line else files[file])
                 for start, end, _, file, line in found]
+
+
+def pack(magic: bytes, meta: dict[str, Any], spans: SpanIndex) -> bytes:
+    """One rule form's index as bytes: 8-byte magic, meta JSON (length-prefixed, padded to 8) and spans."""
+    data = json.dumps(meta, separators=(",", ":"), ensure_ascii=False).encode()
+    data += b" " * (-len(data) % 8)
+    return magic + struct.pack("<Q", len(data)) + data + spans.to_bytes()
+
+
+def unpack(data: bytes | memoryview, magic: bytes, what: str, keys: tuple[str, ...]) -> tuple[dict[str, Any], SpanIndex]:
+    """The inverse of ``pack``; ValueError naming ``what`` when the magic or a required meta key is wrong."""
+    view = memoryview(data).cast("B")
+    if bytes(view[:8]) != magic:
+        raise ValueError(f"not a {what} index (bad magic)")
+    try:
+        (length,) = struct.unpack_from("<Q", view, 8)
+        meta = json.loads(bytes(view[16:16 + length]))
+        for key in keys:
+            meta[key]  # noqa: B018 -- every required key must be present
+    except (ValueError, struct.error, KeyError) as exc:
+        raise ValueError(f"damaged {what} index: {exc}") from exc
+    return meta, SpanIndex.from_bytes(view[16 + length:])
