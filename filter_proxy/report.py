@@ -196,28 +196,36 @@ class ReportCounter(NullObserver):
             if not counts and not funnel:
                 return 0
             try:
-                db = connect(self.database)
-                try:
-                    db.execute("BEGIN IMMEDIATE")
-                    db.executemany(
-                        "INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                        "ON CONFLICT DO UPDATE SET n = n + excluded.n",
-                        [(*key, n) for key, n in counts.items()],
-                    )
-                    db.executemany("INSERT INTO funnel VALUES (?, ?, ?, ?, ?, ?, ?) "
-                                   "ON CONFLICT DO UPDATE SET n = n + excluded.n",
-                                   [(*key, n) for key, n in funnel.items()])
-                    db.execute("COMMIT")
-                finally:
-                    db.close()
-            except sqlite3.Error:
+                return self._write(counts, funnel)
+            except self._store_error():
                 with self._lock:
                     for key, n in counts.items():
                         self._counts[key] += n
                     for fkey, n in funnel.items():
                         self._funnel[fkey] += n
                 raise
-            return len(counts) + len(funnel)
+
+    def _store_error(self) -> type[Exception]:
+        """The error type of this store: a failed write of it puts the counts back."""
+        return sqlite3.Error
+
+    def _write(self, counts: dict[Key, int], funnel: dict[Any, int]) -> int:
+        """Upsert one batch in one transaction; the rows written."""
+        db = connect(self.database)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(
+                "INSERT INTO counts VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                [(*key, n) for key, n in counts.items()],
+            )
+            db.executemany("INSERT INTO funnel VALUES (?, ?, ?, ?, ?, ?, ?) "
+                           "ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                           [(*key, n) for key, n in funnel.items()])
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        return len(counts) + len(funnel)
 
     async def _snapshots(self, interval: float) -> None:
         while True:

@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -117,38 +116,26 @@ class PostgresReportCounter(ReportCounter):
         self.timeout = timeout
         self._schema_ready = False
 
-    def flush(self) -> int:
-        """Add the in-memory counts in one transaction; returns the rows upserted. Blocking (run it in a
-        thread). On failure the counts are put back and the error is raised."""
+    def _store_error(self) -> type[Exception]:
         import psycopg
 
-        with self._flush_lock:
-            with self._lock:
-                counts, self._counts = self._counts, defaultdict(int)
-                funnel, self._funnel = self._funnel, defaultdict(int)
-            if not counts and not funnel:
-                return 0
-            # Sorted, so two workers upserting overlapping keys lock rows in the same order (no deadlock).
-            rows = [(_bucket_time(k[0]), self.instance, *k[1:], n) for k, n in sorted(counts.items())]
-            funnel_rows = [(_bucket_time(k[0]), self.instance, *k[1:], n) for k, n in sorted(funnel.items())]
-            try:
-                with _connect(self.dsn, self.timeout) as db, db.cursor() as cur:
-                    if not self._schema_ready:  # PostgreSQL was down at start
-                        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-                        cur.execute(SCHEMA)
-                    if rows:
-                        cur.executemany(_UPSERT, rows)
-                    if funnel_rows:
-                        cur.executemany(_FUNNEL_UPSERT, funnel_rows)
-                self._schema_ready = True
-            except psycopg.Error:
-                with self._lock:
-                    for key, n in counts.items():
-                        self._counts[key] += n
-                    for fkey, n in funnel.items():
-                        self._funnel[fkey] += n
-                raise
-            return len(rows) + len(funnel_rows)
+        return psycopg.Error
+
+    def _write(self, counts: dict[Any, int], funnel: dict[Any, int]) -> int:
+        """One transaction under this instance's name (``flush`` puts the counts back on failure)."""
+        # Sorted, so two workers upserting overlapping keys lock rows in the same order (no deadlock).
+        rows = [(_bucket_time(k[0]), self.instance, *k[1:], n) for k, n in sorted(counts.items())]
+        funnel_rows = [(_bucket_time(k[0]), self.instance, *k[1:], n) for k, n in sorted(funnel.items())]
+        with _connect(self.dsn, self.timeout) as db, db.cursor() as cur:
+            if not self._schema_ready:  # PostgreSQL was down at start
+                cur.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+                cur.execute(SCHEMA)
+            if rows:
+                cur.executemany(_UPSERT, rows)
+            if funnel_rows:
+                cur.executemany(_FUNNEL_UPSERT, funnel_rows)
+        self._schema_ready = True
+        return len(rows) + len(funnel_rows)
 
     async def _snapshots(self, interval: float) -> None:
         import psycopg
