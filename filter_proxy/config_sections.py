@@ -181,7 +181,8 @@ class FleetConfig:
     heartbeat: float = 5.0  # seconds between status writes and catch-up checks of the current version
     status_ttl: float = 30.0  # a worker missing this long drops out of `fleet status`
     backoff_max: float = 10.0  # longest wait between reconnection attempts while Redis is unreachable
-    publish_on_reload: bool = False  # POST /-/reload publishes rules.path to the fleet instead of a local load
+    # Every reload trigger here (POST /-/reload, SIGHUP, the file watcher) loads rules.path, then publishes it.
+    publish_on_reload: bool = False
     max_inline_bytes: int = 64 * 1024 * 1024  # bigger bundles are published as a URL + checksum
     hash_cache: bool = True  # shared thumbnail-hash tier (needs a hash key)
     hash_cache_ttl: float = 86400.0

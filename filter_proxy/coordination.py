@@ -13,6 +13,13 @@ with ``on_reload`` and collects one ``WorkerStatus`` per worker. Two implementat
   until every live worker has reported the new generation.
 
 A fleet coordinator (Redis pub/sub plus per-instance heartbeats) implements the same four methods.
+
+Triggers that start outside a worker (the supervisor's SIGHUP and file watcher) call ``announce_reload``.
+When the workers' own requests must go further than this host (``fleet.publish_on_reload``: load here,
+then publish to the fleet), a worker marks the state directory (``DirectoryCoordinator.take_triggers``);
+the supervisor then hands the request to one worker (``trigger.json``, claimed by exactly one worker with
+an exclusive create), which runs it through the same path as ``POST /-/reload``. Without the mark it bumps
+the generation itself, as before.
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from filter_proxy.reload import ReloadOutcome
 log = logging.getLogger("filter_proxy.coordination")
 
 STATE_ENV = "FILTER_PROXY_STATE_DIR"
+PUBLISHER_MARK = "publish-on-reload"  # in the state directory: reload requests go through a worker
 DEFAULT_WAIT = 5.0  # seconds a reload request waits for every worker to report
 
 ReloadCallback = Callable[[bool], Awaitable[ReloadOutcome]]
@@ -185,6 +193,53 @@ def bump_generation(directory: Path, force: bool = False) -> int:
     return generation
 
 
+def post_trigger(directory: Path, force: bool = False) -> int:
+    """Hand a reload request to one worker of ``directory`` (see ``take_triggers``); returns its number."""
+    directory = Path(directory)
+    with open(directory / "lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            number = read_trigger(directory)[0] + 1
+            _write_atomic(directory / "trigger.json", {"trigger": number, "force": force, "requested": time.time()})
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return number
+
+
+def read_trigger(directory: Path) -> tuple[int, bool]:
+    """(number, force) of the last request handed to a worker; (0, False) before the first."""
+    try:
+        data = json.loads((Path(directory) / "trigger.json").read_text(encoding="utf-8"))
+        return int(data["trigger"]), bool(data.get("force", False))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, False
+
+
+def announce_reload(directory: Path, force: bool = False) -> str:
+    """What the supervisor runs on SIGHUP and on rule-file changes; returns a line for its log.
+
+    When the workers publish their reloads to a fleet (a worker marked ``directory``), the request goes to
+    one worker, which loads the rules here and publishes them, exactly as for ``POST /-/reload``: bumping
+    the generation alone would reload this host and leave the rest of the fleet on the old version."""
+    directory = Path(directory)
+    if (directory / PUBLISHER_MARK).exists():
+        number = post_trigger(directory, force)
+        return f"reload request {number} handed to a worker, which loads the rules and publishes them to the fleet"
+    return f"rules reload generation {bump_generation(directory, force)} sent to every worker"
+
+
+def _claim(directory: Path, number: int) -> bool:
+    """True for exactly one caller per trigger number (an exclusive create; the files go with the
+    state directory)."""
+    claims = directory / "claims"
+    claims.mkdir(exist_ok=True)
+    try:
+        os.close(os.open(claims / str(number), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        return False
+    return True
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -210,7 +265,9 @@ class DirectoryCoordinator:
         self._heartbeat = heartbeat
         self._stale_after = stale_after  # a status not refreshed for this long is not waited for
         self._callback: ReloadCallback | None = None
+        self._trigger_handler: Callable[[bool], Awaitable[Any]] | None = None
         self.seen = read_generation(self.directory)[0]
+        self.seen_trigger = read_trigger(self.directory)[0]  # requests older than this worker are not replayed
         self._status = _status(self.seen, None, None)
         self._signature: tuple[int, int, int] | None = None
         self._wake = asyncio.Event()
@@ -220,10 +277,21 @@ class DirectoryCoordinator:
     def on_reload(self, callback: ReloadCallback) -> None:
         self._callback = callback
 
+    def take_triggers(self, handler: Callable[[bool], Awaitable[Any]]) -> None:
+        """Requests the supervisor receives (SIGHUP, file changes) run ``handler(force)`` in one worker
+        instead of a bare generation bump: the fleet coordinator's ``request_reload``, so they publish."""
+        self._trigger_handler = handler
+        try:
+            (self.directory / PUBLISHER_MARK).touch()
+        except OSError as exc:
+            log.error("cannot mark %s for fleet publishing: SIGHUP reloads this host only: %s", self.directory, exc)
+
     async def start(self) -> None:
         self._status = _status(self.seen, None, self._version())
         self._write_status()
         self._tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._beat())]
+        if self._trigger_handler is not None:
+            self._tasks.append(asyncio.create_task(self._take()))
         others = {w.version for w in await asyncio.to_thread(self.workers) if w.pid != os.getpid()}
         if others and others != {self._status.version}:
             # A worker (re)started after a refused reload loads the files as they are now.
@@ -275,6 +343,23 @@ class DirectoryCoordinator:
             self.seen = generation
             self._status = _status(generation, outcome, self._version())
             self._write_status()
+
+    async def _take(self) -> None:
+        """Run the trigger handler for each request handed to a worker that this worker claims first."""
+        assert self._trigger_handler is not None
+        while True:
+            await asyncio.sleep(self._poll)
+            number, force = read_trigger(self.directory)
+            if number <= self.seen_trigger:
+                continue
+            self.seen_trigger = number
+            if not await asyncio.to_thread(_claim, self.directory, number):
+                continue  # another worker runs it
+            log.info("reload request %d (SIGHUP or rule files changed): loading and publishing", number)
+            try:
+                await self._trigger_handler(force)
+            except Exception:  # keep taking requests; the old rules keep serving
+                log.exception("reload request %d failed", number)
 
     async def _beat(self) -> None:
         while True:
