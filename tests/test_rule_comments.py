@@ -5,8 +5,9 @@ Every comment in rules/** that claims a behaviour is written as an example (`# m
 rules/README.md, "Examples in comments"). This module reads each one from the files and tries it on the
 real loaded rule set: check_text / check_url, a search through FilterMiddleware (the query path) and a
 result holding the example (the result path). The README's own code blocks marked terms / urls / allow /
-images are loaded as rule files and checked the same way. A claim-shaped comment that is not one of the
-known forms fails, so a new remark cannot slip in unchecked.
+images are loaded as rule files and checked the same way, and so are its policy.toml example and the
+keys and environment examples that filter-proxy.example.toml offers. A claim-shaped comment that is not
+one of the known forms fails, so a new remark cannot slip in unchecked.
 """
 
 from __future__ import annotations
@@ -363,7 +364,7 @@ def readme_blocks() -> list[tuple[int, str, str]]:
 
 def test_readme_marks_its_rule_blocks() -> None:
     assert sorted({info for _, info, _ in readme_blocks()}) == ["allow", "images", "terms", "urls"]
-    assert len([b for b in readme_blocks() if b[1] == "terms"]) == 3  # plain, combinations, weighted
+    assert len([b for b in readme_blocks() if b[1] == "terms"]) == 4  # plain (twice), combinations, weighted
 
 
 @pytest.mark.parametrize(("line", "info", "text"), readme_blocks(), ids=[f"README:{b[0]}" for b in readme_blocks()])
@@ -387,3 +388,84 @@ def test_readme_block_loads_and_its_examples_hold(tmp_path: Path, line: int, inf
             assert verdict.action == "allow", (claim, verdict)
         else:
             assert verdict.action != "allow", (claim, verdict)
+
+
+def readme_policy_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    start = text.index("```toml\n[categories.zqx-abuse]     # one table per category")
+    return text[start + len("```toml\n"): text.index("```", start + 7)]
+
+
+def test_readme_policy_example_loads_and_its_comments_hold(tmp_path: Path) -> None:
+    """rules/README.md's policy.toml: valid as written; `block | warn | strip` and `hide-thumbnail |
+    drop-result | show` are the accepted values; report defaults to false; an empty rule file is an error
+    unless allow_empty; the default locale answers a language nobody wrote."""
+    from filter_proxy.rules import RulesError
+
+    copy = tmp_path / "rules"
+    shutil.copytree(RULES, copy)
+    example = readme_policy_example()
+    (copy / "policy.toml").write_text(example, encoding="utf-8")
+    rules = load_rules(copy)
+    assert {name: (c.action, c.warning, c.report) for name, c in rules.policy.categories.items()} == {
+        "zqx-abuse": ("block", "deterrence", True), "zqx-support": ("warn", "support", False),
+        "zqx-spam": ("strip", None, False)}
+    assert rules.warnings.choose_language("ja") == "en"
+    for value in ("hide-thumbnail", "drop-result", "show"):
+        (copy / "policy.toml").write_text(example.replace('"hide-thumbnail"', f'"{value}"'), encoding="utf-8")
+        assert load_rules(copy).policy.images.on_unverified == value
+    for key, value in (('on_unverified = "hide-thumbnail"', 'on_unverified = "hide"'),
+                       ('action = "strip"', 'action = "drop"')):
+        (copy / "policy.toml").write_text(example.replace(key, value), encoding="utf-8")
+        with pytest.raises(RulesError):
+            load_rules(copy)
+    (copy / "urls" / "zqx-spam.txt").write_text("# nothing listed yet\n", encoding="utf-8")
+    (copy / "policy.toml").write_text(example, encoding="utf-8")
+    with pytest.raises(RulesError, match="empty"):
+        load_rules(copy)
+    (copy / "policy.toml").write_text(example.replace('action = "strip"', 'action = "strip"\nallow_empty = true'),
+                                      encoding="utf-8")
+    assert load_rules(copy).check_url("https://spam.example.invalid/").action == "allow"
+
+
+# -- filter-proxy.example.toml -------------------------------------------------------------------------
+
+CONFIG_EXAMPLE = ROOT / "filter-proxy.example.toml"
+
+
+def test_config_example_commented_keys_are_real_and_valid(tmp_path: Path) -> None:
+    """Every `# key = value` the example offers to uncomment is a known key whose example value loads."""
+    import tomllib
+
+    from filter_proxy.config import load_config
+
+    def offered(line: str) -> str | None:
+        found = re.match(r"^# ([a-z_]+) = (.+?)(\s+#.*)?$", line)
+        if not found:
+            return None
+        try:  # prose that happens to read "# word = word ..." is not a TOML value
+            tomllib.loads(f"{found.group(1)} = {found.group(2)}")
+        except tomllib.TOMLDecodeError:
+            return None
+        return f"{found.group(1)} = {found.group(2)}"
+
+    lines = CONFIG_EXAMPLE.read_text(encoding="utf-8").splitlines()
+    uncommented = [offered(line) or line for line in lines]
+    assert sum(offered(line) is not None for line in lines) >= 15
+    config = tmp_path / "example-uncommented.toml"
+    config.write_text("\n".join(uncommented) + "\n", encoding="utf-8")
+    loaded = load_config(config, env={}, require_upstream=True)
+    assert loaded.fleet.redis_url and loaded.routes.pass_ == ["GET /_cat/**"]
+
+
+def test_config_example_environment_examples_hold() -> None:
+    """The header's `FILTER_PROXY_<SECTION>_<KEY>=value` examples set the key they name."""
+    from filter_proxy.config import load_config
+
+    header = "\n".join(line for line in CONFIG_EXAMPLE.read_text(encoding="utf-8").splitlines()
+                       if line.startswith("#"))
+    examples = dict(re.findall(r"(FILTER_PROXY_[A-Z_]+)=(\S+)", header))
+    assert set(examples) >= {"FILTER_PROXY_UPSTREAM_URL", "FILTER_PROXY_SERVER_WORKERS"}
+    config = load_config(env=examples, require_upstream=True)
+    assert config.upstream.url == examples["FILTER_PROXY_UPSTREAM_URL"]
+    assert config.server.workers == int(examples["FILTER_PROXY_SERVER_WORKERS"])
