@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -37,11 +36,28 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from filter_proxy.reload import ReloadOutcome
+from filter_proxy.state_dir import (
+    PUBLISHER_MARK,
+    alive,
+    announce_reload,
+    bump_generation,
+    claim,
+    lock_runs,
+    post_trigger,
+    read_generation,
+    read_trigger,
+    write_atomic,
+)
+
+__all__ = [
+    "DEFAULT_WAIT", "PUBLISHER_MARK", "STATE_ENV", "DirectoryCoordinator", "LocalCoordinator", "ReloadCoordinator",
+    "ReloadReport", "WorkerStatus", "announce_reload", "bump_generation", "post_trigger", "read_generation",
+    "read_trigger",
+]
 
 log = logging.getLogger("filter_proxy.coordination")
 
 STATE_ENV = "FILTER_PROXY_STATE_DIR"
-PUBLISHER_MARK = "publish-on-reload"  # in the state directory: reload requests go through a worker
 DEFAULT_WAIT = 5.0  # seconds a reload request waits for every worker to report
 
 ReloadCallback = Callable[[bool], Awaitable[ReloadOutcome]]
@@ -163,93 +179,6 @@ class LocalCoordinator:
 # --- one host: a state directory -------------------------------------------------------------------
 
 
-def read_generation(directory: Path) -> tuple[int, bool]:
-    """(generation, force) of the last request; (0, False) before the first."""
-    try:
-        data = json.loads((directory / "generation.json").read_text(encoding="utf-8"))
-        return int(data["generation"]), bool(data.get("force", False))
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0, False
-
-
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-
-
-def bump_generation(directory: Path, force: bool = False) -> int:
-    """Announce a reload to every worker under ``directory``; returns the new generation. Safe from any
-    process (the supervisor on SIGHUP, any worker on POST /-/reload): an flock serialises the increments."""
-    directory = Path(directory)
-    with open(directory / "lock", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            generation = read_generation(directory)[0] + 1
-            _write_atomic(directory / "generation.json",
-                          {"generation": generation, "force": force, "requested": time.time()})
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return generation
-
-
-def post_trigger(directory: Path, force: bool = False) -> int:
-    """Hand a reload request to one worker of ``directory`` (see ``take_triggers``); returns its number."""
-    directory = Path(directory)
-    with open(directory / "lock", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            number = read_trigger(directory)[0] + 1
-            _write_atomic(directory / "trigger.json", {"trigger": number, "force": force, "requested": time.time()})
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return number
-
-
-def read_trigger(directory: Path) -> tuple[int, bool]:
-    """(number, force) of the last request handed to a worker; (0, False) before the first."""
-    try:
-        data = json.loads((Path(directory) / "trigger.json").read_text(encoding="utf-8"))
-        return int(data["trigger"]), bool(data.get("force", False))
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0, False
-
-
-def announce_reload(directory: Path, force: bool = False) -> str:
-    """What the supervisor runs on SIGHUP and on rule-file changes; returns a line for its log.
-
-    When the workers publish their reloads to a fleet (a worker marked ``directory``), the request goes to
-    one worker, which loads the rules here and publishes them, exactly as for ``POST /-/reload``: bumping
-    the generation alone would reload this host and leave the rest of the fleet on the old version."""
-    directory = Path(directory)
-    if (directory / PUBLISHER_MARK).exists():
-        number = post_trigger(directory, force)
-        return f"reload request {number} handed to a worker, which loads the rules and publishes them to the fleet"
-    return f"rules reload generation {bump_generation(directory, force)} sent to every worker"
-
-
-def _claim(directory: Path, number: int) -> bool:
-    """True for exactly one caller per trigger number (an exclusive create; the files go with the
-    state directory)."""
-    claims = directory / "claims"
-    claims.mkdir(exist_ok=True)
-    try:
-        os.close(os.open(claims / str(number), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        return False
-    return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class DirectoryCoordinator:
     """The workers of one host, through a shared state directory (see the module docstring).
 
@@ -311,7 +240,7 @@ class DirectoryCoordinator:
     def _write_status(self) -> None:
         self._status = WorkerStatus(**{**asdict(self._status), "updated": time.time()})
         try:
-            _write_atomic(self._path, self._status.to_json())
+            write_atomic(self._path, self._status.to_json())
         except OSError as exc:
             log.warning("cannot write the worker status in %s: %s", self.directory, exc)
 
@@ -353,13 +282,16 @@ class DirectoryCoordinator:
             if number <= self.seen_trigger:
                 continue
             self.seen_trigger = number
-            if not await asyncio.to_thread(_claim, self.directory, number):
+            if not await asyncio.to_thread(claim, self.directory, number):
                 continue  # another worker runs it
-            log.info("reload request %d (SIGHUP or rule files changed): loading and publishing", number)
+            held = await asyncio.to_thread(lock_runs, self.directory)
             try:
+                log.info("reload request %d (SIGHUP or rule files changed): loading and publishing", number)
                 await self._trigger_handler(force)
             except Exception:  # keep taking requests; the old rules keep serving
                 log.exception("reload request %d failed", number)
+            finally:
+                os.close(held)
 
     async def _beat(self) -> None:
         while True:
@@ -376,7 +308,7 @@ class DirectoryCoordinator:
                 status = WorkerStatus.from_json(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            if not _alive(status.pid):
+            if not alive(status.pid):
                 with contextlib.suppress(OSError):
                     path.unlink()
                 continue

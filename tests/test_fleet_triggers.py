@@ -91,6 +91,41 @@ def test_with_a_publishing_worker_each_trigger_runs_once_in_one_worker(workers: 
         assert read_generation(directory)[0] == 0  # the handler (not the supervisor) decides what to reload
 
 
+def test_requests_handed_to_different_workers_run_one_at_a_time(tmp_path: Path) -> None:
+    # Each run reads the rule files when it runs; one at a time, the last run publishes the files as they
+    # are now (two overlapping runs could publish an older state last).
+    events: list[str] = []
+
+    async def run() -> None:
+        coordinators = []
+        for i in range(3):
+            c = DirectoryCoordinator(tmp_path, lambda: "v1", poll=0.01)
+
+            async def handler(force: bool, i: int = i) -> None:
+                events.append("start")
+                await anyio.sleep(0.05)
+                events.append("end")
+
+            c.take_triggers(handler)
+            await c.start()
+            coordinators.append(c)
+        for _ in range(4):
+            announce_reload(tmp_path)
+            await anyio.sleep(0.005)
+        with anyio.fail_after(20):
+            while events.count("end") < 1 or len(events) % 2 or events.count("end") < _runs(tmp_path):
+                await anyio.sleep(0.01)
+        for c in coordinators:
+            await c.stop()
+
+    anyio.run(run)
+    assert events == ["start", "end"] * (len(events) // 2) and len(events) >= 2
+
+
+def _runs(directory: Path) -> int:
+    """Requests claimed so far (each is run once)."""
+    return len(list((directory / "claims").glob("*"))) if (directory / "claims").exists() else 0
+
 def test_a_worker_started_later_does_not_replay_old_requests(tmp_path: Path) -> None:
     (tmp_path / "workers").mkdir()
     (tmp_path / PUBLISHER_MARK).touch()
