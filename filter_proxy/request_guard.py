@@ -1,0 +1,161 @@
+"""Requests whose meaning depends on who reads them are refused before anything is forwarded.
+
+A filter in front of a backend is only as good as the agreement between what it reads and what the
+backend executes. Each check below closes one way for the two to disagree (fail closed: 400, nothing sent):
+
+- **Framing** (every request): ``Transfer-Encoding`` other than exactly ``chunked``, both
+  ``Transfer-Encoding`` and ``Content-Length``, more than one of either, a non-numeric length, a header
+  name that is not an RFC 9110 token (``Content-Length :``) or a value with CR, LF or NUL. Some ASGI servers
+  (h11) accept ``Content-Length`` together with chunked framing; the proxy would then forward the client's
+  length with another body, and the backend would read the rest as a second request nobody screened.
+- **Method overrides** (``X-HTTP-Method-Override`` & co.): the route was chosen by the method.
+- **Query strings of screened routes**: a byte that is not visible ASCII (servers and frameworks decode raw
+  bytes as Latin-1 or as UTF-8, differently), a malformed escape (``%u007a``, ``%zz``: some servers decode
+  IIS-style ``%u``, others keep it), escapes that are not UTF-8 (``%F6``: Latin-1 there, U+FFFD here).
+- **Bodies of screened routes**: a ``charset`` other than UTF-8 (an app that honours ``charset=utf-16`` or
+  ``iso-8859-1`` reads other text than the filter), and formats the filter does not read as the backend
+  does (YAML, CBOR, Smile, MessagePack: Elasticsearch accepts them as request bodies).
+- **Response formats of screened routes** (per adapter, ``route_tables.FORMAT_PARAMS`` /
+  ``FORMAT_ACCEPT``): ``format=yaml|cbor|smile`` and a YAML/CBOR/Smile/text ``Accept`` on Elasticsearch,
+  ``wt`` other than ``json`` and JSONP ``json.wrf`` on Solr. The answer would be refused (502) after the
+  backend ran the query anyway; refusing first says why.
+
+``screened_scope`` then takes from a screened request what would let the backend answer with less than
+the whole page, or with a page screened earlier: ``Range`` / ``If-Range`` (a slice the filter never sees
+whole), the conditional headers (a ``304`` that keeps a page screened under older rules in the client's
+cache) and any ``Accept-Encoding`` (asked for as ``identity``, so the backend answers in what the filter
+reads; a compressed answer is still decoded or refused).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+from urllib.parse import unquote_to_bytes
+
+from filter_proxy.adapters.request import parse_query
+from filter_proxy.adapters.route_tables import FORMAT_ACCEPT, FORMAT_PARAMS, ROUTING_PARAMS
+
+__all__ = ["framing_refusal", "query_refusal", "screened_refusal", "screened_scope", "METHOD_OVERRIDES"]
+
+Headers = Iterable[tuple[bytes, bytes]]
+
+# Headers some frameworks read as "treat this request as another method": the route was chosen by method.
+METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
+# RFC 9110 §5.6.2 token characters: a header name is exactly these (deleted by translate: what is left is bad).
+_TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_VISIBLE = bytes(range(0x21, 0x7F))
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+# Request headers dropped on screened routes (see the module docstring).
+_PARTIAL = frozenset({b"range", b"if-range", b"if-none-match", b"if-modified-since", b"if-match",
+                      b"if-unmodified-since", b"accept-encoding"})
+_IDENTITY = (b"accept-encoding", b"identity")
+_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
+_BODY_FORMATS = ("yaml", "cbor", "smile", "msgpack", "x-protobuf")
+
+
+def framing_refusal(headers: Headers) -> str | None:
+    """Why the request's framing or headers are ambiguous, or None. For every request, screened or not."""
+    lengths = codings = 0
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == b"content-length":
+            lengths += 1
+            if not value.strip().isdigit():
+                return "a Content-Length that is not a number"
+        elif lowered == b"transfer-encoding":
+            codings += 1
+            if value.strip().lower() != b"chunked":
+                return "a Transfer-Encoding other than 'chunked'"
+        elif lowered in METHOD_OVERRIDES:
+            return "method override headers are not accepted"
+        if not name or name.translate(None, _TOKEN):
+            return "a header name that is not a token"
+        if b"\r" in value or b"\n" in value or b"\x00" in value:
+            return "a header value with a line break or NUL"
+    if lengths > 1 or codings > 1:
+        return "more than one Content-Length or Transfer-Encoding"
+    if lengths and codings:
+        return "both Content-Length and Transfer-Encoding"
+    return None
+
+
+def query_refusal(query: bytes) -> str | None:
+    """Why a screened route's query string may read differently to the backend than to the filter."""
+    if not query:
+        return None
+    if query.translate(None, _VISIBLE):
+        return "the query string has bytes that are not visible ASCII (percent-encode them as UTF-8)"
+    if b"%" in query:
+        if _BAD_ESCAPE.search(query):
+            return "the query string has a malformed percent escape"
+        try:
+            unquote_to_bytes(query).decode("utf-8")
+        except UnicodeDecodeError:
+            return "the query string's escapes are not UTF-8"
+    return None
+
+
+def _media_types(value: str) -> list[tuple[str, dict[str, str]]]:
+    out = []
+    for item in value.split(","):
+        kind, *params = item.split(";")
+        named = {}
+        for param in params:
+            key, _, val = param.partition("=")
+            named[key.strip().lower()] = val.strip().strip('"').lower()
+        out.append((kind.strip().lower(), named))
+    return out
+
+
+def screened_refusal(adapter: str, scope: dict[str, Any]) -> tuple[int, str] | None:
+    """(status, reason) when a request on a screened route must not be forwarded, else None."""
+    query: bytes = scope.get("query_string", b"")
+    reason = query_refusal(query)
+    if reason is not None:
+        return 400, reason
+    content_type = accept = ""
+    for name, value in scope["headers"]:
+        lowered = name.lower()
+        if lowered == b"content-type":
+            content_type = value.decode("latin-1")
+        elif lowered == b"accept":
+            accept = value.decode("latin-1")
+    if content_type:
+        for kind, params in _media_types(content_type)[:1]:
+            charset = params.get("charset")
+            if charset is not None and charset not in _CHARSETS:
+                return 400, "a request body in a charset other than UTF-8"
+            if any(f in kind for f in _BODY_FORMATS):
+                return 415, "a request body format the filter does not read"
+    refused_accept = FORMAT_ACCEPT.get(adapter)
+    if accept and refused_accept:
+        for kind, _ in _media_types(accept):
+            if any(f in kind for f in refused_accept):
+                return 406, "a response format the filter cannot read (Accept); ask for JSON"
+    formats = FORMAT_PARAMS.get(adapter)
+    routing = ROUTING_PARAMS.get(adapter)
+    if query and (formats or routing):
+        for key, value in parse_query(query.decode("latin-1")):
+            if routing and key in routing:
+                return 403, "a request parameter selects another handler"
+            if formats and key in formats:
+                allowed = formats[key]
+                if value.strip().lower() not in allowed:
+                    return 400, f"the response format parameter {key!r} must be one of: " \
+                                f"{', '.join(sorted(allowed)) or '(not accepted)'}"
+    return None
+
+
+def screened_scope(scope: dict[str, Any]) -> dict[str, Any]:
+    """The scope forwarded on a screened route: no range or conditional headers, ``Accept-Encoding:
+    identity``. The same scope object when there is nothing to change."""
+    headers: Sequence[tuple[bytes, bytes]] = scope["headers"]
+    if not any(name.lower() in _PARTIAL for name, _ in headers):
+        return scope
+    scope = dict(scope)
+    kept = [(k, v) for k, v in headers if k.lower() not in _PARTIAL]
+    kept.append(_IDENTITY)
+    scope["headers"] = kept
+    return scope
