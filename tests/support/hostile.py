@@ -9,6 +9,7 @@ framework would send (lying headers, bodies on 304, stacked encodings) can be pr
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import socket
@@ -163,16 +164,12 @@ def readings(body: bytes, encoding: bytes = b"") -> list[bytes]:
     order), and JSON string escapes undone."""
     out = [body]
     for attempt in (lambda b: gzip.decompress(b), lambda b: zlib.decompress(b), lambda b: zlib.decompress(b, -15)):
-        try:
+        with contextlib.suppress(Exception):  # not in that encoding
             out.append(attempt(body))
-        except Exception:  # noqa: BLE001 - not in that encoding
-            pass
     decoded: list[bytes] = []
     for item in out:
-        try:
+        with contextlib.suppress(Exception):  # not JSON
             decoded.append(json.dumps(json.loads(item), ensure_ascii=False).encode())
-        except Exception:  # noqa: BLE001 - not JSON
-            pass
     return out + decoded
 
 
