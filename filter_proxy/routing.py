@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 __all__ = ["CanonicalPath", "PathError", "canonical_path", "request_path"]
 
@@ -111,6 +111,12 @@ def canonical_path(raw: bytes) -> CanonicalPath:
         raw = b"/"
     if raw[:1] != b"/":
         raise PathError("the path must start with '/'")
+    if b"%" in raw or not raw.isascii():
+        try:  # the whole path, before dot segments: an overlong form (%C0%AE for ".") or a stray byte is
+            # read differently by each server, wherever it stands
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PathError("bytes or percent escapes in the path that are not UTF-8") from None
     stack: list[str] = []
     for part in raw.split(b"/"):
         seg = _segment(part)
@@ -123,13 +129,7 @@ def canonical_path(raw: bytes) -> CanonicalPath:
         stack.append(seg)
     text = "/" + "/".join(stack)
     encoded = text.encode("ascii")
-    decoded = text
-    if "%" in text:
-        try:  # strict: an overlong form (%C0%AE for ".") or a stray byte is read differently by each server
-            decoded = unquote(text, errors="strict")
-        except UnicodeDecodeError:
-            raise PathError("percent escapes in the path that are not UTF-8") from None
-    return CanonicalPath(encoded, decoded, tuple(stack))
+    return CanonicalPath(encoded, unquote(text) if "%" in text else text, tuple(stack))
 
 
 def request_path(scope: Mapping[str, Any]) -> CanonicalPath:
