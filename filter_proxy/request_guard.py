@@ -5,7 +5,9 @@ backend executes. Each check below closes one way for the two to disagree (fail 
 
 - **Framing** (every request): ``Transfer-Encoding`` other than exactly ``chunked``, both
   ``Transfer-Encoding`` and ``Content-Length``, more than one of either, a non-numeric length, a header
-  name that is not an RFC 9110 token (``Content-Length :``) or a value with CR, LF or NUL. Some ASGI servers
+  name that is not an RFC 9110 token (``Content-Length :``), a value with CR, LF or NUL, a ``Connection``
+  header naming Content-Length / Transfer-Encoding / Content-Type / Content-Encoding / Host (the proxy
+  drops what Connection names: the screened body went upstream as ``Content-Length: 0``). Some ASGI servers
   (h11) accept ``Content-Length`` together with chunked framing; the proxy would then forward the client's
   length with another body, and the backend would read the rest as a second request nobody screened.
 - **Method overrides** (``X-HTTP-Method-Override`` & co.): the route was chosen by the method.
@@ -51,6 +53,9 @@ _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 _PARTIAL = frozenset({b"range", b"if-range", b"if-none-match", b"if-modified-since", b"if-match",
                       b"if-unmodified-since", b"accept-encoding"})
 _IDENTITY = (b"accept-encoding", b"identity")
+# Headers a client must not name in Connection (a proxy drops what Connection names: the screened body
+# would go upstream without its length, ``Content-Length: 0``, or without its type or coding).
+_MEANINGFUL = frozenset({b"content-length", b"transfer-encoding", b"content-type", b"content-encoding", b"host"})
 _CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _BODY_FORMATS = ("yaml", "cbor", "smile", "msgpack", "x-protobuf")
 
@@ -70,6 +75,9 @@ def framing_refusal(headers: Headers) -> str | None:
                 return "a Transfer-Encoding other than 'chunked'"
         elif lowered in METHOD_OVERRIDES:
             return "method override headers are not accepted"
+        elif lowered == b"connection" and _MEANINGFUL & {t.strip().lower() for t in value.split(b",")}:
+            # A proxy drops the headers Connection names: the body or its type would be lost on the way.
+            return "a Connection header naming a header the request's meaning depends on"
         if not name or name.translate(None, _TOKEN):
             return "a header name that is not a token"
         if b"\r" in value or b"\n" in value or b"\x00" in value:

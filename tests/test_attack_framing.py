@@ -119,3 +119,23 @@ def test_header_names_that_are_not_tokens_are_refused(name: bytes) -> None:
     elif lowered not in (b"content-length", b"transfer-encoding", b"x-http-method-override", b"x-http-method",
                          b"x-method-override"):
         assert not refused
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(tokens=st.lists(st.sampled_from(["close", "keep-alive", "content-length", "Content-Length", "content-type",
+                                        "x-forwarded-for", "accept-encoding", "host", "content-encoding",
+                                        "TRANSFER-ENCODING", "x-debug"]), min_size=1, max_size=4),
+       path=st.sampled_from([b"/_search", b"/books/_count", b"/books/_doc/1"]))
+def test_what_the_backend_gets_is_the_body_that_was_screened(stack: tuple[HostileBackend, str], tokens: list[str],
+                                                              path: bytes) -> None:
+    """A proxy drops the headers ``Connection`` names. Before: ``Connection: content-length`` made the proxy
+    forward the screened ``_search`` body as ``Content-Length: 0`` (the backend ran another query)."""
+    backend, base = stack
+    body = b'{"query":{"match":{"title":"bread"}}}'
+    method = b"PUT" if b"_doc" in path else b"POST"
+    before = len(backend.requests)
+    send_raw(base, method + b" " + path + b" HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: "
+             + ", ".join(tokens).encode() + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body, timeout=5)
+    for request in backend.requests[before:]:
+        assert request.split(b"\r\n\r\n", 1)[1] == body
+        assert b"content-type: application/json" in request.lower()

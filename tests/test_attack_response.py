@@ -262,3 +262,54 @@ def test_a_clean_redirect_still_passes(rules: Any) -> None:
     mw = FilterMiddleware(_app_sending(messages), rules=rules, adapter="elasticsearch")
     status, headers, _ = anyio.run(call_asgi, mw, asgi_scope("GET", b"/_search", b"q=bread"))
     assert status == 302 and (b"location", b"https://good.example.invalid/next") in headers
+
+
+@settings(max_examples=30, deadline=None)
+@given(size=st.sampled_from([200_000, 2_000_000, 20_000_000]), layers=st.integers(1, 3),
+       encoding=st.sampled_from([b"gzip", b"deflate"]), route=st.sampled_from([b"/_search", b"/books/_doc/1"]))
+def test_compression_bombs_are_bounded(rules: Any, size: int, layers: int, encoding: bytes, route: bytes) -> None:
+    """A page that inflates past the response limit is refused (502), however small it arrives; a stacked
+    encoding (``gzip, gzip``) is not decoded at all."""
+    payload = b'{"hits":{"hits":[{"_source":{"title":"' + b"a" * size + b'"}}]}}'
+    for _ in range(layers):
+        payload = gzip.compress(payload) if encoding == b"gzip" else zlib.compress(payload)
+    value = b", ".join([encoding] * layers)
+    messages = [{"type": "http.response.start", "status": 200,
+                 "headers": [(b"content-type", b"application/json"), (b"content-encoding", value)]},
+                {"type": "http.response.body", "body": payload}]
+    mw = FilterMiddleware(_app_sending(messages), rules=rules, adapter="elasticsearch", max_response_bytes=100_000)
+    status, _, body = anyio.run(call_asgi, mw, asgi_scope("GET", route, b"q=bread"))
+    assert status == 502 and len(body) < 200
+
+
+def _subset(draw: st.DrawFn, value: Any) -> Any:
+    """``value`` with keys dropped at random, as ``filter_path`` / ``_source`` filtering would; listed
+    strings kept where they are."""
+    if isinstance(value, dict):
+        return {k: _subset(draw, v) for k, v in value.items() if TERM in json.dumps(v) or draw(st.booleans())}
+    if isinstance(value, list):
+        return [_subset(draw, v) for v in value]
+    return value
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), pretty=st.booleans(), route=st.sampled_from([b"/_search", b"/books/_doc/1", b"/_sql",
+                                                                  b"/books/_count", b"/_msearch"]))
+def test_filtered_or_pretty_responses_are_still_screened(rules: Any, data: st.DataObject, pretty: bool,
+                                                         route: bytes) -> None:
+    """``filter_path``, ``_source`` includes and ``pretty`` / ``human`` change the response's shape and
+    layout, not what is in it: whatever subset the backend returns, nothing listed leaves."""
+    page = json.loads(es_page("Bread", f"{TERM} leaked"))
+    page["aggregations"] = {"t": {"buckets": [{"key": TERM, "doc_count": 1}]}}
+    page["_source"] = {"title": TERM}
+    doc = _subset(data.draw, page)
+    body = json.dumps(doc, indent=2 if pretty else None).encode()
+    messages = [{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]},
+                {"type": "http.response.body", "body": body}]
+    mw = FilterMiddleware(_app_sending(messages), rules=rules, adapter="elasticsearch")
+    method = "POST" if route in (b"/_sql", b"/_msearch", b"/books/_count") else "GET"
+    req = b'{"index":"b"}\n{}\n' if route == b"/_msearch" else b"{}" if method == "POST" else b""
+    headers = [(b"content-type", b"application/x-ndjson" if route == b"/_msearch" else b"application/json")]
+    status, out_headers, out = anyio.run(call_asgi, mw, asgi_scope(method, route, b"pretty=true&human=true",
+                                                                   headers, req), req)
+    assert not leaked(as_response(status, out_headers, out)), out[:300]
