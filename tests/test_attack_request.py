@@ -167,7 +167,7 @@ def query_strings(draw: st.DrawFn) -> bytes:
 
 SEARCH_ROUTES = [("elasticsearch", b"/_search"), ("elasticsearch", b"/books/_count"),
                  ("solr", b"/solr/books/select"), ("meilisearch", b"/indexes/books/search"),
-                 ("searxng", b"/search")]
+                 ("typesense", b"/collections/books/documents/search"), ("searxng", b"/search")]
 
 
 @settings(max_examples=300, deadline=None)
@@ -251,6 +251,7 @@ def test_a_listed_body_never_reaches_the_app_whatever_the_encoding(rules: Any, b
 
 FORMAT_CASES = [("elasticsearch", b"/_search", "format", ["json"]), ("elasticsearch", b"/_sql", "format", ["json"]),
                 ("opensearch", b"/books/_search", "format", ["json"]),
+                ("elasticsearch", b"/_search", "source_content_type", ["application/json"]),
                 ("solr", b"/solr/books/select", "wt", ["json"]), ("solr", b"/solr/books/select", "json.wrf", [])]
 
 
@@ -258,7 +259,8 @@ FORMAT_CASES = [("elasticsearch", b"/_search", "format", ["json"]), ("elasticsea
 @given(case=st.sampled_from(FORMAT_CASES),
        value=st.one_of(st.sampled_from(["yaml", "cbor", "smile", "txt", "csv", "tsv", "xml", "javabin", "php",
                                         "python", "ruby", "velocity", "xslt", "geojson", "JSON", "json", "json ",
-                                        "callback", "cb"]),
+                                        "callback", "cb", "application/yaml", "application/json",
+                                        "application/cbor", "application/x-yaml"]),
                        st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=8)))
 def test_response_formats_the_filter_cannot_read_are_refused_first(rules: Any, case: tuple[str, bytes, str, list[str]],
                                                                    value: str) -> None:

@@ -167,7 +167,9 @@ ROUTING_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"qt"})}
 # screen (Elasticsearch's global ``format=yaml|cbor|smile``, ``_sql``'s ``txt|csv|tsv``; Solr's ``wt=xml|
 # csv|javabin|php|python|ruby|velocity|xslt|geojson|smile`` and JSONP ``json.wrf=callback``, which wraps
 # the JSON in a call). Refused on screened routes (request_guard.screened_refusal) before anything is sent.
-_ES_FORMATS = {"format": frozenset({"json"})}
+# ``source_content_type`` says how Elasticsearch parses the ``source`` parameter (the body sent as a
+# parameter): as YAML it undoes escapes (``\x7a``) the filter, reading JSON or text, does not.
+_ES_FORMATS = {"format": frozenset({"json"}), "source_content_type": frozenset({"application/json"})}
 FORMAT_PARAMS: dict[str, dict[str, frozenset[str]]] = {
     "elasticsearch": _ES_FORMATS,
     "opensearch": _ES_FORMATS,
