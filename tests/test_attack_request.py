@@ -252,7 +252,7 @@ def test_a_listed_body_never_reaches_the_app_whatever_the_encoding(rules: Any, b
 FORMAT_CASES = [("elasticsearch", b"/_search", "format", ["json"]), ("elasticsearch", b"/_sql", "format", ["json"]),
                 ("opensearch", b"/books/_search", "format", ["json"]),
                 ("elasticsearch", b"/_search", "source_content_type", ["application/json"]),
-                ("solr", b"/solr/books/select", "wt", ["json"]), ("solr", b"/solr/books/select", "json.wrf", [])]
+                ("solr", b"/solr/books/select", "wt", ["json"]), ("searxng", b"/search", "format", ["json"]), ("solr", b"/solr/books/select", "json.wrf", [])]
 
 
 @settings(max_examples=120, deadline=None)

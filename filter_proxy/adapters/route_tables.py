@@ -174,6 +174,7 @@ FORMAT_PARAMS: dict[str, dict[str, frozenset[str]]] = {
     "elasticsearch": _ES_FORMATS,
     "opensearch": _ES_FORMATS,
     "solr": {"wt": frozenset({"json"}), "json.wrf": frozenset()},
+    "searxng": {"format": frozenset({"json"})},  # html, csv, rss: pages the adapter cannot read
 }
 # Media types in ``Accept`` that make the backend answer in a format the filter cannot read (Elasticsearch
 # and OpenSearch honour Accept for YAML, CBOR, Smile, and text tables on ``_sql`` / ``_cat``).
