@@ -8,15 +8,18 @@ backend executes. Each check below closes one way for the two to disagree (fail 
   name that is not an RFC 9110 token (``Content-Length :``), a value with CR, LF or NUL, a ``Connection``
   header naming Content-Length / Transfer-Encoding / Content-Type / Content-Encoding / Host (the proxy
   drops what Connection names: the screened body went upstream as ``Content-Length: 0``). Some ASGI servers
-  (h11) accept ``Content-Length`` together with chunked framing; the proxy would then forward the client's
-  length with another body, and the backend would read the rest as a second request nobody screened.
+  (h11) accept ``Content-Length`` together with chunked framing; the proxy then forwarded the client's
+  length with the de-chunked body (aiohttp cut it at that length: another body than the client sent, or a
+  backend waiting for bytes that never came).
 - **Method overrides** (``X-HTTP-Method-Override`` & co.): the route was chosen by the method.
 - **Query strings of screened routes**: a byte that is not visible ASCII (servers and frameworks decode raw
   bytes as Latin-1 or as UTF-8, differently), a malformed escape (``%u007a``, ``%zz``: some servers decode
   IIS-style ``%u``, others keep it), escapes that are not UTF-8 (``%F6``: Latin-1 there, U+FFFD here).
-- **Bodies of screened routes**: a ``charset`` other than UTF-8 (an app that honours ``charset=utf-16`` or
-  ``iso-8859-1`` reads other text than the filter), and formats the filter does not read as the backend
-  does (YAML, CBOR, Smile, MessagePack: Elasticsearch accepts them as request bodies).
+- **Bodies**: two ``Content-Type`` or ``Content-Encoding`` headers (every request: the filter reads the
+  last, a servlet container the first, so a JSON body could be a form to the backend), and on screened
+  routes a Content-Type naming two media types, a ``charset`` other than UTF-8 (an app that honours
+  ``charset=utf-16`` or ``iso-8859-1`` reads other text than the filter), and formats the filter does not
+  read as the backend does (YAML, CBOR, Smile, MessagePack: Elasticsearch accepts them as request bodies).
 - **Response formats of screened routes** (per adapter, ``route_tables.FORMAT_PARAMS`` /
   ``FORMAT_ACCEPT``): ``format=yaml|cbor|smile`` and a YAML/CBOR/Smile/text ``Accept`` on Elasticsearch,
   ``wt`` other than ``json`` and JSONP ``json.wrf`` on Solr. The answer would be refused (502) after the
@@ -56,6 +59,7 @@ _IDENTITY = (b"accept-encoding", b"identity")
 # Headers a client must not name in Connection (a proxy drops what Connection names: the screened body
 # would go upstream without its length, ``Content-Length: 0``, or without its type or coding).
 _MEANINGFUL = frozenset({b"content-length", b"transfer-encoding", b"content-type", b"content-encoding", b"host"})
+_ONCE = frozenset({b"content-type", b"content-encoding"})
 _CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 _BODY_FORMATS = ("yaml", "cbor", "smile", "msgpack", "x-protobuf")
 
@@ -63,8 +67,13 @@ _BODY_FORMATS = ("yaml", "cbor", "smile", "msgpack", "x-protobuf")
 def framing_refusal(headers: Headers) -> str | None:
     """Why the request's framing or headers are ambiguous, or None. For every request, screened or not."""
     lengths = codings = 0
+    once: set[bytes] = set()
     for name, value in headers:
         lowered = name.lower()
+        if lowered in _ONCE:  # two Content-Types: the filter reads the last, a servlet the first
+            if lowered in once:
+                return f"more than one {lowered.decode()} header"
+            once.add(lowered)
         if lowered == b"content-length":
             lengths += 1
             if not value.strip().isdigit():
@@ -131,7 +140,10 @@ def screened_refusal(adapter: str, scope: dict[str, Any]) -> tuple[int, str] | N
         elif lowered == b"accept":
             accept = value.decode("latin-1")
     if content_type:
-        for kind, params in _media_types(content_type)[:1]:
+        types = _media_types(content_type)
+        if len(types) > 1:  # "form, json": the filter reads one, the backend maybe the other
+            return 400, "a Content-Type that names more than one media type"
+        for kind, params in types:
             charset = params.get("charset")
             if charset is not None and charset not in _CHARSETS:
                 return 400, "a request body in a charset other than UTF-8"

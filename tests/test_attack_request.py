@@ -357,3 +357,23 @@ def test_query_strings_that_read_two_ways_are_refused(rules: Any) -> None:
         mw = FilterMiddleware(app, rules=rules, adapter="elasticsearch")
         status, _, _ = anyio.run(call_asgi, mw, asgi_scope("GET", b"/_search", query))
         assert status == 400 and app.calls == []
+
+
+@settings(max_examples=80, deadline=None)
+@given(types=st.lists(st.sampled_from(["application/x-www-form-urlencoded", "application/json", "text/plain",
+                                       "application/x-ndjson"]), min_size=2, max_size=3),
+       joined=st.booleans(), route=st.sampled_from([("solr", b"/solr/books/select"), ("elasticsearch", b"/_search"),
+                                                    ("meilisearch", b"/indexes/books/search")]))
+def test_a_body_with_two_content_types_is_refused(rules: Any, types: list[str], joined: bool,
+                                                  route: tuple[str, bytes]) -> None:
+    """A JSON body whose string holds ``&q=zqx%62locked``: JSON to a filter reading the last type, a form
+    with ``q=zqxblocked`` to a servlet reading the first. Before: forwarded (two headers, or one header
+    naming two types, read as JSON)."""
+    adapter, path = route
+    body = b'{"a":"b&q=zqx%62locked&c=d"}'
+    headers = [(b"content-type", ", ".join(types).encode())] if joined else [(b"content-type", t.encode())
+                                                                             for t in types]
+    app = Recorder()
+    mw = FilterMiddleware(app, rules=rules, adapter=adapter)
+    status, _, _ = anyio.run(call_asgi, mw, asgi_scope("POST", path, b"", headers, body), body)
+    assert app.calls == [] and 400 <= status < 500
