@@ -291,10 +291,13 @@ def test_elasticsearch_accept_headers_for_unreadable_formats_are_refused(rules: 
     assert app.calls == [] and status == 406
 
 
-def test_the_official_clients_accept_header_still_passes(rules: Any) -> None:
+@pytest.mark.parametrize("accept", [b"application/vnd.elasticsearch+json; compatible-with=8",
+                                    b"application/json, text/plain, */*", b"*/*",
+                                    b"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"])
+def test_the_official_clients_accept_header_still_passes(rules: Any, accept: bytes) -> None:
+    """The ES client's compatibility type, axios's default (JSON first), curl's, a browser's."""
     app = Recorder()
     mw = FilterMiddleware(app, rules=rules, adapter="elasticsearch")
-    accept = b"application/vnd.elasticsearch+json; compatible-with=8"
     status, _, _ = anyio.run(call_asgi, mw, asgi_scope("GET", b"/_search", b"q=bread", [(b"accept", accept)]))
     assert status == 200 and len(app.calls) == 1
 
