@@ -41,7 +41,7 @@ from filter_proxy.exchange import send_warning as _send_warning
 from filter_proxy.funnel.cookie import RepeatCookie
 from filter_proxy.funnel.token import HelpSigner
 from filter_proxy.request_guard import framing_refusal, screened_refusal, screened_scope
-from filter_proxy.response_guard import ResponseGuard
+from filter_proxy.response_guard import ResponseGuard, listed_echo
 from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import (
@@ -375,6 +375,8 @@ class FilterMiddleware:
             # An error body in no page shape (a backend's error JSON, which can quote documents): every
             # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
             outcome = PageOutcome(withheld=screen_value(doc, rules))
+        if outcome.withheld is None and verdict.action == "allow":  # response_guard.py: a hostile echo
+            outcome.withheld = listed_echo(doc, self.adapter, rules)
         if outcome.withheld is not None:
             observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
             await self._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened", route)

@@ -7,22 +7,24 @@ Screening reads the body. A hostile or compromised backend can put content in th
 checked as text and its URL-shaped parts as URLs (``screening.check_query``: the same checks as a query);
 a listed one withholds the response (502, nothing of it sent). It also sends no body where HTTP allows
 none (HEAD, 204, 304): an app in process could send one, and nothing screened it. Trailers are dropped
-(nothing screens them).
+(nothing screens them). ``listed_echo`` reads the backend's echo of the request, which page screening
+skips, when the query was allowed (the middleware withholds the page on a match).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from filter_proxy.adapters.base import Adapter
 from filter_proxy.exchange import Message, Send, send_json
-from filter_proxy.screening import check_query
+from filter_proxy.screening import Removal, check_query, screen_value
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
 
-__all__ = ["INERT", "ResponseGuard", "listed_header"]
+__all__ = ["INERT", "ResponseGuard", "listed_echo", "listed_header"]
 
 logger = logging.getLogger("filter_proxy.middleware")
 
@@ -46,6 +48,23 @@ def listed_header(headers: Iterable[tuple[bytes, bytes]], rules: RuleSet) -> byt
         text = value.decode("latin-1")
         if check_query([text], rules).action != "allow":
             return lowered
+    return None
+
+
+def listed_echo(doc: Any, adapter: Adapter, rules: RuleSet) -> Removal | None:
+    """A listed string in the backend's echo of the request (Solr ``responseHeader``, Meilisearch ``query``,
+    Typesense ``request_params``, ES suggest ``text``, SearXNG ``query``). Page screening skips echoes so
+    that a *warned* query keeps its page; ask this only when the query was allowed: the echo of an
+    allowed request holds nothing listed, so a listed echo was put there by the backend (a hostile one
+    could answer any query with listed text in ``query``)."""
+    for owner, key in adapter.echoes(doc):
+        try:
+            value = owner[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+        found = screen_value(value, rules)
+        if found is not None:
+            return found
     return None
 
 
