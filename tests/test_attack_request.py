@@ -380,3 +380,28 @@ def test_a_body_with_two_content_types_is_refused(rules: Any, types: list[str], 
     mw = FilterMiddleware(app, rules=rules, adapter=adapter)
     status, _, _ = anyio.run(call_asgi, mw, asgi_scope("POST", path, b"", headers, body), body)
     assert app.calls == [] and 400 <= status < 500
+
+
+LOOKALIKES = {"s": ["ſ", "ｓ", "ѕ", "%C5%BF"], "e": ["е", "ｅ", "ё"], "a": ["а", "ａ"], "r": ["ｒ", "г"],
+              "c": ["с", "ｃ", "ⅽ"], "h": ["һ", "ｈ"], "_": ["＿", "%EF%BC%BF", "%5F", "%5f"], "/": ["／", "%EF%BC%8F"]}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), base_path=st.sampled_from(["/_search", "/books/_search", "/_msearch", "/books/_count"]))
+def test_unicode_lookalike_paths_are_refused_or_screened(proxy: tuple[HostileBackend, str], data: st.DataObject,
+                                                         base_path: str) -> None:
+    """Look-alike letters (long s, fullwidth, Cyrillic), fullwidth solidus and low line, raw or escaped:
+    a backend matching paths with Java's equalsIgnoreCase reads "_ſearch" as "_search". Either the path
+    is the screened route (and the listed query is blocked) or it is refused; nothing listed is forwarded."""
+    backend, base = proxy
+    out = []
+    for ch in base_path:
+        if ch in LOOKALIKES and data.draw(st.booleans()):
+            out.append(data.draw(st.sampled_from(LOOKALIKES[ch])))
+        else:
+            out.append(ch)
+    target = quote("".join(out), safe="/%_").encode() + b"?q=" + TERM.encode()
+    before = len(backend.requests)
+    answer = send_raw(base, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert status_of(answer) in (200, 400, 403)
+    assert backend.requests[before:] == []
