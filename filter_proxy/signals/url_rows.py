@@ -9,7 +9,7 @@ the keys. The rule ids come back as ``path:line`` from the file table and the li
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,8 +17,8 @@ from xxhash import xxh64_intdigest
 
 from filter_proxy.signals.base import Entry
 from filter_proxy.signals.url_canon import fallback_text
-from filter_proxy.signals.url_lines import parse_url_line, read_url_line
-from filter_proxy.signals.url_table import _HOST_SEED, _PATH_SEED, ROOT_SEED, SEEDS, TableBuilder, UrlTable
+from filter_proxy.signals.url_lines import FAST_LINE, parse_url_line, read_url_line
+from filter_proxy.signals.url_table import _PATH_SEED, ROOT_SEED, SEEDS, TableBuilder, UrlTable
 
 __all__ = ["UrlBatch", "UrlEntries", "read_url_file", "build_table"]
 
@@ -69,7 +69,7 @@ class UrlBatch:
         if start == 7 and canonical.startswith("http"):  # the fallback reads http(s) entries only
             path = base[slash:]
             text = path.lower() if "%" not in path else fallback_text(path)  # the same for a canonical path
-            self.fb_host.append(xxh64_intdigest(host.encode(), _HOST_SEED) & 0xFFFFFFFF)
+            self.fb_host.append(xxh64_intdigest(host.encode(), _SEED_DOMAIN) & 0xFFFFFFFF)
             self.fb_path.append(xxh64_intdigest(text.encode("utf-8", "surrogatepass"), _PATH_SEED) & 0xFFFFFFFF)
             self.fb_len.append(len(text))
             self.fb_line.append(number)
@@ -131,21 +131,64 @@ class UrlEntries:
         return out
 
 
-def read_url_file(lines: Iterable[tuple[int, str]], file: str, category: str
+def read_url_file(texts: Sequence[str], file: str, category: str
                   ) -> tuple[UrlBatch, list[tuple[int, str, str]]]:
-    """Parse ``(line number, text)`` pairs (comments and edge spaces already gone) of one rule file.
-    Returns the batch and its problems ``(line, reason, severity)`` in line order."""
+    """Parse one rule file: ``texts[i]`` is line ``i + 1`` without comment and edge spaces ("" for no entry).
+    Returns the batch and its problems ``(line, reason, severity)`` in line order.
+
+    The common line shapes (``FAST_LINE``) are handled inline, computing exactly what ``UrlBatch.add``
+    computes for them; anything else goes through ``read_url_line`` and ``add``."""
     batch = UrlBatch(file, category)
     problems: list[tuple[int, str, str]] = []
-    add = batch.add
+    fast, xxh = FAST_LINE.fullmatch, xxh64_intdigest
+    keys, lines, roots = batch.keys.append, batch.lines.append, batch.roots.append
+    fb_host, fb_path, fb_len, fb_line = (batch.fb_host.append, batch.fb_path.append, batch.fb_len.append,
+                                         batch.fb_line.append)
+    dots = 0  # most dots in a host (labels - 1)
+    domains = exact = prefix = 0
     number = 0
-    for number, text in lines:
-        kind, canonical, reason = read_url_line(text)
-        if reason is not None:
-            problems.append((number, reason, "error"))
+    for number, text in enumerate(texts, start=1):
+        if not text:
+            continue
+        found = fast(text)
+        if found is None:
+            kind, canonical, reason = read_url_line(text)
+            if reason is not None:
+                problems.append((number, reason, "error"))
+            else:
+                batch.add(number, kind, canonical)
+            continue
+        host = found[4]
+        if host is not None:
+            keys(xxh(host.encode(), _SEED_DOMAIN))
+            lines(number)
+            domains += 1
+            count = host.count(".")
+            if count > dots:
+                dots = count
+            continue
+        host, path = found[1], found[2]
+        encoded = ("http://" + host + path).encode()
+        if found[3]:
+            keys(xxh(encoded, _SEED_PREFIX))
+            roots(xxh(encoded[:7 + len(host)], ROOT_SEED))
+            prefix += 1
         else:
-            add(number, kind, canonical)
-    batch.max_line = number
+            keys(xxh(encoded, _SEED_EXACT))
+            exact += 1
+        lines(number)
+        count = host.count(".")
+        if count > dots:
+            dots = count
+        path = path.lower()  # fallback_text of a path of unreserved characters
+        fb_host(xxh(encoded[7:7 + len(host)], _SEED_DOMAIN) & 0xFFFFFFFF)
+        fb_path(xxh(path.encode(), _PATH_SEED) & 0xFFFFFFFF)
+        fb_len(len(path))
+        fb_line(number)
+    batch.max_line = number if any(texts) else 0
+    batch.max_labels = max(batch.max_labels, dots + 1 if domains or exact or prefix else 0)
+    for kind, count in (("domain", domains), ("exact", exact), ("prefix", prefix)):
+        batch.kinds[kind] += count
     duplicates = batch.drop_duplicates()
     if duplicates:
         problems = sorted(problems + duplicates)

@@ -26,7 +26,7 @@ domain), almost all answered "no" by the bitmap. The rule id ``path:line`` comes
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 from xxhash import xxh64_intdigest
@@ -57,6 +57,7 @@ class UrlIndex:
         self._table = table
         self._has_prefix = table.kinds.get("prefix", 0) > 0
         self._has_domain = table.kinds.get("domain", 0) > 0
+        self._bits, self._mask = table.bits, table.mask
 
     @classmethod
     def build(cls, entries: Sequence[Entry] | UrlEntries) -> UrlIndex:
@@ -67,41 +68,45 @@ class UrlIndex:
         canonical = canonicalize_url(url)
         if canonical is None:
             return self._fallback(url) if isinstance(url, str) and url.strip() else []
-        rows = self._table.rows
-        encoded = canonical.encode()
-        hits = rows(xxh64_intdigest(encoded, _EXACT))
+        encoded = canonical.encode()  # ASCII: byte offsets are character offsets
+        keys = [xxh64_intdigest(encoded, _EXACT)]
         start = canonical.find("://") + 3
         # The path's slash is looked for before any "?": a "/" inside the query ("host?r=/x") is not one.
         base, query_mark, _ = canonical.partition("?")
         if query_mark:  # a listed page without a query matches it with any query appended
-            base_bytes = encoded[:len(base)]
-            hits += rows(xxh64_intdigest(base_bytes, _EXACT))
-        else:
-            base_bytes = encoded
+            encoded = encoded[:len(base)]
+            keys.append(xxh64_intdigest(encoded, _EXACT))
         end = base.find("/", start)
         netloc_end = end = end if end >= 0 else len(base)
         # Hosts with prefix entries are in the bitmap under their "scheme://netloc" (a URL on another host
         # needs no walk along its path; a bitmap false positive only costs the walk).
-        if self._has_prefix and self._table.maybe(xxh64_intdigest(base_bytes[:end], ROOT_SEED)):
-            # Every segment boundary of the path, host root included: /a/b -> host, host/a, host/a/b.
-            while True:
-                hits += rows(xxh64_intdigest(base_bytes[:end], _PREFIX))
-                if end >= len(base):
-                    break
-                end = base.find("/", end + 1)
-                if end == -1:
-                    end = len(base)
+        if self._has_prefix:
+            root = xxh64_intdigest(encoded[:end], ROOT_SEED)
+            bits, mask = self._bits, self._mask
+            at, at2 = root & mask, root >> 32 & mask
+            if bits[at >> 3] >> (at & 7) & 1 and bits[at2 >> 3] >> (at2 & 7) & 1:
+                # Every segment boundary of the path, host root included: /a/b -> host, host/a, host/a/b.
+                while True:
+                    keys.append(xxh64_intdigest(encoded[:end], _PREFIX))
+                    if end >= len(base):
+                        break
+                    end = base.find("/", end + 1)
+                    if end == -1:
+                        end = len(base)
         if self._has_domain:
-            host = base_bytes[start:netloc_end]
+            host = encoded[start:netloc_end]
             if b":" in host:
                 host = host.rsplit(b":", 1)[0]
             # The host and each parent that still has a dot: a domain entry always has one.
-            dot = 0
+            keys.append(xxh64_intdigest(host, _DOMAIN))
+            dot = host.find(b".")
             while dot != -1:
-                hits += rows(xxh64_intdigest(host[dot:], _DOMAIN))
-                dot = host.find(b".", dot) + 1
-                if not dot or host.find(b".", dot) == -1:
+                after = host.find(b".", dot + 1)
+                if after == -1:
                     break
+                keys.append(xxh64_intdigest(host[dot + 1:], _DOMAIN))
+                dot = after
+        hits = self._table.lookup(keys)
         if not hits:
             return []
         rule = self._table.rule
@@ -118,8 +123,9 @@ class UrlIndex:
             # Every listed domain has a dot and every key is ASCII (IDNA forms are among the spans).
             if "." not in span or not span.isascii():
                 continue
-            hits += table.rows(xxh64_intdigest(span.encode(), _DOMAIN))
-            for want, length, row in table.fallback_rows(span):
+            key = xxh64_intdigest(span.encode(), _DOMAIN)
+            hits += table.lookup([key])
+            for want, length, row in table.fallback_rows(key):
                 if not length:  # the host itself (or the host with a query) is listed
                     hits.append(row)
                     continue
@@ -171,11 +177,12 @@ class UrlSignal(SignalType):
         return text, (kind, canonical)
 
     @classmethod
-    def parse_lines(cls, lines: Iterable[tuple[int, str]], file: str, category: str
+    def parse_lines(cls, texts: Sequence[str], file: str, category: str
                     ) -> tuple[UrlBatch, list[tuple[int, str, str]]]:
-        """A whole rule file at once (``(line, text)`` pairs): its entries as columns and its problems
-        ``(line, reason, severity)``, the same as ``parse_line`` per line plus the duplicate warnings."""
-        return read_url_file(lines, file, category)
+        """A whole rule file at once (``texts[i]``: line i + 1 without comment and edge spaces, "" when it
+        holds no entry): its entries as columns and its problems ``(line, reason, severity)``, the same as
+        ``parse_line`` per line plus the duplicate warnings."""
+        return read_url_file(texts, file, category)
 
     @classmethod
     def build(cls, entries: Sequence[Entry] | UrlEntries, allow: Sequence[str] = ()) -> UrlIndex:
