@@ -233,7 +233,7 @@ class TableBuilder:
         order = _order(keys, ids)
         keys, ids = keys[order], ids[order]
         fb = [cat((f[i] for f in self._fb), np.uint32) for i in range(4)]
-        fb_order = _order(fb[0], fb[3])
+        fb_order = np.argsort((fb[0].astype(np.uint64) << np.uint64(32)) | fb[3])  # by host, then line id
         fb = [column[fb_order] for column in fb]
         roots = cat(self._roots, np.uint64)
         nbits = 1 << max(10, (_BITS_PER_KEY * (len(keys) + len(roots))).bit_length())
