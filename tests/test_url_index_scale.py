@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from filter_proxy.rules import check_rules, load_rules
+from filter_proxy.rules import check_rules, load_rules, sources
 from filter_proxy.rules.bundle import compile_rules
 from filter_proxy.signals.url_canon import canonical_host, canonicalize_url
 from filter_proxy.signals.url_lines import parse_url_line, read_url_line
@@ -94,7 +95,8 @@ def _one_by_one(texts: list[str], file: str) -> UrlIndex:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.one_of(lines(), st.just("")), min_size=1, max_size=12), st.lists(lines(), max_size=6))
 def test_a_file_read_in_one_pass_matches_as_its_entries_do(texts: list[str], probes: list[str]) -> None:
-    batch, problems = read_url_file(texts, "rules/urls/zqx-abuse.txt", "zqx-abuse")
+    cut = len(texts) // 2  # two chunks: line numbers run on across them
+    batch, problems = read_url_file([texts[:cut], texts[cut:]], "rules/urls/zqx-abuse.txt", "zqx-abuse")
     reference = _one_by_one(texts, "rules/urls/zqx-abuse.txt")
     held = UrlEntries()
     held.batches.append(batch)
@@ -109,7 +111,7 @@ def test_a_file_read_in_one_pass_matches_as_its_entries_do(texts: list[str], pro
 def test_duplicates_in_a_file_are_warned_at_the_later_line() -> None:
     texts = ["zqx.example.invalid", "https://a.example.invalid/p", "", "ZQX.example.invalid",
              "https://A.example.invalid/p#x", "not a url"]
-    batch, problems = read_url_file(texts, "f.txt", "c")
+    batch, problems = read_url_file([texts], "f.txt", "c")
     assert problems == [(4, "duplicate of line 1; ignored", "warning"),
                         (5, "duplicate of line 2; ignored", "warning"),
                         (6, "a URL entry cannot contain spaces", "error")]
@@ -163,3 +165,28 @@ def test_a_url_line_that_is_not_utf8_is_reported_and_the_rest_loads(tmp_path: Pa
     problems = check_rules(root)
     assert [(p.path, p.line) for p in problems] == [("rules/urls/zqx-abuse.txt", 2)]
     assert "UTF-8" in problems[0].reason
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["zqx{}.example.invalid", "https://p{}.example.invalid/a/*", "# note {}",
+                                 "https://q.example.invalid/{}.html  # c", "", "bad{} line", "b\xff{}.invalid",
+                                 "  z{}.example.invalid\r"]), min_size=1, max_size=30),
+       st.integers(1, 64))
+def test_url_files_read_in_pieces_keep_their_line_numbers(tmp_path_factory: pytest.TempPathFactory,
+                                                          shapes: list[str], chunk: int) -> None:
+    # The same file read whole and in pieces of a few bytes (cut after a newline; a piece that is not
+    # UTF-8 goes line by line): the same problems at the same lines, the same rule ids.
+    content = b"".join(s.format(i).encode("latin-1" if "\xff" in s else "utf-8") + b"\n"
+                       for i, s in enumerate(shapes))
+    root = make_rules(tmp_path_factory.mktemp("pieces"), {"urls/zqx-abuse.txt": content,
+                                                          "terms/zqx-abuse.txt": "zqxblocked\n"})
+    whole = check_rules(root)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sources, "_CHUNK_BYTES", chunk)
+        assert [(p.line, p.reason) for p in check_rules(root)] == [(p.line, p.reason) for p in whole]
+        if any(p.severity == "error" for p in whole):
+            return
+        rules = load_rules(root)
+    for i, shape in enumerate(shapes):
+        if shape.startswith("zqx"):
+            assert rules.check_url(f"https://{shape.format(i)}/").rule_id == f"rules/urls/zqx-abuse.txt:{i + 1}"

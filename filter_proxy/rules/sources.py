@@ -17,6 +17,7 @@ import hashlib
 import itertools
 import re
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -298,7 +299,7 @@ def _read_urls(path: Path, rel: str, category: str, declared: bool, problems: li
         problems.append(Problem(rel, 0, f"cannot read file: {exc.strerror or exc}"))
         return 0
     found: list[Problem] = []
-    batch, parsed = UrlSignal.parse_lines(_entry_texts(data, rel, found), rel, category)
+    batch, parsed = UrlSignal.parse_lines(_entry_chunks(data, rel, found), rel, category)
     found += [Problem(rel, line, reason, severity) for line, reason, severity in parsed]
     problems.extend(sorted(found, key=lambda p: p.line))
     if declared:  # entries of an undeclared category are validated but never loaded
@@ -309,20 +310,40 @@ def _read_urls(path: Path, rel: str, category: str, declared: bool, problems: li
     return batch.max_line
 
 
-def _entry_texts(data: bytes, rel: str, problems: list[Problem]) -> list[str]:
-    """``iter_lines`` as a list: item i is line i + 1 without comment and edge spaces ("" for none). One
-    decode and one split of the whole file when it is valid UTF-8; comments are found by searching the
-    text for "#" (few lines have one), not by testing every line."""
-    if data.startswith(BOM):
-        data = data[len(BOM):]
+_CHUNK_BYTES = 1 << 22  # a URL list is decoded and split ~4 MB at a time (a 1M-line file is ~40 MB)
+
+
+def _entry_chunks(data: bytes, rel: str, problems: list[Problem]) -> Iterator[list[str]]:
+    """``iter_lines`` as consecutive lists of lines: item i of the whole is line i + 1 without comment and
+    edge spaces ("" for none). Each ~4 MB piece (cut after a newline) is decoded and split at once when it
+    is valid UTF-8, and comments are found by searching it for "#" (few lines have one), not by testing
+    every line; a piece that is not valid UTF-8 goes line by line through ``iter_lines``."""
+    start = len(BOM) if data.startswith(BOM) else 0
+    before = 0  # lines before this piece
+    while start < len(data):
+        end = data.find(b"\n", start + _CHUNK_BYTES)
+        end = len(data) if end == -1 else end + 1
+        piece = data[start:end]
+        yield _piece_texts(piece, before, rel, problems)
+        before += piece.count(b"\n")
+        start = end
+
+
+def _piece_texts(piece: bytes, before: int, rel: str, problems: list[Problem]) -> list[str]:
     try:
-        text = data.decode("utf-8")
+        text = piece.decode("utf-8")
     except UnicodeDecodeError:
-        texts = [""] * (data.count(b"\n") + 1)
-        for line in iter_lines(data, rel, problems):
+        texts = [""] * piece.count(b"\n")
+        if not piece.endswith(b"\n"):
+            texts.append("")
+        found: list[Problem] = []
+        for line in iter_lines(piece, rel, found):
             texts[line.number - 1] = line.text
+        problems.extend(Problem(p.path, p.line + before, p.reason, p.severity) for p in found)
         return texts
     raw = text.split("\n")
+    if text.endswith("\n"):
+        raw.pop()  # the next piece's first line
     texts = list(map(str.strip, raw))
     at, line = text.find("#"), 0
     newline = 0  # start of line ``line`` (0-based) in text

@@ -9,7 +9,7 @@ the keys. The rule ids come back as ``path:line`` from the file table and the li
 from __future__ import annotations
 
 from array import array
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,10 +131,12 @@ class UrlEntries:
         return out
 
 
-def read_url_file(texts: Sequence[str], file: str, category: str
+def read_url_file(chunks: Iterable[Sequence[str]], file: str, category: str
                   ) -> tuple[UrlBatch, list[tuple[int, str, str]]]:
-    """Parse one rule file: ``texts[i]`` is line ``i + 1`` without comment and edge spaces ("" for no entry).
-    Returns the batch and its problems ``(line, reason, severity)`` in line order.
+    """Parse one rule file given as consecutive chunks of its lines: each item is a line without comment
+    and edge spaces ("" for no entry), the first item of the first chunk line 1. Chunks keep the text of a
+    1M-line file from being one list of a million strings. Returns the batch and its problems
+    ``(line, reason, severity)`` in line order.
 
     The common line shapes (``FAST_LINE``) are handled inline, computing exactly what ``UrlBatch.add``
     computes for them; anything else goes through ``read_url_line`` and ``add``."""
@@ -147,45 +149,49 @@ def read_url_file(texts: Sequence[str], file: str, category: str
     dots = 0  # most dots in a host (labels - 1)
     domains = exact = prefix = 0
     number = 0
-    for number, text in enumerate(texts, start=1):
-        if not text:
-            continue
-        found = fast(text)
-        if found is None:
-            kind, canonical, reason = read_url_line(text)
-            if reason is not None:
-                problems.append((number, reason, "error"))
+    seen = False  # any entry line at all
+    for texts in chunks:
+        seen = seen or any(texts)
+        first = number + 1
+        for number, text in enumerate(texts, start=first):  # noqa: B007 (runs on into the next chunk)
+            if not text:
+                continue
+            found = fast(text)
+            if found is None:
+                kind, canonical, reason = read_url_line(text)
+                if reason is not None:
+                    problems.append((number, reason, "error"))
+                else:
+                    batch.add(number, kind, canonical)
+                continue
+            host = found[4]
+            if host is not None:
+                keys(xxh(host.encode(), _SEED_DOMAIN))
+                lines(number)
+                domains += 1
+                count = host.count(".")
+                if count > dots:
+                    dots = count
+                continue
+            host, path = found[1], found[2]
+            encoded = ("http://" + host + path).encode()
+            if found[3]:
+                keys(xxh(encoded, _SEED_PREFIX))
+                roots(xxh(encoded[:7 + len(host)], ROOT_SEED))
+                prefix += 1
             else:
-                batch.add(number, kind, canonical)
-            continue
-        host = found[4]
-        if host is not None:
-            keys(xxh(host.encode(), _SEED_DOMAIN))
+                keys(xxh(encoded, _SEED_EXACT))
+                exact += 1
             lines(number)
-            domains += 1
             count = host.count(".")
             if count > dots:
                 dots = count
-            continue
-        host, path = found[1], found[2]
-        encoded = ("http://" + host + path).encode()
-        if found[3]:
-            keys(xxh(encoded, _SEED_PREFIX))
-            roots(xxh(encoded[:7 + len(host)], ROOT_SEED))
-            prefix += 1
-        else:
-            keys(xxh(encoded, _SEED_EXACT))
-            exact += 1
-        lines(number)
-        count = host.count(".")
-        if count > dots:
-            dots = count
-        path = path.lower()  # fallback_text of a path of unreserved characters
-        fb_host(xxh(encoded[7:7 + len(host)], _SEED_DOMAIN) & 0xFFFFFFFF)
-        fb_path(xxh(path.encode(), _PATH_SEED) & 0xFFFFFFFF)
-        fb_len(len(path))
-        fb_line(number)
-    batch.max_line = number if any(texts) else 0
+            path = path.lower()  # fallback_text of a path of unreserved characters
+            fb_host(xxh(encoded[7:7 + len(host)], _SEED_DOMAIN) & 0xFFFFFFFF)
+            fb_path(xxh(path.encode(), _PATH_SEED) & 0xFFFFFFFF)
+            fb_len(len(path))
+            fb_line(number)
+    batch.max_line = number if seen else 0
     batch.max_labels = max(batch.max_labels, dots + 1 if domains or exact or prefix else 0)
     for kind, count in (("domain", domains), ("exact", exact), ("prefix", prefix)):
         batch.kinds[kind] += count

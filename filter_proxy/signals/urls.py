@@ -26,7 +26,7 @@ domain), almost all answered "no" by the bitmap. The rule id ``path:line`` comes
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from xxhash import xxh64_intdigest
@@ -177,12 +177,13 @@ class UrlSignal(SignalType):
         return text, (kind, canonical)
 
     @classmethod
-    def parse_lines(cls, texts: Sequence[str], file: str, category: str
+    def parse_lines(cls, chunks: Iterable[Sequence[str]], file: str, category: str
                     ) -> tuple[UrlBatch, list[tuple[int, str, str]]]:
-        """A whole rule file at once (``texts[i]``: line i + 1 without comment and edge spaces, "" when it
-        holds no entry): its entries as columns and its problems ``(line, reason, severity)``, the same as
-        ``parse_line`` per line plus the duplicate warnings."""
-        return read_url_file(texts, file, category)
+        """A whole rule file at once, as consecutive chunks of its lines (each line without comment and
+        edge spaces, "" when it holds no entry; the first is line 1): its entries as columns and its
+        problems ``(line, reason, severity)``, the same as ``parse_line`` per line plus the duplicate
+        warnings."""
+        return read_url_file(chunks, file, category)
 
     @classmethod
     def build(cls, entries: Sequence[Entry] | UrlEntries, allow: Sequence[str] = ()) -> UrlIndex:
