@@ -58,6 +58,12 @@ def reading(text: str) -> Reading:
             for variant in (body, _DIGITS.sub(r" \g<0> ", body)):
                 found.update(dict.fromkeys(w for w in _words(variant, True) + _words(variant, False) if len(w) > 1))
         tagged = tuple(found)
+    return Reading(main, alternate, tagged, glued_words(text))
+
+
+def glued_words(text: str) -> tuple[str, ...]:
+    """The ``glued`` reading of ``text`` (module docstring): compounds cut by ``-``/``_``/``.`` and letters
+    spelled out with spaces, each looked up whole. Empty for most text (two cheap pre-checks)."""
     glued: dict[str, None] = {}
     seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
     if seam:
@@ -81,7 +87,7 @@ def reading(text: str) -> Reading:
             # A one-letter word may stand before or after the spelled word ("a z q x", "z q x a").
             for part in (letters, letters[1:], letters[:-1]):
                 glued.update(dict.fromkeys(_words(part, True)))
-    return Reading(main, alternate, tagged, tuple(glued))
+    return tuple(glued)
 
 
 # A chunk that may be a split word with leetspeak in it: a separator inside, a digit or leet symbol somewhere

@@ -1,0 +1,146 @@
+"""Which strings of a page certainly match nothing, decided for the whole page in a few C-level passes
+(issue 14, item 2: the screening hot path).
+
+``TermIndex.match`` reads one string at a time: its reading (``reading.reading``: words, the alternate
+reading, hashtag words, glued words), the per-word first stage, split-word gluing. Each step is cheap, but a
+page holds a few dozen strings of ~15 words, and the fixed cost of the steps, paid per string and per
+word in Python, was most of the page's screening time (profile: ~21 µs a string, reading ~13 µs of it).
+
+``clean(index, texts)`` answers "``index.match(text) == []`` for certain" for the common strings at once:
+
+1. **Lane.** ASCII strings with none of ``@ | ! # $ \\ \\x00`` and no ``()``: they have no alternate
+   reading, no hashtag/handle words, no leetspeak digraphs, no edge symbols to trim and no token that
+   finishes empty, so ``normalize.words`` reads each of them as its raw tokens finished one by one. Strings
+   that hold a chain of single characters (``f.o.o``, found by ``normalize``'s chain pre-check over the
+   joined page) or that have glued words (``reading.glued_words``, after its class pre-check over the
+   joined page) leave the lane.
+2. **Tokens.** The lane's strings joined with a `` \\x00 `` token between them, then one bytes
+   ``translate`` (``words``' table: lower-case, ``l`` -> ``i``, separators to spaces) and one ``split``.
+3. **Classes.** Each raw token maps (one ``map(dict.get)``, cached per index) to one byte saying what
+   ``TermIndex._found`` would do with its finished word: ``K`` passes the first stage (a listed phrase may
+   start here), ``P``/``O`` may be the first piece of a split listed word (not / an ordinary word), else the
+   word fails and only its shape matters to a preceding piece: ``1`` (one character, a spelled-out letter),
+   ``S`` (shorter than a piece), ``L`` (an ordinary word), ``N`` (any other word).
+4. **Verdict.** A string is certainly clean unless its classes hold ``K``, three one-character words in a
+   row (``normalize`` would join them), a ``P`` followed by a word long enough to be the next piece, or an
+   ``O`` followed by such a word that is not ordinary (``_match_splits`` glues exactly those). One regex
+   search over the page's class bytes; only when it hits are the strings' own class runs searched.
+
+Strings outside the lane or not certainly clean are matched by ``TermIndex.match`` as before, so the
+verdicts are the same by construction; the test suite checks ``match_many`` against ``match`` on generated
+pages. Index with hashed or substring entries: every string goes through ``match``.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import accumulate
+from typing import TYPE_CHECKING
+
+from filter_proxy.matchers.term_entries import term_key
+from filter_proxy.matchers.term_forms import MIN_PIECE
+from filter_proxy.normalize import (
+    _ASCII_FOLD_SPLIT,
+    _CHAIN_HINT,
+    _FINISHED,
+    _finish,
+    join_chains,
+    map_digraphs,
+)
+from filter_proxy.reading import _CLASSES, glued_words
+
+if TYPE_CHECKING:
+    from filter_proxy.matchers.terms import TermIndex
+
+__all__ = ["clean", "CLEAN", "WORDS", "FULL"]
+
+_TAGGED = re.compile(r"[@|!#]")  # an alternate reading (edge symbols) or hashtag/handle words may exist
+_OUT_OF_LANE = re.compile(r"[$\x00]")  # "$": a token may finish empty
+_SEP = " \x00 "
+# ``words``' ASCII table with the separator kept, so that it stays a token of its own.
+_FOLD_SPLIT = b"\x00" + _ASCII_FOLD_SPLIT[1:]
+# ``reading._hints``' class table with the separator as ``#`` (a class it never produces), to cut the page.
+_HINT_CLASSES = b"#" + _CLASSES[1:]
+KEY, PIECE, PIECE_ORDINARY, ONE, SHORT, ORDINARY, OTHER, END = b"KPO1SLNE"
+_UNCLEAN = re.compile(rb"K|111|P[KPOLN]|O[KPN]")
+_CLASSES_MAX = 1 << 15
+
+
+CLEAN, WORDS, FULL = 0, 1, 2
+
+
+def clean(index: TermIndex, texts: Sequence[object]) -> list[int]:
+    """For each text: ``CLEAN`` when ``index.match(text)`` is certainly ``[]``; ``WORDS`` when its reading
+    is its words and glued words only (no ``@ | ! #``: no alternate reading, no hashtag words), so
+    ``index._found(words, (), glued)`` is ``match``'s work; else ``FULL`` (module docstring)."""
+    out = [FULL] * len(texts)
+    lane: list[int] = []
+    batch: list[str] = []
+    for i, text in enumerate(texts):
+        if type(text) is str and not _TAGGED.search(text):
+            out[i] = WORDS
+            if text.isascii() and not _OUT_OF_LANE.search(text):
+                lane.append(i)
+                # Leetspeak digraphs ("()", "\\/") as ``words`` reads them, before the chain pre-check.
+                batch.append(map_digraphs(text) if "()" in text or "\\" in text else text)
+    if not lane:
+        return out
+    joined = _SEP.join(batch)
+    if _CHAIN_HINT.search(joined):  # rare: join chains in the strings that hold one, as ``words`` does
+        ends = list(accumulate(len(text) + len(_SEP) for text in batch))
+        for k in {bisect_right(ends, m.start()) for m in _CHAIN_HINT.finditer(joined)}:
+            batch[k] = join_chains(batch[k])
+        joined = _SEP.join(batch)
+    # Glued words (``reading.glued_words`` on the string as written) are looked up whole: a string whose
+    # glued words all fail the first stage reads as its words alone.
+    drop: set[int] = set()
+    raw = _SEP.join(texts[i] for i in lane)  # type: ignore[misc]  # the lane holds strings only
+    for k, cls in enumerate(raw.encode().translate(_HINT_CLASSES).split(b"#")):
+        if b"a-a" in cls or (b"-" in cls and b"1" in cls) or b" a a " in cls or b" a  a " in cls:
+            glued = glued_words(texts[lane[k]])  # type: ignore[arg-type]
+            if glued and any(map(index._probe, map(term_key, glued))):
+                drop.add(k)
+    tokens = joined.encode().translate(_FOLD_SPLIT).decode().split()
+    codes = list(map(index._classes.get, tokens))
+    if None in codes:
+        codes = _fill(index, tokens, codes)
+    page = bytes(codes)
+    if not _UNCLEAN.search(page):
+        for k, i in enumerate(lane):
+            if k not in drop:
+                out[i] = CLEAN
+        return out
+    for k, (i, run) in enumerate(zip(lane, page.split(bytes((END,))), strict=True)):
+        if k not in drop and not _UNCLEAN.search(run):
+            out[i] = CLEAN
+    return out
+
+
+def _fill(index: TermIndex, tokens: list[str], codes: list[int | None]) -> list[int]:
+    """Classes of the tokens not seen yet (cached per raw token, bounded like the index's other caches)."""
+    classes = index._classes
+    if len(classes) > _CLASSES_MAX:
+        classes.clear()
+    new = list(dict.fromkeys(token for token, code in zip(tokens, codes, strict=True)
+                             if code is None and token != "\x00"))
+    words = [_FINISHED.get(token) or _finish(token) for token in new]
+    firsts = list(map(index._known.get, words))
+    if None in firsts:
+        firsts = index._first_stage(words, firsts)
+    ordinary = index._ordinary
+    found = {"\x00": END}
+    for token, word, first in zip(new, words, firsts, strict=True):
+        if first >= 0:
+            code = KEY
+        elif first == -2:  # terms._PIECE
+            code = PIECE
+        elif first == -3:  # terms._PIECE_ORDINARY
+            code = PIECE_ORDINARY
+        else:
+            size = len(word)
+            code = ONE if size == 1 else SHORT if size < MIN_PIECE else ORDINARY if word in ordinary else OTHER
+        found[token] = code
+    classes.update(found)
+    return [found[token] if code is None else code for token, code in zip(tokens, codes, strict=True)]
