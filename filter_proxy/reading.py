@@ -69,18 +69,15 @@ def glued_words(text: str) -> tuple[str, ...]:
     if seam:
         budget = _MAX_COMPOUNDS  # bounded: code and URLs ("os.path.join") are full of such chunks
         for chunk in text.split():
-            if budget and len(chunk) <= _MAX_COMPOUND and ("-" in chunk or "_" in chunk or "." in chunk) \
-                    and _HAS_LATIN.search(chunk) and _SEPARATOR.search(chunk):
-                pieces = _SEPARATORS.split(chunk.strip(_QUOTES))
-                if not 2 <= len(pieces) <= 3 or min(map(len, pieces)) < 2:
-                    continue  # a word is cut in two or three pieces; "e.g.", "__init__" are no such word
-                budget -= 1
-                # A hyphen/dot/underscore compound read as one word: "Ken-Rod", "pax_g/\\i7", "vy_1|8". (Spaces
-                # between two ordinary words are a phrase; these separators are how a word is cut.)
-                joined = _SEPARATORS.sub("", chunk)
-                glued.update(dict.fromkeys(_words(joined, True)))
-                if _LEETISH.search(chunk):
-                    glued.update(dict.fromkeys(_words(joined, False)))
+            if budget and len(chunk) <= _MAX_COMPOUND and ("-" in chunk or "_" in chunk or "." in chunk):
+                found = _COMPOUNDS.get(chunk, _UNSEEN)
+                if found is _UNSEEN:
+                    if len(_COMPOUNDS) > _COMPOUNDS_MAX:
+                        _COMPOUNDS.clear()
+                    found = _COMPOUNDS[chunk] = _compound(chunk)
+                if found is not None:
+                    budget -= 1
+                    glued.update(dict.fromkeys(found))
     if spelled and _SPELLED_HINT.search(text):
         for run in _SPELLED.findall(text):
             letters = _SPACES.sub("", run)
@@ -89,6 +86,26 @@ def glued_words(text: str) -> tuple[str, ...]:
                 glued.update(dict.fromkeys(_words(part, True)))
     return tuple(glued)
 
+
+def _compound(chunk: str) -> list[str] | None:
+    """The glued words of one whitespace-free chunk, or None when it is no word cut in two or three pieces."""
+    if not (_HAS_LATIN.search(chunk) and _SEPARATOR.search(chunk)):
+        return None
+    pieces = _SEPARATORS.split(chunk.strip(_QUOTES))
+    if not 2 <= len(pieces) <= 3 or min(map(len, pieces)) < 2:
+        return None  # a word is cut in two or three pieces; "e.g.", "__init__" are no such word
+    # A hyphen/dot/underscore compound read as one word: "Ken-Rod", "pax_g/\\i7", "vy_1|8". (Spaces
+    # between two ordinary words are a phrase; these separators are how a word is cut.)
+    joined = _SEPARATORS.sub("", chunk)
+    found = _words(joined, True)
+    return found + _words(joined, False) if _LEETISH.search(chunk) else found
+
+
+# Chunk -> its glued words (None: no compound). Compounds recur ("os.path", "e-mail", "well-known"): a
+# bounded dict like ``normalize``'s token cache (cleared whole when full); it holds chunks, never a text.
+_COMPOUNDS: dict[str, list[str] | None] = {}
+_COMPOUNDS_MAX = 1 << 14
+_UNSEEN: list[str] = []
 
 # A chunk that may be a split word with leetspeak in it: a separator inside, a digit or leet symbol somewhere
 # ("vy_1|8", "pax_g/\\i7", "5ox_fo8_nym"); glued whole it is one word that ``words`` never sees.

@@ -108,7 +108,7 @@ def test_batch_matches_exactly_as_one_string_at_a_time(listed: list[str], data: 
 def test_strings_called_clean_never_match(listed: list[str], data: st.DataObject) -> None:
     index = build(listed, [])
     texts = data.draw(page(listed))
-    for state, text in zip(clean(index, texts), texts, strict=True):
+    for state, text in zip(clean(index, texts).states, texts, strict=True):
         if state == CLEAN:
             assert index.match(text) == [], text
 
@@ -118,7 +118,7 @@ def test_batch_path_still_finds_listed_terms() -> None:
     texts = ["a clean line of text", "see ZQX-Blocked here", "the garden zqxfine", "#zqxblockedlife", "plain"]
     found = index.match_many(texts)
     assert [bool(m) for m in found] == [False, True, True, True, False]
-    assert clean(index, ["a clean line of text"]) == [CLEAN]
+    assert clean(index, ["a clean line of text"]).states == [CLEAN]
 
 
 def test_indexes_with_hashed_or_substring_entries_match_each_string() -> None:

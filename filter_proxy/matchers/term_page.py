@@ -37,7 +37,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from filter_proxy.matchers.term_entries import term_key
 from filter_proxy.matchers.term_forms import MIN_PIECE
@@ -45,6 +45,7 @@ from filter_proxy.normalize import (
     _ASCII_FOLD_SPLIT,
     _CHAIN_HINT,
     _FINISHED,
+    _SPELLED_RUN,
     _finish,
     join_chains,
     map_digraphs,
@@ -54,7 +55,7 @@ from filter_proxy.reading import _CLASSES, glued_words
 if TYPE_CHECKING:
     from filter_proxy.matchers.terms import TermIndex
 
-__all__ = ["clean", "CLEAN", "WORDS", "FULL"]
+__all__ = ["clean", "PageReading", "CLEAN", "WORDS", "FULL"]
 
 _TAGGED = re.compile(r"[@|!#]")  # an alternate reading (edge symbols) or hashtag/handle words may exist
 _OUT_OF_LANE = re.compile(r"[$\x00]")  # "$": a token may finish empty
@@ -71,16 +72,26 @@ _CLASSES_MAX = 1 << 15
 CLEAN, WORDS, FULL = 0, 1, 2
 
 
-def clean(index: TermIndex, texts: Sequence[object]) -> list[int]:
+class PageReading(NamedTuple):
+    """What ``clean`` learnt of a page: a state per string, and for ``WORDS`` strings of the lane their words
+    and glued words (None: not computed, the caller reads the string)."""
+
+    states: list[int]
+    words: dict[int, list[str]]
+    glued: dict[int, tuple[str, ...]]
+
+
+def clean(index: TermIndex, texts: Sequence[object]) -> PageReading:
     """For each text: ``CLEAN`` when ``index.match(text)`` is certainly ``[]``; ``WORDS`` when its reading
     is its words and glued words only (no ``@ | ! #``: no alternate reading, no hashtag words), so
     ``index._found(words, (), glued)`` is ``match``'s work; else ``FULL`` (module docstring)."""
-    out = [FULL] * len(texts)
+    out = PageReading([FULL] * len(texts), {}, {})
+    states = out.states
     lane: list[int] = []
     batch: list[str] = []
     for i, text in enumerate(texts):
         if type(text) is str and not _TAGGED.search(text):
-            out[i] = WORDS
+            states[i] = WORDS
             if text.isascii() and not _OUT_OF_LANE.search(text):
                 lane.append(i)
                 # Leetspeak digraphs ("()", "\\/") as ``words`` reads them, before the chain pre-check.
@@ -96,10 +107,11 @@ def clean(index: TermIndex, texts: Sequence[object]) -> list[int]:
     # Glued words (``reading.glued_words`` on the string as written) are looked up whole: a string whose
     # glued words all fail the first stage reads as its words alone.
     drop: set[int] = set()
+    glued_of = out.glued
     raw = _SEP.join(texts[i] for i in lane)  # type: ignore[misc]  # the lane holds strings only
     for k, cls in enumerate(raw.encode().translate(_HINT_CLASSES).split(b"#")):
         if b"a-a" in cls or (b"-" in cls and b"1" in cls) or b" a a " in cls or b" a  a " in cls:
-            glued = glued_words(texts[lane[k]])  # type: ignore[arg-type]
+            glued = glued_of[lane[k]] = glued_words(texts[lane[k]])  # type: ignore[arg-type]
             if glued and any(map(index._probe, map(term_key, glued))):
                 drop.add(k)
     tokens = joined.encode().translate(_FOLD_SPLIT).decode().split()
@@ -110,11 +122,19 @@ def clean(index: TermIndex, texts: Sequence[object]) -> list[int]:
     if not _UNCLEAN.search(page):
         for k, i in enumerate(lane):
             if k not in drop:
-                out[i] = CLEAN
+                states[i] = CLEAN
         return out
+    start = 0
     for k, (i, run) in enumerate(zip(lane, page.split(bytes((END,))), strict=True)):
-        if k not in drop and not _UNCLEAN.search(run):
-            out[i] = CLEAN
+        if k in drop or _UNCLEAN.search(run):
+            # Its words as ``words`` reads them: the finished tokens, unless letters are spelled out.
+            words = [_FINISHED.get(token) or _finish(token) for token in tokens[start:start + len(run)]]
+            if not (list(map(len, words)).count(1) >= 3 and _SPELLED_RUN.search(" ".join(words))):
+                out.words[i] = words
+            glued_of.setdefault(i, ())
+        else:
+            states[i] = CLEAN
+        start += len(run) + 1
     return out
 
 

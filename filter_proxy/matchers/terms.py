@@ -208,11 +208,15 @@ class TermIndex:
         if self._hashed.keys.size or self._substrings:
             return [self.match(text) for text in texts]
         out: list[list[TermMatch]] = []
-        for state, text in zip(clean(self, texts), texts, strict=True):
+        page = clean(self, texts)
+        for i, (state, text) in enumerate(zip(page.states, texts, strict=True)):
             if state == CLEAN:
                 out.append([])
             elif state == WORDS:
-                found = self._found(_words(text, True), (), glued_words(text))
+                words = page.words.get(i)
+                glued = page.glued.get(i)
+                found = self._found(_words(text, True) if words is None else words, (),
+                                    glued_words(text) if glued is None else glued)
                 out.append(self._to_matches(found) if found else [])
             else:
                 out.append(self.match(text))
