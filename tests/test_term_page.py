@@ -150,3 +150,12 @@ def test_a_full_class_cache_starts_over_without_changing_answers(monkeypatch: ob
     texts = ["one two three four five", "six seven zqx blocked", "eight nine ten", "the garden zqxfine"]
     for _ in range(3):
         assert index.match_many(texts) == [index.match(t) for t in texts]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("ab1Z9._-*'/\\ ,:;()?x\"\t\n"), max_size=14))
+def test_the_page_chain_check_finds_what_the_chain_hint_finds(text: str) -> None:
+    from filter_proxy.matchers.term_page import _CHAIN_BYTES, _CHAIN_CLASSES
+    from filter_proxy.normalize import _CHAIN_HINT
+
+    assert bool(_CHAIN_BYTES.search(text.encode().translate(_CHAIN_CLASSES))) == bool(_CHAIN_HINT.search(text))
