@@ -229,7 +229,7 @@ def _cpu_per_page(result: SuiteResult, rules: Any, cold: Any, results: list[dict
         rules.clear_cache()
         first = [timed_once(checker(rules), page) for page in pages]  # every field a miss
         warm_ms = median(timed(checker(rules)))  # every field seen before
-    rows = [["filter-proxy RuleSet.check_texts + check_url, verdict cache off", ours_ms, 1.0],
+    rows = [["filter-proxy RuleSet.check_many (the page's strings) + check_url, verdict cache off", ours_ms, 1.0],
             ["  same, cache on, cold (every field a miss)", median(first) if warm_ms == warm_ms else None, None],
             ["  same, cache on, warm (every field seen before)", warm_ms, None],
             ["  per field: RuleSet.check_texts((title, snippet)) + check_url, 10 calls", median(timed(per_field(cold))),
