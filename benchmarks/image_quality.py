@@ -191,11 +191,13 @@ def _modes() -> dict[str, dict[str, Any]]:
 def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
     from filter_proxy.images_policy import DEFAULT_THRESHOLDS
     from filter_proxy.matchers.images import (
+        MIN_ENROLL_QUALITY,
         ImageEntry,
         ImageIndex,
         compute_enrollment_hashes,
         compute_hashes,
         compute_query_hashes,
+        picture_quality,
         picture_view,
     )
 
@@ -215,10 +217,15 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
     false_total: dict[str, tuple[int, int]] = {}
     by_group: dict[str, dict[str, float]] = {}
     false_by_group: dict[str, dict[str, int]] = {}
+    refused: dict[str, int] = {}
     for mode, spec in _modes().items():
         entries = []
+        refused[mode] = 0
         for i, (_, _, picture) in enumerate(pictures):
             png = imageset.png_bytes(picture)
+            if spec["enroll"] != "bare" and picture_quality(picture) < MIN_ENROLL_QUALITY:
+                refused[mode] += 1  # `hashes add` refuses it (too flat to identify): its copies count as misses
+                continue
             if spec["enroll"] == "bare":
                 hashes = [(a, h, "") for a, h in compute_hashes(png, spec["algorithms"]).items()]
             else:
@@ -256,7 +263,8 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
                 if e in EDITS:
                     false += len(wrong)
                     pairs += len(pictures) - 1
-                    examples += [f"{name} ({e}) ~ {pictures[int(m.category[3:])][1]} ({m.algorithm} {m.distance})"
+                    examples += [f"{group}/{name} ({e}) ~ {'/'.join(pictures[int(m.category[3:])][:2])} "
+                                 f"({m.algorithm} {m.distance})"
                                  for m in wrong][: max(0, 4 - len(examples))]
         n = sum(g != STRESS for g, _, _ in pictures)
         rows.append([mode, *(100 * hits[e] / n for e in edits)])
@@ -276,8 +284,10 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
     result.table("Image TPR per picture set (ten edits; false matches of that set's queries against all pictures)",
                  ["mode", *(f"{g} ({len(sets[g])}) TPR % / FM" for g in sets)],
                  [[m, *(f"{by_group[m][g]:.1f} / {false_by_group[m][g]}" for g in sets)] for m in by_group])
-    result.table("Image false matches between different pictures (each edited query vs every other picture)",
-                 ["mode", "pairs", "false matches"], [[m, p, f] for m, (f, p) in false_total.items()])
+    result.table("Image false matches between different pictures (each edited query vs every other picture; "
+                 "pictures `hashes add` refuses as too flat to identify are not enrolled)",
+                 ["mode", "pairs", "false matches", "pictures refused"],
+                 [[m, p, f, refused[m]] for m, (f, p) in false_total.items()])
     shared, own = overall["shared pHash list"], overall["own enrollment"]
     f_shared, f_own = false_total["shared pHash list"][0], false_total["own enrollment"][0]
     result.target("image_tpr", shared, f"shared bare-pHash list, ten edits; {f_shared} false matches",
