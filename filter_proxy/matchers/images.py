@@ -194,12 +194,14 @@ class ImageIndex:
             for found in agreeing_matches({a: self for a in self.tables}, hashes, threshold, self.require_agreement):
                 best[found.category] = ((found.distance, _ORDER.get(found.algorithm, 99), 0), found)
             hashes = {a: v for a, v in hashes.items() if a in EXACT_ALGORITHMS}
-        query = {a: [h for h in ([v] if isinstance(v, str) else v) if validate_image_hash(a, h) is None]
-                 for a, v in hashes.items() if a in self.tables and not self.tables[a].exact and v}
-        verifier = Verifier(self.tables, query, threshold)
+        verifier = None
+        if self.pictures:  # only lists naming their pictures (`hashes add`) can verify a near match
+            query = {a: [h for h in ([v] if isinstance(v, str) else v) if validate_image_hash(a, h) is None]
+                     for a, v in hashes.items() if a in self.tables and not self.tables[a].exact and v}
+            verifier = Verifier(self.tables, query, threshold)
         for algo, value in hashes.items():
             for key, found, picture in self._found(algo, value, threshold):
-                if not verifier.confirmed(algo, picture, found.category):
+                if verifier is not None and not verifier.confirmed(algo, picture, found.category):
                     continue
                 if found.category not in best or key < best[found.category][0]:
                     best[found.category] = (key, found)
