@@ -29,9 +29,12 @@ dereferencing. Lucene regular expressions are read as wildcard terms (``/zqx.loc
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 
 from filter_proxy.matchers.term_forms import ordinary_words
 from filter_proxy.normalize import words as normal_words
@@ -41,6 +44,7 @@ __all__ = ["QueryPrefix", "QuerySuffix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "u
 
 MAX_EXPANSIONS = 1296  # 36 ** 2: two "?" in one string are expanded in full
 MAX_DEREF_DEPTH = 16
+_COMMON_WORDS = 20_000  # the most frequent words as written; shorter than three letters once normalised
 _ALPHABET = string.ascii_lowercase + string.digits
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _LOCAL_PARAMS = re.compile(r"\{![^}]*\}")
@@ -53,7 +57,11 @@ _REGEX_GROUP = re.compile(r"\(([^()]*)\)")
 _REGEX_COUNT = re.compile(r"\{\d+(?:,\d*)?\}")
 _REGEX_CLASS = re.compile(r"\[\^?[^\]]*\](?:[*+?])?")
 # A term with a wildcard: word characters (escapes undone) and at least one * or ? in it.
-_WILD_TERM = re.compile(r"[\w*?]*[*?][\w*?]*")
+_WILD_TERM = re.compile(r"[\w*?@$|<>]*[*?][\w*?@$|<>]*")  # leet symbols belong to the term: "qv|<@i?"
+# The same on the text with its operators kept (leet written with them: "p()mp4*", "vy|)ou?"): any
+# character but spaces and sentence punctuation, brackets and "!" cut from the term's edges.
+_WILD_TERM_RAW = re.compile(r"[^\s,;:\"']*[*?][^\s,;:\"']*")
+_RAW_LEET = re.compile(r"[()!/\\\[\]{}€]")
 _WILDCARD = re.compile(r"[*?]")
 _LATIN = re.compile(r"[a-z]")
 # Any character or word of query syntax: strings without one (most of them) have no other reading.
@@ -109,7 +117,24 @@ def _ordinary(text: str) -> bool:
     ("ok", "bill" -> "bi": too short to be read as a cut listed term), or holds no Latin letter at all
     (numbers, Cyrillic prose). A ``?`` at the edge of such a term is a question mark, a ``*`` pair around it emphasis."""
     vocabulary = ordinary_words()
-    return all(len(w) <= 2 or w in vocabulary or not _LATIN.search(w) for w in normal_words(text))
+    for word in normal_words(text):
+        if not (word in vocabulary or not _LATIN.search(word) or (len(word) <= 2 and _short_ordinary(text))):
+            return False
+    return True
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """The most frequent English words as written (wordsegment's unigram counts): "ok", "bill" read
+    "ok", "bi" once normalised, too short for ``ordinary_words`` to keep."""
+    with resources.files("wordsegment").joinpath("unigrams.txt").open(encoding="utf-8") as fh:
+        return frozenset(line.split("\t", 1)[0] for line in itertools.islice(fh, _COMMON_WORDS))
+
+
+def _short_ordinary(text: str) -> bool:
+    """Every word of ``text`` as written is at most two letters or a common English word."""
+    common = _common_words()
+    return all(len(w) <= 2 or w in common for w in re.findall(r"[a-z]+", text.lower()))
 
 
 def _latin(text: str) -> bool:
@@ -117,7 +142,7 @@ def _latin(text: str) -> bool:
     return any(_LATIN.search(w) for w in normal_words(text))
 
 
-def _wild_terms(text: str) -> list[_WildTerm]:
+def _wild_terms(text: str, raw: bool = False) -> list[_WildTerm]:
     """The terms of a plain query that hold a wildcard, each with how its edges read.
 
     Inside a term (``zqx?locked``, ``zqx*ed``) a wildcard is always syntax. At an edge it is syntax unless
@@ -125,14 +150,18 @@ def _wild_terms(text: str) -> list[_WildTerm]:
     a pair of ``*`` around ordinary words is emphasis (``*never*``, ``*for free*``). A lone ``*`` at an
     edge is always a wildcard (``*locked``, ``zqxblo*``): prose rarely writes one, an evader does."""
     terms: list[_WildTerm] = []
-    for found in _WILD_TERM.finditer(text):
-        term = found.group()
+    for found in (_WILD_TERM_RAW if raw else _WILD_TERM).finditer(text):
+        start, end = found.span()
+        if raw:  # "(is it?)" and "it?!" end at the "?"
+            start += len(found.group()) - len(found.group().lstrip("([{"))
+            end -= len(found.group()) - len(found.group().rstrip(")]}!."))
+        term = text[start:end]
         core = term.strip("*?")
         if not core:  # wildcards alone ("*", "??"): nothing to read but the words around them
             continue
         lead = term[: len(term) - len(term.lstrip("*?"))]
         trail = term[len(term.rstrip("*?")):]
-        terms.append(_WildTerm(found.start(), found.end(), lead, core, trail))
+        terms.append(_WildTerm(start, end, lead, core, trail))
     for i, term in enumerate(terms):
         if "*" not in term.lead:
             continue
@@ -144,12 +173,10 @@ def _wild_terms(text: str) -> list[_WildTerm]:
                 break
             if j > i and "*" in terms[j].lead + terms[j].core:
                 break
-    for term in terms:
-        for edge in ("lead", "trail"):
-            marks = getattr(term, edge)
-            if (marks and "*" not in marks and getattr(term, edge + "_wild") and not _WILDCARD.search(term.core)
-                    and _ordinary(term.core)):
-                setattr(term, edge + "_wild", False)
+    for term in terms:  # a question mark ends a word; one before a word ("??nod") is syntax
+        if (term.trail and "*" not in term.trail and term.trail_wild and not _WILDCARD.search(term.core)
+                and _ordinary(term.core)):
+            term.trail_wild = False
     return terms
 
 
@@ -157,13 +184,14 @@ def _no_wildcards(text: str) -> str:
     return text.replace("*", "").replace("?", "")
 
 
-def wildcard_readings(text: str) -> list[str]:
+def wildcard_readings(text: str, raw: bool = False) -> list[str]:
     """A plain query (``plain``) as the backend reads its wildcards: every wildcard as nothing; each ``?``
     that is syntax (on a term with Latin letters) tried as every letter and digit (at most
     ``MAX_EXPANSIONS`` variants; beyond, read as nothing); a ``QueryPrefix`` per term with a trailing or
     inner wildcard and a ``QuerySuffix`` per term with a leading one. Edge wildcards that read as
-    punctuation (``_wild_terms``) give only the first reading."""
-    terms = _wild_terms(text)
+    punctuation (``_wild_terms``) give only the first reading. ``raw``: ``text`` still has its operators
+    (terms are then cut at spaces and sentence punctuation only)."""
+    terms = _wild_terms(text, raw)
     out: list[str] = [_no_wildcards(text)]
     spots: list[int] = []  # positions of the "?" that are syntax
     for term in terms:
@@ -177,7 +205,15 @@ def wildcard_readings(text: str) -> list[str]:
             trail = position >= inner_end
             if (lead and term.lead_wild) or (trail and term.trail_wild) or not (lead or trail):
                 spots.append(position)
-    if spots and len(_ALPHABET) ** len(spots) <= MAX_EXPANSIONS:
+    while len(_ALPHABET) ** len(spots) > MAX_EXPANSIONS:
+        # Too many to try each: a "?" ending a run at a term's end reads as a question mark first
+        # ("depf??" + "?"), then the expansion gives up (every wildcard read as nothing).
+        ends = [p for p in spots if p + 1 == len(text) or text[p + 1] not in "?*" and not text[p + 1].isalnum()]
+        if not ends:
+            spots = []
+            break
+        spots.remove(ends[-1])
+    if spots:
         variants = [text]
         for position in spots:  # one character for one: positions stay valid
             variants = [v[:position] + c + v[position + 1:] for v in variants for c in _ALPHABET]
@@ -263,6 +299,9 @@ def query_variants(text: str) -> list[str]:
     out.extend((unescaped, words))
     if "*" in words or "?" in words:
         readings = wildcard_readings(words)
+        if _RAW_LEET.search(text):  # leet written with operator characters ("/\\" is "a"), as written
+            readings += wildcard_readings(text, raw=True)
+            readings = list({(type(r), str(r)): r for r in readings}.values())
         marked = [r for r in readings if type(r) is not str]  # prefixes and suffixes stay beside an equal text
         return [*dict.fromkeys([*out, *(r for r in readings if type(r) is str)]), *marked]
     return list(dict.fromkeys(out))
