@@ -192,7 +192,10 @@ def wildcard_readings(text: str, raw: bool = False) -> list[str]:
     punctuation (``_wild_terms``) give only the first reading. ``raw``: ``text`` still has its operators
     (terms are then cut at spaces and sentence punctuation only)."""
     terms = _wild_terms(text, raw)
-    out: list[str] = [_no_wildcards(text)]
+    syntax = [t for t in terms if t.lead_wild or t.trail_wild or _WILDCARD.search(t.core)]
+    # As written, only when some wildcard is syntax: removing a question mark there would put a "!" at a
+    # word's edge, where it reads as a letter ("RED?!" is not "REDI").
+    out: list[str] = [_no_wildcards(text)] if syntax or not raw else []
     spots: list[int] = []  # positions of the "?" that are syntax
     for term in terms:
         if "?" not in text[term.start:term.end] or not _latin(term.core):
