@@ -113,9 +113,9 @@ class _WildTerm:
 
 def _ordinary(text: str) -> bool:
     """``text`` (without wildcards) reads as ordinary words: every normalised word is an ordinary English
-    word (``term_forms.ordinary_words``, the segmenter's list), is at most two letters once normalised
-    ("ok", "bill" -> "bi": too short to be read as a cut listed term), or holds no Latin letter at all
-    (numbers, Cyrillic prose). A ``?`` at the edge of such a term is a question mark, a ``*`` pair around it emphasis."""
+    word (``term_forms.ordinary_words``, the segmenter's list), is at most two letters once normalised and
+    written as a common word ("ok", "bill" -> "bi"), or holds no Latin letter at all (numbers, Cyrillic
+    prose). A ``?`` ending such a term is a question mark, a ``*`` pair around it emphasis."""
     vocabulary = ordinary_words()
     for word in normal_words(text):
         if not (word in vocabulary or not _LATIN.search(word) or (len(word) <= 2 and _short_ordinary(text))):
@@ -146,7 +146,8 @@ def _wild_terms(text: str, raw: bool = False) -> list[_WildTerm]:
     """The terms of a plain query that hold a wildcard, each with how its edges read.
 
     Inside a term (``zqx?locked``, ``zqx*ed``) a wildcard is always syntax. At an edge it is syntax unless
-    it reads as punctuation: a ``?`` after (or before) ordinary words is a question mark (``is it?``), and
+    it reads as punctuation: a ``?`` after ordinary words is a question mark (``is it?``; one before a word
+    is not: prose does not write ``??nod``), and
     a pair of ``*`` around ordinary words is emphasis (``*never*``, ``*for free*``). A lone ``*`` at an
     edge is always a wildcard (``*locked``, ``zqxblo*``): prose rarely writes one, an evader does."""
     terms: list[_WildTerm] = []
