@@ -197,4 +197,8 @@ def _recall(result: SuiteResult, terms: list[str], subjects: dict[str, tuple[str
     result.table("Overall, same queries", ["figure", "e2guardian", "filter-proxy"],
                  [["recall on disguised listed queries %", fig["e2g_recall"], fig["fp_recall"]],
                   [f"benign queries blocked % (of {fig['benign_queries']:,} real English lines)", fig["e2g_benign"],
-                   fig["fp_benign"]]])
+                   fig["fp_benign"]],
+                  ["  of which filter-proxy blocked %", None, fig["fp_benign_blocked"]],
+                  ["  of which filter-proxy warned %", None, fig["fp_benign_warned"]],
+                  ["  of which check_text matches the line as written too %", None, fig["fp_benign_as_text"]],
+                  ["  of which only the query path matched %", None, fig["fp_benign_query_path_only"]]])
