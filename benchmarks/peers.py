@@ -90,7 +90,9 @@ def run(quick: bool, out_dir: Path) -> SuiteResult:
 
 # --- proxied requests ---------------------------------------------------------------------------------------
 def _proxies(result: SuiteResult, root: Path, quick: bool) -> None:
-    terms = synth.placeholder_terms(10_000 if quick else N_TERMS, seed=1)
+    # Like the quality suite: no listed term is (or is read as) a word of the benign corpus the run sends.
+    vocab = synth.vocabulary(synth.benign_corpus())
+    terms = synth.placeholder_terms(10_000 if quick else N_TERMS, seed=1, avoid=vocab, read=synth.filter_reading)
     rules = write_rules_dir(root / "rules", terms=terms, urls=synth.placeholder_urls(N_URLS, seed=2))
     bundle = root / "rules.bundle"
     log(f"peers: compiling {len(terms):,} terms")

@@ -43,7 +43,7 @@ def _terms(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
     corpus = synth.benign_corpus()
     vocab = synth.vocabulary(corpus)
     n_terms, per_class = (5_000, 150) if quick else (20_000, 1_000)
-    terms = synth.placeholder_terms(n_terms, seed=21, avoid=vocab)
+    terms = synth.placeholder_terms(n_terms, seed=21, avoid=vocab, read=synth.filter_reading)
     log(f"quality: loading a rule set of {n_terms:,} placeholder terms")
     rules = load_rules(write_rules_dir(tmp / "rules", terms=terms))
 
