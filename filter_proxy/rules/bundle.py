@@ -40,7 +40,7 @@ from typing import Any
 from filter_proxy.errors import RulesError
 from filter_proxy.rules.policy import parse_policy
 from filter_proxy.rules.ruleset import RuleSet
-from filter_proxy.rules.sources import Sources, build_indexes, configure_images, read_sources
+from filter_proxy.rules.sources import Sources, build_indexes, configure_images, file_counts, read_sources
 from filter_proxy.signals import registry
 from filter_proxy.warnings import WarningCatalog
 
@@ -77,11 +77,7 @@ def compile_rules(path: str | Path, out: str | Path, sources: Sources | None = N
     assert sources.policy is not None
     # A list over the false-match bound is refused here already, not first by the server loading it.
     configure_images(indexes["images"], sources.policy, f"{sources.name}/images")  # type: ignore[arg-type]
-    rule_files: dict[str, int] = {}
-    for entries in sources.entries.values():
-        for entry in entries:
-            file = entry.rule_id.rpartition(":")[0]
-            rule_files[file] = rule_files.get(file, 0) + 1
+    rule_files = file_counts(sources)
     sections = {
         "policy": sources.policy_text.encode("utf-8"),
         "warnings": _json_bytes(sources.warnings.to_json()),

@@ -1,0 +1,111 @@
+"""The term lines of a rules directory as they are read: validated, normalised once, hashed into index
+rows (``matchers.term_build.TermBuilder``) and counted, never kept as ``Entry`` objects.
+
+The directory reader (``rules/sources.py``) calls ``begin_file``, ``add_line`` for each term line and
+``end_file``, which returns the duplicates of that file: lines whose entry is another line's (a plain phrase
+and its hashed twin, ``sha256:`` of the normalised phrase, are one entry; ``~x`` and ``x`` are not). The
+first line keeps the entry; the later ones are dropped from the index and reported (``duplicate of line
+N; ignored``). Duplicates are found with numpy over a 128-bit key per line (SHA-256 of the normalised
+phrase, 127 bits and the substring flag) once the file is read: a set of 1M keys as Python objects was
+~150 MB.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from array import array
+
+import numpy as np
+
+from filter_proxy.matchers.term_build import TermBuilder
+from filter_proxy.matchers.term_entries import parse_term_words
+
+__all__ = ["TermEntries"]
+
+_KEY = struct.Struct(">QQ")
+
+
+class TermEntries:
+    """The ``terms`` signal's entries of one rules directory (``TermSignal.new_entries``)."""
+
+    def __init__(self) -> None:
+        self.builder = TermBuilder()
+        self._counts: dict[tuple[str, str], int] = {}  # (category, file) -> entries kept
+        self._where: tuple[str, str, bool] = ("", "", False)
+        self._load = False
+        self._ids: tuple[int, int] = (0, 0)
+        self._hi, self._lo, self._line, self._rule = array("Q"), array("Q"), array("I"), array("i")
+
+    def __len__(self) -> int:
+        return sum(self._counts.values())
+
+    def __iter__(self):  # noqa: ANN204 -- nothing reads these entries one by one; say so loudly
+        raise TypeError("term entries read from a directory are index rows; use category_counts/file_counts")
+
+    def begin_file(self, category: str, rel: str, load: bool) -> None:
+        """Lines that follow belong to ``rel`` (category ``category``); ``load`` False: validate and find
+        duplicates only (an undeclared category)."""
+        self._where = (category, rel, load)
+        self._load = load
+        if load:
+            self._ids = (self.builder.category(category), self.builder.file(rel))
+        self._hi, self._lo, self._line, self._rule = array("Q"), array("Q"), array("I"), array("i")
+
+    def add_line(self, text: str, number: int) -> str | None:
+        """Read one term line (comment and edge spaces stripped); the reason when it is not a valid entry."""
+        entry, substring, reason, found = parse_term_words(text)
+        if reason is not None:
+            return reason
+        if entry.startswith("sha256:"):
+            digest = bytes.fromhex(entry[7:])
+        else:
+            digest = hashlib.sha256(" ".join(found).encode("utf-8")).digest()
+        hi, lo = _KEY.unpack_from(digest)
+        self._hi.append(hi)
+        self._lo.append((lo & ~1) | substring)
+        self._line.append(number)
+        if self._load:
+            cat, file = self._ids
+            self._rule.append(self.builder.add(entry, substring, cat, file, number, found))
+        else:
+            self._rule.append(-1)
+        return None
+
+    def end_file(self) -> list[tuple[int, int]]:
+        """(line, first line) of every duplicate in the file just read, by line; those are not indexed."""
+        category, rel, load = self._where
+        n = len(self._line)
+        found: list[tuple[int, int]] = []
+        if n > 1:
+            hi, lo = np.frombuffer(self._hi, np.uint64), np.frombuffer(self._lo, np.uint64)
+            line, rule = np.frombuffer(self._line, np.uint32), np.frombuffer(self._rule, np.int32)
+            order = np.lexsort((line, lo, hi))
+            h, lo_sorted = hi[order], lo[order]
+            dup = np.zeros(n, dtype=bool)
+            dup[1:] = (h[1:] == h[:-1]) & (lo_sorted[1:] == lo_sorted[:-1])
+            if dup.any():
+                first = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
+                lines = line[order]
+                for i in np.flatnonzero(dup).tolist():
+                    found.append((int(lines[i]), int(lines[first[i]])))
+                    if rule[order[i]] >= 0:
+                        self.builder.drop(int(rule[order[i]]))
+                found.sort()
+            del hi, lo, line, rule
+        if load:
+            self._counts[(category, rel)] = self._counts.get((category, rel), 0) + n - len(found)
+        self._hi, self._lo, self._line, self._rule = array("Q"), array("Q"), array("I"), array("i")
+        return found
+
+    def category_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (category, _), count in self._counts.items():
+            out[category] = out.get(category, 0) + count
+        return out
+
+    def file_counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for (_, rel), count in self._counts.items():
+            out[rel] = out.get(rel, 0) + count
+        return out
