@@ -58,10 +58,35 @@ class _Keys:
             self._chunks.append(unique_keys(np.frombuffer(self._buffer, dtype=np.uint64)))
             self._buffer = array("Q")
 
-    def unique(self, *more: np.ndarray) -> np.ndarray:
+    def unique(self, *more: np.ndarray, release: bool = False) -> np.ndarray:
+        """Every key once, sorted (``release``: the chunks are dropped as they are joined)."""
+        joined = self.joined(*more, release=release)
+        keep = np.empty(joined.size, dtype=bool)
+        keep[:1] = True
+        np.not_equal(joined[1:], joined[:-1], out=keep[1:])
+        return joined[keep]
+
+    def joined(self, *more: np.ndarray, release: bool = False) -> np.ndarray:
+        """Every key, sorted, repeats kept; with ``release`` each chunk is freed once copied (the joined
+        array and one chunk at a time, never all chunks and their join at once)."""
         self._flush()
         parts = [*self._chunks, *more]
-        return unique_keys(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
+        if release:
+            self._chunks = []
+        out = np.empty(sum(p.size for p in parts), dtype=np.uint64)
+        at = 0
+        while parts:
+            part = parts.pop(0)
+            out[at:at + part.size] = part
+            at += part.size
+            del part
+        out.sort()
+        return out
+
+
+def distinct(sorted_keys: np.ndarray) -> int:
+    """How many distinct keys a sorted array holds."""
+    return int(sorted_keys.size and 1 + np.count_nonzero(sorted_keys[1:] != sorted_keys[:-1]))
 
 
 class TermBuilder:
@@ -143,10 +168,14 @@ class TermBuilder:
         """Leave out an entry added earlier (a duplicate found after its file was read)."""
         self._dropped.add(rule)
 
-    def finish(self, allow: Sequence[str] = ()) -> tuple[dict[str, Any], Table, Table, np.ndarray, np.ndarray]:
-        """(meta, plain table, hashed table, first-stage bitmap, piece bitmap)."""
+    def finish(self, allow: Sequence[str] = (), release: bool = False
+               ) -> tuple[dict[str, Any], Table, Table, np.ndarray, np.ndarray]:
+        """(meta, plain table, hashed table, first-stage bitmap, piece bitmap). ``release``: the builder's
+        columns are freed as they are used (a directory's one build: the peak of a 1M-term compile)."""
         rules = Rules.of_columns(self._cat, self._file, self._line)
-        kind = np.frombuffer(self._kind, dtype=np.uint8) if len(self._kind) else np.zeros(0, np.uint8)
+        kind = np.frombuffer(self._kind, dtype=np.uint8).copy() if len(self._kind) else np.zeros(0, np.uint8)
+        if release:
+            self._cat, self._file, self._line, self._kind = array("H"), array("I"), array("I"), array("B")
         live = np.ones(kind.size, dtype=bool)
         if self._dropped:
             live[np.fromiter(self._dropped, np.int64)] = False
@@ -154,16 +183,31 @@ class TermBuilder:
         def rows(keys: array, rule: array) -> tuple[np.ndarray, np.ndarray]:
             k = np.frombuffer(keys, dtype=np.uint64) if len(keys) else np.zeros(0, np.uint64)
             r = np.frombuffer(rule, dtype=np.uint32) if len(rule) else np.zeros(0, np.uint32)
-            return (k, r) if live.all() else (k[live[r]], r[live[r]])
+            if live.all():
+                return k, r  # views: the callers copy (concatenate) before the columns are freed
+            alive = live[r]
+            return k[alive], r[alive]
 
+        pieces = self._pieces.joined(release=release)  # repeats set the same bits: only counted
+        piece_bitmap = bitmap_of(pieces, PIECE_ERROR, count=distinct(pieces))
+        del pieces
         plain_k, plain_r = rows(self._plain_keys, self._plain_rule)
-        cut_k, cut_r = rows(self._cut_keys, self._cut_rule)
         # The first stage holds phrase keys and their word prefixes; marked cuts stay out (match_prefix looks
         # them up directly in the exact table, which holds both).
-        bitmap = bitmap_of(self._starts.unique(plain_k), self.error_rate)
-        plain = Table.from_columns(np.concatenate([plain_k, cut_k]), np.concatenate([plain_r, cut_r]), rules)
+        starts = self._starts.joined(plain_k, release=release)
+        bitmap = bitmap_of(starts, self.error_rate, count=distinct(starts))
+        del starts
+        cut_k, cut_r = rows(self._cut_keys, self._cut_rule)
+        keys, rule = np.concatenate([plain_k, cut_k]), np.concatenate([plain_r, cut_r])
+        del plain_k, plain_r
+        n_cuts = int(cut_k.size)
+        del cut_k, cut_r
+        if release:  # the views above are gone: the columns can be freed
+            self._plain_keys, self._plain_rule = array("Q"), array("I")
+            self._cut_keys, self._cut_rule = array("Q"), array("I")
+        plain = Table.from_columns(keys, rule, rules, own=True)
+        del keys, rule
         hashed = Table.from_columns(*rows(self._hashed_keys, self._hashed_rule), rules)
-        pieces = bitmap_of(self._pieces.unique(), PIECE_ERROR)
         substring_rules = [r for r in dict.fromkeys(r for _, r in self._substrings) if live[r]]
         row_of = {r: i for i, r in enumerate(substring_rules)}
         allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
@@ -171,5 +215,5 @@ class TermBuilder:
                 "entries": int(np.count_nonzero(live & (kind == 0))),
                 "substrings": [(form, row_of[r]) for form, r in self._substrings if live[r]],
                 "substring_rows": [list(rules.triple(r)) for r in substring_rules],
-                "allow": sorted(allowed), "error_rate": self.error_rate, "prefix_rows": int(cut_k.size)}
-        return meta, plain, hashed, bitmap, pieces
+                "allow": sorted(allowed), "error_rate": self.error_rate, "prefix_rows": n_cuts}
+        return meta, plain, hashed, bitmap, piece_bitmap

@@ -30,23 +30,28 @@ def unique_keys(keys: np.ndarray | Iterable[int]) -> np.ndarray:
     return arr
 
 
-def bitmap_of(keys: np.ndarray | set[int], error_rate: float) -> np.ndarray:
-    """A packed two-probe bitmap over the distinct ``keys`` (probe positions: two 32-bit slices of each key)."""
-    arr = unique_keys(keys)
-    nbits = bitmap_bits(arr.size, error_rate)
+def bitmap_of(keys: np.ndarray | set[int], error_rate: float, count: int | None = None) -> np.ndarray:
+    """A packed two-probe bitmap over ``keys`` (probe positions: two 32-bit slices of each key), sized for
+    ``count`` distinct keys (default: counted here). Repeated keys set the same bits, so a caller that knows
+    the distinct count may pass keys with repeats."""
+    arr = keys if isinstance(keys, np.ndarray) else np.fromiter(keys, np.uint64, len(keys))
+    arr = arr.astype(np.uint64, copy=False)
+    if count is None:
+        count = int(unique_keys(arr).size)
+    nbits = bitmap_bits(count, error_rate)
     mask = np.uint64(nbits - 1)
-    # The probe bits go straight into the packed (little-endian) bitmap: a bool array of nbits bytes was the
-    # largest transient of a 1M-term build (67-268 MB); this is 1/8 of it, faster, and the same bytes.
+    # The probe bits go straight into the packed (little-endian) bitmap, a chunk of keys at a time: a bool
+    # array of nbits bytes, or every position at once, was the largest transient of a 1M-term build.
     packed = np.zeros(nbits // 8, dtype=np.uint8)
-    # Every probe position, sorted; the bits of each byte OR-ed together (``bitwise_or.reduceat`` over runs
-    # of one byte): ``bitwise_or.at`` gave the same bytes 5x slower.
-    positions = np.sort(np.concatenate([arr & mask, (arr >> np.uint64(32)) & mask]))
-    if positions.size:
-        byte = positions >> np.uint64(3)
-        bits = np.left_shift(np.uint8(1), (positions & np.uint64(7)).astype(np.uint8))
-        starts = np.flatnonzero(np.concatenate([[True], byte[1:] != byte[:-1]]))
-        packed[byte[starts].astype(np.int64)] = np.bitwise_or.reduceat(bits, starts)
+    for start in range(0, arr.size, _BITMAP_CHUNK):
+        part = arr[start:start + _BITMAP_CHUNK]
+        for positions in (part & mask, (part >> np.uint64(32)) & mask):
+            np.bitwise_or.at(packed, (positions >> np.uint64(3)).astype(np.intp),
+                             np.left_shift(np.uint8(1), (positions & np.uint64(7)).astype(np.uint8)))
     return packed
+
+
+_BITMAP_CHUNK = 1 << 20
 
 
 def bitmap_bits(count: int, error_rate: float) -> int:
@@ -135,12 +140,18 @@ class Table:
         return cls.from_columns(keys, rule, Rules.of(triples))
 
     @classmethod
-    def from_columns(cls, keys: np.ndarray | array, rule: np.ndarray | array, rules: Rules) -> Table:
-        """Rows sorted by key, then rule number; repeated (key, rule) rows dropped."""
+    def from_columns(cls, keys: np.ndarray | array, rule: np.ndarray | array, rules: Rules, own: bool = False) -> Table:
+        """Rows sorted by key, then rule number; repeated (key, rule) rows dropped. ``own``: the caller keeps
+        no reference to ``keys`` / ``rule``, so they are sorted in place (no second copy of a 1M-row table)."""
         k = np.asarray(keys, dtype=np.uint64)
         r = np.asarray(rule, dtype=np.uint32)
+        del keys, rule
         order = np.lexsort((r, k))
-        k, r = k[order], r[order]
+        if own and k.flags.writeable and r.flags.writeable:
+            k[:] = k[order]
+            r[:] = r[order]
+        else:
+            k, r = k[order], r[order]
         del order
         if k.size > 1:
             keep = np.empty(k.size, dtype=bool)

@@ -340,6 +340,10 @@ class TermIndex:
     def to_bytes(self) -> bytes:
         """``FPTERMS3`` + header (JSON length, counts) + JSON meta + 8-byte-aligned arrays: plain keys and
         rule numbers, hashed keys and rule numbers, rule lines, rule runs (start, category, file), bitmaps."""
+        return b"".join(self.to_parts())
+
+    def to_parts(self) -> list[bytes | memoryview]:
+        """``to_bytes`` as the buffers to write one after another (views of the arrays, no copy)."""
         rules = self._plain.rules
         if self._hashed.keys.size and self._hashed.rules is not rules:
             raise ValueError("the plain and hashed tables of a term index must share their rules")
@@ -351,9 +355,11 @@ class TermIndex:
                                      self._mask // 8 + 1, self._piece_mask // 8 + 1, len(rules), rules.starts.size),
                  meta]
         for arr in arrays:
-            raw = np.ascontiguousarray(arr).tobytes()
-            parts.append(raw + b"\0" * (-len(raw) % 8))
-        return b"".join(parts)
+            raw = memoryview(np.ascontiguousarray(arr)).cast("B")
+            parts.append(raw)
+            if -raw.nbytes % 8:
+                parts.append(b"\0" * (-raw.nbytes % 8))
+        return parts
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> TermIndex:

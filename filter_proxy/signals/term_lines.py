@@ -15,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import struct
 from array import array
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,8 +36,10 @@ class TermEntries:
         self._counts: dict[tuple[str, str], int] = {}  # (category, file) -> entries kept
         self._where: tuple[str, str, bool] = ("", "", False)
         self._load = False
+        self._built: tuple[tuple[str, ...], tuple[Any, ...]] | None = None
         self._ids: tuple[int, int] = (0, 0)
-        self._hi, self._lo, self._line, self._rule = array("Q"), array("Q"), array("I"), array("i")
+        self._hi, self._lo, self._line = array("Q"), array("Q"), array("I")
+        self._first_rule = 0
 
     def __len__(self) -> int:
         return sum(self._counts.values())
@@ -50,7 +54,9 @@ class TermEntries:
         self._load = load
         if load:
             self._ids = (self.builder.category(category), self.builder.file(rel))
-        self._hi, self._lo, self._line, self._rule = array("Q"), array("Q"), array("I"), array("i")
+        # The valid lines of a loaded file become consecutive rules: the i-th is rule _first_rule + i.
+        self._first_rule = len(self.builder)
+        self._hi, self._lo, self._line = array("Q"), array("Q"), array("I")
 
     def add_line(self, text: str, number: int) -> str | None:
         """Read one term line (comment and edge spaces stripped); the reason when it is not a valid entry."""
@@ -67,9 +73,7 @@ class TermEntries:
         self._line.append(number)
         if self._load:
             cat, file = self._ids
-            self._rule.append(self.builder.add(entry, substring, cat, file, number, found))
-        else:
-            self._rule.append(-1)
+            self.builder.add(entry, substring, cat, file, number, found)
         return None
 
     def end_file(self) -> list[tuple[int, int]]:
@@ -79,7 +83,7 @@ class TermEntries:
         found: list[tuple[int, int]] = []
         if n > 1:
             hi, lo = np.frombuffer(self._hi, np.uint64), np.frombuffer(self._lo, np.uint64)
-            line, rule = np.frombuffer(self._line, np.uint32), np.frombuffer(self._rule, np.int32)
+            line = np.frombuffer(self._line, np.uint32)
             order = np.lexsort((line, lo, hi))
             h, lo_sorted = hi[order], lo[order]
             dup = np.zeros(n, dtype=bool)
@@ -89,14 +93,24 @@ class TermEntries:
                 lines = line[order]
                 for i in np.flatnonzero(dup).tolist():
                     found.append((int(lines[i]), int(lines[first[i]])))
-                    if rule[order[i]] >= 0:
-                        self.builder.drop(int(rule[order[i]]))
+                    if load:
+                        self.builder.drop(self._first_rule + int(order[i]))
                 found.sort()
-            del hi, lo, line, rule
+            del hi, lo, line
         if load:
             self._counts[(category, rel)] = self._counts.get((category, rel), 0) + n - len(found)
-        self._hi, self._lo, self._line, self._rule = array("Q"), array("Q"), array("I"), array("i")
+        self._hi, self._lo, self._line = array("Q"), array("Q"), array("I")
         return found
+
+    def index_parts(self, allow: Sequence[str]) -> tuple[Any, ...]:
+        """``TermBuilder.finish`` of what was read; built once (the builder's columns are freed as the
+        index is built: they were the peak of a 1M-term compile), later calls get the same parts."""
+        key = tuple(allow)
+        if self._built is None or self._built[0] != key:
+            if self._built is not None:
+                raise ValueError("term entries read from a directory are indexed once, with one allow list")
+            self._built = (key, self.builder.finish(allow, release=True))
+        return self._built[1]
 
     def category_counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

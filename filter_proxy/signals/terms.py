@@ -57,7 +57,7 @@ class TermSignal(SignalType):
     @classmethod
     def build(cls, entries: Sequence[Entry] | TermEntries, allow: Sequence[str] = ()) -> TermIndex:
         if isinstance(entries, TermEntries):  # read from a directory: the keys are hashed already
-            return TermIndex(*entries.builder.finish(allow))
+            return TermIndex(*entries.index_parts(allow))
         # A generator, not a second list of entries: TermIndex.build reads them once.
         return TermIndex.build((cls._term_entry(e) for e in entries), allow=allow)
 
