@@ -16,7 +16,7 @@ words cover a match's words cancels that match.
 Index design (DESIGN §10, chosen by measurement on a 2-core box):
 
 - Every plain phrase has a 64-bit key, ``xxh64`` of its normalised form (~0.2 µs per key). The exact stage
-  is a sorted ``uint64`` array of those keys with co-sorted category/file/line arrays: 16 bytes per entry,
+  is a sorted ``uint64`` array of those keys with a co-sorted ``uint32`` rule number (``term_table``: 12 bytes a row),
   loaded zero-copy with ``np.frombuffer``. A 64-bit collision with 1M entries has odds ~1e-13 per n-gram.
 - The first stage is a two-probe bloom bitmap over the phrase keys *and all their proper word prefixes*,
   whose probe positions are two slices of the key itself. A pybloom-live lookup re-hashes in Python
@@ -34,7 +34,8 @@ Index design (DESIGN §10, chosen by measurement on a 2-core box):
 - Other written forms (``term_forms``): joined phrases and other-script skeletons are extra keys of the same
   row; split words are glued at match time after a word that passes a second, looser bitmap of listed
   words' prefixes (two ordinary words are never glued); hashtag/handle words are segmented (``reading.reading``).
-  Format ``FPTERMS2``; format 1 is refused with a "recompile" message.
+  Format ``FPTERMS3`` (rows name rule numbers; built in one streaming pass by ``term_build``); formats 1
+  and 2 are refused with a "recompile" message.
 - Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
   window of every word. They are meant for a few distinctive coined terms, not for bulk lists.
 """
@@ -324,7 +325,7 @@ class TermIndex:
         """Listed single-word entries (plain or substring) that start with the last of the normalised
         ``words`` (a query term cut by a trailing wildcard): ``["zqxbi"]`` finds ``zqxblocked``. Only cuts
         keeping at least ``PREFIX_MIN_LETTERS`` letters count. Exact: one lookup in the plain table, where
-        ``_prefix_rows`` put a marked key for every such cut (about 1.2 rows of 16 bytes per entry on a
+        ``term_build.prefix_keys`` put a marked key for every such cut (about 1.2 rows of 12 bytes per entry on a
         synthetic list; phrases get none, which would triple the table)."""
         if not words or len(words[-1]) < PREFIX_MIN_LETTERS:
             return []
