@@ -82,21 +82,30 @@ class TermEntries:
         n = len(self._line)
         found: list[tuple[int, int]] = []
         if n > 1:
-            hi, lo = np.frombuffer(self._hi, np.uint64), np.frombuffer(self._lo, np.uint64)
-            line = np.frombuffer(self._line, np.uint32)
-            order = np.lexsort((line, lo, hi))
-            h, lo_sorted = hi[order], lo[order]
-            dup = np.zeros(n, dtype=bool)
-            dup[1:] = (h[1:] == h[:-1]) & (lo_sorted[1:] == lo_sorted[:-1])
-            if dup.any():
-                first = np.maximum.accumulate(np.where(dup, 0, np.arange(n)))
-                lines = line[order]
-                for i in np.flatnonzero(dup).tolist():
-                    found.append((int(lines[i]), int(lines[first[i]])))
-                    if load:
-                        self.builder.drop(self._first_rule + int(order[i]))
-                found.sort()
-            del hi, lo, line
+            # Sorted by the first 64 bits only (a stable sort keeps line order within ties); the few ties,
+            # nearly all true duplicates, are compared on the second 64 bits in Python. Sorting both
+            # columns at once cost ~50 MB of transients at 1M lines, the peak of a 1M-term read.
+            hi = np.frombuffer(self._hi, np.uint64)
+            order = np.argsort(hi, kind="stable")
+            ties = np.flatnonzero(hi[order[1:]] == hi[order[:-1]])
+            del hi
+            runs: list[list[int]] = []  # line indexes sharing the first 64 bits, in line order
+            prev = -2
+            for t in ties.tolist():
+                if t != prev + 1:
+                    runs.append([int(order[t])])
+                runs[-1].append(int(order[t + 1]))
+                prev = t
+            del order, ties
+            for run in runs:
+                firsts: dict[int, int] = {}
+                for index in run:
+                    first = firsts.setdefault(self._lo[index], index)
+                    if first != index:
+                        found.append((self._line[index], self._line[first]))
+                        if load:
+                            self.builder.drop(self._first_rule + index)
+            found.sort()
         if load:
             self._counts[(category, rel)] = self._counts.get((category, rel), 0) + n - len(found)
         self._hi, self._lo, self._line = array("Q"), array("Q"), array("I")
