@@ -30,7 +30,7 @@ __all__ = ["TermBuilder", "PREFIX_MIN_LETTERS", "PREFIX_MARK", "prefix_keys"]
 
 PREFIX_MIN_LETTERS = 5
 PREFIX_MARK = b"\x01"  # normalised text never holds a control character, so marked keys are apart
-_CHUNK = 1 << 21  # keys buffered before a chunk is deduplicated (16 MB of uint64)
+_CHUNK = 1 << 19  # keys buffered before a chunk is deduplicated (4 MB of uint64)
 
 
 def prefix_keys(word: str) -> list[int]:
