@@ -164,6 +164,10 @@ class TermBuilder:
         self._cut_keys.extend(cuts)
         self._cut_rule.extend([rule] * len(cuts))
 
+    def rule_lines(self, first: int) -> memoryview:
+        """The lines of rules ``first``, ``first + 1``, ... (indexable like a list)."""
+        return memoryview(self._line)[first:]
+
     def drop(self, rule: int) -> None:
         """Leave out an entry added earlier (a duplicate found after its file was read)."""
         self._dropped.add(rule)

@@ -5,8 +5,8 @@ The directory reader (``rules/sources.py``) calls ``begin_file``, ``add_line`` f
 ``end_file``, which returns the duplicates of that file: lines whose entry is another line's (a plain phrase
 and its hashed twin, ``sha256:`` of the normalised phrase, are one entry; ``~x`` and ``x`` are not). The
 first line keeps the entry; the later ones are dropped from the index and reported (``duplicate of line
-N; ignored``). Duplicates are found with numpy over a 128-bit key per line (SHA-256 of the normalised
-phrase, 127 bits and the substring flag) once the file is read: a set of 1M keys as Python objects was
+N; ignored``). Duplicates are found with numpy over a 96-bit key per line (SHA-256 of the normalised
+phrase: 95 bits and the substring flag) once the file is read: a set of 1M keys as Python objects was
 ~150 MB.
 """
 
@@ -38,7 +38,7 @@ class TermEntries:
         self._load = False
         self._built: tuple[tuple[str, ...], tuple[Any, ...]] | None = None
         self._ids: tuple[int, int] = (0, 0)
-        self._hi, self._lo, self._line = array("Q"), array("Q"), array("I")
+        self._hi, self._lo, self._line = array("Q"), array("I"), array("I")
         self._first_rule = 0
 
     def __len__(self) -> int:
@@ -56,7 +56,7 @@ class TermEntries:
             self._ids = (self.builder.category(category), self.builder.file(rel))
         # The valid lines of a loaded file become consecutive rules: the i-th is rule _first_rule + i.
         self._first_rule = len(self.builder)
-        self._hi, self._lo, self._line = array("Q"), array("Q"), array("I")
+        self._hi, self._lo, self._line = array("Q"), array("I"), array("I")
 
     def add_line(self, text: str, number: int) -> str | None:
         """Read one term line (comment and edge spaces stripped); the reason when it is not a valid entry."""
@@ -69,8 +69,9 @@ class TermEntries:
             digest = hashlib.sha256(" ".join(found).encode("utf-8")).digest()
         hi, lo = _KEY.unpack_from(digest)
         self._hi.append(hi)
-        self._lo.append((lo & ~1) | substring)
-        self._line.append(number)
+        self._lo.append(((lo >> 32) & ~1) | substring)  # 96 bits in all (95 + the substring flag)
+        if not self._load:  # else the builder keeps the rule's line: no second column of line numbers
+            self._line.append(number)
         if self._load:
             cat, file = self._ids
             self.builder.add(entry, substring, cat, file, number, found)
@@ -79,7 +80,8 @@ class TermEntries:
     def end_file(self) -> list[tuple[int, int]]:
         """(line, first line) of every duplicate in the file just read, by line; those are not indexed."""
         category, rel, load = self._where
-        n = len(self._line)
+        n = len(self._hi)
+        lines = self.builder.rule_lines(self._first_rule) if load else self._line
         found: list[tuple[int, int]] = []
         if n > 1:
             # Sorted by the first 64 bits only (a stable sort keeps line order within ties); the few ties,
@@ -102,13 +104,14 @@ class TermEntries:
                 for index in run:
                     first = firsts.setdefault(self._lo[index], index)
                     if first != index:
-                        found.append((self._line[index], self._line[first]))
+                        found.append((lines[index], lines[first]))
                         if load:
                             self.builder.drop(self._first_rule + index)
             found.sort()
+        del lines  # a view of the builder's line column: released before the next file adds rules
         if load:
             self._counts[(category, rel)] = self._counts.get((category, rel), 0) + n - len(found)
-        self._hi, self._lo, self._line = array("Q"), array("Q"), array("I")
+        self._hi, self._lo, self._line = array("Q"), array("I"), array("I")
         return found
 
     def index_parts(self, allow: Sequence[str]) -> tuple[Any, ...]:
