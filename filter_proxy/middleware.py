@@ -19,7 +19,6 @@ import orjson
 from filter_proxy import answers, kinds, multisearch
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping
 from filter_proxy.adapters.request import parse_query
-from filter_proxy.adapters.route_tables import ROUTING_PARAMS
 from filter_proxy.adapters.routes import (
     MULTI,
     PASS,
@@ -41,6 +40,8 @@ from filter_proxy.exchange import send_raw as _send_raw
 from filter_proxy.exchange import send_warning as _send_warning
 from filter_proxy.funnel.cookie import RepeatCookie
 from filter_proxy.funnel.token import HelpSigner
+from filter_proxy.request_guard import framing_refusal, screened_refusal, screened_scope
+from filter_proxy.response_guard import ResponseGuard, listed_echo
 from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import (
@@ -67,8 +68,6 @@ SUGGEST = "suggest"
 # A non-JSON error body (an HTML or text error page) up to this size is screened as text and passed when
 # clean; a longer one is refused (502): short error pages are the norm, long ones may quote content.
 MAX_PLAIN_ERROR_BYTES = 8192
-# Headers some frameworks read as "treat this request as another method": the route was chosen by method.
-_METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
 
 
 class FilterMiddleware:
@@ -131,7 +130,6 @@ class FilterMiddleware:
                 case_insensitive=self.adapter.paths_case_insensitive,
             )
         self.routes = routes
-        self._routing_params = ROUTING_PARAMS.get(self.adapter.name, frozenset())
 
     def route(self, path: str, method: str = "GET") -> str | None:
         """The response kind of a screened route ("search", "suggest", "document", ...) or None when the
@@ -172,10 +170,10 @@ class FilterMiddleware:
         if decision.outcome == REFUSE:
             await answers.refuse(self, decision, send)
             return
-        for name, _ in scope["headers"]:
-            if name.lower() in _METHOD_OVERRIDES:  # the method routed on must be the method served
-                await _send_json(send, 400, {"error": "method override headers are not accepted"})
-                return
+        refusal = framing_refusal(scope["headers"])  # request_guard.py: ambiguous framing, method overrides
+        if refusal is not None:
+            await _send_json(send, 400, {"error": "request refused by the filter", "reason": refusal})
+            return
         scope = answers.canonical_scope(scope, path)
         if decision.outcome == PASS:
             if answers.carries_query(self, scope["query_string"]):
@@ -187,15 +185,15 @@ class FilterMiddleware:
                 return
             await self.app(scope, receive, send)
             return
+        guarded = screened_refusal(self.adapter.name, scope)  # request_guard.py: query, charset, formats
+        if guarded is not None:
+            await _send_json(send, guarded[0], {"error": "request refused by the filter", "reason": guarded[1]})
+            return
+        scope = screened_scope(scope)  # no Range / conditional headers; Accept-Encoding: identity
+        send = ResponseGuard(send, self.holder.current, method == "HEAD")  # response headers screened
         if method == "OPTIONS":
             await answers.options(self, decision, segments, scope, receive, send)
             return
-        if self._routing_params and scope["query_string"]:
-            names = {k for k, _ in parse_query(scope["query_string"].decode("latin-1"))}
-            if names & self._routing_params:  # a parameter that picks another handler than the one routed
-                await _send_json(send, 403, {"error": "route not allowed by the filter",
-                                             "reason": "a request parameter selects another handler"})
-                return
         await self._screen(decision.kind, scope, receive, send)
 
     # -- one screened request -----------------------------------------------------------------------
@@ -377,6 +375,8 @@ class FilterMiddleware:
             # An error body in no page shape (a backend's error JSON, which can quote documents): every
             # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
             outcome = PageOutcome(withheld=screen_value(doc, rules))
+        if outcome.withheld is None and verdict.action == "allow":  # response_guard.py: a hostile echo
+            outcome.withheld = listed_echo(doc, self.adapter, rules)
         if outcome.withheld is not None:
             observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
             await self._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened", route)
