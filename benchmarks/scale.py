@@ -5,6 +5,7 @@ build, compile, load time, resident memory and query time, each load in a fresh 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,7 @@ def _terms(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
     curves: dict[str, list[tuple[float, float]]] = {"filter-proxy bundle": [], "Python set": [], "pyahocorasick": []}
     load_curves: dict[str, list[tuple[float, float]]] = {k: [] for k in curves}
     top: dict[str, Any] = {}
+    cli: dict[int, dict[str, dict[str, float]]] = {}
     for n in sizes:
         log(f"scale: {n:,} terms: generating and writing the rule directory")
         terms = synth.placeholder_terms(n, seed=31)
@@ -62,6 +64,7 @@ def _terms(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
         (tmp / f"terms{n}.txt").write_text("\n".join(terms), encoding="utf-8")
         bundle = tmp / f"terms{n}.bundle"
         built = probe("terms-build", root, bundle, "no" if quick else "yes")
+        cli[n] = {cmd: _cli(cmd, root, tmp / f"cli{n}.bundle") for cmd in ("compile", "check")}
         loaded = probe("terms-load", bundle, json.dumps(terms[:20]))
         log(f"scale: {n:,} terms: compile {built['compile_s']:.1f} s, load {loaded['load_s'] * 1000:.0f} ms, "
             f"{loaded['rss_queried_mb']:.1f} MB")
@@ -86,13 +89,38 @@ def _terms(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
     result.table("Term rule sets: build, compile, load and memory (each load in a fresh process)",
                  ["terms", "matcher", "build s (dir)", "compile s", "bundle MB", "load s", "RSS after load MB",
                   "RSS after queries MB", "query us (median, verdict cache off)"], rows)
+    result.table("`filter-proxy rules compile` / `rules check` on the term rule directory (fresh process each)",
+                 ["terms", "command", "CPU s", "wall s", "peak RSS MB"],
+                 [[n, f"rules {cmd}", r["cpu_s"], r["wall_s"], r["peak_mb"]] for n, runs in cli.items()
+                  for cmd, r in runs.items()])
     label = "1M" if top["n"] == 1_000_000 else f"{top['n'] // 1000}k (quick)"
+    for cmd in ("compile", "check"):
+        r = cli[top["n"]][cmd]
+        result.target(f"terms_1m_{cmd}_s", r["cpu_s"], f"measured at {label}: CPU time (user + system) of the "
+                      f"command; wall {r['wall_s']:.1f} s on this shared machine")
+        result.target(f"terms_1m_{cmd}_mb", r["peak_mb"], f"measured at {label}: the command's peak RSS")
     result.target("terms_1m_load_s", top["load_s"], f"measured at {label}")
     result.target("terms_1m_memory_mb", top["rss_queried_mb"], f"measured at {label}, RSS after queries")
     result.plots.append(plots.scale_curves(curves, "listed terms", "resident memory MB", "Term index memory",
                                            "scale_terms_memory.png", out_dir, target=64))
     result.plots.append(plots.scale_curves(load_curves, "listed terms", "load s", "Term index load time",
                                            "scale_terms_load.png", out_dir, target=1.0))
+
+
+def _cli(command: str, root: Path, bundle: Path) -> dict[str, float]:
+    """CPU time, wall time and peak RSS of ``filter-proxy rules <command>`` in its own process (os.wait4
+    gives that child's own rusage, not the maximum over every child so far)."""
+    args = ["-c", "from filter_proxy.cli import main; raise SystemExit(main())", "rules", command, str(root)]
+    if command == "compile":
+        args += ["-o", str(bundle)]
+    start = time.monotonic()
+    child = subprocess.Popen([sys.executable, *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise RuntimeError(f"rules {command} exited with {child.returncode}")
+    return {"cpu_s": usage.ru_utime + usage.ru_stime, "wall_s": time.monotonic() - start,
+            "peak_mb": usage.ru_maxrss / 1024}
 
 
 def _hashes(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:

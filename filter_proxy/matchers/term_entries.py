@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from xxhash import xxh64_intdigest
 
-from filter_proxy.normalize import normalize
+from filter_proxy.normalize import words
 
-__all__ = ["TermEntry", "TermMatch", "parse_term_line", "validate_term", "term_key", "sha_key", "split_rule_id",
+__all__ = ["TermEntry", "TermMatch", "parse_term_line", "parse_term_words", "validate_term", "term_key", "sha_key", "split_rule_id",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
 
 MAX_WORDS = 12
@@ -48,29 +48,36 @@ def parse_term_line(line: str) -> tuple[str, bool, str | None]:
 
     ``text`` is the entry without the ``~`` marker, ready for ``TermEntry(text, ..., substring=...)``.
     """
+    text, substring, reason, _ = parse_term_words(line)
+    return text, substring, reason
+
+
+def parse_term_words(line: str) -> tuple[str, bool, str | None, list[str]]:
+    """``parse_term_line`` and the normalised words it validated (``[]`` for a hashed entry or an error):
+    the index build reuses them instead of normalising the entry again."""
     text = line.strip()
     substring = text.startswith("~")
     if substring:
         text = text[1:].strip()
     if text[:7].lower() == "sha256:":
         if substring:
-            return text, True, "hashed entries cannot be substring entries; list the plain term or drop '~'"
+            return text, True, "hashed entries cannot be substring entries; list the plain term or drop '~'", []
         digest = text[7:].strip()
         if not _HEX64.fullmatch(digest):
-            return text, False, "sha256: must be followed by exactly 64 hex digits"
-        return "sha256:" + digest.lower(), False, None
+            return text, False, "sha256: must be followed by exactly 64 hex digits", []
+        return "sha256:" + digest.lower(), False, None, []
     if len(text) > MAX_CHARS:
-        return text, substring, f"entry is longer than {MAX_CHARS} characters"
-    normal = normalize(text)
-    if not normal:
-        return text, substring, "entry is empty after normalisation (only punctuation or symbols?)"
-    count = normal.count(" ") + 1
+        return text, substring, f"entry is longer than {MAX_CHARS} characters", []
+    found = words(text)
+    if not found:
+        return text, substring, "entry is empty after normalisation (only punctuation or symbols?)", []
+    count = len(found)
     if count > MAX_WORDS:
-        return text, substring, f"entry has {count} words; at most {MAX_WORDS} are allowed"
-    if substring and (count > 1 or len(normal) < MIN_SUBSTRING):
+        return text, substring, f"entry has {count} words; at most {MAX_WORDS} are allowed", []
+    if substring and (count > 1 or len(found[0]) < MIN_SUBSTRING):
         return text, True, (f"substring entry must normalise to one word of at least {MIN_SUBSTRING} "
-                            f"characters (got {normal!r})")
-    return text, substring, None
+                            f"characters (got {' '.join(found)!r})"), []
+    return text, substring, None, found
 
 
 def validate_term(line: str) -> tuple[tuple[str, bool] | None, str | None]:

@@ -75,9 +75,19 @@ def piece_keys(single: str) -> list[int]:
     return [piece_key(single[:n]) for n in range(MIN_PIECE, len(single))]
 
 
-def entry_forms(text: str) -> tuple[list[str], list[str]]:
-    """(phrases to index, single words that take split pieces) for one plain entry."""
-    base = words(text)
+def entry_forms(text: str, base: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """(phrases to index, single words that take split pieces) for one plain entry; ``base``: its
+    ``words(text)`` when the caller has them already (the build normalises each entry once)."""
+    if base is None:
+        base = words(text)
+    if text.isascii():  # no other script: one form, and for a phrase its joined word (the 1M-entry case)
+        phrase = " ".join(base)
+        if len(base) == 1:
+            return [phrase], [phrase]
+        joined = _glue_all(base) if phrase.isascii() else normalize(phrase.replace(" ", ""))
+        if len(joined) >= MIN_JOINED and " " not in joined and joined not in ordinary_words():
+            return [phrase, joined], [joined]
+        return [phrase], []
     own, skel = (base, base) if text.isascii() else (own_words(text), skeleton_words(text))
     phrases: dict[str, None] = {" ".join(base): None, " ".join(own): None}
     if skel != own:

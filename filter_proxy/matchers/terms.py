@@ -16,7 +16,7 @@ words cover a match's words cancels that match.
 Index design (DESIGN §10, chosen by measurement on a 2-core box):
 
 - Every plain phrase has a 64-bit key, ``xxh64`` of its normalised form (~0.2 µs per key). The exact stage
-  is a sorted ``uint64`` array of those keys with co-sorted category/file/line arrays: 16 bytes per entry,
+  is a sorted ``uint64`` array of those keys with a co-sorted ``uint32`` rule number (``term_table``: 12 bytes a row),
   loaded zero-copy with ``np.frombuffer``. A 64-bit collision with 1M entries has odds ~1e-13 per n-gram.
 - The first stage is a two-probe bloom bitmap over the phrase keys *and all their proper word prefixes*,
   whose probe positions are two slices of the key itself. A pybloom-live lookup re-hashes in Python
@@ -34,7 +34,8 @@ Index design (DESIGN §10, chosen by measurement on a 2-core box):
 - Other written forms (``term_forms``): joined phrases and other-script skeletons are extra keys of the same
   row; split words are glued at match time after a word that passes a second, looser bitmap of listed
   words' prefixes (two ordinary words are never glued); hashtag/handle words are segmented (``reading.reading``).
-  Format ``FPTERMS2``; format 1 is refused with a "recompile" message.
+  Format ``FPTERMS3`` (rows name rule numbers; built in one streaming pass by ``term_build``); formats 1
+  and 2 are refused with a "recompile" message.
 - Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
   window of every word. They are meant for a few distinctive coined terms, not for bulk lists.
 """
@@ -43,12 +44,12 @@ from __future__ import annotations
 
 import json
 import struct
-from array import array
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 from xxhash import xxh64_intdigest
 
+from filter_proxy.matchers.term_build import PREFIX_MIN_LETTERS, TermBuilder
 from filter_proxy.matchers.term_entries import (
     HASHED_MAX_WORDS,
     MAX_CHARS,
@@ -57,30 +58,27 @@ from filter_proxy.matchers.term_entries import (
     TermEntry,
     TermMatch,
     parse_term_line,
+    parse_term_words,
     sha_key,
-    split_rule_id,
     term_key,
     validate_term,
 )
 from filter_proxy.matchers.term_forms import (
     MIN_PIECE,
-    PIECE_ERROR,
     Segmenter,
-    entry_forms,
     glue,
     ordinary_words,
     piece_key,
-    piece_keys,
 )
 from filter_proxy.matchers.term_page import CLEAN, WORDS, clean
-from filter_proxy.matchers.term_table import Table, bitmap_of
-from filter_proxy.normalize import _words, normalize, skeleton_words
+from filter_proxy.matchers.term_table import Rules, Table
+from filter_proxy.normalize import _words
 from filter_proxy.reading import glued_words, reading
 
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
 
-_MAGIC = b"FPTERMS2"  # 2: joined phrases, skeleton forms and split-piece keys (issue 11); 1 is refused
+_MAGIC = b"FPTERMS3"  # 3: rows hold rule numbers (12 bytes, not 18); 2: joined/skeleton/piece keys; older refused
 _FAIL = -1  # first-stage answer of a word that cannot start any listed phrase (keys are >= 0)
 _PIECE = -2  # ... of a word that starts no phrase but may be the first piece of a split listed word
 _PIECE_ORDINARY = -3  # ... the same, but an ordinary word: glued only to a next piece that is no ordinary word
@@ -88,24 +86,8 @@ _NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase cov
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
 
-PREFIX_MIN_LETTERS = 5
-_PREFIX_MARK = "\x01"  # normalised text never holds a control character, so marked keys are apart
-_SUFFIX_MARK = "\x02"  # the same for the ends of one-word entries (a leading wildcard: ``*locked``)
-
-
-def _extend(columns: tuple[array, array, array, array], rows: list[tuple[int, int, int, int]]) -> None:
-    """Append (key, category, file, line) rows to the four compact columns of a table being built."""
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-
-
-def _prefix_rows(words: list[str], cat: int, file: int, line: int) -> list[tuple[int, int, int, int]]:
-    """Marked keys of a one-word entry cut short at either end (a trailing or a leading wildcard), keeping
-    >= PREFIX_MIN_LETTERS letters (never whole)."""
-    word = words[0]
-    return [(term_key(_PREFIX_MARK + word[:n]), cat, file, line) for n in range(PREFIX_MIN_LETTERS, len(word))] + [
-        (term_key(_SUFFIX_MARK + word[-n:]), cat, file, line) for n in range(PREFIX_MIN_LETTERS, len(word))]
+_PREFIX_MARK = "\x01"  # the mark of wildcard-cut keys (term_build.PREFIX_MARK)
+_SUFFIX_MARK = "\x02"  # the mark of wildcard-cut ends (term_build.SUFFIX_MARK)
 
 
 class TermIndex:
@@ -140,58 +122,14 @@ class TermIndex:
     @classmethod
     def build(cls, entries: Iterable[TermEntry], allow: Sequence[str] = (),
               error_rate: float = 0.001) -> TermIndex:
-        """Index ``entries``; ValueError names the rule id of an invalid entry."""
-        categories: dict[str, int] = {}
-        files: dict[str, int] = {}
-        # key, category, file, line of every phrase key, as compact columns (Table.from_columns)
-        plain_rows = (array("Q"), array("H"), array("I"), array("I"))
-        hashed_rows: list[tuple[int, int, int, int]] = []
-        prefixes: set[int] = set()
-        substrings: list[tuple[str, int]] = []
-        substring_rows: list[tuple[int, int, int]] = []
-        pieces: set[int] = set()
-        prefix_rows = (array("Q"), array("H"), array("I"), array("I"))  # the same, for marked prefix keys
-        max_words = 1
-        count = 0  # plain entries (each has several keys)
+        """Index ``entries``; ValueError names the rule id of an invalid entry (``term_build``)."""
+        builder = TermBuilder(error_rate)
         for entry in entries:
-            marked = ("~" if entry.substring else "") + entry.text
-            text, substring, reason = parse_term_line(marked)
+            text, substring, reason, found = parse_term_words(("~" if entry.substring else "") + entry.text)
             if reason:
                 raise ValueError(f"{entry.rule_id}: {reason}")
-            cat = categories.setdefault(entry.category, len(categories))
-            path, line = split_rule_id(entry.rule_id)
-            file = files.setdefault(path, len(files))
-            if text.startswith("sha256:"):
-                hashed_rows.append((int(text[7:23], 16), cat, file, line))
-            elif substring:
-                for form in dict.fromkeys((normalize(text), " ".join(skeleton_words(text)))):
-                    substrings.append((form, len(substring_rows)))
-                substring_rows.append((cat, file, line))
-                _extend(prefix_rows, _prefix_rows([normalize(text)], cat, file, line))
-            else:
-                phrases, singles = entry_forms(text)
-                if " " not in phrases[0]:  # wildcard cuts of one-word entries, as ``words`` reads them, only
-                    _extend(prefix_rows, _prefix_rows([phrases[0]], cat, file, line))
-                for phrase in phrases:
-                    _extend(plain_rows, [(term_key(phrase), cat, file, line)])
-                    if " " in phrase:
-                        words = phrase.split(" ")
-                        max_words = max(max_words, len(words))
-                        prefixes.update([term_key(" ".join(words[:n])) for n in range(1, len(words))])
-                for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
-                    pieces.update(piece_keys(single))
-                count += 1
-        phrase_keys = set(plain_rows[0])
-        # Marked prefix keys share the exact table (never equal to an n-gram's key, see _prefix_rows) but
-        # stay out of the bitmap: match_prefix looks them up directly.
-        columns = [column + extra for column, extra in zip(plain_rows, prefix_rows, strict=True)]
-        plain, hashed = Table.from_columns(*columns), Table.build(hashed_rows)
-        allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
-        meta = {"categories": list(categories), "files": list(files), "max_words": max_words, "entries": count,
-                "substrings": substrings, "substring_rows": substring_rows,
-                "allow": sorted(allowed), "error_rate": error_rate, "prefix_rows": len(prefix_rows[0])}
-        return cls(meta, plain, hashed, bitmap_of(phrase_keys | prefixes, error_rate),
-                   bitmap_of(pieces, PIECE_ERROR))
+            builder.add_entry(text, substring, entry.category, entry.rule_id, found)
+        return cls(*builder.finish(allow))
 
     # -- matching -------------------------------------------------------------------------------------
 
@@ -370,7 +308,7 @@ class TermIndex:
         return [(*_NO_SPAN, *self._row(self._plain, row)) for _, row in self._plain.lookup(cands)]
 
     def _row(self, table: Table, row: int) -> tuple[int, int, int]:
-        return int(table.cat[row]), int(table.file[row]), int(table.line[row])
+        return table.triple(row)
 
     def _match_hashed(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
         keys: list[int] = []
@@ -413,7 +351,7 @@ class TermIndex:
         """Listed single-word entries (plain or substring) that start with the last of the normalised
         ``words`` (a query term cut by a trailing wildcard): ``["zqxbi"]`` finds ``zqxblocked``. Only cuts
         keeping at least ``PREFIX_MIN_LETTERS`` letters count. Exact: one lookup in the plain table, where
-        ``_prefix_rows`` put a marked key for every such cut (about 1.2 rows of 16 bytes per entry on a
+        ``term_build.prefix_keys`` put a marked key for every such cut (about 1.2 rows of 12 bytes per entry on a
         synthetic list; phrases get none, which would triple the table)."""
         if not words or len(words[-1]) < PREFIX_MIN_LETTERS:
             return []
@@ -424,7 +362,7 @@ class TermIndex:
     def match_suffix(self, words: list[str]) -> list[TermMatch]:
         """Listed single-word entries that end with the first of the normalised ``words`` (a query term
         after a leading wildcard): ``["xblocked"]`` finds ``zqxblocked``; the same ``PREFIX_MIN_LETTERS``
-        rule and the same exact lookup as ``match_prefix`` (marked end keys from ``_prefix_rows``)."""
+        rule and the same exact lookup as ``match_prefix`` (marked end keys from ``term_build.prefix_keys``)."""
         if not words or len(words[0]) < PREFIX_MIN_LETTERS:
             return []
         keys = [term_key(_SUFFIX_MARK + words[0])]
@@ -433,21 +371,32 @@ class TermIndex:
 
     @property
     def nbytes(self) -> int:
-        return (sum(a.nbytes for t in (self._plain, self._hashed) for a in t.arrays()) + self._mask // 8 + 1
-                + self._piece_mask // 8 + 1)
+        return (sum(a.nbytes for a in (*self._plain.arrays(), *self._hashed.arrays(), *self._plain.rules.arrays()))
+                + self._mask // 8 + 1 + self._piece_mask // 8 + 1)
 
     def to_bytes(self) -> bytes:
-        """``FPTERMS1`` + header (JSON length, counts) + JSON meta + 8-byte-aligned arrays."""
+        """``FPTERMS3`` + header (JSON length, counts) + JSON meta + 8-byte-aligned arrays: plain keys and
+        rule numbers, hashed keys and rule numbers, rule lines, rule runs (start, category, file), bitmaps."""
+        return b"".join(self.to_parts())
+
+    def to_parts(self) -> list[bytes | memoryview]:
+        """``to_bytes`` as the buffers to write one after another (views of the arrays, no copy)."""
+        rules = self._plain.rules
+        if self._hashed.keys.size and self._hashed.rules is not rules:
+            raise ValueError("the plain and hashed tables of a term index must share their rules")
         meta = json.dumps(self._meta, separators=(",", ":")).encode()
         meta += b" " * (-len(meta) % 8)
-        arrays = [*self._plain.arrays(), *self._hashed.arrays(), np.frombuffer(self._bitmap, np.uint8),
-                  np.frombuffer(self._pieces, np.uint8)]
-        parts = [_MAGIC, struct.pack("<QQQQQ", len(meta), self._plain.keys.size, self._hashed.keys.size,
-                                     self._mask // 8 + 1, self._piece_mask // 8 + 1), meta]
+        arrays = [*self._plain.arrays(), *self._hashed.arrays(), *rules.arrays(),
+                  np.frombuffer(self._bitmap, np.uint8), np.frombuffer(self._pieces, np.uint8)]
+        parts = [_MAGIC, struct.pack("<QQQQQQQ", len(meta), self._plain.keys.size, self._hashed.keys.size,
+                                     self._mask // 8 + 1, self._piece_mask // 8 + 1, len(rules), rules.starts.size),
+                 meta]
         for arr in arrays:
-            raw = np.ascontiguousarray(arr).tobytes()
-            parts.append(raw + b"\0" * (-len(raw) % 8))
-        return b"".join(parts)
+            raw = memoryview(np.ascontiguousarray(arr)).cast("B")
+            parts.append(raw)
+            if -raw.nbytes % 8:
+                parts.append(b"\0" * (-raw.nbytes % 8))
+        return parts
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> TermIndex:
@@ -460,19 +409,25 @@ class TermIndex:
         if bytes(view[:8]) != _MAGIC:
             raise ValueError("not a term index (bad magic)")
         try:
-            meta_len, n_plain, n_hashed, n_bitmap, n_pieces = struct.unpack_from("<QQQQQ", view, 8)
-            offset = 48
+            meta_len, n_plain, n_hashed, n_bitmap, n_pieces, n_rules, n_runs = struct.unpack_from("<QQQQQQQ", view, 8)
+            offset = 64
             meta = json.loads(bytes(view[offset:offset + meta_len]))
             offset += meta_len
             out = []
-            for count, dtype in ((n_plain, np.uint64), (n_plain, np.uint16), (n_plain, np.uint32),
-                                 (n_plain, np.uint32), (n_hashed, np.uint64), (n_hashed, np.uint16),
-                                 (n_hashed, np.uint32), (n_hashed, np.uint32), (n_bitmap, np.uint8),
+            for count, dtype in ((n_plain, np.uint64), (n_plain, np.uint32), (n_hashed, np.uint64),
+                                 (n_hashed, np.uint32), (n_rules, np.uint32), (n_runs, np.uint32),
+                                 (n_runs, np.uint16), (n_runs, np.uint32), (n_bitmap, np.uint8),
                                  (n_pieces, np.uint8)):
                 arr = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
                 offset += -(-arr.nbytes // 8) * 8
                 out.append(arr)
-            meta["entries"]  # noqa: B018 -- a format-2 header must say how many entries it holds
+            meta["entries"]  # noqa: B018 -- the header must say how many entries it holds
+            plain_rule, hashed_rule, starts = out[1], out[3], out[5]
+            if (plain_rule.size and int(plain_rule.max()) >= n_rules) or (
+                    hashed_rule.size and int(hashed_rule.max()) >= n_rules) or (n_rules and (
+                    not starts.size or int(starts[0]) != 0 or int(starts.max()) >= n_rules)):
+                raise ValueError("rule numbers out of range")
         except (ValueError, struct.error, json.JSONDecodeError, KeyError) as exc:
             raise ValueError(f"damaged term index: {exc}") from exc
-        return cls(meta, Table(*out[0:4]), Table(*out[4:8]), out[8], out[9])
+        rules = Rules(*out[4:8])
+        return cls(meta, Table(out[0], out[1], rules), Table(out[2], out[3], rules), out[8], out[9])

@@ -40,9 +40,8 @@ from typing import Any
 from filter_proxy.errors import RulesError
 from filter_proxy.rules.policy import parse_policy
 from filter_proxy.rules.ruleset import RuleSet
-from filter_proxy.rules.sources import Sources, build_indexes, configure_images, read_sources
+from filter_proxy.rules.sources import Sources, build_indexes, configure_images, file_counts, read_sources
 from filter_proxy.signals import registry
-from filter_proxy.signals.urls import UrlEntries
 from filter_proxy.warnings import WarningCatalog
 
 MAGIC = b"FPRULES\0"
@@ -78,19 +77,13 @@ def compile_rules(path: str | Path, out: str | Path, sources: Sources | None = N
     assert sources.policy is not None
     # A list over the false-match bound is refused here already, not first by the server loading it.
     configure_images(indexes["images"], sources.policy, f"{sources.name}/images")  # type: ignore[arg-type]
-    rule_files: dict[str, int] = {}
-    for entries in sources.entries.values():
-        if isinstance(entries, UrlEntries):  # URL lists are held as columns, counted per file
-            for file, count in entries.file_counts().items():
-                rule_files[file] = rule_files.get(file, 0) + count
-            continue
-        for entry in entries:
-            file = entry.rule_id.rpartition(":")[0]
-            rule_files[file] = rule_files.get(file, 0) + 1
+    rule_files = file_counts(sources)
     sections = {
         "policy": sources.policy_text.encode("utf-8"),
         "warnings": _json_bytes(sources.warnings.to_json()),
-        **{name: bytes(index.to_bytes()) for name, index in indexes.items()},
+        # An index that offers its buffers (terms: views of its arrays) is written without a copy.
+        **{name: index.to_parts() if hasattr(index, "to_parts") else bytes(index.to_bytes())
+           for name, index in indexes.items()},
         "allow": json.dumps(sources.allow, ensure_ascii=False).encode("utf-8"),
         "rule_files": json.dumps(rule_files, ensure_ascii=False).encode("utf-8"),
     }
@@ -106,26 +99,30 @@ def compile_rules(path: str | Path, out: str | Path, sources: Sources | None = N
     return header
 
 
-def write_bundle(out: Path, sections: dict[str, bytes], meta: dict[str, Any]) -> dict[str, Any]:
-    """Lay out and write a bundle (temp file in the same directory, then os.replace)."""
+def write_bundle(out: Path, sections: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Lay out and write a bundle (temp file in the same directory, then os.replace). A section is bytes or
+    a list of buffers written one after another (never joined: a 1M-term index is ~60 MB)."""
     table: dict[str, list[int]] = {}
-    chunks: list[bytes] = []
+    chunks: list[bytes | memoryview] = []
     offset = 0
     for name in SECTIONS:
-        data = sections[name]
+        parts = sections[name] if isinstance(sections[name], list) else [sections[name]]
         pad = -offset % _ALIGN
         if pad:
             chunks.append(b"\0" * pad)
             offset += pad
-        table[name] = [offset, len(data)]
-        chunks.append(data)
-        offset += len(data)
-    payload = b"".join(chunks)
+        length = sum(memoryview(part).nbytes for part in parts)
+        table[name] = [offset, length]
+        chunks.extend(parts)
+        offset += length
+    payload_sha = hashlib.sha256()
+    for chunk in chunks:
+        payload_sha.update(chunk)
     header = {
         **meta,
         "format": FORMAT_VERSION,
-        "payload_length": len(payload),
-        "payload_sha256": hashlib.sha256(payload).hexdigest(),
+        "payload_length": offset,
+        "payload_sha256": payload_sha.hexdigest(),
         "sections": table,
     }
     header_bytes = json.dumps(header, sort_keys=True).encode("utf-8")
@@ -143,7 +140,8 @@ def write_bundle(out: Path, sections: dict[str, bytes], meta: dict[str, Any]) ->
         with os.fdopen(fd, "wb") as f:
             f.write(prefix)
             f.write(header_bytes)
-            f.write(payload)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, out)

@@ -54,7 +54,9 @@ class Sources:
     policy: Policy | None = None
     policy_text: str = ""
     warnings: WarningCatalog | None = None
-    entries: dict[str, list[Entry]] = field(default_factory=lambda: {name: [] for name in registry.names()})
+    # signal -> its entries: a list of Entry, or what the signal collects them in (terms: TermEntries rows)
+    entries: dict[str, Any] = field(default_factory=lambda: {name: cls.new_entries()
+                                                             for name, cls in registry.SIGNALS.items()})
     allow: list[str] = field(default_factory=list)
     digest: str = ""  # sha256 over every source file's path and bytes
     problems: list[Problem] = field(default_factory=list)
@@ -67,7 +69,7 @@ class Sources:
         """signal -> category -> number of entries."""
         out: dict[str, dict[str, int]] = {}
         for name, entries in self.entries.items():
-            if isinstance(entries, UrlEntries):  # URL lists are held as columns, counted per file
+            if hasattr(entries, "category_counts"):
                 out[name] = entries.category_counts()
                 continue
             counts: dict[str, int] = {}
@@ -92,21 +94,37 @@ def build_indexes(sources: Sources) -> dict[str, SignalIndex]:
     """One index per index group of the registry. The signals re-validate entries and name the rule id of a
     bad one; after read_sources that cannot happen, but if it does it is still reported as
     ``path:line: reason``."""
-    def entries(group: str) -> Any:
-        names = registry.members(group)
-        held = sources.entries.get(names[0]) if len(names) == 1 else None
-        if isinstance(held, UrlEntries):  # columns, built as they are (no Entry object per line)
-            return held
-        return [e for name in names for e in sources.entries.get(name, ())]
-
     try:
-        return {group: builder.build(entries(group), allow=sources.allow)
+        return {group: builder.build(_group_entries(sources, group), allow=sources.allow)
                 for group, builder in registry.INDEXES.items()}
     except ValueError as exc:
         found = _LOCATED.match(str(exc))
         if found:
             raise RulesError(found[1], int(found[2]), found[3]) from exc
         raise RulesError(sources.name, 0, f"cannot index the rules: {exc}") from exc
+
+
+def _group_entries(sources: Sources, group: str) -> Any:
+    """The entries an index group's builder takes: a group of one signal gets what that signal collected
+    (terms: rows hashed while reading), a group of several a list of their ``Entry`` objects."""
+    members = registry.members(group)
+    if len(members) == 1:
+        return sources.entries.get(members[0], [])
+    return [e for name in members for e in sources.entries.get(name, ())]
+
+
+def file_counts(sources: Sources) -> dict[str, int]:
+    """Source file -> entries it contributes (the bundle's ``rule_files`` table)."""
+    out: dict[str, int] = {}
+    for entries in sources.entries.values():
+        if hasattr(entries, "file_counts"):
+            for file, count in entries.file_counts().items():
+                out[file] = out.get(file, 0) + count
+            continue
+        for entry in entries:
+            file = entry.rule_id.rpartition(":")[0]
+            out[file] = out.get(file, 0) + 1
+    return out
 
 
 def build_ruleset(sources: Sources, source: str) -> RuleSet:
@@ -157,7 +175,10 @@ def read_sources(root: Path) -> Sources:
         for path in sorted(directory.iterdir()):
             if path.is_file() and path.suffix == suffix:
                 found.append(path)
-                digest.update(rel(path).encode() + b"\0" + path.read_bytes() + b"\0")
+                # Three updates, not one concatenation: the same digest without a copy of a 14 MB list.
+                digest.update(rel(path).encode() + b"\0")
+                digest.update(path.read_bytes())
+                digest.update(b"\0")
             elif not path.name.startswith("."):
                 problems.append(Problem(rel(path), 0, f"ignored: only *{suffix} files are read here", "warning"))
         return found
@@ -261,14 +282,28 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
         lines = itertools.chain([first], lines)
     seen: dict[object, int] = {}
     count = 0
+    # Signals that read their lines themselves (terms: TermEntries) get them straight, without an Entry.
+    readers = {name: col for name, col in out.items() if hasattr(col, "add_line")
+               and registry.SIGNALS[name].source == source}
+    for reader in readers.values():
+        reader.begin_file(category, rel, declared is not None)
+    claimers = [(name, cls) for name, cls in registry.for_source(source).items() if not cls.catch_all]
+    catch_all = next((name for name, cls in registry.for_source(source).items() if cls.catch_all), "")
     for line in lines:
         count += 1
-        rule_id = f"{rel}:{line.number}"
+        if source != "images":
+            name = next((n for n, cls in claimers if cls.claims(line.text)), catch_all)
+            reader = readers.get(name)
+            if reader is not None:
+                reason = reader.add_line(line.text, line.number)
+                if reason is not None:
+                    problems.append(Problem(rel, line.number, reason))
+                continue
         try:
             if source == "images":
                 name, text, note = _image_row(line.text)
             else:
-                name, text, note = registry.for_line(source, line.text), line.text, ""
+                text, note = line.text, ""
             value, key = registry.SIGNALS[name].parse_line(text)
         except SignalError as exc:
             problems.append(Problem(rel, line.number, str(exc)))
@@ -278,7 +313,11 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
             continue
         seen[key] = line.number
         if declared is not None:  # entries of an undeclared category are validated but never loaded
-            out[name].append(Entry(value, category, rule_id, name, note))
+            out[name].append(Entry(value, category, f"{rel}:{line.number}", name, note))
+    duplicates = [Problem(rel, number, f"duplicate of line {first}; ignored", "warning")
+                  for reader in readers.values() for number, first in reader.end_file()]
+    if duplicates:  # found after the file was read: put them in line order among its other problems
+        problems[before:] = sorted([*problems[before:], *duplicates], key=lambda p: p.line)
     if not count and len(problems) == before and not (declared is not None and declared.allow_empty):
         problems.append(_empty_file(rel, category))
 

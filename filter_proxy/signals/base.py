@@ -78,6 +78,12 @@ class SignalType:
         raise NotImplementedError
 
     @classmethod
+    def new_entries(cls) -> Any:
+        """What a rules directory's entries of this signal are collected in: a list of ``Entry`` (an object
+        with ``begin_file`` / ``add_line`` / ``end_file`` instead reads lines itself: the terms signal)."""
+        return []
+
+    @classmethod
     def build(cls, entries: Sequence[Entry], allow: Sequence[str] = ()) -> SignalIndex:
         """Index ``entries`` (``allow``: phrases that cancel a text match; other signals ignore them).
         ValueError names the rule id of an invalid entry."""

@@ -1,0 +1,227 @@
+"""Building a term index in one streaming pass: every key of an entry is hashed as the entry is read and
+appended to compact columns (``array``: 8 bytes a key, 4 a rule number), never kept as Python objects;
+the columns are sorted and deduplicated with numpy at the end.
+
+Measured at 1M synthetic terms (benchmarks/scale.py generator): format 2's build held per-entry objects,
+tuples and sets of Python ints (`rules compile` 1285 MB peak, 44 s CPU); see docs/ARCHITECTURE.md for
+the figures of this build.
+
+``TermBuilder.add`` takes an entry already validated (``term_entries.parse_term_words``: its normalised
+words come along, so an entry is normalised once from file to index). Rules are numbered in the order
+added; ``drop(rule)`` forgets an entry added before it was known to be a duplicate (the directory reader
+finds duplicates per file with numpy, after the file is read).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from xxhash import xxh64_intdigest
+
+from filter_proxy.matchers.term_entries import split_rule_id, term_key
+from filter_proxy.matchers.term_forms import PIECE_ERROR, entry_forms, piece_keys
+from filter_proxy.matchers.term_table import Rules, Table, bitmap_of, unique_keys
+from filter_proxy.normalize import normalize, skeleton_words
+
+__all__ = ["TermBuilder", "PREFIX_MIN_LETTERS", "PREFIX_MARK", "SUFFIX_MARK", "prefix_keys"]
+
+PREFIX_MIN_LETTERS = 5
+PREFIX_MARK = b"\x01"  # normalised text never holds a control character, so marked keys are apart
+SUFFIX_MARK = b"\x02"  # the same for the ends of one-word entries (a leading wildcard: ``*locked``)
+_CHUNK = 1 << 19  # keys buffered before a chunk is deduplicated (4 MB of uint64)
+
+
+def prefix_keys(word: str) -> list[int]:
+    """Marked keys of a one-word entry cut short at either end (a trailing or a leading wildcard), keeping
+    >= PREFIX_MIN_LETTERS letters (never whole)."""
+    cuts = range(PREFIX_MIN_LETTERS, len(word))
+    if word.isascii():
+        raw = word.encode()
+        return ([xxh64_intdigest(PREFIX_MARK + raw[:n]) for n in cuts]
+                + [xxh64_intdigest(SUFFIX_MARK + raw[-n:]) for n in cuts])
+    return [term_key("\x01" + word[:n]) for n in cuts] + [term_key("\x02" + word[-n:]) for n in cuts]
+
+
+class _Keys:
+    """A growing multiset of uint64 keys kept as sorted unique chunks (shared prefixes repeat a lot)."""
+
+    def __init__(self) -> None:
+        self._buffer = array("Q")
+        self._chunks: list[np.ndarray] = []
+
+    def extend(self, keys: list[int]) -> None:
+        self._buffer.extend(keys)
+        if len(self._buffer) >= _CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self._chunks.append(unique_keys(np.frombuffer(self._buffer, dtype=np.uint64)))
+            self._buffer = array("Q")
+
+    def unique(self, *more: np.ndarray, release: bool = False) -> np.ndarray:
+        """Every key once, sorted (``release``: the chunks are dropped as they are joined)."""
+        joined = self.joined(*more, release=release)
+        keep = np.empty(joined.size, dtype=bool)
+        keep[:1] = True
+        np.not_equal(joined[1:], joined[:-1], out=keep[1:])
+        return joined[keep]
+
+    def joined(self, *more: np.ndarray, release: bool = False) -> np.ndarray:
+        """Every key, sorted, repeats kept; with ``release`` each chunk is freed once copied (the joined
+        array and one chunk at a time, never all chunks and their join at once)."""
+        self._flush()
+        parts = [*self._chunks, *more]
+        if release:
+            self._chunks = []
+        out = np.empty(sum(p.size for p in parts), dtype=np.uint64)
+        at = 0
+        while parts:
+            part = parts.pop(0)
+            out[at:at + part.size] = part
+            at += part.size
+            del part
+        out.sort()
+        return out
+
+
+def distinct(sorted_keys: np.ndarray) -> int:
+    """How many distinct keys a sorted array holds."""
+    return int(sorted_keys.size and 1 + np.count_nonzero(sorted_keys[1:] != sorted_keys[:-1]))
+
+
+class TermBuilder:
+    """Accumulates entries; ``finish(allow)`` returns what ``TermIndex(...)`` takes."""
+
+    def __init__(self, error_rate: float = 0.001) -> None:
+        self.error_rate = error_rate
+        self.categories: dict[str, int] = {}
+        self.files: dict[str, int] = {}
+        self._cat, self._file, self._line = array("H"), array("I"), array("I")  # per rule
+        self._kind = array("B")  # per rule: 0 plain, 1 hashed, 2 substring
+        self._plain_keys, self._plain_rule = array("Q"), array("I")
+        self._cut_keys, self._cut_rule = array("Q"), array("I")  # marked wildcard cuts (exact table only)
+        self._hashed_keys, self._hashed_rule = array("Q"), array("I")
+        self._starts = _Keys()  # word prefixes of phrases (first-stage bitmap only)
+        self._pieces = _Keys()  # proper prefixes of single words (piece bitmap)
+        self._substrings: list[tuple[str, int]] = []  # (form, rule)
+        self._dropped: set[int] = set()
+        self.max_words = 1
+
+    def __len__(self) -> int:
+        return len(self._line)
+
+    def category(self, name: str) -> int:
+        return self.categories.setdefault(name, len(self.categories))
+
+    def file(self, path: str) -> int:
+        return self.files.setdefault(path, len(self.files))
+
+    def add_entry(self, text: str, substring: bool, category: str, rule_id: str, found: Sequence[str]) -> int:
+        """``add`` by category name and ``path:line`` rule id (``TermIndex.build``'s entries)."""
+        path, line = split_rule_id(rule_id)
+        return self.add(text, substring, self.category(category), self.file(path), line, found)
+
+    def add(self, text: str, substring: bool, cat: int, file: int, line: int, found: Sequence[str]) -> int:
+        """Index one validated entry (``found``: its normalised words); returns its rule number."""
+        rule = len(self._line)
+        self._cat.append(cat)
+        self._file.append(file)
+        self._line.append(line)
+        if substring or text.startswith("sha256:"):
+            self._add_other(text, substring, rule, found)
+            return rule
+        self._kind.append(0)
+        phrases, singles = entry_forms(text, found if isinstance(found, list) else list(found))
+        keys, rules = self._plain_keys, self._plain_rule
+        if len(found) == 1:  # wildcard cuts of one-word entries, as ``words`` reads them, only
+            self._add_cuts(phrases[0], rule)
+        for phrase in phrases:
+            keys.append(xxh64_intdigest(phrase.encode()))
+            rules.append(rule)
+            if " " in phrase:  # its word prefixes go to the first stage: "zqx" of "zqx blocked"
+                words = phrase.split(" ")
+                if len(words) > self.max_words:
+                    self.max_words = len(words)
+                self._starts.extend([xxh64_intdigest(" ".join(words[:n]).encode()) for n in range(1, len(words))])
+        for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
+            self._pieces.extend(piece_keys(single))
+        return rule
+
+    def _add_other(self, text: str, substring: bool, rule: int, found: Sequence[str]) -> None:
+        if not substring:  # sha256:<hex>
+            self._kind.append(1)
+            self._hashed_keys.append(int(text[7:23], 16))
+            self._hashed_rule.append(rule)
+            return
+        self._kind.append(2)
+        normal = found[0]
+        for form in dict.fromkeys((normal, " ".join(skeleton_words(text)))):
+            self._substrings.append((form, rule))
+        self._add_cuts(normal, rule)
+
+    def _add_cuts(self, word: str, rule: int) -> None:
+        cuts = prefix_keys(word)
+        self._cut_keys.extend(cuts)
+        self._cut_rule.extend([rule] * len(cuts))
+
+    def rule_lines(self, first: int) -> memoryview:
+        """The lines of rules ``first``, ``first + 1``, ... (indexable like a list)."""
+        return memoryview(self._line)[first:]
+
+    def drop(self, rule: int) -> None:
+        """Leave out an entry added earlier (a duplicate found after its file was read)."""
+        self._dropped.add(rule)
+
+    def finish(self, allow: Sequence[str] = (), release: bool = False
+               ) -> tuple[dict[str, Any], Table, Table, np.ndarray, np.ndarray]:
+        """(meta, plain table, hashed table, first-stage bitmap, piece bitmap). ``release``: the builder's
+        columns are freed as they are used (a directory's one build: the peak of a 1M-term compile)."""
+        rules = Rules.of_columns(self._cat, self._file, self._line)
+        kind = np.frombuffer(self._kind, dtype=np.uint8).copy() if len(self._kind) else np.zeros(0, np.uint8)
+        if release:
+            self._cat, self._file, self._line, self._kind = array("H"), array("I"), array("I"), array("B")
+        live = np.ones(kind.size, dtype=bool)
+        if self._dropped:
+            live[np.fromiter(self._dropped, np.int64)] = False
+
+        def rows(keys: array, rule: array) -> tuple[np.ndarray, np.ndarray]:
+            k = np.frombuffer(keys, dtype=np.uint64) if len(keys) else np.zeros(0, np.uint64)
+            r = np.frombuffer(rule, dtype=np.uint32) if len(rule) else np.zeros(0, np.uint32)
+            if live.all():
+                return k, r  # views: the callers copy (concatenate) before the columns are freed
+            alive = live[r]
+            return k[alive], r[alive]
+
+        pieces = self._pieces.joined(release=release)  # repeats set the same bits: only counted
+        piece_bitmap = bitmap_of(pieces, PIECE_ERROR, count=distinct(pieces))
+        del pieces
+        plain_k, plain_r = rows(self._plain_keys, self._plain_rule)
+        # The first stage holds phrase keys and their word prefixes; marked cuts stay out (match_prefix looks
+        # them up directly in the exact table, which holds both).
+        starts = self._starts.joined(plain_k, release=release)
+        bitmap = bitmap_of(starts, self.error_rate, count=distinct(starts))
+        del starts
+        cut_k, cut_r = rows(self._cut_keys, self._cut_rule)
+        keys, rule = np.concatenate([plain_k, cut_k]), np.concatenate([plain_r, cut_r])
+        del plain_k, plain_r
+        n_cuts = int(cut_k.size)
+        del cut_k, cut_r
+        if release:  # the views above are gone: the columns can be freed
+            self._plain_keys, self._plain_rule = array("Q"), array("I")
+            self._cut_keys, self._cut_rule = array("Q"), array("I")
+        plain = Table.from_columns(keys, rule, rules, own=True)
+        del keys, rule
+        hashed = Table.from_columns(*rows(self._hashed_keys, self._hashed_rule), rules)
+        substring_rules = [r for r in dict.fromkeys(r for _, r in self._substrings) if live[r]]
+        row_of = {r: i for i, r in enumerate(substring_rules)}
+        allowed = {p for text in allow for p in (normalize(text), " ".join(skeleton_words(text))) if p}
+        meta = {"categories": list(self.categories), "files": list(self.files), "max_words": self.max_words,
+                "entries": int(np.count_nonzero(live & (kind == 0))),
+                "substrings": [(form, row_of[r]) for form, r in self._substrings if live[r]],
+                "substring_rows": [list(rules.triple(r)) for r in substring_rules],
+                "allow": sorted(allowed), "error_rate": self.error_rate, "prefix_rows": n_cuts}
+        return meta, plain, hashed, bitmap, piece_bitmap
