@@ -82,8 +82,8 @@ class _Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self.head_done and self.until_close and not self.done and self.error is None:
-            self.done = True  # the body was delimited by the end of the connection
+        if exc is None and self.head_done and self.until_close and not self.done and self.error is None:
+            self.done = True  # the body was delimited by the (orderly) end of the connection
         elif not self.done and self.error is None:
             self.error = HopUnreachable("upstream closed the connection")
         self._wake()
