@@ -127,6 +127,8 @@ TARGETS: dict[str, Target] = {t.key: t for t in (
     _T("worker_c16_over_c1", "one serve worker: req/s at c=16 / at c=1", "ratio", 1.0, 1.0, True),
     _T("url_lookups_vs_squidguard", "URL lookups/s vs squidGuard 1.6, same lists and stream", "ratio", 1.0, 1.5, True),
     _T("url_index_memory_mb", "URL list resident memory after bundle load", "MB", 64, 32, False),
+    _T("url_compile_1m_s", "1M URL entries: rules compile time (issue 14.3)", "s", 3.0, 3.0, False),
+    _T("url_load_1m_s", "1M URL entries: compiled bundle load time (issue 14.3)", "s", 0.3, 0.3, False),
     _T("term_recall", "recall on obfuscated variants of listed terms", "%", 99.0, 100.0, True),
     _T("benign_false_match", "false matches on benign text", "% of queries", 0.1, 0.0, False),
     _T("benign_false_match_forms", "false matches of combination rules and weighted phrases on benign text "

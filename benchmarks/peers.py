@@ -8,7 +8,6 @@ How the peers are configured: benchmarks/peers_e2g.py and benchmarks/peers_squid
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import socket
@@ -19,7 +18,7 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from benchmarks import peers_e2g, peers_hop, peers_recall, peers_squidguard, synth
+from benchmarks import peers_e2g, peers_hop, peers_recall, peers_squidguard, peers_urls, synth
 from benchmarks.harness import SuiteResult, log, median
 from benchmarks.subjects import REPO, compile_rules, write_rules_dir
 
@@ -85,7 +84,7 @@ def run(quick: bool, out_dir: Path) -> SuiteResult:
         if missing:
             result.note(f"URL lookups vs squidGuard not measured: {missing}")
         else:
-            _urls(result, root, quick)
+            peers_urls.run(result, root, quick)
     return result
 
 
@@ -199,39 +198,3 @@ def _recall(result: SuiteResult, terms: list[str], subjects: dict[str, tuple[str
                  [["recall on disguised listed queries %", fig["e2g_recall"], fig["fp_recall"]],
                   [f"benign queries blocked % (of {fig['benign_queries']:,} real English lines)", fig["e2g_benign"],
                    fig["fp_benign"]]])
-
-
-# --- URL lists ----------------------------------------------------------------------------------------------
-def _urls(result: SuiteResult, root: Path, quick: bool) -> None:
-    sizes = (100_000,) if quick else (100_000, 1_000_000)
-    stream_n = 50_000 if quick else 300_000
-    rows = []
-    for size in sizes:
-        entries = synth.placeholder_urls(size, seed=2)
-        listed = [(e if "://" in e else f"http://{e}/").replace("*", "page") for e in entries[: stream_n // 100]]
-        stream = synth.benign_urls(stream_n - len(listed)) + listed
-        work = root / f"urls-{size}"
-        work.mkdir()
-        (work / "entries.txt").write_text("\n".join(entries), "utf-8")
-        (work / "stream.txt").write_text("\n".join(stream), "utf-8")
-        conf = peers_squidguard.configure(work / "sg", entries)
-        sg_compile = peers_squidguard.compile_lists(conf)
-        sg_rate, sg_blocked, sg_kib = peers_squidguard.lookups(conf, stream)
-        out = subprocess.run([sys.executable, "-m", "benchmarks.peers_urls", str(work / "entries.txt"),
-                              str(work / "stream.txt")], cwd=REPO, capture_output=True, text=True, check=True,
-                             timeout=1800).stdout
-        fp = json.loads(out.strip().splitlines()[-1])
-        log(f"peers: {size:,} URL entries: squidGuard {sg_rate:,.0f}/s, filter-proxy {fp['lookups_per_s']:,.0f}/s")
-        rows.append([f"{size:,}", "squidGuard 1.6", sg_rate, sg_blocked, sg_kib / 1024, sg_compile, None])
-        rows.append([f"{size:,}", "filter-proxy", fp["lookups_per_s"], fp["blocked"], fp["rss_mb"], fp["compile_s"],
-                     fp["load_s"]])
-        rows.append([f"{size:,}", "ratio filter-proxy / squidGuard", fp["lookups_per_s"] / sg_rate, None,
-                     fp["rss_mb"] / (sg_kib / 1024), fp["compile_s"] / sg_compile, None])
-        if size == sizes[-1]:
-            result.target("url_lookups_vs_squidguard", fp["lookups_per_s"] / sg_rate, f"{size:,} entries")
-            result.target("url_index_memory_mb", fp["rss_mb"], f"{size:,} entries, resident after bundle load")
-    result.table("URL lists vs squidGuard (same entries, same stream; filter-proxy verdict cache off)",
-                 ["entries", "filter", "lookups/s", "blocked", "memory MB", "compile s", "load s"], rows)
-    result.note("squidGuard's memory is its peak resident size (it reads Berkeley DB files from disk); "
-                "filter-proxy's is the resident growth of a fresh process loading the bundle; squidGuard's "
-                "lookups/s exclude its start-up (a one-line run is subtracted).")

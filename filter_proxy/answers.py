@@ -17,6 +17,7 @@ from filter_proxy import exchange, kinds, multisearch
 from filter_proxy.adapters.base import AdapterError
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.routes import DOCUMENT, DOCUMENTS, Decision
+from filter_proxy.response_guard import listed_echo
 from filter_proxy.routing import CanonicalPath
 from filter_proxy.screening import decode_body, query_verdict, screen_page, screen_texts
 
@@ -194,6 +195,8 @@ async def finish_multi(
                 else:
                     page, outcome = await screen_page(page, mw.adapter, rules, results=True,
                                                       image_screener=mw.image_screener)
+                if outcome.withheld is None and verdicts[keep[n]].action == "allow":  # a hostile echo
+                    outcome.withheld = listed_echo(page, mw.adapter, rules)
                 kinds.raise_if_withheld(outcome)
                 pages[n] = page
                 removed += len(outcome.removed)

@@ -13,13 +13,19 @@ with ``on_reload`` and collects one ``WorkerStatus`` per worker. Two implementat
   until every live worker has reported the new generation.
 
 A fleet coordinator (Redis pub/sub plus per-instance heartbeats) implements the same four methods.
+
+Triggers that start outside a worker (the supervisor's SIGHUP and file watcher) call ``announce_reload``.
+When the workers' own requests must go further than this host (``fleet.publish_on_reload``: load here,
+then publish to the fleet), a worker marks the state directory (``DirectoryCoordinator.take_triggers``);
+the supervisor then hands the request to one worker (``trigger.json``, claimed by exactly one worker with
+an exclusive create), which runs it through the same path as ``POST /-/reload``. Without the mark it bumps
+the generation itself, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -30,6 +36,24 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from filter_proxy.reload import ReloadOutcome
+from filter_proxy.state_dir import (
+    PUBLISHER_MARK,
+    alive,
+    announce_reload,
+    bump_generation,
+    claim,
+    lock_runs,
+    post_trigger,
+    read_generation,
+    read_trigger,
+    write_atomic,
+)
+
+__all__ = [
+    "DEFAULT_WAIT", "PUBLISHER_MARK", "STATE_ENV", "DirectoryCoordinator", "LocalCoordinator", "ReloadCoordinator",
+    "ReloadReport", "WorkerStatus", "announce_reload", "bump_generation", "post_trigger", "read_generation",
+    "read_trigger",
+]
 
 log = logging.getLogger("filter_proxy.coordination")
 
@@ -155,46 +179,6 @@ class LocalCoordinator:
 # --- one host: a state directory -------------------------------------------------------------------
 
 
-def read_generation(directory: Path) -> tuple[int, bool]:
-    """(generation, force) of the last request; (0, False) before the first."""
-    try:
-        data = json.loads((directory / "generation.json").read_text(encoding="utf-8"))
-        return int(data["generation"]), bool(data.get("force", False))
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0, False
-
-
-def _write_atomic(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data), encoding="utf-8")
-    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-
-
-def bump_generation(directory: Path, force: bool = False) -> int:
-    """Announce a reload to every worker under ``directory``; returns the new generation. Safe from any
-    process (the supervisor on SIGHUP, any worker on POST /-/reload): an flock serialises the increments."""
-    directory = Path(directory)
-    with open(directory / "lock", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            generation = read_generation(directory)[0] + 1
-            _write_atomic(directory / "generation.json",
-                          {"generation": generation, "force": force, "requested": time.time()})
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return generation
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 class DirectoryCoordinator:
     """The workers of one host, through a shared state directory (see the module docstring).
 
@@ -210,7 +194,9 @@ class DirectoryCoordinator:
         self._heartbeat = heartbeat
         self._stale_after = stale_after  # a status not refreshed for this long is not waited for
         self._callback: ReloadCallback | None = None
+        self._trigger_handler: Callable[[bool], Awaitable[Any]] | None = None
         self.seen = read_generation(self.directory)[0]
+        self.seen_trigger = read_trigger(self.directory)[0]  # requests older than this worker are not replayed
         self._status = _status(self.seen, None, None)
         self._signature: tuple[int, int, int] | None = None
         self._wake = asyncio.Event()
@@ -220,10 +206,21 @@ class DirectoryCoordinator:
     def on_reload(self, callback: ReloadCallback) -> None:
         self._callback = callback
 
+    def take_triggers(self, handler: Callable[[bool], Awaitable[Any]]) -> None:
+        """Requests the supervisor receives (SIGHUP, file changes) run ``handler(force)`` in one worker
+        instead of a bare generation bump: the fleet coordinator's ``request_reload``, so they publish."""
+        self._trigger_handler = handler
+        try:
+            (self.directory / PUBLISHER_MARK).touch()
+        except OSError as exc:
+            log.error("cannot mark %s for fleet publishing: SIGHUP reloads this host only: %s", self.directory, exc)
+
     async def start(self) -> None:
         self._status = _status(self.seen, None, self._version())
         self._write_status()
         self._tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._beat())]
+        if self._trigger_handler is not None:
+            self._tasks.append(asyncio.create_task(self._take()))
         others = {w.version for w in await asyncio.to_thread(self.workers) if w.pid != os.getpid()}
         if others and others != {self._status.version}:
             # A worker (re)started after a refused reload loads the files as they are now.
@@ -243,7 +240,7 @@ class DirectoryCoordinator:
     def _write_status(self) -> None:
         self._status = WorkerStatus(**{**asdict(self._status), "updated": time.time()})
         try:
-            _write_atomic(self._path, self._status.to_json())
+            write_atomic(self._path, self._status.to_json())
         except OSError as exc:
             log.warning("cannot write the worker status in %s: %s", self.directory, exc)
 
@@ -276,6 +273,26 @@ class DirectoryCoordinator:
             self._status = _status(generation, outcome, self._version())
             self._write_status()
 
+    async def _take(self) -> None:
+        """Run the trigger handler for each request handed to a worker that this worker claims first."""
+        assert self._trigger_handler is not None
+        while True:
+            await asyncio.sleep(self._poll)
+            number, force = read_trigger(self.directory)
+            if number <= self.seen_trigger:
+                continue
+            self.seen_trigger = number
+            if not await asyncio.to_thread(claim, self.directory, number):
+                continue  # another worker runs it
+            held = await asyncio.to_thread(lock_runs, self.directory)
+            try:
+                log.info("reload request %d (SIGHUP or rule files changed): loading and publishing", number)
+                await self._trigger_handler(force)
+            except Exception:  # keep taking requests; the old rules keep serving
+                log.exception("reload request %d failed", number)
+            finally:
+                os.close(held)
+
     async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self._heartbeat)
@@ -291,7 +308,7 @@ class DirectoryCoordinator:
                 status = WorkerStatus.from_json(json.loads(path.read_text(encoding="utf-8")))
             except (OSError, ValueError, KeyError, TypeError):
                 continue
-            if not _alive(status.pid):
+            if not alive(status.pid):
                 with contextlib.suppress(OSError):
                     path.unlink()
                 continue

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 from filter_proxy import answers, multisearch, pages
 from filter_proxy.adapters.base import Adapter, FieldMapping
 from filter_proxy.adapters.request import parse_query
-from filter_proxy.adapters.route_tables import ROUTING_PARAMS
 from filter_proxy.adapters.routes import (
     MULTI,
     PASS,
@@ -36,6 +35,8 @@ from filter_proxy.exchange import replay as _replay
 from filter_proxy.exchange import send_json as _send_json
 from filter_proxy.funnel.cookie import RepeatCookie
 from filter_proxy.funnel.token import HelpSigner
+from filter_proxy.request_guard import framing_refusal, screened_refusal, screened_scope
+from filter_proxy.response_guard import ResponseGuard
 from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import (
@@ -52,8 +53,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("filter_proxy.middleware")
 
 SEARCH, SUGGEST = pages.SEARCH, pages.SUGGEST
-# Headers some frameworks read as "treat this request as another method": the route was chosen by method.
-_METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
 
 
 class FilterMiddleware:
@@ -116,7 +115,6 @@ class FilterMiddleware:
                 case_insensitive=self.adapter.paths_case_insensitive,
             )
         self.routes = routes
-        self._routing_params = ROUTING_PARAMS.get(self.adapter.name, frozenset())
 
     def route(self, path: str, method: str = "GET") -> str | None:
         """The response kind of a screened route ("search", "suggest", "document", ...) or None when the
@@ -157,10 +155,10 @@ class FilterMiddleware:
         if decision.outcome == REFUSE:
             await answers.refuse(self, decision, send)
             return
-        for name, _ in scope["headers"]:
-            if name.lower() in _METHOD_OVERRIDES:  # the method routed on must be the method served
-                await _send_json(send, 400, {"error": "method override headers are not accepted"})
-                return
+        refusal = framing_refusal(scope["headers"])  # request_guard.py: ambiguous framing, method overrides
+        if refusal is not None:
+            await _send_json(send, 400, {"error": "request refused by the filter", "reason": refusal})
+            return
         scope = answers.canonical_scope(scope, path)
         if decision.outcome == PASS:
             if answers.carries_query(self, scope["query_string"]):
@@ -172,15 +170,15 @@ class FilterMiddleware:
                 return
             await self.app(scope, receive, send)
             return
+        guarded = screened_refusal(self.adapter.name, scope)  # request_guard.py: query, charset, formats
+        if guarded is not None:
+            await _send_json(send, guarded[0], {"error": "request refused by the filter", "reason": guarded[1]})
+            return
+        scope = screened_scope(scope)  # no Range / conditional headers; Accept-Encoding: identity
+        send = ResponseGuard(send, self.holder.current, method == "HEAD")  # response headers screened
         if method == "OPTIONS":
             await answers.options(self, decision, segments, scope, receive, send)
             return
-        if self._routing_params and scope["query_string"]:
-            names = {k for k, _ in parse_query(scope["query_string"].decode("latin-1"))}
-            if names & self._routing_params:  # a parameter that picks another handler than the one routed
-                await _send_json(send, 403, {"error": "route not allowed by the filter",
-                                             "reason": "a request parameter selects another handler"})
-                return
         await self._screen(decision.kind, scope, receive, send)
 
     # -- one screened request -----------------------------------------------------------------------

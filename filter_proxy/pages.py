@@ -15,6 +15,7 @@ from filter_proxy.adapters.base import AdapterError
 from filter_proxy.exchange import JSON as _JSON
 from filter_proxy.exchange import send_raw as _send_raw
 from filter_proxy.exchange import send_warning as _send_warning
+from filter_proxy.response_guard import listed_echo
 from filter_proxy.screening import (
     PageOutcome,
     decode_body,
@@ -99,6 +100,8 @@ async def finish(
         # An error body in no page shape (a backend's error JSON, which can quote documents): every
         # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
         outcome = PageOutcome(withheld=screen_value(doc, rules))
+    if outcome.withheld is None and verdict.action == "allow":  # response_guard.py: a hostile echo
+        outcome.withheld = listed_echo(doc, mw.adapter, rules)
     if outcome.withheld is not None:
         observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
         await mw._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened", route)

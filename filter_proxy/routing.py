@@ -13,7 +13,8 @@ Steps, in order (each backend reads paths at least this way; the result is a pat
    a ``..`` there);
 3. decode the escapes of unreserved characters (``%5F`` is ``_``, ``%41`` is ``A``); other escapes stay,
    with upper-case hex; a byte that must be escaped (non-ASCII, space, quotes) is escaped;
-4. a segment that was an encoded ``.`` or ``..`` is refused (servers disagree about those);
+4. a segment that was an encoded ``.`` or ``..`` is refused (servers disagree about those), and so are
+   escapes that do not decode as UTF-8 (overlong forms such as ``%C0%AE``, which old servers read as ``.``);
 5. remove dot segments (RFC 3986 §5.2.4), collapse repeated slashes, drop a trailing slash.
 
 Case is not folded in the path that is forwarded (document ids are case-sensitive); route matching compares
@@ -27,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 __all__ = ["CanonicalPath", "PathError", "canonical_path", "request_path"]
 
@@ -110,6 +111,12 @@ def canonical_path(raw: bytes) -> CanonicalPath:
         raw = b"/"
     if raw[:1] != b"/":
         raise PathError("the path must start with '/'")
+    if b"%" in raw or not raw.isascii():
+        try:  # the whole path, before dot segments: an overlong form (%C0%AE for ".") or a stray byte is
+            # read differently by each server, wherever it stands
+            unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise PathError("bytes or percent escapes in the path that are not UTF-8") from None
     stack: list[str] = []
     for part in raw.split(b"/"):
         seg = _segment(part)
@@ -122,7 +129,7 @@ def canonical_path(raw: bytes) -> CanonicalPath:
         stack.append(seg)
     text = "/" + "/".join(stack)
     encoded = text.encode("ascii")
-    return CanonicalPath(encoded, unquote(text, errors="replace") if "%" in text else text, tuple(stack))
+    return CanonicalPath(encoded, unquote(text) if "%" in text else text, tuple(stack))
 
 
 def request_path(scope: Mapping[str, Any]) -> CanonicalPath:

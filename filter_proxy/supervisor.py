@@ -6,6 +6,8 @@ one shared socket, pings them and replaces dead ones), except for the rules:
   worker follows (coordination.DirectoryCoordinator).
 - One file watcher for the host, here, bumping the generation too, instead of one per worker (N watchers
   would make every worker reload N times per change).
+- With fleet.publish_on_reload both hand the request to one worker instead, which loads and publishes it
+  (coordination.announce_reload).
 
 The state directory is created here and named to the workers in FILTER_PROXY_STATE_DIR; it is removed on
 exit.
@@ -24,7 +26,7 @@ from pathlib import Path
 from uvicorn.config import Config as UvicornConfig
 from uvicorn.supervisors.multiprocess import Multiprocess
 
-from filter_proxy.coordination import STATE_ENV, bump_generation
+from filter_proxy.coordination import STATE_ENV, announce_reload
 from filter_proxy.reload import watch_target
 
 log = logging.getLogger("filter_proxy.supervisor")
@@ -43,10 +45,12 @@ class ReloadingSupervisor(Multiprocess):
         self._watch_stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
-    def request_reload(self, why: str) -> int:
-        generation = bump_generation(self.state_dir, self.force)
-        log.info("%s: rules reload generation %d sent to every worker", why, generation)
-        return generation
+    def request_reload(self, why: str) -> str:
+        # announce_reload: a bare generation bump, or (fleet.publish_on_reload) the request handed to a worker
+        # that loads and publishes, as POST /-/reload does.
+        outcome = announce_reload(self.state_dir, self.force)
+        log.info("%s: %s", why, outcome)
+        return outcome
 
     def handle_hup(self) -> None:  # replaces uvicorn's "restart every worker"
         self.request_reload("SIGHUP")
@@ -77,8 +81,7 @@ def watch_rules(path: Path, state_dir: Path, stop: threading.Event, *, debounce_
     try:
         for _changes in watch(target, watch_filter=flt if flt is not None else DefaultFilter(), stop_event=stop,
                               debounce=max(debounce_ms, 1), step=50, rust_timeout=500, recursive=True):
-            generation = bump_generation(state_dir, force)
-            log.info("rule files changed: rules reload generation %d sent to every worker", generation)
+            log.info("rule files changed: %s", announce_reload(state_dir, force))
     except Exception:  # a dead watcher must not stop the server; SIGHUP and /-/reload still work
         log.exception("rule file watcher stopped")
 

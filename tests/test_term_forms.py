@@ -162,7 +162,7 @@ def test_a_hashtag_of_ordinary_words_hides_no_nonsense_term() -> None:
     ("#ForbiddenPhraseAlpha", True), ("zqxblockedness", False),
 ])
 def test_the_shipped_rule_comment_is_true(text: str, blocked: bool) -> None:
-    # rules/terms/zqx-abuse.txt:2-3 name these forms; the shipped rule set must do what its comment says.
+    # rules/terms/zqx-abuse.txt lists these forms as examples (all checked in tests/test_rule_comments.py).
     from pathlib import Path
 
     from filter_proxy.rules.loader import load_rules

@@ -237,6 +237,27 @@ def test_every_shipped_language_has_every_key(shipped: WarningCatalog) -> None:
             assert shipped.chrome(lang)["help_heading"] != shipped.chrome("en")["help_heading"], lang
 
 
+def test_every_shipped_language_has_every_wording_variant() -> None:
+    # The same variant names and weights as English (en.toml: "use the same variant names in every
+    # language, so the counts line up"), each with its own translated title and body.
+    import tomllib
+
+    def variants(lang: str) -> dict[str, dict[str, tuple[str, int]]]:
+        raw = tomllib.loads((SHIPPED / f"{lang}.toml").read_text(encoding="utf-8"))
+        return {kind: {table.get("variant", "default"): (table["title"], table.get("weight", 1)),
+                       **{v["name"]: (v["title"], v.get("weight", 1)) for v in table.get("variants", [])}}
+                for kind, table in raw.items() if kind != "page"}
+
+    english = variants("en")
+    assert "help-first" in english["deterrence"]
+    for lang in sorted(SHIPPED_LANGUAGES - {"en"}):
+        found = variants(lang)
+        for kind, wordings in english.items():
+            assert {n: w for n, (_, w) in found[kind].items()} == {n: w for n, (_, w) in wordings.items()}, (lang, kind)
+            for name, (title, _) in wordings.items():
+                assert found[kind][name][0] != title, (lang, kind, name)  # translated, not copied
+
+
 @pytest.mark.parametrize("lang", sorted(SHIPPED_LANGUAGES))
 def test_page_follows_the_language(shipped: WarningCatalog, lang: str) -> None:
     for verdict in (BLOCK, WARN):

@@ -21,6 +21,7 @@ from filter_proxy.adapters.base import AdapterError
 from filter_proxy.adapters.walk import collect as collect_strings
 
 _KEY_TOKEN = re.compile(rb'"\s*:')
+_VISIBLE_ASCII = bytes(range(0x21, 0x7F))
 
 
 def _key_count(value: Any) -> int:
@@ -126,8 +127,19 @@ def read_body(body: bytes, content_type: str) -> tuple[str, Any]:
         return "none", None
     ctype = content_type.split(";", 1)[0].strip().lower()
     if ctype == "application/x-www-form-urlencoded":
+        if body.strip().translate(None, _VISIBLE_ASCII):  # a BOM, UTF-16, raw bytes: each reader differs
+            raise AdapterError("a form body that is not percent-encoded ASCII")
+        if body.lstrip()[:1] in (b"{", b"["):
+            try:  # JSON labelled as a form: a backend that sniffs would read its escapes, the form reading not
+                orjson.loads(body)
+            except orjson.JSONDecodeError:
+                pass
+            else:
+                raise AdapterError("a JSON request body labelled as a form")
         try:
-            return "form", parse_qsl(body.decode("utf-8"), keep_blank_values=False)
+            # Blank fields kept (a field with no "=" is still read: a JSON body sent as a form), and escapes
+            # that are not UTF-8 refused (%F6 would be U+FFFD here and "ö" to a Latin-1 reader).
+            return "form", parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
         except UnicodeDecodeError as exc:
             raise AdapterError("request form body is not UTF-8") from exc
     if ctype.startswith("multipart/"):

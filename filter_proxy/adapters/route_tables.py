@@ -162,6 +162,25 @@ OPENSEARCH_SUGGESTIONS: tuple[Route, ...] = (
 # handleSelect): refused on screened routes, since the response would not have the routed kind's shape.
 ROUTING_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"qt"})}
 
+# Parameters that choose the response format, and the values the filter can read (an empty set: the
+# parameter is refused whatever its value). Anything else would be answered in a format the filter cannot
+# screen (Elasticsearch's global ``format=yaml|cbor|smile``, ``_sql``'s ``txt|csv|tsv``; Solr's ``wt=xml|
+# csv|javabin|php|python|ruby|velocity|xslt|geojson|smile`` and JSONP ``json.wrf=callback``, which wraps
+# the JSON in a call). Refused on screened routes (request_guard.screened_refusal) before anything is sent.
+# ``source_content_type`` says how Elasticsearch parses the ``source`` parameter (the body sent as a
+# parameter): as YAML it undoes escapes (``\x7a``) the filter, reading JSON or text, does not.
+_ES_FORMATS = {"format": frozenset({"json"}), "source_content_type": frozenset({"application/json"})}
+FORMAT_PARAMS: dict[str, dict[str, frozenset[str]]] = {
+    "elasticsearch": _ES_FORMATS,
+    "opensearch": _ES_FORMATS,
+    "solr": {"wt": frozenset({"json"}), "json.wrf": frozenset()},
+    "searxng": {"format": frozenset({"json"})},  # html, csv, rss: pages the adapter cannot read
+}
+# Media types in ``Accept`` that make the backend answer in a format the filter cannot read (Elasticsearch
+# and OpenSearch honour Accept for YAML, CBOR, Smile, and text tables on ``_sql`` / ``_cat``).
+_ES_ACCEPT = ("yaml", "cbor", "smile", "text/plain", "text/csv", "text/tab-separated-values")
+FORMAT_ACCEPT: dict[str, tuple[str, ...]] = {"elasticsearch": _ES_ACCEPT, "opensearch": _ES_ACCEPT}
+
 TABLES: dict[str, tuple[Route, ...]] = {
     "elasticsearch": ELASTICSEARCH,
     "opensearch": ELASTICSEARCH,

@@ -114,8 +114,9 @@ class _Closing:
 class FleetCoordinator:
     """The ReloadCoordinator (coordination.py) of an instance with ``fleet.publish_on_reload``.
 
-    A reload request (``POST /-/reload``; SIGHUP and the file watcher of a one-process instance) first
-    reloads this instance through its own coordinator, so a broken, wrongly signed or shrinking rule set
+    A reload request (``POST /-/reload``; SIGHUP and the file watcher, of a one-process instance directly,
+    of ``serve --workers N`` through the supervisor handing the request to one worker: ``take_triggers``)
+    first reloads this instance through its own coordinator, so a broken, wrongly signed or shrinking rule set
     never reaches the fleet; then it publishes ``rules.path`` (a bundle as it is, with its ``.sig``; a
     rules directory compiled to a bundle) and waits, bounded by ``wait``, until every live worker of the
     fleet reports that version. The report lists the fleet's workers as ``instance:pid``."""
@@ -134,10 +135,23 @@ class FleetCoordinator:
         self.local.on_reload(callback)
 
     async def start(self) -> None:
+        take = getattr(self.local, "take_triggers", None)  # DirectoryCoordinator: serve --workers N
+        if take is not None:
+            take(self._triggered)
         await self.local.start()
 
     async def stop(self) -> None:
         await self.local.stop()
+
+    async def _triggered(self, force: bool) -> None:
+        """A SIGHUP or rule-file change received by the supervisor, run here like POST /-/reload."""
+        report = await self.request_reload(force=force, wait=None)
+        if report.ok:
+            log.info("fleet: reload requested by SIGHUP or a file change: this instance serves %s",
+                     ", ".join(map(str, report.versions)))
+        else:
+            log.error("fleet: reload requested by SIGHUP or a file change was not applied or not published: %s",
+                      report.error or f"pending {', '.join(report.pending)}")
 
     def workers(self) -> list[Any]:
         return list(self._fleet) or self.local.workers()

@@ -42,6 +42,7 @@ from filter_proxy.rules.policy import parse_policy
 from filter_proxy.rules.ruleset import RuleSet
 from filter_proxy.rules.sources import Sources, build_indexes, configure_images, read_sources
 from filter_proxy.signals import registry
+from filter_proxy.signals.urls import UrlEntries
 from filter_proxy.warnings import WarningCatalog
 
 MAGIC = b"FPRULES\0"
@@ -79,6 +80,10 @@ def compile_rules(path: str | Path, out: str | Path, sources: Sources | None = N
     configure_images(indexes["images"], sources.policy, f"{sources.name}/images")  # type: ignore[arg-type]
     rule_files: dict[str, int] = {}
     for entries in sources.entries.values():
+        if isinstance(entries, UrlEntries):  # URL lists are held as columns, counted per file
+            for file, count in entries.file_counts().items():
+                rule_files[file] = rule_files.get(file, 0) + count
+            continue
         for entry in entries:
             file = entry.rule_id.rpartition(":")[0]
             rule_files[file] = rule_files.get(file, 0) + 1
