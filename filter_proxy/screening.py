@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
-from filter_proxy.adapters.querysyntax import QueryPrefix
+from filter_proxy.adapters.querysyntax import QueryPrefix, QuerySuffix
 from filter_proxy.adapters.walk import collect_except, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
 from filter_proxy.images_check import ImageCheck, matched_hash, rewrite_urls
@@ -55,9 +55,10 @@ class PageOutcome:
 
 def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
     """The verdict for a request's query texts (``Adapter.query_texts``): each as text, a ``QueryPrefix``
-    (a term cut by a trailing wildcard) against the listed terms it starts, and URL-shaped parts as URLs.
+    (a term cut by a trailing wildcard) against the listed terms it starts, a ``QuerySuffix`` (after a
+    leading wildcard) against those it ends, and URL-shaped parts as URLs.
     Stops at the first block."""
-    plain = [t for t in texts if type(t) is not QueryPrefix]
+    plain = [t for t in texts if type(t) is not QueryPrefix and type(t) is not QuerySuffix]
     best = rules.check_texts(plain) if plain else ALLOW
     if best.action == "block":
         return best
@@ -70,8 +71,8 @@ def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
             if best.action == "block":
                 return best
     for text in texts:
-        if type(text) is QueryPrefix:
-            verdict = rules.check_prefix(text)
+        if type(text) is QueryPrefix or type(text) is QuerySuffix:
+            verdict = rules.check_prefix(text) if type(text) is QueryPrefix else rules.check_suffix(text)
             if verdict.rank > best.rank:
                 best = verdict
                 if best.action == "block":

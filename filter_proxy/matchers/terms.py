@@ -90,6 +90,7 @@ _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised wo
 
 PREFIX_MIN_LETTERS = 5
 _PREFIX_MARK = "\x01"  # normalised text never holds a control character, so marked keys are apart
+_SUFFIX_MARK = "\x02"  # the same for the ends of one-word entries (a leading wildcard: ``*locked``)
 
 
 def _extend(columns: tuple[array, array, array, array], rows: list[tuple[int, int, int, int]]) -> None:
@@ -100,9 +101,11 @@ def _extend(columns: tuple[array, array, array, array], rows: list[tuple[int, in
 
 
 def _prefix_rows(words: list[str], cat: int, file: int, line: int) -> list[tuple[int, int, int, int]]:
-    """Marked keys of a one-word entry cut short, keeping >= PREFIX_MIN_LETTERS letters (never whole)."""
+    """Marked keys of a one-word entry cut short at either end (a trailing or a leading wildcard), keeping
+    >= PREFIX_MIN_LETTERS letters (never whole)."""
     word = words[0]
-    return [(term_key(_PREFIX_MARK + word[:n]), cat, file, line) for n in range(PREFIX_MIN_LETTERS, len(word))]
+    return [(term_key(_PREFIX_MARK + word[:n]), cat, file, line) for n in range(PREFIX_MIN_LETTERS, len(word))] + [
+        (term_key(_SUFFIX_MARK + word[-n:]), cat, file, line) for n in range(PREFIX_MIN_LETTERS, len(word))]
 
 
 class TermIndex:
@@ -415,6 +418,16 @@ class TermIndex:
         if not words or len(words[-1]) < PREFIX_MIN_LETTERS:
             return []
         keys = [term_key(_PREFIX_MARK + words[-1])]
+        found = [(0, 0, *self._row(self._plain, row)) for _, row in self._plain.lookup(keys)]
+        return self._to_matches(found) if found else []
+
+    def match_suffix(self, words: list[str]) -> list[TermMatch]:
+        """Listed single-word entries that end with the first of the normalised ``words`` (a query term
+        after a leading wildcard): ``["xblocked"]`` finds ``zqxblocked``; the same ``PREFIX_MIN_LETTERS``
+        rule and the same exact lookup as ``match_prefix`` (marked end keys from ``_prefix_rows``)."""
+        if not words or len(words[0]) < PREFIX_MIN_LETTERS:
+            return []
+        keys = [term_key(_SUFFIX_MARK + words[0])]
         found = [(0, 0, *self._row(self._plain, row)) for _, row in self._plain.lookup(keys)]
         return self._to_matches(found) if found else []
 

@@ -224,6 +224,13 @@ class RuleSet:
         matches = self.terms.match_prefix(normal_words(text))
         return self._resolve(matches, "term") if matches else ALLOW
 
+    def check_suffix(self, text: str) -> Verdict:
+        """A query term after a leading wildcard (``text`` starts with what follows the wildcard): the
+        verdict of the listed one-word entries that end with it, when it keeps at least five letters of
+        them (``TermIndex.match_suffix``, the mirror of ``check_prefix``)."""
+        matches = self.terms.match_suffix(normal_words(text))
+        return self._resolve(matches, "term") if matches else ALLOW
+
     def _check_text(self, text: str) -> Verdict:
         if self._forms:
             return self._check_forms(text)
