@@ -2,7 +2,8 @@
 ops wrapper) on uvicorn + uvloop + httptools with a chosen forward-hop client, for the side-by-side
 comparison of hop clients in benchmarks/peers.py:
 
-- ``aiohttp``: the default hop (filter_proxy/forward.py, aiohttp ``ClientSession``);
+- ``httptools``: the lean client of filter_proxy/forward_lean.py (httptools parser, keep-alive pool);
+- ``aiohttp``: aiohttp's ``ClientSession`` (filter_proxy/forward.py);
 - ``httpx``: ``httpx.AsyncClient`` tuned (HTTP/1.1 only, keep-alive pool sized for the load, no env proxy);
 - ``httpx-aiohttp``: httpx's API on the ``httpx-aiohttp`` transport (aiohttp underneath).
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-HOPS = ("aiohttp", "httpx", "httpx-aiohttp")
+HOPS = ("httptools", "aiohttp", "httpx", "httpx-aiohttp")
 
 
 def build(hop: str, upstream: str, bundle: str) -> Any:
@@ -34,7 +35,9 @@ def build(hop: str, upstream: str, bundle: str) -> Any:
         transport = AiohttpTransport(limits=DEFAULT_LIMITS, trust_env=False)
         client = httpx.AsyncClient(timeout=DEFAULT_TIMEOUT, transport=transport, trust_env=False,
                                    follow_redirects=False)
-    return create_proxy_app(upstream, rules, "searxng", client=client)
+    if client is not None:
+        return create_proxy_app(upstream, rules, "searxng", client=client)
+    return create_proxy_app(upstream, rules, "searxng", hop=hop)
 
 
 def main() -> None:

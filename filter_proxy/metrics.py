@@ -3,11 +3,23 @@
 Labels are bounded sets (routes, actions, categories from policy.toml, warning kinds, outcomes): never
 query text, URLs or client data. With several workers set PROMETHEUS_MULTIPROC_DIR before this module is
 imported (``filter-proxy serve --workers N`` does); ``exposition()`` then merges every worker's files.
+
+Per-request events (requests, removals, warnings, upstream latency, image fetches) are added to plain
+dicts under one lock and handed to prometheus_client in batches: at every scrape and ``value()``, every
+second while the service runs (so another worker's scrape lags by at most that), when it stops and at
+exit. prometheus_client's ``labels()`` + ``inc()`` per event (a lock, label validation, and in
+multiprocess mode a write into a memory-mapped file) cost more than the rest of the ops layer together
+(benchmarks/README.md, "Where a proxied request's time goes").
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
 import os
+import threading
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,30 +79,76 @@ class Metrics:
         self._rules_labels: tuple[str, str] | None = None
         for result in ("success", "failure"):  # so a dashboard sees 0, not "no data"
             self.reloads.labels(result)
+        # Batched events: (counter, *labels) -> n, and per upstream outcome the bucket counts and sum.
+        self._lock = threading.Lock()
+        self._counts: dict[tuple[Any, ...], int] = {}
+        self._latency: dict[str, list[float]] = {}
+        self._task: asyncio.Task[None] | None = None
+        ref = weakref.ref(self)
+        atexit.register(lambda: (m := ref()) is not None and m.flush())  # a worker that exits keeps its counts
+
+    def _count(self, key: tuple[Any, ...]) -> None:
+        with self._lock:
+            counts = self._counts
+            counts[key] = counts.get(key, 0) + 1
 
     # --- FilterObserver ------------------------------------------------------------------------------
     def request(self, route: str, action: str, category: str | None = None) -> None:
-        self.requests.labels(route, action).inc()
+        self._count((self.requests, route, action))
 
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
-        self.removed_results.labels(verdict.category or "unknown", verdict.signal or "unknown",
-                                    verdict.action).inc()
+        self._count((self.removed_results, verdict.category or "unknown", verdict.signal or "unknown",
+                     verdict.action))
 
     def warning_shown(self, kind: str, lang: str, variant: str = "default") -> None:
-        self.warnings.labels(kind, lang).inc()
-        self.funnel_shown.labels(kind, lang, variant).inc()
+        self._count((self.warnings, kind, lang))
+        self._count((self.funnel_shown, kind, lang, variant))
 
     def help_click(self, kind: str, lang: str, variant: str, link: int) -> None:
-        self.funnel_clicks.labels(kind, lang, variant, str(link)).inc()
+        self._count((self.funnel_clicks, kind, lang, variant, str(link)))
 
     def repeat_search(self, kind: str, variant: str) -> None:
-        self.funnel_repeats.labels(kind, variant).inc()
+        self._count((self.funnel_repeats, kind, variant))
 
     def upstream(self, seconds: float, outcome: str) -> None:
-        self.upstream_seconds.labels(outcome).observe(seconds)
+        with self._lock:
+            values = self._latency.get(outcome)
+            if values is None:
+                self._latency[outcome] = [seconds]
+            else:
+                values.append(seconds)
 
     def image_fetch(self, outcome: str) -> None:
-        self.image_fetches.labels(outcome).inc()
+        self._count((self.image_fetches, outcome))
+
+    # --- batches --------------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Hand the batched events to prometheus_client (cheap when nothing happened)."""
+        with self._lock:
+            counts, self._counts = self._counts, {}
+            latency, self._latency = self._latency, {}
+        for (metric, *labels), n in counts.items():
+            metric.labels(*labels).inc(n)
+        for outcome, values in latency.items():
+            child = self.upstream_seconds.labels(outcome)
+            for seconds in values:  # observe() keeps prometheus_client's own bucket and sum semantics
+                child.observe(seconds)
+
+    async def start(self, interval: float = 1.0) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval)
+                self.flush()
+
+        self._task = asyncio.create_task(loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self.flush()
 
     # --- operations -----------------------------------------------------------------------------------
     def rules_loaded(self, rules: Any, seconds: float | None = None) -> None:
@@ -117,11 +175,13 @@ class Metrics:
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float:
         """A sample's current value in this process (0.0 when absent); for tests and the ready check."""
+        self.flush()
         value = self.registry.get_sample_value(name, dict(labels or {}))
         return float(value or 0.0)
 
     def exposition(self) -> tuple[bytes, str]:
         """The /metrics body and content type; merges all workers' files in multiprocess mode."""
+        self.flush()
         if multiprocess_enabled():
             registry = CollectorRegistry()
             _multiprocess.MultiProcessCollector(registry)

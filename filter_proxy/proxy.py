@@ -52,7 +52,8 @@ HOP_BY_HOP = frozenset(
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 DEFAULT_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=30.0)
 DEFAULT_DEADLINE = 10.0  # seconds for one whole upstream exchange
-HOPS = ("aiohttp", "httpx")  # forward-hop clients (filter_proxy/forward.py); aiohttp is the default
+# Forward-hop clients: filter_proxy/forward.py (aiohttp, httpx) and forward_lean.py (httptools).
+HOPS = ("httptools", "aiohttp", "httpx")
 
 
 class UpstreamDeadline(TimeoutError):
@@ -76,7 +77,7 @@ class ReverseProxy:
         limits: httpx.Limits = DEFAULT_LIMITS,
         client: httpx.AsyncClient | None = None,
         deadline: float = DEFAULT_DEADLINE,
-        hop: str = "aiohttp",
+        hop: str = "httptools",
     ) -> None:
         if not deadline > 0:
             raise ValueError(f"deadline must be > 0 seconds, not {deadline!r}")
@@ -102,8 +103,12 @@ class ReverseProxy:
                 self._hop = HttpxHop(self.timeout, self.limits, client=self._caller_client)
             elif self.hop_kind == "httpx":
                 self._hop = HttpxHop(self.timeout, self.limits)
-            else:
+            elif self.hop_kind == "aiohttp":
                 self._hop = AiohttpHop(self.timeout, self.limits)
+            else:
+                from filter_proxy.forward_lean import HttptoolsHop
+
+                self._hop = HttptoolsHop(self.timeout, self.limits)
         return self._hop
 
     async def aclose(self) -> None:
@@ -218,7 +223,7 @@ def create_proxy_app(
     removed_header: Sequence[str] = ("search",),
     back_url: str = "/",
     deadline: float = DEFAULT_DEADLINE,
-    hop: str = "aiohttp",
+    hop: str = "httptools",
 ) -> FilterMiddleware:
     """A filtering reverse proxy in front of ``upstream``: FilterMiddleware around a ReverseProxy.
 

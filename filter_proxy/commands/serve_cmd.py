@@ -145,7 +145,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"filter-proxy serve: cannot listen on {config.server.host}:{config.server.port}: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return 2
+    from filter_proxy.server_http import HttpToolsProtocol
+
     common = {
+        # uvicorn's httptools protocol, writing each response's head with its first body bytes (one write)
+        "http": HttpToolsProtocol,
         "log_config": None,  # keep our JSON logging and scrubbers
         "access_log": config.logging.access_log,
         "lifespan": "on",
