@@ -6,7 +6,9 @@ rules/README.md, "Examples in comments"). This module reads each one from the fi
 real loaded rule set: check_text / check_url, a search through FilterMiddleware (the query path) and a
 result holding the example (the result path). The README's examples and filter-proxy.example.toml are
 checked in test_rule_comments_docs.py. A claim-shaped comment that is not one of the known forms fails,
-so a new remark cannot slip in unchecked.
+so a new remark cannot slip in unchecked. The header of rules/images/zqx-abuse.csv (the demo's generated
+listed pictures, written by `python -m filter_proxy.demo.images --write-rules`) is checked in
+tests/test_demo.py (the file is up to date; every listed picture and its edited copy match, no other does).
 """
 
 from __future__ import annotations
