@@ -250,6 +250,81 @@ COMBINATIONS: dict[str, tuple[str, ...]] = {
 }
 
 
+# --- query syntax (issue 10.6), written from the Lucene / Solr query-parser documentation ----------------------
+# Only the request side reads these (``benchmarks/query_path.py``): a result text with a backslash is not a query.
+
+def _escapes(text: str, rng: random.Random) -> str:
+    """A backslash before about half the letters (``\\q\\vbax``: the parser reads the letters)."""
+    return "".join("\\" + c if c != " " and rng.random() < 0.5 else c for c in text)
+
+
+def _letters(part: str) -> int:
+    """Letters a reader counts: a doubled letter once (as ``placeholder_terms`` reads them)."""
+    return len(_DOUBLED.sub(r"\1", part))
+
+
+def _trailing_wildcard(text: str, rng: random.Random) -> str:
+    """The last word cut short: ``*`` after at least five of its letters (one word; a doubled letter counts
+    once), or its last one or two letters each replaced by ``?`` (phrases too: ``?`` is exactly one letter)."""
+    head, _, last = text.rpartition(" ")
+    cuts = [n for n in range(1, len(last)) if _letters(last[:n]) >= 5]
+    if " " not in text and cuts and rng.random() < 0.6:
+        last = last[: rng.choice(cuts)] + "*"
+    else:
+        k = rng.randint(1, min(2, len(last) - 3))
+        last = last[: len(last) - k] + "?" * k
+    return f"{head} {last}" if head else last
+
+
+def _leading_wildcard(text: str, rng: random.Random) -> str:
+    """The first word's start left out: ``*`` before at least five of its last letters (one word), or its
+    first one or two letters each replaced by ``?``."""
+    first, _, rest = text.partition(" ")
+    cuts = [n for n in range(1, len(first)) if _letters(first[n:]) >= 5]
+    if " " not in text and cuts and rng.random() < 0.6:
+        first = "*" + first[rng.choice(cuts):]
+    else:
+        k = rng.randint(1, min(2, len(first) - 3))
+        first = "?" * k + first[k:]
+    return f"{first} {rest}" if rest else first
+
+
+def _inner_wildcard(text: str, rng: random.Random) -> str:
+    """One letter inside one word replaced by ``?``, or a ``*`` put between two of its letters."""
+    words = text.split(" ")
+    i = rng.randrange(len(words))
+    word = words[i]
+    cut = rng.randint(1, len(word) - 2)
+    words[i] = word[:cut] + "?" + word[cut + 1:] if rng.random() < 0.5 else word[:cut] + "*" + word[cut:]
+    return " ".join(words)
+
+
+def _operators(text: str, rng: random.Random) -> str:
+    """Each word with a field prefix, a boost or a fuzziness mark, and the whole in local params, a required
+    clause or a group (``{!lucene df=body}+(title:qvbax^2 dok~1)``)."""
+    words = []
+    for word in text.split(" "):
+        if rng.random() < 0.5:
+            word = rng.choice(("title", "body", "name_t", "text")) + ":" + word
+        if rng.random() < 0.6:
+            word += rng.choice(("^2", "^0.5", "~1", "~", "~2"))
+        words.append(word)
+    inner = " ".join(words)
+    return rng.choice(("{!lucene df=body}" + inner, "+(" + inner + ")", "(" + inner + ")", inner,
+                       '"' + inner + '"' if " " in inner and ":" not in inner and "^" not in inner else inner))
+
+
+QUERY_SYNTAX: dict[str, Disguise] = {
+    "query syntax: escapes": _escapes,
+    "query syntax: trailing wildcard (* keeps >= 5 letters, ? one letter)": _trailing_wildcard,
+    "query syntax: leading wildcard (* keeps >= 5 letters, ? one letter)": _leading_wildcard,
+    "query syntax: wildcard inside a word": _inner_wildcard,
+    "query syntax: fields, boosts, fuzziness, local params": _operators,
+    "query syntax: operators + look-alikes": lambda t, r: _operators(lookalike_any(t, r), r),
+    "query syntax: trailing wildcard + leet": lambda t, r: leet(_trailing_wildcard(t, r), r),
+}
+
+
 def disguise(term: str, name: str, rng: random.Random) -> str:
     for step in COMBINATIONS.get(name, (name,)):
         term = CLASSES[step](term, rng)

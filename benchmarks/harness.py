@@ -139,6 +139,10 @@ TARGETS: dict[str, Target] = {t.key: t for t in (
        True),
     _T("benign_false_match_outside", "false matches on an outside corpus (fortunes, fortunes-ru, wamerican)",
        "% of queries", 0.1, 0.0, False),
+    _T("term_recall_independent_query_path", "recall on independent disguises (and query-syntax disguises) "
+       "through the full query path (query_texts + query_verdict), worst request shape", "%", 99.5, 100.0, True),
+    _T("benign_false_match_query_path", "false matches on an outside corpus through the full query path, worst "
+       "request shape (generic q, ES query_string body, Solr q)", "% of queries", 0.1, 0.0, False),
     _T("image_tpr", "image TPR, ten common edits, shared bare-pHash list, 0 false matches", "%", 95.0, 99.0, True),
     _T("image_tpr_own", "image TPR, ten common edits, own enrollment (hashes add), 0 false matches", "%", 99.0, 100.0,
        True),

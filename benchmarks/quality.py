@@ -43,7 +43,7 @@ def _terms(result: SuiteResult, quick: bool, tmp: Path, out_dir: Path) -> None:
     corpus = synth.benign_corpus()
     vocab = synth.vocabulary(corpus)
     n_terms, per_class = (5_000, 150) if quick else (20_000, 1_000)
-    terms = synth.placeholder_terms(n_terms, seed=21, avoid=vocab)
+    terms = synth.placeholder_terms(n_terms, seed=21, avoid=vocab, read=synth.filter_reading)
     log(f"quality: loading a rule set of {n_terms:,} placeholder terms")
     rules = load_rules(write_rules_dir(tmp / "rules", terms=terms))
 
@@ -143,12 +143,14 @@ def _independent_terms(result: SuiteResult, quick: bool, tmp: Path) -> None:
     rows: list[list[Any]] = []
     total = found = 0
     misses: list[str] = []
+    sent: dict[str, list[str]] = {}  # the same queries again, through the full query path (below)
     for name in ind.all_names():
         steps = ind.COMBINATIONS.get(name, (name,))
         pool = multi if ind.MULTI_WORD_ONLY & set(steps) else single if ind.SINGLE_WORD_ONLY & set(steps) else terms
         ours = 0
         for i, term in enumerate(rng.sample(pool, per_class)):
             query = INDEPENDENT_CONTEXTS[i % len(INDEPENDENT_CONTEXTS)].format(ind.disguise(term, name, rng))
+            sent.setdefault(name, []).append(query)
             matched = hit(query)
             ours += matched
             if not matched and len(misses) < 40:
@@ -185,6 +187,14 @@ def _independent_terms(result: SuiteResult, quick: bool, tmp: Path) -> None:
                   f"{matched_total} of {queries:,} queries")
     if examples:
         result.note("outside corpus lines that matched: " + "; ".join(repr(e[:90]) for e in examples[:6]))
+    # The request side as `serve` runs it (issue 10.6 reading of query syntax included), same rules.
+    from benchmarks import query_path
+
+    sent.update(query_path.syntax_disguises(terms, per_class, rng, INDEPENDENT_CONTEXTS))
+    docs = [line for lines in synth.benign_corpus(2, 8).values() for line in lines]
+    sources["Python docs (the peers suite's benign queries)"] = rng.sample(docs, min(benign_limit, len(docs)))
+    log("quality (independent): the same queries through the full query path")
+    query_path.measure(result, rules, sent, sources)
 
 
 INDEPENDENT_CONTEXTS = ("{}", "where is {} online", "{} pics", "best {} 2024", "Q: {}?")

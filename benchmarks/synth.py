@@ -15,6 +15,7 @@ import io
 import random
 import re
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 
 CONSONANTS = "bdfgklmnprstvz"
@@ -27,11 +28,15 @@ def nonsense_word(rng: random.Random, syllables: int) -> str:
 
 
 def placeholder_terms(n: int, seed: int = 7, avoid: set[str] | frozenset[str] = frozenset(),
-                      distinctive_share: float = 0.5) -> list[str]:
+                      distinctive_share: float = 0.5, read: Callable[[str], str] | None = None) -> list[str]:
     """``n`` unique placeholder phrases of 1-3 nonsense words. About ``distinctive_share`` start with ``zqx``
     (obviously coined); the rest are plain 3-4 syllable nonsense. Words in ``avoid`` (a real vocabulary) are
-    never used, so no real word is ever "blocked"."""
+    never used, so no real word is ever "blocked". With ``read`` (how the filter reads a word), a word the
+    filter reads as it reads some word of ``avoid`` is not used either: ``liline`` is read as ``line`` once
+    look-alike letters are merged and repeats collapsed, and listing it would list ``line``."""
     rng = random.Random(seed)
+    if read is not None:
+        avoid = set(avoid) | {read(word) for word in avoid}
     out: set[str] = set()
     while len(out) < n:
         words = []
@@ -40,7 +45,7 @@ def placeholder_terms(n: int, seed: int = 7, avoid: set[str] | frozenset[str] = 
                 word = "zqx" + nonsense_word(rng, rng.randint(1, 3))
             else:
                 word = nonsense_word(rng, rng.randint(3, 4))
-            if word in avoid:
+            if word in avoid or (read is not None and read(word) in avoid):
                 break
             words.append(word)
         else:
@@ -153,6 +158,13 @@ def benign_corpus(min_words: int = 2, max_words: int = 24) -> dict[str, list[str
         if lines:
             out[name] = lines
     return out
+
+
+def filter_reading(word: str) -> str:
+    """How the filter reads ``word`` (its normalised words, joined): two words it reads alike are one to it."""
+    from filter_proxy.normalize import words  # the benchmark measures the filter; imported where needed
+
+    return " ".join(words(word))
 
 
 def vocabulary(corpus: dict[str, list[str]]) -> set[str]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
-from filter_proxy.adapters.querysyntax import QueryPrefix
+from filter_proxy.adapters.querysyntax import QueryPrefix, QuerySuffix
 from filter_proxy.adapters.walk import collect_except, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
 from filter_proxy.images_check import ImageCheck, matched_hash, rewrite_urls
@@ -55,9 +55,10 @@ class PageOutcome:
 
 def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
     """The verdict for a request's query texts (``Adapter.query_texts``): each as text, a ``QueryPrefix``
-    (a term cut by a trailing wildcard) against the listed terms it starts, and URL-shaped parts as URLs.
+    (a term cut by a trailing wildcard) against the listed terms it starts, a ``QuerySuffix`` (after a
+    leading wildcard) against those it ends, and URL-shaped parts as URLs.
     Stops at the first block."""
-    plain = [t for t in texts if type(t) is not QueryPrefix]
+    plain = [t for t in texts if type(t) is not QueryPrefix and type(t) is not QuerySuffix]
     best = rules.check_texts(plain) if plain else ALLOW
     if best.action == "block":
         return best
@@ -70,8 +71,8 @@ def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
             if best.action == "block":
                 return best
     for text in texts:
-        if type(text) is QueryPrefix:
-            verdict = rules.check_prefix(text)
+        if type(text) is QueryPrefix or type(text) is QuerySuffix:
+            verdict = rules.check_prefix(text) if type(text) is QueryPrefix else rules.check_suffix(text)
             if verdict.rank > best.rank:
                 best = verdict
                 if best.action == "block":
@@ -92,18 +93,19 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     to a *query*; matching content is never shown.
     """
     # The hot loop of a screened page. Results of one page share their keys and many values (field names,
-    # an engine or category name): each distinct string is checked once per page (``memo``), which keeps
-    # the all-strings screening near the cost of the mapped fields alone. The memo lives for one page only.
+    # an engine or category name): each distinct string is checked once per page (``memo``), all of them in
+    # one batch (``RuleSet.check_many``). The memo lives for one page only.
     removals: dict[int, Removal] = {}
-    check_text, check_url = rules.check_text, rules.check_url
-    memo: dict[str, Verdict] = {}
+    check_url = rules.check_url
+    fields = [view.strings if view.nodes else view.texts() for view in views]
+    # Every distinct string of the page in one call (issue 14): normalised and looked up together.
+    distinct = list(dict.fromkeys(text for texts in fields for text in texts))
+    memo: dict[str, Verdict] = dict(zip(distinct, rules.check_many(distinct), strict=True))
     url_memo: dict[str, Verdict] = {}  # the link field is also found by the walk: one check per URL
-    for view in views:
+    for view, texts in zip(views, fields, strict=True):
         verdict = ALLOW
-        for text in view.strings if view.nodes else view.texts():
-            found = memo.get(text)
-            if found is None:
-                found = memo[text] = check_text(text)
+        for text in texts:
+            found = memo[text]
             if found is not ALLOW and found.rank > verdict.rank:
                 verdict = found
                 if found.action == "block":

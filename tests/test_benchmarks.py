@@ -62,7 +62,7 @@ def test_result_writer_and_table_formatter(tmp_path) -> None:
     result = SuiteResult("speed", quick=True)
     result.table("figures", ["what", "value"], [["a", 1234567], ["b", 0.000123], ["c", float("nan")]])
     result.target("overhead_ratio", 0.87)
-    result.target("cpu_per_page_ms", 0.1)
+    result.target("cpu_per_page_ms", 0.05)
     result.target("term_recall", 90.0)
     result.target("url_checks_per_s", None)
     result.target("image_tpr", 99.5, failed_condition="false-match rate 0.02 % > 0.01 %")

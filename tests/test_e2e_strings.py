@@ -162,6 +162,8 @@ QUERY_ATTACKS = {
     "Solr escape": ("solr", "/solr/books/select", {"q": "title:zqx\\blocked"}, None),
     "ES trailing wildcard": ("elasticsearch", "/books/_search", {"q": "zqxblock*"}, None),
     "ES single-char wildcard": ("elasticsearch", "/books/_search", {"q": "zqx?locked"}, None),
+    "ES leading wildcard": ("elasticsearch", "/books/_search", {"q": "title:*qxblocked"}, None),
+    "Solr leading single-char wildcards": ("solr", "/solr/books/select", {"q": "??xblocked?"}, None),
     "ES field named like an option": ("elasticsearch", "/books/_search", {},
                                       {"query": {"match": {"analyzer": "zqxblocked"}}}),
     "ES script params": ("elasticsearch", "/books/_search", {},

@@ -157,13 +157,14 @@ def test_a_missing_rules_folder_or_policy_is_refused(tmp_path: Path, missing: st
     assert not (root / "images").exists() and (root.exists() == (missing == "policy"))
 
 
-def test_add_enrolls_dhash_crops_only_when_algorithms_must_agree(rules: Path, tmp_path: Path) -> None:
+def test_add_enrolls_dhash_crops_and_the_transposed_picture(rules: Path, tmp_path: Path) -> None:
+    """dHash is enrolled for the crops and for the transposed picture too: a near match of the picture is
+    then verified by the other algorithm and by both dHash views (matchers/image_verify.py)."""
     img = save(tmp_path / "rocket.png", "rocket")
     assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
-    alone = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
-    assert sum(a == "dhash" for a, _, _ in alone) == 1 and sum(a == "phash" for a, _, _ in alone) > 1
-    (rules / "policy.toml").write_text(POLICY + "require_agreement = 2\n")
-    (rules / "images" / "listed.csv").unlink()
-    assert main(["hashes", "add", str(img), "--category", "listed", "--rules", str(rules)]) == 0
-    agreeing = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
-    assert sum(a == "dhash" for a, _, _ in agreeing) > 1
+    rows = [line.split(",", 2) for line in content_lines(rules / "images" / "listed.csv")]
+    dhash = [note for a, _, note in rows if a == "dhash"]
+    assert sum("transposed" in n for n in dhash) > 1 and sum("transposed" not in n for n in dhash) > 1
+    assert any("crop 5% transposed" in n for n in dhash)
+    assert not any("transposed" in note for a, _, note in rows if a != "dhash")
+    assert sum(a == "phash" for a, _, _ in rows) > 1

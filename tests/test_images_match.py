@@ -11,14 +11,11 @@ from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageEnhance
 from skimage import data
 
+from filter_proxy.matchers.image_table import _mask_count, _masks, _plan, _radii
 from filter_proxy.matchers.images import (
     ImageDecodeError,
     ImageEntry,
     ImageIndex,
-    _mask_count,
-    _masks,
-    _plan,
-    _radii,
     compute_hashes,
     compute_query_hashes,
     pdq_available,

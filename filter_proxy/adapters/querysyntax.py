@@ -7,11 +7,15 @@ split or hide a listed term:
 - ``plain``: local params (``{!lucene df=x}``) dropped, field prefixes (``title:``), boosts and fuzziness
   (``^3``, ``~2``), boolean operators (``AND``, ``&&``, ``+``, ``-``, ``!``), grouping and quotes removed,
   so ``title:forbidden^2 AND title:phrase ...`` reads as the phrase it asks for.
-- Wildcards: ``*`` also matches nothing, so ``zqx*blocked`` is read as ``zqxblocked``; a ``?`` (one
-  character) is tried as every letter and digit (at most ``MAX_EXPANSIONS`` variants per query string);
-  a term ending in ``*`` (or with ``*``/``?`` after its first letters) is a *prefix*: ``QueryPrefix`` holds
-  the text before the wildcard, checked with ``RuleSet.check_prefix`` (a listed term that starts with at
-  least five letters of it counts as asked for).
+- Wildcards (``wildcard_readings``): ``*`` also matches nothing, so ``zqx*blocked`` is read as
+  ``zqxblocked``; a ``?`` (one character) is tried as every letter and digit (at most ``MAX_EXPANSIONS``
+  variants per query string); a term ending in a wildcard (or with one after its first letters) is a
+  *prefix*: ``QueryPrefix`` holds the text before the wildcard, checked with ``RuleSet.check_prefix`` (a
+  listed one-word term that starts with at least five letters of it counts as asked for); a term
+  starting with one is a *suffix*, ``QuerySuffix``, checked with ``RuleSet.check_suffix`` (the same rule
+  at the other end: ``*xblocked``). Wildcards at a term's edge that read as punctuation are not syntax: a
+  ``?`` after or before ordinary words (``is it?``) and a pair of ``*`` around ordinary words (``*never*``);
+  without this, questions in ordinary prose matched listed terms one letter longer than their last word.
 - Solr parameter dereferencing: ``${name}`` macros and ``$name`` local-param references are replaced by
   the named parameter's value (``${name:default}`` too), nested up to ``MAX_DEREF_DEPTH``.
 
@@ -25,15 +29,22 @@ dereferencing. Lucene regular expressions are read as wildcard terms (``/zqx.loc
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 import string
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 
-__all__ = ["QueryPrefix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "unescape", "plain", "query_variants",
-           "expand_macros", "expand_mustache", "wildcard_prefixes", "screened_texts"]
+from filter_proxy.matchers.term_forms import ordinary_words
+from filter_proxy.normalize import words as normal_words
+
+__all__ = ["QueryPrefix", "QuerySuffix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "unescape", "plain", "query_variants",
+           "expand_macros", "expand_mustache", "wildcard_prefixes", "wildcard_readings", "screened_texts"]
 
 MAX_EXPANSIONS = 1296  # 36 ** 2: two "?" in one string are expanded in full
 MAX_DEREF_DEPTH = 16
+_COMMON_WORDS = 20_000  # the most frequent words as written; shorter than three letters once normalised
 _ALPHABET = string.ascii_lowercase + string.digits
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _LOCAL_PARAMS = re.compile(r"\{![^}]*\}")
@@ -41,12 +52,18 @@ _FIELD_PREFIX = re.compile(r"(?:(?<=^)|(?<=[\s(+\-!]))[A-Za-z_][\w.@-]*:(?!//)")
 _BOOST_FUZZ = re.compile(r"[~^](?:\d+(?:\.\d+)?)?")
 _OPERATORS = re.compile(r"(?:(?<=^)|(?<=\s))(?:AND|OR|NOT|TO)(?=\s|$)|&&|\|\||[()\[\]{}\"+!]|(?:(?<=^)|(?<=\s))-")
 _SPACES = re.compile(r"\s+")
-# A term with a wildcard: letters/digits (and escapes undone) with at least one * or ? in it.
 _REGEX = re.compile(r"(?<![\w\\/.])/((?:[^/\\\s]|\\.)+)/(?!\w)")
 _REGEX_GROUP = re.compile(r"\(([^()]*)\)")
 _REGEX_COUNT = re.compile(r"\{\d+(?:,\d*)?\}")
 _REGEX_CLASS = re.compile(r"\[\^?[^\]]*\](?:[*+?])?")
-_WILD_TERM = re.compile(r"[^\s*?]*[*?][^\s]*")
+# A term with a wildcard: word characters (escapes undone) and at least one * or ? in it.
+_WILD_TERM = re.compile(r"[\w*?@$|<>]*[*?][\w*?@$|<>]*")  # leet symbols belong to the term: "qv|<@i?"
+# The same on the text with its operators kept (leet written with them: "p()mp4*", "vy|)ou?"): any
+# character but spaces and sentence punctuation, brackets and "!" cut from the term's edges.
+_WILD_TERM_RAW = re.compile(r"[^\s,;:\"']*[*?][^\s,;:\"']*")
+_RAW_LEET = re.compile(r"[()!/\\\[\]{}€]")
+_WILDCARD = re.compile(r"[*?]")
+_LATIN = re.compile(r"[a-z]")
 # Any character or word of query syntax: strings without one (most of them) have no other reading.
 _SYNTAX = re.compile(r"[\\:{}^~*?()\[\]\"+\-!&|$/]|\b(?:AND|OR|NOT|TO)\b")
 _MACRO = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
@@ -76,31 +93,153 @@ def plain(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def wildcard_prefixes(text: str) -> list[QueryPrefix]:
-    """For each wildcard term of a plain query, the query text up to that term's first wildcard:
-    ``forbidden phrase alp*`` -> ``forbidden phrase alp``; ``zqx?locked`` -> ``zqx``."""
-    out: list[QueryPrefix] = []
-    for found in _WILD_TERM.finditer(text):
-        term = found.group()
-        cut = min(i for i in (term.find("*"), term.find("?")) if i >= 0)
-        head = text[: found.start()].replace("*", "").replace("?", "") + term[:cut]
-        if head.strip():
-            out.append(QueryPrefix(head))
-    return out
+class QuerySuffix(str):
+    """The text after a leading wildcard (``"xblocked"`` for ``*xblocked``): a listed one-word term that
+    ends with its first word counts as asked for (``RuleSet.check_suffix``, the mirror of ``QueryPrefix``)."""
+
+    __slots__ = ()
 
 
-def _expand_single(text: str) -> list[str]:
-    """``?`` tried as every letter and digit (bounded); ``*`` as nothing."""
-    base = text.replace("*", "")
-    count = base.count("?")
-    if count == 0:
-        return [base]
-    if len(_ALPHABET) ** count > MAX_EXPANSIONS:
-        return [base.replace("?", "")]
-    variants = [base]
-    for _ in range(count):
-        variants = [v.replace("?", c, 1) for v in variants for c in _ALPHABET]
-    return variants
+class _WildTerm:
+    """One term of a plain query holding a wildcard: ``lead`` + ``core`` + ``trail`` = text[start:end];
+    ``lead_wild`` / ``trail_wild``: that edge's wildcards are syntax (not punctuation)."""
+
+    __slots__ = ("start", "end", "lead", "core", "trail", "lead_wild", "trail_wild")
+
+    def __init__(self, start: int, end: int, lead: str, core: str, trail: str) -> None:
+        self.start, self.end, self.lead, self.core, self.trail = start, end, lead, core, trail
+        self.lead_wild, self.trail_wild = bool(lead), bool(trail)
+
+
+def _ordinary(text: str) -> bool:
+    """``text`` (without wildcards) reads as ordinary words: every normalised word is an ordinary English
+    word (``term_forms.ordinary_words``, the segmenter's list), is at most two letters once normalised and
+    written as a common word ("ok", "bill" -> "bi"), or holds no Latin letter at all (numbers, Cyrillic
+    prose). A ``?`` ending such a term is a question mark, a ``*`` pair around it emphasis."""
+    vocabulary = ordinary_words()
+    for word in normal_words(text):
+        if not (word in vocabulary or not _LATIN.search(word) or (len(word) <= 2 and _short_ordinary(text))):
+            return False
+    return True
+
+
+@functools.cache
+def _common_words() -> frozenset[str]:
+    """The most frequent English words as written (wordsegment's unigram counts): "ok", "bill" read
+    "ok", "bi" once normalised, too short for ``ordinary_words`` to keep."""
+    with resources.files("wordsegment").joinpath("unigrams.txt").open(encoding="utf-8") as fh:
+        return frozenset(line.split("\t", 1)[0] for line in itertools.islice(fh, _COMMON_WORDS))
+
+
+def _short_ordinary(text: str) -> bool:
+    """Every word of ``text`` as written is at most two letters or a common English word."""
+    common = _common_words()
+    return all(len(w) <= 2 or w in common for w in re.findall(r"[a-z]+", text.lower()))
+
+
+def _latin(text: str) -> bool:
+    """Some normalised word of ``text`` has a Latin letter (the ``?`` expansion alphabet is Latin)."""
+    return any(_LATIN.search(w) for w in normal_words(text))
+
+
+def _wild_terms(text: str, raw: bool = False) -> list[_WildTerm]:
+    """The terms of a plain query that hold a wildcard, each with how its edges read.
+
+    Inside a term (``zqx?locked``, ``zqx*ed``) a wildcard is always syntax. At an edge it is syntax unless
+    it reads as punctuation: a ``?`` after ordinary words is a question mark (``is it?``; one before a word
+    is not: prose does not write ``??nod``), and
+    a pair of ``*`` around ordinary words is emphasis (``*never*``, ``*for free*``). A lone ``*`` at an
+    edge is always a wildcard (``*locked``, ``zqxblo*``): prose rarely writes one, an evader does."""
+    terms: list[_WildTerm] = []
+    for found in (_WILD_TERM_RAW if raw else _WILD_TERM).finditer(text):
+        start, end = found.span()
+        if raw:  # "(is it?)" and "it?!" end at the "?"
+            start += len(found.group()) - len(found.group().lstrip("([{"))
+            end -= len(found.group()) - len(found.group().rstrip(")]}!."))
+        term = text[start:end]
+        core = term.strip("*?")
+        if not core:  # wildcards alone ("*", "??"): nothing to read but the words around them
+            continue
+        lead = term[: len(term) - len(term.lstrip("*?"))]
+        trail = term[len(term.rstrip("*?")):]
+        terms.append(_WildTerm(start, end, lead, core, trail))
+    for i, term in enumerate(terms):
+        if "*" not in term.lead:
+            continue
+        for j in range(i, len(terms)):  # the closing star: on this term or a later one
+            if "*" in terms[j].trail:
+                span = text[term.start:terms[j].end]
+                if not any(_WILDCARD.search(t.core) for t in terms[i:j + 1]) and _ordinary(_no_wildcards(span)):
+                    term.lead_wild = terms[j].trail_wild = False
+                break
+            if j > i and "*" in terms[j].lead + terms[j].core:
+                break
+    for term in terms:  # a question mark ends a word; one before a word ("??nod") is syntax
+        if (term.trail and "*" not in term.trail and term.trail_wild and not _WILDCARD.search(term.core)
+                and _ordinary(term.core)):
+            term.trail_wild = False
+    return terms
+
+
+def _no_wildcards(text: str) -> str:
+    return text.replace("*", "").replace("?", "")
+
+
+def wildcard_readings(text: str, raw: bool = False) -> list[str]:
+    """A plain query (``plain``) as the backend reads its wildcards: every wildcard as nothing; each ``?``
+    that is syntax (on a term with Latin letters) tried as every letter and digit (at most
+    ``MAX_EXPANSIONS`` variants; beyond, read as nothing); a ``QueryPrefix`` per term with a trailing or
+    inner wildcard and a ``QuerySuffix`` per term with a leading one. Edge wildcards that read as
+    punctuation (``_wild_terms``) give only the first reading. ``raw``: ``text`` still has its operators
+    (terms are then cut at spaces and sentence punctuation only)."""
+    terms = _wild_terms(text, raw)
+    syntax = [t for t in terms if t.lead_wild or t.trail_wild or _WILDCARD.search(t.core)]
+    # As written, only when some wildcard is syntax: removing a question mark there would put a "!" at a
+    # word's edge, where it reads as a letter ("RED?!" is not "REDI").
+    out: list[str] = [_no_wildcards(text)] if syntax or not raw else []
+    spots: list[int] = []  # positions of the "?" that are syntax
+    for term in terms:
+        if "?" not in text[term.start:term.end] or not _latin(term.core):
+            continue
+        inner_end = term.end - len(term.trail)
+        for position in range(term.start, term.end):
+            if text[position] != "?":
+                continue
+            lead = position < term.start + len(term.lead)
+            trail = position >= inner_end
+            if (lead and term.lead_wild) or (trail and term.trail_wild) or not (lead or trail):
+                spots.append(position)
+    while len(_ALPHABET) ** len(spots) > MAX_EXPANSIONS:
+        # Too many to try each: a "?" ending a run at a term's end reads as a question mark first
+        # ("depf??" + "?"), then the expansion gives up (every wildcard read as nothing).
+        ends = [p for p in spots if p + 1 == len(text) or text[p + 1] not in "?*" and not text[p + 1].isalnum()]
+        if not ends:
+            spots = []
+            break
+        spots.remove(ends[-1])
+    if spots:
+        variants = [text]
+        for position in spots:  # one character for one: positions stay valid
+            variants = [v[:position] + c + v[position + 1:] for v in variants for c in _ALPHABET]
+        out.extend(_no_wildcards(v) for v in variants)
+    marked: list[str] = []
+    for term in terms:
+        inner = _WILDCARD.search(term.core)
+        if term.trail_wild or (inner and not term.lead):  # "*zqxblock*" reads both ways
+            head = term.core[: inner.start()] if inner else term.core
+            marked.append(QueryPrefix(_no_wildcards(text[: term.start]) + head))
+        if term.lead_wild:
+            tail = term.core[max(term.core.rfind("*"), term.core.rfind("?")) + 1:]
+            marked.append(QuerySuffix(tail + _no_wildcards(text[term.end:])))
+    kinds = {(type(m), str(m)): m for m in marked}  # "zqxblock" may be both a prefix and a suffix
+    return [*dict.fromkeys(out), *kinds.values()]
+
+
+def wildcard_prefixes(text: str) -> list[str]:
+    """The ``QueryPrefix`` / ``QuerySuffix`` readings of a plain query's wildcard terms:
+    ``forbidden phrase alp*`` -> ``forbidden phrase alp``; ``zqx?locked`` -> ``zqx``; ``*locked`` ->
+    ``locked`` (a suffix)."""
+    return [v for v in wildcard_readings(text) if type(v) is not str]
 
 
 def _regex_wildcards(body: str) -> str:
@@ -154,18 +293,21 @@ def query_variants(text: str) -> list[str]:
     if not text:
         return out
     if "/" in text and _REGEX.search(text):  # Lucene regular expressions, read as wildcard terms
-        seen: dict[tuple[bool, str], str] = {(False, text): text}
+        seen: dict[tuple[type, str], str] = {(str, text): text}
         for reading in _regex_readings(text):
             for variant in query_variants(reading):
-                seen.setdefault((type(variant) is QueryPrefix, variant), variant)
+                seen.setdefault((type(variant), variant), variant)
         return list(seen.values())  # the text as written first; a prefix kept beside an equal text
     unescaped = unescape(text)
     words = plain(text)
     out.extend((unescaped, words))
     if "*" in words or "?" in words:
-        out.extend(_expand_single(words))
-        prefixes = wildcard_prefixes(words)
-        return [*dict.fromkeys(out), *dict.fromkeys(prefixes)]  # a prefix stays beside an equal text
+        readings = wildcard_readings(words)
+        if _RAW_LEET.search(text):  # leet written with operator characters ("/\\" is "a"), as written
+            readings += wildcard_readings(text, raw=True)
+            readings = list({(type(r), str(r)): r for r in readings}.values())
+        marked = [r for r in readings if type(r) is not str]  # prefixes and suffixes stay beside an equal text
+        return [*dict.fromkeys([*out, *(r for r in readings if type(r) is str)]), *marked]
     return list(dict.fromkeys(out))
 
 
@@ -235,11 +377,11 @@ def _expand_once(text: str, params: Mapping[str, Sequence[str]]) -> list[str]:
 def screened_texts(texts: Iterable[str]) -> list[str]:
     """Every reading of every request string (``query_variants``), without repeats; a ``QueryPrefix``
     is kept beside an equal plain text (they are checked differently)."""
-    seen: set[tuple[bool, str]] = set()
+    seen: set[tuple[type, str]] = set()
     out: list[str] = []
     for text in texts:
         for variant in query_variants(text) if _SYNTAX.search(text) else (text,):
-            key = (type(variant) is QueryPrefix, variant)
+            key = (type(variant), variant)
             if key not in seen:
                 seen.add(key)
                 out.append(variant)

@@ -19,10 +19,13 @@ from filter_proxy.commands.progress import steps
 from filter_proxy.matchers.images import (
     CROP_ALGORITHMS,
     EXACT_ALGORITHMS,
+    MIN_ENROLL_QUALITY,
     ImageDecodeError,
     compute_enrollment_hashes,
     compute_hashes,
     compute_query_hashes,
+    decode_image,
+    picture_quality,
     validate_image_hash,
 )
 from filter_proxy.rules.policy import (
@@ -146,15 +149,22 @@ def add_command(args: argparse.Namespace) -> int:
     algorithms = list(dict.fromkeys([*images.algorithms, "sha256"]))
     note = args.note.replace("\n", " ").replace(",", ";")
     rows: list[tuple[str, str, str]] = []
-    failed = 0
+    failed = flat = 0
     for image in args.images:
         try:
             data = image.read_bytes()
+            quality = picture_quality(decode_image(data, images.max_pixels))
+            if quality < MIN_ENROLL_QUALITY:
+                # A flat picture or smooth gradient hashes like every other one: listing it would block
+                # unrelated thumbnails. Exact digests alone would be safe, but a half-listed picture misleads.
+                print(f"{image}: warning: too flat to identify (detail quality {quality} < {MIN_ENROLL_QUALITY}); "
+                      "not enrolled", file=sys.stderr)
+                flat += 1
+                continue
             if args.no_crops:
                 found = [(a, h, "") for a, h in compute_hashes(data, algorithms, images.max_pixels,
                                                                 images.min_pdq_quality).items()]
             else:
-                # with require_agreement, dHash crops too: a false match then needs two algorithms at once
                 crops = PERCEPTUAL_ALGORITHMS if images.require_agreement > 1 else CROP_ALGORITHMS
                 found = compute_enrollment_hashes(data, algorithms, images.max_pixels, images.min_pdq_quality, crops)
         except (OSError, ImageDecodeError) as exc:
@@ -176,8 +186,9 @@ def add_command(args: argparse.Namespace) -> int:
             fresh.append((algo, hex_, n))
     if fresh:
         _append(target, args.category, fresh)
-    print(f"{target}: added {len(fresh)} hash(es), {len(rows) - len(fresh)} already present")
-    return 0
+    print(f"{target}: added {len(fresh)} hash(es), {len(rows) - len(fresh)} already present"
+          + (f"; {flat} picture(s) too flat to identify were not enrolled" if flat else ""))
+    return 1 if flat else 0
 
 
 def _parse_import_line(line: str, algorithm: str) -> tuple[str | None, str]:

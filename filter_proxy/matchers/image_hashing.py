@@ -27,10 +27,13 @@ _DRAFT_SIDE = 512  # large JPEGs are decoded at a DCT scale that keeps at least 
 _WORK_SIDE = 1024  # larger decoded frames are shrunk to this before any hashing step
 ENROLL_CENTRE_CROPS = (0.05, 0.10)  # shares cut from every side by `hashes add` crops
 ENROLL_SIDE_CROP = 0.08  # share cut from one side
-# Algorithms whose crops are enrolled. Not dhash: its crops put different photographs within dhash 9 of each
-# other on the quality benchmark (39 false matches of 27,560 pairs, 0 without them); dhash of the whole picture
-# still catches what pHash misses (a corner watermark).
-CROP_ALGORITHMS = ("phash", "pdq")
+# Algorithms whose crops are enrolled. dHash crops alone put different photographs within dHash 9 of each
+# other (39 false matches of 27,560 pairs on an earlier quality run); they are safe now because a near match
+# of a picture enrolled with pHash and dHash must be confirmed by the other algorithm (image_verify.py).
+CROP_ALGORITHMS = ("phash", "dhash", "pdq")
+# Algorithms also enrolled for the transposed picture (label "transposed"): dHash compares horizontal
+# neighbours only, its transpose vertical ones, and a verified dHash match needs both (image_verify.py).
+TRANSPOSED_ALGORITHMS = ("dhash",)
 
 
 class ImageDecodeError(ValueError):
@@ -155,6 +158,23 @@ def _variants(image: Image.Image) -> list[Image.Image]:
     return [grey.transpose(op) for op in ops]
 
 
+# Below this `picture_quality`, `hashes add` refuses a picture: a flat or nearly flat picture (one colour, a
+# faint gradient) hashes like every other flat picture, so listing it would block unrelated thumbnails.
+MIN_ENROLL_QUALITY = 20
+
+
+def picture_quality(image: Image.Image) -> int:
+    """0-100, after PDQ's quality measure (summed absolute differences between neighbouring pixels of a 64x64
+    grey copy, levels scaled to 0-100, divided by 90, capped at 100), taken over the picture's *detail*: the
+    grey copy minus its 8x8 smoothing. A flat picture or a smooth gradient scores ~0 (both hash like every
+    other flat picture or gradient in that direction), photographs and drawings score far higher."""
+    grey = image.convert("L").resize((64, 64), Image.Resampling.BILINEAR)
+    smooth = grey.resize((8, 8), Image.Resampling.BILINEAR).resize((64, 64), Image.Resampling.BILINEAR)
+    detail = (np.asarray(grey, dtype=np.float64) - np.asarray(smooth, dtype=np.float64)) * 100 / 255
+    total = np.abs(np.diff(detail, axis=0)).sum() + np.abs(np.diff(detail, axis=1)).sum()
+    return int(min(100.0, total / 90))
+
+
 def trim_borders(image: Image.Image, tolerance: int = 12) -> Image.Image | None:
     """``image`` without uniform borders (letterboxing, padding, a frame added on re-upload), or None when
     there is none worth trimming. A border is rows/columns at the edge whose pixels all stay within
@@ -265,8 +285,8 @@ def compute_enrollment_hashes(data: bytes, algorithms: Iterable[str], max_pixels
                               min_pdq_quality: int = 50, crop_algorithms: Iterable[str] = CROP_ALGORITHMS
                               ) -> list[tuple[str, str, str]]:
     """(algorithm, hex, label) rows for a listed picture: the whole picture (label "") and, for the
-    ``crop_algorithms`` (CROP_ALGORITHMS; every perceptual one when algorithms must agree, since agreement
-    then keeps the false matches away), the ``enrollment_crops`` and the picture without uniform borders."""
+    ``crop_algorithms`` (CROP_ALGORITHMS), the ``enrollment_crops`` and the picture without uniform borders;
+    for dHash each of those transposed too (label "... transposed", see image_verify.py)."""
     whole = compute_hashes(data, algorithms, max_pixels, min_pdq_quality)
     rows = [(a, h, "") for a, h in whole.items()]
     perceptual = [a for a in dict.fromkeys(algorithms) if a in PERCEPTUAL_BITS]
@@ -279,11 +299,18 @@ def compute_enrollment_hashes(data: bytes, algorithms: Iterable[str], max_pixels
         extra.insert(0, ("borders trimmed", trimmed))
     seen = {(a, h) for a, h, _ in rows}
     cropped = [a for a in perceptual if a in set(crop_algorithms)]
-    for label, picture in extra if cropped else []:
+    pictures = [("", image)] + (extra if cropped else [])
+    for label, picture in pictures:
         for algo, hexes in _perceptual([picture], cropped, min_pdq_quality, dihedral=False).items():
-            if (algo, hexes[0]) not in seen:
+            if label and (algo, hexes[0]) not in seen:
                 seen.add((algo, hexes[0]))
                 rows.append((algo, hexes[0], label))
+        flipped = picture.transpose(Image.Transpose.TRANSPOSE)
+        turned = [a for a in perceptual if a in TRANSPOSED_ALGORITHMS and (label == "" or a in cropped)]
+        for algo, hexes in _perceptual([flipped], turned, min_pdq_quality, dihedral=False).items():
+            if (algo, hexes[0]) not in seen:
+                seen.add((algo, hexes[0]))
+                rows.append((algo, hexes[0], f"{label} transposed".strip()))
     return rows
 
 

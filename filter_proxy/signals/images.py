@@ -23,6 +23,7 @@ from filter_proxy.matchers.images import (
     compute_query_hashes,
     pdq_available,
     picture_id,
+    picture_view,
     validate_image_hash,
 )
 from filter_proxy.signals.base import Entry, SignalError, SignalType
@@ -92,7 +93,8 @@ class ImageHashSignal(SignalType):
     @classmethod
     def build(cls, entries: Sequence[Entry], allow: Sequence[str] = ()) -> ImageSignalIndex:
         return ImageSignalIndex(cls.name, ImageIndex.build(
-            [ImageEntry(cls.name, e.value, e.category, e.rule_id, picture_id(e.note)) for e in entries]))
+            [ImageEntry(cls.name, e.value, e.category, e.rule_id, picture_id(e.note),
+                       picture_view(e.note)) for e in entries]))
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> ImageSignalIndex:
@@ -139,7 +141,7 @@ class ImageSignals:
     def build(cls, entries: Sequence[Entry], allow: Sequence[str] = ()) -> ImageSignals:
         """Entries of any image signals (``Entry.signal`` names the algorithm)."""
         return cls(ImageIndex.build(
-            [ImageEntry(e.signal, e.value, e.category, e.rule_id, picture_id(e.note)) for e in entries]))
+            [ImageEntry(e.signal, e.value, e.category, e.rule_id, picture_id(e.note), picture_view(e.note)) for e in entries]))
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> ImageSignals:
