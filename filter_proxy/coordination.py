@@ -42,10 +42,10 @@ from filter_proxy.state_dir import (
     announce_reload,
     bump_generation,
     claim,
-    lock_runs,
     post_trigger,
     read_generation,
     read_trigger,
+    try_lock_runs,
     write_atomic,
 )
 
@@ -284,7 +284,8 @@ class DirectoryCoordinator:
             self.seen_trigger = number
             if not await asyncio.to_thread(claim, self.directory, number):
                 continue  # another worker runs it
-            held = await asyncio.to_thread(lock_runs, self.directory)
+            while (held := try_lock_runs(self.directory)) is None:  # another worker runs an earlier one
+                await asyncio.sleep(self._poll)
             try:
                 log.info("reload request %d (SIGHUP or rule files changed): loading and publishing", number)
                 await self._trigger_handler(force)

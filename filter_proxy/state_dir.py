@@ -93,12 +93,17 @@ def claim(directory: Path, number: int) -> bool:
     return True
 
 
-def lock_runs(directory: Path) -> int:
-    """Block until this process holds the lock that serialises handed-over requests across workers; the
-    returned descriptor releases it when closed. Each request reads the rule files when it runs, so with
-    runs one at a time the last one publishes the files as they are now, never an older state."""
+def try_lock_runs(directory: Path) -> int | None:
+    """The lock that serialises handed-over requests across workers, if free: a descriptor that releases
+    it when closed, else None (try again). Each request reads the rule files when it runs, so with runs one
+    at a time the last one publishes the files as they are now, never an older state. Never blocks, so a
+    worker that is stopping while it waits holds nothing."""
     fd = os.open(directory / "runs.lock", os.O_CREAT | os.O_RDWR, 0o600)
-    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
     return fd
 
 

@@ -233,4 +233,13 @@ def test_every_trigger_of_serve_workers_publishes_to_the_fleet(tmp_path: Path, r
         # The fleet's own status shows this instance's workers on the published version.
         status = anyio.run(fetch_status, redis_url)
         assert {w.version for w in status.workers if w.instance == "publisher"} == {wanted}
+        if trigger == "sighup":
+            # A broken rule set (a category policy.toml does not declare) is refused here, so never published.
+            (rules / "terms" / "zqx-undeclared.txt").write_text("zqxfleet9\n", encoding="utf-8")
+            proc.send_signal(signal.SIGHUP)
+            until(lambda: "was not applied or not published" in (tmp_path / "serve.log").read_text(),
+                  "the refusal to be logged")
+            assert published_version(redis_url) == wanted
+            assert {w["version"] for w in httpx.get(f"{base}/-/workers", headers=AUTH).json()["workers"]} == {
+                wanted}
 
