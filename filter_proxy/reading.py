@@ -58,31 +58,54 @@ def reading(text: str) -> Reading:
             for variant in (body, _DIGITS.sub(r" \g<0> ", body)):
                 found.update(dict.fromkeys(w for w in _words(variant, True) + _words(variant, False) if len(w) > 1))
         tagged = tuple(found)
+    return Reading(main, alternate, tagged, glued_words(text))
+
+
+def glued_words(text: str) -> tuple[str, ...]:
+    """The ``glued`` reading of ``text`` (module docstring): compounds cut by ``-``/``_``/``.`` and letters
+    spelled out with spaces, each looked up whole. Empty for most text (two cheap pre-checks)."""
     glued: dict[str, None] = {}
     seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
     if seam:
         budget = _MAX_COMPOUNDS  # bounded: code and URLs ("os.path.join") are full of such chunks
         for chunk in text.split():
-            if budget and len(chunk) <= _MAX_COMPOUND and ("-" in chunk or "_" in chunk or "." in chunk) \
-                    and _HAS_LATIN.search(chunk) and _SEPARATOR.search(chunk):
-                pieces = _SEPARATORS.split(chunk.strip(_QUOTES))
-                if not 2 <= len(pieces) <= 3 or min(map(len, pieces)) < 2:
-                    continue  # a word is cut in two or three pieces; "e.g.", "__init__" are no such word
-                budget -= 1
-                # A hyphen/dot/underscore compound read as one word: "Ken-Rod", "pax_g/\\i7", "vy_1|8". (Spaces
-                # between two ordinary words are a phrase; these separators are how a word is cut.)
-                joined = _SEPARATORS.sub("", chunk)
-                glued.update(dict.fromkeys(_words(joined, True)))
-                if _LEETISH.search(chunk):
-                    glued.update(dict.fromkeys(_words(joined, False)))
+            if budget and len(chunk) <= _MAX_COMPOUND and ("-" in chunk or "_" in chunk or "." in chunk):
+                found = _COMPOUNDS.get(chunk, _UNSEEN)
+                if found is _UNSEEN:
+                    if len(_COMPOUNDS) > _COMPOUNDS_MAX:
+                        _COMPOUNDS.clear()
+                    found = _COMPOUNDS[chunk] = _compound(chunk)
+                if found is not None:
+                    budget -= 1
+                    glued.update(dict.fromkeys(found))
     if spelled and _SPELLED_HINT.search(text):
         for run in _SPELLED.findall(text):
             letters = _SPACES.sub("", run)
             # A one-letter word may stand before or after the spelled word ("a z q x", "z q x a").
             for part in (letters, letters[1:], letters[:-1]):
                 glued.update(dict.fromkeys(_words(part, True)))
-    return Reading(main, alternate, tagged, tuple(glued))
+    return tuple(glued)
 
+
+def _compound(chunk: str) -> list[str] | None:
+    """The glued words of one whitespace-free chunk, or None when it is no word cut in two or three pieces."""
+    if not (_HAS_LATIN.search(chunk) and _SEPARATOR.search(chunk)):
+        return None
+    pieces = _SEPARATORS.split(chunk.strip(_QUOTES))
+    if not 2 <= len(pieces) <= 3 or min(map(len, pieces)) < 2:
+        return None  # a word is cut in two or three pieces; "e.g.", "__init__" are no such word
+    # A hyphen/dot/underscore compound read as one word: "Ken-Rod", "pax_g/\\i7", "vy_1|8". (Spaces
+    # between two ordinary words are a phrase; these separators are how a word is cut.)
+    joined = _SEPARATORS.sub("", chunk)
+    found = _words(joined, True)
+    return found + _words(joined, False) if _LEETISH.search(chunk) else found
+
+
+# Chunk -> its glued words (None: no compound). Compounds recur ("os.path", "e-mail", "well-known"): a
+# bounded dict like ``normalize``'s token cache (cleared whole when full); it holds chunks, never a text.
+_COMPOUNDS: dict[str, list[str] | None] = {}
+_COMPOUNDS_MAX = 1 << 14
+_UNSEEN: list[str] = []
 
 # A chunk that may be a split word with leetspeak in it: a separator inside, a digit or leet symbol somewhere
 # ("vy_1|8", "pax_g/\\i7", "5ox_fo8_nym"); glued whole it is one word that ``words`` never sees.

@@ -92,18 +92,19 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     to a *query*; matching content is never shown.
     """
     # The hot loop of a screened page. Results of one page share their keys and many values (field names,
-    # an engine or category name): each distinct string is checked once per page (``memo``), which keeps
-    # the all-strings screening near the cost of the mapped fields alone. The memo lives for one page only.
+    # an engine or category name): each distinct string is checked once per page (``memo``), all of them in
+    # one batch (``RuleSet.check_many``). The memo lives for one page only.
     removals: dict[int, Removal] = {}
-    check_text, check_url = rules.check_text, rules.check_url
-    memo: dict[str, Verdict] = {}
+    check_url = rules.check_url
+    fields = [view.strings if view.nodes else view.texts() for view in views]
+    # Every distinct string of the page in one call (issue 14): normalised and looked up together.
+    distinct = list(dict.fromkeys(text for texts in fields for text in texts))
+    memo: dict[str, Verdict] = dict(zip(distinct, rules.check_many(distinct), strict=True))
     url_memo: dict[str, Verdict] = {}  # the link field is also found by the walk: one check per URL
-    for view in views:
+    for view, texts in zip(views, fields, strict=True):
         verdict = ALLOW
-        for text in view.strings if view.nodes else view.texts():
-            found = memo.get(text)
-            if found is None:
-                found = memo[text] = check_text(text)
+        for text in texts:
+            found = memo[text]
             if found is not ALLOW and found.rank > verdict.rank:
                 verdict = found
                 if found.action == "block":

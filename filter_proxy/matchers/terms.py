@@ -72,9 +72,10 @@ from filter_proxy.matchers.term_forms import (
     piece_key,
     piece_keys,
 )
+from filter_proxy.matchers.term_page import CLEAN, WORDS, clean
 from filter_proxy.matchers.term_table import Table, bitmap_of
-from filter_proxy.normalize import normalize, skeleton_words
-from filter_proxy.reading import reading
+from filter_proxy.normalize import _words, normalize, skeleton_words
+from filter_proxy.reading import glued_words, reading
 
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
@@ -124,6 +125,7 @@ class TermIndex:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
         self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
+        self._classes: dict[str, int] = {}  # raw ASCII token -> what the first stage makes of it (term_page)
         self._ordinary = ordinary_words()  # loaded once per process (~0.2 s), shared by every index
         self._segmenter = Segmenter(self._ordinary)
         self._allow: dict[int, set[str]] = {}
@@ -199,10 +201,32 @@ class TermIndex:
             found += self._found(read.alternate, ())
         return self._to_matches(found) if found else []
 
+    def match_many(self, texts: Sequence[str]) -> list[list[TermMatch]]:
+        """``[self.match(t) for t in texts]`` for the strings of a page: the strings that certainly match
+        nothing are found for the whole page at once (``term_page.clean``); a string without ``@ | ! #``
+        is matched on its words and glued words without the rest of ``reading``; the others by ``match``."""
+        if self._hashed.keys.size or self._substrings:
+            return [self.match(text) for text in texts]
+        out: list[list[TermMatch]] = []
+        page = clean(self, texts)
+        for i, (state, text) in enumerate(zip(page.states, texts, strict=True)):
+            if state == CLEAN:
+                out.append([])
+            elif state == WORDS:
+                words = page.words.get(i)
+                glued = page.glued.get(i)
+                found = self._found(_words(text, True) if words is None else words, (),
+                                    glued_words(text) if glued is None else glued)
+                out.append(self._to_matches(found) if found else [])
+            else:
+                out.append(self.match(text))
+        return out
+
     def clear_cache(self) -> None:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
         self._glued.clear()
+        self._classes.clear()
 
     def match_words(self, words: list[str], tagged: Sequence[str] = (), glued: Sequence[str] = ()) -> list[TermMatch]:
         """Matches among already-normalised ``words`` (``normalize.words(text)``); ``tagged`` are hashtag or

@@ -90,6 +90,21 @@ class _VerdictCache:
         self._recent[key] = verdict
         return verdict
 
+    def find(self, value: str) -> Verdict | None:
+        """The cached verdict of ``value`` (kept in use, as ``get`` does), or None."""
+        key = _cache_key(value)
+        verdict = self._recent.get(key)
+        if verdict is None:
+            verdict = self._previous.get(key)
+            if verdict is not None:
+                self.put(value, verdict)
+        return verdict
+
+    def put(self, value: str, verdict: Verdict) -> None:
+        if len(self._recent) >= self._half:
+            self._previous, self._recent = self._recent, {}
+        self._recent[_cache_key(value)] = verdict
+
 
 class RuleSet:
     """One index per index group of the signal registry (``indexes``: ``terms``, ``urls``, ``images``) with
@@ -161,19 +176,46 @@ class RuleSet:
 
     def check_texts(self, texts: Iterable[str]) -> Verdict:
         """The strongest verdict over several fields of one result. Each field is matched on its own so
-        that phrases never span two fields; stops at the first block."""
+        that phrases never span two fields; several fields are matched together (``check_many``)."""
+        fields = [text for text in texts if text]
         best = ALLOW
-        check, cached = self._check_text, self._text_cache.get if self._cache_size else None
-        for text in texts:
-            if not text:
-                continue
-            # check_text inlined: one Python call less per field on the hot path.
-            verdict = cached(text, check) if cached is not None and isinstance(text, str) else check(text)
+        for verdict in self.check_many(fields) if len(fields) > 1 else map(self.check_text, fields):
             if verdict is not ALLOW and verdict.rank > best.rank:
                 best = verdict
                 if best.rank == _BLOCK_RANK:
                     break
         return best
+
+    def check_many(self, texts: Sequence[str]) -> list[Verdict]:
+        """``[check_text(t) for t in texts]`` over the strings of a page at once (issue 14): the term index
+        normalises and looks up every uncached string together (``TermIndex.match_many``). A rule set with
+        combination rules or weighted phrases reads each string on its own (``check_text``)."""
+        if self._forms:
+            return [self.check_text(text) for text in texts]
+        cache = self._text_cache if self._cache_size else None
+        if cache is None:
+            missing = list(texts)
+            out: list[Verdict] = []
+        else:
+            out = [ALLOW] * len(texts)
+            where: list[int] = []
+            missing = []
+            for i, text in enumerate(texts):
+                found = cache.find(text) if isinstance(text, str) else None
+                if found is None:
+                    where.append(i)
+                    missing.append(text)
+                else:
+                    out[i] = found
+        resolve = self._resolve
+        verdicts = [resolve(matches, "term") if matches else ALLOW for matches in self.terms.match_many(missing)]
+        if cache is None:
+            return verdicts
+        for i, text, verdict in zip(where, missing, verdicts, strict=True):
+            out[i] = verdict
+            if isinstance(text, str):
+                cache.put(text, verdict)
+        return out
 
     def check_prefix(self, text: str) -> Verdict:
         """A query term cut short by a trailing wildcard (``text`` is what precedes the wildcard): the
