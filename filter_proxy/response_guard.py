@@ -99,6 +99,10 @@ class ResponseGuard:
             return
         if self.withheld or kind == "http.response.trailers":
             return
-        if self.empty and kind == "http.response.body" and message.get("body"):
+        if kind != "http.response.body":
+            # An extension that sends bytes nothing here read (http.response.pathsend, zerocopysend: a file
+            # by path or descriptor): the response ends empty instead.
+            message = {"type": "http.response.body", "body": b"", "more_body": False}
+        elif self.empty and message.get("body"):
             message = {**message, "body": b""}
         await self.send(message)

@@ -359,3 +359,24 @@ def test_a_warned_query_still_gets_its_page_with_its_own_echo(rules: Any, adapte
     mw = FilterMiddleware(_app_sending(messages), rules=rules, adapter=adapter)
     status, headers, body = anyio.run(call_asgi, mw, asgi_scope("GET", path, b"q=zqxwarn+bread"))
     assert status == 200 and (b"x-filter-action", b"warn") in headers
+
+
+@pytest.mark.parametrize("method", ["HEAD", "GET"])
+@pytest.mark.parametrize("extension", [{"type": "http.response.pathsend", "path": "/etc/hostname"},
+                                       {"type": "http.response.zerocopysend", "file": 0}])
+def test_file_sending_extensions_send_nothing_unread(rules: Any, extension: dict[str, Any], method: str) -> None:
+    """ASGI's pathsend / zerocopysend hand the server a file to send: on a screened route nothing reads it
+    (a HEAD passes the app's messages through), so the response ends empty."""
+    messages = [{"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]},
+                extension]
+    mw = FilterMiddleware(_app_sending(messages), rules=rules, adapter="elasticsearch")
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    anyio.run(mw, asgi_scope(method, b"/_search", b"q=bread"), receive, send)
+    assert {m["type"] for m in sent} <= {"http.response.start", "http.response.body"}
