@@ -7,7 +7,9 @@ Screening reads the body. A hostile or compromised backend can put content in th
 checked as text and its URL-shaped parts as URLs (``screening.check_query``: the same checks as a query);
 a listed one withholds the response (502, nothing of it sent). It also sends no body where HTTP allows
 none (HEAD, 204, 304): an app in process could send one, and nothing screened it. Trailers are dropped
-(nothing screens them). ``listed_echo`` reads the backend's echo of the request, which page screening
+(nothing screens them). Caching directives are replaced by ``private, no-cache``: a page screened under
+today's rules must not be served by a shared cache (or a CDN's ``Surrogate-Control``) after a rule update,
+and a browser revalidates through the filter, which strips conditional headers, so it is screened again. ``listed_echo`` reads the backend's echo of the request, which page screening
 skips, when the query was allowed (the middleware withholds the page on a match).
 """
 
@@ -24,7 +26,7 @@ from filter_proxy.screening import Removal, check_query, screen_value
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
 
-__all__ = ["INERT", "ResponseGuard", "listed_echo", "listed_header"]
+__all__ = ["INERT", "ResponseGuard", "listed_echo", "listed_header", "uncached"]
 
 logger = logging.getLogger("filter_proxy.middleware")
 
@@ -37,6 +39,24 @@ INERT = frozenset({
     b"strict-transport-security", b"allow",
 })
 _NO_BODY = frozenset({204, 304})
+# Directives that let a cache keep (and serve without asking) a page screened under older rules.
+_CACHING = frozenset({b"cache-control", b"expires", b"surrogate-control", b"cdn-cache-control", b"pragma"})
+_NO_SHARED_CACHE = (b"cache-control", b"private, no-cache")
+
+
+def uncached(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` with their caching directives replaced by ``private, no-cache`` (module docstring), or by
+    ``no-store`` where they said so (the filter's warning pages: nothing of them is kept on disk)."""
+    kept: list[tuple[bytes, bytes]] = []
+    store = True
+    for name, value in headers:
+        lower = name.lower()
+        if lower in _CACHING:
+            store = store and not (lower == b"cache-control" and b"no-store" in value.lower())
+        else:
+            kept.append((name, value))
+    kept.append(_NO_SHARED_CACHE if store else (b"cache-control", b"no-store"))
+    return kept
 
 
 def listed_header(headers: Iterable[tuple[bytes, bytes]], rules: RuleSet) -> bytes | None:
@@ -93,8 +113,9 @@ class ResponseGuard:
             status = message["status"]
             if status in _NO_BODY or status < 200:
                 self.empty = True
+            message = {**message, "headers": uncached(message.get("headers", ()))}
             if message.get("trailers"):
-                message = {**message, "trailers": False}
+                message["trailers"] = False
             await self.send(message)
             return
         if self.withheld or kind == "http.response.trailers":

@@ -380,3 +380,42 @@ def test_file_sending_extensions_send_nothing_unread(rules: Any, extension: dict
 
     anyio.run(mw, asgi_scope(method, b"/_search", b"q=bread"), receive, send)
     assert {m["type"] for m in sent} <= {"http.response.start", "http.response.body"}
+
+
+CACHE_HEADERS = st.lists(st.tuples(
+    st.sampled_from([b"cache-control", b"Cache-Control", b"expires", b"surrogate-control", b"CDN-Cache-Control",
+                     b"pragma"]),
+    st.sampled_from([b"public, max-age=86400", b"s-maxage=600", b"max-age=31536000, immutable", b"cache",
+                     b"Thu, 01 Jan 2099 00:00:00 GMT", b"max-age=60"])), min_size=1, max_size=4)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cache=CACHE_HEADERS, route=st.sampled_from([b"/_search", b"/books/_doc/1", b"/_msearch"]))
+def test_screened_answers_are_never_kept_by_shared_caches(rules: Any, cache: list[tuple[bytes, bytes]],
+                                                          route: bytes) -> None:
+    """A page screened under today's rules must not be served from a shared cache after a rule update: the
+    backend's caching directives are replaced by ``private, no-cache`` on every screened route."""
+    body = es_page("Bread")
+    if route == b"/_msearch":
+        body = json.dumps({"took": 1, "responses": [json.loads(body)]}).encode()
+    messages = [{"type": "http.response.start", "status": 200,
+                 "headers": [(b"content-type", b"application/json"), *cache]},
+                {"type": "http.response.body", "body": body}]
+    mw = FilterMiddleware(_app_sending(messages), rules=rules, adapter="elasticsearch")
+    method, request = ("POST", b'{}\n{"query":{"match":{"title":"bread"}}}\n') if route == b"/_msearch" else ("GET", b"")
+    scope = asgi_scope(method, route, b"q=bread" if method == "GET" else b"",
+                       [(b"content-type", b"application/x-ndjson")] if request else None, request)
+    status, headers, _ = anyio.run(call_asgi, mw, scope, request)
+    assert status == 200
+    caching = [(k.lower(), v) for k, v in headers
+               if k.lower() in (b"cache-control", b"expires", b"surrogate-control", b"cdn-cache-control", b"pragma")]
+    assert caching == [(b"cache-control", b"private, no-cache")]
+
+
+def test_no_store_stays_no_store() -> None:
+    """The strictest directive wins: the filter's warning pages say no-store and keep saying it."""
+    from filter_proxy.response_guard import uncached
+
+    assert uncached([(b"Cache-Control", b"no-store, max-age=0"), (b"expires", b"0")]) == [(b"cache-control",
+                                                                                           b"no-store")]
+    assert uncached([(b"x-a", b"1")]) == [(b"x-a", b"1"), (b"cache-control", b"private, no-cache")]
