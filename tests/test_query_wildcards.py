@@ -226,3 +226,34 @@ def test_wildcard_readings_name_prefixes_and_suffixes() -> None:
     both = [(type(v), v) for v in query_variants("*zqxbloc*")]
     assert (QueryPrefix, "zqxbloc") in both and (QuerySuffix, "zqxbloc") in both
     assert query_variants("a system *I* can") == ["a system *I* can", "a system I can"]
+
+
+@st.composite
+def fuzzy_disguise(draw: st.DrawFn, term: str) -> str:
+    """A fuzzy query term one edit from ``term`` at one of its ends (a letter dropped, changed or added),
+    with Lucene's optional edit count."""
+    edit = draw(st.sampled_from(["drop_end", "drop_start", "change_end", "change_start", "add_end", "add_start",
+                                 "none"]))
+    letter = draw(st.sampled_from(LETTERS))
+    word = {"drop_end": term[:-1], "drop_start": term[1:], "change_end": term[:-1] + letter,
+            "change_start": letter + term[1:], "add_end": term + letter, "add_start": letter + term,
+            "none": term}[edit]
+    return word + draw(st.sampled_from(["~", "~1", "~2", "~0.8"]))
+
+
+@SETTINGS
+@given(data=st.data(), term=LISTED, shape=st.sampled_from(SHAPES))
+def test_fuzzy_terms_one_edit_from_a_listed_term_match(data: st.DataObject, term: str, shape: str) -> None:
+    """The backend finds a term one or two edits from a fuzzy query term: ``zqxblocke~`` asks for
+    ``zqxblocked`` as surely as the term itself does."""
+    query, _ = data.draw(benign_query())
+    words = query.split(" ")
+    words.insert(data.draw(st.integers(0, len(words))), data.draw(fuzzy_disguise(term)))
+    with_rules([term], lambda rules: _assert_block(shape, " ".join(words), rules))
+
+
+@SETTINGS
+@given(term=LISTED, edit=st.sampled_from(["~0", ""]))
+def test_an_exact_or_unmarked_cut_term_is_not_the_term(term: str, edit: str) -> None:
+    """Without a fuzzy mark (or with ``~0``, exact) a term a letter short is another word."""
+    with_rules([term], lambda rules: _assert_allow("elasticsearch", term[:-1] + edit, rules))

@@ -40,7 +40,8 @@ from filter_proxy.matchers.term_forms import ordinary_words
 from filter_proxy.normalize import words as normal_words
 
 __all__ = ["QueryPrefix", "QuerySuffix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "unescape", "plain", "query_variants",
-           "expand_macros", "expand_mustache", "wildcard_prefixes", "wildcard_readings", "screened_texts"]
+           "expand_macros", "expand_mustache", "fuzzy_readings", "wildcard_prefixes", "wildcard_readings",
+           "screened_texts"]
 
 MAX_EXPANSIONS = 1296  # 36 ** 2: two "?" in one string are expanded in full
 MAX_DEREF_DEPTH = 16
@@ -61,6 +62,9 @@ _WILD_TERM = re.compile(r"[\w*?@$|<>]*[*?][\w*?@$|<>]*")  # leet symbols belong 
 # The same on the text with its operators kept (leet written with them: "p()mp4*", "vy|)ou?"): any
 # character but spaces and sentence punctuation, brackets and "!" cut from the term's edges.
 _WILD_TERM_RAW = re.compile(r"[^\s,;:\"']*[*?][^\s,;:\"']*")
+FUZZY_MIN_LETTERS = 6
+# A fuzzy term: word characters (leet digits too) right before "~", not a quoted phrase's slop.
+_FUZZY = re.compile(rf"(?<![\w\"~])(\w{{{FUZZY_MIN_LETTERS},}})~(\d+(?:\.\d+)?)?(?![\w~])")
 _RAW_LEET = re.compile(r"[()!/\\\[\]{}€]")
 _WILDCARD = re.compile(r"[*?]")
 _LATIN = re.compile(r"[a-z]")
@@ -288,7 +292,34 @@ def _regex_readings(text: str) -> list[str]:
 
 def query_variants(text: str) -> list[str]:
     """``text`` as written and as the backend reads it: unescaped, without syntax, wildcards expanded,
-    plus a ``QueryPrefix`` per wildcard term. Without repeats, the original first."""
+    plus a ``QueryPrefix`` per wildcard term and the ``fuzzy_readings`` of fuzzy terms. Without repeats,
+    the original first."""
+    out = _variants(text)
+    if "~" not in text:
+        return out
+    seen = {(type(v), str(v)) for v in out}
+    return out + [r for r in fuzzy_readings(unescape(text)) if (type(r), str(r)) not in seen]
+
+
+def fuzzy_readings(text: str) -> list[str]:
+    """What a fuzzy term (``zqxblocke~``, ``xqxblocked~1``) can match in the backend, read for screening:
+    the backend finds terms one or two edits away, so a listed one-word term that starts or ends with the
+    term (a letter dropped or changed at the other end), or the term with one or two letters cut from an
+    end (letters added there) counts as asked for. Only terms of at least ``FUZZY_MIN_LETTERS`` letters
+    (the wildcard rule's five, plus the edit); ``~0`` is exact, phrase slop (``"a b"~2``) is not fuzzy, and
+    a ``~`` after an ordinary word is read as punctuation (as a ``?`` is).
+    An edit in the middle of a term is not read here: the results it finds are screened."""
+    out: list[str] = []
+    for match in _FUZZY.finditer(text):
+        term, edits = match.group(1), match.group(2)
+        if (edits and float(edits) == 0) or _ordinary(term):  # "~" after an ordinary word: punctuation
+            continue
+        out.extend((term[:-1], term[:-2], term[1:], term[2:]))
+        out.extend((QueryPrefix(term), QueryPrefix(term[:-1]), QuerySuffix(term), QuerySuffix(term[1:])))
+    return list({(type(r), str(r)): r for r in out}.values())
+
+
+def _variants(text: str) -> list[str]:
     out = [text]
     if not text:
         return out
