@@ -40,6 +40,10 @@ PREFIX = struct.Struct("<8sII32s")
 OPTIONAL = frozenset({"combos", "weights"})
 SECTIONS = ("policy", "warnings", *registry.INDEXES, "allow", "rule_files")
 _CHUNK = 1 << 20
+# The copy is written in pieces of this size: the page cache keeps a file written in 1 MiB writes in 1 MiB
+# folios (ext4 on Linux 6.x), and a fault on a mapping of it maps the whole folio: 256 pages resident
+# per touched key of a binary search instead of the kernel's 16-page fault-around (measured, issue 14).
+_WRITE = 1 << 16
 APP_DIR = "filter-proxy"
 COPY_SUBDIR = "mapped"
 
@@ -206,6 +210,6 @@ def _write_all(fd: int, data: bytes | memoryview) -> None:
     view = memoryview(data)
     try:
         while view:
-            view = view[os.write(fd, view) :]
+            view = view[os.write(fd, view[:_WRITE]) :]
     except OSError as exc:  # a full or read-only disk: fall back to reading into memory
         raise _NoCopy from exc
