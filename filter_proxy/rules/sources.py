@@ -316,6 +316,8 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
             out[name].append(Entry(value, category, f"{rel}:{line.number}", name, note))
     duplicates = [Problem(rel, number, f"duplicate of line {first}; ignored", "warning")
                   for reader in readers.values() for number, first in reader.end_file()]
+    duplicates += [Problem(rel, number, note, "warning")
+                   for reader in readers.values() for number, note in reader.take_notes()]
     if duplicates:  # found after the file was read: put them in line order among its other problems
         problems[before:] = sorted([*problems[before:], *duplicates], key=lambda p: p.line)
     if not count and len(problems) == before and not (declared is not None and declared.allow_empty):

@@ -22,6 +22,7 @@ import numpy as np
 
 from filter_proxy.matchers.term_build import TermBuilder
 from filter_proxy.matchers.term_entries import parse_term_words
+from filter_proxy.matchers.term_forms import ordinary_words
 
 __all__ = ["TermEntries"]
 
@@ -40,6 +41,7 @@ class TermEntries:
         self._ids: tuple[int, int] = (0, 0)
         self._hi, self._lo, self._line = array("Q"), array("I"), array("I")
         self._first_rule = 0
+        self._notes: list[tuple[int, str]] = []  # (line, warning) of the file being read
 
     def __len__(self) -> int:
         return sum(self._counts.values())
@@ -67,6 +69,12 @@ class TermEntries:
             digest = bytes.fromhex(entry[7:])
         else:
             digest = hashlib.sha256(" ".join(found).encode("utf-8")).digest()
+        if len(found) == 1 and not substring and found[0] in ordinary_words():
+            # Look-alike letters merge and repeats collapse ("liline" reads as "line"): say so before the
+            # entry blocks an ordinary word in everybody's text.
+            self._notes.append((number, f"{entry!r} reads as an ordinary English word once look-alike letters "
+                                        "are merged and repeated letters collapsed; it will also match that "
+                                        "word in ordinary text (list it inside a phrase to narrow it)"))
         hi, lo = _KEY.unpack_from(digest)
         self._hi.append(hi)
         self._lo.append(((lo >> 32) & ~1) | substring)  # 96 bits in all (95 + the substring flag)
@@ -76,6 +84,11 @@ class TermEntries:
             cat, file = self._ids
             self.builder.add(entry, substring, cat, file, number, found)
         return None
+
+    def take_notes(self) -> list[tuple[int, str]]:
+        """(line, warning) of the lines read since the last call: entries that read as ordinary words."""
+        notes, self._notes = self._notes, []
+        return notes
 
     def end_file(self) -> list[tuple[int, int]]:
         """(line, first line) of every duplicate in the file just read, by line; those are not indexed."""
