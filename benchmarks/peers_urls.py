@@ -7,7 +7,7 @@ Compile and load each run in a fresh process, timed after the imports (as the sc
 ``compile`` writes the rule directory and times ``compile_rules``; ``load`` takes the resident size after
 every import, then times reading the bundle and decoding its URL section alone (``index_*``: the URL
 index's own load time and memory), drops it, and times ``load_rules`` of the whole bundle, once more (a
-reload: the term index loads an English word list once per process, ~0.2-0.3 s, whatever the lists hold),
+reload: the term index reads its English word list, a data file, once per process, whatever the lists hold),
 and the lookups (``rss_mb``: the whole rule set, including that word list). A
 compile in the same process would leave freed memory behind and blur the memory figures. Wall-clock and
 CPU seconds are both kept: on a busy shared machine the CPU figures are the steadier ones.
@@ -137,14 +137,14 @@ def run(result: SuiteResult, root: Path, quick: bool) -> None:
             result.target("url_compile_1m_s", fp["compile_s"], f"{label}; wall clock, {fp['compile_cpu_s']:.2f} s CPU")
             result.target("url_load_1m_s", fp["index_load_s"], f"{label}; the bundle read and verified whole and its "
                           f"URL index decoded; load_rules of the whole bundle {fp['load_s']:.2f} s in a fresh process "
-                          f"({fp['load_cpu_s']:.2f} s CPU, of which the term index's once-per-process word list "
-                          f"~0.2-0.3 s), {fp['reload_s']:.2f} s as a reload")
+                          f"({fp['load_cpu_s']:.2f} s CPU, including the term index's once-per-process word "
+                          f"list), {fp['reload_s']:.2f} s as a reload")
     result.table("URL lists vs squidGuard (same entries, same stream; filter-proxy verdict cache off)",
                  ["entries", "filter", "lookups/s", "blocked", "memory MB", "compile s", "load s", "reload s",
                   "URL index MB", "URL index load s"], rows)
     result.note("squidGuard's memory is its peak resident size (it reads Berkeley DB files from disk); "
                 "filter-proxy's 'memory MB' is the resident growth of a fresh process loading the whole bundle "
-                "(URL list plus a 10-term index, whose word lists are a fixed ~15 MB), 'URL index MB' that of "
+                "(URL list plus a 10-term index, whose word list is a fixed ~5 MB), 'URL index MB' that of "
                 "reading and decoding the bundle's URL section alone (the ratio row uses it); 'load s' is "
                 "load_rules in a fresh process, 'reload s' the same again in that process, 'URL index load s' "
                 "reading and verifying the whole bundle and decoding its URL section; compile and load "

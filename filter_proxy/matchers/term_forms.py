@@ -19,7 +19,8 @@ probe is glued to the next one or two words (``zqx blocked``, ``zqx-blocked``, `
 other; two ordinary words ("to be") are never glued: that is a phrase, and costs every field. A word inside a longer word is
 never looked up (Scunthorpe), except inside a hashtag or handle (``Segmenter``).
 
-Word list (``Segmenter``): ``wordsegment``'s English word list (``words.txt``, 178k words), kept where the
+Word list (``Segmenter``; built by ``matchers/ordinary_words.generate``, shipped as the package data file
+``filter_proxy/data/ordinary_words.txt``): ``wordsegment``'s English word list (``words.txt``, 178k words), kept where the
 word is also among ``wordsegment``'s 100,000 most frequent unigrams (a spelling list alone holds rarities
 such as "zax"; frequent unigrams outside the spelling list are mostly fragments, "tion", "gan"), normalised
 like text; one- and two-letter words only among the 300 most frequent. A hashtag word segments into a listed term when the letters before it
@@ -30,10 +31,10 @@ from __future__ import annotations
 
 import functools
 import itertools
-from importlib import resources
 
 from xxhash import xxh64_intdigest
 
+from filter_proxy.matchers import ordinary_words as _ordinary_words
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
 __all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR"]
@@ -42,8 +43,6 @@ MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary wo
 MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
 PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
 MAX_MIXES = 16  # own/skeleton combinations per entry (2 ** 4 words that differ)
-TOP_UNIGRAMS = 100_000
-SHORT_WORD_RANK = 300  # one- and two-letter words kept only among this many most frequent ("of", "my")
 _MAX_WORD = 24  # longest ordinary word tried while segmenting
 
 
@@ -110,24 +109,9 @@ def entry_forms(text: str, base: list[str] | None = None) -> tuple[list[str], li
 
 @functools.lru_cache(maxsize=1)
 def ordinary_words() -> frozenset[str]:
-    """Normalised ordinary English words (see the module docstring); loaded once, on first use."""
-    pkg = resources.files("wordsegment")
-    rank: dict[str, int] = {}
-    with pkg.joinpath("unigrams.txt").open(encoding="utf-8") as fh:
-        for i, line in enumerate(itertools.islice(fh, TOP_UNIGRAMS)):
-            rank[line.split("\t", 1)[0]] = i
-    kept: set[str] = set()
-    with pkg.joinpath("words.txt").open(encoding="utf-8") as fh:
-        for line in fh:
-            word = line.strip().lower()
-            if not word.isalpha() or word not in rank:
-                continue
-            normal = normalize(word)
-            # Short words split almost anything: one- and two-letter ones only when very common ("a", "i", "my").
-            # (By the normalised length: "lie" reads "ie", and short pieces make nonsense look like words.)
-            if len(normal) > 2 or (rank[word] < SHORT_WORD_RANK and (len(normal) == 2 or normal in ("a", "i"))):
-                kept.add(normal)
-    return frozenset(kept)
+    """Normalised ordinary English words (see the module docstring): the shipped data file of
+    ``ordinary_words`` (one read and split, not rebuilt from wordsegment at start); loaded once, on first use."""
+    return _ordinary_words.load()
 
 
 class Segmenter:

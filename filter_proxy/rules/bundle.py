@@ -15,14 +15,12 @@ signal registry (``terms``, ``urls``, ``images``: each index's ``to_bytes()``, w
 rule-id table of the set); the header also holds ``sizes`` (signal -> category -> entries). Format 2
 (URL and term matching changed since format 1); a bundle of another format is refused with "recompile it".
 
-The file is read into memory whole (one ``read``) and verified before any section is used: a truncated,
-corrupted or foreign-version bundle is refused with a RulesError and nothing of it is loaded. It is not
-memory-mapped: a shared mapping of a file that is later truncated or rewritten in place (an operator's
-``cp new.bundle rules.bundle``, a config tool) faults with SIGBUS on the next touched page and kills the
-server, and even without truncation the verified index would silently change under the server's feet.
-``MAP_PRIVATE`` does not help: pages the process has not written still show the file's new contents. The
-indexes then view the bytes object (no second copy). Measured at 1M terms (scale benchmark generator):
-see docs/ARCHITECTURE.md.
+Reading (``bundle_read``): the bundle is copied in chunks into a private file, verified on the way, mapped
+read-only and the copy unlinked at once (the operator's file is never mapped: rewritten in place it would
+kill the server with SIGBUS); a truncated, corrupted or foreign-version bundle is refused with a RulesError
+and nothing of it is loaded. Without a private directory or mmap it is read into memory whole. The indexes
+then view those bytes (no second copy). Measured at 1M terms (scale benchmark generator): see
+docs/ARCHITECTURE.md.
 """
 
 from __future__ import annotations
@@ -30,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import struct
 import tempfile
 import time
 import tomllib
@@ -38,18 +35,16 @@ from pathlib import Path
 from typing import Any
 
 from filter_proxy.errors import RulesError
+from filter_proxy.rules import bundle_read
+from filter_proxy.rules.bundle_read import FORMAT_VERSION, MAGIC, PREFIX, SECTIONS
 from filter_proxy.rules.policy import parse_policy
 from filter_proxy.rules.ruleset import RuleSet
 from filter_proxy.rules.sources import Sources, build_indexes, configure_images, file_counts, read_sources
 from filter_proxy.signals import registry
 from filter_proxy.warnings import WarningCatalog
 
-MAGIC = b"FPRULES\0"
-FORMAT_VERSION = 2
-_PREFIX = struct.Struct("<8sII32s")
+_PREFIX = PREFIX
 _ALIGN = 64
-_OPTIONAL = frozenset({"combos", "weights"})
-SECTIONS = ("policy", "warnings", *registry.INDEXES, "allow", "rule_files")
 
 
 def is_bundle(path: str | Path) -> bool:
@@ -152,60 +147,9 @@ def write_bundle(out: Path, sections: dict[str, Any], meta: dict[str, Any]) -> d
 
 
 def read_bundle(path: str | Path) -> tuple[dict[str, Any], dict[str, memoryview]]:
-    """The verified header and section views of a bundle, read into memory (never mapped: see the module
-    docstring). RulesError on any defect."""
-    where = str(path)
-
-    def refuse(reason: str) -> RulesError:
-        return RulesError(where, 0, reason)
-
-    try:
-        with open(path, "rb") as f:
-            # One read of what the file holds now: a rewrite racing with it fails the checksums below.
-            data = f.read()
-    except OSError as exc:
-        raise refuse(f"cannot read bundle: {exc.strerror or exc}") from exc
-    size = len(data)
-    if size < _PREFIX.size:
-        raise refuse(f"truncated bundle ({size} bytes); recompile it")
-    view = memoryview(data)
-
-    magic, version, header_len, header_sha = _PREFIX.unpack_from(view)
-    if magic != MAGIC:
-        raise refuse("not a filter-proxy rules bundle")
-    if version != FORMAT_VERSION:
-        raise refuse(
-            f"bundle format version {version} is not supported (this filter-proxy reads version "
-            f"{FORMAT_VERSION}); recompile it with `filter-proxy rules compile`"
-        )
-    header_end = _PREFIX.size + header_len
-    if header_end > size:
-        raise refuse("truncated bundle (header incomplete); recompile it")
-    header_bytes = view[_PREFIX.size : header_end]
-    if hashlib.sha256(header_bytes).digest() != header_sha:
-        raise refuse("corrupted bundle (header checksum mismatch); recompile it")
-    try:
-        header = json.loads(bytes(header_bytes))
-        payload_length = int(header["payload_length"])
-        payload_sha = str(header["payload_sha256"])
-        # A bundle compiled before an index group existed (combos, weights) lacks its section: it lists
-        # no such rules, and load_bundle builds that index empty.
-        table = {name: (int(header["sections"][name][0]), int(header["sections"][name][1])) for name in SECTIONS
-                 if name in header["sections"] or name not in _OPTIONAL}
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise refuse(f"corrupted bundle (unreadable header: {exc})") from exc
-    if size - header_end < payload_length:
-        raise refuse(f"truncated bundle ({size - header_end} of {payload_length} payload bytes); recompile it")
-    if size - header_end > payload_length:
-        raise refuse("corrupted bundle (trailing bytes after the payload); recompile it")
-    payload = view[header_end:]
-    if hashlib.sha256(payload).hexdigest() != payload_sha:
-        raise refuse("corrupted bundle (payload checksum mismatch); recompile it")
-    sections: dict[str, memoryview] = {}
-    for name, (offset, length) in table.items():
-        if offset < 0 or length < 0 or offset + length > payload_length:
-            raise refuse(f"corrupted bundle (section {name!r} out of range)")
-        sections[name] = payload[offset : offset + length]
+    """The verified header and section views of a bundle (views of a mapped private copy, or of the file
+    read into memory: ``bundle_read``). RulesError on any defect."""
+    header, sections, _ = bundle_read.read_bundle(path)
     return header, sections
 
 
