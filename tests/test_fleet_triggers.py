@@ -231,8 +231,9 @@ def test_every_trigger_of_serve_workers_publishes_to_the_fleet(tmp_path: Path, r
         r = httpx.get(f"{base}/search", params={"q": "zqxfleet4", "format": "json"})
         assert r.headers.get("x-filter-action") == "block"
         # The fleet's own status shows this instance's workers on the published version.
-        status = anyio.run(fetch_status, redis_url)
-        assert {w.version for w in status.workers if w.instance == "publisher"} == {wanted}
+        # (Workers report to the fleet on their heartbeat, so their reports follow within a few seconds.)
+        until(lambda: {w.version for w in anyio.run(fetch_status, redis_url).workers
+                       if w.instance == "publisher"} == {wanted}, "the fleet status to show the version")
         if trigger == "sighup":
             # A broken rule set (a category policy.toml does not declare) is refused here, so never published.
             (rules / "terms" / "zqx-undeclared.txt").write_text("zqxfleet9\n", encoding="utf-8")
