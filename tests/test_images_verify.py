@@ -179,7 +179,7 @@ def test_verification_survives_the_bundle_round_trip(pool: ImageIndex) -> None:
 
 
 @given(st.tuples(st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)), st.integers(0, 3))
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=60, deadline=None)
 def test_flat_pictures_and_gradients_score_below_the_enrollment_bar(colour: tuple[int, int, int], kind: int) -> None:
     w, h = 200, 150
     if kind == 0:
