@@ -257,3 +257,15 @@ def test_fuzzy_terms_one_edit_from_a_listed_term_match(data: st.DataObject, term
 def test_an_exact_or_unmarked_cut_term_is_not_the_term(term: str, edit: str) -> None:
     """Without a fuzzy mark (or with ``~0``, exact) a term a letter short is another word."""
     with_rules([term], lambda rules: _assert_allow("elasticsearch", term[:-1] + edit, rules))
+
+
+@SETTINGS
+@given(data=st.data(), term=LISTED, shape=st.sampled_from(SHAPES))
+def test_lucene_unicode_escapes_in_a_term_match(data: st.DataObject, term: str, shape: str) -> None:
+    """Lucene's parser reads ``\\uXXXX`` as the character (``zqx\\u0062locked`` is ``zqxblocked``), in
+    either case of hex digit, for any of the term's letters."""
+    spots = data.draw(st.sets(st.integers(0, len(term) - 1), min_size=1, max_size=3))
+    upper = data.draw(st.booleans())
+    escaped = "".join((f"\\u{ord(c):04X}" if upper else f"\\u{ord(c):04x}") if i in spots else c
+                      for i, c in enumerate(term))
+    with_rules([term], lambda rules: _assert_block(shape, f"bread {escaped}", rules))

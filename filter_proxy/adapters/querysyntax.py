@@ -47,7 +47,9 @@ MAX_EXPANSIONS = 1296  # 36 ** 2: two "?" in one string are expanded in full
 MAX_DEREF_DEPTH = 16
 _COMMON_WORDS = 20_000  # the most frequent words as written; shorter than three letters once normalised
 _ALPHABET = string.ascii_lowercase + string.digits
-_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+# Lucene's query parser reads "\\uXXXX" as that character (zqx\\u0062locked is zqxblocked), any other
+# backslash as escaping the next character.
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|(.))", re.DOTALL)
 _LOCAL_PARAMS = re.compile(r"\{![^}]*\}")
 _FIELD_PREFIX = re.compile(r"(?:(?<=^)|(?<=[\s(+\-!]))[A-Za-z_][\w.@-]*:(?!//)")
 _BOOST_FUZZ = re.compile(r"[~^](?:\d+(?:\.\d+)?)?")
@@ -83,9 +85,14 @@ class QueryPrefix(str):
     __slots__ = ()
 
 
+def _unescaped(match: re.Match[str]) -> str:
+    code = match.group(1)
+    return chr(int(code, 16)) if code is not None else match.group(2)
+
+
 def unescape(text: str) -> str:
-    """Lucene / Solr backslash escapes undone: ``\\X`` is ``X``."""
-    return _ESCAPE.sub(r"\1", text) if "\\" in text else text
+    """Lucene / Solr backslash escapes undone: ``\\X`` is ``X``, ``\\u0062`` is ``b``."""
+    return _ESCAPE.sub(_unescaped, text) if "\\" in text else text
 
 
 def plain(text: str) -> str:
