@@ -33,7 +33,7 @@ import functools
 import itertools
 import re
 import string
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 
 from filter_proxy.matchers.term_forms import ordinary_words
@@ -349,18 +349,15 @@ def _variants(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def expand_macros(text: str, params: Mapping[str, Sequence[str]], depth: int = MAX_DEREF_DEPTH) -> list[str]:
-    """Every reading of ``text`` with Solr's ``${name}`` macros and ``$name`` references replaced by the
-    named parameters' values (each value of a repeated parameter; ``${name:default}`` falls back to the
-    default). ``text`` itself comes first; nested references are followed ``depth`` levels."""
+def _expand(text: str, step: Callable[[str], Iterable[str]], depth: int) -> list[str]:
+    """``text`` and every reading ``step`` gives of it, breadth first, ``depth`` levels deep, without
+    repeats and at most ``MAX_EXPANSIONS`` in all."""
     out = [text]
     frontier = [text]
     for _ in range(depth):
         nxt: list[str] = []
         for item in frontier:
-            if "$" not in item:
-                continue
-            for expanded in _expand_once(item, params):
+            for expanded in step(item):
                 if expanded not in out and len(out) < MAX_EXPANSIONS:
                     out.append(expanded)
                     nxt.append(expanded)
@@ -368,28 +365,26 @@ def expand_macros(text: str, params: Mapping[str, Sequence[str]], depth: int = M
             break
         frontier = nxt
     return out
+
+
+def expand_macros(text: str, params: Mapping[str, Sequence[str]], depth: int = MAX_DEREF_DEPTH) -> list[str]:
+    """Every reading of ``text`` with Solr's ``${name}`` macros and ``$name`` references replaced by the
+    named parameters' values (each value of a repeated parameter; ``${name:default}`` falls back to the
+    default). ``text`` itself comes first; nested references are followed ``depth`` levels."""
+    return _expand(text, lambda item: _expand_once(item, params) if "$" in item else (), depth)
 
 
 def expand_mustache(text: str, params: Mapping[str, Sequence[str]]) -> list[str]:
     """Every reading of a search template with its ``{{name}}`` placeholders replaced by the template
     parameters' values (``text`` itself first): ``zqx{{a}}`` with ``a=blocked`` reads ``zqxblocked``."""
-    out = [text]
-    frontier = [text]
-    for _ in range(MAX_DEREF_DEPTH):
-        nxt: list[str] = []
-        for item in frontier:
-            found = next((m for m in _MUSTACHE.finditer(item) if m.group(1) in params), None)
-            if found is None:
-                continue
-            for value in list(params[found.group(1)])[:8]:
-                expanded = item[: found.start()] + value + item[found.end():]
-                if expanded not in out and len(out) < MAX_EXPANSIONS:
-                    out.append(expanded)
-                    nxt.append(expanded)
-        if not nxt:
-            break
-        frontier = nxt
-    return out
+
+    def step(item: str) -> list[str]:
+        found = next((m for m in _MUSTACHE.finditer(item) if m.group(1) in params), None)
+        if found is None:
+            return []
+        return [item[: found.start()] + value + item[found.end():] for value in list(params[found.group(1)])[:8]]
+
+    return _expand(text, step, MAX_DEREF_DEPTH)
 
 
 def _expand_once(text: str, params: Mapping[str, Sequence[str]]) -> list[str]:
