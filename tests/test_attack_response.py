@@ -26,6 +26,7 @@ from filter_proxy.proxy import create_proxy_app
 from tests.support.hostile import (
     HostileBackend,
     as_response,
+    asgi_messages,
     asgi_scope,
     call_asgi,
     es_page,
@@ -216,26 +217,8 @@ def test_an_app_in_process_cannot_leak_either(rules: Any, messages: list[dict[st
     mw = FilterMiddleware(_app_sending(messages), rules=rules, adapter="elasticsearch")
     body = b"{}" if method == "POST" else b""
     headers = [(b"content-type", b"application/json")]
-    sent: list[dict[str, Any]] = []
-
-    async def run() -> None:
-        scope = asgi_scope(method, path, b"q=bread" if method == "GET" else b"", headers, body)
-        delivered = False
-
-        async def receive() -> dict[str, Any]:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await anyio.sleep(3600)
-            return {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        await mw(scope, receive, send)
-
-    anyio.run(run)
+    scope = asgi_scope(method, path, b"q=bread" if method == "GET" else b"", headers, body)
+    sent = anyio.run(asgi_messages, mw, scope, body)
     start = next(m for m in sent if m["type"] == "http.response.start")
     data = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     trailers = [h for m in sent if m["type"] == "http.response.trailers" for h in m.get("headers", [])]

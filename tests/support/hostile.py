@@ -190,8 +190,8 @@ def asgi_scope(method: str, path: bytes, query: bytes = b"", headers: list[tuple
             "headers": heads, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}
 
 
-async def call_asgi(app: Any, scope: dict[str, Any], body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-    """Run one HTTP exchange through an ASGI app in process: (status, headers, body as sent)."""
+async def asgi_messages(app: Any, scope: dict[str, Any], body: bytes = b"") -> list[dict[str, Any]]:
+    """Run one HTTP exchange through an ASGI app in process: every message it sent, in order."""
     import asyncio
 
     messages: list[dict[str, Any]] = []
@@ -209,6 +209,12 @@ async def call_asgi(app: Any, scope: dict[str, Any], body: bytes = b"") -> tuple
         messages.append(message)
 
     await app(scope, receive, send)
+    return messages
+
+
+async def call_asgi(app: Any, scope: dict[str, Any], body: bytes = b"") -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """Run one HTTP exchange through an ASGI app in process: (status, headers, body as sent)."""
+    messages = await asgi_messages(app, scope, body)
     start = next(m for m in messages if m["type"] == "http.response.start")
     data = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
     return start["status"], list(start.get("headers", [])), data
