@@ -57,6 +57,11 @@ class _Keys:
         if len(self._buffer) >= _CHUNK:
             self._flush()
 
+    def add_array(self, keys: np.ndarray) -> None:
+        self._flush()
+        if keys.size:
+            self._chunks.append(unique_keys(keys))
+
     def _flush(self) -> None:
         if self._buffer:
             self._chunks.append(unique_keys(np.frombuffer(self._buffer, dtype=np.uint64)))
@@ -150,6 +155,22 @@ class TermBuilder:
         for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
             self._pieces.extend(piece_keys(single))
         return rule
+
+    def add_rows(self, cat: int, file: int, lines: np.ndarray, keys: Any) -> None:
+        """Index a run of plain entries hashed in bulk (``term_batch.batch_keys``, whose rule numbers must be
+        ``len(self)``, ``len(self) + 1``, ... in the order of ``lines``)."""
+        n = int(lines.size)
+        self._cat.frombytes(np.full(n, cat, np.uint16).tobytes())
+        self._file.frombytes(np.full(n, file, np.uint32).tobytes())
+        self._line.frombytes(lines.astype(np.uint32).tobytes())
+        self._kind.frombytes(bytes(n))
+        self.max_words = max(self.max_words, keys.max_words)
+        self._plain_keys.frombytes(keys.plain_keys.tobytes())
+        self._plain_rule.frombytes(keys.plain_rule.tobytes())
+        self._cut_keys.frombytes(keys.cut_keys.tobytes())
+        self._cut_rule.frombytes(keys.cut_rule.tobytes())
+        self._starts.add_array(keys.starts)
+        self._pieces.add_array(keys.pieces)
 
     def _add_other(self, text: str, substring: bool, rule: int, found: Sequence[str]) -> None:
         if not substring:  # sha256:<hex>
