@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from functools import lru_cache
 from itertools import repeat
 
 import numpy as np
@@ -28,7 +27,7 @@ from filter_proxy.matchers.term_entries import MAX_CHARS, MAX_WORDS
 from filter_proxy.matchers.term_forms import MIN_JOINED, MIN_PIECE, ordinary_words
 from filter_proxy.matchers.term_hash import padded, prefix_hashes, suffix_hashes, xxh64_rows
 
-__all__ = ["simple_lines", "normalise", "ordinary_bytes", "BatchKeys", "batch_keys"]
+__all__ = ["simple_lines", "normalise", "ordinary", "BatchKeys", "batch_keys"]
 
 _SIMPLE = re.compile(r"[A-Za-z]+(?: +[A-Za-z]+)*")
 _FOLD = bytes(ord(chr(c).lower().replace("l", "i")) if chr(c).isalpha() and c < 128 else c for c in range(256))
@@ -60,10 +59,11 @@ def normalise(texts: Sequence[str]) -> tuple[list[bytes], list[int]]:
     return phrases, sorted(odd)
 
 
-@lru_cache(maxsize=1)
-def ordinary_bytes() -> frozenset[bytes]:
-    """``term_forms.ordinary_words`` as bytes (normalised phrases here are bytes)."""
-    return frozenset(w.encode() for w in ordinary_words())
+def ordinary(phrases: Sequence[bytes]) -> list[bool]:
+    """Which normalised phrases are ordinary words (``term_forms.ordinary_words``; decoded one by one: a
+    bytes copy of the word set would cost ~4 MB for the whole run)."""
+    words = ordinary_words()
+    return [p.decode() in words for p in phrases]
 
 
 class BatchKeys:
@@ -93,8 +93,7 @@ def batch_keys(phrases: list[bytes], phrase_keys: np.ndarray, rules: np.ndarray)
     if multi.size:
         multi_phrases = [phrases[i] for i in multi.tolist()]
         joined = _REPEAT.sub(rb"\1", b"\n".join(multi_phrases).replace(b" ", b"")).split(b"\n")
-        ordinary = ordinary_bytes()
-        keep = [len(j) >= MIN_JOINED and j not in ordinary for j in joined]
+        keep = [len(j) >= MIN_JOINED and not o for j, o in zip(joined, ordinary(joined), strict=True)]
         glued = [j for j, k in zip(joined, keep, strict=True) if k]
         glued_rows = multi[np.fromiter(keep, bool, len(keep))]
         out.starts = _word_prefixes(multi_phrases)
@@ -107,12 +106,16 @@ def batch_keys(phrases: list[bytes], phrase_keys: np.ndarray, rules: np.ndarray)
     # A one-word entry's prefix cuts are the same keys (PREFIX_MARK is b"\x01") for n >= 5.
     singles = words + glued
     data, lens = padded(singles, mark=PREFIX_MARK)  # piece_key's mark is the same byte
-    piece_keys, piece_rows, piece_lens = prefix_hashes(data, lens, MIN_PIECE + 1, cut=1)
-    out.pieces = piece_keys
-    is_cut = (piece_rows < len(words)) & (piece_lens >= PREFIX_MIN_LETTERS + 1)
-    prefix_cut_keys = piece_keys[is_cut]
-    prefix_cut_rule = rules[single[piece_rows[is_cut]]]
+    blocks = prefix_hashes(data, lens, MIN_PIECE + 1, cut=1)
     del data
+    out.pieces = np.concatenate([keys for _, keys, _ in blocks]) if blocks else np.zeros(0, np.uint64)
+    cut_parts = [(keys[rows < len(words)], rows[rows < len(words)])
+                 for m, keys, rows in blocks if m >= PREFIX_MIN_LETTERS + 1]
+    del blocks
+    prefix_cut_keys = np.concatenate([k for k, _ in cut_parts]) if cut_parts else np.zeros(0, np.uint64)
+    prefix_cut_rule = (rules[single[np.concatenate([r for _, r in cut_parts])]] if cut_parts
+                       else np.zeros(0, rules.dtype))
+    del cut_parts
     wdata, wlens = padded(words)
     suffix_keys, suffix_rows = suffix_hashes(wdata, wlens, SUFFIX_MARK[0], PREFIX_MIN_LETTERS, cut=1)
     out.cut_keys = np.concatenate([prefix_cut_keys, suffix_keys])

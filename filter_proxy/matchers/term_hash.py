@@ -129,19 +129,15 @@ def xxh64_many(keys: Sequence[bytes], seed: int = 0, mark: bytes = b"") -> np.nd
 
 
 def prefix_hashes(data: np.ndarray, lens: np.ndarray, first: int, cut: int = 0
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keys, row, key length) of every prefix ``data[row, :m]`` with ``first <= m <= lens[row] - cut``
-    (``data``: rows as ``padded`` makes them, the mark counted in ``lens``)."""
-    keys, rows, sizes = [], [], []
+                  ) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(m, keys, rows)`` blocks: the keys of every prefix ``data[row, :m]`` with ``first <= m <= lens[row] -
+    cut`` (``data``: rows as ``padded`` makes them, the mark counted in ``lens``), one block per length."""
+    blocks = []
     for m in range(first, int(lens.max(initial=0)) - cut + 1):
-        sel = np.flatnonzero(lens - cut >= m)
+        sel = np.flatnonzero(lens - cut >= m).astype(np.int32)
         if sel.size:
-            keys.append(xxh64_rows(data[sel], m))
-            rows.append(sel)
-            sizes.append(np.full(sel.size, m, np.int64))
-    if not keys:
-        return np.zeros(0, np.uint64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(keys), np.concatenate(rows), np.concatenate(sizes)
+            blocks.append((m, xxh64_rows(data[sel], m), sel))
+    return blocks
 
 
 def suffix_hashes(data: np.ndarray, lens: np.ndarray, mark: int, first: int, cut: int = 1

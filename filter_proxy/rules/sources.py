@@ -311,7 +311,7 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
 
     bulk = readers.get(catch_all) if source != "images" else None
     if bulk is not None and hasattr(bulk, "add_chunk"):
-        # Term lists are read a ~1 MB piece at a time; the reader indexes runs of plain lines in bulk and
+        # Term lists are read a ~0.5 MB piece at a time; the reader indexes runs of plain lines in bulk and
         # hands every other line back to ``each`` in line order (terms: TermEntries.add_chunk).
         try:
             data = path.read_bytes()
@@ -377,7 +377,7 @@ def _read_urls(path: Path, rel: str, category: str, declared: bool, problems: li
 _CHUNK_BYTES = 1 << 22  # a URL list is decoded and split ~4 MB at a time (a 1M-line file is ~40 MB)
 
 
-_TERM_CHUNK_BYTES = 1 << 20  # term lists: smaller pieces (each line of a piece is a Python str while read)
+_TERM_CHUNK_BYTES = 1 << 19  # term lists: smaller pieces (each line of a piece is a Python str while read)
 
 
 def _entry_chunks(data: bytes, rel: str, problems: list[Problem], size: int = 0) -> Iterator[list[str]]:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from xxhash import xxh64_intdigest
 
-from filter_proxy.matchers.term_batch import batch_keys, normalise, ordinary_bytes, simple_lines
+from filter_proxy.matchers.term_batch import batch_keys, normalise, ordinary, simple_lines
 from filter_proxy.matchers.term_build import TermBuilder
 from filter_proxy.matchers.term_entries import parse_term_words
 from filter_proxy.matchers.term_forms import ordinary_words
@@ -145,9 +145,8 @@ class TermEntries:
             self._hi.frombytes(keys.tobytes())
             second = np.fromiter(map(_seed1, phrases), np.uint64, len(phrases))
             self._lo.frombytes(((second >> np.uint64(32)) & np.uint64(0xFFFFFFFE)).astype(np.uint32).tobytes())
-        ordinary = ordinary_bytes()
-        for i, p in zip(rows, phrases, strict=True):
-            if p in ordinary:
+        for i, known in zip(rows, ordinary(phrases), strict=True):
+            if known:
                 self._notes.append((first + i, _ordinary_note(texts[i])))
         if not self._load:
             self._line.frombytes(lines.astype(np.uint32).tobytes())
@@ -173,8 +172,10 @@ class TermEntries:
             # columns at once cost ~50 MB of transients at 1M lines, the peak of a 1M-term read.
             hi = np.frombuffer(self._hi, np.uint64)
             order = np.argsort(hi, kind="stable")
-            ties = np.flatnonzero(hi[order[1:]] == hi[order[:-1]])
+            ordered = hi[order]
             del hi
+            ties = np.flatnonzero(ordered[1:] == ordered[:-1])
+            del ordered
             runs: list[list[int]] = []  # line indexes sharing the first 64 bits, in line order
             prev = -2
             for t in ties.tolist():
