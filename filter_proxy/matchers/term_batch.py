@@ -27,7 +27,7 @@ from filter_proxy.matchers.term_entries import MAX_CHARS, MAX_WORDS
 from filter_proxy.matchers.term_forms import MIN_JOINED, MIN_PIECE, ordinary_words
 from filter_proxy.matchers.term_hash import padded, prefix_hashes, suffix_hashes, xxh64_rows
 
-__all__ = ["simple_lines", "normalise", "ordinary", "BatchKeys", "batch_keys"]
+__all__ = ["simple_lines", "normalise", "ordinary", "BatchKeys", "batch_keys", "single_keys"]
 
 _SIMPLE = re.compile(r"[A-Za-z]+(?: +[A-Za-z]+)*")
 _FOLD = bytes(ord(chr(c).lower().replace("l", "i")) if chr(c).isalpha() and c < 128 else c for c in range(256))
@@ -67,14 +67,16 @@ def ordinary(phrases: Sequence[bytes]) -> list[bool]:
 
 
 class BatchKeys:
-    """Every key of a run of bulk-shaped plain entries (``rules[i]`` is phrase i's rule number)."""
+    """The keys of a run of bulk-shaped plain entries (``rules[i]`` is phrase i's rule number) that the
+    first stage needs, and the run's single words, kept as one bytes string: their pieces and wildcard
+    cuts (~7 keys a word, 70 MB at 1M terms) are hashed only when the index is built (``single_keys``)."""
 
     plain_keys: np.ndarray  # phrases and glued phrases
     plain_rule: np.ndarray
-    cut_keys: np.ndarray  # wildcard cuts of one-word entries (prefix and suffix marked)
-    cut_rule: np.ndarray
     starts: np.ndarray  # word prefixes of phrases (first stage)
-    pieces: np.ndarray  # proper prefixes of single words (piece bitmap)
+    singles: bytes  # one-word entries, then glued phrases, "\n"-separated
+    single_rule: np.ndarray  # the rule of each single word
+    entry_words: int  # how many of the singles are one-word entries (they also get wildcard cuts)
     max_words: int
 
 
@@ -102,25 +104,34 @@ def batch_keys(phrases: list[bytes], phrase_keys: np.ndarray, rules: np.ndarray)
     glued_keys = np.fromiter(map(xxh64_intdigest, glued), np.uint64, len(glued))
     out.plain_keys = np.concatenate([phrase_keys, glued_keys])
     out.plain_rule = np.concatenate([rules, rules[glued_rows]]).astype(np.uint32)
-    # Pieces of every single word (one-word entries and glued phrases): b"\x01" + word[:n], 2 <= n < len.
-    # A one-word entry's prefix cuts are the same keys (PREFIX_MARK is b"\x01") for n >= 5.
-    singles = words + glued
-    data, lens = padded(singles, mark=PREFIX_MARK)  # piece_key's mark is the same byte
+    out.singles = b"\n".join(words + glued)
+    out.single_rule = np.concatenate([rules[single], rules[glued_rows]]).astype(np.uint32)
+    out.entry_words = len(words)
+    return out
+
+
+def single_keys(singles: bytes, single_rule: np.ndarray, entry_words: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(pieces, cut keys, cut rules) of a run's single words (``BatchKeys``): pieces of every single word,
+    ``b"\x01" + word[:n]`` for 2 <= n < len (``term_forms.piece_keys``); wildcard cuts of the one-word
+    entries (``term_build.prefix_keys``): the same prefix keys for n >= 5 (``PREFIX_MARK`` is that byte too)
+    and the marked ends."""
+    words = singles.split(b"\n") if singles else []
+    data, lens = padded(words, mark=PREFIX_MARK)
     blocks = prefix_hashes(data, lens, MIN_PIECE + 1, cut=1)
     del data
-    out.pieces = np.concatenate([keys for _, keys, _ in blocks]) if blocks else np.zeros(0, np.uint64)
-    cut_parts = [(keys[rows < len(words)], rows[rows < len(words)])
+    pieces = np.concatenate([keys for _, keys, _ in blocks]) if blocks else np.zeros(0, np.uint64)
+    cut_parts = [(keys[rows < entry_words], rows[rows < entry_words])
                  for m, keys, rows in blocks if m >= PREFIX_MIN_LETTERS + 1]
     del blocks
-    prefix_cut_keys = np.concatenate([k for k, _ in cut_parts]) if cut_parts else np.zeros(0, np.uint64)
-    prefix_cut_rule = (rules[single[np.concatenate([r for _, r in cut_parts])]] if cut_parts
-                       else np.zeros(0, rules.dtype))
+    prefix_keys = np.concatenate([k for k, _ in cut_parts]) if cut_parts else np.zeros(0, np.uint64)
+    prefix_rule = (single_rule[np.concatenate([r for _, r in cut_parts])] if cut_parts
+                   else np.zeros(0, np.uint32))
     del cut_parts
-    wdata, wlens = padded(words)
+    wdata, wlens = padded(words[:entry_words])
     suffix_keys, suffix_rows = suffix_hashes(wdata, wlens, SUFFIX_MARK[0], PREFIX_MIN_LETTERS, cut=1)
-    out.cut_keys = np.concatenate([prefix_cut_keys, suffix_keys])
-    out.cut_rule = np.concatenate([prefix_cut_rule, rules[single[suffix_rows]]]).astype(np.uint32)
-    return out
+    return (pieces, np.concatenate([prefix_keys, suffix_keys]),
+            np.concatenate([prefix_rule, single_rule[suffix_rows]]).astype(np.uint32))
 
 
 def _word_prefixes(phrases: list[bytes]) -> np.ndarray:

@@ -151,6 +151,7 @@ class TermBuilder:
         self._cut_keys, self._cut_rule = array("Q"), array("I")  # marked wildcard cuts (exact table only)
         self._hashed_keys, self._hashed_rule = array("Q"), array("I")
         self._bulk_plain, self._bulk_cut = _Buckets(), _Buckets()  # the same, added a run at a time
+        self._singles: list[tuple[bytes, np.ndarray, int]] = []  # bulk runs' single words (``add_rows``)
         self._starts = _Keys()  # word prefixes of phrases (first-stage bitmap only)
         self._pieces = _Keys()  # proper prefixes of single words (piece bitmap)
         self._substrings: list[tuple[str, int]] = []  # (form, rule)
@@ -207,9 +208,21 @@ class TermBuilder:
         self._kind.frombytes(bytes(n))
         self.max_words = max(self.max_words, keys.max_words)
         self._bulk_plain.add(keys.plain_keys, keys.plain_rule)
-        self._bulk_cut.add(keys.cut_keys, keys.cut_rule)
         self._starts.add_array(keys.starts)
-        self._pieces.add_array(keys.pieces)
+        if keys.singles:
+            self._singles.append((keys.singles, keys.single_rule, keys.entry_words))
+
+    def _hash_singles(self, release: bool) -> None:
+        """The pieces and wildcard cuts of the single words of bulk runs (``term_batch.single_keys``)."""
+        from filter_proxy.matchers.term_batch import single_keys  # term_batch imports this module
+
+        runs = self._singles
+        if release:
+            self._singles = []
+        for singles, rule, entry_words in runs:
+            pieces, cut_keys, cut_rule = single_keys(singles, rule, entry_words)
+            self._pieces.add_array(pieces)
+            self._bulk_cut.add(cut_keys, cut_rule)
 
     def _add_other(self, text: str, substring: bool, rule: int, found: Sequence[str]) -> None:
         if not substring:  # sha256:<hex>
@@ -298,6 +311,7 @@ class TermBuilder:
             alive = live[r]
             return k[alive], r[alive]
 
+        self._hash_singles(release)
         pieces = self._pieces.joined(release=release)  # repeats set the same bits: only counted
         piece_bitmap = bitmap_of(pieces, PIECE_ERROR, count=distinct(pieces))
         del pieces
