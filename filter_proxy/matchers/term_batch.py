@@ -27,8 +27,9 @@ from filter_proxy.matchers.term_entries import MAX_CHARS, MAX_WORDS
 from filter_proxy.matchers.term_forms import MIN_JOINED, MIN_PIECE, ordinary_words
 from filter_proxy.matchers.term_hash import padded, prefix_hashes, suffix_hashes, xxh64_rows
 
-__all__ = ["simple_lines", "normalise", "ordinary", "BatchKeys", "batch_keys", "single_keys"]
+__all__ = ["simple_lines", "normalise", "ordinary", "BatchKeys", "batch_keys", "single_pieces", "single_cuts"]
 
+PIECE_MARK = b"\x01"  # the mark of ``term_forms.piece_key`` (tests/test_term_batch.py checks they agree)
 _SIMPLE = re.compile(r"[A-Za-z]+(?: +[A-Za-z]+)*")
 _FOLD = bytes(ord(chr(c).lower().replace("l", "i")) if chr(c).isalpha() and c < 128 else c for c in range(256))
 _REPEAT = re.compile(rb"([a-z])\1+")
@@ -110,29 +111,29 @@ def batch_keys(phrases: list[bytes], phrase_keys: np.ndarray, rules: np.ndarray)
     return out
 
 
-def single_keys(singles: bytes, single_rule: np.ndarray, entry_words: int
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(pieces, cut keys, cut rules) of a run's single words (``BatchKeys``): pieces of every single word,
-    ``b"\x01" + word[:n]`` for 2 <= n < len (``term_forms.piece_keys``); wildcard cuts of the one-word
-    entries (``term_build.prefix_keys``): the same prefix keys for n >= 5 (``PREFIX_MARK`` is that byte too)
-    and the marked ends."""
+def single_pieces(singles: bytes) -> np.ndarray:
+    """The piece keys of a run's single words (``BatchKeys.singles``): ``b"\x01" + word[:n]`` for
+    2 <= n < len (``term_forms.piece_keys``)."""
     words = singles.split(b"\n") if singles else []
-    data, lens = padded(words, mark=PREFIX_MARK)
+    data, lens = padded(words, mark=PIECE_MARK)
     blocks = prefix_hashes(data, lens, MIN_PIECE + 1, cut=1)
-    del data
-    pieces = np.concatenate([keys for _, keys, _ in blocks]) if blocks else np.zeros(0, np.uint64)
-    cut_parts = [(keys[rows < entry_words], rows[rows < entry_words])
-                 for m, keys, rows in blocks if m >= PREFIX_MIN_LETTERS + 1]
-    del blocks
-    prefix_keys = np.concatenate([k for k, _ in cut_parts]) if cut_parts else np.zeros(0, np.uint64)
-    prefix_rule = (single_rule[np.concatenate([r for _, r in cut_parts])] if cut_parts
-                   else np.zeros(0, np.uint32))
-    del cut_parts
-    wdata, wlens = padded(words[:entry_words])
-    suffix_keys, suffix_rows = suffix_hashes(wdata, wlens, SUFFIX_MARK[0], PREFIX_MIN_LETTERS, cut=1)
-    return (pieces, np.concatenate([prefix_keys, suffix_keys]),
-            np.concatenate([prefix_rule, single_rule[suffix_rows]]).astype(np.uint32))
+    return np.concatenate([keys for _, keys, _ in blocks]) if blocks else np.zeros(0, np.uint64)
 
+
+def single_cuts(singles: bytes, single_rule: np.ndarray, entry_words: int) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, rules) of the wildcard cuts of a run's one-word entries (``term_build.prefix_keys``): marked
+    prefixes and ends keeping >= ``PREFIX_MIN_LETTERS`` letters, never the whole word."""
+    words = singles.split(b"\n")[:entry_words] if singles and entry_words else []
+    data, lens = padded(words, mark=PREFIX_MARK)
+    blocks = prefix_hashes(data, lens, PREFIX_MIN_LETTERS + 1, cut=1)
+    del data
+    prefix_keys = np.concatenate([k for _, k, _ in blocks]) if blocks else np.zeros(0, np.uint64)
+    prefix_rule = single_rule[np.concatenate([r for _, _, r in blocks])] if blocks else np.zeros(0, np.uint32)
+    del blocks
+    wdata, wlens = padded(words)
+    suffix_keys, suffix_rows = suffix_hashes(wdata, wlens, SUFFIX_MARK[0], PREFIX_MIN_LETTERS, cut=1)
+    return (np.concatenate([prefix_keys, suffix_keys]),
+            np.concatenate([prefix_rule, single_rule[suffix_rows]]).astype(np.uint32))
 
 def _word_prefixes(phrases: list[bytes]) -> np.ndarray:
     """xxh64 of every word prefix of each phrase (``"a b c"`` -> ``"a"``, ``"a b"``)."""

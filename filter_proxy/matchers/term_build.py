@@ -212,17 +212,25 @@ class TermBuilder:
         if keys.singles:
             self._singles.append((keys.singles, keys.single_rule, keys.entry_words))
 
-    def _hash_singles(self, release: bool) -> None:
-        """The pieces and wildcard cuts of the single words of bulk runs (``term_batch.single_keys``)."""
-        from filter_proxy.matchers.term_batch import single_keys  # term_batch imports this module
+    def _hash_pieces(self) -> None:
+        """The pieces of the single words of bulk runs (``term_batch.single_pieces``)."""
+        from filter_proxy.matchers.term_batch import single_pieces  # term_batch imports this module
+
+        for singles, _, _ in self._singles:
+            self._pieces.add_array(single_pieces(singles))
+
+    def _hash_cuts(self, release: bool) -> None:
+        """The wildcard cuts of bulk runs' one-word entries (``term_batch.single_cuts``), after the piece
+        bitmap is built (the pieces and the cuts are never held at once)."""
+        from filter_proxy.matchers.term_batch import single_cuts
 
         runs = self._singles
         if release:
             self._singles = []
-        for singles, rule, entry_words in runs:
-            pieces, cut_keys, cut_rule = single_keys(singles, rule, entry_words)
-            self._pieces.add_array(pieces)
-            self._bulk_cut.add(cut_keys, cut_rule)
+        while runs:
+            singles, rule, entry_words = runs.pop(0)
+            self._bulk_cut.add(*single_cuts(singles, rule, entry_words))
+            del singles, rule
 
     def _add_other(self, text: str, substring: bool, rule: int, found: Sequence[str]) -> None:
         if not substring:  # sha256:<hex>
@@ -311,7 +319,7 @@ class TermBuilder:
             alive = live[r]
             return k[alive], r[alive]
 
-        self._hash_singles(release)
+        self._hash_pieces()
         pieces = self._pieces.joined(release=release)  # repeats set the same bits: only counted
         piece_bitmap = bitmap_of(pieces, PIECE_ERROR, count=distinct(pieces))
         del pieces
@@ -327,6 +335,7 @@ class TermBuilder:
         bitmap = bitmap_of(starts, self.error_rate, count=distinct(starts))
         del starts
         cut_k, cut_r = rows(self._cut_keys, self._cut_rule)
+        self._hash_cuts(release)
         plain, n_cuts = self._table(plain_k, plain_r, cut_k, cut_r, live, rules)
         del plain_k, plain_r, cut_k, cut_r
         if release:
