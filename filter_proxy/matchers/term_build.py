@@ -6,6 +6,12 @@ Measured at 1M synthetic terms (benchmarks/scale.py generator): format 2's build
 tuples and sets of Python ints (`rules compile` 1285 MB peak, 44 s CPU); see docs/ARCHITECTURE.md for
 the figures of this build.
 
+Runs of plain ASCII lines come in bulk (``add_rows``, from ``term_batch``): their rows go to 16 buckets by
+the key's top bits and their single words stay as bytes until ``finish`` hashes the pieces (into the piece
+bitmap) and then the wildcard cuts, and sorts the table one bucket at a time into preallocated columns: the
+unsorted rows, their sort order and the sorted copy are never held at once, nor pieces and cuts (1M terms:
+peak 232 -> 184 MB with the bulk reading).
+
 ``TermBuilder.add`` takes an entry already validated (``term_entries.parse_term_words``: its normalised
 words come along, so an entry is normalised once from file to index). Rules are numbered in the order
 added; ``drop(rule)`` forgets an entry added before it was known to be a duplicate (the directory reader
