@@ -158,7 +158,8 @@ class TermEntries:
             self._hi.frombytes(keys.tobytes())
             second = np.fromiter(map(_seed1, phrases), np.uint64, len(phrases))
             self._lo.frombytes(((second >> np.uint64(32)) & np.uint64(0xFFFFFFFE)).astype(np.uint32).tobytes())
-        for i, known in zip(rows, ordinary(phrases), strict=True):
+        singles = [(i, p) for i, p in zip(rows, phrases, strict=True) if b" " not in p]
+        for (i, _), known in zip(singles, ordinary([p for _, p in singles]), strict=True):
             if known:
                 self._notes.append((first + i, _ordinary_note(texts[i])))
         if not self._load:
