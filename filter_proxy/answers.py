@@ -17,6 +17,7 @@ from filter_proxy import exchange, kinds, multisearch
 from filter_proxy.adapters.base import AdapterError
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.routes import DOCUMENT, DOCUMENTS, Decision
+from filter_proxy.events import note_withheld
 from filter_proxy.response_guard import listed_echo
 from filter_proxy.routing import CanonicalPath
 from filter_proxy.screening import decode_body, query_verdict, screen_page, screen_texts
@@ -129,6 +130,7 @@ async def finish_kind(
             new_status, removed = status, []
     except kinds.Withheld as withheld:
         mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
+        note_withheld(mw.observer, withheld.reason, withheld.removal.verdict)
         await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content", kind)
         return
     except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
@@ -195,15 +197,17 @@ async def finish_multi(
                 else:
                     page, outcome = await screen_page(page, mw.adapter, rules, results=True,
                                                       image_screener=mw.image_screener)
-                if outcome.withheld is None and verdicts[keep[n]].action == "allow":  # a hostile echo
-                    outcome.withheld = listed_echo(page, mw.adapter, rules)
                 kinds.raise_if_withheld(outcome)
+                echo = listed_echo(page, mw.adapter, rules)  # response_guard.py: only what the client sent
+                if echo is not None:
+                    raise kinds.Withheld(echo, "echo")
                 pages[n] = page
                 removed += len(outcome.removed)
                 for removal in outcome.removed:
                     mw.observer.removed(removal.verdict, removal.url, removal.image_hash)
         except kinds.Withheld as withheld:
             mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
+            note_withheld(mw.observer, withheld.reason, withheld.removal.verdict)
             await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content",
                            "multi")
             return
