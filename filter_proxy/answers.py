@@ -16,7 +16,7 @@ import orjson
 from filter_proxy import exchange, kinds, multisearch
 from filter_proxy.adapters.base import AdapterError
 from filter_proxy.adapters.request import parse_query
-from filter_proxy.adapters.routes import DOCUMENT, DOCUMENTS, Decision
+from filter_proxy.adapters.routes import ASYNC, DOCUMENT, DOCUMENTS, Decision
 from filter_proxy.events import note_withheld
 from filter_proxy.response_guard import listed_echo
 from filter_proxy.routing import CanonicalPath
@@ -123,6 +123,8 @@ async def finish_kind(
         if 200 <= status < 300 and mw.image_screener is not None and kind in (DOCUMENT, DOCUMENTS):
             new_status, doc, removed, _ = await kinds.screen_documents(
                 kind, status, doc, mw.adapter, rules, mw.image_screener)
+        elif 200 <= status < 300 and mw.image_screener is not None and kind == ASYNC:  # pictures as on _search
+            new_status, doc, removed = await kinds.screen_async(status, doc, mw.adapter, rules, mw.image_screener)
         elif 200 <= status < 300:
             new_status, doc, removed = kinds.screen_kind(kind, status, doc, mw.adapter, rules)
         else:  # an error body may quote documents too

@@ -24,7 +24,7 @@ from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
 from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.adapters.walk import strings as walk_strings
 from filter_proxy.response_guard import listed_echo, listed_in_echo
-from filter_proxy.screening import ImageScreenerLike, Removal, screen_results, screen_texts
+from filter_proxy.screening import ImageScreenerLike, Removal, screen_page, screen_results, screen_texts
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
@@ -94,6 +94,8 @@ def blocked(kind: str, adapter: Adapter) -> Any:
     """The answer to a blocked query on a route of ``kind`` (the backend's own empty shape)."""
     if kind == COUNT:
         return {"count": 0, "_shards": {"total": 0, "successful": 0, "skipped": 0, "failed": 0}}
+    if kind == ASYNC:  # the async wrapper around an empty page, finished (clients read "response")
+        return {"is_partial": False, "is_running": False, "response": adapter.empty([])}
     return adapter.empty([])
 
 
@@ -146,20 +148,45 @@ def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int],
     return status, doc, list(by_doc.values())
 
 
-def _async(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+def _async_page(doc: Any, rules: RuleSet) -> Any:
+    """The search page inside an async search answer (ES ``_async_search``: ``response``, the rest ids,
+    times and ``error``; OpenSearch's asynchronous search the same with ``state``), or None while it is
+    still running. Everything around the page is read as opaque (a match withholds the answer)."""
     if not isinstance(doc, dict):
         raise AdapterError("async search response is not a JSON object")
-    _opaque(status, {k: v for k, v in doc.items() if k != "response"}, rules)  # status, errors
+    _opaque(0, {k: v for k, v in doc.items() if k != "response"}, rules)  # status, errors
     page = doc.get("response")
-    if page is None:  # still running, nothing to show yet
-        return status, doc, []
-    page, outcome = screen_texts(page, adapter, rules, results=True)
+    if page is not None and not isinstance(page, dict):
+        raise AdapterError("async search 'response' is not a search page")
+    return page
+
+
+def _async_done(doc: dict[str, Any], page: Any, outcome: Any, adapter: Adapter, rules: RuleSet) -> list[Removal]:
     raise_if_withheld(outcome)
     echo = listed_echo(page, adapter, rules)  # the page's echo (suggest text): only what the client sent
     if echo is not None:
         raise Withheld(echo, "echo")
     doc["response"] = page
-    return status, doc, list(outcome.removed)
+    return list(outcome.removed)
+
+
+def _async(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    page = _async_page(doc, rules)
+    if page is None:  # still running, nothing to show yet
+        return status, doc, []
+    page, outcome = screen_texts(page, adapter, rules, results=True)
+    return status, doc, _async_done(doc, page, outcome, adapter, rules)
+
+
+async def screen_async(status: int, doc: Any, adapter: Adapter, rules: RuleSet,
+                       image_screener: ImageScreenerLike) -> tuple[int, Any, list[Removal]]:
+    """``async`` with the page's pictures checked as on a ``_search`` page (fetched, hashed, unverified ones
+    handled by policy). Before, an async page's thumbnails were never checked."""
+    page = _async_page(doc, rules)
+    if page is None:
+        return status, doc, []
+    page, outcome = await screen_page(page, adapter, rules, results=True, image_screener=image_screener)
+    return status, doc, _async_done(doc, page, outcome, adapter, rules)
 
 
 def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
