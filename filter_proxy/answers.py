@@ -40,6 +40,9 @@ def carries_query(mw: FilterMiddleware, query_string: bytes) -> bool:
 
 
 async def refuse(mw: FilterMiddleware, decision: Decision, send: Send) -> None:
+    if decision.reason == "encoded-slash":  # routing.py: %2F only inside a document id ({id} routes)
+        await exchange.send_json(send, 400, {"error": "ambiguous request path: an encoded '/' outside a document id"})
+        return
     if decision.reason == "case":
         reason = "the path's letter case differs from the route listed in routes.pass"
     elif decision.route is not None:

@@ -91,6 +91,9 @@ class FilterMiddleware:
         repeat_cookie: RepeatCookie | None = None,
     ) -> None:
         self.app = app
+        # An encoded "/" can stay inside a document id only when the app forwards raw_path as is (the
+        # reverse proxy); an app in process routes on the decoded path, where it is a separator (routing.py).
+        self.slash_ids = bool(getattr(app, "forwards_raw_path", False))
         # Issue 15: help links through /-/help/<token> (counted) when set; the opt-in follow-up cookie.
         self.help_signer = help_signer
         self.repeat_cookie = repeat_cookie
@@ -131,7 +134,7 @@ class FilterMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            path = request_path(scope)
+            path = request_path(scope, self.slash_ids)
         except PathError as exc:
             if kind == "http":
                 await _send_json(send, 400, {"error": f"ambiguous request path: {exc}"})

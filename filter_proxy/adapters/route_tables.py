@@ -57,7 +57,8 @@ ELASTICSEARCH: tuple[Route, ...] = (
     *_screen(ASYNC, "POST /_async_search", "POST /*/_async_search", "GET /_async_search/*",
              # OpenSearch's asynchronous search plugin answers {"id", "state", "response": <search page>}
              "POST /_plugins/_asynchronous_search", "GET /_plugins/_asynchronous_search/*"),
-    *_screen(DOCUMENT, "GET /*/_doc/*", "GET /*/_source/*"),
+    # {id}: a document id, the one segment that may hold an encoded "/" (routing.py: ES routes on the raw path)
+    *_screen(DOCUMENT, "GET /*/_doc/{id}", "GET /*/_source/{id}"),
     *_screen(DOCUMENTS, "GET,POST /_mget", "GET,POST /*/_mget"),
     *_screen(TERMS, "GET,POST /*/_terms_enum"),
     *_screen(
@@ -70,10 +71,10 @@ ELASTICSEARCH: tuple[Route, ...] = (
     *_screen(COUNT, "GET,POST /_count", "GET,POST /*/_count"),
     *_screen(
         OPAQUE,
-        "GET,POST /*/_explain/*",
+        "GET,POST /*/_explain/{id}",
         "GET,POST /_field_caps", "GET,POST /*/_field_caps",
         "GET,POST /_validate/query", "GET,POST /*/_validate/query",
-        "GET,POST /*/_termvectors", "GET,POST /*/_termvectors/*", "GET,POST /_mtermvectors",
+        "GET,POST /*/_termvectors", "GET,POST /*/_termvectors/{id}", "GET,POST /_mtermvectors",
         "GET,POST /*/_mtermvectors",
         "GET,POST /_rank_eval", "GET,POST /*/_rank_eval",
         "POST /_sql/translate", "POST /*/_pit", "POST /*/_search/point_in_time",
@@ -91,8 +92,8 @@ ELASTICSEARCH: tuple[Route, ...] = (
         # task status (no documents)
         "GET /_tasks", "GET /_tasks/*",
         # writes
-        "POST,PUT /_bulk", "POST,PUT /*/_bulk", "PUT,POST,DELETE /*/_doc/*", "POST /*/_doc",
-        "PUT,POST /*/_create/*", "POST /*/_update/*", "PUT,DELETE /{index}", "PUT,POST /*/_mapping",
+        "POST,PUT /_bulk", "POST,PUT /*/_bulk", "PUT,POST,DELETE /*/_doc/{id}", "POST /*/_doc",
+        "PUT,POST /*/_create/{id}", "POST /*/_update/{id}", "PUT,DELETE /{index}", "PUT,POST /*/_mapping",
         "PUT /*/_settings", "POST /_refresh", "POST /*/_refresh", "POST /_flush", "POST /*/_flush",
         "POST /*/_forcemerge", "POST /_aliases", "PUT,POST,DELETE /*/_alias/*",
         "POST /*/_delete_by_query", "POST /*/_update_by_query",
