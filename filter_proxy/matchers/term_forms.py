@@ -37,8 +37,13 @@ from xxhash import xxh64_intdigest
 from filter_proxy.matchers import ordinary_words as _ordinary_words
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
-__all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR"]
+__all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR",
+           "FAIL", "PIECE", "PIECE_ORDINARY"]
 
+# First-stage answers of a word that fails the bitmap (keys are >= 0): it starts no listed phrase; it may be
+# the first piece of a split listed word; the same, but an ordinary word (glued only to a next piece that is
+# no ordinary word). Here, not in ``terms``, so that ``term_page`` reads them without an import cycle.
+FAIL, PIECE, PIECE_ORDINARY = -1, -2, -3
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
 MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
 PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key

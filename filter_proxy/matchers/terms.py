@@ -64,7 +64,10 @@ from filter_proxy.matchers.term_entries import (
     validate_term,
 )
 from filter_proxy.matchers.term_forms import (
+    FAIL,
     MIN_PIECE,
+    PIECE,
+    PIECE_ORDINARY,
     Segmenter,
     glue,
     ordinary_words,
@@ -79,9 +82,7 @@ __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_t
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
 
 _MAGIC = b"FPTERMS3"  # 3: rows hold rule numbers (12 bytes, not 18); 2: joined/skeleton/piece keys; older refused
-_FAIL = -1  # first-stage answer of a word that cannot start any listed phrase (keys are >= 0)
-_PIECE = -2  # ... of a word that starts no phrase but may be the first piece of a split listed word
-_PIECE_ORDINARY = -3  # ... the same, but an ordinary word: glued only to a next piece that is no ordinary word
+_FAIL, _PIECE, _PIECE_ORDINARY = FAIL, PIECE, PIECE_ORDINARY  # first-stage answers (term_forms)
 _NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase covers it
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
@@ -111,6 +112,7 @@ class TermIndex:
         self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
         self._classes: dict[str, int] = {}  # raw ASCII token -> what the first stage makes of it (term_page)
+        self._chunks: dict[str, bool] = {}  # whitespace-free chunk -> its glued words may pass (term_page)
         self._ordinary = ordinary_words()  # loaded once per process (~0.2 s), shared by every index
         self._segmenter = Segmenter(self._ordinary)
         self._allow: dict[int, set[str]] = {}
@@ -168,6 +170,7 @@ class TermIndex:
         self._known.clear()
         self._glued.clear()
         self._classes.clear()
+        self._chunks.clear()
 
     def match_words(self, words: list[str], tagged: Sequence[str] = (), glued: Sequence[str] = ()) -> list[TermMatch]:
         """Matches among already-normalised ``words`` (``normalize.words(text)``); ``tagged`` are hashtag or
