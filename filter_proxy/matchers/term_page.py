@@ -43,7 +43,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from filter_proxy.matchers.term_entries import term_key
 from filter_proxy.matchers.term_forms import FAIL as _FAIL
@@ -61,10 +61,15 @@ from filter_proxy.normalize import (
 )
 from filter_proxy.reading import _MAX_COMPOUND, _compound, glued_words
 
+try:  # the compiled first pass (setup.py builds it when it can; without it, the same states in Python)
+    from filter_proxy.matchers import _page_kernel  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover -- depends on the build
+    _page_kernel = None
+
 if TYPE_CHECKING:
     from filter_proxy.matchers.terms import TermIndex
 
-__all__ = ["clean", "PageReading", "CLEAN", "WORDS", "FULL"]
+__all__ = ["clean", "clean_python", "kernel_tables", "PageReading", "CLEAN", "WORDS", "FULL"]
 
 _TAGGED = re.compile(r"[@|!#]")  # an alternate reading (edge symbols) or hashtag/handle words may exist
 # ``normalize._CHAIN_HINT`` for the lane (ASCII, no leet symbols), on a class string: a letter or digit is
@@ -115,10 +120,36 @@ class PageReading(NamedTuple):
     glued: dict[int, tuple[str, ...]]
 
 
+def kernel_tables() -> tuple[Any, Any, Any] | None:
+    """The compiled pass's tables (token classes, compound chunks, split pairs) for a new index; None
+    without it."""
+    return None if _page_kernel is None else (_page_kernel.Table(), _page_kernel.Table(), _page_kernel.Table())
+
+
 def clean(index: TermIndex, texts: Sequence[object]) -> PageReading:
     """For each text: ``CLEAN`` when ``index.match(text)`` is certainly ``[]``; ``WORDS`` when its reading
     is its words and glued words only (no ``@ | ! #``: no alternate reading, no hashtag words), so
-    ``index._found(words, (), glued)`` is ``match``'s work; else ``FULL`` (module docstring)."""
+    ``index._found(words, (), glued)`` is ``match``'s work; else ``FULL`` (module docstring). With the
+    compiled kernel, the strings it finds certainly clean are ``CLEAN`` and the rest go through
+    ``clean_python``: the same states (``clean_python`` decides each string on its own)."""
+    tables = index._kernel
+    if tables is None or not texts:
+        return clean_python(index, texts)
+    marks = _page_kernel.screen(texts if type(texts) is list else list(texts), *tables, _FOLD_SPLIT,
+                                _CHAIN_CLASSES, _CHUNK_CLASSES)
+    if marks.find(0) < 0:
+        return PageReading([CLEAN] * len(texts), {}, {})
+    rest = [k for k, mark in enumerate(marks) if not mark]
+    part = clean_python(index, [texts[k] for k in rest])
+    states = [CLEAN] * len(texts)
+    for k, state in zip(rest, part.states, strict=True):
+        states[k] = state
+    return PageReading(states, {rest[k]: words for k, words in part.words.items()},
+                       {rest[k]: glued for k, glued in part.glued.items()})
+
+
+def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
+    """``clean`` in Python: the definition, and the path without the compiled kernel."""
     count = len(texts)
     out = PageReading([WORDS] * count, {}, {})
     states = out.states
@@ -175,7 +206,8 @@ def clean(index: TermIndex, texts: Sequence[object]) -> PageReading:
         if k in drop or _UNCLEAN.search(run):
             # Its words as ``words`` reads them: the finished tokens, unless letters are spelled out.
             words = _finished(tokens[start:start + len(run)])
-            if k not in drop and not _HARD.search(run) and _splits_clean(index, words, run):
+            if k not in drop and not _HARD.search(run) and _splits_clean(index, words, run,
+                                                                         tokens[start:start + len(run)]):
                 states[i] = CLEAN
             elif not (list(map(len, words)).count(1) >= 3 and _SPELLED_RUN.search(" ".join(words))):
                 out.words[i] = words
@@ -198,6 +230,8 @@ def _glued_drops(index: TermIndex, raw: str, lane: list[int], texts: Sequence[ob
         chunks, probe, ends = index._chunks, index._probe, list(accumulate(len(t) + len(_SEP) for t in raw.split(_SEP)))
         if len(chunks) > _CHUNKS_MAX:
             chunks.clear()
+            if index._kernel is not None:
+                index._kernel[1].clear()
         done = -1
         for seam in seams:
             if seam < done:
@@ -209,6 +243,8 @@ def _glued_drops(index: TermIndex, raw: str, lane: list[int], texts: Sequence[ob
             if passes is None:
                 glued = _compound(chunk) if len(chunk) <= _MAX_COMPOUND else None
                 passes = chunks[chunk] = bool(glued) and any(map(probe, map(term_key, glued)))  # type: ignore[arg-type]
+                if index._kernel is not None:
+                    index._kernel[1].add(chunk.encode(), passes)
             if passes:
                 drop.add(bisect_right(ends, start))
     for k, i in enumerate(lane):  # as written, the glued reading of these differs from their ASCII stand-in's
@@ -219,10 +255,13 @@ def _glued_drops(index: TermIndex, raw: str, lane: list[int], texts: Sequence[ob
     return drop
 
 
-def _splits_clean(index: TermIndex, words: list[str], run: bytes) -> bool:
+def _splits_clean(index: TermIndex, words: list[str], run: bytes, tokens: list[str]) -> bool:
     """No glued pair or triple of a string without ``K`` words passes the first stage: what
-    ``TermIndex._match_splits`` tries for it (then ``_found`` finds nothing), from the pair answers it caches."""
+    ``TermIndex._match_splits`` tries for it (then ``_found`` finds nothing), from the pair answers it caches.
+    Each pair's answer also goes to the compiled pass, keyed by its raw tokens: 0 when the pair glues into
+    nothing that passes and into no piece a third word could extend."""
     last, answer, cached, ordinary = len(words) - 1, index._glue_answer, index._glued.get, index._ordinary
+    pairs = None if index._kernel is None else index._kernel[2]
     for i in range(last):
         code = run[i]
         if code != PIECE and code != PIECE_ORDINARY:
@@ -232,6 +271,11 @@ def _splits_clean(index: TermIndex, words: list[str], run: bytes) -> bool:
             continue
         glued = glue(word, nxt)
         key, more = cached(glued) or answer(glued)
+        if pairs is not None:
+            pair = f"{tokens[i]} {tokens[i + 1]}".encode()
+            if not pairs.add(pair, key != _FAIL or more):  # full: start over, as the dicts do
+                pairs.clear()
+                pairs.add(pair, key != _FAIL or more)
         if key != _FAIL:
             return False
         if more and i + 2 <= last and len(words[i + 2]) >= MIN_PIECE and answer(glue(glued, words[i + 2]))[0] != _FAIL:
@@ -250,6 +294,8 @@ def _fill(index: TermIndex, tokens: list[str], codes: list[int | None]) -> list[
     classes = index._classes
     if len(classes) > _CLASSES_MAX:
         classes.clear()
+        if index._kernel is not None:
+            index._kernel[0].clear()
     new = list(dict.fromkeys(token for token, code in zip(tokens, codes, strict=True)
                              if code is None and token != "\x00"))
     words = _finished(new)
@@ -271,4 +317,9 @@ def _fill(index: TermIndex, tokens: list[str], codes: list[int | None]) -> list[
                     else ORDINARY if word in ordinary else OTHER)
         found[token] = code
     classes.update(found)
+    if index._kernel is not None:  # the compiled pass reads the same answers (never the page separator)
+        add = index._kernel[0].add
+        for token, code in found.items():
+            if token != "\x00":
+                add(token.encode(), code)
     return [found[token] if code is None else code for token, code in zip(tokens, codes, strict=True)]

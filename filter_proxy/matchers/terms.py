@@ -73,7 +73,7 @@ from filter_proxy.matchers.term_forms import (
     ordinary_words,
     piece_key,
 )
-from filter_proxy.matchers.term_page import CLEAN, WORDS, clean
+from filter_proxy.matchers.term_page import CLEAN, WORDS, clean, kernel_tables
 from filter_proxy.matchers.term_table import Rules, Table
 from filter_proxy.normalize import _words
 from filter_proxy.reading import glued_words, reading
@@ -113,6 +113,7 @@ class TermIndex:
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
         self._classes: dict[str, int] = {}  # raw ASCII token -> what the first stage makes of it (term_page)
         self._chunks: dict[str, bool] = {}  # whitespace-free chunk -> its glued words may pass (term_page)
+        self._kernel = kernel_tables()  # the same two answers for the compiled pass (None: not built)
         self._ordinary = ordinary_words()  # loaded once per process (~0.2 s), shared by every index
         self._segmenter = Segmenter(self._ordinary)
         self._allow: dict[int, set[str]] = {}
@@ -171,6 +172,9 @@ class TermIndex:
         self._glued.clear()
         self._classes.clear()
         self._chunks.clear()
+        if self._kernel is not None:
+            for table in self._kernel:
+                table.clear()
 
     def match_words(self, words: list[str], tagged: Sequence[str] = (), glued: Sequence[str] = ()) -> list[TermMatch]:
         """Matches among already-normalised ``words`` (``normalize.words(text)``); ``tagged`` are hashtag or
