@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import struct
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -100,12 +101,16 @@ class TermIndex:
         self._files: list[str] = meta["files"]
         self._max_words: int = meta["max_words"]
         self._plain, self._hashed = plain, hashed
+        # The plain keys as Python ints by bisection: a page's few candidates cost less than numpy's call
+        # overhead (``_rows``; numpy's vectorised search for many).
+        self._plain_view = memoryview(np.ascontiguousarray(plain.keys))
         self._bitmap = bitmap.tobytes() if bitmap.size <= (1 << 16) else memoryview(bitmap)
         self._mask = int(bitmap.size * 8 - 1)
         # Second, looser bitmap: exact proper prefixes (>= MIN_PIECE letters) of listed single words.
         self._pieces = pieces.tobytes() if pieces.size <= (1 << 16) else memoryview(pieces)
         self._piece_mask = int(pieces.size * 8 - 1)
         self._glued: dict[str, tuple[int, bool]] = {}  # glued pieces -> (key or _FAIL, may be extended)
+        self._tag_keys: dict[str, list[int]] = {}  # hashtag/handle word -> its keys that pass the first stage
         self._substrings: dict[str, list[tuple[str, int]]] = {}
         for text, row in meta["substrings"]:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
@@ -170,6 +175,7 @@ class TermIndex:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
         self._glued.clear()
+        self._tag_keys.clear()
         self._classes.clear()
         self._chunks.clear()
         if self._kernel is not None:
@@ -273,7 +279,7 @@ class TermIndex:
                     break
                 cands.append(key)
                 spans.append((i, j))
-        found = [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+        found = [(*spans[q], *self._row(self._plain, row)) for q, row in self._rows(cands)]
         return found + self._match_splits(words, firsts)
 
     def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
@@ -304,15 +310,35 @@ class TermIndex:
                     spans.append((i, i + 3))
         if not cands:
             return []
-        return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+        return [(*spans[q], *self._row(self._plain, row)) for q, row in self._rows(cands)]
 
     def _match_tagged(self, tagged: Sequence[str], glued: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
         """Listed single words (and joined phrases) inside hashtag/handle words, between ordinary words or
         digits (``#zqxblockedlife``, ``@zqxblockedfan``), and ``glued`` words looked up whole."""
         cands = [k for k in map(term_key, glued) if self._probe(k)]
+        known = self._tag_keys
         for word in tagged:
-            cands.extend(k for k in map(term_key, (word, *self._segmenter.middles(word))) if self._probe(k))
-        return [(*_NO_SPAN, *self._row(self._plain, row)) for _, row in self._plain.lookup(cands)]
+            keys = known.get(word)
+            if keys is None:  # segmenting is ~0.1 ms a word: its answer is kept per word, like ``_known``
+                if len(known) > _KNOWN_MAX:
+                    known.clear()
+                keys = known[word] = [k for k in map(term_key, (word, *self._segmenter.middles(word)))
+                                      if self._probe(k)]
+            cands.extend(keys)
+        return [(*_NO_SPAN, *self._row(self._plain, row)) for _, row in self._rows(cands)]
+
+    def _rows(self, keys: list[int]) -> list[tuple[int, int]]:
+        """``self._plain.lookup(keys)``: (query index, row) for every row whose key equals a query key."""
+        if len(keys) > 16:
+            return self._plain.lookup(keys)
+        view, out = self._plain_view, []
+        size = len(view)
+        for q, key in enumerate(keys):
+            row = bisect_left(view, key)
+            while row < size and view[row] == key:
+                out.append((q, row))
+                row += 1
+        return out
 
     def _row(self, table: Table, row: int) -> tuple[int, int, int]:
         return table.triple(row)
