@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filter_proxy.matchers import term_page
-from filter_proxy.matchers.term_page import CLEAN, clean, clean_python
+from filter_proxy.matchers.term_page import CLEAN, FULL, WORDS, clean, clean_python
 from tests.test_term_page import BENIGN_TOKEN, LISTED, PUNCT, build, disguised
 
 kernel = pytest.importorskip("filter_proxy.matchers._page_kernel",
@@ -42,7 +42,9 @@ def test_the_kernel_gives_the_pure_python_states(listed: list[str], data: st.Dat
     for _ in range(2):  # the first round fills the kernel's tables, the second reads them
         for texts in pages:
             fast, slow = clean(index, texts), clean_python(index, texts)
-            assert fast.states == slow.states, texts
+            # The same states, except that the kernel may leave a string to be read whole (WORDS) where the
+            # pure-Python path went on to prove it clean (a split pair whose third piece it tried).
+            assert all(f == s or (f == WORDS and s == CLEAN) for f, s in zip(fast.states, slow.states, strict=True)), texts
             for i, state in enumerate(fast.states):
                 if state == CLEAN:
                     assert index.match(texts[i]) == [], texts[i]
@@ -50,8 +52,10 @@ def test_the_kernel_gives_the_pure_python_states(listed: list[str], data: st.Dat
     marks = kernel.screen(pages[0], *index._kernel, term_page._FOLD_SPLIT, term_page._CHAIN_CLASSES,
                           term_page._CHUNK_CLASSES)
     for mark, text in zip(marks, pages[0], strict=True):
-        if mark:
+        if mark == 1:
             assert clean_python(index, [text]).states == [CLEAN], text
+        elif mark == 2:
+            assert clean_python(index, [text]).states != [FULL], text
 
 
 @settings(max_examples=100, deadline=None)
@@ -61,7 +65,8 @@ def test_digraphs_read_as_map_digraphs_reads_them(listed: str, text: str) -> Non
     index = build([listed, "zqxfiller"], [])
     texts = [text, text + " " + text]
     for _ in range(2):
-        assert clean(index, texts).states == clean_python(index, texts).states, texts
+        for fast, slow in zip(clean(index, texts).states, clean_python(index, texts).states, strict=True):
+            assert fast == slow or (fast == WORDS and slow == CLEAN), texts
         assert index.match_many(texts) == [index.match(t) for t in texts], texts
 
 

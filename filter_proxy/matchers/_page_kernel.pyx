@@ -9,9 +9,9 @@ would change; every compound chunk known
 not to glue into a word that passes the first stage, every token's class known, and a class sequence
 without a ``K`` or a spelled-out run, and every first piece before a possible next piece known (per pair
 of tokens) not to glue into a word that passes the first stage, nor into one that a third piece could
-extend. Anything else is 0: the caller reads it with the pure-Python path, which also fills the three tables
-that this pass reads (so they only ever hold answers that path computed; a miss costs speed, never a
-verdict).
+extend. A string of the lane that the tables say may match is 2 (its words are read in Python); anything
+else is 0: the caller reads it with the pure-Python path, which also fills the three tables that this pass
+reads (so they only ever hold answers that path computed; a miss costs speed, never a verdict).
 
 ``Table`` is an open-addressing hash table from bytes to one byte, keys kept in an arena and compared
 whole (a hash collision can only cost a probe, never a wrong answer). Filled from Python (``add``),
@@ -138,6 +138,13 @@ cdef enum:
     DIGIT = 68  # "D"
 
 
+# What ``screen`` says of a string (term_page.clean reads the same numbers).
+cdef enum:
+    UNKNOWN = 0  # not decided here: the pure-Python path reads it (and fills the tables)
+    CLEAN = 1  # certainly matches nothing
+    WORDS = 2  # read as its words and glued words (no ``@ | ! #``); a listed word may be among them
+
+
 cdef inline bint _after_piece(int first, int nxt) noexcept:
     """``P[KPOLN]`` / ``O[KPN]``: a first piece before a word that may be the next piece."""
     if first == P:
@@ -191,18 +198,18 @@ def map_parens(str text):
     return bytes(mapped[:_map_parens(raw, n, mapped, spare)]).decode("ascii")
 
 
-cdef bint _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
+cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
                  const unsigned char* fold, const unsigned char* chain, const unsigned char* cut,
                  unsigned char* buf, unsigned char* pair, unsigned char* mapped, unsigned char* spare) noexcept:
     cdef Py_ssize_t i, j, start, end, done, last = 0, size = 0, m = n
     cdef const unsigned char* s = raw
     cdef unsigned char c
-    cdef int code, prev, run, ones
+    cdef int code, prev, run, ones, found
     cdef bint paren = False, chained = False
     for i in range(n):
         c = raw[i]
         if c == 64 or c == 124 or c == 33 or c == 35 or c == 36 or c == 0 or c == 92:  # @ | ! # $ NUL \
-            return False
+            return UNKNOWN
         if c == 40 and i + 1 < n and raw[i + 1] == 41:  # "()"
             paren = True
     # Compound chunks of the string as written (term_page._COMPOUND_SEAM): each must be known not to pass.
@@ -222,8 +229,9 @@ cdef bint _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table ch
         while end < n and cut[raw[end]] != 32:
             end += 1
         done = end
-        if chunks.find(raw + start, end - start) != 0:
-            return False
+        found = chunks.find(raw + start, end - start)
+        if found != 0:
+            return UNKNOWN if found < 0 else WORDS
     if paren:
         m = _map_parens(raw, n, mapped, spare)
         s = mapped
@@ -244,7 +252,7 @@ cdef bint _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table ch
             if ((65 <= c <= 90) or (97 <= c <= 122)) and (i == 0 or not _alnum(s[i - 1])) and \
                     (i + 1 >= m or not _alnum(s[i + 1])) and \
                     ((i > 0 and chain[s[i - 1]] == 46) or (i + 1 < m and chain[s[i + 1]] == 46)):
-                return False
+                return UNKNOWN
     # Tokens (``words``' table) and their classes, read as term_page._UNCLEAN reads them.
     prev = 0
     run = 0
@@ -259,19 +267,22 @@ cdef bint _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table ch
             buf[j] = fold[s[j]]
             j += 1
         code = classes.find(buf + i, j - i)
-        if code < 0 or code == K:
-            return False
+        if code < 0:
+            return UNKNOWN
+        if code == K:
+            return WORDS
         if _after_piece(prev, code):  # a split pair: known not to glue into anything that passes?
             memcpy(pair, buf + last, size)
             pair[size] = 32
             memcpy(pair + size + 1, buf + i, j - i)
-            if pairs.find(pair, size + 1 + j - i) != 0:
-                return False
+            found = pairs.find(pair, size + 1 + j - i)
+            if found != 0:
+                return UNKNOWN if found < 0 else WORDS
         if code == ONE or code == DIGIT:
             run += 1
             ones += code == ONE
             if run >= 3 and ones >= 2:
-                return False
+                return WORDS
         else:
             run = 0
             ones = 0
@@ -279,11 +290,12 @@ cdef bint _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table ch
         last = i
         size = j - i
         i = j
-    return True
+    return CLEAN
 
 
 def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, bytes chain, bytes cut):
-    """A bytearray: 1 where the string is certainly clean (module docstring), else 0."""
+    """A bytearray: per string 1 (certainly clean), 2 (an ASCII string without ``@ | ! # $ \\``, all of
+    whose parts the tables knew, that may match: ``term_page.WORDS``) or 0 (not decided here)."""
     cdef Py_ssize_t count = len(texts), k, n, longest = 0
     cdef bytearray out = bytearray(count)
     cdef unsigned char* marks = out

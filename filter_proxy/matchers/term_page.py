@@ -130,18 +130,21 @@ def clean(index: TermIndex, texts: Sequence[object]) -> PageReading:
     """For each text: ``CLEAN`` when ``index.match(text)`` is certainly ``[]``; ``WORDS`` when its reading
     is its words and glued words only (no ``@ | ! #``: no alternate reading, no hashtag words), so
     ``index._found(words, (), glued)`` is ``match``'s work; else ``FULL`` (module docstring). With the
-    compiled kernel, the strings it finds certainly clean are ``CLEAN`` and the rest go through
-    ``clean_python``: the same states (``clean_python`` decides each string on its own)."""
+    compiled kernel, the strings it finds certainly clean are ``CLEAN``, those it finds in the lane but
+    maybe matching ``WORDS``, and the rest go through ``clean_python`` (which decides each string on its
+    own, so a page's states do not depend on how it was split)."""
     tables = index._kernel
     if tables is None or not texts:
         return clean_python(index, texts)
     marks = _page_kernel.screen(texts if type(texts) is list else list(texts), *tables, _FOLD_SPLIT,
                                 _CHAIN_CLASSES, _CHUNK_CLASSES)
-    if marks.find(0) < 0:
+    if marks.find(0) < 0 and marks.find(2) < 0:
         return PageReading([CLEAN] * len(texts), {}, {})
+    states = [CLEAN if mark == 1 else WORDS for mark in marks]  # 2: WORDS (the caller reads the words)
     rest = [k for k, mark in enumerate(marks) if not mark]
+    if not rest:
+        return PageReading(states, {}, {})
     part = clean_python(index, [texts[k] for k in rest])
-    states = [CLEAN] * len(texts)
     for k, state in zip(rest, part.states, strict=True):
         states[k] = state
     return PageReading(states, {rest[k]: words for k, words in part.words.items()},
