@@ -6,31 +6,51 @@ reading, hashtag words, glued words), the per-word first stage, split-word gluin
 page holds a few dozen strings of ~15 words, and the fixed cost of the steps, paid per string and per
 word in Python, was most of the page's screening time (profile: ~21 µs a string, reading ~13 µs of it).
 
-``clean(index, texts)`` answers "``index.match(text) == []`` for certain" for the common strings at once:
+``clean(index, texts)`` answers "``index.match(text) == []`` for certain" for the common strings at once
+(``clean_python``, the definition; ``clean`` puts the compiled kernel in front of it, below):
 
-1. **Lane.** ASCII strings with none of ``@ | ! # $ \\ \\x00`` and no ``()``: they have no alternate
-   reading, no hashtag/handle words, no leetspeak digraphs, no edge symbols to trim and no token that
-   finishes empty, so ``normalize.words`` reads each of them as its raw tokens finished one by one. Strings
-   that hold a chain of single characters (``f.o.o``, found by ``normalize``'s chain pre-check over the
-   joined page) or that have glued words (``reading.glued_words``, after its class pre-check over the
-   joined page) leave the lane.
-2. **Tokens.** The lane's strings joined with a `` \\x00 `` token between them, then one bytes
-   ``translate`` (``words``' table: lower-case, ``l`` -> ``i``, separators to spaces) and one ``split``.
-3. **Classes.** Each raw token maps (one ``map(dict.get)``, cached per index) to one byte saying what
+1. **Lane.** ASCII strings with none of ``@ | ! # $ \\ \\x00`` (found on the joined page): no alternate
+   reading, no hashtag/handle words, no edge symbols to trim, no token that finishes empty, so
+   ``normalize.words`` reads each as its raw tokens finished one by one. Strings that are ASCII but for
+   curly quotes, dashes and no-break spaces join as their ASCII stand-in (``words`` reads them so); their
+   glued words are read from the string as written. ``()`` and ``\\`` digraphs are mapped and chains of
+   single characters joined (``normalize``'s chain pre-check over the joined page) as ``words`` does.
+2. **Glued words.** ``reading.glued_words`` reads compounds of a string's chunks and letters spelled out
+   with spaces. A chunk that may be a compound (a separator run between two other characters: one
+   separator-led regex over the page's class bytes) is answered once per index (``_chunks``: do its glued
+   words pass the first stage?); spelled letters are three one-letter tokens in a row, which step 4 sends
+   on anyway. A string with a passing chunk leaves the lane.
+3. **Tokens and classes.** The lane's strings joined with a `` \\x00 `` token between them, one bytes
+   ``translate`` (``words``' table: lower-case, ``l`` -> ``i``, separators to spaces) and one ``split``;
+   each raw token maps (one ``map(dict.get)``, cached per index) to one byte saying what
    ``TermIndex._found`` would do with its finished word: ``K`` passes the first stage (a listed phrase may
    start here), ``P``/``O`` may be the first piece of a split listed word (not / an ordinary word), else the
-   word fails and only its shape matters to a preceding piece: ``1`` (one character, a spelled-out letter),
-   ``S`` (shorter than a piece), ``L`` (an ordinary word), ``N`` (any other word).
-4. **Verdict.** A string is certainly clean unless its classes hold ``K``, three one-character words in a
-   row (``normalize`` would join them), a ``P`` followed by a word long enough to be the next piece, or an
-   ``O`` followed by such a word that is not ordinary (``_match_splits`` glues exactly those). One regex
-   search over the page's class bytes; only when it hits are the strings' own class runs searched.
+   word fails and only its shape matters: ``1`` (one letter), ``D`` (one digit), ``S`` (shorter than a
+   piece), ``L`` (an ordinary word), ``N`` (any other word).
+4. **Verdict.** A string is certainly clean unless its classes hold ``K``, a run of three or more
+   one-character words with two letters (``join_spelled`` would join it), or a ``P`` / ``O`` before a word
+   that may be the next piece (``P[KPOLN]``, ``O[KPN]``: ``_match_splits`` glues exactly those). Those
+   last are answered here (``_splits_clean``: the glued pair, and a third piece where the pair may be
+   extended, from ``_glue_answer``'s cache): on the speed pool many ordinary words ("tuple", "not", "id")
+   are first pieces of some of the 100k placeholder words, and 2/3 of the strings left uncleared were
+   such pairs that glue into nothing. One charset-led regex over the page's class bytes; only when it hits
+   are the strings' own runs searched.
 
-Measured (speed suite's pool, 100k terms, verdict cache off, CPU time, this commit against the one before
-issue 14 interleaved twice, on a 2-core box at load average ~8): ``screen_texts`` of a 10-result SearXNG
-page 1.05 / 0.94 -> 0.91 / 0.76 ms; in-process FilterMiddleware, static page, added per request 1,250 /
-1,170 -> 980 / 850 µs. py-spy of that loop: ``reading`` + ``_words`` were 36 % + 24 % of the samples
-before; after, ``clean`` is 35 %, the strings it leaves to ``_found`` / ``match`` ~15 %.
+**Compiled kernel** (``_page_kernel.pyx``, built by ``setup.py`` when Cython and a C compiler are there):
+``screen`` runs steps 1-4 per ASCII string in one C loop (``()`` mapped as ``map_digraphs``, chains
+accepted only where ``join_chains`` changes nothing) over three tables this module fills as it answers
+(token -> class, chunk -> passes, token pair -> glues into something): 1 certainly clean, 2 may match
+(``WORDS``: its words are read in Python), 0 anything it cannot decide (a table miss, a chain of letters,
+non-ASCII), which goes through ``clean_python``. So a table miss costs speed, never a verdict;
+tests/test_page_kernel.py checks the two paths' states and ``match_many`` on generated pages.
+
+Measured (``/work/notes/prof/page.py``: the speed suite's pool, 100k terms + 10k URLs, verdict cache off,
+100 pages of ``check_many`` on title + snippet and 10 ``check_url``, median of 5 passes in CPU time; main
+and this branch interleaved twice on the shared 2-core box at load 6-7): ``check_many`` 0.353 / 0.375 ->
+0.165 / 0.180 ms per page (``check_url`` unchanged, 0.046-0.051 ms). Strings not cleared on that pool:
+437 -> 164 of 2,000 (the rest hold a listed placeholder word, e.g. "line" and "like" are CV-syllable
+placeholders); with the kernel 1,778 are decided in C, ~2 strings a page reach Python. Before issue 14
+(one string at a time): ``screen_texts`` of a 10-result SearXNG page 1.05 / 0.94 ms.
 
 Strings outside the lane or not certainly clean are matched by ``TermIndex.match`` as before, so the
 verdicts are the same by construction; the test suite checks ``match_many`` against ``match`` on generated
