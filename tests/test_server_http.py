@@ -127,4 +127,4 @@ def test_the_coalescing_cycle_serves_requests() -> None:
             writer.close()
             return out
 
-    assert asyncio.run(run()).endswith(b"_CoalescingCycle")
+    assert asyncio.run(run()).endswith(b"_LeanCycle")
