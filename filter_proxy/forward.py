@@ -43,6 +43,9 @@ class HopResponse(Protocol):
 
     def aiter_raw(self) -> AsyncIterator[bytes]: ...
 
+    def whole_body(self) -> bytes | None:
+        """The whole body when it has already arrived (then ``aiter_raw`` is not needed), else None."""
+
     async def aclose(self) -> None: ...
 
 
@@ -77,6 +80,9 @@ class _AiohttpResponse:
                 yield chunk
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
             raise HopTimeout("upstream body read timed out") from exc
+
+    def whole_body(self) -> bytes | None:
+        return None
 
     async def aclose(self) -> None:
         self._response.release()
@@ -161,6 +167,9 @@ class _HttpxResponse:
                 yield chunk
         except httpx.TimeoutException as exc:
             raise HopTimeout("upstream body read timed out") from exc
+
+    def whole_body(self) -> bytes | None:
+        return None
 
     async def aclose(self) -> None:
         await self._response.aclose()

@@ -204,6 +204,17 @@ class _Response:
                 raise conn.error
             await conn.wait(read)
 
+    def whole_body(self) -> bytes | None:
+        """The whole body when the response is already complete (a small answer usually arrives with its
+        head, in one read): the proxy then passes it on in one message, without the read loop."""
+        conn = self._conn
+        if self._head_only:
+            return b""
+        if not conn.done or conn.error is not None:
+            return None
+        chunks = conn.take()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
     async def aclose(self) -> None:
         conn = self._conn
         if conn.done and conn.keep_alive and not conn.closed and not self._head_only and not conn.chunks:

@@ -208,6 +208,10 @@ class ReverseProxy:
                 }
             )
             # Raw bytes: a pass-through route keeps the upstream's content-encoding and length as they are.
+            whole = response.whole_body()
+            if whole is not None:  # already all here: one message instead of the read loop
+                await send({"type": "http.response.body", "body": whole, "more_body": False})
+                return
             async for chunk in response.aiter_raw():
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
