@@ -149,10 +149,10 @@ class ReverseProxy:
             return
         # The total deadline: one timer handle that cancels this task, as asyncio.timeout() does, without
         # its context-manager object and two extra coroutine calls per request (module docstring).
-        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
         assert task is not None
         watch = _Watch(task)
-        loop = asyncio.get_running_loop()
         timer = loop.call_at(loop.time() + self.deadline, watch.expire)
         try:
             await self._exchange(scope["method"], target, headers, _body(receive) if has_body else None,
