@@ -26,7 +26,7 @@ Headers = Sequence[tuple[bytes, bytes]]
 
 # A request target is sent only when every byte is a visible ASCII character (RFC 9112 §3.2: no spaces or
 # controls); anything else cannot be sent as routed and is refused before connecting.
-_VISIBLE = frozenset(range(0x21, 0x7F))
+_VISIBLE = bytes(range(0x21, 0x7F))
 
 
 class HopTimeout(Exception):
@@ -62,7 +62,8 @@ class Hop(Protocol):
 
 
 def sendable_target(target: bytes) -> bool:
-    return bool(target) and target[:1] == b"/" and all(b in _VISIBLE for b in target)
+    # Deleting every visible ASCII byte leaves nothing exactly when there was nothing else (one C pass).
+    return target[:1] == b"/" and not target.translate(None, _VISIBLE)
 
 
 # --- aiohttp --------------------------------------------------------------------------------------------
