@@ -6,8 +6,10 @@ the steadier figure. Each tree's `serve` runs from its own checkout (``PYTHONPAT
 static loopback backend (benchmarks/peers_backend.py) with the same rules; the trees take turns, every
 round, at each concurrency.
 
-``python -m benchmarks.peers_cpu --tree before=/path/a --tree after=/path/b [--workers 2] [--conc 1 16]``
-Prints one line per run and the medians; writes nothing into the repository.
+``python -m benchmarks.peers_cpu --tree before=/path/a --tree after=/path/b [--workers 2] [--conc 1 16]
+[--e2guardian]`` (``--e2guardian``: e2guardian configured as in benchmarks/peers_e2g.py with the same terms,
+measured the same way, as the reference). Prints one line per run and the medians; writes nothing into
+the repository.
 """
 
 from __future__ import annotations
@@ -54,9 +56,10 @@ def cpu_seconds(root: int) -> float:
     return total / TICK
 
 
-def wrk(url: str, connections: int, seconds: float) -> tuple[float, int]:
+def wrk(url: str, connections: int, seconds: float, script: Path | None = None) -> tuple[float, int]:
     """(req/s, requests completed) of one wrk run; non-2xx or socket errors raise."""
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", url], capture_output=True,
+    extra = ["-s", str(script)] if script else []
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", *extra, url], capture_output=True,
                          text=True, timeout=seconds + 60).stdout
     if re.search(r"Non-2xx|Socket errors", out):
         raise RuntimeError(f"errors in wrk run:\n{out}")
@@ -86,6 +89,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--terms", type=int, default=10_000)
     parser.add_argument("--serve-arg", action="append", default=[], help="extra `serve` argument (all trees)")
+    parser.add_argument("--e2guardian", action="store_true", help="e2guardian as a reference subject")
     args = parser.parse_args()
     trees = dict(t.split("=", 1) for t in args.tree)
     procs: list[subprocess.Popen[bytes]] = []
@@ -100,21 +104,32 @@ def main() -> None:
             procs.append(backend)
             _wait_port(bport, backend)
             origin = f"http://127.0.0.1:{bport}"
-            servers = {}
+            servers: dict[str, tuple[subprocess.Popen[bytes], str, Path | None]] = {}
             for name, path in trees.items():
                 proc, port = start(path, origin, rules, args.workers, args.serve_arg)
                 procs.append(proc)
-                servers[name] = (proc, f"http://127.0.0.1:{port}{SEARCH}")
+                servers[name] = (proc, f"http://127.0.0.1:{port}{SEARCH}", None)
+            if args.e2guardian:
+                from benchmarks import peers_e2g
+
+                port = _free_port()
+                (Path(tmp) / "e2g").mkdir()
+                proc = peers_e2g.start(peers_e2g.configure(Path(tmp) / "e2g", port, terms))
+                procs.append(proc)
+                _wait_port(port, proc)
+                script = Path(tmp) / "proxy.lua"  # through a forward proxy: absolute-form target
+                script.write_text(f'wrk.path = "{origin}{SEARCH}"\n', "utf-8")
+                servers["e2guardian"] = (proc, f"http://127.0.0.1:{port}", script)
             time.sleep(2)
-            for _proc, url in servers.values():
-                wrk(url, 4, 1)
+            for _proc, url, script in servers.values():
+                wrk(url, 4, 1, script)
             cpu: dict[tuple[str, int], list[float]] = {}
             rate: dict[tuple[str, int], list[float]] = {}
             for r in range(args.rounds):
                 for conc in args.conc:
-                    for name, (proc, url) in servers.items():
+                    for name, (proc, url, script) in servers.items():
                         before = cpu_seconds(proc.pid)
-                        rps, done = wrk(url, conc, args.seconds)
+                        rps, done = wrk(url, conc, args.seconds, script)
                         used = cpu_seconds(proc.pid) - before
                         cpu.setdefault((name, conc), []).append(used / done * 1e6)
                         rate.setdefault((name, conc), []).append(rps)
@@ -124,7 +139,9 @@ def main() -> None:
                   f"load {os.getloadavg()[0]:.1f}):")
             for conc in args.conc:
                 for name in servers:
-                    print(f"  c={conc:<3} {name:<12} {median(rate[name, conc]):8,.0f} req/s "
+                    ratio = (f", {median(rate[name, conc]) / median(rate['e2guardian', conc]):.2f}x e2guardian"
+                             if "e2guardian" in servers else "")
+                    print(f"  c={conc:<3} {name:<12} {median(rate[name, conc]):8,.0f} req/s{ratio} "
                           f"{median(cpu[name, conc]):6.0f} µs CPU/req  (runs: "
                           f"{', '.join(f'{v:.0f}' for v in cpu[name, conc])})")
         finally:
