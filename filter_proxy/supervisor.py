@@ -21,7 +21,9 @@ of 16 in 2 more) while the other idled. The supervisor keeps a socket bound (nev
 connections) to hold the address; what it hands each worker is a ``ReusePortSocket``, which a spawned worker
 receives as a fresh socket of its own on that address (``__reduce__``), so uvicorn's own worker management
 (start, health checks, replacement of a dead worker) is unchanged. The cost: connections still waiting in a
-worker's accept queue when that worker dies are reset, where a shared queue would have kept them.
+worker's accept queue when that worker dies are reset, where a shared queue would have kept them, and while
+no worker is up at all, connections are refused instead of queued. Only processes of the same user can join
+the port's SO_REUSEPORT group (the kernel checks), so no other user can take a share of the connections.
 """
 
 from __future__ import annotations
