@@ -6,12 +6,13 @@ middleware, which imports it (the middleware only as a type here: no cycle).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from filter_proxy import kinds
-from filter_proxy.adapters.base import AdapterError
+from filter_proxy.adapters.base import Adapter, AdapterError
 from filter_proxy.exchange import JSON as _JSON
 from filter_proxy.exchange import send_raw as _send_raw
 from filter_proxy.exchange import send_warning as _send_warning
@@ -50,7 +51,10 @@ async def finish(
     accept_language: str,
     send: Send,
     accept: str = "",
+    query: Sequence[str] = (),
 ) -> None:
+    """``query`` holds the request's query texts whose verdict ``verdict`` is (``screening.query_verdict``):
+    an echo of one of them needs no second reading."""
     status = capture.status
     body = capture.body()
     headers = capture.headers
@@ -100,8 +104,8 @@ async def finish(
         # An error body in no page shape (a backend's error JSON, which can quote documents): every
         # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
         outcome = PageOutcome(withheld=screen_value(doc, rules))
-    if outcome.withheld is None and verdict.action == "allow":  # response_guard.py: a hostile echo
-        outcome.withheld = listed_echo(doc, mw.adapter, rules)
+    if outcome.withheld is None and verdict.action == "allow" and not _echoes_read(doc, mw.adapter, query):
+        outcome.withheld = listed_echo(doc, mw.adapter, rules)  # response_guard.py: a hostile echo
     if outcome.withheld is not None:
         observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
         await mw._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened", route)
@@ -178,6 +182,25 @@ async def send_blocked(
             if header is not None:
                 extra.append(header)
     await _send_warning(send, body, content_type, "block", mw._removed(route, 0), extra)
+
+
+def _echoes_read(doc: Any, adapter: Adapter, query: Sequence[str]) -> bool:
+    """True when every echo of the request in ``doc`` is a string that the allowed query check already read
+    exactly as ``listed_echo`` would (the same text, no markup to strip; its URL parts are checked by
+    ``check_query`` too): reading it again could only give the same answer. A ``QueryPrefix`` /
+    ``QuerySuffix`` was checked differently, so only plain ``str`` texts count."""
+    echoes = adapter.echoes(doc)
+    if not echoes or not query:
+        return not echoes
+    plain = {text for text in query if type(text) is str}
+    for owner, key in echoes:
+        try:
+            value = owner[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if type(value) is not str or "<" in value or value not in plain:
+            return False
+    return True
 
 
 def _clean_plain_text(body: bytes, rules: RuleSet) -> bool:

@@ -18,7 +18,6 @@ from filter_proxy.adapters.fields import build_view, hide_images, view_builder
 from filter_proxy.adapters.opensearch_suggestions import remove_parallel
 from filter_proxy.adapters.querysyntax import screened_texts
 from filter_proxy.adapters.request import request_strings
-from filter_proxy.adapters.walk import strings
 
 SEARXNG_FIELDS = FieldMapping(
     title=("title",),
@@ -54,8 +53,7 @@ def _doc(doc: Any) -> dict[str, Any]:
 def _section_view(n: int, item: Any, fields: FieldMapping) -> ResultView:
     """The view of an answer or infobox: its mapped fields, and every string it holds is screened."""
     if isinstance(item, str):
-        texts, links = strings(item)
-        return ResultView(index=n, title=item, nodes=(item,), strings=texts, links=links)
+        return ResultView(index=n, title=item, nodes=(item,))
     if not isinstance(item, dict):
         raise AdapterError("SearXNG response: an answer or infobox is neither text nor an object")
     return build_view(n, [item], fields)
