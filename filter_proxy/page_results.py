@@ -104,7 +104,9 @@ def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, N
     # URL parts of the page's distinct strings, found once; the strings of results already removed are
     # left out when some were (only the results left are read, as one by one).
     strings = distinct if not removals else set().union(*(texts for view, texts in kept if view.nodes))
-    parts = {text: found for text in strings if ("." in text or "//" in text) and (found := url_parts(text))}
+    # ``url_parts`` finds nothing in prose without a slash or "www." (most snippets with a full stop).
+    parts = {text: found for text in strings if ("." in text or "//" in text)
+             and ("/" in text or "www." in text or " " not in text) and (found := url_parts(text))}
     check_url = rules.check_url
     verdicts: dict[str, Verdict] = {}
     for view, _ in kept:

@@ -206,7 +206,7 @@ def collect_except(value: Any, texts: list[str], links: list[str], skip: set[int
                 if kind is str:
                     if child:
                         _add_string(child, texts, links)
-                elif kind is dict or kind is list:
+                elif (kind is dict or kind is list) and id(child) not in skip:
                     push(child)
         elif kind is list:
             here = id(item)
@@ -217,7 +217,7 @@ def collect_except(value: Any, texts: list[str], links: list[str], skip: set[int
                 if kind is str:
                     if child:
                         _add_string(child, texts, links)
-                elif kind is dict or kind is list:
+                elif (kind is dict or kind is list) and id(child) not in skip:  # a kept result: not entered
                     push(child)
         elif kind is str and item:
             _add_string(item, texts, links)
