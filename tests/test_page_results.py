@@ -218,3 +218,32 @@ def test_screen_results_removes_what_the_old_loop_removed(data: st.DataObject, s
                          url=data.draw(st.sampled_from([None, "https://ok.example.org/", LISTED[8]])))
               for i in range(data.draw(st.integers(0, 2), label="hand-made"))]
     assert outcome(screen_results(views, rules())) == outcome(old_screen_results(views, rules()))
+
+
+def old_searxng_remove(adapter: Any, doc: Any, indices: set[int]) -> Any:
+    """SearxngAdapter.remove_results before its results-only shortcut."""
+    drop: dict[int, tuple[list[Any], set[int]]] = {}
+    for n, (items, i, _) in enumerate(adapter._entries(doc)):
+        if n in indices:
+            drop.setdefault(id(items), (items, set()))[1].add(i)
+    results = doc["results"]
+    for items, positions in drop.values():
+        items[:] = [x for i, x in enumerate(items) if i not in positions]
+        if items is results:
+            count = doc.get("number_of_results")
+            if isinstance(count, int | float) and not isinstance(count, bool):
+                doc["number_of_results"] = type(count)(max(0, count - len(positions)))
+    return doc
+
+
+@settings(max_examples=150, deadline=None)
+@given(results=st.integers(0, 5), answers=st.integers(0, 2), boxes=st.integers(0, 2),
+       count=st.one_of(st.integers(0, 9), st.floats(0, 9), st.none(), st.booleans()),
+       indices=st.sets(st.integers(-1, 10), max_size=5))
+def test_searxng_removal_drops_what_it_dropped_before(results: int, answers: int, boxes: int, count: Any,
+                                                     indices: set[int]) -> None:
+    adapter = get_adapter("searxng")
+    doc = {"query": "q", "number_of_results": count, "results": [{"title": f"r{i}"} for i in range(results)],
+           "answers": [f"a{i}" for i in range(answers)], "infoboxes": [{"infobox": f"b{i}"} for i in range(boxes)]}
+    expected = old_searxng_remove(adapter, orjson.loads(orjson.dumps(doc)), indices)
+    assert adapter.remove_results(orjson.loads(orjson.dumps(doc)), indices) == expected

@@ -97,6 +97,18 @@ class SearxngAdapter(Adapter):
         return views
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        results = _list(_doc(doc), "results", required=True)
+        for key, _ in SECTIONS:
+            _list(doc, key)  # the shape checks of ``_entries``
+        if indices and min(indices) >= 0 and max(indices) < len(results):
+            # Only results go (the usual page): no table of every entry.
+            kept = [x for i, x in enumerate(results) if i not in indices]
+            gone = len(results) - len(kept)
+            results[:] = kept
+            count = doc.get("number_of_results")
+            if isinstance(count, int | float) and not isinstance(count, bool):
+                doc["number_of_results"] = type(count)(max(0, count - gone))
+            return doc
         drop: dict[int, tuple[list[Any], set[int]]] = {}
         for n, (items, i, _) in enumerate(self._entries(doc)):
             if n in indices:
