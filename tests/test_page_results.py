@@ -247,3 +247,18 @@ def test_searxng_removal_drops_what_it_dropped_before(results: int, answers: int
            "answers": [f"a{i}" for i in range(answers)], "infoboxes": [{"infobox": f"b{i}"} for i in range(boxes)]}
     expected = old_searxng_remove(adapter, orjson.loads(orjson.dumps(doc)), indices)
     assert adapter.remove_results(orjson.loads(orjson.dumps(doc)), indices) == expected
+
+
+MAPPED = st.dictionaries(st.sampled_from(["title", "content", "url", "img_src", "author", "a.b", "x"]),
+                         st.one_of(VALUE, st.sampled_from([" ", "\t", "same", ["same", " ", {"k": "v"}, ["n"]]])),
+                         max_size=6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(source=MAPPED, keys=st.lists(st.sampled_from(["title", "content", "url", "img_src", "author", "x"]),
+                                    max_size=4))
+def test_plain_paths_of_one_object_read_as_the_general_reader_reads_them(source: dict[str, Any],
+                                                                         keys: list[str]) -> None:
+    from filter_proxy.adapters.fields import _plain_values, _values, compile_paths
+
+    assert _plain_values(source.get, tuple(keys)) == _values([source], compile_paths(keys))
