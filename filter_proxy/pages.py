@@ -13,6 +13,7 @@ import orjson
 
 from filter_proxy import kinds
 from filter_proxy.adapters.base import Adapter, AdapterError
+from filter_proxy.events import note_withheld
 from filter_proxy.exchange import JSON as _JSON
 from filter_proxy.exchange import send_raw as _send_raw
 from filter_proxy.exchange import send_warning as _send_warning
@@ -53,8 +54,8 @@ async def finish(
     accept: str = "",
     query: Sequence[str] = (),
 ) -> None:
-    """``query`` holds the request's query texts whose verdict ``verdict`` is (``screening.query_verdict``):
-    an echo of one of them needs no second reading."""
+    """``query`` holds the query texts the client sent (``middleware._screen``: what ``record_request``
+    recorded): an echo that is exactly one of them needs no second reading (``_echoes_read``)."""
     status = capture.status
     body = capture.body()
     headers = capture.headers
@@ -104,10 +105,13 @@ async def finish(
         # An error body in no page shape (a backend's error JSON, which can quote documents): every
         # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
         outcome = PageOutcome(withheld=screen_value(doc, rules))
-    if outcome.withheld is None and verdict.action == "allow" and not _echoes_read(doc, mw.adapter, query):
-        outcome.withheld = listed_echo(doc, mw.adapter, rules)  # response_guard.py: a hostile echo
+    reason = "content"
+    if outcome.withheld is None and not _echoes_read(doc, mw.adapter, query):
+        # response_guard.py: the echo holds nothing listed the client did not send
+        outcome.withheld, reason = listed_echo(doc, mw.adapter, rules), "echo"
     if outcome.withheld is not None:
         observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
+        note_withheld(observer, reason, outcome.withheld.verdict)
         await mw._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened", route)
         return
     if status < 500:
@@ -185,10 +189,10 @@ async def send_blocked(
 
 
 def _echoes_read(doc: Any, adapter: Adapter, query: Sequence[str]) -> bool:
-    """True when every echo of the request in ``doc`` is a string that the allowed query check already read
-    exactly as ``listed_echo`` would (the same text, no markup to strip; its URL parts are checked by
-    ``check_query`` too): reading it again could only give the same answer. A ``QueryPrefix`` /
-    ``QuerySuffix`` was checked differently, so only plain ``str`` texts count."""
+    """True when every echo of the request in ``doc`` is a string that is exactly one of the query texts the
+    client sent (``query``, as ``record_request`` recorded them), without markup: ``listed_echo`` passes
+    such an echo whatever it holds (a listed string or URL part of it is part of what the client sent), so
+    reading it costs a check and changes nothing. Anything else is read by ``listed_echo``."""
     echoes = adapter.echoes(doc)
     if not echoes or not query:
         return not echoes

@@ -262,3 +262,18 @@ def test_plain_paths_of_one_object_read_as_the_general_reader_reads_them(source:
     from filter_proxy.adapters.fields import _plain_values, _values, compile_paths
 
     assert _plain_values(source.get, tuple(keys)) == _values([source], compile_paths(keys))
+
+
+@settings(max_examples=200, deadline=None)
+@given(sent=st.lists(TEXT, min_size=1, max_size=4), data=st.data())
+def test_an_echo_skipped_as_sent_is_one_listed_echo_passes(sent: list[str], data: st.DataObject) -> None:
+    """pages._echoes_read skips listed_echo only where listed_echo would pass the echo anyway."""
+    from filter_proxy.pages import _echoes_read
+    from filter_proxy.response_guard import listed_echo, record_request
+
+    adapter = get_adapter("searxng")
+    echo = data.draw(st.one_of(st.sampled_from(sent), TEXT), label="echo")
+    doc = {"query": echo, "results": []}
+    record_request(sent)
+    if _echoes_read(doc, adapter, sent):
+        assert listed_echo(doc, adapter, rules()) is None
