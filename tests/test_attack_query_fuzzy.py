@@ -160,3 +160,23 @@ def test_the_probe_work_is_bounded(term: str, other: str, edits: int) -> None:
 
 def _expect(shape: str, query: str, rules: Any, action: str) -> None:
     assert verdict(shape, query, rules) == action, query
+
+
+@SETTINGS
+@given(strings=st.lists(st.lists(plain_word(6, 9), min_size=1, max_size=20), min_size=1, max_size=40),
+       star=st.booleans())
+def test_the_probes_of_one_request_are_bounded(strings: list[list[str]], star: bool) -> None:
+    """However many strings a request holds (a JSON body of many fields), at most 16 fuzzy terms and 4
+    contains-wildcards are probed in all; before, the bound was per string only."""
+    from filter_proxy.adapters.querysyntax import (
+        MAX_FUZZY_TERMS,
+        MAX_INFIX_TERMS,
+        QueryFuzzy,
+        QueryInfix,
+        screened_texts,
+    )
+
+    texts = [" ".join(f"*{w}*" if star else f"{w}~1" for w in words) for words in strings]
+    read = screened_texts(texts)
+    assert sum(type(t) is QueryFuzzy for t in read) <= MAX_FUZZY_TERMS
+    assert sum(type(t) is QueryInfix for t in read) <= MAX_INFIX_TERMS

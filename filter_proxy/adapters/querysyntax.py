@@ -67,8 +67,8 @@ _WILD_TERM = re.compile(r"[\w*?@$|<>]*[*?][\w*?@$|<>]*")  # leet symbols belong 
 _WILD_TERM_RAW = re.compile(r"[^\s,;:\"']*[*?][^\s,;:\"']*")
 FUZZY_MIN_LETTERS = 6
 FUZZY_PROBE_MIN_LETTERS = 5  # a fuzzy term probed for edits anywhere (fuzzy_query.py) keeps five letters
-MAX_FUZZY_TERMS = 16  # fuzzy terms probed per query string (each costs up to ~2 ms); the rest: ends only
-MAX_INFIX_TERMS = 4  # contains-wildcards probed per query string (~5 ms each); the rest: ends only
+MAX_FUZZY_TERMS = 16  # fuzzy terms probed per request (each costs up to ~2 ms); the rest: ends only
+MAX_INFIX_TERMS = 4  # contains-wildcards probed per request (~5 ms each); the rest: ends only
 # A fuzzy term: word characters (leet digits too) right before "~", not a quoted phrase's slop.
 _FUZZY = re.compile(rf"(?<![\w\"~])(\w{{{FUZZY_PROBE_MIN_LETTERS},}})~(\d+(?:\.\d+)?)?(?![\w~])")
 _RAW_LEET = re.compile(r"[()!/\\\[\]{}€]")
@@ -347,7 +347,7 @@ def fuzzy_readings(text: str) -> list[str]:
     (the wildcard rule's five, plus the edit); ``~0`` is exact, phrase slop (``"a b"~2``) is not fuzzy, and
     a ``~`` after an ordinary word is read as punctuation (as a ``?`` is).
     Edits anywhere in the term (``zqxblXcked~1``) are read by a ``QueryFuzzy`` per term (at most
-    ``MAX_FUZZY_TERMS`` per string, of at least ``FUZZY_PROBE_MIN_LETTERS`` letters), checked against the
+    ``MAX_FUZZY_TERMS`` per request, of at least ``FUZZY_PROBE_MIN_LETTERS`` letters), checked against the
     listed terms by ``fuzzy_query.fuzzy_verdict``."""
     out: list[str] = []
     probed = 0
@@ -456,13 +456,21 @@ def _expand_once(text: str, params: Mapping[str, Sequence[str]]) -> list[str]:
 
 def screened_texts(texts: Iterable[str]) -> list[str]:
     """Every reading of every request string (``query_variants``), without repeats; a ``QueryPrefix``
-    is kept beside an equal plain text (they are checked differently)."""
+    is kept beside an equal plain text (they are checked differently). At most ``MAX_FUZZY_TERMS``
+    ``QueryFuzzy`` and ``MAX_INFIX_TERMS`` ``QueryInfix`` readings in all (the rest of those terms is read at
+    its ends only), so the lookups one request costs are bounded whatever its number of strings."""
     seen: set[tuple[type, str]] = set()
     out: list[str] = []
+    probes = {QueryFuzzy: MAX_FUZZY_TERMS, QueryInfix: MAX_INFIX_TERMS}  # per request, not only per string
     for text in texts:
         for variant in query_variants(text) if _SYNTAX.search(text) else (text,):
             key = (type(variant), variant)
             if key not in seen:
                 seen.add(key)
+                left = probes.get(type(variant))
+                if left is not None:  # each costs lookups (fuzzy_query.py): a body of many strings is bounded
+                    if left <= 0:
+                        continue
+                    probes[type(variant)] = left - 1
                 out.append(variant)
     return out
