@@ -96,8 +96,10 @@ def cpu_per_page(result: SuiteResult, tmp: Path, terms: list[str], urls: list[st
         rules.set_cache_size(0)
         out: dict[Any, list[float]] = {page_batch: [], per_result: []}
         for _ in range(rounds):
-            for page in pages:
-                for fn, found in out.items():  # interleaved, so that load on the box hits both alike
+            # Round by round, so that load on the box hits both alike; never both calls on one page in a
+            # row (the second would meet that page's words in every per-word cache and read low).
+            for fn, found in out.items():
+                for page in pages:
                     start = time.process_time()
                     fn(rules, page)
                     found.append((time.process_time() - start) * 1000)
