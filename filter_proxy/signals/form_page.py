@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from filter_proxy.matchers import term_page
 from filter_proxy.matchers.term_forms import Segmenter, ordinary_words
 from filter_proxy.matchers.term_page import CLEAN, WORDS, PageReading, clean
 from filter_proxy.matchers.terms import TermIndex
@@ -39,6 +40,7 @@ __all__ = ["PageUnion", "page_readings", "fold_tagged", "FULL"]
 # First-stage answers (``matchers/terms``): a key (>= 0), a first piece (-2), an ordinary first piece (-3),
 # nothing (-1). Ranked for the union: a key beats a piece beats nothing.
 _FAIL, _PIECE, _PIECE_ORDINARY = -1, -2, -3
+_GLUED_MAX = 1 << 15  # as ``TermIndex``'s glued-word cache
 
 
 class PageUnion:
@@ -50,6 +52,13 @@ class PageUnion:
         self._classes: dict[str, int] = {}  # raw ASCII token -> class for the union (filled by ``clean``)
         self._known: dict[str, int] = {}  # stays empty: ``clean`` then asks ``_first_stage`` for every new token
         self._ordinary = ordinary_words()
+        # What a ``clean`` that also answers split pairs and compound chunks per index asks of it: the same
+        # caches, holding the union's answers (``_glue_answer``, ``_probe``), and the compiled pass's tables
+        # when that pass exists (filled by ``clean`` from those answers alone).
+        self._glued: dict[str, tuple[int, bool]] = {}
+        self._chunks: dict[str, bool] = {}
+        tables = getattr(term_page, "kernel_tables", None)
+        self._kernel = tables() if tables is not None else None
 
     @staticmethod
     def usable(indexes: Sequence[TermIndex]) -> bool:
@@ -58,6 +67,22 @@ class PageUnion:
 
     def _probe(self, key: int) -> bool:
         return any(index._probe(key) for index in self._indexes)
+
+    def _glue_answer(self, glued: str) -> tuple[int, bool]:
+        """(a key if the glued word passes any index's first stage, else -1; whether a third piece may follow
+        in any), cached like each index caches its own."""
+        found = self._glued.get(glued)
+        if found is None:
+            if len(self._glued) > _GLUED_MAX:
+                self._glued.clear()
+            key, more = _FAIL, False
+            for index in self._indexes:
+                answer = index._glue_answer(glued)
+                if answer[0] != _FAIL:
+                    key = answer[0]
+                more = more or answer[1]
+            found = self._glued[glued] = (key, more)
+        return found
 
     def _first_stage(self, words: list[str], firsts: list[int | None]) -> list[int]:
         """Each word's strongest first-stage answer over the indexes (each index's own cache filled)."""
