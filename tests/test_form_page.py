@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from filter_proxy.normalize import normalize
 from filter_proxy.reading import reading
 from filter_proxy.rules import load_rules
 from filter_proxy.signals.form_page import FULL, PageUnion, fold_tagged, page_readings
@@ -46,17 +47,15 @@ def rule_lines(draw: st.DrawFn) -> dict[str, list[str]]:
         for term in draw(st.lists(COINED, max_size=2)):
             lines[term] = None
         for _ in range(draw(st.integers(0, 3))):
-            words = draw(st.lists(WORD, min_size=2, max_size=4, unique=True))
-            if len({w for w in words}) < 2:
-                continue
+            words = draw(st.lists(WORD, min_size=2, max_size=4, unique_by=normalize))  # "zqbb" reads "zqb"
             within = draw(st.one_of(st.just(""), st.integers(len(words), 8).map(lambda n: f" within {n}")))
             lines[f"all{within}: {' '.join(words)}"] = None
         seen: set[str] = set()
         for _ in range(draw(st.integers(0, 4))):
             phrase = " ".join(draw(st.lists(WORD, min_size=1, max_size=2)))
-            if phrase in seen:
+            if normalize(phrase) in seen:
                 continue
-            seen.add(phrase)
+            seen.add(normalize(phrase))
             weight = draw(st.one_of(st.integers(10, 60), st.integers(-40, -5)))
             lines[f"weight={weight:+d} {phrase}"] = None
         out[category] = list(lines) or ["zqxplaceholder"]
@@ -194,3 +193,4 @@ def test_a_hashed_entry_reads_each_string_on_its_own() -> None:
     texts = ["a zqxhidden here", "zqxbeta zqxalpha", "nothing"]
     assert [v.action for v in rules.check_many(texts)] == ["block", "block", "allow"]
     assert FULL.words == []
+
