@@ -16,7 +16,8 @@ import orjson
 from filter_proxy import exchange, kinds, multisearch
 from filter_proxy.adapters.base import AdapterError
 from filter_proxy.adapters.request import parse_query
-from filter_proxy.adapters.routes import DOCUMENT, DOCUMENTS, Decision
+from filter_proxy.adapters.routes import ASYNC, DOCUMENT, DOCUMENTS, Decision
+from filter_proxy.events import note_withheld
 from filter_proxy.response_guard import listed_echo
 from filter_proxy.routing import CanonicalPath
 from filter_proxy.screening import decode_body, query_verdict, screen_page, screen_texts
@@ -39,6 +40,9 @@ def carries_query(mw: FilterMiddleware, query_string: bytes) -> bool:
 
 
 async def refuse(mw: FilterMiddleware, decision: Decision, send: Send) -> None:
+    if decision.reason == "encoded-slash":  # routing.py: %2F only inside a document id ({id} routes)
+        await exchange.send_json(send, 400, {"error": "ambiguous request path: an encoded '/' outside a document id"})
+        return
     if decision.reason == "case":
         reason = "the path's letter case differs from the route listed in routes.pass"
     elif decision.route is not None:
@@ -122,6 +126,8 @@ async def finish_kind(
         if 200 <= status < 300 and mw.image_screener is not None and kind in (DOCUMENT, DOCUMENTS):
             new_status, doc, removed, _ = await kinds.screen_documents(
                 kind, status, doc, mw.adapter, rules, mw.image_screener)
+        elif 200 <= status < 300 and mw.image_screener is not None and kind == ASYNC:  # pictures as on _search
+            new_status, doc, removed = await kinds.screen_async(status, doc, mw.adapter, rules, mw.image_screener)
         elif 200 <= status < 300:
             new_status, doc, removed = kinds.screen_kind(kind, status, doc, mw.adapter, rules)
         else:  # an error body may quote documents too
@@ -129,6 +135,7 @@ async def finish_kind(
             new_status, removed = status, []
     except kinds.Withheld as withheld:
         mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
+        note_withheld(mw.observer, withheld.reason, withheld.removal.verdict)
         await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content", kind)
         return
     except (orjson.JSONDecodeError, AdapterError, ValueError, TypeError, KeyError) as exc:
@@ -195,15 +202,17 @@ async def finish_multi(
                 else:
                     page, outcome = await screen_page(page, mw.adapter, rules, results=True,
                                                       image_screener=mw.image_screener)
-                if outcome.withheld is None and verdicts[keep[n]].action == "allow":  # a hostile echo
-                    outcome.withheld = listed_echo(page, mw.adapter, rules)
                 kinds.raise_if_withheld(outcome)
+                echo = listed_echo(page, mw.adapter, rules)  # response_guard.py: only what the client sent
+                if echo is not None:
+                    raise kinds.Withheld(echo, "echo")
                 pages[n] = page
                 removed += len(outcome.removed)
                 for removal in outcome.removed:
                     mw.observer.removed(removal.verdict, removal.url, removal.image_hash)
         except kinds.Withheld as withheld:
             mw.observer.removed(withheld.removal.verdict, withheld.removal.url, withheld.removal.image_hash)
+            note_withheld(mw.observer, withheld.reason, withheld.removal.verdict)
             await mw._fail(send, elapsed, "malformed", "upstream response withheld: it holds listed content",
                            "multi")
             return

@@ -36,6 +36,13 @@ class FilterObserver(Protocol):
         """One thumbnail: "cached" | "precomputed" | "fetched" | "refused" | "timeout" | "too-large" |
         "bad-type" | "undecodable" | "error" | "over-budget"."""
 
+    # Optional (callers go through ``note_withheld``, so an observer written before it still works):
+    # def withheld(self, reason: str, verdict: Verdict) -> None:
+    #     """A screened answer was refused (502) because something listed remained where nothing could be
+    #     removed: reason "header" (a response header), "echo" (the backend's echo of the request held a
+    #     listed string the client did not send) or "content" (any other part of the answer). The verdict
+    #     names the rule and category; never the text."""
+
 
 class NullObserver:
     """The default: observes nothing."""
@@ -59,6 +66,9 @@ class NullObserver:
         pass
 
     def image_fetch(self, outcome: str) -> None:
+        pass
+
+    def withheld(self, reason: str, verdict: Verdict) -> None:
         pass
 
 
@@ -95,3 +105,18 @@ class MultiObserver:
     def image_fetch(self, outcome: str) -> None:
         for o in self.observers:
             o.image_fetch(outcome)
+
+    def withheld(self, reason: str, verdict: Verdict) -> None:
+        for o in self.observers:
+            note_withheld(o, reason, verdict)
+
+
+WITHHELD_REASONS = ("header", "echo", "content")
+
+
+def note_withheld(observer: object, reason: str, verdict: Verdict) -> None:
+    """Tell ``observer`` that a screened answer was withheld (502) for ``reason`` (``WITHHELD_REASONS``),
+    when it counts such events (``withheld`` is optional on a FilterObserver)."""
+    count = getattr(observer, "withheld", None)
+    if count is not None:
+        count(reason, verdict)

@@ -23,23 +23,26 @@ import orjson
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
 from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.adapters.walk import strings as walk_strings
-from filter_proxy.screening import ImageScreenerLike, Removal, screen_results, screen_texts
+from filter_proxy.response_guard import listed_echo, listed_in_echo
+from filter_proxy.screening import ImageScreenerLike, Removal, screen_page, screen_results, screen_texts
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
 
 ROW_KEYS = ("rows", "datarows", "values")  # ES SQL, OpenSearch SQL / PPL, ES|QL (Solr: result-set.docs)
 # Where backends echo the request: Meilisearch "query" / "facetQuery", Typesense "request_params", Solr
-# "responseHeader.params" (handled in _without_echo).
+# "responseHeader.params" (handled in _split_echo).
 ECHO_KEYS = frozenset({"query", "facetQuery", "request_params", "responseHeader"})
 
 
 class Withheld(Exception):  # noqa: N818 - a decision, not an error
-    """The response holds listed content and has no smaller unit that could be removed from it."""
+    """The response holds listed content and has no smaller unit that could be removed from it. ``reason``
+    says where (``events.WITHHELD_REASONS``: "echo" for the backend's echo of the request, else "content")."""
 
-    def __init__(self, removal: Removal) -> None:
+    def __init__(self, removal: Removal, reason: str = "content") -> None:
         super().__init__("withheld")
         self.removal = removal
+        self.reason = reason
 
 
 def raise_if_withheld(outcome: Any) -> None:
@@ -91,6 +94,8 @@ def blocked(kind: str, adapter: Adapter) -> Any:
     """The answer to a blocked query on a route of ``kind`` (the backend's own empty shape)."""
     if kind == COUNT:
         return {"count": 0, "_shards": {"total": 0, "successful": 0, "skipped": 0, "failed": 0}}
+    if kind == ASYNC:  # the async wrapper around an empty page, finished (clients read "response")
+        return {"is_partial": False, "is_running": False, "response": adapter.empty([])}
     return adapter.empty([])
 
 
@@ -143,17 +148,45 @@ def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int],
     return status, doc, list(by_doc.values())
 
 
-def _async(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+def _async_page(doc: Any, rules: RuleSet) -> Any:
+    """The search page inside an async search answer (ES ``_async_search``: ``response``, the rest ids,
+    times and ``error``; OpenSearch's asynchronous search the same with ``state``), or None while it is
+    still running. Everything around the page is read as opaque (a match withholds the answer)."""
     if not isinstance(doc, dict):
         raise AdapterError("async search response is not a JSON object")
-    _opaque(status, {k: v for k, v in doc.items() if k != "response"}, rules)  # status, errors
+    _opaque(0, {k: v for k, v in doc.items() if k != "response"}, rules)  # status, errors
     page = doc.get("response")
+    if page is not None and not isinstance(page, dict):
+        raise AdapterError("async search 'response' is not a search page")
+    return page
+
+
+def _async_done(doc: dict[str, Any], page: Any, outcome: Any, adapter: Adapter, rules: RuleSet) -> list[Removal]:
+    raise_if_withheld(outcome)
+    echo = listed_echo(page, adapter, rules)  # the page's echo (suggest text): only what the client sent
+    if echo is not None:
+        raise Withheld(echo, "echo")
+    doc["response"] = page
+    return list(outcome.removed)
+
+
+def _async(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    page = _async_page(doc, rules)
     if page is None:  # still running, nothing to show yet
         return status, doc, []
     page, outcome = screen_texts(page, adapter, rules, results=True)
-    raise_if_withheld(outcome)
-    doc["response"] = page
-    return status, doc, list(outcome.removed)
+    return status, doc, _async_done(doc, page, outcome, adapter, rules)
+
+
+async def screen_async(status: int, doc: Any, adapter: Adapter, rules: RuleSet,
+                       image_screener: ImageScreenerLike) -> tuple[int, Any, list[Removal]]:
+    """``async`` with the page's pictures checked as on a ``_search`` page (fetched, hashed, unverified ones
+    handled by policy). Before, an async page's thumbnails were never checked."""
+    page = _async_page(doc, rules)
+    if page is None:
+        return status, doc, []
+    page, outcome = await screen_page(page, adapter, rules, results=True, image_screener=image_screener)
+    return status, doc, _async_done(doc, page, outcome, adapter, rules)
 
 
 def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
@@ -214,20 +247,34 @@ def _rows_of(doc: dict[str, Any], row_keys: tuple[str, ...], rules: RuleSet) -> 
     return doc, removals
 
 
-def _without_echo(doc: Any) -> Any:
-    """``doc`` without the backend's echo of the request (already screened as the query: a warned query
-    echoed back must not withhold the answer)."""
+def _split_echo(doc: Any) -> tuple[Any, list[Any]]:
+    """(``doc`` without the backend's echo of the request, the echo's values). The echo is read apart
+    (``response_guard.listed_in_echo``): a warned query echoed back must not withhold the answer, and
+    nothing listed that the client did not send may leave in it. Solr's ``responseHeader`` is an echo
+    only in its ``params``; the rest of it is read as content."""
     if not isinstance(doc, dict) or not ECHO_KEYS & doc.keys():
-        return doc
-    out = {k: v for k, v in doc.items() if k not in ECHO_KEYS}
-    header = doc.get("responseHeader")
-    if isinstance(header, dict) and "params" in header:  # Solr
-        out["responseHeader"] = {k: v for k, v in header.items() if k != "params"}
-    return out
+        return doc, []
+    out: dict[Any, Any] = {}
+    echoes: list[Any] = []
+    for key, value in doc.items():
+        if key == "responseHeader":
+            if isinstance(value, dict) and "params" in value:
+                echoes.append(value["params"])
+                value = {k: v for k, v in value.items() if k != "params"}
+            out[key] = value
+        elif key in ECHO_KEYS:
+            echoes.append(value)
+        else:
+            out[key] = value
+    return out, echoes
 
 
 def _opaque(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
-    found = screen_results([strings_view(0, _without_echo(doc))], rules)
+    rest, echoes = _split_echo(doc)
+    found = screen_results([strings_view(0, rest)], rules)
     if found:
         raise Withheld(found[0])
+    echo = listed_in_echo(echoes, rules) if echoes else None
+    if echo is not None:
+        raise Withheld(echo, "echo")
     return status, doc, []

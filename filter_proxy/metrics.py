@@ -50,6 +50,11 @@ class Metrics:
         self.removed_results = Counter("results_removed", "Results or suggestions removed, by category and "
                                        "signal (term, url, image).", ["category", "signal", "action"],
                                        namespace=ns, registry=r)
+        # Answers refused (502) because something listed remained where nothing could be removed: a response
+        # header, the backend's echo of the request, any other part (events.WITHHELD_REASONS).
+        self.withheld_responses = Counter("responses_withheld", "Screened answers withheld (502) because "
+                                          "listed content remained, by reason, category and signal.",
+                                          ["reason", "category", "signal"], namespace=ns, registry=r)
         self.warnings = Counter("warnings_shown", "Warnings shown, by kind and language.", ["kind", "lang"],
                                 namespace=ns, registry=r)
         # The deterrence funnel (issue 15), the same counters as the report's funnel table.
@@ -99,6 +104,9 @@ class Metrics:
     def removed(self, verdict: Verdict, url: str | None, image_hash: str | None) -> None:
         self._count((self.removed_results, verdict.category or "unknown", verdict.signal or "unknown",
                      verdict.action))
+
+    def withheld(self, reason: str, verdict: Verdict) -> None:
+        self._count((self.withheld_responses, reason, verdict.category or "unknown", verdict.signal or "unknown"))
 
     def warning_shown(self, kind: str, lang: str, variant: str = "default") -> None:
         self._count((self.warnings, kind, lang))

@@ -36,7 +36,7 @@ from filter_proxy.exchange import send_json as _send_json
 from filter_proxy.funnel.cookie import RepeatCookie
 from filter_proxy.funnel.token import HelpSigner
 from filter_proxy.request_guard import framing_refusal, screened_refusal, screened_scope
-from filter_proxy.response_guard import ResponseGuard
+from filter_proxy.response_guard import ResponseGuard, record_request
 from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import (
@@ -91,6 +91,9 @@ class FilterMiddleware:
         repeat_cookie: RepeatCookie | None = None,
     ) -> None:
         self.app = app
+        # An encoded "/" can stay inside a document id only when the app forwards raw_path as is (the
+        # reverse proxy); an app in process routes on the decoded path, where it is a separator (routing.py).
+        self.slash_ids = bool(getattr(app, "forwards_raw_path", False))
         # Issue 15: help links through /-/help/<token> (counted) when set; the opt-in follow-up cookie.
         self.help_signer = help_signer
         self.repeat_cookie = repeat_cookie
@@ -131,7 +134,7 @@ class FilterMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            path = request_path(scope)
+            path = request_path(scope, self.slash_ids)
         except PathError as exc:
             if kind == "http":
                 await _send_json(send, 400, {"error": f"ambiguous request path: {exc}"})
@@ -175,7 +178,7 @@ class FilterMiddleware:
             await _send_json(send, guarded[0], {"error": "request refused by the filter", "reason": guarded[1]})
             return
         scope = screened_scope(scope)  # no Range / conditional headers; Accept-Encoding: identity
-        send = ResponseGuard(send, self.holder.current, method == "HEAD")  # response headers screened
+        send = ResponseGuard(send, self.holder.current, method == "HEAD", self.observer)  # response headers screened
         if method == "OPTIONS":
             await answers.options(self, decision, segments, scope, receive, send)
             return
@@ -272,6 +275,9 @@ class FilterMiddleware:
         if plan is not None and route == MULTI and not keep:  # every sub-query blocked: no upstream call
             await answers.finish_multi(self, plan, sub_verdicts, keep, None, rules, 0.0, accept_language, send)
             return
+        # What the client sent (and what of it goes on): the echo check lets the backend echo only that.
+        record_request([*texts, *(t for i in (keep if route == MULTI else range(len(plan.texts)))
+                                  for t in plan.texts[i])] if plan is not None else texts)
         capture = _Capture(self.max_response_bytes)
         started = time.perf_counter()
         try:

@@ -12,6 +12,7 @@ import orjson
 
 from filter_proxy import kinds
 from filter_proxy.adapters.base import AdapterError
+from filter_proxy.events import note_withheld
 from filter_proxy.exchange import JSON as _JSON
 from filter_proxy.exchange import send_raw as _send_raw
 from filter_proxy.exchange import send_warning as _send_warning
@@ -100,10 +101,12 @@ async def finish(
         # An error body in no page shape (a backend's error JSON, which can quote documents): every
         # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
         outcome = PageOutcome(withheld=screen_value(doc, rules))
-    if outcome.withheld is None and verdict.action == "allow":  # response_guard.py: a hostile echo
-        outcome.withheld = listed_echo(doc, mw.adapter, rules)
+    reason = "content"
+    if outcome.withheld is None:  # response_guard.py: the echo holds nothing listed the client did not send
+        outcome.withheld, reason = listed_echo(doc, mw.adapter, rules), "echo"
     if outcome.withheld is not None:
         observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
+        note_withheld(observer, reason, outcome.withheld.verdict)
         await mw._fail(send, elapsed, "malformed", "upstream response withheld: it cannot be screened", route)
         return
     if status < 500:

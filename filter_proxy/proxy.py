@@ -69,6 +69,10 @@ class ReverseProxy:
     never closed here.
     """
 
+    # It forwards ``raw_path`` byte for byte (``_forward``), so an encoded "/" in a document id reaches the
+    # backend as sent; FilterMiddleware then lets one through on an ``{id}`` route (routing.py).
+    forwards_raw_path = True
+
     def __init__(
         self,
         upstream: str,

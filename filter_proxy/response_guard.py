@@ -9,24 +9,35 @@ a listed one withholds the response (502, nothing of it sent). It also sends no 
 none (HEAD, 204, 304): an app in process could send one, and nothing screened it. Trailers are dropped
 (nothing screens them). Caching directives are replaced by ``private, no-cache``: a page screened under
 today's rules must not be served by a shared cache (or a CDN's ``Surrogate-Control``) after a rule update,
-and a browser revalidates through the filter, which strips conditional headers, so it is screened again. ``listed_echo`` reads the backend's echo of the request, which page screening
-skips, when the query was allowed (the middleware withholds the page on a match).
+and a browser revalidates through the filter, which strips conditional headers, so it is screened again.
+
+``listed_echo`` / ``listed_in_echo`` read the backend's echo of the request (Solr ``responseHeader.params``,
+Meilisearch ``query``, Typesense ``request_params``, ES suggest ``text``, SearXNG ``query``), which page
+screening skips so that a *warned* query keeps its page. Every string of an echo is screened; a listed
+one passes only when it is part of what the client itself sent on this request (``record_request``,
+compared without case and runs of spaces: backends echo analysed tokens and trimmed queries). So the
+echo of a warned query may hold the warned query, and nothing else listed: before, a warned query's echo
+was not read at all, and a hostile backend could answer ``q=<warned term>`` with any listed text there.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from filter_proxy.adapters.base import Adapter
+from filter_proxy.adapters.walk import strings as walk_strings
+from filter_proxy.events import FilterObserver, note_withheld
 from filter_proxy.exchange import Message, Send, send_json
-from filter_proxy.screening import Removal, check_query, screen_value
+from filter_proxy.screening import Removal, check_query
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
+    from filter_proxy.verdict import Verdict
 
-__all__ = ["INERT", "ResponseGuard", "listed_echo", "listed_header", "uncached"]
+__all__ = ["INERT", "ResponseGuard", "listed_echo", "listed_header", "listed_in_echo", "record_request", "uncached"]
 
 logger = logging.getLogger("filter_proxy.middleware")
 
@@ -61,53 +72,112 @@ def uncached(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]
 
 def listed_header(headers: Iterable[tuple[bytes, bytes]], rules: RuleSet) -> bytes | None:
     """The name of the first header whose value holds a listed term or URL, else None."""
+    found = listed_header_verdict(headers, rules)
+    return found[0] if found is not None else None
+
+
+def listed_header_verdict(headers: Iterable[tuple[bytes, bytes]], rules: RuleSet) -> tuple[bytes, Verdict] | None:
+    """(lower-cased name, verdict) of the first header whose value holds a listed term or URL, else None."""
     for name, value in headers:
         lowered = name.lower()
         if lowered in INERT or not value:
             continue
-        text = value.decode("latin-1")
-        if check_query([text], rules).action != "allow":
-            return lowered
+        verdict = check_query([value.decode("latin-1")], rules)
+        if verdict.action != "allow":
+            return lowered, verdict
+    return None
+
+
+# What the client sent on the screened request being answered (its query texts, as the adapter read them).
+# A ContextVar, not an argument: the echo is read in several places of the answer (search pages, multi-search
+# sub-pages, async pages, opaque answers, error bodies) and each ASGI request runs in its own task, so one
+# request never sees another's texts. Outside a request (scans, tests) it is empty: every echo string is
+# then screened like any other string.
+_SENT: ContextVar[tuple[str, ...]] = ContextVar("filter_proxy_sent_texts", default=())
+
+
+def record_request(texts: Iterable[str]) -> None:
+    """Remember what the client sent on this request (called once per screened request by the middleware,
+    before the backend is asked): the echo check lets a listed echo string through only when the client
+    sent it."""
+    _SENT.set(tuple(t for t in texts if isinstance(t, str)))
+
+
+def _folded(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def _was_sent(text: str, sent: tuple[str, ...]) -> bool:
+    """True when ``text`` is part of one of the client's own texts (case and runs of spaces ignored):
+    then the echo tells the client nothing it did not send. Only asked of an echo string that matched."""
+    folded = _folded(text)
+    return bool(folded) and any(folded in _folded(s) for s in sent)
+
+
+def listed_in_echo(values: Iterable[Any], rules: RuleSet) -> Removal | None:
+    """The Removal for the first string (or URL) of the echo ``values`` that is listed and was not sent by
+    the client on this request (module docstring), else None. Every string at any depth, keys too, markup
+    stripped beside the original, URL-shaped parts as URLs (``adapters.walk``)."""
+    texts: list[str] = []
+    links: list[str] = []
+    for value in values:
+        found_texts, found_links = walk_strings(value)
+        texts += found_texts
+        links += found_links
+    sent: tuple[str, ...] | None = None
+    if texts:
+        for text, verdict in zip(texts, rules.check_many(texts), strict=True):
+            if verdict.action != "allow":
+                sent = _SENT.get() if sent is None else sent
+                if not _was_sent(text, sent):
+                    return Removal(verdict)
+    for link in links:
+        verdict = rules.check_url(link)
+        if verdict.action != "allow":
+            sent = _SENT.get() if sent is None else sent
+            if not _was_sent(link, sent):
+                return Removal(verdict, link)
     return None
 
 
 def listed_echo(doc: Any, adapter: Adapter, rules: RuleSet) -> Removal | None:
-    """A listed string in the backend's echo of the request (Solr ``responseHeader``, Meilisearch ``query``,
-    Typesense ``request_params``, ES suggest ``text``, SearXNG ``query``). Page screening skips echoes so
-    that a *warned* query keeps its page; ask this only when the query was allowed: the echo of an
-    allowed request holds nothing listed, so a listed echo was put there by the backend (a hostile one
-    could answer any query with listed text in ``query``)."""
+    """A listed string in the backend's echo of the request that the client did not send (module
+    docstring), for any query verdict: page screening skips the echo (``Adapter.echoes``), so this is
+    where it is read. The middleware withholds the page on a match."""
+    values = []
     for owner, key in adapter.echoes(doc):
         try:
-            value = owner[key]
+            values.append(owner[key])
         except (KeyError, IndexError, TypeError):
             continue
-        found = screen_value(value, rules)
-        if found is not None:
-            return found
-    return None
+    return listed_in_echo(values, rules) if values else None
 
 
 class ResponseGuard:
     """A ``send`` for one screened request (see the module docstring)."""
 
-    __slots__ = ("send", "rules", "head", "empty", "withheld")
+    __slots__ = ("send", "rules", "head", "empty", "withheld", "observer")
 
-    def __init__(self, send: Send, rules: RuleSet, head: bool = False) -> None:
+    def __init__(self, send: Send, rules: RuleSet, head: bool = False, observer: FilterObserver | None = None) -> None:
         self.send = send
         self.rules = rules
         self.head = head
         self.empty = head
         self.withheld = False
+        self.observer = observer
 
     async def __call__(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
-            name = listed_header(message.get("headers", ()), self.rules)
-            if name is not None:
+            found = listed_header_verdict(message.get("headers", ()), self.rules)
+            if found is not None:
+                name, verdict = found
                 self.withheld = True
-                logger.warning("502 on a screened route: the response header %s holds listed content",
-                               name.decode("latin-1"), extra={"reason": "listed response header", "status": 502})
+                if self.observer is not None:
+                    note_withheld(self.observer, "header", verdict)
+                logger.warning("502 on a screened route: the response header %s holds listed content (rule %s)",
+                               name.decode("latin-1"), verdict.rule_id,
+                               extra={"reason": "listed response header", "status": 502})
                 await send_json(self.send, 502, {"error": "upstream response withheld: it holds listed content"})
                 return
             status = message["status"]

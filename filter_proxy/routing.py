@@ -7,8 +7,9 @@ resolved by the HTTP client or the backend into ``/_search``).
 
 Steps, in order (each backend reads paths at least this way; the result is a path they all read alike):
 
-1. refuse what stays ambiguous: a backslash (raw or ``%5C``), NUL or another control byte, an encoded
-   slash ``%2F``, a double encoding ``%25XX``, a malformed escape;
+1. refuse what stays ambiguous: a backslash (raw or ``%5C``), NUL or another control byte, a double
+   encoding ``%25XX``, a malformed escape; an encoded slash ``%2F`` unless the caller forwards the raw path
+   (``slash_ids``, below);
 2. per segment, drop ``;`` parameters (servlet containers such as Solr's Jetty ignore them, and ``..;`` is
    a ``..`` there);
 3. decode the escapes of unreserved characters (``%5F`` is ``_``, ``%41`` is ``A``); other escapes stay,
@@ -16,6 +17,15 @@ Steps, in order (each backend reads paths at least this way; the result is a pat
 4. a segment that was an encoded ``.`` or ``..`` is refused (servers disagree about those), and so are
    escapes that do not decode as UTF-8 (overlong forms such as ``%C0%AE``, which old servers read as ``.``);
 5. remove dot segments (RFC 3986 §5.2.4), collapse repeated slashes, drop a trailing slash.
+
+An encoded slash (``%2F``, any case) is part of its segment for Elasticsearch / OpenSearch, which route on
+the raw path (``RestController`` splits ``rawPath`` at ``/`` and decodes each parameter after matching:
+``GET /idx/_doc/a%2Fb`` is the document ``a/b``). With ``slash_ids`` (the reverse proxy, which forwards
+``raw_path`` byte for byte) such a segment is kept, escaped as ``%2F``, and only a route's ``{id}`` segment
+matches it (``adapters.routes``); a piece between encoded slashes that is empty, ``.`` or ``..`` (also
+as ``%2e``) is refused, so a reader that decodes ``%2F`` before routing (a proxy in between) cannot
+resolve it into another path. Without ``slash_ids`` (an ASGI app in process routes on the decoded
+``path``, where ``%2F`` is a separator) it is refused as before.
 
 Case is not folded in the path that is forwarded (document ids are case-sensitive); route matching compares
 literal segments case-insensitively and lets a case variant of a *pass* route through only on backends
@@ -53,7 +63,7 @@ class CanonicalPath:
     segments: tuple[str, ...]
 
 
-def _segment(raw: bytes) -> str:
+def _segment(raw: bytes, slash_ids: bool = False) -> str:
     """One segment, ``;`` parameters dropped, unreserved escapes decoded, the rest escaped canonically."""
     cut = raw.find(b";")
     if cut >= 0:
@@ -61,7 +71,7 @@ def _segment(raw: bytes) -> str:
     if not raw:
         return ""
     out = bytearray()
-    escaped_dot = False
+    escaped_dot = slashed = False
     i, n = 0, len(raw)
     while i < n:
         byte = raw[i]
@@ -73,7 +83,9 @@ def _segment(raw: bytes) -> str:
                 raise PathError("malformed percent escape")
             value = int(raw[i + 1 : i + 3], 16)
             if value == 0x2F:
-                raise PathError("encoded '/' in the path")
+                if not slash_ids:
+                    raise PathError("encoded '/' in the path")
+                slashed = True
             if value == 0x5C:
                 raise PathError("encoded backslash in the path")
             if value < 0x20 or value == 0x7F:
@@ -99,12 +111,15 @@ def _segment(raw: bytes) -> str:
     text = out.decode("ascii")
     if escaped_dot and text in (".", ".."):
         raise PathError("encoded dot segment in the path")
+    if slashed and any(piece in ("", ".", "..") for piece in text.split("%2F")):
+        raise PathError("encoded '/' beside an empty or dot segment")
     return text
 
 
 @lru_cache(maxsize=4096)
-def canonical_path(raw: bytes) -> CanonicalPath:
-    """The canonical form of a raw request path (no query string). Raises PathError when ambiguous."""
+def canonical_path(raw: bytes, slash_ids: bool = False) -> CanonicalPath:
+    """The canonical form of a raw request path (no query string). Raises PathError when ambiguous.
+    ``slash_ids``: an encoded slash stays inside its segment (module docstring)."""
     if len(raw) > _MAX_PATH:
         raise PathError("path too long")
     if not raw:
@@ -119,7 +134,7 @@ def canonical_path(raw: bytes) -> CanonicalPath:
             raise PathError("bytes or percent escapes in the path that are not UTF-8") from None
     stack: list[str] = []
     for part in raw.split(b"/"):
-        seg = _segment(part)
+        seg = _segment(part, slash_ids)
         if seg in ("", "."):
             continue
         if seg == "..":
@@ -132,9 +147,10 @@ def canonical_path(raw: bytes) -> CanonicalPath:
     return CanonicalPath(encoded, unquote(text) if "%" in text else text, tuple(stack))
 
 
-def request_path(scope: Mapping[str, Any]) -> CanonicalPath:
+def request_path(scope: Mapping[str, Any], slash_ids: bool = False) -> CanonicalPath:
     """The canonical path of an ASGI HTTP scope: from ``raw_path`` when the server gave one (the bytes as
-    sent), else from ``path`` (already decoded by the server, so re-encoded as UTF-8)."""
+    sent), else from ``path`` (already decoded by the server, so re-encoded as UTF-8). ``slash_ids``: the
+    app forwards ``raw_path`` as is, so an encoded slash can stay inside a document id."""
     raw = scope.get("raw_path")
     if not isinstance(raw, bytes | bytearray) or not raw:
         path = scope.get("path") or "/"
@@ -146,4 +162,4 @@ def request_path(scope: Mapping[str, Any]) -> CanonicalPath:
         cut = raw.find(b"?")  # some servers leave the query on raw_path; it is never part of the path
         if cut >= 0:
             raw = raw[:cut]
-    return canonical_path(raw)
+    return canonical_path(raw, slash_ids)

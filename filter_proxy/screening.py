@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
-from filter_proxy.adapters.querysyntax import QueryPrefix, QuerySuffix
+from filter_proxy.adapters.querysyntax import QueryFuzzy, QueryInfix, QueryPrefix, QuerySuffix
 from filter_proxy.adapters.walk import collect_except, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
+from filter_proxy.fuzzy_query import fuzzy_verdict, infix_verdict
 from filter_proxy.images_check import ImageCheck, matched_hash, rewrite_urls
 from filter_proxy.verdict import ALLOW, Verdict
 
@@ -53,12 +54,16 @@ class PageOutcome:
         return bool(self.removed) or self.hidden_images > 0
 
 
+# Query readings checked by a lookup of their own, not as text (querysyntax, fuzzy_query).
+_MARKED = frozenset({QueryPrefix, QuerySuffix, QueryFuzzy, QueryInfix})
+
+
 def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
     """The verdict for a request's query texts (``Adapter.query_texts``): each as text, a ``QueryPrefix``
     (a term cut by a trailing wildcard) against the listed terms it starts, a ``QuerySuffix`` (after a
     leading wildcard) against those it ends, and URL-shaped parts as URLs.
     Stops at the first block."""
-    plain = [t for t in texts if type(t) is not QueryPrefix and type(t) is not QuerySuffix]
+    plain = [t for t in texts if type(t) is not QueryPrefix and type(t) is not QuerySuffix and type(t) is not QueryInfix]
     best = rules.check_texts(plain) if plain else ALLOW
     if best.action == "block":
         return best
@@ -71,8 +76,13 @@ def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
             if best.action == "block":
                 return best
     for text in texts:
-        if type(text) is QueryPrefix or type(text) is QuerySuffix:
-            verdict = rules.check_prefix(text) if type(text) is QueryPrefix else rules.check_suffix(text)
+        if type(text) in _MARKED:
+            if type(text) is QueryFuzzy:  # edits anywhere in a fuzzy term (fuzzy_query.py)
+                verdict = fuzzy_verdict(text, text.edits, rules)
+            elif type(text) is QueryInfix:  # "*core*": a listed word with the core inside
+                verdict = infix_verdict(text, rules)
+            else:
+                verdict = rules.check_prefix(text) if type(text) is QueryPrefix else rules.check_suffix(text)
             if verdict.rank > best.rank:
                 best = verdict
                 if best.action == "block":

@@ -57,6 +57,11 @@ ES_SCREENED = [  # (spec, method, path, kind)
     ("sql.get_async", "GET", "/_sql/async/abc", ROWS), ("sql.translate", "POST", "/_sql/translate", OPAQUE),
     ("esql.query", "POST", "/_query", ROWS), ("esql.async_query", "POST", "/_query/async", ROWS),
     ("esql.async_query_get", "GET", "/_query/async/abc", ROWS),
+    ("esql.async_query_stop", "POST", "/_query/async/abc/stop", ROWS),
+    # status answers: no documents, but shard failure reasons carry error text (read as opaque, not passed)
+    ("async_search.status", "GET", "/_async_search/status/abc", OPAQUE),
+    ("eql.get_status", "GET", "/_eql/search/status/abc", OPAQUE),
+    ("sql.get_async_status", "GET", "/_sql/async/status/abc", OPAQUE),
     ("field_caps", "GET", "/_field_caps", OPAQUE), ("field_caps", "POST", "/books/_field_caps", OPAQUE),
     ("termvectors", "GET", "/books/_termvectors/1", OPAQUE), ("termvectors", "POST", "/books/_termvectors", OPAQUE),
     ("mtermvectors", "POST", "/_mtermvectors", OPAQUE), ("mtermvectors", "POST", "/books/_mtermvectors", OPAQUE),
@@ -85,7 +90,8 @@ ES_PASSED = [  # known to carry no documents; clients need them (info, ping, wri
     ("info", "GET", "/"), ("ping", "HEAD", "/"), ("cluster.health", "GET", "/_cluster/health"),
     ("clear_scroll", "DELETE", "/_search/scroll"), ("clear_scroll", "DELETE", "/_search/scroll/abc"),
     ("close_point_in_time", "DELETE", "/_pit"), ("async_search.delete", "DELETE", "/_async_search/abc"),
-    ("async_search.status", "GET", "/_async_search/status/abc"), ("bulk", "POST", "/_bulk"),
+    ("esql.async_query_delete", "DELETE", "/_query/async/abc"), ("sql.delete_async", "DELETE", "/_sql/async/delete/abc"),
+    ("bulk", "POST", "/_bulk"),
     ("index", "PUT", "/books/_doc/1"), ("delete", "DELETE", "/books/_doc/1"), ("indices.create", "PUT", "/books"),
     ("indices.refresh", "POST", "/books/_refresh"), ("tasks.get", "GET", "/_tasks/abc"),
 ]

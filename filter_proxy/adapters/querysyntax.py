@@ -13,7 +13,8 @@ split or hide a listed term:
   *prefix*: ``QueryPrefix`` holds the text before the wildcard, checked with ``RuleSet.check_prefix`` (a
   listed one-word term that starts with at least five letters of it counts as asked for); a term
   starting with one is a *suffix*, ``QuerySuffix``, checked with ``RuleSet.check_suffix`` (the same rule
-  at the other end: ``*xblocked``). Wildcards at a term's edge that read as punctuation are not syntax: a
+  at the other end: ``*xblocked``); a term with one on both sides is also a ``QueryInfix``, its core inside
+  a listed word (``fuzzy_query.infix_verdict``). Wildcards at a term's edge that read as punctuation are not syntax: a
   ``?`` after or before ordinary words (``is it?``) and a pair of ``*`` around ordinary words (``*never*``);
   without this, questions in ordinary prose matched listed terms one letter longer than their last word.
 - Solr parameter dereferencing: ``${name}`` macros and ``$name`` local-param references are replaced by
@@ -39,7 +40,7 @@ from importlib import resources
 from filter_proxy.matchers.term_forms import ordinary_words
 from filter_proxy.normalize import words as normal_words
 
-__all__ = ["QueryPrefix", "QuerySuffix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "unescape", "plain", "query_variants",
+__all__ = ["QueryFuzzy", "QueryInfix", "QueryPrefix", "QuerySuffix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "unescape", "plain", "query_variants",
            "expand_macros", "expand_mustache", "fuzzy_readings", "wildcard_prefixes", "wildcard_readings",
            "screened_texts"]
 
@@ -65,8 +66,11 @@ _WILD_TERM = re.compile(r"[\w*?@$|<>]*[*?][\w*?@$|<>]*")  # leet symbols belong 
 # character but spaces and sentence punctuation, brackets and "!" cut from the term's edges.
 _WILD_TERM_RAW = re.compile(r"[^\s,;:\"']*[*?][^\s,;:\"']*")
 FUZZY_MIN_LETTERS = 6
+FUZZY_PROBE_MIN_LETTERS = 5  # a fuzzy term probed for edits anywhere (fuzzy_query.py) keeps five letters
+MAX_FUZZY_TERMS = 16  # fuzzy terms probed per query string (each costs up to ~2 ms); the rest: ends only
+MAX_INFIX_TERMS = 4  # contains-wildcards probed per query string (~5 ms each); the rest: ends only
 # A fuzzy term: word characters (leet digits too) right before "~", not a quoted phrase's slop.
-_FUZZY = re.compile(rf"(?<![\w\"~])(\w{{{FUZZY_MIN_LETTERS},}})~(\d+(?:\.\d+)?)?(?![\w~])")
+_FUZZY = re.compile(rf"(?<![\w\"~])(\w{{{FUZZY_PROBE_MIN_LETTERS},}})~(\d+(?:\.\d+)?)?(?![\w~])")
 _RAW_LEET = re.compile(r"[()!/\\\[\]{}€]")
 _WILDCARD = re.compile(r"[*?]")
 _LATIN = re.compile(r"[a-z]")
@@ -102,6 +106,29 @@ def plain(text: str) -> str:
     text = _BOOST_FUZZ.sub(" ", text)
     text = _OPERATORS.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
+
+
+class QueryFuzzy(str):
+    """A fuzzy term (``zqxblXcked~1``) and the edits the backend allows it (``edits``: Lucene caps them at
+    2; ``~`` alone is ES's AUTO, 1 edit up to five letters, 2 beyond): the listed one-word terms within
+    that many edits of it count as asked for (``fuzzy_query.fuzzy_verdict``, edits anywhere in the term)."""
+
+    edits: int
+
+    def __new__(cls, text: str, edits: int) -> QueryFuzzy:
+        made = super().__new__(cls, text)
+        made.edits = edits
+        return made
+
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:
+        return (QueryFuzzy, (str(self), self.edits))
+
+
+class QueryInfix(str):
+    """The core of a contains-wildcard (``"qxblocke"`` for ``*qxblocke*``): a listed one-word term holding
+    it inside, with a few letters on one side, counts as asked for (``fuzzy_query.infix_verdict``)."""
+
+    __slots__ = ()
 
 
 class QuerySuffix(str):
@@ -234,6 +261,7 @@ def wildcard_readings(text: str, raw: bool = False) -> list[str]:
             variants = [v[:position] + c + v[position + 1:] for v in variants for c in _ALPHABET]
         out.extend(_no_wildcards(v) for v in variants)
     marked: list[str] = []
+    infixes = 0
     for term in terms:
         inner = _WILDCARD.search(term.core)
         if term.trail_wild or (inner and not term.lead):  # "*zqxblock*" reads both ways
@@ -242,6 +270,9 @@ def wildcard_readings(text: str, raw: bool = False) -> list[str]:
         if term.lead_wild:
             tail = term.core[max(term.core.rfind("*"), term.core.rfind("?")) + 1:]
             marked.append(QuerySuffix(tail + _no_wildcards(text[term.end:])))
+            if term.trail_wild and not inner and "*" in term.lead + term.trail and infixes < MAX_INFIX_TERMS:
+                infixes += 1  # "*qxblocke*": a word with the core inside (fuzzy_query.infix_verdict, ~5 ms)
+                marked.append(QueryInfix(term.core))
     kinds = {(type(m), str(m)): m for m in marked}  # "zqxblock" may be both a prefix and a suffix
     return [*dict.fromkeys(out), *kinds.values()]
 
@@ -315,15 +346,31 @@ def fuzzy_readings(text: str) -> list[str]:
     end (letters added there) counts as asked for. Only terms of at least ``FUZZY_MIN_LETTERS`` letters
     (the wildcard rule's five, plus the edit); ``~0`` is exact, phrase slop (``"a b"~2``) is not fuzzy, and
     a ``~`` after an ordinary word is read as punctuation (as a ``?`` is).
-    An edit in the middle of a term is not read here: the results it finds are screened."""
+    Edits anywhere in the term (``zqxblXcked~1``) are read by a ``QueryFuzzy`` per term (at most
+    ``MAX_FUZZY_TERMS`` per string, of at least ``FUZZY_PROBE_MIN_LETTERS`` letters), checked against the
+    listed terms by ``fuzzy_query.fuzzy_verdict``."""
     out: list[str] = []
+    probed = 0
     for match in _FUZZY.finditer(text):
         term, edits = match.group(1), match.group(2)
         if (edits and float(edits) == 0) or _ordinary(term):  # "~" after an ordinary word: punctuation
             continue
-        out.extend((term[:-1], term[:-2], term[1:], term[2:]))
-        out.extend((QueryPrefix(term), QueryPrefix(term[:-1]), QuerySuffix(term), QuerySuffix(term[1:])))
+        if len(term) >= FUZZY_MIN_LETTERS:
+            out.extend((term[:-1], term[:-2], term[1:], term[2:]))
+            out.extend((QueryPrefix(term), QueryPrefix(term[:-1]), QuerySuffix(term), QuerySuffix(term[1:])))
+        if probed < MAX_FUZZY_TERMS:
+            probed += 1
+            out.append(QueryFuzzy(term, _fuzzy_edits(term, edits)))
     return list({(type(r), str(r)): r for r in out}.values())
+
+
+def _fuzzy_edits(term: str, written: str | None) -> int:
+    """The edits a backend allows ``term~written``: the number (at most 2, Lucene's limit); none written
+    is ES's AUTO (1 up to five letters, else 2); an old-style similarity below 1 (``~0.8``) is read as 2."""
+    if not written:
+        return 1 if len(term) <= 5 else 2
+    value = float(written)
+    return 2 if value < 1 else min(2, int(value))
 
 
 def _variants(text: str) -> list[str]:

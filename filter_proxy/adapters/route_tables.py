@@ -3,7 +3,8 @@
 Sources, as each server documents its HTTP API:
 - Elasticsearch / OpenSearch: the REST API reference (rest-api-spec), every endpoint that takes a query or
   returns stored documents, terms or rows is screened; cluster/info, writes, scroll and PIT deletion and
-  task status pass. OpenSearch's SQL/PPL plugin routes are in the same table (harmless on Elasticsearch).
+  task status pass (async search / EQL / SQL status answers are read as opaque: their shard failures carry
+  error text). OpenSearch's SQL/PPL plugin routes are in the same table (harmless on Elasticsearch).
 - Solr: the request handlers of the default configset under ``/solr/<core>/`` (and their usual
   additions): every handler that returns documents, suggestions or terms is screened; updates, ping and
   schema reads pass.
@@ -56,25 +57,30 @@ ELASTICSEARCH: tuple[Route, ...] = (
     *_screen(ASYNC, "POST /_async_search", "POST /*/_async_search", "GET /_async_search/*",
              # OpenSearch's asynchronous search plugin answers {"id", "state", "response": <search page>}
              "POST /_plugins/_asynchronous_search", "GET /_plugins/_asynchronous_search/*"),
-    *_screen(DOCUMENT, "GET /*/_doc/*", "GET /*/_source/*"),
+    # {id}: a document id, the one segment that may hold an encoded "/" (routing.py: ES routes on the raw path)
+    *_screen(DOCUMENT, "GET /*/_doc/{id}", "GET /*/_source/{id}"),
     *_screen(DOCUMENTS, "GET,POST /_mget", "GET,POST /*/_mget"),
     *_screen(TERMS, "GET,POST /*/_terms_enum"),
     *_screen(
         ROWS,
         "GET,POST /_sql", "GET /_sql/async/*", "POST /_query", "POST /_query/async", "GET /_query/async/*",
+        "POST /_query/async/*/stop",  # ES|QL stop: answers the rows found so far
         "POST /_plugins/_sql", "POST /_plugins/_ppl", "POST /_opendistro/_sql", "POST /_opendistro/_ppl",
         "GET,POST /*/_eql/search", "GET /_eql/search/*",  # EQL: hits.events[] and hits.sequences[]
     ),
     *_screen(COUNT, "GET,POST /_count", "GET,POST /*/_count"),
     *_screen(
         OPAQUE,
-        "GET,POST /*/_explain/*",
+        "GET,POST /*/_explain/{id}",
         "GET,POST /_field_caps", "GET,POST /*/_field_caps",
         "GET,POST /_validate/query", "GET,POST /*/_validate/query",
-        "GET,POST /*/_termvectors", "GET,POST /*/_termvectors/*", "GET,POST /_mtermvectors",
+        "GET,POST /*/_termvectors", "GET,POST /*/_termvectors/{id}", "GET,POST /_mtermvectors",
         "GET,POST /*/_mtermvectors",
         "GET,POST /_rank_eval", "GET,POST /*/_rank_eval",
         "POST /_sql/translate", "POST /*/_pit", "POST /*/_search/point_in_time",
+        # async status answers (rest-api-spec StatusResponseBase: ids, times, _shards / _clusters, whose
+        # failures carry error reasons): nothing to remove, so every string is read and a match withholds
+        "GET /_async_search/status/*", "GET /_eql/search/status/*", "GET /_sql/async/status/*",
     ),
     *_pass(
         # cluster, node and index information (no stored documents)
@@ -83,18 +89,18 @@ ELASTICSEARCH: tuple[Route, ...] = (
         "GET /{index}", "GET /*/_mapping", "GET /_mapping", "GET /*/_settings", "GET /*/_stats", "GET /_stats",
         "GET /_alias", "GET /_alias/*", "GET /*/_alias", "GET /*/_alias/*", "GET /_aliases",
         "GET /_search/point_in_time/_all",
-        # task and async status (no documents)
-        "GET /_tasks", "GET /_tasks/*", "GET /_async_search/status/*", "GET /_eql/search/status/*",
+        # task status (no documents)
+        "GET /_tasks", "GET /_tasks/*",
         # writes
-        "POST,PUT /_bulk", "POST,PUT /*/_bulk", "PUT,POST,DELETE /*/_doc/*", "POST /*/_doc",
-        "PUT,POST /*/_create/*", "POST /*/_update/*", "PUT,DELETE /{index}", "PUT,POST /*/_mapping",
+        "POST,PUT /_bulk", "POST,PUT /*/_bulk", "PUT,POST,DELETE /*/_doc/{id}", "POST /*/_doc",
+        "PUT,POST /*/_create/{id}", "POST /*/_update/{id}", "PUT,DELETE /{index}", "PUT,POST /*/_mapping",
         "PUT /*/_settings", "POST /_refresh", "POST /*/_refresh", "POST /_flush", "POST /*/_flush",
         "POST /*/_forcemerge", "POST /_aliases", "PUT,POST,DELETE /*/_alias/*",
         "POST /*/_delete_by_query", "POST /*/_update_by_query",
         # closing scrolls, point-in-time readers and searches (clear_scroll(), helpers.scan())
         "DELETE /_search/scroll", "DELETE /_search/scroll/*", "DELETE /_pit",
         "DELETE /_search/point_in_time", "DELETE /_async_search/*", "DELETE /_eql/search/*",
-        "DELETE /_plugins/_asynchronous_search/*",
+        "DELETE /_plugins/_asynchronous_search/*", "DELETE /_query/async/*", "DELETE /_sql/async/delete/*",
         "POST /_sql/close",
     ),
 )

@@ -1,8 +1,10 @@
 """Route patterns and route tables: what the filter does with each request path (deny by default).
 
 A pattern is a path whose segments are literal, ``*`` (exactly one non-empty segment), ``{index}`` (one
-segment that does not start with ``_``: an Elasticsearch index name, never an ``_endpoint``) or ``**`` (any
-number of segments, including none). Paths are compared after collapsing repeated slashes and dropping a trailing
+segment that does not start with ``_``: an Elasticsearch index name, never an ``_endpoint``), ``{id}`` (one
+segment, the only kind that may hold an encoded slash ``%2F``: a document id on a backend that routes on
+the raw path, ``routing``) or ``**`` (any number of segments, including none). No other pattern matches
+a segment holding ``%2F``. Paths are compared after collapsing repeated slashes and dropping a trailing
 slash; the filter passes the canonical path (``filter_proxy.routing``).
 
 A route table maps (method, path) to one of three outcomes: ``screen`` (the query is screened and the
@@ -37,6 +39,8 @@ KINDS = (SEARCH, SUGGEST, DOCUMENT, DOCUMENTS, MULTI, ASYNC, TERMS, ROWS, OPAQUE
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SAFETY = {REFUSE: 2, SCREEN: 1, PASS: 0}
 INDEX = "{index}"
+ID = "{id}"  # one segment; the only one that may hold an encoded slash (a document id)
+_WILD = ("*", INDEX, ID)
 
 
 def _segments(path: str) -> tuple[str, ...]:
@@ -65,12 +69,15 @@ def _match(pat: tuple[str, ...], seg: tuple[str, ...]) -> bool:
         return not seg
     head, rest = pat[0], pat[1:]
     if head == "**":
-        return any(_match(rest, seg[i:]) for i in range(len(seg) + 1))
+        return any(_match(rest, seg[i:]) for i in range(len(seg) + 1)
+                   if not any("%2f" in t.lower() for t in seg[:i]))
     return bool(seg) and _one(head, seg[0]) and _match(rest, seg[1:])
 
 
 def _one(p: str, s: str) -> bool:
-    return p == s or p == "*" or (p == INDEX and not s.startswith("_"))
+    if "%2" in s and ("%2F" in s or "%2f" in s):  # an encoded slash: only an id, never another route
+        return p in (ID, s)
+    return p in (s, "*", ID) or (p == INDEX and not s.startswith("_"))
 
 
 # --- route tables ------------------------------------------------------------------------------------
@@ -93,7 +100,7 @@ class Route:
 
     def specificity(self) -> tuple[int, ...]:
         # Per segment: literal 2, "*" 1, "**" 0; then exact length; compared lexicographically.
-        ranks = tuple(0 if s == "**" else 1 if s in ("*", INDEX) else 2 for s in self.segments)
+        ranks = tuple(0 if s == "**" else 1 if s in _WILD else 2 for s in self.segments)
         return (*ranks, 3 if "**" not in self.segments else 0)
 
     def describe(self) -> str:
@@ -143,6 +150,7 @@ class Decision:
 
 
 _UNLISTED = Decision(REFUSE, reason="unlisted")
+_SLASHED = Decision(REFUSE, reason="encoded-slash")
 _Entry = tuple[Route, tuple[str, ...], tuple[tuple[int, ...], int, int]]
 _KNOWN = 4096
 
@@ -165,7 +173,7 @@ class RouteTable:
             if "**" in r.segments:
                 self._deep.append(entry)
                 continue
-            first = next(((i, s) for i, s in enumerate(lowered) if s not in ("*", INDEX)), None)
+            first = next(((i, s) for i, s in enumerate(lowered) if s not in _WILD), None)
             if first is None:
                 self._wild.setdefault(len(lowered), []).append(entry)
             else:
@@ -209,7 +217,8 @@ class RouteTable:
             if (best is None or rank > best) and _match(pat, lowered):
                 best, chosen = rank, r
         if chosen is None:
-            return _UNLISTED
+            # An encoded "/" that no {id} segment took: as ambiguous as before ids could hold one (400).
+            return _SLASHED if any("%2f" in s for s in lowered) else _UNLISTED
         if chosen.outcome == PASS and not self.case_insensitive and not _match(chosen.segments, segments):
             # The case differs from the listed spelling: on a case-sensitive backend that may be another
             # route entirely, so it is not passed on unread.
