@@ -127,21 +127,27 @@ def _in_process(result: SuiteResult, rules: Any, cold: Any, results: list[dict[s
         try:
             for app in apps.values():
                 loop.run_until_complete(_drive(app, paths[:50]))  # warm-up
+            batch = (paths * 10)[:per_round]
             for _ in range(rounds):  # interleaved rounds: load changes on a shared machine hit all alike
-                batch = (paths * 10)[:per_round]
                 for name, app in apps.items():
                     seconds, ok = loop.run_until_complete(_drive(app, batch))
                     times[name].append(seconds)
                     if ok != per_round:
                         result.note(f"in-process {label}, {name}: {per_round - ok} non-200 responses")
+            split: dict[str, tuple[float, float]] = {}  # after the timed rounds: where a filtered request's CPU goes (the wrappers cost a little)
+            cpu_pass = _cpu_per_request(loop, apps["pass-through"], batch)
+            for name, app in apps.items():
+                if name != "pass-through":
+                    split[name] = _split(loop, app, rules if name.endswith("warm") else cold, batch, cpu_pass)
         finally:
             loop.close()
         base = median(times["pass-through"])
         for name, t in times.items():
             ratios = [p / f for p, f in zip(times["pass-through"], t, strict=True)]
             added = 1e6 * (median(t) - base) / per_round
+            checks, own = split.get(name, (None, None))
             rows.append([label, name, per_round / median(t), 1e6 * median(t) / per_round,
-                         added if name != "pass-through" else None, median(ratios)])
+                         added if name != "pass-through" else None, checks, own, median(ratios)])
             if name.endswith("cache off"):
                 log(f"speed: in-process {label}: ratio {median(ratios):.3f} (+{added:.0f} us per request, cache off)")
                 if fts:
@@ -149,11 +155,57 @@ def _in_process(result: SuiteResult, rules: Any, cold: Any, results: list[dict[s
                 else:
                     static_added = added
     result.table("In-process ASGI (requests straight into the app, 10-result SearXNG pages, 100k terms)",
-                 ["backend", "app", "requests/s (median)", "us per request", "added us", "ratio vs pass-through"],
+                 ["backend", "app", "requests/s (median)", "us per request", "added us", "of it RuleSet checks us (CPU)",
+                  "of it the middleware's own us (CPU)", "ratio vs pass-through"],
                  rows)
+    result.note("in-process split (one extra CPU-timed batch per filtered app after the timed rounds): 'RuleSet "
+                "checks' is the CPU time inside RuleSet.check_* calls, 'the middleware's own' is the rest of the CPU "
+                "added per request (routing, request guards, query reading, JSON parse and re-encode, adapter "
+                "views, the page walks, the response)")
     result.target("overhead_ratio", ratio_fts, f"in-process, SQLite FTS5 search app, verdict cache off, {rounds} "
                   f"interleaved rounds of {per_round}; see the table for the static page and the warm cache")
     return static_added
+
+
+_CHECKS = ("check_many", "check_url", "check_texts", "check_text", "check_forms", "check_prefix", "check_suffix",
+           "check_image_hashes")
+
+
+def _cpu_per_request(loop: Any, app: Any, paths: list[str]) -> float:
+    start = time.process_time()
+    loop.run_until_complete(_drive(app, paths))
+    return 1e6 * (time.process_time() - start) / len(paths)
+
+
+def _split(loop: Any, app: Any, rules: Any, paths: list[str], cpu_pass: float) -> tuple[float, float]:
+    """(CPU us per request inside RuleSet checks, the rest of the CPU us added per request): one batch with
+    the rule set's check methods wrapped on the instance (removed afterwards)."""
+    spent = [0.0]
+    depth = [0]
+
+    def wrap(fn: Any) -> Any:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if depth[0]:  # a check inside a check (check_texts -> check_many) is counted once
+                return fn(*args, **kwargs)
+            depth[0] += 1
+            start = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[0] += time.process_time() - start
+                depth[0] -= 1
+        return timed
+
+    names = [n for n in _CHECKS if hasattr(rules, n)]
+    for name in names:
+        setattr(rules, name, wrap(getattr(rules, name)))
+    try:
+        total = _cpu_per_request(loop, app, paths)
+    finally:
+        for name in names:
+            delattr(rules, name)  # back to the class's methods
+    checks = 1e6 * spent[0] / len(paths)
+    return checks, total - checks - cpu_pass
 
 
 # --- CPU per page -----------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ Headers = Sequence[tuple[bytes, bytes]]
 
 # A request target is sent only when every byte is a visible ASCII character (RFC 9112 §3.2: no spaces or
 # controls); anything else cannot be sent as routed and is refused before connecting.
-_VISIBLE = frozenset(range(0x21, 0x7F))
+_VISIBLE = bytes(range(0x21, 0x7F))
 
 
 class HopTimeout(Exception):
@@ -42,6 +42,9 @@ class HopResponse(Protocol):
     raw_headers: Headers
 
     def aiter_raw(self) -> AsyncIterator[bytes]: ...
+
+    def whole_body(self) -> bytes | None:
+        """The whole body when it has already arrived (then ``aiter_raw`` is not needed), else None."""
 
     async def aclose(self) -> None: ...
 
@@ -59,7 +62,8 @@ class Hop(Protocol):
 
 
 def sendable_target(target: bytes) -> bool:
-    return bool(target) and target[:1] == b"/" and all(b in _VISIBLE for b in target)
+    # Deleting every visible ASCII byte leaves nothing exactly when there was nothing else (one C pass).
+    return target[:1] == b"/" and not target.translate(None, _VISIBLE)
 
 
 # --- aiohttp --------------------------------------------------------------------------------------------
@@ -77,6 +81,9 @@ class _AiohttpResponse:
                 yield chunk
         except (aiohttp.ServerTimeoutError, TimeoutError) as exc:
             raise HopTimeout("upstream body read timed out") from exc
+
+    def whole_body(self) -> bytes | None:
+        return None
 
     async def aclose(self) -> None:
         self._response.release()
@@ -161,6 +168,9 @@ class _HttpxResponse:
                 yield chunk
         except httpx.TimeoutException as exc:
             raise HopTimeout("upstream body read timed out") from exc
+
+    def whole_body(self) -> bytes | None:
+        return None
 
     async def aclose(self) -> None:
         await self._response.aclose()

@@ -13,7 +13,8 @@ its whole response was read and both sides keep it alive. A request that fails o
 before any response byte (the upstream closed it while idle) is retried once on a new connection when it
 has no streamed body. Limits: ``max_connections`` open at once (further requests wait, within the
 connect timeout), idle ones closed after ``keepalive_expiry``. Timeouts: connect (+ pool wait), and read
-(each wait for more response bytes); the proxy's total ``upstream.deadline`` wraps the whole exchange.
+(each wait for more response bytes, kept in a coarse table swept every 50 ms instead of a timer handle per
+wait: forward_timeouts.py); the proxy's total ``upstream.deadline`` wraps the whole exchange.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import httptools
 import httpx
 
 from filter_proxy.forward import Headers, HopResponse, HopTimeout, HopUnreachable
+from filter_proxy.forward_timeouts import Timeouts
 
 # Buffered response bytes above which reading from the upstream pauses until the consumer catches up.
 _HIGH_WATER = 256 * 1024
@@ -38,8 +40,9 @@ _MAX_HEAD_BYTES = 65536  # like the other hops: response heads up to 64 KiB
 class _Conn(asyncio.Protocol):
     """One upstream connection and the response being read on it (httptools parser callbacks)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeouts: Timeouts) -> None:
         self.loop = loop
+        self.timeouts = timeouts  # the hop's coarse timeout table for this loop (forward_timeouts.py)
         self.transport: Any = None
         self.parser = httptools.HttpResponseParser(self)
         self.closed = False
@@ -152,13 +155,13 @@ class _Conn(asyncio.Protocol):
     async def wait(self, timeout: float | None) -> None:
         """Until the parser has more for us (or an error / a timeout, raised as HopTimeout)."""
         self._waiter = waiter = self.loop.create_future()
-        timer = self.loop.call_later(timeout, self._timed_out) if timeout is not None else None
+        timer = self.timeouts.add(timeout, self._timed_out) if timeout is not None else None
         try:
             await waiter
         finally:
             self._waiter = None
             if timer is not None:
-                timer.cancel()
+                self.timeouts.cancel(timer)
 
     async def drain(self) -> None:
         ready = self._write_ready
@@ -204,6 +207,17 @@ class _Response:
                 raise conn.error
             await conn.wait(read)
 
+    def whole_body(self) -> bytes | None:
+        """The whole body when the response is already complete (a small answer usually arrives with its
+        head, in one read): the proxy then passes it on in one message, without the read loop."""
+        conn = self._conn
+        if self._head_only:
+            return b""
+        if not conn.done or conn.error is not None:
+            return None
+        chunks = conn.take()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
     async def aclose(self) -> None:
         conn = self._conn
         if conn.done and conn.keep_alive and not conn.closed and not self._head_only and not conn.chunks:
@@ -231,6 +245,7 @@ class HttptoolsHop:
         self._origin: str | None = None
         self._host_header = b""
         self._address: tuple[str, int, ssl.SSLContext | None, str | None] | None = None
+        self._timeouts: Timeouts | None = None
 
     @property
     def is_open(self) -> bool:
@@ -303,10 +318,11 @@ class HttptoolsHop:
         assert self._address is not None
         host, port, context, server_hostname = self._address
         loop = asyncio.get_running_loop()
+        self._timeouts = timeouts = Timeouts.of(self._timeouts, loop)
         self._open += 1
         try:
             async with asyncio.timeout(self.connect_timeout):
-                _, conn = await loop.create_connection(lambda: _Conn(loop), host, port, ssl=context,
+                _, conn = await loop.create_connection(lambda: _Conn(loop, timeouts), host, port, ssl=context,
                                                        server_hostname=server_hostname)
         except TimeoutError as exc:
             self._open -= 1

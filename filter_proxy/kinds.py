@@ -22,7 +22,6 @@ import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
 from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
-from filter_proxy.adapters.walk import strings as walk_strings
 from filter_proxy.response_guard import listed_echo, listed_in_echo
 from filter_proxy.screening import ImageScreenerLike, Removal, screen_page, screen_results, screen_texts
 
@@ -56,8 +55,7 @@ def raise_if_withheld(outcome: Any) -> None:
 def strings_view(index: int, value: Any) -> ResultView:
     """A view holding every string of ``value`` read as a result's are (``adapters.walk``: keys too,
     markup stripped beside the original, URL-shaped parts, also inside text, checked as URLs)."""
-    texts, links = walk_strings(value)
-    return ResultView(index=index, nodes=(value,), strings=texts, links=links)
+    return ResultView(index=index, nodes=(value,))
 
 
 def parse(kind: str, body: bytes, adapter: Adapter) -> Any:

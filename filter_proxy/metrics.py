@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import bisect
 import contextlib
 import os
 import threading
@@ -37,6 +38,28 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
 
 def multiprocess_enabled() -> bool:
     return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def observe_many(child: Any, values: list[float]) -> None:
+    """``child.observe(v)`` for every value, as one increment per bucket and one of the sum: observe() costs
+    ~2 µs each (a lock per value, and an mmap write in multiprocess mode), once per proxied request. Same
+    bucket rule as prometheus_client's (the first upper bound >= the value); a histogram child without the
+    attributes this relies on is given the values one by one."""
+    bounds = getattr(child, "_upper_bounds", None)
+    buckets = getattr(child, "_buckets", None)
+    total = getattr(child, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values:
+            child.observe(value)
+        return
+    counts = [0] * len(bounds)
+    for value in values:
+        if value == value:  # a NaN is in no bucket (observe: no bound is >= it), only in the sum
+            counts[bisect.bisect_left(bounds, value)] += 1  # the last bound is +Inf
+    for i, n in enumerate(counts):
+        if n:
+            buckets[i].inc(n)
+    total.inc(sum(values))
 
 
 class Metrics:
@@ -138,9 +161,7 @@ class Metrics:
         for (metric, *labels), n in counts.items():
             metric.labels(*labels).inc(n)
         for outcome, values in latency.items():
-            child = self.upstream_seconds.labels(outcome)
-            for seconds in values:  # observe() keeps prometheus_client's own bucket and sum semantics
-                child.observe(seconds)
+            observe_many(self.upstream_seconds.labels(outcome), values)
 
     async def start(self, interval: float = 1.0) -> None:
         async def loop() -> None:

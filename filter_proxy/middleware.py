@@ -302,16 +302,17 @@ class FilterMiddleware:
             await self._fail(send, elapsed, outcome, reason, route)
             return
         if route in (SEARCH, SUGGEST):
-            await self._finish(route, verdict, rules, capture, elapsed, accept_language, send, accept)
+            await self._finish(route, verdict, rules, capture, elapsed, accept_language, send, accept, texts)
         elif plan is not None:
             await answers.finish_multi(self, plan, sub_verdicts, keep, capture, rules, elapsed, accept_language, send)
         else:
             await answers.finish_kind(self, route, verdict, rules, capture, elapsed, accept_language, send)
 
     async def _finish(self, route: str, verdict: Verdict, rules: RuleSet, capture: _Capture, elapsed: float,
-                      accept_language: str, send: Send, accept: str = "") -> None:
-        """A search or suggest page: pages.finish (screened, re-encoded, warned)."""
-        await pages.finish(self, route, verdict, rules, capture, elapsed, accept_language, send, accept)
+                      accept_language: str, send: Send, accept: str = "", query: Sequence[str] = ()) -> None:
+        """A search or suggest page: pages.finish (screened, re-encoded, warned); ``query`` the texts whose
+        verdict ``verdict`` is."""
+        await pages.finish(self, route, verdict, rules, capture, elapsed, accept_language, send, accept, query)
 
     def _removed(self, route: str, count: int) -> int | None:
         """The X-Filter-Removed value, or None where the operator has it off. Suggest-like answers

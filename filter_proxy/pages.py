@@ -6,12 +6,13 @@ middleware, which imports it (the middleware only as a type here: no cycle).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from filter_proxy import kinds
-from filter_proxy.adapters.base import AdapterError
+from filter_proxy.adapters.base import Adapter, AdapterError
 from filter_proxy.events import note_withheld
 from filter_proxy.exchange import JSON as _JSON
 from filter_proxy.exchange import send_raw as _send_raw
@@ -51,7 +52,10 @@ async def finish(
     accept_language: str,
     send: Send,
     accept: str = "",
+    query: Sequence[str] = (),
 ) -> None:
+    """``query`` holds the query texts the client sent (``middleware._screen``: what ``record_request``
+    recorded): an echo that is exactly one of them needs no second reading (``_echoes_read``)."""
     status = capture.status
     body = capture.body()
     headers = capture.headers
@@ -102,7 +106,8 @@ async def finish(
         # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
         outcome = PageOutcome(withheld=screen_value(doc, rules))
     reason = "content"
-    if outcome.withheld is None:  # response_guard.py: the echo holds nothing listed the client did not send
+    if outcome.withheld is None and not _echoes_read(doc, mw.adapter, query):
+        # response_guard.py: the echo holds nothing listed the client did not send
         outcome.withheld, reason = listed_echo(doc, mw.adapter, rules), "echo"
     if outcome.withheld is not None:
         observer.removed(outcome.withheld.verdict, outcome.withheld.url, outcome.withheld.image_hash)
@@ -181,6 +186,25 @@ async def send_blocked(
             if header is not None:
                 extra.append(header)
     await _send_warning(send, body, content_type, "block", mw._removed(route, 0), extra)
+
+
+def _echoes_read(doc: Any, adapter: Adapter, query: Sequence[str]) -> bool:
+    """True when every echo of the request in ``doc`` is a string that is exactly one of the query texts the
+    client sent (``query``, as ``record_request`` recorded them), without markup: ``listed_echo`` passes
+    such an echo whatever it holds (a listed string or URL part of it is part of what the client sent), so
+    reading it costs a check and changes nothing. Anything else is read by ``listed_echo``."""
+    echoes = adapter.echoes(doc)
+    if not echoes or not query:
+        return not echoes
+    plain = {text for text in query if type(text) is str}
+    for owner, key in echoes:
+        try:
+            value = owner[key]
+        except (KeyError, IndexError, TypeError):
+            continue
+        if type(value) is not str or "<" in value or value not in plain:
+            return False
+    return True
 
 
 def _clean_plain_text(body: bytes, rules: RuleSet) -> bool:

@@ -10,7 +10,8 @@ one byte every half second would otherwise hold a request (and a connection slot
 deadline before the response started: 504. After it started (a slow body): ``UpstreamDeadline`` is raised,
 which the filtering middleware turns into 504 on a screened route, and which makes the server drop the
 connection on a streamed pass-through route (its status line is already out; a short body must not look
-complete).
+complete). The deadline cancels the request's task as ``asyncio.timeout`` does, from a coarse timeout table
+(forward_timeouts.py: up to 50 ms late, no timer handle per request).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import orjson
 from filter_proxy.adapters.base import Adapter, FieldMapping
 from filter_proxy.events import FilterObserver
 from filter_proxy.forward import AiohttpHop, Hop, HopTimeout, HopUnreachable, HttpxHop, sendable_target
+from filter_proxy.forward_timeouts import Timeouts
 from filter_proxy.middleware import FilterMiddleware, Receive, Scope, Send
 from filter_proxy.rules.holder import RuleHolder
 from filter_proxy.screening import ImageScreenerLike
@@ -99,6 +101,7 @@ class ReverseProxy:
         self.hop_kind = "httpx" if client is not None else hop
         self._caller_client = client
         self._hop: Hop | None = None
+        self._timeouts: Timeouts | None = None
 
     @property
     def hop(self) -> Hop:
@@ -151,40 +154,56 @@ class ReverseProxy:
         if not sendable_target(target):
             await _error(send, 400, "request path cannot be forwarded as routed")
             return
-        started = False
-
-        async def send_tracked(message: dict[str, Any]) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        # The total deadline cancels this task, as asyncio.timeout() does, but from the proxy's coarse timeout
+        # table (forward_timeouts.py) instead of a timer handle and a context manager per request.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task(loop)
+        assert task is not None
+        watch = _Watch(task)
+        self._timeouts = timeouts = Timeouts.of(self._timeouts, loop)
+        timer = timeouts.add(self.deadline, watch.expire)
         try:
-            async with asyncio.timeout(self.deadline):
-                await self._exchange(scope["method"], target, headers, _body(receive) if has_body else None,
-                                     send_tracked)
-        except TimeoutError:
-            if started:
-                logger.warning("upstream %s response exceeded the %.1f s deadline mid-body", self.upstream.host,
-                               self.deadline)
-                raise UpstreamDeadline(f"upstream response exceeded {self.deadline} s") from None
-            await _error(send, 504, "upstream timed out")
+            await self._exchange(scope["method"], target, headers, _body(receive) if has_body else None,
+                                 send, watch)
+        except asyncio.CancelledError:
+            if watch.expired:
+                watch.expired = False
+                if task.uncancel() <= watch.cancelling:  # the deadline's own cancellation, nobody else's
+                    self._deadline_passed(watch)
+                    await _error(send, 504, "upstream timed out")
+                    return
+            raise  # cancelled from outside (client gone, shutdown)
+        finally:
+            timeouts.cancel(timer)
+            if watch.expired:  # expired, but its cancellation did not surface here as CancelledError
+                watch.expired = False
+                task.uncancel()
+
+    def _deadline_passed(self, watch: _Watch) -> None:
+        if watch.started:
+            logger.warning("upstream %s response exceeded the %.1f s deadline mid-body", self.upstream.host,
+                           self.deadline)
+            raise UpstreamDeadline(f"upstream response exceeded {self.deadline} s") from None
 
     async def _exchange(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]], body: Any,
-                        send: Send) -> None:
+                        send: Send, watch: _Watch) -> None:
         try:
             response = await self.hop.send(method, self._origin, target, headers, body)
         except HopTimeout:
+            watch.started = True
             await _error(send, 504, "upstream timed out")
             return
         except HopUnreachable as exc:
             logger.warning("upstream %s unreachable: %s", self.upstream.host, exc)
+            watch.started = True
             await _error(send, 502, "upstream unreachable")
             return
         except ValueError:
+            watch.started = True
             await _error(send, 400, "request path cannot be forwarded as routed")
             return
         try:
+            watch.started = True
             if response.status >= 500:
                 # The upstream's own error page may say anything: a clear 502 instead.
                 await _error(send, 502, f"upstream error {response.status}")
@@ -197,12 +216,33 @@ class ReverseProxy:
                 }
             )
             # Raw bytes: a pass-through route keeps the upstream's content-encoding and length as they are.
+            whole = response.whole_body()
+            if whole is not None:  # already all here: one message instead of the read loop
+                await send({"type": "http.response.body", "body": whole, "more_body": False})
+                return
             async for chunk in response.aiter_raw():
                 if chunk:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         finally:
             await response.aclose()
+
+
+class _Watch:
+    """One request's total deadline: the task to cancel when it passes, and whether the answer has started
+    (then the deadline cannot become a 504)."""
+
+    __slots__ = ("task", "cancelling", "expired", "started")
+
+    def __init__(self, task: asyncio.Task[Any]) -> None:
+        self.task = task
+        self.cancelling = task.cancelling()
+        self.expired = False
+        self.started = False
+
+    def expire(self) -> None:
+        self.expired = True
+        self.task.cancel()
 
 
 def create_proxy_app(

@@ -1,7 +1,7 @@
 """Screening one buffered page: which results, suggestions and other parts go, which thumbnails are hidden.
 
 Deny by default (DESIGN §1 steps 5-6): every string of each result is screened (not only the mapped
-fields); the adapter's other removable parts (``Adapter.sections``) are screened and dropped; finally one
+fields: ``page_results.screen_results``, re-exported here with ``Removal``); the adapter's other removable parts (``Adapter.sections``) are screened and dropped; finally one
 walk reads every string of the document as it will be sent (skipping parts already screened whole and
 kept, and the backend's echo of the request). A listed string found by that walk has nothing removable
 around it, so the page is withheld (``PageOutcome.withheld``; the middleware answers 502).
@@ -22,7 +22,8 @@ from filter_proxy.adapters.querysyntax import QueryFuzzy, QueryInfix, QueryPrefi
 from filter_proxy.adapters.walk import collect_except, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
 from filter_proxy.fuzzy_query import fuzzy_verdict, infix_verdict
-from filter_proxy.images_check import ImageCheck, matched_hash, rewrite_urls
+from filter_proxy.images_check import ImageCheck, rewrite_urls
+from filter_proxy.page_results import Removal, screen_results
 from filter_proxy.verdict import ALLOW, Verdict
 
 if TYPE_CHECKING:
@@ -31,15 +32,6 @@ if TYPE_CHECKING:
 
 class ImageScreenerLike(Protocol):
     async def screen(self, views: list[ResultView], rules: RuleSet) -> dict[int, ImageCheck]: ...
-
-
-@dataclass(slots=True)
-class Removal:
-    """One removed result or suggestion, for the observer (never the query, never who asked)."""
-
-    verdict: Verdict
-    url: str | None = None
-    image_hash: str | None = None
 
 
 @dataclass(slots=True)
@@ -93,53 +85,6 @@ def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
         if listed is not None and listed[0].rank > best.rank:
             best = listed[0]
     return best
-
-
-def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Removal]:
-    """Every string of each result (keys included, at any depth) as text, every URL-shaped part of them,
-    the mapped link, thumbnail and further URLs as URLs, and backend-supplied hashes.
-
-    Any matched verdict (block, warn or strip) removes the result: the action only decides what happens
-    to a *query*; matching content is never shown.
-    """
-    # The hot loop of a screened page. Results of one page share their keys and many values (field names,
-    # an engine or category name): each distinct string is checked once per page (``memo``), all of them in
-    # one batch (``RuleSet.check_many``). The memo lives for one page only.
-    removals: dict[int, Removal] = {}
-    check_url = rules.check_url
-    fields = [view.strings if view.nodes else view.texts() for view in views]
-    # Every distinct string of the page in one call (issue 14): normalised and looked up together.
-    distinct = list(dict.fromkeys(text for texts in fields for text in texts))
-    memo: dict[str, Verdict] = dict(zip(distinct, rules.check_many(distinct), strict=True))
-    url_memo: dict[str, Verdict] = {}  # the link field is also found by the walk: one check per URL
-    for view, texts in zip(views, fields, strict=True):
-        verdict = ALLOW
-        for text in texts:
-            found = memo[text]
-            if found is not ALLOW and found.rank > verdict.rank:
-                verdict = found
-                if found.action == "block":
-                    break
-        if verdict.action != "allow":
-            removals[view.index] = Removal(verdict, view.url)
-            continue
-        listed = None
-        for url in (view.url, view.image_url, *view.extra_urls, *view.links):
-            if url:
-                found = url_memo.get(url)
-                if found is None:
-                    found = url_memo[url] = check_url(url)
-                if found is not ALLOW and found.action != "allow":
-                    listed = Removal(found, url)
-                    break
-        if listed is not None:
-            removals[view.index] = listed
-        elif view.image_hashes:
-            verdict = rules.check_image_hashes(view.image_hashes)
-            if verdict.action != "allow":
-                # the report sink records the hash that matched, not the first one the backend sent
-                removals[view.index] = Removal(verdict, view.url, matched_hash(rules, view.image_hashes, verdict))
-    return removals
 
 
 def _listed_url(rules: RuleSet, url: str | None, image_url: str | None, *more: Sequence[str]

@@ -9,6 +9,9 @@ import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from filter_proxy.events import MultiObserver
 from filter_proxy.metrics import Metrics
 from filter_proxy.verdict import Verdict
@@ -110,3 +113,38 @@ def test_multiprocess_mode_merges_worker_processes(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", reader], env=env, check=True, capture_output=True, text=True).stdout
     assert 'filter_proxy_requests_total{action="block",route="search"} 2.0' in out
     assert 'filter_proxy_results_removed_total{action="block",category="zqx-abuse",signal="term"} 2.0' in out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.one_of(st.floats(min_value=-1, max_value=100, allow_nan=False),
+                                   st.sampled_from([0.0, 0.005, 0.01, 0.1, 1.0, 10.0, float("inf"),
+                                                    float("nan")])), max_size=30), min_size=1, max_size=3))
+def test_batched_latencies_give_the_buckets_and_sum_of_observe(batches: list[list[float]]) -> None:
+    """Metrics.flush hands latencies over in batches (observe_many); the histogram must read as if every
+    value had been observed on its own."""
+    import math
+
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from filter_proxy.metrics import observe_many
+
+    one, many = CollectorRegistry(), CollectorRegistry()
+    by_one = Histogram("lat_seconds", "x", ["outcome"], registry=one).labels("ok")
+    by_many = Histogram("lat_seconds", "x", ["outcome"], registry=many).labels("ok")
+    for batch in batches:
+        for value in batch:
+            by_one.observe(value)
+        observe_many(by_many, batch)
+
+    def samples(registry: CollectorRegistry) -> dict[tuple[str, str], float]:
+        return {(s.name, s.labels.get("le", "")): s.value for m in registry.collect() for s in m.samples
+                if not s.name.endswith("_created")}
+
+    a, b = samples(one), samples(many)
+    assert a.keys() == b.keys()
+    for key, value in a.items():
+        if key[0].endswith("_sum"):  # added in another order: equal up to rounding
+            assert (math.isnan(value) and math.isnan(b[key])) or math.isclose(value, b[key], rel_tol=1e-9,
+                                                                                abs_tol=1e-9) or value == b[key]
+        else:
+            assert value == b[key], key

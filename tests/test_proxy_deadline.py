@@ -129,3 +129,49 @@ def test_the_deadline_must_be_positive() -> None:
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="deadline"):
             ReverseProxy("http://127.0.0.1:9", deadline=bad)
+
+
+async def _call_proxy(proxy: ReverseProxy, sent: list[dict[str, Any]]) -> None:
+    scope = {"type": "http", "method": "GET", "path": "/_cluster/health", "raw_path": b"/_cluster/health",
+             "query_string": b"", "headers": [(b"host", b"t")], "client": ("127.0.0.1", 1), "scheme": "http"}
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await proxy(scope, receive, send)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_cancellation_from_outside_is_not_a_504_and_a_504_leaves_the_task_uncancelled() -> None:
+    import asyncio
+
+    with DripServer("head") as server:
+        # Someone else cancels the request's task (client gone, shutdown) well before the deadline: the
+        # cancellation propagates, nothing is answered.
+        proxy = ReverseProxy(server.url, timeout=httpx.Timeout(5.0, connect=1.0), deadline=30.0)
+        sent: list[dict[str, Any]] = []
+        task = asyncio.create_task(_call_proxy(proxy, sent))
+        await asyncio.sleep(0.3)  # the request is out, waiting on the dripping head (or still connecting)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert sent == []
+        await proxy.aclose()
+        # The deadline's own cancellation becomes a 504, and the task is no longer marked as cancelling
+        # (later awaits in the same task, e.g. the middleware's, still work).
+        proxy = ReverseProxy(server.url, timeout=httpx.Timeout(5.0, connect=1.0), deadline=DEADLINE)
+        sent = []
+
+        async def then_more() -> int:
+            await _call_proxy(proxy, sent)
+            await asyncio.sleep(0.01)
+            current = asyncio.current_task()
+            assert current is not None
+            return current.cancelling()
+
+        assert await asyncio.create_task(then_more()) == 0
+        assert sent[0]["status"] == 504
+        await proxy.aclose()

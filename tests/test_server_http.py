@@ -41,11 +41,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 class _Server:
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: float = 5) -> None:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, http=HttpToolsProtocol, lifespan="off", log_level="warning")
+        config = uvicorn.Config(app, http=HttpToolsProtocol, lifespan="off", log_level="warning",
+                                timeout_keep_alive=keep_alive)  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
 
     async def __aenter__(self) -> _Server:
@@ -127,4 +128,25 @@ def test_the_coalescing_cycle_serves_requests() -> None:
             writer.close()
             return out
 
-    assert asyncio.run(run()).endswith(b"_CoalescingCycle")
+    assert asyncio.run(run()).endswith(b"_LeanCycle")
+
+
+def test_keep_alive_closes_an_idle_connection_but_not_a_busy_one() -> None:
+    """One timer per idle period (server_http.HttpToolsProtocol): a connection whose requests keep coming,
+    each within the keep-alive timeout, stays open for longer than the timeout in total; one left idle after
+    its answer is closed by the server."""
+
+    async def run() -> tuple[list[bytes], bytes]:
+        async with _Server(keep_alive=1.0) as server:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            answers = []
+            for i in range(8):  # 8 x 0.3 s: well past the 1 s timeout in total, never idle for 1 s
+                writer.write(f"GET /x?n{i} HTTP/1.1\r\nhost: t\r\n\r\n".encode())
+                answers.append((await _read_until(reader, f"n{i}".encode()))[-2:])
+                await asyncio.sleep(0.3)
+            rest = await asyncio.wait_for(reader.read(), 10)  # idle now: the server closes (EOF)
+            writer.close()
+            return answers, rest
+
+    answers, rest = asyncio.run(run())
+    assert answers == [f"n{i}".encode() for i in range(8)] and rest == b""

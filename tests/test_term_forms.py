@@ -169,3 +169,24 @@ def test_the_shipped_rule_comment_is_true(text: str, blocked: bool) -> None:
 
     rules = load_rules(Path(__file__).resolve().parent.parent / "rules")
     assert (rules.check_text(text).action == "block") is blocked
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["the", "garden", "music", "aba", "ba", "zqx", "zz", "7", "2024", "x", "q", "an", "a"]),
+                max_size=8).map("".join))
+def test_segmenter_prefixes_and_suffixes_as_defined(word: str) -> None:
+    # The definition, position by position: text[:i] (text[j:]) splits into ordinary words or digit runs.
+    seg = Segmenter(frozenset({"the", "garden", "music", "aba", "an", "a", "ba"}))
+    n = len(word)
+
+    def part(start: int, end: int) -> bool:
+        return seg._ordinary(word, start, end, seg.vocabulary)
+
+    prefix = [True] + [False] * n
+    for end in range(1, n + 1):
+        prefix[end] = any(prefix[s] and part(s, end) for s in range(max(0, end - 24), end))
+    suffix = [False] * n + [True]
+    for start in range(n - 1, -1, -1):
+        suffix[start] = any(suffix[e] and part(start, e) for e in range(start + 1, min(n, start + 24) + 1))
+    assert seg._prefixes(word) == prefix
+    assert seg._suffixes(word) == suffix

@@ -159,3 +159,29 @@ def test_the_page_chain_check_finds_what_the_chain_hint_finds(text: str) -> None
     from filter_proxy.normalize import _CHAIN_HINT
 
     assert bool(_CHAIN_BYTES.search(text.encode().translate(_CHAIN_CLASSES))) == bool(_CHAIN_HINT.search(text))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from("KPO1DSLNE"), max_size=14) | st.text(st.sampled_from("1DLE"), max_size=10))
+def test_the_class_patterns_are_the_plain_ones(classes: str) -> None:
+    # Charset-led for speed; the plain forms say what they mean: a K, a run of >= 3 one-character words with
+    # two letters (join_spelled), a first piece before a word that may be the next piece.
+    import re
+
+    from filter_proxy.matchers.term_page import _HARD, _UNCLEAN
+
+    run = classes.encode()
+    assert bool(_UNCLEAN.search(run)) == bool(re.search(rb"K|(?<![1D])(?=[1D]{3})D*1D*1|P[KPOLN]|O[KPN]", run))
+    assert bool(_HARD.search(run)) == bool(re.search(rb"K|(?<![1D])(?=[1D]{3})D*1D*1", run))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(LISTED, min_size=1, max_size=8, unique=True), st.data())
+def test_small_lookups_by_bisection_equal_the_table_lookup(listed: list[str], data: st.DataObject) -> None:
+    from filter_proxy.matchers.term_entries import term_key
+    from filter_proxy.normalize import normalize
+
+    index = build(listed + listed[:1], [])  # a duplicate line: one key, two rows
+    keys = [term_key(normalize(t)) for t in listed]
+    query = data.draw(st.lists(st.one_of(st.sampled_from(keys), st.integers(0, 2**64 - 1)), max_size=20))
+    assert index._rows(query) == index._plain.lookup(query)

@@ -94,7 +94,7 @@ database = "{tmp_path / 'report.sqlite3'}"
                 return False
 
         until(ready, "the server to start")
-        # Every worker has started once each has written its status (they share the listening socket).
+        # Every worker has started once each has written its status (requests reach any of them).
         until(lambda: len(httpx.get(f"{base}/-/workers", headers=AUTH).json()["workers"]) == workers,
               "every worker to report")
         yield proc, base
@@ -224,3 +224,37 @@ def test_one_file_watcher_reloads_every_worker(tmp_path: Path, rules_dir: Path, 
                       and ws[0]["version"] != before[0]["version"] and ws, "one version everywhere")
         assert len(final) == 2
         assert [action(base, NEW_TERM) for _ in range(40)] == ["block"] * 40
+
+
+def test_connections_opened_at_once_are_spread_over_the_workers(tmp_path: Path, rules_dir: Path,
+                                                                 upstream_url: str) -> None:
+    """Each worker listens on a socket of its own (SO_REUSEPORT): a burst of connections reaches both
+    workers. With one shared socket, whichever worker woke first took most of a burst (supervisor.py)."""
+    import socket
+
+    if not hasattr(socket, "SO_REUSEPORT"):
+        pytest.skip("no SO_REUSEPORT on this platform")
+    with serve_workers(tmp_path, rules_dir, upstream_url) as (_proc, base):
+        port = int(base.rsplit(":", 1)[1])
+        conns = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(32)]
+        prefixes = set()
+        try:
+            for conn in conns:  # every connection is open before the first request
+                conn.sendall(b"GET /-/health HTTP/1.1\r\nhost: t\r\n\r\n")
+            for conn in conns:
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(4096)
+                    assert chunk, head
+                    head += chunk
+                found = re.search(rb"x-request-id: ([0-9a-f]{12})", head.lower())
+                assert found, head
+                prefixes.add(found.group(1))  # per-process random prefix of the request id (ops_app.py)
+        finally:
+            for conn in conns:
+                conn.close()
+        # 32 connections hashed over 2 sockets all land on one with probability 2 ** -31.
+        assert len(prefixes) == 2
+        listening = subprocess.run(["ss", "-tlnH", f"( sport = :{port} )"], capture_output=True, text=True)
+        if listening.returncode == 0:
+            assert len(listening.stdout.strip().splitlines()) == 2  # two listening sockets, one per worker

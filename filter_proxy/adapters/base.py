@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from filter_proxy.adapters.routes import match_any, match_path
+from filter_proxy.adapters.walk import collect
 
 __all__ = ["Adapter", "AdapterError", "FieldMapping", "ResultView", "Section", "match_any", "match_path"]
 
@@ -36,26 +37,33 @@ class ResultView:
     # Further image fields (a full-size image beside the thumbnail): also in ``extra_urls`` for the URL
     # rules, and fetched and hashed like ``image_url`` by the image screener.
     extra_images: list[str] = field(default_factory=list)
-    # Deny by default: the result's whole subtree(s) as they sit in the response, and every string found
-    # in them (keys included) with their URL-shaped parts. These, not the mapped fields, are screened.
+    # Deny by default: the result's whole subtree(s) as they sit in the response. Every string in them
+    # (keys included) and their URL-shaped parts are screened (``page_results.screen_results``), not only
+    # the mapped fields; a view without nodes (made by hand) is screened on its mapped fields.
     nodes: tuple[Any, ...] = ()
-    strings: list[str] = field(default_factory=list)
-    links: list[str] = field(default_factory=list)
 
     def texts(self) -> list[str]:
-        """The texts screened for this result: every string found in its nodes, else the mapped fields."""
+        """The texts screened for this result: every string found in its nodes (``walk.collect``: keys,
+        markup stripped beside the original), else the mapped fields."""
         if self.nodes:
-            return self.strings
+            return self._walk()[0]
         if self.extra_text:
             return [t for t in (self.title, self.snippet, *self.extra_text) if t]
-        # The usual result (called once per result on every page): no tuple to unpack.
         if self.title and self.snippet:
             return [self.title, self.snippet]
         return [self.title] if self.title else [self.snippet] if self.snippet else []
 
     def urls(self) -> list[str]:
         """Every URL of the result to check against the URL rules (link, image, further and URL-shaped)."""
-        return [u for u in (self.url, self.image_url, *self.extra_urls, *self.links) if u]
+        links = self._walk()[1] if self.nodes else []
+        return [u for u in (self.url, self.image_url, *self.extra_urls, *links) if u]
+
+    def _walk(self) -> tuple[list[str], list[str]]:
+        texts: list[str] = []
+        links: list[str] = []
+        for node in self.nodes:
+            collect(node, texts, links)
+        return texts, links
 
 
 @dataclass(slots=True)

@@ -1,6 +1,6 @@
 """Reading and removing the mapped fields of one result document (hints: title, link, thumbnail).
 
-What is screened is every string of the result (``walk.collect`` over its nodes); the mapping says which
+What is screened is every string of the result's nodes (``page_results.screen_results``); the mapping says which
 string is which, for the image screener, ``hide_image`` and reports.
 
 A field path is either dotted (``"meta.title"``: a literal key containing dots wins, arrays of objects are
@@ -14,7 +14,6 @@ from typing import Any
 
 from filter_proxy.adapters.base import FieldMapping, ResultView
 from filter_proxy.adapters.pointer import pointer_delete, pointer_get
-from filter_proxy.adapters.walk import collect as collect_strings
 from filter_proxy.adapters.walk import strip_tags
 
 __all__ = ["MISSING", "ViewBuilder", "as_texts", "build_view", "collect", "delete_field", "get_field",
@@ -105,11 +104,28 @@ def collect(sources: Sequence[Any], paths: Iterable[str]) -> list[str]:
     return _values(sources, compile_paths(paths))
 
 
+def _plain_values(get: Any, keys: tuple[str, ...]) -> list[str]:
+    """``_values`` of one object source over plain paths (top-level keys): ``get`` is its ``dict.get``."""
+    out: list[str] = []
+    for key in keys:
+        value = get(key)
+        if value is None:
+            continue
+        if type(value) is str:
+            if value and not value.isspace() and value not in out:
+                out.append(value)
+        else:
+            for text in as_texts(value):
+                if text not in out:
+                    out.append(text)
+    return out
+
+
 class ViewBuilder:
     """A FieldMapping compiled once: the per-result work is dict lookups, not path parsing.
     ``build`` is ``build_view`` for this mapping (a FieldMapping is treated as immutable)."""
 
-    __slots__ = ("fields", "title", "snippet", "extra", "url", "image_url", "hashes")
+    __slots__ = ("fields", "title", "snippet", "extra", "url", "image_url", "hashes", "plain")
 
     def __init__(self, fields: FieldMapping) -> None:
         self.fields = fields
@@ -119,17 +135,33 @@ class ViewBuilder:
         self.url = compile_paths(fields.url)
         self.image_url = compile_paths(fields.image_url)
         self.hashes = tuple((algorithm, compile_paths([path])) for algorithm, path in fields.image_hash.items())
+        # Every path a top-level key (the usual mapping): a result with one object source is read with
+        # ``dict.get`` per key and nothing else (``_plain_values``); (title, snippet, extra, url, image).
+        groups = (self.title, self.snippet, self.extra, self.url, self.image_url, *(p for _, p in self.hashes))
+        self.plain: tuple[tuple[str, ...], ...] | None = (
+            tuple(tuple(path for path, _ in group) for group in groups[:5])
+            if all(plain for group in groups for _, plain in group) else None)
 
     def build(self, index: int, sources: Sequence[Any], highlights: Iterable[str] = (),
               nodes: tuple[Any, ...] = ()) -> ResultView:
         """The view of one result. ``nodes`` are its subtrees as they sit in the response (a hit, a hit and
         its highlighting entry); every string in them is screened. Without ``nodes`` the sources and
-        highlights are walked."""
-        titles = _values(sources, self.title)
-        snippets = _values(sources, self.snippet)
-        extra = _values(sources, self.extra) if self.extra else []
-        urls = _values(sources, self.url)
-        images = _values(sources, self.image_url)
+        highlights are the nodes."""
+        plain = self.plain
+        if plain is not None and len(sources) == 1 and type(sources[0]) is dict:
+            # The same values as ``_values`` gives for one object and plain paths, without its loops.
+            get = sources[0].get
+            titles = _plain_values(get, plain[0])
+            snippets = _plain_values(get, plain[1])
+            extra = _plain_values(get, plain[2]) if plain[2] else []
+            urls = _plain_values(get, plain[3])
+            images = _plain_values(get, plain[4])
+        else:
+            titles = _values(sources, self.title)
+            snippets = _values(sources, self.snippet)
+            extra = _values(sources, self.extra) if self.extra else []
+            urls = _values(sources, self.url)
+            images = _values(sources, self.image_url)
         hashes: dict[str, str] = {}
         for algorithm, path in self.hashes:
             found = _values(sources, path)
@@ -139,10 +171,8 @@ class ViewBuilder:
             extra = titles[1:] + snippets[1:] + extra
         if not nodes:
             nodes = (*sources, list(highlights)) if highlights else tuple(sources)
-        texts: list[str] = []
-        links: list[str] = []
-        for node in nodes:
-            collect_strings(node, texts, links)
+        # Every string of ``nodes`` is screened by ``page_results.screen_results``, which walks them once
+        # per page: nothing is walked here.
         return ResultView(
             index,
             titles[0] if titles else "",
@@ -154,8 +184,6 @@ class ViewBuilder:
             urls[1:] + images[1:] if len(urls) > 1 or len(images) > 1 else [],
             images[1:],
             nodes,
-            texts,
-            links,
         )
 
 

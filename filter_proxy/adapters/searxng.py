@@ -18,7 +18,6 @@ from filter_proxy.adapters.fields import build_view, hide_images, view_builder
 from filter_proxy.adapters.opensearch_suggestions import remove_parallel
 from filter_proxy.adapters.querysyntax import screened_texts
 from filter_proxy.adapters.request import request_strings
-from filter_proxy.adapters.walk import strings
 
 SEARXNG_FIELDS = FieldMapping(
     title=("title",),
@@ -54,8 +53,7 @@ def _doc(doc: Any) -> dict[str, Any]:
 def _section_view(n: int, item: Any, fields: FieldMapping) -> ResultView:
     """The view of an answer or infobox: its mapped fields, and every string it holds is screened."""
     if isinstance(item, str):
-        texts, links = strings(item)
-        return ResultView(index=n, title=item, nodes=(item,), strings=texts, links=links)
+        return ResultView(index=n, title=item, nodes=(item,))
     if not isinstance(item, dict):
         raise AdapterError("SearXNG response: an answer or infobox is neither text nor an object")
     return build_view(n, [item], fields)
@@ -99,6 +97,18 @@ class SearxngAdapter(Adapter):
         return views
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
+        results = _list(_doc(doc), "results", required=True)
+        for key, _ in SECTIONS:
+            _list(doc, key)  # the shape checks of ``_entries``
+        if indices and min(indices) >= 0 and max(indices) < len(results):
+            # Only results go (the usual page): no table of every entry.
+            kept = [x for i, x in enumerate(results) if i not in indices]
+            gone = len(results) - len(kept)
+            results[:] = kept
+            count = doc.get("number_of_results")
+            if isinstance(count, int | float) and not isinstance(count, bool):
+                doc["number_of_results"] = type(count)(max(0, count - gone))
+            return doc
         drop: dict[int, tuple[list[Any], set[int]]] = {}
         for n, (items, i, _) in enumerate(self._entries(doc)):
             if n in indices:

@@ -82,41 +82,46 @@ def url_parts(text: str) -> list[str]:
 def collect(value: Any, texts: list[str], links: list[str]) -> None:
     """Append every string in ``value`` (keys included, except ``FORMAT_KEYS``) to ``texts`` and its
     URL-shaped parts to ``links``."""
+    # The hot loop of every screened page (each result's strings go through here once). Written out by
+    # hand, without a per-member tuple or helper call: the order of ``texts`` is the order of the old
+    # generic loop (a key before its value; nested containers after their parent's members, last pushed
+    # first), which tests/test_walk_fast.py checks against a plain reference walk.
     stack = [value]
     pop, push = stack.pop, stack.append
     add_text, add_links = texts.append, links.extend
+    format_keys = FORMAT_KEYS
     while stack:
         item = pop()
         kind = type(item)
         if kind is dict:
             for key, child in item.items():
-                if type(child) is str:
-                    here: tuple[str, ...] = (child,) if key in FORMAT_KEYS else (key, child)
-                else:
-                    here = () if key in FORMAT_KEYS else (key,)
-                for text in here:
-                    if text:
-                        add_text(text)
-                        if "<" in text:
-                            plain = strip_tags(text)
-                            if plain != text:
-                                add_text(plain)
-                        if "." in text or "//" in text:
-                            add_links(url_parts(text))
-                if type(child) in (dict, list):
+                if key and key not in format_keys:
+                    add_text(key)
+                    if "<" in key and (plain := strip_tags(key)) != key:
+                        add_text(plain)
+                    if "." in key or "//" in key:
+                        add_links(url_parts(key))
+                kind = type(child)
+                if kind is str:
+                    if child:
+                        add_text(child)
+                        if "<" in child and (plain := strip_tags(child)) != child:
+                            add_text(plain)
+                        if "." in child or "//" in child:
+                            add_links(url_parts(child))
+                elif kind is dict or kind is list:
                     push(child)
         elif kind is list or kind is tuple:
             for child in item:
-                if type(child) is str:
+                kind = type(child)
+                if kind is str:
                     if child:
                         add_text(child)
-                        if "<" in child:
-                            plain = strip_tags(child)
-                            if plain != child:
-                                add_text(plain)
+                        if "<" in child and (plain := strip_tags(child)) != child:
+                            add_text(plain)
                         if "." in child or "//" in child:
                             add_links(url_parts(child))
-                elif type(child) in (dict, list, tuple):
+                elif kind is dict or kind is list or kind is tuple:
                     push(child)
         elif kind is str and item:
             add_text(item)
@@ -124,6 +129,38 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
                 add_text(plain)
             add_links(url_parts(item))
         # Numbers, booleans and null carry no text.
+
+
+def raw_strings(value: Any, out: list[str]) -> None:
+    """The strings ``collect`` reads in ``value``, in its order, as they are: without the copies without
+    markup and without URL parts, which a caller derives once per distinct string (``page_results``)."""
+    stack = [value]
+    pop, push = stack.pop, stack.append
+    add = out.append
+    format_keys = FORMAT_KEYS
+    while stack:
+        item = pop()
+        kind = type(item)
+        if kind is dict:
+            for key, child in item.items():
+                if key and key not in format_keys:
+                    add(key)
+                kind = type(child)
+                if kind is str:
+                    if child:
+                        add(child)
+                elif kind is dict or kind is list:
+                    push(child)
+        elif kind is list or kind is tuple:
+            for child in item:
+                kind = type(child)
+                if kind is str:
+                    if child:
+                        add(child)
+                elif kind is dict or kind is list or kind is tuple:
+                    push(child)
+        elif kind is str and item:
+            add(item)
 
 
 def strings(value: Any) -> tuple[list[str], list[str]]:
@@ -134,33 +171,53 @@ def strings(value: Any) -> tuple[list[str], list[str]]:
     return texts, links
 
 
+def _add_string(text: str, texts: list[str], links: list[str]) -> None:
+    """``collect`` of one string (a non-empty one: its text, without markup, and its URL parts)."""
+    texts.append(text)
+    if "<" in text and (plain := strip_tags(text)) != text:
+        texts.append(plain)
+    if "." in text or "//" in text:
+        links.extend(url_parts(text))
+
+
 def collect_except(value: Any, texts: list[str], links: list[str], skip: set[int],
                    skip_keys: set[tuple[int, Any]]) -> None:
     """``collect`` that does not enter the containers whose ``id`` is in ``skip`` (already screened and
     kept) nor the members in ``skip_keys`` (a backend's echo of the request): ``(id(object), key)`` or
     ``(id(array), index)``."""
+    # As collect(), a key or string read here is read as ``collect(key)`` reads it: a key that is not a
+    # string (only possible in a document built in process) carries no text.
     stack = [value]
+    pop, push = stack.pop, stack.append
+    format_keys = FORMAT_KEYS
     while stack:
-        item = stack.pop()
+        item = pop()
         if id(item) in skip:
             continue
-        if type(item) is dict:
+        kind = type(item)
+        if kind is dict:
+            here = id(item)
             for key, child in item.items():
-                if (id(item), key) in skip_keys:
+                if skip_keys and (here, key) in skip_keys:
                     continue
-                if key not in FORMAT_KEYS:
-                    collect(key, texts, links)
-                if type(child) is str:
-                    collect(child, texts, links)
-                elif type(child) in (dict, list):
-                    stack.append(child)
-        elif type(item) is list:
+                if type(key) is str and key and key not in format_keys:
+                    _add_string(key, texts, links)
+                kind = type(child)
+                if kind is str:
+                    if child:
+                        _add_string(child, texts, links)
+                elif (kind is dict or kind is list) and id(child) not in skip:
+                    push(child)
+        elif kind is list:
+            here = id(item)
             for index, child in enumerate(item):
-                if skip_keys and (id(item), index) in skip_keys:
+                if skip_keys and (here, index) in skip_keys:
                     continue
-                if type(child) is str:
-                    collect(child, texts, links)
-                elif type(child) in (dict, list):
-                    stack.append(child)
-        elif type(item) is str:
-            collect(item, texts, links)
+                kind = type(child)
+                if kind is str:
+                    if child:
+                        _add_string(child, texts, links)
+                elif (kind is dict or kind is list) and id(child) not in skip:  # a kept result: not entered
+                    push(child)
+        elif kind is str and item:
+            _add_string(item, texts, links)

@@ -6,6 +6,12 @@ Measured at 1M synthetic terms (benchmarks/scale.py generator): format 2's build
 tuples and sets of Python ints (`rules compile` 1285 MB peak, 44 s CPU); see docs/ARCHITECTURE.md for
 the figures of this build.
 
+Runs of plain ASCII lines come in bulk (``add_rows``, from ``term_batch``): their rows go to 16 buckets by
+the key's top bits and their single words stay as bytes until ``finish`` hashes the pieces (into the piece
+bitmap) and then the wildcard cuts, and sorts the table one bucket at a time into preallocated columns: the
+unsorted rows, their sort order and the sorted copy are never held at once, nor pieces and cuts (1M terms:
+peak 232 -> 184 MB with the bulk reading).
+
 ``TermBuilder.add`` takes an entry already validated (``term_entries.parse_term_words``: its normalised
 words come along, so an entry is normalised once from file to index). Rules are numbered in the order
 added; ``drop(rule)`` forgets an entry added before it was known to be a duplicate (the directory reader
@@ -57,6 +63,11 @@ class _Keys:
         if len(self._buffer) >= _CHUNK:
             self._flush()
 
+    def add_array(self, keys: np.ndarray) -> None:
+        self._flush()
+        if keys.size:
+            self._chunks.append(unique_keys(keys))
+
     def _flush(self) -> None:
         if self._buffer:
             self._chunks.append(unique_keys(np.frombuffer(self._buffer, dtype=np.uint64)))
@@ -88,6 +99,46 @@ class _Keys:
         return out
 
 
+_BUCKET_BITS = 4  # rows added in bulk are kept in 16 buckets by their key's top bits
+
+
+class _Buckets:
+    """(key, rule) rows kept apart by the top bits of the key: ``finish`` sorts one bucket at a time into
+    the final table (a bucket's columns are freed as it is copied), so a 1M-term build never holds the
+    unsorted rows, their sort order and the sorted copy at once (the peak of a 1M-term compile)."""
+
+    def __init__(self) -> None:
+        self.keys = [array("Q") for _ in range(1 << _BUCKET_BITS)]
+        self.rule = [array("I") for _ in range(1 << _BUCKET_BITS)]
+
+    def add(self, keys: np.ndarray, rule: np.ndarray) -> None:
+        if not keys.size:
+            return
+        top = (keys >> np.uint64(64 - _BUCKET_BITS)).astype(np.intp)
+        order = np.argsort(top, kind="stable")
+        ends = np.cumsum(np.bincount(top, minlength=1 << _BUCKET_BITS))
+        k, r = keys[order], rule.astype(np.uint32)[order]
+        start = 0
+        for b, end in enumerate(ends.tolist()):
+            if end > start:
+                self.keys[b].frombytes(k[start:end].tobytes())
+                self.rule[b].frombytes(r[start:end].tobytes())
+            start = end
+
+    def __len__(self) -> int:
+        return sum(map(len, self.keys))
+
+    def take(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bucket ``b``'s rows (copies), its columns freed."""
+        k = np.frombuffer(self.keys[b], np.uint64).copy() if len(self.keys[b]) else np.zeros(0, np.uint64)
+        r = np.frombuffer(self.rule[b], np.uint32).copy() if len(self.rule[b]) else np.zeros(0, np.uint32)
+        self.keys[b], self.rule[b] = array("Q"), array("I")
+        return k, r
+
+    def view_keys(self) -> list[np.ndarray]:
+        return [np.frombuffer(k, np.uint64) for k in self.keys if len(k)]
+
+
 def distinct(sorted_keys: np.ndarray) -> int:
     """How many distinct keys a sorted array holds."""
     return int(sorted_keys.size and 1 + np.count_nonzero(sorted_keys[1:] != sorted_keys[:-1]))
@@ -105,6 +156,8 @@ class TermBuilder:
         self._plain_keys, self._plain_rule = array("Q"), array("I")
         self._cut_keys, self._cut_rule = array("Q"), array("I")  # marked wildcard cuts (exact table only)
         self._hashed_keys, self._hashed_rule = array("Q"), array("I")
+        self._bulk_plain, self._bulk_cut = _Buckets(), _Buckets()  # the same, added a run at a time
+        self._singles: list[tuple[bytes, np.ndarray, int]] = []  # bulk runs' single words (``add_rows``)
         self._starts = _Keys()  # word prefixes of phrases (first-stage bitmap only)
         self._pieces = _Keys()  # proper prefixes of single words (piece bitmap)
         self._substrings: list[tuple[str, int]] = []  # (form, rule)
@@ -151,6 +204,40 @@ class TermBuilder:
             self._pieces.extend(piece_keys(single))
         return rule
 
+    def add_rows(self, cat: int, file: int, lines: np.ndarray, keys: Any) -> None:
+        """Index a run of plain entries hashed in bulk (``term_batch.batch_keys``, whose rule numbers must be
+        ``len(self)``, ``len(self) + 1``, ... in the order of ``lines``)."""
+        n = int(lines.size)
+        self._cat.frombytes(np.full(n, cat, np.uint16).tobytes())
+        self._file.frombytes(np.full(n, file, np.uint32).tobytes())
+        self._line.frombytes(lines.astype(np.uint32).tobytes())
+        self._kind.frombytes(bytes(n))
+        self.max_words = max(self.max_words, keys.max_words)
+        self._bulk_plain.add(keys.plain_keys, keys.plain_rule)
+        self._starts.add_array(keys.starts)
+        if keys.singles:
+            self._singles.append((keys.singles, keys.single_rule, keys.entry_words))
+
+    def _hash_pieces(self) -> None:
+        """The pieces of the single words of bulk runs (``term_batch.single_pieces``)."""
+        from filter_proxy.matchers.term_batch import single_pieces  # term_batch imports this module
+
+        for singles, _, _ in self._singles:
+            self._pieces.add_array(single_pieces(singles))
+
+    def _hash_cuts(self, release: bool) -> None:
+        """The wildcard cuts of bulk runs' one-word entries (``term_batch.single_cuts``), after the piece
+        bitmap is built (the pieces and the cuts are never held at once)."""
+        from filter_proxy.matchers.term_batch import single_cuts
+
+        runs = self._singles
+        if release:
+            self._singles = []
+        while runs:
+            singles, rule, entry_words = runs.pop(0)
+            self._bulk_cut.add(*single_cuts(singles, rule, entry_words))
+            del singles, rule
+
     def _add_other(self, text: str, substring: bool, rule: int, found: Sequence[str]) -> None:
         if not substring:  # sha256:<hex>
             self._kind.append(1)
@@ -176,6 +263,48 @@ class TermBuilder:
         """Leave out an entry added earlier (a duplicate found after its file was read)."""
         self._dropped.add(rule)
 
+    def _table(self, plain_k: np.ndarray, plain_r: np.ndarray, cut_k: np.ndarray, cut_r: np.ndarray,
+               live: np.ndarray, rules: Rules) -> tuple[Table, int]:
+        """The plain table (rows sorted by key, then rule; repeated rows once) of the rows added one entry
+        at a time (``plain_*``, ``cut_*``, live rows only) and the bulk buckets, a bucket at a time into
+        preallocated columns; and how many cut rows it was given."""
+        total = plain_k.size + cut_k.size + len(self._bulk_plain) + len(self._bulk_cut)
+        out_k, out_r = np.empty(total, np.uint64), np.empty(total, np.uint32)
+        shift = np.uint64(64 - _BUCKET_BITS)
+        single = (plain_k >> shift).astype(np.uint8), (cut_k >> shift).astype(np.uint8)
+        n_cuts = int(cut_k.size)
+        at = 0
+        for b in range(1 << _BUCKET_BITS):
+            parts_k, parts_r = [], []
+            for bucket, is_cut in ((self._bulk_plain, False), (self._bulk_cut, True)):
+                k, r = bucket.take(b)
+                if not live.all():
+                    alive = live[r]
+                    k, r = k[alive], r[alive]
+                if is_cut:
+                    n_cuts += int(k.size)
+                parts_k.append(k)
+                parts_r.append(r)
+            for keys, rule, top in ((plain_k, plain_r, single[0]), (cut_k, cut_r, single[1])):
+                sel = np.flatnonzero(top == b)
+                parts_k.append(keys[sel])
+                parts_r.append(rule[sel])
+            k, r = np.concatenate(parts_k), np.concatenate(parts_r)
+            del parts_k, parts_r
+            order = np.lexsort((r, k))
+            k, r = k[order], r[order]
+            if k.size > 1:
+                keep = np.empty(k.size, dtype=bool)
+                keep[0] = True
+                np.not_equal(k[1:], k[:-1], out=keep[1:])
+                keep[1:] |= r[1:] != r[:-1]
+                if not keep.all():
+                    k, r = k[keep], r[keep]
+            out_k[at:at + k.size] = k
+            out_r[at:at + k.size] = r
+            at += k.size
+        return Table(out_k[:at], out_r[:at], rules), n_cuts
+
     def finish(self, allow: Sequence[str] = (), release: bool = False
                ) -> tuple[dict[str, Any], Table, Table, np.ndarray, np.ndarray]:
         """(meta, plain table, hashed table, first-stage bitmap, piece bitmap). ``release``: the builder's
@@ -196,25 +325,28 @@ class TermBuilder:
             alive = live[r]
             return k[alive], r[alive]
 
+        self._hash_pieces()
         pieces = self._pieces.joined(release=release)  # repeats set the same bits: only counted
         piece_bitmap = bitmap_of(pieces, PIECE_ERROR, count=distinct(pieces))
         del pieces
         plain_k, plain_r = rows(self._plain_keys, self._plain_rule)
         # The first stage holds phrase keys and their word prefixes; marked cuts stay out (match_prefix looks
         # them up directly in the exact table, which holds both).
-        starts = self._starts.joined(plain_k, release=release)
+        bulk = self._bulk_plain.view_keys()
+        if not live.all():
+            bulk = [np.frombuffer(k, np.uint64)[live[np.frombuffer(r, np.uint32)]]
+                    for k, r in zip(self._bulk_plain.keys, self._bulk_plain.rule, strict=True) if len(k)]
+        starts = self._starts.joined(plain_k, *bulk, release=release)
+        del bulk
         bitmap = bitmap_of(starts, self.error_rate, count=distinct(starts))
         del starts
         cut_k, cut_r = rows(self._cut_keys, self._cut_rule)
-        keys, rule = np.concatenate([plain_k, cut_k]), np.concatenate([plain_r, cut_r])
-        del plain_k, plain_r
-        n_cuts = int(cut_k.size)
-        del cut_k, cut_r
-        if release:  # the views above are gone: the columns can be freed
+        self._hash_cuts(release)
+        plain, n_cuts = self._table(plain_k, plain_r, cut_k, cut_r, live, rules)
+        del plain_k, plain_r, cut_k, cut_r
+        if release:
             self._plain_keys, self._plain_rule = array("Q"), array("I")
             self._cut_keys, self._cut_rule = array("Q"), array("I")
-        plain = Table.from_columns(keys, rule, rules, own=True)
-        del keys, rule
         hashed = Table.from_columns(*rows(self._hashed_keys, self._hashed_rule), rules)
         substring_rules = [r for r in dict.fromkeys(r for _, r in self._substrings) if live[r]]
         row_of = {r: i for i, r in enumerate(substring_rules)}

@@ -37,8 +37,13 @@ from xxhash import xxh64_intdigest
 from filter_proxy.matchers import ordinary_words as _ordinary_words
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
-__all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR"]
+__all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR",
+           "FAIL", "PIECE", "PIECE_ORDINARY"]
 
+# First-stage answers of a word that fails the bitmap (keys are >= 0): it starts no listed phrase; it may be
+# the first piece of a split listed word; the same, but an ordinary word (glued only to a next piece that is
+# no ordinary word). Here, not in ``terms``, so that ``term_page`` reads them without an import cycle.
+FAIL, PIECE, PIECE_ORDINARY = -1, -2, -3
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
 MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
 PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
@@ -127,28 +132,36 @@ class Segmenter:
             self._vocabulary = ordinary_words()
         return self._vocabulary
 
-    def _ordinary(self, text: str, start: int, end: int) -> bool:
-        """``text[start:end]`` is an ordinary word or digits, also when the word lost its first letter to the
-        same letter ending the word before it (``collapse_repeats`` merged the seam: "aba" + "aba")."""
-        part = text[start:end]
-        vocab = self.vocabulary
-        return part in vocab or part.isdigit() or (start > 0 and len(part) > 2 and text[start - 1] + part in vocab)
-
     def _prefixes(self, text: str) -> list[bool]:
-        """``ok[i]``: ``text[:i]`` splits into ordinary words and digit runs (``ok[0]`` is True)."""
-        ok = [True] + [False] * len(text)
-        for end in range(1, len(text) + 1):
-            ok[end] = any(ok[start] and self._ordinary(text, start, end) for start in range(max(0, end - _MAX_WORD), end))
+        """``ok[i]``: ``text[:i]`` splits into ordinary words and digit runs (``ok[0]`` is True). Forward: only
+        the reachable starts are extended (most positions are not), each by at most ``_MAX_WORD``."""
+        n, vocab = len(text), self.vocabulary
+        ok = [True] + [False] * n
+        for start in range(n):
+            if ok[start]:
+                for end in range(start + 1, min(n, start + _MAX_WORD) + 1):
+                    if not ok[end] and self._ordinary(text, start, end, vocab):
+                        ok[end] = True
         return ok
 
     def _suffixes(self, text: str) -> list[bool]:
-        """``ok[j]``: ``text[j:]`` splits into ordinary words and digit runs (``ok[len]`` is True)."""
-        n = len(text)
+        """``ok[j]``: ``text[j:]`` splits into ordinary words and digit runs (``ok[len]`` is True); the mirror of
+        ``_prefixes``: each reachable end, from the last, extended backwards."""
+        n, vocab = len(text), self.vocabulary
         ok = [False] * n + [True]
-        for start in range(n - 1, -1, -1):
-            ok[start] = any(ok[end] and self._ordinary(text, start, end)
-                            for end in range(start + 1, min(n, start + _MAX_WORD) + 1))
+        for end in range(n, 0, -1):
+            if ok[end]:
+                for start in range(max(0, end - _MAX_WORD), end):
+                    if not ok[start] and self._ordinary(text, start, end, vocab):
+                        ok[start] = True
         return ok
+
+    @staticmethod
+    def _ordinary(text: str, start: int, end: int, vocab: frozenset[str]) -> bool:
+        """``text[start:end]`` is an ordinary word or digits, also when the word lost its first letter to the
+        same letter ending the word before it (``collapse_repeats`` merged the seam: "aba" + "aba")."""
+        part = text[start:end]
+        return part in vocab or part.isdigit() or (start > 0 and end - start > 2 and text[start - 1] + part in vocab)
 
     def middles(self, word: str, min_len: int = 3) -> list[str]:
         """Every ``word[i:j]`` (not the whole word) with a splittable prefix ``word[:i]`` and suffix ``word[j:]``;

@@ -51,7 +51,7 @@ def bitmap_of(keys: np.ndarray | set[int], error_rate: float, count: int | None 
     return packed
 
 
-_BITMAP_CHUNK = 1 << 20
+_BITMAP_CHUNK = 1 << 18  # 8 bytes a key in each of ~4 transients: ~8 MB, not ~32
 
 
 def bitmap_bits(count: int, error_rate: float) -> int:

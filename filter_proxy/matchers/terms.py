@@ -23,32 +23,30 @@ Index design (DESIGN §10, chosen by measurement on a 2-core box):
   (~1.5-4 µs); this probe costs ~0.1 µs, so the hot path walks the text word by word, extends an n-gram
   only while the bitmap says "maybe a prefix", and confirms the few survivors with one vectorised
   ``np.searchsorted``. A clean field costs about one key and one probe per word.
-- Per-word cache (measured: match_words 10.3 -> 0.9 µs for a 14-word field, 100k terms): the unigram
-  answer of the first stage (the word's key if it passes the bitmap, else ``_FAIL``) is kept per normalised
-  word in a dict bounded at ``_KNOWN_MAX`` entries (cleared whole when full: ordinary words recur, so it
-  refills at once). A clean field is then one C-level ``map(dict.get)`` plus a ``count`` (all known and
-  failing: done); only words that pass are extended into n-grams. The cache holds single normalised
-  words, never a whole text.
+- Per-word cache (match_words 10.3 -> 0.9 µs for a 14-word field, 100k terms): the first stage's unigram
+  answer (the word's key if it passes the bitmap, else ``_FAIL``) per normalised word, in a dict bounded at
+  ``_KNOWN_MAX`` entries (cleared whole when full: ordinary words recur). A clean field is one C-level
+  ``map(dict.get)`` plus a ``count``. The cache holds single normalised words, never a whole text.
 - Hashed phrases cannot be walked by prefix: every n-gram up to ``HASHED_MAX_WORDS`` is SHA-256'd and
   searched in a sorted array of the hashes' first 8 bytes (slower; only when hashed entries exist).
 - Other written forms (``term_forms``): joined phrases and other-script skeletons are extra keys of the same
   row; split words are glued at match time after a word that passes a second, looser bitmap of listed
   words' prefixes (two ordinary words are never glued); hashtag/handle words are segmented (``reading.reading``).
-  Format ``FPTERMS3`` (rows name rule numbers; built in one streaming pass by ``term_build``); formats 1
-  and 2 are refused with a "recompile" message.
+  Built in one streaming pass by ``term_build``; bytes: ``term_format`` (``FPTERMS3``).
+- A page's strings at once: ``match_many`` on ``term_page.clean`` (and its compiled kernel).
 - Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
   window of every word. They are meant for a few distinctive coined terms, not for bulk lists.
 """
 
 from __future__ import annotations
 
-import json
-import struct
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 
 import numpy as np
 from xxhash import xxh64_intdigest
 
+from filter_proxy.matchers import term_format
 from filter_proxy.matchers.term_build import PREFIX_MIN_LETTERS, TermBuilder
 from filter_proxy.matchers.term_entries import (
     HASHED_MAX_WORDS,
@@ -64,24 +62,24 @@ from filter_proxy.matchers.term_entries import (
     validate_term,
 )
 from filter_proxy.matchers.term_forms import (
+    FAIL,
     MIN_PIECE,
+    PIECE,
+    PIECE_ORDINARY,
     Segmenter,
     glue,
     ordinary_words,
     piece_key,
 )
-from filter_proxy.matchers.term_page import CLEAN, WORDS, clean
-from filter_proxy.matchers.term_table import Rules, Table
+from filter_proxy.matchers.term_page import CLEAN, WORDS, clean, kernel_tables
+from filter_proxy.matchers.term_table import Table
 from filter_proxy.normalize import _words
 from filter_proxy.reading import glued_words, reading
 
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
 
-_MAGIC = b"FPTERMS3"  # 3: rows hold rule numbers (12 bytes, not 18); 2: joined/skeleton/piece keys; older refused
-_FAIL = -1  # first-stage answer of a word that cannot start any listed phrase (keys are >= 0)
-_PIECE = -2  # ... of a word that starts no phrase but may be the first piece of a split listed word
-_PIECE_ORDINARY = -3  # ... the same, but an ordinary word: glued only to a next piece that is no ordinary word
+_FAIL, _PIECE, _PIECE_ORDINARY = FAIL, PIECE, PIECE_ORDINARY  # first-stage answers (term_forms)
 _NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase covers it
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
@@ -99,18 +97,24 @@ class TermIndex:
         self._files: list[str] = meta["files"]
         self._max_words: int = meta["max_words"]
         self._plain, self._hashed = plain, hashed
+        # The plain keys as Python ints by bisection: a page's few candidates cost less than numpy's call
+        # overhead (``_rows``; numpy's vectorised search for many).
+        self._plain_view = memoryview(np.ascontiguousarray(plain.keys))
         self._bitmap = bitmap.tobytes() if bitmap.size <= (1 << 16) else memoryview(bitmap)
         self._mask = int(bitmap.size * 8 - 1)
         # Second, looser bitmap: exact proper prefixes (>= MIN_PIECE letters) of listed single words.
         self._pieces = pieces.tobytes() if pieces.size <= (1 << 16) else memoryview(pieces)
         self._piece_mask = int(pieces.size * 8 - 1)
         self._glued: dict[str, tuple[int, bool]] = {}  # glued pieces -> (key or _FAIL, may be extended)
+        self._tag_keys: dict[str, list[int]] = {}  # hashtag/handle word -> its keys that pass the first stage
         self._substrings: dict[str, list[tuple[str, int]]] = {}
         for text, row in meta["substrings"]:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
         self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
         self._classes: dict[str, int] = {}  # raw ASCII token -> what the first stage makes of it (term_page)
+        self._chunks: dict[str, bool] = {}  # whitespace-free chunk -> its glued words may pass (term_page)
+        self._kernel = kernel_tables()  # the same two answers for the compiled pass (None: not built)
         self._ordinary = ordinary_words()  # loaded once per process (~0.2 s), shared by every index
         self._segmenter = Segmenter(self._ordinary)
         self._allow: dict[int, set[str]] = {}
@@ -167,7 +171,12 @@ class TermIndex:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
         self._glued.clear()
+        self._tag_keys.clear()
         self._classes.clear()
+        self._chunks.clear()
+        if self._kernel is not None:
+            for table in self._kernel:
+                table.clear()
 
     def match_words(self, words: list[str], tagged: Sequence[str] = (), glued: Sequence[str] = ()) -> list[TermMatch]:
         """Matches among already-normalised ``words`` (``normalize.words(text)``); ``tagged`` are hashtag or
@@ -266,7 +275,7 @@ class TermIndex:
                     break
                 cands.append(key)
                 spans.append((i, j))
-        found = [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+        found = [(*spans[q], *self._plain.triple(row)) for q, row in self._rows(cands)]
         return found + self._match_splits(words, firsts)
 
     def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
@@ -297,18 +306,35 @@ class TermIndex:
                     spans.append((i, i + 3))
         if not cands:
             return []
-        return [(*spans[q], *self._row(self._plain, row)) for q, row in self._plain.lookup(cands)]
+        return [(*spans[q], *self._plain.triple(row)) for q, row in self._rows(cands)]
 
     def _match_tagged(self, tagged: Sequence[str], glued: Sequence[str]) -> list[tuple[int, int, int, int, int]]:
         """Listed single words (and joined phrases) inside hashtag/handle words, between ordinary words or
         digits (``#zqxblockedlife``, ``@zqxblockedfan``), and ``glued`` words looked up whole."""
         cands = [k for k in map(term_key, glued) if self._probe(k)]
+        known = self._tag_keys
         for word in tagged:
-            cands.extend(k for k in map(term_key, (word, *self._segmenter.middles(word))) if self._probe(k))
-        return [(*_NO_SPAN, *self._row(self._plain, row)) for _, row in self._plain.lookup(cands)]
+            keys = known.get(word)
+            if keys is None:  # segmenting is ~0.1 ms a word: its answer is kept per word, like ``_known``
+                if len(known) > _KNOWN_MAX:
+                    known.clear()
+                keys = known[word] = [k for k in map(term_key, (word, *self._segmenter.middles(word)))
+                                      if self._probe(k)]
+            cands.extend(keys)
+        return [(*_NO_SPAN, *self._plain.triple(row)) for _, row in self._rows(cands)]
 
-    def _row(self, table: Table, row: int) -> tuple[int, int, int]:
-        return table.triple(row)
+    def _rows(self, keys: list[int]) -> list[tuple[int, int]]:
+        """``self._plain.lookup(keys)``: (query index, row) for every row whose key equals a query key."""
+        if len(keys) > 16:
+            return self._plain.lookup(keys)
+        view, out = self._plain_view, []
+        size = len(view)
+        for q, key in enumerate(keys):
+            row = bisect_left(view, key)
+            while row < size and view[row] == key:
+                out.append((q, row))
+                row += 1
+        return out
 
     def _match_hashed(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
         keys: list[int] = []
@@ -317,7 +343,7 @@ class TermIndex:
             for j in range(i + 1, min(len(words), i + HASHED_MAX_WORDS) + 1):
                 keys.append(sha_key(" ".join(words[i:j])))
                 spans.append((i, j))
-        return [(*spans[q], *self._row(self._hashed, row)) for q, row in self._hashed.lookup(keys)]
+        return [(*spans[q], *self._hashed.triple(row)) for q, row in self._hashed.lookup(keys)]
 
     def _match_substrings(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
         out = []
@@ -355,9 +381,7 @@ class TermIndex:
         synthetic list; phrases get none, which would triple the table)."""
         if not words or len(words[-1]) < PREFIX_MIN_LETTERS:
             return []
-        keys = [term_key(_PREFIX_MARK + words[-1])]
-        found = [(0, 0, *self._row(self._plain, row)) for _, row in self._plain.lookup(keys)]
-        return self._to_matches(found) if found else []
+        return self._marked(_PREFIX_MARK + words[-1])
 
     def match_suffix(self, words: list[str]) -> list[TermMatch]:
         """Listed single-word entries that end with the first of the normalised ``words`` (a query term
@@ -365,8 +389,10 @@ class TermIndex:
         rule and the same exact lookup as ``match_prefix`` (marked end keys from ``term_build.prefix_keys``)."""
         if not words or len(words[0]) < PREFIX_MIN_LETTERS:
             return []
-        keys = [term_key(_SUFFIX_MARK + words[0])]
-        found = [(0, 0, *self._row(self._plain, row)) for _, row in self._plain.lookup(keys)]
+        return self._marked(_SUFFIX_MARK + words[0])
+
+    def _marked(self, marked: str) -> list[TermMatch]:
+        found = [(0, 0, *self._plain.triple(row)) for _, row in self._rows([term_key(marked)])]
         return self._to_matches(found) if found else []
 
     @property
@@ -381,53 +407,9 @@ class TermIndex:
 
     def to_parts(self) -> list[bytes | memoryview]:
         """``to_bytes`` as the buffers to write one after another (views of the arrays, no copy)."""
-        rules = self._plain.rules
-        if self._hashed.keys.size and self._hashed.rules is not rules:
-            raise ValueError("the plain and hashed tables of a term index must share their rules")
-        meta = json.dumps(self._meta, separators=(",", ":")).encode()
-        meta += b" " * (-len(meta) % 8)
-        arrays = [*self._plain.arrays(), *self._hashed.arrays(), *rules.arrays(),
-                  np.frombuffer(self._bitmap, np.uint8), np.frombuffer(self._pieces, np.uint8)]
-        parts = [_MAGIC, struct.pack("<QQQQQQQ", len(meta), self._plain.keys.size, self._hashed.keys.size,
-                                     self._mask // 8 + 1, self._piece_mask // 8 + 1, len(rules), rules.starts.size),
-                 meta]
-        for arr in arrays:
-            raw = memoryview(np.ascontiguousarray(arr)).cast("B")
-            parts.append(raw)
-            if -raw.nbytes % 8:
-                parts.append(b"\0" * (-raw.nbytes % 8))
-        return parts
+        return term_format.parts(self._meta, self._plain, self._hashed, self._bitmap, self._pieces)
 
     @classmethod
     def from_bytes(cls, data: bytes | memoryview) -> TermIndex:
         """Load without copying the arrays (they view ``data``); ValueError on a damaged buffer."""
-        view = memoryview(data).cast("B")
-        if bytes(view[:7]) == _MAGIC[:7] and bytes(view[:8]) != _MAGIC:
-            raise ValueError(f"term index format {bytes(view[7:8]).decode('ascii', 'replace')} is not supported "
-                             f"(this filter-proxy reads format {_MAGIC[7:].decode()}): recompile the bundle with "
-                             "`filter-proxy rules compile`")
-        if bytes(view[:8]) != _MAGIC:
-            raise ValueError("not a term index (bad magic)")
-        try:
-            meta_len, n_plain, n_hashed, n_bitmap, n_pieces, n_rules, n_runs = struct.unpack_from("<QQQQQQQ", view, 8)
-            offset = 64
-            meta = json.loads(bytes(view[offset:offset + meta_len]))
-            offset += meta_len
-            out = []
-            for count, dtype in ((n_plain, np.uint64), (n_plain, np.uint32), (n_hashed, np.uint64),
-                                 (n_hashed, np.uint32), (n_rules, np.uint32), (n_runs, np.uint32),
-                                 (n_runs, np.uint16), (n_runs, np.uint32), (n_bitmap, np.uint8),
-                                 (n_pieces, np.uint8)):
-                arr = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
-                offset += -(-arr.nbytes // 8) * 8
-                out.append(arr)
-            meta["entries"]  # noqa: B018 -- the header must say how many entries it holds
-            plain_rule, hashed_rule, starts = out[1], out[3], out[5]
-            if (plain_rule.size and int(plain_rule.max()) >= n_rules) or (
-                    hashed_rule.size and int(hashed_rule.max()) >= n_rules) or (n_rules and (
-                    not starts.size or int(starts[0]) != 0 or int(starts.max()) >= n_rules)):
-                raise ValueError("rule numbers out of range")
-        except (ValueError, struct.error, json.JSONDecodeError, KeyError) as exc:
-            raise ValueError(f"damaged term index: {exc}") from exc
-        rules = Rules(*out[4:8])
-        return cls(meta, Table(out[0], out[1], rules), Table(out[2], out[3], rules), out[8], out[9])
+        return cls(*term_format.read(data))

@@ -276,49 +276,72 @@ def _read_entries(path: Path, rel: str, source: str, policy: Policy | None, prob
         if not count and len(problems) == before and not (declared is not None and declared.allow_empty):
             problems.append(_empty_file(rel, category))
         return
-    lines = stream_lines(path, rel, problems)  # one at a time: a 1M-line file is never a list of lines
-    first = next(lines, None)
-    if first is not None and not (path.suffix == ".csv" and _is_csv_header(first)):
-        lines = itertools.chain([first], lines)
     seen: dict[object, int] = {}
     count = 0
     # Signals that read their lines themselves (terms: TermEntries) get them straight, without an Entry.
     readers = {name: col for name, col in out.items() if hasattr(col, "add_line")
                and registry.SIGNALS[name].source == source}
-    for reader in readers.values():
-        reader.begin_file(category, rel, declared is not None)
     claimers = [(name, cls) for name, cls in registry.for_source(source).items() if not cls.catch_all]
     catch_all = next((name for name, cls in registry.for_source(source).items() if cls.catch_all), "")
-    for line in lines:
-        count += 1
+
+    def each(number: int, text: str) -> None:
         if source != "images":
-            name = next((n for n, cls in claimers if cls.claims(line.text)), catch_all)
+            name = next((n for n, cls in claimers if cls.claims(text)), catch_all)
             reader = readers.get(name)
             if reader is not None:
-                reason = reader.add_line(line.text, line.number)
+                reason = reader.add_line(text, number)
                 if reason is not None:
-                    problems.append(Problem(rel, line.number, reason))
-                continue
+                    problems.append(Problem(rel, number, reason))
+                return
         try:
             if source == "images":
-                name, text, note = _image_row(line.text)
+                name, text, note = _image_row(text)
             else:
-                text, note = line.text, ""
+                note = ""
             value, key = registry.SIGNALS[name].parse_line(text)
         except SignalError as exc:
-            problems.append(Problem(rel, line.number, str(exc)))
-            continue
+            problems.append(Problem(rel, number, str(exc)))
+            return
         if key in seen:
-            problems.append(Problem(rel, line.number, f"duplicate of line {seen[key]}; ignored", "warning"))
-            continue
-        seen[key] = line.number
+            problems.append(Problem(rel, number, f"duplicate of line {seen[key]}; ignored", "warning"))
+            return
+        seen[key] = number
         if declared is not None:  # entries of an undeclared category are validated but never loaded
-            out[name].append(Entry(value, category, f"{rel}:{line.number}", name, note))
+            out[name].append(Entry(value, category, f"{rel}:{number}", name, note))
+
+    bulk = readers.get(catch_all) if source != "images" else None
+    if bulk is not None and hasattr(bulk, "add_chunk"):
+        # Term lists are read a ~0.5 MB piece at a time; the reader indexes runs of plain lines in bulk and
+        # hands every other line back to ``each`` in line order (terms: TermEntries.add_chunk).
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            problems.append(Problem(rel, 0, f"cannot read file: {exc.strerror or exc}"))
+            data = b""
+        hashed = re.search(rb"(?i)sha256:", data) is not None
+        for reader in readers.values():
+            reader.begin_file(category, rel, declared is not None, **({"hashed": hashed} if reader is bulk else {}))
+        before_line = 0
+        for texts in _entry_chunks(data, rel, problems, _TERM_CHUNK_BYTES):
+            count += len(texts) - texts.count("")
+            bulk.add_chunk(before_line + 1, texts, each)
+            before_line += len(texts)
+        del data
+    else:
+        lines = stream_lines(path, rel, problems)  # one at a time: a 1M-line file is never a list of lines
+        first = next(lines, None)
+        if first is not None and not (path.suffix == ".csv" and _is_csv_header(first)):
+            lines = itertools.chain([first], lines)
+        for reader in readers.values():
+            reader.begin_file(category, rel, declared is not None)
+        for line in lines:
+            count += 1
+            each(line.number, line.text)
     duplicates = [Problem(rel, number, f"duplicate of line {first}; ignored", "warning")
                   for reader in readers.values() for number, first in reader.end_file()]
     duplicates += [Problem(rel, number, note, "warning")
                    for reader in readers.values() for number, note in reader.take_notes()]
-    if duplicates:  # found after the file was read: put them in line order among its other problems
+    if duplicates or readers:  # found after the file was read: put them in line order among its other problems
         problems[before:] = sorted([*problems[before:], *duplicates], key=lambda p: p.line)
     if not count and len(problems) == before and not (declared is not None and declared.allow_empty):
         problems.append(_empty_file(rel, category))
@@ -354,7 +377,10 @@ def _read_urls(path: Path, rel: str, category: str, declared: bool, problems: li
 _CHUNK_BYTES = 1 << 22  # a URL list is decoded and split ~4 MB at a time (a 1M-line file is ~40 MB)
 
 
-def _entry_chunks(data: bytes, rel: str, problems: list[Problem]) -> Iterator[list[str]]:
+_TERM_CHUNK_BYTES = 1 << 19  # term lists: smaller pieces (each line of a piece is a Python str while read)
+
+
+def _entry_chunks(data: bytes, rel: str, problems: list[Problem], size: int = 0) -> Iterator[list[str]]:
     """``iter_lines`` as consecutive lists of lines: item i of the whole is line i + 1 without comment and
     edge spaces ("" for none). Each ~4 MB piece (cut after a newline) is decoded and split at once when it
     is valid UTF-8, and comments are found by searching it for "#" (few lines have one), not by testing
@@ -362,7 +388,7 @@ def _entry_chunks(data: bytes, rel: str, problems: list[Problem]) -> Iterator[li
     start = len(BOM) if data.startswith(BOM) else 0
     before = 0  # lines before this piece
     while start < len(data):
-        end = data.find(b"\n", start + _CHUNK_BYTES)
+        end = data.find(b"\n", start + (size or _CHUNK_BYTES))
         end = len(data) if end == -1 else end + 1
         piece = data[start:end]
         yield _piece_texts(piece, before, rel, problems)

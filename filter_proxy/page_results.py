@@ -1,0 +1,145 @@
+"""The hot loop of a screened page: which of its results go (``screen_results``), and the ``Removal`` record.
+
+Deny by default (DESIGN §1 step 5): every string of each result's nodes is screened, keys included, at any
+depth; a string with markup is screened without it too; every URL-shaped part of a string, the mapped link,
+thumbnail and further URLs are checked as URLs; backend-supplied hashes as hashes. This is what
+``adapters.walk.collect`` reads over the nodes, read in fewer steps:
+
+1. one walk per result collects its strings as they are (``walk.raw_strings``: no per-string tests);
+2. the page's distinct strings get their derived forms once (markup stripped, URL parts), not once per
+   occurrence: results of one page share their keys and many values;
+3. every distinct string and stripped form is checked in one batch (``RuleSet.check_many``);
+4. only the strings that matched are looked up per result, and only in results holding one.
+
+``tests/test_page_results.py`` checks that this gives the removals of the plain reading (walk each result
+with ``collect``, check each string) on generated pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import chain
+from typing import TYPE_CHECKING
+
+from filter_proxy.adapters.base import ResultView
+from filter_proxy.adapters.walk import raw_strings, strip_tags, url_parts
+from filter_proxy.images_check import matched_hash
+from filter_proxy.verdict import ALLOW, Verdict
+
+if TYPE_CHECKING:
+    from filter_proxy.rules.ruleset import RuleSet
+
+__all__ = ["Removal", "screen_results"]
+
+
+@dataclass(slots=True)
+class Removal:
+    """One removed result or suggestion, for the observer (never the query, never who asked)."""
+
+    verdict: Verdict
+    url: str | None = None
+    image_hash: str | None = None
+
+
+def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Removal]:
+    """The results to remove, by index, with why. A result with nodes is read as every string of its
+    nodes (module docstring); one without (a view made by hand) as its mapped texts only.
+
+    Any matched verdict (block, warn or strip) removes the result: the action only decides what happens
+    to a *query*; matching content is never shown.
+    """
+    fields: list[list[str]] = []
+    for view in views:
+        if view.nodes:
+            found: list[str] = []
+            for node in view.nodes:
+                raw_strings(node, found)
+            fields.append(found)
+        else:
+            fields.append(view.texts())
+    distinct = dict.fromkeys(chain.from_iterable(fields))
+    # A string with markup is read without it too (a walked string only; mapped texts are read as they
+    # are, but stripping one of those as well changes nothing: its own verdict is what such a view reads).
+    bare = {text: plain for text in distinct if "<" in text and (plain := strip_tags(text)) != text}
+    checked = list(dict.fromkeys(chain(distinct, bare.values()))) if bare else list(distinct)
+    listed = {text: found for text, found in zip(checked, rules.check_many(checked), strict=True)
+              if found is not ALLOW and found.rank > 0}
+    walked = listed
+    if listed and bare:
+        # A walked string reads as itself, then without markup: the first of the strongest verdicts wins.
+        walked = dict(listed)
+        for text, plain in bare.items():
+            stripped = listed.get(plain)
+            if stripped is not None:
+                own = listed.get(text)
+                if own is None or stripped.rank > own.rank:
+                    walked[text] = stripped
+    removals: dict[int, Removal] = {}
+    kept: list[tuple[ResultView, list[str]]] = []
+    for view, texts in zip(views, fields, strict=True):
+        table = walked if view.nodes else listed
+        if table and not table.keys().isdisjoint(texts):
+            verdict = ALLOW
+            for text in texts:
+                found = table.get(text)
+                if found is not None and found.rank > verdict.rank:
+                    verdict = found
+                    if found.action == "block":
+                        break
+            removals[view.index] = Removal(verdict, view.url)
+        else:
+            kept.append((view, texts))
+    if kept:
+        _screen_urls(kept, distinct, rules, removals)
+    return removals
+
+
+def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, None], rules: RuleSet,
+                 removals: dict[int, Removal]) -> None:
+    """The URLs of the results left (mapped link, thumbnail, further URLs, then the URL-shaped parts of
+    their strings in order, ``walk.collect``'s ``links``): the first listed one removes the result; then
+    backend-supplied hashes. Each distinct URL of the page is checked once, all before any result is
+    read, so the usual page (nothing listed) needs no loop per result."""
+    # URL parts of the page's distinct strings, found once; the strings of results already removed are
+    # left out when some were (only the results left are read, as one by one).
+    strings = distinct if not removals else set().union(*(texts for view, texts in kept if view.nodes))
+    # ``url_parts`` finds nothing in prose without a slash or "www." (most snippets with a full stop).
+    parts = {text: found for text in strings if ("." in text or "//" in text)
+             and ("/" in text or "www." in text or " " not in text) and (found := url_parts(text))}
+    check_url = rules.check_url
+    verdicts: dict[str, Verdict] = {}
+    for view, _ in kept:
+        for url in (view.url, view.image_url, *view.extra_urls):
+            if url and url not in verdicts:
+                verdicts[url] = check_url(url)
+    for found in parts.values():
+        for url in found:
+            if url and url not in verdicts:
+                verdicts[url] = check_url(url)
+    listed = {url: verdict for url, verdict in verdicts.items() if verdict is not ALLOW and verdict.action != "allow"}
+    for view, texts in kept:
+        if listed:
+            removal = _first_listed(view, texts, parts, listed)
+            if removal is not None:
+                removals[view.index] = removal
+                continue
+        if view.image_hashes:
+            verdict = rules.check_image_hashes(view.image_hashes)
+            if verdict.action != "allow":
+                # the report sink records the hash that matched, not the first one the backend sent
+                removals[view.index] = Removal(verdict, view.url, matched_hash(rules, view.image_hashes, verdict))
+
+
+def _first_listed(view: ResultView, texts: list[str], parts: dict[str, list[str]],
+                  listed: dict[str, Verdict]) -> Removal | None:
+    """The first listed URL of one result, in the order it is read, as a Removal; None when none is."""
+    for url in (view.url, view.image_url, *view.extra_urls):
+        if url and url in listed:
+            return Removal(listed[url], url)
+    if view.nodes:
+        for text in texts:
+            for url in parts.get(text, ()):
+                if url in listed:
+                    return Removal(listed[url], url)
+    return None

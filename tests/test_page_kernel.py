@@ -1,0 +1,90 @@
+"""The compiled page kernel (``matchers/_page_kernel.pyx``) against the pure-Python path it stands in front
+of (issue 14, item 2): the same states for every string of generated pages (listed terms in disguise,
+digraphs, chains, compounds, URLs, non-ASCII), so ``match_many`` gives ``[match(t) for t in texts]`` with
+and without it. Skipped, saying why, where the kernel was not built (no C compiler)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from filter_proxy.matchers import term_page
+from filter_proxy.matchers.term_page import CLEAN, FULL, WORDS, clean, clean_python
+from tests.test_term_page import BENIGN_TOKEN, LISTED, PUNCT, build, disguised
+
+kernel = pytest.importorskip("filter_proxy.matchers._page_kernel",
+                             reason="the compiled page kernel was not built (setup.py needs Cython and a C compiler)")
+
+# What the kernel reads itself besides tokens: calls and digraphs, chains of digits or letters, compounds.
+CODEISH = st.sampled_from(["exc_info()", "f()", "()", "a()()b", "()x", "x()()()()", "(ID)", "I/O", "1-7", "0.2",
+                           "3.4 - 3.9", "e.g.", "R-O", "C.F.R.", "os.stat()", "bytes-like", "well-known",
+                           "set_seq1()", "x.y", "a.b.cd", "1.a", "z-q-x", "()()zqx", "zq()x", "Foo[int]"])
+
+
+@st.composite
+def page(draw: st.DrawFn, listed: list[str]) -> list[str]:
+    out = []
+    for _ in range(draw(st.integers(1, 10))):
+        parts = [draw(st.one_of(BENIGN_TOKEN, CODEISH)) + draw(PUNCT) for _ in range(draw(st.integers(0, 9)))]
+        if listed and draw(st.booleans()):
+            parts.insert(draw(st.integers(0, len(parts))), draw(disguised(draw(st.sampled_from(listed)))))
+        out.append(draw(st.sampled_from([" ", "  ", "\n", "-", "."])).join(parts))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(LISTED, min_size=1, max_size=6, unique=True), st.data())
+def test_the_kernel_gives_the_pure_python_states(listed: list[str], data: st.DataObject) -> None:
+    index = build(listed, [])
+    assert index._kernel is not None
+    pages = [data.draw(page(listed)) for _ in range(3)]
+    for _ in range(2):  # the first round fills the kernel's tables, the second reads them
+        for texts in pages:
+            fast, slow = clean(index, texts), clean_python(index, texts)
+            # The same states, except that the kernel may leave a string to be read whole (WORDS) where the
+            # pure-Python path went on to prove it clean (a split pair whose third piece it tried).
+            assert all(f == s or (f == WORDS and s == CLEAN) for f, s in zip(fast.states, slow.states, strict=True)), texts
+            for i, state in enumerate(fast.states):
+                if state == CLEAN:
+                    assert index.match(texts[i]) == [], texts[i]
+            assert index.match_many(texts) == [index.match(t) for t in texts], texts
+    marks = kernel.screen(pages[0], *index._kernel, term_page._FOLD_SPLIT, term_page._CHAIN_CLASSES,
+                          term_page._CHUNK_CLASSES)
+    for mark, text in zip(marks, pages[0], strict=True):
+        if mark == 1:
+            assert clean_python(index, [text]).states == [CLEAN], text
+        elif mark == 2:
+            assert clean_python(index, [text]).states != [FULL], text
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["zqxao", "zqxo", "aob", "fo", "zqxblocked"]),
+       st.lists(st.sampled_from(["()", "a", "b", "zqx", "x", " ", ".", "o", "f"]), max_size=10).map("".join))
+def test_digraphs_read_as_map_digraphs_reads_them(listed: str, text: str) -> None:
+    index = build([listed, "zqxfiller"], [])
+    texts = [text, text + " " + text]
+    for _ in range(2):
+        for fast, slow in zip(clean(index, texts).states, clean_python(index, texts).states, strict=True):
+            assert fast == slow or (fast == WORDS and slow == CLEAN), texts
+        assert index.match_many(texts) == [index.match(t) for t in texts], texts
+
+
+def test_table_keeps_whole_keys_and_refuses_when_full() -> None:
+    table = kernel.Table(4)  # 16 slots: at most 8 keys
+    assert table.add(b"garden", 76) and table.get(b"garden") == 76
+    assert table.get(b"gardens") is None and table.get(b"garde") is None
+    assert table.add(b"garden", 75) and table.get(b"garden") == 75 and len(table) == 1
+    assert all(table.add(f"w{n}".encode(), n) for n in range(7))
+    assert not table.add(b"one-too-many", 1) and table.get(b"one-too-many") is None
+    assert not table.add(b"", 1)
+    table.clear()
+    assert len(table) == 0 and table.get(b"garden") is None
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["()", "(", ")", "a", "b", "7", " ", ".", "_"]), max_size=14).map("".join))
+def test_parens_read_as_map_digraphs(text: str) -> None:
+    from filter_proxy.normalize import map_digraphs
+
+    assert kernel.map_parens(text) == map_digraphs(text)
