@@ -62,10 +62,27 @@ def rules_dir(root: Path, terms: list[str], combos: list[str], weighted: list[st
 def cpu_per_page(result: SuiteResult, tmp: Path, terms: list[str], urls: list[str], results: list[dict[str, Any]],
                  quick: bool, n_forms: int = 10_000) -> None:
     """CPU per 10-result page with ``n_forms`` combinations and ``n_forms`` weighted phrases beside the
-    terms, against the same terms alone (verdict cache off: every field is matched)."""
+    terms, against the same terms alone (verdict cache off: every field is matched).
+
+    The page is screened as the middleware screens it (``screening.screen_results``) and as the speed
+    suite's ``cpu_per_page_ms`` measures it: the page's strings in one ``RuleSet.check_many`` call, each URL
+    on its own. The older per-result call (``check_texts((title, snippet))``, a batch of two strings per
+    result) is shown beside it: it pays the page batch's fixed cost ten times, which is why this table's
+    "terms only" read 0.56 ms where the speed suite read 0.36 ms for the same pages and rules."""
     rows: list[list[Any]] = []
     pages = [results[i:i + 10] for i in range(0, len(results), 10)]
     rounds = 3 if quick else 10
+
+    def page_batch(rules: Any, page: list[dict[str, Any]]) -> None:
+        rules.check_many([text for r in page for text in (r["title"], r["content"])])
+        for r in page:
+            rules.check_url(r["url"])
+
+    def per_result(rules: Any, page: list[dict[str, Any]]) -> None:
+        for r in page:
+            rules.check_texts((r["title"], r["content"]))
+            rules.check_url(r["url"])
+
     timings: dict[str, float] = {}
     for name, combos, weighted in (("terms only", [], []),
                                    (f"+ {n_forms:,} combinations", combination_lines(n_forms, 31), []),
@@ -77,20 +94,23 @@ def cpu_per_page(result: SuiteResult, tmp: Path, terms: list[str], urls: list[st
         compile_rules(root, bundle)
         rules = load_rules(bundle)
         rules.set_cache_size(0)
-        out = []
+        out: dict[Any, list[float]] = {page_batch: [], per_result: []}
         for _ in range(rounds):
-            for page in pages:
-                start = time.process_time()
-                for r in page:
-                    rules.check_texts((r["title"], r["content"]))
-                    rules.check_url(r["url"])
-                out.append((time.process_time() - start) * 1000)
-        timings[name] = median(out)
-        rows.append([name, timings[name], bundle.stat().st_size / 1e6])
+            # Round by round, so that load on the box hits both alike; never both calls on one page in a
+            # row (the second would meet that page's words in every per-word cache and read low).
+            for fn, found in out.items():
+                for page in pages:
+                    start = time.process_time()
+                    fn(rules, page)
+                    found.append((time.process_time() - start) * 1000)
+        timings[name] = median(out[page_batch])
+        rows.append([name, timings[name], median(out[per_result]), bundle.stat().st_size / 1e6])
     result.table(f"CPU per 10-result page with combination rules and weighted phrases ({len(terms):,} terms), "
-                 "cache off, median", ["rule set", "ms per page", "bundle MB"], rows)
+                 "cache off, median", ["rule set", "ms per page (page batch)", "ms per page (per result)",
+                                       "bundle MB"], rows)
     result.target("cpu_per_page_forms_ms", timings["+ both"],
-                  f"{n_forms:,} combinations + {n_forms:,} weighted phrases beside {len(terms):,} terms")
+                  f"{n_forms:,} combinations + {n_forms:,} weighted phrases beside {len(terms):,} terms "
+                  "(the page's strings in one check_many, as the middleware screens a page)")
 
 
 def quality(result: SuiteResult, tmp: Path, corpus: dict[str, list[str]], vocab: set[str], quick: bool) -> None:

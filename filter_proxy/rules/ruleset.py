@@ -27,9 +27,11 @@ from hashlib import blake2b
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.normalize import words as normal_words
+from filter_proxy.reading import Reading
 from filter_proxy.rules.policy import Policy
 from filter_proxy.signals import registry
 from filter_proxy.signals.base import SignalIndex
+from filter_proxy.signals.form_page import FULL, PageUnion, fold_tagged, page_readings
 from filter_proxy.signals.images import ImageDecodeError, ImageSignals, digest_image, hash_image
 from filter_proxy.signals.registry import EXACT_ALGORITHMS
 from filter_proxy.signals.word_spans import read as read_text
@@ -141,6 +143,9 @@ class RuleSet:
         # Only a rule set that lists combinations or weighted phrases pays for a second reading of a text.
         self._forms = len(self.combos) > 0 or len(self.weights) > 0
         self._score_limits = policy.score_limits()
+        # The page batch over terms and the forms' word indexes together (signals/form_page), when it applies.
+        page_indexes = [self.terms, *(form.term_index for form in (self.combos, self.weights) if len(form))]
+        self._page_union = PageUnion(page_indexes) if self._forms and PageUnion.usable(page_indexes) else None
         # Expected false matches per picture of each category's perceptual list (set by the loader).
         self.image_findings: list[Any] = []
         images = self.images
@@ -189,33 +194,38 @@ class RuleSet:
     def check_many(self, texts: Sequence[str]) -> list[Verdict]:
         """``[check_text(t) for t in texts]`` over the strings of a page at once (issue 14): the term index
         normalises and looks up every uncached string together (``TermIndex.match_many``). A rule set with
-        combination rules or weighted phrases reads each string on its own (``check_text``)."""
-        if self._forms:
-            return [self.check_text(text) for text in texts]
+        combination rules or weighted phrases does the same over its three indexes at once
+        (``signals/form_page``): the strings that certainly match none of them are found for the page, and
+        each other string is read once for all three."""
         cache = self._text_cache if self._cache_size else None
         if cache is None:
-            missing = list(texts)
-            out: list[Verdict] = []
-        else:
-            out = [ALLOW] * len(texts)
-            where: list[int] = []
-            missing = []
-            for i, text in enumerate(texts):
-                found = cache.find(text) if isinstance(text, str) else None
-                if found is None:
-                    where.append(i)
-                    missing.append(text)
-                else:
-                    out[i] = found
-        resolve = self._resolve
-        verdicts = [resolve(matches, "term") if matches else ALLOW for matches in self.terms.match_many(missing)]
-        if cache is None:
-            return verdicts
-        for i, text, verdict in zip(where, missing, verdicts, strict=True):
+            return self._match_page(texts)
+        out = [ALLOW] * len(texts)
+        where: list[int] = []
+        missing = []
+        for i, text in enumerate(texts):
+            found = cache.find(text) if isinstance(text, str) else None
+            if found is None:
+                where.append(i)
+                missing.append(text)
+            else:
+                out[i] = found
+        for i, text, verdict in zip(where, missing, self._match_page(missing), strict=True):
             out[i] = verdict
             if isinstance(text, str):
                 cache.put(text, verdict)
         return out
+
+    def _match_page(self, texts: Sequence[str]) -> list[Verdict]:
+        """The verdicts of ``texts`` without the cache (``check_many``)."""
+        if self._forms:
+            if self._page_union is None:
+                return [self._check_forms(text) for text in texts]
+            forms = self._forms_verdict
+            return [ALLOW if found is None else forms(read_text(text) if found is FULL else found)
+                    for text, found in zip(texts, page_readings(self._page_union, texts), strict=True)]
+        resolve = self._resolve
+        return [resolve(matches, "term") if matches else ALLOW for matches in self.terms.match_many(texts)]
 
     def check_prefix(self, text: str) -> Verdict:
         """A query term cut short by a trailing wildcard (``text`` is what precedes the wildcard): the
@@ -250,15 +260,18 @@ class RuleSet:
         return self._resolve(found, "term") if found else ALLOW
 
     def _check_forms(self, text: str) -> Verdict:
-        """Terms, combination rules and weighted phrases together, on one reading of the text (what
-        ``TermIndex.match`` reads, computed once for the three)."""
-        reading = read_text(text)
+        """Terms, combination rules and weighted phrases together, on one reading of the text."""
+        return self._forms_verdict(read_text(text))
+
+    def _forms_verdict(self, reading: Reading) -> Verdict:
+        """Terms, combination rules and weighted phrases on one reading of a text (what ``TermIndex.match``
+        reads, computed once for the three; hashtag words segmented once, ``form_page.fold_tagged``)."""
+        reading = fold_tagged(reading)
         terms = self.terms
         found: list[Any] = terms.match_words(reading.words, reading.tagged, reading.glued)
         if reading.alternate is not None:
             found += terms.match_words(reading.alternate)
-        found += [*self.combos.match_reading(reading),
-                            *self.weights.match_reading(reading, self._score_limits)]
+        found += [*self.combos.match_reading(reading), *self.weights.match_reading(reading, self._score_limits)]
         return self._resolve(found, "term") if found else ALLOW
 
     # -- URLs -------------------------------------------------------------------------------------

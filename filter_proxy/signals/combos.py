@@ -138,6 +138,11 @@ class ComboIndex:
     def __len__(self) -> int:
         return len(self._rules)
 
+    @property
+    def term_index(self) -> SpanIndex:
+        """The term index that finds the words (``RuleSet.check_many`` screens a page with it, ``form_page``)."""
+        return self._spans
+
     def match(self, text: str) -> list[ComboMatch]:
         return self.match_reading(read(text)) if self._rules else []
 

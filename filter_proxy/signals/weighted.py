@@ -104,6 +104,11 @@ class WeightedIndex:
     def __len__(self) -> int:
         return len(self._weights)
 
+    @property
+    def term_index(self) -> SpanIndex:
+        """The term index that finds the words (``RuleSet.check_many`` screens a page with it, ``form_page``)."""
+        return self._spans
+
     def categories(self) -> set[str]:
         return {cat for cat, _ in self._weights.values()}
 
