@@ -34,6 +34,7 @@ that read paths case-insensitively (see ``adapters.routes``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -43,6 +44,7 @@ from urllib.parse import unquote, unquote_to_bytes
 __all__ = ["CanonicalPath", "PathError", "canonical_path", "request_path"]
 
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+_DOUBLE_ESCAPE = re.compile(r"%25[0-9A-Fa-f]{2}")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 # pchar (RFC 3986 §3.3) minus "%" (escapes are read separately) and ";" (cut before this table is used).
 _PCHAR = _UNRESERVED | frozenset(b"!$&'()*+,=:@")
@@ -109,6 +111,10 @@ def _segment(raw: bytes, slash_ids: bool = False) -> str:
             out += b"%%%02X" % byte
         i += 1
     text = out.decode("ascii")
+    # The double encoding again on the result: "%25%37%37" is "%2577" once its unreserved escapes are decoded,
+    # which one more decoding (a proxy in between) reads as "%77", then "w".
+    if _DOUBLE_ESCAPE.search(text):
+        raise PathError("double percent-encoding in the path")
     if escaped_dot and text in (".", ".."):
         raise PathError("encoded dot segment in the path")
     if slashed and any(piece in ("", ".", "..") for piece in text.split("%2F")):

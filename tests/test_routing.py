@@ -140,3 +140,37 @@ def test_dot_segments_resolve_as_rfc_3986_says(segments: list[str]) -> None:
             stack.append(seg)
     raw = ("/" + "/".join(segments)).encode()
     assert canonical_path(raw).raw == ("/" + "/".join(stack)).encode()
+
+
+def _spelt(draw: st.DrawFn, text: str) -> str:
+    """``text`` with each character either as written or percent-encoded (any hex case)."""
+    out = []
+    for ch in text:
+        if draw(st.booleans()):
+            code = f"%{ord(ch):02X}"
+            out.append(code.lower() if draw(st.booleans()) else code)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+@given(data=st.data(), hexes=st.text(alphabet="0123456789abcdefABCDEF", min_size=2, max_size=2),
+       before=st.text(alphabet=string.ascii_letters, max_size=3), after=st.text(alphabet=string.ascii_letters,
+                                                                                max_size=3),
+       slash_ids=st.booleans())
+@settings(max_examples=150, deadline=None)
+def test_a_double_encoding_is_refused_however_its_hex_digits_are_spelt(
+        data: st.DataObject, hexes: str, before: str, after: str, slash_ids: bool) -> None:
+    # "%25" then two hex digits, raw or themselves escaped ("%25%37%37"): one more decoding by a proxy in
+    # between reads another character, so the path is ambiguous whatever the digits' spelling.
+    segment = f"{before}%25{_spelt(data.draw, hexes)}{after}"
+    with pytest.raises(PathError):
+        canonical_path(f"/idx/_doc/{segment}".encode(), slash_ids)
+
+
+@given(segment=st.text(alphabet=UNRESERVED, min_size=1, max_size=10).filter(lambda s: s not in (".", "..")))
+@settings(max_examples=100, deadline=None)
+def test_a_lone_escaped_percent_is_kept(segment: str) -> None:
+    # "%25" not followed by hex digits is an ordinary "%" in a name: kept, not refused.
+    canon = canonical_path(f"/idx/_doc/{segment}%25".encode())
+    assert canon.segments[-1] == f"{segment}%25"
