@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from filter_proxy.normalize import _words
+from filter_proxy.normalize import _words, map_digraphs
 
 __all__ = ["Reading", "reading"]
 
@@ -48,7 +48,8 @@ def reading(text: str) -> Reading:
         text = "" if text is None else str(text)
     main = _words(text, True)
     alternate = None
-    if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(text):
+    # Searched with digraphs read (``|()mmob``: the edge ``|`` touches ``()``, an ``o``), as ``_words`` reads.
+    if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(map_digraphs(text)):
         other = _words(text, False)
         alternate = other if other != main else None
     tagged: tuple[str, ...] = ()
