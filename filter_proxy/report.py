@@ -128,9 +128,19 @@ def connect(path: str | Path) -> sqlite3.Connection:
     with contextlib.suppress(OSError):  # the default lives in a state directory that may not exist yet;
         Path(path).parent.mkdir(parents=True, exist_ok=True)  # if it cannot be made, sqlite3 says why
     db = sqlite3.connect(str(path), timeout=30, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.executescript(SCHEMA + FUNNEL_SCHEMA)
-    return db
+    # Workers starting together race to turn a new file to WAL and create the tables; SQLite answers the
+    # losers "database is locked" at once for the journal-mode switch (its busy handler is not used there).
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(SCHEMA + FUNNEL_SCHEMA)
+            return db
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                db.close()
+                raise
+            time.sleep(0.01)
 
 
 class ReportCounter(NullObserver):
