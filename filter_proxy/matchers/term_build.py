@@ -29,7 +29,7 @@ from xxhash import xxh64_intdigest
 
 from filter_proxy.matchers.term_entries import split_rule_id, term_key
 from filter_proxy.matchers.term_forms import PIECE_ERROR, entry_forms, piece_keys
-from filter_proxy.matchers.term_table import Rules, Table, bitmap_of, unique_keys
+from filter_proxy.matchers.term_table import Rules, Table, bitmap_of, unique_keys, unique_pairs
 from filter_proxy.normalize import normalize, skeleton_words
 
 __all__ = ["TermBuilder", "PREFIX_MIN_LETTERS", "PREFIX_MARK", "SUFFIX_MARK", "prefix_keys"]
@@ -293,13 +293,7 @@ class TermBuilder:
             del parts_k, parts_r
             order = np.lexsort((r, k))
             k, r = k[order], r[order]
-            if k.size > 1:
-                keep = np.empty(k.size, dtype=bool)
-                keep[0] = True
-                np.not_equal(k[1:], k[:-1], out=keep[1:])
-                keep[1:] |= r[1:] != r[:-1]
-                if not keep.all():
-                    k, r = k[keep], r[keep]
+            k, r = unique_pairs(k, r)
             out_k[at:at + k.size] = k
             out_r[at:at + k.size] = r
             at += k.size

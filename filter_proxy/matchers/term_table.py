@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["Table", "Rules", "bitmap_of", "bitmap_bits", "unique_keys"]
+__all__ = ["Table", "Rules", "bitmap_of", "bitmap_bits", "unique_keys", "unique_pairs"]
 
 
 def unique_keys(keys: np.ndarray | Iterable[int]) -> np.ndarray:
@@ -153,13 +153,7 @@ class Table:
         else:
             k, r = k[order], r[order]
         del order
-        if k.size > 1:
-            keep = np.empty(k.size, dtype=bool)
-            keep[0] = True
-            np.not_equal(k[1:], k[:-1], out=keep[1:])
-            keep[1:] |= r[1:] != r[:-1]
-            if not keep.all():
-                k, r = k[keep], r[keep]
+        k, r = unique_pairs(k, r)
         return cls(k, r, rules)
 
     def triple(self, row: int) -> tuple[int, int, int]:
@@ -195,3 +189,15 @@ class Table:
         right = self.keys.searchsorted(query, "right")
         return [(q, row) for q in np.flatnonzero(right > left).tolist()
                 for row in range(int(left[q]), int(right[q]))]
+
+
+def unique_pairs(k: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted (key, rule) columns without repeated pairs (the columns as they are when none repeats)."""
+    if k.size > 1:
+        keep = np.empty(k.size, dtype=bool)
+        keep[0] = True
+        np.not_equal(k[1:], k[:-1], out=keep[1:])
+        keep[1:] |= r[1:] != r[:-1]
+        if not keep.all():
+            return k[keep], r[keep]
+    return k, r
