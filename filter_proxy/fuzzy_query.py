@@ -61,21 +61,20 @@ class _Lookups:
 
     def prefix(self, text: str) -> bool:
         """Some listed one-word entry longer than ``text`` starts with it (``len(text) >= 5``)."""
-        found = self.prefixes.get(text)
-        if found is None:
-            if self.left <= 0:
-                raise _OverBudget
-            self.left -= 1
-            found = self.prefixes[text] = bool(self.terms.match_prefix([text]))  # type: ignore[attr-defined]
-        return found
+        return self._ask(self.prefixes, self.terms.match_prefix, text)  # type: ignore[attr-defined]
 
     def suffix(self, text: str) -> bool:
-        found = self.suffixes.get(text)
+        """Some listed one-word entry longer than ``text`` ends with it."""
+        return self._ask(self.suffixes, self.terms.match_suffix, text)  # type: ignore[attr-defined]
+
+    def _ask(self, known: dict[str, bool], lookup: Callable[[list[str]], list[object]], text: str) -> bool:
+        """One lookup per distinct text, each spending one unit of the budget."""
+        found = known.get(text)
         if found is None:
             if self.left <= 0:
                 raise _OverBudget
             self.left -= 1
-            found = self.suffixes[text] = bool(self.terms.match_suffix([text]))  # type: ignore[attr-defined]
+            found = known[text] = bool(lookup([text]))
         return found
 
 
