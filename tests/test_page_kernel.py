@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filter_proxy.matchers import term_page
-from filter_proxy.matchers.term_page import CLEAN, FULL, WORDS, clean, clean_python
+from filter_proxy.matchers.term_page import CLEAN, FULL, MATCHED, WORDS, clean, clean_python
 from tests.test_term_page import BENIGN_TOKEN, LISTED, PUNCT, build, disguised
 
 kernel = pytest.importorskip("filter_proxy.matchers._page_kernel",
@@ -49,6 +49,17 @@ def test_the_kernel_gives_the_pure_python_states(listed: list[str], data: st.Dat
                 if state == CLEAN:
                     assert index.match(texts[i]) == [], texts[i]
             assert index.match_many(texts) == [index.match(t) for t in texts], texts
+        for texts in pages:  # with the matcher: matched strings are the lane's, their rows ``_found``'s
+            page_reading, slow = clean(index, texts, index._matcher), clean_python(index, texts)
+            for i, (f, s) in enumerate(zip(page_reading.states, slow.states, strict=True)):
+                if f == MATCHED:
+                    assert s == WORDS, texts[i]
+                    assert index._to_matches([(a, b, *index._plain.triple(row)) for a, b, row in
+                                              page_reading.rows[i]]) == index.match(texts[i]), texts[i]
+                elif f == CLEAN:
+                    assert index.match(texts[i]) == [], texts[i]
+                else:
+                    assert f == s or (f == WORDS and s == CLEAN), texts[i]
     marks = kernel.screen(pages[0], *index._kernel, term_page._FOLD_SPLIT, term_page._CHAIN_CLASSES,
                           term_page._CHUNK_CLASSES)
     for mark, text in zip(marks, pages[0], strict=True):
@@ -56,6 +67,8 @@ def test_the_kernel_gives_the_pure_python_states(listed: list[str], data: st.Dat
             assert clean_python(index, [text]).states == [CLEAN], text
         elif mark == 2:
             assert clean_python(index, [text]).states != [FULL], text
+        elif mark == 3:
+            assert clean_python(index, [text]).states == [FULL], text
 
 
 @settings(max_examples=100, deadline=None)
@@ -88,3 +101,55 @@ def test_parens_read_as_map_digraphs(text: str) -> None:
     from filter_proxy.normalize import map_digraphs
 
     assert kernel.map_parens(text) == map_digraphs(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=80))
+def test_xxh64_is_the_index_key(data: bytes) -> None:
+    from xxhash import xxh64_intdigest
+
+    assert kernel.xxh64(data) == xxh64_intdigest(data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("abcz0123456789", min_size=1, max_size=12))
+def test_finish_is_normalize_finish(token: str) -> None:
+    from filter_proxy.normalize import _finish
+
+    assert kernel.finish(token.encode()).decode() == _finish(token)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(LISTED, min_size=1, max_size=6, unique=True), st.data())
+def test_the_compiled_matcher_gives_match(listed: list[str], data: st.DataObject) -> None:
+    """``match_many`` with the kernel matching the lane's strings, without it (tables only), and in pure
+    Python: ``[match(t) for t in texts]`` every time, caches cold and warm."""
+    index = build(listed, [])
+    assert index._matcher is not None
+    pages = [data.draw(page(listed)) for _ in range(3)]
+    for _ in range(2):
+        for texts in pages:
+            expected = [index.match(t) for t in texts]
+            assert index.match_many(texts) == expected, texts
+            matcher, index._matcher = index._matcher, None
+            try:
+                assert index.match_many(texts) == expected, texts
+            finally:
+                index._matcher = matcher
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["zqx", "zqxk", "abzq"]), st.sampled_from(["", "hello ", "a "]),
+       st.sampled_from(["()", "().", ".y", "-y", "_yy", "*b", "'s", "() there", ".y there"]))
+def test_letters_spelled_before_a_digraph_or_chain_are_read_as_written(listed: str, before: str, after: str) -> None:
+    """``glued_words`` reads letters spelled out with spaces from the string as written; a digraph or chain
+    that merges the last letter into a longer token must not hide them (both paths; found by this work)."""
+    index = build([listed, "zqxfiller"], [])
+    text = before + " ".join(listed) + after
+    texts = [text, "plain words here"]
+    for _ in range(2):
+        expected = [index.match(t) for t in texts]
+        assert index.match_many(texts) == expected, texts
+        for i, state in enumerate(clean_python(index, texts).states):
+            if state == CLEAN:
+                assert expected[i] == [], texts[i]

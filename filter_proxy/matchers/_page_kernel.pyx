@@ -136,6 +136,8 @@ cdef enum:
     N = 78  # "N"
     ONE = 49  # "1"
     DIGIT = 68  # "D"
+    ORDINARY_FLAG = 128  # on a K token's class in the table: its finished word is an ordinary word
+    CODE_MASK = 127
 
 
 # What ``screen`` says of a string (term_page.clean reads the same numbers).
@@ -143,6 +145,8 @@ cdef enum:
     UNKNOWN = 0  # not decided here: the pure-Python path reads it (and fills the tables)
     CLEAN = 1  # certainly matches nothing
     WORDS = 2  # read as its words and glued words (no ``@ | ! #``); a listed word may be among them
+    FULL = 3  # ASCII with ``@ | ! #``: read whole (alternate reading, hashtag words)
+    MATCHED = 4  # matched here (``Matcher``): its rows are in the ``found`` list
 
 
 cdef inline bint _after_piece(int first, int nxt) noexcept:
@@ -198,20 +202,303 @@ def map_parens(str text):
     return bytes(mapped[:_map_parens(raw, n, mapped, spare)]).decode("ascii")
 
 
+
+# -- xxh64 (seed 0), as the ``xxhash`` package computes it: the keys of the term index ----------------------
+
+cdef enum:
+    MIN_PIECE = 2  # term_forms.MIN_PIECE
+
+cdef uint64_t _P1 = 11400714785074694791ULL
+cdef uint64_t _P2 = 14029467366897019727ULL
+cdef uint64_t _P3 = 1609587929392839161ULL
+cdef uint64_t _P4 = 9650029242287828579ULL
+cdef uint64_t _P5 = 2870177450012600261ULL
+
+
+cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
+    return (x << r) | (x >> (64 - r))
+
+
+cdef inline uint64_t _read64(const unsigned char* p) noexcept nogil:
+    cdef uint64_t v
+    memcpy(&v, p, 8)  # little-endian hosts only (x86-64, arm64): setup.py builds nowhere else in CI
+    return v
+
+
+cdef inline uint64_t _round(uint64_t acc, uint64_t lane) noexcept nogil:
+    acc = acc + lane * _P2
+    acc = _rotl(acc, 31)
+    return acc * _P1
+
+
+cdef inline uint64_t _merge(uint64_t acc, uint64_t val) noexcept nogil:
+    acc = acc ^ _round(0, val)
+    return acc * _P1 + _P4
+
+
+cdef uint64_t _xxh64(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    cdef const unsigned char* end = p + n
+    cdef uint64_t h, v1, v2, v3, v4
+    cdef uint32_t k32
+    if n >= 32:
+        v1 = _P1 + _P2
+        v2 = _P2
+        v3 = 0
+        v4 = 0 - _P1
+        while p + 32 <= end:
+            v1 = _round(v1, _read64(p))
+            v2 = _round(v2, _read64(p + 8))
+            v3 = _round(v3, _read64(p + 16))
+            v4 = _round(v4, _read64(p + 24))
+            p += 32
+        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
+        h = _merge(h, v1)
+        h = _merge(h, v2)
+        h = _merge(h, v3)
+        h = _merge(h, v4)
+    else:
+        h = _P5
+    h = h + <uint64_t>n
+    while p + 8 <= end:
+        h = h ^ _round(0, _read64(p))
+        h = _rotl(h, 27) * _P1 + _P4
+        p += 8
+    if p + 4 <= end:
+        memcpy(&k32, p, 4)
+        h = h ^ (<uint64_t>k32 * _P1)
+        h = _rotl(h, 23) * _P2 + _P3
+        p += 4
+    while p < end:
+        h = h ^ (<uint64_t>p[0] * _P5)
+        h = _rotl(h, 11) * _P1
+        p += 1
+    h = h ^ (h >> 33)
+    h = h * _P2
+    h = h ^ (h >> 29)
+    h = h * _P3
+    h = h ^ (h >> 32)
+    return h
+
+
+def xxh64(bytes data):
+    """``xxhash.xxh64_intdigest(data)`` (for tests)."""
+    return _xxh64(data, len(data))
+
+
+cdef unsigned char* _LEET = b"oizeasgtbg"  # 0-9 as ``normalize._LEET`` reads them
+
+
+def finish(bytes token):
+    """``normalize._finish`` of a token of the lane (``[a-z0-9]+``, for tests)."""
+    cdef bytearray out = bytearray(len(token) + 1)
+    return bytes(out[:_finish(token, len(token), out)])
+
+
+cdef inline Py_ssize_t _finish(const unsigned char* t, Py_ssize_t n, unsigned char* out) noexcept:
+    """``normalize._finish`` (``map_leet`` then ``collapse_repeats``) of a token of ``[a-z0-9]`` into ``out``:
+    digits become letters in a token with a letter; a run of one letter becomes that letter (digits kept)."""
+    cdef Py_ssize_t i, size = 0
+    cdef bint letters = False
+    cdef unsigned char c
+    for i in range(n):
+        if t[i] >= 97:
+            letters = True
+            break
+    for i in range(n):
+        c = t[i]
+        if letters and c < 97:
+            c = _LEET[c - 48]
+        if size and c >= 97 and out[size - 1] == c:
+            continue
+        out[size] = c
+        size += 1
+    return size
+
+
+cdef class Matcher:
+    """What ``TermIndex._found`` reads for a string of the lane (its words and nothing else): the first-stage
+    bitmap, the piece bitmap, the sorted exact keys and the longest phrase. ``screen`` with a ``Matcher``
+    matches the strings whose tokens the class table knows in C (``MATCHED`` with their rows, or clean when
+    nothing is found) instead of leaving them to Python."""
+
+    cdef const uint8_t[::1] bitmap
+    cdef uint64_t mask
+    cdef const uint8_t[::1] pieces
+    cdef uint64_t piece_mask
+    cdef const uint64_t[::1] keys
+    cdef Py_ssize_t max_words
+
+    def __init__(self, bitmap, uint64_t mask, pieces, uint64_t piece_mask, keys, Py_ssize_t max_words):
+        self.bitmap = bitmap
+        self.mask = mask
+        self.pieces = pieces
+        self.piece_mask = piece_mask
+        self.keys = keys
+        self.max_words = max_words
+
+    cdef inline bint probe(self, uint64_t key) noexcept:
+        cdef uint64_t p = key & self.mask, q = (key >> 32) & self.mask
+        return (self.bitmap[p >> 3] >> (p & 7)) & (self.bitmap[q >> 3] >> (q & 7)) & 1
+
+    cdef inline bint piece(self, const unsigned char* word, Py_ssize_t n, unsigned char* spare) noexcept:
+        """``TermIndex._piece``: maybe a proper prefix of a listed single word (``spare``: n + 1 bytes)."""
+        cdef uint64_t key, p, q
+        if n < MIN_PIECE:
+            return False
+        spare[0] = 1
+        memcpy(spare + 1, word, n)
+        key = _xxh64(spare, n + 1)
+        p = key & self.piece_mask
+        q = (key >> 32) & self.piece_mask
+        return (self.pieces[p >> 3] >> (p & 7)) & (self.pieces[q >> 3] >> (q & 7)) & 1
+
+    cdef int look(self, uint64_t key, Py_ssize_t i, Py_ssize_t j, list rows) except -1:
+        """Append (i, j, row) for every row of ``key`` (``TermIndex._rows``)."""
+        cdef Py_ssize_t lo = 0, hi = self.keys.shape[0], mid
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if self.keys[mid] < key:
+                lo = mid + 1
+            else:
+                hi = mid
+        while lo < self.keys.shape[0] and self.keys[lo] == key:
+            rows.append((i, j, lo))
+            lo += 1
+        return 0
+
+    def match_words(self, list words, list codes):
+        """``_match`` over finished ASCII ``words`` and their table classes (for tests): None when it defers."""
+        cdef bytes text = " ".join(words).encode("ascii")
+        cdef Py_ssize_t count = len(words), k, at = 0
+        cdef Py_ssize_t* starts = <Py_ssize_t*>malloc((count + 1) * sizeof(Py_ssize_t))
+        cdef Py_ssize_t* ends = <Py_ssize_t*>malloc((count + 1) * sizeof(Py_ssize_t))
+        cdef unsigned char* code = <unsigned char*>malloc(count + 1)
+        cdef unsigned char* spare = <unsigned char*>malloc(3 * len(text) + 8)
+        cdef list rows = []
+        try:
+            for k in range(count):
+                starts[k] = at
+                at += len(words[k])
+                ends[k] = at
+                at += 1
+                code[k] = codes[k]
+            if _match(self, text, starts, ends, code, count, spare, rows) < 0:
+                return None
+            return rows
+        finally:
+            free(starts)
+            free(ends)
+            free(code)
+            free(spare)
+
+
+cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize_t* ends, unsigned char* code,
+                Py_ssize_t count, unsigned char* spare, list rows) except -2:
+    """``TermIndex._match_plain`` + ``_match_splits`` over finished words (``w[starts[k]:ends[k]]``, one space
+    apart) whose classes ``code`` the table gave: rows appended in the order ``_found`` finds them. -1:
+    leave it to Python (a K word that fails the bitmap: the tables and the index disagree)."""
+    cdef Py_ssize_t i, j, last = count - 1, top, n, m
+    cdef uint64_t key
+    cdef int first, cls
+    cdef unsigned char* glued
+    cdef unsigned char* piece = spare  # ends[last] + 2 bytes, then the glued words
+    # Plain phrases: each K word and its n-grams while the bitmap says "maybe a prefix".
+    for i in range(count):
+        if code[i] & CODE_MASK != K:
+            continue
+        key = _xxh64(w + starts[i], ends[i] - starts[i])
+        if not mt.probe(key):
+            return -1
+        mt.look(key, i, i + 1, rows)
+        top = i + mt.max_words if i + mt.max_words < count else count
+        for j in range(i + 2, top + 1):
+            key = _xxh64(w + starts[i], ends[j - 1] - starts[i])
+            if not mt.probe(key):
+                break
+            mt.look(key, i, j, rows)
+    # Split words: a first piece glued to the next word, and to the one after while it may be extended.
+    glued = spare + (ends[last] + 2 if count else 2)
+    for i in range(last):
+        cls = code[i] & CODE_MASK
+        if cls == K:
+            if not mt.piece(w + starts[i], ends[i] - starts[i], piece):
+                continue
+            first = O if code[i] & ORDINARY_FLAG else P
+        elif cls == P or cls == O:
+            first = cls
+        else:
+            continue
+        n = ends[i + 1] - starts[i + 1]
+        if n < MIN_PIECE:
+            continue
+        if first == O:  # an ordinary first piece glues only onto a word that is no ordinary word
+            cls = code[i + 1] & CODE_MASK
+            if cls == L or cls == O or (cls == K and code[i + 1] & ORDINARY_FLAG):
+                continue
+        m = _glue(w + starts[i], ends[i] - starts[i], w + starts[i + 1], n, glued)
+        key = _xxh64(glued, m)
+        if mt.probe(key):
+            mt.look(key, i, i + 2, rows)
+        if i + 2 <= last and ends[i + 2] - starts[i + 2] >= MIN_PIECE and mt.piece(glued, m, piece):
+            m = _glue(glued, m, w + starts[i + 2], ends[i + 2] - starts[i + 2], glued)
+            key = _xxh64(glued, m)
+            if mt.probe(key):
+                mt.look(key, i, i + 3, rows)
+    return 0
+
+
+cdef inline Py_ssize_t _glue(const unsigned char* a, Py_ssize_t n, const unsigned char* b, Py_ssize_t m,
+                             unsigned char* out) noexcept:
+    """``term_forms.glue`` into ``out`` (which may be ``a`` itself): a letter doubled across the seam once."""
+    if a != out:
+        memcpy(out, a, n)
+    if n and m and a[n - 1] == b[0] and not (48 <= b[0] <= 57):
+        memcpy(out + n, b + 1, m - 1)
+        return n + m - 1
+    memcpy(out + n, b, m)
+    return n + m
+
+
+cdef bint _spelled_raw(const unsigned char* s, Py_ssize_t n, const unsigned char* cut) noexcept:
+    """Three letters apart by whitespace only (a superset of ``reading._SPELLED`` on ASCII): letters spelled
+    out, which ``glued_words`` reads from the string as written."""
+    cdef Py_ssize_t i = 0, j, seen = 0
+    while i < n:
+        if (65 <= s[i] <= 90) or (97 <= s[i] <= 122):
+            j = i + 1
+            while j < n and cut[s[j]] == 32:
+                j += 1
+            if j > i + 1 and j < n and ((65 <= s[j] <= 90) or (97 <= s[j] <= 122)):
+                seen += 1
+                if seen >= 2:
+                    return True
+                i = j
+                continue
+        seen = 0
+        i += 1
+    return False
+
+
 cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
                  const unsigned char* fold, const unsigned char* chain, const unsigned char* cut,
-                 unsigned char* buf, unsigned char* pair, unsigned char* mapped, unsigned char* spare) noexcept:
-    cdef Py_ssize_t i, j, start, end, done, last = 0, size = 0, m = n
+                 unsigned char* buf, unsigned char* pair, unsigned char* mapped, unsigned char* spare,
+                 Matcher mt, Py_ssize_t* starts, Py_ssize_t* ends, unsigned char* codes, unsigned char* words,
+                 list rows) except -1:
+    cdef Py_ssize_t i, j, start, end, done, last = 0, size = 0, m = n, count = 0, at = 0
     cdef const unsigned char* s = raw
     cdef unsigned char c
-    cdef int code, prev, run, ones, found
-    cdef bint paren = False, chained = False
+    cdef int code, prev, run, ones, found, flags
+    cdef bint paren = False, chained = False, odd = False, hard = False
     for i in range(n):
         c = raw[i]
-        if c == 64 or c == 124 or c == 33 or c == 35 or c == 36 or c == 0 or c == 92:  # @ | ! # $ NUL \
-            return UNKNOWN
+        if c == 64 or c == 124 or c == 33 or c == 35:  # @ | ! #: an alternate reading, hashtag words
+            return FULL
+        if c == 36 or c == 0 or c == 92:  # $ NUL \
+            odd = True
         if c == 40 and i + 1 < n and raw[i + 1] == 41:  # "()"
             paren = True
+    if odd:
+        return UNKNOWN
     # Compound chunks of the string as written (term_page._COMPOUND_SEAM): each must be known not to pass.
     done = -1
     for i in range(1, n):
@@ -235,6 +522,10 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
     if paren:
         m = _map_parens(raw, n, mapped, spare)
         s = mapped
+        # A digraph may merge the last of letters spelled out with spaces into a longer token ("z q x()"),
+        # whose spelled reading ``glued_words`` finds on the string as written: the Python path reads it.
+        if m != n and _spelled_raw(raw, n, cut):
+            return UNKNOWN
     # A chain (term_page._CHAIN_BYTES: a lone member, separators, a lone last member). ``join_chains``
     # changes nothing when no lone letter touches a chain separator (every chain member is a lone letter or
     # digit, and a chain of digits alone stays as written); else the pure-Python path joins it.
@@ -269,9 +560,22 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
         code = classes.find(buf + i, j - i)
         if code < 0:
             return UNKNOWN
-        if code == K:
+        flags = code
+        code = code & CODE_MASK
+        if mt is not None:
+            # Matched here: every token's finished word, one space apart, for ``_match`` below.
+            if code == K or code == P or code == O:
+                hard = True
+            starts[count] = at
+            at += _finish(buf + i, j - i, words + at)
+            ends[count] = at
+            words[at] = 32
+            at += 1
+            codes[count] = flags
+            count += 1
+        elif code == K:
             return WORDS
-        if _after_piece(prev, code):  # a split pair: known not to glue into anything that passes?
+        elif _after_piece(prev, code):  # a split pair: known not to glue into anything that passes?
             memcpy(pair, buf + last, size)
             pair[size] = 32
             memcpy(pair + size + 1, buf + i, j - i)
@@ -290,21 +594,49 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
         last = i
         size = j - i
         i = j
-    return CLEAN
+    if not hard:
+        return CLEAN
+    # ``join_spelled`` (finished words of one character, three or more in a row, two letters) is Python's.
+    run = 0
+    ones = 0
+    for i in range(count):
+        if ends[i] - starts[i] == 1:
+            run += 1
+            ones += words[starts[i]] >= 97
+            if run >= 3 and ones >= 2:
+                return WORDS
+        else:
+            run = 0
+            ones = 0
+    found = len(rows)
+    if _match(mt, words, starts, ends, codes, count, spare, rows) < 0:
+        del rows[found:]
+        return WORDS
+    return CLEAN if len(rows) == found else MATCHED
 
 
-def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, bytes chain, bytes cut):
+def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, bytes chain, bytes cut,
+           Matcher matcher=None, list found=None):
     """A bytearray: per string 1 (certainly clean), 2 (an ASCII string without ``@ | ! # $ \\``, all of
-    whose parts the tables knew, that may match: ``term_page.WORDS``) or 0 (not decided here)."""
-    cdef Py_ssize_t count = len(texts), k, n, longest = 0
+    whose parts the tables knew, that may match: ``term_page.WORDS``), 3 (ASCII with ``@ | ! #``: read
+    whole), 4 (matched here by ``matcher``: ``found`` gets (string, [(start, end, row), ...])) or 0 (not
+    decided here). Without a matcher, 2 as soon as a word passes the first stage."""
+    cdef Py_ssize_t count = len(texts), k, n, longest = 0, before
     cdef bytearray out = bytearray(count)
     cdef unsigned char* marks = out
     cdef unsigned char* buf
     cdef unsigned char* pair
     cdef unsigned char* mapped
     cdef unsigned char* spare
+    cdef unsigned char* words = NULL
+    cdef unsigned char* codes = NULL
+    cdef Py_ssize_t* starts = NULL
+    cdef Py_ssize_t* ends = NULL
+    cdef list rows = []
     if len(fold) != 256 or len(chain) != 256 or len(cut) != 256:
         raise ValueError("translation tables must have 256 entries")
+    if matcher is not None and found is None:
+        raise ValueError("a matcher needs a found list")
     for k in range(count):
         text = texts[k]
         if PyUnicode_Check(text) and PyUnicode_IS_ASCII(text):
@@ -314,22 +646,41 @@ def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, byt
     buf = <unsigned char*>malloc(longest + 1)
     pair = <unsigned char*>malloc(longest + 2)
     mapped = <unsigned char*>malloc(longest + 1)
-    spare = <unsigned char*>malloc(longest + 1)
-    if buf == NULL or pair == NULL or mapped == NULL or spare == NULL:
+    # _map_parens' other buffer; with a matcher also a piece (a word and one byte) and a glued word
+    spare = <unsigned char*>malloc(2 * longest + 8)
+    if matcher is not None:
+        words = <unsigned char*>malloc(2 * longest + 2)  # finished words, one space after each
+        codes = <unsigned char*>malloc(longest + 1)
+        starts = <Py_ssize_t*>malloc((longest + 1) * sizeof(Py_ssize_t))
+        ends = <Py_ssize_t*>malloc((longest + 1) * sizeof(Py_ssize_t))
+    if buf == NULL or pair == NULL or mapped == NULL or spare == NULL or \
+            (matcher is not None and (words == NULL or codes == NULL or starts == NULL or ends == NULL)):
         free(buf)
         free(pair)
         free(mapped)
         free(spare)
+        free(words)
+        free(codes)
+        free(starts)
+        free(ends)
         raise MemoryError()
     try:
         for k in range(count):
             text = texts[k]
             if type(text) is str and PyUnicode_IS_ASCII(text):
                 marks[k] = _clean(<const unsigned char*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
-                                  classes, chunks, pairs, fold, chain, cut, buf, pair, mapped, spare)
+                                  classes, chunks, pairs, fold, chain, cut, buf, pair, mapped, spare,
+                                  matcher, starts, ends, codes, words, rows)
+                if rows:
+                    found.append((k, rows))
+                    rows = []
     finally:
         free(buf)
         free(pair)
         free(mapped)
         free(spare)
+        free(words)
+        free(codes)
+        free(starts)
+        free(ends)
     return out

@@ -79,7 +79,7 @@ from filter_proxy.normalize import (
     join_chains,
     map_digraphs,
 )
-from filter_proxy.reading import _MAX_COMPOUND, _compound, glued_words
+from filter_proxy.reading import _MAX_COMPOUND, _SPELLED, _compound, glued_words
 
 try:  # the compiled first pass (setup.py builds it when it can; without it, the same states in Python)
     from filter_proxy.matchers import _page_kernel  # type: ignore[attr-defined]
@@ -89,7 +89,8 @@ except ImportError:  # pragma: no cover -- depends on the build
 if TYPE_CHECKING:
     from filter_proxy.matchers.terms import TermIndex
 
-__all__ = ["clean", "clean_python", "kernel_tables", "PageReading", "CLEAN", "WORDS", "FULL"]
+__all__ = ["clean", "clean_python", "kernel_tables", "kernel_matcher", "PageReading", "CLEAN", "WORDS", "FULL",
+           "MATCHED"]
 
 _TAGGED = re.compile(r"[@|!#]")  # an alternate reading (edge symbols) or hashtag/handle words may exist
 # ``normalize._CHAIN_HINT`` for the lane (ASCII, no leet symbols), on a class string: a letter or digit is
@@ -128,16 +129,20 @@ _CLASSES_MAX = 1 << 15
 _CHUNKS_MAX = 1 << 14
 
 
-CLEAN, WORDS, FULL = 0, 1, 2
+CLEAN, WORDS, FULL, MATCHED = 0, 1, 2, 3
+# The kernel's marks (``_page_kernel.screen``) as states; 0 (not decided there) is left to ``clean_python``.
+_MARKED = (None, CLEAN, WORDS, FULL, MATCHED)
 
 
 class PageReading(NamedTuple):
     """What ``clean`` learnt of a page: a state per string, and for ``WORDS`` strings of the lane their words
-    and glued words (None: not computed, the caller reads the string)."""
+    and glued words (None: not computed, the caller reads the string); for ``MATCHED`` strings (only with a
+    matcher) the rows the kernel found, as (first word, end word, table row) in ``_found``'s order."""
 
     states: list[int]
     words: dict[int, list[str]]
     glued: dict[int, tuple[str, ...]]
+    rows: dict[int, list[tuple[int, int, int]]] = {}  # noqa: RUF012 -- read only
 
 
 def kernel_tables() -> tuple[Any, Any, Any] | None:
@@ -146,29 +151,47 @@ def kernel_tables() -> tuple[Any, Any, Any] | None:
     return None if _page_kernel is None else (_page_kernel.Table(), _page_kernel.Table(), _page_kernel.Table())
 
 
-def clean(index: TermIndex, texts: Sequence[object]) -> PageReading:
+def kernel_matcher(bitmap: Any, mask: int, pieces: Any, piece_mask: int, keys: Any, max_words: int) -> Any:
+    """The compiled matcher of an index (``clean(..., matcher=)``); None without the kernel."""
+    return None if _page_kernel is None else _page_kernel.Matcher(bitmap, mask, pieces, piece_mask, keys, max_words)
+
+
+def clean(index: TermIndex, texts: Sequence[object], matcher: Any = None) -> PageReading:
     """For each text: ``CLEAN`` when ``index.match(text)`` is certainly ``[]``; ``WORDS`` when its reading
     is its words and glued words only (no ``@ | ! #``: no alternate reading, no hashtag words), so
     ``index._found(words, (), glued)`` is ``match``'s work; else ``FULL`` (module docstring). With the
     compiled kernel, the strings it finds certainly clean are ``CLEAN``, those it finds in the lane but
-    maybe matching ``WORDS``, and the rest go through ``clean_python`` (which decides each string on its
-    own, so a page's states do not depend on how it was split)."""
+    maybe matching ``WORDS``, those with ``@ | ! #`` ``FULL``, and the rest go through ``clean_python``
+    (which decides each string on its own, so a page's states do not depend on how it was split). With
+    ``matcher`` (``kernel_matcher`` of ``index``'s own bitmaps and keys) the kernel also matches the lane
+    strings whose words it read: ``MATCHED`` with their rows, or ``CLEAN`` when none is found."""
     tables = index._kernel
     if tables is None or not texts:
         return clean_python(index, texts)
+    found: list[tuple[int, list[tuple[int, int, int]]]] | None = None if matcher is None else []
     marks = _page_kernel.screen(texts if type(texts) is list else list(texts), *tables, _FOLD_SPLIT,
-                                _CHAIN_CLASSES, _CHUNK_CLASSES)
-    if marks.find(0) < 0 and marks.find(2) < 0:
-        return PageReading([CLEAN] * len(texts), {}, {})
-    states = [CLEAN if mark == 1 else WORDS for mark in marks]  # 2: WORDS (the caller reads the words)
-    rest = [k for k, mark in enumerate(marks) if not mark]
+                                _CHAIN_CLASSES, _CHUNK_CLASSES, matcher, found)
+    rows = dict(found) if found else {}
+    if marks.find(0) < 0:
+        if marks.find(2) < 0 and marks.find(3) < 0 and not rows:
+            return PageReading([CLEAN] * len(texts), {}, {})
+        return PageReading(list(map(_MARKED.__getitem__, marks)), {}, {}, rows)
+    states = list(map(_MARKED.__getitem__, marks))
+    rest = []
+    for k, mark in enumerate(marks):
+        if not mark:
+            text = texts[k]
+            if type(text) is not str or _TAGGED.search(text):
+                states[k] = FULL  # as ``clean_python`` decides it, without its page pass
+            else:
+                rest.append(k)
     if not rest:
-        return PageReading(states, {}, {})
+        return PageReading(states, {}, {}, rows)  # type: ignore[arg-type]  # no None left
     part = clean_python(index, [texts[k] for k in rest])
     for k, state in zip(rest, part.states, strict=True):
         states[k] = state
-    return PageReading(states, {rest[k]: words for k, words in part.words.items()},
-                       {rest[k]: glued for k, glued in part.glued.items()})
+    return PageReading(states, {rest[k]: words for k, words in part.words.items()},  # type: ignore[arg-type]
+                       {rest[k]: glued for k, glued in part.glued.items()}, rows)
 
 
 def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
@@ -203,6 +226,7 @@ def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
         joined = _SEP.join(batch)
     else:
         lane, batch, raw = list(range(count)), page, joined
+    before = batch
     if "()" in joined or "\\" in joined:  # leetspeak digraphs as ``words`` reads them, before the chain check
         batch = [map_digraphs(text) if "()" in text or "\\" in text else text for text in batch]
         joined = _SEP.join(batch)
@@ -214,6 +238,12 @@ def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
             batch[k] = join_chains(batch[k])
         joined = _SEP.join(batch)
     drop = _glued_drops(index, raw, lane, texts, typographic, out.glued)
+    if batch is not before:
+        # Letters spelled out with spaces are read from the string as written (``glued_words``), but the
+        # classes below from the mapped one, where a digraph or chain may have merged the last letter into
+        # a longer token ("z q x() there", "z q x.y"): such strings are read whole.
+        drop.update(k for k, (old, new) in enumerate(zip(before, batch, strict=True))
+                    if old is not new and old != new and _SPELLED.search(old))
     tokens = joined.encode().translate(_FOLD_SPLIT).decode().split()
     codes = list(map(index._classes.get, tokens))
     if None in codes:
@@ -344,5 +374,6 @@ def _fill(index: TermIndex, tokens: list[str], codes: list[int | None]) -> list[
         add = index._kernel[0].add
         for token, code in found.items():
             if token != "\x00":
-                add(token.encode(), code)
+                # A key word's class carries whether it is an ordinary word (split pieces need it).
+                add(token.encode(), code | 0x80 if code == KEY and _finished([token])[0] in ordinary else code)
     return [found[token] if code is None else code for token, code in zip(tokens, codes, strict=True)]

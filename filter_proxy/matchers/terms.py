@@ -71,7 +71,7 @@ from filter_proxy.matchers.term_forms import (
     ordinary_words,
     piece_key,
 )
-from filter_proxy.matchers.term_page import CLEAN, WORDS, clean, kernel_tables
+from filter_proxy.matchers.term_page import CLEAN, MATCHED, WORDS, clean, kernel_matcher, kernel_tables
 from filter_proxy.matchers.term_table import Table
 from filter_proxy.normalize import _words
 from filter_proxy.reading import glued_words, reading
@@ -115,6 +115,9 @@ class TermIndex:
         self._classes: dict[str, int] = {}  # raw ASCII token -> what the first stage makes of it (term_page)
         self._chunks: dict[str, bool] = {}  # whitespace-free chunk -> its glued words may pass (term_page)
         self._kernel = kernel_tables()  # the same two answers for the compiled pass (None: not built)
+        # The compiled pass also matches the strings whose words it reads, from the same bitmaps and keys.
+        self._matcher = kernel_matcher(self._bitmap, self._mask, self._pieces, self._piece_mask,
+                                       self._plain_view, self._max_words)
         self._ordinary = ordinary_words()  # loaded once per process (~0.2 s), shared by every index
         self._segmenter = Segmenter(self._ordinary)
         self._allow: dict[int, set[str]] = {}
@@ -153,10 +156,16 @@ class TermIndex:
         if self._hashed.keys.size or self._substrings:
             return [self.match(text) for text in texts]
         out: list[list[TermMatch]] = []
-        page = clean(self, texts)
+        page = clean(self, texts, self._matcher)
+        triple = self._plain.triple
         for i, (state, text) in enumerate(zip(page.states, texts, strict=True)):
             if state == CLEAN:
                 out.append([])
+            elif state == MATCHED:  # the kernel's rows: ``_found``'s, before the allow list
+                found = [(start, end, *triple(row)) for start, end, row in page.rows[i]]
+                if self._allow:
+                    found = self._cancel_allowed(_words(text, True), found)
+                out.append(self._to_matches(found) if found else [])
             elif state == WORDS:
                 words = page.words.get(i)
                 glued = page.glued.get(i)
