@@ -153,3 +153,21 @@ def test_letters_spelled_before_a_digraph_or_chain_are_read_as_written(listed: s
         for i, state in enumerate(clean_python(index, texts).states):
             if state == CLEAN:
                 assert expected[i] == [], texts[i]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["a", "B", "z", "7", "0", "ab", "12", ".", "-", "_", "*", "'", "/", " ", "..",
+                                 "x1", ",", "()"]), max_size=16).map("".join))
+def test_chains_join_as_join_chains_joins_them(text: str) -> None:
+    from filter_proxy.normalize import join_chains
+
+    assert kernel.join_chains(text) == join_chains(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["a", "B", "z", "7", "ab", " ", "  ", "\t", "_", ".", "()", "\x1c"]),
+                max_size=14).map("".join))
+def test_spelled_letters_are_found_as_reading_finds_them(text: str) -> None:
+    from filter_proxy.reading import _SPELLED
+
+    assert kernel.spelled(text) == bool(_SPELLED.search(text))

@@ -459,36 +459,114 @@ cdef inline Py_ssize_t _glue(const unsigned char* a, Py_ssize_t n, const unsigne
     return n + m
 
 
+cdef Py_ssize_t _join_chains(const unsigned char* s, Py_ssize_t m, const unsigned char* chain,
+                             unsigned char* out) noexcept:
+    """``normalize.join_chains`` of a string of the lane (no ``@ $ ! | \\``, ASCII) into ``out``: a lone
+    letter or digit, then runs of separators each followed by one, the last not followed by a letter or
+    digit (``_CHAIN``: every member but the last is followed by a separator), is one word: separators
+    dropped, digits read as letters, when it holds a letter and two members that are not digits; else it
+    stays as written. The length of ``out``; ``m`` when nothing was joined."""
+    cdef Py_ssize_t p = 0, size = 0, x, j, end, k, nondigit
+    cdef bint alpha
+    cdef unsigned char c
+    while p < m:
+        if chain[s[p]] != 97 or (p > 0 and chain[s[p - 1]] == 97):
+            out[size] = s[p]
+            size += 1
+            p += 1
+            continue
+        x = p
+        end = -1
+        while True:  # the members: the last one that no letter or digit follows ends the chain
+            j = x + 1
+            if j >= m or chain[s[j]] != 46:
+                break
+            while j < m and chain[s[j]] == 46:
+                j += 1
+            if j >= m or chain[s[j]] != 97 or (j + 1 < m and chain[s[j + 1]] == 97):
+                break
+            end = j
+            x = j
+        if end < 0:
+            out[size] = s[p]
+            size += 1
+            p += 1
+            continue
+        alpha = False
+        nondigit = 0
+        for k in range(p, end + 1):
+            c = s[k]
+            if chain[c] == 97:
+                if not (48 <= c <= 57):
+                    nondigit += 1
+                    alpha = True
+        for k in range(p, end + 1):
+            c = s[k]
+            if not alpha or nondigit < 2:
+                out[size] = c
+                size += 1
+            elif chain[c] == 97:
+                out[size] = _LEET[c - 48] if 48 <= c <= 57 else c
+                size += 1
+        p = end + 1
+    return size
+
+
+def join_chains(str text):
+    """``_join_chains`` of an ASCII text without ``@ $ ! | \\`` (for tests: ``normalize.join_chains``)."""
+    cdef bytes raw = text.encode("ascii")
+    cdef bytearray out = bytearray(len(raw) + 1)
+    cdef bytes table = bytes(97 if chr(b).isalnum() and b < 128 else 46 if chr(b) in "._-*'/\\" else 32
+                             for b in range(256))
+    return bytes(out[:_join_chains(raw, len(raw), table, out)]).decode("ascii")
+
+
+cdef inline bint _letter(unsigned char c) noexcept:
+    return (65 <= c <= 90) or (97 <= c <= 122)
+
+
 cdef bint _spelled_raw(const unsigned char* s, Py_ssize_t n, const unsigned char* cut) noexcept:
-    """Three letters apart by whitespace only (a superset of ``reading._SPELLED`` on ASCII): letters spelled
-    out, which ``glued_words`` reads from the string as written."""
-    cdef Py_ssize_t i = 0, j, seen = 0
-    while i < n:
-        if (65 <= s[i] <= 90) or (97 <= s[i] <= 122):
-            j = i + 1
+    """``reading._SPELLED`` finds something in ``s`` (ASCII): three or more one-letter words apart by
+    whitespace, the first after whitespace or at the start, the last before no letter, digit or ``_``
+    (letters spelled out, which ``glued_words`` reads from the string as written)."""
+    cdef Py_ssize_t i, j, count
+    for i in range(n):
+        if not _letter(s[i]) or (i > 0 and cut[s[i - 1]] != 32) or i + 1 >= n or cut[s[i + 1]] != 32:
+            continue
+        j = i
+        count = 1
+        while True:
+            j += 1
             while j < n and cut[s[j]] == 32:
                 j += 1
-            if j > i + 1 and j < n and ((65 <= s[j] <= 90) or (97 <= s[j] <= 122)):
-                seen += 1
-                if seen >= 2:
-                    return True
-                i = j
-                continue
-        seen = 0
-        i += 1
+            if j >= n or not _letter(s[j]):
+                break
+            count += 1
+            if count >= 3 and (j + 1 >= n or not (_alnum(s[j + 1]) or s[j + 1] == 95)):
+                return True
+            if j + 1 >= n or cut[s[j + 1]] != 32:
+                break
     return False
+
+
+def spelled(str text):
+    """``_spelled_raw`` of an ASCII text (for tests: ``reading._SPELLED.search``)."""
+    cdef bytes raw = text.encode("ascii")
+    cdef bytes cut = bytes(32 if chr(b).isspace() else 97 for b in range(256))
+    return _spelled_raw(raw, len(raw), cut)
 
 
 cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
                  const unsigned char* fold, const unsigned char* chain, const unsigned char* cut,
                  unsigned char* buf, unsigned char* pair, unsigned char* mapped, unsigned char* spare,
+                 unsigned char* joined,
                  Matcher mt, Py_ssize_t* starts, Py_ssize_t* ends, unsigned char* codes, unsigned char* words,
                  list rows) except -1:
     cdef Py_ssize_t i, j, start, end, done, last = 0, size = 0, m = n, count = 0, at = 0
     cdef const unsigned char* s = raw
     cdef unsigned char c
     cdef int code, prev, run, ones, found, flags
-    cdef bint paren = False, chained = False, odd = False, hard = False
+    cdef bint paren = False, odd = False, hard = False
     for i in range(n):
         c = raw[i]
         if c == 64 or c == 124 or c == 33 or c == 35:  # @ | ! #: an alternate reading, hashtag words
@@ -526,24 +604,13 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
         # whose spelled reading ``glued_words`` finds on the string as written: the Python path reads it.
         if m != n and _spelled_raw(raw, n, cut):
             return UNKNOWN
-    # A chain (term_page._CHAIN_BYTES: a lone member, separators, a lone last member). ``join_chains``
-    # changes nothing when no lone letter touches a chain separator (every chain member is a lone letter or
-    # digit, and a chain of digits alone stays as written); else the pure-Python path joins it.
-    for i in range(1, m):
-        if chain[s[i]] == 46 and chain[s[i - 1]] == 97 and (i < 2 or chain[s[i - 2]] != 97):
-            j = i
-            while j < m and chain[s[j]] == 46:
-                j += 1
-            if j < m and chain[s[j]] == 97 and (j + 1 >= m or chain[s[j + 1]] != 97):
-                chained = True
-                break
-    if chained:
-        for i in range(m):
-            c = s[i]
-            if ((65 <= c <= 90) or (97 <= c <= 122)) and (i == 0 or not _alnum(s[i - 1])) and \
-                    (i + 1 >= m or not _alnum(s[i + 1])) and \
-                    ((i > 0 and chain[s[i - 1]] == 46) or (i + 1 < m and chain[s[i + 1]] == 46)):
-                return UNKNOWN
+    # Chains of single characters joined as ``normalize.join_chains`` joins them (``_join_chains``).
+    j = _join_chains(s, m, chain, joined)
+    if j != m:
+        if _spelled_raw(raw, n, cut):  # as after a digraph: letters spelled out, the last one chained
+            return UNKNOWN
+        s = joined
+        m = j
     # Tokens (``words``' table) and their classes, read as term_page._UNCLEAN reads them.
     prev = 0
     run = 0
@@ -566,11 +633,8 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
             # Matched here: every token's finished word, one space apart, for ``_match`` below.
             if code == K or code == P or code == O:
                 hard = True
-            starts[count] = at
-            at += _finish(buf + i, j - i, words + at)
-            ends[count] = at
-            words[at] = 32
-            at += 1
+            starts[count] = i  # the token in ``buf`` (finished below, only if a word may match)
+            ends[count] = j
             codes[count] = flags
             count += 1
         elif code == K:
@@ -596,6 +660,13 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
         i = j
     if not hard:
         return CLEAN
+    for i in range(count):  # every token's finished word, one space after each, for ``_match``
+        j = starts[i]
+        starts[i] = at
+        at += _finish(buf + j, ends[i] - j, words + at)
+        ends[i] = at
+        words[at] = 32
+        at += 1
     # ``join_spelled`` (finished words of one character, three or more in a row, two letters) is Python's.
     run = 0
     ones = 0
@@ -628,6 +699,7 @@ def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, byt
     cdef unsigned char* pair
     cdef unsigned char* mapped
     cdef unsigned char* spare
+    cdef unsigned char* joined
     cdef unsigned char* words = NULL
     cdef unsigned char* codes = NULL
     cdef Py_ssize_t* starts = NULL
@@ -648,17 +720,19 @@ def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, byt
     mapped = <unsigned char*>malloc(longest + 1)
     # _map_parens' other buffer; with a matcher also a piece (a word and one byte) and a glued word
     spare = <unsigned char*>malloc(2 * longest + 8)
+    joined = <unsigned char*>malloc(longest + 1)
     if matcher is not None:
         words = <unsigned char*>malloc(2 * longest + 2)  # finished words, one space after each
         codes = <unsigned char*>malloc(longest + 1)
         starts = <Py_ssize_t*>malloc((longest + 1) * sizeof(Py_ssize_t))
         ends = <Py_ssize_t*>malloc((longest + 1) * sizeof(Py_ssize_t))
-    if buf == NULL or pair == NULL or mapped == NULL or spare == NULL or \
+    if buf == NULL or pair == NULL or mapped == NULL or spare == NULL or joined == NULL or \
             (matcher is not None and (words == NULL or codes == NULL or starts == NULL or ends == NULL)):
         free(buf)
         free(pair)
         free(mapped)
         free(spare)
+        free(joined)
         free(words)
         free(codes)
         free(starts)
@@ -670,7 +744,7 @@ def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, byt
             if type(text) is str and PyUnicode_IS_ASCII(text):
                 marks[k] = _clean(<const unsigned char*>PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text),
                                   classes, chunks, pairs, fold, chain, cut, buf, pair, mapped, spare,
-                                  matcher, starts, ends, codes, words, rows)
+                                  joined, matcher, starts, ends, codes, words, rows)
                 if rows:
                     found.append((k, rows))
                     rows = []
@@ -679,6 +753,7 @@ def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, byt
         free(pair)
         free(mapped)
         free(spare)
+        free(joined)
         free(words)
         free(codes)
         free(starts)
