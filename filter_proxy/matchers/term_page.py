@@ -177,21 +177,59 @@ def clean(index: TermIndex, texts: Sequence[object], matcher: Any = None) -> Pag
             return PageReading([CLEAN] * len(texts), {}, {})
         return PageReading(list(map(_MARKED.__getitem__, marks)), {}, {}, rows)
     states = list(map(_MARKED.__getitem__, marks))
-    rest = []
+    rest: list[int] = []
+    typographic: dict[int, str] = {}
     for k, mark in enumerate(marks):
         if not mark:
             text = texts[k]
             if type(text) is not str or _TAGGED.search(text):
                 states[k] = FULL  # as ``clean_python`` decides it, without its page pass
+            elif not text.isascii() and (plain := text.translate(_TYPOGRAPHIC)).isascii():
+                typographic[k] = plain
             else:
                 rest.append(k)
+    glued_of: dict[int, tuple[str, ...]] = {}
+    if typographic:
+        _typographic(index, texts, typographic, tables, matcher, states, rows, glued_of, rest)
     if not rest:
-        return PageReading(states, {}, {}, rows)  # type: ignore[arg-type]  # no None left
+        return PageReading(states, {}, glued_of, rows)  # type: ignore[arg-type]  # no None left
     part = clean_python(index, [texts[k] for k in rest])
     for k, state in zip(rest, part.states, strict=True):
         states[k] = state
+    glued_of.update((rest[k], glued) for k, glued in part.glued.items())
     return PageReading(states, {rest[k]: words for k, words in part.words.items()},  # type: ignore[arg-type]
-                       {rest[k]: glued for k, glued in part.glued.items()}, rows)
+                       glued_of, rows)
+
+
+def _typographic(index: TermIndex, texts: Sequence[object], typographic: dict[int, str], tables: Any,
+                 matcher: Any, states: list[int | None], rows: dict[int, list[tuple[int, int, int]]],
+                 glued_of: dict[int, tuple[str, ...]], rest: list[int]) -> None:
+    """Strings that are ASCII but for curly quotes, dashes and no-break spaces: ``words`` reads them as their
+    ASCII stand-in, which the kernel screens; their glued words are read from the string as written (as
+    ``clean_python`` does), and one that passes the first stage makes the string ``WORDS``. Strings the
+    kernel leaves undecided go to ``rest``."""
+    where = list(typographic)
+    found: list[tuple[int, list[tuple[int, int, int]]]] | None = None if matcher is None else []
+    marks = _page_kernel.screen(list(typographic.values()), *tables, _FOLD_SPLIT, _CHAIN_CLASSES, _CHUNK_CLASSES,
+                                matcher, found)
+    matched = dict(found) if found else {}
+    probe = index._probe
+    for j, (k, mark) in enumerate(zip(where, marks, strict=True)):
+        if mark == 1 or mark == 4:
+            glued = glued_words(texts[k])  # type: ignore[arg-type]  # a str
+            if glued and any(map(probe, map(term_key, glued))):
+                states[k] = WORDS
+                glued_of[k] = glued
+            elif mark == 4:
+                states[k] = MATCHED
+                rows[k] = matched[j]
+            else:
+                states[k] = CLEAN
+        elif mark:
+            states[k] = _MARKED[mark]
+        else:
+            rest.append(k)
+    rest.sort()
 
 
 def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
