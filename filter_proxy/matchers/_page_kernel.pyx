@@ -465,10 +465,19 @@ cdef Py_ssize_t _join_chains(const unsigned char* s, Py_ssize_t m, const unsigne
     letter or digit, then runs of separators each followed by one, the last not followed by a letter or
     digit (``_CHAIN``: every member but the last is followed by a separator), is one word: separators
     dropped, digits read as letters, when it holds a letter and two members that are not digits; else it
-    stays as written. The length of ``out``; ``m`` when nothing was joined."""
+    stays as written. The length of ``out``; ``m`` when nothing was joined (``out`` then unwritten: a
+    joined chain drops a separator, so the length tells)."""
     cdef Py_ssize_t p = 0, size = 0, x, j, end, k, nondigit
     cdef bint alpha
     cdef unsigned char c
+    for p in range(1, m):  # most strings hold no lone member before a separator: nothing to copy
+        if chain[s[p]] == 46 and chain[s[p - 1]] == 97 and (p < 2 or chain[s[p - 2]] != 97):
+            break
+    else:
+        return m
+    p = p - 1  # the first lone member before a separator: no chain starts before it
+    memcpy(out, s, p)
+    size = p
     while p < m:
         if chain[s[p]] != 97 or (p > 0 and chain[s[p - 1]] == 97):
             out[size] = s[p]
@@ -518,7 +527,8 @@ def join_chains(str text):
     cdef bytearray out = bytearray(len(raw) + 1)
     cdef bytes table = bytes(97 if chr(b).isalnum() and b < 128 else 46 if chr(b) in "._-*'/\\" else 32
                              for b in range(256))
-    return bytes(out[:_join_chains(raw, len(raw), table, out)]).decode("ascii")
+    cdef Py_ssize_t size = _join_chains(raw, len(raw), table, out)
+    return text if size == len(raw) else bytes(out[:size]).decode("ascii")  # same length: nothing joined
 
 
 cdef inline bint _letter(unsigned char c) noexcept:
@@ -556,6 +566,14 @@ def spelled(str text):
     return _spelled_raw(raw, len(raw), cut)
 
 
+# Per byte: 1 ``@ | ! #``, 2 ``$``, NUL, ``\\``, 3 ``(``, else 0 (``_clean``'s first pass).
+cdef unsigned char _SPECIAL[256]
+memset(_SPECIAL, 0, 256)
+_SPECIAL[64] = _SPECIAL[124] = _SPECIAL[33] = _SPECIAL[35] = 1  # @ | ! #
+_SPECIAL[36] = _SPECIAL[0] = _SPECIAL[92] = 2  # $ NUL \\
+_SPECIAL[40] = 3
+
+
 cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
                  const unsigned char* fold, const unsigned char* chain, const unsigned char* cut,
                  unsigned char* buf, unsigned char* pair, unsigned char* mapped, unsigned char* spare,
@@ -568,13 +586,14 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
     cdef int code, prev, run, ones, found, flags
     cdef bint paren = False, odd = False, hard = False
     for i in range(n):
-        c = raw[i]
-        if c == 64 or c == 124 or c == 33 or c == 35:  # @ | ! #: an alternate reading, hashtag words
-            return FULL
-        if c == 36 or c == 0 or c == 92:  # $ NUL \
-            odd = True
-        if c == 40 and i + 1 < n and raw[i + 1] == 41:  # "()"
-            paren = True
+        c = _SPECIAL[raw[i]]
+        if c:  # one table load per character; the rare ones decided here
+            if c == 1:  # @ | ! #: an alternate reading, hashtag words
+                return FULL
+            if c == 2:  # $ NUL \
+                odd = True
+            elif i + 1 < n and raw[i + 1] == 41:  # "()"
+                paren = True
     if odd:
         return UNKNOWN
     # Compound chunks of the string as written (term_page._COMPOUND_SEAM): each must be known not to pass.

@@ -172,22 +172,23 @@ def clean(index: TermIndex, texts: Sequence[object], matcher: Any = None) -> Pag
     marks = _page_kernel.screen(texts if type(texts) is list else list(texts), *tables, _FOLD_SPLIT,
                                 _CHAIN_CLASSES, _CHUNK_CLASSES, matcher, found)
     rows = dict(found) if found else {}
-    if marks.find(0) < 0:
-        if marks.find(2) < 0 and marks.find(3) < 0 and not rows:
+    zero = marks.find(0)
+    if zero < 0:
+        if marks.count(1) == len(marks):
             return PageReading([CLEAN] * len(texts), {}, {})
         return PageReading(list(map(_MARKED.__getitem__, marks)), {}, {}, rows)
     states = list(map(_MARKED.__getitem__, marks))
     rest: list[int] = []
     typographic: dict[int, str] = {}
-    for k, mark in enumerate(marks):
-        if not mark:
-            text = texts[k]
-            if type(text) is not str or _TAGGED.search(text):
-                states[k] = FULL  # as ``clean_python`` decides it, without its page pass
-            elif not text.isascii() and (plain := text.translate(_TYPOGRAPHIC)).isascii():
-                typographic[k] = plain
-            else:
-                rest.append(k)
+    while zero >= 0:  # the strings the kernel did not decide
+        k, zero = zero, marks.find(0, zero + 1)
+        text = texts[k]
+        if type(text) is not str or _TAGGED.search(text):
+            states[k] = FULL  # as ``clean_python`` decides it, without its page pass
+        elif not text.isascii() and (plain := text.translate(_TYPOGRAPHIC)).isascii():
+            typographic[k] = plain
+        else:
+            rest.append(k)
     glued_of: dict[int, tuple[str, ...]] = {}
     if typographic:
         _typographic(index, texts, typographic, tables, matcher, states, rows, glued_of, rest)

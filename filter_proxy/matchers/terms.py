@@ -155,25 +155,30 @@ class TermIndex:
         is matched on its words and glued words without the rest of ``reading``; the others by ``match``."""
         if self._hashed.keys.size or self._substrings:
             return [self.match(text) for text in texts]
-        out: list[list[TermMatch]] = []
         page = clean(self, texts, self._matcher)
+        states = page.states
+        out: list[list[TermMatch]] = [[] for _ in states]
+        if states.count(CLEAN) == len(states):  # the common page: nothing to read
+            return out
         triple = self._plain.triple
-        for i, (state, text) in enumerate(zip(page.states, texts, strict=True)):
+        for i, state in enumerate(states):
             if state == CLEAN:
-                out.append([])
-            elif state == MATCHED:  # the kernel's rows: ``_found``'s, before the allow list
+                continue
+            text = texts[i]
+            if state == MATCHED:  # the kernel's rows: ``_found``'s, before the allow list
                 found = [(start, end, *triple(row)) for start, end, row in page.rows[i]]
                 if self._allow:
                     found = self._cancel_allowed(_words(text, True), found)
-                out.append(self._to_matches(found) if found else [])
+                out[i] = self._to_matches(found) if found else []
             elif state == WORDS:
                 words = page.words.get(i)
                 glued = page.glued.get(i)
                 found = self._found(_words(text, True) if words is None else words, (),
                                     glued_words(text) if glued is None else glued)
-                out.append(self._to_matches(found) if found else [])
+                if found:
+                    out[i] = self._to_matches(found)
             else:
-                out.append(self.match(text))
+                out[i] = self.match(text)
         return out
 
     def clear_cache(self) -> None:
