@@ -171,3 +171,18 @@ def test_spelled_letters_are_found_as_reading_finds_them(text: str) -> None:
     from filter_proxy.reading import _SPELLED
 
     assert kernel.spelled(text) == bool(_SPELLED.search(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(LISTED, min_size=1, max_size=4, unique=True), st.data())
+def test_hash_signs_that_start_no_hashtag_read_as_words(listed: list[str], data: st.DataObject) -> None:
+    """A comment's ``# note``, ``x#y`` and a trailing ``#`` start no hashtag (``reading._TAG``), so the string
+    reads as its words (the lane); ``#word`` and ``##word`` do, and are read whole. Same matches either way."""
+    index = build(listed, [])
+    parts = st.one_of(st.sampled_from(["#", "# ", "##", " #", "x#", "IPv#", "_#", "\t#", "#\n"]), BENIGN_TOKEN,
+                      st.sampled_from(listed), st.sampled_from(listed).map(lambda t: "#" + t.replace(" ", "")))
+    texts = [data.draw(st.lists(parts, max_size=8).map(" ".join)) for _ in range(4)]
+    for _ in range(2):
+        assert index.match_many(texts) == [index.match(t) for t in texts], texts
+        for fast, slow in zip(clean(index, texts).states, clean_python(index, texts).states, strict=True):
+            assert fast == slow or (fast == WORDS and slow == CLEAN), texts

@@ -566,10 +566,11 @@ def spelled(str text):
     return _spelled_raw(raw, len(raw), cut)
 
 
-# Per byte: 1 ``@ | ! #``, 2 ``$``, NUL, ``\\``, 3 ``(``, else 0 (``_clean``'s first pass).
+# Per byte: 1 ``@ | !``, 2 ``$``, NUL, ``\\``, 3 ``(``, 4 ``#``, else 0 (``_clean``'s first pass).
 cdef unsigned char _SPECIAL[256]
 memset(_SPECIAL, 0, 256)
-_SPECIAL[64] = _SPECIAL[124] = _SPECIAL[33] = _SPECIAL[35] = 1  # @ | ! #
+_SPECIAL[64] = _SPECIAL[124] = _SPECIAL[33] = 1  # @ | !
+_SPECIAL[35] = 4  # "#": a hashtag may start here (term_page._TAGGED)
 _SPECIAL[36] = _SPECIAL[0] = _SPECIAL[92] = 2  # $ NUL \\
 _SPECIAL[40] = 3
 
@@ -592,6 +593,9 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
                 return FULL
             if c == 2:  # $ NUL \
                 odd = True
+            elif c == 4:  # "#" after no letter, digit or "_", before a character that is not whitespace
+                if (i == 0 or not (_alnum(raw[i - 1]) or raw[i - 1] == 95)) and i + 1 < n and cut[raw[i + 1]] != 32:
+                    return FULL
             elif i + 1 < n and raw[i + 1] == 41:  # "()"
                 paren = True
     if odd:

@@ -92,7 +92,10 @@ if TYPE_CHECKING:
 __all__ = ["clean", "clean_python", "kernel_tables", "kernel_matcher", "PageReading", "CLEAN", "WORDS", "FULL",
            "MATCHED"]
 
-_TAGGED = re.compile(r"[@|!#]")  # an alternate reading (edge symbols) or hashtag/handle words may exist
+# An alternate reading (edge symbols) or hashtag/handle words may exist: ``@ | !``, or a ``#`` that may start
+# a hashtag (``reading._TAG``: none after a letter, digit or ``_``, nor before whitespace or the end; so a
+# comment's "# note" or "IPv#Address" reads as words, as ``reading`` reads it).
+_TAGGED = re.compile(r"[@|!]|(?<![A-Za-z0-9_])#(?=\S)")
 # ``normalize._CHAIN_HINT`` for the lane (ASCII, no leet symbols), on a class string: a letter or digit is
 # ``a``, a chain separator ``.``, anything else a space. A chain holds a lone member, separators and a
 # last member that no letter or digit follows; the page separator is spaces, so no hit crosses it.
