@@ -1,21 +1,33 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled first pass of ``term_page.clean`` (issue 14, item 2): which ASCII strings of a page are
-certainly clean, in one C loop per string, with no Python object per token.
+certainly clean, and (with a ``Matcher``) what the others of the lane match, in one C loop per string, with
+no Python object per token.
 
-``screen(texts, classes, chunks, pairs, fold, chain_classes, chunk_classes)`` marks a string 1 only when
-``term_page``'s pure-Python path would call it ``CLEAN`` for the same reasons: ASCII, none of ``@ | ! # $``,
-NUL or ``\\``; ``()`` read as ``map_digraphs`` reads it; no chain of single characters that ``join_chains``
-would change; every compound chunk known
-not to glue into a word that passes the first stage, every token's class known, and a class sequence
-without a ``K`` or a spelled-out run, and every first piece before a possible next piece known (per pair
-of tokens) not to glue into a word that passes the first stage, nor into one that a third piece could
-extend. A string of the lane that the tables say may match is 2 (its words are read in Python); anything
-else is 0: the caller reads it with the pure-Python path, which also fills the three tables that this pass
-reads (so they only ever hold answers that path computed; a miss costs speed, never a verdict).
+``screen(texts, classes, chunks, pairs, fold, chain_classes, chunk_classes, matcher=None, found=None)``
+marks a string 1 only when ``term_page``'s pure-Python path would call it ``CLEAN`` for the same reasons:
+ASCII, none of ``@ | ! $ \\`` or NUL, no ``#`` that may start a hashtag; ``()`` read as ``map_digraphs``
+reads it; chains of single characters joined as ``join_chains`` joins them (and letters spelled out with
+spaces before a digraph or chain left to Python, as ``glued_words`` reads those from the string as
+written); every compound chunk known not to glue into a word that passes the first stage, every token's
+class known, and a class sequence without a ``K`` or a spelled-out run, and every first piece before a
+possible next piece known (per pair of tokens) not to glue into a word that passes the first stage, nor
+into one that a third piece could extend. 3: ``@ | !`` or a hashtag ``#`` (read whole). A string of the lane
+that the tables say may match is 2 (its words are read in Python); anything else is 0: the caller reads it
+with the pure-Python path, which also fills the three tables that this pass reads (so they only ever hold
+answers that path computed; a miss costs speed, never a verdict).
+
+With a ``Matcher`` (the index's bitmaps, sorted keys and longest phrase), a lane string whose tokens the
+table knows and which holds a ``K``, ``P`` or ``O`` word is matched here: its tokens finished as
+``normalize._finish`` finishes them, then ``TermIndex._match_plain`` and ``_match_splits`` in C (xxh64 keys,
+the two-probe bitmaps, glued pieces, binary search of the exact keys): 4 with its (start, end, row) list
+appended to ``found``, or 1 when nothing is found; a spelled-out run (``join_spelled``) stays 2. Pure
+functions of the index's bytes, checked against the Python ones by property tests (``xxh64``, ``finish``,
+``join_chains``, ``spelled``; ``match_many`` with and without the matcher).
 
 ``Table`` is an open-addressing hash table from bytes to one byte, keys kept in an arena and compared
 whole (a hash collision can only cost a probe, never a wrong answer). Filled from Python (``add``),
-cleared whole with the Python dict it mirrors (or, for pairs, when full).
+cleared whole with the Python dict it mirrors (or, for pairs, when full). A ``K`` token's class carries
+``ORDINARY_FLAG`` when its finished word is an ordinary word (split pieces need it).
 """
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
@@ -365,31 +377,6 @@ cdef class Matcher:
             rows.append((i, j, lo))
             lo += 1
         return 0
-
-    def match_words(self, list words, list codes):
-        """``_match`` over finished ASCII ``words`` and their table classes (for tests): None when it defers."""
-        cdef bytes text = " ".join(words).encode("ascii")
-        cdef Py_ssize_t count = len(words), k, at = 0
-        cdef Py_ssize_t* starts = <Py_ssize_t*>malloc((count + 1) * sizeof(Py_ssize_t))
-        cdef Py_ssize_t* ends = <Py_ssize_t*>malloc((count + 1) * sizeof(Py_ssize_t))
-        cdef unsigned char* code = <unsigned char*>malloc(count + 1)
-        cdef unsigned char* spare = <unsigned char*>malloc(3 * len(text) + 8)
-        cdef list rows = []
-        try:
-            for k in range(count):
-                starts[k] = at
-                at += len(words[k])
-                ends[k] = at
-                at += 1
-                code[k] = codes[k]
-            if _match(self, text, starts, ends, code, count, spare, rows) < 0:
-                return None
-            return rows
-        finally:
-            free(starts)
-            free(ends)
-            free(code)
-            free(spare)
 
 
 cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize_t* ends, unsigned char* code,

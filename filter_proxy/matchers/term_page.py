@@ -9,7 +9,8 @@ word in Python, was most of the page's screening time (profile: ~21 µs a string
 ``clean(index, texts)`` answers "``index.match(text) == []`` for certain" for the common strings at once
 (``clean_python``, the definition; ``clean`` puts the compiled kernel in front of it, below):
 
-1. **Lane.** ASCII strings with none of ``@ | ! # $ \\ \\x00`` (found on the joined page): no alternate
+1. **Lane.** ASCII strings with none of ``@ | ! $ \\ \\x00`` and no ``#`` that may start a hashtag (found on
+   the joined page; ``_TAGGED``): no alternate
    reading, no hashtag/handle words, no edge symbols to trim, no token that finishes empty, so
    ``normalize.words`` reads each as its raw tokens finished one by one. Strings that are ASCII but for
    curly quotes, dashes and no-break spaces join as their ASCII stand-in (``words`` reads them so); their
@@ -37,12 +38,18 @@ word in Python, was most of the page's screening time (profile: ~21 µs a string
    are the strings' own runs searched.
 
 **Compiled kernel** (``_page_kernel.pyx``, built by ``setup.py`` when Cython and a C compiler are there):
-``screen`` runs steps 1-4 per ASCII string in one C loop (``()`` mapped as ``map_digraphs``, chains
-accepted only where ``join_chains`` changes nothing) over three tables this module fills as it answers
-(token -> class, chunk -> passes, token pair -> glues into something): 1 certainly clean, 2 may match
-(``WORDS``: its words are read in Python), 0 anything it cannot decide (a table miss, a chain of letters,
-non-ASCII), which goes through ``clean_python``. So a table miss costs speed, never a verdict;
-tests/test_page_kernel.py checks the two paths' states and ``match_many`` on generated pages.
+``screen`` runs steps 1-4 per ASCII string in one C loop (``()`` mapped as ``map_digraphs``, chains joined as
+``join_chains``) over three tables this module fills as it answers (token -> class, chunk -> passes, token
+pair -> glues into something): 1 certainly clean, 2 may match (``WORDS``: its words are read in Python), 3
+``FULL`` (``@ | !``, a ``#`` that may start a hashtag), 0 anything it cannot decide (a table miss, ``$``,
+``\\``, non-ASCII), which goes through ``clean_python``. So a table miss costs speed, never a verdict.
+``TermIndex.match_many`` also hands it the index's matcher (``kernel_matcher``): a lane string whose tokens
+the table knows and that holds a word that may start a listed phrase or split word is matched in C
+(``TermIndex._match_plain`` and ``_match_splits`` on its finished words: ``MATCHED`` with the rows, or
+``CLEAN``), so the ~1 string a page that holds a listed word costs no Python reading. Strings ASCII but for
+curly quotes and dashes go through the kernel as their ASCII stand-in, their glued words read from the
+string as written. tests/test_page_kernel.py checks the two paths' states, ``match_many`` with and without
+the matcher, and each C helper against its Python original, on generated pages.
 
 Measured (``/work/notes/prof/page.py``: the speed suite's pool, 100k terms + 10k URLs, verdict cache off,
 100 pages of ``check_many`` on title + snippet and 10 ``check_url``, median of 5 passes in CPU time; main

@@ -114,6 +114,7 @@ class TermIndex:
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
         self._classes: dict[str, int] = {}  # raw ASCII token -> what the first stage makes of it (term_page)
         self._chunks: dict[str, bool] = {}  # whitespace-free chunk -> its glued words may pass (term_page)
+        self._row_matches: dict[int, tuple[tuple[int, int, int], TermMatch]] = {}  # plain row -> its match
         self._kernel = kernel_tables()  # the same two answers for the compiled pass (None: not built)
         # The compiled pass also matches the strings whose words it reads, from the same bitmaps and keys.
         self._matcher = kernel_matcher(self._bitmap, self._mask, self._pieces, self._piece_mask,
@@ -160,16 +161,22 @@ class TermIndex:
         out: list[list[TermMatch]] = [[] for _ in states]
         if states.count(CLEAN) == len(states):  # the common page: nothing to read
             return out
-        triple = self._plain.triple
+        triple, row_matches = self._plain.triple, self._row_matches
         for i, state in enumerate(states):
             if state == CLEAN:
                 continue
             text = texts[i]
             if state == MATCHED:  # the kernel's rows: ``_found``'s, before the allow list
-                found = [(start, end, *triple(row)) for start, end, row in page.rows[i]]
                 if self._allow:
+                    found = [(start, end, *triple(row)) for start, end, row in page.rows[i]]
                     found = self._cancel_allowed(_words(text, True), found)
-                out[i] = self._to_matches(found) if found else []
+                    out[i] = self._to_matches(found) if found else []
+                else:  # ``_to_matches`` from each row's (rule, match), kept per row
+                    seen: dict[tuple[int, int, int], TermMatch] = {}
+                    for _, _, row in page.rows[i]:
+                        rule, match = row_matches.get(row) or self._row_match(row)
+                        seen.setdefault(rule, match)
+                    out[i] = list(seen.values())
             elif state == WORDS:
                 words = page.words.get(i)
                 glued = page.glued.get(i)
@@ -181,9 +188,21 @@ class TermIndex:
                 out[i] = self.match(text)
         return out
 
+    def _row_match(self, row: int) -> tuple[tuple[int, int, int], TermMatch]:
+        """(category, file, line) of a plain table row and its ``TermMatch``; kept per row (bounded like the
+        other caches: a page's listed words recur)."""
+        if len(self._row_matches) > _KNOWN_MAX:
+            self._row_matches.clear()
+        rule = self._plain.triple(row)
+        cat, file, line = rule
+        found = self._row_matches[row] = (rule, TermMatch(self._categories[cat],
+                                                          f"{self._files[file]}:{line}" if line else self._files[file]))
+        return found
+
     def clear_cache(self) -> None:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
+        self._row_matches.clear()
         self._glued.clear()
         self._tag_keys.clear()
         self._classes.clear()

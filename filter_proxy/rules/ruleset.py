@@ -146,6 +146,8 @@ class RuleSet:
         # The page batch over terms and the forms' word indexes together (signals/form_page), when it applies.
         page_indexes = [self.terms, *(form.term_index for form in (self.combos, self.weights) if len(form))]
         self._page_union = PageUnion(page_indexes) if self._forms and PageUnion.usable(page_indexes) else None
+        # check_many: the verdict of a page string's term matches (rules, never text; Verdicts are frozen).
+        self._term_verdicts: dict[tuple[Any, ...], Verdict] = {}
         # Expected false matches per picture of each category's perceptual list (set by the loader).
         self.image_findings: list[Any] = []
         images = self.images
@@ -226,8 +228,19 @@ class RuleSet:
             forms = self._forms_verdict
             return [ALLOW if found is None else forms(read_text(text) if found is FULL else found)
                     for text, found in zip(texts, page_readings(self._page_union, texts), strict=True)]
-        resolve = self._resolve
-        return [resolve(matches, "term") if matches else ALLOW for matches in self.terms.match_many(texts)]
+        found = self.terms.match_many(texts)
+        out = [ALLOW] * len(found)
+        known = self._term_verdicts
+        for i, matches in enumerate(found):
+            if matches:
+                key = tuple(matches)
+                verdict = known.get(key)
+                if verdict is None:
+                    if len(known) > 4096:  # bounded: cleared whole, like the index's caches
+                        known.clear()
+                    verdict = known[key] = self._resolve(matches, "term")
+                out[i] = verdict
+        return out
 
     def check_prefix(self, text: str) -> Verdict:
         """A query term cut short by a trailing wildcard (``text`` is what precedes the wildcard): the
