@@ -18,6 +18,7 @@ kernel = pytest.importorskip("filter_proxy.matchers._page_kernel",
 
 # What the kernel reads itself besides tokens: calls and digraphs, chains of digits or letters, compounds.
 CODEISH = st.sampled_from(["exc_info()", "f()", "()", "a()()b", "()x", "x()()()()", "(ID)", "I/O", "1-7", "0.2",
+                           "\\n", "a\\b", "x/\\y", "\\/", "C:\\dir\\f.txt", "z\\q\\x",
                            "3.4 - 3.9", "e.g.", "R-O", "C.F.R.", "os.stat()", "bytes-like", "well-known",
                            "set_seq1()", "x.y", "a.b.cd", "1.a", "z-q-x", "()()zqx", "zq()x", "Foo[int]"])
 
@@ -157,7 +158,7 @@ def test_letters_spelled_before_a_digraph_or_chain_are_read_as_written(listed: s
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from(["a", "B", "z", "7", "0", "ab", "12", ".", "-", "_", "*", "'", "/", " ", "..",
-                                 "x1", ",", "()"]), max_size=16).map("".join))
+                                 "x1", ",", "()", "\\"]), max_size=16).map("".join))
 def test_chains_join_as_join_chains_joins_them(text: str) -> None:
     from filter_proxy.normalize import join_chains
 

@@ -5,9 +5,9 @@ no Python object per token.
 
 ``screen(texts, classes, chunks, pairs, fold, chain_classes, chunk_classes, matcher=None, found=None)``
 marks a string 1 only when ``term_page``'s pure-Python path would call it ``CLEAN`` for the same reasons:
-ASCII, none of ``@ | ! $ \\`` or NUL, no ``#`` that may start a hashtag; ``()`` read as ``map_digraphs``
-reads it; chains of single characters joined as ``join_chains`` joins them (and letters spelled out with
-spaces before a digraph or chain left to Python, as ``glued_words`` reads those from the string as
+ASCII, none of ``@ | ! $`` or NUL, no ``#`` that may start a hashtag, no ``\\`` beside ``/``; ``()`` read
+as ``map_digraphs`` reads it; chains of single characters joined as ``join_chains`` joins them (and letters
+spelled out with spaces before a digraph or chain left to Python, as ``glued_words`` reads those from the string as
 written); every compound chunk known not to glue into a word that passes the first stage, every token's
 class known, and a class sequence without a ``K`` or a spelled-out run, and every first piece before a
 possible next piece known (per pair of tokens) not to glue into a word that passes the first stage, nor
@@ -176,7 +176,7 @@ cdef inline bint _alnum(unsigned char c) noexcept:
 
 cdef Py_ssize_t _digraphs(const unsigned char* s, Py_ssize_t n, unsigned char* out) noexcept:
     """One ``re.sub`` pass of ``normalize._DIGRAPH`` over ``s`` where ``()`` is the only digraph possible
-    (the others hold ``|`` or ``\\``, which keep a string out of this pass): ``()`` touching a letter or
+    (the others hold ``|``, or ``\\`` beside ``/``, which keep a string out of this pass): ``()`` touching a letter or
     digit before or after it (in ``s``, as the pattern's lookarounds see it) becomes ``o``."""
     cdef Py_ssize_t i = 0, size = 0
     while i < n:
@@ -448,7 +448,7 @@ cdef inline Py_ssize_t _glue(const unsigned char* a, Py_ssize_t n, const unsigne
 
 cdef Py_ssize_t _join_chains(const unsigned char* s, Py_ssize_t m, const unsigned char* chain,
                              unsigned char* out) noexcept:
-    """``normalize.join_chains`` of a string of the lane (no ``@ $ ! | \\``, ASCII) into ``out``: a lone
+    """``normalize.join_chains`` of a string of the lane (no ``@ $ ! |``, ASCII) into ``out``: a lone
     letter or digit, then runs of separators each followed by one, the last not followed by a letter or
     digit (``_CHAIN``: every member but the last is followed by a separator), is one word: separators
     dropped, digits read as letters, when it holds a letter and two members that are not digits; else it
@@ -509,7 +509,7 @@ cdef Py_ssize_t _join_chains(const unsigned char* s, Py_ssize_t m, const unsigne
 
 
 def join_chains(str text):
-    """``_join_chains`` of an ASCII text without ``@ $ ! | \\`` (for tests: ``normalize.join_chains``)."""
+    """``_join_chains`` of an ASCII text without ``@ $ ! |`` (for tests: ``normalize.join_chains``)."""
     cdef bytes raw = text.encode("ascii")
     cdef bytearray out = bytearray(len(raw) + 1)
     cdef bytes table = bytes(97 if chr(b).isalnum() and b < 128 else 46 if chr(b) in "._-*'/\\" else 32
@@ -553,12 +553,13 @@ def spelled(str text):
     return _spelled_raw(raw, len(raw), cut)
 
 
-# Per byte: 1 ``@ | !``, 2 ``$``, NUL, ``\\``, 3 ``(``, 4 ``#``, else 0 (``_clean``'s first pass).
+# Per byte: 1 ``@ | !``, 2 ``$``, NUL, 3 ``(``, 4 ``#``, 5 ``\\``, else 0 (``_clean``'s first pass).
 cdef unsigned char _SPECIAL[256]
 memset(_SPECIAL, 0, 256)
 _SPECIAL[64] = _SPECIAL[124] = _SPECIAL[33] = 1  # @ | !
 _SPECIAL[35] = 4  # "#": a hashtag may start here (term_page._TAGGED)
-_SPECIAL[36] = _SPECIAL[0] = _SPECIAL[92] = 2  # $ NUL \\
+_SPECIAL[36] = _SPECIAL[0] = 2  # $ NUL
+_SPECIAL[92] = 5  # "\\": a digraph only beside "/" (``|\\|`` holds "|")
 _SPECIAL[40] = 3
 
 
@@ -580,6 +581,9 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
                 return FULL
             if c == 2:  # $ NUL \
                 odd = True
+            elif c == 5:  # "\\" beside "/" ("/\\", "\\/"): a digraph, read in Python; else a separator
+                if (i > 0 and raw[i - 1] == 47) or (i + 1 < n and raw[i + 1] == 47):
+                    odd = True
             elif c == 4:  # "#" after no letter, digit or "_", before a character that is not whitespace
                 if (i == 0 or not (_alnum(raw[i - 1]) or raw[i - 1] == 95)) and i + 1 < n and cut[raw[i + 1]] != 32:
                     return FULL

@@ -67,6 +67,7 @@ pages. Index with hashed or substring entries: every string goes through ``match
 from __future__ import annotations
 
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Sequence
 from itertools import accumulate
@@ -162,8 +163,15 @@ def kernel_tables() -> tuple[Any, Any, Any] | None:
 
 
 def kernel_matcher(bitmap: Any, mask: int, pieces: Any, piece_mask: int, keys: Any, max_words: int) -> Any:
-    """The compiled matcher of an index (``clean(..., matcher=)``); None without the kernel."""
-    return None if _page_kernel is None else _page_kernel.Matcher(bitmap, mask, pieces, piece_mask, keys, max_words)
+    """The compiled matcher of an index (``clean(..., matcher=)``); None without the kernel, on a big-endian
+    host (its xxh64 reads words little-endian) or for arrays it cannot view: ``match_many`` then reads those
+    strings in Python, with the same verdicts."""
+    if _page_kernel is None or sys.byteorder != "little":
+        return None
+    try:
+        return _page_kernel.Matcher(bitmap, mask, pieces, piece_mask, keys, max_words)
+    except (TypeError, ValueError, BufferError):  # pragma: no cover -- an array layout the kernel cannot view
+        return None
 
 
 def clean(index: TermIndex, texts: Sequence[object], matcher: Any = None) -> PageReading:
