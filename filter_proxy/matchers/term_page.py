@@ -206,10 +206,16 @@ def clean(index: TermIndex, texts: Sequence[object], matcher: Any = None) -> Pag
     while zero >= 0:  # the strings the kernel did not decide
         k, zero = zero, marks.find(0, zero + 1)
         text = texts[k]
+        # As ``clean_python`` decides these on their own, without its page pass:
         if type(text) is not str or _TAGGED.search(text):
-            states[k] = FULL  # as ``clean_python`` decides it, without its page pass
-        elif not text.isascii() and (plain := text.translate(_TYPOGRAPHIC)).isascii():
-            typographic[k] = plain
+            states[k] = FULL
+        elif not text.isascii():
+            if (plain := text.translate(_TYPOGRAPHIC)).isascii():
+                typographic[k] = plain
+            else:
+                states[k] = WORDS  # out of the lane, no ``@ | !`` nor hashtag: read as its words
+        elif "$" in text or "\x00" in text:
+            states[k] = WORDS  # out of the lane (a token may finish empty), the same
         else:
             rest.append(k)
     glued_of: dict[int, tuple[str, ...]] = {}
