@@ -132,8 +132,10 @@ _PARAM_NAMES: dict[str, tuple[bytes, ...]] = {
 }
 
 
-def screened_refusal(adapter: str, scope: dict[str, Any]) -> tuple[int, str] | None:
-    """(status, reason) when a request on a screened route must not be forwarded, else None."""
+def screened_refusal(adapter: str, scope: dict[str, Any],
+                     params: Sequence[tuple[str, str]] | None = None) -> tuple[int, str] | None:
+    """(status, reason) when a request on a screened route must not be forwarded, else None. ``params``:
+    the query string already read by ``parse_query`` (the middleware reads it once per request)."""
     query: bytes = scope.get("query_string", b"")
     reason = query_refusal(query)
     if reason is not None:
@@ -167,7 +169,7 @@ def screened_refusal(adapter: str, scope: dict[str, Any]) -> tuple[int, str] | N
     if query and names and (b"%" in query or any(n in query for n in names)):
         formats = FORMAT_PARAMS.get(adapter)
         routing = ROUTING_PARAMS.get(adapter)
-        for key, value in parse_query(query.decode("latin-1")):
+        for key, value in parse_query(query.decode("latin-1")) if params is None else params:
             if routing and key in routing:
                 return 403, "a request parameter selects another handler"
             if formats and key in formats:
