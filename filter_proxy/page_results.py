@@ -23,7 +23,7 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from filter_proxy.adapters.base import ResultView
-from filter_proxy.adapters.walk import raw_strings, strip_tags, url_parts
+from filter_proxy.adapters.walk import _URL_STARTS, raw_strings, strip_tags, url_parts
 from filter_proxy.images_check import matched_hash
 from filter_proxy.verdict import ALLOW, Verdict
 
@@ -111,8 +111,13 @@ def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, N
     # left out when some were (only the results left are read, as one by one).
     strings = distinct if not removals else set().union(*(texts for view, texts in kept if view.nodes))
     # ``url_parts`` finds nothing in prose without a slash or "www." (most snippets with a full stop).
-    parts = {text: found for text in strings if ("." in text or "//" in text)
-             and ("/" in text or "www." in text or " " not in text) and (found := url_parts(text))}
+    parts: dict[str, list[str]] = {}
+    for text in strings:
+        if "." in text or "//" in text:
+            if " " not in text and text.startswith(_URL_STARTS) and text.isprintable():
+                parts[text] = [text]  # what ``url_parts`` answers for one token that starts as a URL
+            elif ("/" in text or "www." in text or " " not in text) and (found := url_parts(text)):
+                parts[text] = found
     check_url = rules.check_url
     verdicts: dict[str, Verdict] = {}
     for view, _ in kept:
