@@ -63,7 +63,13 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     distinct = dict.fromkeys(chain.from_iterable(fields))
     # A string with markup is read without it too (a walked string only; mapped texts are read as they
     # are, but stripping one of those as well changes nothing: its own verdict is what such a view reads).
-    bare = {text: plain for text in distinct if "<" in text and (plain := strip_tags(text)) != text}
+    # One C-level search of the page's text first: most pages have no markup at all.
+    try:
+        marked = "<" in "".join(distinct)
+    except TypeError:  # a string that is not a str (a document built in process): read one by one
+        marked = True
+    bare = ({text: plain for text in distinct if "<" in text and (plain := strip_tags(text)) != text}
+            if marked else {})
     checked = list(dict.fromkeys(chain(distinct, bare.values()))) if bare else list(distinct)
     verdicts = rules.check_many(checked)
     if verdicts.count(ALLOW) == len(verdicts):  # the usual page: nothing listed (one C loop, no dict)
@@ -82,6 +88,9 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
                 if own is None or stripped.rank > own.rank:
                     walked[text] = stripped
     removals: dict[int, Removal] = {}
+    if not listed:  # nothing listed as text (then nothing walked either): every result goes on to its URLs
+        _screen_urls(list(zip(views, fields, strict=True)), distinct, rules, removals)
+        return removals
     kept: list[tuple[ResultView, list[str]]] = []
     for view, texts in zip(views, fields, strict=True):
         table = walked if view.nodes else listed
