@@ -77,6 +77,9 @@ def test_xxh64_is_the_xxhash_package(data: bytes, seed: int) -> None:
 def test_plain_is_the_canonicaliser_on_its_shape_and_none_elsewhere(url: str) -> None:
     expected = canonicalize_url(url) if _plain_shape(url) else None
     assert kernel.plain(url, _clean_query) == expected
+    full = b"\xff" * 8
+    keys = None if expected is None else _probe_python(expected, full, 63, True, True)
+    assert kernel.plain_probe(url, _clean_query, full, 63, True, True) == keys
 
 
 @settings(max_examples=300, deadline=None)

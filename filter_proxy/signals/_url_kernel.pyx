@@ -4,8 +4,9 @@
 ``plain(url, clean_query)`` is ``url_canon.canonicalize_url`` for exactly the URLs its ``_PLAIN_URL`` fast
 path takes (http(s), lower-case ASCII host of two or more labels, optional ``www.``, plain path segments,
 optional query of plain characters, no fragment, last label not starting with a digit); None for any other
-URL (the caller then runs the general canonicaliser). A non-empty query goes through ``clean_query`` (the
-Python ``_clean_query``) so tracking parameters and order are handled by the one definition.
+URL (the caller then runs the general canonicaliser). A non-empty query is cleaned as ``_clean_query``
+cleans it (tracking parameters dropped, the rest sorted), with the tracking names and prefixes read from
+``clean_query.tracking`` / ``.prefixes`` so there is one list of them.
 
 ``probe(canonical, bits, mask, has_prefix, has_domain)`` is ``urls._probe_python``: the candidate keys of a
 canonical URL (the page, the page without its query, the path prefixes on a host whose ``scheme://netloc``
@@ -136,7 +137,7 @@ cdef inline bint _query_char(uint8_t c) noexcept nogil:  # [A-Za-z0-9._~=&-]
     return _seg_char(c) or c == 61 or c == 38
 
 
-def plain(object url, object clean_query):
+cpdef object plain(object url, object clean_query):
     """``canonicalize_url(url)`` when ``url`` has the plain shape (see the module docstring), else None."""
     if not PyUnicode_CheckExact(url) or not PyUnicode_IS_ASCII(url):
         return None
@@ -197,12 +198,34 @@ def plain(object url, object clean_query):
         for j in range(i + 1, n):
             if not _query_char(s[j]):
                 return None
-    cdef bytes head = b"http://" + (<char*>s)[host_start:path_end]
+    head = PyUnicode_FromKindAndData(1, s + host_start, path_end - host_start)
     if i + 1 < n:
-        query = clean_query(url[i + 1:])
+        query = _plain_query(url, s, i + 1, n, clean_query)
         if query:
-            return head.decode("ascii") + "?" + query
-    return head.decode("ascii")
+            return "http://" + head + "?" + query
+    return "http://" + head
+
+
+cdef object _plain_query(object url, const uint8_t* s, Py_ssize_t start, Py_ssize_t n, object clean_query):
+    """``_clean_query`` of a plain query (no escapes, every character safe, so each kept part is itself):
+    parts without a tracking name, sorted. ``clean_query`` holds the tracking names and prefixes."""
+    cdef Py_ssize_t a = start, b, eq
+    tracking, prefixes = clean_query.tracking, clean_query.prefixes
+    kept = []
+    while a <= n:
+        b = a
+        eq = -1
+        while b < n and s[b] != 38:  # "&"
+            if eq < 0 and s[b] == 61:  # "="
+                eq = b
+            b += 1
+        if b > a:
+            name = url[a:eq if eq >= 0 else b].lower()
+            if not (name in tracking or name.startswith(prefixes)):
+                kept.append(url[a:b])
+        a = b + 1
+    kept.sort()
+    return "&".join(kept)
 
 
 # -- the keys of a canonical URL -----------------------------------------------------------------------
@@ -215,7 +238,7 @@ cdef inline bint _maybe(const uint8_t* bits, uint64_t mask, uint64_t key) noexce
     return (bits[at >> 3] >> (at & 7)) & 1
 
 
-def probe(object canonical, bytes bits, uint64_t mask, bint has_prefix, bint has_domain):
+cpdef object probe(object canonical, bytes bits, uint64_t mask, bint has_prefix, bint has_domain):
     """The candidate keys of ``canonical`` that pass the bitmap, in ``urls._probe_python``'s order; None
     when it is not an ASCII str."""
     if not PyUnicode_CheckExact(canonical) or not PyUnicode_IS_ASCII(canonical):
@@ -295,3 +318,11 @@ def probe(object canonical, bytes bits, uint64_t mask, bint has_prefix, bint has
                 out.append(key)
             dot = after
     return out
+
+
+def plain_probe(object url, object clean_query, bytes bits, uint64_t mask, bint has_prefix, bint has_domain):
+    """``probe(plain(url))`` in one call; None when ``url`` is not of the plain shape."""
+    canonical = plain(url, clean_query)
+    if canonical is None:
+        return None
+    return probe(canonical, bits, mask, has_prefix, has_domain)

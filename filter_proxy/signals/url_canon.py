@@ -176,6 +176,11 @@ def _clean_query(query: str) -> str:
     return "&".join(kept)
 
 
+# What the compiled plain-URL reader (signals/_url_kernel.pyx) reads the tracking names from: one list.
+_clean_query.tracking = _TRACKING  # type: ignore[attr-defined]
+_clean_query.prefixes = _TRACKING_PREFIXES  # type: ignore[attr-defined]
+
+
 def canonicalize_url(url: str) -> str | None:
     """The canonical form of ``url`` (see module docstring), or None when it cannot be read. Never raises."""
     try:

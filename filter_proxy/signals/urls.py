@@ -132,14 +132,15 @@ class UrlIndex:
 
     def match(self, url: str) -> list[UrlMatch]:
         if _kernel is not None:  # the compiled pass: the plain URL shape read and probed in C
-            canonical = _kernel.plain(url, _clean_query)
-            if canonical is None:
+            keys = _kernel.plain_probe(url, _clean_query, self._bits, self._mask, self._has_prefix,
+                                       self._has_domain)
+            if keys is None:  # any other shape: the general canonicaliser, the keys hashed in C if ASCII
                 canonical = canonicalize_url(url)
                 if canonical is None:
                     return self._fallback(url) if isinstance(url, str) and url.strip() else []
-            keys = _kernel.probe(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
-            if keys is None:  # not ASCII: the definition below reads it
-                keys = _probe_python(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
+                keys = _kernel.probe(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
+                if keys is None:  # not ASCII: the definition below reads it
+                    keys = _probe_python(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
         else:
             canonical = canonicalize_url(url)
             if canonical is None:
