@@ -1,11 +1,11 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """Compiled URL check (issue 14, item 2): the common result URL read and probed in one C pass.
 
-``plain(url, clean_query)`` is ``url_canon.canonicalize_url`` for exactly the URLs its ``_PLAIN_URL`` fast
-path takes (http(s), lower-case ASCII host of two or more labels, optional ``www.``, plain path segments,
-optional query of plain characters, no fragment, last label not starting with a digit); None for any other
-URL (the caller then runs the general canonicaliser). A non-empty query is cleaned as ``_clean_query``
-cleans it (tracking parameters dropped, the rest sorted), with the tracking names and prefixes read from
+``plain(url, clean_query)`` is ``url_canon.canonicalize_url`` for the URLs of the plain shape (see its
+docstring: the regex fast path's shape and a little more: any case in scheme and host, a port, ``#``...,
+path and query characters that the general path leaves as they are); None for any other URL (the caller
+then runs the general canonicaliser). A non-empty query is cleaned as ``_clean_query`` cleans it (tracking
+parameters dropped, the rest sorted), with the tracking names and prefixes read from
 ``clean_query.tracking`` / ``.prefixes`` so there is one list of them.
 
 ``probe(canonical, bits, mask, has_prefix, has_domain)`` is ``urls._probe_python``: the candidate keys of a
@@ -18,7 +18,7 @@ tests/test_url_kernel.py compares both with the pure-Python definitions on gener
 """
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memmove
 
 
 cdef extern from "Python.h":
@@ -124,91 +124,143 @@ def xxh64(bytes data, uint64_t seed):
 
 # -- the plain URL shape -------------------------------------------------------------------------------
 
-cdef inline bint _host_char(uint8_t c) noexcept nogil:  # [a-z0-9-]
-    return (97 <= c <= 122) or (48 <= c <= 57) or c == 45
+# Character classes (ASCII): 1 host ([A-Za-z0-9._-]), 2 path (left as is by _norm_component with
+# _PATH_SAFE, "%" aside: unreserved and "!$&'()*+,;=:@"), 4 query (the same with "?" and "/" but not "&").
+cdef uint8_t _CLASS[128]
 
 
-cdef inline bint _seg_char(uint8_t c) noexcept nogil:  # [A-Za-z0-9._~-]
-    return (97 <= c <= 122) or (65 <= c <= 90) or (48 <= c <= 57) or c == 45 or c == 46 or c == 95 \
-        or c == 126
+cdef void _init_classes() noexcept:
+    cdef int c
+    for c in range(128):
+        _CLASS[c] = 0
+    for c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~":
+        _CLASS[c] = 2 | 4
+    for c in b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._":
+        _CLASS[c] |= 1
+    for c in b"!$'()*+,;=:@":
+        _CLASS[c] |= 2 | 4
+    _CLASS[38] |= 2  # "&": a path character, the query's separator
+    _CLASS[63] |= 4  # "?" within the query
+    _CLASS[47] |= 4  # "/" within the query
 
 
-cdef inline bint _query_char(uint8_t c) noexcept nogil:  # [A-Za-z0-9._~=&-]
-    return _seg_char(c) or c == 61 or c == 38
+_init_classes()
 
 
 cpdef object plain(object url, object clean_query):
-    """``canonicalize_url(url)`` when ``url`` has the plain shape (see the module docstring), else None."""
+    """``canonicalize_url(url)`` when ``url`` has the plain shape, else None (the caller then runs the
+    general canonicaliser). The shape: ``http``/``https`` (any case) and ``://``; a host of ASCII letters,
+    digits, ``-``, ``_`` and dots (any case; no empty label; trailing dots dropped; the last label not
+    starting with a digit, as it may be a numeric IPv4 form); an optional port of 1-5 digits; a path of
+    segments that ``_norm_component`` keeps as they are (no ``%``) and that are neither ``.`` nor ``..``
+    (empty segments dropped); an optional query of characters the same function keeps; anything after
+    ``#`` ignored. Every other URL, and every non-ASCII one, is None."""
     if not PyUnicode_CheckExact(url) or not PyUnicode_IS_ASCII(url):
         return None
     cdef const uint8_t* s = <const uint8_t*>PyUnicode_DATA(url)
     cdef Py_ssize_t n = PyUnicode_GET_LENGTH(url)
-    cdef Py_ssize_t i, j, host_start, host_end, path_end, last_dot, seg_start, labels
+    cdef Py_ssize_t i, k, host_start, host_end, auth_end, seg, out_n, last_dot, h0, h1, dots
+    cdef Py_ssize_t query_start = -1, query_end = -1
     cdef uint8_t c
-    # "http://" or "https://"
-    if n < 8 or s[0] != 104 or s[1] != 116 or s[2] != 116 or s[3] != 112:
+    cdef long port = -1
+    cdef char buf[512]
+    if n < 8 or n > 480:  # a longer URL takes the general path (buf holds the canonical form)
+        return None
+    if (s[0] | 32) != 104 or (s[1] | 32) != 116 or (s[2] | 32) != 116 or (s[3] | 32) != 112:  # "http"
         return None
     i = 4
-    if s[i] == 115:  # "s"
+    if (s[i] | 32) == 115:  # "s"
         i += 1
     if i + 3 > n or s[i] != 58 or s[i + 1] != 47 or s[i + 2] != 47:
         return None
     i += 3
-    # (?:www\.)?(?!www\.): one "www." dropped; a host still starting "www." is not plain
-    if i + 4 <= n and s[i] == 119 and s[i + 1] == 119 and s[i + 2] == 119 and s[i + 3] == 46:
-        i += 4
-        if i + 4 <= n and s[i] == 119 and s[i + 1] == 119 and s[i + 2] == 119 and s[i + 3] == 46:
-            return None
-    # host: [a-z0-9-]+(?:\.[a-z0-9-]+)+
+    # authority: host, optional ":port"; up to "/", "?", "#" or the end
     host_start = i
-    last_dot = -1
-    labels = 1
-    while i < n:
-        c = s[i]
-        if c == 46:
-            if i == host_start or s[i - 1] == 46:
-                return None
-            last_dot = i
-            labels += 1
-        elif not _host_char(c):
-            break
+    while i < n and s[i] < 128 and _CLASS[s[i]] & 1:
         i += 1
     host_end = i
-    if labels < 2 or host_end == host_start or s[host_end - 1] == 46:
-        return None
-    if 48 <= s[last_dot + 1] <= 57:  # may be a numeric IPv4 form: the general path reads it
-        return None
-    # path: (?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)* then /?
-    path_end = i
-    while i < n and s[i] == 47:
-        seg_start = i + 1
-        if seg_start == n or s[seg_start] == 63:  # the trailing slash
-            i = seg_start
-            break
-        c = s[seg_start]
-        if c == 46 or not _seg_char(c):
-            return None
-        i = seg_start + 1
-        while i < n and _seg_char(s[i]):
+    if i < n and s[i] == 58:  # ":" port
+        i += 1
+        k = i
+        port = 0
+        while i < n and 48 <= s[i] <= 57:
+            port = port * 10 + (s[i] - 48)
             i += 1
-        path_end = i
-    if i < n:
-        if s[i] != 63:  # "?"
+        if i == k or i - k > 5 or port > 65535:
             return None
-        for j in range(i + 1, n):
-            if not _query_char(s[j]):
+        if port == 80 or port == 443:
+            port = -1
+    auth_end = i
+    if i < n and s[i] != 47 and s[i] != 63 and s[i] != 35:  # "@", "%", "\\", "[", a space...: general path
+        return None
+    # the host, lower-cased, trailing dots dropped
+    while host_end > host_start and s[host_end - 1] == 46:
+        host_end -= 1
+    if host_end == host_start or s[host_start] == 46:
+        return None
+    memcpy(buf, "http://", 7)
+    out_n = 7
+    h0 = out_n
+    last_dot = -1
+    dots = 0
+    for k in range(host_start, host_end):
+        c = s[k]
+        if c == 46:
+            if s[k - 1] == 46:
                 return None
-    head = PyUnicode_FromKindAndData(1, s + host_start, path_end - host_start)
-    if i + 1 < n:
-        query = _plain_query(url, s, i + 1, n, clean_query)
+            last_dot = out_n
+            dots += 1
+        elif 65 <= c <= 90:
+            c += 32
+        buf[out_n] = c
+        out_n += 1
+    h1 = out_n
+    if 48 <= <uint8_t>buf[last_dot + 1 if last_dot >= 0 else h0] <= 57:  # may be an IPv4 form: general path
+        return None
+    # "www." dropped when two more dots remain... as canonical_host does: the host keeps two labels
+    if dots >= 2 and buf[h0] == 119 and buf[h0 + 1] == 119 and buf[h0 + 2] == 119 and buf[h0 + 3] == 46:
+        memmove(buf + h0, buf + h0 + 4, h1 - h0 - 4)
+        out_n -= 4
+    if port >= 0:
+        out_n += _write_port(buf + out_n, port)
+    # path: segments, empty ones dropped, "." and ".." to the general path
+    i = auth_end
+    if i < n and s[i] == 47:
+        while i < n and s[i] == 47:
+            seg = i + 1
+            k = seg
+            while k < n and s[k] != 47 and s[k] != 63 and s[k] != 35:
+                c = s[k]
+                if c >= 128 or not _CLASS[c] & 2:
+                    return None
+                k += 1
+            if k > seg:
+                if s[seg] == 46 and (k == seg + 1 or (k == seg + 2 and s[seg + 1] == 46)):
+                    return None
+                buf[out_n] = 47
+                memcpy(buf + out_n + 1, s + seg, k - seg)
+                out_n += 1 + k - seg
+            i = k
+    if i < n and s[i] == 63:  # "?": the query, up to "#"
+        query_start = i + 1
+        k = query_start
+        while k < n and s[k] != 35:
+            c = s[k]
+            if c != 38 and (c >= 128 or not _CLASS[c] & 4):
+                return None
+            k += 1
+        query_end = k
+    head = PyUnicode_FromKindAndData(1, buf, out_n)
+    if query_end > query_start:
+        query = _plain_query(url, s, query_start, query_end, clean_query)
         if query:
-            return "http://" + head + "?" + query
-    return "http://" + head
+            return head + "?" + query
+    return head
 
 
 cdef object _plain_query(object url, const uint8_t* s, Py_ssize_t start, Py_ssize_t n, object clean_query):
-    """``_clean_query`` of a plain query (no escapes, every character safe, so each kept part is itself):
-    parts without a tracking name, sorted. ``clean_query`` holds the tracking names and prefixes."""
+    """``_clean_query`` of a plain query (no escapes, every character one it keeps, so each kept part is
+    itself): parts without a tracking name, sorted. ``clean_query`` holds the tracking names and prefixes."""
     cdef Py_ssize_t a = start, b, eq
     tracking, prefixes = clean_query.tracking, clean_query.prefixes
     kept = []
@@ -226,6 +278,22 @@ cdef object _plain_query(object url, const uint8_t* s, Py_ssize_t start, Py_ssiz
         a = b + 1
     kept.sort()
     return "&".join(kept)
+
+
+cdef Py_ssize_t _write_port(char* out, long port) noexcept:
+    """":" and the port in decimal (``f":{port}"``); the count of characters written."""
+    cdef char digits[8]
+    cdef int count = 0, k
+    while True:
+        digits[count] = 48 + port % 10
+        count += 1
+        port //= 10
+        if port == 0:
+            break
+    out[0] = 58
+    for k in range(count):
+        out[1 + k] = digits[count - 1 - k]
+    return count + 1
 
 
 # -- the keys of a canonical URL -----------------------------------------------------------------------
