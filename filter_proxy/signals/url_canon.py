@@ -18,7 +18,10 @@ unparsable".
 Speed: most result URLs are already canonical but for the scheme, ``www.``, a trailing slash and the query's
 order and tracking parameters; one regex (``_PLAIN_URL``) recognises exactly those and skips the general
 parser (on the speed suite's pool, a quarter with ``?utm_source=..``, half with ``www.``: ~1.9 µs per URL
-instead of ~8). Anything else takes the full path; a property test checks both agree.
+instead of ~8). Anything else takes the full path; a property test checks both agree. Ahead of all this,
+``UrlIndex.match`` tries the compiled reader (``signals/_url_kernel.pyx`` ``plain``), which answers as this
+function does for a somewhat wider plain shape (tests/test_url_kernel.py) and reads the tracking names
+from ``_clean_query.tracking`` / ``.prefixes``.
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ The index (``signals.url_table``) is a sorted array of 64-bit hashes of the cano
 line id each, behind a two-probe bitmap; a check is one canonicalisation plus a handful of hashed probes
 (the page, the page without its query, each path prefix on a host with prefix entries, each parent
 domain), almost all answered "no" by the bitmap. The rule id ``path:line`` comes back from the line id.
+The optional compiled kernel (``signals/_url_kernel.pyx``) reads the plain URL shape and computes and
+probes those keys in C; ``_probe_python`` is the definition it is tested against, and the path without it.
 """
 
 from __future__ import annotations
