@@ -75,7 +75,27 @@ def machine_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "load_average": [round(x, 2) for x in load],
         "commit": commit,
+        "compiled_kernels": compiled_kernels(),
     }
+
+
+def compiled_kernels() -> dict[str, bool]:
+    """Each optional compiled module (a ``.pyx`` beside its pure-Python fallback) and whether it was built
+    and imports here: a figure measured on the fallback is not the compiled figure."""
+    import importlib
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parent.parent / "filter_proxy"
+    found: dict[str, bool] = {}
+    for source in sorted(package.rglob("*.pyx")):
+        name = ".".join(source.relative_to(package.parent).with_suffix("").parts)
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            found[name] = False
+        else:
+            found[name] = True
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,11 +114,23 @@ def target_details(targets: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
+def _kernels(machine: dict[str, Any]) -> str:
+    """Which optional compiled modules the run used (older results did not record it)."""
+    kernels = machine.get("compiled_kernels")
+    if kernels is None:
+        return "compiled kernels: not recorded"
+    if not kernels:
+        return "compiled kernels: none in the tree"
+    return "compiled kernels: " + ", ".join(f"{name.rsplit('.', 1)[-1]} {'built' if ok else 'NOT built (pure-Python fallback)'}"
+                                            for name, ok in kernels.items())
+
+
 def to_markdown(result: SuiteResult) -> str:
     m = result.machine
     out = [f"# Benchmark: {result.suite}{' (quick)' if result.quick else ''}", "",
            f"Measured {m['date']} on {m['cpu_count']} CPUs, Python {m['python']}, numpy {m['numpy']}, "
-           f"load average {m['load_average']} at start and {m.get('load_average_end', '?')} at the end, commit {m['commit'] or '?'}; took {result.seconds:.0f} s.", ""]
+           f"load average {m['load_average']} at start and {m.get('load_average_end', '?')} at the end, commit {m['commit'] or '?'}; took {result.seconds:.0f} s. "
+           f"{_kernels(m)}", ""]
     if result.targets:
         out += ["## DESIGN §8 targets", "", format_table(TARGET_HEADERS, target_rows(result), markdown=True), "",
                 *(f"- {d}" for d in target_details(result.targets)), ""]
@@ -180,7 +192,7 @@ def write_summary(out_dir: Path) -> Path:
             continue
         m = data["machine"]
         runs.append(f"- `{data['suite']}`{' (quick)' if data['quick'] else ''}: {m['date']}, {m['cpu_count']} CPUs, "
-                    f"load {m['load_average']} -> {m.get('load_average_end', '?')}, Python {m['python']}, numpy {m['numpy']}, commit {m['commit'] or '?'}")
+                    f"load {m['load_average']} -> {m.get('load_average_end', '?')}, Python {m['python']}, numpy {m['numpy']}, commit {m['commit'] or '?'}; {_kernels(m)}")
         targets += data["targets"]
         rows += [_target_row(t) for t in data["targets"]]
     text = ["# Benchmark summary: DESIGN §8 targets", "", format_table(TARGET_HEADERS, rows, markdown=True), "",

@@ -175,29 +175,32 @@ def fuzzy_verdict(text: str, edits: int, rules: RuleSet, budget: int = MAX_LOOKU
     return strongest(rules.check_text(w) for w in matched) if matched else ALLOW
 
 
+# The letters a contains-wildcard's core may have beside it: repeated letters collapse in normalised words,
+# so such an end is another, shorter one.
+_EXTRAS = tuple(extra for size in range(1, INFIX_SIDE + 1)
+                for extra in map("".join, itertools.product(ALPHABET, repeat=size))
+                if not any(a == b for a, b in zip(extra, extra[1:], strict=False)))
+
+
 def infix_verdict(text: str, rules: RuleSet) -> Verdict:
     """A contains-wildcard's core (``*qxblocke*``: the backend finds every indexed word with ``qxblocke``
     inside): the strongest verdict of the listed one-word entries that hold the core with at most
     ``INFIX_SIDE`` letters before it or after it, ALLOW when none does. A listed word that starts or ends
     with the core is ``QueryPrefix`` / ``QuerySuffix``'s; one with more letters on both sides (for a core
     of five letters, a listed word of ten or more) is not read here (its results are screened). Each
-    candidate end is one exact lookup of a marked cut: 2 x (25 + 625) at most, ~3 ms."""
+    candidate end is one exact lookup of a marked cut, 2 x (25 + 600) at most, all in two batches."""
     words = normal_words(text)
     if len(words) != 1:
         return ALLOW
     core = words[0]
     if not (MIN_LETTERS <= len(core) <= MAX_TERM and core.isascii() and core.isalnum()):
         return ALLOW
+    ends = [core + extra for extra in _EXTRAS if extra[0] != core[-1]]  # listed words may end with these
+    starts = [extra + core for extra in _EXTRAS if extra[-1] != core[0]]  # ... or start with these
+    # All candidate ends in two batched lookups (one by one they cost ~2.7 ms of CPU per core); only the
+    # few that are cuts of a listed word are resolved to a verdict.
     terms = rules.terms
-    found: list[Verdict] = []
-    for size in range(1, INFIX_SIDE + 1):
-        for letters in itertools.product(ALPHABET, repeat=size):
-            extra = "".join(letters)
-            # Repeated letters collapse in normalised words: such an end is another, shorter one.
-            if any(a == b for a, b in zip(extra, extra[1:], strict=False)):
-                continue
-            if extra[0] != core[-1] and terms.match_suffix([core + extra]):  # ends with core + extra
-                found.append(rules.check_suffix(core + extra))
-            if extra[-1] != core[0] and terms.match_prefix([extra + core]):  # starts with extra + core
-                found.append(rules.check_prefix(extra + core))
+    found = [rules.check_suffix(text) for text, hit in zip(ends, terms.has_cuts(ends, ends=True), strict=True) if hit]
+    found += [rules.check_prefix(text) for text, hit in zip(starts, terms.has_cuts(starts, ends=False), strict=True)
+              if hit]
     return strongest(found) if found else ALLOW

@@ -124,3 +124,20 @@ def test_plots_say_which_run_and_draw_the_target(tmp_path) -> None:
         assert (tmp_path / "t.png").stat().st_size > 1000 and path.endswith("t.png")
     finally:
         plots.set_run(False, {})
+
+
+def test_machine_info_records_each_compiled_kernel_and_whether_it_imports() -> None:
+    from benchmarks.harness import compiled_kernels
+    from benchmarks.report import _kernels
+
+    kernels = compiled_kernels()
+    assert "filter_proxy.matchers._page_kernel" in kernels
+    try:
+        from filter_proxy.matchers import _page_kernel  # type: ignore[attr-defined]  # noqa: F401
+        built = True
+    except ImportError:
+        built = False
+    assert kernels["filter_proxy.matchers._page_kernel"] is built
+    assert "NOT built" in _kernels({"compiled_kernels": {"filter_proxy.matchers._page_kernel": False}})
+    assert "_page_kernel built" in _kernels({"compiled_kernels": {"filter_proxy.matchers._page_kernel": True}})
+    assert "not recorded" in _kernels({})

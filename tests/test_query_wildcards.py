@@ -220,6 +220,23 @@ def test_term_index_matches_suffixes_keeping_five_letters(term: str, keep: int) 
     assert index.match_suffix(normal_words(term[-(PREFIX_MIN_LETTERS - 1):])) == []
 
 
+@SETTINGS
+@given(listed=st.lists(LISTED, min_size=1, max_size=6, unique=True),
+       probes=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 6), st.integers(0, 6), plain_word(0, 3)),
+                       min_size=1, max_size=40))
+def test_has_cuts_answers_as_match_prefix_and_match_suffix_one_by_one(
+        listed: list[str], probes: list[tuple[int, int, int, str]]) -> None:
+    # Cuts of listed words (some whole, some too short, some with letters added) and plain words.
+    index = TermIndex.build([TermEntry(t, "cat", f"rules/terms/cat.txt:{i + 1}", False) for i, t in enumerate(listed)])
+    texts = []
+    for which, drop_start, drop_end, added in probes:
+        word = listed[which % len(listed)]
+        texts.append(added + word[drop_start:len(word) - drop_end] + added[::-1])
+    assert index.has_cuts(texts, ends=True) == [bool(index.match_suffix([t])) for t in texts]
+    assert index.has_cuts(texts, ends=False) == [bool(index.match_prefix([t])) for t in texts]
+    assert any(index.has_cuts([w[1:] for w in listed], ends=True))  # the generator does reach hits
+
+
 def test_wildcard_readings_name_prefixes_and_suffixes() -> None:
     assert QuerySuffix("locked") in query_variants("*locked")
     assert QueryPrefix("garden zqxblo") in query_variants("garden zqxblo*")
