@@ -208,14 +208,14 @@ cpdef object plain(object url, object clean_query):
         if c == 46:
             if s[k - 1] == 46:
                 return None
-            last_dot = out_n
+            last_dot = k
             dots += 1
         elif 65 <= c <= 90:
             c += 32
         buf[out_n] = c
         out_n += 1
     h1 = out_n
-    if 48 <= <uint8_t>buf[last_dot + 1 if last_dot >= 0 else h0] <= 57:  # may be an IPv4 form: general path
+    if 48 <= s[last_dot + 1 if last_dot >= 0 else host_start] <= 57:  # may be an IPv4 form: general path
         return None
     # "www." dropped when two more dots remain... as canonical_host does: the host keeps two labels
     if dots >= 2 and buf[h0] == 119 and buf[h0 + 1] == 119 and buf[h0 + 2] == 119 and buf[h0 + 3] == 46:
