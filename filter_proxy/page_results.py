@@ -119,13 +119,13 @@ def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, N
     # URL parts of the page's distinct strings, found once; the strings of results already removed are
     # left out when some were (only the results left are read, as one by one).
     strings = distinct if not removals else set().union(*(texts for view, texts in kept if view.nodes))
-    # ``url_parts`` finds nothing in prose without a slash or "www." (most snippets with a full stop).
+    # ``url_parts`` finds nothing in prose without a slash, "www." or a dot before a name (most snippets).
     parts: dict[str, list[str]] = {}
     for text in strings:
         if "." in text or "//" in text:
             if " " not in text and text.startswith(_URL_STARTS) and text.isprintable():
                 parts[text] = [text]  # what ``url_parts`` answers for one token that starts as a URL
-            elif ("/" in text or "www." in text or " " not in text) and (found := url_parts(text)):
+            elif found := url_parts(text):
                 parts[text] = found
     check_url = rules.check_url
     verdicts: dict[str, Verdict] = {}
