@@ -187,3 +187,25 @@ def test_hash_signs_that_start_no_hashtag_read_as_words(listed: list[str], data:
         assert index.match_many(texts) == [index.match(t) for t in texts], texts
         for fast, slow in zip(clean(index, texts).states, clean_python(index, texts).states, strict=True):
             assert fast == slow or (fast == WORDS and slow == CLEAN), texts
+
+
+SOUP = st.sampled_from([*"abcdefgzqxKLIO0123456789 .-_*'/\\()#!|@$,:;\"\t\n", "\u2019", "\u201c", "\u00a0", "\u00e9",
+                        "\u2014"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(LISTED, min_size=1, max_size=5, unique=True), st.booleans(), st.data())
+def test_punctuation_soup_matches_as_match_with_and_without_the_kernel(listed: list[str], compiled: bool,
+                                                                       data: st.DataObject) -> None:
+    """Listed terms (plain and disguised) in runs of any ASCII punctuation, digits, letters and the common
+    non-ASCII marks: ``match_many`` equals ``match`` string by string, with the kernel and in pure Python."""
+    index = build(listed, data.draw(st.lists(st.sampled_from([*listed, "garden party"]), max_size=1)))
+    if not compiled:
+        index._kernel = index._matcher = None
+    texts = []
+    for _ in range(data.draw(st.integers(1, 6))):
+        parts = data.draw(st.lists(st.one_of(st.text(SOUP, max_size=8), st.sampled_from(listed),
+                                             st.sampled_from(listed).flatmap(disguised)), max_size=6))
+        texts.append(data.draw(st.sampled_from([" ", "", ".", "-", "  "])).join(parts))
+    for _ in range(2):
+        assert index.match_many(texts) == [index.match(text) for text in texts], texts
