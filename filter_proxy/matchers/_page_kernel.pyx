@@ -17,8 +17,8 @@ with the pure-Python path, which also fills the three tables that this pass read
 answers that path computed; a miss costs speed, never a verdict).
 
 With a ``Matcher`` (the index's bitmaps, sorted keys and longest phrase), a lane string whose tokens the
-table knows and which holds a ``K``, ``P`` or ``O`` word is matched here: its tokens finished as
-``normalize._finish`` finishes them, then ``TermIndex._match_plain`` and ``_match_splits`` in C (xxh64 keys,
+table knows and which holds a ``K`` word or a first piece before a possible next piece is matched here:
+its tokens finished as ``normalize._finish`` finishes them, then ``TermIndex._match_plain`` and ``_match_splits`` in C (xxh64 keys,
 the two-probe bitmaps, glued pieces, binary search of the exact keys): 4 with its (start, end, row) list
 appended to ``found``, or 1 when nothing is found; a spelled-out run (``join_spelled``) stays 2. Pure
 functions of the index's bytes, checked against the Python ones by property tests (``xxh64``, ``finish``,
@@ -645,7 +645,9 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
         code = code & CODE_MASK
         if mt is not None:
             # Matched here: every token's finished word, one space apart, for ``_match`` below.
-            if code == K or code == P or code == O:
+            # Only a K word or a first piece before a possible next piece (``_after_piece``: what
+            # ``_match_splits`` would glue) can match; a string with neither is clean, nothing finished.
+            if code == K or _after_piece(prev, code):
                 hard = True
             starts[count] = i  # the token in ``buf`` (finished below, only if a word may match)
             ends[count] = j
