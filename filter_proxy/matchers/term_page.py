@@ -59,9 +59,9 @@ and this branch interleaved twice on the shared 2-core box at load 6-7): ``check
 placeholders); with the kernel 1,778 are decided in C, ~2 strings a page reach Python. Before issue 14
 (one string at a time): ``screen_texts`` of a 10-result SearXNG page 1.05 / 0.94 ms.
 Then the compiled matcher, chains, hash signs, backslashes and typographic strings in the kernel (same
-script, main and this branch interleaved three times at load 5-6): ``check_many`` 0.122-0.128 ->
-0.067-0.073 ms per page, ``check_many`` + ``check_url`` 0.197-0.221 -> 0.123-0.131 ms. Of the 2,000
-strings, 1,938 are now found clean or matched in C (108 matched), 24 marked ``FULL`` (``@ | !`` or a
+script, main and this branch interleaved four times at load 1-2, main with the URL kernel): ``check_many``
+0.106-0.115 -> 0.055-0.061 ms per page, ``check_many`` + ``check_url`` 0.113-0.126 -> 0.067-0.071 ms. Of
+the 2,000 strings, 1,938 are now found clean or matched in C (108 matched), 24 marked ``FULL`` (``@ | !`` or a
 hashtag: ``match``), 8 left ``WORDS`` (letters spelled out), 30 undecided (non-ASCII, ``$``).
 
 Strings outside the lane or not certainly clean are matched by ``TermIndex.match`` as before, so the
