@@ -40,6 +40,9 @@ class _LeanCycle(httptools_impl.RequestResponseCycle):
     """uvicorn's request cycle with ``send`` rewritten (see the module docstring); same instance layout."""
 
     _held: bytes | None = None
+    # The connection's loop, set by the protocol: asyncio.get_running_loop() is a getpid() system call per
+    # response on Python 3.11 (it checks the loop belongs to this process).
+    _loop: asyncio.AbstractEventLoop | None = None
 
     def _flush_held(self) -> None:
         head, self._held = self._held, None
@@ -125,7 +128,7 @@ class _LeanCycle(httptools_impl.RequestResponseCycle):
             content.append(b"transfer-encoding: chunked\r\n")
         content.append(b"\r\n")
         self._held = b"".join(content)
-        asyncio.get_running_loop().call_soon(self._flush_held)
+        (self._loop or asyncio.get_running_loop()).call_soon(self._flush_held)
 
 
 class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
@@ -134,6 +137,7 @@ class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         if type(cycle) is httptools_impl.RequestResponseCycle:
             cycle.__class__ = _LeanCycle  # same instance layout; only send() differs
+            cycle._loop = self.loop
         super()._start_asgi_task(cycle, app)
 
     # --- keep-alive: one timer per idle period (module docstring) ----------------------------------------
