@@ -34,6 +34,7 @@ from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 _HEADER_RE = httptools_impl.HEADER_RE
 _HEADER_VALUE_RE = httptools_impl.HEADER_VALUE_RE
 _STATUS_LINE = httptools_impl.STATUS_LINE
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})  # read by _start
 
 
 class _LeanCycle(httptools_impl.RequestResponseCycle):
@@ -107,15 +108,18 @@ class _LeanCycle(httptools_impl.RequestResponseCycle):
         has_connection_close = False
         for name, value in headers:
             name = name.lower()
-            if name == b"content-length" and self.chunked_encoding is None:
-                self.expected_content_length = int(value.decode())
-                self.chunked_encoding = False
-            elif name == b"transfer-encoding" and value.lower() == b"chunked":
-                self.expected_content_length = 0
-                self.chunked_encoding = True
-            elif name == b"connection" and b"close" in [t.lower().strip() for t in value.split(b",")]:
-                self.keep_alive = False
-                has_connection_close = True
+            if name in _FRAMING:  # one set lookup for the other headers instead of three comparisons
+                if name == b"content-length":
+                    if self.chunked_encoding is None:
+                        self.expected_content_length = int(value.decode())
+                        self.chunked_encoding = False
+                elif name == b"transfer-encoding":
+                    if value.lower() == b"chunked":
+                        self.expected_content_length = 0
+                        self.chunked_encoding = True
+                elif b"close" in [t.lower().strip() for t in value.split(b",")]:
+                    self.keep_alive = False
+                    has_connection_close = True
             content += (name, b": ", value, b"\r\n")
         if _HEADER_RE.search(b"".join(content[1::4])):
             raise RuntimeError("Invalid HTTP header name.")
