@@ -37,4 +37,5 @@ bench-quick: $(STAMP)
 	$(BIN)/python -m benchmarks --quick
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache filter_proxy/matchers/_page_kernel.c filter_proxy/matchers/_page_kernel.*.so
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache filter_proxy/matchers/_page_kernel.c filter_proxy/matchers/_page_kernel.*.so \
+		filter_proxy/signals/_url_kernel.c filter_proxy/signals/_url_kernel.*.so

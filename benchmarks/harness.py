@@ -135,6 +135,8 @@ TARGETS: dict[str, Target] = {t.key: t for t in (
     _T("overhead_ratio", "filtered / pass-through requests/s (10-result page, 100k terms)", "ratio", 0.85, 0.90, True),
     _T("cpu_per_page_ms", "added CPU per 10-result page (text and URLs), median", "ms", 0.15, 0.08, False),
     _T("url_checks_per_s", "URL checks per second on one core (canonicalise + match)", "checks/s", 60_000, 100_000, True),
+    _T("url_check_cpu_us", "CPU per RuleSet.check_url, verdict cache off (issue 14.2; ~4.3 us before the kernel)", "us",
+       2.0, 1.5, False),
     _T("terms_1m_load_s", "1M terms: compiled bundle load time", "s", 1.0, 0.3, False),
     _T("terms_1m_memory_mb", "1M terms: resident memory after load", "MB", 64, 32, False),
     _T("terms_1m_compile_s", "1M terms: `rules compile` time (CPU s; wall beside it)", "s", 10, 10, False),

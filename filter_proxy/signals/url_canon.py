@@ -18,7 +18,10 @@ unparsable".
 Speed: most result URLs are already canonical but for the scheme, ``www.``, a trailing slash and the query's
 order and tracking parameters; one regex (``_PLAIN_URL``) recognises exactly those and skips the general
 parser (on the speed suite's pool, a quarter with ``?utm_source=..``, half with ``www.``: ~1.9 µs per URL
-instead of ~8). Anything else takes the full path; a property test checks both agree.
+instead of ~8). Anything else takes the full path; a property test checks both agree. Ahead of all this,
+``UrlIndex.match`` tries the compiled reader (``signals/_url_kernel.pyx`` ``plain``), which answers as this
+function does for a somewhat wider plain shape (tests/test_url_kernel.py) and reads the tracking names
+from ``_clean_query.tracking`` / ``.prefixes``.
 """
 
 from __future__ import annotations
@@ -174,6 +177,11 @@ def _clean_query(query: str) -> str:
         kept.append(_norm_component(part, _QUERY_SAFE))
     kept.sort()
     return "&".join(kept)
+
+
+# What the compiled plain-URL reader (signals/_url_kernel.pyx) reads the tracking names from: one list.
+_clean_query.tracking = _TRACKING  # type: ignore[attr-defined]
+_clean_query.prefixes = _TRACKING_PREFIXES  # type: ignore[attr-defined]
 
 
 def canonicalize_url(url: str) -> str | None:

@@ -22,6 +22,8 @@ The index (``signals.url_table``) is a sorted array of 64-bit hashes of the cano
 line id each, behind a two-probe bitmap; a check is one canonicalisation plus a handful of hashed probes
 (the page, the page without its query, each path prefix on a host with prefix entries, each parent
 domain), almost all answered "no" by the bitmap. The rule id ``path:line`` comes back from the line id.
+The optional compiled kernel (``signals/_url_kernel.pyx``) reads the plain URL shape and computes and
+probes those keys in C; ``_probe_python`` is the definition it is tested against, and the path without it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,13 @@ from dataclasses import dataclass
 from xxhash import xxh64_intdigest
 
 from filter_proxy.signals.base import Entry, SignalError, SignalType
-from filter_proxy.signals.url_canon import canonical_host, canonicalize_url, fallback_text, host_spans
+from filter_proxy.signals.url_canon import (
+    _clean_query,
+    canonical_host,
+    canonicalize_url,
+    fallback_text,
+    host_spans,
+)
 from filter_proxy.signals.url_lines import parse_url_line, read_url_line
 from filter_proxy.signals.url_rows import UrlBatch, UrlEntries, build_table, read_url_file
 from filter_proxy.signals.url_table import ROOT_SEED, SEEDS, UrlTable, path_hash
@@ -43,11 +51,71 @@ __all__ = ["UrlEntry", "UrlMatch", "UrlIndex", "UrlSignal", "UrlEntries", "canon
 UrlEntry = Entry  # (text, category, rule_id): the name the URL index has always taken
 _EXACT, _PREFIX, _DOMAIN = SEEDS["exact"], SEEDS["prefix"], SEEDS["domain"]
 
+try:  # the optional compiled check (setup.py builds it); without it the definitions below run
+    from filter_proxy.signals import _url_kernel as _kernel  # type: ignore[attr-defined]
+except ImportError:
+    _kernel = None
+if _kernel is not None and (
+        (_kernel.EXACT_SEED, _kernel.PREFIX_SEED, _kernel.DOMAIN_SEED, _kernel.ROOT_SEED)
+        != (_EXACT, _PREFIX, _DOMAIN, ROOT_SEED)
+        or _kernel.xxh64(b"filter-proxy url kernel", _EXACT) != xxh64_intdigest(b"filter-proxy url kernel", _EXACT)):
+    _kernel = None  # seeds out of step, or a big-endian host: never hash differently from the index
+
 
 @dataclass(frozen=True, slots=True)
 class UrlMatch:
     category: str
     rule_id: str
+
+
+def _probe_python(canonical: str, bits: bytes, mask: int, has_prefix: bool, has_domain: bool) -> list[int]:
+    """The candidate keys of a canonical URL that pass the two-probe bitmap ``bits``, in this order: the
+    page; the page without its query; when ``scheme://netloc`` is in the bitmap (``ROOT_SEED``), each path
+    prefix on a segment boundary, host root first; the host (port dropped) and each parent that still has
+    a dot. The definition; ``_url_kernel.probe`` is the compiled copy (tests/test_url_kernel.py)."""
+    encoded = canonical.encode()  # ASCII: byte offsets are character offsets
+    keys = [xxh64_intdigest(encoded, _EXACT)]
+    start = canonical.find("://") + 3
+    # The path's slash is looked for before any "?": a "/" inside the query ("host?r=/x") is not one.
+    base, query_mark, _ = canonical.partition("?")
+    if query_mark:  # a listed page without a query matches it with any query appended
+        encoded = encoded[:len(base)]
+        keys.append(xxh64_intdigest(encoded, _EXACT))
+    end = base.find("/", start)
+    netloc_end = end = end if end >= 0 else len(base)
+    # Hosts with prefix entries are in the bitmap under their "scheme://netloc" (a URL on another host
+    # needs no walk along its path; a bitmap false positive only costs the walk).
+    if has_prefix:
+        root = xxh64_intdigest(encoded[:end], ROOT_SEED)
+        at, at2 = root & mask, root >> 32 & mask
+        if bits[at >> 3] >> (at & 7) & 1 and bits[at2 >> 3] >> (at2 & 7) & 1:
+            # Every segment boundary of the path, host root included: /a/b -> host, host/a, host/a/b.
+            while True:
+                keys.append(xxh64_intdigest(encoded[:end], _PREFIX))
+                if end >= len(base):
+                    break
+                end = base.find("/", end + 1)
+                if end == -1:
+                    end = len(base)
+    if has_domain:
+        host = encoded[start:netloc_end]
+        if b":" in host:
+            host = host.rsplit(b":", 1)[0]
+        # The host and each parent that still has a dot: a domain entry always has one.
+        keys.append(xxh64_intdigest(host, _DOMAIN))
+        dot = host.find(b".")
+        while dot != -1:
+            after = host.find(b".", dot + 1)
+            if after == -1:
+                break
+            keys.append(xxh64_intdigest(host[dot + 1:], _DOMAIN))
+            dot = after
+    out = []
+    for key in keys:
+        at, at2 = key & mask, key >> 32 & mask
+        if bits[at >> 3] >> (at & 7) & 1 and bits[at2 >> 3] >> (at2 & 7) & 1:
+            out.append(key)
+    return out
 
 
 class UrlIndex:
@@ -65,47 +133,23 @@ class UrlIndex:
         return cls(build_table(entries))
 
     def match(self, url: str) -> list[UrlMatch]:
-        canonical = canonicalize_url(url)
-        if canonical is None:
-            return self._fallback(url) if isinstance(url, str) and url.strip() else []
-        encoded = canonical.encode()  # ASCII: byte offsets are character offsets
-        keys = [xxh64_intdigest(encoded, _EXACT)]
-        start = canonical.find("://") + 3
-        # The path's slash is looked for before any "?": a "/" inside the query ("host?r=/x") is not one.
-        base, query_mark, _ = canonical.partition("?")
-        if query_mark:  # a listed page without a query matches it with any query appended
-            encoded = encoded[:len(base)]
-            keys.append(xxh64_intdigest(encoded, _EXACT))
-        end = base.find("/", start)
-        netloc_end = end = end if end >= 0 else len(base)
-        # Hosts with prefix entries are in the bitmap under their "scheme://netloc" (a URL on another host
-        # needs no walk along its path; a bitmap false positive only costs the walk).
-        if self._has_prefix:
-            root = xxh64_intdigest(encoded[:end], ROOT_SEED)
-            bits, mask = self._bits, self._mask
-            at, at2 = root & mask, root >> 32 & mask
-            if bits[at >> 3] >> (at & 7) & 1 and bits[at2 >> 3] >> (at2 & 7) & 1:
-                # Every segment boundary of the path, host root included: /a/b -> host, host/a, host/a/b.
-                while True:
-                    keys.append(xxh64_intdigest(encoded[:end], _PREFIX))
-                    if end >= len(base):
-                        break
-                    end = base.find("/", end + 1)
-                    if end == -1:
-                        end = len(base)
-        if self._has_domain:
-            host = encoded[start:netloc_end]
-            if b":" in host:
-                host = host.rsplit(b":", 1)[0]
-            # The host and each parent that still has a dot: a domain entry always has one.
-            keys.append(xxh64_intdigest(host, _DOMAIN))
-            dot = host.find(b".")
-            while dot != -1:
-                after = host.find(b".", dot + 1)
-                if after == -1:
-                    break
-                keys.append(xxh64_intdigest(host[dot + 1:], _DOMAIN))
-                dot = after
+        if _kernel is not None:  # the compiled pass: the plain URL shape read and probed in C
+            keys = _kernel.plain_probe(url, _clean_query, self._bits, self._mask, self._has_prefix,
+                                       self._has_domain)
+            if keys is None:  # any other shape: the general canonicaliser, the keys hashed in C if ASCII
+                canonical = canonicalize_url(url)
+                if canonical is None:
+                    return self._fallback(url) if isinstance(url, str) and url.strip() else []
+                keys = _kernel.probe(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
+                if keys is None:  # not ASCII: the definition below reads it
+                    keys = _probe_python(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
+        else:
+            canonical = canonicalize_url(url)
+            if canonical is None:
+                return self._fallback(url) if isinstance(url, str) and url.strip() else []
+            keys = _probe_python(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
+        if not keys:  # nearly every URL: no candidate key passed the bitmap
+            return []
         hits = self._table.lookup(keys)
         if not hits:
             return []
