@@ -23,6 +23,9 @@ STREAMING_TYPES = (b"text/event-stream", b"application/x-ndjson", b"multipart/x-
 STALE_HEADERS = frozenset({b"content-length", b"content-encoding", b"etag", b"content-md5", b"accept-ranges"})
 NO_CACHE = frozenset({b"cache-control"})  # replaced by no-store on a response that carries a warning
 JSON = b"application/json"
+# The headers send_raw drops, by (rewritten, carries a warning): made once, not per response.
+_STALE = {(rewritten, warned): (STALE_HEADERS if rewritten else frozenset()) | (NO_CACHE if warned else frozenset())
+          for rewritten in (False, True) for warned in (False, True)}
 
 
 class Abort(Exception):
@@ -123,7 +126,7 @@ async def send_raw(
 ) -> None:
     """Send a buffered response; when the body was rewritten, drop headers that described the old one."""
     if rewritten or action is not None:
-        stale = (STALE_HEADERS if rewritten else frozenset()) | (NO_CACHE if action is not None else frozenset())
+        stale = _STALE[bool(rewritten), action is not None]
         out = [(k, v) for k, v in headers if k.lower() not in stale]
         if rewritten:
             out.append((b"content-length", str(len(body)).encode()))

@@ -173,7 +173,9 @@ class FilterMiddleware:
                 return
             await self.app(scope, receive, send)
             return
-        guarded = screened_refusal(self.adapter.name, scope)  # request_guard.py: query, charset, formats
+        query_string: bytes = scope["query_string"]
+        params = parse_query(query_string.decode("latin-1")) if query_string else []  # once per request
+        guarded = screened_refusal(self.adapter.name, scope, params)  # request_guard.py: query, charset, formats
         if guarded is not None:
             await _send_json(send, guarded[0], {"error": "request refused by the filter", "reason": guarded[1]})
             return
@@ -182,11 +184,14 @@ class FilterMiddleware:
         if method == "OPTIONS":
             await answers.options(self, decision, segments, scope, receive, send)
             return
-        await self._screen(decision.kind, scope, receive, send)
+        await self._screen(decision.kind, scope, receive, send, params)
 
     # -- one screened request -----------------------------------------------------------------------
 
-    async def _screen(self, route: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _screen(self, route: str, scope: Scope, receive: Receive, send: Send,
+                      params: list[tuple[str, str]] | None = None) -> None:
+        """One screened request; ``params`` its query string as ``parse_query`` reads it (read here when
+        None)."""
         rules = self.holder.current  # once: a reload mid-request never mixes two rule sets
         adapter = self.adapter
         content_type = accept = accept_language = cookie = ""
@@ -209,8 +214,9 @@ class FilterMiddleware:
                 compressed = True
             elif name == b"content-encoding":
                 body_encoding = value
-        query_string: bytes = scope["query_string"]
-        params = parse_query(query_string.decode("latin-1")) if query_string else []
+        if params is None:
+            query_string: bytes = scope["query_string"]
+            params = parse_query(query_string.decode("latin-1")) if query_string else []
 
         body = b""
         # HTTP/2 and 3 carry a body without Content-Length (request_guard.py's report: before, such a body

@@ -23,7 +23,7 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from filter_proxy.adapters.base import ResultView
-from filter_proxy.adapters.walk import raw_strings, strip_tags, url_parts
+from filter_proxy.adapters.walk import _URL_STARTS, raw_strings, strip_tags, url_parts
 from filter_proxy.images_check import matched_hash
 from filter_proxy.verdict import ALLOW, Verdict
 
@@ -50,21 +50,33 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     to a *query*; matching content is never shown.
     """
     fields: list[list[str]] = []
+    add_field = fields.append
     for view in views:
-        if view.nodes:
+        nodes = view.nodes
+        if nodes:
             found: list[str] = []
-            for node in view.nodes:
+            for node in nodes:
                 raw_strings(node, found)
-            fields.append(found)
+            add_field(found)
         else:
-            fields.append(view.texts())
+            add_field(view.texts())
     distinct = dict.fromkeys(chain.from_iterable(fields))
     # A string with markup is read without it too (a walked string only; mapped texts are read as they
     # are, but stripping one of those as well changes nothing: its own verdict is what such a view reads).
-    bare = {text: plain for text in distinct if "<" in text and (plain := strip_tags(text)) != text}
+    # One C-level search of the page's text first: most pages have no markup at all.
+    try:
+        marked = "<" in "".join(distinct)
+    except TypeError:  # a string that is not a str (a document built in process): read one by one
+        marked = True
+    bare = ({text: plain for text in distinct if "<" in text and (plain := strip_tags(text)) != text}
+            if marked else {})
     checked = list(dict.fromkeys(chain(distinct, bare.values()))) if bare else list(distinct)
-    listed = {text: found for text, found in zip(checked, rules.check_many(checked), strict=True)
-              if found is not ALLOW and found.rank > 0}
+    verdicts = rules.check_many(checked)
+    if verdicts.count(ALLOW) == len(verdicts):  # the usual page: nothing listed (one C loop, no dict)
+        listed: dict[str, Verdict] = {}
+    else:
+        listed = {text: found for text, found in zip(checked, verdicts, strict=True)
+                  if found is not ALLOW and found.rank > 0}
     walked = listed
     if listed and bare:
         # A walked string reads as itself, then without markup: the first of the strongest verdicts wins.
@@ -76,6 +88,9 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
                 if own is None or stripped.rank > own.rank:
                     walked[text] = stripped
     removals: dict[int, Removal] = {}
+    if not listed:  # nothing listed as text (then nothing walked either): every result goes on to its URLs
+        _screen_urls(list(zip(views, fields, strict=True)), distinct, rules, removals)
+        return removals
     kept: list[tuple[ResultView, list[str]]] = []
     for view, texts in zip(views, fields, strict=True):
         table = walked if view.nodes else listed
@@ -104,20 +119,37 @@ def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, N
     # URL parts of the page's distinct strings, found once; the strings of results already removed are
     # left out when some were (only the results left are read, as one by one).
     strings = distinct if not removals else set().union(*(texts for view, texts in kept if view.nodes))
-    # ``url_parts`` finds nothing in prose without a slash or "www." (most snippets with a full stop).
-    parts = {text: found for text in strings if ("." in text or "//" in text)
-             and ("/" in text or "www." in text or " " not in text) and (found := url_parts(text))}
+    # ``url_parts`` finds nothing in prose without a slash, "www." or a dot before a name (most snippets).
+    parts: dict[str, list[str]] = {}
+    for text in strings:
+        if "." in text or "//" in text:
+            if " " not in text and text.startswith(_URL_STARTS) and text.isprintable():
+                parts[text] = [text]  # what ``url_parts`` answers for one token that starts as a URL
+            elif found := url_parts(text):
+                parts[text] = found
     check_url = rules.check_url
     verdicts: dict[str, Verdict] = {}
     for view, _ in kept:
-        for url in (view.url, view.image_url, *view.extra_urls):
-            if url and url not in verdicts:
-                verdicts[url] = check_url(url)
+        url = view.url
+        if url and url not in verdicts:
+            verdicts[url] = check_url(url)
+        url = view.image_url
+        if url and url not in verdicts:
+            verdicts[url] = check_url(url)
+        if view.extra_urls:
+            for url in view.extra_urls:
+                if url and url not in verdicts:
+                    verdicts[url] = check_url(url)
     for found in parts.values():
         for url in found:
             if url and url not in verdicts:
                 verdicts[url] = check_url(url)
-    listed = {url: verdict for url, verdict in verdicts.items() if verdict is not ALLOW and verdict.action != "allow"}
+    found_verdicts = list(verdicts.values())
+    if found_verdicts.count(ALLOW) == len(found_verdicts):  # the usual page: no URL listed
+        listed: dict[str, Verdict] = {}
+    else:
+        listed = {url: verdict for url, verdict in verdicts.items()
+                  if verdict is not ALLOW and verdict.action != "allow"}
     for view, texts in kept:
         if listed:
             removal = _first_listed(view, texts, parts, listed)

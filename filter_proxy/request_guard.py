@@ -52,6 +52,7 @@ METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-m
 _TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VISIBLE = bytes(range(0x21, 0x7F))
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+_HIGH_ESCAPE = re.compile(rb"%[89A-Fa-f][0-9A-Fa-f]")
 # Request headers dropped on screened routes (see the module docstring).
 _PARTIAL = frozenset({b"range", b"if-range", b"if-none-match", b"if-modified-since", b"if-match",
                       b"if-unmodified-since", b"accept-encoding"})
@@ -118,10 +119,13 @@ def query_refusal(query: bytes) -> str | None:
     if b"%" in query:
         if _BAD_ESCAPE.search(query):
             return "the query string has a malformed percent escape"
-        try:
-            unquote_to_bytes(query).decode("utf-8")
-        except UnicodeDecodeError:
-            return "the query string's escapes are not UTF-8"
+        # Only an escape of a byte >= 0x80 can make the decoded bytes invalid UTF-8 (the rest is visible
+        # ASCII, checked above): the usual query (%22, %2C, ...) needs no decoding here.
+        if _HIGH_ESCAPE.search(query):
+            try:
+                unquote_to_bytes(query).decode("utf-8")
+            except UnicodeDecodeError:
+                return "the query string's escapes are not UTF-8"
     return None
 
 
@@ -133,8 +137,10 @@ _PARAM_NAMES: dict[str, tuple[bytes, ...]] = {
 }
 
 
-def screened_refusal(adapter: str, scope: dict[str, Any]) -> tuple[int, str] | None:
-    """(status, reason) when a request on a screened route must not be forwarded, else None."""
+def screened_refusal(adapter: str, scope: dict[str, Any],
+                     params: Sequence[tuple[str, str]] | None = None) -> tuple[int, str] | None:
+    """(status, reason) when a request on a screened route must not be forwarded, else None. ``params``:
+    the query string already read by ``parse_query`` (the middleware reads it once per request)."""
     query: bytes = scope.get("query_string", b"")
     reason = query_refusal(query)
     if reason is not None:
@@ -168,7 +174,7 @@ def screened_refusal(adapter: str, scope: dict[str, Any]) -> tuple[int, str] | N
     if query and names and (b"%" in query or any(n in query for n in names)):
         formats = FORMAT_PARAMS.get(adapter)
         routing = ROUTING_PARAMS.get(adapter)
-        for key, value in parse_query(query.decode("latin-1")):
+        for key, value in parse_query(query.decode("latin-1")) if params is None else params:
             if routing and key in routing:
                 return 403, "a request parameter selects another handler"
             if formats and key in formats:

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from filter_proxy.adapters import get_adapter
-from filter_proxy.adapters.base import ResultView
+from filter_proxy.adapters.base import FieldMapping, ResultView
 from filter_proxy.adapters.walk import (
     FORMAT_KEYS,
     collect,
@@ -277,3 +277,22 @@ def test_an_echo_skipped_as_sent_is_one_listed_echo_passes(sent: list[str], data
     record_request(sent)
     if _echoes_read(doc, adapter, sent):
         assert listed_echo(doc, adapter, rules()) is None
+
+
+FIELD_MAPS = st.builds(
+    lambda title, snippet, url, image, extra, hashed: FieldMapping(
+        title=title, snippet=snippet, url=url, image_url=image, extra_text=extra,
+        image_hash={"md5": "img_md5"} if hashed else {}),
+    *(st.lists(st.sampled_from(["title", "content", "url", "img_src", "author", "x", "a.b", "/x"]),
+               max_size=3).map(tuple) for _ in range(5)),
+    st.booleans())
+
+
+@settings(max_examples=300, deadline=None)
+@given(source=st.one_of(MAPPED, VALUE), fields=FIELD_MAPS, index=st.integers(0, 9))
+def test_build_one_is_build_of_one_source(source: Any, fields: FieldMapping, index: int) -> None:
+    """ViewBuilder.build_one (SearXNG's and the generic adapter's results) builds the view build did."""
+    from filter_proxy.adapters.fields import view_builder
+
+    builder = view_builder(fields)
+    assert builder.build_one(index, source) == builder.build(index, (source,))

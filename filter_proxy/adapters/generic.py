@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
-from filter_proxy.adapters.fields import MISSING, build_view, get_field, hide_images
+from filter_proxy.adapters.fields import MISSING, get_field, hide_images, view_builder
 from filter_proxy.adapters.pointer import parse_pointer, pointer_get, pointer_set
 from filter_proxy.adapters.querysyntax import screened_texts
 from filter_proxy.adapters.request import request_strings
@@ -102,7 +102,8 @@ class GenericAdapter(Adapter):
         return items
 
     def results(self, doc: Any) -> list[ResultView]:
-        return [build_view(i, [item], self.fields, (), (item,)) for i, item in enumerate(self._items(doc))]
+        build_one = view_builder(self.fields).build_one  # build_view(i, [item], fields, (), (item,))
+        return [build_one(i, item) for i, item in enumerate(self._items(doc))]
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         items = self._items(doc)

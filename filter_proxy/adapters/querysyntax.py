@@ -459,6 +459,13 @@ def screened_texts(texts: Iterable[str]) -> list[str]:
     is kept beside an equal plain text (they are checked differently). At most ``MAX_FUZZY_TERMS``
     ``QueryFuzzy`` and ``MAX_INFIX_TERMS`` ``QueryInfix`` readings in all (the rest of those terms is read at
     its ends only), so the lookups one request costs are bounded whatever its number of strings."""
+    if type(texts) is list:
+        search = _SYNTAX.search
+        for text in texts:
+            if type(text) is not str or search(text):
+                break
+        else:  # the usual request: plain strings without query syntax, each its only reading
+            return list(dict.fromkeys(texts))
     seen: set[tuple[type, str]] = set()
     out: list[str] = []
     probes = {QueryFuzzy: MAX_FUZZY_TERMS, QueryInfix: MAX_INFIX_TERMS}  # per request, not only per string

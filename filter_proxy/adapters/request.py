@@ -96,7 +96,8 @@ def request_strings(params: Sequence[tuple[str, str]], body: bytes, content_type
     any depth, and the same inside parameter values that are JSON documents. ``form_ok`` False refuses a
     form body (a backend that reads only JSON bodies)."""
     pairs = list(params)
-    kind, values = read_bodies(body, content_type)
+    # No body (the usual GET): nothing to read, whatever the content type says.
+    kind, values = read_bodies(body, content_type) if body else ("none", [])
     if kind == "form":
         if not form_ok:
             raise AdapterError("a search body must be JSON")

@@ -23,7 +23,12 @@ _URL_IN_TEXT = re.compile(
     r"(?:[a-zA-Z][a-zA-Z0-9+.-]{0,15}:)?//[^\s\"'<>]+"
     r"|(?<![\w.-])www\.[^\s\"'<>]+"
     r"|(?<![\w.@/-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}(?::\d{1,5})?/[^\s\"'<>]*"
+    # a bare host name in prose ("mirror at blocked.example.invalid today", an e-mail's domain): listed
+    # domains are listed whole, so the host alone is a URL to check
+    r"|(?<![\w.-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}(?::\d{1,5})?(?![\w/-])"
 )
+# Prose can hold a host name only where a dot is followed by a letter or digit ("end. Next" cannot).
+_DOT_BEFORE_NAME = re.compile(r"\.[a-zA-Z0-9]")
 # A whole string that is a bare host name (a "domain" field), optionally with a port.
 _BARE_HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}\.?(?::\d{1,5})?")
 _URL_STARTS = ("http://", "https://", "HTTP://", "HTTPS://", "//", "www.", "WWW.")
@@ -71,9 +76,9 @@ def url_parts(text: str) -> list[str]:
         slash = text.find("/")
         if slash > 0 and _BARE_HOST.fullmatch(text, 0, slash):
             return [text]
-        if slash < 0 and "www." not in text:
-            return []
-    elif "/" not in text and "www." not in text:  # prose: a URL in it needs a slash or www.
+    # Else a URL or host name in it needs a slash, "www." or a dot before a name (a token with punctuation
+    # round a host, "(blocked.example.invalid)," or "me@blocked.example.invalid", is scanned too).
+    if "/" not in text and "www." not in text and _DOT_BEFORE_NAME.search(text) is None:
         return []
     found = _URL_IN_TEXT.findall(text[:_MAX_URL_SCAN])
     return [u.rstrip(".,;:!?)]}") for u in found] if found else []
