@@ -291,6 +291,16 @@ class HttptoolsHop:
                 waiter.set_result(None)
                 return
 
+    def _idle_connection(self) -> _Conn | None:
+        """The most recently released idle connection when it is still open and fresh, else None (then
+        ``_connection`` closes the stale ones and opens or waits for one)."""
+        idle = self._idle
+        if idle:
+            conn = idle[-1]
+            if not conn.closed and time.monotonic() - conn.idle_since < self.expiry:
+                return idle.pop()
+        return None
+
     async def _connection(self, fresh: bool) -> _Conn:
         idle = self._idle
         now = time.monotonic()
@@ -361,7 +371,10 @@ class HttptoolsHop:
                 first = b"%x\r\n%b\r\n" % (len(first), first)
         request = b"".join(parts) + first
         for attempt in (0, 1):
-            conn = await self._connection(fresh=attempt == 1)
+            # The usual case, a live idle connection, without a coroutine for the pool's slow path.
+            conn = self._idle_connection() if attempt == 0 else None
+            if conn is None:
+                conn = await self._connection(fresh=attempt == 1)
             try:
                 return await self._exchange(conn, method, request, body, framed)
             except HopUnreachable:

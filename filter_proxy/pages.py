@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from filter_proxy.exchange import Capture as _Capture
     from filter_proxy.exchange import Send
     from filter_proxy.middleware import FilterMiddleware
+    from filter_proxy.page_results import Removal
     from filter_proxy.rules.ruleset import RuleSet
     from filter_proxy.verdict import Verdict
 
@@ -82,7 +83,11 @@ async def finish(
     except orjson.JSONDecodeError:
         # A non-JSON error body passes only when it is short text with nothing listed in it (an error
         # page from a proxy in between); anything else on a screened route is refused.
-        if ok or len(body) > MAX_PLAIN_ERROR_BYTES or not _clean_plain_text(body, rules):
+        readable, listed = (False, None) if ok or len(body) > MAX_PLAIN_ERROR_BYTES else _read_plain_text(body, rules)
+        if listed is not None:  # withheld for what it holds, counted as such (never the text)
+            observer.removed(listed.verdict, listed.url, listed.image_hash)
+            note_withheld(observer, "content", listed.verdict)
+        if not readable or listed is not None:
             await mw._fail(send, elapsed, "malformed", "upstream response is not valid JSON" if ok else
                              "upstream error response cannot be screened", route)
         else:
@@ -207,10 +212,10 @@ def _echoes_read(doc: Any, adapter: Adapter, query: Sequence[str]) -> bool:
     return True
 
 
-def _clean_plain_text(body: bytes, rules: RuleSet) -> bool:
-    """True when ``body`` is UTF-8 text with no listed string or URL in it (markup stripped too)."""
+def _read_plain_text(body: bytes, rules: RuleSet) -> tuple[bool, Removal | None]:
+    """(whether ``body`` is UTF-8 text, the first listed string or URL in it, markup stripped too)."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return False
-    return screen_value(text, rules) is None
+        return False, None
+    return True, screen_value(text, rules)

@@ -294,8 +294,42 @@ def create_proxy_app(
     )
 
 
+# Request header names the single pass below handles specially (everything else is copied as is).
+_REQUEST_SPECIAL = HOP_BY_HOP | {b"host", b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host",
+                                 b"content-length"}
+
+
 def _request_headers(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool]:
-    """End-to-end request headers plus X-Forwarded-*, and whether the request has a body."""
+    """End-to-end request headers plus X-Forwarded-*, and whether the request has a body.
+
+    One pass over the headers; a request with a Connection header (rare: browsers and HTTP/1.1 clients
+    keep-alive by default) takes ``_request_headers_named``, which first reads the names it lists."""
+    raw: list[tuple[bytes, bytes]] = scope["headers"]
+    out: list[tuple[bytes, bytes]] = []
+    forwarded_for = host = b""
+    has_body = False
+    for name, value in raw:
+        name = name.lower()
+        if name in _REQUEST_SPECIAL:
+            if name == b"connection":
+                return _request_headers_named(scope)
+            if name == b"host":
+                host = value
+            elif name == b"x-forwarded-for":
+                forwarded_for = value
+            elif name == b"content-length":
+                has_body = value != b"0"
+                out.append((name, value))
+            elif name == b"transfer-encoding":
+                has_body = True
+            # other hop-by-hop names, X-Forwarded-Proto/-Host: dropped (the latter replaced below)
+        elif not name.startswith(b"proxy-"):
+            out.append((name, value))
+    return _forwarded(scope, out, forwarded_for, host), has_body
+
+
+def _request_headers_named(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """``_request_headers`` when a Connection header names more hop-by-hop headers."""
     raw: list[tuple[bytes, bytes]] = scope["headers"]
     named = _connection_tokens(raw)
     out: list[tuple[bytes, bytes]] = []
@@ -317,6 +351,12 @@ def _request_headers(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool]:
             if name == b"content-length":
                 has_body = value != b"0"
             out.append((name, value))
+    return _forwarded(scope, out, forwarded_for, host), has_body
+
+
+def _forwarded(scope: Scope, out: list[tuple[bytes, bytes]], forwarded_for: bytes,
+               host: bytes) -> list[tuple[bytes, bytes]]:
+    """``out`` plus X-Forwarded-For (the client's chain and this hop's client), -Proto and -Host."""
     client = scope.get("client")
     if client:
         ip = client[0].encode("latin-1")
@@ -326,15 +366,20 @@ def _request_headers(scope: Scope) -> tuple[list[tuple[bytes, bytes]], bool]:
     out.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
     if host:
         out.append((b"x-forwarded-host", host))
-    return out, has_body
+    return out
 
 
 def _response_headers(raw: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    named = _connection_tokens(raw)
+    """The upstream's end-to-end response headers, names lower-cased (one pass; a Connection header, which
+    may name more hop-by-hop headers, takes the two-pass way)."""
     out = []
     for name, value in raw:
         name = name.lower()
-        if name in HOP_BY_HOP or name in named:
+        if name in HOP_BY_HOP:
+            if name == b"connection":
+                named = _connection_tokens(raw)
+                return [(n, v) for n, v in ((n.lower(), v) for n, v in raw)
+                        if n not in HOP_BY_HOP and n not in named]
             continue
         out.append((name, value))
     return out

@@ -73,7 +73,8 @@ def framing_refusal(headers: Headers) -> str | None:
     a look at the few headers that matter."""
     names = b"\n".join([name for name, _ in headers]).lower()
     if names.translate(None, _NAME_CHARS) or b"\n\n" in names or names[:1] == b"\n" or names[-1:] == b"\n" \
-            or (headers and not names):  # (an empty name)
+            or (headers and not names) \
+            or (headers and names.count(b"\n") >= len(headers)):  # (an empty name; a name holding a line feed)
         return "a header name that is not a token"
     values = b" ".join([value for _, value in headers])
     if b"\r" in values or b"\n" in values or b"\x00" in values:

@@ -34,12 +34,16 @@ from uvicorn.protocols.utils import get_client_addr, get_path_with_query_string
 _HEADER_RE = httptools_impl.HEADER_RE
 _HEADER_VALUE_RE = httptools_impl.HEADER_VALUE_RE
 _STATUS_LINE = httptools_impl.STATUS_LINE
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"connection"})  # read by _start
 
 
 class _LeanCycle(httptools_impl.RequestResponseCycle):
     """uvicorn's request cycle with ``send`` rewritten (see the module docstring); same instance layout."""
 
     _held: bytes | None = None
+    # The connection's loop, set by the protocol: asyncio.get_running_loop() is a getpid() system call per
+    # response on Python 3.11 (it checks the loop belongs to this process).
+    _loop: asyncio.AbstractEventLoop | None = None
 
     def _flush_held(self) -> None:
         head, self._held = self._held, None
@@ -104,15 +108,18 @@ class _LeanCycle(httptools_impl.RequestResponseCycle):
         has_connection_close = False
         for name, value in headers:
             name = name.lower()
-            if name == b"content-length" and self.chunked_encoding is None:
-                self.expected_content_length = int(value.decode())
-                self.chunked_encoding = False
-            elif name == b"transfer-encoding" and value.lower() == b"chunked":
-                self.expected_content_length = 0
-                self.chunked_encoding = True
-            elif name == b"connection" and b"close" in [t.lower().strip() for t in value.split(b",")]:
-                self.keep_alive = False
-                has_connection_close = True
+            if name in _FRAMING:  # one set lookup for the other headers instead of three comparisons
+                if name == b"content-length":
+                    if self.chunked_encoding is None:
+                        self.expected_content_length = int(value.decode())
+                        self.chunked_encoding = False
+                elif name == b"transfer-encoding":
+                    if value.lower() == b"chunked":
+                        self.expected_content_length = 0
+                        self.chunked_encoding = True
+                elif b"close" in [t.lower().strip() for t in value.split(b",")]:
+                    self.keep_alive = False
+                    has_connection_close = True
             content += (name, b": ", value, b"\r\n")
         if _HEADER_RE.search(b"".join(content[1::4])):
             raise RuntimeError("Invalid HTTP header name.")
@@ -125,7 +132,7 @@ class _LeanCycle(httptools_impl.RequestResponseCycle):
             content.append(b"transfer-encoding: chunked\r\n")
         content.append(b"\r\n")
         self._held = b"".join(content)
-        asyncio.get_running_loop().call_soon(self._flush_held)
+        (self._loop or asyncio.get_running_loop()).call_soon(self._flush_held)
 
 
 class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
@@ -134,6 +141,7 @@ class HttpToolsProtocol(httptools_impl.HttpToolsProtocol):
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         if type(cycle) is httptools_impl.RequestResponseCycle:
             cycle.__class__ = _LeanCycle  # same instance layout; only send() differs
+            cycle._loop = self.loop
         super()._start_asgi_task(cycle, app)
 
     # --- keep-alive: one timer per idle period (module docstring) ----------------------------------------

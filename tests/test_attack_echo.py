@@ -223,3 +223,30 @@ def test_every_withheld_answer_is_counted_with_its_reason(rules: Any, tmp_path: 
     assert status == 502, out[:200]
     assert _withheld(metrics, reason) == 1
     assert b"zqxblocked" not in metrics.exposition()[0]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(status=st.sampled_from([400, 404, 409, 429, 500, 503]),
+       page=st.sampled_from(["<html><body><p>error near {}</p></body></html>", "no such index: {}", "{}\n",
+                             "failed: <b>{}</b> at https://ok.example.org/x"]),
+       listed=st.sampled_from(["zqxblocked", "ZQXBLOCKED", "zqx<i></i>blocked"]),
+       adapter=st.sampled_from(["elasticsearch", "solr", "meilisearch", "searxng"]))
+def test_a_non_json_error_body_withheld_for_listed_text_is_counted_as_content(
+        rules: Any, status: int, page: str, listed: str, adapter: str) -> None:
+    """A short text error page passes only when nothing in it is listed; when it is withheld for a listed
+    string, the 502 is counted under responses_withheld{reason="content"} (never the text)."""
+    from prometheus_client import CollectorRegistry
+
+    metrics = Metrics(CollectorRegistry())
+    data = page.format(listed).encode()
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/html")]})
+        await send({"type": "http.response.body", "body": data})
+
+    mw = FilterMiddleware(app, rules=rules, adapter=adapter, observer=metrics)
+    path = SEARCH_ECHOES.get(adapter, (b"/search", None))[0]
+    status_out, _, out = anyio.run(call_asgi, mw, asgi_scope("GET", path, b"q=bread"), b"")
+    assert status_out == 502 and b"zqxblocked" not in out.lower()
+    assert _withheld(metrics, "content") == 1
+    assert b"zqxblocked" not in metrics.exposition()[0].lower()
