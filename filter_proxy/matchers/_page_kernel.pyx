@@ -32,6 +32,7 @@ cleared whole with the Python dict it mirrors (or, for pairs, when full). A ``K`
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
+from filter_proxy._xxh64 cimport xxh64 as xxh64_seeded
 from libc.string cimport memcmp, memcpy, memset
 
 
@@ -215,81 +216,14 @@ def map_parens(str text):
 
 
 
-# -- xxh64 (seed 0), as the ``xxhash`` package computes it: the keys of the term index ----------------------
+# -- xxh64 (seed 0, ``filter_proxy/_xxh64.pxd``), as the ``xxhash`` package computes it: the term index's keys --
 
 cdef enum:
     MIN_PIECE = 2  # term_forms.MIN_PIECE
 
-cdef uint64_t _P1 = 11400714785074694791ULL
-cdef uint64_t _P2 = 14029467366897019727ULL
-cdef uint64_t _P3 = 1609587929392839161ULL
-cdef uint64_t _P4 = 9650029242287828579ULL
-cdef uint64_t _P5 = 2870177450012600261ULL
 
-
-cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
-    return (x << r) | (x >> (64 - r))
-
-
-cdef inline uint64_t _read64(const unsigned char* p) noexcept nogil:
-    cdef uint64_t v
-    memcpy(&v, p, 8)  # little-endian hosts only (x86-64, arm64): setup.py builds nowhere else in CI
-    return v
-
-
-cdef inline uint64_t _round(uint64_t acc, uint64_t lane) noexcept nogil:
-    acc = acc + lane * _P2
-    acc = _rotl(acc, 31)
-    return acc * _P1
-
-
-cdef inline uint64_t _merge(uint64_t acc, uint64_t val) noexcept nogil:
-    acc = acc ^ _round(0, val)
-    return acc * _P1 + _P4
-
-
-cdef uint64_t _xxh64(const unsigned char* p, Py_ssize_t n) noexcept nogil:
-    cdef const unsigned char* end = p + n
-    cdef uint64_t h, v1, v2, v3, v4
-    cdef uint32_t k32
-    if n >= 32:
-        v1 = _P1 + _P2
-        v2 = _P2
-        v3 = 0
-        v4 = 0 - _P1
-        while p + 32 <= end:
-            v1 = _round(v1, _read64(p))
-            v2 = _round(v2, _read64(p + 8))
-            v3 = _round(v3, _read64(p + 16))
-            v4 = _round(v4, _read64(p + 24))
-            p += 32
-        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
-        h = _merge(h, v1)
-        h = _merge(h, v2)
-        h = _merge(h, v3)
-        h = _merge(h, v4)
-    else:
-        h = _P5
-    h = h + <uint64_t>n
-    while p + 8 <= end:
-        h = h ^ _round(0, _read64(p))
-        h = _rotl(h, 27) * _P1 + _P4
-        p += 8
-    if p + 4 <= end:
-        memcpy(&k32, p, 4)
-        h = h ^ (<uint64_t>k32 * _P1)
-        h = _rotl(h, 23) * _P2 + _P3
-        p += 4
-    while p < end:
-        h = h ^ (<uint64_t>p[0] * _P5)
-        h = _rotl(h, 11) * _P1
-        p += 1
-    h = h ^ (h >> 33)
-    h = h * _P2
-    h = h ^ (h >> 29)
-    h = h * _P3
-    h = h ^ (h >> 32)
-    return h
+cdef inline uint64_t _xxh64(const unsigned char* p, Py_ssize_t n) noexcept nogil:
+    return xxh64_seeded(p, n, 0)
 
 
 def xxh64(bytes data):
@@ -742,19 +676,10 @@ def screen(list texts, Table classes, Table chunks, Table pairs, bytes fold, byt
         codes = <unsigned char*>malloc(longest + 1)
         starts = <Py_ssize_t*>malloc((longest + 1) * sizeof(Py_ssize_t))
         ends = <Py_ssize_t*>malloc((longest + 1) * sizeof(Py_ssize_t))
-    if buf == NULL or pair == NULL or mapped == NULL or spare == NULL or joined == NULL or \
-            (matcher is not None and (words == NULL or codes == NULL or starts == NULL or ends == NULL)):
-        free(buf)
-        free(pair)
-        free(mapped)
-        free(spare)
-        free(joined)
-        free(words)
-        free(codes)
-        free(starts)
-        free(ends)
-        raise MemoryError()
-    try:
+    try:  # every buffer is freed below, also when one could not be had (free(NULL) does nothing)
+        if buf == NULL or pair == NULL or mapped == NULL or spare == NULL or joined == NULL or \
+                (matcher is not None and (words == NULL or codes == NULL or starts == NULL or ends == NULL)):
+            raise MemoryError()
         for k in range(count):
             text = texts[k]
             if type(text) is str and PyUnicode_IS_ASCII(text):

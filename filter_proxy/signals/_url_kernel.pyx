@@ -18,6 +18,7 @@ tests/test_url_kernel.py compares both with the pure-Python definitions on gener
 """
 
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from filter_proxy._xxh64 cimport xxh64 as xxh64_seeded
 from libc.string cimport memcpy, memmove
 
 
@@ -31,11 +32,6 @@ cdef extern from "Python.h":
     Py_ssize_t PyBytes_GET_SIZE(object o)
 
 
-cdef uint64_t P1 = 0x9E3779B185EBCA87ULL
-cdef uint64_t P2 = 0xC2B2AE3D27D4EB4FULL
-cdef uint64_t P3 = 0x165667B19E3779F9ULL
-cdef uint64_t P4 = 0x85EBCA77C2B2AE63ULL
-cdef uint64_t P5 = 0x27D4EB2F165667C5ULL
 
 # Seeds of url_table (SEEDS, ROOT_SEED); urls.py checks at import that they agree.
 EXACT_SEED = 0x5EED0E1AC7
@@ -48,73 +44,8 @@ cdef uint64_t _DOMAIN = DOMAIN_SEED
 cdef uint64_t _ROOT = ROOT_SEED
 
 
-cdef inline uint64_t _rotl(uint64_t x, int r) noexcept nogil:
-    return (x << r) | (x >> (64 - r))
-
-
-cdef inline uint64_t _read64(const uint8_t* p) noexcept nogil:
-    cdef uint64_t v
-    memcpy(&v, p, 8)  # little-endian hosts (x86-64, aarch64); _selftest at import refuses others
-    return v
-
-
-cdef inline uint32_t _read32(const uint8_t* p) noexcept nogil:
-    cdef uint32_t v
-    memcpy(&v, p, 4)
-    return v
-
-
-cdef inline uint64_t _round(uint64_t acc, uint64_t value) noexcept nogil:
-    acc += value * P2
-    acc = _rotl(acc, 31)
-    return acc * P1
-
-
-cdef inline uint64_t _merge(uint64_t acc, uint64_t value) noexcept nogil:
-    acc ^= _round(0, value)
-    return acc * P1 + P4
-
-
-cdef uint64_t _xxh64(const uint8_t* p, Py_ssize_t n, uint64_t seed) noexcept nogil:
-    cdef const uint8_t* end = p + n
-    cdef uint64_t h, v1, v2, v3, v4
-    if n >= 32:
-        v1 = seed + P1 + P2
-        v2 = seed + P2
-        v3 = seed
-        v4 = seed - P1
-        while p + 32 <= end:
-            v1 = _round(v1, _read64(p))
-            v2 = _round(v2, _read64(p + 8))
-            v3 = _round(v3, _read64(p + 16))
-            v4 = _round(v4, _read64(p + 24))
-            p += 32
-        h = _rotl(v1, 1) + _rotl(v2, 7) + _rotl(v3, 12) + _rotl(v4, 18)
-        h = _merge(h, v1)
-        h = _merge(h, v2)
-        h = _merge(h, v3)
-        h = _merge(h, v4)
-    else:
-        h = seed + P5
-    h += <uint64_t>n
-    while p + 8 <= end:
-        h ^= _round(0, _read64(p))
-        h = _rotl(h, 27) * P1 + P4
-        p += 8
-    if p + 4 <= end:
-        h ^= <uint64_t>_read32(p) * P1
-        h = _rotl(h, 23) * P2 + P3
-        p += 4
-    while p < end:
-        h ^= <uint64_t>p[0] * P5
-        h = _rotl(h, 11) * P1
-        p += 1
-    h ^= h >> 33
-    h *= P2
-    h ^= h >> 29
-    h *= P3
-    h ^= h >> 32
-    return h
+cdef inline uint64_t _xxh64(const uint8_t* p, Py_ssize_t n, uint64_t seed) noexcept nogil:
+    return xxh64_seeded(p, n, seed)
 
 
 def xxh64(bytes data, uint64_t seed):
