@@ -106,6 +106,8 @@ def collect(sources: Sequence[Any], paths: Iterable[str]) -> list[str]:
 
 def _plain_values(get: Any, keys: tuple[str, ...]) -> list[str]:
     """``_values`` of one object source over plain paths (top-level keys): ``get`` is its ``dict.get``."""
+    if len(keys) == 1 and type(value := get(keys[0])) is str:  # the usual field: one key, a string
+        return [value] if value and not value.isspace() else []
     out: list[str] = []
     for key in keys:
         value = get(key)
@@ -141,41 +143,6 @@ class ViewBuilder:
         self.plain: tuple[tuple[str, ...], ...] | None = (
             tuple(tuple(path for path, _ in group) for group in groups[:5])
             if all(plain for group in groups for _, plain in group) else None)
-
-    def build_one(self, index: int, source: Any) -> ResultView:
-        """``build(index, (source,))``: one result that is one object (SearXNG, the generic adapter), read
-        with ``dict.get`` per key when the mapping allows (``plain``, no hash fields), without ``build``'s
-        general branches. A field of one key (title, snippet) holding a string is taken as it is."""
-        plain = self.plain
-        if plain is None or self.hashes or type(source) is not dict:
-            return self.build(index, (source,))
-        get = source.get
-        title_keys, snippet_keys, extra_keys, url_keys, image_keys = plain
-        if len(title_keys) == 1 and type(value := get(title_keys[0])) is str:
-            titles = [value] if value and not value.isspace() else []
-        else:
-            titles = _plain_values(get, title_keys)
-        if len(snippet_keys) == 1 and type(value := get(snippet_keys[0])) is str:
-            snippets = [value] if value and not value.isspace() else []
-        else:
-            snippets = _plain_values(get, snippet_keys)
-        extra = _plain_values(get, extra_keys) if extra_keys else []
-        urls = _plain_values(get, url_keys)
-        images = _plain_values(get, image_keys)
-        if len(titles) > 1 or len(snippets) > 1:
-            extra = titles[1:] + snippets[1:] + extra
-        return ResultView(
-            index,
-            titles[0] if titles else "",
-            snippets[0] if snippets else "",
-            urls[0] if urls else None,
-            images[0] if images else None,
-            {},
-            extra,
-            urls[1:] + images[1:] if len(urls) > 1 or len(images) > 1 else [],
-            images[1:],
-            (source,),
-        )
 
     def build(self, index: int, sources: Sequence[Any], highlights: Iterable[str] = (),
               nodes: tuple[Any, ...] = ()) -> ResultView:

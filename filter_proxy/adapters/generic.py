@@ -102,8 +102,8 @@ class GenericAdapter(Adapter):
         return items
 
     def results(self, doc: Any) -> list[ResultView]:
-        build_one = view_builder(self.fields).build_one  # build_view(i, [item], fields, (), (item,))
-        return [build_one(i, item) for i, item in enumerate(self._items(doc))]
+        build = view_builder(self.fields).build  # build_view(i, [item], fields, (), (item,))
+        return [build(i, (item,)) for i, item in enumerate(self._items(doc))]
 
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         items = self._items(doc)

@@ -84,12 +84,12 @@ class SearxngAdapter(Adapter):
 
     def results(self, doc: Any) -> list[ResultView]:
         doc = _doc(doc)
-        build_one = view_builder(self.fields).build_one  # compiled once per mapping
+        build = view_builder(self.fields).build  # compiled once per mapping
         views = []
         for n, item in enumerate(_list(doc, "results", required=True)):
             if not isinstance(item, dict):
                 raise AdapterError("SearXNG response: a result is not an object")
-            views.append(build_one(n, item))
+            views.append(build(n, (item,)))
         # Answers, then infoboxes (usually none), numbered after the results as in ``_entries``.
         for key, fields in SECTIONS:
             for item in _list(doc, key):
