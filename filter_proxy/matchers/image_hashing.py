@@ -20,6 +20,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from filter_proxy.matchers.image_view import eight_bit, has_alpha, orientation, viewed
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
 
 _VARIANT_SIDE = 256  # variants are hashed from a copy no larger than this (thumbnails usually are)
@@ -79,9 +80,16 @@ def _frame_indices(count: int, limit: int) -> list[int]:
 
 def decode_frames(data: bytes, max_pixels: int = 25_000_000, max_frames: int = 1,
                   budget: PixelBudget | None = None) -> list[Image.Image]:
-    """Decode ``data`` into at most ``max_frames`` frames (sampled evenly over an animation). Size and
-    frame count come from the header: nothing is decompressed for a picture over ``max_pixels`` or over the
-    page's ``budget``. Large JPEGs are decoded at a reduced DCT scale (``draft``): hashes use 32 px anyway."""
+    """Decode ``data`` into at most ``max_frames`` frames (sampled evenly over an animation), each as a
+    viewer sees it over a white backdrop (``image_view.viewed``). Size and frame count come from the header:
+    nothing is decompressed for a picture over ``max_pixels`` or over the page's ``budget``. Large JPEGs are
+    decoded at a reduced DCT scale (``draft``): hashes use 32 px anyway."""
+    return _decode(data, max_pixels, max_frames, budget)[0]
+
+
+def _decode(data: bytes, max_pixels: int, max_frames: int, budget: PixelBudget | None
+            ) -> tuple[list[Image.Image], list[Image.Image]]:
+    """(frames over white, the same see-through frames over black): see ``decode_frames``."""
     try:
         image = Image.open(io.BytesIO(data))  # lazy: reads the header only
         width, height = image.size
@@ -93,23 +101,28 @@ def decode_frames(data: bytes, max_pixels: int = 25_000_000, max_frames: int = 1
         frames = _frame_indices(max(1, int(getattr(image, "n_frames", 1) or 1)), max(1, max_frames))
         if budget is not None:
             budget.charge(width * height * len(frames))
-        out = []
+        turn = orientation(image)  # EXIF: browsers show the stored pixels turned upright
+        out: list[Image.Image] = []
+        backs: list[Image.Image] = []
         for number in frames:
             if number:
                 image.seek(number)
             image.load()
-            frame = image if len(frames) == 1 else image.copy()
+            frame = eight_bit(image if len(frames) == 1 else image.copy())
             if max(frame.size) > _WORK_SIDE:
                 # Hashes look at 32 px or less: every later step (grey copies, border trim, uncrop, variants)
                 # works on this copy, so the page's memory is the decoded bitmap once, not several times over.
-                frame = frame.convert("RGB") if frame.mode not in ("RGB", "L") else frame
+                if frame.mode not in ("RGB", "L"):
+                    frame = frame.convert("RGBA" if has_alpha(frame) else "RGB")
                 frame = frame.resize(_fit(frame.size, _WORK_SIDE), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            out.append(frame if frame.mode in ("RGB", "L") else frame.convert("RGB"))
+            shown = viewed(frame, turn)
+            out.append(shown[0])
+            backs += shown[1:]
     except ImageDecodeError:
         raise
     except Exception as exc:  # Pillow raises many types (OSError, SyntaxError, DecompressionBombError ...)
         raise ImageDecodeError(f"cannot decode image: {type(exc).__name__}") from exc
-    return out
+    return out, backs
 
 
 def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
@@ -265,8 +278,8 @@ def _hash_all(data: bytes, algorithms: Iterable[str], max_pixels: int, min_pdq_q
     perceptual = [a for a in algos if a in PERCEPTUAL_BITS]
     if not perceptual:
         return out
-    frames = decode_frames(data, max_pixels, max_frames, budget)
-    pictures = list(frames)
+    frames, backs = _decode(data, max_pixels, max_frames, budget)
+    pictures = list(frames) + backs  # see-through pictures over black as well as over white
     if trim:
         pictures += [t for t in (trim_borders(f) for f in frames) if t is not None]
     out.update(_perceptual(pictures, perceptual, min_pdq_quality, dihedral))
