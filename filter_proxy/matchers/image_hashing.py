@@ -20,6 +20,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from filter_proxy.matchers.image_regions import inner_pictures
 from filter_proxy.matchers.image_view import eight_bit, has_alpha, orientation, viewed
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
 
@@ -213,8 +214,9 @@ def trim_borders(image: Image.Image, tolerance: int = 12) -> Image.Image | None:
                min(box[2], int(cols[-1]) + 1), min(box[3], int(rows[-1]) + 1)]
     left, top, right, bottom = box
     trimmed_w, trimmed_h = right - left, bottom - top
-    if trimmed_w < w / 2 or trimmed_h < h / 2 or trimmed_w < 8 or trimmed_h < 8:
-        return None  # more border than picture: a drawing on a plain background, not a padded photo
+    if trimmed_w < 0.3 * w or trimmed_h < 0.3 * h or trimmed_w < 8 or trimmed_h < 8:
+        return None  # mostly border: a drawing on a plain background, not a padded photo (a 4:3 photo
+        # pillarboxed into a 9:16 story keeps 42 % of the height)
     if trimmed_w * trimmed_h > 0.97 * w * h:
         return None  # less than a 1.5 % border: hashing it again would change nothing
     return image.crop((left, top, right, bottom))
@@ -282,6 +284,7 @@ def _hash_all(data: bytes, algorithms: Iterable[str], max_pixels: int, min_pdq_q
     pictures = list(frames) + backs  # see-through pictures over black as well as over white
     if trim:
         pictures += [t for t in (trim_borders(f) for f in frames) if t is not None]
+        pictures += inner_pictures(frames[0])
     out.update(_perceptual(pictures, perceptual, min_pdq_quality, dihedral))
     if trim:  # the query side of crop robustness: the first frame uncropped, as it is (1 hash per share)
         grown = [uncrop(frames[0], share) for share in ENROLL_CENTRE_CROPS]
