@@ -57,3 +57,68 @@ def encode(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
     buf = io.BytesIO()
     image.save(buf, fmt, **options)
     return buf.getvalue()
+
+
+# --- re-posting edits (written from the class descriptions, not from benchmarks/imageset.py) -----------
+def caption(image: Image.Image, share: float, top: bool, text: str) -> Image.Image:
+    """A meme-style caption: a white band of ``share`` of the height with black text, above or below."""
+    image = image.convert("RGB")
+    w, h = image.size
+    band = max(12, round(h * share))
+    out = Image.new("RGB", (w, h + band), (255, 255, 255))
+    out.paste(image, (0, band if top else 0))
+    ImageDraw.Draw(out).text((6, (0 if top else h) + band // 3), text, fill=(0, 0, 0))
+    return out
+
+
+def screenshot(image: Image.Image, share: float, dx: int) -> Image.Image:
+    """``image`` shown at ``share`` of a viewer window: title bar, a side list of text, grey surround."""
+    image = image.convert("RGB")
+    w, h = image.size
+    big_w, big_h = round(w / share), round(h / share) + 30
+    out = Image.new("RGB", (big_w, big_h), (236, 236, 236))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, 0, big_w, 24), fill=(60, 60, 70))
+    draw.text((8, 6), "Photos - viewer", fill=(255, 255, 255))
+    for k in range(6):
+        draw.text((8, 40 + 16 * k), f"item {k}", fill=(30, 30, 30))
+    out.paste(image, (min(big_w - w, max(0, (big_w - w) // 2 + dx)), 40))
+    return out
+
+
+def fill_to(image: Image.Image, ratio: float, colour: tuple[int, int, int] | None) -> Image.Image:
+    """``image`` centred in a frame of aspect ``ratio`` (width / height): bars of ``colour``, or, when
+    None, a blurred enlarged copy of the picture itself (the "story" fill)."""
+    from PIL import ImageFilter
+
+    image = image.convert("RGB")
+    w, h = image.size
+    big_w, big_h = (round(h * ratio), h) if w / h < ratio else (w, round(w / ratio))
+    if colour is None:
+        out = image.resize((big_w, big_h)).filter(ImageFilter.GaussianBlur(12))
+    else:
+        out = Image.new("RGB", (big_w, big_h), colour)
+    out.paste(image, ((big_w - w) // 2, (big_h - h) // 2))
+    return out
+
+
+def turned_onto_canvas(image: Image.Image, degrees: float, colour: tuple[int, int, int]) -> Image.Image:
+    return image.convert("RGB").rotate(degrees, Image.Resampling.BICUBIC, expand=True, fillcolor=colour)
+
+
+def turned_and_cut(image: Image.Image, degrees: float) -> Image.Image:
+    """Turned by ``degrees`` and cut to the centred box of the same aspect holding no canvas corner."""
+    import math
+
+    image = image.convert("RGB")
+    w, h = image.size
+    a = math.radians(abs(degrees))
+    share = 1 / (math.cos(a) + math.sin(a) * max(w, h) / min(w, h))
+    out = image.rotate(degrees, Image.Resampling.BICUBIC)
+    return out.crop((round(w * (1 - share) / 2), round(h * (1 - share) / 2),
+                     round(w * (1 + share) / 2), round(h * (1 + share) / 2)))
+
+
+def cut(image: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    w, h = image.size
+    return image.crop((round(w * left), round(h * top), w - round(w * right), h - round(h * bottom)))
