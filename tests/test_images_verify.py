@@ -148,8 +148,12 @@ def test_a_single_algorithm_near_match_needs_the_other_algorithm_to_confirm_it()
     near, far = "00000000000003ff", "ffffffffffffffff"  # 10 bits off, 64 bits off
     listed = [ImageEntry("phash", near, "c", "r/c.csv:1", "p1"), ImageEntry("dhash", far, "c", "r/c.csv:2", "p1")]
     assert _verdicts(listed, query) == []
-    confirmed = [listed[0], ImageEntry("dhash", "0000000000003fff", "c", "r/c.csv:2", "p1")]  # dHash 14
+    confirmed = [listed[0], ImageEntry("dhash", "0000000000001fff", "c", "r/c.csv:2", "p1")]  # dHash 13
     assert _verdicts(confirmed, query) == ["c"]
+    # dHash 14 confirms only a pHash match within 6 (red-team pass: a pHash-10 / dHash-14 false match)
+    loose = [listed[0], ImageEntry("dhash", "0000000000003fff", "c", "r/c.csv:2", "p1")]
+    assert _verdicts(loose, query) == []
+    assert _verdicts([ImageEntry("phash", "000000000000003f", "c", "r/c.csv:1", "p1"), loose[1]], query) == ["c"]
     shared = [ImageEntry("phash", near, "c", "r/c.csv:1")]
     assert _verdicts(shared, query) == ["c"]
     assert _verdicts(listed, {"phash": query["phash"]}) == ["c"]  # the query has no dHash to confirm with
@@ -159,13 +163,19 @@ def test_a_dhash_match_needs_both_views_of_the_picture() -> None:
     """The query's variants include its transpose (here the second dHash); the picture's transposed row must
     be as close to one of them as its own row is."""
     query = {"dhash": ("0000000000000000", "ffffffffffffffff"), "phash": ("0000000000000000",)}
-    rows = [ImageEntry("phash", "0000000003ffffff", "c", "r/c.csv:1", "p1"),  # pHash 26: confirms
+    rows = [ImageEntry("phash", "000000000000ffff", "c", "r/c.csv:1", "p1"),  # pHash 16: confirms
             ImageEntry("dhash", "000000000000007f", "c", "r/c.csv:2", "p1"),  # the picture: 7
             ImageEntry("dhash", "ffffffffffffff00", "c", "r/c.csv:3", "p1", 1)]  # its transpose: 8 from the nearest
     assert _verdicts(rows, query) == []
     rows[2] = ImageEntry("dhash", "fffffffffffffffe", "c", "r/c.csv:3", "p1", 1)  # 1 from the second variant
     assert _verdicts(rows, query) == ["c"]
-    rows[0] = ImageEntry("phash", "0000000007ffffff", "c", "r/c.csv:1", "p1")  # pHash 27: no longer confirms
+    rows[0] = ImageEntry("phash", "000000000001ffff", "c", "r/c.csv:1", "p1")  # pHash 17: no longer confirms
+    assert _verdicts(rows, query) == []
+    # ... unless the dHash match is within 4 on both views: then pHash confirms up to 26, not 27
+    rows[1] = ImageEntry("dhash", "000000000000000f", "c", "r/c.csv:2", "p1")
+    rows[0] = ImageEntry("phash", "0000000003ffffff", "c", "r/c.csv:1", "p1")
+    assert _verdicts(rows, query) == ["c"]
+    rows[0] = ImageEntry("phash", "0000000007ffffff", "c", "r/c.csv:1", "p1")
     assert _verdicts(rows, query) == []
 
 

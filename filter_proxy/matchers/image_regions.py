@@ -52,13 +52,18 @@ def _lines(steps: np.ndarray) -> list[tuple[float, int]]:
 
 
 def _support(column: np.ndarray) -> tuple[int, int] | None:
-    """Where a line's step is strong, first to last, as [start, end). Not the longest unbroken run: where
-    a picture's edge meets a frame of nearly its own colour the step fades for a while (a pale part of a
-    photo against a white caption band)."""
+    """The longest stretch where a line's step is strong, as [start, end), gaps of up to 6 % of the line
+    bridged: where a picture's edge meets a frame of nearly its own colour the step fades for a while (a
+    pale part of a photo against a white caption band), while a title bar's text above a pasted picture
+    is further off."""
     strong = np.flatnonzero(column > max(_MIN_STEP, 0.25 * float(column.max(initial=0))))
     if not len(strong):
         return None
-    return int(strong[0]), int(strong[-1]) + 1
+    breaks = np.flatnonzero(np.diff(strong) > max(4, 0.06 * len(column)))
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.concatenate([breaks, [len(strong) - 1]])
+    k = int(np.argmax(strong[ends] - strong[starts]))
+    return int(strong[starts[k]]), int(strong[ends[k]]) + 1
 
 
 def _plain_outside(grey: np.ndarray, box: tuple[int, int, int, int]) -> bool:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from filter_proxy.matchers.image_table import HashTable
-from filter_proxy.signals.hashspec import CLOSE_CONFIRM, CLOSE_DISTANCE, CONFIRM_THRESHOLDS, PERCEPTUAL_BITS
+from filter_proxy.signals.hashspec import CLOSE_CONFIRM, CONFIRM_THRESHOLDS, PERCEPTUAL_BITS
 
 TRANSPOSED = "transposed"  # the label `hashes add` gives rows hashing the transposed picture
 
@@ -72,13 +72,15 @@ class Verifier:
         if own is not None and max(own) > self.threshold(category, algorithm):
             return False
         # A match this close on every view of its own algorithm may be confirmed more loosely (a corner
-        # sticker moves pHash up to 24 while dHash stays within 4); see CLOSE_CONFIRM in hashspec.
-        close = own is not None and max(own) <= CLOSE_DISTANCE
+        # sticker moves pHash up to 24 while dHash stays within 4; white text lines move the transposed dHash to
+        # 14 while pHash stays within 6); see CLOSE_CONFIRM in hashspec.
+        distance, looser = CLOSE_CONFIRM.get(algorithm, (-1, {}))
+        close = own is not None and max(own) <= distance
         for other, bound in CONFIRM_THRESHOLDS.items():
             if other == algorithm:
                 continue
             found = self._views(other, picture)
-            limit = CLOSE_CONFIRM.get(other, bound) if close else bound
+            limit = looser.get(other, bound) if close else bound
             if found is not None and max(found) > limit:
                 return False
         return True

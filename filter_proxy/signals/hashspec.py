@@ -51,9 +51,13 @@ DEFAULT_THRESHOLDS = {name: SPECS[name].default_threshold for name in PERCEPTUAL
 # Red-team pass (held-out photographs and independently generated pictures, 71 edit classes, 1.0M cross
 # pairs): different pictures (a colour wheel on white against pictures inset in black bars or a screenshot
 # frame) came within dHash 5-7 on both views with pHash 18-20, and within pHash 10 with dHash 11/14; the same
-# picture needed pHash > 16 only when its dHash was within 4 on both views (corner stickers, watermarks). So
-# pHash confirms up to 16, or up to 26 when the dHash match is within CLOSE_DISTANCE on every view, and dHash
-# confirms up to 13 (0 false matches of 1,002,960 pairs; TPR 95.4 % against 95.9 % with 26/14).
-CLOSE_DISTANCE = 4
-CLOSE_CONFIRM = {"phash": 26}
+# picture needed pHash > 16 only when its dHash was within 4 on both views (corner stickers, watermarks), and
+# dHash 14 only with pHash within 6 (white text lines). So the confirm bounds are tiered: pHash confirms up
+# to 16, or up to 26 when the dHash match is within 4 on every view; dHash confirms up to 13, or up to 14
+# when the pHash match is within 6 (0 false matches of 1,002,960 pairs; TPR 95.5 % against 95.9 % with
+# 26/14 and 5 false matches).
+CLOSE_CONFIRM: dict[str, tuple[int, dict[str, int]]] = {  # primary -> (distance, looser confirm bounds)
+    "dhash": (4, {"phash": 26}),
+    "phash": (6, {"dhash": 14}),
+}
 CONFIRM_THRESHOLDS = {name: spec.confirm_threshold for name, spec in SPECS.items() if spec.confirm_threshold >= 0}
