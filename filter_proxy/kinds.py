@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
-from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
+from filter_proxy.adapters.routes import ASYNC, CHANGE, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.response_guard import listed_echo, listed_in_echo
 from filter_proxy.screening import ImageScreenerLike, Removal, screen_page, screen_results, screen_texts
 
@@ -83,7 +83,7 @@ def screen_kind(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleS
         return _terms(status, doc, adapter, rules)
     if kind == ROWS:
         return _rows(status, doc, rules)
-    if kind in (OPAQUE, COUNT):
+    if kind in (OPAQUE, COUNT, CHANGE):  # a write's answer (acknowledged, counts, task) is read whole
         return _opaque(status, doc, rules)
     raise AdapterError(f"unknown response kind {kind!r}")
 

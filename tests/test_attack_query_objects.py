@@ -1,0 +1,241 @@
+"""A listed term asked for through the backend's query *objects* and parsers rather than written out:
+Elasticsearch / OpenSearch query DSL (prefix, match_phrase_prefix, match_bool_prefix, intervals and
+span_multi prefixes, regexp, fuzzy and fuzziness, ranges between neighbours), Solr typed local params
+(``{!prefix}``, ``{!regexp}``, ``{!terms separator=...}``, ``{!xmlparser}`` with character references,
+comments or CDATA inside the term), Lucene ranges (``{a TO b}``) and percent escapes encoded twice.
+Generated: the term cut, one letter replaced by a regex class or changed, the bounds around it, the
+encoding of each character; nested at random depth; in the body, in ``source=``, in ``fq`` or behind ``v=$p``.
+
+Before: every one of these reached the app (each shape's string alone is not the listed term).
+Now they are blocked or, for a terms lookup (words read from a stored document), refused with 400; the
+same shapes with ordinary words are forwarded.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from filter_proxy.middleware import FilterMiddleware
+from tests.support.hostile import asgi_scope, call_asgi
+from tests.test_attack_request import Recorder
+from tests.test_middleware import build_rules
+
+TERM = "zqxblocked"
+BENIGN = st.text(alphabet="abcdefghijklmnoprstuvwy", min_size=6, max_size=12)
+SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    return build_rules(tmp_path_factory.mktemp("rules"))
+
+
+def _run(rules: Any, adapter: str, method: str, path: str, query: bytes = b"", body: bytes = b"") -> tuple[int, int]:
+    app = Recorder()
+    mw = FilterMiddleware(app, rules=rules, adapter=adapter)
+    headers = [(b"content-type", b"application/json")] if body else []
+    status, _, _ = anyio.run(call_asgi, mw, asgi_scope(method, path.encode(), query, headers, body), body)
+    return status, len(app.calls)
+
+
+# --- shapes of a term ------------------------------------------------------------------------------------
+
+
+@st.composite
+def prefix_of(draw: st.DrawFn, word: str) -> str:
+    return word[: draw(st.integers(min(6, len(word)), len(word)))]
+
+
+@st.composite
+def regex_of(draw: st.DrawFn, word: str) -> str:
+    """``word`` with one or two letters as ``.``, a class holding it, or an alternation."""
+    chars = list(word)
+    for i in draw(st.sets(st.integers(1, len(word) - 1), min_size=1, max_size=2)):
+        chars[i] = draw(st.sampled_from([".", f"[{chars[i]}]", f"[{chars[i]}x]", f"({chars[i]}|y)"]))
+    return "".join(chars)
+
+
+@st.composite
+def one_edit(draw: st.DrawFn, word: str) -> str:
+    i = draw(st.integers(1, len(word) - 1))
+    return word[:i] + draw(st.sampled_from([c for c in LETTERS if c != word[i]])) + word[i + 1 :]
+
+
+def _neighbours(word: str) -> tuple[str, str]:
+    """Bounds around ``word`` that exclude it: the range between them holds only words starting like it."""
+    return word[:-1] + chr(ord(word[-1]) - 1), word[:-1] + chr(ord(word[-1]) + 1)
+
+
+@st.composite
+def es_object(draw: st.DrawFn, word: str) -> dict[str, Any]:
+    kind = draw(st.sampled_from(["prefix", "prefix_value", "mpp", "mbp", "intervals", "span", "regexp",
+                                 "regexp_value", "fuzzy", "fuzzy_value", "fuzziness", "range", "range_eq"]))
+    field = draw(st.sampled_from(["title", "body.text", "t"]))
+    if kind == "prefix":
+        return {"prefix": {field: draw(prefix_of(word))}}
+    if kind == "prefix_value":
+        return {"prefix": {field: {"value": draw(prefix_of(word)), "case_insensitive": True}}}
+    if kind == "mpp":
+        return {"match_phrase_prefix": {field: draw(prefix_of(word))}}
+    if kind == "mbp":
+        return {"match_bool_prefix": {field: {"query": draw(prefix_of(word))}}}
+    if kind == "intervals":
+        return {"intervals": {field: {"prefix": {"prefix": draw(prefix_of(word))}}}}
+    if kind == "span":
+        return {"span_multi": {"match": {"prefix": {field: {"value": draw(prefix_of(word))}}}}}
+    if kind == "regexp":
+        return {"regexp": {field: draw(regex_of(word))}}
+    if kind == "regexp_value":
+        return {"regexp": {field: {"value": draw(regex_of(word)), "flags": "ALL"}}}
+    if kind == "fuzzy":
+        return {"fuzzy": {field: draw(one_edit(word))}}
+    if kind == "fuzzy_value":
+        return {"fuzzy": {field: {"value": draw(one_edit(word)), "fuzziness": draw(st.sampled_from([1, 2, "AUTO"]))}}}
+    if kind == "fuzziness":
+        return {"match": {field: {"query": draw(one_edit(word)), "fuzziness": "AUTO"}}}
+    if kind == "range":
+        low, high = _neighbours(word)
+        return {"range": {field: {draw(st.sampled_from(["gt", "gte"])): low, draw(st.sampled_from(["lt", "lte"])): high}}}
+    return {"range": {field: {"gte": word, "lte": word}}}
+
+
+@st.composite
+def nested(draw: st.DrawFn, inner: dict[str, Any]) -> dict[str, Any]:
+    for _ in range(draw(st.integers(0, 3))):
+        clause = draw(st.sampled_from(["must", "should", "filter"]))
+        inner = {"bool": {clause: [inner]}} if draw(st.booleans()) else {"constant_score": {"filter": inner}}
+    return inner
+
+
+@SETTINGS
+@given(adapter=st.sampled_from(["elasticsearch", "opensearch"]), data=st.data(),
+       where=st.sampled_from(["body", "count", "source"]))
+def test_es_query_objects_asking_for_a_listed_term_are_blocked(rules: Any, adapter: str, data: st.DataObject,
+                                                               where: str) -> None:
+    query = data.draw(nested(data.draw(es_object(TERM))))
+    document = json.dumps({"query": query}).encode()
+    if where == "source":
+        params = b"source=" + quote(document).encode() + b"&source_content_type=application%2Fjson"
+        status, calls = _run(rules, adapter, "GET", "/b/_search", params)
+    else:
+        status, calls = _run(rules, adapter, "POST", "/b/_count" if where == "count" else "/b/_search", b"", document)
+    assert calls == 0, query
+    assert status == 200
+
+
+@SETTINGS
+@given(adapter=st.sampled_from(["elasticsearch", "opensearch"]), data=st.data(), word=BENIGN)
+def test_es_query_objects_with_ordinary_words_are_forwarded(rules: Any, adapter: str, data: st.DataObject,
+                                                            word: str) -> None:
+    query = data.draw(nested(data.draw(es_object(word))))
+    status, calls = _run(rules, adapter, "POST", "/b/_search", b"", json.dumps({"query": query}).encode())
+    assert calls == 1, query
+
+
+@SETTINGS
+@given(adapter=st.sampled_from(["elasticsearch", "opensearch"]), word=BENIGN)
+def test_a_terms_lookup_is_refused(rules: Any, adapter: str, word: str) -> None:
+    query = {"terms": {"title": {"index": word, "id": "1", "path": "words"}}}
+    status, calls = _run(rules, adapter, "POST", "/b/_search", b"", json.dumps({"query": query}).encode())
+    assert (status, calls) == (400, 0)
+
+
+# --- Solr ------------------------------------------------------------------------------------------------
+
+
+@st.composite
+def xml_spelt(draw: st.DrawFn, word: str) -> str:
+    """``word`` inside an xmlparser query with a character as a reference, or split by a comment or a
+    CDATA section."""
+    i = draw(st.integers(0, len(word) - 1))
+    how = draw(st.sampled_from(["dec", "hex", "comment", "cdata"]))
+    if how == "dec":
+        spelt = word[:i] + f"&#{ord(word[i])};" + word[i + 1 :]
+    elif how == "hex":
+        spelt = word[:i] + f"&#x{ord(word[i]):x};" + word[i + 1 :]
+    elif how == "comment":
+        spelt = word[: i + 1] + "<!-- x -->" + word[i + 1 :]
+    else:
+        spelt = word[: i + 1] + f"<![CDATA[{word[i + 1 :]}]]>"
+    return f"<TermQuery fieldName='title'>{spelt}</TermQuery>"
+
+
+@st.composite
+def solr_query(draw: st.DrawFn, word: str) -> str:
+    kind = draw(st.sampled_from(["prefix", "regexp", "terms", "xml", "range", "range_eq"]))
+    if kind == "prefix":
+        return "{!prefix f=title}" + draw(prefix_of(word))
+    if kind == "regexp":
+        return "{!regexp f=title}" + draw(regex_of(word))
+    if kind == "terms":
+        separator = draw(st.sampled_from(["|", ";", "9", " ", "::"]))
+        other = draw(BENIGN)
+        return "{!terms f=title separator=" + separator + "}" + separator.join(draw(st.permutations([other, word])))
+    if kind == "xml":
+        return "{!xmlparser}" + draw(xml_spelt(word))
+    if kind == "range":
+        low, high = _neighbours(word)
+        return "title:" + draw(st.sampled_from(["{", "["])) + f"{low} TO {high}" + draw(st.sampled_from(["}", "]"]))
+    return f"title:[{word} TO {word}]"
+
+
+@SETTINGS
+@given(data=st.data(), where=st.sampled_from(["q", "fq", "deref"]))
+def test_solr_parsers_asking_for_a_listed_term_are_blocked(rules: Any, data: st.DataObject, where: str) -> None:
+    text = data.draw(solr_query(TERM))
+    if where == "q":
+        query = "q=" + quote(text)
+    elif where == "fq":
+        query = "q=*:*&fq=" + quote(text)
+    else:  # dereferenced: the parser reads the value of another parameter
+        query = "q=" + quote("{!lucene v=$p}") + "&p=" + quote(text)
+    status, calls = _run(rules, "solr", "GET", "/solr/c/select", query.encode())
+    assert calls == 0, text
+
+
+@SETTINGS
+@given(data=st.data(), word=BENIGN)
+def test_solr_parsers_with_ordinary_words_are_forwarded(rules: Any, data: st.DataObject, word: str) -> None:
+    text = data.draw(solr_query(word))
+    status, calls = _run(rules, "solr", "GET", "/solr/c/select", ("q=" + quote(text)).encode())
+    assert calls == 1, text
+
+
+# --- percent escapes encoded twice --------------------------------------------------------------------------
+
+
+@st.composite
+def twice_encoded(draw: st.DrawFn, word: str) -> str:
+    """``word`` with at least one character percent-encoded twice (``%2562`` is ``%62`` is ``b``)."""
+    out = []
+    forced = draw(st.integers(0, len(word) - 1))
+    for i, char in enumerate(word):
+        if char == " ":
+            out.append("%2520")
+        elif i == forced or draw(st.booleans()):
+            out.append("%25" + format(ord(char), "02X"))
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+ROUTES = [("elasticsearch", "/b/_search", "q"), ("solr", "/solr/c/select", "q"), ("meilisearch", "/indexes/b/search", "q"),
+          ("typesense", "/collections/b/documents/search", "q"), ("searxng", "/search", "q")]
+
+
+@SETTINGS
+@given(route=st.sampled_from(ROUTES), term=st.sampled_from([TERM, "forbidden phrase alpha"]), data=st.data())
+def test_twice_encoded_query_parameters_are_read_decoded(rules: Any, route: tuple[str, str, str], term: str,
+                                                         data: st.DataObject) -> None:
+    adapter, path, name = route
+    query = f"{name}={data.draw(twice_encoded(term))}".encode()
+    status, calls = _run(rules, adapter, "GET", path, query)
+    assert calls == 0, query
