@@ -36,7 +36,7 @@ from filter_proxy.exchange import replay as _replay
 from filter_proxy.exchange import send_json as _send_json
 from filter_proxy.funnel.cookie import RepeatCookie
 from filter_proxy.funnel.token import HelpSigner
-from filter_proxy.request_guard import framing_refusal, screened_refusal, screened_scope
+from filter_proxy.request_guard import framing_refusal, override_refusal, screened_refusal, screened_scope
 from filter_proxy.response_guard import ResponseGuard, record_request
 from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
@@ -159,7 +159,7 @@ class FilterMiddleware:
         if decision.outcome == REFUSE:
             await answers.refuse(self, decision, send)
             return
-        refusal = framing_refusal(scope["headers"])  # request_guard.py: ambiguous framing, method overrides
+        refusal = framing_refusal(scope["headers"]) or override_refusal(scope["query_string"])  # request_guard.py
         if refusal is not None:
             await _send_json(send, 400, {"error": "request refused by the filter", "reason": refusal})
             return

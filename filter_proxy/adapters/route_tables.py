@@ -174,6 +174,9 @@ OPENSEARCH_SUGGESTIONS: tuple[Route, ...] = (
 # Request parameters that make the backend run another handler than the path names (Solr's ``qt`` with
 # handleSelect): refused on screened routes, since the response would not have the routed kind's shape.
 ROUTING_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"qt"})}
+# Parameters that make the backend read query content from somewhere the filter never sees (Solr's remote
+# and local content streams: a JSON request or form fetched from a URL or a file): refused on screened routes.
+CONTENT_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"stream.url", "stream.file"})}
 
 # Parameters that choose the response format, and the values the filter can read (an empty set: the
 # parameter is refused whatever its value). Anything else would be answered in a format the filter cannot
