@@ -191,6 +191,9 @@ async def finish_multi(
                 await exchange.send_raw(send, status, headers, orjson.dumps(doc), True, None, 0)  # what was read
                 return
             pages = shape.pages(doc)
+            # Everything beside the sub-responses (took, status, federation details, unknown keys): read
+            # whole, a listed string withholds the answer (before, it was sent as the backend wrote it).
+            kinds.screen_error({k: v for k, v in doc.items() if k != shape.list_key}, rules)
             if len(pages) != len(keep):
                 raise AdapterError("multi-search answered another number of sub-responses")
             for n, page in enumerate(pages):
