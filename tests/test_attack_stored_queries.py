@@ -103,6 +103,19 @@ def test_a_listed_value_in_the_path_never_reaches_the_backend(rules: Any, route:
 
 
 @SETTINGS
+@given(route=st.sampled_from(PATH_ROUTES), term=st.sampled_from(LISTED), data=st.data())
+def test_a_listed_value_in_the_path_of_a_preflight_never_reaches_the_backend(
+        rules: Any, route: tuple[str, str, str], term: str, data: st.DataObject) -> None:
+    adapter, _, template = route
+    value = data.draw(path_value(term.replace(" ", "-") if "{v}/" in template else term))
+    app = Recorder()
+    mw = FilterMiddleware(app, rules=rules, adapter=adapter)
+    status = _call(mw, "OPTIONS", template.replace("{v}", value))
+    assert app.calls == [], (template, value)
+    assert status in (204, 400, 403)
+
+
+@SETTINGS
 @given(route=st.sampled_from(PATH_ROUTES), word=BENIGN)
 def test_an_ordinary_value_in_the_path_is_forwarded(rules: Any, route: tuple[str, str, str], word: str) -> None:
     adapter, method, template = route
