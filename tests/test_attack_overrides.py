@@ -12,6 +12,7 @@ Now: 400 before anything is forwarded.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -95,3 +96,19 @@ def test_ordinary_parameters_named_like_methods_pass(rules: Any, route: tuple[st
     adapter, method, path = route
     status, calls = _run(rules, adapter, method, path, f"method={word}".encode(), [])
     assert status != 400
+
+
+@SETTINGS
+@given(param=st.sampled_from(["stream.url", "stream.file", "qt"]), handler=st.sampled_from(["select", "query", "get"]),
+       value=st.sampled_from(["http://127.0.0.1:1/q.json", "/tmp/q.json", "/terms"]), form=st.booleans())
+def test_solr_content_streams_and_handlers_in_a_body_are_refused(rules: Any, param: str, handler: str, value: str,
+                                                                 form: bool) -> None:
+    if form:
+        body, content_type = f"q=bread&{quote(param)}={quote(value, safe='')}".encode(), b"application/x-www-form-urlencoded"
+    else:
+        body, content_type = json.dumps({"query": "bread", "params": {param: value}}).encode(), b"application/json"
+    app = Recorder()
+    mw = FilterMiddleware(app, rules=rules, adapter="solr")
+    headers = [(b"content-type", content_type)]
+    status, _, _ = anyio.run(call_asgi, mw, asgi_scope("POST", f"/solr/c/{handler}".encode(), b"", headers, body), body)
+    assert (status, len(app.calls)) == (400, 0)
