@@ -239,3 +239,73 @@ def test_twice_encoded_query_parameters_are_read_decoded(rules: Any, route: tupl
     query = f"{name}={data.draw(twice_encoded(term))}".encode()
     status, calls = _run(rules, adapter, "GET", path, query)
     assert calls == 0, query
+
+
+# --- scripts ---------------------------------------------------------------------------------------------
+
+FIELD = st.text(alphabet="abcdefghijklmnop_", min_size=1, max_size=8)
+
+
+@st.composite
+def text_building_script(draw: st.DrawFn, word: str) -> tuple[str, dict[str, Any]]:
+    """A Painless source (and params) that computes ``word`` without writing it: joined parameters, a
+    reversed or split literal, characters from numbers, a regular expression, a radix conversion."""
+    field = draw(FIELD)
+    cut = draw(st.integers(1, len(word) - 1))
+    how = draw(st.sampled_from(["params", "reverse", "chars", "regex", "radix", "literal_split", "escape"]))
+    access = draw(st.sampled_from([f"doc['{field}'].value", f"doc[\"{field}\"].value", f"field('{field}').get('')"]))
+    if how == "params":
+        return f"{access} == params.a + params.b", {"a": word[:cut], "b": word[cut:]}
+    if how == "reverse":
+        return f"{access} == new StringBuilder('{word[::-1]}').reverse().toString()", {}
+    if how == "chars":
+        codes = " + ".join(f"(char){ord(c)}" for c in word[:cut])
+        return f"{access} == '' + {codes} + params.rest", {"rest": word[cut:]}
+    if how == "regex":
+        return f"{access} ==~ /{word[:cut]}.{word[cut + 1:]}/", {}
+    if how == "radix":
+        return f"{access} == Long.toString({int(word, 36)}L, 36)", {}
+    if how == "escape":
+        return f"{access} == '\\u{ord(word[0]):04x}{word[1:]}'", {}
+    return f"{access} == '{word[:cut]}' + '{word[cut:]}'", {}
+
+
+@SETTINGS
+@given(adapter=st.sampled_from(["elasticsearch", "opensearch"]), data=st.data(),
+       where=st.sampled_from(["query", "script_fields", "runtime", "sort"]))
+def test_scripts_that_build_a_listed_term_never_reach_the_backend(rules: Any, adapter: str, data: st.DataObject,
+                                                                  where: str) -> None:
+    source, params = data.draw(text_building_script(TERM))
+    script = {"source": source, "params": params, "lang": "painless"}
+    if where == "query":
+        body = {"query": data.draw(nested({"script": {"script": script}}))}
+    elif where == "script_fields":
+        body = {"script_fields": {"f": {"script": script}}}
+    elif where == "runtime":
+        body = {"runtime_mappings": {"f": {"type": "keyword", "script": script}}, "query": {"term": {"f": "x"}}}
+    else:
+        body = {"sort": {"_script": {"type": "string", "script": script}}}
+    status, calls = _run(rules, adapter, "POST", "/b/_search", b"", json.dumps(body).encode())
+    assert calls == 0, source
+    assert status in (200, 400)
+
+
+@st.composite
+def scoring_script(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """An ordinary scoring or sorting script: numbers, fields read by name, numeric parameters."""
+    fields = draw(st.lists(FIELD, min_size=1, max_size=3))
+    terms = [draw(st.sampled_from([f"doc['{f}'].value", f"doc[\"{f}\"].size()", f"params['{f}']",
+                                   f"(doc.containsKey('{f}') ? doc['{f}'].value : 0)", f"field('{f}').get(0)"]))
+             for f in fields]
+    source = draw(st.sampled_from(["Math.log(2 + {x})", "_score * {x}", "{x} / 2", "{x}"])).format(x=" + ".join(terms))
+    return source, {f: draw(st.integers(0, 9)) for f in fields}
+
+
+@SETTINGS
+@given(adapter=st.sampled_from(["elasticsearch", "opensearch"]), data=st.data())
+def test_ordinary_scoring_scripts_are_forwarded(rules: Any, adapter: str, data: st.DataObject) -> None:
+    source, params = data.draw(scoring_script())
+    body = {"query": {"function_score": {"query": {"match": {"title": "bread"}},
+                                         "script_score": {"script": {"source": source, "params": params}}}}}
+    status, calls = _run(rules, adapter, "POST", "/b/_search", b"", json.dumps(body).encode())
+    assert calls == 1, source

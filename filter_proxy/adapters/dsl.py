@@ -10,12 +10,16 @@ the string form ``querysyntax`` already reads (``QueryPrefix``, ``/regex/``, ``t
 rules decide them.
 
 Also refused (``DslError``, the request is answered 400): a terms lookup (``{"terms": {"t": {"index":
-..., "id": ..., "path": ...}}}``), whose words come from a stored document the filter never sees.
+..., "id": ..., "path": ...}}}``), whose words come from a stored document the filter never sees, and a
+script whose source builds text (a string literal that is not a field name, characters from numbers,
+``reverse``): the filter cannot run it to know what it searches for. A script's string parameters are read
+joined too (``params.a + params.b``).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from filter_proxy.adapters.querysyntax import QueryPrefix, query_variants
@@ -33,11 +37,41 @@ _HIGH = ("lt", "lte", "to")
 # ``pattern``; Solr's JSON DSL ``v`` / ``query``.
 _VALUE_KEYS = ("value", "query", "prefix", "term", "pattern", "v")
 # Bytes that must appear in a body for any reading here (a cheap test before walking it).
-TRIGGERS = (b"prefix", b"regex", b"fuzz", b"range", b'"path"')
+TRIGGERS = (b"prefix", b"regex", b"fuzz", b"range", b'"path"', b"script")
+# Painless (and expression) scripts: a string literal is accepted only as a field or parameter name
+# (doc['f'], params['p'], ctx._source['f'], field('f'), $('f', 0), containsKey('f')); text built any other
+# way (literals joined, reversed, characters from numbers) is what a script would search for, and the
+# filter cannot run the script to know it.
+_LITERAL = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_NAME_BEFORE = re.compile(r"(?:(?:\bdoc|\bparams|_source|\bfields?)\s*\[|\b(?:containsKey|field|get)\s*\(|\$\s*\()\s*$")
+_NAME_AFTER = re.compile(r"^\s*[\]),]")
+_BUILDS_TEXT = re.compile(r"\bchar\b|Character|fromCharCode|toChars|codePoint|reverse|toString\s*\([^)]*,"
+                          r"|toUnsignedString|BigInteger|\\u[0-9A-Fa-f]{4}|decode|Base64|=~")
 
 
 class DslError(ValueError):
     """A query object whose meaning cannot be read from the request."""
+
+
+def _script_readings(value: Any) -> list[str]:
+    """A script object (``{"source": ..., "params": {...}}`` or a bare source string): its string
+    parameters joined (``params.a + params.b``), with and without spaces. Raises DslError when its source
+    builds text the filter cannot read (module constants above)."""
+    if isinstance(value, str):
+        source, params = value, None
+    elif isinstance(value, dict):
+        source = value.get("source", value.get("inline"))
+        params = value.get("params")
+    else:
+        return []
+    if isinstance(source, str):
+        if _BUILDS_TEXT.search(source):
+            raise DslError("a script that builds text cannot be screened")
+        for found in _LITERAL.finditer(source):
+            if not (_NAME_BEFORE.search(source[: found.start()]) and _NAME_AFTER.match(source[found.end():])):
+                raise DslError("a script with a string literal that is not a field name cannot be screened")
+    strings = [v for v in params.values() if isinstance(v, str)] if isinstance(params, dict) else []
+    return ["".join(strings), " ".join(strings)] if len(strings) > 1 else []
 
 
 def _strings(value: Any) -> list[str]:
@@ -111,6 +145,9 @@ def dsl_readings(documents: list[Any]) -> list[str]:
             elif lowered == "fuzziness" and isinstance(item.get("query"), str):
                 # match / multi_match / query_string with fuzziness: every word of the query is fuzzy
                 out.extend(r for word in item["query"].split() for r in query_variants(f"{word}~"))
+            elif lowered == "script" and (isinstance(value, str) or isinstance(value, dict)
+                                          and ("source" in value or "inline" in value or "params" in value)):
+                out.extend(_script_readings(value))
             elif lowered == "terms" and _lookup(value):
                 raise DslError("a terms lookup reads its words from a stored document the filter never sees")
     return out
