@@ -309,3 +309,58 @@ def test_ordinary_scoring_scripts_are_forwarded(rules: Any, adapter: str, data: 
                                          "script_score": {"script": {"source": source, "params": params}}}}}
     status, calls = _run(rules, adapter, "POST", "/b/_search", b"", json.dumps(body).encode())
     assert calls == 1, source
+
+
+# --- search-as-you-type backends ------------------------------------------------------------------------
+
+
+@st.composite
+def typed_search(draw: st.DrawFn, word: str, listed: bool) -> tuple[str, str, bytes, bytes]:
+    """A Meilisearch or Typesense search whose last word is a prefix of ``word`` (both read the last word
+    as a prefix), or, with Typesense's infix search on, a piece from inside it."""
+    backend = draw(st.sampled_from(["meilisearch", "typesense"]))
+    lead = draw(st.sampled_from(["", "bread ", "garden tools "]))
+    infix = backend == "typesense" and draw(st.booleans())
+    if infix and listed:
+        start = draw(st.integers(1, 3))
+        text = lead + word[start: start + draw(st.integers(5, len(word) - start))]
+    else:
+        text = lead + draw(prefix_of(word))
+    options: dict[str, Any] = {"infix": draw(st.sampled_from(["always", "fallback"]))} if infix else {}
+    if backend == "meilisearch":
+        where = draw(st.sampled_from(["get", "post", "facet", "multi"]))
+        if where == "get":
+            return backend, "GET", ("q=" + quote(text)).encode(), b""
+        if where == "facet":
+            return "meilisearch", "POST /indexes/b/facet-search", b"", json.dumps({"facetName": "t", "facetQuery": text}).encode()
+        if where == "multi":
+            return "meilisearch", "POST /multi-search", b"", json.dumps({"queries": [{"indexUid": "b", "q": text}]}).encode()
+        return backend, "POST", b"", json.dumps({"q": text}).encode()
+    if draw(st.booleans()):
+        query = "&".join(f"{k}={quote(v)}" for k, v in {"q": text, "query_by": "title", **options}.items())
+        return backend, "GET", query.encode(), b""
+    return "typesense", "POST /multi_search", b"", json.dumps({"searches": [{"collection": "b", "q": text, **options}]}).encode()
+
+
+def _typed_run(rules: Any, search: tuple[str, str, bytes, bytes]) -> tuple[int, int]:
+    backend, how, query, body = search
+    method, _, path = how.partition(" ")
+    if not path:
+        path = "/indexes/b/search" if backend == "meilisearch" else "/collections/b/documents/search"
+    return _run(rules, backend, method, path, query, body)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_a_typed_prefix_or_infix_of_a_listed_term_never_reaches_the_backend(rules: Any, data: st.DataObject) -> None:
+    search = data.draw(typed_search(TERM, True))
+    status, calls = _typed_run(rules, search)
+    assert calls == 0, search
+
+
+@SETTINGS
+@given(data=st.data(), word=BENIGN)
+def test_typed_searches_of_ordinary_words_are_forwarded(rules: Any, data: st.DataObject, word: str) -> None:
+    search = data.draw(typed_search(word, False))
+    status, calls = _typed_run(rules, search)
+    assert calls == 1, search

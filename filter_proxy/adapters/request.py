@@ -19,7 +19,7 @@ import orjson
 
 from filter_proxy.adapters.base import AdapterError
 from filter_proxy.adapters.dsl import TRIGGERS, DslError, dsl_readings
-from filter_proxy.adapters.querysyntax import screened_texts
+from filter_proxy.adapters.querysyntax import QueryPrefix, screened_texts
 from filter_proxy.adapters.walk import collect as collect_strings
 
 _KEY_TOKEN = re.compile(rb'"\s*:')
@@ -136,6 +136,27 @@ def path_texts(segments: Sequence[str]) -> list[str]:
     reads them once routed: percent-decoded, each with its query-syntax readings (``querysyntax``)."""
     decoded = [unquote(s) if "%" in s else s for s in segments]
     return screened_texts([t for t in decoded if t and not t.isspace()])
+
+
+def top_values(params: Sequence[tuple[str, str]], body: bytes, content_type: str, names: Iterable[str]) -> list[str]:
+    """String values of the named parameters and of the same top-level keys of a JSON body (or fields of a
+    form body), in request order."""
+    wanted = set(names)
+    values = [v for k, v in params if k in wanted]
+    kind, documents = read_bodies(body, content_type) if body else ("none", [])
+    if kind == "form":
+        values.extend(v for k, v in documents[0] if k in wanted)
+    for document in documents if kind == "json" else ():
+        if isinstance(document, dict):
+            values.extend(v for k, v in document.items() if k in wanted and isinstance(v, str))
+    return values
+
+
+def typed_prefixes(values: Iterable[str]) -> list[str]:
+    """Search-as-you-type backends (Meilisearch always, Typesense unless ``prefix=false``) read the last
+    word of a query as a prefix: ``zqxbl`` finds ``zqxblocked``. Each query is therefore also read as a
+    ``QueryPrefix`` (as ``zqxbl*`` is), unless it ends with a space (a finished word)."""
+    return [QueryPrefix(v.strip()) for v in values if v.strip() and not v[-1:].isspace()]
 
 
 def param_values(params: Sequence[tuple[str, str]], names: Iterable[str]) -> list[str]:
