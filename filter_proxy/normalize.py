@@ -93,6 +93,27 @@ def _build_drop_table() -> dict[int, str | None]:
 
 
 _DROP = _build_drop_table()
+# Default-ignorable letters (category Lo, so not dropped above) that render as nothing: Hangul fillers
+# (U+115F, U+1160, U+3164, U+FFA0) put inside a word ("zqxㅤblocked") must not cut it.
+_DROP.update(dict.fromkeys((0x115F, 0x1160, 0x3164, 0xFFA0), None))
+
+
+def _build_letter_forms() -> dict[int, str]:
+    """Letter-shaped characters that NFKC and the UTS #39 data leave alone, read as the Latin letter they
+    show: negative circled and squared capitals (🅐, 🅰), regional indicator symbols (🇦: a flag's
+    letters), parenthesized small letters (⒜: NFKC would make "(a)", punctuation around the letter), and
+    small capitals (ᴀ ʙ ᴅ ᴇ ɢ ʜ ᴊ ᴋ ʟ ᴍ ɴ ᴘ ꞯ ʀ ᴛ ᴜ, and the rest: the UTS #39 data lists only some)."""
+    forms: dict[int, str] = {}
+    for start in (0x1F150, 0x1F170, 0x1F1E6):
+        forms.update({start + i: c for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")})
+    forms.update({0x249C + i: c for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")})
+    small_caps = dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘꞯʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True))
+    forms.update({ord(k): v for k, v in small_caps.items()})
+    return forms
+
+
+_LETTER_FORMS = _build_letter_forms()
+_LETTER_FORM_CHARS = frozenset(map(chr, _LETTER_FORMS))
 
 _LEET = str.maketrans({"0": "o", "1": "i", "2": "z", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t",
                        "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"})
@@ -159,6 +180,8 @@ def _fold_unicode(text: str, skeleton: bool, whole: bool | None) -> tuple[str, b
         return text.lower(), True
     # Look-alikes are decided before case folding: UTS #39 data is case-specific (``К`` looks Latin, ``к`` not).
     # Symbols first: NFKC would turn a few look-alikes ("ͺ" for i) into a space and a mark.
+    if not _LETTER_FORM_CHARS.isdisjoint(text):
+        text = text.translate(_LETTER_FORMS)
     text = _strip(confusables.fold_symbols(text))
     if skeleton:
         text, whole = confusables.fold_token(text), True
