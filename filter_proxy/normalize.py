@@ -57,6 +57,7 @@ nothing). The test suite checks the fast paths against the step-by-step pipeline
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -287,6 +288,23 @@ def words(text: str) -> list[str]:
     return _words(text, True)
 
 
+# HTML character references (``&#122;``, ``&#x7A;``, ``&eacute;``, ``&shy;``): a page string shown as HTML
+# displays the character, so it is read as the character ("zqx&#98;locked"). Named references count only
+# with their ";" (``term_page`` routes exactly these strings out of its lane: ``REFERENCE``).
+REFERENCE = re.compile(r"&(?:#[xX]?[0-9A-Fa-f]+;?|[A-Za-z][A-Za-z0-9]{0,31};)")
+
+
+def _reference(match: re.Match[str]) -> str:
+    found = html.unescape(match.group())
+    # A control character reads as a space, as punctuation would; an unknown name stays as written.
+    return " " if found and unicodedata.category(found[0]) == "Cc" else found
+
+
+def decode_references(text: str) -> str:
+    """``text`` with its HTML character references read as the characters they stand for."""
+    return REFERENCE.sub(_reference, text) if "&" in text else text
+
+
 # Leetspeak written with two or three symbols for one letter. Read as the letter only where it touches a
 # Latin letter (``zqxblocke|)``, ``f()rbidden``), so smileys, "f()" calls and paths stay punctuation.
 _DIGRAPHS = {"|)": "d", "|<": "k", "|-|": "h", "|\\|": "n", "|_|": "u", "/\\": "a", "\\/\\/": "w", "\\/": "v",
@@ -315,6 +333,8 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
     whole-text look-alike decision (None: by the rule)."""
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
         text = "" if text is None else str(text)
+    if "&" in text:
+        text = decode_references(text)
     text = map_digraphs(text)
     if not text.isascii():
         # Curly quotes, dashes, ellipsis and no-break spaces are most of the non-ASCII in English text. Each

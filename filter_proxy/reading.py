@@ -19,7 +19,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from filter_proxy.normalize import _LETTER_FORMS, _words, map_digraphs
+from filter_proxy.normalize import _LETTER_FORMS, _words, decode_references, map_digraphs
 
 __all__ = ["Reading", "reading"]
 
@@ -49,6 +49,8 @@ def reading(text: str) -> Reading:
     """``words(text)`` plus the alternate reading, hashtag/handle words and glued words (module docstring)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
+    if "&" in text:  # character references read as their characters, by every reading below
+        text = decode_references(text)
     main = _words(text, True)
     alternate = None
     # Searched with digraphs read (``|()mmob``: the edge ``|`` touches ``()``, an ``o``), as ``_words`` reads.
@@ -69,6 +71,8 @@ def glued_words(text: str) -> tuple[str, ...]:
     """The ``glued`` reading of ``text`` (module docstring): compounds cut by ``-``/``_``/``.`` and letters
     spelled out with spaces, each looked up whole. Empty for most text (two cheap pre-checks)."""
     glued: dict[str, None] = {}
+    if "&" in text:
+        text = decode_references(text)
     seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
     if seam:
         budget = _MAX_COMPOUNDS  # bounded: code and URLs ("os.path.join") are full of such chunks

@@ -105,3 +105,42 @@ def test_benign_text_with_the_new_forms_stays_clean(listed: tuple[list[str], Any
     benign = ["I love 🇺🇸 and 🇫🇷", "the vowel ɪ in bɪt", "ㅤ empty ㅤ profile", "⒜ first ⒝ second", "🅿 parking"]
     text = " ".join(rng.sample(benign, rng.randint(1, len(benign))))
     assert rules.check_text(text).action == "allow", text
+
+
+@settings(max_examples=200, deadline=None)
+@given(SEEDS)
+def test_character_references_read_as_their_characters(seed: int) -> None:
+    """A page string shown as HTML: letters written as numeric (decimal, hex, zero-padded) references, and
+    named ones (``&shy;`` inside, ``&ouml;`` for an o), read as the characters (page path)."""
+    from filter_proxy.matchers.terms import TermEntry, TermIndex
+
+    rng = random.Random(seed)
+    term = ev.nonsense_word(rng, rng.randint(4, 12))
+    text = ev.html_refs(term, rng)
+    cut = rng.randrange(1, len(term))
+    named = term[:cut] + rng.choice(["&shy;", "&zwnj;", "&ZeroWidthSpace;"]) + term[cut:]
+    index = TermIndex.build([TermEntry(term, "c", "c.txt:1")])
+    page = [f"watch {text} now", named, "Tom &amp; Jerry &#38; AT&T;", "R&D"]
+    assert index.match_many(page) == [index.match(t) for t in page]
+    assert [bool(m) for m in index.match_many(page)] == [True, True, False, False], page
+
+
+_FRAGMENTS = st.sampled_from(["&", "#", ";", "&#", "&#x", "x", "7a", "98", "amp", "shy", "zq", "xb", "lo", " ",
+                              "&amp;", "&shy;", "&#98;", "&#x62;", "AT&T", "a" * 33 + ";", "&B", "1", "@", "q"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_FRAGMENTS, max_size=10).map("".join), min_size=1, max_size=6))
+def test_the_kernel_routes_references_as_python_does(page: list[str]) -> None:
+    """Strings with ``&`` in every arrangement: the compiled kernel and the pure-Python path give the same
+    matches as ``match`` one string at a time."""
+    from filter_proxy.matchers.terms import TermEntry, TermIndex
+
+    index = TermIndex.build([TermEntry(t, "c", f"c.txt:{i}") for i, t in enumerate(["zqxblo", "xbamp", "shyzq"])])
+    expected = [index.match(t) for t in page]
+    assert index.match_many(page) == expected, page
+    matcher, index._matcher = index._matcher, None
+    try:
+        assert index.match_many(page) == expected, page
+    finally:
+        index._matcher = matcher

@@ -108,7 +108,9 @@ __all__ = ["clean", "clean_python", "kernel_tables", "kernel_matcher", "PageRead
 # An alternate reading (edge symbols) or hashtag/handle words may exist: ``@ | !``, or a ``#`` that may start
 # a hashtag (``reading._TAG``: none after a letter, digit or ``_``, nor before whitespace or the end; so a
 # comment's "# note" or "IPv#Address" reads as words, as ``reading`` reads it).
-_TAGGED = re.compile(r"[@|!]|(?<![A-Za-z0-9_])#(?=\S)")
+# ... or an HTML character reference (``normalize.REFERENCE``: a numeric one starts "&#", a named one ends ";"),
+# which ``words`` reads as its character.
+_TAGGED = re.compile(r"[@|!]|(?<![A-Za-z0-9_])#(?=\S)|&[A-Za-z][A-Za-z0-9]{0,31};")
 # ``normalize._CHAIN_HINT`` for the lane (ASCII, no leet symbols), on a class string: a letter or digit is
 # ``a``, a chain separator ``.``, anything else a space. A chain holds a lone member, separators and a
 # last member that no letter or digit follows; the page separator is spaces, so no hit crosses it.
@@ -119,7 +121,7 @@ _CHAIN_CLASSES = bytes(ord("a") if chr(b).isalnum() and b < 128 else ord(".") if
 _CHAIN_BYTES = re.compile(rb"\.(?<=a\.)(?<!aa\.)\.*a(?!a)")
 # Out of the lane too: "$" (a token may finish empty) and "\x00" (the page separator).
 _SPECIAL = re.compile(r"[@|!#$\x00]")
-_PAGE_SPECIAL = re.compile(r"[@|!#$]")  # the same on the joined page (whose separators hold "\x00")
+_PAGE_SPECIAL = re.compile(r"[@|!#$&]")  # the same on the joined page (whose separators hold "\x00")
 _SEP = " \x00 "
 # ``words``' ASCII table with the separator kept, so that it stays a token of its own.
 _FOLD_SPLIT = b"\x00" + _ASCII_FOLD_SPLIT[1:]
