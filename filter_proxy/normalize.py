@@ -27,7 +27,8 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    text ("2024", "10 000") stay numbers, so benign numbers never turn into listed words.
 5. ``collapse_repeats``: runs of the same letter become one (``fooo`` -> ``fo``); digits are not collapsed.
 6. Spelled-out words. ``join_chains`` (before step 3): single characters chained by punctuation
-   (``. - _ * · • ' / \\``) are one word: ``f.o.o``, ``f-o-o``, ``f_o_o`` -> ``foo`` (also "U.S.A." ->
+   (``. - _ * · • ' / \\`` and any other punctuation or symbol but leet symbols, whitespace and the
+   typographic quotes and dashes read as spaces) are one word: ``f.o.o``, ``f-o-o``, ``f_o_o`` -> ``foo`` (also "U.S.A." ->
    "usa"). Leet symbols and digits are chain members and the joined chain is leet-mapped at once
    (``r.3.b.@`` -> ``reba``, a leading ``@`` included), but only if the chain has a letter and two
    members that are not digits: "1.2.3" and "v1.2.3" stay numbers. A chain never ends in ``!``/``|``
@@ -134,7 +135,11 @@ _TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower; spacing
 # Single letters/digits/leet symbols chained by punctuation ("f.o.o", "f-o-o", "r.3.b.@") are one word.
 # A chain starts where no letter, digit or symbol precedes it and ends before no letter/digit; its last member
 # is not "!" or "|" (an exclamation or bar after an abbreviation, "U.S.A.!", is punctuation as in tokens).
-_SEP = r"[._\-*·•'/\\]"
+# Any punctuation or symbol chains (a reader skips "z?q%x", "z(q)x", "z·q…x" as readily as "z.q.x"), but not
+# the leet symbols (members), whitespace, nor the typographic characters ``_TYPOGRAPHIC`` reads as spaces
+# (their text takes the ASCII path with a space there, and both paths must read alike).
+_NOT_SEP = "\\w\\s@$!|€\u00ab\u00bb\u2013\u2014\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u2212\x00"
+_SEP = rf"(?:[^{_NOT_SEP}]|_)"
 _MEMBER = r"(?:[^\W_]|[@$!|€])"
 _LAST = r"(?:[^\W_]|[@$€])"
 _CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€]){_MEMBER}(?:{_SEP}+{_MEMBER})*{_SEP}+{_LAST}(?![^\W_])")
@@ -142,7 +147,7 @@ _CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€]){_MEMBER}(?:{_SEP}+{_MEMBER})*{_
 # (~0.7 µs on a 100-character snippet instead of ~2.6 µs for ``_CHAIN.search``): a separator preceded by
 # a lone member, then more separators and a last member (the final pair of any chain has this shape).
 _CHAIN_HINT = re.compile(rf"{_SEP}(?<=(?<![^\W_])(?<![@$!|€]){_MEMBER}.){_SEP}*{_LAST}(?![^\W_])")
-_CHAIN_DROP = re.compile(r"[._\-*·•'/\\]+")
+_CHAIN_DROP = re.compile(rf"{_SEP}+")
 _SYMBOL = re.compile(r"[@$!|€]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 # Leetspeak is a disguise of the Latin alphabet: digits become letters only next to a Latin letter, so

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from benchmarks import disguise_evader as ev
@@ -144,3 +144,35 @@ def test_the_kernel_routes_references_as_python_does(page: list[str]) -> None:
         assert index.match_many(page) == expected, page
     finally:
         index._matcher = matcher
+
+
+_PUNCT_ASCII = [c for c in "\"#%&'()*+,-./:;<=>?[\\]^_`{}~"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(SEEDS, st.integers(1, 3))
+def test_letters_apart_by_any_punctuation_are_one_word(seed: int, width: int) -> None:
+    """``z?q%x``, ``z(q)x``, ``z·q…x``, mixed and repeated: the letters are read as one word (query and page
+    path, compiled kernel and pure Python alike)."""
+    from filter_proxy.matchers.terms import TermEntry, TermIndex
+
+    rng = random.Random(seed)
+    term = ev.nonsense_word(rng, rng.randint(3, 10))
+    marks = _PUNCT_ASCII + ["·", "•", "…", "‧", "∙", "⋅", "・", "¦", "§"]
+    text = ev._between(term, rng, lambda: "".join(rng.choices(marks, k=rng.randint(1, width))))
+    assume(not any(d in text for d in ("()", "\\/", "/\\")))  # leetspeak letters (o, v, a), not separators
+    index = TermIndex.build([TermEntry(term, "c", "c.txt:1")])
+    page = [f"see {text} now", "plain words here"]
+    assert index.match(page[0]), page[0]
+    assert index.match_many(page) == [index.match(t) for t in page]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["a", "B", "z", "7", "ab", "12", " ", "x1", *_PUNCT_ASCII]), max_size=16).map("".join))
+def test_the_kernel_joins_chains_of_any_punctuation_as_python(text: str) -> None:
+    kernel = pytest.importorskip("filter_proxy.matchers._page_kernel", reason="the compiled kernel is not built")
+    from filter_proxy.normalize import join_chains, map_digraphs
+
+    text = map_digraphs(text)  # as the lane reads it: "()" mapped first
+    if "\\" not in text:  # a backslash beside "/" is a digraph the lane leaves to Python
+        assert kernel.join_chains(text) == join_chains(text)

@@ -446,8 +446,8 @@ def join_chains(str text):
     """``_join_chains`` of an ASCII text without ``@ $ ! |`` (for tests: ``normalize.join_chains``)."""
     cdef bytes raw = text.encode("ascii")
     cdef bytearray out = bytearray(len(raw) + 1)
-    cdef bytes table = bytes(97 if chr(b).isalnum() and b < 128 else 46 if chr(b) in "._-*'/\\" else 32
-                             for b in range(256))
+    from filter_proxy.matchers.term_page import _CHAIN_CLASSES  # the table ``clean`` passes (no cycle: a call)
+    cdef bytes table = _CHAIN_CLASSES
     cdef Py_ssize_t size = _join_chains(raw, len(raw), table, out)
     return text if size == len(raw) else bytes(out[:size]).decode("ascii")  # same length: nothing joined
 
