@@ -27,8 +27,7 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    text ("2024", "10 000") stay numbers, so benign numbers never turn into listed words.
 5. ``collapse_repeats``: runs of the same letter become one (``fooo`` -> ``fo``); digits are not collapsed.
 6. Spelled-out words. ``join_chains`` (before step 3): single characters chained by punctuation
-   (``. - _ * · • ' / \\`` and any other punctuation or symbol but leet symbols, whitespace and the
-   typographic quotes and dashes read as spaces) are one word: ``f.o.o``, ``f-o-o``, ``f_o_o`` -> ``foo`` (also "U.S.A." ->
+   (``. - _ * · • ' / \\`` and any other punctuation or symbol but leet symbols and whitespace) are one word: ``f.o.o``, ``f-o-o``, ``f_o_o`` -> ``foo`` (also "U.S.A." ->
    "usa"). Leet symbols and digits are chain members and the joined chain is leet-mapped at once
    (``r.3.b.@`` -> ``reba``, a leading ``@`` included), but only if the chain has a letter and two
    members that are not digits: "1.2.3" and "v1.2.3" stay numbers. A chain never ends in ``!``/``|``
@@ -135,10 +134,10 @@ _TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower; spacing
 # Single letters/digits/leet symbols chained by punctuation ("f.o.o", "f-o-o", "r.3.b.@") are one word.
 # A chain starts where no letter, digit or symbol precedes it and ends before no letter/digit; its last member
 # is not "!" or "|" (an exclamation or bar after an abbreviation, "U.S.A.!", is punctuation as in tokens).
-# Any punctuation or symbol chains (a reader skips "z?q%x", "z(q)x", "z·q…x" as readily as "z.q.x"), but not
-# the leet symbols (members), whitespace, nor the typographic characters ``_TYPOGRAPHIC`` reads as spaces
-# (their text takes the ASCII path with a space there, and both paths must read alike).
-_NOT_SEP = "\\w\\s@$!|€\u00ab\u00bb\u2013\u2014\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u2212\x00"
+# Any punctuation or symbol chains (a reader skips "z?q%x", "z(q)x", "z·q–x" as readily as "z.q.x"), but not
+# the leet symbols (members) nor whitespace. (The typographic quotes and dashes are separators here as their
+# ASCII stand-ins, ``_TYPOGRAPHIC``, are on the ASCII path: both paths read alike.)
+_NOT_SEP = "\\w\\s@$!|€\x00"
 _SEP = rf"(?:[^{_NOT_SEP}]|_)"
 _MEMBER = r"(?:[^\W_]|[@$!|€])"
 _LAST = r"(?:[^\W_]|[@$€])"
@@ -214,8 +213,10 @@ _ASCII_FOLD_SPLIT = bytes(b if b in _ASCII_KEEP else 32
                           for b in (ord(chr(c).lower().replace("l", "i")) for c in range(256)))
 
 
-_TYPOGRAPHIC = str.maketrans({**dict.fromkeys("\u00a0\u00ab\u00bb\u2013\u2014\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u2212",
-                                            " "), "\u2026": "..."})
+# Each as its ASCII stand-in: a space, a hyphen (dashes, minus), a quote; all are chain separators but the space.
+_TYPOGRAPHIC = str.maketrans({"\u00a0": " ", **dict.fromkeys("\u2013\u2014\u2212", "-"),
+                              **dict.fromkeys("\u2018\u2019\u201a\u201b", "'"),
+                              **dict.fromkeys("\u00ab\u00bb\u201c\u201d\u201e", '"'), "\u2026": "..."})
 
 
 def join_chains(text: str) -> str:
@@ -343,8 +344,9 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
     text = map_digraphs(text)
     if not text.isascii():
         # Curly quotes, dashes, ellipsis and no-break spaces are most of the non-ASCII in English text. Each
-        # goes through steps 1-3 exactly as its ASCII stand-in would (a space: not a letter, symbol or
-        # chain separator; "…" is NFKC "..."), so text that is ASCII but for them takes the fast path.
+        # goes through steps 1-3 exactly as its ASCII stand-in would (a space, a hyphen or a quote: chain
+        # separators all but the space; "…" is NFKC "..."), so text that is ASCII but for them takes the fast
+        # path.
         plain = text.translate(_TYPOGRAPHIC)
         if plain.isascii():
             text = plain

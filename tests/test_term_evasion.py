@@ -158,7 +158,7 @@ def test_letters_apart_by_any_punctuation_are_one_word(seed: int, width: int) ->
 
     rng = random.Random(seed)
     term = ev.nonsense_word(rng, rng.randint(3, 10))
-    marks = _PUNCT_ASCII + ["·", "•", "…", "‧", "∙", "⋅", "・", "¦", "§"]
+    marks = _PUNCT_ASCII + ["·", "•", "…", "‧", "∙", "⋅", "・", "¦", "§", "–", "—", "’", "“", "«", "−"]
     text = ev._between(term, rng, lambda: "".join(rng.choices(marks, k=rng.randint(1, width))))
     assume(not any(d in text for d in ("()", "\\/", "/\\")))  # leetspeak letters (o, v, a), not separators
     index = TermIndex.build([TermEntry(term, "c", "c.txt:1")])
