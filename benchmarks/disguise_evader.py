@@ -119,7 +119,7 @@ SCRIPTS = {
                  "l": "Ꮮ", "m": "Ꮇ", "p": "Ꮲ", "r": "Ꭱ", "s": "Ꮪ", "t": "Ꭲ", "v": "Ꮩ", "w": "Ꮃ", "z": "Ꮓ",
                  "i": "Ꮮ"},
 }
-COMBINING = [chr(cp) for cp in (*range(0x300, 0x36F), *range(0x1AB0, 0x1ABE), *range(0x1DC0, 0x1DFA),
+COMBINING = [chr(cp) for cp in (*range(0x300, 0x345), *range(0x346, 0x36F), *range(0x1AB0, 0x1ABE), *range(0x1DC0, 0x1DFA),
                                 *range(0x20D0, 0x20DD), 0x20E1, *range(0xFE20, 0xFE30))]
 INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\u00ad", "\ufeff", "\u2061", "\u2062", "\u2063", "\u2064",
              "\u034f", "\u180e", "\u200e", "\u200f", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
@@ -185,8 +185,20 @@ def spaces(text: str, rng: random.Random) -> str:
 
 
 def split_inside(text: str, rng: random.Random) -> str:
-    """A word cut by one space or punctuation mark (``xzqlo toab``)."""
+    """Each word cut one to three times by a space or punctuation mark (``xzq lo-toab``)."""
     return _between(text, rng, lambda: rng.choice((" ", " ", "-", ".", "_", "/", "  ")), every=False)
+
+
+def split_once(text: str, rng: random.Random) -> str:
+    """One word of the term cut once, both pieces two letters or more (``xzqlo toab``, ``forbidden phr-ase``)."""
+    words = text.split(" ")
+    can = [i for i, w in enumerate(words) if len(w) >= 4]
+    if not can:
+        return text
+    i = rng.choice(can)
+    cut = rng.randrange(2, len(words[i]) - 1)
+    words[i] = words[i][:cut] + rng.choice((" ", " ", "-", ".", "_", "/")) + words[i][cut:]
+    return " ".join(words)
 
 
 def repetition(text: str, rng: random.Random) -> str:
@@ -246,7 +258,7 @@ CLASSES: dict[str, Disguise] = {
     "small capitals": _table_class(SMALL_CAPS), "superscript": _table_class(SUPERSCRIPT),
     "subscript": _table_class(SUBSCRIPT),
     "combining": combining, "zalgo": zalgo, "invisible": invisible, "separators": separators,
-    "spaces": spaces, "split inside": split_inside, "repetition": repetition, "leet": leet,
+    "spaces": spaces, "split inside": split_inside, "split once": split_once, "repetition": repetition, "leet": leet,
     "leet plain": leet_plain, "case": case_mix, "joined": joined, "suffix": suffix,
     "reversed order": reversed_order, "html refs": html_refs,
 }
@@ -255,7 +267,7 @@ PAGE_ONLY = {"html refs"}
 # Composed disguises (applied left to right).
 COMBOS = ["leet plain+cyrillic", "case+invisible", "fullwidth+separators", "repetition+leet plain",
           "combining+case", "joined+leet plain", "small capitals+spaces", "math bold+zalgo", "cyrillic+repetition+invisible",
-          "leet+separators+case", "circled+split inside", "greek+joined+case", "suffix+leet plain+case",
+          "leet+separators+case", "circled+split inside", "joined+case+greek", "suffix+leet plain+case",
           "repetition+spaces", "superscript+invisible", "regional indicator+spaces"]
 
 

@@ -146,6 +146,10 @@ _CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€]){_MEMBER}(?:{_SEP}+{_MEMBER})*{_
 # (~0.7 µs on a 100-character snippet instead of ~2.6 µs for ``_CHAIN.search``): a separator preceded by
 # a lone member, then more separators and a last member (the final pair of any chain has this shape).
 _CHAIN_HINT = re.compile(rf"{_SEP}(?<=(?<![^\W_])(?<![@$!|€]){_MEMBER}.){_SEP}*{_LAST}(?![^\W_])")
+# ASCII text (nearly all of it): the same hint with the separators as one positive class, which the engine
+# scans for in C (the negated class above costs ~3.5x on ordinary text).
+_ASCII_SEP = "[" + "".join(re.escape(chr(b)) for b in range(128) if re.fullmatch(_SEP, chr(b))) + "]"
+_CHAIN_HINT_ASCII = re.compile(rf"{_ASCII_SEP}(?<=(?<![^\W_])(?<![@$!|€]){_MEMBER}.){_ASCII_SEP}*{_LAST}(?![^\W_])")
 _CHAIN_DROP = re.compile(rf"{_SEP}+")
 _SYMBOL = re.compile(r"[@$!|€]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
@@ -221,7 +225,7 @@ _TYPOGRAPHIC = str.maketrans({"\u00a0": " ", **dict.fromkeys("\u2013\u2014\u2212
 
 def join_chains(text: str) -> str:
     """Drop the punctuation inside chains of single characters: "f.o.o" -> "foo", "U.S.A." -> "USA"."""
-    if not _CHAIN_HINT.search(text):
+    if not (_CHAIN_HINT_ASCII if text.isascii() else _CHAIN_HINT).search(text):
         return text
     return _CHAIN.sub(_join_chain, text)
 

@@ -176,3 +176,13 @@ def test_the_kernel_joins_chains_of_any_punctuation_as_python(text: str) -> None
     text = map_digraphs(text)  # as the lane reads it: "()" mapped first
     if "\\" not in text:  # a backslash beside "/" is a digraph the lane leaves to Python
         assert kernel.join_chains(text) == join_chains(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.sampled_from(["a", "B", "z", "7", "@", "$", "!", "|", "€", " ", "\t", "é", "ж", *_PUNCT_ASCII, "·", "–"]),
+               max_size=20))
+def test_the_ascii_chain_hint_is_the_general_one_on_ascii_text(text: str) -> None:
+    from filter_proxy.normalize import _CHAIN_HINT, _CHAIN_HINT_ASCII
+
+    if text.isascii():
+        assert bool(_CHAIN_HINT_ASCII.search(text)) == bool(_CHAIN_HINT.search(text)), text
