@@ -186,3 +186,28 @@ def test_the_ascii_chain_hint_is_the_general_one_on_ascii_text(text: str) -> Non
 
     if text.isascii():
         assert bool(_CHAIN_HINT_ASCII.search(text)) == bool(_CHAIN_HINT.search(text)), text
+
+
+@settings(max_examples=200, deadline=None)
+@given(SEEDS)
+def test_look_alike_words_beside_a_disguise_or_oddly_cased_fold(seed: int) -> None:
+    """Every letter of a word replaced by a Cyrillic or Greek look-alike, lower-case ones that are look-alikes
+    only by their capital (``к``, ``κ``, ``ԍ``) included: folded when another word of the text mixes scripts,
+    or when the word is cased as no genuine word is; genuine prose stays in its script."""
+    from filter_proxy.normalize import normalize
+
+    rng = random.Random(seed)
+    first = ev.nonsense_word(rng, rng.randint(4, 9))
+    second = ev.nonsense_word(rng, rng.randint(4, 9))
+    table = {"a": "а", "c": "с", "e": "е", "k": "к", "o": "о", "p": "р", "t": "т", "x": "х", "y": "у", "g": "ԍ"}
+    assume(sum(c in table for c in first) >= 2 and any(c not in table for c in second))
+    whole = "".join(table.get(c, c) for c in first)
+    mixed = "".join(table.get(c, c) for c in second)  # keeps a Latin letter: mixed script
+    if not any("\u0400" <= c <= "\u052f" for c in whole) or whole.isascii():
+        return
+    assert normalize(f"{whole} {mixed}") == normalize(f"{first} {second}")
+    if all(c in table for c in first):  # the word alone, every letter a look-alike, cased "кАрОт"
+        odd = "".join(c.upper() if i % 2 else c for i, c in enumerate(whole))
+        assert normalize(odd) == normalize(first), odd
+    prose = "Собака ест мясо, как и кот"
+    assert normalize(prose) == "собака ест мясо как и кот"
