@@ -19,7 +19,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from filter_proxy.normalize import _LETTER_FORMS, _words, decode_references, map_digraphs
+from filter_proxy.normalize import _LETTER_FORMS, TRAILING, _words, decode_references, map_digraphs
 
 __all__ = ["Reading", "reading"]
 
@@ -39,10 +39,11 @@ class Reading(NamedTuple):
 
 # A symbol that tokens() trims as punctuation, next to a Latin letter: the text has a second reading.
 # A letter of any script may stand before the trailing symbol: a look-alike ("zvТ|") is Latin once folded; so
-# may a leet symbol ("xqdk@|").
-_EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+\w|(?:[^\W_]|[@$€])[!|]+(?:$|[^\w@$!|€]|_)")
+# may a leet symbol ("xqdk@|"); and one may follow the leading one ("@!rings": airings).
+_EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+(?:\w|[!$€])|(?:[^\W_]|[@$€])[!|]+(?:$|[^\w@$!|€]|_)")
 _TAG = re.compile(r"(?<![\w@$!|€])[#@]+([^\s#@]+)")  # to the next space: marks and format characters too
 _DIGITS = re.compile(r"\d+")
+_APART = "\x00"  # between two readings in ``alternate``: no listed phrase holds it
 
 
 def reading(text: str) -> Reading:
@@ -57,6 +58,11 @@ def reading(text: str) -> Reading:
     if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(map_digraphs(text)):
         other = _words(text, False)
         alternate = other if other != main else None
+        # Leading symbols as letters but trailing ones as punctuation ("@!rings!"): a third reading, after a
+        # word that no normalised text holds, so that no phrase spans the two.
+        third = _words(text, TRAILING)
+        if third != main and third != other:
+            alternate = [*other, _APART, *third]
     tagged: tuple[str, ...] = ()
     if "#" in text or "@" in text:
         found: dict[str, None] = {}

@@ -93,6 +93,7 @@ def test_a_trailing_leet_symbol_after_a_look_alike_or_symbol_is_a_letter(seed: i
     before = ev.CLASSES["cyrillic"](term[:-1], rng) if rng.random() < 0.5 else term[:-2] + {"a": "@", "s": "$"}[term[-2]]
     index = TermIndex.build([TermEntry(term, "c", "c.txt:1")])
     text = f"see {before}{symbol}{after}"
+
     assert index.match(text), text
     assert index.match_many([text]) == [index.match(text)]
 
@@ -211,3 +212,18 @@ def test_look_alike_words_beside_a_disguise_or_oddly_cased_fold(seed: int) -> No
         assert normalize(odd) == normalize(first), odd
     prose = "Собака ест мясо, как и кот"
     assert normalize(prose) == "собака ест мясо как и кот"
+
+
+@settings(max_examples=100, deadline=None)
+@given(SEEDS, st.sampled_from(["@!", "@|", "|!", "@$", "|@"]))
+def test_leading_leet_symbols_in_a_row_are_letters(seed: int, lead: str) -> None:
+    """``@!rings`` (airings): the leading ``@`` or ``|`` followed by another leet symbol, not a letter."""
+    from filter_proxy.matchers.terms import TermEntry, TermIndex
+
+    rng = random.Random(seed)
+    letters = {"@": "a", "!": "i", "|": "i", "$": "s"}
+    term = "".join(letters[c] for c in lead) + "x" + ev.nonsense_word(rng, rng.randint(3, 8))
+    index = TermIndex.build([TermEntry(term, "c", "c.txt:1")])
+    text = f"{rng.choice(['', 'see '])}{lead}{term[2:]}{rng.choice(['', ' now', '!'])}"
+    assert index.match(text), text
+    assert index.match_many([text, "plain"]) == [index.match(text), []]
