@@ -14,18 +14,30 @@ A field mapping never limits what is screened; it only says which string is the 
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
+from urllib.parse import unquote
 
 _TAG = re.compile(r"<[^>]{0,200}>")
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})"
+_TLD = r"[a-zA-Z][a-zA-Z0-9-]{1,62}"
+_IPV4_PART = r"(?:0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})"
 # A URL inside text: with a scheme, protocol-relative, www., or host-like followed by a path. The host part
 # needs a dot and a letter TLD, so "3.14" or "e.g." are not URLs.
 _URL_IN_TEXT = re.compile(
-    r"(?:[a-zA-Z][a-zA-Z0-9+.-]{0,15}:)?//[^\s\"'<>]+"
-    r"|(?<![\w.-])www\.[^\s\"'<>]+"
-    r"|(?<![\w.@/-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}(?::\d{1,5})?/[^\s\"'<>]*"
+    r"(?P<url>(?:[a-zA-Z][a-zA-Z0-9+.-]{0,15}:)?//[^\s\"'<>]+"
+    # a web scheme with any number of slashes or backslashes (or none) after it: browsers read
+    # "http:/host", "http:host" and "https:\\host" as "http://host"
+    r"|(?<![\w.+-])(?i:https?|ftp|wss?):[/\\]*(?=[\w%\[])[^\s\"'<>]+)"
+    r"|(?P<www>(?<![\w.-])www\.[^\s\"'<>]+)"
+    # host/path, also after "@" ("ok.example.invalid@host/x" is userinfo and host without a scheme)
+    r"|(?P<path>(?<![\w.-])(?:" + _LABEL + r"\.)+" + _TLD + r"(?::\d{1,5})?[/\\][^\s\"'<>]*)"
     # a bare host name in prose ("mirror at blocked.example.invalid today", an e-mail's domain): listed
     # domains are listed whole, so the host alone is a URL to check
-    r"|(?<![\w.-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}(?::\d{1,5})?(?![\w/-])"
+    r"|(?P<host>(?<![\w.-])(?:" + _LABEL + r"\.)+" + _TLD + r"(?::\d{1,5})?(?![\w/\\-]))"
+    # a dotted IPv4 address (any radix per part, as browsers read them): four parts, so "3.14" or a
+    # "1.2.3" version number are not addresses
+    r"|(?P<ip>(?<![\w.-])" + _IPV4_PART + r"(?:\." + _IPV4_PART + r"){3}(?::\d{1,5})?(?![\w-]|\.\w))"
 )
 # Prose can hold a host name only where a dot is followed by a letter or digit ("end. Next" cannot).
 _DOT_BEFORE_NAME = re.compile(r"\.[a-zA-Z0-9]")
@@ -33,7 +45,23 @@ _DOT_BEFORE_NAME = re.compile(r"\.[a-zA-Z0-9]")
 _BARE_HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}\.?(?::\d{1,5})?")
 _URL_STARTS = ("http://", "https://", "HTTP://", "HTTPS://", "//", "www.", "WWW.")
 _MAX_URL_SCAN = 100_000  # a longer string is still screened as text; URL parts are looked for in its start
-
+# Defanged addresses as security write-ups and evaders write them ("blocked[.]example[.]invalid",
+# "blocked(dot)example", "blocked dot example dot invalid", "blocked . example . invalid", "hxxp[://]"):
+# each is read again with the dots (and ":", "/", "@") put back. A refanged host only matters when it is
+# listed, so prose that merely says "dot" costs a regex pass and matches nothing.
+_DEFANG = re.compile(r"\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*|(?<=\w) +(?:\.|dot) +(?=\w)"
+                     r"|\[(?::|://|/|@|at)\]|\((?:at)\)", re.IGNORECASE)
+_DEFANG_HINT = re.compile(r"[\[({<]\s*(?:\.|dot|:|/|@|at)|\w \. \w| dot ", re.IGNORECASE)
+_REFANG = {".": ".", "dot": ".", ":": ":", "://": "://", "/": "/", "@": "@", "at": "@"}
+# Characters a reader does not see (or sees as a dot) inside a host written in prose: zero-width and other
+# format characters, soft hyphens, and full stops that UTS #46 maps to "."; with NFKC (full-width and
+# mathematical letters) they give the host a browser reaches.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
+                               "\u2063\u2064\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+_INVISIBLE.update({0x3002: ".", 0xFF0E: ".", 0xFF61: "."})
+_UNICODE_HOST = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u3002\uff01-\uff5e"
+                           "\uff61\U0001d400-\U0001d7ff\u2024\ufe52]")
+_TRAILING = ".,;:!?)]}"
 
 # Keys that are the backends' own response format, never document content: not checked as text when
 # they are keys (their values still are). Document field names (title, url, ...) are not in here.
@@ -67,21 +95,62 @@ def strip_tags(text: str) -> str:
 
 def url_parts(text: str) -> list[str]:
     """The URL-shaped parts of ``text`` (empty for ordinary words). Trailing sentence punctuation is
-    dropped from a URL found inside text."""
-    if "." not in text and "//" not in text:
-        return []
-    if " " not in text and text.isprintable():  # one token, the usual URL field: mostly no scan
+    dropped from a URL found inside text. Besides the text as written, the same text read as a reader
+    would type it is searched too: refanged (``blocked[.]example[.]invalid``), percent-decoded, and with
+    invisible characters, Unicode full stops and full-width letters mapped (``may_hold_url`` says which
+    strings can hold any of this)."""
+    if " " not in text and text.isprintable() and text.isascii():  # one token, the usual URL field
         if text.startswith(_URL_STARTS) or _BARE_HOST.fullmatch(text):
             return [text]
         slash = text.find("/")
         if slash > 0 and _BARE_HOST.fullmatch(text, 0, slash):
             return [text]
-    # Else a URL or host name in it needs a slash, "www." or a dot before a name (a token with punctuation
-    # round a host, "(blocked.example.invalid)," or "me@blocked.example.invalid", is scanned too).
+    text = text[:_MAX_URL_SCAN]
+    found = _scan(text) if "." in text or "//" in text else []
+    if not text.isascii() and _UNICODE_HOST.search(text):
+        found += _scan(unicodedata.normalize("NFKC", text.translate(_INVISIBLE)))
+    if "%" in text:
+        decoded = text
+        for _ in range(3):  # an encoded escape is still an escape to a second decoder
+            again = unquote(decoded, errors="replace")
+            if again == decoded:
+                break
+            decoded = again
+        if decoded != text:
+            found += _scan(decoded)
+    if _DEFANG_HINT.search(text):
+        found += _scan(_DEFANG.sub(lambda m: _REFANG[m.group().strip(" \t\n[](){}<>").lower()], text))
+    return list(dict.fromkeys(found)) if found else []
+
+
+def _scan(text: str) -> list[str]:
+    # A URL or host name needs a slash, "www." or a dot before a name (a token with punctuation round a
+    # host, "(blocked.example.invalid)," or "me@blocked.example.invalid", is scanned too).
     if "/" not in text and "www." not in text and _DOT_BEFORE_NAME.search(text) is None:
         return []
-    found = _URL_IN_TEXT.findall(text[:_MAX_URL_SCAN])
-    return [u.rstrip(".,;:!?)]}") for u in found] if found else []
+    out = []
+    for match in _URL_IN_TEXT.finditer(text):
+        part = match.group().rstrip(_TRAILING)
+        out.append(part)
+        if match.lastgroup == "host" and part.count(".") >= 2:
+            # A host glued to the next sentence ("blocked.example.invalid.Then"): a reader stops at the
+            # listed host, so the host without its last label is checked too.
+            out.append(part.rsplit(":", 1)[0].rsplit(".", 1)[0])
+    return out
+
+
+def may_hold_url(text: str) -> bool:
+    """Whether ``url_parts(text)`` can find anything: a cheap test for the hot loops (a string without a
+    dot, ``//``, ``%``, ``dot`` or non-ASCII characters holds no URL or host in any spelling)."""
+    return "." in text or "//" in text or _MAYBE_URL(text)
+
+
+def _other_url_signs(text: str) -> bool:
+    """``may_hold_url`` for a string without "." or "//" (the hot loops test those two inline)."""
+    return "%" in text or not text.isascii() or "dot" in text or "DOT" in text or "Dot" in text
+
+
+_MAYBE_URL = _other_url_signs
 
 
 def collect(value: Any, texts: list[str], links: list[str]) -> None:
@@ -104,7 +173,7 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
                     add_text(key)
                     if "<" in key and (plain := strip_tags(key)) != key:
                         add_text(plain)
-                    if "." in key or "//" in key:
+                    if "." in key or "//" in key or _MAYBE_URL(key):
                         add_links(url_parts(key))
                 kind = type(child)
                 if kind is str:
@@ -112,7 +181,7 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
                         add_text(child)
                         if "<" in child and (plain := strip_tags(child)) != child:
                             add_text(plain)
-                        if "." in child or "//" in child:
+                        if "." in child or "//" in child or _MAYBE_URL(child):
                             add_links(url_parts(child))
                 elif kind is dict or kind is list:
                     push(child)
@@ -124,7 +193,7 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
                         add_text(child)
                         if "<" in child and (plain := strip_tags(child)) != child:
                             add_text(plain)
-                        if "." in child or "//" in child:
+                        if "." in child or "//" in child or _MAYBE_URL(child):
                             add_links(url_parts(child))
                 elif kind is dict or kind is list or kind is tuple:
                     push(child)
@@ -181,7 +250,7 @@ def _add_string(text: str, texts: list[str], links: list[str]) -> None:
     texts.append(text)
     if "<" in text and (plain := strip_tags(text)) != text:
         texts.append(plain)
-    if "." in text or "//" in text:
+    if "." in text or "//" in text or _MAYBE_URL(text):
         links.extend(url_parts(text))
 
 
