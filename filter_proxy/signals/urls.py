@@ -40,8 +40,10 @@ from filter_proxy.signals.url_canon import (
     canonicalize_url,
     fallback_text,
     host_spans,
+    match_form,
 )
 from filter_proxy.signals.url_lines import parse_url_line, read_url_line
+from filter_proxy.signals.url_nested import nested_urls
 from filter_proxy.signals.url_rows import UrlBatch, UrlEntries, build_table, read_url_file
 from filter_proxy.signals.url_table import ROOT_SEED, SEEDS, UrlTable, path_hash
 
@@ -50,6 +52,7 @@ __all__ = ["UrlEntry", "UrlMatch", "UrlIndex", "UrlSignal", "UrlEntries", "canon
 
 UrlEntry = Entry  # (text, category, rule_id): the name the URL index has always taken
 _EXACT, _PREFIX, _DOMAIN = SEEDS["exact"], SEEDS["prefix"], SEEDS["domain"]
+_NESTED_DEPTH = 3  # a wrapper in a wrapper in a wrapper: deeper nesting is no redirect chain a browser follows
 
 try:  # the optional compiled check (setup.py builds it); without it the definitions below run
     from filter_proxy.signals import _url_kernel as _kernel  # type: ignore[attr-defined]
@@ -133,13 +136,31 @@ class UrlIndex:
         return cls(build_table(entries))
 
     def match(self, url: str) -> list[UrlMatch]:
+        """The entries ``url`` matches: itself as browsers read it, else (when it is not listed) the URLs
+        it carries (``url_nested``: a redirect wrapper's parameter, a proxy's path), to three levels."""
+        hits = self._match_one(url)
+        if hits or not isinstance(url, str):
+            return hits
+        return self._match_nested(url, _NESTED_DEPTH)
+
+    def _match_nested(self, url: str, depth: int) -> list[UrlMatch]:
+        for inner in nested_urls(url):
+            hits = self._match_one(inner)
+            if not hits and depth > 1:
+                hits = self._match_nested(inner, depth - 1)
+            if hits:
+                return hits
+        return []
+
+    def _match_one(self, url: str) -> list[UrlMatch]:
         if _kernel is not None:  # the compiled pass: the plain URL shape read and probed in C
             keys = _kernel.plain_probe(url, _clean_query, self._bits, self._mask, self._has_prefix,
-                                       self._has_domain)
+                                       self._has_domain, match_form)
             if keys is None:  # any other shape: the general canonicaliser, the keys hashed in C if ASCII
                 canonical = canonicalize_url(url)
                 if canonical is None:
                     return self._fallback(url) if isinstance(url, str) and url.strip() else []
+                canonical = match_form(canonical)
                 keys = _kernel.probe(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
                 if keys is None:  # not ASCII: the definition below reads it
                     keys = _probe_python(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
@@ -147,7 +168,8 @@ class UrlIndex:
             canonical = canonicalize_url(url)
             if canonical is None:
                 return self._fallback(url) if isinstance(url, str) and url.strip() else []
-            keys = _probe_python(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
+            keys = _probe_python(match_form(canonical), self._bits, self._mask, self._has_prefix,
+                                 self._has_domain)
         if not keys:  # nearly every URL: no candidate key passed the bitmap
             return []
         hits = self._table.lookup(keys)
