@@ -38,6 +38,8 @@ _URL_IN_TEXT = re.compile(
     # a dotted IPv4 address (any radix per part, as browsers read them): four parts, so "3.14" or a
     # "1.2.3" version number are not addresses
     r"|(?P<ip>(?<![\w.-])" + _IPV4_PART + r"(?:\." + _IPV4_PART + r"){3}(?::\d{1,5})?(?![\w-]|\.\w))"
+    # an IPv6 literal as a browser takes it without a scheme ("[2001:db8::1]/x"): brackets, two colons
+    r"|(?P<ip6>(?<![\w.-])\[[0-9a-fA-F]*:[0-9a-fA-F.]*:[0-9a-fA-F:.]*\](?::\d{1,5})?(?:[/\\][^\s\"'<>]*)?)"
 )
 # Prose can hold a host name only where a dot is followed by a letter or digit ("end. Next" cannot).
 _DOT_BEFORE_NAME = re.compile(r"\.[a-zA-Z0-9]")
@@ -61,7 +63,9 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u180e\u200b\u200c\u200d\u200e\
 _INVISIBLE.update({0x3002: ".", 0xFF0E: ".", 0xFF61: "."})
 _UNICODE_HOST = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u3002\uff01-\uff5e"
                            "\uff61\U0001d400-\U0001d7ff\u2024\ufe52]")
-_TRAILING = ".,;:!?)]}"
+# A capitalised word glued to the end of a URL by a full stop (the next sentence): "/page.html.Then".
+_GLUED_WORD = re.compile(r"(?<=[\w/])\.[A-Z][a-z]{0,15}$")
+_TRAILING = ".,;:!?)]}'\"\u00bb\u2019\u201d\u203a\u300b\u300d\u300f\u3011\uff09"  # closing quotes too
 
 # Keys that are the backends' own response format, never document content: not checked as text when
 # they are keys (their values still are). Document field names (title, url, ...) are not in here.
@@ -101,12 +105,12 @@ def url_parts(text: str) -> list[str]:
     strings can hold any of this)."""
     if " " not in text and text.isprintable() and text.isascii():  # one token, the usual URL field
         if text.startswith(_URL_STARTS) or _BARE_HOST.fullmatch(text):
-            return [text]
+            return [text] if not glued(text) else [text, text[:text.rfind(".")]]
         slash = text.find("/")
         if slash > 0 and _BARE_HOST.fullmatch(text, 0, slash):
-            return [text]
+            return [text] if not glued(text) else [text, text[:text.rfind(".")]]
     text = text[:_MAX_URL_SCAN]
-    found = _scan(text) if "." in text or "//" in text else []
+    found = _scan(text) if "." in text or "//" in text or "]" in text else []
     if not text.isascii() and _UNICODE_HOST.search(text):
         found += _scan(unicodedata.normalize("NFKC", text.translate(_INVISIBLE)))
     if "%" in text:
@@ -123,31 +127,46 @@ def url_parts(text: str) -> list[str]:
     return list(dict.fromkeys(found)) if found else []
 
 
+def glued(text: str) -> bool:
+    """Whether ``text`` ends in a capitalised word glued on by a full stop (``.../page.html.Then``): a cheap
+    test first (the character after the last dot is upper case), the exact one only then."""
+    dot = text.rfind(".")
+    return dot > 0 and text[dot + 1:dot + 2].isupper() and _GLUED_WORD.search(text) is not None
+
+
 def _scan(text: str) -> list[str]:
     # A URL or host name needs a slash, "www." or a dot before a name (a token with punctuation round a
     # host, "(blocked.example.invalid)," or "me@blocked.example.invalid", is scanned too).
-    if "/" not in text and "www." not in text and _DOT_BEFORE_NAME.search(text) is None:
+    if "/" not in text and "www." not in text and "]" not in text and _DOT_BEFORE_NAME.search(text) is None:
         return []
     out = []
     for match in _URL_IN_TEXT.finditer(text):
-        part = match.group().rstrip(_TRAILING)
+        whole = match.group()
+        part = whole.rstrip(_TRAILING)
+        if "[" in part and part.count("[") > part.count("]") and whole[len(part):len(part) + 1] == "]":
+            part += "]"  # the end of an IPv6 literal ("https://[2001:db8::1]"), not a closing bracket
         out.append(part)
-        if match.lastgroup == "host" and part.count(".") >= 2:
-            # A host glued to the next sentence ("blocked.example.invalid.Then"): a reader stops at the
-            # listed host, so the host without its last label is checked too.
-            out.append(part.rsplit(":", 1)[0].rsplit(".", 1)[0])
+        if match.lastgroup == "host":
+            if part.count(".") >= 2:
+                # A host glued to the next sentence ("blocked.example.invalid.then"): a reader stops at
+                # the listed host, so the host without its last label is checked too.
+                out.append(part.rsplit(":", 1)[0].rsplit(".", 1)[0])
+        elif (glued := _GLUED_WORD.search(part)) is not None:
+            out.append(part[:glued.start()])  # ".../page.html.Then": the page without the next sentence
     return out
 
 
 def may_hold_url(text: str) -> bool:
     """Whether ``url_parts(text)`` can find anything: a cheap test for the hot loops (a string without a
-    dot, ``//``, ``%``, ``dot`` or non-ASCII characters holds no URL or host in any spelling)."""
+    dot, ``//``, ``%``, ``dot``, ``]`` with ``:`` or non-ASCII characters holds no URL or host in any
+    spelling)."""
     return "." in text or "//" in text or _MAYBE_URL(text)
 
 
 def _other_url_signs(text: str) -> bool:
     """``may_hold_url`` for a string without "." or "//" (the hot loops test those two inline)."""
-    return "%" in text or not text.isascii() or "dot" in text or "DOT" in text or "Dot" in text
+    return ("%" in text or not text.isascii() or "dot" in text or "DOT" in text or "Dot" in text
+            or ("]" in text and ":" in text))  # an IPv6 literal ("[2001:db8::1]") has no dot
 
 
 _MAYBE_URL = _other_url_signs

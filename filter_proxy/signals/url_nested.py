@@ -19,10 +19,11 @@ __all__ = ["nested_urls", "MAX_NESTED"]
 
 MAX_NESTED = 16  # candidates per URL: a hostile URL with thousands of parameters costs no more
 _AUTHORITY_END = re.compile(r"[/?#\\]")
-_HOST = r"(?:[a-z0-9](?:[a-z0-9-]{0,62})\.)+[a-z][a-z0-9-]{1,62}(?::\d{1,5})?"
+_HOST = (r"(?:(?:[a-z0-9](?:[a-z0-9-]{0,62})\.)+[a-z][a-z0-9-]{1,62}"  # a name, a dotted IPv4 or an IPv6 literal
+         r"|(?:0x[0-9a-f]{1,8}|[0-9]{1,10})(?:\.(?:0x[0-9a-f]{1,8}|[0-9]{1,10})){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?")
 _FOUND = re.compile(
     # a URL with a scheme (any number of slashes or backslashes), or scheme-relative, after any separator
-    r"(?<=[=&?#;/:,|])(?:[a-z][a-z0-9+.-]{0,15}:[/\\]{2}|(?:https?|ftp|wss?):[/\\]*|[/\\]{2}(?=[a-z0-9]))[^&#\s]+"
+    r"(?<=[=&?#;/:,|])(?:[a-z][a-z0-9+.-]{0,15}:[/\\]{2}|(?:https?|ftp|wss?):[/\\]*|[/\\]{2}(?=[a-z0-9\[]))[^&#\s]+"
     # a host name (maybe with a path) as a whole query or fragment value
     r"|(?<=[=?#&])(?:www\.)?" + _HOST + r"(?:[/\\?][^&#\s]*)?(?=$|[&#;])",
     re.IGNORECASE,

@@ -52,6 +52,9 @@ __all__ = ["UrlEntry", "UrlMatch", "UrlIndex", "UrlSignal", "UrlEntries", "canon
 
 UrlEntry = Entry  # (text, category, rule_id): the name the URL index has always taken
 _EXACT, _PREFIX, _DOMAIN = SEEDS["exact"], SEEDS["prefix"], SEEDS["domain"]
+# Characters that continue a path segment (the fallback text is lower-cased): a listed path followed by one
+# of them is another path. "" (the end of the text) is not among them.
+_SEGMENT_GOES_ON = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.~")
 _NESTED_DEPTH = 3  # a wrapper in a wrapper in a wrapper: deeper nesting is no redirect chain a browser follows
 
 try:  # the optional compiled check (setup.py builds it); without it the definitions below run
@@ -198,7 +201,9 @@ class UrlIndex:
                 if slashes is None:
                     slashes = [i for i, char in enumerate(text) if char == "/"]
                 if length not in found:
-                    found[length] = {path_hash(text[i:i + length]) for i in slashes if i + length <= len(text)}
+                    # The path must end where a segment ends: "/gallery" is not found in "/galleryx".
+                    found[length] = {path_hash(text[i:i + length]) for i in slashes if i + length <= len(text)
+                                     and text[i + length:i + length + 1] not in _SEGMENT_GOES_ON}
                 if want in found[length]:  # the host as labels, its path anywhere
                     hits.append(row)
         rule = table.rule
