@@ -5,14 +5,17 @@ stack), and appends every string it holds to ``texts``: object values, array ite
 (a key can be shown too: Solr highlighting is keyed by document id, a keyed aggregation by a term). A
 string with markup also goes in without its tags (``<em>zqx</em>blocked``). Every URL-shaped part of a
 string goes to ``links`` for ``check_url``: ``scheme://...``, ``//host/...``, ``www.host...``, a host-like
-``name.tld/...`` inside text, or a whole string that is a bare host (``zqx-host.example.invalid``). The
-URL-shape test is cheap on purpose: a string without ``.`` cannot hold a host and costs one ``in``.
+``name.tld/...`` inside text, or a whole string that is a bare host (``zqx-host.example.invalid``), a host
+in prose, an IP literal; and the same in the string as a reader would type it (refanged, percent-decoded,
+Unicode mapped: ``url_parts``). The URL-shape test is cheap on purpose (``may_hold_url``): a string without
+``.``, ``//``, ``%``, ``dot`` or non-ASCII characters cannot hold a host and costs a few ``in`` tests.
 
 A field mapping never limits what is screened; it only says which string is the title, link or thumbnail.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 from typing import Any
@@ -61,8 +64,8 @@ _REFANG = {".": ".", "dot": ".", ":": ":", "://": "://", "/": "/", "@": "@", "at
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
                                "\u2063\u2064\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _INVISIBLE.update({0x3002: ".", 0xFF0E: ".", 0xFF61: "."})
-_UNICODE_HOST = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u3002\uff01-\uff5e"
-                           "\uff61\U0001d400-\U0001d7ff\u2024\ufe52]")
+# What a reader's copy of a one-token string would change: a defanging bracket, an HTML entity.
+_NEEDS_READING = re.compile(r"[\[({<][.:/@]|[\[({<](?i:dot|at)[\])}>]|&(?:#\w{1,8}|[a-zA-Z]{2,8});")
 # A capitalised word glued to the end of a URL by a full stop (the next sentence): "/page.html.Then".
 _GLUED_WORD = re.compile(r"(?<=[\w/])\.[A-Z][a-z]{0,15}$")
 _TRAILING = ".,;:!?)]}'\"\u00bb\u2019\u201d\u203a\u300b\u300d\u300f\u3011\uff09"  # closing quotes too
@@ -103,7 +106,7 @@ def url_parts(text: str) -> list[str]:
     would type it is searched too: refanged (``blocked[.]example[.]invalid``), percent-decoded, and with
     invisible characters, Unicode full stops and full-width letters mapped (``may_hold_url`` says which
     strings can hold any of this)."""
-    if " " not in text and text.isprintable() and text.isascii():  # one token, the usual URL field
+    if " " not in text and text.isprintable() and text.isascii() and reads_as_is(text):  # the usual URL field
         if text.startswith(_URL_STARTS) or _BARE_HOST.fullmatch(text):
             return [text] if not glued(text) else [text, text[:text.rfind(".")]]
         slash = text.find("/")
@@ -111,20 +114,32 @@ def url_parts(text: str) -> list[str]:
             return [text] if not glued(text) else [text, text[:text.rfind(".")]]
     text = text[:_MAX_URL_SCAN]
     found = _scan(text) if "." in text or "//" in text or "]" in text else []
-    if not text.isascii() and _UNICODE_HOST.search(text):
-        found += _scan(unicodedata.normalize("NFKC", text.translate(_INVISIBLE)))
-    if "%" in text:
-        decoded = text
+    # The reader's copy: what is shown (tags dropped, HTML entities read), Unicode as a browser maps it in
+    # a host (invisible characters dropped, full stops, NFKC), percent-decoded, refanged. Each step only
+    # where the string can need it; the copy is scanned once, beside the text as written.
+    read = strip_tags(text) if "<" in text else text
+    if "&" in read and ";" in read:
+        read = html.unescape(read)
+    if not read.isascii():
+        mapped = read.translate(_INVISIBLE)
+        read = mapped if unicodedata.is_normalized("NFKC", mapped) else unicodedata.normalize("NFKC", mapped)
+    if "%" in read:
         for _ in range(3):  # an encoded escape is still an escape to a second decoder
-            again = unquote(decoded, errors="replace")
-            if again == decoded:
+            again = unquote(read, errors="replace")
+            if again == read:
                 break
-            decoded = again
-        if decoded != text:
-            found += _scan(decoded)
-    if _DEFANG_HINT.search(text):
-        found += _scan(_DEFANG.sub(lambda m: _REFANG[m.group().strip(" \t\n[](){}<>").lower()], text))
+            read = again
+    if _DEFANG_HINT.search(read):
+        read = _DEFANG.sub(lambda m: _REFANG[m.group().strip(" \t\n[](){}<>").lower()], read)
+    if read != text:
+        found += _scan(read)
     return list(dict.fromkeys(found)) if found else []
+
+
+def reads_as_is(text: str) -> bool:
+    """Whether a one-token ASCII string reads the same to a reader: no defanging bracket, no HTML entity
+    (its reader's copy would be the text itself, so a URL-shaped one is its own URL part)."""
+    return _NEEDS_READING.search(text) is None
 
 
 def glued(text: str) -> bool:
@@ -166,7 +181,7 @@ def may_hold_url(text: str) -> bool:
 def _other_url_signs(text: str) -> bool:
     """``may_hold_url`` for a string without "." or "//" (the hot loops test those two inline)."""
     return ("%" in text or not text.isascii() or "dot" in text or "DOT" in text or "Dot" in text
-            or ("]" in text and ":" in text))  # an IPv6 literal ("[2001:db8::1]") has no dot
+            or ("]" in text and ":" in text) or "&#" in text or "&period;" in text)  # an IPv6 literal ("[2001:db8::1]") has no dot
 
 
 _MAYBE_URL = _other_url_signs

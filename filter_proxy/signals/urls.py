@@ -138,24 +138,9 @@ class UrlIndex:
         """Index ``entries``; ValueError names the rule id of an invalid entry."""
         return cls(build_table(entries))
 
-    def match(self, url: str) -> list[UrlMatch]:
+    def match(self, url: str, depth: int = _NESTED_DEPTH) -> list[UrlMatch]:
         """The entries ``url`` matches: itself as browsers read it, else (when it is not listed) the URLs
-        it carries (``url_nested``: a redirect wrapper's parameter, a proxy's path), to three levels."""
-        hits = self._match_one(url)
-        if hits or not isinstance(url, str):
-            return hits
-        return self._match_nested(url, _NESTED_DEPTH)
-
-    def _match_nested(self, url: str, depth: int) -> list[UrlMatch]:
-        for inner in nested_urls(url):
-            hits = self._match_one(inner)
-            if not hits and depth > 1:
-                hits = self._match_nested(inner, depth - 1)
-            if hits:
-                return hits
-        return []
-
-    def _match_one(self, url: str) -> list[UrlMatch]:
+        it carries (``url_nested``: a redirect wrapper's parameter, a proxy's path), ``depth`` levels."""
         if _kernel is not None:  # the compiled pass: the plain URL shape read and probed in C
             keys = _kernel.plain_probe(url, _clean_query, self._bits, self._mask, self._has_prefix,
                                        self._has_domain, match_form)
@@ -173,13 +158,20 @@ class UrlIndex:
                 return self._fallback(url) if isinstance(url, str) and url.strip() else []
             keys = _probe_python(match_form(canonical), self._bits, self._mask, self._has_prefix,
                                  self._has_domain)
-        if not keys:  # nearly every URL: no candidate key passed the bitmap
-            return []
-        hits = self._table.lookup(keys)
-        if not hits:
-            return []
-        rule = self._table.rule
-        return [UrlMatch(*rule(row)) for row in dict.fromkeys(hits)]
+        if keys:
+            hits = self._table.lookup(keys)
+            if hits:
+                rule = self._table.rule
+                return [UrlMatch(*rule(row)) for row in dict.fromkeys(hits)]
+        # Nearly every URL ends here: not listed, and (without an escape, a second ":" or a dot in its
+        # query or fragment) nothing after its host that could carry another URL.
+        if depth and ("%" in url or url.find(":", 6) >= 0 or ((mark := url.find("?")) >= 0 and url.find(".", mark) >= 0)
+                      or ((mark := url.find("#")) >= 0 and url.find(".", mark) >= 0)):
+            for inner in nested_urls(url):
+                found = self.match(inner, depth - 1)
+                if found:
+                    return found
+        return []
 
     def _fallback(self, url: str) -> list[UrlMatch]:
         """Conservative match of a URL that cannot be canonicalised (see the module docstring)."""

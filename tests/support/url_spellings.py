@@ -68,7 +68,7 @@ URL_CLASSES = ["plain", "case", "trailing dot", "default port", "userinfo", "bac
                "unicode dots", "full-width", "invisible", "ip forms", "redirect", "nested redirect",
                "path forms"]
 PROSE_CLASSES = ["glued", "wrapped", "markdown", "html", "e-mail", "defanged", "spaced dots", "prose invisible",
-                 "prose unicode"]
+                 "prose unicode", "entities", "tags inside", "math letters"]
 CLASSES = URL_CLASSES + PROSE_CLASSES
 
 
@@ -207,6 +207,17 @@ def spelling(draw: st.DrawFn, target: Target, kinds: list[str] | None = None) ->
         text = host.replace(".", " . ") + tail
     elif kind == "prose invisible":
         text = _invisible(draw, host) + tail
+    elif kind == "entities":  # shown as dots by whatever renders the snippet as HTML
+        dot = draw(st.sampled_from(["&#46;", "&#x2e;", "&#X2E;", "&period;", "&#046;"]))
+        text = draw(st.sampled_from(["", "https://"])) + host.replace(".", dot) + tail
+    elif kind == "tags inside":  # markup that shows nothing inside the host
+        tag = draw(st.sampled_from(["<wbr>", "<b></b>", "<span>", "</em>", "<!-- -->"]))
+        at = draw(st.integers(1, len(host) - 1))
+        text = host[:at] + tag + host[at:] + tail
+    elif kind == "math letters":  # styled letters (bold, double-struck, circled) that NFKC and UTS #46 map
+        base = draw(st.sampled_from([0x1D41A, 0x1D552, 0x24D0]))  # a in each alphabet
+        text = "".join(chr(base + ord(c) - 97) if "a" <= c <= "z" and draw(st.booleans()) else c for c in host)
+        text = draw(st.sampled_from(["", "https://"])) + text + tail
     else:  # "prose unicode": full stops and full-width letters in a host written in prose
         text = "".join(draw(WIDE_DOTS) if c == "." and draw(st.booleans())
                        else chr(ord(c) + 0xFEE0) if c.isalpha() and draw(st.booleans()) else c for c in host) + tail
@@ -227,7 +238,7 @@ def _fits(kind: str, target: Target) -> bool:
         return kind in ("plain", "case", "default port", "userinfo", "scheme-relative", "redirect", "path forms",
                         "nested redirect", "markdown", "html", "wrapped")
     if target.kind == "ipv4":
-        return kind not in ("full-width", "invisible", "unicode dots", "prose invisible", "prose unicode",
+        return kind not in ("full-width", "invisible", "unicode dots", "prose invisible", "prose unicode", "math letters",
                             "e-mail", "percent host", "double percent", "glued")
     if kind == "path forms":
         return target.kind in ("prefix", "exact")
