@@ -56,6 +56,8 @@ _MAX_URL_SCAN = 100_000  # a longer string is still screened as text; URL parts 
 # listed, so prose that merely says "dot" costs a regex pass and matches nothing.
 _DEFANG = re.compile(r"\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*|(?<=\w) +(?:\.|dot) +(?=\w)"
                      r"|\[(?::|://|/|@|at)\]|\((?:at)\)", re.IGNORECASE)
+# The bracketed defangs alone, led by one character class (the regex engine skips to those characters).
+_BRACKET_DEFANG = re.compile(r"[\[({<]\s*(?:[.:/@]|[dD][oO][tT]|[aA][tT]\s*[\])}>])")
 _DEFANG_HINT = re.compile(r"[\[({<]\s*(?:\.|dot|:|/|@|at)|\w \. \w| dot ", re.IGNORECASE)
 _REFANG = {".": ".", "dot": ".", ":": ":", "://": "://", "/": "/", "@": "@", "at": "@"}
 # Characters a reader does not see (or sees as a dot) inside a host written in prose: zero-width and other
@@ -64,6 +66,11 @@ _REFANG = {".": ".", "dot": ".", ":": ":", "://": "://", "/": "/", "@": "@", "at
 _INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
                                "\u2063\u2064\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
 _INVISIBLE.update({0x3002: ".", 0xFF0E: ".", 0xFF61: "."})
+# Where those are, with the letters and dots NFKC maps to ASCII (full-width and small forms, styled
+# mathematical letters, enclosed and circled letters, letter-like symbols, super/subscripts, one-dot leader).
+_UNICODE_HOST = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u3002\uff01-\uff5e\uff61"
+                           "\u2024\ufe50-\ufe6b\u2070-\u209f\u2100-\u214f\u2460-\u24ff\u3200-\u33ff"
+                           "\U0001d400-\U0001d7ff\U0001f100-\U0001f1ff]")
 # What a reader's copy of a one-token string would change: a defanging bracket, an HTML entity.
 _NEEDS_READING = re.compile(r"[\[({<][.:/@]|[\[({<](?i:dot|at)[\])}>]|&(?:#\w{1,8}|[a-zA-Z]{2,8});")
 # A capitalised word glued to the end of a URL by a full stop (the next sentence): "/page.html.Then".
@@ -106,23 +113,38 @@ def url_parts(text: str) -> list[str]:
     would type it is searched too: refanged (``blocked[.]example[.]invalid``), percent-decoded, and with
     invisible characters, Unicode full stops and full-width letters mapped (``may_hold_url`` says which
     strings can hold any of this)."""
-    if " " not in text and text.isprintable() and text.isascii() and reads_as_is(text):  # the usual URL field
+    # One token, the usual URL field: itself, unless a reader would read it otherwise (``reads_as_is``)
+    # or it ends in a glued sentence (``glued``); both tests written out for the common URL.
+    if " " not in text and text.isprintable() and text.isascii() and (
+            ("&" not in text or ";" not in text) and "[" not in text and "(" not in text and "{" not in text
+            and "<" not in text or reads_as_is(text)):
         if text.startswith(_URL_STARTS) or _BARE_HOST.fullmatch(text):
-            return [text] if not glued(text) else [text, text[:text.rfind(".")]]
+            dot = text.rfind(".")
+            return [text] if not text[dot + 1:dot + 2].isupper() or not glued(text) else [text, text[:dot]]
         slash = text.find("/")
         if slash > 0 and _BARE_HOST.fullmatch(text, 0, slash):
             return [text] if not glued(text) else [text, text[:text.rfind(".")]]
     text = text[:_MAX_URL_SCAN]
     found = _scan(text) if "." in text or "//" in text or "]" in text else []
-    # The reader's copy: what is shown (tags dropped, HTML entities read), Unicode as a browser maps it in
-    # a host (invisible characters dropped, full stops, NFKC), percent-decoded, refanged. Each step only
-    # where the string can need it; the copy is scanned once, beside the text as written.
+    # The reader's copy (``reader_copy``), only for a string that holds something it would change.
+    if (not text.isascii() or "<" in text or "&#" in text or "&period;" in text or "%" in text
+            or " . " in text or " dot " in text or " DOT " in text
+            or (("[" in text or "(" in text or "{" in text) and _BRACKET_DEFANG.search(text) is not None)):
+        read = reader_copy(text)
+        if read != text:
+            found += _scan(read)
+    return list(dict.fromkeys(found)) if found else []
+
+
+def reader_copy(text: str) -> str:
+    """``text`` as a reader sees and would type it: what is shown (tags dropped, HTML entities read),
+    Unicode as a browser maps it in a host (invisible characters dropped, full stops, NFKC),
+    percent-decoded (up to three times), refanged. Each step only where the string can need it."""
     read = strip_tags(text) if "<" in text else text
     if "&" in read and ";" in read:
         read = html.unescape(read)
-    if not read.isascii():
-        mapped = read.translate(_INVISIBLE)
-        read = mapped if unicodedata.is_normalized("NFKC", mapped) else unicodedata.normalize("NFKC", mapped)
+    if not read.isascii() and _UNICODE_HOST.search(read):
+        read = unicodedata.normalize("NFKC", read.translate(_INVISIBLE))
     if "%" in read:
         for _ in range(3):  # an encoded escape is still an escape to a second decoder
             again = unquote(read, errors="replace")
@@ -131,14 +153,15 @@ def url_parts(text: str) -> list[str]:
             read = again
     if _DEFANG_HINT.search(read):
         read = _DEFANG.sub(lambda m: _REFANG[m.group().strip(" \t\n[](){}<>").lower()], read)
-    if read != text:
-        found += _scan(read)
-    return list(dict.fromkeys(found)) if found else []
+    return read
 
 
 def reads_as_is(text: str) -> bool:
     """Whether a one-token ASCII string reads the same to a reader: no defanging bracket, no HTML entity
     (its reader's copy would be the text itself, so a URL-shaped one is its own URL part)."""
+    if ("&" not in text or ";" not in text) and "[" not in text and "(" not in text and "{" not in text \
+            and "<" not in text:
+        return True
     return _NEEDS_READING.search(text) is None
 
 
@@ -154,7 +177,16 @@ def _scan(text: str) -> list[str]:
     # host, "(blocked.example.invalid)," or "me@blocked.example.invalid", is scanned too).
     if "/" not in text and "www." not in text and "]" not in text and _DOT_BEFORE_NAME.search(text) is None:
         return []
-    out = []
+    out: list[str] = []
+    # A URL part never holds white space: only the tokens that can hold one go through the regex (its
+    # look-behinds would otherwise be tried at every position of the prose).
+    tokens = [text] if " " not in text else [t for t in text.split() if "." in t or "/" in t or "]" in t]
+    for token in tokens:
+        _scan_token(token, out)
+    return out
+
+
+def _scan_token(text: str, out: list[str]) -> None:
     for match in _URL_IN_TEXT.finditer(text):
         whole = match.group()
         part = whole.rstrip(_TRAILING)
@@ -168,7 +200,6 @@ def _scan(text: str) -> list[str]:
                 out.append(part.rsplit(":", 1)[0].rsplit(".", 1)[0])
         elif (glued := _GLUED_WORD.search(part)) is not None:
             out.append(part[:glued.start()])  # ".../page.html.Then": the page without the next sentence
-    return out
 
 
 def may_hold_url(text: str) -> bool:
