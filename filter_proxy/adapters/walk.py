@@ -75,6 +75,9 @@ _UNICODE_HOST = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-
 _NEEDS_READING = re.compile(r"[\[({<][.:/@]|[\[({<](?i:dot|at)[\])}>]|&(?:#\w{1,8}|[a-zA-Z]{2,8});")
 # A capitalised word glued to the end of a URL by a full stop (the next sentence): "/page.html.Then".
 _GLUED_WORD = re.compile(r"(?<=[\w/])\.[A-Z][a-z]{0,15}$")
+# The last label of a host that may be the next sentence's first word: capitalised, or three or more
+# lower-case letters (a country code, two letters, is a real last label: "example.com.au").
+_GLUED_LABEL = re.compile(r"[A-Z][a-z]+|[a-z]{3,}")
 _TRAILING = ".,;:!?)]}'\"\u00bb\u2019\u201d\u203a\u300b\u300d\u300f\u3011\uff09"  # closing quotes too
 
 # Keys that are the backends' own response format, never document content: not checked as text when
@@ -195,9 +198,12 @@ def _scan_token(text: str, out: list[str]) -> None:
         out.append(part)
         if match.lastgroup == "host":
             if part.count(".") >= 2:
-                # A host glued to the next sentence ("blocked.example.invalid.then"): a reader stops at
-                # the listed host, so the host without its last label is checked too.
-                out.append(part.rsplit(":", 1)[0].rsplit(".", 1)[0])
+                # A host glued to the next sentence ("blocked.example.invalid.Then", ".then"): a reader
+                # stops at the listed host, so the host without its last label is checked too. Not after
+                # a two-letter label: "example.com.au" is a country's domain, not "example.com" glued.
+                host, _, last = part.rsplit(":", 1)[0].rpartition(".")
+                if _GLUED_LABEL.fullmatch(last):
+                    out.append(host)
         elif (glued := _GLUED_WORD.search(part)) is not None:
             out.append(part[:glued.start()])  # ".../page.html.Then": the page without the next sentence
 
