@@ -275,11 +275,11 @@ def match_form(canonical: str) -> str:
         return canonical
     path = base[slash:]
     new = path.lower()
-    if ";" in new:
-        new = "/".join(segment.partition(";")[0] for segment in new.split("/"))
     if "%" in new:
         new = new.replace("%2f", "/").replace("%5c", "/")
         new = _PCT.sub(lambda m: "%" + m.group(1).upper(), new)
+    if ";" in new:
+        new = "/".join(segment.partition(";")[0] for segment in new.split("/"))
     if new == path:
         return canonical
     return base[:slash] + _clean_path(new) + mark + query
