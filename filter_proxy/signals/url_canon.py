@@ -253,13 +253,9 @@ def _canonicalize(url: str) -> str | None:
     return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
-# Schemes that are http(s) defanged ("hxxp", "hxxps", "ttps", "htp"): the canonical scheme is lower-case.
-_DEFANGED_WEB = re.compile(r"h?[tx]{1,2}ps?")
-
-
 def match_form(canonical: str) -> str:
-    """The form a canonical URL is matched in (entries and URLs alike): a defanged http scheme written
-    ``http``, its path lower-cased, ``;params``
+    """The form a canonical URL is matched in (entries and URLs alike): a scheme that is not a special one
+    (a defanged ``hxxp``) written ``http``, its path lower-cased, ``;params``
     dropped from each segment, encoded slashes (``%2F``, ``%5C``) read as slashes and the path cleaned
     again. Many servers answer a path in any case, drop ``;jsessionid=...`` and decode ``%2F``, so a listed
     page or prefix is matched in every such spelling (this can only over-block another page that differs
@@ -267,7 +263,9 @@ def match_form(canonical: str) -> str:
     keeps the path as browsers send it (the image hash cache keys on it)."""
     if not canonical.startswith("http://"):
         scheme, sep, rest = canonical.partition("://")
-        if sep and _DEFANGED_WEB.fullmatch(scheme):  # "hxxp://", "hxxps://", "ttps://": http as written up
+        # "hxxp://", "hxxps://", "ttps://", "h**p://" (read from its "p"): a scheme no browser has, over a
+        # host and path, is http defanged in a write-up
+        if sep and scheme not in _SPECIAL:
             canonical = "http://" + rest
     base, mark, query = canonical.partition("?")
     slash = base.find("/", base.find("://") + 3)

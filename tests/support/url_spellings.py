@@ -152,7 +152,7 @@ def spelling(draw: st.DrawFn, target: Target, kinds: list[str] | None = None) ->
     elif kind == "scheme-relative":
         text = "//" + host + path
     elif kind == "hxxp":
-        text = draw(st.sampled_from(["hxxp://", "hxxps://", "hXXp://", "h**p://", "ttps://"])) + host + path
+        text = draw(st.sampled_from(["hxxp://", "hxxps://", "hXXp://", "h**p://", "ttps://", "h__ps://"])) + host + path
     elif kind == "slashes":
         text = draw(st.sampled_from(["http:/", "http:///", "https:////", "http:"])) + host + (path or "/")
     elif kind == "percent host":
