@@ -88,7 +88,9 @@ def test_every_spelling_of_a_listed_address_is_found(data: st.DataObject, target
 @SETTINGS
 @given(data=st.data(), target=st.sampled_from(NEIGHBOURS))
 def test_the_same_spellings_of_an_unlisted_neighbour_match_nothing(data: st.DataObject, target: Target) -> None:
-    kind, text = data.draw(spelling(target), label="spelling")
+    # Not "tags inside": a string is read with and without its markup, so "not<wbr>blocked.example.invalid"
+    # reads as the listed host after the tag too (over-blocking, the safe side, and only with a tag there).
+    kind, text = data.draw(spelling(target, [k for k in CLASSES if k != "tags inside"]), label="spelling")
     text = data.draw(sentence(text), label="sentence")
     assert not reached(text), (kind, text, url_parts(text))
 
