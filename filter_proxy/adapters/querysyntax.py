@@ -74,6 +74,7 @@ MAX_FUZZY_TERMS = 16  # fuzzy terms probed per request (each costs up to ~2 ms);
 MAX_INFIX_TERMS = 4  # contains-wildcards probed per request (~5 ms each); the rest: ends only
 # A fuzzy term: word characters (leet digits too) right before "~", not a quoted phrase's slop.
 _FUZZY = re.compile(rf"(?<![\w\"~])(\w{{{FUZZY_PROBE_MIN_LETTERS},}})~(\d+(?:\.\d+)?)?(?![\w~])")
+_RUNS = re.compile(r"(.)\1+")
 _RAW_LEET = re.compile(r"[()!/\\\[\]{}€]")
 _WILDCARD = re.compile(r"[*?]")
 _LATIN = re.compile(r"[a-z]")
@@ -462,7 +463,10 @@ def fuzzy_readings(text: str) -> list[str]:
             out.extend((QueryPrefix(term), QueryPrefix(term[:-1]), QuerySuffix(term), QuerySuffix(term[1:])))
         if probed < MAX_FUZZY_TERMS:
             probed += 1
-            out.append(QueryFuzzy(term, _fuzzy_edits(term, edits)))
+            # A run of one letter is read as one letter once normalised ("kkk" -> "k"): the backend, reading
+            # the term as written, finds words that many edits nearer than the normalised probe says.
+            collapsed = len(term) - len(_RUNS.sub(r"\1", term))
+            out.append(QueryFuzzy(term, min(2, _fuzzy_edits(term, edits) + collapsed)))
     return list({(type(r), str(r)): r for r in out}.values())
 
 
