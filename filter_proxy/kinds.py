@@ -21,9 +21,16 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
-from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
+from filter_proxy.adapters.routes import ASYNC, CHANGE, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.response_guard import listed_echo, listed_in_echo
-from filter_proxy.screening import ImageScreenerLike, Removal, screen_page, screen_results, screen_texts
+from filter_proxy.screening import (
+    ImageScreenerLike,
+    Removal,
+    screen_page,
+    screen_results,
+    screen_texts,
+    screen_value,
+)
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
@@ -83,7 +90,7 @@ def screen_kind(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleS
         return _terms(status, doc, adapter, rules)
     if kind == ROWS:
         return _rows(status, doc, rules)
-    if kind in (OPAQUE, COUNT):
+    if kind in (OPAQUE, COUNT, CHANGE):  # a write's answer (acknowledged, counts, task) is read whole
         return _opaque(status, doc, rules)
     raise AdapterError(f"unknown response kind {kind!r}")
 
@@ -121,13 +128,29 @@ async def screen_documents(kind: str, status: int, doc: Any, adapter: Adapter, r
     if shown:
         doc = rewrite_urls(doc, shown)
     status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
+    _withhold_rest(doc, views, removals, adapter, rules)
     return status, doc, removed, bool(hide or shown)
+
+
+def _withhold_rest(doc: Any, views: list[ResultView], removals: dict[int, Removal], adapter: Adapter,
+                   rules: RuleSet) -> None:
+    """Everything of a documents answer but its kept documents (read as results already): totals, cursors,
+    errors and any key beside the documents. A listed string there has nothing around it to remove, so the
+    answer is withheld (before, only the documents were read and the rest went out as the backend sent it)."""
+    kept = {id(node) for view in views if view.index not in removals for node in view.nodes
+            if type(node) in (dict, list)}
+    found = screen_value(doc, rules, kept)
+    if found is not None:
+        raise Withheld(found)
 
 
 def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
     page, owners = adapter.document_shape().page(kind, doc)
     views = adapter.results(page) if owners else []
-    return _drop(kind, status, doc, adapter, owners, views, screen_results(views, rules))
+    removals = screen_results(views, rules)
+    status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
+    _withhold_rest(doc, views, removals, adapter, rules)
+    return status, doc, removed
 
 
 def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int], views: list[ResultView],
