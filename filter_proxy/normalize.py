@@ -241,14 +241,14 @@ def _join_chain(match: re.Match[str]) -> str:
     return joined.translate(_LEET) if _HAS_LATIN.search(joined) else joined
 
 
-def tokens(text: str, trim: int = True) -> list[str]:
+def tokens(text: str, trim: bool = True) -> list[str]:
     """Raw tokens: runs of alphanumerics and leetspeak symbols, edge punctuation trimmed (unless ``trim`` is
     False: then edge symbols stay, to be read as letters)."""
     if text.isascii():
         found = text.encode().translate(_ASCII_SPLIT).decode().split()
     else:
         found = (_TOKEN_MC if max(text) >= "\u0903" else _TOKEN).findall(text.replace("_", " "))
-    return _trim_symbols(found, trim == TRAILING) if trim and _SYMBOL.search(text) else found
+    return _trim_symbols(found) if trim and _SYMBOL.search(text) else found
 
 
 def join_spelled(toks: list[str]) -> list[str]:
@@ -338,7 +338,7 @@ def map_digraphs(text: str) -> str:
     return text
 
 
-def _words(text: str, trim: int, whole: bool | None = None) -> list[str]:
+def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
     """``words``; ``trim`` False reads edge symbols as letters instead of punctuation; ``whole`` forces the
     whole-text look-alike decision (None: by the rule)."""
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
@@ -362,7 +362,7 @@ def _words(text: str, trim: int, whole: bool | None = None) -> list[str]:
         # Four substring tests beat one regex scan; without symbols no token can finish empty.
         symbols = "@" in text or "$" in text or "!" in text or "|" in text
         if symbols and trim:
-            toks = _trim_symbols(toks, trim == TRAILING)
+            toks = _trim_symbols(toks)
         return _finish_tokens(toks, symbols)
     folded, decided = _fold_unicode(text, False, whole)
     out, joined = _finish_non_ascii(folded, trim)
@@ -372,7 +372,7 @@ def _words(text: str, trim: int, whole: bool | None = None) -> list[str]:
     return out
 
 
-def _finish_non_ascii(folded: str, trim: int) -> tuple[list[str], bool]:
+def _finish_non_ascii(folded: str, trim: bool) -> tuple[list[str], bool]:
     """Steps 2-6 of non-ASCII text, and whether joining (chains, spelled-out letters) made new words."""
     mapped = map_confusables(folded)
     chained = join_chains(mapped)
@@ -425,17 +425,12 @@ def _finish_all(toks: list[str], cached: list[str | None]) -> list[str]:
     return out
 
 
-# ``_words``' ``trim`` (False 0, True 1) that trims trailing edge symbols only (a leading "@" or "|" read as a
-# letter): the third reading of a text whose leading and trailing edge symbols disagree ("@!rings!").
-TRAILING = 2
-
-
-def _trim_symbols(found: list[str], trailing_only: bool = False) -> list[str]:
+def _trim_symbols(found: list[str]) -> list[str]:
     """Edge symbols are punctuation (``@name``, ``wow!``, ``|x|``); drop tokens left empty."""
     out = []
     for token in found:
         if not token.isalnum():
-            token = (token if trailing_only else token.lstrip(_LEADING_PUNCT)).rstrip(_TRAILING_PUNCT)
+            token = token.lstrip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
             if not token:
                 continue
         out.append(token)

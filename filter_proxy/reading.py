@@ -19,7 +19,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from filter_proxy.normalize import _LETTER_FORMS, TRAILING, _words, decode_references, map_digraphs
+from filter_proxy.normalize import _LETTER_FORMS, _words, decode_references, map_digraphs
 
 __all__ = ["Reading", "reading"]
 
@@ -43,6 +43,7 @@ class Reading(NamedTuple):
 _EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+(?:\w|[!$€])|(?:[^\W_]|[@$€])[!|]+(?:$|[^\w@$!|€]|_)")
 _TAG = re.compile(r"(?<![\w@$!|€])[#@]+([^\s#@]+)")  # to the next space: marks and format characters too
 _DIGITS = re.compile(r"\d+")
+_FINAL_MARKS = re.compile(r"[!|]+(?=[\s.?,;:)\]}\"'*]*$)")
 _APART = "\x00"  # between two readings in ``alternate``: no listed phrase holds it
 
 
@@ -58,9 +59,9 @@ def reading(text: str) -> Reading:
     if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(map_digraphs(text)):
         other = _words(text, False)
         alternate = other if other != main else None
-        # Leading symbols as letters but trailing ones as punctuation ("@!rings!"): a third reading, after a
-        # word that no normalised text holds, so that no phrase spans the two.
-        third = _words(text, TRAILING)
+        # Every edge symbol a letter but those that end the text ("@!rings!", "qx$07z| xzcx!!": an
+        # exclamation): a third reading, after a word no normalised text holds, so no phrase spans the two.
+        third = _words(_FINAL_MARKS.sub("", text), False)
         if third != main and third != other:
             alternate = [*other, _APART, *third]
     tagged: tuple[str, ...] = ()

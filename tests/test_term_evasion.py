@@ -201,7 +201,8 @@ def test_look_alike_words_beside_a_disguise_or_oddly_cased_fold(seed: int) -> No
     first = ev.nonsense_word(rng, rng.randint(4, 9))
     second = ev.nonsense_word(rng, rng.randint(4, 9))
     table = {"a": "а", "c": "с", "e": "е", "k": "к", "o": "о", "p": "р", "t": "т", "x": "х", "y": "у", "g": "ԍ"}
-    assume(sum(c in table for c in first) >= 2 and any(c not in table for c in second))
+    assume(sum(c in table for c in first) >= 2 and any(c not in table for c in second)
+           and any(c in table for c in second))  # the second word mixes scripts
     whole = "".join(table.get(c, c) for c in first)
     mixed = "".join(table.get(c, c) for c in second)  # keeps a Latin letter: mixed script
     if not any("\u0400" <= c <= "\u052f" for c in whole) or whole.isascii():
