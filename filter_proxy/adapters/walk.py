@@ -196,7 +196,7 @@ def _scan_token(text: str, out: list[str]) -> None:
         if "[" in part and part.count("[") > part.count("]") and whole[len(part):len(part) + 1] == "]":
             part += "]"  # the end of an IPv6 literal ("https://[2001:db8::1]"), not a closing bracket
         out.append(part)
-        if match.lastgroup == "host":
+        if match.lastgroup == "host" or (match.lastgroup == "www" and "/" not in part):
             if part.count(".") >= 2:
                 # A host glued to the next sentence ("blocked.example.invalid.Then", ".then"): a reader
                 # stops at the listed host, so the host without its last label is checked too. Not after

@@ -66,6 +66,11 @@ if _kernel is not None and (
         != (_EXACT, _PREFIX, _DOMAIN, ROOT_SEED)
         or _kernel.xxh64(b"filter-proxy url kernel", _EXACT) != xxh64_intdigest(b"filter-proxy url kernel", _EXACT)):
     _kernel = None  # seeds out of step, or a big-endian host: never hash differently from the index
+if _kernel is not None:
+    try:  # a stale build (plain_probe without the match_form argument): the pure-Python path, not an error
+        _kernel.plain_probe("http://a.example.invalid/A", _clean_query, b"\xff" * 8, 63, True, True, match_form)
+    except TypeError:
+        _kernel = None
 
 
 @dataclass(frozen=True, slots=True)
