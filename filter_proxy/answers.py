@@ -191,6 +191,9 @@ async def finish_multi(
                 await exchange.send_raw(send, status, headers, orjson.dumps(doc), True, None, 0)  # what was read
                 return
             pages = shape.pages(doc)
+            # Everything beside the sub-responses (ES "took", a key the backend added) is read too: a
+            # listed string there has nothing removable around it (before: passed unread).
+            kinds.screen_error(shape.envelope(doc), rules)
             if len(pages) != len(keep):
                 raise AdapterError("multi-search answered another number of sub-responses")
             for n, page in enumerate(pages):

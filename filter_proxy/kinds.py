@@ -121,13 +121,25 @@ async def screen_documents(kind: str, status: int, doc: Any, adapter: Adapter, r
     if shown:
         doc = rewrite_urls(doc, shown)
     status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
+    _rest(doc, rules)
     return status, doc, removed, bool(hide or shown)
 
 
 def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
     page, owners = adapter.document_shape().page(kind, doc)
     views = adapter.results(page) if owners else []
-    return _drop(kind, status, doc, adapter, owners, views, screen_results(views, rules))
+    status, doc, removed = _drop(kind, status, doc, adapter, owners, views, screen_results(views, rules))
+    _rest(doc, rules)
+    return status, doc, removed
+
+
+def _rest(doc: Any, rules: RuleSet) -> None:
+    """Deny by default: the answer as it will be sent, every string and key of it, read once more after the
+    kind's own removals. The documents were screened as results; what sits around them (ES ``_index`` /
+    ``_id`` kept in a "not found" entry, Solr ``numFound``, Meilisearch ``total`` / ``limit``, a key the
+    backend added, Solr terms' field names and counts) had no reader before and passed unread. A listed
+    string there cannot be removed: the answer is withheld (``Withheld``)."""
+    _opaque(0, doc, rules)
 
 
 def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int], views: list[ResultView],
@@ -192,7 +204,6 @@ def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
     removals: list[Removal] = []
     drop: set[int] = set()
     terms = shape.terms(doc)
-    _opaque(status, {k: v for k, v in doc.items() if k != "terms"}, rules)  # shard failures and the like
     for i, term in enumerate(terms):
         verdict = rules.check_text(term)
         if verdict.matched:
@@ -200,6 +211,7 @@ def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
             removals.append(Removal(verdict))
     if drop:
         doc = shape.drop_terms(doc, drop)
+    _rest(doc, rules)  # shard failures, field names, counts, the kept terms as URLs too
     return status, doc, removals
 
 

@@ -52,6 +52,10 @@ class MultiShape:
         pages: list[Any] = doc[self.list_key]
         return pages
 
+    def envelope(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The answer without its sub-responses (read as opaque: nothing in it is removable)."""
+        return {k: v for k, v in doc.items() if k != self.list_key}
+
     def assemble(self, doc: Any, pages: list[Any]) -> Any:
         if not isinstance(doc, dict):
             doc = {}
