@@ -21,6 +21,7 @@ from filter_proxy.adapters.base import Adapter, ResultView
 from filter_proxy.adapters.querysyntax import QueryFuzzy, QueryInfix, QueryPrefix, QuerySuffix
 from filter_proxy.adapters.walk import collect_except, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
+from filter_proxy.encoded import add_readings
 from filter_proxy.fuzzy_query import fuzzy_verdict, infix_verdict
 from filter_proxy.images_check import ImageCheck, rewrite_urls
 from filter_proxy.page_results import Removal, screen_results
@@ -114,6 +115,7 @@ def screen_value(value: Any, rules: RuleSet, skip: set[int] | None = None) -> Re
         collect_except(value, texts, links, skip, set())
     else:
         texts, links = walk_strings(value)
+    add_readings(texts, links)  # decoded readings a client gets (encoded.py)
     verdict = rules.check_texts(texts)
     if verdict.action != "allow":
         return Removal(verdict)
@@ -168,6 +170,7 @@ def screen_rest(doc: Any, adapter: Adapter, rules: RuleSet, skip: set[int]) -> R
     texts: list[str] = []
     links: list[str] = []
     collect_except(doc, texts, links, skip, skip_keys)
+    add_readings(texts, links)  # decoded readings a client gets (encoded.py)
     verdict = rules.check_texts(texts)
     if verdict.action != "allow":
         return Removal(verdict)

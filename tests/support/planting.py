@@ -37,9 +37,10 @@ def positions(node: Any, path: Path = ()) -> Iterator[tuple[Path, str]]:
         yield path, "value"
 
 
-def plant(doc: Any, path: Path, how: str, listed: Any) -> Any:
+def plant(doc: Any, path: Path, how: str, listed: Any, append: bool = True) -> Any:
     """A copy of ``doc`` with ``listed`` at ``path``: as the value (a string value gets it appended, so
-    the text around it stays), as the key's name (a string ``listed`` only), as a new key, as a new item."""
+    the text around it stays, unless ``append`` is False), as the key's name (a string ``listed`` only), as
+    a new key, as a new item."""
     doc = copy.deepcopy(doc)
     if not path:
         return listed
@@ -55,7 +56,7 @@ def plant(doc: Any, path: Path, how: str, listed: Any) -> Any:
         node.append(listed)
     else:
         old = node[last]
-        node[last] = f"{old} {listed}" if isinstance(old, str) and isinstance(listed, str) else listed
+        node[last] = f"{old} {listed}" if append and isinstance(old, str) and isinstance(listed, str) else listed
     return doc
 
 
