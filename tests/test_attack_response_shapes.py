@@ -107,3 +107,26 @@ def test_a_clean_error_body_reaches_the_client_as_sent(answer: Answer, message: 
     status, body = run(answer, doc)
     assert status == answer.status
     assert parsed(answer, body) == doc
+
+
+MULTI_SLOTS = {"es msearch": "responses", "ts multi": "results"}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), name=st.sampled_from(sorted(MULTI_SLOTS)), listed=LISTED)
+def test_a_withheld_sub_response_becomes_an_error_item_and_the_others_stay(data: st.DataObject, name: str,
+                                                                          listed: str) -> None:
+    """ES ``_msearch`` and Typesense ``multi_search`` have per-item errors: a sub-response that holds listed
+    content it cannot lose (an error that quotes it, an echo, a bucket's name) becomes such an error, the
+    other sub-responses are kept (before: the whole multi-search answer was withheld)."""
+    answer = BY_NAME[name]
+    key = MULTI_SLOTS[name]
+    slot = data.draw(st.integers(0, len(answer.doc[key]) - 1), label="slot")
+    inside = [(p, h) for p, h in positions(answer.doc[key][slot]) if h != "append"]
+    path, how = data.draw(st.sampled_from(inside), label="position")
+    status, body = run(answer, plant(answer.doc, (key, slot, *path), how, listed))
+    assert status == 200 and not leaks(body)
+    items = orjson.loads(body)[key]
+    assert len(items) == len(answer.doc[key])
+    other = 1 - slot
+    assert items[other] == answer.doc[key][other]  # the other sub-response, as the backend sent it
