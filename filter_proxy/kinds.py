@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.response_guard import listed_echo, listed_in_echo
 from filter_proxy.screening import ImageScreenerLike, Removal, screen_page, screen_results, screen_texts
@@ -226,9 +227,7 @@ def _rows(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal
     hits = doc.get("hits")
     if isinstance(hits, dict) and ("events" in hits or "sequences" in hits):  # ES EQL: events and sequences
         inner, removals = _rows_of(hits, ("events", "sequences"), rules)
-        total = inner.get("total")
-        if removals and isinstance(total, dict) and isinstance(total.get("value"), int):
-            total["value"] = max(0, total["value"] - len(removals))
+        lower(inner.get("total"), "value", len(removals))  # counts.py: in its own type
         doc["hits"] = inner
         _opaque(status, {k: v for k, v in doc.items() if k != "hits"}, rules)
         return status, doc, removals
@@ -251,9 +250,8 @@ def _rows_of(doc: dict[str, Any], row_keys: tuple[str, ...], rules: RuleSet) -> 
         if found:
             doc[key] = [r for i, r in enumerate(rows) if i not in found]
             removals.extend(found.values())
-    for count in ("total", "size"):  # OpenSearch SQL counts
-        if removals and isinstance(doc.get(count), int) and not isinstance(doc.get(count), bool):
-            doc[count] = max(0, doc[count] - len(removals))
+    for count in ("total", "size"):  # OpenSearch SQL counts, in their own type (counts.py)
+        lower(doc, count, len(removals))
     return doc, removals
 
 

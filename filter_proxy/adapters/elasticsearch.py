@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.es_sections import aggregation_sections, suggest_echoes, suggest_sections
 from filter_proxy.adapters.fields import hide_images, view_builder
 from filter_proxy.adapters.querysyntax import expand_mustache, screened_texts
@@ -139,10 +140,10 @@ class ElasticsearchAdapter(Adapter):
         doc["hits"]["hits"] = kept
         if removed:
             total = doc["hits"].get("total")
-            if isinstance(total, dict) and isinstance(total.get("value"), int):
-                total["value"] = max(0, total["value"] - removed)
-            elif isinstance(total, int) and not isinstance(total, bool):
-                doc["hits"]["total"] = max(0, total - removed)
+            if isinstance(total, dict):  # counts.py: a count in its own type (a number, a numeric string)
+                lower(total, "value", removed)
+            else:
+                lower(doc["hits"], "total", removed)
             if not kept and "max_score" in doc["hits"]:
                 doc["hits"]["max_score"] = None
         return doc

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
 from filter_proxy.adapters.querysyntax import screened_texts
 from filter_proxy.adapters.request import request_strings
@@ -89,9 +90,7 @@ class MeilisearchAdapter(Adapter):
         for page, positions in drop.values():
             page["hits"] = [h for i, h in enumerate(page["hits"]) if i not in positions]
             for key in TOTAL_KEYS:
-                total = page.get(key)
-                if isinstance(total, int) and not isinstance(total, bool):
-                    page[key] = max(0, total - len(positions))
+                lower(page, key, len(positions))  # counts.py: in its own type
         return doc
 
     def hide_image(self, doc: Any, index: int) -> None:

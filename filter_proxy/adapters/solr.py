@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
 from filter_proxy.adapters.querysyntax import expand_macros, screened_texts
 from filter_proxy.adapters.request import read_bodies, request_strings, string_leaves
@@ -97,9 +98,7 @@ class SolrAdapter(Adapter):
         if not removed:
             return doc
         doc["response"]["docs"] = [d for i, d in enumerate(docs) if i not in indices]
-        found = doc["response"].get("numFound")
-        if isinstance(found, int) and not isinstance(found, bool):
-            doc["response"]["numFound"] = max(0, found - len(removed))
+        lower(doc["response"], "numFound", len(removed))  # counts.py: in its own type
         table = doc.get("highlighting")
         if isinstance(table, dict):  # a removed document's snippets must go with it
             for d in removed:

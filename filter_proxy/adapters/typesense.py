@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
 from filter_proxy.adapters.querysyntax import screened_texts
 from filter_proxy.adapters.request import request_strings
@@ -136,6 +137,4 @@ class TypesenseAdapter(Adapter):
 
 
 def _decrement(holder: dict[str, Any], key: str, by: int) -> None:
-    value = holder.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        holder[key] = max(0, value - by)
+    lower(holder, key, by)  # counts.py: in its own type (a number, a numeric string)
