@@ -24,7 +24,14 @@ from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
 from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.response_guard import listed_echo, listed_in_echo
-from filter_proxy.screening import ImageScreenerLike, Removal, screen_page, screen_results, screen_texts
+from filter_proxy.screening import (
+    ImageScreenerLike,
+    Removal,
+    screen_page,
+    screen_results,
+    screen_texts,
+    screen_value,
+)
 
 if TYPE_CHECKING:
     from filter_proxy.rules.ruleset import RuleSet
@@ -84,7 +91,9 @@ def screen_kind(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleS
         return _terms(status, doc, adapter, rules)
     if kind == ROWS:
         return _rows(status, doc, rules)
-    if kind in (OPAQUE, COUNT):
+    if kind == OPAQUE:
+        return _opaque_parts(status, doc, adapter, rules)
+    if kind == COUNT:
         return _opaque(status, doc, rules)
     raise AdapterError(f"unknown response kind {kind!r}")
 
@@ -275,6 +284,26 @@ def _split_echo(doc: Any) -> tuple[Any, list[Any]]:
         else:
             out[key] = value
     return out, echoes
+
+
+def _opaque_parts(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    """An opaque answer whose adapter names removable parts (``Adapter.opaque_sections``): a listed part
+    goes, everything left is read as opaque."""
+    removals: list[Removal] = []
+    drop: dict[int, tuple[Any, set[Any]]] = {}
+    for section in adapter.opaque_sections(doc):
+        found = screen_value(section.owner[section.key], rules)
+        if found is not None:
+            removals.append(found)
+            drop.setdefault(id(section.owner), (section.owner, set()))[1].add(section.key)
+    for owner, keys in drop.values():
+        if isinstance(owner, list):
+            owner[:] = [item for i, item in enumerate(owner) if i not in keys]
+        else:
+            for key in keys:
+                owner.pop(key, None)
+    _opaque(status, doc, rules)
+    return status, doc, removals
 
 
 def _opaque(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:

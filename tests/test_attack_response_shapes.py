@@ -130,3 +130,18 @@ def test_a_withheld_sub_response_becomes_an_error_item_and_the_others_stay(data:
     assert len(items) == len(answer.doc[key])
     other = 1 - slot
     assert items[other] == answer.doc[key][other]  # the other sub-response, as the backend sent it
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), listed=LISTED)
+def test_a_listed_meilisearch_facet_hit_is_removed_and_the_others_stay(data: st.DataObject, listed: str) -> None:
+    """Meilisearch facet search (an autocomplete of facet values): a listed facet hit goes, the others
+    stay (before: the whole answer was withheld)."""
+    answer = BY_NAME["meili facet"]
+    hits = answer.doc["facetHits"]
+    target = data.draw(st.integers(0, len(hits) - 1), label="hit")
+    inside = [(p, h) for p, h in positions(hits[target]) if h != "append"]
+    path, how = data.draw(st.sampled_from(inside), label="position")
+    status, body = run(answer, plant(answer.doc, ("facetHits", target, *path), how, listed))
+    assert status == 200 and not leaks(body)
+    assert orjson.loads(body)["facetHits"] == [h for i, h in enumerate(hits) if i != target]

@@ -162,6 +162,12 @@ class Adapter:
         """Removable parts of a search response other than its results (see ``Section``)."""
         return []
 
+    def opaque_sections(self, doc: Any) -> list[Section]:
+        """Removable parts of an answer of an ``opaque`` route (``kinds.py``), each screened whole: a listed
+        one is removed, the rest of the answer is read as opaque (Meilisearch facet search: each facet
+        hit). Default: none (a listed string anywhere withholds the answer)."""
+        return []
+
     def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
         """``(object, key)`` or ``(array, index)`` members of the response that only echo the request (Solr's ``responseHeader``,
         Meilisearch's ``query``): the request was screened, so they are not read as content. Without this a

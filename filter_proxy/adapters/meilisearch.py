@@ -82,6 +82,12 @@ class MeilisearchAdapter(Adapter):
     def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
         return [(page, "query") for page in _pages(doc) if "query" in page]
 
+    def opaque_sections(self, doc: Any) -> list[Section]:
+        """Facet search (``/facet-search``): each of ``facetHits`` is a facet value and its count, removed
+        when listed (an autocomplete of facet values, like a suggestion list)."""
+        hits = doc.get("facetHits") if isinstance(doc, dict) else None
+        return [Section(hits, i) for i in range(len(hits))] if isinstance(hits, list) else []
+
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         drop: dict[int, tuple[dict[str, Any], set[int]]] = {}
         for n, (page, i) in enumerate(self._slots(doc)):
