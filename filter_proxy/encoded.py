@@ -44,11 +44,16 @@ _PADDED_TOKEN = re.compile(r"(?<![\w+/-])[A-Za-z0-9+/_-]{6,}={1,2}(?![\w=])")
 _DATA_URI = re.compile(r"data:[^,;]{0,64}(?:;[^,;]{1,64}){0,4};base64,([A-Za-z0-9+/_=-]{4,})", re.IGNORECASE)
 _QUERY_CUT = re.compile(r"[?&=]")
 _MAX_DEPTH = 3  # readings of readings (a percent-encoded entity, base64 of a percent-encoded URL)
-_MAX_LEN = 65_536  # a longer string is read as it is only (the filter reads its text and URL parts)
+# A longer string is read as it is only (the filter reads its text and URL parts): a response's size is
+# bounded by max_response_bytes anyway, this bounds the copies made per string.
+_MAX_LEN = 4_000_000
+_MAX_B64 = 262_144  # a longer base64 token is binary (a picture): pictures are the image screener's
 
 
 def _b64_text(token: str) -> str | None:
     """The UTF-8 text ``token`` encodes as base64 (standard or URL-safe, padding optional), or None."""
+    if len(token) > _MAX_B64:
+        return None
     padded = token + "=" * (-len(token) % 4)
     try:
         raw = base64.b64decode(padded, altchars=b"-_" if ("-" in token or "_" in token) else None, validate=True)
