@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from filter_proxy.config import load_config
@@ -42,6 +42,7 @@ class Script:
     body: bytes = b"{}"
     status: int = 200
     gzip: bool = False
+    chunked: bool = False  # sent as a stream of small chunks (Transfer-Encoding: chunked)
 
 
 class ScriptedBackend:
@@ -59,6 +60,12 @@ class ScriptedBackend:
         headers = {"x-elastic-product": "Elasticsearch", "content-type": "application/json"}
         if script.gzip:
             headers["content-encoding"] = "gzip"
+        if script.chunked:
+            async def pieces() -> AsyncIterator[bytes]:
+                for i in range(0, len(body), 7):
+                    yield body[i : i + 7]
+
+            return StreamingResponse(pieces(), status_code=script.status, headers=headers)
         return Response(body, status_code=script.status, headers=headers)
 
 
@@ -203,9 +210,10 @@ def family(request: pytest.FixtureRequest, rules_dir: Path) -> Iterator[tuple[Fa
             close()
 
 
-def _call(fam: Family, backend: ScriptedBackend, client: Any, answer: Answer, doc: Any, zipped: bool) -> Any:
+def _call(fam: Family, backend: ScriptedBackend, client: Any, answer: Answer, doc: Any, zipped: bool,
+          chunked: bool = False) -> Any:
     """The client's result, or the exception it raised for an error status."""
-    backend.script = Script(answer.encode(doc), answer.status, zipped)
+    backend.script = Script(answer.encode(doc), answer.status, zipped, chunked)
     logging.disable(logging.ERROR)
     try:
         return fam.calls[answer.name](client)
@@ -235,11 +243,26 @@ def test_each_clean_answer_reads_as_the_backend_sent_it(family: tuple[Family, Sc
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                   HealthCheck.function_scoped_fixture])
-@given(data=st.data(), listed=LISTED, zipped=st.booleans())
+@given(data=st.data(), listed=LISTED, zipped=st.booleans(), chunked=st.booleans())
 def test_a_client_never_reads_a_listed_string(family: tuple[Family, ScriptedBackend, Any], data: st.DataObject,
-                                              listed: str, zipped: bool) -> None:
+                                              listed: str, zipped: bool, chunked: bool) -> None:
     fam, backend, client = family
     answer = BY_NAME[data.draw(st.sampled_from(sorted(fam.calls)), label="answer")]
     path, how = data.draw(st.sampled_from(list(positions(answer.doc))), label="position")
-    got = _call(fam, backend, client, answer, plant(answer.doc, path, how, listed), zipped)
+    got = _call(fam, backend, client, answer, plant(answer.doc, path, how, listed), zipped, chunked)
     assert not _leaks(got if not isinstance(got, BaseException) else str(got)), (answer.name, path, how)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                  HealthCheck.function_scoped_fixture])
+@given(data=st.data(), zipped=st.booleans())
+def test_a_clean_chunked_answer_reads_as_sent(family: tuple[Family, ScriptedBackend, Any], data: st.DataObject,
+                                              zipped: bool) -> None:
+    """A clean answer sent in chunks (and gzip-compressed) reads as the backend sent it."""
+    fam, backend, client = family
+    answer = BY_NAME[data.draw(st.sampled_from(sorted(n for n in fam.calls if BY_NAME[n].status == 200)))]
+    got = _plain(_call(fam, backend, client, answer, answer.doc, zipped, chunked=True))
+    assert not isinstance(got, BaseException)
+    assert not _leaks(got)
+    if isinstance(got, dict) and isinstance(answer.doc, dict) and fam.adapter != "meilisearch":
+        assert {k: v for k, v in got.items() if k in answer.doc} == answer.doc
