@@ -32,6 +32,10 @@ def _hits(doc: Any) -> list[Any]:
     if not isinstance(doc, dict):
         raise AdapterError("search response is not a JSON object")
     hits = doc.get("hits")
+    if hits is None:
+        # No hits section (``filter_path=aggregations``, ``-hits``, an empty object): no results; every
+        # string of the answer is still read by the last walk (screening.screen_rest).
+        return []
     if not isinstance(hits, dict):
         raise AdapterError("search response has no 'hits' object")
     items = hits.get("hits", [])

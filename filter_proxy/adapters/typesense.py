@@ -31,8 +31,10 @@ def _check_hits(hits: Any) -> list[dict[str, Any]]:
     if not isinstance(hits, list):
         raise AdapterError("Typesense response: 'hits' is not a list")
     for hit in hits:
-        if not isinstance(hit, dict) or not isinstance(hit.get("document"), dict):
-            raise AdapterError("Typesense response: a hit has no 'document' object")
+        # A hit without its document (``exclude_fields`` of everything, a proxy's filtering) is still a hit:
+        # every string of it is screened as the result's nodes.
+        if not isinstance(hit, dict) or not isinstance(hit.get("document", {}), dict):
+            raise AdapterError("Typesense response: a hit is not an object with a 'document' object")
     return hits
 
 
@@ -41,7 +43,9 @@ def _pages(doc: Any) -> list[dict[str, Any]]:
         raise AdapterError("Typesense response is not a JSON object")
     pages = doc["results"] if "hits" not in doc and "grouped_hits" not in doc and isinstance(doc.get("results"), list) else [doc]
     for page in pages:
-        if not isinstance(page, dict) or ("hits" not in page and "grouped_hits" not in page):
+        # A page without hits (``per_page=0``: found and facet counts only) has no results; the last walk
+        # reads the rest of it.
+        if not isinstance(page, dict):
             raise AdapterError("Typesense response has no 'hits'")
     return pages
 
@@ -81,7 +85,7 @@ class TypesenseAdapter(Adapter):
         views = []
         for n, slot in enumerate(self._slots(doc)):
             hit = self._hit(*slot)
-            views.append(build_view(n, [hit["document"]], self.fields, (), (hit,)))
+            views.append(build_view(n, [hit.get("document", {})], self.fields, (), (hit,)))
         return views
 
     def sections(self, doc: Any) -> list[Section]:
@@ -122,7 +126,7 @@ class TypesenseAdapter(Adapter):
     def hide_image(self, doc: Any, index: int) -> None:
         slots = self._slots(doc)
         if 0 <= index < len(slots):
-            hide_images([self._hit(*slots[index])["document"]], self.fields)
+            hide_images([self._hit(*slots[index]).get("document", {})], self.fields)
 
     def empty(self, params: Sequence[tuple[str, str]]) -> Any:
         return {
