@@ -90,7 +90,9 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
         # A walked string reads as itself, then without markup, then decoded: the first of the strongest
         # verdicts wins.
         walked = dict(listed)
-        for text in distinct:
+        for text in (bare.keys() | hidden.keys()) if hidden else bare:
+            if text not in distinct:  # a stripped form with readings: read through its own string
+                continue
             forms = [bare[text]] if text in bare else []
             for form in (text, *forms):
                 forms.extend(hidden.get(form, ()))
