@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.querysyntax import QueryFuzzy, QueryInfix, QueryPrefix, QuerySuffix
 from filter_proxy.adapters.walk import collect_except, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
@@ -149,6 +150,8 @@ def screen_sections(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOut
         if section.key not in keys:  # one removal per part, however many of its sections matched
             keys.add(section.key)
             outcome.removed.append(removal)
+            for holder, key in section.counts:  # the container's count says one less
+                lower(holder, key, 1)
     for owner, keys, width in drop.values():
         if isinstance(owner, dict):
             for key in keys:

@@ -81,6 +81,9 @@ class Section:
     key: int | str
     texts: list[str] | None = None
     width: int = 1
+    # Counts of the part's container, each lowered by one when the part goes (``(holder, key)``: a
+    # ``top_hits`` total, a Solr group's ``numFound``), in the count's own type (``adapters/counts.py``).
+    counts: tuple[tuple[Any, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
