@@ -145,3 +145,20 @@ def test_a_listed_meilisearch_facet_hit_is_removed_and_the_others_stay(data: st.
     status, body = run(answer, plant(answer.doc, ("facetHits", target, *path), how, listed))
     assert status == 200 and not leaks(body)
     assert orjson.loads(body)["facetHits"] == [h for i, h in enumerate(hits) if i != target]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(listed=LISTED, table=st.sampled_from(["highlighting", "explain"]), target=st.sampled_from(["d1", "d2"]))
+def test_solr_keyed_tables_go_with_their_document(listed: str, table: str, target: str) -> None:
+    """A listed string in a Solr document's highlighting or ``debug.explain`` entry removes that document
+    (and its entries), the other stays (before: a listed explanation withheld the whole page)."""
+    answer = BY_NAME["solr select"]
+    doc = orjson.loads(orjson.dumps(answer.doc))
+    doc["debug"]["explain"] = {"d1": "1.0 = weight(title:garden)", "d2": "0.5 = weight(title:soup)"}
+    where = ("highlighting", target, "title", 0) if table == "highlighting" else ("debug", "explain", target)
+    status, body = run(answer, plant(doc, where, "value", listed))
+    assert status == 200 and not leaks(body)
+    sent = orjson.loads(body)
+    other = "d2" if target == "d1" else "d1"
+    assert [d["id"] for d in sent["response"]["docs"]] == [other]
+    assert set(sent["debug"]["explain"]) == {other} and set(sent["highlighting"]) == {other}

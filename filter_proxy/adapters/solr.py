@@ -72,13 +72,22 @@ class SolrAdapter(Adapter):
             strings = [reading for text in strings for reading in expand_macros(text, named)]
         return screened_texts(strings)
 
+    def _keyed(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """The tables keyed by a document's unique key that belong to that document: its highlighting and
+        its ``debug.explain`` entry (which quotes the terms it matched)."""
+        tables = [doc.get("highlighting")]
+        debug = doc.get("debug")
+        if isinstance(debug, dict):
+            tables.append(debug.get("explain"))
+        return [t for t in tables if isinstance(t, dict)]
+
     def _nodes(self, doc: dict[str, Any], item: dict[str, Any]) -> tuple[Any, ...]:
-        """The document and its highlighting entry (keyed by the unique key), both screened whole."""
-        table = doc.get("highlighting")
-        if not isinstance(table, dict) or self.unique_key not in item:
+        """The document and its highlighting and explain entries (keyed by the unique key), screened whole
+        with it: a listed term there removes the document rather than withholding the page."""
+        if self.unique_key not in item or not ("highlighting" in doc or "debug" in doc):
             return (item,)
         key = str(item[self.unique_key])
-        return (item, table[key]) if key in table else (item,)
+        return (item, *(table[key] for table in self._keyed(doc) if key in table))
 
     def results(self, doc: Any) -> list[ResultView]:
         # Every field of a document is screened whatever its name (``fl=t:title`` aliases included).
@@ -99,8 +108,7 @@ class SolrAdapter(Adapter):
             return doc
         doc["response"]["docs"] = [d for i, d in enumerate(docs) if i not in indices]
         lower(doc["response"], "numFound", len(removed))  # counts.py: in its own type
-        table = doc.get("highlighting")
-        if isinstance(table, dict):  # a removed document's snippets must go with it
+        for table in self._keyed(doc):  # a removed document's snippets and explanation go with it
             for d in removed:
                 table.pop(str(d.get(self.unique_key)), None)
         return doc
