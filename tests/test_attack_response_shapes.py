@@ -162,3 +162,29 @@ def test_solr_keyed_tables_go_with_their_document(listed: str, table: str, targe
     other = "d2" if target == "d1" else "d1"
     assert [d["id"] for d in sent["response"]["docs"]] == [other]
     assert set(sent["debug"]["explain"]) == {other} and set(sent["highlighting"]) == {other}
+
+
+FRAGMENTS = {  # answer: where a hit's highlight fragments of a field sit
+    "es search": ("hits", "hits", 0, "highlight", "title"),
+    "solr select": ("highlighting", "d1", "title"),
+    "ts search": ("hits", 0, "highlights", 0, "matched_tokens"),
+}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), name=st.sampled_from(sorted(FRAGMENTS)),
+       listed=st.sampled_from(["zqxblocked", "forbidden phrase alpha", "Forbidden Phrase Alpha"]))
+def test_a_listed_string_cut_across_highlight_fragments_removes_its_result(data: st.DataObject, name: str,
+                                                                            listed: str) -> None:
+    """A highlighter's fragments are shown side by side: a listed term or phrase cut across them removes
+    the result (before: each fragment was read alone and the result passed)."""
+    answer = BY_NAME[name]
+    cut = data.draw(st.integers(1, len(listed) - 1), label="cut")
+    pieces = [listed[:cut].strip() or listed[:cut], listed[cut:].strip() or listed[cut:]]
+    status, body = run(answer, plant(answer.doc, FRAGMENTS[name], "value", pieces, append=False))
+    assert status == 200
+    sent = parsed(answer, body)
+    kept = {"es search": lambda: [h["_id"] for h in sent["hits"]["hits"]],
+            "solr select": lambda: [d["id"] for d in sent["response"]["docs"]],
+            "ts search": lambda: [h["document"]["id"] for h in sent["hits"]]}[name]()
+    assert kept == (["d2"] if name == "solr select" else ["2"])  # the first result went, the second stayed

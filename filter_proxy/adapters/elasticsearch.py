@@ -16,6 +16,7 @@ from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, Resu
 from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.es_sections import aggregation_sections, suggest_echoes, suggest_sections
 from filter_proxy.adapters.fields import hide_images, view_builder
+from filter_proxy.adapters.fragments import joined
 from filter_proxy.adapters.querysyntax import expand_mustache, screened_texts
 from filter_proxy.adapters.request import read_bodies, request_strings
 from filter_proxy.adapters.walk import strings as strings_of
@@ -126,7 +127,9 @@ class ElasticsearchAdapter(Adapter):
             sources = (source,) if type(source) is dict else _sources(hit)
             # Screened: every string of the whole hit (``_source`` at any depth, ``fields``, ``highlight``,
             # ``inner_hits``, ``_ignored``, script fields ...); the mapping only names title/link/thumbnail.
-            views.append(build(i, sources, (), (hit,)))
+            highlight = hit.get("highlight") if type(hit) is dict else None
+            pieces = joined(highlight) if highlight else None  # fragments.py: fragments read together too
+            views.append(build(i, sources, (), (hit, pieces) if pieces else (hit,)))
         return views
 
     def sections(self, doc: Any) -> list[Section]:

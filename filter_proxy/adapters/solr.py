@@ -14,6 +14,7 @@ from typing import Any
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.fragments import joined
 from filter_proxy.adapters.querysyntax import expand_macros, screened_texts
 from filter_proxy.adapters.request import read_bodies, request_strings, string_leaves
 from filter_proxy.adapters.solr_sections import solr_sections
@@ -87,7 +88,9 @@ class SolrAdapter(Adapter):
         if self.unique_key not in item or not ("highlighting" in doc or "debug" in doc):
             return (item,)
         key = str(item[self.unique_key])
-        return (item, *(table[key] for table in self._keyed(doc) if key in table))
+        entries = [table[key] for table in self._keyed(doc) if key in table]
+        pieces = joined(entries[0]) if entries and "highlighting" in doc else None  # fragments.py
+        return (item, *entries, pieces) if pieces else (item, *entries)
 
     def results(self, doc: Any) -> list[ResultView]:
         # Every field of a document is screened whatever its name (``fl=t:title`` aliases included).

@@ -15,6 +15,7 @@ from typing import Any
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
 from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.fragments import joined
 from filter_proxy.adapters.querysyntax import screened_texts
 from filter_proxy.adapters.request import request_strings
 from filter_proxy.adapters.walk import strings
@@ -85,7 +86,9 @@ class TypesenseAdapter(Adapter):
         views = []
         for n, slot in enumerate(self._slots(doc)):
             hit = self._hit(*slot)
-            views.append(build_view(n, [hit.get("document", {})], self.fields, (), (hit,)))
+            marks = [hit[k] for k in ("highlights", "highlight") if k in hit]
+            pieces = joined(marks) if marks else None  # fragments.py: snippets / tokens read together too
+            views.append(build_view(n, [hit.get("document", {})], self.fields, (), (hit, pieces) if pieces else (hit,)))
         return views
 
     def sections(self, doc: Any) -> list[Section]:
