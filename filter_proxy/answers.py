@@ -15,7 +15,7 @@ import orjson
 
 from filter_proxy import exchange, kinds, multisearch
 from filter_proxy.adapters.base import AdapterError
-from filter_proxy.adapters.request import parse_query
+from filter_proxy.adapters.request import parse_query, path_texts
 from filter_proxy.adapters.routes import ASYNC, DOCUMENT, DOCUMENTS, Decision
 from filter_proxy.events import note_withheld
 from filter_proxy.response_guard import listed_echo
@@ -61,6 +61,8 @@ async def options(mw: FilterMiddleware, decision: Decision, segments: tuple[str,
     params = parse_query(query_string.decode("latin-1")) if query_string else []
     try:
         texts = mw.adapter.query_texts(params, b"", "")
+        if decision.route is not None:  # the path's values (an id, an index) are asked for too
+            texts = [*texts, *path_texts(decision.route.captured(segments))]
         blocked = query_verdict(texts, mw.holder.current).action == "block"
     except Exception:
         blocked = True  # an unreadable query is answered here, never forwarded

@@ -142,6 +142,12 @@ def _close_under_casefold(table: dict[str, str]) -> dict[str, str]:
 
 
 _ALL, _SYMBOLS = _build_lookalikes()
+# Look-alikes the UTS #39 data (13.0) lacks but a reader takes for the Latin letter: Armenian liwn (Լ, լ: L,
+# l) and yi (յ: j), Komi sje (ԍ: g; the data lists only its capital). Found by the red-team generator
+# (benchmarks/disguise_evader.py).
+_EXTRA = {"\u053c": "i", "\u056c": "i", "\u0575": "j", "\u050d": "g"}
+for _char, _target in _EXTRA.items():
+    _ALL.setdefault(_char, _target)
 # Letters only: a lone non-Latin digit ("०") in a number is no disguise. Mixed tokens take digits too.
 STRICT: dict[str, str] = _close_under_casefold({c: t for c, t in _ALL.items() if c.isalpha()})
 
@@ -230,6 +236,11 @@ class _Run(NamedTuple):
     folded: str  # mixed: EXTENDED-folded; else STRICT-folded (used when the whole text is look-alikes)
     kept: str  # a single-script run in genuine text: only Latin-script look-alikes ("ı", "æ") folded
     genuine: bool  # holds a non-Latin letter with no Latin look-alike that folding leaves in place
+    # Not mixed, and every letter has a look-alike in EXTENDED (``ԛхьԛԍ``: ``ԍ`` only by its capital): the
+    # EXTENDED fold, used in a text whose other tokens mix scripts (a disguise is being written); else None.
+    loose: str | None = None
+    # A capital after a small letter inside the run ("ΖνΖΙοκ"): no word of genuine text is cased so.
+    odd_case: bool = False
 
 
 def _is_genuine_letter(char: str) -> bool:
@@ -246,7 +257,11 @@ def _classify(run: str) -> _Run:
         # Judged on what folding leaves, so that the next pass over the output judges the same.
         return _Run(True, folded, folded, any(map(_is_genuine_letter, folded)))
     kept = run.translate(_LATIN_TABLE) if scripts == {"LATIN"} else run
-    return _Run(False, run.translate(_STRICT_TABLE), kept, any(map(_is_genuine_letter, run)))
+    genuine = any(map(_is_genuine_letter, run))
+    loose_fold = run.translate(_EXTENDED_TABLE)
+    loose = loose_fold if loose_fold.isascii() and scripts != {"LATIN"} else None
+    odd_case = loose is not None and any(a.islower() and b.isupper() for a, b in zip(run, run[1:], strict=False))
+    return _Run(False, run.translate(_STRICT_TABLE), kept, genuine, loose, odd_case)
 
 
 def _run(run: str) -> _Run:
@@ -275,9 +290,14 @@ def fold_decide(text: str, whole: bool | None = None) -> tuple[str, bool]:
         whole = not any(r.genuine for r in runs)
     if not runs:
         return text, whole
-    if not whole and all(not r.mixed and r.kept == run for r, run in zip(runs, found, strict=True)):
+    if not whole and all(not r.mixed and not r.odd_case and r.kept == run for r, run in zip(runs, found, strict=True)):
         return text, whole  # genuine text, nothing mixed: the common case of other-script prose
-    swap = {run: r.folded if r.mixed or whole else r.kept for run, r in zip(found, runs, strict=True)}
+    # A token mixing scripts is a disguise in progress: its neighbours made only of look-alikes (counting
+    # lower-case letters whose capital is one, EXTENDED) are folded with it ("ԛХЬԛԍ хzјЕ": two words); so is
+    # a word of look-alikes cased as no genuine word is ("ΖνΖΙοκΗΜ").
+    disguised = not whole and any(r.mixed for r in runs)
+    swap = {run: r.folded if r.mixed or whole else r.loose if (disguised or r.odd_case) and r.loose else r.kept
+            for run, r in zip(found, runs, strict=True)}
     return _TOKENISH.sub(lambda m: swap.get(m.group(), m.group()), text), whole
 
 

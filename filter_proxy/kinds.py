@@ -22,7 +22,7 @@ import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
 from filter_proxy.adapters.counts import lower
-from filter_proxy.adapters.routes import ASYNC, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
+from filter_proxy.adapters.routes import ASYNC, CHANGE, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.response_guard import listed_echo, listed_in_echo
 from filter_proxy.screening import (
     ImageScreenerLike,
@@ -93,7 +93,7 @@ def screen_kind(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleS
         return _rows(status, doc, rules)
     if kind == OPAQUE:
         return _opaque_parts(status, doc, adapter, rules)
-    if kind == COUNT:
+    if kind in (COUNT, CHANGE):  # a write's answer (acknowledged, counts, task) is read whole
         return _opaque(status, doc, rules)
     raise AdapterError(f"unknown response kind {kind!r}")
 
@@ -131,24 +131,35 @@ async def screen_documents(kind: str, status: int, doc: Any, adapter: Adapter, r
     if shown:
         doc = rewrite_urls(doc, shown)
     status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
-    _rest(doc, rules)
+    _withhold_rest(doc, views, removals, adapter, rules)
     return status, doc, removed, bool(hide or shown)
+
+
+def _withhold_rest(doc: Any, views: list[ResultView], removals: dict[int, Removal], adapter: Adapter,
+                   rules: RuleSet) -> None:
+    """Everything of a documents answer but its kept documents (read as results already): totals, cursors,
+    errors and any key beside the documents. A listed string there has nothing around it to remove, so the
+    answer is withheld (before, only the documents were read and the rest went out as the backend sent it)."""
+    kept = {id(node) for view in views if view.index not in removals for node in view.nodes
+            if type(node) in (dict, list)}
+    found = screen_value(doc, rules, kept)
+    if found is not None:
+        raise Withheld(found)
 
 
 def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
     page, owners = adapter.document_shape().page(kind, doc)
     views = adapter.results(page) if owners else []
-    status, doc, removed = _drop(kind, status, doc, adapter, owners, views, screen_results(views, rules))
-    _rest(doc, rules)
+    removals = screen_results(views, rules)
+    status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
+    _withhold_rest(doc, views, removals, adapter, rules)
     return status, doc, removed
 
 
 def _rest(doc: Any, rules: RuleSet) -> None:
-    """Deny by default: the answer as it will be sent, every string and key of it, read once more after the
-    kind's own removals. The documents were screened as results; what sits around them (ES ``_index`` /
-    ``_id`` kept in a "not found" entry, Solr ``numFound``, Meilisearch ``total`` / ``limit``, a key the
-    backend added, Solr terms' field names and counts) had no reader before and passed unread. A listed
-    string there cannot be removed: the answer is withheld (``Withheld``)."""
+    """Deny by default: a terms answer as it will be sent, every string and key of it, read once more
+    after its removals (shard failures, Solr terms' field names and counts, a key the backend added). A
+    listed string there cannot be removed: the answer is withheld (``Withheld``)."""
     _opaque(0, doc, rules)
 
 

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING
 
 from filter_proxy import answers, multisearch, pages
 from filter_proxy.adapters.base import Adapter, FieldMapping
-from filter_proxy.adapters.request import parse_query
+from filter_proxy.adapters.request import parse_query, path_texts
 from filter_proxy.adapters.routes import (
+    CHANGE,
     MULTI,
     PASS,
     REFUSE,
@@ -35,7 +36,7 @@ from filter_proxy.exchange import replay as _replay
 from filter_proxy.exchange import send_json as _send_json
 from filter_proxy.funnel.cookie import RepeatCookie
 from filter_proxy.funnel.token import HelpSigner
-from filter_proxy.request_guard import framing_refusal, screened_refusal, screened_scope
+from filter_proxy.request_guard import framing_refusal, override_refusal, screened_refusal, screened_scope
 from filter_proxy.response_guard import ResponseGuard, record_request
 from filter_proxy.routing import PathError, request_path
 from filter_proxy.rules.holder import RuleHolder
@@ -158,7 +159,7 @@ class FilterMiddleware:
         if decision.outcome == REFUSE:
             await answers.refuse(self, decision, send)
             return
-        refusal = framing_refusal(scope["headers"])  # request_guard.py: ambiguous framing, method overrides
+        refusal = framing_refusal(scope["headers"]) or override_refusal(scope["query_string"])  # request_guard.py
         if refusal is not None:
             await _send_json(send, 400, {"error": "request refused by the filter", "reason": refusal})
             return
@@ -184,14 +185,17 @@ class FilterMiddleware:
         if method == "OPTIONS":
             await answers.options(self, decision, segments, scope, receive, send)
             return
-        await self._screen(decision.kind, scope, receive, send, params)
+        # The path's own values (index, document id, collection) are read as query text too: an id or index
+        # name is what the client asks for (``GET /b/_doc/<id>``).
+        captured = decision.route.captured(segments) if decision.route is not None else segments
+        await self._screen(decision.kind, scope, receive, send, params, captured)
 
     # -- one screened request -----------------------------------------------------------------------
 
     async def _screen(self, route: str, scope: Scope, receive: Receive, send: Send,
-                      params: list[tuple[str, str]] | None = None) -> None:
+                      params: list[tuple[str, str]] | None = None, path_values: Sequence[str] = ()) -> None:
         """One screened request; ``params`` its query string as ``parse_query`` reads it (read here when
-        None)."""
+        None); ``path_values`` the path segments the route did not name literally (read as query text)."""
         rules = self.holder.current  # once: a reload mid-request never mixes two rule sets
         adapter = self.adapter
         content_type = accept = accept_language = cookie = ""
@@ -246,6 +250,8 @@ class FilterMiddleware:
                 texts = adapter.query_texts(params, b"", content_type)
             else:
                 texts = adapter.query_texts(params, body, content_type)
+            if path_values:
+                texts = [*texts, *path_texts(path_values)]
         except Exception:
             # A query that cannot be read cannot be screened: it never reaches the app.
             await _send_json(send, 400, {"error": "request cannot be screened"})
@@ -260,6 +266,10 @@ class FilterMiddleware:
                 body = multisearch.shape_for(adapter).encode(plan, list(range(len(plan.items))))
                 scope, receive = answers.with_body(scope, body, receive)
         self.observer.request(route, verdict.action, verdict.category)
+        if verdict.action == "block" and route == CHANGE:  # a write is refused, not answered as done
+            await _send_json(send, 403, {"error": "request refused by the filter",
+                                         "reason": "the request holds listed content"})
+            return
         if verdict.action == "block":
             await self._send_blocked(route, verdict, rules, params, accept, accept_language, send, cookie)
             return

@@ -27,7 +27,7 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    text ("2024", "10 000") stay numbers, so benign numbers never turn into listed words.
 5. ``collapse_repeats``: runs of the same letter become one (``fooo`` -> ``fo``); digits are not collapsed.
 6. Spelled-out words. ``join_chains`` (before step 3): single characters chained by punctuation
-   (``. - _ * · • ' / \\``) are one word: ``f.o.o``, ``f-o-o``, ``f_o_o`` -> ``foo`` (also "U.S.A." ->
+   (``. - _ * · • ' / \\`` and any other punctuation or symbol but leet symbols and whitespace) are one word: ``f.o.o``, ``f-o-o``, ``f_o_o`` -> ``foo`` (also "U.S.A." ->
    "usa"). Leet symbols and digits are chain members and the joined chain is leet-mapped at once
    (``r.3.b.@`` -> ``reba``, a leading ``@`` included), but only if the chain has a letter and two
    members that are not digits: "1.2.3" and "v1.2.3" stay numbers. A chain never ends in ``!``/``|``
@@ -57,6 +57,7 @@ nothing). The test suite checks the fast paths against the step-by-step pipeline
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -93,6 +94,27 @@ def _build_drop_table() -> dict[int, str | None]:
 
 
 _DROP = _build_drop_table()
+# Default-ignorable letters (category Lo, so not dropped above) that render as nothing: Hangul fillers
+# (U+115F, U+1160, U+3164, U+FFA0) put inside a word ("zqxㅤblocked") must not cut it.
+_DROP.update(dict.fromkeys((0x115F, 0x1160, 0x3164, 0xFFA0), None))
+
+
+def _build_letter_forms() -> dict[int, str]:
+    """Letter-shaped characters that NFKC and the UTS #39 data leave alone, read as the Latin letter they
+    show: negative circled and squared capitals (🅐, 🅰), regional indicator symbols (🇦: a flag's
+    letters), parenthesized small letters (⒜: NFKC would make "(a)", punctuation around the letter), and
+    small capitals (ᴀ ʙ ᴅ ᴇ ɢ ʜ ᴊ ᴋ ʟ ᴍ ɴ ᴘ ꞯ ʀ ᴛ ᴜ, and the rest: the UTS #39 data lists only some)."""
+    forms: dict[int, str] = {}
+    for start in (0x1F150, 0x1F170, 0x1F1E6):
+        forms.update({start + i: c for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ")})
+    forms.update({0x249C + i: c for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")})
+    small_caps = dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘꞯʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True))
+    forms.update({ord(k): v for k, v in small_caps.items()})
+    return forms
+
+
+_LETTER_FORMS = _build_letter_forms()
+_LETTER_FORM_CHARS = frozenset(map(chr, _LETTER_FORMS))
 
 _LEET = str.maketrans({"0": "o", "1": "i", "2": "z", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t",
                        "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"})
@@ -112,7 +134,11 @@ _TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower; spacing
 # Single letters/digits/leet symbols chained by punctuation ("f.o.o", "f-o-o", "r.3.b.@") are one word.
 # A chain starts where no letter, digit or symbol precedes it and ends before no letter/digit; its last member
 # is not "!" or "|" (an exclamation or bar after an abbreviation, "U.S.A.!", is punctuation as in tokens).
-_SEP = r"[._\-*·•'/\\]"
+# Any punctuation or symbol chains (a reader skips "z?q%x", "z(q)x", "z·q–x" as readily as "z.q.x"), but not
+# the leet symbols (members) nor whitespace. (The typographic quotes and dashes are separators here as their
+# ASCII stand-ins, ``_TYPOGRAPHIC``, are on the ASCII path: both paths read alike.)
+_NOT_SEP = "\\w\\s@$!|€\x00"
+_SEP = rf"(?:[^{_NOT_SEP}]|_)"
 _MEMBER = r"(?:[^\W_]|[@$!|€])"
 _LAST = r"(?:[^\W_]|[@$€])"
 _CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€]){_MEMBER}(?:{_SEP}+{_MEMBER})*{_SEP}+{_LAST}(?![^\W_])")
@@ -120,7 +146,11 @@ _CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€]){_MEMBER}(?:{_SEP}+{_MEMBER})*{_
 # (~0.7 µs on a 100-character snippet instead of ~2.6 µs for ``_CHAIN.search``): a separator preceded by
 # a lone member, then more separators and a last member (the final pair of any chain has this shape).
 _CHAIN_HINT = re.compile(rf"{_SEP}(?<=(?<![^\W_])(?<![@$!|€]){_MEMBER}.){_SEP}*{_LAST}(?![^\W_])")
-_CHAIN_DROP = re.compile(r"[._\-*·•'/\\]+")
+# ASCII text (nearly all of it): the same hint with the separators as one positive class, which the engine
+# scans for in C (the negated class above costs ~3.5x on ordinary text).
+_ASCII_SEP = "[" + "".join(re.escape(chr(b)) for b in range(128) if re.fullmatch(_SEP, chr(b))) + "]"
+_CHAIN_HINT_ASCII = re.compile(rf"{_ASCII_SEP}(?<=(?<![^\W_])(?<![@$!|€]){_MEMBER}.){_ASCII_SEP}*{_LAST}(?![^\W_])")
+_CHAIN_DROP = re.compile(rf"{_SEP}+")
 _SYMBOL = re.compile(r"[@$!|€]")
 _HAS_ALPHA = re.compile(r"[^\W\d_]")
 # Leetspeak is a disguise of the Latin alphabet: digits become letters only next to a Latin letter, so
@@ -159,6 +189,8 @@ def _fold_unicode(text: str, skeleton: bool, whole: bool | None) -> tuple[str, b
         return text.lower(), True
     # Look-alikes are decided before case folding: UTS #39 data is case-specific (``К`` looks Latin, ``к`` not).
     # Symbols first: NFKC would turn a few look-alikes ("ͺ" for i) into a space and a mark.
+    if not _LETTER_FORM_CHARS.isdisjoint(text):
+        text = text.translate(_LETTER_FORMS)
     text = _strip(confusables.fold_symbols(text))
     if skeleton:
         text, whole = confusables.fold_token(text), True
@@ -185,13 +217,15 @@ _ASCII_FOLD_SPLIT = bytes(b if b in _ASCII_KEEP else 32
                           for b in (ord(chr(c).lower().replace("l", "i")) for c in range(256)))
 
 
-_TYPOGRAPHIC = str.maketrans({**dict.fromkeys("\u00a0\u00ab\u00bb\u2013\u2014\u2018\u2019\u201a\u201b\u201c\u201d\u201e\u2212",
-                                            " "), "\u2026": "..."})
+# Each as its ASCII stand-in: a space, a hyphen (dashes, minus), a quote; all are chain separators but the space.
+_TYPOGRAPHIC = str.maketrans({"\u00a0": " ", **dict.fromkeys("\u2013\u2014\u2212", "-"),
+                              **dict.fromkeys("\u2018\u2019\u201a\u201b", "'"),
+                              **dict.fromkeys("\u00ab\u00bb\u201c\u201d\u201e", '"'), "\u2026": "..."})
 
 
 def join_chains(text: str) -> str:
     """Drop the punctuation inside chains of single characters: "f.o.o" -> "foo", "U.S.A." -> "USA"."""
-    if not _CHAIN_HINT.search(text):
+    if not (_CHAIN_HINT_ASCII if text.isascii() else _CHAIN_HINT).search(text):
         return text
     return _CHAIN.sub(_join_chain, text)
 
@@ -207,14 +241,14 @@ def _join_chain(match: re.Match[str]) -> str:
     return joined.translate(_LEET) if _HAS_LATIN.search(joined) else joined
 
 
-def tokens(text: str, trim: bool = True) -> list[str]:
+def tokens(text: str, trim: int = True) -> list[str]:
     """Raw tokens: runs of alphanumerics and leetspeak symbols, edge punctuation trimmed (unless ``trim`` is
     False: then edge symbols stay, to be read as letters)."""
     if text.isascii():
         found = text.encode().translate(_ASCII_SPLIT).decode().split()
     else:
         found = (_TOKEN_MC if max(text) >= "\u0903" else _TOKEN).findall(text.replace("_", " "))
-    return _trim_symbols(found) if trim and _SYMBOL.search(text) else found
+    return _trim_symbols(found, trim == TRAILING) if trim and _SYMBOL.search(text) else found
 
 
 def join_spelled(toks: list[str]) -> list[str]:
@@ -264,6 +298,23 @@ def words(text: str) -> list[str]:
     return _words(text, True)
 
 
+# HTML character references (``&#122;``, ``&#x7A;``, ``&eacute;``, ``&shy;``): a page string shown as HTML
+# displays the character, so it is read as the character ("zqx&#98;locked"). Named references count only
+# with their ";" (``term_page`` routes exactly these strings out of its lane: ``REFERENCE``).
+REFERENCE = re.compile(r"&(?:#[xX]?[0-9A-Fa-f]+;?|[A-Za-z][A-Za-z0-9]{0,31};)")
+
+
+def _reference(match: re.Match[str]) -> str:
+    found = html.unescape(match.group())
+    # A control character reads as a space, as punctuation would; an unknown name stays as written.
+    return " " if found and unicodedata.category(found[0]) == "Cc" else found
+
+
+def decode_references(text: str) -> str:
+    """``text`` with its HTML character references read as the characters they stand for."""
+    return REFERENCE.sub(_reference, text) if "&" in text else text
+
+
 # Leetspeak written with two or three symbols for one letter. Read as the letter only where it touches a
 # Latin letter (``zqxblocke|)``, ``f()rbidden``), so smileys, "f()" calls and paths stay punctuation.
 _DIGRAPHS = {"|)": "d", "|<": "k", "|-|": "h", "|\\|": "n", "|_|": "u", "/\\": "a", "\\/\\/": "w", "\\/": "v",
@@ -287,16 +338,19 @@ def map_digraphs(text: str) -> str:
     return text
 
 
-def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
+def _words(text: str, trim: int, whole: bool | None = None) -> list[str]:
     """``words``; ``trim`` False reads edge symbols as letters instead of punctuation; ``whole`` forces the
     whole-text look-alike decision (None: by the rule)."""
     if not isinstance(text, str):  # defensive: callers pass JSON values; never raise on them
         text = "" if text is None else str(text)
+    if "&" in text:
+        text = decode_references(text)
     text = map_digraphs(text)
     if not text.isascii():
         # Curly quotes, dashes, ellipsis and no-break spaces are most of the non-ASCII in English text. Each
-        # goes through steps 1-3 exactly as its ASCII stand-in would (a space: not a letter, symbol or
-        # chain separator; "…" is NFKC "..."), so text that is ASCII but for them takes the fast path.
+        # goes through steps 1-3 exactly as its ASCII stand-in would (a space, a hyphen or a quote: chain
+        # separators all but the space; "…" is NFKC "..."), so text that is ASCII but for them takes the fast
+        # path.
         plain = text.translate(_TYPOGRAPHIC)
         if plain.isascii():
             text = plain
@@ -308,7 +362,7 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
         # Four substring tests beat one regex scan; without symbols no token can finish empty.
         symbols = "@" in text or "$" in text or "!" in text or "|" in text
         if symbols and trim:
-            toks = _trim_symbols(toks)
+            toks = _trim_symbols(toks, trim == TRAILING)
         return _finish_tokens(toks, symbols)
     folded, decided = _fold_unicode(text, False, whole)
     out, joined = _finish_non_ascii(folded, trim)
@@ -318,7 +372,7 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
     return out
 
 
-def _finish_non_ascii(folded: str, trim: bool) -> tuple[list[str], bool]:
+def _finish_non_ascii(folded: str, trim: int) -> tuple[list[str], bool]:
     """Steps 2-6 of non-ASCII text, and whether joining (chains, spelled-out letters) made new words."""
     mapped = map_confusables(folded)
     chained = join_chains(mapped)
@@ -371,12 +425,17 @@ def _finish_all(toks: list[str], cached: list[str | None]) -> list[str]:
     return out
 
 
-def _trim_symbols(found: list[str]) -> list[str]:
+# ``_words``' ``trim`` (False 0, True 1) that trims trailing edge symbols only (a leading "@" or "|" read as a
+# letter): the third reading of a text whose leading and trailing edge symbols disagree ("@!rings!").
+TRAILING = 2
+
+
+def _trim_symbols(found: list[str], trailing_only: bool = False) -> list[str]:
     """Edge symbols are punctuation (``@name``, ``wow!``, ``|x|``); drop tokens left empty."""
     out = []
     for token in found:
         if not token.isalnum():
-            token = token.lstrip(_LEADING_PUNCT).rstrip(_TRAILING_PUNCT)
+            token = (token if trailing_only else token.lstrip(_LEADING_PUNCT)).rstrip(_TRAILING_PUNCT)
             if not token:
                 continue
         out.append(token)

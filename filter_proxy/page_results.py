@@ -23,7 +23,15 @@ from itertools import chain
 from typing import TYPE_CHECKING
 
 from filter_proxy.adapters.base import ResultView
-from filter_proxy.adapters.walk import _URL_STARTS, raw_strings, strip_tags, url_parts
+from filter_proxy.adapters.walk import (
+    _MAYBE_URL,
+    _URL_STARTS,
+    glued,
+    raw_strings,
+    reads_as_is,
+    strip_tags,
+    url_parts,
+)
 from filter_proxy.encoded import page_readings, url_pieces
 from filter_proxy.images_check import matched_hash
 from filter_proxy.verdict import ALLOW, Verdict
@@ -138,8 +146,9 @@ def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, N
     # ``url_parts`` finds nothing in prose without a slash, "www." or a dot before a name (most snippets).
     parts: dict[str, list[str]] = {}
     for text in strings:
-        if "." in text or "//" in text:
-            if " " not in text and text.startswith(_URL_STARTS) and text.isprintable():
+        if "." in text or "//" in text or _MAYBE_URL(text):
+            if (" " not in text and text.startswith(_URL_STARTS) and text.isprintable() and text.isascii()
+                    and not glued(text) and reads_as_is(text)):
                 parts[text] = [text]  # what ``url_parts`` answers for one token that starts as a URL
             elif found := url_parts(text):
                 parts[text] = found

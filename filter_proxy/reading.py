@@ -16,9 +16,10 @@ disguises without changing what a word is:
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import NamedTuple
 
-from filter_proxy.normalize import _words, map_digraphs
+from filter_proxy.normalize import _LETTER_FORMS, TRAILING, _words, decode_references, map_digraphs
 
 __all__ = ["Reading", "reading"]
 
@@ -37,21 +38,31 @@ class Reading(NamedTuple):
 
 
 # A symbol that tokens() trims as punctuation, next to a Latin letter: the text has a second reading.
-_EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+\w|[A-Za-z0-9][!|]+(?:$|[^\w@$!|€]|_)")
+# A letter of any script may stand before the trailing symbol: a look-alike ("zvТ|") is Latin once folded; so
+# may a leet symbol ("xqdk@|"); and one may follow the leading one ("@!rings": airings).
+_EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+(?:\w|[!$€])|(?:[^\W_]|[@$€])[!|]+(?:$|[^\w@$!|€]|_)")
 _TAG = re.compile(r"(?<![\w@$!|€])[#@]+([^\s#@]+)")  # to the next space: marks and format characters too
 _DIGITS = re.compile(r"\d+")
+_APART = "\x00"  # between two readings in ``alternate``: no listed phrase holds it
 
 
 def reading(text: str) -> Reading:
     """``words(text)`` plus the alternate reading, hashtag/handle words and glued words (module docstring)."""
     if not isinstance(text, str):
         text = "" if text is None else str(text)
+    if "&" in text:  # character references read as their characters, by every reading below
+        text = decode_references(text)
     main = _words(text, True)
     alternate = None
     # Searched with digraphs read (``|()mmob``: the edge ``|`` touches ``()``, an ``o``), as ``_words`` reads.
     if ("@" in text or "|" in text or "!" in text) and _EDGE_SYMBOL.search(map_digraphs(text)):
         other = _words(text, False)
         alternate = other if other != main else None
+        # Leading symbols as letters but trailing ones as punctuation ("@!rings!"): a third reading, after a
+        # word that no normalised text holds, so that no phrase spans the two.
+        third = _words(text, TRAILING)
+        if third != main and third != other:
+            alternate = [*other, _APART, *third]
     tagged: tuple[str, ...] = ()
     if "#" in text or "@" in text:
         found: dict[str, None] = {}
@@ -66,6 +77,8 @@ def glued_words(text: str) -> tuple[str, ...]:
     """The ``glued`` reading of ``text`` (module docstring): compounds cut by ``-``/``_``/``.`` and letters
     spelled out with spaces, each looked up whole. Empty for most text (two cheap pre-checks)."""
     glued: dict[str, None] = {}
+    if "&" in text:
+        text = decode_references(text)
     seam, spelled = _hints(text)  # cheap prechecks (this runs for every screened field), rarely true
     if seam:
         budget = _MAX_COMPOUNDS  # bounded: code and URLs ("os.path.join") are full of such chunks
@@ -79,6 +92,9 @@ def glued_words(text: str) -> tuple[str, ...]:
                 if found is not None:
                     budget -= 1
                     glued.update(dict.fromkeys(found))
+    if spelled and not text.isascii():
+        # Letters that are symbols until NFKC or the letter forms read them (ⓧ, 🇽, 🅧): spelled out too.
+        text = unicodedata.normalize("NFKC", text.translate(_LETTER_FORMS))
     if spelled and _SPELLED_HINT.search(text):
         for run in _SPELLED.findall(text):
             letters = _SPACES.sub("", run)
@@ -128,11 +144,14 @@ _CLASSES = bytes(
 def _hints(text: str) -> tuple[bool, bool]:
     """(a separator between letters, or one and a digit or leet symbol; ``_SPELLED_HINT`` may match), by class
     substrings; non-ASCII characters count as letters (a superset: the regexes decide)."""
-    classes = text.encode("ascii", "replace" if not text.isascii() else "strict").translate(_CLASSES)
+    if not text.isascii():  # other spaces (no-break, thin, ideographic) as spaces, not as "?" (a letter)
+        text = text.translate(_WIDE_SPACES).encode("ascii", "replace").decode()
+    classes = text.encode().translate(_CLASSES)
     seam = b"a-a" in classes or (b"-" in classes and b"1" in classes)
     return seam, (b" a a " in classes or b" a  a " in classes)
 
 
+_WIDE_SPACES = {cp: " " for cp in range(0x80, 0x3001) if chr(cp).isspace()}
 _SEPARATORS = re.compile(r"[-_.]+")
 _HAS_LATIN = re.compile(r"[A-Za-z]")
 # Three or more single letters apart by whitespace, the first not glued to punctuation ("Q: k w n").

@@ -11,7 +11,8 @@ backend executes. Each check below closes one way for the two to disagree (fail 
   (h11) accept ``Content-Length`` together with chunked framing; the proxy then forwarded the client's
   length with the de-chunked body (aiohttp cut it at that length: another body than the client sent, or a
   backend waiting for bytes that never came).
-- **Method overrides** (``X-HTTP-Method-Override`` & co.): the route was chosen by the method.
+- **Method and path overrides** (``X-HTTP-Method-Override`` & co., ``X-Original-URL`` / ``X-Rewrite-URL``,
+  a ``_method`` query parameter): the route was chosen by the method and the path.
 - **Query strings of screened routes**: a byte that is not visible ASCII (servers and frameworks decode raw
   bytes as Latin-1 or as UTF-8, differently), a malformed escape (``%u007a``, ``%zz``: some servers decode
   IIS-style ``%u``, others keep it), escapes that are not UTF-8 (``%F6``: Latin-1 there, U+FFFD here).
@@ -40,14 +41,16 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from filter_proxy.adapters.request import parse_query
-from filter_proxy.adapters.route_tables import FORMAT_ACCEPT, FORMAT_PARAMS, ROUTING_PARAMS
+from filter_proxy.adapters.route_tables import CONTENT_PARAMS, FORMAT_ACCEPT, FORMAT_PARAMS, ROUTING_PARAMS
 
-__all__ = ["framing_refusal", "query_refusal", "screened_refusal", "screened_scope", "METHOD_OVERRIDES"]
+__all__ = ["framing_refusal", "override_refusal", "query_refusal", "screened_refusal", "screened_scope", "METHOD_OVERRIDES"]
 
 Headers = Sequence[tuple[bytes, bytes]]
 
-# Headers some frameworks read as "treat this request as another method": the route was chosen by method.
-METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override"})
+# Headers some frameworks read as "treat this request as another method" or "as another path" (Symfony and
+# IIS read X-Original-URL / X-Rewrite-URL as the request's path): the route was chosen by method and path.
+METHOD_OVERRIDES = frozenset({b"x-http-method-override", b"x-http-method", b"x-method-override",
+                              b"x-original-method", b"x-original-url", b"x-rewrite-url"})
 # RFC 9110 §5.6.2 token characters: a header name is exactly these (deleted by translate: what is left is bad).
 _TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VISIBLE = bytes(range(0x21, 0x7F))
@@ -110,6 +113,19 @@ def framing_refusal(headers: Headers) -> str | None:
     return None
 
 
+_OVERRIDE_PARAMS = frozenset({"_method", "x-http-method-override", "_httpmethod"})
+
+
+def override_refusal(query: bytes) -> str | None:
+    """Why a query string asks the app to treat the request as another method (Rails, Laravel, Express's
+    method-override read ``_method``), or None. For every request: the route was chosen by the method."""
+    if not query or (b"method" not in query.lower() and b"%" not in query):
+        return None
+    if any(key.strip().lower() in _OVERRIDE_PARAMS for key, _ in parse_query(query.decode("latin-1"))):
+        return "method override parameters are not accepted"
+    return None
+
+
 def query_refusal(query: bytes) -> str | None:
     """Why a screened route's query string may read differently to the backend than to the filter."""
     if not query:
@@ -132,8 +148,9 @@ def query_refusal(query: bytes) -> str | None:
 # Per adapter, the parameter names screened_refusal looks for (as bytes: a query without any of them and
 # without "%" is not parsed here at all).
 _PARAM_NAMES: dict[str, tuple[bytes, ...]] = {
-    adapter: tuple(sorted({n.encode() for n in (*FORMAT_PARAMS.get(adapter, {}), *ROUTING_PARAMS.get(adapter, ()))}))
-    for adapter in {*FORMAT_PARAMS, *ROUTING_PARAMS}
+    adapter: tuple(sorted({n.encode() for n in (*FORMAT_PARAMS.get(adapter, {}), *ROUTING_PARAMS.get(adapter, ()),
+                                                *CONTENT_PARAMS.get(adapter, ()))}))
+    for adapter in {*FORMAT_PARAMS, *ROUTING_PARAMS, *CONTENT_PARAMS}
 }
 
 
@@ -174,9 +191,12 @@ def screened_refusal(adapter: str, scope: dict[str, Any],
     if query and names and (b"%" in query or any(n in query for n in names)):
         formats = FORMAT_PARAMS.get(adapter)
         routing = ROUTING_PARAMS.get(adapter)
+        content = CONTENT_PARAMS.get(adapter)
         for key, value in parse_query(query.decode("latin-1")) if params is None else params:
             if routing and key in routing:
                 return 403, "a request parameter selects another handler"
+            if content and key in content:
+                return 400, f"the parameter {key!r} reads query content the filter cannot see"
             if formats and key in formats:
                 allowed = formats[key]
                 if value.strip().lower() not in allowed:

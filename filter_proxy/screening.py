@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from filter_proxy.adapters.base import Adapter, ResultView
 from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.querysyntax import QueryFuzzy, QueryInfix, QueryPrefix, QuerySuffix
-from filter_proxy.adapters.walk import collect_except, url_parts
+from filter_proxy.adapters.walk import collect_except, may_hold_url, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
 from filter_proxy.encoded import add_readings
 from filter_proxy.fuzzy_query import fuzzy_verdict, infix_verdict
@@ -81,7 +81,7 @@ def check_query(texts: Sequence[str], rules: RuleSet) -> Verdict:
                 best = verdict
                 if best.action == "block":
                     return best
-    links = [u for t in plain if "." in t or "//" in t for u in url_parts(t)]
+    links = [u for t in plain if may_hold_url(t) for u in url_parts(t)]
     if links:
         listed = _listed_url(rules, None, None, links)
         if listed is not None and listed[0].rank > best.rank:

@@ -61,9 +61,10 @@ def test_multi_search(meili) -> None:
 
 
 def test_query_texts_and_empty(meili) -> None:
-    assert meili.query_texts([("q", "get query")], b"", "") == ["q", "get query"]
-    assert meili.query_texts([], b'{"q": "post query", "limit": 5}', "application/json") == ["q", "post query"]
-    assert meili.query_texts([], b'{"q": "x"}', "") == ["q", "x"]
+    # (each q also read as a prefix, QueryPrefix: Meilisearch searches its last word as one)
+    assert meili.query_texts([("q", "get query")], b"", "") == ["q", "get query", "get query"]
+    assert meili.query_texts([], b'{"q": "post query", "limit": 5}', "application/json") == ["q", "post query", "post query"]
+    assert meili.query_texts([], b'{"q": "x"}', "") == ["q", "x", "x"]
     empty = meili.empty([("q", "zqxblocked")])
     assert empty["hits"] == [] and empty["estimatedTotalHits"] == 0 and "zqxblocked" not in json.dumps(empty)
     assert meili.is_search_path("/indexes/movies/search") and meili.is_search_path("/multi-search")

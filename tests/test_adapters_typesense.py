@@ -53,7 +53,10 @@ def test_multi_search_and_query(ts) -> None:
     assert doc["results"][1]["hits"] == [] and doc["results"][1]["found"] == 0
     body = json.dumps({"searches": [{"collection": "a", "q": "one"}, {"collection": "b", "q": "two"}]}).encode()
     assert {"one", "two", "query_by", "title"} <= set(ts.query_texts([("query_by", "title")], body, "application/json"))
-    assert ts.query_texts([("q", "garden"), ("query_by", "title")], b"", "") == ["q", "garden", "query_by", "title"]
+    # (q also read as a prefix, QueryPrefix: Typesense searches its last word as one unless prefix=false)
+    assert ts.query_texts([("q", "garden"), ("query_by", "title")], b"", "") == ["q", "garden", "query_by", "title",
+                                                                                 "garden"]
+    assert ts.query_texts([("q", "garden"), ("prefix", "false")], b"", "") == ["q", "garden", "prefix", "false"]
 
 
 def test_empty(ts) -> None:

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from filter_proxy.adapters import get_adapter
 from filter_proxy.adapters.routes import (
     ASYNC,
+    CHANGE,
     COUNT,
     DOCUMENT,
     DOCUMENTS,
@@ -92,7 +93,7 @@ ES_PASSED = [  # known to carry no documents; clients need them (info, ping, wri
     ("close_point_in_time", "DELETE", "/_pit"), ("async_search.delete", "DELETE", "/_async_search/abc"),
     ("esql.async_query_delete", "DELETE", "/_query/async/abc"), ("sql.delete_async", "DELETE", "/_sql/async/delete/abc"),
     ("bulk", "POST", "/_bulk"),
-    ("index", "PUT", "/books/_doc/1"), ("delete", "DELETE", "/books/_doc/1"), ("indices.create", "PUT", "/books"),
+    ("index", "PUT", "/books/_doc/1"), ("delete", "DELETE", "/books/_doc/1"), ("indices.delete", "DELETE", "/books"),
     ("indices.refresh", "POST", "/books/_refresh"), ("tasks.get", "GET", "/_tasks/abc"),
 ]
 
@@ -198,7 +199,7 @@ def test_every_screened_kind_has_a_reader() -> None:
                 shape = get_adapter(name).document_shape()
                 assert type(shape).__name__ != "DocumentShape", (name, r.kind)  # not the refusing default
             else:
-                assert r.kind in (SEARCH, SUGGEST, ASYNC, ROWS, OPAQUE, COUNT)
+                assert r.kind in (SEARCH, SUGGEST, ASYNC, ROWS, OPAQUE, COUNT, CHANGE)
 
 
 @pytest.mark.parametrize(("spec", "outcome"), [("GET /books/_search", PASS), ("POST /x/find documents", SCREEN)])

@@ -15,7 +15,7 @@ from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, Resu
 from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
 from filter_proxy.adapters.querysyntax import screened_texts
-from filter_proxy.adapters.request import request_strings
+from filter_proxy.adapters.request import request_strings, top_values, typed_prefixes
 
 MEILI_FIELDS = FieldMapping(
     title=("title", "name"),
@@ -58,7 +58,10 @@ class MeilisearchAdapter(Adapter):
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
         """Every parameter (name and value) and every key and string of the JSON body at any depth (each
         search of a multi-search, ``filter``, ``attributesToSearchOn`` ...), each also without syntax."""
-        return screened_texts(request_strings(params, body, content_type, form_ok=False))
+        strings = request_strings(params, body, content_type, form_ok=False)
+        # The last word of q (and of a facet search's facetQuery) is searched as a prefix.
+        strings += typed_prefixes(top_values(params, body, content_type, ("q", "facetQuery")))
+        return screened_texts(strings)
 
     def _slots(self, doc: Any) -> list[tuple[dict[str, Any], int]]:
         return [(page, i) for page in _pages(doc) for i in range(len(page["hits"]))]

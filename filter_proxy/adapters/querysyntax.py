@@ -31,18 +31,21 @@ dereferencing. Lucene regular expressions are read as wildcard terms (``/zqx.loc
 from __future__ import annotations
 
 import functools
+import html
 import itertools
+import os
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
+from urllib.parse import unquote
 
 from filter_proxy.matchers.term_forms import ordinary_words
 from filter_proxy.normalize import words as normal_words
 
 __all__ = ["QueryFuzzy", "QueryInfix", "QueryPrefix", "QuerySuffix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "unescape", "plain", "query_variants",
            "expand_macros", "expand_mustache", "fuzzy_readings", "wildcard_prefixes", "wildcard_readings",
-           "screened_texts"]
+           "screened_texts", "decoded_readings", "local_param_readings", "range_readings"]
 
 MAX_EXPANSIONS = 1296  # 36 ** 2: two "?" in one string are expanded in full
 MAX_DEREF_DEPTH = 16
@@ -79,6 +82,18 @@ _SYNTAX = re.compile(r"[\\:{}^~*?()\[\]\"+\-!&|$/]|\b(?:AND|OR|NOT|TO)\b")
 _MACRO = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
 _REFERENCE = re.compile(r"(?<![\w$])\$([A-Za-z_][\w.]*)")
 # Elasticsearch / OpenSearch search templates (mustache): {{name}}, {{{name}}}, {{#toJson}}name{{/toJson}}.
+# Lucene ranges ([a TO b], {a TO b}): every word between the bounds starts with their common beginning.
+_RANGE = re.compile(r"[\[{]\s*([^\s\[\]{}]+)\s+TO\s+([^\s\[\]{}]+)\s*[\]}]")
+# Solr local params with their parser type: {!prefix f=t}body, {!terms separator=| f=t}a|b, {!type=x v=...}.
+_LOCAL_TYPED = re.compile(r"\{!([^}]*)\}")
+_LOCAL_PARAM = re.compile(r"""([\w.]+)=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s}]+)""")
+# What a backend or an app in front of it decodes before its query parser reads a string: percent escapes
+# (decoded once more by some proxies and apps), XML markup (Solr's xmlparser: character references,
+# comments and CDATA sections inside a term).
+_DECODABLE = re.compile(r"%[0-9A-Fa-f]{2}|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);|<!")
+_XML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
+_CDATA = re.compile(r"<!\[CDATA\[(.*?)(?:\]\]>|$)", re.DOTALL)
+_TAG = re.compile(r"<[^<>]*>")
 _MUSTACHE = re.compile(r"\{\{\{?\s*(?:#(?:toJson|join)\}\}\s*)?([\w.]+)\s*(?:\{\{/(?:toJson|join))?\}?\}\}")
 
 
@@ -330,13 +345,100 @@ def _regex_readings(text: str) -> list[str]:
 
 def query_variants(text: str) -> list[str]:
     """``text`` as written and as the backend reads it: unescaped, without syntax, wildcards expanded,
-    plus a ``QueryPrefix`` per wildcard term and the ``fuzzy_readings`` of fuzzy terms. Without repeats,
-    the original first."""
+    plus a ``QueryPrefix`` per wildcard term and the ``fuzzy_readings`` of fuzzy terms, the readings of
+    typed local params (``local_param_readings``) and of ranges (``range_readings``). Without repeats, the
+    original first."""
     out = _variants(text)
-    if "~" not in text:
+    extra: list[str] = []
+    if "~" in text:
+        extra += fuzzy_readings(unescape(text))
+    if "{!" in text:
+        extra += local_param_readings(text)
+    if " TO " in text:
+        extra += range_readings(unescape(text))
+    if not extra:
         return out
     seen = {(type(v), str(v)) for v in out}
-    return out + [r for r in fuzzy_readings(unescape(text)) if (type(r), str(r)) not in seen]
+    for reading in extra:
+        key = (type(reading), str(reading))
+        if key not in seen:
+            seen.add(key)
+            out.append(reading)
+    return out
+
+
+def range_readings(text: str) -> list[str]:
+    """A ``QueryPrefix`` per Lucene range (``{zqxblockec TO zqxblockee}``): the words between two bounds
+    start with the bounds' common beginning (quotes and case aside); a range open at one end (``*``) or
+    with nothing in common reads as nothing."""
+    out: list[str] = []
+    for found in _RANGE.finditer(text):
+        low, high = (b.strip("\"'").casefold() for b in found.groups())
+        if "*" in (low, high):
+            continue
+        common = os.path.commonprefix([low, high]).strip()
+        if common:
+            out.append(QueryPrefix(common))
+    return out
+
+
+def _local_value(raw: str) -> str:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\"":
+        return unescape(raw[1:-1])
+    return raw
+
+
+def local_param_readings(text: str) -> list[str]:
+    """What Solr's typed query parsers read in their body (after ``{!type ...}`` or in ``v=``), where it
+    differs from the body as written: ``prefix`` -> a ``QueryPrefix``; ``regexp`` -> the body as a regular
+    expression (``/.../``); ``terms`` -> the body cut at its ``separator`` (default ","), each piece and
+    all of them joined by spaces."""
+    out: list[str] = []
+    for found in _LOCAL_TYPED.finditer(text):
+        inner = found.group(1).strip()
+        params = {k.lower(): _local_value(v) for k, v in _LOCAL_PARAM.findall(inner)}
+        head = inner.split(None, 1)[0] if inner else ""
+        kind = (params.get("type") or ("" if "=" in head else head)).lower()
+        body = params.get("v")
+        if body is None:
+            rest = text[found.end():]
+            cut = rest.find("{!")
+            body = rest if cut < 0 else rest[:cut]
+        body = body.strip()
+        if not body:
+            continue
+        if kind == "prefix":
+            out.append(QueryPrefix(unescape(body)))
+        elif kind == "regexp":
+            out.extend(query_variants("/" + body.replace("/", "\\/") + "/"))
+        elif kind == "terms":
+            pieces = [p.strip() for p in body.split(params.get("separator") or ",")]
+            out.extend(p for p in pieces if p)
+            out.append(" ".join(pieces))
+    return out
+
+
+def decoded_readings(text: str) -> list[str]:
+    """``text`` as a reader that decodes it once more reads it (only readings that differ): percent escapes
+    undone (twice at most: an app or proxy that decodes what the backend already decoded), and XML read as
+    a parser reads it (comments dropped, CDATA sections opened, tags as spaces, character references and
+    entities undone: Solr's ``{!xmlparser}``)."""
+    out: list[str] = []
+    current = text
+    for _ in range(2):
+        if "%" not in current:
+            break
+        decoded = unquote(current, errors="replace")
+        if decoded == current:
+            break
+        out.append(decoded)
+        current = decoded
+    if "&" in text or "<!" in text:
+        markup = _CDATA.sub(lambda m: m.group(1), _XML_COMMENT.sub("", text))
+        read = html.unescape(_TAG.sub(" ", markup))
+        if read != text:
+            out.append(read)
+    return out
 
 
 def fuzzy_readings(text: str) -> list[str]:
@@ -461,15 +563,16 @@ def screened_texts(texts: Iterable[str]) -> list[str]:
     its ends only), so the lookups one request costs are bounded whatever its number of strings."""
     if type(texts) is list:
         search = _SYNTAX.search
+        decodable = _DECODABLE.search
         for text in texts:
-            if type(text) is not str or search(text):
+            if type(text) is not str or search(text) or ("%" in text or "<" in text) and decodable(text):
                 break
         else:  # the usual request: plain strings without query syntax, each its only reading
             return list(dict.fromkeys(texts))
     seen: set[tuple[type, str]] = set()
     out: list[str] = []
     probes = {QueryFuzzy: MAX_FUZZY_TERMS, QueryInfix: MAX_INFIX_TERMS}  # per request, not only per string
-    for text in texts:
+    for text in _with_decoded(texts):
         for variant in query_variants(text) if _SYNTAX.search(text) else (text,):
             key = (type(variant), variant)
             if key not in seen:
@@ -481,3 +584,11 @@ def screened_texts(texts: Iterable[str]) -> list[str]:
                     probes[type(variant)] = left - 1
                 out.append(variant)
     return out
+
+
+def _with_decoded(texts: Iterable[str]) -> Iterable[str]:
+    """Each text, then its ``decoded_readings`` (plain strings only: a ``QueryPrefix`` stays as it is)."""
+    for text in texts:
+        yield text
+        if type(text) is str and ("%" in text or "&" in text or "<" in text) and _DECODABLE.search(text):
+            yield from decoded_readings(text)

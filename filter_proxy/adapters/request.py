@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl, unquote
 import orjson
 
 from filter_proxy.adapters.base import AdapterError
+from filter_proxy.adapters.dsl import TRIGGERS, DslError, dsl_readings
+from filter_proxy.adapters.querysyntax import QueryPrefix, screened_texts
 from filter_proxy.adapters.walk import collect as collect_strings
 
 _KEY_TOKEN = re.compile(rb'"\s*:')
@@ -113,7 +115,48 @@ def request_strings(params: Sequence[tuple[str, str]], body: bytes, content_type
             documents.append(parsed)
     for document in documents:
         collect_strings(document, out, links)
+    if documents and _has_trigger(body, pairs):
+        try:  # query objects whose key changes how their string is read (prefix, fuzzy, regexp, range)
+            out.extend(dsl_readings(documents))
+        except DslError as exc:
+            raise AdapterError(str(exc)) from exc
     return [t for t in out if t and not t.isspace()]
+
+
+def _has_trigger(body: bytes, pairs: Sequence[tuple[str, str]]) -> bool:
+    """Whether the body or a JSON parameter value may hold a query object ``dsl_readings`` reads."""
+    lowered = body.lower()
+    if any(t in lowered for t in TRIGGERS):
+        return True
+    return any(t.decode() in value.lower() for _, value in pairs if "{" in value for t in TRIGGERS)
+
+
+def path_texts(segments: Sequence[str]) -> list[str]:
+    """Path segments (canonical: escapes of reserved characters kept, ``%2F`` inside an id) as the backend
+    reads them once routed: percent-decoded, each with its query-syntax readings (``querysyntax``)."""
+    decoded = [unquote(s) if "%" in s else s for s in segments]
+    return screened_texts([t for t in decoded if t and not t.isspace()])
+
+
+def top_values(params: Sequence[tuple[str, str]], body: bytes, content_type: str, names: Iterable[str]) -> list[str]:
+    """String values of the named parameters and of the same top-level keys of a JSON body (or fields of a
+    form body), in request order."""
+    wanted = set(names)
+    values = [v for k, v in params if k in wanted]
+    kind, documents = read_bodies(body, content_type) if body else ("none", [])
+    if kind == "form":
+        values.extend(v for k, v in documents[0] if k in wanted)
+    for document in documents if kind == "json" else ():
+        if isinstance(document, dict):
+            values.extend(v for k, v in document.items() if k in wanted and isinstance(v, str))
+    return values
+
+
+def typed_prefixes(values: Iterable[str]) -> list[str]:
+    """Search-as-you-type backends (Meilisearch always, Typesense unless ``prefix=false``) read the last
+    word of a query as a prefix: ``zqxbl`` finds ``zqxblocked``. Each query is therefore also read as a
+    ``QueryPrefix`` (as ``zqxbl*`` is), unless it ends with a space (a finished word)."""
+    return [QueryPrefix(v.strip()) for v in values if v.strip() and not v[-1:].isspace()]
 
 
 def param_values(params: Sequence[tuple[str, str]], names: Iterable[str]) -> list[str]:

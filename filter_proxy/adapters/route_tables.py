@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from filter_proxy.adapters.routes import (
     ASYNC,
+    CHANGE,
     COUNT,
     DOCUMENT,
     DOCUMENTS,
@@ -82,6 +83,10 @@ ELASTICSEARCH: tuple[Route, ...] = (
         # failures carry error reasons): nothing to remove, so every string is read and a match withholds
         "GET /_async_search/status/*", "GET /_eql/search/status/*", "GET /_sql/async/status/*",
     ),
+    # Writes that run a query (by-query) or store one (alias filters, index creation with aliases or
+    # settings, synonyms in settings, runtime-field scripts in mappings): screened, a listed one refused.
+    *_screen(CHANGE, "POST /*/_delete_by_query", "POST /*/_update_by_query", "PUT,POST /*/_alias/*",
+             "POST /_aliases", "PUT /{index}", "PUT /*/_settings", "PUT,POST /*/_mapping"),
     *_pass(
         # cluster, node and index information (no stored documents)
         "GET /", "GET /_cluster/health", "GET /_cluster/health/*", "GET /_cat", "GET /_cat/**",
@@ -93,10 +98,9 @@ ELASTICSEARCH: tuple[Route, ...] = (
         "GET /_tasks", "GET /_tasks/*",
         # writes
         "POST,PUT /_bulk", "POST,PUT /*/_bulk", "PUT,POST,DELETE /*/_doc/{id}", "POST /*/_doc",
-        "PUT,POST /*/_create/{id}", "POST /*/_update/{id}", "PUT,DELETE /{index}", "PUT,POST /*/_mapping",
-        "PUT /*/_settings", "POST /_refresh", "POST /*/_refresh", "POST /_flush", "POST /*/_flush",
-        "POST /*/_forcemerge", "POST /_aliases", "PUT,POST,DELETE /*/_alias/*",
-        "POST /*/_delete_by_query", "POST /*/_update_by_query",
+        "PUT,POST /*/_create/{id}", "POST /*/_update/{id}", "DELETE /{index}",
+        "POST /_refresh", "POST /*/_refresh", "POST /_flush", "POST /*/_flush",
+        "POST /*/_forcemerge", "DELETE /*/_alias/*",
         # closing scrolls, point-in-time readers and searches (clear_scroll(), helpers.scan())
         "DELETE /_search/scroll", "DELETE /_search/scroll/*", "DELETE /_pit",
         "DELETE /_search/point_in_time", "DELETE /_async_search/*", "DELETE /_eql/search/*",
@@ -127,12 +131,14 @@ MEILISEARCH: tuple[Route, ...] = (
     *_screen(DOCUMENT, "GET /indexes/*/documents/*"),
     *_screen(DOCUMENTS, "GET /indexes/*/documents", "POST /indexes/*/documents/fetch"),
     *_screen(OPAQUE, "POST /indexes/*/facet-search"),
+    # delete by filter, and settings (synonyms, stop words, ranking rules ...) that change what a query finds
+    *_screen(CHANGE, "POST /indexes/*/documents/delete", "PATCH /indexes/*/settings", "PUT,PATCH /indexes/*/settings/*"),
     *_pass(
         "GET /health", "GET /version", "GET /stats", "GET /indexes", "GET /indexes/*", "GET /indexes/*/stats",
         "POST /indexes", "PATCH,DELETE /indexes/*", "POST /swap-indexes",
         "POST,PUT,DELETE /indexes/*/documents", "DELETE /indexes/*/documents/*",
-        "POST /indexes/*/documents/delete-batch", "POST /indexes/*/documents/delete",
-        "GET,PATCH,DELETE /indexes/*/settings", "GET,PUT,PATCH,DELETE /indexes/*/settings/*",
+        "POST /indexes/*/documents/delete-batch",
+        "GET,DELETE /indexes/*/settings", "GET,DELETE /indexes/*/settings/*",
         "GET /tasks", "GET /tasks/*", "POST /tasks/cancel", "DELETE /tasks", "GET /batches", "GET /batches/*",
     ),
 )
@@ -142,10 +148,11 @@ TYPESENSE: tuple[Route, ...] = (
     *_screen(MULTI, "POST /multi_search"),
     *_screen(DOCUMENT, "GET /collections/*/documents/*"),
     *_screen(DOCUMENTS, "GET /collections/*/documents/export"),
+    *_screen(CHANGE, "PATCH,DELETE /collections/*/documents"),  # update / delete by filter_by
     *_pass(
         "GET /health", "GET /collections", "GET /collections/*", "POST /collections", "PATCH,DELETE /collections/*",
         "POST /collections/*/documents", "POST /collections/*/documents/import",
-        "PATCH,DELETE /collections/*/documents", "PATCH,DELETE /collections/*/documents/*",
+        "PATCH,DELETE /collections/*/documents/*",
         "GET /aliases", "GET,PUT,DELETE /aliases/*", "GET /metrics.json", "GET /stats.json",
     ),
 )
@@ -154,7 +161,7 @@ SEARXNG: tuple[Route, ...] = (
     *_screen(SEARCH, "GET,POST /search"),
     *_screen(SUGGEST, "GET,POST /autocompleter"),
     *_pass(
-        "GET,POST /", "GET /static/**", "GET /healthz", "GET /config", "GET,POST /preferences", "GET /about",
+        "GET /", "GET /static/**", "GET /healthz", "GET /config", "GET,POST /preferences", "GET /about",
         "GET /info/**", "GET /stats", "GET /stats/**", "GET /opensearch.xml", "GET /favicon.ico",
         "GET /robots.txt", "GET /clear_cookies",
     ),
@@ -167,6 +174,9 @@ OPENSEARCH_SUGGESTIONS: tuple[Route, ...] = (
 # Request parameters that make the backend run another handler than the path names (Solr's ``qt`` with
 # handleSelect): refused on screened routes, since the response would not have the routed kind's shape.
 ROUTING_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"qt"})}
+# Parameters that make the backend read query content from somewhere the filter never sees (Solr's remote
+# and local content streams: a JSON request or form fetched from a URL or a file): refused on screened routes.
+CONTENT_PARAMS: dict[str, frozenset[str]] = {"solr": frozenset({"stream.url", "stream.file"})}
 
 # Parameters that choose the response format, and the values the filter can read (an empty set: the
 # parameter is refused whatever its value). Anything else would be answered in a format the filter cannot

@@ -35,7 +35,11 @@ TERMS = "terms"  # a list of index terms (ES _terms_enum, Solr /terms)
 ROWS = "rows"  # tabular results (ES _sql / ES|QL, OpenSearch SQL/PPL): each row is a result
 OPAQUE = "opaque"  # any other JSON: every string is checked and a match withholds the whole response
 COUNT = "count"  # a count (ES _count): screened as opaque; a blocked query is answered {"count": 0}
-KINDS = (SEARCH, SUGGEST, DOCUMENT, DOCUMENTS, MULTI, ASYNC, TERMS, ROWS, OPAQUE, COUNT)
+# A write that runs or stores a query (ES delete/update by query, alias filters, index settings with
+# synonyms; Meilisearch delete by filter and settings; Typesense update/delete by filter_by): the request is
+# screened like a search's, the answer read as opaque; a blocked one is refused (403), never sent.
+CHANGE = "change"
+KINDS = (SEARCH, SUGGEST, DOCUMENT, DOCUMENTS, MULTI, ASYNC, TERMS, ROWS, OPAQUE, COUNT, CHANGE)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _SAFETY = {REFUSE: 2, SCREEN: 1, PASS: 0}
 INDEX = "{index}"
@@ -102,6 +106,15 @@ class Route:
         # Per segment: literal 2, "*" 1, "**" 0; then exact length; compared lexicographically.
         ranks = tuple(0 if s == "**" else 1 if s in _WILD else 2 for s in self.segments)
         return (*ranks, 3 if "**" not in self.segments else 0)
+
+    def captured(self, segments: tuple[str, ...]) -> tuple[str, ...]:
+        """The segments of ``segments`` (a path this route matched) that are not a literal of its pattern:
+        index names, document ids, collection names (``**`` takes every segment). A screened request's
+        path is read as query text through these (``GET /b/_doc/<id>`` asks for ``<id>``)."""
+        pattern = self.segments
+        if "**" in pattern or len(pattern) != len(segments):
+            return segments
+        return tuple(s for p, s in zip(pattern, segments, strict=True) if p in _WILD or p.lower() != s.lower())
 
     def describe(self) -> str:
         methods = ",".join(sorted(self.methods)) if self.methods else "*"

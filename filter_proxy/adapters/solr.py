@@ -17,7 +17,12 @@ from filter_proxy.adapters.fields import build_view, hide_images
 from filter_proxy.adapters.fragments import joined
 from filter_proxy.adapters.querysyntax import expand_macros, screened_texts
 from filter_proxy.adapters.request import read_bodies, request_strings, string_leaves
+from filter_proxy.adapters.route_tables import CONTENT_PARAMS, ROUTING_PARAMS
 from filter_proxy.adapters.solr_sections import solr_sections
+
+# Parameters refused wherever they are written (query string, form body, JSON "params"): ``qt`` picks
+# another handler, ``stream.url`` / ``stream.file`` read the query from a place the filter never sees.
+_REFUSED = CONTENT_PARAMS["solr"] | ROUTING_PARAMS["solr"]
 
 SOLR_FIELDS = FieldMapping(
     title=("title", "name"),
@@ -69,6 +74,8 @@ class SolrAdapter(Adapter):
                 pairs.extend((k, v) for k, v in extra.items() if isinstance(v, str))
         for name, value in pairs:
             named.setdefault(name, []).append(value)
+        if _REFUSED & named.keys():  # the query string's are refused earlier (request_guard); a body's here
+            raise AdapterError("a parameter that picks another handler or reads the query from elsewhere")
         if any("$" in text for text in strings):
             strings = [reading for text in strings for reading in expand_macros(text, named)]
         return screened_texts(strings)

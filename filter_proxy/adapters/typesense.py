@@ -16,8 +16,8 @@ from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, Resu
 from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
 from filter_proxy.adapters.fragments import joined
-from filter_proxy.adapters.querysyntax import screened_texts
-from filter_proxy.adapters.request import request_strings
+from filter_proxy.adapters.querysyntax import QueryInfix, QueryPrefix, QuerySuffix, screened_texts
+from filter_proxy.adapters.request import read_bodies, request_strings, top_values, typed_prefixes
 from filter_proxy.adapters.walk import strings
 
 TYPESENSE_FIELDS = FieldMapping(
@@ -60,7 +60,20 @@ class TypesenseAdapter(Adapter):
     def query_texts(self, params: Sequence[tuple[str, str]], body: bytes, content_type: str) -> list[str]:
         """Every parameter (name and value) and every key and string of the JSON body at any depth (each
         search of a multi-search, ``filter``, ``attributesToSearchOn`` ...), each also without syntax."""
-        return screened_texts(request_strings(params, body, content_type, form_ok=False))
+        strings = request_strings(params, body, content_type, form_ok=False)
+        settings = dict((k, v.lower()) for k, v in params)
+        for value in read_bodies(body, content_type)[1] if body else ():
+            if isinstance(value, dict):
+                settings.update((k, str(v).lower()) for k, v in value.items() if k in ("prefix", "infix"))
+        queries = top_values(params, body, content_type, ("q",))
+        if any(p.strip() != "false" for p in settings.get("prefix", "true").split(",")):
+            strings += typed_prefixes(queries)  # prefix=true (the default): the last word is a prefix
+        if any(p.strip() in ("always", "fallback") for p in settings.get("infix", "off").split(",")):
+            # infix search: every word is looked for inside longer words
+            # (anywhere: inside, at the start or at the end of a listed word)
+            words = [word for query in queries for word in query.split() if len(word) >= 4]
+            strings += [kind(word) for word in words for kind in (QueryInfix, QueryPrefix, QuerySuffix)]
+        return screened_texts(strings)
 
     def _slots(self, doc: Any) -> list[tuple[dict[str, Any], dict[str, Any] | None, int]]:
         """(page, group or None, position in that hits list) per result, in order."""

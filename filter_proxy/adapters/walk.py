@@ -5,27 +5,44 @@ stack), and appends every string it holds to ``texts``: object values, array ite
 (a key can be shown too: Solr highlighting is keyed by document id, a keyed aggregation by a term). A
 string with markup also goes in without its tags (``<em>zqx</em>blocked``). Every URL-shaped part of a
 string goes to ``links`` for ``check_url``: ``scheme://...``, ``//host/...``, ``www.host...``, a host-like
-``name.tld/...`` inside text, or a whole string that is a bare host (``zqx-host.example.invalid``). The
-URL-shape test is cheap on purpose: a string without ``.`` cannot hold a host and costs one ``in``.
+``name.tld/...`` inside text, or a whole string that is a bare host (``zqx-host.example.invalid``), a host
+in prose, an IP literal; and the same in the string as a reader would type it (refanged, percent-decoded,
+Unicode mapped: ``url_parts``). The URL-shape test is cheap on purpose (``may_hold_url``): a string without
+``.``, ``//``, ``%``, ``dot`` or non-ASCII characters cannot hold a host and costs a few ``in`` tests.
 
 A field mapping never limits what is screened; it only says which string is the title, link or thumbnail.
 """
 
 from __future__ import annotations
 
+import html
 import re
+import unicodedata
 from typing import Any
+from urllib.parse import unquote
 
 _TAG = re.compile(r"<[^>]{0,200}>")
+_LABEL = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})"
+_TLD = r"[a-zA-Z][a-zA-Z0-9-]{1,62}"
+_IPV4_PART = r"(?:0[xX][0-9a-fA-F]{1,8}|[0-9]{1,10})"
 # A URL inside text: with a scheme, protocol-relative, www., or host-like followed by a path. The host part
 # needs a dot and a letter TLD, so "3.14" or "e.g." are not URLs.
 _URL_IN_TEXT = re.compile(
-    r"(?:[a-zA-Z][a-zA-Z0-9+.-]{0,15}:)?//[^\s\"'<>]+"
-    r"|(?<![\w.-])www\.[^\s\"'<>]+"
-    r"|(?<![\w.@/-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}(?::\d{1,5})?/[^\s\"'<>]*"
+    r"(?P<url>(?:[a-zA-Z][a-zA-Z0-9+.-]{0,15}:)?//[^\s\"'<>]+"
+    # a web scheme with any number of slashes or backslashes (or none) after it: browsers read
+    # "http:/host", "http:host" and "https:\\host" as "http://host"
+    r"|(?<![\w.+-])(?i:https?|ftp|wss?):[/\\]*(?=[\w%\[])[^\s\"'<>]+)"
+    r"|(?P<www>(?<![\w.-])www\.[^\s\"'<>]+)"
+    # host/path, also after "@" ("ok.example.invalid@host/x" is userinfo and host without a scheme)
+    r"|(?P<path>(?<![\w.-])(?:" + _LABEL + r"\.)+" + _TLD + r"(?::\d{1,5})?[/\\][^\s\"'<>]*)"
     # a bare host name in prose ("mirror at blocked.example.invalid today", an e-mail's domain): listed
     # domains are listed whole, so the host alone is a URL to check
-    r"|(?<![\w.-])(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}(?::\d{1,5})?(?![\w/-])"
+    r"|(?P<host>(?<![\w.-])(?:" + _LABEL + r"\.)+" + _TLD + r"(?::\d{1,5})?(?![\w/\\-]))"
+    # a dotted IPv4 address (any radix per part, as browsers read them): four parts, so "3.14" or a
+    # "1.2.3" version number are not addresses
+    r"|(?P<ip>(?<![\w.-])" + _IPV4_PART + r"(?:\." + _IPV4_PART + r"){3}(?::\d{1,5})?(?![\w-]|\.\w))"
+    # an IPv6 literal as a browser takes it without a scheme ("[2001:db8::1]/x"): brackets, two colons
+    r"|(?P<ip6>(?<![\w.-])\[[0-9a-fA-F]*:[0-9a-fA-F.]*:[0-9a-fA-F:.]*\](?::\d{1,5})?(?:[/\\][^\s\"'<>]*)?)"
 )
 # Prose can hold a host name only where a dot is followed by a letter or digit ("end. Next" cannot).
 _DOT_BEFORE_NAME = re.compile(r"\.[a-zA-Z0-9]")
@@ -33,7 +50,35 @@ _DOT_BEFORE_NAME = re.compile(r"\.[a-zA-Z0-9]")
 _BARE_HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}\.?(?::\d{1,5})?")
 _URL_STARTS = ("http://", "https://", "HTTP://", "HTTPS://", "//", "www.", "WWW.")
 _MAX_URL_SCAN = 100_000  # a longer string is still screened as text; URL parts are looked for in its start
-
+# Defanged addresses as security write-ups and evaders write them ("blocked[.]example[.]invalid",
+# "blocked(dot)example", "blocked dot example dot invalid", "blocked . example . invalid", "hxxp[://]"):
+# each is read again with the dots (and ":", "/", "@") put back. A refanged host only matters when it is
+# listed, so prose that merely says "dot" costs a regex pass and matches nothing.
+_DEFANG = re.compile(r"\s*[\[({<]\s*(?:\.|dot)\s*[\])}>]\s*|(?<=\w) +(?:\.|dot) +(?=\w)"
+                     r"|\[(?::|://|/|@|at)\]|\((?:at)\)", re.IGNORECASE)
+# The bracketed defangs alone, led by one character class (the regex engine skips to those characters).
+_BRACKET_DEFANG = re.compile(r"[\[({<]\s*(?:[.:/@]|[dD][oO][tT]|[aA][tT]\s*[\])}>])")
+_DEFANG_HINT = re.compile(r"[\[({<]\s*(?:\.|dot|:|/|@|at)|\w \. \w| dot ", re.IGNORECASE)
+_REFANG = {".": ".", "dot": ".", ":": ":", "://": "://", "/": "/", "@": "@", "at": "@"}
+# Characters a reader does not see (or sees as a dot) inside a host written in prose: zero-width and other
+# format characters, soft hyphens, and full stops that UTS #46 maps to "."; with NFKC (full-width and
+# mathematical letters) they give the host a browser reaches.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u034f\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062"
+                               "\u2063\u2064\ufeff\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+_INVISIBLE.update({0x3002: ".", 0xFF0E: ".", 0xFF61: "."})
+# Where those are, with the letters and dots NFKC maps to ASCII (full-width and small forms, styled
+# mathematical letters, enclosed and circled letters, letter-like symbols, super/subscripts, one-dot leader).
+_UNICODE_HOST = re.compile("[\u00ad\u034f\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff\u3002\uff01-\uff5e\uff61"
+                           "\u2024\ufe50-\ufe6b\u2070-\u209f\u2100-\u214f\u2460-\u24ff\u3200-\u33ff"
+                           "\U0001d400-\U0001d7ff\U0001f100-\U0001f1ff]")
+# What a reader's copy of a one-token string would change: a defanging bracket, an HTML entity.
+_NEEDS_READING = re.compile(r"[\[({<][.:/@]|[\[({<](?i:dot|at)[\])}>]|&(?:#\w{1,8}|[a-zA-Z]{2,8});")
+# A capitalised word glued to the end of a URL by a full stop (the next sentence): "/page.html.Then".
+_GLUED_WORD = re.compile(r"(?<=[\w/])\.[A-Z][a-z]{0,15}$")
+# The last label of a host that may be the next sentence's first word: capitalised, or three or more
+# lower-case letters (a country code, two letters, is a real last label: "example.com.au").
+_GLUED_LABEL = re.compile(r"[A-Z][a-z]+|[a-z]{3,}")
+_TRAILING = ".,;:!?)]}'\"\u00bb\u2019\u201d\u203a\u300b\u300d\u300f\u3011\uff09"  # closing quotes too
 
 # Keys that are the backends' own response format, never document content: not checked as text when
 # they are keys (their values still are). Document field names (title, url, ...) are not in here.
@@ -67,21 +112,116 @@ def strip_tags(text: str) -> str:
 
 def url_parts(text: str) -> list[str]:
     """The URL-shaped parts of ``text`` (empty for ordinary words). Trailing sentence punctuation is
-    dropped from a URL found inside text."""
-    if "." not in text and "//" not in text:
-        return []
-    if " " not in text and text.isprintable():  # one token, the usual URL field: mostly no scan
+    dropped from a URL found inside text. Besides the text as written, the same text read as a reader
+    would type it is searched too: refanged (``blocked[.]example[.]invalid``), percent-decoded, and with
+    invisible characters, Unicode full stops and full-width letters mapped (``may_hold_url`` says which
+    strings can hold any of this)."""
+    # One token, the usual URL field: itself, unless a reader would read it otherwise (``reads_as_is``)
+    # or it ends in a glued sentence (``glued``); both tests written out for the common URL.
+    if " " not in text and text.isprintable() and text.isascii() and (
+            ("&" not in text or ";" not in text) and "[" not in text and "(" not in text and "{" not in text
+            and "<" not in text or reads_as_is(text)):
         if text.startswith(_URL_STARTS) or _BARE_HOST.fullmatch(text):
-            return [text]
+            dot = text.rfind(".")
+            return [text] if not text[dot + 1:dot + 2].isupper() or not glued(text) else [text, text[:dot]]
         slash = text.find("/")
         if slash > 0 and _BARE_HOST.fullmatch(text, 0, slash):
-            return [text]
-    # Else a URL or host name in it needs a slash, "www." or a dot before a name (a token with punctuation
-    # round a host, "(blocked.example.invalid)," or "me@blocked.example.invalid", is scanned too).
-    if "/" not in text and "www." not in text and _DOT_BEFORE_NAME.search(text) is None:
+            return [text] if not glued(text) else [text, text[:text.rfind(".")]]
+    text = text[:_MAX_URL_SCAN]
+    found = _scan(text) if "." in text or "//" in text or "]" in text else []
+    # The reader's copy (``reader_copy``), only for a string that holds something it would change.
+    if (not text.isascii() or "<" in text or "&#" in text or "&period;" in text or "%" in text
+            or " . " in text or " dot " in text or " DOT " in text
+            or (("[" in text or "(" in text or "{" in text) and _BRACKET_DEFANG.search(text) is not None)):
+        read = reader_copy(text)
+        if read != text:
+            found += _scan(read)
+    return list(dict.fromkeys(found)) if found else []
+
+
+def reader_copy(text: str) -> str:
+    """``text`` as a reader sees and would type it: what is shown (tags dropped, HTML entities read),
+    Unicode as a browser maps it in a host (invisible characters dropped, full stops, NFKC),
+    percent-decoded (up to three times), refanged. Each step only where the string can need it."""
+    read = strip_tags(text) if "<" in text else text
+    if "&" in read and ";" in read:
+        read = html.unescape(read)
+    if not read.isascii() and _UNICODE_HOST.search(read):
+        read = unicodedata.normalize("NFKC", read.translate(_INVISIBLE))
+    if "%" in read:
+        for _ in range(3):  # an encoded escape is still an escape to a second decoder
+            again = unquote(read, errors="replace")
+            if again == read:
+                break
+            read = again
+    if _DEFANG_HINT.search(read):
+        read = _DEFANG.sub(lambda m: _REFANG[m.group().strip(" \t\n[](){}<>").lower()], read)
+    return read
+
+
+def reads_as_is(text: str) -> bool:
+    """Whether a one-token ASCII string reads the same to a reader: no defanging bracket, no HTML entity
+    (its reader's copy would be the text itself, so a URL-shaped one is its own URL part)."""
+    if ("&" not in text or ";" not in text) and "[" not in text and "(" not in text and "{" not in text \
+            and "<" not in text:
+        return True
+    return _NEEDS_READING.search(text) is None
+
+
+def glued(text: str) -> bool:
+    """Whether ``text`` ends in a capitalised word glued on by a full stop (``.../page.html.Then``): a cheap
+    test first (the character after the last dot is upper case), the exact one only then."""
+    dot = text.rfind(".")
+    return dot > 0 and text[dot + 1:dot + 2].isupper() and _GLUED_WORD.search(text) is not None
+
+
+def _scan(text: str) -> list[str]:
+    # A URL or host name needs a slash, "www." or a dot before a name (a token with punctuation round a
+    # host, "(blocked.example.invalid)," or "me@blocked.example.invalid", is scanned too).
+    if "/" not in text and "www." not in text and "]" not in text and _DOT_BEFORE_NAME.search(text) is None:
         return []
-    found = _URL_IN_TEXT.findall(text[:_MAX_URL_SCAN])
-    return [u.rstrip(".,;:!?)]}") for u in found] if found else []
+    out: list[str] = []
+    # A URL part never holds white space: only the tokens that can hold one go through the regex (its
+    # look-behinds would otherwise be tried at every position of the prose).
+    tokens = [text] if " " not in text else [t for t in text.split() if "." in t or "/" in t or "]" in t]
+    for token in tokens:
+        _scan_token(token, out)
+    return out
+
+
+def _scan_token(text: str, out: list[str]) -> None:
+    for match in _URL_IN_TEXT.finditer(text):
+        whole = match.group()
+        part = whole.rstrip(_TRAILING)
+        if "[" in part and part.count("[") > part.count("]") and whole[len(part):len(part) + 1] == "]":
+            part += "]"  # the end of an IPv6 literal ("https://[2001:db8::1]"), not a closing bracket
+        out.append(part)
+        if match.lastgroup == "host":
+            if part.count(".") >= 2:
+                # A host glued to the next sentence ("blocked.example.invalid.Then", ".then"): a reader
+                # stops at the listed host, so the host without its last label is checked too. Not after
+                # a two-letter label: "example.com.au" is a country's domain, not "example.com" glued.
+                host, _, last = part.rsplit(":", 1)[0].rpartition(".")
+                if _GLUED_LABEL.fullmatch(last):
+                    out.append(host)
+        elif (glued := _GLUED_WORD.search(part)) is not None:
+            out.append(part[:glued.start()])  # ".../page.html.Then": the page without the next sentence
+
+
+def may_hold_url(text: str) -> bool:
+    """Whether ``url_parts(text)`` can find anything: a cheap test for the hot loops (a string without a
+    dot, ``//``, ``%``, ``dot``, ``]`` with ``:`` or non-ASCII characters holds no URL or host in any
+    spelling)."""
+    return "." in text or "//" in text or _MAYBE_URL(text)
+
+
+def _other_url_signs(text: str) -> bool:
+    """``may_hold_url`` for a string without "." or "//" (the hot loops test those two inline)."""
+    return ("%" in text or not text.isascii() or "dot" in text or "DOT" in text or "Dot" in text
+            or ("]" in text and ":" in text) or "&#" in text or "&period;" in text)  # an IPv6 literal ("[2001:db8::1]") has no dot
+
+
+_MAYBE_URL = _other_url_signs
 
 
 def collect(value: Any, texts: list[str], links: list[str]) -> None:
@@ -104,7 +244,7 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
                     add_text(key)
                     if "<" in key and (plain := strip_tags(key)) != key:
                         add_text(plain)
-                    if "." in key or "//" in key:
+                    if "." in key or "//" in key or _MAYBE_URL(key):
                         add_links(url_parts(key))
                 kind = type(child)
                 if kind is str:
@@ -112,7 +252,7 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
                         add_text(child)
                         if "<" in child and (plain := strip_tags(child)) != child:
                             add_text(plain)
-                        if "." in child or "//" in child:
+                        if "." in child or "//" in child or _MAYBE_URL(child):
                             add_links(url_parts(child))
                 elif kind is dict or kind is list:
                     push(child)
@@ -124,7 +264,7 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
                         add_text(child)
                         if "<" in child and (plain := strip_tags(child)) != child:
                             add_text(plain)
-                        if "." in child or "//" in child:
+                        if "." in child or "//" in child or _MAYBE_URL(child):
                             add_links(url_parts(child))
                 elif kind is dict or kind is list or kind is tuple:
                     push(child)
@@ -181,7 +321,7 @@ def _add_string(text: str, texts: list[str], links: list[str]) -> None:
     texts.append(text)
     if "<" in text and (plain := strip_tags(text)) != text:
         texts.append(plain)
-    if "." in text or "//" in text:
+    if "." in text or "//" in text or _MAYBE_URL(text):
         links.extend(url_parts(text))
 
 

@@ -446,8 +446,8 @@ def join_chains(str text):
     """``_join_chains`` of an ASCII text without ``@ $ ! |`` (for tests: ``normalize.join_chains``)."""
     cdef bytes raw = text.encode("ascii")
     cdef bytearray out = bytearray(len(raw) + 1)
-    cdef bytes table = bytes(97 if chr(b).isalnum() and b < 128 else 46 if chr(b) in "._-*'/\\" else 32
-                             for b in range(256))
+    from filter_proxy.matchers.term_page import _CHAIN_CLASSES  # the table ``clean`` passes (no cycle: a call)
+    cdef bytes table = _CHAIN_CLASSES
     cdef Py_ssize_t size = _join_chains(raw, len(raw), table, out)
     return text if size == len(raw) else bytes(out[:size]).decode("ascii")  # same length: nothing joined
 
@@ -487,7 +487,7 @@ def spelled(str text):
     return _spelled_raw(raw, len(raw), cut)
 
 
-# Per byte: 1 ``@ | !``, 2 ``$``, NUL, 3 ``(``, 4 ``#``, 5 ``\\``, else 0 (``_clean``'s first pass).
+# Per byte: 1 ``@ | !``, 2 ``$``, NUL, 3 ``(``, 4 ``#``, 5 ``\\``, 6 ``&``, else 0 (``_clean``'s first pass).
 cdef unsigned char _SPECIAL[256]
 memset(_SPECIAL, 0, 256)
 _SPECIAL[64] = _SPECIAL[124] = _SPECIAL[33] = 1  # @ | !
@@ -495,6 +495,7 @@ _SPECIAL[35] = 4  # "#": a hashtag may start here (term_page._TAGGED)
 _SPECIAL[36] = _SPECIAL[0] = 2  # $ NUL
 _SPECIAL[92] = 5  # "\\": a digraph only beside "/" (``|\\|`` holds "|")
 _SPECIAL[40] = 3
+_SPECIAL[38] = 6  # "&": a named character reference ("&shy;") is read by ``normalize.decode_references``
 
 
 cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
@@ -518,6 +519,13 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
             elif c == 5:  # "\\" beside "/" ("/\\", "\\/"): a digraph, read in Python; else a separator
                 if (i > 0 and raw[i - 1] == 47) or (i + 1 < n and raw[i + 1] == 47):
                     odd = True
+            elif c == 6:  # "&", letters or digits (the first a letter), ";": term_page._TAGGED, read whole
+                j = i + 1
+                if j < n and _alnum(raw[j]) and raw[j] > 57:
+                    while j < n and j - i <= 32 and _alnum(raw[j]):
+                        j += 1
+                    if j < n and raw[j] == 59:
+                        return FULL
             elif c == 4:  # "#" after no letter, digit or "_", before a character that is not whitespace
                 if (i == 0 or not (_alnum(raw[i - 1]) or raw[i - 1] == 95)) and i + 1 < n and cut[raw[i + 1]] != 32:
                     return FULL

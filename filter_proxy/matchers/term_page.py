@@ -92,6 +92,9 @@ from filter_proxy.normalize import (
     join_chains,
     map_digraphs,
 )
+from filter_proxy.normalize import (
+    _SEP as _CHAIN_SEP,
+)
 from filter_proxy.reading import _MAX_COMPOUND, _SPELLED, _compound, glued_words
 
 try:  # the compiled first pass (setup.py builds it when it can; without it, the same states in Python)
@@ -108,18 +111,20 @@ __all__ = ["clean", "clean_python", "kernel_tables", "kernel_matcher", "PageRead
 # An alternate reading (edge symbols) or hashtag/handle words may exist: ``@ | !``, or a ``#`` that may start
 # a hashtag (``reading._TAG``: none after a letter, digit or ``_``, nor before whitespace or the end; so a
 # comment's "# note" or "IPv#Address" reads as words, as ``reading`` reads it).
-_TAGGED = re.compile(r"[@|!]|(?<![A-Za-z0-9_])#(?=\S)")
+# ... or an HTML character reference (``normalize.REFERENCE``: a numeric one starts "&#", a named one ends ";"),
+# which ``words`` reads as its character.
+_TAGGED = re.compile(r"[@|!]|(?<![A-Za-z0-9_])#(?=\S)|&[A-Za-z][A-Za-z0-9]{0,31};")
 # ``normalize._CHAIN_HINT`` for the lane (ASCII, no leet symbols), on a class string: a letter or digit is
 # ``a``, a chain separator ``.``, anything else a space. A chain holds a lone member, separators and a
 # last member that no letter or digit follows; the page separator is spaces, so no hit crosses it.
-_CHAIN_CLASSES = bytes(ord("a") if chr(b).isalnum() and b < 128 else ord(".") if chr(b) in "._-*'/\\" else 32
-                       for b in range(256))
+_CHAIN_CLASSES = bytes(ord("a") if chr(b).isalnum() and b < 128 else ord(".") if b < 128 and re.fullmatch(_CHAIN_SEP, chr(b))
+                       else 32 for b in range(256))
 # Led by the separator, so that the engine skips ahead to it in C (led by the member it tries every letter:
 # ~18x slower on a page): a separator after a lone member, more separators, a last member.
 _CHAIN_BYTES = re.compile(rb"\.(?<=a\.)(?<!aa\.)\.*a(?!a)")
 # Out of the lane too: "$" (a token may finish empty) and "\x00" (the page separator).
 _SPECIAL = re.compile(r"[@|!#$\x00]")
-_PAGE_SPECIAL = re.compile(r"[@|!#$]")  # the same on the joined page (whose separators hold "\x00")
+_PAGE_SPECIAL = re.compile(r"[@|!#$&]")  # the same on the joined page (whose separators hold "\x00")
 _SEP = " \x00 "
 # ``words``' ASCII table with the separator kept, so that it stays a token of its own.
 _FOLD_SPLIT = b"\x00" + _ASCII_FOLD_SPLIT[1:]

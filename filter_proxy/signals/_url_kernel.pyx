@@ -319,9 +319,38 @@ cpdef object probe(object canonical, bytes bits, uint64_t mask, bint has_prefix,
     return out
 
 
-def plain_probe(object url, object clean_query, bytes bits, uint64_t mask, bint has_prefix, bint has_domain):
-    """``probe(plain(url))`` in one call; None when ``url`` is not of the plain shape."""
+def plain_probe(object url, object clean_query, bytes bits, uint64_t mask, bint has_prefix, bint has_domain,
+                object form):
+    """``probe(form(plain(url)))`` in one call; None when ``url`` is not of the plain shape. ``form`` is
+    ``url_canon.match_form``, called only when the path holds an upper-case letter or ``;`` (it returns
+    any other plain canonical URL unchanged)."""
     canonical = plain(url, clean_query)
     if canonical is None:
         return None
+    if _needs_form(canonical):
+        canonical = form(canonical)
     return probe(canonical, bits, mask, has_prefix, has_domain)
+
+
+cdef bint _needs_form(object canonical):
+    """Whether ``match_form`` may change the ASCII canonical URL: its path (after "://host", before "?")
+    holds an upper-case letter, ";" or "%"."""
+    cdef const uint8_t* s = <const uint8_t*>PyUnicode_DATA(canonical)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(canonical)
+    cdef Py_ssize_t k = 0, start = n
+    cdef uint8_t c
+    for k in range(n - 2):
+        if s[k] == 58 and s[k + 1] == 47 and s[k + 2] == 47:
+            start = k + 3
+            break
+    k = start
+    while k < n and s[k] != 47 and s[k] != 63:
+        k += 1
+    while k < n:
+        c = s[k]
+        if c == 63:
+            return False
+        if (65 <= c <= 90) or c == 59 or c == 37:
+            return True
+        k += 1
+    return False

@@ -32,7 +32,7 @@ from urllib.parse import quote, unquote_to_bytes
 
 import idna
 
-__all__ = ["canonicalize_url", "canonical_host", "fallback_text", "host_spans"]
+__all__ = ["canonicalize_url", "canonical_host", "fallback_text", "host_spans", "match_form"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "ws": 80, "wss": 443}
 _SPECIAL = frozenset(_DEFAULT_PORTS)  # WHATWG special schemes with a host (file: has none worth matching)
@@ -81,6 +81,10 @@ def _idna(host: str) -> str | None:
     as browsers do it (no STD3 rules: ``_`` stays); None when a code point is disallowed."""
     try:
         mapped = idna.uts46_remap(host, std3_rules=False, transitional=False)
+        if "\u200c" in mapped or "\u200d" in mapped:
+            # Joiners are kept by the mapping but refused by browsers outside the scripts that need them
+            # (CONTEXTJ): not a host to reach as written; the fallback reads the text without them.
+            return None
         return ".".join(label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
                         for label in mapped.split("."))
     except (idna.IDNAError, UnicodeError, ValueError):
@@ -249,13 +253,45 @@ def _canonicalize(url: str) -> str | None:
     return f"{scheme}://{netloc}{path}" + (f"?{query}" if query else "")
 
 
+def match_form(canonical: str) -> str:
+    """The form a canonical URL is matched in (entries and URLs alike): a scheme that is not a special one
+    (a defanged ``hxxp``) written ``http``, its path lower-cased, ``;params``
+    dropped from each segment, encoded slashes (``%2F``, ``%5C``) read as slashes and the path cleaned
+    again. Many servers answer a path in any case, drop ``;jsessionid=...`` and decode ``%2F``, so a listed
+    page or prefix is matched in every such spelling (this can only over-block another page that differs
+    from a listed one in exactly these ways). The query is kept as it is. ``canonicalize_url`` itself
+    keeps the path as browsers send it (the image hash cache keys on it)."""
+    if not canonical.startswith("http://"):
+        scheme, sep, rest = canonical.partition("://")
+        # "hxxp://", "hxxps://", "ttps://", "h**p://" (read from its "p"): a scheme no browser has, over a
+        # host and path, is http defanged in a write-up
+        if sep and scheme not in _SPECIAL:
+            canonical = "http://" + rest
+    base, mark, query = canonical.partition("?")
+    slash = base.find("/", base.find("://") + 3)
+    if slash < 0:
+        return canonical
+    path = base[slash:]
+    new = path.lower()
+    if "%" in new:
+        new = new.replace("%2f", "/").replace("%5c", "/")
+        new = _PCT.sub(lambda m: "%" + m.group(1).upper(), new)
+    if ";" in new:
+        new = "/".join(segment.partition(";")[0] for segment in new.split("/"))
+    if new == path:
+        return canonical
+    return base[:slash] + _clean_path(new) + mark + query
+
+
 # -- fallback: what an unparsable URL is matched on ---------------------------------------------------------
 
 # Runs of characters a host can be made of (non-ASCII included, for Unicode hosts); everything else
 # (separators, quotes, spaces, "@", ":" ...) splits the text.
 _HOST_RUN = re.compile(r"[0-9a-z\-_.\u00a0-\U0010ffff]+")
 # Full stops that UTS #46 maps to "." (ideographic, full-width, half-width ideographic).
-_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": ".",
+                       # and characters a reader does not see inside a host (zero-width, joiners, soft hyphen)
+                       **dict.fromkeys("\u00ad\u034f\u180e\u200b\u200c\u200d\u200e\u200f\u2060\ufeff", "")})
 
 
 def fallback_text(url: str) -> str:

@@ -16,7 +16,7 @@ import numpy as np
 from xxhash import xxh64_intdigest
 
 from filter_proxy.signals.base import Entry
-from filter_proxy.signals.url_canon import fallback_text
+from filter_proxy.signals.url_canon import fallback_text, match_form
 from filter_proxy.signals.url_lines import FAST_LINE, parse_url_line, read_url_line
 from filter_proxy.signals.url_table import _PATH_SEED, ROOT_SEED, SEEDS, TableBuilder, UrlTable
 
@@ -44,6 +44,8 @@ class UrlBatch:
 
     def add(self, number: int, kind: str, canonical: str) -> None:
         """One valid entry at line ``number`` (its ``(kind, canonical)`` from ``parse_url_line``)."""
+        if kind != "domain":
+            canonical = match_form(canonical)  # pages and prefixes are matched in this form (url_canon)
         encoded = canonical.encode()
         self.lines.append(number)
         self.kinds[kind] += 1
@@ -173,7 +175,7 @@ def read_url_file(chunks: Iterable[Sequence[str]], file: str, category: str
                 if count > dots:
                     dots = count
                 continue
-            host, path = found[1], found[2]
+            host, path = found[1], found[2].lower()  # match_form of a path of unreserved characters
             encoded = ("http://" + host + path).encode()
             if found[3]:
                 keys(xxh(encoded, _SEED_PREFIX))
@@ -186,7 +188,6 @@ def read_url_file(chunks: Iterable[Sequence[str]], file: str, category: str
             count = host.count(".")
             if count > dots:
                 dots = count
-            path = path.lower()  # fallback_text of a path of unreserved characters
             fb_host(xxh(encoded[7:7 + len(host)], _SEED_DOMAIN) & 0xFFFFFFFF)
             fb_path(xxh(path.encode(), _PATH_SEED) & 0xFFFFFFFF)
             fb_len(len(path))

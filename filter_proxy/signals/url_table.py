@@ -21,7 +21,7 @@ row of four ``uint32`` columns sorted by the low 32 bits of its host's domain ke
 fallback reads text (``fallback_text``), and its line id. A host found in the text leads to its rows; a row
 matches when its path occurs in the text (a hash of the text at each ``/`` with the row's length).
 
-Layout (little-endian): ``FPURLS2\\0``, u32 header length, JSON header (files with their category, base
+Layout (little-endian): ``FPURLS3\\0``, u32 header length, JSON header (files with their category, base
 line id and entry count; counts per kind; bitmap size; the most labels of a listed host), then the arrays,
 each 8-byte aligned: keys u64, ids u32, fallback host / path / length / id u32, bitmap. Memory at 1M
 entries (a third each domains, prefixes, pages): 12 MB keys and ids, 10.7 MB fallback rows, 2 MB bitmap.
@@ -42,7 +42,7 @@ from xxhash import xxh64_intdigest
 
 __all__ = ["SEEDS", "ROOT_SEED", "UrlTable", "TableBuilder", "key_of", "path_hash"]
 
-MAGIC = b"FPURLS2\0"
+MAGIC = b"FPURLS3\0"  # 3: page and prefix keys in url_canon.match_form (paths in any case)
 _HEAD = struct.Struct("<8sI")
 SEEDS = {"exact": 0x5EED_0E1A_C7, "prefix": 0x5EED_0F1F_E7, "domain": 0x5EED_0D0A_17}
 ROOT_SEED = 0x5EED_0200_75  # "scheme://netloc" of a prefix entry: only in the bitmap, gates prefix probes

@@ -40,8 +40,10 @@ from filter_proxy.signals.url_canon import (
     canonicalize_url,
     fallback_text,
     host_spans,
+    match_form,
 )
 from filter_proxy.signals.url_lines import parse_url_line, read_url_line
+from filter_proxy.signals.url_nested import nested_urls
 from filter_proxy.signals.url_rows import UrlBatch, UrlEntries, build_table, read_url_file
 from filter_proxy.signals.url_table import ROOT_SEED, SEEDS, UrlTable, path_hash
 
@@ -50,6 +52,10 @@ __all__ = ["UrlEntry", "UrlMatch", "UrlIndex", "UrlSignal", "UrlEntries", "canon
 
 UrlEntry = Entry  # (text, category, rule_id): the name the URL index has always taken
 _EXACT, _PREFIX, _DOMAIN = SEEDS["exact"], SEEDS["prefix"], SEEDS["domain"]
+# Characters that continue a path segment (the fallback text is lower-cased): a listed path followed by one
+# of them is another path. "" (the end of the text) is not among them.
+_SEGMENT_GOES_ON = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_.~")
+_NESTED_DEPTH = 3  # a wrapper in a wrapper in a wrapper: deeper nesting is no redirect chain a browser follows
 
 try:  # the optional compiled check (setup.py builds it); without it the definitions below run
     from filter_proxy.signals import _url_kernel as _kernel  # type: ignore[attr-defined]
@@ -132,14 +138,17 @@ class UrlIndex:
         """Index ``entries``; ValueError names the rule id of an invalid entry."""
         return cls(build_table(entries))
 
-    def match(self, url: str) -> list[UrlMatch]:
+    def match(self, url: str, depth: int = _NESTED_DEPTH) -> list[UrlMatch]:
+        """The entries ``url`` matches: itself as browsers read it, else (when it is not listed) the URLs
+        it carries (``url_nested``: a redirect wrapper's parameter, a proxy's path), ``depth`` levels."""
         if _kernel is not None:  # the compiled pass: the plain URL shape read and probed in C
             keys = _kernel.plain_probe(url, _clean_query, self._bits, self._mask, self._has_prefix,
-                                       self._has_domain)
+                                       self._has_domain, match_form)
             if keys is None:  # any other shape: the general canonicaliser, the keys hashed in C if ASCII
                 canonical = canonicalize_url(url)
                 if canonical is None:
                     return self._fallback(url) if isinstance(url, str) and url.strip() else []
+                canonical = match_form(canonical)
                 keys = _kernel.probe(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
                 if keys is None:  # not ASCII: the definition below reads it
                     keys = _probe_python(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
@@ -147,14 +156,22 @@ class UrlIndex:
             canonical = canonicalize_url(url)
             if canonical is None:
                 return self._fallback(url) if isinstance(url, str) and url.strip() else []
-            keys = _probe_python(canonical, self._bits, self._mask, self._has_prefix, self._has_domain)
-        if not keys:  # nearly every URL: no candidate key passed the bitmap
-            return []
-        hits = self._table.lookup(keys)
-        if not hits:
-            return []
-        rule = self._table.rule
-        return [UrlMatch(*rule(row)) for row in dict.fromkeys(hits)]
+            keys = _probe_python(match_form(canonical), self._bits, self._mask, self._has_prefix,
+                                 self._has_domain)
+        if keys:
+            hits = self._table.lookup(keys)
+            if hits:
+                rule = self._table.rule
+                return [UrlMatch(*rule(row)) for row in dict.fromkeys(hits)]
+        # Nearly every URL ends here: not listed, and (without an escape, a second ":" or a dot in its
+        # query or fragment) nothing after its host that could carry another URL.
+        if depth and ("%" in url or url.find(":", 6) >= 0 or ((mark := url.find("?")) >= 0 and url.find(".", mark) >= 0)
+                      or ((mark := url.find("#")) >= 0 and url.find(".", mark) >= 0)):
+            for inner in nested_urls(url):
+                found = self.match(inner, depth - 1)
+                if found:
+                    return found
+        return []
 
     def _fallback(self, url: str) -> list[UrlMatch]:
         """Conservative match of a URL that cannot be canonicalised (see the module docstring)."""
@@ -176,7 +193,9 @@ class UrlIndex:
                 if slashes is None:
                     slashes = [i for i, char in enumerate(text) if char == "/"]
                 if length not in found:
-                    found[length] = {path_hash(text[i:i + length]) for i in slashes if i + length <= len(text)}
+                    # The path must end where a segment ends: "/gallery" is not found in "/galleryx".
+                    found[length] = {path_hash(text[i:i + length]) for i in slashes if i + length <= len(text)
+                                     and text[i + length:i + length + 1] not in _SEGMENT_GOES_ON}
                 if want in found[length]:  # the host as labels, its path anywhere
                     hits.append(row)
         rule = table.rule
