@@ -193,24 +193,39 @@ async def finish_multi(
                 await exchange.send_raw(send, status, headers, orjson.dumps(doc), True, None, 0)  # what was read
                 return
             pages = shape.pages(doc)
-            # Everything beside the sub-responses (took, status, federation details, unknown keys): read
-            # whole, a listed string withholds the answer (before, it was sent as the backend wrote it).
-            kinds.screen_error({k: v for k, v in doc.items() if k != shape.list_key}, rules)
+            # Everything beside the sub-responses (ES "took", a key the backend added) is read too: a
+            # listed string there has nothing removable around it (before: passed unread).
+            kinds.screen_error(shape.envelope(doc), rules)
             if len(pages) != len(keep):
                 raise AdapterError("multi-search answered another number of sub-responses")
             for n, page in enumerate(pages):
-                if isinstance(page, dict) and "error" in page and not ({"hits", "results"} & page.keys()):
-                    kinds.screen_error(page, rules)  # one sub-query failed: its error, screened
+                try:
+                    if isinstance(page, dict) and "error" in page and not ({"hits", "results"} & page.keys()):
+                        kinds.screen_error(page, rules)  # one sub-query failed: its error, screened
+                        continue
+                    if mw.image_screener is None:
+                        page, outcome = screen_texts(page, mw.adapter, rules, results=True)
+                    else:
+                        page, outcome = await screen_page(page, mw.adapter, rules, results=True,
+                                                          image_screener=mw.image_screener)
+                    kinds.raise_if_withheld(outcome)
+                    echo = listed_echo(page, mw.adapter, rules)  # response_guard.py: only what the client sent
+                    if echo is not None:
+                        raise kinds.Withheld(echo, "echo")
+                except (kinds.Withheld, AdapterError) as failed:
+                    # One sub-response holds listed content it cannot lose, or has a shape that cannot be
+                    # read: where the backend's shape has per-item errors (ES, Typesense), that slot alone
+                    # becomes one; the others are kept. Else the whole answer is refused (below).
+                    withheld = failed if isinstance(failed, kinds.Withheld) else None
+                    item = shape.withheld_item(multisearch.WITHHELD if withheld else multisearch.UNREADABLE)
+                    if item is None:
+                        raise
+                    if withheld is not None:
+                        mw.observer.removed(withheld.removal.verdict, withheld.removal.url,
+                                            withheld.removal.image_hash)
+                        note_withheld(mw.observer, withheld.reason, withheld.removal.verdict)
+                    pages[n] = item
                     continue
-                if mw.image_screener is None:
-                    page, outcome = screen_texts(page, mw.adapter, rules, results=True)
-                else:
-                    page, outcome = await screen_page(page, mw.adapter, rules, results=True,
-                                                      image_screener=mw.image_screener)
-                kinds.raise_if_withheld(outcome)
-                echo = listed_echo(page, mw.adapter, rules)  # response_guard.py: only what the client sent
-                if echo is not None:
-                    raise kinds.Withheld(echo, "echo")
                 pages[n] = page
                 removed += len(outcome.removed)
                 for removal in outcome.removed:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from filter_proxy.adapters.base import Adapter, AdapterError, ResultView
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.routes import ASYNC, CHANGE, COUNT, DOCUMENT, DOCUMENTS, OPAQUE, ROWS, TERMS
 from filter_proxy.response_guard import listed_echo, listed_in_echo
 from filter_proxy.screening import (
@@ -90,7 +91,9 @@ def screen_kind(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleS
         return _terms(status, doc, adapter, rules)
     if kind == ROWS:
         return _rows(status, doc, rules)
-    if kind in (OPAQUE, COUNT, CHANGE):  # a write's answer (acknowledged, counts, task) is read whole
+    if kind == OPAQUE:
+        return _opaque_parts(status, doc, adapter, rules)
+    if kind in (COUNT, CHANGE):  # a write's answer (acknowledged, counts, task) is read whole
         return _opaque(status, doc, rules)
     raise AdapterError(f"unknown response kind {kind!r}")
 
@@ -151,6 +154,13 @@ def _documents(kind: str, status: int, doc: Any, adapter: Adapter, rules: RuleSe
     status, doc, removed = _drop(kind, status, doc, adapter, owners, views, removals)
     _withhold_rest(doc, views, removals, adapter, rules)
     return status, doc, removed
+
+
+def _rest(doc: Any, rules: RuleSet) -> None:
+    """Deny by default: a terms answer as it will be sent, every string and key of it, read once more
+    after its removals (shard failures, Solr terms' field names and counts, a key the backend added). A
+    listed string there cannot be removed: the answer is withheld (``Withheld``)."""
+    _opaque(0, doc, rules)
 
 
 def _drop(kind: str, status: int, doc: Any, adapter: Adapter, owners: list[int], views: list[ResultView],
@@ -215,7 +225,6 @@ def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
     removals: list[Removal] = []
     drop: set[int] = set()
     terms = shape.terms(doc)
-    _opaque(status, {k: v for k, v in doc.items() if k != "terms"}, rules)  # shard failures and the like
     for i, term in enumerate(terms):
         verdict = rules.check_text(term)
         if verdict.matched:
@@ -223,6 +232,7 @@ def _terms(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int
             removals.append(Removal(verdict))
     if drop:
         doc = shape.drop_terms(doc, drop)
+    _rest(doc, rules)  # shard failures, field names, counts, the kept terms as URLs too
     return status, doc, removals
 
 
@@ -237,9 +247,7 @@ def _rows(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal
     hits = doc.get("hits")
     if isinstance(hits, dict) and ("events" in hits or "sequences" in hits):  # ES EQL: events and sequences
         inner, removals = _rows_of(hits, ("events", "sequences"), rules)
-        total = inner.get("total")
-        if removals and isinstance(total, dict) and isinstance(total.get("value"), int):
-            total["value"] = max(0, total["value"] - len(removals))
+        lower(inner.get("total"), "value", len(removals))  # counts.py: in its own type
         doc["hits"] = inner
         _opaque(status, {k: v for k, v in doc.items() if k != "hits"}, rules)
         return status, doc, removals
@@ -262,9 +270,8 @@ def _rows_of(doc: dict[str, Any], row_keys: tuple[str, ...], rules: RuleSet) -> 
         if found:
             doc[key] = [r for i, r in enumerate(rows) if i not in found]
             removals.extend(found.values())
-    for count in ("total", "size"):  # OpenSearch SQL counts
-        if removals and isinstance(doc.get(count), int) and not isinstance(doc.get(count), bool):
-            doc[count] = max(0, doc[count] - len(removals))
+    for count in ("total", "size"):  # OpenSearch SQL counts, in their own type (counts.py)
+        lower(doc, count, len(removals))
     return doc, removals
 
 
@@ -288,6 +295,26 @@ def _split_echo(doc: Any) -> tuple[Any, list[Any]]:
         else:
             out[key] = value
     return out, echoes
+
+
+def _opaque_parts(status: int, doc: Any, adapter: Adapter, rules: RuleSet) -> tuple[int, Any, list[Removal]]:
+    """An opaque answer whose adapter names removable parts (``Adapter.opaque_sections``): a listed part
+    goes, everything left is read as opaque."""
+    removals: list[Removal] = []
+    drop: dict[int, tuple[Any, set[Any]]] = {}
+    for section in adapter.opaque_sections(doc):
+        found = screen_value(section.owner[section.key], rules)
+        if found is not None:
+            removals.append(found)
+            drop.setdefault(id(section.owner), (section.owner, set()))[1].add(section.key)
+    for owner, keys in drop.values():
+        if isinstance(owner, list):
+            owner[:] = [item for i, item in enumerate(owner) if i not in keys]
+        else:
+            for key in keys:
+                owner.pop(key, None)
+    _opaque(status, doc, rules)
+    return status, doc, removals
 
 
 def _opaque(status: int, doc: Any, rules: RuleSet) -> tuple[int, Any, list[Removal]]:

@@ -22,6 +22,8 @@ import orjson
 from filter_proxy.adapters.base import Adapter, AdapterError
 
 _JSON = "application/json"
+WITHHELD = "upstream response withheld: it holds listed content"
+UNREADABLE = "upstream response cannot be screened"
 
 
 @dataclass(slots=True)
@@ -51,6 +53,16 @@ class MultiShape:
             raise AdapterError(f"multi-search response has no {self.list_key!r} list")
         pages: list[Any] = doc[self.list_key]
         return pages
+
+    def withheld_item(self, reason: str) -> dict[str, Any] | None:
+        """The per-item error put in the slot of a sub-response withheld for listed content or unreadable
+        (``reason``), or None when the backend's shape has no per-item errors (then the whole answer is
+        withheld)."""
+        return None
+
+    def envelope(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The answer without its sub-responses (read as opaque: nothing in it is removable)."""
+        return {k: v for k, v in doc.items() if k != self.list_key}
 
     def assemble(self, doc: Any, pages: list[Any]) -> Any:
         if not isinstance(doc, dict):
@@ -112,6 +124,10 @@ class ElasticsearchMulti(MultiShape):
         page["status"] = 200
         return page
 
+    def withheld_item(self, reason: str) -> dict[str, Any] | None:
+        cause = {"type": "filter_withheld_exception", "reason": reason}
+        return {"error": {"root_cause": [cause], **cause}, "status": 502}
+
     def assemble(self, doc: Any, pages: list[Any]) -> Any:
         doc = super().assemble(doc, pages)
         doc.setdefault("took", 0)
@@ -154,6 +170,9 @@ class TypesenseMulti(MultiShape):
 
     def encode(self, plan: Plan, keep: list[int]) -> bytes:
         return orjson.dumps({**plan.envelope, "searches": [plan.items[i] for i in keep]})
+
+    def withheld_item(self, reason: str) -> dict[str, Any] | None:
+        return {"code": 502, "error": reason}
 
 
 SHAPES: dict[str, MultiShape] = {

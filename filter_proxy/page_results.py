@@ -32,6 +32,7 @@ from filter_proxy.adapters.walk import (
     strip_tags,
     url_parts,
 )
+from filter_proxy.encoded import page_readings, url_pieces
 from filter_proxy.images_check import matched_hash
 from filter_proxy.verdict import ALLOW, Verdict
 
@@ -73,12 +74,19 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
     # are, but stripping one of those as well changes nothing: its own verdict is what such a view reads).
     # One C-level search of the page's text first: most pages have no markup at all.
     try:
-        marked = "<" in "".join(distinct)
+        joined: str | None = "\x00" + "\x00".join(distinct) + "\x00"
+        marked = "<" in joined
     except TypeError:  # a string that is not a str (a document built in process): read one by one
-        marked = True
+        joined, marked = None, True
     bare = ({text: plain for text in distinct if "<" in text and (plain := strip_tags(text)) != text}
             if marked else {})
-    checked = list(dict.fromkeys(chain(distinct, bare.values()))) if bare else list(distinct)
+    # What a client gets by decoding a string (HTML references, percent-encoding, base64, escapes:
+    # encoded.py) is read too, as the string itself; most pages have none.
+    hidden = page_readings([*distinct, *bare.values()], None) if bare else page_readings(distinct, joined)
+    if hidden:
+        checked = list(dict.fromkeys(chain(distinct, bare.values(), chain.from_iterable(hidden.values()))))
+    else:
+        checked = list(dict.fromkeys(chain(distinct, bare.values()))) if bare else list(distinct)
     verdicts = rules.check_many(checked)
     if verdicts.count(ALLOW) == len(verdicts):  # the usual page: nothing listed (one C loop, no dict)
         listed: dict[str, Verdict] = {}
@@ -86,18 +94,25 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
         listed = {text: found for text, found in zip(checked, verdicts, strict=True)
                   if found is not ALLOW and found.rank > 0}
     walked = listed
-    if listed and bare:
-        # A walked string reads as itself, then without markup: the first of the strongest verdicts wins.
+    if listed and (bare or hidden):
+        # A walked string reads as itself, then without markup, then decoded: the first of the strongest
+        # verdicts wins.
         walked = dict(listed)
-        for text, plain in bare.items():
-            stripped = listed.get(plain)
-            if stripped is not None:
-                own = listed.get(text)
-                if own is None or stripped.rank > own.rank:
-                    walked[text] = stripped
+        for text in (bare.keys() | hidden.keys()) if hidden else bare:
+            if text not in distinct:  # a stripped form with readings: read through its own string
+                continue
+            forms = [bare[text]] if text in bare else []
+            for form in (text, *forms):
+                forms.extend(hidden.get(form, ()))
+            for form in forms:
+                other = listed.get(form)
+                if other is not None:
+                    own = walked.get(text)
+                    if own is None or other.rank > own.rank:
+                        walked[text] = other
     removals: dict[int, Removal] = {}
     if not listed:  # nothing listed as text (then nothing walked either): every result goes on to its URLs
-        _screen_urls(list(zip(views, fields, strict=True)), distinct, rules, removals)
+        _screen_urls(list(zip(views, fields, strict=True)), distinct, rules, removals, hidden, bare)
         return removals
     kept: list[tuple[ResultView, list[str]]] = []
     for view, texts in zip(views, fields, strict=True):
@@ -114,12 +129,13 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
         else:
             kept.append((view, texts))
     if kept:
-        _screen_urls(kept, distinct, rules, removals)
+        _screen_urls(kept, distinct, rules, removals, hidden, bare)
     return removals
 
 
 def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, None], rules: RuleSet,
-                 removals: dict[int, Removal]) -> None:
+                 removals: dict[int, Removal], hidden: dict[str, list[str]] | None = None,
+                 bare: dict[str, str] | None = None) -> None:
     """The URLs of the results left (mapped link, thumbnail, further URLs, then the URL-shaped parts of
     their strings in order, ``walk.collect``'s ``links``): the first listed one removes the result; then
     backend-supplied hashes. Each distinct URL of the page is checked once, all before any result is
@@ -136,6 +152,13 @@ def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, N
                 parts[text] = [text]  # what ``url_parts`` answers for one token that starts as a URL
             elif found := url_parts(text):
                 parts[text] = found
+    if hidden:  # the URLs a decoded reading holds (a percent-encoded link, one inside a redirect's query)
+        for text in strings:
+            forms = [bare[text]] if bare and text in bare else []
+            decoded = [r for form in (text, *forms) for r in hidden.get(form, ())]
+            more = [u for r in decoded for u in (*url_parts(r), *url_pieces(r))]
+            if more:
+                parts[text] = [*parts.get(text, ()), *more]
     check_url = rules.check_url
     verdicts: dict[str, Verdict] = {}
     for view, _ in kept:

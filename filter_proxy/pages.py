@@ -93,6 +93,7 @@ async def finish(
         else:
             await _send_raw(send, status, headers, body, rewritten, None, mw._removed(route, 0))
         return
+    whole = False  # screened whole, as an error body in no page shape
     try:
         if mw.image_screener is None:  # no coroutine on the common path
             doc, outcome = screen_texts(doc, mw.adapter, rules, results=route == SEARCH)
@@ -110,8 +111,11 @@ async def finish(
         # An error body in no page shape (a backend's error JSON, which can quote documents): every
         # string of it is screened; it is sent, re-encoded, only when nothing in it is listed.
         outcome = PageOutcome(withheld=screen_value(doc, rules))
+        whole = True
     reason = "content"
-    if outcome.withheld is None and not _echoes_read(doc, mw.adapter, query):
+    # An error body screened whole has no page echo to read apart (its echo was read with the rest; the
+    # adapter cannot find an echo in a shape it cannot read, and asking it raised before).
+    if outcome.withheld is None and not whole and not _echoes_read(doc, mw.adapter, query):
         # response_guard.py: the echo holds nothing listed the client did not send
         outcome.withheld, reason = listed_echo(doc, mw.adapter, rules), "echo"
     if outcome.withheld is not None:

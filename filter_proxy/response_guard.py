@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from filter_proxy.adapters.base import Adapter
 from filter_proxy.adapters.walk import strings as walk_strings
+from filter_proxy.encoded import add_readings
 from filter_proxy.events import FilterObserver, note_withheld
 from filter_proxy.exchange import Message, Send, send_json
 from filter_proxy.screening import Removal, check_query
@@ -124,6 +125,7 @@ def listed_in_echo(values: Iterable[Any], rules: RuleSet) -> Removal | None:
         found_texts, found_links = walk_strings(value)
         texts += found_texts
         links += found_links
+    add_readings(texts, links)  # decoded readings a client gets (encoded.py)
     sent: tuple[str, ...] | None = None
     if texts:
         for text, verdict in zip(texts, rules.check_many(texts), strict=True):

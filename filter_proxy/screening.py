@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.adapters.base import Adapter, ResultView
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.querysyntax import QueryFuzzy, QueryInfix, QueryPrefix, QuerySuffix
 from filter_proxy.adapters.walk import collect_except, may_hold_url, url_parts
 from filter_proxy.adapters.walk import strings as walk_strings
+from filter_proxy.encoded import add_readings
 from filter_proxy.fuzzy_query import fuzzy_verdict, infix_verdict
 from filter_proxy.images_check import ImageCheck, rewrite_urls
 from filter_proxy.page_results import Removal, screen_results
@@ -114,6 +116,7 @@ def screen_value(value: Any, rules: RuleSet, skip: set[int] | None = None) -> Re
         collect_except(value, texts, links, skip, set())
     else:
         texts, links = walk_strings(value)
+    add_readings(texts, links)  # decoded readings a client gets (encoded.py)
     verdict = rules.check_texts(texts)
     if verdict.action != "allow":
         return Removal(verdict)
@@ -147,6 +150,8 @@ def screen_sections(doc: Any, adapter: Adapter, rules: RuleSet, outcome: PageOut
         if section.key not in keys:  # one removal per part, however many of its sections matched
             keys.add(section.key)
             outcome.removed.append(removal)
+            for holder, key in section.counts:  # the container's count says one less
+                lower(holder, key, 1)
     for owner, keys, width in drop.values():
         if isinstance(owner, dict):
             for key in keys:
@@ -168,6 +173,7 @@ def screen_rest(doc: Any, adapter: Adapter, rules: RuleSet, skip: set[int]) -> R
     texts: list[str] = []
     links: list[str] = []
     collect_except(doc, texts, links, skip, skip_keys)
+    add_readings(texts, links)  # decoded readings a client gets (encoded.py)
     verdict = rules.check_texts(texts)
     if verdict.action != "allow":
         return Removal(verdict)

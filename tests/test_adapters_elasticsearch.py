@@ -126,7 +126,6 @@ def test_query_texts_source_param_and_bad_bodies(es) -> None:
     "doc",
     [
         [],
-        {"took": 1},
         {"hits": []},
         {"hits": {"hits": {"0": {}}}},
         {"hits": {"hits": ["not an object"]}},
@@ -136,6 +135,13 @@ def test_query_texts_source_param_and_bad_bodies(es) -> None:
 def test_malformed_results_raise(es, doc: Any) -> None:
     with pytest.raises(AdapterError):
         es.results(doc)
+
+
+@pytest.mark.parametrize("doc", [{"took": 1}, {}, {"aggregations": {"g": {"buckets": []}}}])
+def test_an_answer_without_hits_has_no_results(es, doc: Any) -> None:
+    """``filter_path`` can leave out ``hits``: such an answer has no results (deliberate change: it was
+    refused); every string of it is still read by the last walk (tests/test_attack_response_shapes.py)."""
+    assert es.results(doc) == []
 
 
 @pytest.mark.parametrize(

@@ -67,9 +67,20 @@ def test_empty(ts) -> None:
 
 
 @pytest.mark.parametrize(
-    "doc", ["x", {"found": 0}, {"hits": {}}, {"hits": [{"title": "no document"}]}, {"grouped_hits": {}},
+    "doc", ["x", {"hits": {}}, {"hits": [{"document": "text"}]}, {"grouped_hits": {}},
             {"grouped_hits": [{"hits": "x"}]}]
 )
 def test_malformed_raise(ts, doc: Any) -> None:
     with pytest.raises(AdapterError):
         ts.results(doc)
+
+
+def test_a_page_without_hits_or_documents_is_read() -> None:
+    """``per_page=0`` answers have no ``hits``; a hit can come without ``document`` (deliberate change:
+    both were refused). The page has no results, the hit is screened whole as its nodes."""
+    from filter_proxy.adapters import get_adapter
+
+    ts = get_adapter("typesense")
+    assert ts.results({"found": 0, "facet_counts": []}) == []
+    views = ts.results({"hits": [{"title": "no document"}]})
+    assert len(views) == 1 and views[0].nodes == ({"title": "no document"},)

@@ -113,7 +113,8 @@ def test_document_kinds(rules: Any, adapter: str, method: str, path: str, doc: A
     [("elasticsearch", "/books/_explain/2", {"matched": True, "explanation": {"description": f"weight({LISTED})"}}),
      ("elasticsearch", "/books/_field_caps", {"fields": {LISTED: {}}}),  # keys are read too
      ("solr", "/solr/books/graph", {"nodes": [{"title": LISTED}]}),
-     ("meilisearch", "/indexes/books/facet-search", {"facetHits": [{"value": LISTED, "count": 1}]})],
+     # a listed facet hit is removed (tests/test_attack_response_shapes.py); beside the hits it withholds
+     ("meilisearch", "/indexes/books/facet-search", {"facetHits": [{"value": "garden", "count": 1}], "note": LISTED})],
 )
 def test_opaque_answers_holding_a_listed_string_are_withheld(rules: Any, adapter: str, path: str, doc: Any) -> None:
     r = through(rules, adapter, doc, "POST", path)

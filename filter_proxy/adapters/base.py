@@ -81,6 +81,9 @@ class Section:
     key: int | str
     texts: list[str] | None = None
     width: int = 1
+    # Counts of the part's container, each lowered by one when the part goes (``(holder, key)``: a
+    # ``top_hits`` total, a Solr group's ``numFound``), in the count's own type (``adapters/counts.py``).
+    counts: tuple[tuple[Any, Any], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,12 @@ class Adapter:
 
     def sections(self, doc: Any) -> list[Section]:
         """Removable parts of a search response other than its results (see ``Section``)."""
+        return []
+
+    def opaque_sections(self, doc: Any) -> list[Section]:
+        """Removable parts of an answer of an ``opaque`` route (``kinds.py``), each screened whole: a listed
+        one is removed, the rest of the answer is read as opaque (Meilisearch facet search: each facet
+        hit). Default: none (a listed string anywhere withholds the answer)."""
         return []
 
     def echoes(self, doc: Any) -> list[tuple[Any, Any]]:

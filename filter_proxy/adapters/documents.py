@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from filter_proxy.adapters.base import AdapterError
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.routes import DOCUMENT, DOCUMENTS
 
 Page = tuple[Any, list[int]]  # (a search page, owner document position of each result view)
@@ -122,8 +123,7 @@ class SolrShape(DocumentShape):
             return status, doc
         response = doc["response"]
         response["docs"] = [d for i, d in enumerate(response["docs"]) if i not in drop]
-        if isinstance(response.get("numFound"), int):
-            response["numFound"] = max(0, response["numFound"] - len(drop))
+        lower(response, "numFound", len(drop))  # counts.py: in its own type
         return status, doc
 
     @staticmethod
@@ -185,8 +185,7 @@ class MeilisearchShape(DocumentShape):
         if kind == DOCUMENT:
             return 404, dict(MEILI_NOT_FOUND)
         doc["results"] = [d for i, d in enumerate(doc["results"]) if i not in drop]
-        if isinstance(doc.get("total"), int):
-            doc["total"] = max(0, doc["total"] - len(drop))
+        lower(doc, "total", len(drop))
         return status, doc
 
 

@@ -13,8 +13,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.es_sections import aggregation_sections, suggest_echoes, suggest_sections
 from filter_proxy.adapters.fields import hide_images, view_builder
+from filter_proxy.adapters.fragments import joined
 from filter_proxy.adapters.querysyntax import expand_mustache, screened_texts
 from filter_proxy.adapters.request import read_bodies, request_strings
 from filter_proxy.adapters.walk import strings as strings_of
@@ -31,6 +33,10 @@ def _hits(doc: Any) -> list[Any]:
     if not isinstance(doc, dict):
         raise AdapterError("search response is not a JSON object")
     hits = doc.get("hits")
+    if hits is None:
+        # No hits section (``filter_path=aggregations``, ``-hits``, an empty object): no results; every
+        # string of the answer is still read by the last walk (screening.screen_rest).
+        return []
     if not isinstance(hits, dict):
         raise AdapterError("search response has no 'hits' object")
     items = hits.get("hits", [])
@@ -121,7 +127,9 @@ class ElasticsearchAdapter(Adapter):
             sources = (source,) if type(source) is dict else _sources(hit)
             # Screened: every string of the whole hit (``_source`` at any depth, ``fields``, ``highlight``,
             # ``inner_hits``, ``_ignored``, script fields ...); the mapping only names title/link/thumbnail.
-            views.append(build(i, sources, (), (hit,)))
+            highlight = hit.get("highlight") if type(hit) is dict else None
+            pieces = joined(highlight) if highlight else None  # fragments.py: fragments read together too
+            views.append(build(i, sources, (), (hit, pieces) if pieces else (hit,)))
         return views
 
     def sections(self, doc: Any) -> list[Section]:
@@ -139,10 +147,10 @@ class ElasticsearchAdapter(Adapter):
         doc["hits"]["hits"] = kept
         if removed:
             total = doc["hits"].get("total")
-            if isinstance(total, dict) and isinstance(total.get("value"), int):
-                total["value"] = max(0, total["value"] - removed)
-            elif isinstance(total, int) and not isinstance(total, bool):
-                doc["hits"]["total"] = max(0, total - removed)
+            if isinstance(total, dict):  # counts.py: a count in its own type (a number, a numeric string)
+                lower(total, "value", removed)
+            else:
+                lower(doc["hits"], "total", removed)
             if not kept and "max_score" in doc["hits"]:
                 doc["hits"]["max_score"] = None
         return doc

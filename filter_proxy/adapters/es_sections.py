@@ -44,7 +44,9 @@ def aggregation_sections(doc: dict[str, Any]) -> list[Section]:
         hits = node.get("hits")
         if isinstance(hits, dict) and isinstance(hits.get("hits"), list):  # top_hits
             items = hits["hits"]
-            out.extend(Section(items, i) for i in range(len(items)))
+            total = hits.get("total")  # {"value", "relation"} or a number: one less per hit removed
+            counts = ((total, "value"),) if isinstance(total, dict) else ((hits, "total"),)
+            out.extend(Section(items, i, counts=counts) for i in range(len(items)))
         for key, value in node.items():
             if key not in ("buckets", "hits") and isinstance(value, dict):
                 stack.append(value)

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.counts import lowered
 from filter_proxy.adapters.fields import MISSING, get_field, hide_images, view_builder
 from filter_proxy.adapters.pointer import parse_pointer, pointer_get, pointer_set
 from filter_proxy.adapters.querysyntax import screened_texts
@@ -112,8 +113,8 @@ class GenericAdapter(Adapter):
         items[:] = kept
         if removed and self.total_pointer is not None:
             total = pointer_get(doc, self.total_pointer)
-            if isinstance(total, int) and not isinstance(total, bool):
-                pointer_set(doc, self.total_pointer, max(0, total - removed))
+            if lowered(total, removed) is not total:  # counts.py: a count in its own type
+                pointer_set(doc, self.total_pointer, lowered(total, removed))
         return doc
 
     def hide_image(self, doc: Any, index: int) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
 from filter_proxy.adapters.querysyntax import screened_texts
 from filter_proxy.adapters.request import request_strings, top_values, typed_prefixes
@@ -84,6 +85,12 @@ class MeilisearchAdapter(Adapter):
     def echoes(self, doc: Any) -> list[tuple[Any, Any]]:
         return [(page, "query") for page in _pages(doc) if "query" in page]
 
+    def opaque_sections(self, doc: Any) -> list[Section]:
+        """Facet search (``/facet-search``): each of ``facetHits`` is a facet value and its count, removed
+        when listed (an autocomplete of facet values, like a suggestion list)."""
+        hits = doc.get("facetHits") if isinstance(doc, dict) else None
+        return [Section(hits, i) for i in range(len(hits))] if isinstance(hits, list) else []
+
     def remove_results(self, doc: Any, indices: set[int]) -> Any:
         drop: dict[int, tuple[dict[str, Any], set[int]]] = {}
         for n, (page, i) in enumerate(self._slots(doc)):
@@ -92,9 +99,7 @@ class MeilisearchAdapter(Adapter):
         for page, positions in drop.values():
             page["hits"] = [h for i, h in enumerate(page["hits"]) if i not in positions]
             for key in TOTAL_KEYS:
-                total = page.get(key)
-                if isinstance(total, int) and not isinstance(total, bool):
-                    page[key] = max(0, total - len(positions))
+                lower(page, key, len(positions))  # counts.py: in its own type
         return doc
 
     def hide_image(self, doc: Any, index: int) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images, view_builder
 from filter_proxy.adapters.opensearch_suggestions import remove_parallel
 from filter_proxy.adapters.querysyntax import screened_texts
@@ -105,9 +106,7 @@ class SearxngAdapter(Adapter):
             kept = [x for i, x in enumerate(results) if i not in indices]
             gone = len(results) - len(kept)
             results[:] = kept
-            count = doc.get("number_of_results")
-            if isinstance(count, int | float) and not isinstance(count, bool):
-                doc["number_of_results"] = type(count)(max(0, count - gone))
+            lower(doc, "number_of_results", gone)  # counts.py: in its own type
             return doc
         drop: dict[int, tuple[list[Any], set[int]]] = {}
         for n, (items, i, _) in enumerate(self._entries(doc)):
@@ -117,9 +116,7 @@ class SearxngAdapter(Adapter):
         for items, positions in drop.values():
             items[:] = [x for i, x in enumerate(items) if i not in positions]
             if items is results:
-                count = doc.get("number_of_results")
-                if isinstance(count, int | float) and not isinstance(count, bool):
-                    doc["number_of_results"] = type(count)(max(0, count - len(positions)))
+                lower(doc, "number_of_results", len(positions))
         return doc
 
     def hide_image(self, doc: Any, index: int) -> None:

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.fragments import joined
 from filter_proxy.adapters.querysyntax import expand_macros, screened_texts
 from filter_proxy.adapters.request import read_bodies, request_strings, string_leaves
 from filter_proxy.adapters.route_tables import CONTENT_PARAMS, ROUTING_PARAMS
@@ -78,13 +80,24 @@ class SolrAdapter(Adapter):
             strings = [reading for text in strings for reading in expand_macros(text, named)]
         return screened_texts(strings)
 
+    def _keyed(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """The tables keyed by a document's unique key that belong to that document: its highlighting and
+        its ``debug.explain`` entry (which quotes the terms it matched)."""
+        tables = [doc.get("highlighting")]
+        debug = doc.get("debug")
+        if isinstance(debug, dict):
+            tables.append(debug.get("explain"))
+        return [t for t in tables if isinstance(t, dict)]
+
     def _nodes(self, doc: dict[str, Any], item: dict[str, Any]) -> tuple[Any, ...]:
-        """The document and its highlighting entry (keyed by the unique key), both screened whole."""
-        table = doc.get("highlighting")
-        if not isinstance(table, dict) or self.unique_key not in item:
+        """The document and its highlighting and explain entries (keyed by the unique key), screened whole
+        with it: a listed term there removes the document rather than withholding the page."""
+        if self.unique_key not in item or not ("highlighting" in doc or "debug" in doc):
             return (item,)
         key = str(item[self.unique_key])
-        return (item, table[key]) if key in table else (item,)
+        entries = [table[key] for table in self._keyed(doc) if key in table]
+        pieces = joined(entries[0]) if entries and "highlighting" in doc else None  # fragments.py
+        return (item, *entries, pieces) if pieces else (item, *entries)
 
     def results(self, doc: Any) -> list[ResultView]:
         # Every field of a document is screened whatever its name (``fl=t:title`` aliases included).
@@ -104,11 +117,8 @@ class SolrAdapter(Adapter):
         if not removed:
             return doc
         doc["response"]["docs"] = [d for i, d in enumerate(docs) if i not in indices]
-        found = doc["response"].get("numFound")
-        if isinstance(found, int) and not isinstance(found, bool):
-            doc["response"]["numFound"] = max(0, found - len(removed))
-        table = doc.get("highlighting")
-        if isinstance(table, dict):  # a removed document's snippets must go with it
+        lower(doc["response"], "numFound", len(removed))  # counts.py: in its own type
+        for table in self._keyed(doc):  # a removed document's snippets and explanation go with it
             for d in removed:
                 table.pop(str(d.get(self.unique_key)), None)
         return doc

@@ -24,7 +24,8 @@ __all__ = ["grouped_docs", "solr_sections"]
 
 def _docs_of(doclist: Any) -> list[Section]:
     docs = doclist.get("docs") if isinstance(doclist, dict) else None
-    return [Section(docs, i) for i in range(len(docs))] if isinstance(docs, list) else []
+    counts = ((doclist, "numFound"),)  # one less per document removed (adapters/counts.py)
+    return [Section(docs, i, counts=counts) for i in range(len(docs))] if isinstance(docs, list) else []
 
 
 def grouped_docs(doc: dict[str, Any]) -> list[Section]:

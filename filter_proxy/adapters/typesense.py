@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from filter_proxy.adapters.base import Adapter, AdapterError, FieldMapping, ResultView, Section
+from filter_proxy.adapters.counts import lower
 from filter_proxy.adapters.fields import build_view, hide_images
+from filter_proxy.adapters.fragments import joined
 from filter_proxy.adapters.querysyntax import QueryInfix, QueryPrefix, QuerySuffix, screened_texts
 from filter_proxy.adapters.request import read_bodies, request_strings, top_values, typed_prefixes
 from filter_proxy.adapters.walk import strings
@@ -30,8 +32,10 @@ def _check_hits(hits: Any) -> list[dict[str, Any]]:
     if not isinstance(hits, list):
         raise AdapterError("Typesense response: 'hits' is not a list")
     for hit in hits:
-        if not isinstance(hit, dict) or not isinstance(hit.get("document"), dict):
-            raise AdapterError("Typesense response: a hit has no 'document' object")
+        # A hit without its document (``exclude_fields`` of everything, a proxy's filtering) is still a hit:
+        # every string of it is screened as the result's nodes.
+        if not isinstance(hit, dict) or not isinstance(hit.get("document", {}), dict):
+            raise AdapterError("Typesense response: a hit is not an object with a 'document' object")
     return hits
 
 
@@ -40,7 +44,9 @@ def _pages(doc: Any) -> list[dict[str, Any]]:
         raise AdapterError("Typesense response is not a JSON object")
     pages = doc["results"] if "hits" not in doc and "grouped_hits" not in doc and isinstance(doc.get("results"), list) else [doc]
     for page in pages:
-        if not isinstance(page, dict) or ("hits" not in page and "grouped_hits" not in page):
+        # A page without hits (``per_page=0``: found and facet counts only) has no results; the last walk
+        # reads the rest of it.
+        if not isinstance(page, dict):
             raise AdapterError("Typesense response has no 'hits'")
     return pages
 
@@ -93,7 +99,9 @@ class TypesenseAdapter(Adapter):
         views = []
         for n, slot in enumerate(self._slots(doc)):
             hit = self._hit(*slot)
-            views.append(build_view(n, [hit["document"]], self.fields, (), (hit,)))
+            marks = [hit[k] for k in ("highlights", "highlight") if k in hit]
+            pieces = joined(marks) if marks else None  # fragments.py: snippets / tokens read together too
+            views.append(build_view(n, [hit.get("document", {})], self.fields, (), (hit, pieces) if pieces else (hit,)))
         return views
 
     def sections(self, doc: Any) -> list[Section]:
@@ -134,7 +142,7 @@ class TypesenseAdapter(Adapter):
     def hide_image(self, doc: Any, index: int) -> None:
         slots = self._slots(doc)
         if 0 <= index < len(slots):
-            hide_images([self._hit(*slots[index])["document"]], self.fields)
+            hide_images([self._hit(*slots[index]).get("document", {})], self.fields)
 
     def empty(self, params: Sequence[tuple[str, str]]) -> Any:
         return {
@@ -149,6 +157,4 @@ class TypesenseAdapter(Adapter):
 
 
 def _decrement(holder: dict[str, Any], key: str, by: int) -> None:
-    value = holder.get(key)
-    if isinstance(value, int) and not isinstance(value, bool):
-        holder[key] = max(0, value - by)
+    lower(holder, key, by)  # counts.py: in its own type (a number, a numeric string)
