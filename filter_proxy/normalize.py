@@ -369,6 +369,15 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
     if joined and whole is None and not decided and not confusables.has_genuine(out):
         # Joining folded away the only letters that made the text genuine: decide as a second pass would.
         out = _finish_non_ascii(_fold_unicode(text, False, True)[0], trim)[0]
+    if joined and not all(map(str.isascii, out)):
+        # A word joined across a separator can be the mixed-script neighbour that decides how the words
+        # beside it fold (confusables.fold_decide): read the words once more, as a second pass would
+        # (normalize stays idempotent). Only non-ASCII text whose letters were joined gets here.
+        for _ in range(2):
+            again = _finish_non_ascii(_fold_unicode(" ".join(out), False, whole)[0], trim)[0]
+            if again == out:
+                break
+            out = again
     return out
 
 

@@ -22,6 +22,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from filter_proxy import fuzzy_query
+from filter_proxy.adapters.querysyntax import _ordinary
 from filter_proxy.normalize import words as normal_words
 from tests.test_query_wildcards import (
     LETTERS,
@@ -117,6 +118,9 @@ def test_a_contains_wildcard_inside_a_listed_word_matches(data: st.DataObject, t
     after = data.draw(st.integers(1, n - 5 - before))
     assume(min(before, after) <= fuzzy_query.INFIX_SIDE)
     core = term[before:n - after]
+    # A pair of ``*`` around an ordinary word is emphasis (querysyntax._ordinary): ``*amber*`` is not a
+    # contains-wildcard there, by design (its results are screened).
+    assume(not _ordinary(core))
     query = _in_query(data, "*" + core + "*")
     with_rules([term], lambda rules: _expect(shape, query, rules, "block"))
 

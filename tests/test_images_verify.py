@@ -119,11 +119,24 @@ def pool() -> ImageIndex:
     return enroll(POOL)
 
 
-@given(st.sampled_from(list(POOL)), st.sampled_from(list(EDITS)))
+@given(st.sampled_from(list(POOL)), st.sampled_from([e for e in EDITS if e != "watermark box"]))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_each_edit_of_an_enrolled_picture_matches_it_alone(pool: ImageIndex, seed: int, edit: str) -> None:
     query = compute_query_hashes(encode(EDITS[edit](generated(seed))), ALGOS)
     assert [m.category for m in pool.matches(query, limit)] == [f"c{seed}"]
+
+
+def test_the_corner_watermark_box_matches_nearly_every_enrolled_picture_and_never_another(pool: ImageIndex) -> None:
+    """The corner box moves pHash most; since the tiered confirm bounds (signals/hashspec.py CLOSE_CONFIRM, a
+    measured trade: 0 false matches of 1.0M held-out pairs against 5 with the flat 26/14) one picture of the 16
+    here is missed after it. Never a wrong picture."""
+    found = 0
+    for seed in POOL:
+        query = compute_query_hashes(encode(EDITS["watermark box"](generated(seed))), ALGOS)
+        got = [m.category for m in pool.matches(query, limit)]
+        assert got in ([], [f"c{seed}"])
+        found += got == [f"c{seed}"]
+    assert found >= len(POOL) - 1
 
 
 @given(st.integers(10_000, 2**31), st.sampled_from(list(EDITS)))

@@ -247,3 +247,14 @@ def test_typographic_punctuation_fast_path_agrees_with_the_stepwise_pipeline(tex
 
 def test_typographic_punctuation_reads_as_ascii() -> None:
     assert normalize("the zq\u2019s \u201cquoted\u201d a\u2026b\u2026c \u2014 dash") == "the zq s quoted abc dash"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(["0", "µ", "ο", "а", "A", "x", "అ", "ᨀ", "ж", ":", "\x1b", ".", " ", "-"]),
+                min_size=1, max_size=10).map("".join))
+def test_idempotent_when_a_joined_word_decides_its_neighbours_fold(text: str) -> None:
+    """A word joined across separators (``A\\x1bఅ`` -> ``aఅ``) can be the mixed-script neighbour that makes a
+    look-alike word beside it fold (``0µ`` -> ``om``): the second reading must not differ from the first."""
+    once = normalize(text)
+    assert normalize(once) == once
+    assert words(text) == once.split()

@@ -218,7 +218,8 @@ def may_hold_url(text: str) -> bool:
 def _other_url_signs(text: str) -> bool:
     """``may_hold_url`` for a string without "." or "//" (the hot loops test those two inline)."""
     return ("%" in text or not text.isascii() or "dot" in text or "DOT" in text or "Dot" in text
-            or ("]" in text and ":" in text) or "&#" in text or "&period;" in text)  # an IPv6 literal ("[2001:db8::1]") has no dot
+            or ("]" in text and ":" in text) or "&#" in text or "&period;" in text  # an IPv6 literal ("[2001:db8::1]") has no dot
+            or "<" in text)  # a tag can split "//" ("/<b></b>/3232235777": a decimal IPv4): url_parts reads it dropped
 
 
 _MAYBE_URL = _other_url_signs
