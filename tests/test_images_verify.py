@@ -119,24 +119,11 @@ def pool() -> ImageIndex:
     return enroll(POOL)
 
 
-@given(st.sampled_from(list(POOL)), st.sampled_from([e for e in EDITS if e != "watermark box"]))
+@given(st.sampled_from(list(POOL)), st.sampled_from(list(EDITS)))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_each_edit_of_an_enrolled_picture_matches_it_alone(pool: ImageIndex, seed: int, edit: str) -> None:
     query = compute_query_hashes(encode(EDITS[edit](generated(seed))), ALGOS)
     assert [m.category for m in pool.matches(query, limit)] == [f"c{seed}"]
-
-
-def test_the_corner_watermark_box_matches_nearly_every_enrolled_picture_and_never_another(pool: ImageIndex) -> None:
-    """The corner box moves pHash most; since the tiered confirm bounds (signals/hashspec.py CLOSE_CONFIRM, a
-    measured trade: 0 false matches of 1.0M held-out pairs against 5 with the flat 26/14) one picture of the 16
-    here is missed after it. Never a wrong picture."""
-    found = 0
-    for seed in POOL:
-        query = compute_query_hashes(encode(EDITS["watermark box"](generated(seed))), ALGOS)
-        got = [m.category for m in pool.matches(query, limit)]
-        assert got in ([], [f"c{seed}"])
-        found += got == [f"c{seed}"]
-    assert found >= len(POOL) - 1
 
 
 @given(st.integers(10_000, 2**31), st.sampled_from(list(EDITS)))
@@ -161,12 +148,8 @@ def test_a_single_algorithm_near_match_needs_the_other_algorithm_to_confirm_it()
     near, far = "00000000000003ff", "ffffffffffffffff"  # 10 bits off, 64 bits off
     listed = [ImageEntry("phash", near, "c", "r/c.csv:1", "p1"), ImageEntry("dhash", far, "c", "r/c.csv:2", "p1")]
     assert _verdicts(listed, query) == []
-    confirmed = [listed[0], ImageEntry("dhash", "0000000000001fff", "c", "r/c.csv:2", "p1")]  # dHash 13
+    confirmed = [listed[0], ImageEntry("dhash", "0000000000003fff", "c", "r/c.csv:2", "p1")]  # dHash 14
     assert _verdicts(confirmed, query) == ["c"]
-    # dHash 14 confirms only a pHash match within 6 (red-team pass: a pHash-10 / dHash-14 false match)
-    loose = [listed[0], ImageEntry("dhash", "0000000000003fff", "c", "r/c.csv:2", "p1")]
-    assert _verdicts(loose, query) == []
-    assert _verdicts([ImageEntry("phash", "000000000000003f", "c", "r/c.csv:1", "p1"), loose[1]], query) == ["c"]
     shared = [ImageEntry("phash", near, "c", "r/c.csv:1")]
     assert _verdicts(shared, query) == ["c"]
     assert _verdicts(listed, {"phash": query["phash"]}) == ["c"]  # the query has no dHash to confirm with
@@ -176,19 +159,13 @@ def test_a_dhash_match_needs_both_views_of_the_picture() -> None:
     """The query's variants include its transpose (here the second dHash); the picture's transposed row must
     be as close to one of them as its own row is."""
     query = {"dhash": ("0000000000000000", "ffffffffffffffff"), "phash": ("0000000000000000",)}
-    rows = [ImageEntry("phash", "000000000000ffff", "c", "r/c.csv:1", "p1"),  # pHash 16: confirms
+    rows = [ImageEntry("phash", "0000000003ffffff", "c", "r/c.csv:1", "p1"),  # pHash 26: confirms
             ImageEntry("dhash", "000000000000007f", "c", "r/c.csv:2", "p1"),  # the picture: 7
             ImageEntry("dhash", "ffffffffffffff00", "c", "r/c.csv:3", "p1", 1)]  # its transpose: 8 from the nearest
     assert _verdicts(rows, query) == []
     rows[2] = ImageEntry("dhash", "fffffffffffffffe", "c", "r/c.csv:3", "p1", 1)  # 1 from the second variant
     assert _verdicts(rows, query) == ["c"]
-    rows[0] = ImageEntry("phash", "000000000001ffff", "c", "r/c.csv:1", "p1")  # pHash 17: no longer confirms
-    assert _verdicts(rows, query) == []
-    # ... unless the dHash match is within 4 on both views: then pHash confirms up to 26, not 27
-    rows[1] = ImageEntry("dhash", "000000000000000f", "c", "r/c.csv:2", "p1")
-    rows[0] = ImageEntry("phash", "0000000003ffffff", "c", "r/c.csv:1", "p1")
-    assert _verdicts(rows, query) == ["c"]
-    rows[0] = ImageEntry("phash", "0000000007ffffff", "c", "r/c.csv:1", "p1")
+    rows[0] = ImageEntry("phash", "0000000007ffffff", "c", "r/c.csv:1", "p1")  # pHash 27: no longer confirms
     assert _verdicts(rows, query) == []
 
 

@@ -6,8 +6,8 @@ ten has an entry within 10 bits. The rate is *measured* by sampling uniformly ra
 the real index (what the loader does; clustering of real lists is then seen as it is), and bounded
 analytically where sampling sees too few hits to count: for a uniformly random query the expected number
 of entries within T bits is exactly n * V(T) / 2^b whatever the entries are (V = Hamming ball volume),
-an upper bound of the chance of any. Every screened picture is looked up as about 17 hashes on average
-(``VARIANTS``), so the rate per picture is 1 - (1 - p)^17 for a per-hash rate p.
+an upper bound of the chance of any. Every screened picture is looked up as 8 dihedral hashes and 2
+uncropped ones (``compute_query_hashes``), so the rate per picture is 1 - (1 - p)^10 for a per-hash rate p.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ import numpy as np
 
 from filter_proxy.matchers.images import PERCEPTUAL_BITS, ImageIndex
 
-# Hashes looked up per screened picture (compute_query_hashes): 8 dihedral + 2 uncropped, 8 more for each
-# border-trimmed or image_regions copy found. Measured mean over 50 ordinary and generated pictures: 16.9
-# (median 14, at most 42); it was 11.4 before the region copies, when this said 10.
-VARIANTS = 17
+VARIANTS = 10  # hashes looked up per screened picture: 8 dihedral + 2 uncropped (compute_query_hashes)
 MIN_HITS = 10  # sampled hits needed before the sampled rate is trusted over the analytic bound
 
 

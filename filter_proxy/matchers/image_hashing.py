@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import io
-import math
 import threading
 from collections.abc import Iterable, Sequence
 
@@ -21,7 +20,6 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from filter_proxy.matchers.image_regions import inner_pictures
 from filter_proxy.matchers.image_view import eight_bit, has_alpha, orientation, viewed
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
 
@@ -30,8 +28,6 @@ _DRAFT_SIDE = 512  # large JPEGs are decoded at a DCT scale that keeps at least 
 _WORK_SIDE = 1024  # larger decoded frames are shrunk to this before any hashing step
 ENROLL_CENTRE_CROPS = (0.05, 0.10)  # shares cut from every side by `hashes add` crops
 ENROLL_SIDE_CROP = 0.08  # share cut from one side
-ENROLL_CORNER_CROP = 0.10  # share cut from two adjacent sides (a corner kept)
-ENROLL_TURNS = (4.0, 8.0)  # degrees each way of the turned-and-cropped copies
 # Algorithms whose crops are enrolled. dHash crops alone put different photographs within dHash 9 of each
 # other (39 false matches of 27,560 pairs on an earlier quality run); they are safe now because a near match
 # of a picture enrolled with pHash and dHash must be confirmed by the other algorithm (image_verify.py).
@@ -217,9 +213,8 @@ def trim_borders(image: Image.Image, tolerance: int = 12) -> Image.Image | None:
                min(box[2], int(cols[-1]) + 1), min(box[3], int(rows[-1]) + 1)]
     left, top, right, bottom = box
     trimmed_w, trimmed_h = right - left, bottom - top
-    if trimmed_w < 0.3 * w or trimmed_h < 0.3 * h or trimmed_w < 8 or trimmed_h < 8:
-        return None  # mostly border: a drawing on a plain background, not a padded photo (a 4:3 photo
-        # pillarboxed into a 9:16 story keeps 42 % of the height)
+    if trimmed_w < w / 2 or trimmed_h < h / 2 or trimmed_w < 8 or trimmed_h < 8:
+        return None  # more border than picture: a drawing on a plain background, not a padded photo
     if trimmed_w * trimmed_h > 0.97 * w * h:
         return None  # less than a 1.5 % border: hashing it again would change nothing
     return image.crop((left, top, right, bottom))
@@ -251,26 +246,7 @@ def enrollment_crops(image: Image.Image) -> list[tuple[str, Image.Image]]:
     pct = round(ENROLL_SIDE_CROP * 100)
     out += [(f"crop {pct}% left", image.crop((dx, 0, w, h))), (f"crop {pct}% right", image.crop((0, 0, w - dx, h))),
             (f"crop {pct}% top", image.crop((0, dy, w, h))), (f"crop {pct}% bottom", image.crop((0, 0, w, h - dy)))]
-    dx, dy = round(w * ENROLL_CORNER_CROP), round(h * ENROLL_CORNER_CROP)
-    pct = round(ENROLL_CORNER_CROP * 100)
-    out += [(f"crop {pct}% top left", image.crop((dx, dy, w, h))), (f"crop {pct}% top right", image.crop((0, dy, w - dx, h))),
-            (f"crop {pct}% bottom left", image.crop((dx, 0, w, h - dy))),
-            (f"crop {pct}% bottom right", image.crop((0, 0, w - dx, h - dy)))]
-    for degrees in ENROLL_TURNS:
-        for sign in (1, -1):
-            out.append((f"turned {sign * degrees:+g}deg", turned_inner(image, sign * degrees)))
     return out
-
-
-def turned_inner(image: Image.Image, degrees: float) -> Image.Image:
-    """``image`` turned by ``degrees`` (counter-clockwise) and cut to the largest centred box of its own
-    aspect that holds no corner of the canvas: what a re-poster's "straighten" tool leaves."""
-    w, h = image.size
-    a = math.radians(abs(degrees))
-    share = 1 / (math.cos(a) + math.sin(a) * max(w / h, h / w))
-    turned = image.rotate(degrees, Image.Resampling.BICUBIC, expand=False)
-    cw, ch = w * share, h * share
-    return turned.crop((round((w - cw) / 2), round((h - ch) / 2), round((w + cw) / 2), round((h + ch) / 2)))
 
 
 def _perceptual(images: Sequence[Image.Image], algos: Sequence[str], min_pdq_quality: int,
@@ -306,7 +282,6 @@ def _hash_all(data: bytes, algorithms: Iterable[str], max_pixels: int, min_pdq_q
     pictures = list(frames) + backs  # see-through pictures over black as well as over white
     if trim:
         pictures += [t for t in (trim_borders(f) for f in frames) if t is not None]
-        pictures += inner_pictures(frames[0])
     out.update(_perceptual(pictures, perceptual, min_pdq_quality, dihedral))
     if trim:  # the query side of crop robustness: the first frame uncropped, as it is (1 hash per share)
         grown = [uncrop(frames[0], share) for share in ENROLL_CENTRE_CROPS]

@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from filter_proxy.matchers.image_table import HashTable
-from filter_proxy.signals.hashspec import CLOSE_CONFIRM, CONFIRM_THRESHOLDS, PERCEPTUAL_BITS
+from filter_proxy.signals.hashspec import CONFIRM_THRESHOLDS, PERCEPTUAL_BITS
 
 TRANSPOSED = "transposed"  # the label `hashes add` gives rows hashing the transposed picture
 
@@ -54,33 +54,18 @@ class Verifier:
             self._seen[key] = self._check(algorithm, picture, category)
         return self._seen[key]
 
-    def _views(self, other: str, picture: int) -> list[int] | None:
-        """The query's closest distance to each view of ``other`` enrolled for ``picture`` (None: nothing
-        to compare: not enrolled, or not hashed by the query)."""
-        table, query = self.tables.get(other), self.hashes.get(other)
-        if table is None or not query or other not in PERCEPTUAL_BITS:
-            return None
-        rows = table.rows_of(picture)
-        if not len(rows):
-            return None
-        dist = table.distances(rows, query)
-        views = table.view[rows] if table.view is not None else np.zeros(len(rows), dtype=np.uint8)
-        return [int(dist[views == view].min()) for view in np.unique(views).tolist()]
-
     def _check(self, algorithm: str, picture: int, category: str) -> bool:
-        own = self._views(algorithm, picture)
-        if own is not None and max(own) > self.threshold(category, algorithm):
-            return False
-        # A match this close on every view of its own algorithm may be confirmed more loosely (a corner
-        # sticker moves pHash up to 24 while dHash stays within 4; white text lines move the transposed dHash to
-        # 14 while pHash stays within 6); see CLOSE_CONFIRM in hashspec.
-        distance, looser = CLOSE_CONFIRM.get(algorithm, (-1, {}))
-        close = own is not None and max(own) <= distance
         for other, bound in CONFIRM_THRESHOLDS.items():
-            if other == algorithm:
+            table, query = self.tables.get(other), self.hashes.get(other)
+            if table is None or not query or other not in PERCEPTUAL_BITS:
+                continue  # not enrolled, or not hashed by the query: nothing to confirm with
+            rows = table.rows_of(picture)
+            if not len(rows):
                 continue
-            found = self._views(other, picture)
-            limit = looser.get(other, bound) if close else bound
-            if found is not None and max(found) > limit:
-                return False
+            dist = table.distances(rows, query)
+            limit = self.threshold(category, algorithm) if other == algorithm else bound
+            views = table.view[rows] if table.view is not None else np.zeros(len(rows), dtype=np.uint8)
+            for view in np.unique(views).tolist():
+                if int(dist[views == view].min()) > limit:
+                    return False
         return True
