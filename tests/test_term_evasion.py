@@ -42,7 +42,7 @@ def _term(terms: list[str], name: str, rng: random.Random) -> str:
     return rng.choice(pool)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(SEEDS, st.sampled_from(CAUGHT))
 def test_disguised_terms_are_caught_on_both_paths(listed: tuple[list[str], Any], seed: int, name: str) -> None:
     terms, rules = listed
