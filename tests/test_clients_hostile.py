@@ -24,11 +24,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from filter_proxy.config import load_config
-from filter_proxy.ops import build_app
 from tests.support.answers import BY_NAME, Answer
 from tests.support.planting import NEEDLES, plant, positions
-from tests.support.server import serve
+from tests.test_clients import served
 from tests.test_middleware import build_rules
 
 LISTED = st.sampled_from(["zqxblocked", "Forbidden Phrase Alpha", "https://blocked.example.invalid/p",
@@ -70,15 +68,7 @@ class ScriptedBackend:
 
 
 def _served(adapter: str, rules_dir: Path) -> Iterator[tuple[ScriptedBackend, str]]:
-    backend = ScriptedBackend()
-    with serve(backend.app) as upstream:
-        config = load_config(env={}, overrides={
-            "upstream.url": upstream, "upstream.adapter": adapter, "rules.path": str(rules_dir),
-            "rules.watch": False, "images.enabled": False, "report.enabled": False, "metrics.enabled": False,
-            "admin.token_env": "",
-        }, require_upstream=True)
-        with serve(build_app(config)) as base:
-            yield backend, base
+    yield from served(ScriptedBackend(), adapter, rules_dir)
 
 
 @pytest.fixture(scope="module")

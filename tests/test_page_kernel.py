@@ -5,6 +5,8 @@ and without it. Skipped, saying why, where the kernel was not built (no C compil
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -130,13 +132,7 @@ def test_the_compiled_matcher_gives_match(listed: list[str], data: st.DataObject
     pages = [data.draw(page(listed)) for _ in range(3)]
     for _ in range(2):
         for texts in pages:
-            expected = [index.match(t) for t in texts]
-            assert index.match_many(texts) == expected, texts
-            matcher, index._matcher = index._matcher, None
-            try:
-                assert index.match_many(texts) == expected, texts
-            finally:
-                index._matcher = matcher
+            assert_match_many_as_match(index, texts)
 
 
 @settings(max_examples=200, deadline=None)
@@ -209,3 +205,14 @@ def test_punctuation_soup_matches_as_match_with_and_without_the_kernel(listed: l
         texts.append(data.draw(st.sampled_from([" ", "", ".", "-", "  "])).join(parts))
     for _ in range(2):
         assert index.match_many(texts) == [index.match(text) for text in texts], texts
+
+
+def assert_match_many_as_match(index: Any, texts: list[str]) -> None:
+    """``match_many`` gives ``match``'s answers one string at a time, with the kernel's matcher and without."""
+    expected = [index.match(t) for t in texts]
+    assert index.match_many(texts) == expected, texts
+    matcher, index._matcher = index._matcher, None
+    try:
+        assert index.match_many(texts) == expected, texts
+    finally:
+        index._matcher = matcher

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from benchmarks import disguise_evader as ev
 from benchmarks.subjects import write_rules_dir
 from filter_proxy.rules.loader import load_rules
+from tests.test_page_kernel import assert_match_many_as_match
 
 SEEDS = st.integers(0, 2**32 - 1)
 # Classes (and combinations) caught in full. Left out, and why (report of the red-team pass): "leet" (the
@@ -138,13 +139,7 @@ def test_the_kernel_routes_references_as_python_does(page: list[str]) -> None:
     from filter_proxy.matchers.terms import TermEntry, TermIndex
 
     index = TermIndex.build([TermEntry(t, "c", f"c.txt:{i}") for i, t in enumerate(["zqxblo", "xbamp", "shyzq"])])
-    expected = [index.match(t) for t in page]
-    assert index.match_many(page) == expected, page
-    matcher, index._matcher = index._matcher, None
-    try:
-        assert index.match_many(page) == expected, page
-    finally:
-        index._matcher = matcher
+    assert_match_many_as_match(index, page)
 
 
 _PUNCT_ASCII = [c for c in "\"#%&'()*+,-./:;<=>?[\\]^_`{}~"]
