@@ -5,14 +5,13 @@ and without it. Skipped, saying why, where the kernel was not built (no C compil
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from filter_proxy.matchers import term_page
 from filter_proxy.matchers.term_page import CLEAN, FULL, MATCHED, WORDS, clean, clean_python
+from tests.support.kernel_check import assert_match_many_as_match
 from tests.test_term_page import BENIGN_TOKEN, LISTED, PUNCT, build, disguised
 
 kernel = pytest.importorskip("filter_proxy.matchers._page_kernel",
@@ -206,13 +205,3 @@ def test_punctuation_soup_matches_as_match_with_and_without_the_kernel(listed: l
     for _ in range(2):
         assert index.match_many(texts) == [index.match(text) for text in texts], texts
 
-
-def assert_match_many_as_match(index: Any, texts: list[str]) -> None:
-    """``match_many`` gives ``match``'s answers one string at a time, with the kernel's matcher and without."""
-    expected = [index.match(t) for t in texts]
-    assert index.match_many(texts) == expected, texts
-    matcher, index._matcher = index._matcher, None
-    try:
-        assert index.match_many(texts) == expected, texts
-    finally:
-        index._matcher = matcher

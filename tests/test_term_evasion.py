@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from benchmarks import disguise_evader as ev
 from benchmarks.subjects import write_rules_dir
 from filter_proxy.rules.loader import load_rules
-from tests.test_page_kernel import assert_match_many_as_match
+from tests.support.kernel_check import assert_match_many_as_match
 
 SEEDS = st.integers(0, 2**32 - 1)
 # Classes (and combinations) caught in full. Left out, and why (report of the red-team pass): "leet" (the
