@@ -1,19 +1,22 @@
-"""Each backend's route table: which routes are screened (and how), which pass, the rest is refused.
+"""Each backend's route table: which routes are screened (and how), which are read, which pass, the rest is
+refused.
 
 Sources, as each server documents its HTTP API:
 - Elasticsearch / OpenSearch: the REST API reference (rest-api-spec), every endpoint that takes a query or
-  returns stored documents, terms or rows is screened; cluster/info, writes, scroll and PIT deletion and
-  task status pass (async search / EQL / SQL status answers are read as opaque: their shard failures carry
-  error text). OpenSearch's SQL/PPL plugin routes are in the same table (harmless on Elasticsearch).
+  returns stored documents, terms or rows is screened; cluster/info, index information (mappings, settings,
+  aliases, templates, stored scripts, ``_cat`` tables), tasks, writes, scroll and PIT deletion are read
+  (``read``: forwarded as sent, the whole answer read, ``read_answers.py``); async search / EQL / SQL status
+  answers are read as opaque (their shard failures carry error text). OpenSearch's SQL/PPL plugin routes are
+  in the same table (harmless on Elasticsearch).
 - Solr: the request handlers of the default configset under ``/solr/<core>/`` (and their usual
-  additions): every handler that returns documents, suggestions or terms is screened; updates, ping and
-  schema reads pass.
-- Meilisearch: the API reference (search, multi-search, similar, facet search, documents); health,
-  version, index and settings management and tasks pass. ``/keys`` (API keys) is refused.
-- Typesense: the API reference (search, multi_search, documents by id and export); health, collection
-  management and writes pass.
-- SearXNG: its Flask routes; the HTML pages and static files pass; ``/image_proxy`` (images that were
-  never screened) is refused unless the operator passes it.
+  additions): every handler that returns documents, suggestions or terms is screened; updates, core lists,
+  schema and config reads are read; ping passes.
+- Meilisearch: the API reference (search, multi-search, similar, facet search, documents); index and
+  settings management, tasks and batches are read; health and version pass. ``/keys`` (API keys) is refused.
+- Typesense: the API reference (search, multi_search, documents by id and export); collection management,
+  synonyms, overrides, presets, stop words and writes are read; health passes.
+- SearXNG: its Flask routes; the HTML pages and JSON built from the instance's state are read, static files
+  pass; ``/image_proxy`` (images that were never screened) is refused unless the operator passes it.
 """
 
 from __future__ import annotations
