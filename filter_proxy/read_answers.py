@@ -177,6 +177,24 @@ def readable(body: bytes, media: str | None) -> list[Any]:
     return [text, *documents]
 
 
+_PIECE = 50_000  # below walk's URL scan limit (a longer string has URL parts looked for in its start only)
+_OVERLAP = 4_096  # pieces overlap: a URL or phrase across a cut is whole in one of them
+
+
+def pieces(text: str) -> list[str]:
+    """A long text (a ``_cat`` table, a page, a long JSON string) in overlapping pieces short enough that every
+    URL in it is looked for (``walk.url_parts`` reads the first 100,000 characters of a string)."""
+    out: list[str] = []
+    start = 0
+    while start < len(text):
+        end = min(start + _PIECE, len(text))
+        out.append(text[start:end])
+        if end == len(text):
+            break
+        start = end - _OVERLAP
+    return out
+
+
 def listed_unsent(values: Sequence[Any], rules: RuleSet, sent_by_client: Callable[[], tuple[str, ...]]
                   ) -> Removal | None:
     """The Removal for the first listed string or URL of ``values`` (every string and key at any depth,
@@ -187,6 +205,11 @@ def listed_unsent(values: Sequence[Any], rules: RuleSet, sent_by_client: Callabl
     links: list[str] = []
     for value in values:
         found, found_links = walk_strings(value)
+        texts += found
+        links += found_links
+    long = [piece for text in texts if len(text) > _PIECE for piece in pieces(text)]
+    if long:
+        found, found_links = walk_strings(long)
         texts += found
         links += found_links
     add_readings(texts, links)

@@ -315,3 +315,17 @@ def test_an_operators_pass_route_still_passes_unread(base: Path, term: str) -> N
     mw = FilterMiddleware(app, rules=rules_for(term, base), adapter="elasticsearch", pass_routes=["GET /_aliases"])
     status, _, out = anyio.run(call_asgi, mw, asgi_scope("GET", b"/_aliases"))
     assert (status, out) == (200, answer)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(term=TERM, lines=st.integers(2500, 6000), at=st.floats(0, 1), host=st.booleans())
+def test_a_listed_string_deep_in_a_long_text_answer_withholds_it(base: Path, term: str, lines: int, at: float,
+                                                                 host: bool) -> None:
+    """A ``_cat`` table longer than the part of a string where URLs are looked for (100,000 characters): a
+    listed host or term on any line is found (the text is also read in overlapping pieces)."""
+    rows = [f"green open idx-{i} uuid{i} 1 1 {i} 0 10kb 10kb" for i in range(lines)]
+    listed = "https://blocked.example.invalid/x" if host else term
+    rows.insert(int(at * lines), f"yellow open {listed} x")
+    body = "\n".join(rows).encode()
+    status, out, _ = exchange(rules_for(term, base), "elasticsearch", "GET", "/_cat/indices", b"", body, TEXT_CT)
+    assert status == 502 and b"blocked.example" not in out and term.encode() not in out
