@@ -106,7 +106,10 @@ ELASTICSEARCH: tuple[Route, ...] = (
         "GET /_index_template", "GET /_index_template/*", "GET /_component_template",
         "GET /_component_template/*", "GET /_template", "GET /_template/*", "GET /_scripts/*",
         "GET /_data_stream", "GET /_data_stream/*", "GET /_ingest/pipeline", "GET /_ingest/pipeline/*",
-        "GET /_synonyms", "GET /_synonyms/*", "GET /_cluster/settings", "GET /_cluster/stats",
+        "GET /_synonyms", "GET /_synonyms/*", "GET /_synonyms/*/*", "GET /_cluster/settings", "GET /_cluster/stats",
+        # query rules (their criteria hold query strings) and search applications (a stored search template)
+        "GET /_query_rules", "GET /_query_rules/*", "GET /_query_rules/*/_rule/*",
+        "GET /_application/search_application", "GET /_application/search_application/*",
         "GET /_search/point_in_time/_all",
         # tasks: a running task's description quotes its request (a by-query's query)
         "GET /_tasks", "GET /_tasks/*",
@@ -175,7 +178,8 @@ TYPESENSE: tuple[Route, ...] = (
         "GET /aliases", "GET,PUT,DELETE /aliases/*", "GET /metrics.json", "GET /stats.json",
         "GET /collections/*/synonyms", "GET /collections/*/synonyms/*", "GET /collections/*/overrides",
         "GET /collections/*/overrides/*", "GET /presets", "GET /presets/*", "GET /stopwords", "GET /stopwords/*",
-        "GET /synonym_sets", "GET /synonym_sets/*",
+        "GET /synonym_sets", "GET /synonym_sets/*", "GET /synonym_sets/*/items", "GET /synonym_sets/*/items/*",
+        "GET /curation_sets", "GET /curation_sets/*", "GET /curation_sets/*/items", "GET /curation_sets/*/items/*",
     ),
 )
 
