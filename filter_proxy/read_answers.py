@@ -12,8 +12,9 @@ larger is refused, 502) and read whole:
 
 - JSON: every string and key at any depth, duplicate keys too (parsed with each object's pairs kept, so a
   key that a client reads first and this parser would have dropped is read); JSON lines likewise;
-- text (``text/*``, XML, a body without a content type that is UTF-8): the whole text, markup stripped
-  beside it, URL-shaped parts as URLs; a text that parses as JSON (lines) is read as JSON too;
+- text (``text/*``, XML, a body without a content type that is UTF-8): the whole text in overlapping pieces
+  of 50,000 characters (URL parts are looked for in a string's first 100,000), markup stripped beside it,
+  URL-shaped parts as URLs; a text that parses as JSON (lines) is read as JSON too;
 - anything else (YAML, CBOR, Smile, binary) that is not empty: refused (502).
 
 A listed string or URL withholds the whole answer (502, the filter's JSON error), unless it is part of what
@@ -174,7 +175,7 @@ def readable(body: bytes, media: str | None) -> list[Any]:
         if not documents:
             raise Unreadable("a JSON answer that does not parse")
         return documents
-    return [text, *documents]
+    return [*pieces(text), *documents]  # a long text in overlapping pieces, each read whole
 
 
 _PIECE = 50_000  # below walk's URL scan limit (a longer string has URL parts looked for in its start only)
@@ -207,6 +208,7 @@ def listed_unsent(values: Sequence[Any], rules: RuleSet, sent_by_client: Callabl
         found, found_links = walk_strings(value)
         texts += found
         links += found_links
+    # A long JSON string: in pieces too (a text answer is cut into pieces already, in ``readable``).
     long = [piece for text in texts if len(text) > _PIECE for piece in pieces(text)]
     if long:
         found, found_links = walk_strings(long)
