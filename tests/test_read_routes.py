@@ -335,3 +335,20 @@ def test_a_listed_string_deep_in_a_long_text_answer_withholds_it(base: Path, ter
     body = "\n".join(rows).encode()
     status, out, _ = exchange(rules_for(term, base), "elasticsearch", "GET", "/_cat/indices", b"", body, TEXT_CT)
     assert status == 502 and b"blocked.example" not in out and term.encode() not in out
+
+
+@SETTINGS
+@given(case=st.sampled_from([c for c in CASES if c[1] == "GET"]), term=TERM, listed=st.booleans(), data=st.data())
+def test_a_head_on_a_read_route_gets_the_read_get_answer_without_a_body(base: Path, case: tuple[Any, ...], term: str,
+                                                                        listed: bool, data: st.DataObject) -> None:
+    """``indices.exists()`` and co.: a HEAD is forwarded as a GET, read, and gets that answer's status and
+    headers; the backend never answers a HEAD the filter did not read."""
+    adapter, _, path, _, content_type, answer = case
+    rules = rules_for(term, base)
+    sent = encoded(data.draw(planted(answer, term if listed else "bread")))
+    get_status, get_out, _ = exchange(rules, adapter, "GET", path, b"", sent, content_type)
+    app = Answering(sent, content_type)
+    mw = FilterMiddleware(app, rules=rules, adapter=adapter)
+    status, _, out = anyio.run(call_asgi, mw, asgi_scope("HEAD", path.encode()))
+    assert app.methods == ["GET"] and out == b""
+    assert status == get_status == (502 if listed else 200)
