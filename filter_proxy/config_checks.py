@@ -61,9 +61,9 @@ def check_routes(routes: RoutesConfig) -> None:
     if routes.query_param == "":
         raise ConfigError("routes.query_param", "must not be empty")
     # Imported here: the route grammar belongs to the adapters, which a bare config load does not need.
-    from filter_proxy.adapters.routes import PASS, REFUSE, SCREEN, route
+    from filter_proxy.adapters.routes import PASS, READ, REFUSE, SCREEN, route
 
-    for key, outcome in (("screen", SCREEN), ("pass_", PASS), ("refuse", REFUSE)):
+    for key, outcome in (("screen", SCREEN), ("pass_", PASS), ("refuse", REFUSE), ("read", READ)):
         for spec in getattr(routes, key):
             try:
                 route(spec, outcome)

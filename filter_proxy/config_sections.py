@@ -76,6 +76,8 @@ class RoutesConfig:
     screen: list[str] = field(default_factory=list)
     pass_: list[str] = field(default_factory=list)
     refuse: list[str] = field(default_factory=list)
+    # forwarded as sent, the whole answer read, a listed string withholds it (read_answers.py)
+    read: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)

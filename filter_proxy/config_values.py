@@ -12,7 +12,7 @@ from typing import Any
 from filter_proxy.config_sections import ENV_PREFIX, ConfigError
 
 KEY_ALIASES = {"routes.pass": "routes.pass_"}  # keys that are Python keywords
-ROUTE_KEYS = frozenset({"routes.screen", "routes.pass_", "routes.refuse"})
+ROUTE_KEYS = frozenset({"routes.screen", "routes.pass_", "routes.refuse", "routes.read"})
 
 
 def coerce(key: str, hint: Any, value: Any, origin: str, from_text: bool) -> Any:

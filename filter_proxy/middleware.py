@@ -65,7 +65,7 @@ class FilterMiddleware:
     ``adapter`` is a name for ``get_adapter`` or an Adapter instance. Routing is deny by default: the
     adapter's route table (``adapters/route_tables.py``) says which routes are screened and which pass;
     every other route is refused (403). ``search_paths`` / ``suggest_paths`` add screened routes ("*" one
-    segment, "**" any); ``screen_routes`` / ``pass_routes`` / ``refuse_routes`` add routes as
+    segment, "**" any); ``screen_routes`` / ``pass_routes`` / ``refuse_routes`` / ``read_routes`` add routes as
     ``"METHOD[,METHOD] /pattern [kind]"``; ``routes`` replaces the whole table. ``query_param`` overrides
     the adapter's query parameter name, ``fields`` its field mapping.
     """
@@ -81,6 +81,7 @@ class FilterMiddleware:
         screen_routes: Sequence[str] = (),
         pass_routes: Sequence[str] = (),
         refuse_routes: Sequence[str] = (),
+        read_routes: Sequence[str] = (),
         routes: RouteTable | None = None,
         query_param: str | None = None,
         fields: FieldMapping | None = None,
@@ -118,6 +119,7 @@ class FilterMiddleware:
                 screen=tuple(screen_routes),
                 pass_=tuple(pass_routes),
                 refuse=tuple(refuse_routes),
+                read=tuple(read_routes),
                 case_insensitive=self.adapter.paths_case_insensitive,
             )
         self.routes = routes

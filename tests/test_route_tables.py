@@ -271,3 +271,25 @@ def test_an_operators_refusal_always_wins_and_decisions_never_fail(path: list[st
         assert decision.outcome == REFUSE
     if decision.outcome == SCREEN:
         assert decision.kind
+
+
+def test_routes_read_config_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``[routes] read`` adds read routes (the generic adapter has none of its own): listed by --print-routes,
+    carried to the workers' environment, a bad entry named."""
+    from filter_proxy.cli import main
+    from filter_proxy.config import ConfigError, load_config, to_env
+
+    toml = tmp_path / "f.toml"
+    toml.write_text('[upstream]\nadapter = "generic"\n[routes]\nsearch_paths = ["/search"]\n'
+                    'read = ["GET /admin/**", "GET,HEAD /info"]\n', encoding="utf-8")
+    config = load_config(toml, env={})
+    assert config.routes.read == ["GET /admin/**", "GET,HEAD /info"]
+    assert load_config(env=to_env({"routes.read": ["GET /a", "PUT /b"]})).routes.read == ["GET /a", "PUT /b"]
+    assert main(["serve", "--config", str(toml), "--print-routes"]) == 0
+    assert any(line.split()[1:3] == ["/admin/**", "read"] for line in capsys.readouterr().out.splitlines()
+               if len(line.split()) > 2)
+    table = build_table(get_adapter("generic").default_routes(), read=config.routes.read)
+    assert table.decide("GET", ("admin", "x")).outcome == READ
+    toml.write_text('[routes]\nread = ["GET /x documents"]\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match="routes.read"):
+        load_config(toml, env={})

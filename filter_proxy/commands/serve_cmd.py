@@ -82,14 +82,14 @@ def print_routes(config: Config) -> int:
         return 2
     r = config.routes
     table = build_table(adapter.default_routes(), search_paths=r.search_paths, suggest_paths=r.suggest_paths,
-                        screen=r.screen, pass_=r.pass_, refuse=r.refuse,
+                        screen=r.screen, pass_=r.pass_, refuse=r.refuse, read=r.read,
                         case_insensitive=adapter.paths_case_insensitive)
     rows = table.rows()
     widths = [max(len(row[i]) for row in [("METHODS", "PATTERN", "OUTCOME", "KIND", "FROM"), *rows]) for i in range(5)]
     for row in [("METHODS", "PATTERN", "OUTCOME", "KIND", "FROM"), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     print(f"# adapter {adapter.name}: every other method and path is refused (403); "
-          "move a route with [routes] screen / pass / refuse")
+          "move a route with [routes] screen / read / pass / refuse")
     return 0
 
 
