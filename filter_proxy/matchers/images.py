@@ -39,6 +39,7 @@ from filter_proxy.matchers.image_hashing import (  # re-exported: hashing is par
     trim_borders,
     uncrop,
 )
+from filter_proxy.matchers.image_region_match import REGION_KEY, region_matches
 from filter_proxy.matchers.image_table import HashTable, build_table
 from filter_proxy.matchers.image_verify import Verifier, picture_view
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
@@ -193,7 +194,7 @@ class ImageIndex:
         if self.require_agreement > 1:
             for found in agreeing_matches({a: self for a in self.tables}, hashes, threshold, self.require_agreement):
                 best[found.category] = ((found.distance, _ORDER.get(found.algorithm, 99), 0), found)
-            hashes = {a: v for a, v in hashes.items() if a in EXACT_ALGORITHMS}
+            hashes = {a: v for a, v in hashes.items() if a in EXACT_ALGORITHMS or a == REGION_KEY}
         verifier = None
         if self.pictures:  # only lists naming their pictures (`hashes add`) can verify a near match
             query = {a: [h for h in ([v] if isinstance(v, str) else v) if validate_image_hash(a, h) is None]
@@ -205,6 +206,9 @@ class ImageIndex:
                     continue
                 if found.category not in best or key < best[found.category][0]:
                     best[found.category] = (key, found)
+        if not best and hashes.get(REGION_KEY):
+            # The picture inside a frame, only when the whole picture matched nothing (image_region_match)
+            return region_matches(self, hashes[REGION_KEY], threshold)
         return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
 
     def match(self, hashes: Mapping[str, str | Sequence[str]],
