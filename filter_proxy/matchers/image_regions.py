@@ -30,6 +30,18 @@ _MIN_CUT = 0.02  # cuts thinner than this share of a side are ignored (the whole
 _SNAP = 5  # lines (small copy) an edge may move to meet the strongest step
 
 
+class Small:
+    """The copy every finder works on (computed once per picture): RGB of at most ``_SIDE`` px a side, its
+    grey, its fine detail, and the scale back to the picture."""
+
+    __slots__ = ("detail", "grey", "rgb", "scale")
+
+    def __init__(self, image: Image.Image) -> None:
+        self.rgb, self.scale = _small(image)
+        self.grey = self.rgb.mean(axis=2)
+        self.detail = _detail(self.grey)
+
+
 def _small(image: Image.Image) -> tuple[np.ndarray, float]:
     rgb = image.convert("RGB")
     scale = 1.0
@@ -48,11 +60,16 @@ def _detail(grey: np.ndarray) -> np.ndarray:
     return np.abs(grey - np.asarray(smooth, dtype=np.float64))
 
 
-def _frame_like(rgb: np.ndarray, detail: np.ndarray) -> np.ndarray:
-    """Per row of ``rgb`` (h, w, 3): whether the row looks like part of a frame (see the module docstring)."""
-    median = np.median(rgb, axis=1, keepdims=True)
-    flat = (np.abs(rgb - median).max(axis=2) <= _SAME).mean(axis=1) >= _FLAT_SHARE
-    rows = detail.mean(axis=1)
+def _frame_like(grey: np.ndarray, detail: np.ndarray) -> np.ndarray:
+    """Per row of ``grey``: whether the row looks like part of a frame (see the module docstring). A flat
+    row shares the grey of the first or the last row (the frame's colour at that edge: a caption band's
+    background, a viewer's surround), so a picture's own sky of another shade is not peeled. Every second
+    pixel of a row is enough to tell its share."""
+    sample = grey[:, ::2]
+    flat = np.zeros(len(grey), dtype=bool)
+    for edge in (sample[0], sample[-1]):
+        flat |= (np.abs(sample - float(np.median(edge))) <= _SAME).mean(axis=1) >= _FLAT_SHARE
+    rows = detail[:, ::2].mean(axis=1)
     reference = float(np.percentile(rows, 80))
     smooth = rows < _DETAIL_SHARE * reference if reference >= 1.0 else np.zeros(len(rows), dtype=bool)
     return flat | smooth
@@ -72,21 +89,20 @@ def _snap(steps: np.ndarray, at: int) -> int:
     return lo + int(np.argmax(steps[lo:hi])) if hi > lo else at
 
 
-def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+def content_box(image: Image.Image, small: Small | None = None) -> tuple[int, int, int, int] | None:
     """(left, top, right, bottom) of the region left when frame-like lines are peeled off ``image``'s
     edges, or None when there is no such frame (or it would leave less than ``_MIN_KEEP`` of a side)."""
-    rgb, scale = _small(image)
-    h, w = rgb.shape[:2]
+    small = small or Small(image)
+    scale, grey, detail = small.scale, small.grey, small.detail
+    h, w = grey.shape
     if h < 24 or w < 24:
         return None
-    grey = rgb.mean(axis=2)
-    detail = _detail(grey)
     box = [0, 0, w, h]  # left, top, right, bottom
     for _ in range(4):
         left, top, right, bottom = box
-        sub, fine = rgb[top:bottom, left:right], detail[top:bottom, left:right]
+        sub, fine = grey[top:bottom, left:right], detail[top:bottom, left:right]
         cut_top, cut_bottom = _peel(_frame_like(sub, fine))
-        cut_left, cut_right = _peel(_frame_like(sub.transpose(1, 0, 2), fine.T))
+        cut_left, cut_right = _peel(_frame_like(sub.T, fine.T))
         new = [left + cut_left, top + cut_top, right - cut_right, bottom - cut_bottom]
         if new[2] - new[0] < _MIN_KEEP * w or new[3] - new[1] < _MIN_KEEP * h:
             return None
@@ -124,9 +140,9 @@ _FLAT = 4.0  # grey-level step between neighbours below which a frame counts as 
 _PLAIN = 0.75  # share of a frame's pixels that must be plain
 
 
-def _grey(image: Image.Image) -> tuple[np.ndarray, float]:
-    rgb, scale = _small(image)
-    return rgb.mean(axis=2), scale
+def _grey(image: Image.Image, small: Small | None) -> tuple[np.ndarray, float]:
+    small = small or Small(image)
+    return small.grey, small.scale
 
 
 def _lines(steps: np.ndarray) -> list[tuple[float, int]]:
@@ -188,11 +204,11 @@ def _pair(lines: list[tuple[float, int]], size: int) -> tuple[int | None, int | 
     return low, high
 
 
-def framed_boxes(image: Image.Image) -> list[tuple[int, int, int, int]]:
+def framed_boxes(image: Image.Image, small: Small | None = None) -> list[tuple[int, int, int, int]]:
     """Boxes (left, top, right, bottom) of ``image`` framed by long straight steps: a pasted picture's edges.
     Two readings: the strongest vertical lines with the rows they span, and the strongest horizontal lines
     with the columns they span (a caption band has only the latter)."""
-    grey, scale = _grey(image)
+    grey, scale = _grey(image, small)
     h, w = grey.shape
     if h < 24 or w < 24:
         return []
@@ -236,18 +252,15 @@ def _flat_edges(detail: np.ndarray, floor: float) -> tuple[int, int]:
     return int(above[0]), len(detail) - 1 - int(above[-1])
 
 
-def detail_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+def detail_box(image: Image.Image, small: Small | None = None) -> tuple[int, int, int, int] | None:
     """The box of ``image`` without bands that hold next to no detail (fine structure): a blurred copy of
     the picture filling a 9:16 or square frame around it, soft gradients, noise-free fills. Each band must
     be at least 3 % of its side; the box keeps at least ``_MIN_SHARE`` of each side."""
-    grey, scale = _grey(image)
+    small = small or Small(image)
+    grey, scale, detail = small.grey, small.scale, small.detail
     h, w = grey.shape
     if h < 24 or w < 24:
         return None
-    smooth = np.asarray(Image.fromarray(grey.astype(np.uint8)).resize(
-        (max(1, w // 4), max(1, h // 4)), Image.Resampling.BOX).resize((w, h), Image.Resampling.BILINEAR),
-        dtype=np.float64)
-    detail = np.abs(grey - smooth)
     cols, rows = detail.mean(axis=0), detail.mean(axis=1)
     floor_c = 0.3 * float(np.median(cols[w // 4: 3 * w // 4]))
     floor_r = 0.3 * float(np.median(rows[h // 4: 3 * h // 4]))
@@ -276,10 +289,11 @@ def _snap_old(steps: np.ndarray, at: int, reach: int = 8) -> int:
     return lo + int(np.argmax(steps[lo:hi])) + 1 if hi > lo else at
 
 
-def unrotate(image: Image.Image, tolerance: int = 24) -> Image.Image | None:
+def unrotate(image: Image.Image, small: Small | None = None, tolerance: int = 24) -> Image.Image | None:
     """The picture inside ``image`` when ``image`` is a picture turned by 2-45 degrees onto a plain canvas,
     turned back and cut out; None when no clear turned rectangle is there."""
-    rgb, scale = _small(image)
+    small = small or Small(image)
+    rgb, scale = small.rgb, small.scale
     h, w = rgb.shape[:2]
     if h < 24 or w < 24:
         return None
@@ -332,9 +346,11 @@ def unrotate(image: Image.Image, tolerance: int = 24) -> Image.Image | None:
 def inner_pictures(image: Image.Image) -> list[Image.Image]:
     """The region copies of ``image`` the query side hashes besides the whole picture: the content box and
     the picture turned back from a canvas (each only where a clear frame or turned rectangle is found)."""
-    boxes = [b for b in [content_box(image), *framed_boxes(image), detail_box(image)] if b is not None]
+    small = Small(image)
+    boxes = [b for b in [content_box(image, small), *framed_boxes(image, small), detail_box(image, small)]
+             if b is not None]
     out = [image.crop(b) for b in dict.fromkeys(boxes)]
-    turned = unrotate(image)
+    turned = unrotate(image, small)
     if turned is not None:
         out.append(turned)
     return out
