@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import itertools
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -158,3 +159,24 @@ def test_framed_listed_pictures_are_found(own: ImageIndex, name: str) -> None:
         hits += any(m.category == f"c{i}" for m in found)
         total += 1
     assert hits / total >= FLOORS[name], f"{name}: {hits}/{total}"
+
+
+def test_a_framed_copy_is_blocked_end_to_end(tmp_path: Path) -> None:
+    """`hashes add` a picture, load the rules, and check framed JPEG copies as the screener does; an
+    unlisted picture in the same frames passes."""
+    from filter_proxy import load_rules
+    from filter_proxy.cli import main
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "policy.toml").write_text('[categories.listed]\naction = "strip"\n')
+    listed = tmp_path / "listed.png"
+    listed.write_bytes(pics.encode(LISTED[4]))
+    assert main(["hashes", "add", str(listed), "--category", "listed", "--rules", str(rules)]) == 0
+    loaded = load_rules(rules)
+    framings = [lambda im: frames.caption(im, 0.25, "top", (255, 255, 255), (0, 0, 0), "so true"),
+                lambda im: frames.screenshot(im, 0.6, 0.3, (236, 236, 236), "viewer"),
+                lambda im: frames.turned(im, 15, (255, 255, 255))]
+    for framing in framings:
+        assert loaded.check_image(jpeg(framing(LISTED[4]))).matched
+        assert not loaded.check_image(jpeg(framing(pics.picture(90_001)))).matched

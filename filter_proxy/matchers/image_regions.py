@@ -324,16 +324,24 @@ def unrotate(image: Image.Image, small: Small | None = None, tolerance: int = 24
     if min(len_a, len_b) < 12 or abs(float(np.dot(edge_a, edge_b))) > 0.05 * len_a * len_b:
         return None
     slope = math.degrees(math.atan2(-edge_a[1], edge_a[0]))  # of the left -> top edge, 0-90
-    if slope <= 45:
-        turn, width, height = slope, len_a, len_b  # turned counter-clockwise: left -> top is the top edge
-    else:
-        turn, width, height = -(90 - slope), len_b, len_a  # clockwise: left -> top is the left edge
+    turn = slope if slope <= 45 else -(90 - slope)  # counter-clockwise (left -> top is the top edge) or not
+    turn = _fitted_turn(ink, rows, turn)
     if abs(turn) < 2:
         return None  # trim_borders and the whole picture's hashes cover it
+    # The picture's size from the bounding box of the turned rectangle (exact up to a pixel, where the
+    # extreme points are not): box_w = w cos + h sin, box_h = w sin + h cos.
+    box_w, box_h = float(cols[-1] + 1 - cols[0]), float(rows[-1] + 1 - rows[0])
+    c, s_ = math.cos(math.radians(abs(turn))), math.sin(math.radians(abs(turn)))
+    if abs(turn) <= 35:
+        width, height = (box_w * c - box_h * s_) / (c * c - s_ * s_), (box_h * c - box_w * s_) / (c * c - s_ * s_)
+    else:
+        width, height = (len_a, len_b) if turn > 0 else (len_b, len_a)
+    if min(width, height) < 12:
+        return None
     filled = float(ink[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1].sum())
     if not 0.9 <= filled / (width * height) <= 1.08:
         return None  # not one filled rectangle (a drawing, a cut-out shape on a plain ground)
-    centre = (p_left + p_right) / 2 * scale
+    centre = np.array([cols[0] + cols[-1] + 1, rows[0] + rows[-1] + 1]) / 2 * scale
     back = image.convert("RGB").rotate(-turn, Image.Resampling.BICUBIC, expand=False,
                                        center=(float(centre[0]), float(centre[1])))
     half_w, half_h = width * scale / 2 - max(1.0, scale), height * scale / 2 - max(1.0, scale)
@@ -341,6 +349,34 @@ def unrotate(image: Image.Image, small: Small | None = None, tolerance: int = 24
     if box[2] - box[0] < 16 or box[3] - box[1] < 16:
         return None
     return back.crop(box)
+
+
+def _fitted_turn(ink: np.ndarray, rows: np.ndarray, rough: float) -> float:
+    """The turn (degrees counter-clockwise) read from straight lines fitted to the four edges: the first and
+    last ink of each row trace them (left: top corner -> left corner -> bottom corner; right likewise).
+    Every edge of a turned rectangle lies at the turn modulo 90 degrees; the median of the four fits is
+    taken, and ``rough`` (from the corners alone) when no edge has enough rows."""
+    band = ink[rows[0]: rows[-1] + 1]
+    has = band.any(axis=1)
+    ys = np.flatnonzero(has).astype(np.float64)
+    if len(ys) < 12:
+        return rough
+    first = np.argmax(band[has], axis=1).astype(np.float64)
+    last = (band.shape[1] - 1 - np.argmax(band[has][:, ::-1], axis=1)).astype(np.float64)
+    estimates = []
+    for xs, turn_at in ((first, int(np.argmin(first))), (last, int(np.argmax(last)))):
+        for lo, hi in ((0, turn_at), (turn_at, len(ys))):
+            span = hi - lo
+            if span < 10:
+                continue
+            inner = slice(lo + span // 6, hi - span // 6)  # the corners' rounding left out
+            slope = np.polyfit(ys[inner], xs[inner], 1)[0]  # x = slope * y + c: direction (slope, 1)
+            angle = (-math.degrees(math.atan2(1.0, slope))) % 90.0
+            estimates.append(angle - 90.0 if angle > 45 else angle)
+    if not estimates:
+        return rough
+    fitted = float(np.median(estimates))
+    return fitted if abs(fitted - rough) <= 3 else rough
 
 
 def inner_pictures(image: Image.Image) -> list[Image.Image]:
