@@ -57,12 +57,33 @@ def parse_region(text: str) -> dict[str, str]:
     return out
 
 
-def _views(hashes: Mapping[str, str]) -> dict[str, dict[int, str]]:
+def _views(hashes: Mapping[str, str]) -> dict[str, dict[int, list[str]]]:
     """algorithm -> view (0 the picture, 1 its transpose) -> the region's hash of that view."""
-    out: dict[str, dict[int, str]] = {}
+    out: dict[str, dict[int, list[str]]] = {}
     for key, value in hashes.items():
-        out.setdefault(_FIELDS[key], {})[1 if key == TRANSPOSED_DHASH else 0] = value
+        out.setdefault(_FIELDS[key], {})[1 if key == TRANSPOSED_DHASH else 0] = [value]
     return out
+
+
+def framed(regions: str | Sequence[str] | None) -> bool:
+    """Whether the query carries a region with two or more algorithms (a frame was found round it)."""
+    texts = [regions] if isinstance(regions, str) else list(regions or ())[:8]
+    return any(len({_FIELDS[k] for k in parse_region(t)}) >= 2 for t in texts)
+
+
+def whole_confirmed(index: ImageIndex, hashes: Mapping[str, Sequence[str]], category: str, picture: int,
+                    threshold: Callable[[str, str], int]) -> bool:
+    """For a query in which a frame was found: whether its whole-picture hashes (all variants) meet the
+    region rule on ``picture`` too. A frame's flat bands and straight edges make a whole picture look like
+    other pictures with flat parts (a listed picture in a caption band came within dHash 4 of a colour
+    wheel on white, confirmed by pHash at 26): such a match must be as strict as a region's, or the region
+    itself must match (``region_matches``, which runs when nothing else did)."""
+    usable: dict[str, dict[int, list[str]]] = {}
+    for algorithm in REGION_BOUNDS:
+        values = list(hashes.get(algorithm, ()))
+        if values and algorithm in index.tables:
+            usable[algorithm] = {0: values, 1: values}  # the dihedral variants include the transpose
+    return _confirmed(index, usable, category, picture, threshold) is not None
 
 
 def region_matches(index: ImageIndex, regions: str | Sequence[str], threshold: Callable[[str, str], int]
@@ -81,7 +102,7 @@ def region_matches(index: ImageIndex, regions: str | Sequence[str], threshold: C
         candidates: set[tuple[str, int]] = set()
         for algorithm, hashes in usable.items():
             table = index.tables[algorithm]
-            rows, _ = table.find([hashes[0]], REGION_BOUNDS[algorithm])
+            rows, _ = table.find(hashes[0], REGION_BOUNDS[algorithm])
             if table.pic is None:
                 continue
             for row in rows.tolist():
@@ -101,7 +122,7 @@ def region_matches(index: ImageIndex, regions: str | Sequence[str], threshold: C
     return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
 
 
-def _confirmed(index: ImageIndex, usable: Mapping[str, Mapping[int, str]], category: str, picture: int,
+def _confirmed(index: ImageIndex, usable: Mapping[str, Mapping[int, Sequence[str]]], category: str, picture: int,
                threshold: Callable[[str, str], int]) -> tuple[str, int, int] | None:
     """(algorithm, distance, row) of the closest row when every algorithm that the picture was enrolled
     with and the region was hashed with is within its strict bound on every view; else None."""
@@ -119,7 +140,7 @@ def _confirmed(index: ImageIndex, usable: Mapping[str, Mapping[int, str]], categ
             if view not in hashes:
                 return None  # a view the region was not hashed with cannot be confirmed
             sub = rows[views == view]
-            dist = table.distances(sub, [hashes[view]])
+            dist = table.distances(sub, list(hashes[view]))
             k = int(np.argmin(dist))
             if int(dist[k]) > limit:
                 return None
