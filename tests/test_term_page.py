@@ -24,11 +24,13 @@ LISTED = st.one_of(LISTED_WORD, st.lists(st.one_of(LISTED_WORD, st.sampled_from(
 LOOKALIKES = {letter: sorted(chars) for letter, chars in latin_lookalikes().items()}
 LEET = {"a": "4", "e": "3", "i": "1", "o": "0", "s": "$", "t": "7", "b": "8", "g": "9"}
 PUNCT = st.sampled_from(["", ",", ".", ":", ";", "?", "!", "'", "\"", "(", ")", "()", "-", "...", "\u2019",
-                         "\u201c", "\u2014", "$", "@", "#", "|", "\\", "/", "_", "*", "\u00a0"])
+                         "\u201c", "\u2014", "$", "@", "#", "|", "\\", "/", "_", "*", "\u00a0", "&", "&x=1",
+                         "&amp;", "&#98;"])
 BENIGN_TOKEN = st.one_of(
     st.sampled_from(ORDINARY),
     st.sampled_from(["2024", "3.11", "1-2", "a.b.c", "os.path.join", "f(x)", "x_1", "e.g.", "U.S.A.", "C++",
-                     "www.example.invalid/page", "https://docs.example.invalid/a?b=1", "getdefaultlocale",
+                     "www.example.invalid/page", "https://docs.example.invalid/a?b=1",
+                     "https://q.example.invalid/p?utm_source=feed&id=4", "R&D", "a&b", "getdefaultlocale",
                      "caf\u00e9", "\u0441\u043e\u0431\u0430\u043a\u0430", "\u03ba\u03b1\u03b9", "na\u00efve",
                      "I", "b", "c", "x", "ok", "mid-day", "seq1", "\x00", "\t", "\n", "aaa", "Zz"]),
     st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6),

@@ -285,13 +285,20 @@ def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
         odd.update(i for i, text in enumerate(page) if "\x00" in text)
     typographic: dict[int, str] = {}
     if odd:
+        as_is: set[int] = set()
         for i in odd:
             text = texts[i]
             if type(text) is not str or _TAGGED.search(text):
                 states[i] = FULL
             elif "$" not in text and "\x00" not in text and (plain := text.translate(_TYPOGRAPHIC)).isascii():
-                typographic[i] = plain  # curly quotes, dashes: ``words`` reads it as this ASCII text
-        lane = [i for i in range(count) if i not in odd or i in typographic]
+                if plain is text or plain == text:
+                    # Out of the lane only for a "&" or "#" that starts no reference or hashtag (a URL's
+                    # query, "C#"): read in the lane as written, so its chunks and tokens reach the kernel's
+                    # tables (as the typographic path's ASCII stand-in, which is itself, would not).
+                    as_is.add(i)
+                else:
+                    typographic[i] = plain  # curly quotes, dashes: ``words`` reads it as this ASCII text
+        lane = [i for i in range(count) if i not in odd or i in typographic or i in as_is]
         if not lane:
             return out
         batch = [typographic.get(i) or page[i] for i in lane]
