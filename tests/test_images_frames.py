@@ -116,10 +116,28 @@ def test_a_bare_list_never_matches_a_region(listed: int, framing: object) -> Non
 
 
 @SETTINGS
-@given(junk=st.text(max_size=200))
+@given(junk=st.text(max_size=200) | st.text(alphabet="0123456789abcdef", max_size=120))
 def test_junk_region_strings_are_ignored(own: ImageIndex, junk: str) -> None:
-    assert set(parse_region(junk)) <= {"phash", "dhash", "dhash_t", "pdq"}
-    assert own.matches({REGION_KEY: (junk,)}, threshold) == [] or len(parse_region(junk)) >= 2
+    """Anything under the region key (a backend may send it) is read as hashes of the right lengths or
+    not at all, and never raises."""
+    parsed = parse_region(junk)
+    assert set(parsed) <= {"phash", "dhash", "dhash_t", "pdq"}
+    assert all(len(v) == (64 if k == "pdq" else 16) for k, v in parsed.items())
+    own.matches({REGION_KEY: (junk,)}, threshold)
+
+
+hex16 = st.text(alphabet="0123456789abcdef", min_size=16, max_size=16)
+
+
+@SETTINGS
+@given(fields=st.fixed_dictionaries({}, optional={"phash": hex16, "dhash": hex16, "dhash_t": hex16,
+                                                  "pdq": st.text(alphabet="0123456789abcdef", min_size=64,
+                                                                 max_size=64)}))
+def test_region_strings_round_trip_as_hex(fields: dict[str, str]) -> None:
+    """Pure hex (the fleet's shared hash tier stores hex only), and read back as written."""
+    text = encode_region(fields)
+    assert all(c in "0123456789abcdef" for c in text) and len(text) <= 256
+    assert parse_region(text) == fields
 
 
 def test_one_algorithm_alone_never_matches_a_region(own: ImageIndex) -> None:

@@ -38,23 +38,31 @@ REGION_BOUNDS = {"phash": 10, "dhash": 7, "pdq": 31}
 _FIELDS = {"phash": "phash", "dhash": "dhash", TRANSPOSED_DHASH: "dhash", "pdq": "pdq"}
 
 
+_ORDER_FIELDS = ("phash", "dhash", TRANSPOSED_DHASH, "pdq")  # bit k of the mask digit: field k is present
+
+
 def encode_region(hashes: Mapping[str, str]) -> str:
-    """One region's hashes as one string (``phash=<hex>,dhash=<hex>,...``): a query hash value like any
-    other, so hash caches and the fleet's shared tier carry it unchanged."""
-    return ",".join(f"{k}={v}" for k, v in hashes.items())
+    """One region's hashes as one hex string, a query hash value like any other (hash caches and the fleet's
+    shared tier, which accepts hex only, carry it unchanged): a mask digit saying which of ``phash``,
+    ``dhash``, ``dhash_t`` (dHash of the transpose) and ``pdq`` follow, then those hashes in that order."""
+    present = [k for k in _ORDER_FIELDS if hashes.get(k)]
+    mask = sum(1 << _ORDER_FIELDS.index(k) for k in present)
+    return f"{mask:x}" + "".join(hashes[k].lower() for k in present)
 
 
 def parse_region(text: str) -> dict[str, str]:
-    """The hashes of one encoded region; unknown or malformed parts are dropped (a backend could send any
-    string under ``REGION_KEY``)."""
-    out: dict[str, str] = {}
-    for part in str(text).split(","):
-        key, _, value = part.partition("=")
-        algorithm = _FIELDS.get(key.strip())
-        value = value.strip().lower()
-        if algorithm and len(value) == HASH_HEX_LENGTH[algorithm] and all(c in "0123456789abcdef" for c in value):
-            out[key.strip()] = value
-    return out
+    """The hashes of one encoded region; {} when the string is not one (a backend could send any string
+    under ``REGION_KEY``)."""
+    text = str(text).lower()
+    if not text or any(c not in "0123456789abcdef" for c in text):
+        return {}
+    mask, at, out = int(text[0], 16), 1, {}
+    for k, key in enumerate(_ORDER_FIELDS):
+        if mask >> k & 1:
+            size = HASH_HEX_LENGTH[_FIELDS[key]]
+            out[key] = text[at: at + size]
+            at += size
+    return out if at == len(text) and all(len(v) == HASH_HEX_LENGTH[_FIELDS[k]] for k, v in out.items()) else {}
 
 
 def _views(hashes: Mapping[str, str]) -> dict[str, dict[int, list[str]]]:
