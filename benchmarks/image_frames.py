@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
                     {a: v for a, v in query.items() if a != REGION_KEY}, threshold))
                 wrong = [m for m in found if m.category != f"c{i}"]
                 if wrong:
-                    print(f"  FALSE (listed framed) {name} c{i} ~ {wrong}")
+                    whole_only = index.matches({a: v for a, v in query.items() if a != REGION_KEY}, threshold)
+                    print(f"  FALSE (listed framed) {name} c{i} ~ {wrong} (whole picture alone: {whole_only})")
                 closest += _margins(index, query, i)
         false = 0
         for j, picture in enumerate(unlisted):
@@ -153,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
                 found = index.matches(query, threshold)
                 if found:
                     false += 1
-                    print(f"  FALSE (unlisted) {name} u{j} ~ {found}")
+                    whole = index.matches({a: v for a, v in query.items() if a != REGION_KEY}, threshold)
+                    print(f"  FALSE (unlisted) {name} u{j} ~ {found} (whole picture alone: {whole})")
                 closest += _margins(index, query, None)
         print(f"{name:20s} recall {100 * hit / n:5.1f} % ({hit}/{n}), whole picture alone {100 * whole / n:5.1f} %,"
               f" false matches of framed unlisted: {false}/{len(unlisted) * args.draws}")
