@@ -22,7 +22,7 @@ from PIL import Image
 from benchmarks import image_quality, imageset
 from filter_proxy.images_policy import DEFAULT_THRESHOLDS
 from filter_proxy.matchers import image_hashing
-from filter_proxy.matchers.image_region_match import REGION_KEY, parse_region
+from filter_proxy.matchers.image_region_match import REGION_KEY, parse_region, region_matches
 from filter_proxy.matchers.images import (
     ImageEntry,
     ImageIndex,
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--draws", type=int, default=3, help="frames drawn per picture and class")
+    parser.add_argument("--classes", nargs="*", default=list(CLASSES), help="frame classes to measure")
     args = parser.parse_args(argv)
     rng = random.Random(20261129)
     listed, unlisted = listed_pictures(args.quick), unlisted_pictures(args.quick)
@@ -132,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"listed {len(listed)}, unlisted {len(unlisted)}, {len(index)} rows")
     closest: list[tuple[int, int, int]] = []
     for name, frame in CLASSES.items():
+        if name not in args.classes:
+            continue
         hit = whole = 0
         n = 0
         for i, picture in enumerate(listed):
@@ -145,7 +148,9 @@ def main(argv: list[str] | None = None) -> None:
                 wrong = [m for m in found if m.category != f"c{i}"]
                 if wrong:
                     whole_only = index.matches({a: v for a, v in query.items() if a != REGION_KEY}, threshold)
-                    print(f"  FALSE (listed framed) {name} c{i} ~ {wrong} (whole picture alone: {whole_only})")
+                    inner = region_matches(index, query.get(REGION_KEY, ()), threshold)
+                    print(f"  FALSE (listed framed) {name} c{i} ~ {wrong} (whole picture alone: {whole_only}; "
+                          f"regions alone: {inner})")
                 closest += _margins(index, query, i)
         false = 0
         for j, picture in enumerate(unlisted):
@@ -154,8 +159,10 @@ def main(argv: list[str] | None = None) -> None:
                 found = index.matches(query, threshold)
                 if found:
                     false += 1
-                    whole = index.matches({a: v for a, v in query.items() if a != REGION_KEY}, threshold)
-                    print(f"  FALSE (unlisted) {name} u{j} ~ {found} (whole picture alone: {whole})")
+                    alone = index.matches({a: v for a, v in query.items() if a != REGION_KEY}, threshold)
+                    inner = region_matches(index, query.get(REGION_KEY, ()), threshold)
+                    print(f"  FALSE (unlisted) {name} u{j} ~ {found} (whole picture alone: {alone}; "
+                          f"regions alone: {inner})")
                 closest += _margins(index, query, None)
         print(f"{name:20s} recall {100 * hit / n:5.1f} % ({hit}/{n}), whole picture alone {100 * whole / n:5.1f} %,"
               f" false matches of framed unlisted: {false}/{len(unlisted) * args.draws}")
