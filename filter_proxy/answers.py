@@ -21,6 +21,7 @@ from filter_proxy.events import note_withheld
 from filter_proxy.response_guard import listed_echo
 from filter_proxy.routing import CanonicalPath
 from filter_proxy.screening import decode_body, query_verdict, screen_page, screen_texts
+from filter_proxy.warnings import warning_headers
 
 if TYPE_CHECKING:
     from filter_proxy.exchange import Capture, Receive, Scope, Send
@@ -88,6 +89,34 @@ async def options(mw: FilterMiddleware, decision: Decision, segments: tuple[str,
     headers.append((b"content-length", b"0"))
     await send({"type": "http.response.start", "status": capture.status, "headers": headers})
     await send({"type": "http.response.body", "body": b""})
+
+
+async def blocked_document(mw: FilterMiddleware, verdict: Verdict, rules: RuleSet, accept_language: str,
+                           send: Send) -> bool:
+    """A blocked query for one document (a listed id or index in the path) answered as the backend answers a
+    missing document (ES ``found: false`` / 404, Meilisearch and Typesense 404), with the ``safety`` object;
+    False where the backend's missing document is not a 404 (Solr ``doc: null``: the empty page does).
+    Before, such a query got a 200 empty search page: ``exists()`` (a HEAD) read a listed id as present."""
+    try:
+        status, doc = mw.adapter.document_shape().drop(DOCUMENT, {"_index": None, "_id": None, "found": False},
+                                                       {0}, 200)
+    except (AdapterError, KeyError, TypeError):
+        return False
+    if status != 404 or not isinstance(doc, dict):
+        return False
+    headers = [(b"content-type", exchange.JSON), *warning_headers(False), (b"x-filter-action", b"block"),
+               *mw.adapter.local_headers]
+    if verdict.warning:
+        lang = rules.warnings.choose_language(accept_language or None)
+        variant = rules.warnings.pick_variant(verdict.warning, lang)
+        doc["safety"] = rules.warnings.safety_object(verdict, lang, variant, mw.help_signer)
+        mw.observer.warning_shown(verdict.warning, lang, rules.warnings.text(verdict.warning, lang)[0]
+                                  .wording(variant).variant)
+    body = orjson.dumps(doc)
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": 404, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+    return True
 
 
 def body_of(mw: FilterMiddleware, capture: Capture) -> tuple[bytes, bool] | None:

@@ -14,13 +14,15 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from filter_proxy import answers, multisearch, pages
+from filter_proxy import answers, multisearch, pages, read_answers
 from filter_proxy.adapters.base import Adapter, FieldMapping
 from filter_proxy.adapters.request import parse_query, path_texts
 from filter_proxy.adapters.routes import (
     CHANGE,
+    DOCUMENT,
     MULTI,
     PASS,
+    READ,
     REFUSE,
     SCREEN,
     TERMS,
@@ -164,13 +166,16 @@ class FilterMiddleware:
             await _send_json(send, 400, {"error": "request refused by the filter", "reason": refusal})
             return
         scope = answers.canonical_scope(scope, path)
-        if decision.outcome == PASS:
+        if decision.outcome in (PASS, READ):
             if answers.carries_query(self, scope["query_string"]):
                 # A search query on a route that is not screened (e.g. an old SearXNG answering "/?q=" with
                 # results): refused rather than passed unread.
                 await _send_json(send, 403, {"error": "route not allowed by the filter",
                                              "reason": "a search query on a route that is not screened",
                                              "allow_with": "routes.screen"})
+                return
+            if decision.outcome == READ:  # forwarded as sent, the whole answer read (read_answers.py)
+                await read_answers.read_route(self, scope, receive, send, segments)
                 return
             await self.app(scope, receive, send)
             return
@@ -198,6 +203,11 @@ class FilterMiddleware:
         None); ``path_values`` the path segments the route did not name literally (read as query text)."""
         rules = self.holder.current  # once: a reload mid-request never mixes two rule sets
         adapter = self.adapter
+        if scope["method"] == "HEAD":
+            # Forwarded as a GET without a body and screened as its answer; the HEAD gets that answer's status
+            # and headers (ResponseGuard drops the body). Before, the backend's own HEAD answer went out
+            # unread: 200 told whether a listed document existed (elasticsearch-py exists()).
+            scope, receive = read_answers.as_get(scope, receive)
         content_type = accept = accept_language = cookie = ""
         has_body = compressed = False
         body_encoding: bytes | None = None
@@ -270,6 +280,9 @@ class FilterMiddleware:
             await _send_json(send, 403, {"error": "request refused by the filter",
                                          "reason": "the request holds listed content"})
             return
+        if verdict.action == "block" and route == DOCUMENT and await answers.blocked_document(
+                self, verdict, rules, accept_language, send):
+            return
         if verdict.action == "block":
             await self._send_blocked(route, verdict, rules, params, accept, accept_language, send, cookie)
             return
@@ -279,10 +292,6 @@ class FilterMiddleware:
             if keep:
                 body = multisearch.shape_for(adapter).encode(plan, keep)
                 scope, receive = answers.with_body(scope, body, receive)
-        if scope["method"] == "HEAD" and (route != MULTI or keep):  # no body to screen; the query was
-            await self.app(scope, receive, send)
-            return
-
         if compressed:
             # Ask for an uncompressed body: screening needs the JSON, and decoding it costs CPU.
             scope = dict(scope)

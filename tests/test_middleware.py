@@ -516,14 +516,18 @@ async def test_query_never_logged(rules: Any, caplog: pytest.LogCaptureFixture) 
     assert not any("zqxsecretquery" in message for message in ours)  # ...without what was asked
 
 
-async def test_head_and_options_are_not_buffered(rules: Any) -> None:
+async def test_head_is_answered_as_the_screened_get(rules: Any) -> None:
+    # Changed deliberately: a HEAD is forwarded as a GET and gets the screened GET answer's status and
+    # headers (X-Filter-Removed too), never a body; before, the backend's HEAD answer went out unread.
     backend = Backend()
     async with client_for(wrap(backend, rules)) as client:
         r = await client.head("/search", params={"q": "garden"})
-        assert r.status_code == 200 and "x-filter-removed" not in r.headers
+        get = await client.get("/search", params={"q": "garden"})
+        assert r.status_code == 200 and r.content == b""
+        assert r.headers["x-filter-removed"] == get.headers["x-filter-removed"]
         r = await client.head("/search", params={"q": "zqxblocked"})
-        assert r.headers["x-filter-action"] == "block"
-    assert backend.calls == 1
+        assert r.headers["x-filter-action"] == "block" and r.content == b""
+    assert backend.calls == 2
 
 
 @pytest.mark.parametrize(

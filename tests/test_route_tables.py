@@ -28,6 +28,7 @@ from filter_proxy.adapters.routes import (
     MULTI,
     OPAQUE,
     PASS,
+    READ,
     REFUSE,
     ROWS,
     SCREEN,
@@ -85,9 +86,11 @@ ES_REFUSED = [  # document-returning endpoints the filter cannot read (binary ti
     ("ml.get_records", "GET", "/_ml/anomaly_detectors/job/results/records"),
     ("ingest.simulate", "POST", "/_ingest/pipeline/_simulate"), ("indices.analyze", "POST", "/books/_analyze"),
     ("indices.analyze", "GET", "/_analyze"), ("reindex", "POST", "/_reindex"),
-    ("search_shards", "GET", "/books/_search_shards"), ("get_script", "GET", "/_scripts/s"),
+    ("search_shards", "GET", "/books/_search_shards"),
 ]
-ES_PASSED = [  # known to carry no documents; clients need them (info, ping, writes, closing scrolls)
+# Clients need these (info, ping, writes, closing scrolls); their answers hold stored strings (names,
+# settings, a write's document), so they are read whole (outcome read), no longer passed unread.
+ES_READ = [
     ("info", "GET", "/"), ("ping", "HEAD", "/"), ("cluster.health", "GET", "/_cluster/health"),
     ("clear_scroll", "DELETE", "/_search/scroll"), ("clear_scroll", "DELETE", "/_search/scroll/abc"),
     ("close_point_in_time", "DELETE", "/_pit"), ("async_search.delete", "DELETE", "/_async_search/abc"),
@@ -95,6 +98,10 @@ ES_PASSED = [  # known to carry no documents; clients need them (info, ping, wri
     ("bulk", "POST", "/_bulk"),
     ("index", "PUT", "/books/_doc/1"), ("delete", "DELETE", "/books/_doc/1"), ("indices.delete", "DELETE", "/books"),
     ("indices.refresh", "POST", "/books/_refresh"), ("tasks.get", "GET", "/_tasks/abc"),
+    ("get_script", "GET", "/_scripts/s"), ("indices.get_mapping", "GET", "/books/_mapping"),
+    ("indices.get_settings", "GET", "/books/_settings"), ("cat.indices", "GET", "/_cat/indices"),
+    ("indices.get_alias", "GET", "/_alias/a"), ("indices.get_index_template", "GET", "/_index_template/t"),
+    ("update", "POST", "/books/_update/1"), ("nodes.hot_threads", "GET", "/_nodes/hot_threads"),
 ]
 
 SOLR_SCREENED = [(h, k) for h, k in [
@@ -118,7 +125,7 @@ TYPESENSE_SCREENED = [
     ("GET", "/collections/books/documents/search", SEARCH), ("POST", "/multi_search", MULTI),
     ("GET", "/collections/books/documents/1", DOCUMENT), ("GET", "/collections/books/documents/export", DOCUMENTS),
 ]
-TYPESENSE_REFUSED = [("GET", "/keys"), ("POST", "/conversations/models"), ("GET", "/collections/books/synonyms")]
+TYPESENSE_REFUSED = [("GET", "/keys"), ("POST", "/conversations/models")]
 
 
 def decide(adapter: str, method: str, path: str) -> tuple[str, str]:
@@ -139,9 +146,9 @@ def test_elasticsearch_unread_endpoints_are_refused(spec: str, method: str, path
     assert decide("elasticsearch", method, path)[0] == REFUSE, spec
 
 
-@pytest.mark.parametrize(("spec", "method", "path"), ES_PASSED)
-def test_elasticsearch_clients_housekeeping_passes(spec: str, method: str, path: str) -> None:
-    assert decide("elasticsearch", method, path)[0] == PASS, spec
+@pytest.mark.parametrize(("spec", "method", "path"), ES_READ)
+def test_elasticsearch_clients_housekeeping_is_read(spec: str, method: str, path: str) -> None:
+    assert decide("elasticsearch", method, path)[0] == READ, spec
 
 
 @pytest.mark.parametrize(("handler", "kind"), SOLR_SCREENED)
@@ -258,7 +265,7 @@ def test_an_operators_refusal_always_wins_and_decisions_never_fail(path: list[st
                         screen=routes["screen"], refuse=routes["refuse"])
     segments = tuple(s for s in path if s != "*")
     decision = table.decide(method, segments)
-    assert decision.outcome in (PASS, SCREEN, REFUSE)
+    assert decision.outcome in (PASS, READ, SCREEN, REFUSE)
     exact = "/" + "/".join(segments)
     if exact in routes["refuse"] and segments:
         assert decision.outcome == REFUSE

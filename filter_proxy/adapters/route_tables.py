@@ -1,19 +1,22 @@
-"""Each backend's route table: which routes are screened (and how), which pass, the rest is refused.
+"""Each backend's route table: which routes are screened (and how), which are read, which pass, the rest is
+refused.
 
 Sources, as each server documents its HTTP API:
 - Elasticsearch / OpenSearch: the REST API reference (rest-api-spec), every endpoint that takes a query or
-  returns stored documents, terms or rows is screened; cluster/info, writes, scroll and PIT deletion and
-  task status pass (async search / EQL / SQL status answers are read as opaque: their shard failures carry
-  error text). OpenSearch's SQL/PPL plugin routes are in the same table (harmless on Elasticsearch).
+  returns stored documents, terms or rows is screened; cluster/info, index information (mappings, settings,
+  aliases, templates, stored scripts, ``_cat`` tables), tasks, writes, scroll and PIT deletion are read
+  (``read``: forwarded as sent, the whole answer read, ``read_answers.py``); async search / EQL / SQL status
+  answers are read as opaque (their shard failures carry error text). OpenSearch's SQL/PPL plugin routes are
+  in the same table (harmless on Elasticsearch).
 - Solr: the request handlers of the default configset under ``/solr/<core>/`` (and their usual
-  additions): every handler that returns documents, suggestions or terms is screened; updates, ping and
-  schema reads pass.
-- Meilisearch: the API reference (search, multi-search, similar, facet search, documents); health,
-  version, index and settings management and tasks pass. ``/keys`` (API keys) is refused.
-- Typesense: the API reference (search, multi_search, documents by id and export); health, collection
-  management and writes pass.
-- SearXNG: its Flask routes; the HTML pages and static files pass; ``/image_proxy`` (images that were
-  never screened) is refused unless the operator passes it.
+  additions): every handler that returns documents, suggestions or terms is screened; updates, core lists,
+  schema and config reads are read; ping passes.
+- Meilisearch: the API reference (search, multi-search, similar, facet search, documents); index and
+  settings management, tasks and batches are read; health and version pass. ``/keys`` (API keys) is refused.
+- Typesense: the API reference (search, multi_search, documents by id and export); collection management,
+  synonyms, overrides, presets, stop words and writes are read; health passes.
+- SearXNG: its Flask routes; the HTML pages and JSON built from the instance's state are read, static files
+  pass; ``/image_proxy`` (images that were never screened) is refused unless the operator passes it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from filter_proxy.adapters.routes import (
     MULTI,
     OPAQUE,
     PASS,
+    READ,
     ROWS,
     SCREEN,
     SEARCH,
@@ -43,6 +47,10 @@ def _screen(kind: str, *specs: str) -> list[Route]:
 
 def _pass(*specs: str) -> list[Route]:
     return [route(s, PASS) for s in specs]
+
+
+def _read(*specs: str) -> list[Route]:
+    return [route(s, READ) for s in specs]
 
 
 ELASTICSEARCH: tuple[Route, ...] = (
@@ -87,16 +95,25 @@ ELASTICSEARCH: tuple[Route, ...] = (
     # settings, synonyms in settings, runtime-field scripts in mappings): screened, a listed one refused.
     *_screen(CHANGE, "POST /*/_delete_by_query", "POST /*/_update_by_query", "PUT,POST /*/_alias/*",
              "POST /_aliases", "PUT /{index}", "PUT /*/_settings", "PUT,POST /*/_mapping"),
-    *_pass(
-        # cluster, node and index information (no stored documents)
+    *_read(
+        # cluster, node and index information: names, mappings, settings (synonyms, stop words), alias
+        # filters (queries), templates, stored scripts (search templates), _cat text tables, hot threads
         "GET /", "GET /_cluster/health", "GET /_cluster/health/*", "GET /_cat", "GET /_cat/**",
         "GET /_nodes", "GET /_nodes/**", "GET /_license", "GET /_xpack",
-        "GET /{index}", "GET /*/_mapping", "GET /_mapping", "GET /*/_settings", "GET /*/_stats", "GET /_stats",
-        "GET /_alias", "GET /_alias/*", "GET /*/_alias", "GET /*/_alias/*", "GET /_aliases",
+        "GET /{index}", "GET /*/_mapping", "GET /_mapping", "GET /*/_settings", "GET /_settings",
+        "GET /*/_stats", "GET /_stats", "GET /*/_mapping/field/*", "GET /_mapping/field/*",
+        "GET /_alias", "GET /_alias/*", "GET /*/_alias", "GET /*/_alias/*", "GET /_aliases", "GET /*/_aliases",
+        "GET /_index_template", "GET /_index_template/*", "GET /_component_template",
+        "GET /_component_template/*", "GET /_template", "GET /_template/*", "GET /_scripts/*",
+        "GET /_data_stream", "GET /_data_stream/*", "GET /_ingest/pipeline", "GET /_ingest/pipeline/*",
+        "GET /_synonyms", "GET /_synonyms/*", "GET /_synonyms/*/*", "GET /_cluster/settings", "GET /_cluster/stats",
+        # query rules (their criteria hold query strings) and search applications (a stored search template)
+        "GET /_query_rules", "GET /_query_rules/*", "GET /_query_rules/*/_rule/*",
+        "GET /_application/search_application", "GET /_application/search_application/*",
         "GET /_search/point_in_time/_all",
-        # task status (no documents)
+        # tasks: a running task's description quotes its request (a by-query's query)
         "GET /_tasks", "GET /_tasks/*",
-        # writes
+        # writes: their answers may carry documents (_update's "get._source", _bulk update items)
         "POST,PUT /_bulk", "POST,PUT /*/_bulk", "PUT,POST,DELETE /*/_doc/{id}", "POST /*/_doc",
         "PUT,POST /*/_create/{id}", "POST /*/_update/{id}", "DELETE /{index}",
         "POST /_refresh", "POST /*/_refresh", "POST /_flush", "POST /*/_flush",
@@ -118,8 +135,9 @@ SOLR: tuple[Route, ...] = (
     *_screen(TERMS, "GET,POST /solr/*/terms"),
     *_screen(ROWS, "GET,POST /solr/*/stream", "GET,POST /solr/*/sql"),  # result-set.docs tuples
     *_screen(OPAQUE, "GET,POST /solr/*/graph", "GET,POST /solr/*/analysis/field", "GET,POST /solr/*/analysis/document"),
-    *_pass(
-        "GET /solr/*/admin/ping", "GET /solr/admin/cores", "GET /solr/admin/info/**", "GET /solr/admin/collections",
+    *_pass("GET /solr/*/admin/ping"),
+    *_read(  # core and collection lists, schema (managed synonyms / stop words under schema/analysis), config
+        "GET /solr/admin/cores", "GET /solr/admin/info/**", "GET /solr/admin/collections",
         "GET /solr/*/schema", "GET /solr/*/schema/**", "GET /solr/*/config", "GET /solr/*/config/**",
         "POST /solr/*/update", "POST /solr/*/update/**", "POST /solr/*/schema",
     ),
@@ -133,8 +151,10 @@ MEILISEARCH: tuple[Route, ...] = (
     *_screen(OPAQUE, "POST /indexes/*/facet-search"),
     # delete by filter, and settings (synonyms, stop words, ranking rules ...) that change what a query finds
     *_screen(CHANGE, "POST /indexes/*/documents/delete", "PATCH /indexes/*/settings", "PUT,PATCH /indexes/*/settings/*"),
-    *_pass(
-        "GET /health", "GET /version", "GET /stats", "GET /indexes", "GET /indexes/*", "GET /indexes/*/stats",
+    *_pass("GET /health", "GET /version"),
+    *_read(  # index info, settings (synonyms, stop words, dictionary), tasks and batches (their details
+        # carry filters and settings), and write answers
+        "GET /stats", "GET /indexes", "GET /indexes/*", "GET /indexes/*/stats",
         "POST /indexes", "PATCH,DELETE /indexes/*", "POST /swap-indexes",
         "POST,PUT,DELETE /indexes/*/documents", "DELETE /indexes/*/documents/*",
         "POST /indexes/*/documents/delete-batch",
@@ -149,21 +169,27 @@ TYPESENSE: tuple[Route, ...] = (
     *_screen(DOCUMENT, "GET /collections/*/documents/*"),
     *_screen(DOCUMENTS, "GET /collections/*/documents/export"),
     *_screen(CHANGE, "PATCH,DELETE /collections/*/documents"),  # update / delete by filter_by
-    *_pass(
-        "GET /health", "GET /collections", "GET /collections/*", "POST /collections", "PATCH,DELETE /collections/*",
+    *_pass("GET /health"),
+    *_read(  # collection schemas, aliases, synonyms, overrides, presets, stop words; document writes by id
+        # answer the document itself (DELETE answers the stored one), import with return_doc the documents
+        "GET /collections", "GET /collections/*", "POST /collections", "PATCH,DELETE /collections/*",
         "POST /collections/*/documents", "POST /collections/*/documents/import",
         "PATCH,DELETE /collections/*/documents/*",
         "GET /aliases", "GET,PUT,DELETE /aliases/*", "GET /metrics.json", "GET /stats.json",
+        "GET /collections/*/synonyms", "GET /collections/*/synonyms/*", "GET /collections/*/overrides",
+        "GET /collections/*/overrides/*", "GET /presets", "GET /presets/*", "GET /stopwords", "GET /stopwords/*",
+        "GET /synonym_sets", "GET /synonym_sets/*", "GET /synonym_sets/*/items", "GET /synonym_sets/*/items/*",
+        "GET /curation_sets", "GET /curation_sets/*", "GET /curation_sets/*/items", "GET /curation_sets/*/items/*",
     ),
 )
 
 SEARXNG: tuple[Route, ...] = (
     *_screen(SEARCH, "GET,POST /search"),
     *_screen(SUGGEST, "GET,POST /autocompleter"),
-    *_pass(
-        "GET /", "GET /static/**", "GET /healthz", "GET /config", "GET,POST /preferences", "GET /about",
-        "GET /info/**", "GET /stats", "GET /stats/**", "GET /opensearch.xml", "GET /favicon.ico",
-        "GET /robots.txt", "GET /clear_cookies",
+    *_pass("GET /static/**", "GET /healthz", "GET /favicon.ico", "GET /robots.txt"),
+    *_read(  # pages and JSON built from the instance's settings and state (engines, stats, preferences)
+        "GET /", "GET /config", "GET,POST /preferences", "GET /about", "GET /info/**", "GET /stats",
+        "GET /stats/**", "GET /opensearch.xml", "GET /clear_cookies",
     ),
 )
 

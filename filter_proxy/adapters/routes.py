@@ -7,11 +7,15 @@ the raw path, ``routing``) or ``**`` (any number of segments, including none). N
 a segment holding ``%2F``. Paths are compared after collapsing repeated slashes and dropping a trailing
 slash; the filter passes the canonical path (``filter_proxy.routing``).
 
-A route table maps (method, path) to one of three outcomes: ``screen`` (the query is screened and the
-response is screened as its ``kind`` says), ``pass`` (known to carry no documents: forwarded untouched) or
-``refuse`` (403). A request no route matches is refused. When several routes match, the most specific
-pattern wins (a literal segment beats ``*``, ``*`` beats ``**``); on a tie an operator's route beats an
-adapter default, and the safer outcome wins (refuse, then screen, then pass). Literal segments match
+A route table maps (method, path) to one of four outcomes: ``screen`` (the query is screened and the
+response is screened as its ``kind`` says), ``read`` (the request is forwarded as sent; the answer is read
+whole, every string and key of JSON, the whole of a text answer, and a listed string the client did not send
+on this request withholds it: index information, mappings, settings, aliases, ``_cat`` tables, schema and
+config reads, task lists, collection management, and writes whose answers carry documents; ``read.py``),
+``pass`` (static files, health checks: forwarded and streamed back unread) or ``refuse`` (403). A request no
+route matches is refused. When several routes match, the most specific pattern wins (a literal segment beats
+``*``, ``*`` beats ``**``); on a tie an operator's route beats an adapter default, and the safer outcome wins
+(refuse, then screen, then read, then pass). Literal segments match
 case-insensitively, so ``/_SEARCH`` is screened as ``/_search``; a case variant of a *pass* route is
 refused unless the backend reads paths case-insensitively (it might be another route there).
 """
@@ -22,8 +26,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-SCREEN, PASS, REFUSE = "screen", "pass", "refuse"
-OUTCOMES = (SCREEN, PASS, REFUSE)
+SCREEN, READ, PASS, REFUSE = "screen", "read", "pass", "refuse"
+OUTCOMES = (SCREEN, READ, PASS, REFUSE)
 # Response kinds of screened routes (how the response is screened; see middleware and filter_proxy/kinds.py).
 SEARCH = "search"  # a search page: results and suggestions
 SUGGEST = "suggest"  # suggestions only
@@ -41,7 +45,7 @@ COUNT = "count"  # a count (ES _count): screened as opaque; a blocked query is a
 CHANGE = "change"
 KINDS = (SEARCH, SUGGEST, DOCUMENT, DOCUMENTS, MULTI, ASYNC, TERMS, ROWS, OPAQUE, COUNT, CHANGE)
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_SAFETY = {REFUSE: 2, SCREEN: 1, PASS: 0}
+_SAFETY = {REFUSE: 3, SCREEN: 2, READ: 1, PASS: 0}
 INDEX = "{index}"
 ID = "{id}"  # one segment; the only one that may hold an encoded slash (a document id)
 _WILD = ("*", INDEX, ID)
@@ -209,7 +213,7 @@ class RouteTable:
         # OPTIONS (a CORS preflight) names no route of its own: it is screened where any method is
         # screened, passed where the path only passes, refused elsewhere.
         others = [self._match(m, segments) for m in sorted(METHODS - {"OPTIONS", "HEAD"})]
-        for outcome in (SCREEN, PASS):
+        for outcome in (SCREEN, READ, PASS):
             for decision in others:
                 if decision.outcome == outcome:
                     return decision
@@ -232,7 +236,7 @@ class RouteTable:
         if chosen is None:
             # An encoded "/" that no {id} segment took: as ambiguous as before ids could hold one (400).
             return _SLASHED if any("%2f" in s for s in lowered) else _UNLISTED
-        if chosen.outcome == PASS and not self.case_insensitive and not _match(chosen.segments, segments):
+        if chosen.outcome in (PASS, READ) and not self.case_insensitive and not _match(chosen.segments, segments):
             # The case differs from the listed spelling: on a case-sensitive backend that may be another
             # route entirely, so it is not passed on unread.
             return Decision(REFUSE, route=chosen, reason="case")
@@ -257,6 +261,7 @@ def build_table(
     screen: Sequence[str] = (),
     pass_: Sequence[str] = (),
     refuse: Sequence[str] = (),
+    read: Sequence[str] = (),
     case_insensitive: bool = False,
 ) -> RouteTable:
     """An adapter's default routes plus the operator's (``search_paths`` / ``suggest_paths`` are screened
@@ -266,5 +271,6 @@ def build_table(
     extra += [route(p, SCREEN, SUGGEST, "routes.suggest_paths") for p in suggest_paths]
     extra += [route(p, SCREEN, SEARCH, "routes.screen") for p in screen]
     extra += [route(p, PASS, "", "routes.pass") for p in pass_]
+    extra += [route(p, READ, "", "routes.read") for p in read]
     extra += [route(p, REFUSE, "", "routes.refuse") for p in refuse]
     return RouteTable([*defaults, *extra], case_insensitive=case_insensitive)
