@@ -251,7 +251,9 @@ def measure(result: SuiteResult, quick: bool, out_dir: Path) -> None:
         examples: list[str] = []
         for i, (group, name, _) in enumerate(pictures):
             for e, query in zip(edits, queries[i], strict=True):
-                found = index.matches({a: query[a] for a in spec["algorithms"]}, threshold)
+                # the content regions too (framed copies: image_region_match), matched after the whole picture
+                found = index.matches({a: query[a] for a in [*spec["algorithms"], "region"] if a in query},
+                                      threshold)
                 hit = any(m.category == f"img{i}" for m in found)
                 wrong = [m for m in found if m.category != f"img{i}"]
                 if e in EDITS:

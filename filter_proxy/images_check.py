@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from filter_proxy.matchers.image_region_match import REGION_KEY, parse_region
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS as EXACT
 from filter_proxy.verdict import Verdict
 
@@ -40,10 +41,12 @@ def matched_hash(rules: Any, hashes: Mapping[str, str | Sequence[str]], verdict:
         for hex_ in [value] if isinstance(value, str) else list(value):
             for match in index.matches({algorithm: hex_}, threshold):
                 if match.rule_id == verdict.rule_id:
+                    if algorithm == REGION_KEY:  # a framed copy: the region's hash of the matching algorithm
+                        return f"{match.algorithm}:{parse_region(hex_).get(match.algorithm, '')}"
                     return f"{algorithm}:{hex_.lower()}"
     # Agreement between algorithms (images.require_agreement): no single hash matches on its own.
     for algorithm, value in hashes.items():
-        if algorithm not in EXACT and value:
+        if algorithm not in EXACT and algorithm != REGION_KEY and value:
             return f"{algorithm}:{(value if isinstance(value, str) else value[0]).lower()}"
     return None
 

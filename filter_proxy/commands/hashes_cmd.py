@@ -16,6 +16,7 @@ from typing import Any
 
 from filter_proxy.commands import add_subcommands
 from filter_proxy.commands.progress import steps
+from filter_proxy.matchers.image_region_match import REGION_KEY
 from filter_proxy.matchers.images import (
     CROP_ALGORITHMS,
     EXACT_ALGORITHMS,
@@ -295,4 +296,10 @@ def check_command(args: argparse.Namespace) -> int:
                 near = "" if algo in EXACT_ALGORITHMS or algo not in PERCEPTUAL_ALGORITHMS else \
                     f" (threshold {rules.policy.threshold(found.category, algo)})"
                 print(f"  {algo:<7} distance {found.distance}{near}  {found.category}  {found.rule_id}")
+        regions = hashes.get(REGION_KEY, ())
+        if regions:  # content regions (a picture inside a frame): matched under the strict rule only
+            inner = index.match({REGION_KEY: regions}, rules.policy.threshold)
+            print(f"  region  {len(regions)} found, " + (f"{inner.algorithm} distance {inner.distance} with every "
+                  f"enrolled algorithm within its region bound  {inner.category}  {inner.rule_id}" if inner
+                  else "none confirmed"))
     return status

@@ -20,6 +20,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
+from filter_proxy.matchers.image_region_match import REGION_KEY, encode_region
+from filter_proxy.matchers.image_regions import inner_pictures
 from filter_proxy.matchers.image_view import eight_bit, has_alpha, orientation, viewed
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
 
@@ -288,6 +290,40 @@ def _hash_all(data: bytes, algorithms: Iterable[str], max_pixels: int, min_pdq_q
         for algo, hexes in _perceptual(grown, [a for a in perceptual if a != "pdq"], min_pdq_quality,
                                        dihedral=False).items():
             out[algo] = list(dict.fromkeys([*out.get(algo, []), *hexes]))
+        found = region_hashes(frames[0], perceptual, min_pdq_quality)
+        if found:
+            out[REGION_KEY] = found
+    return out
+
+
+MAX_REGIONS = 5  # region copies hashed per picture (bounds the cost: one set of hashes each, no variants)
+
+
+def region_hashes(image: Image.Image, algorithms: Sequence[str], min_pdq_quality: int = 50) -> list[str]:
+    """The hashes of the content regions of ``image`` (``image_regions.inner_pictures``: a picture inside a
+    caption band, a screenshot, bars or a blurred fill, or turned onto a canvas), one encoded string per
+    region (``image_region_match.encode_region``): each algorithm of the region as it is, and dHash of its
+    transpose too. They are matched apart from the whole picture's hashes and only when those found nothing,
+    under the strict two-algorithm rule of ``image_region_match``. Regions too flat to identify are left out."""
+    if not any(a in ("phash", "dhash") for a in algorithms):
+        return []
+    out = []
+    for region in inner_pictures(image)[:MAX_REGIONS]:
+        if min(region.size) < 16 or picture_quality(region) < MIN_ENROLL_QUALITY:
+            continue
+        hashes: dict[str, str] = {}
+        if "phash" in algorithms:
+            hashes["phash"] = str(imagehash.phash(region))
+        if "dhash" in algorithms:
+            hashes["dhash"] = str(imagehash.dhash(region))
+            hashes["dhash_t"] = str(imagehash.dhash(region.transpose(Image.Transpose.TRANSPOSE)))
+        if "pdq" in algorithms and _PDQ:
+            pdq = _pdq(region, min_pdq_quality, dihedral=False)
+            if pdq:
+                hashes["pdq"] = pdq[0]
+        encoded = encode_region(hashes)
+        if encoded not in out:
+            out.append(encoded)
     return out
 
 

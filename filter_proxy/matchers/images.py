@@ -39,6 +39,7 @@ from filter_proxy.matchers.image_hashing import (  # re-exported: hashing is par
     trim_borders,
     uncrop,
 )
+from filter_proxy.matchers.image_region_match import REGION_KEY, framed, region_matches, whole_confirmed
 from filter_proxy.matchers.image_table import HashTable, build_table
 from filter_proxy.matchers.image_verify import Verifier, picture_view
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
@@ -193,18 +194,38 @@ class ImageIndex:
         if self.require_agreement > 1:
             for found in agreeing_matches({a: self for a in self.tables}, hashes, threshold, self.require_agreement):
                 best[found.category] = ((found.distance, _ORDER.get(found.algorithm, 99), 0), found)
-            hashes = {a: v for a, v in hashes.items() if a in EXACT_ALGORITHMS}
+            hashes = {a: v for a, v in hashes.items() if a in EXACT_ALGORITHMS or a == REGION_KEY}
         verifier = None
         if self.pictures:  # only lists naming their pictures (`hashes add`) can verify a near match
             query = {a: [h for h in ([v] if isinstance(v, str) else v) if validate_image_hash(a, h) is None]
                      for a, v in hashes.items() if a in self.tables and not self.tables[a].exact and v}
             verifier = Verifier(self.tables, query, threshold)
+        framing = verifier is not None and framed(hashes.get(REGION_KEY))
+        loose: set[str] = set()  # categories matched by a framed query's whole picture below the region rule
         for algo, value in hashes.items():
             for key, found, picture in self._found(algo, value, threshold):
                 if verifier is not None and not verifier.confirmed(algo, picture, found.category):
                     continue
                 if found.category not in best or key < best[found.category][0]:
                     best[found.category] = (key, found)
+                    if framing and picture and verifier is not None and not whole_confirmed(
+                            self, verifier.hashes, found.category, picture, threshold):
+                        loose.add(found.category)
+                    else:
+                        loose.discard(found.category)
+        if hashes.get(REGION_KEY) and (not best or loose):
+            # The picture inside a frame: when the whole picture matched nothing, or matched only below the
+            # region rule (a frame's flat bands make a whole picture look like other flat pictures: a listed
+            # picture in a caption band came within dHash 4 of a colour wheel on white). When a region then
+            # matches, it outranks those loose whole matches; when none does, they stand as before.
+            regions = region_matches(self, hashes[REGION_KEY], threshold)
+            if not regions:
+                return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
+            kept = {c: v for c, v in best.items() if c not in loose}
+            for match in regions:
+                if match.category not in kept:
+                    kept[match.category] = ((match.distance, _ORDER.get(match.algorithm, 99), 0), match)
+            best = kept
         return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
 
     def match(self, hashes: Mapping[str, str | Sequence[str]],
