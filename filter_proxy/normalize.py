@@ -63,7 +63,7 @@ import unicodedata
 
 from filter_proxy import confusables
 
-__all__ = ["normalize", "words", "map_digraphs", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
+__all__ = ["normalize", "words", "map_digraphs", "map_wide", "has_wide", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
            "collapse_repeats"]
 
 
@@ -336,6 +336,53 @@ def map_digraphs(text: str) -> str:
             break
         text = mapped
     return text
+
+
+# The wider leetspeak table (common tables: multi-symbol letters and single symbols), read only for the
+# *alternate* reading (``reading.reading``; ``words`` keeps the punctuation reading, so "q=a+b", "R&D",
+# "(see", "C++" read as before and a listed word beside them still matches). A multi-symbol letter counts
+# where it touches a Latin letter, a digit or a leet symbol on either side (as ``map_digraphs``); a single
+# symbol (``( < [ { + ^ &``) only right after one (inside or at the end of a word: "xq(x" c, "vq+a" t),
+# never at a word's start ("(see"), never a tag's ``<`` ("x</b>") nor a query's ``&`` ("a=b&c=d").
+WIDE_LEET = {
+    "/\\/\\": "m", "|\\/|": "m", "|v|": "m", "|V|": "m", "/v\\": "m", "/V\\": "m", "(v)": "m", "(V)": "m",
+    "|\\|": "n", "/\\/": "n", "]-[": "h", "}-{": "h", "|-|": "h", ")-(": "h", "(-)": "h",
+    "\\/\\/": "w", "\\^/": "w", "|/|": "w", "/-\\": "a", "/_\\": "a", "/\\": "a",
+    "(_)": "u", "|_|": "u", "|2": "r", "|z": "r", "|Z": "r", "|?": "r", "|3": "b", "|8": "b",
+    "><": "x", "}{": "x", ")(": "x", "[]": "o", "()": "o", "<>": "o", "[)": "d", "|)": "d", "|>": "d",
+    "|<": "k", "|{": "k", "_|": "j", "|_": "l", "\\/": "v", "|*": "p", "|o": "p", "|D": "p",
+}
+WIDE_SINGLE = {"(": "c", "<": "c", "[": "c", "{": "c", "+": "t", "^": "a", "&": "e"}  # no "#": URL fragments
+_ANY_WIDE = "|".join(re.escape(d) for d in sorted(WIDE_LEET, key=len, reverse=True))
+_WIDE_TOUCH = r"[A-Za-z0-9@$!|€]"
+_WIDE = re.compile(
+    rf"(?<={_WIDE_TOUCH})(?:{_ANY_WIDE})|(?:{_ANY_WIDE})(?={_WIDE_TOUCH})"
+    rf"|(?<={_WIDE_TOUCH})(?:[(\[{{+^]|<(?!/?[A-Za-z][A-Za-z0-9]*[\s/>])|&(?![A-Za-z0-9_.%-]*=))")
+WIDE_SYMBOLS = "()[]{}<>+^&"  # every match of ``_WIDE`` holds one of these, or a "|" or "\\"
+
+
+def _wide_letter(match: re.Match[str]) -> str:
+    found = match.group()
+    return WIDE_LEET.get(found) or WIDE_SINGLE[found]
+
+
+def map_wide(text: str) -> str:
+    """The wider leetspeak table read as letters (see ``WIDE_LEET``): "x></\\/\\" -> "xxm"; repeated (at most
+    3 times) so that neighbouring symbols resolve each other. ``text`` unchanged when none is found."""
+    for _ in range(3):
+        mapped = _WIDE.sub(_wide_letter, text)
+        if mapped == text:
+            break
+        text = mapped
+    return text
+
+
+_WIDE_CHARS = frozenset(WIDE_SYMBOLS + "|\\")
+
+
+def has_wide(text: str) -> bool:
+    """Whether ``map_wide`` changes ``text`` (a set test, then one regex search)."""
+    return not _WIDE_CHARS.isdisjoint(text) and _WIDE.search(text) is not None
 
 
 def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:

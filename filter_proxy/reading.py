@@ -19,7 +19,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from filter_proxy.normalize import _LETTER_FORMS, _words, decode_references, map_digraphs
+from filter_proxy.normalize import _LETTER_FORMS, _words, decode_references, has_wide, map_digraphs, map_wide
 
 __all__ = ["Reading", "reading"]
 
@@ -44,6 +44,7 @@ _EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+(?:\w|[!$€])|(?:[^\W_]|[@
 _TAG = re.compile(r"(?<![\w@$!|€])[#@]+([^\s#@]+)")  # to the next space: marks and format characters too
 _DIGITS = re.compile(r"\d+")
 _FINAL_MARKS = re.compile(r"[!|]+(?=[\s.?,;:)\]}\"'*]*$)")
+_OTHER_DIGITS = str.maketrans("67", "bl")
 _APART = "\x00"  # between two readings in ``alternate``: no listed phrase holds it
 
 
@@ -64,6 +65,14 @@ def reading(text: str) -> Reading:
         third = _words(_FINAL_MARKS.sub("", text), False)
         if third != main and third != other:
             alternate = [*other, _APART, *third]
+    if has_wide(text):
+        # The wider leetspeak table (``normalize.WIDE_LEET``: ``><`` x, ``+`` t, ``[]`` o, ``|2`` r ...), a
+        # reading of its own beside the others: "q=a+b" or "R&D" keep their words in ``main``.
+        mapped = map_wide(text)
+        wide = [*_words(mapped, True), _APART, *_words(mapped, False)]
+        if "6" in mapped or "7" in mapped:  # the tables' other letters for them: 6 b (not g), 7 l (not t)
+            wide += [_APART, *_words(mapped.translate(_OTHER_DIGITS), True)]
+        alternate = wide if alternate is None else [*alternate, _APART, *wide]
     tagged: tuple[str, ...] = ()
     if "#" in text or "@" in text:
         found: dict[str, None] = {}

@@ -217,7 +217,8 @@ URL_QUERY = st.builds(lambda host, path, pairs: f"https://{host}.example.invalid
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(LISTED, min_size=1, max_size=4, unique=True), st.lists(URL_QUERY, min_size=1, max_size=5),
-       st.lists(st.sampled_from(["R&D", "a & b", "C#", "x#y", "fish&chips"]), max_size=2))
+       # ("R&D", "fish&chips": a letter before the "&" is the wider leet table's e, read whole since then.)
+       st.lists(st.sampled_from(["a & b", "C#", "x#y", "fish &chips", "see &more"]), max_size=2))
 def test_strings_with_a_stray_ampersand_or_hash_are_learnt_by_the_kernel(listed: list[str], urls: list[str],
                                                                         prose: list[str]) -> None:
     """A URL's query (``a=1&b=2``) or a stray ``&`` / ``#`` starts no character reference or hashtag: once the

@@ -493,9 +493,45 @@ memset(_SPECIAL, 0, 256)
 _SPECIAL[64] = _SPECIAL[124] = _SPECIAL[33] = 1  # @ | !
 _SPECIAL[35] = 4  # "#": a hashtag may start here (term_page._TAGGED)
 _SPECIAL[36] = _SPECIAL[0] = 2  # $ NUL
-_SPECIAL[92] = 5  # "\\": a digraph only beside "/" (``|\\|`` holds "|")
+_SPECIAL[92] = 5  # "\\": a digraph ("/\\", "/-\\", "\\^/"...), read in Python
 _SPECIAL[40] = 3
 _SPECIAL[38] = 6  # "&": a named character reference ("&shy;") is read by ``normalize.decode_references``
+# The wider leet table's symbols (``normalize.WIDE_SYMBOLS``): 7, or 3 / 6 above.
+for _b in bytearray(b")[]{}<>+^"):
+    _SPECIAL[_b] = 7
+cdef unsigned char _WIDE_SIDE[256]  # a symbol that may stand beside another inside a multi-symbol letter
+memset(_WIDE_SIDE, 0, 256)
+for _b in bytearray(b"()[]{}<>+^&-_"):
+    _WIDE_SIDE[_b] = 1
+
+
+cdef bint _wide_at(const unsigned char* raw, Py_ssize_t n, Py_ssize_t i) noexcept:
+    """A superset of ``normalize.has_wide`` at the symbol ``raw[i]`` (the string has no ``| @ ! $ \\``): a
+    letter or digit before it (but a tag's ``<`` or a query's ``&``, which ``_WIDE`` skips alike), or one after
+    it with a symbol of a multi-symbol letter before it."""
+    cdef unsigned char c = raw[i]
+    cdef Py_ssize_t j
+    if i > 0 and _alnum(raw[i - 1]):
+        if c == 60:  # "<" opening a tag: "/"?, a letter, letters or digits, then " ", "/" or ">"
+            j = i + 1
+            if j < n and raw[j] == 47:
+                j += 1
+            if j < n and ((65 <= raw[j] <= 90) or (97 <= raw[j] <= 122)):
+                j += 1
+                while j < n and _alnum(raw[j]):
+                    j += 1
+                if j < n and (raw[j] == 32 or raw[j] == 47 or raw[j] == 62 or raw[j] == 9 or raw[j] == 10
+                              or raw[j] == 13):
+                    return False
+            return True
+        if c == 38:  # "&" before a query's "name=": [A-Za-z0-9_.%-]* then "="
+            j = i + 1
+            while j < n and (_alnum(raw[j]) or raw[j] == 95 or raw[j] == 46 or raw[j] == 37 or raw[j] == 45):
+                j += 1
+            if j < n and raw[j] == 61:
+                return False
+        return True
+    return i > 0 and i + 1 < n and _alnum(raw[i + 1]) and _WIDE_SIDE[raw[i - 1]]
 
 
 cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
@@ -516,10 +552,14 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
                 return FULL
             if c == 2:  # $ NUL \
                 odd = True
-            elif c == 5:  # "\\" beside "/" ("/\\", "\\/"): a digraph, read in Python; else a separator
-                if (i > 0 and raw[i - 1] == 47) or (i + 1 < n and raw[i + 1] == 47):
+            elif c == 5:  # "\\": digraphs ("/\\", "\\/", "/-\\" ...) are read in Python
+                odd = True
+            elif c == 7:  # the wider leet table: Python reads it (``term_page.clean``: FULL)
+                if _wide_at(raw, n, i):
                     odd = True
             elif c == 6:  # "&", letters or digits (the first a letter), ";": term_page._TAGGED, read whole
+                if _wide_at(raw, n, i):
+                    odd = True
                 j = i + 1
                 if j < n and _alnum(raw[j]) and raw[j] > 57:
                     while j < n and j - i <= 32 and _alnum(raw[j]):
@@ -529,8 +569,11 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
             elif c == 4:  # "#" after no letter, digit or "_", before a character that is not whitespace
                 if (i == 0 or not (_alnum(raw[i - 1]) or raw[i - 1] == 95)) and i + 1 < n and cut[raw[i + 1]] != 32:
                     return FULL
-            elif i + 1 < n and raw[i + 1] == 41:  # "()"
-                paren = True
+            else:  # "("
+                if i + 1 < n and raw[i + 1] == 41:  # "()"
+                    paren = True
+                if _wide_at(raw, n, i):
+                    odd = True
     if odd:
         return UNKNOWN
     # Compound chunks of the string as written (term_page._COMPOUND_SEAM): each must be known not to pass.

@@ -88,7 +88,9 @@ from filter_proxy.normalize import (
     _FINISHED,
     _SPELLED_RUN,
     _TYPOGRAPHIC,
+    _WIDE_CHARS,
     _finish_all,
+    has_wide,
     join_chains,
     map_digraphs,
 )
@@ -212,7 +214,7 @@ def clean(index: TermIndex, texts: Sequence[object], matcher: Any = None) -> Pag
         k, zero = zero, marks.find(0, zero + 1)
         text = texts[k]
         # As ``clean_python`` decides these on their own, without its page pass:
-        if type(text) is not str or _TAGGED.search(text):
+        if type(text) is not str or _TAGGED.search(text) or has_wide(text):
             states[k] = FULL
         elif not text.isascii():
             if (plain := text.translate(_TYPOGRAPHIC)).isascii():
@@ -283,12 +285,14 @@ def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
         odd.update(bisect_right(ends, m.start()) for m in _PAGE_SPECIAL.finditer(joined))
     if joined.count("\x00") != count - 1:
         odd.update(i for i, text in enumerate(page) if "\x00" in text)
+    if not _WIDE_CHARS.isdisjoint(joined) and has_wide(joined):  # the wider leet table: an alternate reading
+        odd.update(i for i, text in enumerate(page) if has_wide(text))
     typographic: dict[int, str] = {}
     if odd:
         as_is: set[int] = set()
         for i in odd:
             text = texts[i]
-            if type(text) is not str or _TAGGED.search(text):
+            if type(text) is not str or _TAGGED.search(text) or has_wide(text):
                 states[i] = FULL
             elif "$" not in text and "\x00" not in text and (plain := text.translate(_TYPOGRAPHIC)).isascii():
                 if plain is text or plain == text:
