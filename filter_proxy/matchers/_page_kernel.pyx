@@ -505,33 +505,66 @@ for _b in bytearray(b"()[]{}<>+^&-_"):
     _WIDE_SIDE[_b] = 1
 
 
+cdef inline bint _touch_left(const unsigned char* raw, Py_ssize_t i) noexcept:
+    """A letter or digit before ``raw[i]``, or the "o" of a ``()`` digraph."""
+    return i > 0 and (_alnum(raw[i - 1]) or (raw[i - 1] == 41 and i > 1 and raw[i - 2] == 40))
+
+
+cdef inline bint _touch_right(const unsigned char* raw, Py_ssize_t n, Py_ssize_t i) noexcept:
+    return i + 1 < n and (_alnum(raw[i + 1]) or (raw[i + 1] == 40 and i + 2 < n and raw[i + 2] == 41))
+
+
 cdef bint _wide_at(const unsigned char* raw, Py_ssize_t n, Py_ssize_t i) noexcept:
-    """A superset of ``normalize.has_wide`` at the symbol ``raw[i]`` (the string has no ``| @ ! $ \\``): a
-    letter or digit before it (but a tag's ``<`` or a query's ``&``, which ``_WIDE`` skips alike), or one after
-    it with a symbol of a multi-symbol letter before it."""
+    """A superset of ``normalize.has_wide`` at the symbol ``raw[i]`` (the string has no ``| @ ! $ \\``; a
+    ``()`` counts as the letter ``map_digraphs`` makes of it): after a letter or digit, ``+ ^``, an ``&`` but
+    before a query's "name=", a multi-symbol letter's first symbol, or a single ``( [ { <`` with no closing
+    bracket after it in the string; before one, the last symbol of a multi-symbol letter (the symbol before it
+    its own)."""
     cdef unsigned char c = raw[i]
+    cdef unsigned char nx = raw[i + 1] if i + 1 < n else 0
     cdef Py_ssize_t j
-    if i > 0 and _alnum(raw[i - 1]):
-        if c == 60:  # "<" opening a tag: "/"?, a letter, letters or digits, then " ", "/" or ">"
-            j = i + 1
-            if j < n and raw[j] == 47:
-                j += 1
-            if j < n and ((65 <= raw[j] <= 90) or (97 <= raw[j] <= 122)):
-                j += 1
-                while j < n and _alnum(raw[j]):
-                    j += 1
-                if j < n and (raw[j] == 32 or raw[j] == 47 or raw[j] == 62 or raw[j] == 9 or raw[j] == 10
-                              or raw[j] == 13):
-                    return False
+    if _touch_left(raw, i):
+        if c == 43 or c == 94:  # + ^
             return True
         if c == 38:  # "&" before a query's "name=": [A-Za-z0-9_.%-]* then "="
             j = i + 1
             while j < n and (_alnum(raw[j]) or raw[j] == 95 or raw[j] == 46 or raw[j] == 37 or raw[j] == 45):
                 j += 1
-            if j < n and raw[j] == 61:
-                return False
-        return True
-    return i > 0 and i + 1 < n and _alnum(raw[i + 1]) and _WIDE_SIDE[raw[i - 1]]
+            return not (j < n and raw[j] == 61)
+        if (c == 40 and (nx == 118 or nx == 86 or nx == 45 or nx == 95) and i + 2 < n and raw[i + 2] == 41) \
+                or (c == 91 and (nx == 93 or nx == 41)) \
+                or (c == 60 and nx == 62) or (c == 41 and (nx == 40 or nx == 45)) or (c == 93 and nx == 45) \
+                or (c == 125 and (nx == 123 or nx == 45)) or (c == 62 and nx == 60):
+            return True  # (v) (-) (_) [] [) <> )( )-( ]-[ }{ }-{ ><
+        if c == 40 or c == 91 or c == 123 or c == 60:  # ( [ { <
+            j = i + 1
+            while j < n:
+                if raw[j] == 40 and j + 1 < n and raw[j + 1] == 41:
+                    j += 2  # "()" may be read as "o" first
+                    continue
+                if raw[j] == 41 or raw[j] == 93 or raw[j] == 125 or raw[j] == 62:
+                    return False  # "f(x)", "open(file, 'r')", "x[0]", "x</b>": code, tags
+                j += 1
+            return True
+        return False
+    if i == 0 or not _touch_right(raw, n, i):
+        return False
+    nx = raw[i - 1]  # the symbol before: a multi-symbol letter may end here
+    if c == 41:  # (v) (V) (-) (_) [)
+        return nx == 118 or nx == 86 or nx == 45 or nx == 95 or nx == 91
+    if c == 40:  # )( )-(
+        return nx == 41 or nx == 45
+    if c == 91:  # ]-[
+        return nx == 45
+    if c == 123:  # }{ }-{
+        return nx == 125 or nx == 45
+    if c == 60:  # ><
+        return nx == 62
+    if c == 62:  # <>
+        return nx == 60
+    if c == 93:  # []
+        return nx == 91
+    return False
 
 
 cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
@@ -552,8 +585,10 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
                 return FULL
             if c == 2:  # $ NUL \
                 odd = True
-            elif c == 5:  # "\\": digraphs ("/\\", "\\/", "/-\\" ...) are read in Python
-                odd = True
+            elif c == 5:  # "\\" in a digraph ("/\\", "\\/", "/-\\", "/_\\", "/v\\", "\\^/"): read in Python
+                if (i > 0 and raw[i - 1] == 47) or (i + 1 < n and raw[i + 1] == 47) or (i > 1 and raw[i - 2] == 47) \
+                        or (i + 2 < n and raw[i + 1] == 94 and raw[i + 2] == 47):
+                    odd = True
             elif c == 7:  # the wider leet table: Python reads it (``term_page.clean``: FULL)
                 if _wide_at(raw, n, i):
                     odd = True

@@ -88,7 +88,7 @@ from filter_proxy.normalize import (
     _FINISHED,
     _SPELLED_RUN,
     _TYPOGRAPHIC,
-    _WIDE_CHARS,
+    _WIDE_FIRST,
     _finish_all,
     has_wide,
     join_chains,
@@ -285,8 +285,8 @@ def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
         odd.update(bisect_right(ends, m.start()) for m in _PAGE_SPECIAL.finditer(joined))
     if joined.count("\x00") != count - 1:
         odd.update(i for i, text in enumerate(page) if "\x00" in text)
-    if not _WIDE_CHARS.isdisjoint(joined) and has_wide(joined):  # the wider leet table: an alternate reading
-        odd.update(i for i, text in enumerate(page) if has_wide(text))
+    if _WIDE_FIRST.search(joined):  # the wider leet table: an alternate reading (``reading``), read whole
+        odd.update(i for i, text in enumerate(page) if has_wide(text))  # per string: "f(" ... ")" apart
     typographic: dict[int, str] = {}
     if odd:
         as_is: set[int] = set()
