@@ -149,6 +149,7 @@ cdef enum:
     N = 78  # "N"
     ONE = 49  # "1"
     DIGIT = 68  # "D"
+    STEM = 88  # "X": a listed word with a plural ending (term_page.STEM): the string is read in Python
     ORDINARY_FLAG = 128  # on a K token's class in the table: its finished word is an ordinary word
     CODE_MASK = 127
 
@@ -663,6 +664,8 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
             return UNKNOWN
         flags = code
         code = code & CODE_MASK
+        if code == STEM:
+            return WORDS
         if mt is not None:
             # Matched here: every token's finished word, one space apart, for ``_match`` below.
             # Only a K word or a first piece before a possible next piece (``_after_piece``: what

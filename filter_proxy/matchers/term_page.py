@@ -83,6 +83,7 @@ from filter_proxy.matchers.term_forms import FAIL as _FAIL
 from filter_proxy.matchers.term_forms import MIN_PIECE, glue
 from filter_proxy.matchers.term_forms import PIECE as _PIECE_FIRST
 from filter_proxy.matchers.term_forms import PIECE_ORDINARY as _PIECE_ORDINARY_FIRST
+from filter_proxy.matchers.term_forms import STEM as _STEM_FIRST
 from filter_proxy.normalize import (
     _ASCII_FOLD_SPLIT,
     _FINISHED,
@@ -138,16 +139,17 @@ _CHUNK_CLASSES = bytes(32 if chr(b).isspace() else ord("-") if chr(b) in "-_." e
 # Led by the separator (a literal: the engine skips ahead to it in C; ~10x faster than a chunk pattern).
 _COMPOUND_SEAM = re.compile(rb"-(?<=a-)-*a")
 KEY, PIECE, PIECE_ORDINARY, ONE, DIGIT, SHORT, ORDINARY, OTHER, END = b"KPO1DSLNE"
+STEM = ord("X")  # a listed word with a plural ending (``TermIndex._stem``): its string is read in Python
 # A listed word may start here, letters spelled out (``join_spelled``: a run of >= 3 one-character words
 # holding two letters), or a first piece of a split word before a word long enough to be the next piece
 # (after an ordinary one: a next piece that is no ordinary word).
 # As written here, each led by one character class so that the engine skips ahead in C (~12x faster on a
 # page than the plain ``K|(?<![1D])(?=[1D]{3})D*1D*1|P[KPOLN]|O[KPN]``, which the test suite compares):
 # the first character, then what it needs (a run start: no [1D] before it; two more [1D] after it).
-_UNCLEAN = re.compile(rb"[KPO1D](?:(?<=K)|(?<=P)[KPOLN]|(?<=O)[KPN]|"
+_UNCLEAN = re.compile(rb"[XKPO1D](?:(?<=[XK])|(?<=P)[KPOLN]|(?<=O)[KPN]|"
                       rb"(?<![1D][1D])(?<=[1D])(?=[1D]{2})(?:(?<=1)D*1|(?<=D)D*1D*1))")
 # What ``_splits_clean`` does not decide: ``K`` or spelled letters.
-_HARD = re.compile(rb"[K1D](?:(?<=K)|(?<![1D][1D])(?=[1D]{2})(?:(?<=1)D*1|(?<=D)D*1D*1))")
+_HARD = re.compile(rb"[XK1D](?:(?<=[XK])|(?<![1D][1D])(?=[1D]{2})(?:(?<=1)D*1|(?<=D)D*1D*1))")
 _CLASSES_MAX = 1 << 15
 _CHUNKS_MAX = 1 << 14
 
@@ -444,6 +446,8 @@ def _fill(index: TermIndex, tokens: list[str], codes: list[int | None]) -> list[
     for token, word, first in zip(new, words, firsts, strict=True):
         if first >= 0:
             code = KEY
+        elif first == _STEM_FIRST:
+            code = STEM
         elif first == _PIECE_FIRST:
             code = PIECE
         elif first == _PIECE_ORDINARY_FIRST:

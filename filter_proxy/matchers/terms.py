@@ -66,10 +66,14 @@ from filter_proxy.matchers.term_forms import (
     MIN_PIECE,
     PIECE,
     PIECE_ORDINARY,
+    STEM,
     Segmenter,
     glue,
+    last_key,
     ordinary_words,
     piece_key,
+    plural_of,
+    stem_candidates,
 )
 from filter_proxy.matchers.term_hash import xxh64_many
 from filter_proxy.matchers.term_page import CLEAN, MATCHED, WORDS, clean, kernel_matcher, kernel_tables
@@ -80,7 +84,7 @@ from filter_proxy.reading import glued_words, reading
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
 
-_FAIL, _PIECE, _PIECE_ORDINARY = FAIL, PIECE, PIECE_ORDINARY  # first-stage answers (term_forms)
+_FAIL, _PIECE, _PIECE_ORDINARY, _STEM = FAIL, PIECE, PIECE_ORDINARY, STEM  # first-stage answers (term_forms)
 _NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase covers it
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
@@ -113,6 +117,7 @@ class TermIndex:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
         self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
+        self._stems: dict[str, str] = {}  # a _STEM word -> its stem (cleared with ``_known``)
         self._classes: dict[str, int] = {}  # raw ASCII token -> what the first stage makes of it (term_page)
         self._chunks: dict[str, bool] = {}  # whitespace-free chunk -> its glued words may pass (term_page)
         self._row_matches: dict[int, tuple[tuple[int, int, int], TermMatch]] = {}  # plain row -> its match
@@ -203,6 +208,7 @@ class TermIndex:
     def clear_cache(self) -> None:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
+        self._stems.clear()
         self._row_matches.clear()
         self._glued.clear()
         self._tag_keys.clear()
@@ -222,17 +228,7 @@ class TermIndex:
                ) -> list[tuple[int, int, int, int, int]]:
         found: list[tuple[int, int, int, int, int]] = []
         if words:
-            # First stage per word from the cache: one C-level map; None marks a word not seen yet.
-            firsts = list(map(self._known.get, words))
-            if firsts.count(_FAIL) != len(firsts):  # else: every word known and failing, the common clean field
-                if None in firsts:
-                    firsts = self._first_stage(words, firsts)
-                fails = firsts.count(_FAIL)
-                if fails + firsts.count(_PIECE) + firsts.count(_PIECE_ORDINARY) == len(firsts):  # splits only
-                    if fails != len(firsts):
-                        found = self._match_splits(words, firsts)
-                else:
-                    found = self._match_plain(words, firsts)
+            found = self._found_words(words)
             if self._hashed.keys.size:
                 found.extend(self._match_hashed(words))
             if self._substrings:
@@ -242,6 +238,54 @@ class TermIndex:
         if found and self._allow:
             found = self._cancel_allowed(words, found)
         return found
+
+    def _found_words(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
+        """Plain and split matches among ``words``; then, where a word is a listed word with a plural ending
+        (``_STEM``), the same words with its stem in its place."""
+        # First stage per word from the cache: one C-level map; None marks a word not seen yet.
+        firsts = list(map(self._known.get, words))
+        if firsts.count(_FAIL) == len(firsts):  # every word known and failing, the common clean field
+            return []
+        if None in firsts:
+            firsts = self._first_stage(words, firsts)
+        stems = firsts.count(_STEM)
+        if stems:
+            stemmed = [self._stem_of(word) if first == _STEM else word for word, first in zip(words, firsts, strict=True)]
+            firsts = [_FAIL if first == _STEM else first for first in firsts]
+        fails = firsts.count(_FAIL)
+        found: list[tuple[int, int, int, int, int]] = []
+        if fails + firsts.count(_PIECE) + firsts.count(_PIECE_ORDINARY) == len(firsts):  # splits only
+            if fails != len(firsts):
+                found = self._match_splits(words, firsts)
+        else:
+            found = self._match_plain(words, firsts)
+        if stems:
+            found += self._found_words(stemmed)
+        return found
+
+    def _stem_of(self, word: str) -> str:
+        """The stem of a ``_STEM`` word (cached with the first-stage answers)."""
+        stem = self._stems.get(word)
+        if stem is None:
+            stem = self._stems[word] = self._stem(word) or word
+        return stem
+
+    def _stem(self, word: str) -> str | None:
+        """The stem of a listed word with a plural ending (``term_forms.stem_candidates``): one that is a
+        listed word or phrase start (the first stage) or the last word of a listed phrase (piece bitmap)."""
+        bitmap, mask, pieces, pmask = self._bitmap, self._mask, self._pieces, self._piece_mask
+        for stem in stem_candidates(word):
+            key = term_key(stem)
+            p, q = key & mask, (key >> 32) & mask
+            if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                key = last_key(stem)
+                p, q = key & pmask, (key >> 32) & pmask
+                if not (pieces[p >> 3] >> (p & 7)) & (pieces[q >> 3] >> (q & 7)) & 1:
+                    continue
+            # Only now (rare): no ordinary or dictionary word on either side.
+            if plural_of(word, stem):
+                return stem
+        return None
 
     def _probe(self, key: int) -> bool:
         bitmap, mask = self._bitmap, self._mask
@@ -273,6 +317,7 @@ class TermIndex:
         known, bitmap, mask = self._known, self._bitmap, self._mask
         if len(known) > _KNOWN_MAX:  # bounded: start over rather than track recency per hit
             known.clear()
+            self._stems.clear()
         out: list[int] = []
         for word, first in zip(words, firsts, strict=True):
             if first is None:
@@ -285,6 +330,9 @@ class TermIndex:
                     # is no ordinary word ("no uggagrum"): two ordinary words are a phrase, not a split word.
                     first = ((_PIECE_ORDINARY if word in self._ordinary else _PIECE) if self._piece(word)
                              else _FAIL)
+                    if first == _FAIL and word[-1] in "sz" and (stem := self._stem(word)) is not None:
+                        first = _STEM  # a listed word with a plural ending: "zqxblockeds"
+                        self._stems[word] = stem
                 known[word] = first
             out.append(first)
         return out
