@@ -325,6 +325,8 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
     cdef unsigned char* glued
     cdef unsigned char* piece = spare  # ends[last] + 2 bytes, then the glued words
     # Plain phrases: each K word and its n-grams while the bitmap says "maybe a prefix".
+    # (A phrase with one word cut in two is glued into ``glued``: at most the words' bytes.)
+    glued = spare + (ends[last] + 2 if count else 2)
     for i in range(count):
         if code[i] & CODE_MASK != K:
             continue
@@ -336,10 +338,15 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
         for j in range(i + 2, top + 1):
             key = _xxh64(w + starts[i], ends[j - 1] - starts[i])
             if not mt.probe(key):
+                # A later word of a phrase cut in two: it and the next glued (``TermIndex._match_plain``).
+                if j < count and _gluable(w, starts, ends, code, j - 1, j):
+                    n = ends[j - 1] - starts[i]
+                    memcpy(glued, w + starts[i], n)
+                    n = _glue(glued, n, w + starts[j], ends[j] - starts[j], glued)
+                    _extend(mt, glued, n, w, starts, ends, count, i, j + 1, True, rows)
                 break
             mt.look(key, i, j, rows)
     # Split words: a first piece glued to the next word, and to the one after while it may be extended.
-    glued = spare + (ends[last] + 2 if count else 2)
     for i in range(last):
         cls = code[i] & CODE_MASK
         if cls == K:
@@ -361,11 +368,51 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
         key = _xxh64(glued, m)
         if mt.probe(key):
             mt.look(key, i, i + 2, rows)
+            if mt.max_words > 1:  # the first word of a phrase cut in two
+                _extend(mt, glued, m, w, starts, ends, count, i, i + 2, False, rows)  # (past m only)
         if i + 2 <= last and ends[i + 2] - starts[i + 2] >= MIN_PIECE and mt.piece(glued, m, piece):
             m = _glue(glued, m, w + starts[i + 2], ends[i + 2] - starts[i + 2], glued)
             key = _xxh64(glued, m)
             if mt.probe(key):
                 mt.look(key, i, i + 3, rows)
+    return 0
+
+
+cdef inline bint _gluable(const unsigned char* w, Py_ssize_t* starts, Py_ssize_t* ends, unsigned char* code,
+                          Py_ssize_t a, Py_ssize_t b) noexcept:
+    """``TermIndex._gluable``: both of ``MIN_PIECE`` letters or more, not both ordinary words."""
+    if ends[a] - starts[a] < MIN_PIECE or ends[b] - starts[b] < MIN_PIECE:
+        return False
+    return not (_ordinary(code[a]) and _ordinary(code[b]))
+
+
+cdef inline bint _ordinary(unsigned char flags) noexcept:
+    cdef int cls = flags & CODE_MASK
+    return cls == L or cls == O or (cls == K and flags & ORDINARY_FLAG)
+
+
+cdef int _extend(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned char* w, Py_ssize_t* starts,
+                 Py_ssize_t* ends, Py_ssize_t count, Py_ssize_t start, Py_ssize_t end, bint probe,
+                 list rows) except -1:
+    """``TermIndex._extend``: ``gram`` (words ``start:end``, one cut word glued back) looked up (``probe``: its
+    key first through the bitmap), then extended word by word (in place) while the bitmap passes."""
+    cdef uint64_t key = _xxh64(gram, n)
+    cdef Py_ssize_t k, top = start + mt.max_words + 1, size
+    if probe:
+        if not mt.probe(key):
+            return 0
+        mt.look(key, start, end, rows)
+    if top > count:
+        top = count
+    for k in range(end + 1, top + 1):
+        size = ends[k - 1] - starts[k - 1]
+        gram[n] = 32
+        memcpy(gram + n + 1, w + starts[k - 1], size)
+        n += 1 + size
+        key = _xxh64(gram, n)
+        if not mt.probe(key):
+            break
+        mt.look(key, start, k, rows)
     return 0
 
 
