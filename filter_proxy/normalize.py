@@ -39,6 +39,10 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    it is not ("a f.o.o" -> "a fo"). Joined words then go through steps 4 and 5 again, and a joined word of
    two scripts is folded like a mixed-script token.
 
+The wider leetspeak table (``WIDE_LEET``: ``><`` x, ``[]`` o, ``|2`` r, ``]-[`` h, ``/\\/\\`` m ...; single
+``( < [ { + ^ &`` after a letter) is not a step: ``map_wide`` / ``has_wide`` give ``reading.reading`` an
+alternate reading, so code and prose ("q=a+b", "R&D", "f(x)") keep their words here.
+
 ``own_words`` and ``skeleton_words`` are the two other forms a listed term is indexed under (its own script
 as in genuine text; every look-alike folded).
 

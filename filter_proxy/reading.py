@@ -4,7 +4,9 @@
 disguises without changing what a word is:
 
 - ``alternate``: edge symbols read as letters (``@lpha`` -> ``alpha``, ``$tuff``, ``zqxfil!``), where
-  ``words`` reads them as punctuation (a handle's ``@``, an exclamation mark). Both readings are matched.
+  ``words`` reads them as punctuation (a handle's ``@``, an exclamation mark); and the wider leetspeak
+  table (``normalize.map_wide``: ``q><rm|2`` -> ``qxrmr``, with ``6`` as b and ``7`` as l once more). All
+  readings are matched.
 - ``tagged``: the words of hashtag and handle tokens (``#...``, ``@...``, also with digit runs split off),
   which the matcher segments into a listed term plus ordinary words or digits (``#zqxblockedlife``).
 - ``glued``: whole words that only exist with their separators removed: a hyphen/dot/underscore compound
