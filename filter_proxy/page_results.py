@@ -70,14 +70,20 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
         else:
             add_field(view.texts())
     distinct = dict.fromkeys(chain.from_iterable(fields))
+    # Only the strings not already found clean in every reading under these rules are read below
+    # (``RuleSet.clean_strings``; None with the verdict caches off): a page seen before reads none.
+    known = rules.clean_strings
     # A string with markup is read without it too (a walked string only; mapped texts are read as they
     # are, but stripping one of those as well changes nothing: its own verdict is what such a view reads).
     # One C-level search of the page's text first: most pages have no markup at all.
     try:
+        if known is not None:
+            distinct = dict.fromkeys(known.unknown(distinct))
         joined: str | None = "\x00" + "\x00".join(distinct) + "\x00"
         marked = "<" in joined
     except TypeError:  # a string that is not a str (a document built in process): read one by one
-        joined, marked = None, True
+        distinct = dict.fromkeys(chain.from_iterable(fields))
+        joined, marked, known = None, True, None
     bare = ({text: plain for text in distinct if "<" in text and (plain := strip_tags(text)) != text}
             if marked else {})
     # What a client gets by decoding a string (HTML references, percent-encoding, base64, escapes:
@@ -112,7 +118,9 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
                         walked[text] = other
     removals: dict[int, Removal] = {}
     if not listed:  # nothing listed as text (then nothing walked either): every result goes on to its URLs
-        _screen_urls(list(zip(views, fields, strict=True)), distinct, rules, removals, hidden, bare)
+        read = _screen_urls(list(zip(views, fields, strict=True)), distinct, rules, removals, hidden, bare)
+        if known is not None:
+            known.add(read)
         return removals
     kept: list[tuple[ResultView, list[str]]] = []
     for view, texts in zip(views, fields, strict=True):
@@ -129,20 +137,24 @@ def screen_results(views: Sequence[ResultView], rules: RuleSet) -> dict[int, Rem
         else:
             kept.append((view, texts))
     if kept:
-        _screen_urls(kept, distinct, rules, removals, hidden, bare)
+        read = _screen_urls(kept, distinct, rules, removals, hidden, bare)
+        if known is not None:
+            known.add(text for text in read if text not in walked)
     return removals
 
 
 def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, None], rules: RuleSet,
                  removals: dict[int, Removal], hidden: dict[str, list[str]] | None = None,
-                 bare: dict[str, str] | None = None) -> None:
+                 bare: dict[str, str] | None = None) -> list[str]:
     """The URLs of the results left (mapped link, thumbnail, further URLs, then the URL-shaped parts of
     their strings in order, ``walk.collect``'s ``links``): the first listed one removes the result; then
     backend-supplied hashes. Each distinct URL of the page is checked once, all before any result is
-    read, so the usual page (nothing listed) needs no loop per result."""
-    # URL parts of the page's distinct strings, found once; the strings of results already removed are
-    # left out when some were (only the results left are read, as one by one).
-    strings = distinct if not removals else set().union(*(texts for view, texts in kept if view.nodes))
+    read, so the usual page (nothing listed) needs no loop per result. Returns the strings of
+    ``distinct`` (those still to read) whose URL parts were read and none listed."""
+    # URL parts of the page's strings still to read, found once; the strings of results already removed
+    # are left out when some were (only the results left are read, as one by one).
+    strings = distinct if not removals else {text for view, texts in kept if view.nodes for text in texts
+                                             if text in distinct}
     # ``url_parts`` finds nothing in prose without a slash, "www." or a dot before a name (most snippets).
     parts: dict[str, list[str]] = {}
     for text in strings:
@@ -182,6 +194,7 @@ def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, N
     else:
         listed = {url: verdict for url, verdict in verdicts.items()
                   if verdict is not ALLOW and verdict.action != "allow"}
+    read = [text for text in strings if not listed or listed.keys().isdisjoint(parts.get(text, ()))]
     for view, texts in kept:
         if listed:
             removal = _first_listed(view, texts, parts, listed)
@@ -193,6 +206,7 @@ def _screen_urls(kept: list[tuple[ResultView, list[str]]], distinct: dict[str, N
             if verdict.action != "allow":
                 # the report sink records the hash that matched, not the first one the backend sent
                 removals[view.index] = Removal(verdict, view.url, matched_hash(rules, view.image_hashes, verdict))
+    return read
 
 
 def _first_listed(view: ResultView, texts: list[str], parts: dict[str, list[str]],

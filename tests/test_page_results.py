@@ -6,7 +6,10 @@ verdict, URL). The old code is kept below verbatim as the reference."""
 
 from __future__ import annotations
 
+import functools
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -25,6 +28,7 @@ from filter_proxy.adapters.walk import (
 )
 from filter_proxy.page_results import Removal, screen_results
 from filter_proxy.verdict import ALLOW, Verdict
+from tests.test_middleware import build_rules
 from tests.test_screen_every_string import ADAPTERS, page, plant, result, rules
 
 
@@ -299,3 +303,47 @@ def test_build_of_one_source_is_build_view(source: Any, fields: FieldMapping, in
     general = ViewBuilder(fields)
     general.plain = None  # the general reader: path by path, no one-object shortcut
     assert builder.build(index, (source,)) == general.build(index, (source,)) == build_view(index, (source,), fields)
+
+
+@functools.cache
+def uncached_rules() -> Any:
+    """The same rules with every cache off: each page read in full (``RuleSet.clean_strings`` is None)."""
+    fresh = build_rules(Path(tempfile.mkdtemp(prefix="fp-uncached-")) / "rules")
+    fresh.set_cache_size(0)
+    assert fresh.clean_strings is None
+    return fresh
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), shape=st.sampled_from(sorted(ADAPTERS)))
+def test_strings_remembered_clean_give_the_removals_of_a_full_reading(data: st.DataObject, shape: str) -> None:
+    """Pages that share strings (the same result on two pages, a listed string planted in a result seen
+    clean before, a clean string next to a listed one), read in any order by one rule set that remembers
+    clean strings, lose exactly the results a rule set that reads everything each time removes."""
+    remembering = build_rules(Path(tempfile.mkdtemp(prefix="fp-remember-")) / "rules")
+    pool = [result(data, k, shape) for k in range(data.draw(st.integers(2, 6), label="pool"))]
+    for _ in range(data.draw(st.integers(2, 5), label="pages")):
+        picked = data.draw(st.lists(st.sampled_from(range(len(pool))), min_size=1, max_size=4), label="picked")
+        items = [orjson.loads(orjson.dumps(pool[k])) for k in picked]
+        for text in data.draw(st.lists(st.sampled_from(LISTED), max_size=2), label="listed"):
+            plant(data, items[data.draw(st.integers(0, len(items) - 1), label="target")], text)
+        doc = orjson.loads(orjson.dumps(page(shape, items)))
+        views = get_adapter(ADAPTERS[shape]).results(doc)
+        assert outcome(screen_results(views, remembering)) == outcome(screen_results(views, uncached_rules()))
+
+
+def test_a_page_seen_before_reads_no_string_again_and_listed_strings_are_never_remembered() -> None:
+    remembering = build_rules(Path(tempfile.mkdtemp(prefix="fp-remember-")) / "rules")
+    adapter = get_adapter("searxng")
+    clean = {"title": "Garden notes", "content": "see docs.example.org/a for more", "url": "https://ok.example.org/"}
+    listed = {"title": "zqxblocked", "content": "fine words", "url": "https://blocked.example.invalid/page"}
+    doc = {"results": [clean, listed]}
+    assert set(screen_results(adapter.results(doc), remembering)) == {1}
+    known = remembering.clean_strings
+    assert known is not None
+    assert known.unknown(["Garden notes", "see docs.example.org/a for more", "https://ok.example.org/"]) == []
+    assert known.unknown(["zqxblocked", "https://blocked.example.invalid/page"]) == [
+        "zqxblocked", "https://blocked.example.invalid/page"]
+    # Seen clean before, listed now: the listed string is read, whatever was remembered beside it.
+    assert set(screen_results(adapter.results({"results": [clean, dict(clean, content="zqxblocked")]}),
+                              remembering)) == {1}

@@ -17,11 +17,8 @@ split or hide a listed term:
   a listed word (``fuzzy_query.infix_verdict``). Wildcards at a term's edge that read as punctuation are not syntax: a
   ``?`` after or before ordinary words (``is it?``) and a pair of ``*`` around ordinary words (``*never*``);
   without this, questions in ordinary prose matched listed terms one letter longer than their last word.
-- Solr parameter dereferencing: ``${name}`` macros and ``$name`` local-param references are replaced by
-  the named parameter's value (``${name:default}`` too), nested up to ``MAX_DEREF_DEPTH``.
-
-- Elasticsearch / OpenSearch search templates: ``{{name}}`` placeholders replaced by the template's
-  ``params`` (``expand_mustache``).
+- Solr parameter dereferencing (``expand_macros``), search templates (``expand_mustache``) and strings
+  decoded once more (``decoded_readings``) live in ``query_expand`` and are re-exported here.
 
 ``query_variants(text)`` gives every variant of one string; ``expand_macros(text, params)`` the Solr
 dereferencing. Lucene regular expressions are read as wildcard terms (``/zqx.locked/`` as ``zqx?locked``,
@@ -30,26 +27,35 @@ dereferencing. Lucene regular expressions are read as wildcard terms (``/zqx.loc
 
 from __future__ import annotations
 
-import functools
-import html
-import itertools
 import os
 import re
 import string
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from importlib import resources
-from urllib.parse import unquote
+from collections.abc import Iterable
 
-from filter_proxy.matchers.term_forms import ordinary_words
-from filter_proxy.normalize import words as normal_words
+from filter_proxy.adapters.query_expand import (
+    DECODABLE,
+    MAX_DEREF_DEPTH,
+    MAX_READINGS,
+    decoded_readings,
+    expand_macros,
+    expand_mustache,
+)
+from filter_proxy.adapters.query_terms import (
+    MAX_FUZZY_TERMS,
+    QueryFuzzy,
+    QueryInfix,
+    QueryPrefix,
+    QuerySuffix,
+    _latin,
+    _ordinary,
+    fuzzy_readings,
+)
 
 __all__ = ["QueryFuzzy", "QueryInfix", "QueryPrefix", "QuerySuffix", "MAX_EXPANSIONS", "MAX_DEREF_DEPTH", "unescape", "plain", "query_variants",
            "expand_macros", "expand_mustache", "fuzzy_readings", "wildcard_prefixes", "wildcard_readings",
            "screened_texts", "decoded_readings", "local_param_readings", "range_readings"]
 
-MAX_EXPANSIONS = 1296  # 36 ** 2: two "?" in one string are expanded in full
-MAX_DEREF_DEPTH = 16
-_COMMON_WORDS = 20_000  # the most frequent words as written; shorter than three letters once normalised
+MAX_EXPANSIONS = MAX_READINGS  # 36 ** 2: two "?" in one string are expanded in full
 _ALPHABET = string.ascii_lowercase + string.digits
 # Lucene's query parser reads "\\uXXXX" as that character (zqx\\u0062locked is zqxblocked), any other
 # backslash as escaping the next character.
@@ -68,41 +74,17 @@ _WILD_TERM = re.compile(r"[\w*?@$|<>]*[*?][\w*?@$|<>]*")  # leet symbols belong 
 # The same on the text with its operators kept (leet written with them: "p()mp4*", "vy|)ou?"): any
 # character but spaces and sentence punctuation, brackets and "!" cut from the term's edges.
 _WILD_TERM_RAW = re.compile(r"[^\s,;:\"']*[*?][^\s,;:\"']*")
-FUZZY_MIN_LETTERS = 6
-FUZZY_PROBE_MIN_LETTERS = 5  # a fuzzy term probed for edits anywhere (fuzzy_query.py) keeps five letters
-MAX_FUZZY_TERMS = 16  # fuzzy terms probed per request (each costs up to ~2 ms); the rest: ends only
 MAX_INFIX_TERMS = 4  # contains-wildcards probed per request (~5 ms each); the rest: ends only
 # A fuzzy term: word characters (leet digits too) right before "~", not a quoted phrase's slop.
-_FUZZY = re.compile(rf"(?<![\w\"~])(\w{{{FUZZY_PROBE_MIN_LETTERS},}})~(\d+(?:\.\d+)?)?(?![\w~])")
-_RUNS = re.compile(r"(.)\1+")
 _RAW_LEET = re.compile(r"[()!/\\\[\]{}€]")
 _WILDCARD = re.compile(r"[*?]")
-_LATIN = re.compile(r"[a-z]")
 # Any character or word of query syntax: strings without one (most of them) have no other reading.
 _SYNTAX = re.compile(r"[\\:{}^~*?()\[\]\"+\-!&|$/]|\b(?:AND|OR|NOT|TO)\b")
-_MACRO = re.compile(r"\$\{([^}:]+)(?::([^}]*))?\}")
-_REFERENCE = re.compile(r"(?<![\w$])\$([A-Za-z_][\w.]*)")
-# Elasticsearch / OpenSearch search templates (mustache): {{name}}, {{{name}}}, {{#toJson}}name{{/toJson}}.
 # Lucene ranges ([a TO b], {a TO b}): every word between the bounds starts with their common beginning.
 _RANGE = re.compile(r"[\[{]\s*([^\s\[\]{}]+)\s+TO\s+([^\s\[\]{}]+)\s*[\]}]")
 # Solr local params with their parser type: {!prefix f=t}body, {!terms separator=| f=t}a|b, {!type=x v=...}.
 _LOCAL_TYPED = re.compile(r"\{!([^}]*)\}")
 _LOCAL_PARAM = re.compile(r"""([\w.]+)=('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^\s}]+)""")
-# What a backend or an app in front of it decodes before its query parser reads a string: percent escapes
-# (decoded once more by some proxies and apps), XML markup (Solr's xmlparser: character references,
-# comments and CDATA sections inside a term).
-_DECODABLE = re.compile(r"%[0-9A-Fa-f]{2}|&(?:#[0-9]+|#[xX][0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);|<!")
-_XML_COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.DOTALL)
-_CDATA = re.compile(r"<!\[CDATA\[(.*?)(?:\]\]>|$)", re.DOTALL)
-_TAG = re.compile(r"<[^<>]*>")
-_MUSTACHE = re.compile(r"\{\{\{?\s*(?:#(?:toJson|join)\}\}\s*)?([\w.]+)\s*(?:\{\{/(?:toJson|join))?\}?\}\}")
-
-
-class QueryPrefix(str):
-    """The text before a trailing wildcard (``"forbidden phrase alp"`` for ``forbidden phrase alp*``): a
-    listed phrase that starts with it counts as asked for (``RuleSet.check_prefix``)."""
-
-    __slots__ = ()
 
 
 def _unescaped(match: re.Match[str]) -> str:
@@ -124,36 +106,6 @@ def plain(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-class QueryFuzzy(str):
-    """A fuzzy term (``zqxblXcked~1``) and the edits the backend allows it (``edits``: Lucene caps them at
-    2; ``~`` alone is ES's AUTO, 1 edit up to five letters, 2 beyond): the listed one-word terms within
-    that many edits of it count as asked for (``fuzzy_query.fuzzy_verdict``, edits anywhere in the term)."""
-
-    edits: int
-
-    def __new__(cls, text: str, edits: int) -> QueryFuzzy:
-        made = super().__new__(cls, text)
-        made.edits = edits
-        return made
-
-    def __reduce__(self) -> tuple[type, tuple[str, int]]:
-        return (QueryFuzzy, (str(self), self.edits))
-
-
-class QueryInfix(str):
-    """The core of a contains-wildcard (``"qxblocke"`` for ``*qxblocke*``): a listed one-word term holding
-    it inside, with a few letters on one side, counts as asked for (``fuzzy_query.infix_verdict``)."""
-
-    __slots__ = ()
-
-
-class QuerySuffix(str):
-    """The text after a leading wildcard (``"xblocked"`` for ``*xblocked``): a listed one-word term that
-    ends with its first word counts as asked for (``RuleSet.check_suffix``, the mirror of ``QueryPrefix``)."""
-
-    __slots__ = ()
-
-
 class _WildTerm:
     """One term of a plain query holding a wildcard: ``lead`` + ``core`` + ``trail`` = text[start:end];
     ``lead_wild`` / ``trail_wild``: that edge's wildcards are syntax (not punctuation)."""
@@ -163,37 +115,6 @@ class _WildTerm:
     def __init__(self, start: int, end: int, lead: str, core: str, trail: str) -> None:
         self.start, self.end, self.lead, self.core, self.trail = start, end, lead, core, trail
         self.lead_wild, self.trail_wild = bool(lead), bool(trail)
-
-
-def _ordinary(text: str) -> bool:
-    """``text`` (without wildcards) reads as ordinary words: every normalised word is an ordinary English
-    word (``term_forms.ordinary_words``, the segmenter's list), is at most two letters once normalised and
-    written as a common word ("ok", "bill" -> "bi"), or holds no Latin letter at all (numbers, Cyrillic
-    prose). A ``?`` ending such a term is a question mark, a ``*`` pair around it emphasis."""
-    vocabulary = ordinary_words()
-    for word in normal_words(text):
-        if not (word in vocabulary or not _LATIN.search(word) or (len(word) <= 2 and _short_ordinary(text))):
-            return False
-    return True
-
-
-@functools.cache
-def _common_words() -> frozenset[str]:
-    """The most frequent English words as written (wordsegment's unigram counts): "ok", "bill" read
-    "ok", "bi" once normalised, too short for ``ordinary_words`` to keep."""
-    with resources.files("wordsegment").joinpath("unigrams.txt").open(encoding="utf-8") as fh:
-        return frozenset(line.split("\t", 1)[0] for line in itertools.islice(fh, _COMMON_WORDS))
-
-
-def _short_ordinary(text: str) -> bool:
-    """Every word of ``text`` as written is at most two letters or a common English word."""
-    common = _common_words()
-    return all(len(w) <= 2 or w in common for w in re.findall(r"[a-z]+", text.lower()))
-
-
-def _latin(text: str) -> bool:
-    """Some normalised word of ``text`` has a Latin letter (the ``?`` expansion alphabet is Latin)."""
-    return any(_LATIN.search(w) for w in normal_words(text))
 
 
 def _wild_terms(text: str, raw: bool = False) -> list[_WildTerm]:
@@ -419,66 +340,6 @@ def local_param_readings(text: str) -> list[str]:
     return out
 
 
-def decoded_readings(text: str) -> list[str]:
-    """``text`` as a reader that decodes it once more reads it (only readings that differ): percent escapes
-    undone (twice at most: an app or proxy that decodes what the backend already decoded), and XML read as
-    a parser reads it (comments dropped, CDATA sections opened, tags as spaces, character references and
-    entities undone: Solr's ``{!xmlparser}``)."""
-    out: list[str] = []
-    current = text
-    for _ in range(2):
-        if "%" not in current:
-            break
-        decoded = unquote(current, errors="replace")
-        if decoded == current:
-            break
-        out.append(decoded)
-        current = decoded
-    if "&" in text or "<!" in text:
-        markup = _CDATA.sub(lambda m: m.group(1), _XML_COMMENT.sub("", text))
-        read = html.unescape(_TAG.sub(" ", markup))
-        if read != text:
-            out.append(read)
-    return out
-
-
-def fuzzy_readings(text: str) -> list[str]:
-    """What a fuzzy term (``zqxblocke~``, ``xqxblocked~1``) can match in the backend, read for screening:
-    the backend finds terms one or two edits away, so a listed one-word term that starts or ends with the
-    term (a letter dropped or changed at the other end), or the term with one or two letters cut from an
-    end (letters added there) counts as asked for. Only terms of at least ``FUZZY_MIN_LETTERS`` letters
-    (the wildcard rule's five, plus the edit); ``~0`` is exact, phrase slop (``"a b"~2``) is not fuzzy, and
-    a ``~`` after an ordinary word is read as punctuation (as a ``?`` is).
-    Edits anywhere in the term (``zqxblXcked~1``) are read by a ``QueryFuzzy`` per term (at most
-    ``MAX_FUZZY_TERMS`` per request, of at least ``FUZZY_PROBE_MIN_LETTERS`` letters), checked against the
-    listed terms by ``fuzzy_query.fuzzy_verdict``."""
-    out: list[str] = []
-    probed = 0
-    for match in _FUZZY.finditer(text):
-        term, edits = match.group(1), match.group(2)
-        if (edits and float(edits) == 0) or _ordinary(term):  # "~" after an ordinary word: punctuation
-            continue
-        if len(term) >= FUZZY_MIN_LETTERS:
-            out.extend((term[:-1], term[:-2], term[1:], term[2:]))
-            out.extend((QueryPrefix(term), QueryPrefix(term[:-1]), QuerySuffix(term), QuerySuffix(term[1:])))
-        if probed < MAX_FUZZY_TERMS:
-            probed += 1
-            # A run of one letter is read as one letter once normalised ("kkk" -> "k"): the backend, reading
-            # the term as written, finds words that many edits nearer than the normalised probe says.
-            collapsed = len(term) - len(_RUNS.sub(r"\1", term))
-            out.append(QueryFuzzy(term, min(2, _fuzzy_edits(term, edits) + collapsed)))
-    return list({(type(r), str(r)): r for r in out}.values())
-
-
-def _fuzzy_edits(term: str, written: str | None) -> int:
-    """The edits a backend allows ``term~written``: the number (at most 2, Lucene's limit); none written
-    is ES's AUTO (1 up to five letters, else 2); an old-style similarity below 1 (``~0.8``) is read as 2."""
-    if not written:
-        return 1 if len(term) <= 5 else 2
-    value = float(written)
-    return 2 if value < 1 else min(2, int(value))
-
-
 def _variants(text: str) -> list[str]:
     out = [text]
     if not text:
@@ -502,64 +363,6 @@ def _variants(text: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _expand(text: str, step: Callable[[str], Iterable[str]], depth: int) -> list[str]:
-    """``text`` and every reading ``step`` gives of it, breadth first, ``depth`` levels deep, without
-    repeats and at most ``MAX_EXPANSIONS`` in all."""
-    out = [text]
-    frontier = [text]
-    for _ in range(depth):
-        nxt: list[str] = []
-        for item in frontier:
-            for expanded in step(item):
-                if expanded not in out and len(out) < MAX_EXPANSIONS:
-                    out.append(expanded)
-                    nxt.append(expanded)
-        if not nxt:
-            break
-        frontier = nxt
-    return out
-
-
-def expand_macros(text: str, params: Mapping[str, Sequence[str]], depth: int = MAX_DEREF_DEPTH) -> list[str]:
-    """Every reading of ``text`` with Solr's ``${name}`` macros and ``$name`` references replaced by the
-    named parameters' values (each value of a repeated parameter; ``${name:default}`` falls back to the
-    default). ``text`` itself comes first; nested references are followed ``depth`` levels."""
-    return _expand(text, lambda item: _expand_once(item, params) if "$" in item else (), depth)
-
-
-def expand_mustache(text: str, params: Mapping[str, Sequence[str]]) -> list[str]:
-    """Every reading of a search template with its ``{{name}}`` placeholders replaced by the template
-    parameters' values (``text`` itself first): ``zqx{{a}}`` with ``a=blocked`` reads ``zqxblocked``."""
-
-    def step(item: str) -> list[str]:
-        found = next((m for m in _MUSTACHE.finditer(item) if m.group(1) in params), None)
-        if found is None:
-            return []
-        return [item[: found.start()] + value + item[found.end():] for value in list(params[found.group(1)])[:8]]
-
-    return _expand(text, step, MAX_DEREF_DEPTH)
-
-
-def _expand_once(text: str, params: Mapping[str, Sequence[str]]) -> list[str]:
-    """Each reading of ``text`` with its first resolvable macro, then its first resolvable reference,
-    replaced (one per repeated-parameter value)."""
-    readings = [text]
-    for pattern in (_MACRO, _REFERENCE):
-        nxt: list[str] = []
-        for reading in readings:
-            for found in pattern.finditer(reading):
-                values = list(params.get(found.group(1), ()))[:8]
-                if pattern is _MACRO and (not values or found.group(2)):
-                    values.append(found.group(2) or "")  # the default is read too: screening more is safe
-                if values:
-                    nxt.extend(reading[: found.start()] + v + reading[found.end():] for v in values)
-                    break
-            else:
-                nxt.append(reading)
-        readings = nxt
-    return readings
-
-
 def screened_texts(texts: Iterable[str]) -> list[str]:
     """Every reading of every request string (``query_variants``), without repeats; a ``QueryPrefix``
     is kept beside an equal plain text (they are checked differently). At most ``MAX_FUZZY_TERMS``
@@ -567,7 +370,7 @@ def screened_texts(texts: Iterable[str]) -> list[str]:
     its ends only), so the lookups one request costs are bounded whatever its number of strings."""
     if type(texts) is list:
         search = _SYNTAX.search
-        decodable = _DECODABLE.search
+        decodable = DECODABLE.search
         for text in texts:
             if type(text) is not str or search(text) or ("%" in text or "<" in text) and decodable(text):
                 break
@@ -594,5 +397,5 @@ def _with_decoded(texts: Iterable[str]) -> Iterable[str]:
     """Each text, then its ``decoded_readings`` (plain strings only: a ``QueryPrefix`` stays as it is)."""
     for text in texts:
         yield text
-        if type(text) is str and ("%" in text or "&" in text or "<" in text) and _DECODABLE.search(text):
+        if type(text) is str and ("%" in text or "&" in text or "<" in text) and DECODABLE.search(text):
             yield from decoded_readings(text)

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from filter_proxy.normalize import words as normal_words
 from filter_proxy.reading import Reading
+from filter_proxy.rules.clean_strings import CleanStrings
 from filter_proxy.rules.policy import Policy
 from filter_proxy.signals import registry
 from filter_proxy.signals.base import SignalIndex
@@ -169,6 +170,8 @@ class RuleSet:
         self._cache_size = max(0, int(cache_size))
         self._text_cache = _VerdictCache(self._cache_size)
         self._url_cache = _VerdictCache(self._cache_size)
+        # Page strings found clean in every reading (page_results); None with the caches off.
+        self.clean_strings: CleanStrings | None = CleanStrings(self._cache_size) if self._cache_size else None
 
     def __repr__(self) -> str:
         return f"<RuleSet {self.version} from {self.source!r}: {self.stats()['total']} entries>"
@@ -316,6 +319,7 @@ class RuleSet:
         """Forget every cached verdict (benchmarks use it to measure the cold path)."""
         self._text_cache = _VerdictCache(self._cache_size)
         self._url_cache = _VerdictCache(self._cache_size)
+        self.clean_strings = CleanStrings(self._cache_size) if self._cache_size else None
 
     # -- images -----------------------------------------------------------------------------------
 

@@ -43,7 +43,7 @@ from filter_proxy.signals.url_canon import (
     match_form,
 )
 from filter_proxy.signals.url_lines import parse_url_line, read_url_line
-from filter_proxy.signals.url_nested import nested_urls
+from filter_proxy.signals.url_nested import may_carry, nested_urls
 from filter_proxy.signals.url_rows import UrlBatch, UrlEntries, build_table, read_url_file
 from filter_proxy.signals.url_table import ROOT_SEED, SEEDS, UrlTable, path_hash
 
@@ -170,8 +170,7 @@ class UrlIndex:
                 return [UrlMatch(*rule(row)) for row in dict.fromkeys(hits)]
         # Nearly every URL ends here: not listed, and (without an escape, a second ":" or a dot in its
         # query or fragment) nothing after its host that could carry another URL.
-        if depth and ("%" in url or url.find(":", 6) >= 0 or ((mark := url.find("?")) >= 0 and url.find(".", mark) >= 0)
-                      or ((mark := url.find("#")) >= 0 and url.find(".", mark) >= 0)):
+        if depth and may_carry(url):
             for inner in nested_urls(url):
                 found = self.match(inner, depth - 1)
                 if found:

@@ -13,6 +13,7 @@ Only ``*.example.invalid`` hosts and documentation addresses (192.0.2.0/24, 2001
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -66,7 +67,7 @@ NEIGHBOURS = [
 URL_CLASSES = ["plain", "case", "trailing dot", "default port", "userinfo", "backslashes", "no scheme",
                "scheme-relative", "hxxp", "slashes", "percent host", "percent path", "double percent",
                "unicode dots", "full-width", "invisible", "ip forms", "redirect", "nested redirect",
-               "path forms"]
+               "path forms", "base64 redirect"]
 PROSE_CLASSES = ["glued", "wrapped", "markdown", "html", "e-mail", "defanged", "spaced dots", "prose invisible",
                  "prose unicode", "entities", "tags inside", "math letters"]
 CLASSES = URL_CLASSES + PROSE_CLASSES
@@ -178,6 +179,15 @@ def spelling(draw: st.DrawFn, target: Target, kinds: list[str] | None = None) ->
             encoded = quote(encoded, safe="")
         name = draw(st.sampled_from(["url", "u", "to", "target", "dest", "r"]))
         text = f"https://r.example.invalid/out?{name}={encoded}" + draw(st.sampled_from(["", "&x=1", "#top"]))
+    elif kind == "base64 redirect":  # the target encoded whole: standard or URL-safe, padded or not
+        inner = draw(st.sampled_from([url, "//" + host + path, host + path])).encode()
+        encoded = (base64.urlsafe_b64encode(inner) if draw(st.booleans()) else base64.b64encode(inner)).decode()
+        if draw(st.booleans()):
+            encoded = encoded.rstrip("=")
+        if draw(st.booleans()):
+            encoded = quote(encoded, safe="")
+        name = draw(st.sampled_from(["url", "u", "to", "target", "dest", "r", "q"]))
+        text = f"https://r.example.invalid/out?{name}={encoded}" + draw(st.sampled_from(["", "&x=1", "#top"]))
     elif kind == "nested redirect":
         first = "https://s.example.invalid/go?to=" + quote(url, safe="")
         text = "https://r.example.invalid/out?url=" + quote(first, safe="")
@@ -236,7 +246,7 @@ def _fits(kind: str, target: Target) -> bool:
         return target.kind == "ipv4"
     if target.kind == "ipv6":  # an IPv6 literal is written in a URL with a scheme
         return kind in ("plain", "case", "default port", "userinfo", "scheme-relative", "redirect", "path forms",
-                        "nested redirect", "markdown", "html", "wrapped")
+                        "nested redirect", "base64 redirect", "markdown", "html", "wrapped")
     if target.kind == "ipv4":
         return kind not in ("full-width", "invisible", "unicode dots", "prose invisible", "prose unicode", "math letters",
                             "e-mail", "percent host", "double percent", "glued")
