@@ -348,7 +348,8 @@ def map_digraphs(text: str) -> str:
 # where it touches a Latin letter, a digit or a leet symbol on either side (as ``map_digraphs``); a single
 # symbol (``( < [ { + ^ &``) only right after one (inside or at the end of a word: "xq(x" c, "vq+a" t),
 # never at a word's start ("(see"); a bracket only with no closing one after it in the text ("f(x)",
-# "open(file, 'r')", "x[0]", "x</b>": code and tags), an ``&`` never before a query's "name=" ("a=b&c=d").
+# "open(file, 'r')", "x[0]", "x</b>": code and tags), ``+ ^`` not doubled ("C++", "i++"), an ``&`` only
+# inside a word and never before a query's "name=" ("a=b&c=d", "q&&").
 WIDE_LEET = {  # (``map_digraphs``' own, "()" "|)" "|<" "\\/" ..., are read by ``words`` already)
     "/\\/\\": "m", "|\\/|": "m", "|v|": "m", "|V|": "m", "/v\\": "m", "/V\\": "m", "(v)": "m", "(V)": "m",
     "/\\/": "n", "]-[": "h", "}-{": "h", ")-(": "h", "(-)": "h", "\\^/": "w", "|/|": "w", "/-\\": "a", "/_\\": "a",
@@ -365,8 +366,8 @@ def _wide_pattern(table: dict[str, str]) -> re.Pattern[str]:
     symbol."""
     multi = [f"{re.escape(d)}(?:(?<={_WIDE_TOUCH}[\\s\\S]{{{len(d)}}})|(?={_WIDE_TOUCH}))"
              for d in sorted(table, key=len, reverse=True)]
-    single = [f"[+^](?<={_WIDE_TOUCH}[\\s\\S])", f"[(\\[{{<](?<={_WIDE_TOUCH}[\\s\\S])(?![^)\\]}}>]*[)\\]}}>])",
-              f"&(?<={_WIDE_TOUCH}[\\s\\S])(?![A-Za-z0-9_.%-]*=)"]
+    single = [f"[+^](?<={_WIDE_TOUCH}[\\s\\S])(?![+^])", f"[(\\[{{<](?<={_WIDE_TOUCH}[\\s\\S])(?![^)\\]}}>]*[)\\]}}>])",
+              f"&(?<={_WIDE_TOUCH}[\\s\\S])(?={_WIDE_TOUCH})(?![A-Za-z0-9_.%-]*=)"]
     return re.compile("|".join(multi + single))
 
 

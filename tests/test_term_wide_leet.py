@@ -40,16 +40,21 @@ def disguise(word: str, rng: random.Random, share: float) -> str:
     """Letters (never two side by side) written as multi-symbol letters anywhere, single symbols after a
     letter; at least one when the word allows it."""
     out = list(word)
-    spots = [i for i, c in enumerate(word) if c in MULTI or (i > 0 and c in SINGLE)]
+    spots = [i for i, c in enumerate(word) if c in MULTI or _single(word, i)]
     rng.shuffle(spots)
     taken: set[int] = set()
     for i in spots:
         if taken and rng.random() > share or i - 1 in taken or i + 1 in taken:
             continue
-        table = MULTI.get(word[i], []) + (SINGLE.get(word[i], []) if i > 0 else [])
+        table = MULTI.get(word[i], []) + (SINGLE.get(word[i], []) if _single(word, i) else [])
         out[i] = rng.choice(table)
         taken.add(i)
     return "".join(out)
+
+
+def _single(word: str, i: int) -> bool:
+    """A single symbol may stand for letter ``i``: after a letter, and an ``&`` (e) only inside the word."""
+    return i > 0 and word[i] in SINGLE and (word[i] != "e" or i < len(word) - 1)
 
 
 def build(listed: list[str]) -> TermIndex:
@@ -126,7 +131,7 @@ def test_recall_over_a_fixed_grid() -> None:
     for term in listed:
         out = []
         for i, ch in enumerate(term):
-            table = MULTI.get(ch, []) + (SINGLE.get(ch, []) if i > 0 else [])
+            table = MULTI.get(ch, []) + (SINGLE.get(ch, []) if _single(term, i) else [])
             out.append(rng.choice(table) if table and rng.random() < 0.6 else ch)
         text = "watch " + "".join(out) + " now"
         total += 1

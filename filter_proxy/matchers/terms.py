@@ -147,6 +147,8 @@ class TermIndex:
 
     # -- matching -------------------------------------------------------------------------------------
 
+    _PLURALS = True  # a listed word with a plural ending matches (``_stem``); not for combination words
+
     def match(self, text: str) -> list[TermMatch]:
         """Matches in ``text``: its words, its alternate reading (edge symbols as letters) and the
         segmented words of its hashtags and handles (``normalize.reading``)."""
@@ -342,7 +344,7 @@ class TermIndex:
                     first = ((_PIECE_ORDINARY if word in self._ordinary else _PIECE) if self._piece(word)
                              else _FAIL)
                     # (Before a piece: the piece bitmap is looser; ``_found_words`` tries the piece too.)
-                    if word[-1] in "sz" and (stems := self._stem(word)):
+                    if self._PLURALS and word[-1] in "sz" and (stems := self._stem(word)):
                         first = _STEM  # a listed word with a plural ending: "zqxblockeds"
                         self._stems[word] = stems
                 known[word] = first
