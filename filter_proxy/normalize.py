@@ -39,6 +39,10 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    it is not ("a f.o.o" -> "a fo"). Joined words then go through steps 4 and 5 again, and a joined word of
    two scripts is folded like a mixed-script token.
 
+The wider leetspeak table (``WIDE_LEET``: ``><`` x, ``[]`` o, ``|2`` r, ``]-[`` h, ``/\\/\\`` m ...; single
+``( < [ { + ^ &`` after a letter) is not a step: ``map_wide`` / ``has_wide`` give ``reading.reading`` an
+alternate reading, so code and prose ("q=a+b", "R&D", "f(x)") keep their words here.
+
 ``own_words`` and ``skeleton_words`` are the two other forms a listed term is indexed under (its own script
 as in genuine text; every look-alike folded).
 
@@ -63,7 +67,7 @@ import unicodedata
 
 from filter_proxy import confusables
 
-__all__ = ["normalize", "words", "map_digraphs", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
+__all__ = ["normalize", "words", "map_digraphs", "map_wide", "has_wide", "skeleton_words", "own_words", "fold_unicode", "map_confusables", "join_chains", "tokens", "join_spelled", "map_leet",
            "collapse_repeats"]
 
 
@@ -336,6 +340,73 @@ def map_digraphs(text: str) -> str:
             break
         text = mapped
     return text
+
+
+# The wider leetspeak table (common tables: multi-symbol letters and single symbols), read only for the
+# *alternate* reading (``reading.reading``; ``words`` keeps the punctuation reading, so "q=a+b", "R&D",
+# "(see", "C++" read as before and a listed word beside them still matches). A multi-symbol letter counts
+# where it touches a Latin letter, a digit or a leet symbol on either side (as ``map_digraphs``); a single
+# symbol (``( < [ { + ^ &``) only right after one (inside or at the end of a word: "xq(x" c, "vq+a" t),
+# never at a word's start ("(see"); a bracket only with no closing one after it in the text ("f(x)",
+# "open(file, 'r')", "x[0]", "x</b>": code and tags), ``+ ^`` not doubled ("C++", "i++"), an ``&`` only
+# inside a word and never before a query's "name=" ("a=b&c=d", "q&&").
+WIDE_LEET = {  # (``map_digraphs``' own, "()" "|)" "|<" "\\/" ..., are read by ``words`` already)
+    "/\\/\\": "m", "|\\/|": "m", "|v|": "m", "|V|": "m", "/v\\": "m", "/V\\": "m", "(v)": "m", "(V)": "m",
+    "/\\/": "n", "]-[": "h", "}-{": "h", ")-(": "h", "(-)": "h", "\\^/": "w", "|/|": "w", "/-\\": "a", "/_\\": "a",
+    "(_)": "u", "|2": "r", "|z": "r", "|Z": "r", "|?": "r", "|3": "b", "|8": "b",
+    "><": "x", "}{": "x", ")(": "x", "[]": "o", "<>": "o", "[)": "d", "|>": "d",
+    "|{": "k", "_|": "j", "|_": "l", "|*": "p", "|o": "p", "|D": "p",
+}
+WIDE_SINGLE = {"(": "c", "<": "c", "[": "c", "{": "c", "+": "t", "^": "a", "&": "e"}  # no "#": URL fragments
+_WIDE_TOUCH = r"[A-Za-z0-9@$!|€]"
+
+
+def _wide_pattern(table: dict[str, str]) -> re.Pattern[str]:
+    """``table``'s multi-symbol letters and the single symbols where they count, each alternative led by its
+    symbol."""
+    multi = [f"{re.escape(d)}(?:(?<={_WIDE_TOUCH}[\\s\\S]{{{len(d)}}})|(?={_WIDE_TOUCH}))"
+             for d in sorted(table, key=len, reverse=True)]
+    single = [f"[+^](?<={_WIDE_TOUCH}[\\s\\S])(?![+^])", f"[(\\[{{<](?<={_WIDE_TOUCH}[\\s\\S])(?![^)\\]}}>]*[)\\]}}>])",
+              f"&(?<={_WIDE_TOUCH}[\\s\\S])(?={_WIDE_TOUCH})(?![A-Za-z0-9_.%-]*=)"]
+    return re.compile("|".join(multi + single))
+
+
+_WIDE = _wide_pattern(WIDE_LEET)
+# Mapping reads ``map_digraphs``' own at the same time ("|<(" is "kc", "/\\/\\" one "m"), longest first.
+_WIDE_MAP = _wide_pattern({**_DIGRAPHS, **WIDE_LEET})
+_WIDE_LETTERS = {**_DIGRAPHS, **WIDE_LEET, **WIDE_SINGLE}
+WIDE_SYMBOLS = "()[]{}<>+^&"  # every match of ``_WIDE`` holds one of these, or a "|" or "\\"
+
+
+def _wide_letter(match: re.Match[str]) -> str:
+    return _WIDE_LETTERS[match.group()]
+
+
+def map_wide(text: str) -> str:
+    """The wider leetspeak table read as letters (see ``WIDE_LEET``), after ``map_digraphs``' own: "x></\\/\\"
+    -> "xxm", "x|<(" -> "xkc"; repeated (at most 3 times) so that neighbouring symbols resolve each other."""
+    for _ in range(3):
+        mapped = _WIDE_MAP.sub(_wide_letter, text)
+        if mapped == text:
+            break
+        text = mapped
+    return text
+
+
+def has_wide(text: str) -> bool:
+    """Whether ``map_wide`` changes ``text``: ``_WIDE`` tried where a symbol stands, on the text and on it
+    with ``map_digraphs``' own read (a ``()`` "o" may touch a symbol)."""
+    return _wide_in(text) or ((mapped := map_digraphs(text)) is not text and _wide_in(mapped))
+
+
+_WIDE_FIRST = re.compile(r"[()\[\]{}<>+^&|/\\_]")  # the first symbol of every ``_WIDE`` alternative
+
+
+def _wide_in(text: str) -> bool:
+    """``_WIDE.search(text)``, tried only where a symbol stands (a search of the whole alternation at
+    every position costs ~20 µs on a snippet)."""
+    match = _WIDE.match
+    return any(match(text, m.start()) for m in _WIDE_FIRST.finditer(text))
 
 
 def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:

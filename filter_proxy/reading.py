@@ -4,7 +4,9 @@
 disguises without changing what a word is:
 
 - ``alternate``: edge symbols read as letters (``@lpha`` -> ``alpha``, ``$tuff``, ``zqxfil!``), where
-  ``words`` reads them as punctuation (a handle's ``@``, an exclamation mark). Both readings are matched.
+  ``words`` reads them as punctuation (a handle's ``@``, an exclamation mark); and the wider leetspeak
+  table (``normalize.map_wide``: ``q><rm|2`` -> ``qxrmr``, with ``6`` as b and ``7`` as l once more). All
+  readings are matched.
 - ``tagged``: the words of hashtag and handle tokens (``#...``, ``@...``, also with digit runs split off),
   which the matcher segments into a listed term plus ordinary words or digits (``#zqxblockedlife``).
 - ``glued``: whole words that only exist with their separators removed: a hyphen/dot/underscore compound
@@ -19,7 +21,7 @@ import re
 import unicodedata
 from typing import NamedTuple
 
-from filter_proxy.normalize import _LETTER_FORMS, _words, decode_references, map_digraphs
+from filter_proxy.normalize import _LETTER_FORMS, _words, decode_references, has_wide, map_digraphs, map_wide
 
 __all__ = ["Reading", "reading"]
 
@@ -44,6 +46,7 @@ _EDGE_SYMBOL = re.compile(r"(?:^|[^\w@$!|€]|_)[@|]+(?:\w|[!$€])|(?:[^\W_]|[@
 _TAG = re.compile(r"(?<![\w@$!|€])[#@]+([^\s#@]+)")  # to the next space: marks and format characters too
 _DIGITS = re.compile(r"\d+")
 _FINAL_MARKS = re.compile(r"[!|]+(?=[\s.?,;:)\]}\"'*]*$)")
+_OTHER_DIGITS = str.maketrans("67", "bl")
 _APART = "\x00"  # between two readings in ``alternate``: no listed phrase holds it
 
 
@@ -64,6 +67,14 @@ def reading(text: str) -> Reading:
         third = _words(_FINAL_MARKS.sub("", text), False)
         if third != main and third != other:
             alternate = [*other, _APART, *third]
+    if has_wide(text):
+        # The wider leetspeak table (``normalize.WIDE_LEET``: ``><`` x, ``+`` t, ``[]`` o, ``|2`` r ...), a
+        # reading of its own beside the others: "q=a+b" or "R&D" keep their words in ``main``.
+        mapped = map_wide(text)
+        wide = [*_words(mapped, True), _APART, *_words(mapped, False)]
+        if "6" in mapped or "7" in mapped:  # the tables' other letters for them: 6 b (not g), 7 l (not t)
+            wide += [_APART, *_words(mapped.translate(_OTHER_DIGITS), True)]
+        alternate = wide if alternate is None else [*alternate, _APART, *wide]
     tagged: tuple[str, ...] = ()
     if "#" in text or "@" in text:
         found: dict[str, None] = {}

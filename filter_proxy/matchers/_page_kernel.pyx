@@ -149,6 +149,7 @@ cdef enum:
     N = 78  # "N"
     ONE = 49  # "1"
     DIGIT = 68  # "D"
+    STEM = 88  # "X": a listed word with a plural ending (term_page.STEM): the string is read in Python
     ORDINARY_FLAG = 128  # on a K token's class in the table: its finished word is an ordinary word
     CODE_MASK = 127
 
@@ -324,6 +325,8 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
     cdef unsigned char* glued
     cdef unsigned char* piece = spare  # ends[last] + 2 bytes, then the glued words
     # Plain phrases: each K word and its n-grams while the bitmap says "maybe a prefix".
+    # (A phrase with one word cut in two is glued into ``glued``: at most the words' bytes.)
+    glued = spare + (ends[last] + 2 if count else 2)
     for i in range(count):
         if code[i] & CODE_MASK != K:
             continue
@@ -335,10 +338,15 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
         for j in range(i + 2, top + 1):
             key = _xxh64(w + starts[i], ends[j - 1] - starts[i])
             if not mt.probe(key):
+                # A later word of a phrase cut in two: it and the next glued (``TermIndex._match_plain``).
+                if j < count and _gluable(w, starts, ends, code, j - 1, j):
+                    n = ends[j - 1] - starts[i]
+                    memcpy(glued, w + starts[i], n)
+                    n = _glue(glued, n, w + starts[j], ends[j] - starts[j], glued)
+                    _extend(mt, glued, n, w, starts, ends, count, i, j + 1, True, rows)
                 break
             mt.look(key, i, j, rows)
     # Split words: a first piece glued to the next word, and to the one after while it may be extended.
-    glued = spare + (ends[last] + 2 if count else 2)
     for i in range(last):
         cls = code[i] & CODE_MASK
         if cls == K:
@@ -360,11 +368,51 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
         key = _xxh64(glued, m)
         if mt.probe(key):
             mt.look(key, i, i + 2, rows)
+            if mt.max_words > 1:  # the first word of a phrase cut in two
+                _extend(mt, glued, m, w, starts, ends, count, i, i + 2, False, rows)  # (past m only)
         if i + 2 <= last and ends[i + 2] - starts[i + 2] >= MIN_PIECE and mt.piece(glued, m, piece):
             m = _glue(glued, m, w + starts[i + 2], ends[i + 2] - starts[i + 2], glued)
             key = _xxh64(glued, m)
             if mt.probe(key):
                 mt.look(key, i, i + 3, rows)
+    return 0
+
+
+cdef inline bint _gluable(const unsigned char* w, Py_ssize_t* starts, Py_ssize_t* ends, unsigned char* code,
+                          Py_ssize_t a, Py_ssize_t b) noexcept:
+    """``TermIndex._gluable``: both of ``MIN_PIECE`` letters or more, not both ordinary words."""
+    if ends[a] - starts[a] < MIN_PIECE or ends[b] - starts[b] < MIN_PIECE:
+        return False
+    return not (_ordinary(code[a]) and _ordinary(code[b]))
+
+
+cdef inline bint _ordinary(unsigned char flags) noexcept:
+    cdef int cls = flags & CODE_MASK
+    return cls == L or cls == O or (cls == K and flags & ORDINARY_FLAG)
+
+
+cdef int _extend(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned char* w, Py_ssize_t* starts,
+                 Py_ssize_t* ends, Py_ssize_t count, Py_ssize_t start, Py_ssize_t end, bint probe,
+                 list rows) except -1:
+    """``TermIndex._extend``: ``gram`` (words ``start:end``, one cut word glued back) looked up (``probe``: its
+    key first through the bitmap), then extended word by word (in place) while the bitmap passes."""
+    cdef uint64_t key = _xxh64(gram, n)
+    cdef Py_ssize_t k, top = start + mt.max_words + 1, size
+    if probe:
+        if not mt.probe(key):
+            return 0
+        mt.look(key, start, end, rows)
+    if top > count:
+        top = count
+    for k in range(end + 1, top + 1):
+        size = ends[k - 1] - starts[k - 1]
+        gram[n] = 32
+        memcpy(gram + n + 1, w + starts[k - 1], size)
+        n += 1 + size
+        key = _xxh64(gram, n)
+        if not mt.probe(key):
+            break
+        mt.look(key, start, k, rows)
     return 0
 
 
@@ -493,9 +541,78 @@ memset(_SPECIAL, 0, 256)
 _SPECIAL[64] = _SPECIAL[124] = _SPECIAL[33] = 1  # @ | !
 _SPECIAL[35] = 4  # "#": a hashtag may start here (term_page._TAGGED)
 _SPECIAL[36] = _SPECIAL[0] = 2  # $ NUL
-_SPECIAL[92] = 5  # "\\": a digraph only beside "/" (``|\\|`` holds "|")
+_SPECIAL[92] = 5  # "\\": a digraph ("/\\", "/-\\", "\\^/"...), read in Python
 _SPECIAL[40] = 3
 _SPECIAL[38] = 6  # "&": a named character reference ("&shy;") is read by ``normalize.decode_references``
+# The wider leet table's symbols (``normalize.WIDE_SYMBOLS``): 7, or 3 / 6 above.
+for _b in bytearray(b")[]{}<>+^"):
+    _SPECIAL[_b] = 7
+cdef unsigned char _WIDE_SIDE[256]  # a symbol that may stand beside another inside a multi-symbol letter
+memset(_WIDE_SIDE, 0, 256)
+for _b in bytearray(b"()[]{}<>+^&-_"):
+    _WIDE_SIDE[_b] = 1
+
+
+cdef inline bint _touch_left(const unsigned char* raw, Py_ssize_t i) noexcept:
+    """A letter or digit before ``raw[i]``, or the "o" of a ``()`` digraph."""
+    return i > 0 and (_alnum(raw[i - 1]) or (raw[i - 1] == 41 and i > 1 and raw[i - 2] == 40))
+
+
+cdef inline bint _touch_right(const unsigned char* raw, Py_ssize_t n, Py_ssize_t i) noexcept:
+    return i + 1 < n and (_alnum(raw[i + 1]) or (raw[i + 1] == 40 and i + 2 < n and raw[i + 2] == 41))
+
+
+cdef bint _wide_at(const unsigned char* raw, Py_ssize_t n, Py_ssize_t i) noexcept:
+    """A superset of ``normalize.has_wide`` at the symbol ``raw[i]`` (the string has no ``| @ ! $ \\``; a
+    ``()`` counts as the letter ``map_digraphs`` makes of it): after a letter or digit, ``+ ^``, an ``&`` but
+    before a query's "name=", a multi-symbol letter's first symbol, or a single ``( [ { <`` with no closing
+    bracket after it in the string; before one, the last symbol of a multi-symbol letter (the symbol before it
+    its own)."""
+    cdef unsigned char c = raw[i]
+    cdef unsigned char nx = raw[i + 1] if i + 1 < n else 0
+    cdef Py_ssize_t j
+    if _touch_left(raw, i):
+        if c == 43 or c == 94:  # + ^
+            return True
+        if c == 38:  # "&" before a query's "name=": [A-Za-z0-9_.%-]* then "="
+            j = i + 1
+            while j < n and (_alnum(raw[j]) or raw[j] == 95 or raw[j] == 46 or raw[j] == 37 or raw[j] == 45):
+                j += 1
+            return not (j < n and raw[j] == 61)
+        if (c == 40 and (nx == 118 or nx == 86 or nx == 45 or nx == 95) and i + 2 < n and raw[i + 2] == 41) \
+                or (c == 91 and (nx == 93 or nx == 41)) \
+                or (c == 60 and nx == 62) or (c == 41 and (nx == 40 or nx == 45)) or (c == 93 and nx == 45) \
+                or (c == 125 and (nx == 123 or nx == 45)) or (c == 62 and nx == 60):
+            return True  # (v) (-) (_) [] [) <> )( )-( ]-[ }{ }-{ ><
+        if c == 40 or c == 91 or c == 123 or c == 60:  # ( [ { <
+            j = i + 1
+            while j < n:
+                if raw[j] == 40 and j + 1 < n and raw[j + 1] == 41:
+                    j += 2  # "()" may be read as "o" first
+                    continue
+                if raw[j] == 41 or raw[j] == 93 or raw[j] == 125 or raw[j] == 62:
+                    return False  # "f(x)", "open(file, 'r')", "x[0]", "x</b>": code, tags
+                j += 1
+            return True
+        return False
+    if i == 0 or not _touch_right(raw, n, i):
+        return False
+    nx = raw[i - 1]  # the symbol before: a multi-symbol letter may end here
+    if c == 41:  # (v) (V) (-) (_) [)
+        return nx == 118 or nx == 86 or nx == 45 or nx == 95 or nx == 91
+    if c == 40:  # )( )-(
+        return nx == 41 or nx == 45
+    if c == 91:  # ]-[
+        return nx == 45
+    if c == 123:  # }{ }-{
+        return nx == 125 or nx == 45
+    if c == 60:  # ><
+        return nx == 62
+    if c == 62:  # <>
+        return nx == 60
+    if c == 93:  # []
+        return nx == 91
+    return False
 
 
 cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chunks, Table pairs,
@@ -516,10 +633,16 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
                 return FULL
             if c == 2:  # $ NUL \
                 odd = True
-            elif c == 5:  # "\\" beside "/" ("/\\", "\\/"): a digraph, read in Python; else a separator
-                if (i > 0 and raw[i - 1] == 47) or (i + 1 < n and raw[i + 1] == 47):
+            elif c == 5:  # "\\" in a digraph ("/\\", "\\/", "/-\\", "/_\\", "/v\\", "\\^/"): read in Python
+                if (i > 0 and raw[i - 1] == 47) or (i + 1 < n and raw[i + 1] == 47) or (i > 1 and raw[i - 2] == 47) \
+                        or (i + 2 < n and raw[i + 1] == 94 and raw[i + 2] == 47):
+                    odd = True
+            elif c == 7:  # the wider leet table: Python reads it (``term_page.clean``: FULL)
+                if _wide_at(raw, n, i):
                     odd = True
             elif c == 6:  # "&", letters or digits (the first a letter), ";": term_page._TAGGED, read whole
+                if _wide_at(raw, n, i):
+                    odd = True
                 j = i + 1
                 if j < n and _alnum(raw[j]) and raw[j] > 57:
                     while j < n and j - i <= 32 and _alnum(raw[j]):
@@ -529,8 +652,11 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
             elif c == 4:  # "#" after no letter, digit or "_", before a character that is not whitespace
                 if (i == 0 or not (_alnum(raw[i - 1]) or raw[i - 1] == 95)) and i + 1 < n and cut[raw[i + 1]] != 32:
                     return FULL
-            elif i + 1 < n and raw[i + 1] == 41:  # "()"
-                paren = True
+            else:  # "("
+                if i + 1 < n and raw[i + 1] == 41:  # "()"
+                    paren = True
+                if _wide_at(raw, n, i):
+                    odd = True
     if odd:
         return UNKNOWN
     # Compound chunks of the string as written (term_page._COMPOUND_SEAM): each must be known not to pass.
@@ -585,6 +711,8 @@ cdef int _clean(const unsigned char* raw, Py_ssize_t n, Table classes, Table chu
             return UNKNOWN
         flags = code
         code = code & CODE_MASK
+        if code == STEM:
+            return WORDS
         if mt is not None:
             # Matched here: every token's finished word, one space apart, for ``_match`` below.
             # Only a K word or a first piece before a possible next piece (``_after_piece``: what

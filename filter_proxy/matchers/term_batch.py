@@ -24,7 +24,7 @@ from xxhash import xxh64_intdigest
 
 from filter_proxy.matchers.term_build import PREFIX_MARK, PREFIX_MIN_LETTERS, SUFFIX_MARK
 from filter_proxy.matchers.term_entries import MAX_CHARS, MAX_WORDS
-from filter_proxy.matchers.term_forms import MIN_JOINED, MIN_PIECE, ordinary_words
+from filter_proxy.matchers.term_forms import MIN_JOINED, MIN_PIECE, STEM_MIN, ordinary_words
 from filter_proxy.matchers.term_hash import padded, prefix_hashes, suffix_hashes, xxh64_rows
 
 __all__ = ["simple_lines", "normalise", "ordinary", "BatchKeys", "batch_keys", "single_pieces", "single_cuts"]
@@ -75,6 +75,7 @@ class BatchKeys:
     plain_keys: np.ndarray  # phrases and glued phrases
     plain_rule: np.ndarray
     starts: np.ndarray  # word prefixes of phrases (first stage)
+    last_keys: np.ndarray  # phrases' last words of >= STEM_MIN letters (piece bitmap: plural endings)
     singles: bytes  # one-word entries, then glued phrases, "\n"-separated
     single_rule: np.ndarray  # the rule of each single word
     entry_words: int  # how many of the singles are one-word entries (they also get wildcard cuts)
@@ -100,8 +101,11 @@ def batch_keys(phrases: list[bytes], phrase_keys: np.ndarray, rules: np.ndarray)
         glued = [j for j, k in zip(joined, keep, strict=True) if k]
         glued_rows = multi[np.fromiter(keep, bool, len(keep))]
         out.starts = _word_prefixes(multi_phrases)
+        lasts = [p[p.rindex(b" ") + 1:] for p in multi_phrases]
+        out.last_keys = np.fromiter((xxh64_intdigest(b"\x03" + w) for w in lasts if len(w) >= STEM_MIN), np.uint64)
     else:
         out.starts = np.zeros(0, np.uint64)
+        out.last_keys = np.zeros(0, np.uint64)
     glued_keys = np.fromiter(map(xxh64_intdigest, glued), np.uint64, len(glued))
     out.plain_keys = np.concatenate([phrase_keys, glued_keys])
     out.plain_rule = np.concatenate([rules, rules[glued_rows]]).astype(np.uint32)

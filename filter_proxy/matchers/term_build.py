@@ -28,7 +28,7 @@ import numpy as np
 from xxhash import xxh64_intdigest
 
 from filter_proxy.matchers.term_entries import split_rule_id, term_key
-from filter_proxy.matchers.term_forms import PIECE_ERROR, entry_forms, piece_keys
+from filter_proxy.matchers.term_forms import PIECE_ERROR, STEM_MIN, entry_forms, last_key, piece_keys
 from filter_proxy.matchers.term_table import Rules, Table, bitmap_of, unique_keys, unique_pairs
 from filter_proxy.normalize import normalize, skeleton_words
 
@@ -200,6 +200,8 @@ class TermBuilder:
                 if len(words) > self.max_words:
                     self.max_words = len(words)
                 self._starts.extend([xxh64_intdigest(" ".join(words[:n]).encode()) for n in range(1, len(words))])
+                if len(words[-1]) >= STEM_MIN:  # its last word with a plural ending: "xqbsjis"
+                    self._pieces.extend([last_key(words[-1])])
         for single in singles:  # first pieces of a split word: "zqx" of "zqx blocked"
             self._pieces.extend(piece_keys(single))
         return rule
@@ -215,6 +217,7 @@ class TermBuilder:
         self.max_words = max(self.max_words, keys.max_words)
         self._bulk_plain.add(keys.plain_keys, keys.plain_rule)
         self._starts.add_array(keys.starts)
+        self._pieces.add_array(keys.last_keys)
         if keys.singles:
             self._singles.append((keys.singles, keys.single_rule, keys.entry_words))
 

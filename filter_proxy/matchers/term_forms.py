@@ -31,6 +31,9 @@ from __future__ import annotations
 
 import functools
 import itertools
+import re
+from pathlib import Path
+from typing import Any
 
 from xxhash import xxh64_intdigest
 
@@ -43,7 +46,7 @@ __all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordin
 # First-stage answers of a word that fails the bitmap (keys are >= 0): it starts no listed phrase; it may be
 # the first piece of a split listed word; the same, but an ordinary word (glued only to a next piece that is
 # no ordinary word). Here, not in ``terms``, so that ``term_page`` reads them without an import cycle.
-FAIL, PIECE, PIECE_ORDINARY = -1, -2, -3
+FAIL, PIECE, PIECE_ORDINARY, STEM = -1, -2, -3, -4  # STEM: a listed word with a plural ending (stem_of)
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
 MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
 PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
@@ -69,6 +72,67 @@ def _glue_all(parts: list[str]) -> str:
     for part in parts[1:]:
         out = glue(out, part)
     return out if out.isalpha() else normalize(out)  # digits next to letters turn leet
+
+
+# A listed word (>= STEM_MIN letters once normalised) with a plural ending: "s", "es", "z" (leet plural);
+# the possessive "'s" is a word of its own already. Only where neither the written word nor its stem is an
+# ordinary word ("forbids" of a listed "forbid" stays unmatched; ``ordinary_words``).
+STEM_MIN = 5
+_ENDINGS = ("s", "z")
+
+
+def last_key(word: str) -> int:
+    """Key of "a listed phrase ends with ``word``" in the piece bitmap (``TermIndex``'s plural endings)."""
+    return xxh64_intdigest(b"\x03" + word.encode())
+
+
+def stem_candidates(word: str) -> list[str]:
+    """The stems a word with a plural ending may have ("xqbsjis" -> "xqbsji"; "zqxkes" -> "zqxke", "zqxk"),
+    each of >= ``STEM_MIN`` letters (whether any is meant: ``plural_of``)."""
+    if len(word) <= STEM_MIN or word[-1] not in _ENDINGS or not word.isalpha():
+        return []
+    return [word[:-1], word[:-2]] if word[-2:] == "es" and len(word) > STEM_MIN + 1 else [word[:-1]]
+
+
+def plural_of(word: str, stem: str) -> bool:
+    """Whether ``word`` may be read as ``stem`` with a plural ending: neither is an ordinary word nor a word
+    of the English dictionary (``dictionary_word``), so a dictionary word never becomes a listed one."""
+    ordinary = ordinary_words()
+    return not (word in ordinary or stem in ordinary or dictionary_word(word) or dictionary_word(stem))
+
+
+SYSTEM_DICTIONARY = Path("/usr/share/dict/words")
+
+
+@functools.lru_cache(maxsize=1)
+def _dictionary_keys() -> Any:
+    """xxh64 keys of ``wordsegment``'s English word list (``words.txt``, ~179k words, inflected forms too:
+    "ablatives", "airdrops", which the ordinary-word list lacks) and of the system's word list where one is
+    installed, normalised like text (``l`` as ``i``, repeated letters once; other words dropped), sorted:
+    ~2 MB. Loaded on first use (~0.1 s): only when a plural ending's stem
+    passes an index's first stage."""
+    import numpy as np
+    from wordsegment import __file__ as package
+
+    data = (Path(package).parent / "words.txt").read_bytes()
+    if SYSTEM_DICTIONARY.is_file():  # the system's word list too, where installed (wamerican: "blockchains")
+        data += b"\n" + SYSTEM_DICTIONARY.read_bytes()
+    data = data.lower().replace(b"l", b"i")
+    found = _REPEATED.sub(rb"\1", data).split()
+    keys = np.fromiter(map(xxh64_intdigest, found), np.uint64, len(found))
+    keys.sort()
+    return keys
+
+
+def dictionary_word(word: str) -> bool:
+    """Whether normalised ``word`` is a word of the English dictionary (``_dictionary_keys``)."""
+    keys = _dictionary_keys()
+    key = xxh64_intdigest(word.encode())
+    at = int(keys.searchsorted(key))
+    return at < keys.size and int(keys[at]) == key
+
+
+_REPEATED = re.compile(rb"([a-z])\1+")
 
 
 def piece_keys(single: str) -> list[int]:

@@ -83,12 +83,15 @@ from filter_proxy.matchers.term_forms import FAIL as _FAIL
 from filter_proxy.matchers.term_forms import MIN_PIECE, glue
 from filter_proxy.matchers.term_forms import PIECE as _PIECE_FIRST
 from filter_proxy.matchers.term_forms import PIECE_ORDINARY as _PIECE_ORDINARY_FIRST
+from filter_proxy.matchers.term_forms import STEM as _STEM_FIRST
 from filter_proxy.normalize import (
     _ASCII_FOLD_SPLIT,
     _FINISHED,
     _SPELLED_RUN,
     _TYPOGRAPHIC,
+    _WIDE_FIRST,
     _finish_all,
+    has_wide,
     join_chains,
     map_digraphs,
 )
@@ -136,16 +139,17 @@ _CHUNK_CLASSES = bytes(32 if chr(b).isspace() else ord("-") if chr(b) in "-_." e
 # Led by the separator (a literal: the engine skips ahead to it in C; ~10x faster than a chunk pattern).
 _COMPOUND_SEAM = re.compile(rb"-(?<=a-)-*a")
 KEY, PIECE, PIECE_ORDINARY, ONE, DIGIT, SHORT, ORDINARY, OTHER, END = b"KPO1DSLNE"
+STEM = ord("X")  # a listed word with a plural ending (``TermIndex._stem``): its string is read in Python
 # A listed word may start here, letters spelled out (``join_spelled``: a run of >= 3 one-character words
 # holding two letters), or a first piece of a split word before a word long enough to be the next piece
 # (after an ordinary one: a next piece that is no ordinary word).
 # As written here, each led by one character class so that the engine skips ahead in C (~12x faster on a
 # page than the plain ``K|(?<![1D])(?=[1D]{3})D*1D*1|P[KPOLN]|O[KPN]``, which the test suite compares):
 # the first character, then what it needs (a run start: no [1D] before it; two more [1D] after it).
-_UNCLEAN = re.compile(rb"[KPO1D](?:(?<=K)|(?<=P)[KPOLN]|(?<=O)[KPN]|"
+_UNCLEAN = re.compile(rb"[XKPO1D](?:(?<=[XK])|(?<=P)[KPOLN]|(?<=O)[KPN]|"
                       rb"(?<![1D][1D])(?<=[1D])(?=[1D]{2})(?:(?<=1)D*1|(?<=D)D*1D*1))")
 # What ``_splits_clean`` does not decide: ``K`` or spelled letters.
-_HARD = re.compile(rb"[K1D](?:(?<=K)|(?<![1D][1D])(?=[1D]{2})(?:(?<=1)D*1|(?<=D)D*1D*1))")
+_HARD = re.compile(rb"[XK1D](?:(?<=[XK])|(?<![1D][1D])(?=[1D]{2})(?:(?<=1)D*1|(?<=D)D*1D*1))")
 _CLASSES_MAX = 1 << 15
 _CHUNKS_MAX = 1 << 14
 
@@ -212,7 +216,7 @@ def clean(index: TermIndex, texts: Sequence[object], matcher: Any = None) -> Pag
         k, zero = zero, marks.find(0, zero + 1)
         text = texts[k]
         # As ``clean_python`` decides these on their own, without its page pass:
-        if type(text) is not str or _TAGGED.search(text):
+        if type(text) is not str or _TAGGED.search(text) or has_wide(text):
             states[k] = FULL
         elif not text.isascii():
             if (plain := text.translate(_TYPOGRAPHIC)).isascii():
@@ -283,12 +287,14 @@ def clean_python(index: TermIndex, texts: Sequence[object]) -> PageReading:
         odd.update(bisect_right(ends, m.start()) for m in _PAGE_SPECIAL.finditer(joined))
     if joined.count("\x00") != count - 1:
         odd.update(i for i, text in enumerate(page) if "\x00" in text)
+    if _WIDE_FIRST.search(joined):  # the wider leet table: an alternate reading (``reading``), read whole
+        odd.update(i for i, text in enumerate(page) if has_wide(text))  # per string: "f(" ... ")" apart
     typographic: dict[int, str] = {}
     if odd:
         as_is: set[int] = set()
         for i in odd:
             text = texts[i]
-            if type(text) is not str or _TAGGED.search(text):
+            if type(text) is not str or _TAGGED.search(text) or has_wide(text):
                 states[i] = FULL
             elif "$" not in text and "\x00" not in text and (plain := text.translate(_TYPOGRAPHIC)).isascii():
                 if plain is text or plain == text:
@@ -440,6 +446,8 @@ def _fill(index: TermIndex, tokens: list[str], codes: list[int | None]) -> list[
     for token, word, first in zip(new, words, firsts, strict=True):
         if first >= 0:
             code = KEY
+        elif first == _STEM_FIRST:
+            code = STEM
         elif first == _PIECE_FIRST:
             code = PIECE
         elif first == _PIECE_ORDINARY_FIRST:

@@ -66,10 +66,14 @@ from filter_proxy.matchers.term_forms import (
     MIN_PIECE,
     PIECE,
     PIECE_ORDINARY,
+    STEM,
     Segmenter,
     glue,
+    last_key,
     ordinary_words,
     piece_key,
+    plural_of,
+    stem_candidates,
 )
 from filter_proxy.matchers.term_hash import xxh64_many
 from filter_proxy.matchers.term_page import CLEAN, MATCHED, WORDS, clean, kernel_matcher, kernel_tables
@@ -80,7 +84,7 @@ from filter_proxy.reading import glued_words, reading
 __all__ = ["TermEntry", "TermMatch", "TermIndex", "parse_term_line", "validate_term", "term_key",
            "HASHED_MAX_WORDS", "MAX_WORDS", "MAX_CHARS", "MIN_SUBSTRING"]
 
-_FAIL, _PIECE, _PIECE_ORDINARY = FAIL, PIECE, PIECE_ORDINARY  # first-stage answers (term_forms)
+_FAIL, _PIECE, _PIECE_ORDINARY, _STEM = FAIL, PIECE, PIECE_ORDINARY, STEM  # first-stage answers (term_forms)
 _NO_SPAN = (-1, -1)  # a match inside a hashtag/handle word: no allow phrase covers it
 _KNOWN_MAX = 1 << 15  # per-index cache of first-stage answers per normalised word
 
@@ -113,6 +117,7 @@ class TermIndex:
             self._substrings.setdefault(text[:MIN_SUBSTRING], []).append((text, row))
         self._sub_rows: list[tuple[int, int, int]] = [tuple(r) for r in meta["substring_rows"]]
         self._known: dict[str, int] = {}  # normalised word -> key if its unigram passes the bitmap, else _FAIL
+        self._stems: dict[str, tuple[str, ...]] = {}  # a _STEM word -> its stems (cleared with ``_known``)
         self._classes: dict[str, int] = {}  # raw ASCII token -> what the first stage makes of it (term_page)
         self._chunks: dict[str, bool] = {}  # whitespace-free chunk -> its glued words may pass (term_page)
         self._row_matches: dict[int, tuple[tuple[int, int, int], TermMatch]] = {}  # plain row -> its match
@@ -141,6 +146,8 @@ class TermIndex:
         return cls(*builder.finish(allow))
 
     # -- matching -------------------------------------------------------------------------------------
+
+    _PLURALS = True  # a listed word with a plural ending matches (``_stem``); not for combination words
 
     def match(self, text: str) -> list[TermMatch]:
         """Matches in ``text``: its words, its alternate reading (edge symbols as letters) and the
@@ -203,6 +210,7 @@ class TermIndex:
     def clear_cache(self) -> None:
         """Forget the per-word first-stage answers (benchmarks measure the cold path with this)."""
         self._known.clear()
+        self._stems.clear()
         self._row_matches.clear()
         self._glued.clear()
         self._tag_keys.clear()
@@ -222,17 +230,7 @@ class TermIndex:
                ) -> list[tuple[int, int, int, int, int]]:
         found: list[tuple[int, int, int, int, int]] = []
         if words:
-            # First stage per word from the cache: one C-level map; None marks a word not seen yet.
-            firsts = list(map(self._known.get, words))
-            if firsts.count(_FAIL) != len(firsts):  # else: every word known and failing, the common clean field
-                if None in firsts:
-                    firsts = self._first_stage(words, firsts)
-                fails = firsts.count(_FAIL)
-                if fails + firsts.count(_PIECE) + firsts.count(_PIECE_ORDINARY) == len(firsts):  # splits only
-                    if fails != len(firsts):
-                        found = self._match_splits(words, firsts)
-                else:
-                    found = self._match_plain(words, firsts)
+            found = self._found_words(words)
             if self._hashed.keys.size:
                 found.extend(self._match_hashed(words))
             if self._substrings:
@@ -242,6 +240,65 @@ class TermIndex:
         if found and self._allow:
             found = self._cancel_allowed(words, found)
         return found
+
+    def _found_words(self, words: list[str]) -> list[tuple[int, int, int, int, int]]:
+        """Plain and split matches among ``words``; then, where a word is a listed word with a plural ending
+        (``_STEM``), the same words with its stem in its place."""
+        # First stage per word from the cache: one C-level map; None marks a word not seen yet.
+        firsts = list(map(self._known.get, words))
+        if firsts.count(_FAIL) == len(firsts):  # every word known and failing, the common clean field
+            return []
+        if None in firsts:
+            firsts = self._first_stage(words, firsts)
+        stems = firsts.count(_STEM)
+        if stems:
+            # "es": two stems may pass the first stage ("zqxkes": "zqxke", "zqxk"); each its own reading.
+            options = [self._stem_of(word) if first == _STEM else (word,)
+                       for word, first in zip(words, firsts, strict=True)]
+            stemmed = [[found[k] if k < len(found) else found[-1] for found in options]
+                       for k in range(max(map(len, options)))]
+            firsts = [self._piece_answer(word) if first == _STEM else first
+                      for word, first in zip(words, firsts, strict=True)]
+        fails = firsts.count(_FAIL)
+        found: list[tuple[int, int, int, int, int]] = []
+        if fails + firsts.count(_PIECE) + firsts.count(_PIECE_ORDINARY) == len(firsts):  # splits only
+            if fails != len(firsts):
+                found = self._match_splits(words, firsts)
+        else:
+            found = self._match_plain(words, firsts)
+        if stems:
+            for other in stemmed:
+                found += self._found_words(other)
+        return found
+
+    def _piece_answer(self, word: str) -> int:
+        """The first stage's answer for a word that fails the bitmap: a first piece of a split word or not."""
+        return (_PIECE_ORDINARY if word in self._ordinary else _PIECE) if self._piece(word) else _FAIL
+
+    def _stem_of(self, word: str) -> tuple[str, ...]:
+        """The stems of a ``_STEM`` word (cached with the first-stage answers)."""
+        stems = self._stems.get(word)
+        if stems is None:
+            stems = self._stems[word] = self._stem(word) or (word,)
+        return stems
+
+    def _stem(self, word: str) -> tuple[str, ...]:
+        """The stems of a listed word with a plural ending (``term_forms.stem_candidates``): those that are a
+        listed word or phrase start (the first stage) or the last word of a listed phrase (piece bitmap)."""
+        bitmap, mask, pieces, pmask = self._bitmap, self._mask, self._pieces, self._piece_mask
+        out = []
+        for stem in stem_candidates(word):
+            key = term_key(stem)
+            p, q = key & mask, (key >> 32) & mask
+            if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                key = last_key(stem)
+                p, q = key & pmask, (key >> 32) & pmask
+                if not (pieces[p >> 3] >> (p & 7)) & (pieces[q >> 3] >> (q & 7)) & 1:
+                    continue
+            # Only now (rare): no ordinary or dictionary word on either side.
+            if plural_of(word, stem):
+                out.append(stem)
+        return tuple(out)
 
     def _probe(self, key: int) -> bool:
         bitmap, mask = self._bitmap, self._mask
@@ -273,6 +330,7 @@ class TermIndex:
         known, bitmap, mask = self._known, self._bitmap, self._mask
         if len(known) > _KNOWN_MAX:  # bounded: start over rather than track recency per hit
             known.clear()
+            self._stems.clear()
         out: list[int] = []
         for word, first in zip(words, firsts, strict=True):
             if first is None:
@@ -285,6 +343,10 @@ class TermIndex:
                     # is no ordinary word ("no uggagrum"): two ordinary words are a phrase, not a split word.
                     first = ((_PIECE_ORDINARY if word in self._ordinary else _PIECE) if self._piece(word)
                              else _FAIL)
+                    # (Before a piece: the piece bitmap is looser; ``_found_words`` tries the piece too.)
+                    if self._PLURALS and word[-1] in "sz" and (stems := self._stem(word)):
+                        first = _STEM  # a listed word with a plural ending: "zqxblockeds"
+                        self._stems[word] = stems
                 known[word] = first
             out.append(first)
         return out
@@ -306,11 +368,44 @@ class TermIndex:
                 key = xxh64_intdigest(gram.encode())
                 p, q = key & mask, (key >> 32) & mask
                 if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                    # A later word of a phrase cut in two ("forbidden phr ase alpha"): it and the next glued.
+                    if j < count and self._gluable(words[j - 1], words[j]):
+                        self._extend(gram[:-len(words[j - 1])] + glue(words[j - 1], words[j]), i, j + 1, words,
+                                     cands, spans, True)
                     break
                 cands.append(key)
                 spans.append((i, j))
         found = [(*spans[q], *self._plain.triple(row)) for q, row in self._rows(cands)]
         return found + self._match_splits(words, firsts)
+
+    def _gluable(self, left: str, right: str) -> bool:
+        """Two words that may be one word of a phrase cut in two: both of two letters or more, not both
+        ordinary words (two ordinary words are a phrase, not a cut word)."""
+        ordinary = self._ordinary
+        return len(left) >= MIN_PIECE and len(right) >= MIN_PIECE and not (left in ordinary and right in ordinary)
+
+    def _extend(self, gram: str, start: int, end: int, words: list[str], cands: list[int],
+                spans: list[tuple[int, int]], probe: bool) -> None:
+        """Candidates of ``gram`` (``words[start:end]`` with one word cut in two glued back; ``probe``: its
+        own key is not checked yet) and of it extended word by word while the bitmap says "maybe a prefix";
+        at most ``_max_words`` normalised words."""
+        bitmap, mask = self._bitmap, self._mask
+        key = xxh64_intdigest(gram.encode())
+        if probe:
+            p, q = key & mask, (key >> 32) & mask
+            if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                return
+            cands.append(key)
+            spans.append((start, end))
+        top = start + self._max_words + 1
+        for k in range(end + 1, (top if top < len(words) else len(words)) + 1):
+            gram = gram + " " + words[k - 1]
+            key = xxh64_intdigest(gram.encode())
+            p, q = key & mask, (key >> 32) & mask
+            if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                break
+            cands.append(key)
+            spans.append((start, k))
 
     def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
         """Split words: a word that may start a listed single word glued to the next one or two (answers
@@ -333,6 +428,8 @@ class TermIndex:
             if key != _FAIL:
                 cands.append(key)
                 spans.append((i, i + 2))
+                if self._max_words > 1:  # the first word of a phrase cut in two ("forbid dden phrase")
+                    self._extend(glued, i, i + 2, words, cands, spans, False)
             if more and i + 2 <= last and len(words[i + 2]) >= MIN_PIECE:
                 key, _ = self._glue_answer(glue(glued, words[i + 2]))
                 if key != _FAIL:

@@ -46,7 +46,7 @@ __all__ = ["PageUnion", "page_readings", "fold_tagged", "FULL"]
 
 # First-stage answers (``matchers/terms``): a key (>= 0), a first piece (-2), an ordinary first piece (-3),
 # nothing (-1). Ranked for the union: a key beats a piece beats nothing.
-_FAIL, _PIECE, _PIECE_ORDINARY = -1, -2, -3
+_FAIL, _PIECE, _PIECE_ORDINARY, _STEM = -1, -2, -3, -4
 _GLUED_MAX = 1 << 15  # as ``TermIndex``'s glued-word cache
 
 
@@ -101,6 +101,8 @@ class PageUnion:
             for k, answer in enumerate(answers):
                 if answer >= 0:
                     best[k] = answer
+                elif answer == _STEM and best[k] < 0:
+                    best[k] = answer  # a plural ending of a listed word: read in Python (term_page STEM)
                 elif answer != _FAIL and best[k] == _FAIL:
                     best[k] = answer  # _PIECE or _PIECE_ORDINARY: a word is ordinary for every index alike
         return best

@@ -29,6 +29,10 @@ def read(text: str) -> Reading:
 class SpanIndex(TermIndex):
     """A ``TermIndex`` whose matches keep their word positions."""
 
+    # Words of a combination or weighted phrase match as written: a plural ending is a longer word there
+    # ("zqxalphas" does not count for ``all: zqxalpha ...``; rules/README.md).
+    _PLURALS = False
+
     def spans(self, read: Reading) -> list[Span]:
         found = self._found(read.words, read.tagged, read.glued)
         if read.alternate is not None:
