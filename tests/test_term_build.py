@@ -1,5 +1,5 @@
 """The streaming term build (a rules directory read straight into index rows, duplicates found with numpy
-after each file, format FPTERMS3) answers exactly as the in-memory build from a list of entries."""
+after each file, format FPTERMS4) answers exactly as the in-memory build from a list of entries."""
 
 from __future__ import annotations
 

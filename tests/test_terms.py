@@ -121,7 +121,8 @@ def test_round_trip_bytes(index: TermIndex) -> None:
     assert loaded.to_bytes() == data
 
 
-@pytest.mark.parametrize("data", [b"", b"FPTERMS1", b"NOTTERMS" + b"\0" * 64, b"FPTERMS1" + b"\xff" * 40])
+@pytest.mark.parametrize("data", [b"", b"FPTERMS1", b"NOTTERMS" + b"\0" * 64, b"FPTERMS1" + b"\xff" * 40,
+                                  b"FPTERMS3" + b"\0" * 64])
 def test_from_bytes_refuses_damaged_data(data: bytes) -> None:
     with pytest.raises(ValueError):
         TermIndex.from_bytes(data)
@@ -201,3 +202,12 @@ def test_table_lookup_agrees_with_brute_force(table_keys: list[int], query: list
     table = _Table.build([(k, 0, 0, i) for i, k in enumerate(table_keys)])
     want = sorted((q, row) for q, k in enumerate(query) for row in range(table.keys.size) if int(table.keys[row]) == k)
     assert sorted(table.lookup(query)) == want
+
+
+def test_a_format_3_index_is_refused_with_a_recompile_message() -> None:
+    """Format 4 marks phrases' last words for their plural endings; a format-3 index would read less."""
+    data = bytearray(TermIndex.build([TermEntry("forbidden phrase alpha", "c", "c.txt:1")]).to_bytes())
+    assert data[:8] == b"FPTERMS4"
+    data[:8] = b"FPTERMS3"
+    with pytest.raises(ValueError, match="recompile"):
+        TermIndex.from_bytes(bytes(data))

@@ -1,9 +1,11 @@
-"""The bytes of a term index (``TermIndex.to_bytes`` / ``from_bytes``): format ``FPTERMS3``.
+"""The bytes of a term index (``TermIndex.to_bytes`` / ``from_bytes``): format ``FPTERMS4``.
 
-``FPTERMS3`` + header (seven little-endian uint64: JSON length, plain rows, hashed rows, bitmap bytes, piece
+``FPTERMS4`` + header (seven little-endian uint64: JSON length, plain rows, hashed rows, bitmap bytes, piece
 bitmap bytes, rule lines, rule runs) + JSON meta (padded to 8 bytes) + 8-byte-aligned arrays: plain keys
 and rule numbers, hashed keys and rule numbers, rule lines, rule runs (start, category, file), the bitmap
-and the piece bitmap. Read without copying: the arrays view the buffer. Format 3: rows hold rule numbers
+and the piece bitmap. Read without copying: the arrays view the buffer. Format 4: the piece bitmap also
+marks phrases' last words (their plural endings are read); a format-3 index lacks those marks, so it would
+read less than its rules say and is refused like the older ones. Format 3: rows hold rule numbers
 (12 bytes, not 18); 2: joined/skeleton/piece keys; older formats are refused with a "recompile" message.
 """
 
@@ -18,7 +20,7 @@ from filter_proxy.matchers.term_table import Rules, Table
 
 __all__ = ["MAGIC", "parts", "read"]
 
-MAGIC = b"FPTERMS3"
+MAGIC = b"FPTERMS4"
 
 
 def parts(meta: dict, plain: Table, hashed: Table, bitmap: bytes | memoryview,

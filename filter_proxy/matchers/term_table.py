@@ -1,7 +1,7 @@
 """The arrays behind ``TermIndex``: a sorted key table whose rows name their rule by number, the rule
 table (category, file, line of each numbered rule), and two-probe bitmaps.
 
-Sizes (format ``FPTERMS3``): a row is 12 bytes (``uint64`` key + ``uint32`` rule number); a rule is one
+Sizes (format ``FPTERMS4``): a row is 12 bytes (``uint64`` key + ``uint32`` rule number); a rule is one
 ``uint32`` line plus its run of equal (category, file), so every form of one entry (its phrase, joined and
 look-alike forms, wildcard cuts) shares one rule. Format 2 stored category, file and line on every row
 (18 bytes).

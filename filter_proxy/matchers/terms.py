@@ -32,7 +32,7 @@ Index design (DESIGN §10, chosen by measurement on a 2-core box):
 - Other written forms (``term_forms``): joined phrases and other-script skeletons are extra keys of the same
   row; split words are glued at match time after a word that passes a second, looser bitmap of listed
   words' prefixes (two ordinary words are never glued); hashtag/handle words are segmented (``reading.reading``).
-  Built in one streaming pass by ``term_build``; bytes: ``term_format`` (``FPTERMS3``).
+  Built in one streaming pass by ``term_build``; bytes: ``term_format`` (``FPTERMS4``).
 - A page's strings at once: ``match_many`` on ``term_page.clean`` (and its compiled kernel).
 - Substring entries sit in a small dict keyed by their first 5 characters, probed with every 5-character
   window of every word. They are meant for a few distinctive coined terms, not for bulk lists.
@@ -550,7 +550,7 @@ class TermIndex:
                 + self._mask // 8 + 1 + self._piece_mask // 8 + 1)
 
     def to_bytes(self) -> bytes:
-        """``FPTERMS3`` + header (JSON length, counts) + JSON meta + 8-byte-aligned arrays: plain keys and
+        """``FPTERMS4`` + header (JSON length, counts) + JSON meta + 8-byte-aligned arrays: plain keys and
         rule numbers, hashed keys and rule numbers, rule lines, rule runs (start, category, file), bitmaps."""
         return b"".join(self.to_parts())
 
