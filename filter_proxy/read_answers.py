@@ -37,10 +37,9 @@ from urllib.parse import unquote
 from filter_proxy import exchange
 from filter_proxy.adapters.request import parse_query
 from filter_proxy.adapters.walk import strings as walk_strings
-from filter_proxy.encoded import add_readings
 from filter_proxy.events import note_withheld
 from filter_proxy.request_guard import screened_scope
-from filter_proxy.response_guard import ResponseGuard
+from filter_proxy.response_guard import ResponseGuard, first_unsent, fold_text
 from filter_proxy.screening import Removal, decode_body
 
 if TYPE_CHECKING:
@@ -102,10 +101,6 @@ def as_get(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
     return scope, _empty_receive(receive)
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().split())
-
-
 def sent_texts(segments: Sequence[str], query_string: bytes, body: bytes) -> tuple[str, ...]:
     """What the client sent on this request, folded (case, runs of spaces): the path's segments and query
     parameters percent-decoded, the body as text and, when it is JSON (lines) or a form, its strings."""
@@ -123,12 +118,7 @@ def sent_texts(segments: Sequence[str], query_string: bytes, body: bytes) -> tup
         if "=" in text and "{" not in text[:1]:
             for name, value in parse_query(text):
                 texts += (name, value)
-    return tuple(_fold(t) for t in texts if t)
-
-
-def _was_sent(text: str, sent: tuple[str, ...]) -> bool:
-    folded = _fold(text)
-    return bool(folded) and any(folded in s for s in sent)
+    return tuple(fold_text(t) for t in texts if t)
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> list[Any]:
@@ -201,7 +191,6 @@ def listed_unsent(values: Sequence[Any], rules: RuleSet, sent_by_client: Callabl
     """The Removal for the first listed string or URL of ``values`` (every string and key at any depth,
     markup stripped beside it, URL-shaped parts as URLs, decoded readings) that the client did not send
     (``sent_by_client()``: folded texts, asked only once something matched)."""
-    sent: tuple[str, ...] | None = None
     texts: list[str] = []
     links: list[str] = []
     for value in values:
@@ -214,20 +203,7 @@ def listed_unsent(values: Sequence[Any], rules: RuleSet, sent_by_client: Callabl
         found, found_links = walk_strings(long)
         texts += found
         links += found_links
-    add_readings(texts, links)
-    if texts:
-        for text, verdict in zip(texts, rules.check_many(texts), strict=True):
-            if verdict.action != "allow":
-                sent = sent_by_client() if sent is None else sent
-                if not _was_sent(text, sent):
-                    return Removal(verdict)
-    for link in links:
-        verdict = rules.check_url(link)
-        if verdict.action != "allow":
-            sent = sent_by_client() if sent is None else sent
-            if not _was_sent(link, sent):
-                return Removal(verdict, link)
-    return None
+    return first_unsent(texts, links, rules, sent_by_client)
 
 
 async def read_route(mw: FilterMiddleware, scope: Scope, receive: Receive, send: Send,

@@ -23,7 +23,7 @@ was not read at all, and a hostile backend could answer ``q=<warned term>`` with
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
@@ -104,15 +104,15 @@ def record_request(texts: Iterable[str]) -> None:
     _SENT.set(tuple(t for t in texts if isinstance(t, str)))
 
 
-def _folded(text: str) -> str:
+def fold_text(text: str) -> str:
     return " ".join(text.casefold().split())
 
 
-def _was_sent(text: str, sent: tuple[str, ...]) -> bool:
+def _was_sent(text: str, sent: Sequence[str]) -> bool:
     """True when ``text`` is part of one of the client's own texts (case and runs of spaces ignored):
     then the echo tells the client nothing it did not send. Only asked of an echo string that matched."""
-    folded = _folded(text)
-    return bool(folded) and any(folded in _folded(s) for s in sent)
+    folded = fold_text(text)
+    return bool(folded) and any(folded in fold_text(s) for s in sent)
 
 
 def listed_in_echo(values: Iterable[Any], rules: RuleSet) -> Removal | None:
@@ -125,18 +125,26 @@ def listed_in_echo(values: Iterable[Any], rules: RuleSet) -> Removal | None:
         found_texts, found_links = walk_strings(value)
         texts += found_texts
         links += found_links
+    return first_unsent(texts, links, rules, _SENT.get)
+
+
+def first_unsent(texts: list[str], links: list[str], rules: RuleSet,
+                 sent_by_client: Callable[[], Sequence[str]]) -> Removal | None:
+    """The Removal for the first listed string of ``texts`` (with their decoded readings, added to both
+    lists) or listed URL of ``links`` that the client did not send (``sent_by_client()``: asked only once
+    something matched), else None."""
     add_readings(texts, links)  # decoded readings a client gets (encoded.py)
-    sent: tuple[str, ...] | None = None
+    sent: Sequence[str] | None = None
     if texts:
         for text, verdict in zip(texts, rules.check_many(texts), strict=True):
             if verdict.action != "allow":
-                sent = _SENT.get() if sent is None else sent
+                sent = sent_by_client() if sent is None else sent
                 if not _was_sent(text, sent):
                     return Removal(verdict)
     for link in links:
         verdict = rules.check_url(link)
         if verdict.action != "allow":
-            sent = _SENT.get() if sent is None else sent
+            sent = sent_by_client() if sent is None else sent
             if not _was_sent(link, sent):
                 return Removal(verdict, link)
     return None

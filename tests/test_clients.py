@@ -6,6 +6,7 @@ what the rules list never comes back."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,15 +28,23 @@ def rules_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def served(backend: Any, adapter: str, rules_dir: Path) -> Iterator[tuple[Any, str]]:
-    with serve(backend.app) as upstream:
+@contextmanager
+def served_app(app: Any, adapter: str, rules_dir: Path) -> Iterator[str]:
+    """The base URL of the whole filter-proxy stack (ops layer, middleware, proxy) in front of ``app``, both
+    served over loopback HTTP."""
+    with serve(app) as upstream:
         config = load_config(env={}, overrides={
             "upstream.url": upstream, "upstream.adapter": adapter, "rules.path": str(rules_dir),
             "rules.watch": False, "images.enabled": False, "report.enabled": False, "metrics.enabled": False,
             "admin.token_env": "",
         }, require_upstream=True)
         with serve(build_app(config)) as base:
-            yield backend, base
+            yield base
+
+
+def served(backend: Any, adapter: str, rules_dir: Path) -> Iterator[tuple[Any, str]]:
+    with served_app(backend.app, adapter, rules_dir) as base:
+        yield backend, base
 
 
 @pytest.fixture(params=["elasticsearch", "opensearch"])

@@ -27,11 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from filter_proxy.config import load_config
 from filter_proxy.middleware import FilterMiddleware
-from filter_proxy.ops import build_app
 from tests.support.hostile import asgi_scope, call_asgi
-from tests.support.server import serve
+from tests.test_clients import served_app
 from tests.test_middleware import build_rules
 
 SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -177,23 +175,17 @@ def client(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     rules_dir = tmp_path_factory.mktemp("head-client-rules")
     build_rules(rules_dir)
     backend = DocumentBackend()
-    with serve(backend.app) as upstream:
-        config = load_config(env={}, overrides={
-            "upstream.url": upstream, "upstream.adapter": request.param, "rules.path": str(rules_dir),
-            "rules.watch": False, "images.enabled": False, "report.enabled": False, "metrics.enabled": False,
-            "admin.token_env": "",
-        }, require_upstream=True)
-        with serve(build_app(config)) as base_url:
-            if request.param == "elasticsearch":
-                from elasticsearch import Elasticsearch
+    with served_app(backend.app, request.param, rules_dir) as base_url:
+        if request.param == "elasticsearch":
+            from elasticsearch import Elasticsearch
 
-                es: Any = Elasticsearch(base_url, request_timeout=10)
-            else:
-                from opensearchpy import OpenSearch
+            es: Any = Elasticsearch(base_url, request_timeout=10)
+        else:
+            from opensearchpy import OpenSearch
 
-                es = OpenSearch([base_url], timeout=10)
-            yield es, backend
-            es.close()
+            es = OpenSearch([base_url], timeout=10)
+        yield es, backend
+        es.close()
 
 
 def test_official_client_exists_is_false_for_a_listed_document(client: tuple[Any, DocumentBackend]) -> None:

@@ -9,8 +9,6 @@ client raises), never returned. Before the fix every one of these answers was pa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from filter_proxy.config import load_config
-from filter_proxy.ops import build_app
-from tests.support.server import serve
+from tests.test_clients import served_app
 from tests.test_middleware import build_rules
 
 SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -116,18 +112,6 @@ def rules_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("read-client-rules")
 
 
-@contextmanager
-def served(app: Starlette, adapter: str, rules_dir: Path) -> Iterator[str]:
-    with serve(app) as upstream:
-        config = load_config(env={}, overrides={
-            "upstream.url": upstream, "upstream.adapter": adapter, "rules.path": str(rules_dir),
-            "rules.watch": False, "images.enabled": False, "report.enabled": False, "metrics.enabled": False,
-            "admin.token_env": "",
-        }, require_upstream=True)
-        with serve(build_app(config)) as base:
-            yield base
-
-
 def _rules_dir(base: Path, term: str) -> Path:
     directory = base / term
     if not directory.exists():
@@ -150,7 +134,7 @@ def test_es_clients_never_get_a_listed_stored_string(rules_base: Path, term: str
                                                       flavour: str) -> None:
     stored = Stored()
     stored.where, stored.value = where, f"{word} {term}"
-    with served(es_app(stored), "elasticsearch" if flavour == "es" else "opensearch",
+    with served_app(es_app(stored), "elasticsearch" if flavour == "es" else "opensearch",
                 _rules_dir(rules_base, term)) as base:
         if flavour == "es":
             from elasticsearch import ApiError, Elasticsearch
@@ -185,7 +169,7 @@ def test_meilisearch_client_never_gets_a_listed_stored_string(rules_base: Path, 
 
     stored = Stored()
     stored.where, stored.value = where, f"{word} {term}"
-    with served(meili_app(stored), "meilisearch", _rules_dir(rules_base, term)) as base:
+    with served_app(meili_app(stored), "meilisearch", _rules_dir(rules_base, term)) as base:
         client = meilisearch.Client(base, "masterKey", timeout=10)
         calls = {"settings": lambda: client.index("books").get_settings(), "tasks": lambda: client.get_tasks()}
         for name, call in calls.items():
@@ -206,7 +190,7 @@ def test_typesense_client_never_gets_a_listed_stored_string(rules_base: Path, te
 
     stored = Stored()
     stored.where, stored.value = where, f"{word} {term}"
-    with served(typesense_app(stored), "typesense", _rules_dir(rules_base, term)) as base:
+    with served_app(typesense_app(stored), "typesense", _rules_dir(rules_base, term)) as base:
         host, port = base.removeprefix("http://").split(":")
         client = typesense.Client({"nodes": [{"host": host, "port": port, "protocol": "http"}], "api_key": "k",
                                    "connection_timeout_seconds": 10, "num_retries": 0})
