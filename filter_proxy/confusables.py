@@ -36,7 +36,7 @@ import unicodedata
 from importlib import resources
 from typing import NamedTuple
 
-__all__ = ["CONFUSABLES_SOURCE", "CONFUSABLES_UNICODE_VERSION", "STRICT", "EXTENDED", "script_of", "fold",
+__all__ = ["CONFUSABLES_SOURCE", "CONFUSABLES_UNICODE_VERSION", "SPACING_MARKS", "MARK_LOOKALIKES", "STRICT", "EXTENDED", "script_of", "fold",
            "fold_decide", "fold_mixed", "fold_symbols", "fold_token", "has_genuine", "latin_lookalikes"]
 
 CONFUSABLES_SOURCE = "confusable-homoglyphs 3.3.x (UTS #39 confusables.txt + Scripts.txt)"
@@ -142,6 +142,8 @@ def _close_under_casefold(table: dict[str, str]) -> dict[str, str]:
 
 
 _ALL, _SYMBOLS = _build_lookalikes()
+# Spacing marks (category Mc, inside a token as ``normalize.tokens`` reads it) that look like a Latin letter.
+MARK_LOOKALIKES = {c: t for c, t in _SYMBOLS.items() if unicodedata.category(c) == "Mc"}
 # Look-alikes the UTS #39 data (13.0) lacks but a reader takes for the Latin letter: Armenian liwn (Լ, լ: L,
 # l) and yi (յ: j), Komi sje (ԍ: g; the data lists only its capital). Found by the red-team generator
 # (benchmarks/disguise_evader.py).
@@ -222,11 +224,32 @@ _LATIN_TABLE.update(str.maketrans({c: t for c, t in EXTENDED.items() if script_o
 # it touches a letter and no digit ("zqx⊤dxp"); elsewhere ("3×4", "A × B", "20°C") it stays punctuation.
 _SYMBOL_CLASS = "[" + "".join(re.escape(c) for c in sorted(_SYMBOLS)) + "]"
 _SYMBOL_ANY = re.compile(_SYMBOL_CLASS)  # one class: a fast pre-check (the look-arounds cost ~5x)
+# A spacing mark among them ("ం", o) stands inside a token, where a leetspeak symbol beside it is a letter too
+# (``normalize.map_leet`` drops or maps the symbol, and the mark would then touch a letter: "ԥ$ం").
+_MARK_CLASS = "[" + "".join(sorted(c for c in _SYMBOLS if unicodedata.category(c) == "Mc")) + "]"
 _SYMBOL_NEAR_LETTER = re.compile(
-    rf"(?<!\d){_SYMBOL_CLASS}(?=[^\W\d_])(?!\d)|(?<=[^\W\d_]){_SYMBOL_CLASS}(?![\d])")
+    rf"(?<!\d){_SYMBOL_CLASS}(?=[^\W\d_])|(?<=[^\W\d_]){_SYMBOL_CLASS}(?!\d)"
+    rf"|(?<!\d){_MARK_CLASS}(?=[@$!|€])|(?<=[@$!|€]){_MARK_CLASS}(?!\d)")
 
-# A token (letters, digits, leetspeak symbols): the mixed-script rule looks at those with a non-ASCII letter.
-_TOKENISH = re.compile(r"[\w@$!|€]+")
+
+
+def _spacing_marks() -> str:
+    """Spacing combining marks (Mc, e.g. Indic vowel signs) belong inside words, but are not ``\\w``: the
+    body of a regex class, as ranges."""
+    ranges: list[list[int]] = []
+    for cp in range(0x80, 0x30000):
+        if unicodedata.category(chr(cp)) == "Mc":
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1][1] = cp
+            else:
+                ranges.append([cp, cp])
+    return "".join(re.escape(chr(a)) + (f"-{re.escape(chr(b))}" if b > a else "") for a, b in ranges)
+
+
+SPACING_MARKS = _spacing_marks()
+# A token as ``normalize.tokens`` reads it (letters, digits, leetspeak symbols and spacing marks; "_" apart):
+# the mixed-script rule looks at those with a non-ASCII letter.
+_TOKENISH = re.compile(r"(?:[^\W_]|[@$!|€" + SPACING_MARKS + "])+")
 _RUN_CACHE: dict[str, _Run] = {}  # run -> its classification; bounded, cleared whole
 _RUN_CACHE_MAX = 1 << 15
 
@@ -259,9 +282,11 @@ def _classify(run: str) -> _Run:
     kept = run.translate(_LATIN_TABLE) if scripts == {"LATIN"} else run
     genuine = any(map(_is_genuine_letter, run))
     loose_fold = run.translate(_EXTENDED_TABLE)
-    loose = loose_fold if loose_fold.isascii() and scripts != {"LATIN"} else None
+    # (``€`` is a leetspeak letter: "μ€" beside a disguise reads "me", as it would once € were mapped.)
+    loose = loose_fold if loose_fold.replace("€", "").isascii() and scripts != {"LATIN"} else None
     odd_case = loose is not None and any(a.islower() and b.isupper() for a, b in zip(run, run[1:], strict=False))
-    return _Run(False, run.translate(_STRICT_TABLE), kept, genuine, loose, odd_case)
+    # The whole-text fold keeps what ``kept`` folds (Latin-script look-alikes "ʝ", "ƅ", "ꞵ" in any context).
+    return _Run(False, run.translate(_STRICT_TABLE).translate(_LATIN_TABLE), kept, genuine, loose, odd_case)
 
 
 def _run(run: str) -> _Run:
@@ -295,9 +320,12 @@ def fold_decide(text: str, whole: bool | None = None) -> tuple[str, bool]:
     # A token mixing scripts is a disguise in progress: its neighbours made only of look-alikes (counting
     # lower-case letters whose capital is one, EXTENDED) are folded with it ("ԛХЬԛԍ хzјЕ": two words); so is
     # a word of look-alikes cased as no genuine word is ("ΖνΖΙοκΗΜ").
-    disguised = not whole and any(r.mixed for r in runs)
-    swap = {run: r.folded if r.mixed or whole else r.loose if (disguised or r.odd_case) and r.loose else r.kept
-            for run, r in zip(found, runs, strict=True)}
+    # The whole-text fold reads at least what the per-token rule reads (strict pairs for every look-alike,
+    # and the wider fold where that rule applies it): forced by ``normalize``'s second pass, it must never
+    # un-fold a neighbour of a mixed-script token ("Aµ:µ", "aм мa").
+    disguised = any(r.mixed for r in runs)
+    swap = {run: r.folded if r.mixed else r.loose if (disguised or r.odd_case) and r.loose
+            else r.folded if whole else r.kept for run, r in zip(found, runs, strict=True)}
     return _TOKENISH.sub(lambda m: swap.get(m.group(), m.group()), text), whole
 
 

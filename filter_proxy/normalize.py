@@ -94,6 +94,13 @@ def _build_drop_table() -> dict[int, str | None]:
             # UTS #39 knows better where it lists the letter ("ᶌ", v with a hook, looks like "y").
             if found and unicodedata.normalize("NFD", char) == char and char not in confusables.EXTENDED:
                 drop[cp] = found.group(1).lower()
+    # A capital whose name does not say its letter ("LATIN CAPITAL LETTER SMALL Q WITH HOOK TAIL", Ɋ) reads
+    # as its small letter does: case folding runs after this table, so a second pass would read it.
+    for start, end in _LATIN_BLOCKS:
+        for cp in range(start, end):
+            folded = chr(cp).casefold()
+            if cp not in drop and len(folded) == 1 and drop.get(ord(folded)) and chr(cp) not in confusables.EXTENDED:
+                drop[cp] = drop[ord(folded)]
     return drop
 
 
@@ -114,42 +121,49 @@ def _build_letter_forms() -> dict[int, str]:
     forms.update({0x249C + i: c for i, c in enumerate("abcdefghijklmnopqrstuvwxyz")})
     small_caps = dict(zip("ᴀʙᴄᴅᴇꜰɢʜɪᴊᴋʟᴍɴᴏᴘꞯʀꜱᴛᴜᴠᴡʏᴢ", "abcdefghijklmnopqrstuvwyz", strict=True))
     forms.update({ord(k): v for k, v in small_caps.items()})
+    # Characters NFKC turns into one of these (modifier letters "𐞄" ʙ, "ᶰ" ɴ): read before NFKC runs, so
+    # mapped here too, or a second pass over the output would read a letter the first one left.
+    for cp in range(0x80, 0x30000):
+        compat = unicodedata.normalize("NFKC", chr(cp))
+        if cp not in forms and len(compat) == 1 and ord(compat) in forms:
+            forms[cp] = forms[ord(compat)]
     return forms
 
 
 _LETTER_FORMS = _build_letter_forms()
 _LETTER_FORM_CHARS = frozenset(map(chr, _LETTER_FORMS))
 
+# With the spacing marks that look like a letter (the anusvaras "ం ං ಂ ം", o): inside a token they are no
+# punctuation, and one between a digit and a letter ("z9ංx") is read with the digits.
 _LEET = str.maketrans({"0": "o", "1": "i", "2": "z", "3": "e", "4": "a", "5": "s", "6": "g", "7": "t",
-                       "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e"})
+                       "8": "b", "9": "g", "@": "a", "$": "s", "!": "i", "|": "i", "€": "e",
+                       **confusables.MARK_LOOKALIKES})
 # Symbols that are punctuation at a token's edge (@name, wow!, |x|); elsewhere they are letters.
 _LEADING_PUNCT = "@|"
 _TRAILING_PUNCT = "!|"
 
 
-def _mc_class() -> str:
-    """Spacing combining marks (Mc, e.g. Indic vowel signs) belong inside words, but are not ``\\w``."""
-    return "".join(re.escape(chr(cp)) for cp in range(0x80, 0x30000) if unicodedata.category(chr(cp)) == "Mc")
-
-
+# Spacing combining marks (Mc, e.g. Indic vowel signs) belong inside words, but are not ``\\w``.
+_MC = confusables.SPACING_MARKS
 # "_" is turned into a space first, so \w here means letters and digits (one char class: fast).
 _TOKEN = re.compile(r"[\w@$!|€]+")
-_TOKEN_MC = re.compile(r"[\w@$!|€" + _mc_class() + "]+")  # 4x slower; spacing marks start at U+0903
+_TOKEN_MC = re.compile(r"[\w@$!|€" + _MC + "]+")  # 4x slower; spacing marks start at U+0903
 # Single letters/digits/leet symbols chained by punctuation ("f.o.o", "f-o-o", "r.3.b.@") are one word.
 # A chain starts where no letter, digit or symbol precedes it and ends before no letter/digit; its last member
 # is not "!" or "|" (an exclamation or bar after an abbreviation, "U.S.A.!", is punctuation as in tokens).
 # Any punctuation or symbol chains (a reader skips "z?q%x", "z(q)x", "z·q–x" as readily as "z.q.x"), but not
 # the leet symbols (members) nor whitespace. (The typographic quotes and dashes are separators here as their
 # ASCII stand-ins, ``_TYPOGRAPHIC``, are on the ASCII path: both paths read alike.)
-_NOT_SEP = "\\w\\s@$!|€\x00"
+# Spacing marks (``_MC``) are inside words as ``tokens`` reads them: neither separators nor chain edges.
+_NOT_SEP = "\\w\\s@$!|€\x00" + _MC
 _SEP = rf"(?:[^{_NOT_SEP}]|_)"
 _MEMBER = r"(?:[^\W_]|[@$!|€])"
 _LAST = r"(?:[^\W_]|[@$€])"
-_CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€]){_MEMBER}(?:{_SEP}+{_MEMBER})*{_SEP}+{_LAST}(?![^\W_])")
+_CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€{_MC}]){_MEMBER}(?:{_SEP}+{_MEMBER})*{_SEP}+{_LAST}(?![^\W_])(?![{_MC}])")
 # Exactly "some chain exists", but led by the separator class so the regex engine skips ahead in C
 # (~0.7 µs on a 100-character snippet instead of ~2.6 µs for ``_CHAIN.search``): a separator preceded by
 # a lone member, then more separators and a last member (the final pair of any chain has this shape).
-_CHAIN_HINT = re.compile(rf"{_SEP}(?<=(?<![^\W_])(?<![@$!|€]){_MEMBER}.){_SEP}*{_LAST}(?![^\W_])")
+_CHAIN_HINT = re.compile(rf"{_SEP}(?<=(?<![^\W_])(?<![@$!|€{_MC}]){_MEMBER}.){_SEP}*{_LAST}(?![^\W_])(?![{_MC}])")
 # ASCII text (nearly all of it): the same hint with the separators as one positive class, which the engine
 # scans for in C (the negated class above costs ~3.5x on ordinary text).
 _ASCII_SEP = "[" + "".join(re.escape(chr(b)) for b in range(128) if re.fullmatch(_SEP, chr(b))) + "]"
@@ -437,8 +451,9 @@ def _words(text: str, trim: bool, whole: bool | None = None) -> list[str]:
         return _finish_tokens(toks, symbols)
     folded, decided = _fold_unicode(text, False, whole)
     out, joined = _finish_non_ascii(folded, trim)
-    if joined and whole is None and not decided and not confusables.has_genuine(out):
-        # Joining folded away the only letters that made the text genuine: decide as a second pass would.
+    if whole is None and not decided and not confusables.has_genuine(out):
+        # Joining, or the wider fold of a word beside a disguise or oddly cased ("а:µΙ"), folded away the
+        # only letters that made the text genuine: decide as a second pass would.
         out = _finish_non_ascii(_fold_unicode(text, False, True)[0], trim)[0]
     if joined and not all(map(str.isascii, out)):
         # A word joined across a separator can be the mixed-script neighbour that decides how the words

@@ -11,6 +11,7 @@ from filter_proxy.normalize import (
     _CHAIN,
     _CHAIN_HINT,
     collapse_repeats,
+    decode_references,
     fold_unicode,
     join_chains,
     join_spelled,
@@ -132,8 +133,23 @@ def test_i_and_l_share_one_letter() -> None:
     assert normalize("b1ocked") == normalize("blocked") == normalize("b|ocked") == normalize("biocked")
 
 
-def _stepwise(text: str, whole: bool | None = None) -> list[str]:
+def _stepwise(text: str) -> list[str]:
     """The documented pipeline, one step after the other, with none of ``words``' fast paths or caches."""
+    out = _one_pass(decode_references(text))
+    # A word joined across separators can mix scripts after fold_unicode judged the text: it is then the
+    # mixed-script neighbour that decides how the words beside it fold, so the words are read again, as a
+    # second pass would, until they no longer change (normalize is idempotent).
+    for _ in range(8):
+        if all(map(str.isascii, out)):
+            break
+        again = _one_pass(" ".join(out))
+        if again == out:
+            break
+        out = again
+    return out
+
+
+def _one_pass(text: str, whole: bool | None = None) -> list[str]:
     toks = tokens(join_chains(map_confusables(fold_unicode(map_digraphs(text), whole=whole))))
     out = [w for w in (collapse_repeats(map_leet(t)) for t in toks) if w]
     if [len(w) for w in out].count(1) >= 3:
@@ -142,7 +158,7 @@ def _stepwise(text: str, whole: bool | None = None) -> list[str]:
     # whose only genuine letters joining folded away is folded whole.
     out = [collapse_repeats(map_leet(f)) if (f := fold_mixed(w)) != w else w for w in out]
     if whole is None and not text.isascii() and not has_genuine(out):
-        return _stepwise(text, whole=True)
+        return _one_pass(text, whole=True)
     return out
 
 
