@@ -72,8 +72,9 @@ __all__ = ["normalize", "words", "map_digraphs", "map_wide", "has_wide", "skelet
 
 
 _LATIN_WITH = re.compile(r"LATIN (?:SMALL|CAPITAL) LETTER ([A-Z]) WITH ")
-# Latin blocks that hold letters with a stroke, hook or bar (no canonical decomposition: NFD keeps them).
-_LATIN_BLOCKS = ((0x80, 0x250), (0x1D00, 0x1F00), (0x2C60, 0x2C80), (0xA720, 0xA800), (0xAB30, 0xAB70))
+# Latin blocks (and IPA Extensions: "ɗ", "ɓ", small letters of Latin capitals "Ɗ", "Ɓ") that hold letters with
+# a stroke, hook or bar (no canonical decomposition: NFD keeps them).
+_LATIN_BLOCKS = ((0x80, 0x2B0), (0x1D00, 0x1F00), (0x2C60, 0x2C80), (0xA720, 0xA800), (0xAB30, 0xAB70))
 
 
 def _build_drop_table() -> dict[int, str | None]:
@@ -94,13 +95,16 @@ def _build_drop_table() -> dict[int, str | None]:
             # UTS #39 knows better where it lists the letter ("ᶌ", v with a hook, looks like "y").
             if found and unicodedata.normalize("NFD", char) == char and char not in confusables.EXTENDED:
                 drop[cp] = found.group(1).lower()
-    # A capital whose name does not say its letter ("LATIN CAPITAL LETTER SMALL Q WITH HOOK TAIL", Ɋ) reads
-    # as its small letter does: case folding runs after this table, so a second pass would read it.
+    # A letter whose name does not say its letter reads as its other case does ("LATIN CAPITAL LETTER SMALL Q
+    # WITH HOOK TAIL", Ɋ, as ɋ; "LATIN SMALL LETTER BARRED O", ɵ, as Ɵ): case folding runs after this table,
+    # so a second pass would read the capital's small letter, and a listed word matches in either case.
     for start, end in _LATIN_BLOCKS:
         for cp in range(start, end):
-            folded = chr(cp).casefold()
-            if cp not in drop and len(folded) == 1 and drop.get(ord(folded)) and chr(cp) not in confusables.EXTENDED:
-                drop[cp] = drop[ord(folded)]
+            char = chr(cp)
+            for other in (char.casefold(), char.upper()):
+                if cp not in drop and len(other) == 1 and drop.get(ord(other)) and char not in confusables.EXTENDED \
+                        and unicodedata.normalize("NFD", char) == char:
+                    drop[cp] = drop[ord(other)]
     return drop
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from filter_proxy.confusables import fold_mixed, has_genuine
@@ -167,6 +167,7 @@ ASCII_DENSE = st.text(alphabet=st.sampled_from("abLlI1 0.-_*/'\\:@$!|zqQ3 \t,"),
 
 @settings(max_examples=500, deadline=None)
 @given(st.one_of(ASCII_DENSE, st.text(max_size=60)))
+@example("Aµ:µ")  # micro sign beside ":" (more classes: tests/test_normalize_unicode.py)
 def test_words_fast_paths_agree_with_the_stepwise_pipeline(text: str) -> None:
     assert words(text) == _stepwise(text)
     assert words(text) == _stepwise(text)  # second call served from the per-token cache
