@@ -400,21 +400,63 @@ def _wide_letter(match: re.Match[str]) -> str:
     return _WIDE_LETTERS[match.group()]
 
 
+# Chains of single characters whose members include the wider table's symbols (``x:z:7:o:i:p:&``, ``>-<-z``,
+# ``q.(.).x``, ``a.^.b``): ``join_chains`` reads those symbols as separators; here they are members, read once
+# the chain is joined (a multi-symbol letter cut by separators, ``>-<``, is whole again). A member is one
+# character between separators; "/" and "\\" stay separators (paths, URLs), as does every other punctuation.
+_WIDE_MEMBERS = "()\\[\\]{}<>+^&"
+# (An "&" before a query's "name=" is no member, as in ``WIDE_SINGLE``: "?x=&_a_b=1".)
+_WM = r"(?:[A-Za-z0-9@$!|€()\[\]{}<>+^]|&(?![A-Za-z0-9_.%-]*=))"
+_WS = rf"(?:[^\w\s@$!|€{_WIDE_MEMBERS}=\x00]|_)"  # "=" breaks it: a query's "a=&b=" is no chain
+_WIDE_CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€{_WIDE_MEMBERS}]){_WM}(?:{_WS}+{_WM}){{2,}}(?![^\W_])(?![@$!|€{_WIDE_MEMBERS}])")
+# Necessary for such a chain, and cheap: a wide member (or a "|", which starts "|3" b, "|<" k...) with a
+# separator on one side.
+_WIDE_CHAIN_HINT = re.compile(rf"{_WS}[|{_WIDE_MEMBERS}]|[|{_WIDE_MEMBERS}]{_WS}")
+_WS_RUN = re.compile(rf"{_WS}+")
+# Inside a joined chain every member is a letter: multi-symbol letters are read longest first wherever they
+# stand (no touching letter needed), then each single symbol; symbols no letter was read from are dropped.
+_WIDE_PLAIN = re.compile("|".join(re.escape(d) for d in sorted({**_DIGRAPHS, **WIDE_LEET}, key=len, reverse=True)))
+_WIDE_LEFT = re.compile(rf"[{_WIDE_MEMBERS}]")
+
+
+def _wide_chain(match: re.Match[str]) -> str:
+    chain = match.group()
+    members = _WS_RUN.sub("", chain)
+    if not any(c.isascii() and c.isalpha() for c in members) or sum(1 for c in members if not c.isdigit()) < 3:
+        return chain
+    mapped = _WIDE_PLAIN.sub(_wide_letter, members).translate(_WIDE_SINGLE_TABLE)
+    if mapped == members.translate(_WIDE_SINGLE_TABLE) and not _WIDE_LEFT.search(members):
+        return chain  # no wide symbol in it: join_chains reads it already
+    return _WIDE_LEFT.sub("", mapped)
+
+
+_WIDE_SINGLE_TABLE = str.maketrans(WIDE_SINGLE)
+
+
+def _wide_chains(text: str) -> str:
+    """``text`` with its chains of wide symbols and letters read (above); unchanged when it has none."""
+    if not _WIDE_CHAIN_HINT.search(text):
+        return text
+    return _WIDE_CHAIN.sub(_wide_chain, text)
+
+
 def map_wide(text: str) -> str:
     """The wider leetspeak table read as letters (see ``WIDE_LEET``), after ``map_digraphs``' own: "x></\\/\\"
-    -> "xxm", "x|<(" -> "xkc"; repeated (at most 3 times) so that neighbouring symbols resolve each other."""
+    -> "xxm", "x|<(" -> "xkc"; repeated (at most 3 times) so that neighbouring symbols resolve each other.
+    Then chains of single characters with wide symbols among their members (``_wide_chain``: ``x:z:&``)."""
     for _ in range(3):
         mapped = _WIDE_MAP.sub(_wide_letter, text)
         if mapped == text:
             break
         text = mapped
-    return text
+    return _wide_chains(text)
 
 
 def has_wide(text: str) -> bool:
     """Whether ``map_wide`` changes ``text``: ``_WIDE`` tried where a symbol stands, on the text and on it
     with ``map_digraphs``' own read (a ``()`` "o" may touch a symbol)."""
-    return _wide_in(text) or ((mapped := map_digraphs(text)) is not text and _wide_in(mapped))
+    return _wide_in(text) or ((mapped := map_digraphs(text)) is not text and _wide_in(mapped)) \
+        or _wide_chains(text) != text
 
 
 _WIDE_FIRST = re.compile(r"[()\[\]{}<>+^&|/\\_]")  # the first symbol of every ``_WIDE`` alternative

@@ -551,6 +551,14 @@ cdef unsigned char _WIDE_SIDE[256]  # a symbol that may stand beside another ins
 memset(_WIDE_SIDE, 0, 256)
 for _b in bytearray(b"()[]{}<>+^&-_"):
     _WIDE_SIDE[_b] = 1
+# ``normalize._WIDE_CHAIN`` (chains of single characters with wide symbols among the members, "x:z:&"):
+# 1 a member or a letter or digit, 2 whitespace, NUL or "=" (neither member nor separator); the rest separates.
+cdef unsigned char _CHAIN_CLASS[256]
+memset(_CHAIN_CLASS, 0, 256)
+for _b in bytearray(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz@$!|()[]{}<>+^&"):
+    _CHAIN_CLASS[_b] = 1
+for _b in bytearray(b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00="):
+    _CHAIN_CLASS[_b] = 2
 
 
 cdef inline bint _touch_left(const unsigned char* raw, Py_ssize_t i) noexcept:
@@ -562,15 +570,52 @@ cdef inline bint _touch_right(const unsigned char* raw, Py_ssize_t n, Py_ssize_t
     return i + 1 < n and (_alnum(raw[i + 1]) or (raw[i + 1] == 40 and i + 2 < n and raw[i + 2] == 41))
 
 
+cdef inline bint _before_name(const unsigned char* raw, Py_ssize_t n, Py_ssize_t i) noexcept:
+    """``raw[i]`` ("&") stands before a query's "name=": [A-Za-z0-9_.%-]* then "="."""
+    cdef Py_ssize_t j = i + 1
+    while j < n and (_alnum(raw[j]) or raw[j] == 95 or raw[j] == 46 or raw[j] == 37 or raw[j] == 45):
+        j += 1
+    return j < n and raw[j] == 61
+
+
+cdef bint _in_chain(const unsigned char* raw, Py_ssize_t n, Py_ssize_t i) noexcept:
+    """Whether the single member ``raw[i]`` (a wide symbol) may be one of a chain ``normalize._wide_chain``
+    reads: with the single members (class 1, no member beside them) reachable across runs of separators
+    (class 0) on both sides, 3 or more members, a letter and 3 that are no digits among them."""
+    cdef int members = 1, letters = 0, others = 1
+    cdef int step
+    cdef Py_ssize_t j
+    cdef unsigned char b
+    for step in (-1, 1):
+        j = i + step
+        while 0 <= j < n and _CHAIN_CLASS[raw[j]] == 0:
+            while 0 <= j < n and _CHAIN_CLASS[raw[j]] == 0:
+                j += step
+            if j < 0 or j >= n or _CHAIN_CLASS[raw[j]] != 1 or (0 <= j + step < n and _CHAIN_CLASS[raw[j + step]] == 1):
+                break
+            b = raw[j]
+            members += 1
+            letters += (65 <= b <= 90) or (97 <= b <= 122)
+            others += not (48 <= b <= 57)
+            j += step
+    return members >= 3 and letters >= 1 and others >= 3
+
+
 cdef bint _wide_at(const unsigned char* raw, Py_ssize_t n, Py_ssize_t i) noexcept:
     """A superset of ``normalize.has_wide`` at the symbol ``raw[i]`` (the string has no ``| @ ! $ \\``; a
+    single symbol beside a separator, a member of a chain; a
     ``()`` counts as the letter ``map_digraphs`` makes of it): after a letter or digit, ``+ ^``, an ``&`` but
     before a query's "name=", a multi-symbol letter's first symbol, or a single ``( [ { <`` with no closing
     bracket after it in the string; before one, the last symbol of a multi-symbol letter (the symbol before it
     its own)."""
     cdef unsigned char c = raw[i]
     cdef unsigned char nx = raw[i + 1] if i + 1 < n else 0
+    cdef unsigned char left = _CHAIN_CLASS[raw[i - 1]] if i > 0 else 2
+    cdef unsigned char right = _CHAIN_CLASS[nx] if i + 1 < n else 2
     cdef Py_ssize_t j
+    if left != 1 and right != 1 and (left == 0 or right == 0) and not (c == 38 and _before_name(raw, n, i)) \
+            and _in_chain(raw, n, i):
+        return True  # a single member with two more across separators: a chain's (``normalize._WIDE_CHAIN``)
     if _touch_left(raw, i):
         if c == 43 or c == 94:  # + ^
             return True
