@@ -403,11 +403,12 @@ def _wide_letter(match: re.Match[str]) -> str:
 # Chains of single characters whose members include the wider table's symbols (``x:z:7:o:i:p:&``, ``>-<-z``,
 # ``q.(.).x``, ``a.^.b``): ``join_chains`` reads those symbols as separators; here they are members, read once
 # the chain is joined (a multi-symbol letter cut by separators, ``>-<``, is whole again). A member is one
-# character between separators; "/" and "\\" stay separators (paths, URLs), as does every other punctuation.
+# character between separators (any punctuation but those symbols, "=", "/" and "\\").
 _WIDE_MEMBERS = "()\\[\\]{}<>+^&"
 # (An "&" before a query's "name=" is no member, as in ``WIDE_SINGLE``: "?x=&_a_b=1".)
 _WM = r"(?:[A-Za-z0-9@$!|€()\[\]{}<>+^]|&(?![A-Za-z0-9_.%-]*=))"
-_WS = rf"(?:[^\w\s@$!|€{_WIDE_MEMBERS}=\x00]|_)"  # "=" breaks it: a query's "a=&b=" is no chain
+# "=" breaks a chain (a query's "a=&b="), and so do "/" and "\\" (paths; "/\\" a, "\\^/" w are letters).
+_WS = rf"(?:[^\w\s@$!|€{_WIDE_MEMBERS}=/\\\x00]|_)"
 _WIDE_CHAIN = re.compile(rf"(?<![^\W_])(?<![@$!|€{_WIDE_MEMBERS}]){_WM}(?:{_WS}+{_WM}){{2,}}(?![^\W_])(?![@$!|€{_WIDE_MEMBERS}])")
 # Necessary for such a chain, and cheap: a wide member (or a "|", which starts "|3" b, "|<" k...) with a
 # separator on one side.
@@ -443,13 +444,15 @@ def _wide_chains(text: str) -> str:
 def map_wide(text: str) -> str:
     """The wider leetspeak table read as letters (see ``WIDE_LEET``), after ``map_digraphs``' own: "x></\\/\\"
     -> "xxm", "x|<(" -> "xkc"; repeated (at most 3 times) so that neighbouring symbols resolve each other.
-    Then chains of single characters with wide symbols among their members (``_wide_chain``: ``x:z:&``)."""
+    Chains of single characters with wide symbols among their members are read first (``_wide_chain``:
+    ``x:z:&``; a chain's "?" is a separator, not the end of ``|?`` r)."""
+    text = _wide_chains(text)
     for _ in range(3):
         mapped = _WIDE_MAP.sub(_wide_letter, text)
         if mapped == text:
             break
         text = mapped
-    return _wide_chains(text)
+    return text
 
 
 def has_wide(text: str) -> bool:

@@ -552,12 +552,13 @@ memset(_WIDE_SIDE, 0, 256)
 for _b in bytearray(b"()[]{}<>+^&-_"):
     _WIDE_SIDE[_b] = 1
 # ``normalize._WIDE_CHAIN`` (chains of single characters with wide symbols among the members, "x:z:&"):
-# 1 a member or a letter or digit, 2 whitespace, NUL or "=" (neither member nor separator); the rest separates.
+# 1 a member or a letter or digit, 2 whitespace, NUL, "=", "/" or "\\" (neither member nor separator); the rest
+# separates.
 cdef unsigned char _CHAIN_CLASS[256]
 memset(_CHAIN_CLASS, 0, 256)
 for _b in bytearray(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz@$!|()[]{}<>+^&"):
     _CHAIN_CLASS[_b] = 1
-for _b in bytearray(b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00="):
+for _b in bytearray(b" \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x00=/\\"):
     _CHAIN_CLASS[_b] = 2
 
 
