@@ -40,8 +40,9 @@ sides and matching is a plain comparison of normalised words. Steps, one small p
    two scripts is folded like a mixed-script token.
 
 The wider leetspeak table (``WIDE_LEET``: ``><`` x, ``[]`` o, ``|2`` r, ``]-[`` h, ``/\\/\\`` m ...; single
-``( < [ { + ^ &`` after a letter) is not a step: ``map_wide`` / ``has_wide`` give ``reading.reading`` an
-alternate reading, so code and prose ("q=a+b", "R&D", "f(x)") keep their words here.
+``( < [ { + ^ &`` after a letter; and chains of single characters with those symbols among the members,
+``x::z::7:o::p:&``) is not a step: ``map_wide`` / ``has_wide`` give ``reading.reading`` an alternate reading, so
+code and prose ("q=a+b", "R&D", "f(x)") keep their words here.
 
 ``own_words`` and ``skeleton_words`` are the two other forms a listed term is indexed under (its own script
 as in genuine text; every look-alike folded).
