@@ -1,0 +1,89 @@
+"""The compiled first walk of a page (``adapters/_walk_kernel.pyx``) against its definition,
+``walk.raw_strings_py``: the same strings, in the same order, for any JSON document and for the documents an
+app builds in process (tuples, keys that are not strings, subclasses of str, dict and list, which the walk
+does not treat as their base types). ``walk.raw_strings`` is the kernel when it is built. Skipped, saying
+why, where the kernel was not built (no C compiler)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from filter_proxy.adapters import walk
+
+kernel = pytest.importorskip("filter_proxy.adapters._walk_kernel",
+                             reason="the compiled walk kernel was not built (setup.py needs Cython and a C compiler)")
+
+
+class Text(str):
+    pass
+
+
+class Mapping(dict):  # type: ignore[type-arg]
+    pass
+
+
+class Items(list):  # type: ignore[type-arg]
+    pass
+
+
+# Strings: empty, white space, the format keys the walk never reads as text, markup, URLs, any Unicode.
+STRINGS = st.one_of(st.text(max_size=12), st.sampled_from(sorted(walk.FORMAT_KEYS)), st.sampled_from(
+    ["", " ", "<b>x</b>", "https://a.example.invalid/p?q=1", "zqxblocked"]))
+KEYS = st.one_of(STRINGS, st.integers(-2, 2), st.sampled_from([None, True, False, 0.0, (), ("k",)]),
+                 STRINGS.map(Text))
+LEAVES = st.one_of(STRINGS, STRINGS.map(Text), st.integers(), st.floats(allow_nan=False), st.booleans(),
+                   st.none())
+
+
+def _documents(leaves: st.SearchStrategy[Any], keys: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.recursive(leaves, lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.lists(inner, max_size=4).map(tuple),
+        st.lists(inner, max_size=3).map(Items),
+        st.dictionaries(keys, inner, max_size=5),
+        st.dictionaries(keys, inner, max_size=3).map(Mapping),
+        st.dictionaries(keys, inner, max_size=3).map(OrderedDict),
+    ), max_leaves=40)
+
+
+JSON = st.recursive(st.one_of(STRINGS, st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()),
+                    lambda inner: st.one_of(st.lists(inner, max_size=5),
+                                            st.dictionaries(st.text(max_size=8), inner, max_size=5)),
+                    max_leaves=60)
+
+
+def _both(value: Any) -> tuple[list[Any], list[Any]]:
+    expected: list[Any] = []
+    walk.raw_strings_py(value, expected)
+    got: list[Any] = []
+    kernel.raw_strings(value, got)
+    return expected, got
+
+
+@given(JSON)
+def test_json_documents_read_the_same(doc: Any) -> None:
+    expected, got = _both(doc)
+    assert got == expected
+    assert [type(s) for s in got] == [type(s) for s in expected]
+
+
+@given(_documents(LEAVES, KEYS))
+def test_documents_built_in_process_read_the_same(doc: Any) -> None:
+    expected, got = _both(doc)
+    assert got == expected
+    assert [type(s) for s in got] == [type(s) for s in expected]
+
+
+def test_the_module_binds_the_kernel_and_appends() -> None:
+    assert walk.raw_strings is kernel.raw_strings
+    out = ["before"]
+    walk.raw_strings({"title": "zqxblocked", "score": 1.0, "_format": "x", "nested": [("a", ""), {"b": None}]},
+                     out)
+    assert out[0] == "before"
+    assert "zqxblocked" in out and "title" in out and "nested" in out
+    assert "" not in out
