@@ -10,7 +10,7 @@ from collections import OrderedDict
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from filter_proxy.adapters import walk
@@ -87,3 +87,26 @@ def test_the_module_binds_the_kernel_and_appends() -> None:
     assert out[0] == "before"
     assert "zqxblocked" in out and "title" in out and "nested" in out
     assert "" not in out
+
+
+# A result object: a few field names, each holding a string (maybe only white space, maybe a subclass), a
+# number, null, an object or a (nested) list of any of these.
+FIELD_NAMES = st.sampled_from(["title", "content", "url", "img_src", "thumbnail", "author", "x"])
+FIELD_VALUES = st.recursive(
+    st.one_of(STRINGS, STRINGS.map(Text), st.sampled_from(["\u00a0", "\t \n", "\u2003x"]), st.integers(),
+              st.none(), st.booleans(), st.dictionaries(st.text(max_size=3), STRINGS, max_size=2)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.lists(inner, max_size=3).map(Items)), max_leaves=12)
+GROUPS = st.lists(st.lists(FIELD_NAMES, max_size=3).map(tuple), min_size=5, max_size=5).map(tuple)
+
+
+@given(st.dictionaries(FIELD_NAMES, FIELD_VALUES, max_size=6), GROUPS)
+@example({"title": " ", "url": "\u2003", "x": ["a", " ", "a"]}, (("title",), ("url",), ("x",), ("title", "x"), ()))
+@example({"title": Text("t"), "url": ["u", {"k": "v"}, ["u", "w"]]}, (("title",), ("url",), ("url", "title"), (), ()))
+def test_plain_fields_read_the_same(result: dict[str, Any], groups: tuple[tuple[str, ...], ...]) -> None:
+    from filter_proxy.adapters import fields
+
+    expected = fields._plain_fields_py(result, groups)
+    got = kernel.plain_fields(result, groups)
+    assert got == expected
+    assert [[type(s) for s in found] for found in got] == [[type(s) for s in found] for found in expected]
+    assert fields._plain_fields is kernel.plain_fields

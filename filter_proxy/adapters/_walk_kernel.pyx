@@ -45,3 +45,46 @@ def raw_strings(object value, list out):
                     stack.append(child)
         elif kind is str and len(<str>item):
             out.append(item)
+
+
+cdef list _as_texts(object value):
+    # fields.as_texts: a string (not only white space), or the strings of a (nested) list, objects skipped
+    cdef list out
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, list):
+        out = []
+        for item in value:
+            if not isinstance(item, dict):
+                out.extend(_as_texts(item))
+        return out
+    return []
+
+
+cdef list _plain_values(dict source, tuple keys):
+    # fields._plain_values over ``source.get``
+    cdef list out
+    cdef object value, text
+    if len(keys) == 1:
+        value = source.get(keys[0])
+        if type(value) is str:
+            return [value] if len(<str>value) and not (<str>value).isspace() else []
+    out = []
+    for key in keys:
+        value = source.get(key)
+        if value is None:
+            continue
+        if type(value) is str:
+            if len(<str>value) and not (<str>value).isspace() and value not in out:
+                out.append(value)
+        else:
+            for text in _as_texts(value):
+                if text not in out:
+                    out.append(text)
+    return out
+
+
+def plain_fields(dict source, tuple plain):
+    """``[fields._plain_values(source.get, keys) for keys in plain]`` in one call (``ViewBuilder.build``'s
+    usual case: one object source, every mapped path a top-level key)."""
+    return [_plain_values(source, keys) for keys in plain]

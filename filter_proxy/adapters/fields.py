@@ -123,6 +123,19 @@ def _plain_values(get: Any, keys: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _plain_fields_py(source: dict[str, Any], plain: tuple[tuple[str, ...], ...]) -> list[list[str]]:
+    """``_plain_values`` of each key group of ``plain`` over one object; ``_walk_kernel.plain_fields`` is the
+    compiled copy (tests/test_walk_kernel.py)."""
+    get = source.get
+    return [_plain_values(get, keys) for keys in plain]
+
+
+try:  # the compiled copy (setup.py builds it when it can)
+    from filter_proxy.adapters._walk_kernel import plain_fields as _plain_fields  # type: ignore[import-not-found]
+except ImportError:
+    _plain_fields = _plain_fields_py
+
+
 class ViewBuilder:
     """A FieldMapping compiled once: the per-result work is dict lookups, not path parsing.
     ``build`` is ``build_view`` for this mapping (a FieldMapping is treated as immutable)."""
@@ -152,12 +165,7 @@ class ViewBuilder:
         plain = self.plain
         if plain is not None and len(sources) == 1 and type(sources[0]) is dict:
             # The same values as ``_values`` gives for one object and plain paths, without its loops.
-            get = sources[0].get
-            titles = _plain_values(get, plain[0])
-            snippets = _plain_values(get, plain[1])
-            extra = _plain_values(get, plain[2]) if plain[2] else []
-            urls = _plain_values(get, plain[3])
-            images = _plain_values(get, plain[4])
+            titles, snippets, extra, urls, images = _plain_fields(sources[0], plain)
         else:
             titles = _values(sources, self.title)
             snippets = _values(sources, self.snippet)
