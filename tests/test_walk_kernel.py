@@ -110,3 +110,32 @@ def test_plain_fields_read_the_same(result: dict[str, Any], groups: tuple[tuple[
     assert got == expected
     assert [[type(s) for s in found] for found in got] == [[type(s) for s in found] for found in expected]
     assert fields._plain_fields is kernel.plain_fields
+
+
+@given(st.integers(0, 50), st.dictionaries(FIELD_NAMES, FIELD_VALUES, max_size=6), GROUPS)
+@example(3, {"title": ["a", "b"], "content": ["c", "d"], "author": "e", "url": ["u", "v"], "img_src": ["i", "j"]},
+         (("title",), ("content",), ("author",), ("url",), ("img_src",)))
+def test_plain_views_are_the_same(index: int, result: dict[str, Any], groups: tuple[tuple[str, ...], ...]) -> None:
+    from filter_proxy.adapters import fields
+    from filter_proxy.adapters.base import FieldMapping, ResultView
+
+    expected = fields._plain_view_py(index, result, groups, ResultView)
+    assert kernel.plain_view(index, result, groups, ResultView) == expected
+    assert fields._plain_view is kernel.plain_view
+    # and the builder answers the same through the general reading of the same mapping
+    mapping = FieldMapping(title=["title"], snippet=["content"], extra_text=["author"], url=["url"],
+                           image_url=["img_src"])
+    plain = (("title",), ("content",), ("author",), ("url",), ("img_src",))
+    assert fields.view_builder(mapping).build(index, (result,)) == fields._plain_view_py(index, result, plain,
+                                                                                           ResultView)
+    assert fields.build_view(index, [dict(result)], mapping) == fields._plain_view_py(index, result, plain,
+                                                                                        ResultView)
+    # the general reading (``_values``: a source that is not exactly a dict) gives the same view
+    assert fields.view_builder(mapping).build(index, (Mapping(result),)) == expected_for(index, result, plain)
+
+
+def expected_for(index: int, result: dict[str, Any], plain: tuple[tuple[str, ...], ...]) -> Any:
+    from filter_proxy.adapters import fields
+    from filter_proxy.adapters.base import ResultView
+
+    return fields._plain_view_py(index, result, plain, ResultView)

@@ -88,3 +88,18 @@ def plain_fields(dict source, tuple plain):
     """``[fields._plain_values(source.get, keys) for keys in plain]`` in one call (``ViewBuilder.build``'s
     usual case: one object source, every mapped path a top-level key)."""
     return [_plain_values(source, keys) for keys in plain]
+
+
+def plain_view(object index, dict source, tuple plain, object view):
+    """``fields._plain_view_py``: the ``ResultView`` (``view``) of one object read over plain paths, without
+    precomputed hashes, highlights or other nodes (``ViewBuilder.build``'s usual case)."""
+    cdef list titles = _plain_values(source, plain[0])
+    cdef list snippets = _plain_values(source, plain[1])
+    cdef list extra = _plain_values(source, plain[2])
+    cdef list urls = _plain_values(source, plain[3])
+    cdef list images = _plain_values(source, plain[4])
+    if len(titles) > 1 or len(snippets) > 1:
+        extra = titles[1:] + snippets[1:] + extra
+    return view(index, titles[0] if titles else "", snippets[0] if snippets else "", urls[0] if urls else None,
+                images[0] if images else None, {}, extra,
+                urls[1:] + images[1:] if len(urls) > 1 or len(images) > 1 else [], images[1:], (source,))
