@@ -227,9 +227,9 @@ _SYMBOL_ANY = re.compile(_SYMBOL_CLASS)  # one class: a fast pre-check (the look
 # A spacing mark among them ("ం", o) stands inside a token, where a leetspeak symbol beside it is a letter too
 # (``normalize.map_leet`` drops or maps the symbol, and the mark would then touch a letter: "ԥ$ం").
 _MARK_CLASS = "[" + "".join(sorted(c for c in _SYMBOLS if unicodedata.category(c) == "Mc")) + "]"
-_SYMBOL_NEAR_LETTER = re.compile(
-    rf"(?<!\d){_SYMBOL_CLASS}(?=[^\W\d_])|(?<=[^\W\d_]){_SYMBOL_CLASS}(?!\d)"
-    rf"|(?<!\d){_MARK_CLASS}(?=[@$!|€])|(?<=[@$!|€]){_MARK_CLASS}(?!\d)")
+_SYMBOL_NEAR_LETTER = re.compile(rf"(?<!\d){_SYMBOL_CLASS}(?=[^\W\d_])|(?<=[^\W\d_]){_SYMBOL_CLASS}(?!\d)")
+_MARK_ANY = re.compile(_MARK_CLASS)
+_MARK_NEAR_LEET = re.compile(rf"(?<!\d){_MARK_CLASS}(?=[@$!|€])|(?<=[@$!|€]){_MARK_CLASS}(?!\d)")
 
 
 
@@ -249,7 +249,16 @@ def _spacing_marks() -> str:
 SPACING_MARKS = _spacing_marks()
 # A token as ``normalize.tokens`` reads it (letters, digits, leetspeak symbols and spacing marks; "_" apart):
 # the mixed-script rule looks at those with a non-ASCII letter.
-_TOKENISH = re.compile(r"(?:[^\W_]|[@$!|€" + SPACING_MARKS + "])+")
+_TOKENISH = re.compile(r"(?:[^\W_]+|[@$!|€" + SPACING_MARKS + "]+)+")
+# The same where the text has no "_" (replaced by a space in a copy) and no spacing mark (none below U+0903):
+# one positive class, ~2x faster.
+_TOKENISH_PLAIN = re.compile(r"[\w@$!|€]+")
+
+
+def _runs(text: str) -> tuple[re.Pattern[str], str]:
+    """The token pattern for ``text`` and the copy it is searched in (``_`` as a space, same positions)."""
+    probe = text.replace("_", " ") if "_" in text else text
+    return (_TOKENISH if max(text) >= "\u0903" else _TOKENISH_PLAIN), probe
 _RUN_CACHE: dict[str, _Run] = {}  # run -> its classification; bounded, cleared whole
 _RUN_CACHE_MAX = 1 << 15
 
@@ -309,7 +318,8 @@ def fold_decide(text: str, whole: bool | None = None) -> tuple[str, bool]:
     if text.isascii():
         return text, True
     text = fold_symbols(text)
-    found = [run for run in _TOKENISH.findall(text) if not run.isascii()]
+    pattern, probe = _runs(text)
+    found = [run for run in pattern.findall(probe) if not run.isascii()]
     runs = [_run(run) for run in found]
     if whole is None:
         whole = not any(r.genuine for r in runs)
@@ -326,14 +336,24 @@ def fold_decide(text: str, whole: bool | None = None) -> tuple[str, bool]:
     disguised = any(r.mixed for r in runs)
     swap = {run: r.folded if r.mixed else r.loose if (disguised or r.odd_case) and r.loose
             else r.folded if whole else r.kept for run, r in zip(found, runs, strict=True)}
-    return _TOKENISH.sub(lambda m: swap.get(m.group(), m.group()), text), whole
+    if probe is text:
+        return pattern.sub(lambda m: swap.get(m.group(), m.group()), text), whole
+    out, last = [], 0
+    for m in pattern.finditer(probe):  # runs found in the copy, replaced in the text ("_" kept)
+        out += (text[last:m.start()], swap.get(m.group(), m.group()))
+        last = m.end()
+    return "".join(out) + text[last:], whole
 
 
 def fold_symbols(text: str) -> str:
     """Symbols and spacing marks that look like a Latin letter, where they touch a letter and no digit."""
-    if text.isascii() or not _SYMBOL_ANY.search(text) or not _SYMBOL_NEAR_LETTER.search(text):
+    if text.isascii() or not _SYMBOL_ANY.search(text):
         return text
-    return _SYMBOL_NEAR_LETTER.sub(lambda m: _SYMBOLS[m.group()], text)
+    if _SYMBOL_NEAR_LETTER.search(text):
+        text = _SYMBOL_NEAR_LETTER.sub(lambda m: _SYMBOLS[m.group()], text)
+    if _MARK_ANY.search(text):  # (rare: the anusvaras) then a mark beside a leetspeak symbol
+        text = _MARK_NEAR_LEET.sub(lambda m: _SYMBOLS[m.group()], text)
+    return text
 
 
 def has_genuine(words: list[str]) -> bool:
