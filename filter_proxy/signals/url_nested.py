@@ -15,12 +15,11 @@ long value, one regex pass otherwise.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import re
 from urllib.parse import unquote
 
-__all__ = ["nested_urls", "may_carry", "MAX_NESTED"]
+__all__ = ["nested_urls", "carried", "may_carry", "MAX_NESTED"]
 
 MAX_NESTED = 16  # candidates per URL: a hostile URL with thousands of parameters costs no more
 _AUTHORITY_END = re.compile(r"[/?#\\]")
@@ -35,35 +34,91 @@ _FOUND = re.compile(
 )
 
 
-# A query or fragment value long enough to be a host or URL in base64 (12 characters: 9 bytes, "a.example"
-# is more), as written or percent-encoded ("+", "/", "=" as %2B, %2F, %3D).
-_LONG_VALUE = re.compile(r"=[A-Za-z0-9+/_%-]{12}")
-_BASE64_VALUE = re.compile(r"(?<=[=])[A-Za-z0-9+/_-]{12,}={0,2}(?=$|[&#;])")
+# A path segment that is a host name, maybe followed by a path and a query (``/go/blocked.example.invalid/x``:
+# a redirector's or an archive's target without its scheme). Read as ``http://`` + it, the plain shape the
+# compiled kernel reads; a file name (``/index.html``) is such a host too, and is simply not listed.
+_PATH_HOST = re.compile(r"(?<=/)(?=((?:www\.)?" + _HOST + r"(?:[/\\?;][^&#\s]*)?(?=$|[&#])))", re.IGNORECASE)
+# What may hold an encoded URL (base64, hexadecimal): a query value of 12 characters or more (9 bytes in
+# base64, "a.example" is more), or a path segment, a whole query or a whole fragment of 12 such characters
+# (hexadecimal is in the same alphabet). Percent-encoded ones ("+", "/", "=" as %2B, %2F, %3D) are looked
+# for again in each percent-decoded copy.
+_LONG_VALUE = re.compile(r"=[A-Za-z0-9+/_-]{12}|[/?#][A-Za-z0-9+_-]{12}")
+# The first character of the base64 of UTF-8 text that starts with a printable character: an ASCII one's
+# top six bits are 8-31 ("I"-"Z", "a"-"f"), a multi-byte lead byte's 48-61 ("w"-"z", "0"-"9"); and of the
+# hexadecimal of such text (2-7, C-F). A slug ("/my-first-post-title") starts with none of them.
+_TEXT_START = "[A-Za-fw-z0-9]"
+# Encoded values: a query value, a whole query or a whole fragment of 12 characters or more (group 1;
+# base64 in either alphabet, or hexadecimal), a path segment of 12 or more that starts as text's encoding
+# does (group 2). Standard base64 in a path may keep its "/" (a redirector reading the rest of the path
+# reads the segments as one value): in the base64 of ASCII text a "/" (a 63) is only ever a group's fourth
+# character (a "?" or DEL as its third byte), so the segment before the first one decodes to the text
+# before its "?": the host and the path, all that a domain, prefix or page entry is matched on.
+_ENCODED = re.compile(r"(?<=[=?#])([A-Za-z0-9+/_-]{12,}={0,2})(?=$|[&#;])"
+                      r"|(?<=/)(" + _TEXT_START + r"[A-Za-z0-9+_-]{11,}={0,2})(?=$|[/?#;])")
+_HEX = re.compile(r"(?:[0-9a-fA-F]{2}){9,}")
 
 
 def may_carry(url: str) -> bool:
-    """Whether ``nested_urls(url)`` can find anything: after a ``%``, a second ``:``, a dot in the query or
-    fragment, or a long query value (maybe base64). ``UrlIndex.match`` asks this of every URL it does not
-    find listed, so it is a few ``in`` / ``find`` tests for nearly all of them."""
-    return ("%" in url or url.find(":", 6) >= 0 or ((mark := url.find("?")) >= 0 and url.find(".", mark) >= 0)
-            or ((mark := url.find("#")) >= 0 and url.find(".", mark) >= 0)
-            or ("=" in url and _LONG_VALUE.search(url) is not None))
+    """Whether ``nested_urls(url)`` can find anything: after a ``%`` or a second ``:``, or when what follows
+    the host holds a dot (a host in the query, the fragment or the path), or a long value, path segment,
+    query or fragment (maybe base64 or hexadecimal). ``UrlIndex.match`` asks this of every URL it does not
+    find listed; ``_url_kernel.may_carry`` is its compiled copy (tests/test_url_kernel.py)."""
+    if "%" in url or url.find(":", 6) >= 0:
+        return True
+    end = _AUTHORITY_END.search(url, _host_start(url))
+    if end is None:
+        return False
+    at = end.start()
+    return url.find(".", at) >= 0 or _LONG_VALUE.search(url, at) is not None
 
 
-def _base64_urls(tail: str) -> list[str]:
-    """The URLs and host names that the base64 values of ``tail`` (a query or fragment) decode to."""
+def _query_dot(tail: str) -> bool:
+    """Whether ``tail`` holds a dot after its first ``?`` or ``#``."""
+    query, fragment = tail.find("?"), tail.find("#")
+    first = query if fragment < 0 or 0 <= query < fragment else fragment
+    return first >= 0 and tail.find(".", first) >= 0
+
+
+def _host_start(url: str) -> int:
+    """Where the host starts: after the first ``//`` among the first 20 characters, else 0."""
+    start = url.find("//")
+    return start + 2 if 0 <= start < 20 else 0
+
+
+_URLSAFE = str.maketrans("-_", "+/")
+
+
+def _decoded(body: str) -> str | None:
+    """``body`` (base64 in either alphabet, without its padding; ASCII) decoded as UTF-8 text, or None.
+    Random ids and tokens are the usual values here: no exception is raised for them (they cost more than
+    the rest of the check)."""
+    urlsafe = "-" in body or "_" in body
+    if len(body) % 4 == 1 or (urlsafe and ("+" in body or "/" in body)):
+        return None  # no base64 of any bytes, or two alphabets mixed
+    try:
+        data = binascii.a2b_base64((body.translate(_URLSAFE) if urlsafe else body) + "=" * (-len(body) % 4),
+                                   strict_mode=True)
+    except binascii.Error:
+        return None
+    return _utf8(data)
+
+
+def _utf8(data: bytes) -> str | None:
+    """``data`` as UTF-8 text, or None (a replacement character marks bytes that are no UTF-8)."""
+    text = data.decode("utf-8", "replace")
+    return None if "\ufffd" in text else text
+
+
+def _encoded_urls(tail: str) -> list[str]:
+    """The URLs and host names that the base64 or hexadecimal values of ``tail`` (what follows a host)
+    decode to (``_ENCODED``)."""
     found: list[str] = []
-    for value in _BASE64_VALUE.findall(tail):
-        body = value.rstrip("=")
-        urlsafe = "-" in body or "_" in body
-        if len(body) % 4 == 1 or (urlsafe and ("+" in body or "/" in body)):
-            continue  # no base64 of any bytes, or two alphabets mixed
-        try:
-            text = base64.b64decode(body + "=" * (-len(body) % 4), altchars=b"-_" if urlsafe else None,
-                                    validate=True).decode("utf-8")
-        except (binascii.Error, ValueError):
-            continue
-        if text.isprintable() and ("." in text or "//" in text or "[" in text):
+    for value, segment in _ENCODED.findall(tail):
+        body = (value or segment).rstrip("=")
+        text = _utf8(bytes.fromhex(body)) if _HEX.fullmatch(body) is not None else None
+        if text is None:
+            text = _decoded(body)
+        if text is not None and text.isprintable() and ("." in text or "//" in text or "[" in text):
             found += _FOUND.findall("=" + text.strip())  # read as a whole value, as a plain one is
     return found
 
@@ -71,28 +126,37 @@ def _base64_urls(tail: str) -> list[str]:
 def nested_urls(url: str) -> list[str]:
     """The URLs and host names ``url`` carries after its own host (see the module docstring), at most
     ``MAX_NESTED``; empty for nearly every URL."""
-    start = url.find("//")
-    start = start + 2 if 0 <= start < 20 else 0
-    end = _AUTHORITY_END.search(url, start)
+    inner, hosts = carried(url)
+    return list(dict.fromkeys(inner + hosts))[:MAX_NESTED]
+
+
+def carried(url: str) -> tuple[list[str], list[str]]:
+    """``(inner, hosts)``: the URLs and host names ``url`` carries (a query or fragment value, a URL with a
+    scheme in the path, an encoded value; at most ``MAX_NESTED``), and the ``http://`` URLs its path
+    segments that are host names start (``/go/blocked.example.invalid/x``; at most ``MAX_NESTED``). The
+    second need not be read for what they carry in turn: that follows them in ``url`` too."""
+    end = _AUTHORITY_END.search(url, _host_start(url))
     if end is None:
-        return []
+        return [], []
     tail = url[end.start():]
-    encoded = "=" in tail and _LONG_VALUE.search(tail) is not None
-    if "%" not in tail and ":" not in tail and "\\" not in tail and not encoded:
-        # Then only a host name as a query or fragment value: it has a dot after the "?" or "#".
-        query, fragment = tail.find("?"), tail.find("#")
-        first = query if fragment < 0 or 0 <= query < fragment else fragment
-        if first < 0 or tail.find(".", first) < 0:
-            return []
+    encoded = _LONG_VALUE.search(tail) is not None
+    if "%" not in tail and ":" not in tail and "\\" not in tail and not encoded and "." not in tail:
+        return [], []  # then nothing after the host can be or hold another address
     found: list[str] = []
+    hosts: list[str] = []
     for _ in range(4):
-        found += _FOUND.findall(tail)
+        if ":" in tail or "//" in tail or "\\" in tail or _query_dot(tail):
+            found += _FOUND.findall(tail)  # (a URL needs a ":" or "//", a host value a dot after "?#")
+        if "." in tail or "[" in tail:
+            hosts += _PATH_HOST.findall(tail)
         if encoded:
-            found += _base64_urls(tail)
+            found += _encoded_urls(tail)
         if "%" not in tail or len(found) >= MAX_NESTED:
             break
         decoded = unquote(tail, errors="replace")
         if decoded == tail:
             break
         tail = decoded
-    return list(dict.fromkeys(found))[:MAX_NESTED]
+        encoded = _LONG_VALUE.search(tail) is not None
+    return (list(dict.fromkeys(found))[:MAX_NESTED],
+            ["http://" + host for host in dict.fromkeys(hosts)][:MAX_NESTED])
