@@ -19,9 +19,13 @@ import binascii
 import re
 from urllib.parse import unquote
 
-__all__ = ["nested_urls", "carried", "may_carry", "MAX_NESTED"]
+__all__ = ["nested_urls", "carried", "may_carry", "MAX_NESTED", "MAX_CARRIED"]
 
-MAX_NESTED = 16  # candidates per URL: a hostile URL with thousands of parameters costs no more
+MAX_NESTED = 16  # candidates ``nested_urls`` gives
+# Candidates ``UrlIndex.match`` reads per URL (``carried``'s limit): a redirect behind up to this many decoy
+# values is read; with more, the URL's text is matched as an unreadable URL's is (fail closed), so a hostile
+# URL with thousands of parameters costs no more than this.
+MAX_CARRIED = 256
 _AUTHORITY_END = re.compile(r"[/?#\\]")
 _HOST = (r"(?:(?:[a-z0-9](?:[a-z0-9-]{0,62})\.)+[a-z][a-z0-9-]{1,62}"  # a name, a dotted IPv4 or an IPv6 literal
          r"|(?:0x[0-9a-f]{1,8}|[0-9]{1,10})(?:\.(?:0x[0-9a-f]{1,8}|[0-9]{1,10})){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?")
@@ -34,10 +38,16 @@ _FOUND = re.compile(
 )
 
 
-# A path segment that is a host name, maybe followed by a path and a query (``/go/blocked.example.invalid/x``:
-# a redirector's or an archive's target without its scheme). Read as ``http://`` + it, the plain shape the
-# compiled kernel reads; a file name (``/index.html``) is such a host too, and is simply not listed.
-_PATH_HOST = re.compile(r"(?<=/)(?=((?:www\.)?" + _HOST + r"(?:[/\\?;][^&#\s]*)?(?=$|[&#])))", re.IGNORECASE)
+# A path segment that is a host name, maybe after a userinfo (``/go/blocked.example.invalid/x``: a
+# redirector's or an archive's target without its scheme), at each "/" (a lookahead: the segments overlap no more than they follow each
+# other). ``carried`` adds what follows it, to a "&", "#" or space, and reads it as ``http://`` + that: the
+# plain shape the compiled kernel reads. A file name (``/index.html``) is such a host too, and is simply
+# not listed.
+_PATH_HOST = re.compile(r"(?<=/)(?=((?:[^/@\s?#&]*@)?(?:www\.)?" + _HOST + r")(?=$|[/\\?;&#]))", re.IGNORECASE)
+_REST_END = re.compile(r"[&#\s]")
+# What follows a path host is read up to this many characters (cut after a "/": a path cut at a segment
+# boundary is under every prefix the whole path is under), so that each candidate costs a bounded time.
+_REST = 256
 # What may hold an encoded URL (base64, hexadecimal): a query value of 12 characters or more (9 bytes in
 # base64, "a.example" is more), or a path segment, a whole query or a whole fragment of 12 such characters
 # (hexadecimal is in the same alphabet). Percent-encoded ones ("+", "/", "=" as %2B, %2F, %3D) are looked
@@ -109,6 +119,22 @@ def _utf8(data: bytes) -> str | None:
     return None if "\ufffd" in text else text
 
 
+def _path_hosts(tail: str, limit: int) -> list[str]:
+    """Each path host of ``tail`` (``_PATH_HOST``) with what follows it (at most ``_REST`` characters), at
+    most ``limit + 1``."""
+    found: list[str] = []
+    for match in _PATH_HOST.finditer(tail):
+        start, end = match.span(1)
+        stop = _REST_END.search(tail, end, end + _REST + 1)
+        rest = tail[end:stop.start() if stop else end + _REST + 1]
+        if len(rest) > _REST:
+            rest = rest[:rest.rfind("/", 0, _REST) + 1]
+        found.append(tail[start:end] + rest)
+        if len(found) > limit:
+            break
+    return found
+
+
 def _encoded_urls(tail: str) -> list[str]:
     """The URLs and host names that the base64 or hexadecimal values of ``tail`` (what follows a host)
     decode to (``_ENCODED``)."""
@@ -126,15 +152,16 @@ def _encoded_urls(tail: str) -> list[str]:
 def nested_urls(url: str) -> list[str]:
     """The URLs and host names ``url`` carries after its own host (see the module docstring), at most
     ``MAX_NESTED``; empty for nearly every URL."""
-    inner, hosts = carried(url)
+    inner, hosts = carried(url, MAX_NESTED)
     return list(dict.fromkeys(inner + hosts))[:MAX_NESTED]
 
 
-def carried(url: str) -> tuple[list[str], list[str]]:
+def carried(url: str, limit: int = MAX_CARRIED) -> tuple[list[str], list[str]]:
     """``(inner, hosts)``: the URLs and host names ``url`` carries (a query or fragment value, a URL with a
-    scheme in the path, an encoded value; at most ``MAX_NESTED``), and the ``http://`` URLs its path
-    segments that are host names start (``/go/blocked.example.invalid/x``; at most ``MAX_NESTED``). The
-    second need not be read for what they carry in turn: that follows them in ``url`` too."""
+    scheme in the path, an encoded value), and the ``http://`` URLs that its path segments that are host
+    names start (``/go/blocked.example.invalid/x``), each at most ``limit`` (more: ``limit + 1``, the caller
+    then knows some were left). The second need not be read for what they carry in turn: that follows
+    them in ``url`` too."""
     end = _AUTHORITY_END.search(url, _host_start(url))
     if end is None:
         return [], []
@@ -148,15 +175,15 @@ def carried(url: str) -> tuple[list[str], list[str]]:
         if ":" in tail or "//" in tail or "\\" in tail or _query_dot(tail):
             found += _FOUND.findall(tail)  # (a URL needs a ":" or "//", a host value a dot after "?#")
         if "." in tail or "[" in tail:
-            hosts += _PATH_HOST.findall(tail)
+            hosts += _path_hosts(tail, limit)
         if encoded:
             found += _encoded_urls(tail)
-        if "%" not in tail or len(found) >= MAX_NESTED:
+        if "%" not in tail or len(found) > limit:
             break
         decoded = unquote(tail, errors="replace")
         if decoded == tail:
             break
         tail = decoded
         encoded = _LONG_VALUE.search(tail) is not None
-    return (list(dict.fromkeys(found))[:MAX_NESTED],
-            ["http://" + host for host in dict.fromkeys(hosts)][:MAX_NESTED])
+    return (list(dict.fromkeys(found))[:limit + 1],
+            ["http://" + host for host in dict.fromkeys(hosts)][:limit + 1])

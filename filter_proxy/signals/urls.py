@@ -43,7 +43,7 @@ from filter_proxy.signals.url_canon import (
     match_form,
 )
 from filter_proxy.signals.url_lines import parse_url_line, read_url_line
-from filter_proxy.signals.url_nested import carried, may_carry
+from filter_proxy.signals.url_nested import MAX_CARRIED, carried, may_carry
 from filter_proxy.signals.url_rows import UrlBatch, UrlEntries, build_table, read_url_file
 from filter_proxy.signals.url_table import ROOT_SEED, SEEDS, UrlTable, path_hash
 
@@ -174,14 +174,16 @@ class UrlIndex:
         # query or fragment) nothing after its host that could carry another URL.
         if depth and (_kernel.may_carry(url, may_carry) if _kernel is not None else may_carry(url)):
             inner, hosts = carried(url)
-            for nested in inner:
+            for nested in inner[:MAX_CARRIED]:
                 found = self.match(nested, depth - 1)
                 if found:
                     return found
-            for nested in hosts:  # what follows a path host was read in ``url`` already
+            for nested in hosts[:MAX_CARRIED]:  # what follows a path host was read in ``url`` already
                 found = self.match(nested, 0)
                 if found:
                     return found
+            if len(inner) > MAX_CARRIED or len(hosts) > MAX_CARRIED:  # decoys past the limit: fail closed
+                return self._fallback(url)
         return []
 
     def _fallback(self, url: str) -> list[UrlMatch]:

@@ -68,7 +68,7 @@ URL_CLASSES = ["plain", "case", "trailing dot", "default port", "userinfo", "bac
                "scheme-relative", "hxxp", "slashes", "percent host", "percent path", "double percent",
                "unicode dots", "full-width", "invisible", "ip forms", "redirect", "nested redirect",
                "path forms", "base64 redirect", "base64 path", "base64 bare", "hex encoded", "percent segment",
-               "path redirect"]
+               "path redirect", "decoys"]
 PROSE_CLASSES = ["glued", "wrapped", "markdown", "html", "e-mail", "defanged", "spaced dots", "prose invisible",
                  "prose unicode", "entities", "tags inside", "math letters"]
 CLASSES = URL_CLASSES + PROSE_CLASSES
@@ -216,8 +216,22 @@ def spelling(draw: st.DrawFn, target: Target, kinds: list[str] | None = None) ->
     elif kind == "path redirect":  # the target's host (and path) as path segments, no scheme, or "https:/"
         at = draw(st.sampled_from(["https://r.example.invalid/go/", "https://r.example.invalid/out/x/",
                                    "https://web.example.invalid/", "https://app.example.invalid/#/go/"]))
-        scheme = draw(st.sampled_from(["", "", "https:/", "http:"]))
+        scheme = draw(st.sampled_from(["", "", "https:/", "http:"])) + draw(st.sampled_from(["", "", "", "me@", "a:b@"]))
         text = at + scheme + host + (path or draw(st.sampled_from(["", "/", "/" + draw(SEGS)])))
+    elif kind == "decoys":  # the target among many host or URL values (more than a reader may bound its reading)
+        decoys = [f"d{k}.example.invalid" for k in range(draw(st.integers(12, 40)))]
+        inner = draw(st.sampled_from([url, "//" + host + path, host + path]))
+        form = draw(st.sampled_from(["plain", "base64", "hex", "path"]))
+        if form == "path":  # a redirector reading the rest of the path from where its target starts
+            text = "https://r.example.invalid/go/" + "/".join(decoys + [host + path])
+        else:
+            if form == "base64":
+                inner = base64.urlsafe_b64encode(inner.encode()).decode().rstrip("=")
+            elif form == "hex":
+                inner = inner.encode().hex()
+            values = [f"a{k}={d}" for k, d in enumerate(decoys)]
+            values.insert(draw(st.integers(0, len(values))), "url=" + inner)
+            text = "https://r.example.invalid/out?" + "&".join(values)
     elif kind == "nested redirect":
         first = "https://s.example.invalid/go?to=" + quote(url, safe="")
         text = "https://r.example.invalid/out?url=" + quote(first, safe="")
@@ -294,7 +308,7 @@ def _fits(kind: str, target: Target) -> bool:
     if target.kind == "ipv6":  # an IPv6 literal is written in a URL with a scheme
         return kind in ("plain", "case", "default port", "userinfo", "scheme-relative", "redirect", "path forms",
                         "nested redirect", "base64 redirect", "markdown", "html", "wrapped", "base64 path",
-                        "base64 bare", "hex encoded", "percent segment", "path redirect")
+                        "base64 bare", "hex encoded", "percent segment", "path redirect", "decoys")
     if target.kind == "ipv4":
         return kind not in ("full-width", "invisible", "unicode dots", "prose invisible", "prose unicode", "math letters",
                             "e-mail", "percent host", "double percent", "glued")
