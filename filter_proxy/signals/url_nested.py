@@ -1,16 +1,23 @@
 """URLs carried inside another URL: redirect wrappers and proxies (``https://r.example.invalid/out?url=<listed
-URL>``, ``/web/2020/https://<listed host>/``), which a browser follows to the listed address.
+URL>``, ``/web/2020/https://<listed host>/``, ``/go/<listed host>/page``, ``/out/<base64 of a listed URL>``),
+which a browser follows to the listed address.
 
-``nested_urls(url)`` finds them in what follows the wrapper's host: a query or fragment value that is a URL
-or a host name (``?to=blocked.example.invalid``), and a URL with a scheme anywhere in the path, each in the
-text as written and percent-decoded once, twice and three times (a double-encoded parameter is decoded by
-the redirector and again by the browser). ``UrlIndex.match`` checks them (and what they carry in turn) when
-the wrapper itself is not listed, for every URL whatever its shape, so the compiled and the Python paths
-give the same answers. A query or fragment value written in base64 (standard or URL-safe alphabet, padded
-or not, maybe percent-encoded: ``?u=aHR0cHM6Ly9i...``) is read decoded too, when it decodes to UTF-8 text
-that holds a URL or a host name. The cost: a few ``in`` tests for a URL without a query, fragment, escape
-or second ``:`` (``UrlIndex.match``; ``may_carry``), a few ``find`` for one whose query holds no dot and no
-long value, one regex pass otherwise.
+``carried(url)`` finds them in what follows the wrapper's host: a query or fragment value that is a URL or a
+host name (``?to=blocked.example.invalid``); a URL with a scheme anywhere in the path; a path segment that
+is a host name, maybe after a userinfo (``/go/blocked.example.invalid/x``, read with what follows it); a
+query value, a whole query or fragment, or a path segment in base64 (standard or URL-safe alphabet, padded
+or not) or hexadecimal that decodes to UTF-8 text holding a URL or a host name; each in the text as
+written and percent-decoded once, twice and three times (a double-encoded parameter is decoded by the
+redirector and again by the browser). ``UrlIndex.match`` checks them (and what the first kind carry in
+turn) when the wrapper itself is not listed, for every URL whatever its shape, so the compiled and the
+Python paths give the same answers; up to ``MAX_CARRIED`` of each kind, and past that (decoys) it matches
+the URL's text as it matches an unreadable URL's. ``nested_urls(url)``: both kinds, at most ``MAX_NESTED``.
+
+The cost: ``may_carry`` first (compiled: ``_url_kernel.may_carry``), one pass over the URL that says no for
+a URL without an escape, a second ``:``, a dot after its host or a value or segment of 12 characters; a few
+regex passes otherwise (what a redirect can hide in is what ordinary URLs have too: file names, long ids).
+Not read: a bare integer or hexadecimal IPv4 address as a path segment (``/go/3221226050``: numeric ids look
+the same), base64 of base64, other encodings (base32, ROT13, reversed).
 """
 
 from __future__ import annotations
@@ -39,23 +46,22 @@ _FOUND = re.compile(
 
 
 # A path segment that is a host name, maybe after a userinfo (``/go/blocked.example.invalid/x``: a
-# redirector's or an archive's target without its scheme), at each "/" (a lookahead: the segments overlap no more than they follow each
-# other). ``carried`` adds what follows it, to a "&", "#" or space, and reads it as ``http://`` + that: the
-# plain shape the compiled kernel reads. A file name (``/index.html``) is such a host too, and is simply
-# not listed.
-_PATH_HOST = re.compile(r"(?<=/)(?=((?:[^/@\s?#&]*@)?(?:www\.)?" + _HOST + r")(?=$|[/\\?;&#]))", re.IGNORECASE)
+# redirector's or an archive's target without its scheme), after each "/" (in a lookahead, so that they may
+# follow each other; the "/" is matched, not looked behind for: a literal first is found faster).
+# ``carried`` adds what follows it, to a "&", "#" or space, and reads it as ``http://`` + that: the plain
+# shape the compiled kernel reads. A file name (``/index.html``) is such a host too, and is simply not listed.
+_PATH_HOST = re.compile(r"/(?=((?:[^/@\s?#&]*@)?(?:www\.)?" + _HOST + r")(?=$|[/\\?;&#]))", re.IGNORECASE)
 _REST_END = re.compile(r"[&#\s]")
 # What follows a path host is read up to this many characters (cut after a "/": a path cut at a segment
 # boundary is under every prefix the whole path is under), so that each candidate costs a bounded time.
 _REST = 256
-# What may hold an encoded URL (base64, hexadecimal): a query value of 12 characters or more (9 bytes in
-# base64, "a.example" is more), or a path segment, a whole query or a whole fragment of 12 such characters
-# (hexadecimal is in the same alphabet). Percent-encoded ones ("+", "/", "=" as %2B, %2F, %3D) are looked
-# for again in each percent-decoded copy.
+# ``may_carry``'s test for what may hold an encoded URL (base64, hexadecimal): a query value of 12 characters
+# or more (9 bytes in base64, "a.example" is more), or a path segment, a whole query or a whole fragment of
+# 12 such characters (hexadecimal is in the same alphabet). A percent-encoded one has a "%".
 _LONG_VALUE = re.compile(r"=[A-Za-z0-9+/_-]{12}|[/?#][A-Za-z0-9+_-]{12}")
 # The first character of the base64 of UTF-8 text that starts with a printable character: an ASCII one's
 # top six bits are 8-31 ("I"-"Z", "a"-"f"), a multi-byte lead byte's 48-61 ("w"-"z", "0"-"9"); and of the
-# hexadecimal of such text (2-7, C-F). A slug ("/my-first-post-title") starts with none of them.
+# hexadecimal of such text (2-7, C-F). A path segment starting with "g"-"v" (most slugs) is not decoded.
 _TEXT_START = "[A-Za-fw-z0-9]"
 # Encoded values: a query value, a whole query or a whole fragment of 12 characters or more (group 1;
 # base64 in either alphabet, or hexadecimal), a path segment of 12 or more that starts as text's encoding
@@ -63,8 +69,8 @@ _TEXT_START = "[A-Za-fw-z0-9]"
 # reads the segments as one value): in the base64 of ASCII text a "/" (a 63) is only ever a group's fourth
 # character (a "?" or DEL as its third byte), so the segment before the first one decodes to the text
 # before its "?": the host and the path, all that a domain, prefix or page entry is matched on.
-_ENCODED = re.compile(r"(?<=[=?#])([A-Za-z0-9+/_-]{12,}={0,2})(?=$|[&#;])"
-                      r"|(?<=/)(" + _TEXT_START + r"[A-Za-z0-9+_-]{11,}={0,2})(?=$|[/?#;])")
+_ENCODED = re.compile(r"[=?#]([A-Za-z0-9+/_-]{12,}={0,2})(?=$|[&#;])"
+                      r"|/(" + _TEXT_START + r"[A-Za-z0-9+_-]{11,}={0,2})(?=$|[/?#;])")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){9,}")
 
 
@@ -166,9 +172,6 @@ def carried(url: str, limit: int = MAX_CARRIED) -> tuple[list[str], list[str]]:
     if end is None:
         return [], []
     tail = url[end.start():]
-    encoded = _LONG_VALUE.search(tail) is not None
-    if "%" not in tail and ":" not in tail and "\\" not in tail and not encoded and "." not in tail:
-        return [], []  # then nothing after the host can be or hold another address
     found: list[str] = []
     hosts: list[str] = []
     for _ in range(4):
@@ -176,7 +179,7 @@ def carried(url: str, limit: int = MAX_CARRIED) -> tuple[list[str], list[str]]:
             found += _FOUND.findall(tail)  # (a URL needs a ":" or "//", a host value a dot after "?#")
         if "." in tail or "[" in tail:
             hosts += _path_hosts(tail, limit)
-        if encoded:
+        if len(tail) > 12:
             found += _encoded_urls(tail)
         if "%" not in tail or len(found) > limit:
             break
@@ -184,6 +187,5 @@ def carried(url: str, limit: int = MAX_CARRIED) -> tuple[list[str], list[str]]:
         if decoded == tail:
             break
         tail = decoded
-        encoded = _LONG_VALUE.search(tail) is not None
     return (list(dict.fromkeys(found))[:limit + 1],
             ["http://" + host for host in dict.fromkeys(hosts)][:limit + 1])
