@@ -34,15 +34,24 @@ MAX_NESTED = 16  # candidates ``nested_urls`` gives
 # URL with thousands of parameters costs no more than this.
 MAX_CARRIED = 256
 _AUTHORITY_END = re.compile(r"[/?#\\]")
-_HOST = (r"(?:(?:[a-z0-9](?:[a-z0-9-]{0,62})\.)+[a-z][a-z0-9-]{1,62}"  # a name, a dotted IPv4 or an IPv6 literal
-         r"|(?:0x[0-9a-f]{1,8}|[0-9]{1,10})(?:\.(?:0x[0-9a-f]{1,8}|[0-9]{1,10})){3}|\[[0-9a-f:.]+\])(?::\d{1,5})?")
-_FOUND = re.compile(
-    # a URL with a scheme (any number of slashes or backslashes), or scheme-relative, after any separator
-    r"(?<=[=&?#;/:,|])(?:[a-z][a-z0-9+.-]{0,15}:[/\\]{2}|(?:https?|ftp|wss?):[/\\]*|[/\\]{2}(?=[a-z0-9\[]))[^&#\s]+"
-    # a host name (maybe with a path) as a whole query or fragment value
-    r"|(?<=[=?#&])(?:www\.)?" + _HOST + r"(?:[/\\?][^&#\s]*)?(?=$|[&#;])",
-    re.IGNORECASE,
-)
+# A name, a dotted IPv4 or an IPv6 literal, maybe with a trailing dot and a port; in ``_U``, a name's labels
+# may hold any letters or digits (an internationalised name, read where the text is not ASCII).
+_NAME, _NAME_U = r"(?:[a-z0-9](?:[a-z0-9-]{0,62})\.)+[a-z][a-z0-9-]{1,62}", r"(?:[^\W_][\w-]{0,62}\.)+[^\W\d_][\w-]{1,62}"
+_ADDRESS = r"|(?:0x[0-9a-f]{1,8}|[0-9]{1,10})(?:\.(?:0x[0-9a-f]{1,8}|[0-9]{1,10})){3}|\[[0-9a-f:.]+\])\.?(?::\d{1,5})?"
+_HOST, _HOST_U = "(?:" + _NAME + _ADDRESS, "(?:" + _NAME_U + _ADDRESS
+
+
+def _found(host: str) -> re.Pattern[str]:
+    return re.compile(
+        # a URL with a scheme (any number of slashes or backslashes), or scheme-relative, after any separator
+        r"(?<=[=&?#;/:,|])(?:[a-z][a-z0-9+.-]{0,15}:[/\\]{2}|(?:https?|ftp|wss?):[/\\]*|[/\\]{2}(?=[a-z0-9\[]))[^&#\s]+"
+        # a host name (maybe with a path) as a whole query or fragment value
+        r"|(?<=[=?#&])(?:www\.)?" + host + r"(?:[/\\?][^&#\s]*)?(?=$|[&#;])",
+        re.IGNORECASE,
+    )
+
+
+_FOUND, _FOUND_U = _found(_HOST), _found(_HOST_U)
 
 
 # A path segment that is a host name, maybe after a userinfo (``/go/blocked.example.invalid/x``: a
@@ -50,7 +59,8 @@ _FOUND = re.compile(
 # follow each other; the "/" is matched, not looked behind for: a literal first is found faster).
 # ``carried`` adds what follows it, to a "&", "#" or space, and reads it as ``http://`` + that: the plain
 # shape the compiled kernel reads. A file name (``/index.html``) is such a host too, and is simply not listed.
-_PATH_HOST = re.compile(r"/(?=((?:[^/@\s?#&]*@)?(?:www\.)?" + _HOST + r")(?=$|[/\\?;&#]))", re.IGNORECASE)
+_PATH_HOST, _PATH_HOST_U = (re.compile(r"/(?=((?:[^/@\s?#&]*@)?(?:www\.)?" + host + r")(?=$|[/\\?;&#]))",
+                                      re.IGNORECASE) for host in (_HOST, _HOST_U))
 _REST_END = re.compile(r"[&#\s]")
 # What follows a path host is read up to this many characters (cut after a "/": a path cut at a segment
 # boundary is under every prefix the whole path is under), so that each candidate costs a bounded time.
@@ -125,11 +135,11 @@ def _utf8(data: bytes) -> str | None:
     return None if "\ufffd" in text else text
 
 
-def _path_hosts(tail: str, limit: int) -> list[str]:
-    """Each path host of ``tail`` (``_PATH_HOST``) with what follows it (at most ``_REST`` characters), at
-    most ``limit + 1``."""
+def _path_hosts(tail: str, limit: int, pattern: re.Pattern[str]) -> list[str]:
+    """Each path host of ``tail`` (``pattern``: ``_PATH_HOST`` or, for non-ASCII text, ``_PATH_HOST_U``) with
+    what follows it (at most ``_REST`` characters), at most ``limit + 1``."""
     found: list[str] = []
-    for match in _PATH_HOST.finditer(tail):
+    for match in pattern.finditer(tail):
         start, end = match.span(1)
         stop = _REST_END.search(tail, end, end + _REST + 1)
         rest = tail[end:stop.start() if stop else end + _REST + 1]
@@ -151,7 +161,8 @@ def _encoded_urls(tail: str) -> list[str]:
         if text is None:
             text = _decoded(body)
         if text is not None and text.isprintable() and ("." in text or "//" in text or "[" in text):
-            found += _FOUND.findall("=" + text.strip())  # read as a whole value, as a plain one is
+            # read as a whole value, as a plain one is
+            found += (_FOUND if text.isascii() else _FOUND_U).findall("=" + text.strip())
     return found
 
 
@@ -175,10 +186,12 @@ def carried(url: str, limit: int = MAX_CARRIED) -> tuple[list[str], list[str]]:
     found: list[str] = []
     hosts: list[str] = []
     for _ in range(4):
+        ascii = tail.isascii()
         if ":" in tail or "//" in tail or "\\" in tail or _query_dot(tail):
-            found += _FOUND.findall(tail)  # (a URL needs a ":" or "//", a host value a dot after "?#")
+            # (a URL needs a ":" or "//", a host value a dot after "?#")
+            found += (_FOUND if ascii else _FOUND_U).findall(tail)
         if "." in tail or "[" in tail:
-            hosts += _path_hosts(tail, limit)
+            hosts += _path_hosts(tail, limit, _PATH_HOST if ascii else _PATH_HOST_U)
         if len(tail) > 12:
             found += _encoded_urls(tail)
         if "%" not in tail or len(found) > limit:

@@ -52,6 +52,7 @@ TARGETS = [
     Target("exact", "pages.example.invalid", "/item/page.html"),
     Target("ipv4", "192.0.2.66"),
     Target("ipv6", "2001:db8::66"),
+    Target("domain", "bücher.example.invalid"),  # an internationalised name (IDN_CLASSES)
 ]
 # Addresses next to the listed ones: another label, another path, another address.
 NEIGHBOURS = [
@@ -62,16 +63,23 @@ NEIGHBOURS = [
     Target("exact", "pages.example.invalid", "/item/other.html"),
     Target("ipv4", "192.0.2.67"),
     Target("ipv6", "2001:db8::67"),
+    Target("domain", "büchers.example.invalid"),
 ]
 
 URL_CLASSES = ["plain", "case", "trailing dot", "default port", "userinfo", "backslashes", "no scheme",
                "scheme-relative", "hxxp", "slashes", "percent host", "percent path", "double percent",
                "unicode dots", "full-width", "invisible", "ip forms", "redirect", "nested redirect",
                "path forms", "base64 redirect", "base64 path", "base64 bare", "hex encoded", "percent segment",
-               "path redirect", "decoys"]
+               "path redirect", "decoys", "punycode"]
 PROSE_CLASSES = ["glued", "wrapped", "markdown", "html", "e-mail", "defanged", "spaced dots", "prose invisible",
                  "prose unicode", "entities", "tags inside", "math letters"]
 CLASSES = URL_CLASSES + PROSE_CLASSES
+# The classes drawn for an internationalised name: a URL that holds it (as written, in punycode, carried by
+# a redirector in any encoding), and an HTML link to it. Not yet: the name without a scheme in prose
+# ("userinfo", "markdown", "wrapped" draw that too): walk.url_parts reads ASCII host names only there.
+IDN_CLASSES = ["plain", "case", "trailing dot", "default port", "scheme-relative", "redirect", "base64 redirect",
+               "nested redirect", "base64 path", "base64 bare", "hex encoded", "percent segment", "path redirect",
+               "decoys", "punycode", "html"]
 
 
 def in_prose(kind: str) -> bool:
@@ -232,6 +240,17 @@ def spelling(draw: st.DrawFn, target: Target, kinds: list[str] | None = None) ->
             values = [f"a{k}={d}" for k, d in enumerate(decoys)]
             values.insert(draw(st.integers(0, len(values))), "url=" + inner)
             text = "https://r.example.invalid/out?" + "&".join(values)
+    elif kind == "punycode":  # an internationalised name as its ASCII form, alone or carried by a redirector
+        ascii_url = "https://" + host.encode("idna").decode() + path
+        form = draw(st.sampled_from(["plain", "path", "base64", "query"]))
+        if form == "plain":
+            text = ascii_url
+        elif form == "path":
+            text = "https://r.example.invalid/go/" + ascii_url.split("://", 1)[1]
+        elif form == "base64":
+            text = "https://r.example.invalid/out/" + base64.urlsafe_b64encode(ascii_url.encode()).decode()
+        else:
+            text = "https://r.example.invalid/out?to=" + ascii_url.split("://", 1)[1]
     elif kind == "nested redirect":
         first = "https://s.example.invalid/go?to=" + quote(url, safe="")
         text = "https://r.example.invalid/out?url=" + quote(first, safe="")
@@ -303,6 +322,8 @@ def _invisible(draw: st.DrawFn, host: str) -> str:
 
 
 def _fits(kind: str, target: Target) -> bool:
+    if not target.host.isascii() or kind == "punycode":
+        return not target.host.isascii() and kind in IDN_CLASSES
     if kind == "ip forms":
         return target.kind == "ipv4"
     if target.kind == "ipv6":  # an IPv6 literal is written in a URL with a scheme
