@@ -78,9 +78,10 @@ _TEXT_START = "[A-Za-fw-z0-9]"
 # does (group 2). Standard base64 in a path may keep its "/" (a redirector reading the rest of the path
 # reads the segments as one value): in the base64 of ASCII text a "/" (a 63) is only ever a group's fourth
 # character (a "?" or DEL as its third byte), so the segment before the first one decodes to the text
-# before its "?": the host and the path, all that a domain, prefix or page entry is matched on.
+# before its "?": the host and the path, all that a domain, prefix or page entry is matched on. A segment
+# may end in a file name's extension (``/r/<base64>.html``).
 _ENCODED = re.compile(r"[=?#]([A-Za-z0-9+/_-]{12,}={0,2})(?=$|[&#;])"
-                      r"|/(" + _TEXT_START + r"[A-Za-z0-9+_-]{11,}={0,2})(?=$|[/?#;])")
+                      r"|/(" + _TEXT_START + r"[A-Za-z0-9+_-]{11,}={0,2})(?:\.[A-Za-z0-9]{1,5})?(?=$|[/?#;])")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2}){9,}")
 
 
@@ -160,9 +161,11 @@ def _encoded_urls(tail: str) -> list[str]:
         text = _utf8(bytes.fromhex(body)) if _HEX.fullmatch(body) is not None else None
         if text is None:
             text = _decoded(body)
-        if text is not None and text.isprintable() and ("." in text or "//" in text or "[" in text):
+        if text is not None:
+            text = text.strip()  # ``echo URL | base64`` encodes a line break too
+        if text and text.isprintable() and ("." in text or "//" in text or "[" in text):
             # read as a whole value, as a plain one is
-            found += (_FOUND if text.isascii() else _FOUND_U).findall("=" + text.strip())
+            found += (_FOUND if text.isascii() else _FOUND_U).findall("=" + text)
     return found
 
 

@@ -199,8 +199,9 @@ def spelling(draw: st.DrawFn, target: Target, kinds: list[str] | None = None) ->
         text = f"https://r.example.invalid/out?{name}={encoded}" + draw(st.sampled_from(["", "&x=1", "#top"]))
     elif kind == "base64 path":  # the target in base64 as a path segment (a redirector's /out/<token>)
         text = "https://r.example.invalid/" + draw(st.sampled_from(["out/", "r/", "go/", "l/x/", ""]))
-        text += _base64_segment(draw, draw(st.sampled_from([url, "//" + host + path, host + path])))
-        text += draw(st.sampled_from(["", "/", "?s=1", "#top", "/x.html"]))
+        inner = draw(st.sampled_from([url, "//" + host + path, host + path]))
+        text += _base64_segment(draw, inner + draw(st.sampled_from(["", "", "\n"])))  # "\n": echo URL | base64
+        text += draw(st.sampled_from(["", "/", "?s=1", "#top", "/x.html", ".html", ".jpg"]))
     elif kind == "base64 bare":  # the whole query or fragment is the target in base64, no name
         inner = draw(st.sampled_from([url, "//" + host + path, host + path])).encode()
         encoded = (base64.urlsafe_b64encode(inner) if draw(st.booleans()) else base64.b64encode(inner)).decode()
