@@ -62,6 +62,7 @@ from filter_proxy.matchers.term_entries import (
     validate_term,
 )
 from filter_proxy.matchers.term_forms import (
+    ENDING_LAST,
     FAIL,
     MIN_PIECE,
     PIECE,
@@ -344,8 +345,8 @@ class TermIndex:
                     first = ((_PIECE_ORDINARY if word in self._ordinary else _PIECE) if self._piece(word)
                              else _FAIL)
                     # (Before a piece: the piece bitmap is looser; ``_found_words`` tries the piece too.)
-                    if self._PLURALS and word[-1] in "sz" and (stems := self._stem(word)):
-                        first = _STEM  # a listed word with a plural ending: "zqxblockeds"
+                    if self._PLURALS and word[-1] in ENDING_LAST and (stems := self._stem(word)):
+                        first = _STEM  # a listed word with an inflection ending: "zqxblockeds", "-ing"
                         self._stems[word] = stems
                 known[word] = first
             out.append(first)
