@@ -221,6 +221,7 @@ def map_parens(str text):
 
 cdef enum:
     MIN_PIECE = 2  # term_forms.MIN_PIECE
+    MAX_CUTS = 3  # term_forms.MAX_CUTS: cut words glued back inside one phrase
 
 
 cdef inline uint64_t _xxh64(const unsigned char* p, Py_ssize_t n) noexcept nogil:
@@ -343,7 +344,7 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
                     n = ends[j - 1] - starts[i]
                     memcpy(glued, w + starts[i], n)
                     n = _glue(glued, n, w + starts[j], ends[j] - starts[j], glued)
-                    _extend(mt, glued, n, w, starts, ends, count, i, j + 1, True, rows)
+                    _extend(mt, glued, n, w, starts, ends, code, count, i, j + 1, True, 1, rows)
                 break
             mt.look(key, i, j, rows)
     # Split words: a first piece glued to the next word, and to the one after while it may be extended.
@@ -369,7 +370,7 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
         if mt.probe(key):
             mt.look(key, i, i + 2, rows)
             if mt.max_words > 1:  # the first word of a phrase cut in two
-                _extend(mt, glued, m, w, starts, ends, count, i, i + 2, False, rows)  # (past m only)
+                _extend(mt, glued, m, w, starts, ends, code, count, i, i + 2, False, 1, rows)  # (past m only)
         if i + 2 <= last and ends[i + 2] - starts[i + 2] >= MIN_PIECE and mt.piece(glued, m, piece):
             m = _glue(glued, m, w + starts[i + 2], ends[i + 2] - starts[i + 2], glued)
             key = _xxh64(glued, m)
@@ -392,12 +393,13 @@ cdef inline bint _ordinary(unsigned char flags) noexcept:
 
 
 cdef int _extend(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned char* w, Py_ssize_t* starts,
-                 Py_ssize_t* ends, Py_ssize_t count, Py_ssize_t start, Py_ssize_t end, bint probe,
-                 list rows) except -1:
-    """``TermIndex._extend``: ``gram`` (words ``start:end``, one cut word glued back) looked up (``probe``: its
-    key first through the bitmap), then extended word by word (in place) while the bitmap passes."""
+                 Py_ssize_t* ends, unsigned char* code, Py_ssize_t count, Py_ssize_t start, Py_ssize_t end,
+                 bint probe, int cuts, list rows) except -1:
+    """``TermIndex._extend``: ``gram`` (words ``start:end``, ``cuts`` cut words glued back) looked up (``probe``:
+    its key first through the bitmap), then extended word by word (in place) while the bitmap passes; where it
+    stops, the word and the next glued back (in place) and extended again, up to ``MAX_CUTS`` cuts."""
     cdef uint64_t key = _xxh64(gram, n)
-    cdef Py_ssize_t k, top = start + mt.max_words + 1, size
+    cdef Py_ssize_t k, top = start + mt.max_words + cuts, size
     if probe:
         if not mt.probe(key):
             return 0
@@ -411,6 +413,10 @@ cdef int _extend(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned c
         n += 1 + size
         key = _xxh64(gram, n)
         if not mt.probe(key):
+            if cuts < MAX_CUTS and k < count and _gluable(w, starts, ends, code, k - 1, k):
+                n -= size  # the word's first byte: it and the next glued there
+                n += _glue(gram + n, size, w + starts[k], ends[k] - starts[k], gram + n)
+                _extend(mt, gram, n, w, starts, ends, code, count, start, k + 1, True, cuts + 1, rows)
             break
         mt.look(key, start, k, rows)
     return 0

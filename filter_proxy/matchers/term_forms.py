@@ -41,7 +41,7 @@ from filter_proxy.matchers import ordinary_words as _ordinary_words
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
 __all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR",
-           "FAIL", "PIECE", "PIECE_ORDINARY", "STEM", "STEM_MIN", "ENDING_LAST", "stem_candidates",
+           "FAIL", "PIECE", "PIECE_ORDINARY", "MAX_CUTS", "STEM", "STEM_MIN", "ENDING_LAST", "stem_candidates",
            "plural_of", "last_key", "dictionary_word"]
 
 # First-stage answers of a word that fails the bitmap (keys are >= 0): it starts no listed phrase; it may be
@@ -50,6 +50,9 @@ __all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordin
 FAIL, PIECE, PIECE_ORDINARY, STEM = -1, -2, -3, -4  # STEM: a listed word with an inflection ending
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
 MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
+# Cut words glued back inside one phrase (each cut once, pieces >= MIN_PIECE, not two ordinary words): a glue
+# is tried only where a listed phrase's prefix stopped passing, so each costs one key and one probe.
+MAX_CUTS = 3
 PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
 MAX_MIXES = 16  # own/skeleton combinations per entry (2 ** 4 words that differ)
 _MAX_WORD = 24  # longest ordinary word tried while segmenting

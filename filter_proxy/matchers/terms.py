@@ -64,6 +64,7 @@ from filter_proxy.matchers.term_entries import (
 from filter_proxy.matchers.term_forms import (
     ENDING_LAST,
     FAIL,
+    MAX_CUTS,
     MIN_PIECE,
     PIECE,
     PIECE_ORDINARY,
@@ -372,7 +373,7 @@ class TermIndex:
                     # A later word of a phrase cut in two ("forbidden phr ase alpha"): it and the next glued.
                     if j < count and self._gluable(words[j - 1], words[j]):
                         self._extend(gram[:-len(words[j - 1])] + glue(words[j - 1], words[j]), i, j + 1, words,
-                                     cands, spans, True)
+                                     cands, spans, True, 1)
                     break
                 cands.append(key)
                 spans.append((i, j))
@@ -386,10 +387,11 @@ class TermIndex:
         return len(left) >= MIN_PIECE and len(right) >= MIN_PIECE and not (left in ordinary and right in ordinary)
 
     def _extend(self, gram: str, start: int, end: int, words: list[str], cands: list[int],
-                spans: list[tuple[int, int]], probe: bool) -> None:
-        """Candidates of ``gram`` (``words[start:end]`` with one word cut in two glued back; ``probe``: its
-        own key is not checked yet) and of it extended word by word while the bitmap says "maybe a prefix";
-        at most ``_max_words`` normalised words."""
+                spans: list[tuple[int, int]], probe: bool, cuts: int) -> None:
+        """Candidates of ``gram`` (``words[start:end]`` with ``cuts`` cut words glued back; ``probe``: its own
+        key is not checked yet) and of it extended word by word while the bitmap says "maybe a prefix"; where
+        it stops passing, the word and the next glued back too ("forb idden phr ase alpha"), up to
+        ``MAX_CUTS`` cut words per phrase; at most ``_max_words`` normalised words."""
         bitmap, mask = self._bitmap, self._mask
         key = xxh64_intdigest(gram.encode())
         if probe:
@@ -398,12 +400,17 @@ class TermIndex:
                 return
             cands.append(key)
             spans.append((start, end))
-        top = start + self._max_words + 1
-        for k in range(end + 1, (top if top < len(words) else len(words)) + 1):
-            gram = gram + " " + words[k - 1]
+        top = start + self._max_words + cuts
+        count = len(words)
+        for k in range(end + 1, (top if top < count else count) + 1):
+            word = words[k - 1]
+            gram = gram + " " + word
             key = xxh64_intdigest(gram.encode())
             p, q = key & mask, (key >> 32) & mask
             if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                if cuts < MAX_CUTS and k < count and self._gluable(word, words[k]):
+                    self._extend(gram[:-len(word)] + glue(word, words[k]), start, k + 1, words, cands, spans,
+                                 True, cuts + 1)
                 break
             cands.append(key)
             spans.append((start, k))
@@ -430,7 +437,7 @@ class TermIndex:
                 cands.append(key)
                 spans.append((i, i + 2))
                 if self._max_words > 1:  # the first word of a phrase cut in two ("forbid dden phrase")
-                    self._extend(glued, i, i + 2, words, cands, spans, False)
+                    self._extend(glued, i, i + 2, words, cands, spans, False, 1)
             if more and i + 2 <= last and len(words[i + 2]) >= MIN_PIECE:
                 key, _ = self._glue_answer(glue(glued, words[i + 2]))
                 if key != _FAIL:
