@@ -12,11 +12,12 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from wordsegment import __file__ as _wordsegment
 
-from filter_proxy.matchers.term_forms import STEM_MIN, ordinary_words, plural_of
+from filter_proxy.matchers.term_forms import STEM_MIN, ordinary_words, plural_of, stem_candidates
 from filter_proxy.matchers.terms import TermEntry, TermIndex
 from filter_proxy.normalize import normalize, words
 from tests.test_term_wide_leet import assert_match_many_as_match
@@ -158,3 +159,33 @@ def test_recall_over_a_fixed_grid() -> None:
     assert len(texts) > 1000
     found = index.match_many(texts)
     assert all(found), [t for t, f in zip(texts, found, strict=True) if not f][:5]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.one_of(STEM, st.sampled_from(sorted(ordinary_words())[::500])), min_size=1, max_size=2),
+       st.sampled_from(DICTIONARY), CONTEXT)
+def test_a_phrase_whose_last_word_is_a_dictionary_word_takes_its_inflection(head: list[str], pair: tuple[str, str],
+                                                                            context: str) -> None:
+    """"listed garden party" -> "listed garden parties": the listed words before it make it the phrase, so the
+    dictionary guard of a single word does not apply (``TermIndex._ended``); the word alone still never
+    matches."""
+    word, written = pair
+    assume(all(len(words(w)) == 1 for w in head) and normalize(word) in stem_candidates(normalize(written)))
+    phrase = " ".join([*head, word])
+    index = build([phrase, word])
+    text = context.format(" ".join([*head, written]))
+    assert {m.rule_id for m in index.match(text)} == {"c.txt:1"}, (phrase, text)
+    assert index.match(context.format(written)) == []
+    assert_match_many_as_match(index, [text, context.format(written), context.format(" ".join(head))])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text("aeiouyngsdrzktb", min_size=1, max_size=14))
+def test_the_kernel_reads_the_same_stems(word: str) -> None:
+    """The compiled ``_stems`` gives ``stem_candidates``' list, in its order."""
+    from filter_proxy.matchers import term_page
+
+    kernel = term_page._page_kernel
+    if kernel is None:
+        pytest.skip("page kernel not built (setup.py build_ext)")
+    assert kernel.stems(word) == stem_candidates(word)

@@ -345,6 +345,10 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
                     memcpy(glued, w + starts[i], n)
                     n = _glue(glued, n, w + starts[j], ends[j] - starts[j], glued)
                     _extend(mt, glued, n, w, starts, ends, code, count, i, j + 1, True, 1, rows)
+                # The phrase's last word with an inflection ending (``TermIndex._ended``).
+                n = ends[j - 2] - starts[i] + 1
+                memcpy(glued, w + starts[i], n)
+                _ended(mt, glued, n, w + starts[j - 1], ends[j - 1] - starts[j - 1], i, j, rows)
                 break
             mt.look(key, i, j, rows)
     # Split words: a first piece glued to the next word, and to the one after while it may be extended.
@@ -399,7 +403,7 @@ cdef int _extend(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned c
     its key first through the bitmap), then extended word by word (in place) while the bitmap passes; where it
     stops, the word and the next glued back (in place) and extended again, up to ``MAX_CUTS`` cuts."""
     cdef uint64_t key = _xxh64(gram, n)
-    cdef Py_ssize_t k, top = start + mt.max_words + cuts, size
+    cdef Py_ssize_t k, top = start + mt.max_words + cuts, size, head
     if probe:
         if not mt.probe(key):
             return 0
@@ -413,12 +417,135 @@ cdef int _extend(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned c
         n += 1 + size
         key = _xxh64(gram, n)
         if not mt.probe(key):
+            head = n - size  # the word's first byte
             if cuts < MAX_CUTS and k < count and _gluable(w, starts, ends, code, k - 1, k):
-                n -= size  # the word's first byte: it and the next glued there
-                n += _glue(gram + n, size, w + starts[k], ends[k] - starts[k], gram + n)
+                n = head + _glue(gram + head, size, w + starts[k], ends[k] - starts[k], gram + head)  # glued there
                 _extend(mt, gram, n, w, starts, ends, code, count, start, k + 1, True, cuts + 1, rows)
+            # (the glue wrote only past the phrase's words before this one: ``_ended`` rewrites from there)
+            _ended(mt, gram, head, w + starts[k - 1], size, start, k, rows)
             break
         mt.look(key, start, k, rows)
+    return 0
+
+
+# ``term_forms._ENDINGS`` / ``_Y_ENDINGS`` / ``ENDING_LAST`` / ``STEM_MIN``, in their order.
+cdef const char* _ENDS[9]
+_ENDS[:] = [b"s", b"z", b"es", b"ing", b"in", b"ings", b"ed", b"er", b"ers"]
+cdef const char* _Y_ENDS[4]
+_Y_ENDS[:] = [b"ies", b"ied", b"ier", b"iers"]
+cdef enum:
+    STEM_MIN = 5
+    MAX_STEMS = 24
+
+
+cdef inline bint _ends_with(const unsigned char* word, Py_ssize_t size, const char* ending, Py_ssize_t k) noexcept:
+    return size >= k and memcmp(word + size - k, ending, k) == 0
+
+
+cdef inline bint _vowel(unsigned char c) noexcept:
+    return c == 97 or c == 101 or c == 105 or c == 111 or c == 117
+
+
+cdef inline unsigned char _at(const unsigned char* word, Py_ssize_t cut, unsigned char extra, Py_ssize_t t) noexcept:
+    return word[t] if t < cut else extra
+
+
+cdef Py_ssize_t _stems(const unsigned char* word, Py_ssize_t size, Py_ssize_t* cuts, unsigned char* extras) noexcept:
+    """``term_forms.stem_candidates``: each stem as ``word[:cuts[s]]`` + ``extras[s]`` (0: nothing), in its
+    order, without repeats, each of >= ``STEM_MIN`` letters; how many."""
+    cdef Py_ssize_t found = 0, e, k, t, c, s, m, total
+    cdef Py_ssize_t cand[4]
+    cdef unsigned char add[4]
+    cdef unsigned char last
+    cdef bint same
+    if size <= STEM_MIN:
+        return 0
+    last = word[size - 1]
+    if not (last == 115 or last == 103 or last == 110 or last == 100 or last == 114 or last == 122):  # "sgndrz"
+        return 0
+    for t in range(size):
+        if not (97 <= word[t] <= 122):
+            return 0
+    for e in range(13):
+        m = 0
+        if e < 9:
+            k = len(_ENDS[e])
+            if not _ends_with(word, size, _ENDS[e], k):
+                continue
+            cand[m] = size - k
+            add[m] = 0
+            m += 1
+            if k > 1:
+                cand[m] = size - k + 1
+                add[m] = 0
+                m += 1
+                if _vowel(<unsigned char>_ENDS[e][0]) and word[size - k - 1] != 101:
+                    cand[m] = size - k
+                    add[m] = 101  # "e"
+                    m += 1
+                    if word[size - k] != 101:
+                        cand[m] = size - k + 1
+                        add[m] = 101
+                        m += 1
+        else:
+            k = len(_Y_ENDS[e - 9])
+            if not _ends_with(word, size, _Y_ENDS[e - 9], k):
+                continue
+            cand[m] = size - k
+            add[m] = 121  # "y"
+            m += 1
+        for c in range(m):
+            total = cand[c] + (1 if add[c] else 0)
+            same = False
+            for s in range(found):
+                if cuts[s] + (1 if extras[s] else 0) != total:
+                    continue
+                same = True
+                for t in range(total):
+                    if _at(word, cand[c], add[c], t) != _at(word, cuts[s], extras[s], t):
+                        same = False
+                        break
+                if same:
+                    break
+            if not same and found < MAX_STEMS:
+                cuts[found] = cand[c]
+                extras[found] = add[c]
+                found += 1
+    m = 0
+    for s in range(found):  # (the length filter last, as the Python keeps first and filters after)
+        if cuts[s] + (1 if extras[s] else 0) >= STEM_MIN:
+            cuts[m] = cuts[s]
+            extras[m] = extras[s]
+            m += 1
+    return m
+
+
+def stems(str word):
+    """``_stems`` as strings (tests: the same list as ``term_forms.stem_candidates``)."""
+    cdef bytes raw = word.encode("ascii")
+    cdef Py_ssize_t cuts[MAX_STEMS]
+    cdef unsigned char extras[MAX_STEMS]
+    cdef Py_ssize_t n = _stems(raw, len(raw), cuts, extras), s
+    return [word[:cuts[s]] + (chr(extras[s]) if extras[s] else "") for s in range(n)]
+
+
+cdef int _ended(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned char* word, Py_ssize_t size,
+                Py_ssize_t start, Py_ssize_t end, list rows) except -1:
+    """``TermIndex._ended``: ``gram[:n]`` (a phrase's words so far and a space) + each stem of ``word``
+    (``_stems``) through the bitmap, then looked up (each stem is no longer than ``word``: it fits)."""
+    cdef Py_ssize_t cuts[MAX_STEMS]
+    cdef unsigned char extras[MAX_STEMS]
+    cdef Py_ssize_t count = _stems(word, size, cuts, extras), s, m
+    cdef uint64_t key
+    for s in range(count):
+        memcpy(gram + n, word, cuts[s])
+        m = n + cuts[s]
+        if extras[s]:
+            gram[m] = extras[s]
+            m += 1
+        key = _xxh64(gram, m)
+        if mt.probe(key):
+            mt.look(key, start, end, rows)
     return 0
 
 

@@ -374,6 +374,8 @@ class TermIndex:
                     if j < count and self._gluable(words[j - 1], words[j]):
                         self._extend(gram[:-len(words[j - 1])] + glue(words[j - 1], words[j]), i, j + 1, words,
                                      cands, spans, True, 1)
+                    if self._PLURALS:  # the phrase's last word with an inflection ending
+                        self._ended(gram[:-len(words[j - 1])], words[j - 1], i, j, cands, spans)
                     break
                 cands.append(key)
                 spans.append((i, j))
@@ -411,9 +413,26 @@ class TermIndex:
                 if cuts < MAX_CUTS and k < count and self._gluable(word, words[k]):
                     self._extend(gram[:-len(word)] + glue(word, words[k]), start, k + 1, words, cands, spans,
                                  True, cuts + 1)
+                if self._PLURALS:
+                    self._ended(gram[:-len(word)], word, start, k, cands, spans)
                 break
             cands.append(key)
             spans.append((start, k))
+
+    def _ended(self, head: str, word: str, start: int, end: int, cands: list[int],
+               spans: list[tuple[int, int]]) -> None:
+        """Candidates of ``head`` (a listed phrase's first words and a space, as far as they passed) with
+        ``word``'s stems in its place (``stem_candidates``: "forbidden phrase alphas", "... alphaing"): a
+        phrase's last word with an inflection ending. Its listed words before it make it the phrase, so the
+        dictionary guard of a single word is not needed here ("alpha" is a dictionary word); only where a
+        phrase's prefix passed, so a handful of keys at most."""
+        bitmap, mask = self._bitmap, self._mask
+        for stem in stem_candidates(word):
+            key = xxh64_intdigest((head + stem).encode())
+            p, q = key & mask, (key >> 32) & mask
+            if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                cands.append(key)
+                spans.append((start, end))
 
     def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
         """Split words: a word that may start a listed single word glued to the next one or two (answers
