@@ -189,3 +189,24 @@ def test_the_kernel_reads_the_same_stems(word: str) -> None:
     if kernel is None:
         pytest.skip("page kernel not built (setup.py build_ext)")
     assert kernel.stems(word) == stem_candidates(word)
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.lists(STEM, min_size=1, max_size=3, unique=True), st.data(), ENDING, st.booleans(),
+       st.sampled_from([" ", "-", ".", "_", "/"]), CONTEXT)
+def test_a_listed_word_cut_and_inflected_is_matched(listed: list[str], data: st.DataObject, ending: str,
+                                                     double: bool, separator: str, context: str) -> None:
+    """"zqx blocking", "zqxbl-ocked": the glued pieces read with their stem (``TermIndex._glue_answer``). The
+    cut falls inside the listed word (its first piece a proper prefix of it; a cut inside the ending,
+    "zqxblocki ng", is not read)."""
+    stem = data.draw(st.sampled_from(listed))
+    written = inflect(stem, ending, double, False, False)
+    assume(_meant(stem, written) and len(stem) >= 5)
+    at = data.draw(st.integers(2, len(stem) - 2))
+    left, right = normalize(written[:at]), normalize(written[at:])
+    ordinary = ordinary_words()
+    assume(len(left) >= 2 and len(right) >= 2 and not (left in ordinary and right in ordinary))
+    index = build(listed)
+    text = context.format(written[:at] + separator + written[at:])
+    assert index.match(text), (stem, text)
+    assert_match_many_as_match(index, [text, context.format(written), "an ordinary title"])

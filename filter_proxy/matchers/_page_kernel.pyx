@@ -375,11 +375,15 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
             mt.look(key, i, i + 2, rows)
             if mt.max_words > 1:  # the first word of a phrase cut in two
                 _extend(mt, glued, m, w, starts, ends, code, count, i, i + 2, False, 1, rows)  # (past m only)
+        elif _stem_passes(mt, glued, m):
+            return -1  # a listed word cut and inflected: its dictionary guard is read in Python
         if i + 2 <= last and ends[i + 2] - starts[i + 2] >= MIN_PIECE and mt.piece(glued, m, piece):
             m = _glue(glued, m, w + starts[i + 2], ends[i + 2] - starts[i + 2], glued)
             key = _xxh64(glued, m)
             if mt.probe(key):
                 mt.look(key, i, i + 3, rows)
+            elif _stem_passes(mt, glued, m):
+                return -1
     return 0
 
 
@@ -527,6 +531,23 @@ def stems(str word):
     cdef unsigned char extras[MAX_STEMS]
     cdef Py_ssize_t n = _stems(raw, len(raw), cuts, extras), s
     return [word[:cuts[s]] + (chr(extras[s]) if extras[s] else "") for s in range(n)]
+
+
+cdef bint _stem_passes(Matcher mt, const unsigned char* word, Py_ssize_t size) noexcept:
+    """Whether a stem of ``word`` (``_stems``) passes the first-stage bitmap (``TermIndex._glue_answer``
+    then reads it with the dictionary guard); a word too long for the scratch buffer with any stem: True."""
+    cdef Py_ssize_t cuts[MAX_STEMS]
+    cdef unsigned char extras[MAX_STEMS]
+    cdef unsigned char scratch[64]
+    cdef Py_ssize_t count = _stems(word, size, cuts, extras), s
+    if count and size >= 64:
+        return True
+    for s in range(count):
+        memcpy(scratch, word, cuts[s])
+        scratch[cuts[s]] = extras[s]
+        if mt.probe(_xxh64(scratch, cuts[s] + (1 if extras[s] else 0))):
+            return True
+    return False
 
 
 cdef int _ended(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned char* word, Py_ssize_t size,

@@ -323,7 +323,12 @@ class TermIndex:
             if len(self._glued) > _KNOWN_MAX:
                 self._glued.clear()
             key = term_key(glued)
-            found = self._glued[glued] = (key if self._probe(key) else _FAIL, self._piece(glued))
+            if not self._probe(key):
+                key = _FAIL
+                # A listed word cut and inflected ("zqx blocking"): the key of its stem (``_stem``'s guard).
+                if self._PLURALS and glued[-1] in ENDING_LAST and (stems := self._stem(glued)):
+                    key = next((k for k in map(term_key, stems) if self._probe(k)), _FAIL)
+            found = self._glued[glued] = (key, self._piece(glued))
         return found
 
     def _first_stage(self, words: list[str], firsts: list[int | None]) -> list[int]:
