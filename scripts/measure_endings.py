@@ -22,7 +22,7 @@ from wordsegment import __file__ as _wordsegment
 from benchmarks import disguise_evader as ev
 from benchmarks import synth
 from benchmarks.subjects import load_rules, write_rules_dir
-from filter_proxy.matchers.term_forms import stem_candidates
+from filter_proxy.matchers.term_forms import PHRASE_STEM_MIN, stem_candidates
 from filter_proxy.matchers.terms import TermEntry, TermIndex
 from filter_proxy.normalize import normalize
 
@@ -54,7 +54,7 @@ def dictionary(listed_n: int, seed: int) -> tuple[int, int, list[str]]:
     # (``TermIndex._ended``); anything else is a false match
     ends = {normalize(p) for p in phrases}
     inflected = [t for t in matched if any(" ".join([normalize(t).rsplit(" ", 1)[0], stem]) in ends
-                                           for stem in stem_candidates(normalize(t).rsplit(" ", 1)[-1]))]
+                                           for stem in stem_candidates(normalize(t).rsplit(" ", 1)[-1], PHRASE_STEM_MIN))]
     print(f"phrases: {len(inflected)} of {len(texts)} texts matched as a listed phrase's last word inflected",
           "(intended), e.g.", inflected[:4])
     other += [t for t in matched if t not in set(inflected)]

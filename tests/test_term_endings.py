@@ -17,7 +17,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from wordsegment import __file__ as _wordsegment
 
-from filter_proxy.matchers.term_forms import STEM_MIN, ordinary_words, plural_of, stem_candidates
+from filter_proxy.matchers.term_forms import (
+    PHRASE_STEM_MIN,
+    STEM_MIN,
+    ordinary_words,
+    plural_of,
+    stem_candidates,
+)
 from filter_proxy.matchers.terms import TermEntry, TermIndex
 from filter_proxy.normalize import normalize, words
 from tests.test_term_wide_leet import assert_match_many_as_match
@@ -180,15 +186,15 @@ def test_a_phrase_whose_last_word_is_a_dictionary_word_takes_its_inflection(head
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text("aeiouyngsdrzktb", min_size=1, max_size=14))
-def test_the_kernel_reads_the_same_stems(word: str) -> None:
+@given(st.text("aeiouyngsdrzktb", min_size=1, max_size=14), st.sampled_from([STEM_MIN, PHRASE_STEM_MIN]))
+def test_the_kernel_reads_the_same_stems(word: str, minimum: int) -> None:
     """The compiled ``_stems`` gives ``stem_candidates``' list, in its order."""
     from filter_proxy.matchers import term_page
 
     kernel = term_page._page_kernel
     if kernel is None:
         pytest.skip("page kernel not built (setup.py build_ext)")
-    assert kernel.stems(word) == stem_candidates(word)
+    assert kernel.stems(word, minimum) == stem_candidates(word, minimum)
 
 
 @settings(max_examples=120, deadline=None)
@@ -210,3 +216,23 @@ def test_a_listed_word_cut_and_inflected_is_matched(listed: list[str], data: st.
     text = context.format(written[:at] + separator + written[at:])
     assert index.match(text), (stem, text)
     assert_match_many_as_match(index, [text, context.format(written), "an ordinary title"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(STEM, st.sampled_from(sorted(ordinary_words())[::500])), min_size=1, max_size=2),
+       st.sampled_from(["zq", "qx", "vq"]), st.text(CONSONANTS + VOWELS, min_size=1, max_size=2), ENDING,
+       st.booleans(), CONTEXT)
+def test_a_phrase_whose_last_word_is_short_takes_its_inflection(head: list[str], start: str, tail: str,
+                                                                ending: str, double: bool, context: str) -> None:
+    """A phrase's last word of 3-4 letters takes an ending ("forbidden phrase zqxs"); alone it does not."""
+    last = start + tail
+    written = inflect(last, ending, double, False, False)
+    found, base = words(written), words(last)
+    assume(all(len(words(w)) == 1 for w in head) and len(found) == 1 and len(base) == 1)
+    assume(len(base[0]) >= PHRASE_STEM_MIN and base[0] in stem_candidates(found[0], PHRASE_STEM_MIN))
+    phrase = " ".join([*head, last])
+    index = build([phrase, last])
+    text = context.format(" ".join([*head, written]))
+    assert "c.txt:1" in {m.rule_id for m in index.match(text)}, (phrase, text)
+    assert index.match(context.format(written)) == []
+    assert_match_many_as_match(index, [text, context.format(written)])

@@ -439,6 +439,7 @@ cdef const char* _Y_ENDS[4]
 _Y_ENDS[:] = [b"ies", b"ied", b"ier", b"iers"]
 cdef enum:
     STEM_MIN = 5
+    PHRASE_STEM_MIN = 3  # term_forms.PHRASE_STEM_MIN: ``_ended``
     MAX_STEMS = 24
 
 
@@ -454,15 +455,16 @@ cdef inline unsigned char _at(const unsigned char* word, Py_ssize_t cut, unsigne
     return word[t] if t < cut else extra
 
 
-cdef Py_ssize_t _stems(const unsigned char* word, Py_ssize_t size, Py_ssize_t* cuts, unsigned char* extras) noexcept:
+cdef Py_ssize_t _stems(const unsigned char* word, Py_ssize_t size, Py_ssize_t* cuts, unsigned char* extras,
+                       Py_ssize_t minimum) noexcept:
     """``term_forms.stem_candidates``: each stem as ``word[:cuts[s]]`` + ``extras[s]`` (0: nothing), in its
-    order, without repeats, each of >= ``STEM_MIN`` letters; how many."""
+    order, without repeats, each of >= ``minimum`` letters; how many."""
     cdef Py_ssize_t found = 0, e, k, t, c, s, m, total
     cdef Py_ssize_t cand[4]
     cdef unsigned char add[4]
     cdef unsigned char last
     cdef bint same
-    if size <= STEM_MIN:
+    if size <= minimum:
         return 0
     last = word[size - 1]
     if not (last == 115 or last == 103 or last == 110 or last == 100 or last == 114 or last == 122):  # "sgndrz"
@@ -517,19 +519,19 @@ cdef Py_ssize_t _stems(const unsigned char* word, Py_ssize_t size, Py_ssize_t* c
                 found += 1
     m = 0
     for s in range(found):  # (the length filter last, as the Python keeps first and filters after)
-        if cuts[s] + (1 if extras[s] else 0) >= STEM_MIN:
+        if cuts[s] + (1 if extras[s] else 0) >= minimum:
             cuts[m] = cuts[s]
             extras[m] = extras[s]
             m += 1
     return m
 
 
-def stems(str word):
+def stems(str word, Py_ssize_t minimum=STEM_MIN):
     """``_stems`` as strings (tests: the same list as ``term_forms.stem_candidates``)."""
     cdef bytes raw = word.encode("ascii")
     cdef Py_ssize_t cuts[MAX_STEMS]
     cdef unsigned char extras[MAX_STEMS]
-    cdef Py_ssize_t n = _stems(raw, len(raw), cuts, extras), s
+    cdef Py_ssize_t n = _stems(raw, len(raw), cuts, extras, minimum), s
     return [word[:cuts[s]] + (chr(extras[s]) if extras[s] else "") for s in range(n)]
 
 
@@ -539,7 +541,7 @@ cdef bint _stem_passes(Matcher mt, const unsigned char* word, Py_ssize_t size) n
     cdef Py_ssize_t cuts[MAX_STEMS]
     cdef unsigned char extras[MAX_STEMS]
     cdef unsigned char scratch[64]
-    cdef Py_ssize_t count = _stems(word, size, cuts, extras), s
+    cdef Py_ssize_t count = _stems(word, size, cuts, extras, STEM_MIN), s
     if count and size >= 64:
         return True
     for s in range(count):
@@ -556,7 +558,7 @@ cdef int _ended(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned ch
     (``_stems``) through the bitmap, then looked up (each stem is no longer than ``word``: it fits)."""
     cdef Py_ssize_t cuts[MAX_STEMS]
     cdef unsigned char extras[MAX_STEMS]
-    cdef Py_ssize_t count = _stems(word, size, cuts, extras), s, m
+    cdef Py_ssize_t count = _stems(word, size, cuts, extras, PHRASE_STEM_MIN), s, m
     cdef uint64_t key
     for s in range(count):
         memcpy(gram + n, word, cuts[s])

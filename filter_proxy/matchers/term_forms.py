@@ -41,7 +41,7 @@ from filter_proxy.matchers import ordinary_words as _ordinary_words
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
 __all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR",
-           "FAIL", "PIECE", "PIECE_ORDINARY", "MAX_CUTS", "STEM", "STEM_MIN", "ENDING_LAST", "stem_candidates",
+           "FAIL", "PIECE", "PIECE_ORDINARY", "MAX_CUTS", "STEM", "STEM_MIN", "PHRASE_STEM_MIN", "ENDING_LAST", "stem_candidates",
            "plural_of", "last_key", "dictionary_word"]
 
 # First-stage answers of a word that fails the bitmap (keys are >= 0): it starts no listed phrase; it may be
@@ -86,6 +86,7 @@ def _glue_all(parts: list[str]) -> str:
 # after ``collapse_repeats`` already. The possessive "'s" is a word of its own. Only where neither the written
 # word nor its stem is an ordinary or dictionary word ("forbids" of a listed "forbid" stays unmatched).
 STEM_MIN = 5
+PHRASE_STEM_MIN = 3  # a phrase's last word ("forbidden phrase cats"): the phrase's other words guard it
 ENDING_LAST = "sgndrz"  # the last letter of every ending: a cheap first test (``TermIndex._first_stage``)
 _ENDINGS = ("s", "z", "es", "ing", "in", "ings", "ed", "er", "ers")
 _Y_ENDINGS = ("ies", "ied", "ier", "iers")
@@ -96,11 +97,12 @@ def last_key(word: str) -> int:
     return xxh64_intdigest(b"\x03" + word.encode())
 
 
-def stem_candidates(word: str) -> list[str]:
+def stem_candidates(word: str, minimum: int = STEM_MIN) -> list[str]:
     """The stems a word with an inflection ending may have, each of >= ``STEM_MIN`` letters, most likely
     first ("xqbsjis" -> "xqbsji"; "zqxkes" -> "zqxke", "zqxk"; "zqxbiocking" -> "zqxbiock", "zqxbiocke",
-    "zqxbiocki"; "zqxpartied" -> "zqxparty", ...; whether any is meant: ``plural_of``)."""
-    if len(word) <= STEM_MIN or word[-1] not in ENDING_LAST or not word.isalpha():
+    "zqxbiocki"; "zqxpartied" -> "zqxparty", ...; whether any is meant: ``plural_of``). ``minimum``: a phrase's
+    last word takes stems of ``PHRASE_STEM_MIN`` letters (its listed words before it make it the phrase)."""
+    if len(word) <= minimum or word[-1] not in ENDING_LAST or not word.isalpha():
         return []
     out: dict[str, None] = {}
     for ending in _ENDINGS:
@@ -118,7 +120,7 @@ def stem_candidates(word: str) -> list[str]:
     for ending in _Y_ENDINGS:
         if word.endswith(ending):
             out[word[:-len(ending)] + "y"] = None
-    return [stem for stem in out if len(stem) >= STEM_MIN]
+    return [stem for stem in out if len(stem) >= minimum]
 
 
 def plural_of(word: str, stem: str) -> bool:

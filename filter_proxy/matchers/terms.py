@@ -66,6 +66,7 @@ from filter_proxy.matchers.term_forms import (
     FAIL,
     MAX_CUTS,
     MIN_PIECE,
+    PHRASE_STEM_MIN,
     PIECE,
     PIECE_ORDINARY,
     STEM,
@@ -429,10 +430,11 @@ class TermIndex:
         """Candidates of ``head`` (a listed phrase's first words and a space, as far as they passed) with
         ``word``'s stems in its place (``stem_candidates``: "forbidden phrase alphas", "... alphaing"): a
         phrase's last word with an inflection ending. Its listed words before it make it the phrase, so the
-        dictionary guard of a single word is not needed here ("alpha" is a dictionary word); only where a
-        phrase's prefix passed, so a handful of keys at most."""
+        dictionary guard of a single word is not needed here ("alpha" is a dictionary word), and stems of
+        ``PHRASE_STEM_MIN`` letters count ("forbidden phrase cats"); only where a phrase's prefix passed, so a
+        handful of keys at most."""
         bitmap, mask = self._bitmap, self._mask
-        for stem in stem_candidates(word):
+        for stem in stem_candidates(word, PHRASE_STEM_MIN):
             key = xxh64_intdigest((head + stem).encode())
             p, q = key & mask, (key >> 32) & mask
             if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
