@@ -94,6 +94,58 @@ def whole_confirmed(index: ImageIndex, hashes: Mapping[str, Sequence[str]], cate
     return _confirmed(index, usable, category, picture, threshold) is not None
 
 
+# A listed picture whose dHash says little more than one row (its rows nearly repeat: a centred object on a
+# plain ground, such as a colour wheel on white) looks like *any* picture inside a frame: bars, caption bands
+# and borders put the content in the middle of a plain surround, which is the same pattern. Measured on the
+# frames benchmark (267 unlisted pictures x 6 classes x 3 frames): 7 of its 8 whole-picture false matches
+# were such a picture (row-to-row change 2-3 bits of 56 on each view; ordinary pictures 10-40), at dHash 2-7
+# on both views with pHash 18-24, inside the loose confirm bound.
+PLAIN_PATTERN = 4  # at most this many bits change between consecutive rows of a view's least varied row
+
+
+def row_change(code: int) -> int:
+    """Bits that change between consecutive rows of a 64-bit dHash (8 rows of 8): 0 for a hash whose rows
+    all repeat, ~28 for a random one."""
+    rows = int(code).to_bytes(8, "big")
+    return sum(bin(rows[k] ^ rows[k + 1]).count("1") for k in range(7))
+
+
+def plain_pattern(index: ImageIndex, picture: int) -> bool:
+    """Whether listed picture number ``picture`` has dHash rows (the whole picture or an enrolled crop) that
+    nearly repeat (``PLAIN_PATTERN``) on *both* views, the picture and its transpose: a centred object on a
+    plain ground, the pattern a frame gives any picture. (One view alone is common: stripes, a row of
+    coins; a verified dHash match needs both views, so only both together make the hash generic.)"""
+    table = index.tables.get("dhash")
+    if table is None:
+        return False
+    rows = table.rows_of(picture)
+    if not len(rows):
+        return False
+    views = table.view[rows] if table.view is not None else np.zeros(len(rows), dtype=np.uint8)
+    least: dict[int, int] = {}
+    for row, view in zip(rows.tolist(), views.tolist(), strict=True):
+        least[view] = min(least.get(view, 64), row_change(int(table.codes[row][0])))
+    return len(least) == 2 and max(least.values()) <= PLAIN_PATTERN
+
+
+def region_supports(index: ImageIndex, regions: str | Sequence[str] | None, category: str, picture: int,
+                    threshold: Callable[[str, str], int]) -> bool:
+    """Whether some content region of a framed query is within the *loose* confirm bounds of ``picture``
+    on every algorithm it was hashed with (pHash 26, dHash 14 on both views): the picture inside the frame
+    still resembles the listed one. A whole-picture match that the frame alone brought about has nothing
+    like it inside (a different picture in a caption band came within pHash 10 and dHash 14 of a listed
+    one as a whole; its content was dHash 23 away)."""
+    from filter_proxy.signals.hashspec import CONFIRM_THRESHOLDS
+
+    texts = [regions] if isinstance(regions, str) else list(regions or ())[:8]
+    for text in texts:
+        usable = {a: v for a, v in _views(parse_region(text)).items() if a in index.tables and a in CONFIRM_THRESHOLDS}
+        if len(usable) >= 2 and _confirmed(index, usable, category, picture, lambda _c, _a: 64,
+                                           CONFIRM_THRESHOLDS) is not None:
+            return True
+    return False
+
+
 def region_matches(index: ImageIndex, regions: str | Sequence[str], threshold: Callable[[str, str], int]
                    ) -> list[ImageMatch]:
     """The closest confirmed region match per category (see the module docstring), closest first."""
@@ -131,7 +183,8 @@ def region_matches(index: ImageIndex, regions: str | Sequence[str], threshold: C
 
 
 def _confirmed(index: ImageIndex, usable: Mapping[str, Mapping[int, Sequence[str]]], category: str, picture: int,
-               threshold: Callable[[str, str], int]) -> tuple[str, int, int] | None:
+               threshold: Callable[[str, str], int], bounds: Mapping[str, int] = REGION_BOUNDS
+               ) -> tuple[str, int, int] | None:
     """(algorithm, distance, row) of the closest row when every algorithm that the picture was enrolled
     with and the region was hashed with is within its strict bound on every view; else None."""
     checked = 0
@@ -142,7 +195,7 @@ def _confirmed(index: ImageIndex, usable: Mapping[str, Mapping[int, Sequence[str
         rows = rows[[index.groups[int(table.group[r])][0] == category for r in rows.tolist()]] if len(rows) else rows
         if not len(rows):
             continue
-        limit = min(REGION_BOUNDS[algorithm], threshold(category, algorithm))
+        limit = min(bounds[algorithm], threshold(category, algorithm))
         views = table.view[rows] if table.view is not None else np.zeros(len(rows), dtype=np.uint8)
         for view in np.unique(views).tolist():
             if view not in hashes:
