@@ -25,7 +25,15 @@ from skimage import data
 
 from filter_proxy.images_policy import DEFAULT_THRESHOLDS
 from filter_proxy.matchers.image_bars import centred_boxes
-from filter_proxy.matchers.image_region_match import PLAIN_PATTERN, row_change
+from filter_proxy.matchers.image_region_match import (
+    FLAT_REGION,
+    PLAIN_PATTERN,
+    REGION_KEY,
+    framed,
+    parse_region,
+    region_matches,
+    row_change,
+)
 from filter_proxy.matchers.image_regions import Small
 from filter_proxy.matchers.images import (
     ImageEntry,
@@ -208,3 +216,25 @@ def test_row_change_counts_bits_between_rows(code: int) -> None:
     assert row_change(code) == sum(bin(a ^ b).count("1") for a, b in itertools.pairwise(rows))
     assert row_change(code ^ (2**64 - 1)) == row_change(code)  # inverting every bit changes no transition
     assert 0 <= PLAIN_PATTERN < 28
+
+
+@SETTINGS
+@given(size=scenes.SIZES, a=colours, b=colours, angle=st.floats(0, 6.3), share=st.floats(0.15, 0.35),
+       where=st.sampled_from(["top", "bottom", "both"]))
+def test_a_frame_round_flat_content_still_marks_the_query_framed(size: tuple[int, int], a: tuple[int, int, int],
+                                                                 b: tuple[int, int, int], angle: float, share: float,
+                                                                 where: str) -> None:
+    """A gradient (too flat to hash as a region) in a caption band: the query says a frame was found
+    (``FLAT_REGION``), so its whole picture's loose matches are judged as a framed query's."""
+    picture = frames.caption(scenes.gradient(size, a, b, angle, 0.0, 0), share, where, (255, 255, 255), (0, 0, 0),
+                             "top text")
+    regions = compute_query_hashes(jpeg(picture, 95), ALGOS).get(REGION_KEY, ())
+    assert all(parse_region(r) or r == FLAT_REGION for r in regions)
+    assert framed(regions)
+
+
+def test_flat_region_marker_is_hex_and_matches_nothing(own: ImageIndex) -> None:
+    assert all(c in "0123456789abcdef" for c in FLAT_REGION) and parse_region(FLAT_REGION) == {}
+    assert framed([FLAT_REGION]) and not framed([]) and not framed(["junk"])
+    assert region_matches(own, [FLAT_REGION], threshold) == []
+    assert own.matches({REGION_KEY: (FLAT_REGION,)}, threshold) == []

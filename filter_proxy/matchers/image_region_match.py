@@ -73,10 +73,17 @@ def _views(hashes: Mapping[str, str]) -> dict[str, dict[int, list[str]]]:
     return out
 
 
+# A region the finders cut out but too flat to hash (a gradient or a plain patch inside a caption band): no
+# hashes (mask 0), only the fact that a frame was found, so that the whole picture's loose matches are judged
+# as a framed query's (a gradient in a caption band came within dHash 3 of the colour wheel as a whole).
+FLAT_REGION = "0"
+
+
 def framed(regions: str | Sequence[str] | None) -> bool:
-    """Whether the query carries a region with two or more algorithms (a frame was found round it)."""
+    """Whether the query carries a region with two or more algorithms, or ``FLAT_REGION`` (a frame was found
+    round it)."""
     texts = [regions] if isinstance(regions, str) else list(regions or ())[:8]
-    return any(len({_FIELDS[k] for k in parse_region(t)}) >= 2 for t in texts)
+    return any(str(t) == FLAT_REGION or len({_FIELDS[k] for k in parse_region(t)}) >= 2 for t in texts)
 
 
 def whole_confirmed(index: ImageIndex, hashes: Mapping[str, Sequence[str]], category: str, picture: int,
