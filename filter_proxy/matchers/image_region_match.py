@@ -135,22 +135,31 @@ def plain_pattern(index: ImageIndex, picture: int) -> bool:
     return len(least) == 2 and max(least.values()) <= PLAIN_PATTERN
 
 
-def region_supports(index: ImageIndex, regions: str | Sequence[str] | None, category: str, picture: int,
-                    threshold: Callable[[str, str], int]) -> bool:
-    """Whether some content region of a framed query is within the *loose* confirm bounds of ``picture``
-    on every algorithm it was hashed with (pHash 26, dHash 14 on both views): the picture inside the frame
-    still resembles the listed one. A whole-picture match that the frame alone brought about has nothing
-    like it inside (a different picture in a caption band came within pHash 10 and dHash 14 of a listed
-    one as a whole; its content was dHash 23 away)."""
-    from filter_proxy.signals.hashspec import CONFIRM_THRESHOLDS
+EDGE = 1  # a pHash distance within this of its threshold is at the edge (see ``at_edge``)
 
-    texts = [regions] if isinstance(regions, str) else list(regions or ())[:8]
-    for text in texts:
-        usable = {a: v for a, v in _views(parse_region(text)).items() if a in index.tables and a in CONFIRM_THRESHOLDS}
-        if len(usable) >= 2 and _confirmed(index, usable, category, picture, lambda _c, _a: 64,
-                                           CONFIRM_THRESHOLDS) is not None:
-            return True
-    return False
+
+def at_edge(index: ImageIndex, hashes: Mapping[str, Sequence[str]], category: str, picture: int,
+            threshold: Callable[[str, str], int]) -> bool:
+    """For a framed query's pHash match of ``picture``: whether pHash is only at the edge of its threshold
+    (within ``EDGE``) while dHash is outside its own threshold on both views, so that no algorithm holds
+    the match with a margin. A frame alone moves a whole picture's pHash about that far: a different
+    picture in a caption band came within pHash 10 (the threshold) and dHash 14 / 12 of a generated listed
+    picture; framed copies of listed pictures met pHash with a margin, or dHash on a view, or matched by
+    their region."""
+    phash, dhash = index.tables.get("phash"), index.tables.get("dhash")
+    if phash is None or dhash is None or not hashes.get("phash") or not hashes.get("dhash"):
+        return False
+    rows = phash.rows_of(picture)
+    rows = rows[[index.groups[int(phash.group[r])][0] == category for r in rows.tolist()]] if len(rows) else rows
+    if not len(rows) or int(phash.distances(rows, list(hashes["phash"])).min()) < threshold(category, "phash") - EDGE:
+        return False
+    rows = dhash.rows_of(picture)
+    if not len(rows):
+        return False
+    views = dhash.view[rows] if dhash.view is not None else np.zeros(len(rows), dtype=np.uint8)
+    dist = dhash.distances(rows, list(hashes["dhash"]))
+    limit = threshold(category, "dhash")
+    return all(int(dist[views == view].min()) > limit for view in np.unique(views).tolist())
 
 
 def region_matches(index: ImageIndex, regions: str | Sequence[str], threshold: Callable[[str, str], int]

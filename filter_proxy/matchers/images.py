@@ -41,10 +41,10 @@ from filter_proxy.matchers.image_hashing import (  # re-exported: hashing is par
 )
 from filter_proxy.matchers.image_region_match import (
     REGION_KEY,
+    at_edge,
     framed,
     plain_pattern,
     region_matches,
-    region_supports,
     whole_confirmed,
 )
 from filter_proxy.matchers.image_table import HashTable, build_table
@@ -253,15 +253,15 @@ class ImageIndex:
         confirm bounds allow it, and the query is framed: a region match outranks it), or "dropped": only the
         loose bounds allow it and the frame may have made it. That is the case when the listed picture's
         dHash is the frame's own pattern (``plain_pattern``: a centred object on a plain ground, which any
-        picture between bars or under a caption band resembles), or, for a framed query, when a pHash match
-        has no content region resembling the picture even loosely (``region_supports``: a caption band moves
-        a whole picture's low frequencies towards another picture's). The region stage, which runs when
-        nothing else matched, still finds a framed copy whose content matches strictly."""
+        picture between bars or under a caption band resembles), or when a pHash match is at the edge of
+        its threshold while dHash is outside its own on both views (``at_edge``: a caption band moves a whole
+        picture's low frequencies by about a threshold's worth). The region stage, which runs when nothing
+        else matched, still finds a framed copy whose content matches strictly."""
         if not framing or whole_confirmed(self, verifier.hashes, category, picture, threshold):
             return "strict"
         if plain_pattern(self, picture):
             return "dropped"
-        if algo == "phash" and not region_supports(self, hashes.get(REGION_KEY), category, picture, threshold):
+        if algo == "phash" and at_edge(self, verifier.hashes, category, picture, threshold):
             return "dropped"
         return "loose"
 
