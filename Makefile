@@ -38,4 +38,5 @@ bench-quick: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache filter_proxy/matchers/_page_kernel.c filter_proxy/matchers/_page_kernel.*.so \
-		filter_proxy/signals/_url_kernel.c filter_proxy/signals/_url_kernel.*.so
+		filter_proxy/signals/_url_kernel.c filter_proxy/signals/_url_kernel.*.so \
+		filter_proxy/adapters/_walk_kernel.c filter_proxy/adapters/_walk_kernel.*.so

@@ -36,6 +36,9 @@ def extensions() -> list[Extension]:
                                     extra_compile_args=["-O2"]),
                           # the URL check's kernel (signals/urls.py; same optional build, same fallback rule)
                           Extension("filter_proxy.signals._url_kernel", ["filter_proxy/signals/_url_kernel.pyx"],
+                                    extra_compile_args=["-O2"]),
+                          # the page walk's first step (adapters/walk.py raw_strings; same rule)
+                          Extension("filter_proxy.adapters._walk_kernel", ["filter_proxy/adapters/_walk_kernel.pyx"],
                                     extra_compile_args=["-O2"])], quiet=True)
     except Exception as exc:  # noqa: BLE001 -- no Cython, or it refused the source: pure Python
         print(f"warning: the compiled page kernel is skipped ({exc})", file=sys.stderr)

@@ -14,6 +14,7 @@ from xxhash import xxh64_intdigest
 
 from filter_proxy.signals import urls
 from filter_proxy.signals.url_canon import _PLAIN_URL, _clean_query, canonicalize_url, match_form
+from filter_proxy.signals.url_nested import may_carry
 from filter_proxy.signals.url_table import ROOT_SEED, SEEDS
 from filter_proxy.signals.urls import UrlEntry, UrlIndex, _probe_python
 from tests.test_urls_fail_closed import Listed, listed, variant_of
@@ -181,3 +182,30 @@ def test_listed_variants_match_the_same_with_and_without_the_kernel(data: st.Dat
     found = index.match(url)
     assert found == _without_kernel(index, url)
     assert found  # deny by default: every browser spelling of the listed URL is caught
+
+
+# What follows a host, for the nested-URL pre-test: runs of base64, hexadecimal and slug characters next
+# to each of its openers ("= / ? #"), dots, colons, escapes, backslashes, non-ASCII; runs of 11, 12 and 13
+# characters either side of its length test.
+TAIL_PIECES = st.sampled_from(["/", "?", "#", "=", "&", ".", ":", "%", "\\", "//", "é", "-", "_", "+", "a", "Z", "9",
+                               "aHR0cHM6Ly9i", "aHR0cHM6Ly9", "aHR0cHM6Ly9iY", "68747470733a", "my-long-slug",
+                               "a" * 11, "b" * 12, "/+/+/+/+/+/+", "utm_source"])
+CARRY_URLS = st.one_of(
+    URLS, LISTED_PIECES,
+    st.builds("{}{}{}".format, st.sampled_from(["https://", "http://", "//", "", "https:/", "x://"]),
+              st.sampled_from(["r.example.invalid", "a", "", "r.example.invalid:8080", "u@r.example.invalid"]),
+              st.lists(TAIL_PIECES, max_size=12).map("".join)),
+)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(CARRY_URLS)
+def test_may_carry_is_the_python_definition(url: str) -> None:
+    assert kernel.may_carry(url, may_carry) == may_carry(url)
+
+
+def test_may_carry_hands_what_is_not_an_ascii_str_to_the_definition() -> None:
+    seen: list[object] = []
+    assert kernel.may_carry("https://bücher.example.invalid/x", lambda u: seen.append(u) or True) is True
+    assert kernel.may_carry(b"https://a.example.invalid/", lambda u: seen.append(u) or False) is False
+    assert seen == ["https://bücher.example.invalid/x", b"https://a.example.invalid/"]

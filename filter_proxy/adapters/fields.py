@@ -123,6 +123,32 @@ def _plain_values(get: Any, keys: tuple[str, ...]) -> list[str]:
     return out
 
 
+def _plain_fields_py(source: dict[str, Any], plain: tuple[tuple[str, ...], ...]) -> list[list[str]]:
+    """``_plain_values`` of each key group of ``plain`` over one object; ``_walk_kernel.plain_fields`` is the
+    compiled copy (tests/test_walk_kernel.py)."""
+    get = source.get
+    return [_plain_values(get, keys) for keys in plain]
+
+
+def _plain_view_py(index: int, source: dict[str, Any], plain: tuple[tuple[str, ...], ...],
+                   view: type[ResultView]) -> ResultView:
+    """``ViewBuilder.build`` of one object over plain paths without hashes, highlights or other nodes: what
+    ``_walk_kernel.plain_view`` computes in one call (tests/test_walk_kernel.py)."""
+    titles, snippets, extra, urls, images = _plain_fields_py(source, plain)
+    if len(titles) > 1 or len(snippets) > 1:
+        extra = titles[1:] + snippets[1:] + extra
+    return view(index, titles[0] if titles else "", snippets[0] if snippets else "", urls[0] if urls else None,
+                images[0] if images else None, {}, extra,
+                urls[1:] + images[1:] if len(urls) > 1 or len(images) > 1 else [], images[1:], (source,))
+
+
+try:  # the compiled copies (setup.py builds them when it can)
+    from filter_proxy.adapters._walk_kernel import plain_fields as _plain_fields  # type: ignore[import-not-found]
+    from filter_proxy.adapters._walk_kernel import plain_view as _plain_view  # type: ignore[import-not-found]
+except ImportError:
+    _plain_fields, _plain_view = _plain_fields_py, _plain_view_py
+
+
 class ViewBuilder:
     """A FieldMapping compiled once: the per-result work is dict lookups, not path parsing.
     ``build`` is ``build_view`` for this mapping (a FieldMapping is treated as immutable)."""
@@ -151,13 +177,10 @@ class ViewBuilder:
         highlights are the nodes."""
         plain = self.plain
         if plain is not None and len(sources) == 1 and type(sources[0]) is dict:
+            if not nodes and not highlights and not self.hashes:  # the usual result: one call
+                return _plain_view(index, sources[0], plain, ResultView)
             # The same values as ``_values`` gives for one object and plain paths, without its loops.
-            get = sources[0].get
-            titles = _plain_values(get, plain[0])
-            snippets = _plain_values(get, plain[1])
-            extra = _plain_values(get, plain[2]) if plain[2] else []
-            urls = _plain_values(get, plain[3])
-            images = _plain_values(get, plain[4])
+            titles, snippets, extra, urls, images = _plain_fields(sources[0], plain)
         else:
             titles = _values(sources, self.title)
             snippets = _values(sources, self.snippet)

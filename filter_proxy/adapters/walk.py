@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
@@ -277,9 +278,10 @@ def collect(value: Any, texts: list[str], links: list[str]) -> None:
         # Numbers, booleans and null carry no text.
 
 
-def raw_strings(value: Any, out: list[str]) -> None:
+def raw_strings_py(value: Any, out: list[str]) -> None:
     """The strings ``collect`` reads in ``value``, in its order, as they are: without the copies without
-    markup and without URL parts, which a caller derives once per distinct string (``page_results``)."""
+    markup and without URL parts, which a caller derives once per distinct string (``page_results``).
+    The definition; ``raw_strings`` is the compiled copy when it is built (``_walk_kernel.pyx``)."""
     stack = [value]
     pop, push = stack.pop, stack.append
     add = out.append
@@ -308,6 +310,17 @@ def raw_strings(value: Any, out: list[str]) -> None:
         elif kind is str and item:
             add(item)
 
+
+
+try:  # the compiled copy (setup.py builds it when it can; tests/test_walk_kernel.py compares the two)
+    from filter_proxy.adapters import _walk_kernel  # type: ignore[attr-defined]
+except ImportError:  # no compiler at install time: the definition itself
+    _walk_kernel = None
+if _walk_kernel is not None:
+    _walk_kernel.set_format_keys(FORMAT_KEYS)
+    raw_strings: Callable[[Any, list[str]], None] = _walk_kernel.raw_strings
+else:
+    raw_strings = raw_strings_py
 
 def strings(value: Any) -> tuple[list[str], list[str]]:
     """``(texts, links)`` of ``value`` (see ``collect``)."""

@@ -354,3 +354,50 @@ cdef bint _needs_form(object canonical):
             return True
         k += 1
     return False
+
+
+# -- the nested-URL pre-test ---------------------------------------------------------------------------
+
+cdef inline bint _b64(uint8_t c) noexcept:
+    """A character of base64 (either alphabet, "=" aside) or hexadecimal: ASCII letters, digits, + _ -."""
+    return (48 <= c <= 57) or (65 <= c <= 90) or (97 <= c <= 122) or c == 43 or c == 95 or c == 45
+
+
+def may_carry(object url, object fallback):
+    """``url_nested.may_carry(url)`` in one C pass over an ASCII ``str``; ``fallback(url)`` (that function)
+    for any other. True after a ``%`` or a ``:`` at index 6 or later; else, from where the host ends
+    (the first ``/ ? # \\`` after the ``//`` among the first 20 characters, or from the start): a dot, or
+    an ``=`` followed by 12 characters of base64 or ``/``, or ``/ ? #`` followed by 12 of base64."""
+    if not PyUnicode_CheckExact(url) or not PyUnicode_IS_ASCII(url):
+        return fallback(url)
+    cdef const uint8_t* s = <const uint8_t*>PyUnicode_DATA(url)
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(url)
+    cdef Py_ssize_t i, k, start = 0, at = -1
+    cdef uint8_t c
+    for i in range(n):
+        c = s[i]
+        if c == 37 or (c == 58 and i >= 6):
+            return True
+    for i in range(n - 1):
+        if s[i] == 47 and s[i + 1] == 47:
+            if i < 20:
+                start = i + 2
+            break
+    for i in range(start, n):
+        c = s[i]
+        if c == 47 or c == 63 or c == 35 or c == 92:
+            at = i
+            break
+    if at < 0:
+        return False
+    for i in range(at, n):
+        c = s[i]
+        if c == 46:
+            return True
+        if (c == 61 or c == 47 or c == 63 or c == 35) and i + 12 < n:
+            for k in range(i + 1, i + 13):
+                if not (_b64(s[k]) or (c == 61 and s[k] == 47)):
+                    break
+            else:
+                return True
+    return False

@@ -43,7 +43,7 @@ from filter_proxy.signals.url_canon import (
     match_form,
 )
 from filter_proxy.signals.url_lines import parse_url_line, read_url_line
-from filter_proxy.signals.url_nested import may_carry, nested_urls
+from filter_proxy.signals.url_nested import MAX_CARRIED, carried, may_carry
 from filter_proxy.signals.url_rows import UrlBatch, UrlEntries, build_table, read_url_file
 from filter_proxy.signals.url_table import ROOT_SEED, SEEDS, UrlTable, path_hash
 
@@ -66,6 +66,8 @@ if _kernel is not None and (
         != (_EXACT, _PREFIX, _DOMAIN, ROOT_SEED)
         or _kernel.xxh64(b"filter-proxy url kernel", _EXACT) != xxh64_intdigest(b"filter-proxy url kernel", _EXACT)):
     _kernel = None  # seeds out of step, or a big-endian host: never hash differently from the index
+if _kernel is not None and not hasattr(_kernel, "may_carry"):
+    _kernel = None  # a stale build (before the nested-URL pre-test): the pure-Python path, not an error
 if _kernel is not None:
     try:  # a stale build (plain_probe without the match_form argument): the pure-Python path, not an error
         _kernel.plain_probe("http://a.example.invalid/A", _clean_query, b"\xff" * 8, 63, True, True, match_form)
@@ -170,11 +172,18 @@ class UrlIndex:
                 return [UrlMatch(*rule(row)) for row in dict.fromkeys(hits)]
         # Nearly every URL ends here: not listed, and (without an escape, a second ":" or a dot in its
         # query or fragment) nothing after its host that could carry another URL.
-        if depth and may_carry(url):
-            for inner in nested_urls(url):
-                found = self.match(inner, depth - 1)
+        if depth and (_kernel.may_carry(url, may_carry) if _kernel is not None else may_carry(url)):
+            inner, hosts = carried(url)
+            for nested in inner[:MAX_CARRIED]:
+                found = self.match(nested, depth - 1)
                 if found:
                     return found
+            for nested in hosts[:MAX_CARRIED]:  # what follows a path host was read in ``url`` already
+                found = self.match(nested, 0)
+                if found:
+                    return found
+            if len(inner) > MAX_CARRIED or len(hosts) > MAX_CARRIED:  # decoys past the limit: fail closed
+                return self._fallback(url)
         return []
 
     def _fallback(self, url: str) -> list[UrlMatch]:

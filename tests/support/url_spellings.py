@@ -52,6 +52,7 @@ TARGETS = [
     Target("exact", "pages.example.invalid", "/item/page.html"),
     Target("ipv4", "192.0.2.66"),
     Target("ipv6", "2001:db8::66"),
+    Target("domain", "bücher.example.invalid"),  # an internationalised name (IDN_CLASSES)
 ]
 # Addresses next to the listed ones: another label, another path, another address.
 NEIGHBOURS = [
@@ -62,15 +63,23 @@ NEIGHBOURS = [
     Target("exact", "pages.example.invalid", "/item/other.html"),
     Target("ipv4", "192.0.2.67"),
     Target("ipv6", "2001:db8::67"),
+    Target("domain", "büchers.example.invalid"),
 ]
 
 URL_CLASSES = ["plain", "case", "trailing dot", "default port", "userinfo", "backslashes", "no scheme",
                "scheme-relative", "hxxp", "slashes", "percent host", "percent path", "double percent",
                "unicode dots", "full-width", "invisible", "ip forms", "redirect", "nested redirect",
-               "path forms", "base64 redirect"]
+               "path forms", "base64 redirect", "base64 path", "base64 bare", "hex encoded", "percent segment",
+               "path redirect", "decoys", "punycode"]
 PROSE_CLASSES = ["glued", "wrapped", "markdown", "html", "e-mail", "defanged", "spaced dots", "prose invisible",
                  "prose unicode", "entities", "tags inside", "math letters"]
 CLASSES = URL_CLASSES + PROSE_CLASSES
+# The classes drawn for an internationalised name: a URL that holds it (as written, in punycode, carried by
+# a redirector in any encoding), and an HTML link to it. Not yet: the name without a scheme in prose
+# ("userinfo", "markdown", "wrapped" draw that too): walk.url_parts reads ASCII host names only there.
+IDN_CLASSES = ["plain", "case", "trailing dot", "default port", "scheme-relative", "redirect", "base64 redirect",
+               "nested redirect", "base64 path", "base64 bare", "hex encoded", "percent segment", "path redirect",
+               "decoys", "punycode", "html"]
 
 
 def in_prose(kind: str) -> bool:
@@ -188,6 +197,61 @@ def spelling(draw: st.DrawFn, target: Target, kinds: list[str] | None = None) ->
             encoded = quote(encoded, safe="")
         name = draw(st.sampled_from(["url", "u", "to", "target", "dest", "r", "q"]))
         text = f"https://r.example.invalid/out?{name}={encoded}" + draw(st.sampled_from(["", "&x=1", "#top"]))
+    elif kind == "base64 path":  # the target in base64 as a path segment (a redirector's /out/<token>)
+        text = "https://r.example.invalid/" + draw(st.sampled_from(["out/", "r/", "go/", "l/x/", ""]))
+        inner = draw(st.sampled_from([url, "//" + host + path, host + path]))
+        text += _base64_segment(draw, inner + draw(st.sampled_from(["", "", "\n"])))  # "\n": echo URL | base64
+        text += draw(st.sampled_from(["", "/", "?s=1", "#top", "/x.html", ".html", ".jpg"]))
+    elif kind == "base64 bare":  # the whole query or fragment is the target in base64, no name
+        inner = draw(st.sampled_from([url, "//" + host + path, host + path])).encode()
+        encoded = (base64.urlsafe_b64encode(inner) if draw(st.booleans()) else base64.b64encode(inner)).decode()
+        encoded = encoded.rstrip("=") if draw(st.booleans()) else encoded
+        text = "https://r.example.invalid/out" + draw(st.sampled_from(["?", "#", "/?", "/#"])) + encoded
+    elif kind == "hex encoded":  # the target's bytes in hexadecimal, as a query value or a path segment
+        inner = draw(st.sampled_from([url, "//" + host + path, host + path])).encode().hex()
+        inner = inner.upper() if draw(st.booleans()) else inner
+        if draw(st.booleans()):
+            name = draw(st.sampled_from(["url", "u", "to", "r", "h"]))
+            text = f"https://r.example.invalid/out?{name}={inner}" + draw(st.sampled_from(["", "&x=1", "#top"]))
+        else:
+            text = "https://r.example.invalid/" + draw(st.sampled_from(["out/", "r/", "h/x/", ""])) + inner
+            text += draw(st.sampled_from(["", "/", "?s=1"]))
+    elif kind == "percent segment":  # the target percent-encoded once to three times as one path segment
+        inner = draw(st.sampled_from([url, "//" + host + path, host + path]))
+        for _ in range(draw(st.integers(1, 3))):
+            inner = quote(inner, safe="")
+        text = "https://r.example.invalid/" + draw(st.sampled_from(["out/", "r/", "go/x/"])) + inner
+        text += draw(st.sampled_from(["", "/", "?s=1", "#top"]))
+    elif kind == "path redirect":  # the target's host (and path) as path segments, no scheme, or "https:/"
+        at = draw(st.sampled_from(["https://r.example.invalid/go/", "https://r.example.invalid/out/x/",
+                                   "https://web.example.invalid/", "https://app.example.invalid/#/go/"]))
+        scheme = draw(st.sampled_from(["", "", "https:/", "http:"])) + draw(st.sampled_from(["", "", "", "me@", "a:b@"]))
+        text = at + scheme + host + (path or draw(st.sampled_from(["", "/", "/" + draw(SEGS)])))
+    elif kind == "decoys":  # the target among many host or URL values (more than a reader may bound its reading)
+        decoys = [f"d{k}.example.invalid" for k in range(draw(st.integers(12, 40)))]
+        inner = draw(st.sampled_from([url, "//" + host + path, host + path]))
+        form = draw(st.sampled_from(["plain", "base64", "hex", "path"]))
+        if form == "path":  # a redirector reading the rest of the path from where its target starts
+            text = "https://r.example.invalid/go/" + "/".join(decoys + [host + path])
+        else:
+            if form == "base64":
+                inner = base64.urlsafe_b64encode(inner.encode()).decode().rstrip("=")
+            elif form == "hex":
+                inner = inner.encode().hex()
+            values = [f"a{k}={d}" for k, d in enumerate(decoys)]
+            values.insert(draw(st.integers(0, len(values))), "url=" + inner)
+            text = "https://r.example.invalid/out?" + "&".join(values)
+    elif kind == "punycode":  # an internationalised name as its ASCII form, alone or carried by a redirector
+        ascii_url = "https://" + host.encode("idna").decode() + path
+        form = draw(st.sampled_from(["plain", "path", "base64", "query"]))
+        if form == "plain":
+            text = ascii_url
+        elif form == "path":
+            text = "https://r.example.invalid/go/" + ascii_url.split("://", 1)[1]
+        elif form == "base64":
+            text = "https://r.example.invalid/out/" + base64.urlsafe_b64encode(ascii_url.encode()).decode()
+        else:
+            text = "https://r.example.invalid/out?to=" + ascii_url.split("://", 1)[1]
     elif kind == "nested redirect":
         first = "https://s.example.invalid/go?to=" + quote(url, safe="")
         text = "https://r.example.invalid/out?url=" + quote(first, safe="")
@@ -234,6 +298,23 @@ def spelling(draw: st.DrawFn, target: Target, kinds: list[str] | None = None) ->
     return kind, text
 
 
+def _base64_segment(draw: st.DrawFn, inner: str) -> str:
+    """``inner`` in base64 as written in a path: URL-safe (padded or not), or standard with its ``/`` kept
+    (the redirector reads the rest of the path) or percent-encoded, maybe all of it percent-encoded."""
+    form = draw(st.sampled_from(["url-safe", "standard", "standard %2F"]))
+    if form == "url-safe":
+        encoded = base64.urlsafe_b64encode(inner.encode()).decode()
+    else:
+        encoded = base64.b64encode(inner.encode()).decode()
+    if draw(st.booleans()):
+        encoded = encoded.rstrip("=")
+    if form == "standard %2F":
+        encoded = encoded.replace("/", draw(st.sampled_from(["%2F", "%2f"])))
+    if draw(st.booleans()):
+        encoded = quote(encoded, safe="/" if form == "standard" else "")
+    return encoded
+
+
 def _invisible(draw: st.DrawFn, host: str) -> str:
     """An invisible character inside the host's longest label."""
     longest = max(host.split("."), key=len)
@@ -242,11 +323,14 @@ def _invisible(draw: st.DrawFn, host: str) -> str:
 
 
 def _fits(kind: str, target: Target) -> bool:
+    if not target.host.isascii() or kind == "punycode":
+        return not target.host.isascii() and kind in IDN_CLASSES
     if kind == "ip forms":
         return target.kind == "ipv4"
     if target.kind == "ipv6":  # an IPv6 literal is written in a URL with a scheme
         return kind in ("plain", "case", "default port", "userinfo", "scheme-relative", "redirect", "path forms",
-                        "nested redirect", "base64 redirect", "markdown", "html", "wrapped")
+                        "nested redirect", "base64 redirect", "markdown", "html", "wrapped", "base64 path",
+                        "base64 bare", "hex encoded", "percent segment", "path redirect", "decoys")
     if target.kind == "ipv4":
         return kind not in ("full-width", "invisible", "unicode dots", "prose invisible", "prose unicode", "math letters",
                             "e-mail", "percent host", "double percent", "glued")
