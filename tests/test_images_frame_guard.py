@@ -238,3 +238,32 @@ def test_flat_region_marker_is_hex_and_matches_nothing(own: ImageIndex) -> None:
     assert framed([FLAT_REGION]) and not framed([]) and not framed(["junk"])
     assert region_matches(own, [FLAT_REGION], threshold) == []
     assert own.matches({REGION_KEY: (FLAT_REGION,)}, threshold) == []
+
+
+def _flip(hex_: str, bits: list[int]) -> str:
+    value = int(hex_, 16)
+    for bit in bits:
+        value ^= 1 << bit
+    return f"{value:016x}"
+
+
+@given(st.data())
+@settings(max_examples=20, deadline=None)
+def test_a_framed_phash_match_at_its_edge_needs_a_margin_somewhere(data: st.DataObject) -> None:
+    """A framed query whose pHash is exactly at its threshold while dHash is outside its own on both views
+    (only the loose confirm bound allows it) matches nothing; the same hashes unframed still match, and so
+    does the framed query once dHash is within its threshold on a view."""
+    picture = pics.picture(64_001)
+    rows = compute_enrollment_hashes(pics.encode(picture), ALGOS)
+    whole = {(a, picture_view(label)): h for a, h, label in rows if label in ("", "transposed")}
+    index = ImageIndex.build([ImageEntry(a, h, "c0", f"own.csv:{k + 1}", "p0", picture_view(label))
+                              for k, (a, h, label) in enumerate(rows) if label in ("", "transposed")])
+    far = data.draw(st.integers(8, 14))
+    phash = _flip(whole[("phash", 0)], data.draw(st.lists(st.integers(0, 63), min_size=10, max_size=10, unique=True)))
+    dhash = [_flip(whole[("dhash", v)], data.draw(st.lists(st.integers(0, 63), min_size=far, max_size=far,
+                                                           unique=True))) for v in (0, 1)]
+    query = {"phash": (phash,), "dhash": tuple(dhash)}
+    assert [m.category for m in index.matches(query, threshold)] == ["c0"]
+    assert index.matches({**query, REGION_KEY: (FLAT_REGION,)}, threshold) == []
+    near = {**query, "dhash": (whole[("dhash", 0)], dhash[1]), REGION_KEY: (FLAT_REGION,)}
+    assert [m.category for m in index.matches(near, threshold)] == ["c0"]
