@@ -238,6 +238,53 @@ def suffix(text: str, rng: random.Random) -> str:
     return text + rng.choice(("s", "es", "'s", "’s", "z"))
 
 
+_VOWELS = "aeiou"
+_ENDINGS_WRITTEN = ("ing", "ed", "er", "ers", "ings", "in'", "ied", "ies", "d")
+
+
+def inflected(text: str, rng: random.Random) -> str:
+    """The term's last word with an English inflection, spelled as English spells it: a silent ``e`` dropped
+    before a vowel (``xzqlote`` -> ``xzqloting``), a final consonant ``y`` turned ``i`` (``xzqpady`` ->
+    ``xzqpadied``), a final consonant after one vowel doubled (``xzqbat`` -> ``xzqbatted``), the ending
+    sometimes in leetspeak (``1ng``, ``3d``, ``3r``) or capitals."""
+    words = text.split(" ")
+    word = words[-1]
+    ending = rng.choice(_ENDINGS_WRITTEN)
+    consonant_y = word.endswith("y") and word[-2:-1] not in tuple(_VOWELS)
+    if ending in ("ied", "ies") and not consonant_y:
+        ending = ending[1:]  # "ed", "es": only a consonant's "y" turns "i"
+    if ending == "d" and not word.endswith("e"):
+        ending = "ed"
+    if ending in ("ied", "ies"):
+        word = word[:-1]
+    elif consonant_y and ending in ("ed", "er", "ers", "es"):
+        word, ending = word[:-1], "i" + ending
+    elif word.endswith("e") and ending[0] in _VOWELS:
+        word = word[:-1]
+    elif (len(word) > 2 and word[-1] not in _VOWELS + "wxy" and word[-2] in _VOWELS and word[-3] not in _VOWELS
+          and rng.random() < 0.5):
+        word += word[-1]
+    if rng.random() < 0.3:
+        ending = ending.replace("i", rng.choice("1!|")).replace("e", "3")
+    if rng.random() < 0.2:
+        ending = ending.upper()
+    words[-1] = word + ending
+    return " ".join(words)
+
+
+def split_several(text: str, rng: random.Random) -> str:
+    """Two or three words of a phrase each cut once (both pieces two letters or more) by a space or
+    punctuation mark (``forb idden phr-ase alpha``)."""
+    words = text.split(" ")
+    can = [i for i, w in enumerate(words) if len(w) >= 4]
+    if len(can) < 2:
+        return split_once(text, rng)
+    for i in rng.sample(can, rng.randint(2, min(3, len(can)))):
+        cut = rng.randrange(2, len(words[i]) - 1)
+        words[i] = words[i][:cut] + rng.choice((" ", " ", "-", ".", "_", "/")) + words[i][cut:]
+    return " ".join(words)
+
+
 def reversed_order(text: str, rng: random.Random) -> str:
     return " ".join(reversed(text.split(" ")))
 
@@ -260,14 +307,16 @@ CLASSES: dict[str, Disguise] = {
     "combining": combining, "zalgo": zalgo, "invisible": invisible, "separators": separators,
     "spaces": spaces, "split inside": split_inside, "split once": split_once, "repetition": repetition, "leet": leet,
     "leet plain": leet_plain, "case": case_mix, "joined": joined, "suffix": suffix,
+    "inflected": inflected, "split several": split_several,
     "reversed order": reversed_order, "html refs": html_refs,
 }
-MULTI_WORD = {"joined", "reversed order"}
+MULTI_WORD = {"joined", "reversed order", "split several"}
 PAGE_ONLY = {"html refs"}
 # Composed disguises (applied left to right).
 COMBOS = ["leet plain+cyrillic", "case+invisible", "fullwidth+separators", "repetition+leet plain",
           "combining+case", "joined+leet plain", "small capitals+spaces", "math bold+zalgo", "cyrillic+repetition+invisible",
-          "leet+separators+case", "circled+split inside", "joined+case+greek", "suffix+leet plain+case",
+          "leet+separators+case", "circled+split inside", "joined+case+greek", "suffix+leet plain+case", "inflected+case",
+          "split several+case",
           "repetition+spaces", "superscript+invisible", "regional indicator+spaces"]
 
 

@@ -45,8 +45,18 @@ _URL_IN_TEXT = re.compile(
     # an IPv6 literal as a browser takes it without a scheme ("[2001:db8::1]/x"): brackets, two colons
     r"|(?P<ip6>(?<![\w.-])\[[0-9a-fA-F]*:[0-9a-fA-F.]*:[0-9a-fA-F:.]*\](?::\d{1,5})?(?:[/\\][^\s\"'<>]*)?)"
 )
-# Prose can hold a host name only where a dot is followed by a letter or digit ("end. Next" cannot).
-_DOT_BEFORE_NAME = re.compile(r"\.[a-zA-Z0-9]")
+# The same for a token that is not ASCII: a host name's labels may be any letters or digits (an
+# internationalised name written in its own script, "bücher.example.invalid", as a browser's address bar
+# takes it); the ASCII pattern is read too, so this only adds parts.
+_LABEL_U = r"[^\W_](?:[\w-]{0,62})"
+_TLD_U = r"[^\W\d_][\w-]{1,62}"
+_HOST_IN_TEXT_U = re.compile(
+    r"(?P<path>(?<![\w.-])(?:" + _LABEL_U + r"\.)+" + _TLD_U + r"(?::\d{1,5})?[/\\][^\s\"'<>]*)"
+    r"|(?P<host>(?<![\w.-])(?:" + _LABEL_U + r"\.)+" + _TLD_U + r"(?::\d{1,5})?(?![\w/\\-]))"
+)
+# Prose can hold a host name only where a dot is followed by a letter or digit ("end. Next" cannot), in any
+# script (ASCII: the same as [a-zA-Z0-9]).
+_DOT_BEFORE_NAME = re.compile(r"\.[^\W_]")
 # A whole string that is a bare host name (a "domain" field), optionally with a port.
 _BARE_HOST = re.compile(r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,62})\.)+[a-zA-Z][a-zA-Z0-9-]{1,62}\.?(?::\d{1,5})?")
 _URL_STARTS = ("http://", "https://", "HTTP://", "HTTPS://", "//", "www.", "WWW.")
@@ -191,7 +201,13 @@ def _scan(text: str) -> list[str]:
 
 
 def _scan_token(text: str, out: list[str]) -> None:
-    for match in _URL_IN_TEXT.finditer(text):
+    _scan_with(_URL_IN_TEXT, text, out)
+    if not text.isascii():
+        _scan_with(_HOST_IN_TEXT_U, text, out)
+
+
+def _scan_with(pattern: re.Pattern[str], text: str, out: list[str]) -> None:
+    for match in pattern.finditer(text):
         whole = match.group()
         part = whole.rstrip(_TRAILING)
         if "[" in part and part.count("[") > part.count("]") and whole[len(part):len(part) + 1] == "]":

@@ -221,6 +221,7 @@ def map_parens(str text):
 
 cdef enum:
     MIN_PIECE = 2  # term_forms.MIN_PIECE
+    MAX_CUTS = 3  # term_forms.MAX_CUTS: cut words glued back inside one phrase
 
 
 cdef inline uint64_t _xxh64(const unsigned char* p, Py_ssize_t n) noexcept nogil:
@@ -343,7 +344,11 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
                     n = ends[j - 1] - starts[i]
                     memcpy(glued, w + starts[i], n)
                     n = _glue(glued, n, w + starts[j], ends[j] - starts[j], glued)
-                    _extend(mt, glued, n, w, starts, ends, count, i, j + 1, True, rows)
+                    _extend(mt, glued, n, w, starts, ends, code, count, i, j + 1, True, 1, rows)
+                # The phrase's last word with an inflection ending (``TermIndex._ended``).
+                n = ends[j - 2] - starts[i] + 1
+                memcpy(glued, w + starts[i], n)
+                _ended(mt, glued, n, w + starts[j - 1], ends[j - 1] - starts[j - 1], i, j, rows)
                 break
             mt.look(key, i, j, rows)
     # Split words: a first piece glued to the next word, and to the one after while it may be extended.
@@ -369,12 +374,16 @@ cdef int _match(Matcher mt, const unsigned char* w, Py_ssize_t* starts, Py_ssize
         if mt.probe(key):
             mt.look(key, i, i + 2, rows)
             if mt.max_words > 1:  # the first word of a phrase cut in two
-                _extend(mt, glued, m, w, starts, ends, count, i, i + 2, False, rows)  # (past m only)
+                _extend(mt, glued, m, w, starts, ends, code, count, i, i + 2, False, 1, rows)  # (past m only)
+        elif _stem_passes(mt, glued, m):
+            return -1  # a listed word cut and inflected: its dictionary guard is read in Python
         if i + 2 <= last and ends[i + 2] - starts[i + 2] >= MIN_PIECE and mt.piece(glued, m, piece):
             m = _glue(glued, m, w + starts[i + 2], ends[i + 2] - starts[i + 2], glued)
             key = _xxh64(glued, m)
             if mt.probe(key):
                 mt.look(key, i, i + 3, rows)
+            elif _stem_passes(mt, glued, m):
+                return -1
     return 0
 
 
@@ -392,12 +401,13 @@ cdef inline bint _ordinary(unsigned char flags) noexcept:
 
 
 cdef int _extend(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned char* w, Py_ssize_t* starts,
-                 Py_ssize_t* ends, Py_ssize_t count, Py_ssize_t start, Py_ssize_t end, bint probe,
-                 list rows) except -1:
-    """``TermIndex._extend``: ``gram`` (words ``start:end``, one cut word glued back) looked up (``probe``: its
-    key first through the bitmap), then extended word by word (in place) while the bitmap passes."""
+                 Py_ssize_t* ends, unsigned char* code, Py_ssize_t count, Py_ssize_t start, Py_ssize_t end,
+                 bint probe, int cuts, list rows) except -1:
+    """``TermIndex._extend``: ``gram`` (words ``start:end``, ``cuts`` cut words glued back) looked up (``probe``:
+    its key first through the bitmap), then extended word by word (in place) while the bitmap passes; where it
+    stops, the word and the next glued back (in place) and extended again, up to ``MAX_CUTS`` cuts."""
     cdef uint64_t key = _xxh64(gram, n)
-    cdef Py_ssize_t k, top = start + mt.max_words + 1, size
+    cdef Py_ssize_t k, top = start + mt.max_words + cuts, size, head
     if probe:
         if not mt.probe(key):
             return 0
@@ -411,8 +421,154 @@ cdef int _extend(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned c
         n += 1 + size
         key = _xxh64(gram, n)
         if not mt.probe(key):
+            head = n - size  # the word's first byte
+            if cuts < MAX_CUTS and k < count and _gluable(w, starts, ends, code, k - 1, k):
+                n = head + _glue(gram + head, size, w + starts[k], ends[k] - starts[k], gram + head)  # glued there
+                _extend(mt, gram, n, w, starts, ends, code, count, start, k + 1, True, cuts + 1, rows)
+            # (the glue wrote only past the phrase's words before this one: ``_ended`` rewrites from there)
+            _ended(mt, gram, head, w + starts[k - 1], size, start, k, rows)
             break
         mt.look(key, start, k, rows)
+    return 0
+
+
+# ``term_forms._ENDINGS`` / ``_Y_ENDINGS`` / ``ENDING_LAST`` / ``STEM_MIN``, in their order.
+cdef const char* _ENDS[9]
+_ENDS[:] = [b"s", b"z", b"es", b"ing", b"in", b"ings", b"ed", b"er", b"ers"]
+cdef const char* _Y_ENDS[4]
+_Y_ENDS[:] = [b"ies", b"ied", b"ier", b"iers"]
+cdef enum:
+    STEM_MIN = 5
+    PHRASE_STEM_MIN = 3  # term_forms.PHRASE_STEM_MIN: ``_ended``
+    MAX_STEMS = 24
+
+
+cdef inline bint _ends_with(const unsigned char* word, Py_ssize_t size, const char* ending, Py_ssize_t k) noexcept:
+    return size >= k and memcmp(word + size - k, ending, k) == 0
+
+
+cdef inline bint _vowel(unsigned char c) noexcept:
+    return c == 97 or c == 101 or c == 105 or c == 111 or c == 117
+
+
+cdef inline unsigned char _at(const unsigned char* word, Py_ssize_t cut, unsigned char extra, Py_ssize_t t) noexcept:
+    return word[t] if t < cut else extra
+
+
+cdef Py_ssize_t _stems(const unsigned char* word, Py_ssize_t size, Py_ssize_t* cuts, unsigned char* extras,
+                       Py_ssize_t minimum) noexcept:
+    """``term_forms.stem_candidates``: each stem as ``word[:cuts[s]]`` + ``extras[s]`` (0: nothing), in its
+    order, without repeats, each of >= ``minimum`` letters; how many."""
+    cdef Py_ssize_t found = 0, e, k, t, c, s, m, total
+    cdef Py_ssize_t cand[4]
+    cdef unsigned char add[4]
+    cdef unsigned char last
+    cdef bint same
+    if size <= minimum:
+        return 0
+    last = word[size - 1]
+    if not (last == 115 or last == 103 or last == 110 or last == 100 or last == 114 or last == 122):  # "sgndrz"
+        return 0
+    for t in range(size):
+        if not (97 <= word[t] <= 122):
+            return 0
+    for e in range(13):
+        m = 0
+        if e < 9:
+            k = len(_ENDS[e])
+            if not _ends_with(word, size, _ENDS[e], k):
+                continue
+            cand[m] = size - k
+            add[m] = 0
+            m += 1
+            if k > 1:
+                cand[m] = size - k + 1
+                add[m] = 0
+                m += 1
+                if _vowel(<unsigned char>_ENDS[e][0]) and word[size - k - 1] != 101:
+                    cand[m] = size - k
+                    add[m] = 101  # "e"
+                    m += 1
+                    if word[size - k] != 101:
+                        cand[m] = size - k + 1
+                        add[m] = 101
+                        m += 1
+        else:
+            k = len(_Y_ENDS[e - 9])
+            if not _ends_with(word, size, _Y_ENDS[e - 9], k):
+                continue
+            cand[m] = size - k
+            add[m] = 121  # "y"
+            m += 1
+        for c in range(m):
+            total = cand[c] + (1 if add[c] else 0)
+            same = False
+            for s in range(found):
+                if cuts[s] + (1 if extras[s] else 0) != total:
+                    continue
+                same = True
+                for t in range(total):
+                    if _at(word, cand[c], add[c], t) != _at(word, cuts[s], extras[s], t):
+                        same = False
+                        break
+                if same:
+                    break
+            if not same and found < MAX_STEMS:
+                cuts[found] = cand[c]
+                extras[found] = add[c]
+                found += 1
+    m = 0
+    for s in range(found):  # (the length filter last, as the Python keeps first and filters after)
+        if cuts[s] + (1 if extras[s] else 0) >= minimum:
+            cuts[m] = cuts[s]
+            extras[m] = extras[s]
+            m += 1
+    return m
+
+
+def stems(str word, Py_ssize_t minimum=STEM_MIN):
+    """``_stems`` as strings (tests: the same list as ``term_forms.stem_candidates``)."""
+    cdef bytes raw = word.encode("ascii")
+    cdef Py_ssize_t cuts[MAX_STEMS]
+    cdef unsigned char extras[MAX_STEMS]
+    cdef Py_ssize_t n = _stems(raw, len(raw), cuts, extras, minimum), s
+    return [word[:cuts[s]] + (chr(extras[s]) if extras[s] else "") for s in range(n)]
+
+
+cdef bint _stem_passes(Matcher mt, const unsigned char* word, Py_ssize_t size) noexcept:
+    """Whether a stem of ``word`` (``_stems``) passes the first-stage bitmap (``TermIndex._glue_answer``
+    then reads it with the dictionary guard); a word too long for the scratch buffer with any stem: True."""
+    cdef Py_ssize_t cuts[MAX_STEMS]
+    cdef unsigned char extras[MAX_STEMS]
+    cdef unsigned char scratch[64]
+    cdef Py_ssize_t count = _stems(word, size, cuts, extras, STEM_MIN), s
+    if count and size >= 64:
+        return True
+    for s in range(count):
+        memcpy(scratch, word, cuts[s])
+        scratch[cuts[s]] = extras[s]
+        if mt.probe(_xxh64(scratch, cuts[s] + (1 if extras[s] else 0))):
+            return True
+    return False
+
+
+cdef int _ended(Matcher mt, unsigned char* gram, Py_ssize_t n, const unsigned char* word, Py_ssize_t size,
+                Py_ssize_t start, Py_ssize_t end, list rows) except -1:
+    """``TermIndex._ended``: ``gram[:n]`` (a phrase's words so far and a space) + each stem of ``word``
+    (``_stems``) through the bitmap, then looked up (each stem is no longer than ``word``: it fits)."""
+    cdef Py_ssize_t cuts[MAX_STEMS]
+    cdef unsigned char extras[MAX_STEMS]
+    cdef Py_ssize_t count = _stems(word, size, cuts, extras, PHRASE_STEM_MIN), s, m
+    cdef uint64_t key
+    for s in range(count):
+        memcpy(gram + n, word, cuts[s])
+        m = n + cuts[s]
+        if extras[s]:
+            gram[m] = extras[s]
+            m += 1
+        key = _xxh64(gram, m)
+        if mt.probe(key):
+            mt.look(key, start, end, rows)
     return 0
 
 

@@ -41,14 +41,18 @@ from filter_proxy.matchers import ordinary_words as _ordinary_words
 from filter_proxy.normalize import normalize, own_words, skeleton_words, words
 
 __all__ = ["entry_forms", "piece_key", "piece_keys", "glue", "Segmenter", "ordinary_words", "MIN_JOINED", "MIN_PIECE", "PIECE_ERROR",
-           "FAIL", "PIECE", "PIECE_ORDINARY"]
+           "FAIL", "PIECE", "PIECE_ORDINARY", "MAX_CUTS", "STEM", "STEM_MIN", "PHRASE_STEM_MIN", "ENDING_LAST", "stem_candidates",
+           "plural_of", "last_key", "dictionary_word"]
 
 # First-stage answers of a word that fails the bitmap (keys are >= 0): it starts no listed phrase; it may be
 # the first piece of a split listed word; the same, but an ordinary word (glued only to a next piece that is
 # no ordinary word). Here, not in ``terms``, so that ``term_page`` reads them without an import cycle.
-FAIL, PIECE, PIECE_ORDINARY, STEM = -1, -2, -3, -4  # STEM: a listed word with a plural ending (stem_of)
+FAIL, PIECE, PIECE_ORDINARY, STEM = -1, -2, -3, -4  # STEM: a listed word with an inflection ending
 MIN_JOINED = 6  # a joined phrase shorter than this is too likely an ordinary word
 MIN_PIECE = 2  # one-letter pieces ("a", "i", "mode i") would glue onto half of all text
+# Cut words glued back inside one phrase (each cut once, pieces >= MIN_PIECE, not two ordinary words): a glue
+# is tried only where a listed phrase's prefix stopped passing, so each costs one key and one probe.
+MAX_CUTS = 3
 PIECE_ERROR = 0.05  # the piece bitmap only saves work (the glued word is still looked up): ~8 bits a key
 MAX_MIXES = 16  # own/skeleton combinations per entry (2 ** 4 words that differ)
 _MAX_WORD = 24  # longest ordinary word tried while segmenting
@@ -74,28 +78,53 @@ def _glue_all(parts: list[str]) -> str:
     return out if out.isalpha() else normalize(out)  # digits next to letters turn leet
 
 
-# A listed word (>= STEM_MIN letters once normalised) with a plural ending: "s", "es", "z" (leet plural);
-# the possessive "'s" is a word of its own already. Only where neither the written word nor its stem is an
-# ordinary word ("forbids" of a listed "forbid" stays unmatched; ``ordinary_words``).
+# A listed word (>= STEM_MIN letters once normalised) with an inflection ending, as English spells it on an
+# invented word: plural "s", "es", "z" (leet plural); "ing", "in" ("blockin'"), "ings", "ed", "er", "ers"; a
+# final consonant "y" turned "i" ("ies", "ied", "ier", "iers"). A silent "e" dropped before the ending
+# ("zqxblocke" -> "zqxblocking") and a letter shared with the ending ("zqxabi" + "ing" reads "zqxabing":
+# ``collapse_repeats``) give the other stems; a doubled final consonant ("zqxbat" -> "zqxbatted") is one letter
+# after ``collapse_repeats`` already. The possessive "'s" is a word of its own. Only where neither the written
+# word nor its stem is an ordinary or dictionary word ("forbids" of a listed "forbid" stays unmatched).
 STEM_MIN = 5
-_ENDINGS = ("s", "z")
+PHRASE_STEM_MIN = 3  # a phrase's last word ("forbidden phrase cats"): the phrase's other words guard it
+ENDING_LAST = "sgndrz"  # the last letter of every ending: a cheap first test (``TermIndex._first_stage``)
+_ENDINGS = ("s", "z", "es", "ing", "in", "ings", "ed", "er", "ers")
+_Y_ENDINGS = ("ies", "ied", "ier", "iers")
 
 
 def last_key(word: str) -> int:
-    """Key of "a listed phrase ends with ``word``" in the piece bitmap (``TermIndex``'s plural endings)."""
+    """Key of "a listed phrase ends with ``word``" in the piece bitmap (``TermIndex``'s inflection endings)."""
     return xxh64_intdigest(b"\x03" + word.encode())
 
 
-def stem_candidates(word: str) -> list[str]:
-    """The stems a word with a plural ending may have ("xqbsjis" -> "xqbsji"; "zqxkes" -> "zqxke", "zqxk"),
-    each of >= ``STEM_MIN`` letters (whether any is meant: ``plural_of``)."""
-    if len(word) <= STEM_MIN or word[-1] not in _ENDINGS or not word.isalpha():
+def stem_candidates(word: str, minimum: int = STEM_MIN) -> list[str]:
+    """The stems a word with an inflection ending may have, each of >= ``STEM_MIN`` letters, most likely
+    first ("xqbsjis" -> "xqbsji"; "zqxkes" -> "zqxke", "zqxk"; "zqxbiocking" -> "zqxbiock", "zqxbiocke",
+    "zqxbiocki"; "zqxpartied" -> "zqxparty", ...; whether any is meant: ``plural_of``). ``minimum``: a phrase's
+    last word takes stems of ``PHRASE_STEM_MIN`` letters (its listed words before it make it the phrase)."""
+    if len(word) <= minimum or word[-1] not in ENDING_LAST or not word.isalpha():
         return []
-    return [word[:-1], word[:-2]] if word[-2:] == "es" and len(word) > STEM_MIN + 1 else [word[:-1]]
+    out: dict[str, None] = {}
+    for ending in _ENDINGS:
+        if not word.endswith(ending):
+            continue
+        k = len(ending)
+        stem = word[:-k]
+        out[stem] = None
+        if k > 1:
+            out[word[:-k + 1]] = None  # the stem ended in the ending's first letter ("zqxblocke" + "ed")
+            if ending[0] in "aeiou" and stem[-1:] != "e":
+                out[stem + "e"] = None  # a silent "e" dropped ("zqxblocke" -> "zqxblocking")
+                if word[-k] != "e":  # and the letter before it shared ("zqxabie" -> "zqxabings")
+                    out[word[:-k + 1] + "e"] = None
+    for ending in _Y_ENDINGS:
+        if word.endswith(ending):
+            out[word[:-len(ending)] + "y"] = None
+    return [stem for stem in out if len(stem) >= minimum]
 
 
 def plural_of(word: str, stem: str) -> bool:
-    """Whether ``word`` may be read as ``stem`` with a plural ending: neither is an ordinary word nor a word
+    """Whether ``word`` may be read as ``stem`` with an inflection ending: neither is an ordinary word nor a word
     of the English dictionary (``dictionary_word``), so a dictionary word never becomes a listed one."""
     ordinary = ordinary_words()
     return not (word in ordinary or stem in ordinary or dictionary_word(word) or dictionary_word(stem))
@@ -109,7 +138,7 @@ def _dictionary_keys() -> Any:
     """xxh64 keys of ``wordsegment``'s English word list (``words.txt``, ~179k words, inflected forms too:
     "ablatives", "airdrops", which the ordinary-word list lacks) and of the system's word list where one is
     installed, normalised like text (``l`` as ``i``, repeated letters once; other words dropped), sorted:
-    ~2 MB. Loaded on first use (~0.1 s): only when a plural ending's stem
+    ~2 MB. Loaded on first use (~0.1 s): only when an inflection ending's stem
     passes an index's first stage."""
     import numpy as np
     from wordsegment import __file__ as package

@@ -62,8 +62,11 @@ from filter_proxy.matchers.term_entries import (
     validate_term,
 )
 from filter_proxy.matchers.term_forms import (
+    ENDING_LAST,
     FAIL,
+    MAX_CUTS,
     MIN_PIECE,
+    PHRASE_STEM_MIN,
     PIECE,
     PIECE_ORDINARY,
     STEM,
@@ -321,7 +324,12 @@ class TermIndex:
             if len(self._glued) > _KNOWN_MAX:
                 self._glued.clear()
             key = term_key(glued)
-            found = self._glued[glued] = (key if self._probe(key) else _FAIL, self._piece(glued))
+            if not self._probe(key):
+                key = _FAIL
+                # A listed word cut and inflected ("zqx blocking"): the key of its stem (``_stem``'s guard).
+                if self._PLURALS and glued[-1] in ENDING_LAST and (stems := self._stem(glued)):
+                    key = next((k for k in map(term_key, stems) if self._probe(k)), _FAIL)
+            found = self._glued[glued] = (key, self._piece(glued))
         return found
 
     def _first_stage(self, words: list[str], firsts: list[int | None]) -> list[int]:
@@ -344,8 +352,8 @@ class TermIndex:
                     first = ((_PIECE_ORDINARY if word in self._ordinary else _PIECE) if self._piece(word)
                              else _FAIL)
                     # (Before a piece: the piece bitmap is looser; ``_found_words`` tries the piece too.)
-                    if self._PLURALS and word[-1] in "sz" and (stems := self._stem(word)):
-                        first = _STEM  # a listed word with a plural ending: "zqxblockeds"
+                    if self._PLURALS and word[-1] in ENDING_LAST and (stems := self._stem(word)):
+                        first = _STEM  # a listed word with an inflection ending: "zqxblockeds", "-ing"
                         self._stems[word] = stems
                 known[word] = first
             out.append(first)
@@ -371,7 +379,9 @@ class TermIndex:
                     # A later word of a phrase cut in two ("forbidden phr ase alpha"): it and the next glued.
                     if j < count and self._gluable(words[j - 1], words[j]):
                         self._extend(gram[:-len(words[j - 1])] + glue(words[j - 1], words[j]), i, j + 1, words,
-                                     cands, spans, True)
+                                     cands, spans, True, 1)
+                    if self._PLURALS:  # the phrase's last word with an inflection ending
+                        self._ended(gram[:-len(words[j - 1])], words[j - 1], i, j, cands, spans)
                     break
                 cands.append(key)
                 spans.append((i, j))
@@ -385,10 +395,11 @@ class TermIndex:
         return len(left) >= MIN_PIECE and len(right) >= MIN_PIECE and not (left in ordinary and right in ordinary)
 
     def _extend(self, gram: str, start: int, end: int, words: list[str], cands: list[int],
-                spans: list[tuple[int, int]], probe: bool) -> None:
-        """Candidates of ``gram`` (``words[start:end]`` with one word cut in two glued back; ``probe``: its
-        own key is not checked yet) and of it extended word by word while the bitmap says "maybe a prefix";
-        at most ``_max_words`` normalised words."""
+                spans: list[tuple[int, int]], probe: bool, cuts: int) -> None:
+        """Candidates of ``gram`` (``words[start:end]`` with ``cuts`` cut words glued back; ``probe``: its own
+        key is not checked yet) and of it extended word by word while the bitmap says "maybe a prefix"; where
+        it stops passing, the word and the next glued back too ("forb idden phr ase alpha"), up to
+        ``MAX_CUTS`` cut words per phrase; at most ``_max_words`` normalised words."""
         bitmap, mask = self._bitmap, self._mask
         key = xxh64_intdigest(gram.encode())
         if probe:
@@ -397,15 +408,38 @@ class TermIndex:
                 return
             cands.append(key)
             spans.append((start, end))
-        top = start + self._max_words + 1
-        for k in range(end + 1, (top if top < len(words) else len(words)) + 1):
-            gram = gram + " " + words[k - 1]
+        top = start + self._max_words + cuts
+        count = len(words)
+        for k in range(end + 1, (top if top < count else count) + 1):
+            word = words[k - 1]
+            gram = gram + " " + word
             key = xxh64_intdigest(gram.encode())
             p, q = key & mask, (key >> 32) & mask
             if not (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                if cuts < MAX_CUTS and k < count and self._gluable(word, words[k]):
+                    self._extend(gram[:-len(word)] + glue(word, words[k]), start, k + 1, words, cands, spans,
+                                 True, cuts + 1)
+                if self._PLURALS:
+                    self._ended(gram[:-len(word)], word, start, k, cands, spans)
                 break
             cands.append(key)
             spans.append((start, k))
+
+    def _ended(self, head: str, word: str, start: int, end: int, cands: list[int],
+               spans: list[tuple[int, int]]) -> None:
+        """Candidates of ``head`` (a listed phrase's first words and a space, as far as they passed) with
+        ``word``'s stems in its place (``stem_candidates``: "forbidden phrase alphas", "... alphaing"): a
+        phrase's last word with an inflection ending. Its listed words before it make it the phrase, so the
+        dictionary guard of a single word is not needed here ("alpha" is a dictionary word), and stems of
+        ``PHRASE_STEM_MIN`` letters count ("forbidden phrase cats"); only where a phrase's prefix passed, so a
+        handful of keys at most."""
+        bitmap, mask = self._bitmap, self._mask
+        for stem in stem_candidates(word, PHRASE_STEM_MIN):
+            key = xxh64_intdigest((head + stem).encode())
+            p, q = key & mask, (key >> 32) & mask
+            if (bitmap[p >> 3] >> (p & 7)) & (bitmap[q >> 3] >> (q & 7)) & 1:
+                cands.append(key)
+                spans.append((start, end))
 
     def _match_splits(self, words: list[str], firsts: list[int]) -> list[tuple[int, int, int, int, int]]:
         """Split words: a word that may start a listed single word glued to the next one or two (answers
@@ -429,7 +463,7 @@ class TermIndex:
                 cands.append(key)
                 spans.append((i, i + 2))
                 if self._max_words > 1:  # the first word of a phrase cut in two ("forbid dden phrase")
-                    self._extend(glued, i, i + 2, words, cands, spans, False)
+                    self._extend(glued, i, i + 2, words, cands, spans, False, 1)
             if more and i + 2 <= last and len(words[i + 2]) >= MIN_PIECE:
                 key, _ = self._glue_answer(glue(glued, words[i + 2]))
                 if key != _FAIL:
