@@ -20,7 +20,7 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from filter_proxy.matchers.image_region_match import REGION_KEY, encode_region
+from filter_proxy.matchers.image_region_match import FLAT_REGION, REGION_KEY, encode_region
 from filter_proxy.matchers.image_regions import inner_pictures
 from filter_proxy.matchers.image_view import eight_bit, has_alpha, orientation, viewed
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
@@ -304,12 +304,17 @@ def region_hashes(image: Image.Image, algorithms: Sequence[str], min_pdq_quality
     caption band, a screenshot, bars or a blurred fill, or turned onto a canvas), one encoded string per
     region (``image_region_match.encode_region``): each algorithm of the region as it is, and dHash of its
     transpose too. They are matched apart from the whole picture's hashes and only when those found nothing,
-    under the strict two-algorithm rule of ``image_region_match``. Regions too flat to identify are left out."""
+    under the strict two-algorithm rule of ``image_region_match``. Regions too flat to identify are not hashed:
+    ``FLAT_REGION`` stands for them (once), saying only that a frame was found."""
     if not any(a in ("phash", "dhash") for a in algorithms):
         return []
     out = []
     for region in inner_pictures(image)[:MAX_REGIONS]:
-        if min(region.size) < 16 or picture_quality(region) < MIN_ENROLL_QUALITY:
+        if min(region.size) < 16:
+            continue
+        if picture_quality(region) < MIN_ENROLL_QUALITY:
+            if FLAT_REGION not in out:
+                out.append(FLAT_REGION)  # a frame round flat content: no hashes, but the query is framed
             continue
         hashes: dict[str, str] = {}
         if "phash" in algorithms:

@@ -73,10 +73,17 @@ def _views(hashes: Mapping[str, str]) -> dict[str, dict[int, list[str]]]:
     return out
 
 
+# A region the finders cut out but too flat to hash (a gradient or a plain patch inside a caption band): no
+# hashes (mask 0), only the fact that a frame was found, so that the whole picture's loose matches are judged
+# as a framed query's (a gradient in a caption band came within dHash 3 of the colour wheel as a whole).
+FLAT_REGION = "0"
+
+
 def framed(regions: str | Sequence[str] | None) -> bool:
-    """Whether the query carries a region with two or more algorithms (a frame was found round it)."""
+    """Whether the query carries a region with two or more algorithms, or ``FLAT_REGION`` (a frame was found
+    round it)."""
     texts = [regions] if isinstance(regions, str) else list(regions or ())[:8]
-    return any(len({_FIELDS[k] for k in parse_region(t)}) >= 2 for t in texts)
+    return any(str(t) == FLAT_REGION or len({_FIELDS[k] for k in parse_region(t)}) >= 2 for t in texts)
 
 
 def whole_confirmed(index: ImageIndex, hashes: Mapping[str, Sequence[str]], category: str, picture: int,
@@ -92,6 +99,67 @@ def whole_confirmed(index: ImageIndex, hashes: Mapping[str, Sequence[str]], cate
         if values and algorithm in index.tables:
             usable[algorithm] = {0: values, 1: values}  # the dihedral variants include the transpose
     return _confirmed(index, usable, category, picture, threshold) is not None
+
+
+# A listed picture whose dHash says little more than one row (its rows nearly repeat: a centred object on a
+# plain ground, such as a colour wheel on white) looks like *any* picture inside a frame: bars, caption bands
+# and borders put the content in the middle of a plain surround, which is the same pattern. Measured on the
+# frames benchmark (267 unlisted pictures x 6 classes x 3 frames): 7 of its 8 whole-picture false matches
+# were such a picture (row-to-row change 2-3 bits of 56 on each view; ordinary pictures 10-40), at dHash 2-7
+# on both views with pHash 18-24, inside the loose confirm bound.
+PLAIN_PATTERN = 4  # at most this many bits change between consecutive rows of a view's least varied row
+
+
+def row_change(code: int) -> int:
+    """Bits that change between consecutive rows of a 64-bit dHash (8 rows of 8): 0 for a hash whose rows
+    all repeat, ~28 for a random one."""
+    rows = int(code).to_bytes(8, "big")
+    return sum(bin(rows[k] ^ rows[k + 1]).count("1") for k in range(7))
+
+
+def plain_pattern(index: ImageIndex, picture: int) -> bool:
+    """Whether listed picture number ``picture`` has dHash rows (the whole picture or an enrolled crop) that
+    nearly repeat (``PLAIN_PATTERN``) on *both* views, the picture and its transpose: a centred object on a
+    plain ground, the pattern a frame gives any picture. (One view alone is common: stripes, a row of
+    coins; a verified dHash match needs both views, so only both together make the hash generic.)"""
+    table = index.tables.get("dhash")
+    if table is None:
+        return False
+    rows = table.rows_of(picture)
+    if not len(rows):
+        return False
+    views = table.view[rows] if table.view is not None else np.zeros(len(rows), dtype=np.uint8)
+    least: dict[int, int] = {}
+    for row, view in zip(rows.tolist(), views.tolist(), strict=True):
+        least[view] = min(least.get(view, 64), row_change(int(table.codes[row][0])))
+    return len(least) == 2 and max(least.values()) <= PLAIN_PATTERN
+
+
+EDGE = 1  # a pHash distance within this of its threshold is at the edge (see ``at_edge``)
+
+
+def at_edge(index: ImageIndex, hashes: Mapping[str, Sequence[str]], category: str, picture: int,
+            threshold: Callable[[str, str], int]) -> bool:
+    """For a framed query's pHash match of ``picture``: whether pHash is only at the edge of its threshold
+    (within ``EDGE``) while dHash is outside its own threshold on both views, so that no algorithm holds
+    the match with a margin. A frame alone moves a whole picture's pHash about that far: a different
+    picture in a caption band came within pHash 10 (the threshold) and dHash 14 / 12 of a generated listed
+    picture; framed copies of listed pictures met pHash with a margin, or dHash on a view, or matched by
+    their region."""
+    phash, dhash = index.tables.get("phash"), index.tables.get("dhash")
+    if phash is None or dhash is None or not hashes.get("phash") or not hashes.get("dhash"):
+        return False
+    rows = phash.rows_of(picture)
+    rows = rows[[index.groups[int(phash.group[r])][0] == category for r in rows.tolist()]] if len(rows) else rows
+    if not len(rows) or int(phash.distances(rows, list(hashes["phash"])).min()) < threshold(category, "phash") - EDGE:
+        return False
+    rows = dhash.rows_of(picture)
+    if not len(rows):
+        return False
+    views = dhash.view[rows] if dhash.view is not None else np.zeros(len(rows), dtype=np.uint8)
+    dist = dhash.distances(rows, list(hashes["dhash"]))
+    limit = threshold(category, "dhash")
+    return all(int(dist[views == view].min()) > limit for view in np.unique(views).tolist())
 
 
 def region_matches(index: ImageIndex, regions: str | Sequence[str], threshold: Callable[[str, str], int]
@@ -131,7 +199,8 @@ def region_matches(index: ImageIndex, regions: str | Sequence[str], threshold: C
 
 
 def _confirmed(index: ImageIndex, usable: Mapping[str, Mapping[int, Sequence[str]]], category: str, picture: int,
-               threshold: Callable[[str, str], int]) -> tuple[str, int, int] | None:
+               threshold: Callable[[str, str], int], bounds: Mapping[str, int] = REGION_BOUNDS
+               ) -> tuple[str, int, int] | None:
     """(algorithm, distance, row) of the closest row when every algorithm that the picture was enrolled
     with and the region was hashed with is within its strict bound on every view; else None."""
     checked = 0
@@ -142,7 +211,7 @@ def _confirmed(index: ImageIndex, usable: Mapping[str, Mapping[int, Sequence[str
         rows = rows[[index.groups[int(table.group[r])][0] == category for r in rows.tolist()]] if len(rows) else rows
         if not len(rows):
             continue
-        limit = min(REGION_BOUNDS[algorithm], threshold(category, algorithm))
+        limit = min(bounds[algorithm], threshold(category, algorithm))
         views = table.view[rows] if table.view is not None else np.zeros(len(rows), dtype=np.uint8)
         for view in np.unique(views).tolist():
             if view not in hashes:

@@ -21,6 +21,8 @@ import math
 import numpy as np
 from PIL import Image
 
+from filter_proxy.matchers.image_bars import centred_boxes
+
 _SIDE = 256  # frames are looked for on a copy no larger than this
 _SAME = 12  # max channel difference from a line's median colour for a pixel to share its colour
 _FLAT_SHARE = 0.6  # share of a line's pixels sharing one colour for the line to be a flat band
@@ -403,8 +405,8 @@ def inner_pictures(image: Image.Image) -> list[Image.Image]:
     small = Small(image)
     if not _frame_edge(small):
         return []  # every frame class leaves a flat or detail-free line at some edge: most pictures stop here
-    boxes = [b for b in [content_box(image, small), *framed_boxes(image, small), detail_box(image, small)]
-             if b is not None]
+    boxes = [b for b in [content_box(image, small), *framed_boxes(image, small), detail_box(image, small),
+                         *centred_boxes(small.grey, small.scale, image.size)] if b is not None]
     out = [image.crop(b) for b in dict.fromkeys(boxes)]
     turned = unrotate(image, small)
     if turned is not None:

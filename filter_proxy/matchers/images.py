@@ -39,7 +39,14 @@ from filter_proxy.matchers.image_hashing import (  # re-exported: hashing is par
     trim_borders,
     uncrop,
 )
-from filter_proxy.matchers.image_region_match import REGION_KEY, framed, region_matches, whole_confirmed
+from filter_proxy.matchers.image_region_match import (
+    REGION_KEY,
+    at_edge,
+    framed,
+    plain_pattern,
+    region_matches,
+    whole_confirmed,
+)
 from filter_proxy.matchers.image_table import HashTable, build_table
 from filter_proxy.matchers.image_verify import Verifier, picture_view
 from filter_proxy.signals.hashspec import EXACT_ALGORITHMS, HASH_HEX_LENGTH, PERCEPTUAL_BITS
@@ -202,14 +209,24 @@ class ImageIndex:
             verifier = Verifier(self.tables, query, threshold)
         framing = verifier is not None and framed(hashes.get(REGION_KEY))
         loose: set[str] = set()  # categories matched by a framed query's whole picture below the region rule
+        judged: dict[tuple[str, str, int], str] = {}  # (algorithm, category, picture) -> _judge's word
         for algo, value in hashes.items():
             for key, found, picture in self._found(algo, value, threshold):
-                if verifier is not None and not verifier.confirmed(algo, picture, found.category):
+                if verifier is None or not picture:
+                    word = "strict"
+                elif not verifier.confirmed(algo, picture, found.category):
+                    continue
+                else:
+                    slot = (algo, found.category, picture)
+                    if slot not in judged:
+                        judged[slot] = self._judge(hashes, verifier, algo, found.category, picture, framing,
+                                                   threshold)
+                    word = judged[slot]
+                if word == "dropped":
                     continue
                 if found.category not in best or key < best[found.category][0]:
                     best[found.category] = (key, found)
-                    if framing and picture and verifier is not None and not whole_confirmed(
-                            self, verifier.hashes, found.category, picture, threshold):
+                    if word == "loose":
                         loose.add(found.category)
                     else:
                         loose.discard(found.category)
@@ -227,6 +244,26 @@ class ImageIndex:
                     kept[match.category] = ((match.distance, _ORDER.get(match.algorithm, 99), 0), match)
             best = kept
         return [m for _, m in sorted(best.values(), key=lambda kv: kv[0])]
+
+    def _judge(self, hashes: Mapping[str, str | Sequence[str]], verifier: Verifier, algo: str, category: str,
+               picture: int, framing: bool, threshold: Callable[[str, str], int]) -> str:
+        """How a verified whole-picture match of ``algo`` on ``picture`` (enrolled with several algorithms)
+        counts: "strict" (the query is not framed, or every algorithm is within the region rule's strict
+        bounds), "loose" (only the loose
+        confirm bounds allow it, and the query is framed: a region match outranks it), or "dropped": only the
+        loose bounds allow it and the frame may have made it. That is the case when the listed picture's
+        dHash is the frame's own pattern (``plain_pattern``: a centred object on a plain ground, which any
+        picture between bars or under a caption band resembles), or when a pHash match is at the edge of
+        its threshold while dHash is outside its own on both views (``at_edge``: a caption band moves a whole
+        picture's low frequencies by about a threshold's worth). The region stage, which runs when nothing
+        else matched, still finds a framed copy whose content matches strictly."""
+        if not framing or whole_confirmed(self, verifier.hashes, category, picture, threshold):
+            return "strict"
+        if plain_pattern(self, picture):
+            return "dropped"
+        if algo == "phash" and at_edge(self, verifier.hashes, category, picture, threshold):
+            return "dropped"
+        return "loose"
 
     def match(self, hashes: Mapping[str, str | Sequence[str]],
               threshold: Callable[[str, str], int]) -> ImageMatch | None:
