@@ -21,7 +21,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, ImageFilter
-from skimage import data
 
 from filter_proxy.images_policy import DEFAULT_THRESHOLDS
 from filter_proxy.matchers.image_bars import centred_boxes
@@ -44,18 +43,11 @@ from filter_proxy.matchers.images import (
 )
 from tests.support import frames, scenes
 from tests.support import pictures as pics
+from tests.support.pictures import photo
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.function_scoped_fixture])
 ALGOS = ["phash", "dhash"]
-
-
-def photo(name: str) -> Image.Image:
-    array = getattr(data, name)()
-    array = array[0] if isinstance(array, tuple) else array
-    image = Image.fromarray(np.asarray(array)).convert("RGB")
-    image.thumbnail((320, 320))
-    return image
 
 
 def wheel(seed: int) -> Image.Image:

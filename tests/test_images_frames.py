@@ -11,12 +11,10 @@ import io
 import itertools
 from pathlib import Path
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
-from skimage import data
 
 from filter_proxy.images_policy import DEFAULT_THRESHOLDS
 from filter_proxy.matchers.image_region_match import REGION_KEY, encode_region, parse_region, region_matches
@@ -30,18 +28,11 @@ from filter_proxy.matchers.images import (
 )
 from tests.support import frames
 from tests.support import pictures as pics
+from tests.support.pictures import photo
 
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                          HealthCheck.function_scoped_fixture])
 ALGOS = ["phash", "dhash"]
-
-
-def photo(name: str) -> Image.Image:
-    array = getattr(data, name)()
-    array = array[0] if isinstance(array, tuple) else array
-    image = Image.fromarray(np.asarray(array)).convert("RGB")
-    image.thumbnail((320, 320))
-    return image
 
 
 LISTED = [photo("stereo_motorcycle"), photo("cell"), photo("colorwheel")] + [pics.picture(seed) for seed in range(71_001, 71_008)]

@@ -57,3 +57,14 @@ def encode(image: Image.Image, fmt: str = "PNG", **options: object) -> bytes:
     buf = io.BytesIO()
     image.save(buf, fmt, **options)
     return buf.getvalue()
+
+
+def photo(name: str, box: tuple[int, int] = (320, 320)) -> Image.Image:
+    """A scikit-image sample photograph (an ordinary picture) as RGB, shrunk to fit ``box`` as a thumbnail."""
+    from skimage import data
+
+    array = getattr(data, name)()
+    array = array[0] if isinstance(array, tuple) else array
+    image = Image.fromarray(np.asarray(array)).convert("RGB")
+    image.thumbnail(box)
+    return image
