@@ -12,9 +12,9 @@ import random
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from filter_proxy.matchers.terms import TermEntry, TermIndex
 from filter_proxy.normalize import has_wide, map_wide, words
 from tests.support.kernel_check import assert_match_many_as_match
+from tests.test_term_wide_leet import build
 
 # What a reader takes for a letter, one or several characters (typed from common leetspeak tables).
 SYMBOLS = {"a": ["^", "4", "@"], "b": ["8", "|3"], "c": ["(", "<", "[", "{"], "e": ["&", "3"], "g": ["9"],
@@ -44,10 +44,6 @@ def chained(word: str, rng: random.Random, share: float) -> str:
             chars.append(c)
     sep = rng.choice(SEPARATORS)
     return "".join(ch + (sep * rng.randint(1, 2) if k < len(chars) - 1 else "") for k, ch in enumerate(chars))
-
-
-def build(listed: list[str]) -> TermIndex:
-    return TermIndex.build([TermEntry(t, "c", f"c.txt:{n + 1}") for n, t in enumerate(listed)])
 
 
 @settings(max_examples=200, deadline=None)
